@@ -1,0 +1,347 @@
+//! Diagnostics: errors and warnings that point at `file:line:col`, show the offending line with
+//! a marker, say what is wrong and, where possible, what to do.
+//!
+//! Every loader, evaluator and decoder reports through [`Diagnostic`]; the CLI prints them with
+//! `Display`. A [`Span`] carries its [`SourceFile`], so a diagnostic can render its own snippet.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// One loaded file: its path as the user named it and its full text.
+#[derive(Debug, PartialEq, Eq)]
+pub struct SourceFile {
+    pub path: PathBuf,
+    pub text: String,
+}
+
+impl SourceFile {
+    pub fn new(path: impl Into<PathBuf>, text: impl Into<String>) -> Arc<SourceFile> {
+        Arc::new(SourceFile {
+            path: path.into(),
+            text: text.into(),
+        })
+    }
+
+    /// 1-based line and column (in characters) of a byte offset. Offsets past the end clamp.
+    pub fn line_col(&self, offset: usize) -> (usize, usize) {
+        let offset = clamp_to_char_boundary(&self.text, offset);
+        let before = &self.text[..offset];
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let col = before[line_start..].chars().count() + 1;
+        (line, col)
+    }
+
+    /// The text of 1-based line `line`, without its line terminator.
+    pub fn line_text(&self, line: usize) -> &str {
+        self.text
+            .split('\n')
+            .nth(line.saturating_sub(1))
+            .unwrap_or("")
+            .trim_end_matches('\r')
+    }
+}
+
+fn clamp_to_char_boundary(s: &str, mut offset: usize) -> usize {
+    offset = offset.min(s.len());
+    while !s.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    offset
+}
+
+/// A byte range in a source file.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Span {
+    pub file: Arc<SourceFile>,
+    pub start: usize,
+    pub end: usize,
+}
+
+impl Span {
+    pub fn new(file: &Arc<SourceFile>, start: usize, end: usize) -> Span {
+        Span {
+            file: Arc::clone(file),
+            start,
+            end: end.max(start),
+        }
+    }
+
+    /// 1-based line and column of the start.
+    pub fn line_col(&self) -> (usize, usize) {
+        self.file.line_col(self.start)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.file.path
+    }
+
+    /// The source text covered by the span.
+    pub fn text(&self) -> &str {
+        let s = clamp_to_char_boundary(&self.file.text, self.start);
+        let e = clamp_to_char_boundary(&self.file.text, self.end);
+        &self.file.text[s..e]
+    }
+}
+
+impl fmt::Debug for Span {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (l, c) = self.line_col();
+        write!(f, "{}:{}:{}", self.file.path.display(), l, c)
+    }
+}
+
+impl fmt::Display for Span {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    Warning,
+    Error,
+}
+
+/// An error or a warning about a template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    /// One line: what is wrong ("missing comma between list items").
+    pub summary: String,
+    /// Optional longer explanation, printed under the snippet.
+    pub detail: Option<String>,
+    /// Where; `None` only when there is truly no place (a missing file, a flag).
+    pub span: Option<Span>,
+    /// What to do ("did you mean \"ssh_username\"?").
+    pub help: Option<String>,
+}
+
+impl Diagnostic {
+    pub fn error(summary: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            severity: Severity::Error,
+            summary: summary.into(),
+            detail: None,
+            span: None,
+            help: None,
+        }
+    }
+
+    pub fn warning(summary: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(summary)
+        }
+    }
+
+    pub fn at(mut self, span: Span) -> Diagnostic {
+        self.span = Some(span);
+        self
+    }
+
+    pub fn at_opt(mut self, span: Option<Span>) -> Diagnostic {
+        if self.span.is_none() {
+            self.span = span;
+        }
+        self
+    }
+
+    pub fn with_detail(mut self, detail: impl Into<String>) -> Diagnostic {
+        self.detail = Some(detail.into());
+        self
+    }
+
+    pub fn with_help(mut self, help: impl Into<String>) -> Diagnostic {
+        self.help = Some(help.into());
+        self
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    /// Renders as
+    ///
+    /// ```text
+    /// Error: missing comma between list items
+    ///   --> nginx-ubuntu.broken.pkr.hcl:37:13
+    ///    |
+    /// 37 |             "sudo systemctl enable nginx",
+    ///    |             ^
+    ///    = help: add a comma after the previous item
+    /// ```
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let label = match self.severity {
+            Severity::Error => "Error",
+            Severity::Warning => "Warning",
+        };
+        writeln!(f, "{label}: {}", self.summary)?;
+        if let Some(span) = &self.span {
+            let (line, col) = span.line_col();
+            let gutter = line.to_string().len();
+            let pad = " ".repeat(gutter);
+            writeln!(f, "{pad}--> {}:{line}:{col}", span.path().display())?;
+            writeln!(f, "{pad} |")?;
+            let text = span.file.line_text(line);
+            writeln!(f, "{line} | {text}")?;
+            let (end_line, end_col) = span.file.line_col(span.end);
+            let width = if end_line == line && end_col > col {
+                end_col - col
+            } else {
+                1
+            };
+            // Keep tabs in the marker line so the caret lines up under tab-indented text.
+            let lead: String = text
+                .chars()
+                .take(col - 1)
+                .map(|c| if c == '\t' { '\t' } else { ' ' })
+                .collect();
+            writeln!(f, "{pad} | {lead}{}", "^".repeat(width))?;
+        }
+        if let Some(detail) = &self.detail {
+            for l in detail.lines() {
+                writeln!(f, "  {l}")?;
+            }
+        }
+        if let Some(help) = &self.help {
+            writeln!(f, "  help: {help}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Several diagnostics, in the order they were found. Loaders collect as many as they can in one
+/// run instead of stopping at the first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Diagnostics(pub Vec<Diagnostic>);
+
+impl Diagnostics {
+    pub fn new() -> Diagnostics {
+        Diagnostics(Vec::new())
+    }
+
+    pub fn push(&mut self, d: Diagnostic) {
+        self.0.push(d);
+    }
+
+    pub fn extend(&mut self, other: Diagnostics) {
+        self.0.extend(other.0);
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.0.iter().any(Diagnostic::is_error)
+    }
+
+    pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.0.iter().filter(|d| d.is_error())
+    }
+
+    pub fn warnings(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.0.iter().filter(|d| !d.is_error())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// `Err(self)` when any error is present, else `Ok(())`.
+    pub fn into_result(self) -> Result<(), Diagnostics> {
+        if self.has_errors() {
+            Err(self)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl From<Diagnostic> for Diagnostics {
+    fn from(d: Diagnostic) -> Diagnostics {
+        Diagnostics(vec![d])
+    }
+}
+
+impl fmt::Display for Diagnostics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, d) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{d}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The closest candidate to `name` when it is close enough to be a likely typo.
+pub fn did_you_mean<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    let lname = name.to_ascii_lowercase();
+    candidates
+        .into_iter()
+        .map(|c| (edit_distance(&lname, &c.to_ascii_lowercase()), c))
+        .filter(|(d, c)| *d <= (c.len().max(name.len()) / 3).max(1))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// Levenshtein distance counting an adjacent transposition as one edit.
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut prev2 = vec![0usize; b.len() + 1];
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for i in 1..=a.len() {
+        let mut cur = vec![i; b.len() + 1];
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            cur[j] = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                cur[j] = cur[j].min(prev2[j - 2] + 1);
+            }
+        }
+        prev2 = std::mem::replace(&mut prev, cur);
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_file_line_col_and_caret() {
+        let f = SourceFile::new("t.pkr.hcl", "a = 1\nbb = \"x\" oops\n");
+        let d = Diagnostic::error("unexpected token")
+            .at(Span::new(&f, 15, 19))
+            .with_help("remove it");
+        let text = d.to_string();
+        assert!(text.contains("--> t.pkr.hcl:2:10"), "{text}");
+        assert!(text.contains("2 | bb = \"x\" oops"), "{text}");
+        assert!(text.contains("  |          ^^^^"), "{text}");
+        assert!(text.contains("help: remove it"), "{text}");
+    }
+
+    #[test]
+    fn line_col_counts_characters_not_bytes() {
+        let f = SourceFile::new("u", "é = 1\n  ü");
+        assert_eq!(f.line_col(0), (1, 1));
+        assert_eq!(f.line_col(2), (1, 2));
+        assert_eq!(f.line_col(9), (2, 3));
+        assert_eq!(f.line_col(999), (2, 4));
+    }
+
+    #[test]
+    fn suggests_close_names_only() {
+        let c = ["ssh_username", "ssh_password", "communicator"];
+        assert_eq!(did_you_mean("ssh_usrname", c), Some("ssh_username"));
+        assert_eq!(did_you_mean("ssh_user_name", c), Some("ssh_username"));
+        assert_eq!(did_you_mean("flavour", c), None);
+        assert_eq!(edit_distance("ab", "ba"), 1);
+    }
+}

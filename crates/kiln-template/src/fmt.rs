@@ -1,0 +1,1 @@
+//! The HCL2 formatter: canonical layout byte-identical to `packer fmt`.

@@ -1,0 +1,1 @@
+//! `hcl2_upgrade`: legacy JSON template → HCL2 configuration.

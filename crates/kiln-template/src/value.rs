@@ -1,0 +1,162 @@
+//! Values of HCL2 expressions (cty's values, simplified): what variables, locals, functions and
+//! expressions evaluate to before they become [`crate::node::Node`] configuration.
+//!
+//! Lists, tuples and sets are all `List`; maps and objects are both `Object`, whose keys iterate
+//! in lexical order as cty's do. `Unknown` stands for a value known only at build time (such as
+//! `build.ID` outside a provisioner); operations on it yield `Unknown`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Unknown,
+    Bool(bool),
+    Number(f64),
+    String(String),
+    List(Vec<Value>),
+    Object(BTreeMap<String, Value>),
+}
+
+impl Value {
+    pub fn string(s: impl Into<String>) -> Value {
+        Value::String(s.into())
+    }
+
+    /// cty's friendly type name, for error messages: "string", "number", "bool", "list", "object", "null".
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Null => "null",
+            Value::Unknown => "unknown",
+            Value::Bool(_) => "bool",
+            Value::Number(_) => "number",
+            Value::String(_) => "string",
+            Value::List(_) => "list",
+            Value::Object(_) => "object",
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn is_known(&self) -> bool {
+        match self {
+            Value::Unknown => false,
+            Value::List(items) => items.iter().all(Value::is_known),
+            Value::Object(m) => m.values().all(Value::is_known),
+            _ => true,
+        }
+    }
+
+    /// The string form used by string templates (`"${x}"`) and `tostring`: numbers without a
+    /// trailing `.0`, bools as `true`/`false`. `None` for values that have no string form.
+    pub fn to_template_string(&self) -> Option<String> {
+        match self {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(format_number(*n)),
+            Value::Bool(b) => Some(b.to_string()),
+            _ => None,
+        }
+    }
+
+    pub fn from_json(j: &serde_json::Value) -> Value {
+        use serde_json::Value as J;
+        match j {
+            J::Null => Value::Null,
+            J::Bool(b) => Value::Bool(*b),
+            J::Number(n) => Value::Number(n.as_f64().unwrap_or(0.0)),
+            J::String(s) => Value::String(s.clone()),
+            J::Array(a) => Value::List(a.iter().map(Value::from_json).collect()),
+            J::Object(o) => Value::Object(
+                o.iter()
+                    .map(|(k, v)| (k.clone(), Value::from_json(v)))
+                    .collect(),
+            ),
+        }
+    }
+
+    /// JSON form (as `jsonencode` prints it). `Unknown` becomes null.
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value as J;
+        match self {
+            Value::Null | Value::Unknown => J::Null,
+            Value::Bool(b) => J::Bool(*b),
+            Value::Number(n) => crate::node::number_to_json(*n),
+            Value::String(s) => J::String(s.clone()),
+            Value::List(a) => J::Array(a.iter().map(Value::to_json).collect()),
+            Value::Object(o) => {
+                J::Object(o.iter().map(|(k, v)| (k.clone(), v.to_json())).collect())
+            }
+        }
+    }
+}
+
+/// Numbers as cty prints them: integers without a fractional part, others in shortest form.
+pub fn format_number(n: f64) -> String {
+    if n.fract() == 0.0 && n.abs() < 1e21 {
+        format!("{}", n as i128)
+    } else {
+        format!("{n}")
+    }
+}
+
+impl fmt::Display for Value {
+    /// HCL-like literal syntax, as `kiln console` prints values.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Null => write!(f, "null"),
+            Value::Unknown => write!(f, "(known after build)"),
+            Value::Bool(b) => write!(f, "{b}"),
+            Value::Number(n) => write!(f, "{}", format_number(*n)),
+            Value::String(s) => write!(f, "{}", serde_json::Value::String(s.clone())),
+            Value::List(items) => {
+                write!(f, "[")?;
+                for (i, v) in items.iter().enumerate() {
+                    if i > 0 {
+                        write!(f, ", ")?;
+                    }
+                    write!(f, "{v}")?;
+                }
+                write!(f, "]")
+            }
+            Value::Object(m) => {
+                write!(f, "{{")?;
+                for (i, (k, v)) in m.iter().enumerate() {
+                    if i > 0 {
+                        write!(f, ", ")?;
+                    }
+                    write!(f, "{k} = {v}")?;
+                }
+                write!(f, "}}")
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_print_like_cty() {
+        assert_eq!(format_number(5.0), "5");
+        assert_eq!(format_number(-2.0), "-2");
+        assert_eq!(format_number(1.5), "1.5");
+        assert_eq!(
+            Value::Number(3.0).to_template_string().as_deref(),
+            Some("3")
+        );
+    }
+
+    #[test]
+    fn json_round_trip_keeps_structure() {
+        let j: serde_json::Value =
+            serde_json::from_str(r#"{"b":[1,2.5,"x",null,true],"a":{}}"#).unwrap();
+        assert_eq!(Value::from_json(&j).to_json(), j);
+    }
+}

@@ -1,0 +1,132 @@
+//! One module a command. Each exposes a [`Command`] entry in [`COMMANDS`].
+
+use crate::args::{flag, Flag, FlagKind, Parsed};
+use crate::ui::Ui;
+
+pub mod build;
+pub mod console;
+pub mod fix;
+pub mod fmt;
+pub mod hcl2_upgrade;
+pub mod init;
+pub mod inspect;
+pub mod validate;
+pub mod version;
+
+pub struct Command {
+    pub name: &'static str,
+    pub synopsis: &'static str,
+    /// Usage line after the program name, e.g. `build [options] TEMPLATE`.
+    pub usage: &'static str,
+    /// Paragraphs between the usage line and the options.
+    pub description: &'static str,
+    pub flags: &'static [Flag],
+    pub run: fn(&mut Ui, Parsed) -> u8,
+}
+
+impl Command {
+    pub fn help(&self, program: &str) -> String {
+        let mut s = format!("Usage: {program} {}\n\n", self.usage);
+        for line in self.description.lines() {
+            s.push_str(&format!("  {line}\n").replace("  \n", "\n"));
+        }
+        if !self.flags.is_empty() {
+            s.push_str("\nOptions:\n\n");
+            s.push_str(&crate::args::options_help(self.flags));
+        }
+        s
+    }
+}
+
+/// Sorted as Packer lists them.
+pub const COMMANDS: &[Command] = &[
+    build::COMMAND,
+    console::COMMAND,
+    fix::COMMAND,
+    fmt::COMMAND,
+    hcl2_upgrade::COMMAND,
+    init::COMMAND,
+    inspect::COMMAND,
+    validate::COMMAND,
+    version::COMMAND,
+];
+
+pub const VAR: Flag = flag(
+    "var",
+    FlagKind::Multi,
+    "Variable for templates, can be used multiple times: `key=value`.",
+);
+pub const VAR_FILE: Flag = flag(
+    "var-file",
+    FlagKind::Multi,
+    "JSON or HCL2 file containing user variables.",
+);
+pub const ONLY: Flag = flag(
+    "only",
+    FlagKind::Value,
+    "Build only the specified builds (comma-separated, globs allowed).",
+);
+pub const EXCEPT: Flag = flag(
+    "except",
+    FlagKind::Value,
+    "Build all builds other than these (comma-separated, globs).",
+);
+
+/// Load options from the process environment and the `-var`/`-var-file` flags.
+pub fn load_options(ui: &mut Ui, p: &Parsed) -> Option<kiln_template::LoadOptions> {
+    let mut opts = kiln_template::LoadOptions::from_process_env();
+    for v in p.all("var") {
+        match v.split_once('=') {
+            Some((k, val)) if !k.trim().is_empty() => {
+                opts.vars.push((k.trim().to_string(), val.to_string()))
+            }
+            _ => {
+                ui.err(&format!("invalid value {v:?} for flag -var: expected key=value, e.g. -var 'region=us-east-1'\n"));
+                return None;
+            }
+        }
+    }
+    opts.var_files = p.all("var-file").iter().map(Into::into).collect();
+    Some(opts)
+}
+
+/// Exactly one positional argument, the template; prints the usage error otherwise.
+pub fn one_template<'a>(ui: &mut Ui, cmd: &Command, p: &'a Parsed) -> Option<&'a str> {
+    match p.args.as_slice() {
+        [t] => Some(t),
+        [] => {
+            ui.err(&format!(
+                "{} requires a template (file or folder)\n\n{}",
+                cmd.name,
+                cmd.help(ui.program())
+            ));
+            None
+        }
+        _ => {
+            ui.err(&format!(
+                "{} takes one template, got {}: {}\n\n{}",
+                cmd.name,
+                p.args.len(),
+                p.args.join(" "),
+                cmd.help(ui.program())
+            ));
+            None
+        }
+    }
+}
+
+/// Prints diagnostics to stderr.
+pub fn report(ui: &mut Ui, diags: &kiln_template::Diagnostics) {
+    if !diags.is_empty() {
+        ui.err(&format!("{diags}\n"));
+    }
+}
+
+/// Placeholder for commands whose implementation is still to come: a clear error, exit 1.
+pub fn not_yet(ui: &mut Ui, name: &str) -> u8 {
+    ui.err(&format!(
+        "{}: the {name} command is not implemented in this version of kiln\n",
+        ui.program()
+    ));
+    1
+}

@@ -1,0 +1,76 @@
+//! `validate`: checks a template's syntax and, unless `-syntax-only`, that every build's
+//! components exist in kiln and accept their configuration.
+
+use super::{load_options, one_template, report, Command, EXCEPT, ONLY, VAR, VAR_FILE};
+use crate::args::{flag, FlagKind, Parsed};
+use crate::ui::Ui;
+use kiln_template::Stage;
+
+pub const COMMAND: Command = Command {
+    name: "validate",
+    synopsis: "check that a template is valid",
+    usage: "validate [options] TEMPLATE",
+    description:
+        "Checks that the template is valid: its syntax, its variables, and the configuration\n\
+of every builder, provisioner and post-processor. Exits 0 when valid, 1 otherwise.",
+    flags: &[
+        flag(
+            "syntax-only",
+            FlagKind::Bool,
+            "Only check the syntax; do not evaluate or decode components.",
+        ),
+        EXCEPT,
+        ONLY,
+        VAR,
+        VAR_FILE,
+        flag(
+            "evaluate-datasources",
+            FlagKind::Bool,
+            "Evaluate data sources during validation (accepted; kiln always does).",
+        ),
+        flag(
+            "no-warn-undeclared-var",
+            FlagKind::Bool,
+            "Do not warn about variables set but not declared.",
+        ),
+    ],
+    run,
+};
+
+fn run(ui: &mut Ui, p: Parsed) -> u8 {
+    let Some(template) = one_template(ui, &COMMAND, &p) else {
+        return 1;
+    };
+    let Some(mut opts) = load_options(ui, &p) else {
+        return 1;
+    };
+    let syntax_only = p.bool("syntax-only");
+    opts.stage = if syntax_only {
+        Stage::Syntax
+    } else {
+        Stage::Full
+    };
+    let t = match kiln_template::load(template.as_ref(), &opts) {
+        Ok(t) => t,
+        Err(diags) => {
+            report(ui, &diags);
+            return 1;
+        }
+    };
+    let mut diags = kiln_template::Diagnostics(t.warnings.clone());
+    if syntax_only {
+        report(ui, &diags);
+        ui.out("Syntax-only check passed. Everything looks okay.\n");
+        return 0;
+    }
+    let selected = kiln_core::select::select_builds(&t.builds, &p.list("only"), &p.list("except"));
+    for b in selected {
+        diags.0.extend(kiln_core::registry::check_build(b));
+    }
+    report(ui, &diags);
+    if diags.has_errors() {
+        return 1;
+    }
+    ui.out("The configuration is valid.\n");
+    0
+}
