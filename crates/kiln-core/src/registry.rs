@@ -130,13 +130,7 @@ pub fn known_to_packer(kind: ComponentKind) -> &'static [&'static str] {
             "yandex-export",
             "yandex-import",
         ],
-        ComponentKind::DataSource => &[
-            "amazon-ami",
-            "amazon-secretsmanager",
-            "amazon-parameterstore",
-            "http",
-            "null",
-        ],
+        ComponentKind::DataSource => &["amazon-ami", "amazon-secretsmanager", "amazon-parameterstore", "http", "null"],
     }
 }
 
@@ -150,25 +144,14 @@ pub fn check_type(kind: ComponentKind, name: &str, span: Option<&Span>) -> Resul
     }
     let noun = kind.noun();
     let d = if known_to_packer(kind).contains(&name) {
-        Diagnostic::error(format!(
-            "the {noun} type {name:?} is not implemented in kiln yet"
-        ))
-        .with_detail(format!(
-            "kiln implements these {noun}s: {}",
-            list_or_none(implemented(kind))
-        ))
+        Diagnostic::error(format!("the {noun} type {name:?} is not implemented in kiln yet"))
+            .with_detail(format!("kiln implements these {noun}s: {}", list_or_none(implemented(kind))))
     } else {
-        let all = implemented(kind)
-            .iter()
-            .chain(known_to_packer(kind))
-            .copied();
+        let all = implemented(kind).iter().chain(known_to_packer(kind)).copied();
         let d = Diagnostic::error(format!("unknown {noun} type {name:?}"));
         match did_you_mean(name, all) {
             Some(s) => d.with_help(format!("did you mean {s:?}?")),
-            None => d.with_detail(format!(
-                "kiln implements these {noun}s: {}",
-                list_or_none(implemented(kind))
-            )),
+            None => d.with_detail(format!("kiln implements these {noun}s: {}", list_or_none(implemented(kind)))),
         }
     };
     Err(d.at_opt(span.cloned()))
@@ -190,28 +173,12 @@ pub fn check_build(build: &Build) -> Vec<Diagnostic> {
             out.push(d);
         }
     };
-    check(
-        ComponentKind::Builder,
-        &build.builder_type,
-        build.span.as_ref(),
-    );
-    for p in build
-        .provisioners
-        .iter()
-        .chain(build.error_cleanup_provisioner.as_ref())
-    {
-        check(
-            ComponentKind::Provisioner,
-            &p.provisioner_type,
-            p.span.as_ref(),
-        );
+    check(ComponentKind::Builder, &build.builder_type, build.span.as_ref());
+    for p in build.provisioners.iter().chain(build.error_cleanup_provisioner.as_ref()) {
+        check(ComponentKind::Provisioner, &p.provisioner_type, p.span.as_ref());
     }
     for pp in build.post_processors.iter().flatten() {
-        check(
-            ComponentKind::PostProcessor,
-            &pp.post_processor_type,
-            pp.span.as_ref(),
-        );
+        check(ComponentKind::PostProcessor, &pp.post_processor_type, pp.span.as_ref());
     }
     out
 }

@@ -6,11 +6,7 @@
 use kiln_template::plan::Build;
 
 /// The builds selected by `only` (if non-empty) minus those matched by `except`.
-pub fn select_builds<'a>(
-    builds: &'a [Build],
-    only: &[String],
-    except: &[String],
-) -> Vec<&'a Build> {
+pub fn select_builds<'a>(builds: &'a [Build], only: &[String], except: &[String]) -> Vec<&'a Build> {
     builds
         .iter()
         .filter(|b| only.is_empty() || only.iter().any(|p| matches_build(p, &b.name)))

@@ -17,10 +17,7 @@ pub struct SourceFile {
 
 impl SourceFile {
     pub fn new(path: impl Into<PathBuf>, text: impl Into<String>) -> Arc<SourceFile> {
-        Arc::new(SourceFile {
-            path: path.into(),
-            text: text.into(),
-        })
+        Arc::new(SourceFile { path: path.into(), text: text.into() })
     }
 
     /// 1-based line and column (in characters) of a byte offset. Offsets past the end clamp.
@@ -35,11 +32,7 @@ impl SourceFile {
 
     /// The text of 1-based line `line`, without its line terminator.
     pub fn line_text(&self, line: usize) -> &str {
-        self.text
-            .split('\n')
-            .nth(line.saturating_sub(1))
-            .unwrap_or("")
-            .trim_end_matches('\r')
+        self.text.split('\n').nth(line.saturating_sub(1)).unwrap_or("").trim_end_matches('\r')
     }
 }
 
@@ -61,11 +54,7 @@ pub struct Span {
 
 impl Span {
     pub fn new(file: &Arc<SourceFile>, start: usize, end: usize) -> Span {
-        Span {
-            file: Arc::clone(file),
-            start,
-            end: end.max(start),
-        }
+        Span { file: Arc::clone(file), start, end: end.max(start) }
     }
 
     /// 1-based line and column of the start.
@@ -120,20 +109,11 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn error(summary: impl Into<String>) -> Diagnostic {
-        Diagnostic {
-            severity: Severity::Error,
-            summary: summary.into(),
-            detail: None,
-            span: None,
-            help: None,
-        }
+        Diagnostic { severity: Severity::Error, summary: summary.into(), detail: None, span: None, help: None }
     }
 
     pub fn warning(summary: impl Into<String>) -> Diagnostic {
-        Diagnostic {
-            severity: Severity::Warning,
-            ..Diagnostic::error(summary)
-        }
+        Diagnostic { severity: Severity::Warning, ..Diagnostic::error(summary) }
     }
 
     pub fn at(mut self, span: Span) -> Diagnostic {
@@ -189,17 +169,9 @@ impl fmt::Display for Diagnostic {
             let text = span.file.line_text(line);
             writeln!(f, "{line} | {text}")?;
             let (end_line, end_col) = span.file.line_col(span.end);
-            let width = if end_line == line && end_col > col {
-                end_col - col
-            } else {
-                1
-            };
+            let width = if end_line == line && end_col > col { end_col - col } else { 1 };
             // Keep tabs in the marker line so the caret lines up under tab-indented text.
-            let lead: String = text
-                .chars()
-                .take(col - 1)
-                .map(|c| if c == '\t' { '\t' } else { ' ' })
-                .collect();
+            let lead: String = text.chars().take(col - 1).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
             writeln!(f, "{pad} | {lead}{}", "^".repeat(width))?;
         }
         if let Some(detail) = &self.detail {
@@ -277,10 +249,7 @@ impl fmt::Display for Diagnostics {
 }
 
 /// The closest candidate to `name` when it is close enough to be a likely typo.
-pub fn did_you_mean<'a>(
-    name: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<&'a str> {
+pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let lname = name.to_ascii_lowercase();
     candidates
         .into_iter()
@@ -317,9 +286,7 @@ mod tests {
     #[test]
     fn renders_file_line_col_and_caret() {
         let f = SourceFile::new("t.pkr.hcl", "a = 1\nbb = \"x\" oops\n");
-        let d = Diagnostic::error("unexpected token")
-            .at(Span::new(&f, 15, 19))
-            .with_help("remove it");
+        let d = Diagnostic::error("unexpected token").at(Span::new(&f, 15, 19)).with_help("remove it");
         let text = d.to_string();
         assert!(text.contains("--> t.pkr.hcl:2:10"), "{text}");
         assert!(text.contains("2 | bb = \"x\" oops"), "{text}");

@@ -10,9 +10,5 @@ use crate::load::LoadOptions;
 use crate::plan::Template;
 
 pub fn load(path: &Path, _opts: &LoadOptions) -> Result<Template, Diagnostics> {
-    Err(Diagnostic::error(format!(
-        "{}: legacy JSON templates are not supported yet",
-        path.display()
-    ))
-    .into())
+    Err(Diagnostic::error(format!("{}: legacy JSON templates are not supported yet", path.display())).into())
 }

@@ -37,10 +37,7 @@ pub struct LoadOptions {
 impl LoadOptions {
     /// Options with the process environment.
     pub fn from_process_env() -> LoadOptions {
-        LoadOptions {
-            env: std::env::vars().collect(),
-            ..LoadOptions::default()
-        }
+        LoadOptions { env: std::env::vars().collect(), ..LoadOptions::default() }
     }
 
     pub fn now(&self) -> SystemTime {

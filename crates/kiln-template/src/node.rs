@@ -90,14 +90,8 @@ impl Node {
             NodeKind::Bool(b) => J::Bool(*b),
             NodeKind::Number(n) => number_to_json(*n),
             NodeKind::String(s) => J::String(s.clone()),
-            NodeKind::Array(items) | NodeKind::Blocks(items) => {
-                J::Array(items.iter().map(Node::to_json).collect())
-            }
-            NodeKind::Object(m) => J::Object(
-                m.iter()
-                    .map(|(k, v)| (k.name.clone(), v.to_json()))
-                    .collect(),
-            ),
+            NodeKind::Array(items) | NodeKind::Blocks(items) => J::Array(items.iter().map(Node::to_json).collect()),
+            NodeKind::Object(m) => J::Object(m.iter().map(|(k, v)| (k.name.clone(), v.to_json())).collect()),
         }
     }
 
@@ -111,9 +105,7 @@ impl Node {
     fn walk_strings<'a>(&'a self, out: &mut Vec<&'a str>) {
         match &self.kind {
             NodeKind::String(s) => out.push(s),
-            NodeKind::Array(items) | NodeKind::Blocks(items) => {
-                items.iter().for_each(|n| n.walk_strings(out))
-            }
+            NodeKind::Array(items) | NodeKind::Blocks(items) => items.iter().for_each(|n| n.walk_strings(out)),
             NodeKind::Object(m) => m.iter().for_each(|(_, n)| n.walk_strings(out)),
             _ => {}
         }

@@ -72,11 +72,7 @@ impl Value {
             J::Number(n) => Value::Number(n.as_f64().unwrap_or(0.0)),
             J::String(s) => Value::String(s.clone()),
             J::Array(a) => Value::List(a.iter().map(Value::from_json).collect()),
-            J::Object(o) => Value::Object(
-                o.iter()
-                    .map(|(k, v)| (k.clone(), Value::from_json(v)))
-                    .collect(),
-            ),
+            J::Object(o) => Value::Object(o.iter().map(|(k, v)| (k.clone(), Value::from_json(v))).collect()),
         }
     }
 
@@ -89,9 +85,7 @@ impl Value {
             Value::Number(n) => crate::node::number_to_json(*n),
             Value::String(s) => J::String(s.clone()),
             Value::List(a) => J::Array(a.iter().map(Value::to_json).collect()),
-            Value::Object(o) => {
-                J::Object(o.iter().map(|(k, v)| (k.clone(), v.to_json())).collect())
-            }
+            Value::Object(o) => J::Object(o.iter().map(|(k, v)| (k.clone(), v.to_json())).collect()),
         }
     }
 }
@@ -147,16 +141,12 @@ mod tests {
         assert_eq!(format_number(5.0), "5");
         assert_eq!(format_number(-2.0), "-2");
         assert_eq!(format_number(1.5), "1.5");
-        assert_eq!(
-            Value::Number(3.0).to_template_string().as_deref(),
-            Some("3")
-        );
+        assert_eq!(Value::Number(3.0).to_template_string().as_deref(), Some("3"));
     }
 
     #[test]
     fn json_round_trip_keeps_structure() {
-        let j: serde_json::Value =
-            serde_json::from_str(r#"{"b":[1,2.5,"x",null,true],"a":{}}"#).unwrap();
+        let j: serde_json::Value = serde_json::from_str(r#"{"b":[1,2.5,"x",null,true],"a":{}}"#).unwrap();
         assert_eq!(Value::from_json(&j).to_json(), j);
     }
 }

@@ -37,25 +37,16 @@ pub struct Parsed {
 
 impl Parsed {
     pub fn bool(&self, name: &str) -> bool {
-        self.values
-            .get(name)
-            .and_then(|v| v.last())
-            .is_some_and(|v| v == "true")
+        self.values.get(name).and_then(|v| v.last()).is_some_and(|v| v == "true")
     }
 
     /// `Some(bool)` when the flag was given, for flags whose default is `true` (`-write`).
     pub fn bool_or(&self, name: &str, default: bool) -> bool {
-        self.values
-            .get(name)
-            .and_then(|v| v.last())
-            .map_or(default, |v| v == "true")
+        self.values.get(name).and_then(|v| v.last()).map_or(default, |v| v == "true")
     }
 
     pub fn value(&self, name: &str) -> Option<&str> {
-        self.values
-            .get(name)
-            .and_then(|v| v.last())
-            .map(String::as_str)
+        self.values.get(name).and_then(|v| v.last()).map(String::as_str)
     }
 
     pub fn all(&self, name: &str) -> &[String] {
@@ -65,13 +56,7 @@ impl Parsed {
     /// A comma-separated list flag (`-only=a,b`), empty items dropped.
     pub fn list(&self, name: &str) -> Vec<String> {
         self.value(name)
-            .map(|v| {
-                v.split(',')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(String::from)
-                    .collect()
-            })
+            .map(|v| v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect())
             .unwrap_or_default()
     }
 }
@@ -108,11 +93,7 @@ pub fn parse(flags: &[Flag], argv: &[String]) -> Result<Parsed, String> {
             (FlagKind::Bool, None) => "true".to_string(),
             (FlagKind::Bool, Some(v)) => match parse_go_bool(&v) {
                 Some(b) => b.to_string(),
-                None => {
-                    return Err(format!(
-                        "invalid boolean value {v:?} for -{name}: parse error"
-                    ))
-                }
+                None => return Err(format!("invalid boolean value {v:?} for -{name}: parse error")),
             },
             (_, Some(v)) => v,
             (_, None) => match argv.get(i) {
@@ -154,11 +135,8 @@ pub fn options_help(flags: &[Flag]) -> String {
 mod tests {
     use super::*;
 
-    const FLAGS: &[Flag] = &[
-        flag("force", FlagKind::Bool, ""),
-        flag("only", FlagKind::Value, ""),
-        flag("var", FlagKind::Multi, ""),
-    ];
+    const FLAGS: &[Flag] =
+        &[flag("force", FlagKind::Bool, ""), flag("only", FlagKind::Value, ""), flag("var", FlagKind::Multi, "")];
 
     fn argv(s: &[&str]) -> Vec<String> {
         s.iter().map(|s| s.to_string()).collect()
@@ -166,11 +144,7 @@ mod tests {
 
     #[test]
     fn go_and_gnu_forms() {
-        let p = parse(
-            FLAGS,
-            &argv(&["-var", "a=1", "--var=b=2", "-only=x,y", "--force", "t.json"]),
-        )
-        .unwrap();
+        let p = parse(FLAGS, &argv(&["-var", "a=1", "--var=b=2", "-only=x,y", "--force", "t.json"])).unwrap();
         assert_eq!(p.all("var"), ["a=1", "b=2"]);
         assert_eq!(p.list("only"), ["x", "y"]);
         assert!(p.bool("force"));
@@ -193,13 +167,7 @@ mod tests {
 
     #[test]
     fn unknown_and_missing_values_are_errors() {
-        assert_eq!(
-            parse(FLAGS, &argv(&["-nope"])).unwrap_err(),
-            "flag provided but not defined: -nope"
-        );
-        assert_eq!(
-            parse(FLAGS, &argv(&["-only"])).unwrap_err(),
-            "flag needs an argument: -only"
-        );
+        assert_eq!(parse(FLAGS, &argv(&["-nope"])).unwrap_err(), "flag provided but not defined: -nope");
+        assert_eq!(parse(FLAGS, &argv(&["-only"])).unwrap_err(), "flag needs an argument: -only");
     }
 }

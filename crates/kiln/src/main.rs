@@ -19,11 +19,7 @@ fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args().collect();
     let packer_mode = argv
         .first()
-        .and_then(|a| {
-            std::path::Path::new(a)
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-        })
+        .and_then(|a| std::path::Path::new(a).file_stem().map(|s| s.to_string_lossy().into_owned()))
         .is_some_and(|s| s == "packer");
     let mut ui = Ui::new(packer_mode);
     ExitCode::from(run(&mut ui, &argv[1..]))
@@ -36,9 +32,7 @@ fn run(ui: &mut Ui, argv: &[String]) -> u8 {
     while let Some(first) = rest.first() {
         match first.as_str() {
             "-machine-readable" | "--machine-readable" => machine_readable = true,
-            "-v" | "-version" | "--version" => {
-                return commands::version::print(ui, machine_readable)
-            }
+            "-v" | "-version" | "--version" => return commands::version::print(ui, machine_readable),
             "-h" | "-help" | "--help" => {
                 ui.out(&top_help(ui.program()));
                 return 0;
@@ -65,10 +59,7 @@ fn run(ui: &mut Ui, argv: &[String]) -> u8 {
         ui.err(&msg);
         return EXIT_USAGE;
     };
-    if cmd_args
-        .iter()
-        .any(|a| a == "-h" || a == "-help" || a == "--help")
-    {
+    if cmd_args.iter().any(|a| a == "-h" || a == "-help" || a == "--help") {
         ui.out(&cmd.help(ui.program()));
         return 0;
     }
@@ -89,9 +80,7 @@ fn run(ui: &mut Ui, argv: &[String]) -> u8 {
 }
 
 fn top_help(program: &str) -> String {
-    let mut s = format!(
-        "Usage: {program} [--version] [--help] <command> [<args>]\n\nAvailable commands are:\n"
-    );
+    let mut s = format!("Usage: {program} [--version] [--help] <command> [<args>]\n\nAvailable commands are:\n");
     for c in COMMANDS {
         s.push_str(&format!("    {:<15} {}\n", c.name, c.synopsis));
     }

@@ -12,10 +12,7 @@ pub struct Ui {
 
 impl Ui {
     pub fn new(packer_mode: bool) -> Ui {
-        Ui {
-            packer_mode,
-            machine_readable: false,
-        }
+        Ui { packer_mode, machine_readable: false }
     }
 
     /// The program name used in help texts.
@@ -42,18 +39,9 @@ impl Ui {
     /// One line of Packer's machine-readable CSV: `timestamp,target,type,data...`, with commas
     /// in data escaped as `%!(PACKER_COMMA)` and newlines as `\n`, as Packer does.
     pub fn machine(&mut self, target: &str, kind: &str, data: &[&str]) {
-        let ts = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
-        let data: Vec<String> = data
-            .iter()
-            .map(|d| {
-                d.replace(',', "%!(PACKER_COMMA)")
-                    .replace('\r', "\\r")
-                    .replace('\n', "\\n")
-            })
-            .collect();
+        let ts = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        let data: Vec<String> =
+            data.iter().map(|d| d.replace(',', "%!(PACKER_COMMA)").replace('\r', "\\r").replace('\n', "\\n")).collect();
         self.out(&format!("{ts},{target},{kind},{}\n", data.join(",")));
     }
 }

@@ -15,7 +15,11 @@ pub const COMMAND: Command = Command {
         EXCEPT,
         ONLY,
         flag("force", FlagKind::Bool, "Force a build to continue if artifacts exist, deleting them."),
-        flag("on-error", FlagKind::Value, "What to do when a build fails: cleanup (default), abort, ask, run-cleanup-provisioner."),
+        flag(
+            "on-error",
+            FlagKind::Value,
+            "What to do when a build fails: cleanup (default), abort, ask, run-cleanup-provisioner.",
+        ),
         flag("parallel-builds", FlagKind::Value, "Number of builds to run in parallel; 0 means no limit (default)."),
         flag("timestamp-ui", FlagKind::Bool, "Prefix each UI line with an RFC3339 timestamp."),
         VAR,

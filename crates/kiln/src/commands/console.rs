@@ -13,11 +13,7 @@ expression a line from standard input and prints each value.",
     flags: &[
         VAR,
         VAR_FILE,
-        flag(
-            "config-type",
-            FlagKind::Value,
-            "Template type when none is given: hcl2 (default) or json.",
-        ),
+        flag("config-type", FlagKind::Value, "Template type when none is given: hcl2 (default) or json."),
     ],
     run,
 };

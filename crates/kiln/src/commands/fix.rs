@@ -8,14 +8,9 @@ pub const COMMAND: Command = Command {
     name: "fix",
     synopsis: "fixes templates from old versions of packer",
     usage: "fix [options] TEMPLATE",
-    description:
-        "Reads a legacy JSON template, applies Packer's fixers (renamed and moved options)\n\
+    description: "Reads a legacy JSON template, applies Packer's fixers (renamed and moved options)\n\
 and prints the fixed template on standard output.",
-    flags: &[flag(
-        "validate",
-        FlagKind::Bool,
-        "Validate the fixed template (default true).",
-    )],
+    flags: &[flag("validate", FlagKind::Bool, "Validate the fixed template (default true).")],
     run,
 };
 

@@ -10,16 +10,8 @@ pub const COMMAND: Command = Command {
     usage: "hcl2_upgrade [options] TEMPLATE",
     description: "Writes TEMPLATE.pkr.hcl next to the JSON template (or -output-file).",
     flags: &[
-        flag(
-            "output-file",
-            FlagKind::Value,
-            "File to write the HCL2 configuration to (default TEMPLATE.pkr.hcl).",
-        ),
-        flag(
-            "with-annotations",
-            FlagKind::Bool,
-            "Add helper comments to the output.",
-        ),
+        flag("output-file", FlagKind::Value, "File to write the HCL2 configuration to (default TEMPLATE.pkr.hcl)."),
+        flag("with-annotations", FlagKind::Bool, "Add helper comments to the output."),
     ],
     run,
 };

@@ -8,14 +8,9 @@ pub const COMMAND: Command = Command {
     name: "init",
     synopsis: "Install missing plugins or upgrade plugins",
     usage: "init [options] [TEMPLATE]",
-    description:
-        "kiln's components are built in: init reports, for each plugin in required_plugins,\n\
+    description: "kiln's components are built in: init reports, for each plugin in required_plugins,\n\
 which of its components kiln has and which are missing. It never downloads anything.",
-    flags: &[flag(
-        "upgrade",
-        FlagKind::Bool,
-        "Accepted for compatibility; kiln has nothing to upgrade.",
-    )],
+    flags: &[flag("upgrade", FlagKind::Bool, "Accepted for compatibility; kiln has nothing to upgrade.")],
     run,
 };
 

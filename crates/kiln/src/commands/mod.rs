@@ -51,37 +51,22 @@ pub const COMMANDS: &[Command] = &[
     version::COMMAND,
 ];
 
-pub const VAR: Flag = flag(
-    "var",
-    FlagKind::Multi,
-    "Variable for templates, can be used multiple times: `key=value`.",
-);
-pub const VAR_FILE: Flag = flag(
-    "var-file",
-    FlagKind::Multi,
-    "JSON or HCL2 file containing user variables.",
-);
-pub const ONLY: Flag = flag(
-    "only",
-    FlagKind::Value,
-    "Build only the specified builds (comma-separated, globs allowed).",
-);
-pub const EXCEPT: Flag = flag(
-    "except",
-    FlagKind::Value,
-    "Build all builds other than these (comma-separated, globs).",
-);
+pub const VAR: Flag = flag("var", FlagKind::Multi, "Variable for templates, can be used multiple times: `key=value`.");
+pub const VAR_FILE: Flag = flag("var-file", FlagKind::Multi, "JSON or HCL2 file containing user variables.");
+pub const ONLY: Flag =
+    flag("only", FlagKind::Value, "Build only the specified builds (comma-separated, globs allowed).");
+pub const EXCEPT: Flag = flag("except", FlagKind::Value, "Build all builds other than these (comma-separated, globs).");
 
 /// Load options from the process environment and the `-var`/`-var-file` flags.
 pub fn load_options(ui: &mut Ui, p: &Parsed) -> Option<kiln_template::LoadOptions> {
     let mut opts = kiln_template::LoadOptions::from_process_env();
     for v in p.all("var") {
         match v.split_once('=') {
-            Some((k, val)) if !k.trim().is_empty() => {
-                opts.vars.push((k.trim().to_string(), val.to_string()))
-            }
+            Some((k, val)) if !k.trim().is_empty() => opts.vars.push((k.trim().to_string(), val.to_string())),
             _ => {
-                ui.err(&format!("invalid value {v:?} for flag -var: expected key=value, e.g. -var 'region=us-east-1'\n"));
+                ui.err(&format!(
+                    "invalid value {v:?} for flag -var: expected key=value, e.g. -var 'region=us-east-1'\n"
+                ));
                 return None;
             }
         }
@@ -95,11 +80,7 @@ pub fn one_template<'a>(ui: &mut Ui, cmd: &Command, p: &'a Parsed) -> Option<&'a
     match p.args.as_slice() {
         [t] => Some(t),
         [] => {
-            ui.err(&format!(
-                "{} requires a template (file or folder)\n\n{}",
-                cmd.name,
-                cmd.help(ui.program())
-            ));
+            ui.err(&format!("{} requires a template (file or folder)\n\n{}", cmd.name, cmd.help(ui.program())));
             None
         }
         _ => {
@@ -124,9 +105,6 @@ pub fn report(ui: &mut Ui, diags: &kiln_template::Diagnostics) {
 
 /// Placeholder for commands whose implementation is still to come: a clear error, exit 1.
 pub fn not_yet(ui: &mut Ui, name: &str) -> u8 {
-    ui.err(&format!(
-        "{}: the {name} command is not implemented in this version of kiln\n",
-        ui.program()
-    ));
+    ui.err(&format!("{}: the {name} command is not implemented in this version of kiln\n", ui.program()));
     1
 }

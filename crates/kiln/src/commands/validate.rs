@@ -10,15 +10,10 @@ pub const COMMAND: Command = Command {
     name: "validate",
     synopsis: "check that a template is valid",
     usage: "validate [options] TEMPLATE",
-    description:
-        "Checks that the template is valid: its syntax, its variables, and the configuration\n\
+    description: "Checks that the template is valid: its syntax, its variables, and the configuration\n\
 of every builder, provisioner and post-processor. Exits 0 when valid, 1 otherwise.",
     flags: &[
-        flag(
-            "syntax-only",
-            FlagKind::Bool,
-            "Only check the syntax; do not evaluate or decode components.",
-        ),
+        flag("syntax-only", FlagKind::Bool, "Only check the syntax; do not evaluate or decode components."),
         EXCEPT,
         ONLY,
         VAR,
@@ -28,11 +23,7 @@ of every builder, provisioner and post-processor. Exits 0 when valid, 1 otherwis
             FlagKind::Bool,
             "Evaluate data sources during validation (accepted; kiln always does).",
         ),
-        flag(
-            "no-warn-undeclared-var",
-            FlagKind::Bool,
-            "Do not warn about variables set but not declared.",
-        ),
+        flag("no-warn-undeclared-var", FlagKind::Bool, "Do not warn about variables set but not declared."),
     ],
     run,
 };
@@ -45,11 +36,7 @@ fn run(ui: &mut Ui, p: Parsed) -> u8 {
         return 1;
     };
     let syntax_only = p.bool("syntax-only");
-    opts.stage = if syntax_only {
-        Stage::Syntax
-    } else {
-        Stage::Full
-    };
+    opts.stage = if syntax_only { Stage::Syntax } else { Stage::Full };
     let t = match kiln_template::load(template.as_ref(), &opts) {
         Ok(t) => t,
         Err(diags) => {
