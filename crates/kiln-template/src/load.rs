@@ -52,18 +52,18 @@ pub enum Format {
     Hcl,
 }
 
-/// Decides the format like Packer: folders and `.pkr.hcl`/`.pkr.json` are HCL2, other `.json`
-/// files are legacy JSON. Anything else is an error naming the accepted extensions.
+/// Decides the format like Packer: folders and `.pkr.hcl`/`.pkr.json` files are HCL2; other
+/// `.hcl` files are ambiguous (variable files, Terraform) and refused; everything else is read as
+/// a legacy JSON template (image-builder's `packer.json.tmpl`, for one).
 pub fn detect_format(path: &Path) -> Result<Format, Diagnostic> {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
     if path.is_dir() || name.ends_with(".pkr.hcl") || name.ends_with(".pkr.json") {
         Ok(Format::Hcl)
-    } else if name.ends_with(".json") {
-        Ok(Format::Json)
+    } else if name.ends_with(".hcl") {
+        Err(Diagnostic::error(format!("cannot tell whether {} contains an HCL2 configuration", path.display()))
+            .with_help("name HCL2 configuration files *.pkr.hcl (variable files *.pkrvars.hcl are passed with -var-file), or pass the folder that holds them"))
     } else {
-        Err(Diagnostic::error(format!("cannot tell whether {} is a Packer template", path.display())).with_help(
-            "name HCL2 files *.pkr.hcl (or *.pkr.json) and legacy templates *.json, or pass the folder that holds them",
-        ))
+        Ok(Format::Json)
     }
 }
 
