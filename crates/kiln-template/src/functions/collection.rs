@@ -13,7 +13,7 @@ pub(super) const FUNCS: &[Func] = &[
     func("anytrue", &["list"], |a| truth(a, false)),
     func("chunklist", &["list", "size"], chunklist),
     nullable(variadic("coalesce", &[], "vals", coalesce)),
-    nullable(variadic("coalescelist", &[], "vals", coalescelist)),
+    variadic("coalescelist", &[], "vals", coalescelist),
     func("compact", &["list"], |a| {
         let items = a.list_of(0, &Type::String)?;
         Ok(Value::List(items.into_iter().filter(|v| !matches!(v, Value::Null) && v.as_str() != Some("")).collect()))
@@ -46,7 +46,7 @@ pub(super) const FUNCS: &[Func] = &[
         Value::Object(m) => Ok(Value::Number(m.len() as f64)),
         _ => Err(a.err(0, "argument must be a string, a collection type, or a structural type")),
     }),
-    variadic("lookup", &["inputMap", "key"], "default", lookup),
+    func("lookup", &["inputMap", "key", "default"], lookup),
     nullable(variadic("merge", &[], "maps", merge)),
     func("one", &["list"], |a| match a.list(0)?.as_slice() {
         [] => Ok(Value::Null),
@@ -94,12 +94,12 @@ fn coalesce(a: &Args) -> Result<Value, String> {
 }
 
 fn coalescelist(a: &Args) -> Result<Value, String> {
-    for (i, v) in a.all().iter().enumerate() {
+    for v in a.all() {
         match v {
             Value::Null => {}
             Value::List(items) if items.is_empty() => {}
             Value::List(_) => return Ok(v.clone()),
-            _ => return Err(a.err(i, "a list, set, or tuple is required")),
+            _ => return Err("coalescelist arguments must be lists or tuples".into()),
         }
     }
     Err("no non-null arguments".into())
@@ -143,17 +143,13 @@ fn flatten_into(items: &[Value], out: &mut Vec<Value>) {
 fn lookup(a: &Args) -> Result<Value, String> {
     let m = a.object(0)?;
     let key = a.string(1)?;
-    if a.len() > 3 {
-        return Err("too many function arguments: lookup expects at most 3 (inputMap, key, default)".into());
-    }
-    match m.get(&key) {
-        Some(v) => Ok(v.clone()),
-        None if a.len() == 3 => Ok(a.get(2).clone()),
-        None => Err(format!("lookup failed to find key {key:?}")),
-    }
+    Ok(m.get(&key).unwrap_or(a.get(2)).clone())
 }
 
 fn merge(a: &Args) -> Result<Value, String> {
+    if a.len() == 0 {
+        return Ok(Value::Null);
+    }
     let mut out = BTreeMap::new();
     for (i, v) in a.all().iter().enumerate() {
         match v {
@@ -168,7 +164,7 @@ fn merge(a: &Args) -> Result<Value, String> {
 fn range(a: &Args) -> Result<Value, String> {
     let nums = (0..a.len()).map(|i| a.number(i)).collect::<Result<Vec<_>, _>>()?;
     let (start, end, step) = match nums.as_slice() {
-        [end] => (0.0, *end, 1.0),
+        [end] => (0.0, *end, if *end < 0.0 { -1.0 } else { 1.0 }),
         [start, end] => (*start, *end, if start > end { -1.0 } else { 1.0 }),
         [start, end, step] => (*start, *end, *step),
         _ => return Err("range requires one, two, or three arguments".into()),
@@ -295,9 +291,9 @@ mod tests {
         let m1 = Value::Object([("a".into(), n(1.0)), ("b".into(), n(2.0))].into());
         let m2 = Value::Object([("b".into(), n(3.0))].into());
         assert_eq!(call("merge", &[m1.clone(), Value::Null, m2]).unwrap().to_string(), "{a = 1, b = 3}");
-        assert_eq!(call("lookup", &[m1.clone(), s("a")]), Ok(n(1.0)));
+        assert_eq!(call("lookup", &[m1.clone(), s("a"), s("d")]), Ok(n(1.0)));
         assert_eq!(call("lookup", &[m1.clone(), s("z"), s("d")]), Ok(s("d")));
-        assert!(call("lookup", &[m1, s("z")]).unwrap_err().contains("\"z\""));
+        assert!(call("lookup", &[m1, s("z")]).unwrap_err().contains("missing value for \"default\""));
         assert!(call("merge", &[s("x")]).unwrap_err().contains("maps or objects"));
     }
 

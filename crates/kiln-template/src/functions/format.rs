@@ -116,7 +116,10 @@ fn format_one(verb: char, spec: &Spec, arg: &Value) -> Result<String, String> {
             Value::List(_) | Value::Object(_) => Ok(crate::functions::encoding::json_string(arg)),
             _ => Ok(arg.to_template_string().unwrap_or_default()),
         },
-        's' => Ok(string_arg(arg)?),
+        's' => Ok(match spec.prec {
+            Some(p) => string_arg(arg)?.chars().take(p).collect(),
+            None => string_arg(arg)?,
+        }),
         'q' => Ok(go_quote(&string_arg(arg)?)),
         't' => match convert(arg, &Type::Bool) {
             Ok(Value::Bool(b)) => Ok(b.to_string()),

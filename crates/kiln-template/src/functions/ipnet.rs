@@ -74,6 +74,9 @@ fn subnet(n: &Net, newbits: i64, netnum: i64) -> Result<Net, String> {
     if newbits < 0 {
         return Err("invalid value for \"newbits\" parameter: must not be negative".into());
     }
+    if newbits > 32 {
+        return Err("may not extend prefix by more than 32 bits".into());
+    }
     let newlen = i64::from(n.len) + newbits;
     if newlen > i64::from(n.bits) {
         return Err(format!("insufficient address space to extend prefix of {} by {newbits}", n.len));

@@ -6,19 +6,19 @@ use std::collections::BTreeMap;
 
 use regex::Regex;
 
-use super::{format, func, variadic, Args, Func};
+use super::{format, func, nullable, variadic, Args, Func};
 use crate::value::Value;
 
 pub(super) const FUNCS: &[Func] = &[
     func("chomp", &["str"], |a| Ok(Value::String(a.string(0)?.trim_end_matches(['\n', '\r']).to_string()))),
-    variadic("format", &["format"], "args", |a| {
+    nullable(variadic("format", &["format"], "args", |a| {
         let f = a.string(0)?;
         format::format(&f, &a.all()[1..]).map(Value::String).map_err(|e| a.err(1, e))
-    }),
-    variadic("formatlist", &["format"], "args", |a| {
+    })),
+    nullable(variadic("formatlist", &["format"], "args", |a| {
         let f = a.string(0)?;
         format::formatlist(&f, &a.all()[1..]).map_err(|e| a.err(1, e))
-    }),
+    })),
     func("indent", &["spaces", "str"], indent),
     variadic("join", &["separator"], "lists", join),
     func("lower", &["str"], |a| Ok(Value::String(a.string(0)?.to_lowercase()))),
@@ -57,9 +57,7 @@ fn indent(a: &Args) -> Result<Value, String> {
     for (i, line) in s.split('\n').enumerate() {
         if i > 0 {
             out.push('\n');
-            if !line.is_empty() {
-                out.push_str(&pad);
-            }
+            out.push_str(&pad);
         }
         out.push_str(line);
     }
@@ -89,11 +87,8 @@ fn first_line(s: &str) -> String {
 
 fn replace(a: &Args) -> Result<Value, String> {
     let (s, sub, rep) = (a.string(0)?, a.string(1)?, a.string(2)?);
-    // A substring written as /.../ is a regular expression.
-    if sub.len() >= 2 && sub.starts_with('/') && sub.ends_with('/') {
-        let re = compile(a, 1, &sub[1..sub.len() - 1])?;
-        return Ok(Value::String(re.replace_all(&s, rep.as_str()).into_owned()));
-    }
+    // Packer's replace is cty's: a "/.../" substring is literal text, unlike Terraform's
+    // replace; regular expressions go through regex_replace.
     if sub.is_empty() {
         // Go's strings.Replace with an empty old string inserts at every rune boundary.
         let mut out = rep.clone();
@@ -169,7 +164,7 @@ fn substr(a: &Args) -> Result<Value, String> {
     Ok(Value::String(chars[start as usize..end as usize].iter().collect()))
 }
 
-/// Go's strings.Title: upper-cases the first letter of each word; letters, digits, `_` and `'`
+/// Go's strings.Title: upper-cases the first letter of each word; letters, digits and `_`
 /// continue a word.
 fn title(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -180,7 +175,7 @@ fn title(s: &str) -> String {
         } else {
             out.push(c);
         }
-        prev_sep = !(c.is_alphanumeric() || c == '_' || c == '\'');
+        prev_sep = !(c.is_alphanumeric() || c == '_');
     }
     out
 }
@@ -229,16 +224,16 @@ mod tests {
         assert_eq!(call("join", &[s("-"), l(&["a", "b"]), l(&["c"])]), Ok(s("a-b-c")));
         assert_eq!(call("join", &[s("-"), Value::List(vec![n(1.0), Value::Bool(true)])]), Ok(s("1-true")));
         assert_eq!(call("replace", &[s("1 + 2 + 3"), s("+"), s("-")]), Ok(s("1 - 2 - 3")));
-        assert_eq!(call("replace", &[s("hello world"), s("/w.*d/"), s("everybody")]), Ok(s("hello everybody")));
-        assert_eq!(call("replace", &[s("abc"), s("/(b)/"), s("[$1]")]), Ok(s("a[b]c")));
+        assert_eq!(call("replace", &[s("hello world"), s("/w.*d/"), s("everybody")]), Ok(s("hello world")));
+        assert_eq!(call("replace", &[s("a/b/c"), s("/b/"), s("-")]), Ok(s("a-c")));
         assert_eq!(call("regex_replace", &[s("a-b"), s("[-]"), s("_")]), Ok(s("a_b")));
     }
 
     #[test]
     fn small_string_functions() {
         assert_eq!(call("chomp", &[s("hello\n\r\n")]), Ok(s("hello")));
-        assert_eq!(call("indent", &[n(2.0), s("a\nb\n")]), Ok(s("a\n  b\n")));
-        assert_eq!(call("title", &[s("hello world-wide o'neil")]), Ok(s("Hello World-Wide O'neil")));
+        assert_eq!(call("indent", &[n(2.0), s("a\nb\n")]), Ok(s("a\n  b\n  ")));
+        assert_eq!(call("title", &[s("hello world-wide o'neil")]), Ok(s("Hello World-Wide O'Neil")));
         assert_eq!(call("trim", &[s("?!hello?!"), s("!?")]), Ok(s("hello")));
         assert_eq!(call("trimprefix", &[s("helloworld"), s("hello")]), Ok(s("world")));
         assert_eq!(call("trimsuffix", &[s("helloworld"), s("world")]), Ok(s("hello")));

@@ -7,7 +7,7 @@ use crate::value::{format_number, Value};
 
 pub(crate) fn decode(src: &str) -> Result<Value, String> {
     if src.trim().is_empty() {
-        return Ok(Value::Null);
+        return Err("on line 1, column 1: missing start of document".into());
     }
     let y: serde_yaml::Value = serde_yaml::from_str(src).map_err(|e| format!("on line {e}"))?;
     from_yaml(&y)
@@ -41,9 +41,17 @@ pub(crate) fn encode(v: &Value) -> String {
     match v {
         Value::List(items) if !items.is_empty() => list(items, 0, &mut out),
         Value::Object(m) if !m.is_empty() => map(m, 0, &mut out),
+        Value::String(s) => {
+            out.push_str(&quote(s));
+            out.push('\n');
+        }
         other => {
             out.push_str(&scalar(other));
             out.push('\n');
+            // go-yaml closes a document made of one plain scalar with an end marker.
+            if !matches!(other, Value::List(_) | Value::Object(_)) {
+                out.push_str("...\n");
+            }
         }
     }
     out
