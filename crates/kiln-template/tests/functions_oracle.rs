@@ -98,3 +98,18 @@ fn run(name: &str, text: &str) {
 fn functions_match_packer_1_6_6() {
     run("packer 1.6.6", include_str!("data/functions_packer_1_6_6.txt"));
 }
+
+#[test]
+fn newer_functions_match_their_documentation() {
+    run("newer than 1.6.6", include_str!("data/functions_newer.txt"));
+}
+
+#[test]
+#[ignore]
+fn print_error_messages() {
+    for c in parse_cases(include_str!("data/functions_packer_1_6_6.txt")) {
+        if let (Some(want), Err(got)) = (c.expected.strip_prefix("!error "), eval_str(&c.expr)) {
+            println!("{}\n  packer: {want}\n  kiln:   {got}", c.expr);
+        }
+    }
+}

@@ -66,7 +66,7 @@ impl<'a> Args<'a> {
     pub fn list(&self, i: usize) -> Result<&'a Vec<Value>, String> {
         match self.get(i) {
             Value::List(items) => Ok(items),
-            _ => Err(self.err(i, "list of any single type required")),
+            other => Err(self.err(i, format!("a list, set or tuple is required, not {}", kind(other)))),
         }
     }
 
@@ -94,7 +94,20 @@ impl<'a> Args<'a> {
     pub fn object(&self, i: usize) -> Result<&'a BTreeMap<String, Value>, String> {
         match self.get(i) {
             Value::Object(m) => Ok(m),
-            _ => Err(self.err(i, "map or object required")),
+            other => Err(self.err(i, format!("must have map or object type, not {}", kind(other)))),
         }
+    }
+}
+
+/// A value's kind for messages; lists and objects are already what the caller rejected.
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::List(_) => "a list",
+        Value::Object(_) => "an object",
+        Value::String(_) => "a string",
+        Value::Number(_) => "a number",
+        Value::Bool(_) => "a bool",
+        Value::Null => "null",
+        Value::Unknown => "an unknown value",
     }
 }

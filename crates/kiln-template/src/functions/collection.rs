@@ -211,7 +211,7 @@ fn sort(a: &Args) -> Result<Value, String> {
     for (i, v) in items.into_iter().enumerate() {
         match v {
             Value::String(s) => strs.push(s),
-            _ => return Err(a.err(0, format!("given list element {i} is null; a null collection cannot be sorted"))),
+            _ => return Err(a.err(0, format!("given list element {i} is null; a null string cannot be sorted"))),
         }
     }
     strs.sort();

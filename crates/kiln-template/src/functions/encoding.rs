@@ -146,6 +146,7 @@ fn parse_csv(s: &str) -> Result<Vec<Vec<String>>, String> {
         any = true;
         match c {
             '"' if at_field_start => {
+                let start_line = line;
                 loop {
                     match chars.next() {
                         Some('"') if chars.peek() == Some(&'"') => {
@@ -159,7 +160,7 @@ fn parse_csv(s: &str) -> Result<Vec<Vec<String>>, String> {
                             }
                             field.push(c);
                         }
-                        None => return Err(format!("line {line}: extraneous or missing \" in quoted-field")),
+                        None => return Err(format!("line {start_line}: extraneous or missing \" in quoted-field")),
                     }
                 }
                 if !matches!(chars.peek(), None | Some(',') | Some('\n') | Some('\r')) {

@@ -125,7 +125,7 @@ fn cidrsubnets(a: &Args) -> Result<Value, String> {
     for i in 1..a.len() {
         let newbits = a.int(i)?;
         if newbits < 1 {
-            return Err(a.err(i, "must be at least 1"));
+            return Err(a.err(i, "must extend prefix by at least one bit"));
         }
         let newlen = i64::from(n.len) + newbits;
         if newlen > i64::from(n.bits) {

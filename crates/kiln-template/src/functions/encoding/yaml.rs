@@ -9,7 +9,7 @@ pub(crate) fn decode(src: &str) -> Result<Value, String> {
     if src.trim().is_empty() {
         return Err("on line 1, column 1: missing start of document".into());
     }
-    let y: serde_yaml::Value = serde_yaml::from_str(src).map_err(|e| format!("on line {e}"))?;
+    let y: serde_yaml::Value = serde_yaml::from_str(src).map_err(|e| e.to_string())?;
     from_yaml(&y)
 }
 
