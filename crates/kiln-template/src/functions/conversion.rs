@@ -1,0 +1,89 @@
+//! Conversion functions: tobool tolist tomap tonumber toset tostring convert, plus Packer's
+//! `sensitive`/`nonsensitive` (identity: kiln does not track sensitivity) and the
+//! data-fetching functions kiln does not support.
+
+use super::{func, nullable, Args, Func};
+use crate::types::{self, Type};
+use crate::value::Value;
+
+fn any() -> Box<Type> {
+    Box::new(Type::Any)
+}
+
+pub(super) const FUNCS: &[Func] = &[
+    nullable(func("tobool", &["v"], |a| to(a, Type::Bool))),
+    nullable(func("tonumber", &["v"], |a| to(a, Type::Number))),
+    nullable(func("tostring", &["v"], |a| to(a, Type::String))),
+    nullable(func("tolist", &["v"], |a| to(a, Type::List(any())))),
+    nullable(func("toset", &["v"], |a| to(a, Type::Set(any())))),
+    nullable(func("tomap", &["v"], |a| to(a, Type::Map(any())))),
+    nullable(func("convert", &["value", "type"], convert)),
+    nullable(func("sensitive", &["value"], |a| Ok(a.get(0).clone()))),
+    nullable(func("nonsensitive", &["value"], |a| Ok(a.get(0).clone()))),
+    func("aws_secretsmanager", &["name", "key"], |_| Err(unsupported("aws_secretsmanager"))),
+    func("aws_secretsmanager_raw", &["name"], |_| Err(unsupported("aws_secretsmanager_raw"))),
+    func("vault", &["path", "key"], |_| Err(unsupported("vault"))),
+    func("consul_key", &["key"], |_| Err(unsupported("consul_key"))),
+];
+
+fn unsupported(name: &str) -> String {
+    format!(
+        "the {name}() function is not supported by kiln: it reads secrets from a remote service at template \
+         evaluation time; pass the value in a variable instead (-var, -var-file or a PKR_VAR_ environment variable)"
+    )
+}
+
+fn to(a: &Args, t: Type) -> Result<Value, String> {
+    types::convert(a.get(0), &t)
+        .map_err(|e| format!("invalid value for \"v\" parameter: cannot convert {} to {t}: {e}", a.get(0).type_name()))
+}
+
+/// `convert(value, type)`: the evaluator passes the type expression's text as a string.
+fn convert(a: &Args) -> Result<Value, String> {
+    let src = match a.get(1) {
+        Value::String(s) => s.clone(),
+        _ => return Err(a.err(1, "a type expression such as list(string) is required")),
+    };
+    let t = Type::parse_str(&src).map_err(|e| a.err(1, e))?;
+    types::convert(a.get(0), &t).map_err(|e| a.err(0, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::functions::tests::ctx_call as call;
+    use crate::value::Value;
+
+    #[test]
+    fn primitive_conversions() {
+        assert_eq!(call("tostring", &[Value::Number(1.5)]), Ok(Value::string("1.5")));
+        assert_eq!(call("tostring", &[Value::Bool(true)]), Ok(Value::string("true")));
+        assert_eq!(call("tonumber", &[Value::string("5")]), Ok(Value::Number(5.0)));
+        assert_eq!(call("tobool", &[Value::string("false")]), Ok(Value::Bool(false)));
+        assert_eq!(call("tostring", &[Value::Null]), Ok(Value::Null));
+        let e = call("tonumber", &[Value::string("x")]).unwrap_err();
+        assert!(e.contains("a number is required"), "{e}");
+        assert!(call("tostring", &[Value::List(vec![])]).unwrap_err().contains("string required"));
+    }
+
+    #[test]
+    fn collection_conversions() {
+        let mixed = Value::List(vec![Value::string("b"), Value::Number(1.0), Value::string("b")]);
+        assert_eq!(call("toset", &[mixed.clone()]).unwrap().to_string(), r#"["1", "b"]"#);
+        assert_eq!(call("tolist", &[mixed]).unwrap().to_string(), r#"["b", "1", "b"]"#);
+        let obj = Value::Object([("a".into(), Value::Number(1.0)), ("b".into(), Value::string("x"))].into());
+        assert_eq!(call("tomap", &[obj.clone()]).unwrap().to_string(), r#"{a = "1", b = "x"}"#);
+        let bad = Value::Object([("a".into(), Value::List(vec![])), ("b".into(), Value::string("x"))].into());
+        assert!(call("tomap", &[bad]).is_err());
+        assert_eq!(
+            call("convert", &[obj, Value::string("object({a=number, c=optional(string)})")]).unwrap().to_string(),
+            "{a = 1, c = null}"
+        );
+    }
+
+    #[test]
+    fn unsupported_functions_say_so() {
+        let e = call("vault", &[Value::string("p"), Value::string("k")]).unwrap_err();
+        assert!(e.contains("not supported by kiln"), "{e}");
+        assert_eq!(call("sensitive", &[Value::string("s")]), Ok(Value::string("s")));
+    }
+}

@@ -1,0 +1,254 @@
+//! Date and time functions: formatdate timeadd timestamp legacy_isotime legacy_strftime.
+
+use super::{func, Args, Func};
+use crate::value::Value;
+
+mod civil;
+mod golayout;
+
+use civil::{parse_duration, parse_rfc3339, Tm, MONTHS, WEEKDAYS};
+
+pub(super) const FUNCS: &[Func] = &[
+    func("formatdate", &["format", "time"], formatdate),
+    func("timeadd", &["timestamp", "duration"], timeadd),
+    func("timestamp", &[], |a| Ok(Value::String(Tm::from_system(a.ctx().now).rfc3339()))),
+    func("legacy_isotime", &["format"], |a| {
+        let f = a.string(0)?;
+        Ok(Value::String(golayout::format(&f, &Tm::from_system(a.ctx().now))))
+    }),
+    func("legacy_strftime", &["format"], |a| {
+        let f = a.string(0)?;
+        strftime(&f, &Tm::from_system(a.ctx().now)).map(Value::String).map_err(|e| a.err(0, e))
+    }),
+];
+
+fn timeadd(a: &Args) -> Result<Value, String> {
+    let t = parse_rfc3339(&a.string(0)?).map_err(|e| a.err(0, e))?;
+    let d = parse_duration(&a.string(1)?).map_err(|e| a.err(1, e))?;
+    let total = i128::from(t.unix()) * 1_000_000_000 + i128::from(t.nanos) + d;
+    let secs = total.div_euclid(1_000_000_000);
+    let secs = i64::try_from(secs).map_err(|_| a.err(1, "the result is out of range"))?;
+    let r = Tm::from_unix(secs, total.rem_euclid(1_000_000_000) as u32, t.offset, t.utc);
+    if !(0..=9999).contains(&r.year) {
+        return Err(a.err(1, "the result is outside the years 0 to 9999"));
+    }
+    Ok(Value::String(r.rfc3339()))
+}
+
+fn formatdate(a: &Args) -> Result<Value, String> {
+    let spec = a.string(0)?;
+    let t = parse_rfc3339(&a.string(1)?).map_err(|e| a.err(1, e))?;
+    let chars: Vec<char> = spec.chars().collect();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '\'' {
+            // 'literal'; '' inside or outside a literal is one quote.
+            i += 1;
+            if chars.get(i) == Some(&'\'') {
+                out.push('\'');
+                i += 1;
+                continue;
+            }
+            loop {
+                match chars.get(i) {
+                    None => return Err(a.err(0, "unterminated literal '")),
+                    Some('\'') if chars.get(i + 1) == Some(&'\'') => {
+                        out.push('\'');
+                        i += 2;
+                    }
+                    Some('\'') => {
+                        i += 1;
+                        break;
+                    }
+                    Some(ch) => {
+                        out.push(*ch);
+                        i += 1;
+                    }
+                }
+            }
+            continue;
+        }
+        if !c.is_ascii_alphabetic() {
+            out.push(c);
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while chars.get(i) == Some(&c) {
+            i += 1;
+        }
+        let verb: String = chars[start..i].iter().collect();
+        out.push_str(&date_verb(&verb, &t).map_err(|e| a.err(0, e))?);
+    }
+    Ok(Value::String(out))
+}
+
+fn date_verb(verb: &str, t: &Tm) -> Result<String, String> {
+    let h12 = if t.hour % 12 == 0 { 12 } else { t.hour % 12 };
+    let bad = |why: &str| {
+        if why.is_empty() {
+            format!("invalid date format verb {verb:?}")
+        } else {
+            format!("invalid date format verb {verb:?}: {why}")
+        }
+    };
+    Ok(match verb {
+        "YYYY" => format!("{:04}", t.year),
+        "YY" => format!("{:02}", t.year.rem_euclid(100)),
+        v if v.starts_with('Y') => return Err(bad("year must either be \"YY\" or \"YYYY\"")),
+        "MMMM" => MONTHS[t.month as usize - 1].to_string(),
+        "MMM" => MONTHS[t.month as usize - 1][..3].to_string(),
+        "MM" => format!("{:02}", t.month),
+        "M" => t.month.to_string(),
+        v if v.starts_with('M') => return Err(bad("month must be \"M\", \"MM\", \"MMM\", or \"MMMM\"")),
+        "DD" => format!("{:02}", t.day),
+        "D" => t.day.to_string(),
+        v if v.starts_with('D') => return Err(bad("day of month must either be \"D\" or \"DD\"")),
+        "EEEE" => WEEKDAYS[t.weekday()].to_string(),
+        "EEE" => WEEKDAYS[t.weekday()][..3].to_string(),
+        v if v.starts_with('E') => return Err(bad("day of week must either be \"EEE\" or \"EEEE\"")),
+        "hh" => format!("{:02}", t.hour),
+        "h" => t.hour.to_string(),
+        v if v.starts_with('h') => return Err(bad("24-hour must either be \"h\" or \"hh\"")),
+        "HH" => format!("{h12:02}"),
+        "H" => h12.to_string(),
+        v if v.starts_with('H') => return Err(bad("12-hour must either be \"H\" or \"HH\"")),
+        "AA" => (if t.hour < 12 { "AM" } else { "PM" }).to_string(),
+        "aa" => (if t.hour < 12 { "am" } else { "pm" }).to_string(),
+        v if v.starts_with('A') || v.starts_with('a') => return Err(bad("must be \"AA\" or \"aa\"")),
+        "mm" => format!("{:02}", t.min),
+        "m" => t.min.to_string(),
+        v if v.starts_with('m') => return Err(bad("minute must either be \"m\" or \"mm\"")),
+        "ss" => format!("{:02}", t.sec),
+        "s" => t.sec.to_string(),
+        v if v.starts_with('s') => return Err(bad("second must either be \"s\" or \"ss\"")),
+        "ZZZZZ" => t.offset_str(false, true),
+        "ZZZZ" => t.offset_str(false, false),
+        "ZZZ" if t.offset == 0 => "UTC".to_string(),
+        "ZZZ" => t.offset_str(false, false),
+        "Z" => t.offset_str(true, true),
+        v if v.starts_with('Z') => return Err(bad("timezone must be Z, ZZZZ, or ZZZZZ")),
+        _ => return Err(bad("")),
+    })
+}
+
+/// C strftime, as Packer's `legacy_strftime` (the `{{strftime}}` of JSON templates) supports it.
+fn strftime(f: &str, t: &Tm) -> Result<String, String> {
+    let h12 = if t.hour % 12 == 0 { 12 } else { t.hour % 12 };
+    let mut out = String::new();
+    let mut chars = f.chars();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        let Some(d) = chars.next() else {
+            out.push('%');
+            break;
+        };
+        let month = MONTHS[t.month as usize - 1];
+        let wday = WEEKDAYS[t.weekday()];
+        match d {
+            'a' => out.push_str(&wday[..3]),
+            'A' => out.push_str(wday),
+            'b' | 'h' => out.push_str(&month[..3]),
+            'B' => out.push_str(month),
+            'c' => out.push_str(&format!(
+                "{} {} {:2} {:02}:{:02}:{:02} {}",
+                &wday[..3],
+                &month[..3],
+                t.day,
+                t.hour,
+                t.min,
+                t.sec,
+                t.year
+            )),
+            'C' => out.push_str(&format!("{:02}", t.year / 100)),
+            'd' => out.push_str(&format!("{:02}", t.day)),
+            'D' => out.push_str(&format!("{:02}/{:02}/{:02}", t.month, t.day, t.year.rem_euclid(100))),
+            'e' => out.push_str(&format!("{:2}", t.day)),
+            'F' => out.push_str(&format!("{:04}-{:02}-{:02}", t.year, t.month, t.day)),
+            'H' => out.push_str(&format!("{:02}", t.hour)),
+            'I' => out.push_str(&format!("{h12:02}")),
+            'j' => out.push_str(&format!("{:03}", t.yday())),
+            'k' => out.push_str(&format!("{:2}", t.hour)),
+            'l' => out.push_str(&format!("{h12:2}")),
+            'L' => out.push_str(&format!("{:03}", t.nanos / 1_000_000)),
+            'm' => out.push_str(&format!("{:02}", t.month)),
+            'M' => out.push_str(&format!("{:02}", t.min)),
+            'n' => out.push('\n'),
+            'p' => out.push_str(if t.hour < 12 { "AM" } else { "PM" }),
+            'r' => {
+                out.push_str(&format!("{h12:02}:{:02}:{:02} {}", t.min, t.sec, if t.hour < 12 { "AM" } else { "PM" }))
+            }
+            'R' => out.push_str(&format!("{:02}:{:02}", t.hour, t.min)),
+            's' => out.push_str(&t.unix().to_string()),
+            'S' => out.push_str(&format!("{:02}", t.sec)),
+            't' => out.push('\t'),
+            'T' => out.push_str(&format!("{:02}:{:02}:{:02}", t.hour, t.min, t.sec)),
+            'u' => out.push_str(&(if t.weekday() == 0 { 7 } else { t.weekday() }).to_string()),
+            'w' => out.push_str(&t.weekday().to_string()),
+            'y' => out.push_str(&format!("{:02}", t.year.rem_euclid(100))),
+            'Y' => out.push_str(&t.year.to_string()),
+            'z' => out.push_str(&t.offset_str(false, false)),
+            'Z' => out.push_str(if t.offset == 0 { "UTC" } else { "" }),
+            '%' => out.push('%'),
+            other => return Err(format!("unsupported strftime directive %{other}")),
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use crate::functions::{call, FuncContext};
+    use crate::value::Value;
+
+    fn at(secs: u64, name: &str, args: &[Value]) -> Result<Value, String> {
+        let render = |_: &str, _: &Value| Err("none".to_string());
+        let ctx =
+            FuncContext { base_dir: ".".into(), now: UNIX_EPOCH + Duration::from_secs(secs), render_template: &render };
+        call(name, args, &ctx)
+    }
+    fn s(x: &str) -> Value {
+        Value::string(x)
+    }
+
+    #[test]
+    fn formatdate_verbs() {
+        let f = |spec: &str, t: &str| at(0, "formatdate", &[s(spec), s(t)]);
+        assert_eq!(
+            f("Z ZZZ ZZZZ ZZZZZ h H HH hh AA aa EEE EEEE", "2020-01-02T15:04:05+05:30"),
+            Ok(s("+05:30 +0530 +0530 +05:30 15 3 03 15 PM pm Thu Thursday"))
+        );
+        assert_eq!(f("Z ZZZ ZZZZ ZZZZZ", "2020-01-02T03:04:05Z"), Ok(s("Z UTC +0000 +00:00")));
+        assert_eq!(f("DD MMM YYYY hh:mm ZZZ", "2018-01-02T23:12:01Z"), Ok(s("02 Jan 2018 23:12 UTC")));
+        assert_eq!(
+            f("MMMM D, YY 'at' h:m:s 'o''clock'", "2018-03-04T05:06:07Z"),
+            Ok(s("March 4, 18 at 5:6:7 o'clock"))
+        );
+        let e = f("YYY", "2020-01-02T15:04:05Z").unwrap_err();
+        assert!(e.contains("\"format\"") && e.contains("\"YY\" or \"YYYY\""), "{e}");
+        assert!(f("x", "2020-01-02T15:04:05Z").unwrap_err().contains("invalid date format verb \"x\""));
+        assert!(f("YYYY", "yesterday").unwrap_err().contains("\"time\""));
+    }
+
+    #[test]
+    fn timeadd_and_timestamp() {
+        assert_eq!(at(0, "timeadd", &[s("2020-01-02T15:04:05.5Z"), s("1h30m")]), Ok(s("2020-01-02T16:34:05Z")));
+        assert_eq!(at(0, "timeadd", &[s("2017-11-22T00:00:00+01:00"), s("-25h")]), Ok(s("2017-11-20T23:00:00+01:00")));
+        assert_eq!(at(1_600_000_000, "timestamp", &[]), Ok(s("2020-09-13T12:26:40Z")));
+        assert!(at(0, "timeadd", &[s("2020-01-02T15:04:05Z"), s("1d")]).unwrap_err().contains("\"duration\""));
+    }
+
+    #[test]
+    fn legacy_formats() {
+        let t = 1_600_000_000; // 2020-09-13T12:26:40Z, a Sunday
+        assert_eq!(at(t, "legacy_isotime", &[s("2006-01-02 15:04:05 Mon Jan")]), Ok(s("2020-09-13 12:26:40 Sun Sep")));
+        assert_eq!(at(t, "legacy_strftime", &[s("%Y-%m-%d %H:%M:%S %a %j")]), Ok(s("2020-09-13 12:26:40 Sun 257")));
+    }
+}

@@ -1,0 +1,174 @@
+//! Shared by the functions_* tests: a tiny evaluator for literal expressions and function calls
+//! (the real HCL evaluator lives elsewhere), and `packer console`'s way of printing values.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use hcl_edit::expr::{Expression, ObjectKey, UnaryOperator};
+use kiln_template::functions::{self, FuncContext};
+use kiln_template::Value;
+
+/// One recorded case: an expression and what `packer console` printed (or `!error summary | detail`).
+pub struct Case {
+    pub expr: String,
+    pub expected: String,
+}
+
+/// Reads `>>> expr` blocks; lines until the next `>>> ` are the expected output.
+pub fn parse_cases(text: &str) -> Vec<Case> {
+    let mut cases: Vec<Case> = Vec::new();
+    for line in text.lines() {
+        if let Some(expr) = line.strip_prefix(">>> ") {
+            cases.push(Case { expr: expr.to_string(), expected: String::new() });
+        } else if let Some(c) = cases.last_mut() {
+            if !c.expected.is_empty() {
+                c.expected.push('\n');
+            }
+            c.expected.push_str(line);
+        }
+    }
+    cases
+}
+
+/// Evaluates `src` with the function library. The clock is fixed at 2020-09-13T12:26:40Z.
+pub fn eval_str(src: &str) -> Result<Value, String> {
+    let expr: Expression = src.parse().map_err(|e| format!("test evaluator: cannot parse {src:?}: {e}"))?;
+    let render = |tpl: &str, vars: &Value| -> Result<String, String> {
+        // Enough for tests: ${name} substitution.
+        let Value::Object(m) = vars else { return Err("vars must be an object".into()) };
+        let mut out = tpl.to_string();
+        for (k, v) in m {
+            out = out.replace(&format!("${{{k}}}"), &v.to_template_string().unwrap_or_default());
+        }
+        Ok(out)
+    };
+    let ctx = FuncContext {
+        base_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")),
+        now: UNIX_EPOCH + Duration::from_secs(1_600_000_000),
+        render_template: &render,
+    };
+    eval(&expr, &ctx)
+}
+
+fn eval(e: &Expression, ctx: &FuncContext) -> Result<Value, String> {
+    Ok(match e {
+        Expression::Null(_) => Value::Null,
+        Expression::Bool(b) => Value::Bool(*b.value()),
+        Expression::Number(n) => Value::Number(n.value().as_f64().ok_or("bad number")?),
+        Expression::String(s) => Value::String(s.value().clone()),
+        Expression::Array(a) => Value::List(a.iter().map(|x| eval(x, ctx)).collect::<Result<_, _>>()?),
+        Expression::Object(o) => {
+            let mut m = std::collections::BTreeMap::new();
+            for (k, v) in o.iter() {
+                let key = match k {
+                    ObjectKey::Ident(id) => id.as_str().to_string(),
+                    ObjectKey::Expression(x) => match eval(x, ctx)? {
+                        Value::String(s) => s,
+                        other => other.to_template_string().ok_or("bad key")?,
+                    },
+                };
+                m.insert(key, eval(v.expr(), ctx)?);
+            }
+            Value::Object(m)
+        }
+        Expression::Parenthesis(p) => eval(p.inner(), ctx)?,
+        Expression::UnaryOp(u) if *u.operator.value() == UnaryOperator::Neg => match eval(&u.expr, ctx)? {
+            Value::Number(n) => Value::Number(-n),
+            _ => return Err("test evaluator: - needs a number".into()),
+        },
+        Expression::FuncCall(c) => {
+            let name = c.name.name.as_str();
+            let args: Vec<&Expression> = c.args.iter().collect();
+            let mut vals = Vec::new();
+            for (i, a) in args.iter().enumerate() {
+                // convert()'s second argument is a type expression, passed as its text.
+                if name == "convert" && i == 1 {
+                    vals.push(Value::String(a.to_string().trim().to_string()));
+                } else {
+                    vals.push(eval(a, ctx)?);
+                }
+            }
+            functions::call(name, &vals, ctx)?
+        }
+        other => return Err(format!("test evaluator: unsupported expression {other}")),
+    })
+}
+
+/// Prints a value as `packer console` does: strings bare at the top level, collections one
+/// element a line with two-space indents and trailing commas.
+pub fn console(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => nested(other, 0),
+    }
+}
+
+fn nested(v: &Value, indent: usize) -> String {
+    let pad = "  ".repeat(indent + 1);
+    let end = "  ".repeat(indent);
+    match v {
+        Value::Null => "null".into(),
+        Value::Unknown => "(known after apply)".into(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => number(*n),
+        Value::String(s) => quote(s),
+        Value::List(items) if items.is_empty() => "[]".into(),
+        Value::Object(m) if m.is_empty() => "{}".into(),
+        Value::List(items) => {
+            let mut out = String::from("[\n");
+            for x in items {
+                out.push_str(&format!("{pad}{},\n", nested(x, indent + 1)));
+            }
+            out + &end + "]"
+        }
+        Value::Object(m) => {
+            let mut out = String::from("{\n");
+            for (k, x) in m {
+                out.push_str(&format!("{pad}{} = {}\n", quote(k), nested(x, indent + 1)));
+            }
+            out + &end + "}"
+        }
+    }
+}
+
+fn quote(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// cty's console form: integers that fit in 64 bits in full, others as Go's %g.
+fn number(n: f64) -> String {
+    if n.fract() == 0.0 && n.abs() < 9.2e18 {
+        return format!("{}", n as i64);
+    }
+    let e = format!("{n:e}");
+    let (mant, exp) = e.split_once('e').unwrap_or((&e, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    if !(-4..21).contains(&exp) || exp >= 6 {
+        let sign = if exp < 0 { '-' } else { '+' };
+        format!("{mant}e{sign}{:02}", exp.abs())
+    } else {
+        format!("{n}")
+    }
+}
+
+pub fn require_tools() -> bool {
+    std::env::var("KILN_REQUIRE_TOOLS").is_ok_and(|v| v == "1")
+}
+
+pub fn now_unused() -> SystemTime {
+    SystemTime::now()
+}
