@@ -205,7 +205,11 @@ impl<'a> Exec<'a> {
                 ArgKind::Field(p) if !p.is_empty() => format!(".{}", p.join(".")),
                 ArgKind::Field(_) => ".".into(),
                 ArgKind::Var(v, _) => v.clone(),
-                _ => "a constant".into(),
+                ArgKind::Str(x) => format!("{x:?}"),
+                ArgKind::Int(n) => n.to_string(),
+                ArgKind::Float(f) => f.to_string(),
+                ArgKind::Bool(b) => b.to_string(),
+                _ => "value".into(),
             };
             let at = cmd.args.get(1).map(|a| a.offset).unwrap_or(first.offset);
             return Err(fail(format!("can't give argument to non-function {what}: only functions take arguments"), at));

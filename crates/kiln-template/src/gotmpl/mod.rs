@@ -18,6 +18,9 @@ mod printf;
 mod time;
 mod value;
 
+#[cfg(test)]
+mod tests;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::SystemTime;

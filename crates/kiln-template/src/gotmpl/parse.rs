@@ -164,7 +164,7 @@ impl Parser {
                         }
                         Some(kw @ ("if" | "with" | "range")) => {
                             let kw = kw.to_string();
-                            nodes.push(self.control(&kw, start, &toks[1..])?)
+                            nodes.push(self.control(&kw, start, toks[0].start, &toks[1..])?)
                         }
                         Some(kw @ ("break" | "continue")) => {
                             if self.depth_range == 0 {
@@ -201,15 +201,15 @@ impl Parser {
     }
 
     /// Parses `if` / `with` / `range` starting after the keyword, through `{{end}}`.
-    fn control(&mut self, kw: &str, start: usize, toks: &[Tok]) -> Result<Node, RenderError> {
+    fn control(&mut self, kw: &str, start: usize, kw_at: usize, toks: &[Tok]) -> Result<Node, RenderError> {
         self.scopes.push(Vec::new());
-        let result = self.control_inner(kw, start, toks);
+        let result = self.control_inner(kw, start, kw_at, toks);
         self.scopes.pop();
         result
     }
 
-    fn control_inner(&mut self, kw: &str, start: usize, toks: &[Tok]) -> Result<Node, RenderError> {
-        let pipe = self.pipeline(toks, start, kw, kw == "range")?;
+    fn control_inner(&mut self, kw: &str, start: usize, kw_at: usize, toks: &[Tok]) -> Result<Node, RenderError> {
+        let pipe = self.pipeline(toks, kw_at, kw, kw == "range")?;
         if kw == "range" {
             self.depth_range += 1;
         }
