@@ -55,7 +55,17 @@ pub(crate) fn sprintf(format: &str, args: &[V], data: &BTreeMap<String, String>)
             continue;
         };
         next += 1;
-        let body = match format_one(verb, arg, &sp, data) {
+        let body = if verb == 'T' {
+            Some(match arg {
+                V::Nil => "<nil>".to_string(),
+                V::List(_) => "[]interface {}".to_string(),
+                V::Map(_) | V::Root => "map[string]interface {}".to_string(),
+                other => other.type_name().to_string(),
+            })
+        } else {
+            format_one(verb, arg, &sp, data)
+        };
+        let body = match body {
             Some(b) => b,
             None => {
                 out.push_str(&format!("%!{verb}({})", typed(arg, data)));

@@ -288,7 +288,8 @@ fn write_std(out: &mut String, std: Std, t: &Parts) {
     out.push_str(&s);
 }
 
-/// C-style `strftime` conversions (Packer's `strftime` function).
+/// Packer's `strftime`: the C conversions its library knows (`%a %A %b %B %d %H %I %L %m %M
+/// %p %S %y %Y %z %Z %%`); any other `%x` stays as it is, as in Packer.
 pub(crate) fn strftime(format: &str, t: Parts) -> String {
     let mut out = String::new();
     let mut chars = format.chars();
@@ -304,86 +305,33 @@ pub(crate) fn strftime(format: &str, t: Parts) -> String {
         let layout = match k {
             'a' => "Mon",
             'A' => "Monday",
-            'b' | 'h' => "Jan",
+            'b' => "Jan",
             'B' => "January",
-            'c' => "Mon Jan _2 15:04:05 2006",
-            'C' => {
-                out.push_str(&format!("{:02}", t.year.div_euclid(100)));
-                continue;
-            }
             'd' => "02",
-            'D' => "01/02/06",
-            'e' => "_2",
-            'F' => "2006-01-02",
             'H' => "15",
             'I' => "03",
-            'j' => "002",
-            'k' => {
-                out.push_str(&format!("{:>2}", t.hour));
-                continue;
-            }
-            'l' => {
-                let h = if t.hour % 12 == 0 { 12 } else { t.hour % 12 };
-                out.push_str(&format!("{h:>2}"));
-                continue;
-            }
             'L' => ".000",
             'm' => "01",
             'M' => "04",
-            'n' => "\n",
             'p' => "PM",
-            'r' => "03:04:05 PM",
-            'R' => "15:04",
-            's' => {
-                out.push_str(
-                    &(days_from_civil(&t) * 86_400 + (t.hour * 3600 + t.minute * 60 + t.second) as i64).to_string(),
-                );
-                continue;
-            }
             'S' => "05",
-            't' => "\t",
-            'T' => "15:04:05",
-            'u' => {
-                out.push_str(&(if t.weekday == 0 { 7 } else { t.weekday }).to_string());
-                continue;
-            }
-            'w' => {
-                out.push_str(&t.weekday.to_string());
-                continue;
-            }
-            'x' => "01/02/06",
-            'X' => "15:04:05",
             'y' => "06",
             'Y' => "2006",
             'z' => "-0700",
             'Z' => "MST",
-            '%' => "%",
+            '%' => {
+                out.push('%');
+                continue;
+            }
             other => {
                 out.push('%');
                 out.push(other);
                 continue;
             }
         };
-        if k == 'L' {
-            // strftime's milliseconds carry no dot.
-            out.push_str(&format_layout(layout, t)[1..]);
-        } else if matches!(k, 'n' | 't' | '%') {
-            out.push_str(layout);
-        } else {
-            out.push_str(&format_layout(layout, t));
-        }
+        out.push_str(&format_layout(layout, t));
     }
     out
-}
-
-fn days_from_civil(t: &Parts) -> i64 {
-    let y = if t.month <= 2 { t.year - 1 } else { t.year };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let m = t.month as i64;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + t.day as i64 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 /// Packer's time-ordered UUID: the Unix time in the first 8 hex digits, then random bits.
@@ -419,7 +367,6 @@ mod tests {
         assert_eq!((p.year, p.month, p.day, p.hour, p.minute, p.second), (2026, 11, 21, 10, 59, 19));
         assert_eq!(p.weekday, 6);
         assert_eq!(p.yday, 325);
-        assert_eq!(days_from_civil(&p), 1_795_258_759 / 86_400);
         let epoch = parts_from_unix(0, 0);
         assert_eq!((epoch.year, epoch.month, epoch.day, epoch.weekday), (1970, 1, 1, 4));
         let leap = parts_from_unix(951_782_400, 0); // 2000-02-29
@@ -442,7 +389,7 @@ mod tests {
 
     #[test]
     fn strftime_conversions() {
-        assert_eq!(strftime("%Y-%m-%d %H:%M:%S %a %b %j %%", t()), "2026-11-21 10:59:19 Sat Nov 325 %");
+        assert_eq!(strftime("%Y-%m-%d %H:%M:%S %a %b %L %j %%", t()), "2026-11-21 10:59:19 Sat Nov .937 %j %");
     }
 
     #[test]
