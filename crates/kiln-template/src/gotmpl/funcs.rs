@@ -1,5 +1,6 @@
 //! The functions a template can call: Go's builtins and Packer's.
 
+use super::clean::{clean, Rules};
 use super::exec::{fail, Exec, Fail};
 use super::value::{display, truth, V};
 use super::{printf, time, RenderError};
@@ -14,6 +15,7 @@ const NAMES: &[&str] = &[
     "build_type",
     "call",
     "clean_ami_name",
+    "clean_image_name",
     "clean_resource_name",
     "consul_key",
     "env",
@@ -313,9 +315,15 @@ pub(crate) fn call(name: &str, at: usize, vals: Vec<(V, usize)>, ex: &mut Exec) 
             a.count(1)?;
             s(a.str(0)?.to_lowercase())
         }
-        "clean_resource_name" | "clean_ami_name" => {
+        "clean_resource_name" | "clean_ami_name" | "clean_image_name" => {
             a.count(1)?;
-            s(clean_ami_name(a.str(0)?))
+            let rules = match name {
+                "clean_ami_name" => Rules::Amazon,
+                "clean_image_name" if ctx.build_type.as_deref().is_some_and(|t| t.starts_with("azure")) => Rules::Azure,
+                "clean_image_name" => Rules::Google,
+                _ => Rules::for_builder(ctx.build_type.as_deref()),
+            };
+            s(clean(a.str(0)?, rules))
         }
         "consul_key" | "vault" | "aws_secretsmanager" => Err(a.err(format!(
             "{name} is not supported by kiln: read the secret outside kiln and pass it with -var or a -var-file"
@@ -456,12 +464,6 @@ fn go_replace(text: &str, old: &str, new: &str, n: i64) -> String {
         return out;
     }
     text.replacen(old, new, limit)
-}
-
-/// Packer's AMI-name cleaning: bytes outside `[A-Za-z0-9()[] ./-'@_]` become `-` (each
-/// byte of a multi-byte character too, as Packer works on bytes).
-fn clean_ami_name(s: &str) -> String {
-    s.bytes().map(|b| if b.is_ascii_alphanumeric() || b"()[] ./-'@_".contains(&b) { b as char } else { '-' }).collect()
 }
 
 fn escape_html(s: &str) -> String {

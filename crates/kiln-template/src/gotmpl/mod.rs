@@ -10,6 +10,7 @@
 //! only known later (`.Field`s missing from the context, `build_name` without a build) are
 //! "late": the action or structure holding them is copied to the output byte for byte.
 
+mod clean;
 mod exec;
 mod funcs;
 mod lexer;
