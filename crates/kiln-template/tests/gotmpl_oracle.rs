@@ -163,7 +163,7 @@ fn temp_dir() -> std::path::PathBuf {
 }
 
 #[test]
-fn kiln_renders_like_packer() {
+fn gotmpl_renders_like_packer() {
     if !packer_available() {
         return;
     }

@@ -97,6 +97,10 @@ impl<'a> Exec<'a> {
             Node::Text(t) => out.push_str(t),
             Node::Action { pipe, .. } => {
                 let v = self.pipe(pipe, dot)?;
+                // The whole data (`{{ . }}`) is only complete when the component renders.
+                if v == V::Root && !self.ctx.strict_fields {
+                    return Err(Fail::Late);
+                }
                 if pipe.decl.is_empty() {
                     out.push_str(&display(&v, &self.ctx.data));
                 }

@@ -195,7 +195,10 @@ pub(crate) fn call(name: &str, at: usize, vals: Vec<(V, usize)>, ex: &mut Exec) 
                 // Inside `variables` an undefined variable is an error (Packer retries there).
                 None if ctx.allow_env => Err(a.err(format!("variable {key:?} is not set"))),
                 None => {
-                    let help = match did_you_mean(key, ctx.user.keys().map(|k| k.as_str())) {
+                    // Only names of about the same length can be close; skipping the rest keeps
+                    // this cheap for templates with hundreds of variables.
+                    let near = ctx.user.keys().map(|k| k.as_str()).filter(|k| k.len().abs_diff(key.len()) <= 3);
+                    let help = match did_you_mean(key, near) {
                         Some(d) => format!(" (did you mean {d:?}?)"),
                         None => String::new(),
                     };

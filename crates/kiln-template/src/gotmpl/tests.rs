@@ -254,6 +254,11 @@ fn late_fields_are_kept_verbatim() {
     let out = Template::parse(src).unwrap().render_full(&c).unwrap();
     assert_eq!(out.text, "a {{ if .Flag }}x{{ user `region` }}{{ end }}{{- printf \"%s\" .Path }}");
     assert!(out.late);
+    assert_eq!(render("{{ . }}|{{ $ }}", &c).unwrap(), "{{ . }}|{{ $ }}");
+    let mut strict = ctx();
+    strict.strict_fields = true;
+    strict.data = BTreeMap::from([("A".into(), "1".into())]);
+    assert_eq!(render("{{ . }}", &strict).unwrap(), "map[A:1]");
     // A variable declared from a late value is late where it is used.
     assert_eq!(render("{{ $p := .Path }}[{{ $p }}]{{ 1 }}", &c).unwrap(), "{{ $p := .Path }}[{{ $p }}]1");
 }
