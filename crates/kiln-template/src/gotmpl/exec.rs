@@ -278,11 +278,22 @@ impl<'a> Exec<'a> {
 
     /// Follows a field chain from `v`.
     fn fields(&mut self, mut v: V, path: &[String], at: usize) -> Result<V, Fail> {
+        // Nested data (`.SourceAMITags.Name`) comes flattened in the context, under its dotted
+        // path; the longest such key wins.
+        if v == V::Root && path.len() > 1 {
+            for n in (2..=path.len()).rev() {
+                if let Some(s) = self.ctx.data.get(&path[..n].join(".")) {
+                    return self.fields(V::Str(s.clone()), &path[n..], at);
+                }
+            }
+        }
         for name in path {
             v = match v {
                 V::Root => match self.ctx.data.get(name) {
                     Some(s) => V::Str(s.clone()),
                     None if self.ctx.strict_fields => {
+                        // Root is only ever the start of a chain, so this is the whole path.
+                        let name = &path.join(".");
                         let help = match did_you_mean(name, self.ctx.data.keys().map(|k| k.as_str())) {
                             Some(s) => format!("; did you mean .{s}?"),
                             None if self.ctx.data.is_empty() => "; no fields are available here".to_string(),

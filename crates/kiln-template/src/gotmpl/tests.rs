@@ -291,6 +291,11 @@ fn strict_fields_report_unknown_fields() {
     assert_eq!(err.offset, 5);
     assert!(err.message.contains("unknown field .HTTPIp; did you mean .HTTPIP?"), "{}", err.message);
     assert!(e_ctx("{{ .HTTPIP.X }}", &c).message.contains("can't evaluate field .X"));
+    c.data.insert("SourceAMITags.Name".into(), "base".into());
+    assert_eq!(render("{{ .SourceAMITags.Name }}", &c).unwrap(), "base");
+    assert!(e_ctx("{{ .SourceAMITags.Nmae }}", &c)
+        .message
+        .contains("unknown field .SourceAMITags.Nmae; did you mean .SourceAMITags.Name?"));
 }
 
 #[test]
