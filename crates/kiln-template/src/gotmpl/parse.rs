@@ -453,23 +453,26 @@ fn parse_number(text: &str, at: usize) -> Result<ArgKind, RenderError> {
         if h.contains('.') || h.contains('p') {
             None
         } else {
-            Some(i64::from_str_radix(h, 16))
+            Some(u64::from_str_radix(h, 16))
         }
     } else if let Some(o) = lower.strip_prefix("0o") {
-        Some(i64::from_str_radix(o, 8))
+        Some(u64::from_str_radix(o, 8))
     } else if let Some(b) = lower.strip_prefix("0b") {
-        Some(i64::from_str_radix(b, 2))
+        Some(u64::from_str_radix(b, 2))
     } else if !lower.contains(['.', 'e']) {
         if lower.len() > 1 && lower.starts_with('0') {
-            Some(i64::from_str_radix(&lower[1..], 8))
+            Some(u64::from_str_radix(&lower[1..], 8))
         } else {
-            Some(lower.parse::<i64>())
+            Some(lower.parse::<u64>())
         }
     } else {
         None
     };
     match int {
-        Some(Ok(n)) => Ok(ArgKind::Int(if neg { -n } else { n })),
+        Some(Ok(n)) => {
+            let n = if neg { -(n as i128) } else { n as i128 };
+            i64::try_from(n).map(ArgKind::Int).map_err(|_| err(format!("number {text} is too large"), at))
+        }
         Some(Err(_)) => {
             if lower.bytes().all(|b| b.is_ascii_digit()) && !lower.is_empty() {
                 Err(err(format!("number {text} is too large"), at))

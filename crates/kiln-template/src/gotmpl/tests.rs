@@ -45,6 +45,11 @@ fn text_and_simple_actions() {
     assert_eq!(r("{{ user \"region\" }}"), "us-east-1");
     assert_eq!(r("{{`raw\\n`}}|{{\"in\\tterp\"}}"), "raw\\n|in\tterp");
     assert_eq!(r("{{ 3 }} {{ -3 }} {{ 1.5 }} {{ 1e3 }} {{ 0x1F }} {{ 'a' }} {{ true }}"), "3 -3 1.5 1000 31 97 true");
+    assert_eq!(
+        r("{{ -9223372036854775808 }}|{{ 0b101 }}|{{ 0o17 }}|{{ 017 }}|{{ 1_000 }}"),
+        "-9223372036854775808|5|15|15|1000"
+    );
+    assert!(e("{{ 9223372036854775808 }}").message.contains("too large"));
 }
 
 #[test]
@@ -352,4 +357,85 @@ fn parse_once_render_fast() {
     }
     // Debug builds on a shared machine: generous bound, still catches accidental quadratic work.
     assert!(start.elapsed() < Duration::from_secs(2), "{:?}", start.elapsed());
+}
+
+#[test]
+fn no_panic_on_generated_input() {
+    // Deterministic pseudo-random templates built from template fragments: every one must
+    // render or fail cleanly, and errors must point inside the text.
+    const PARTS: &[&str] = &[
+        "{{",
+        "}}",
+        "{{- ",
+        " -}}",
+        "{{/*",
+        "*/}}",
+        " ",
+        "x",
+        "é",
+        "\"",
+        "`",
+        "'",
+        "\\",
+        "(",
+        ")",
+        "|",
+        "$",
+        "$x",
+        ":=",
+        "=",
+        ",",
+        ".",
+        ".A",
+        ".A.B",
+        "user",
+        "`name`",
+        "if",
+        "else",
+        "end",
+        "range",
+        "with",
+        "break",
+        "printf",
+        "\"%5.2f %d %s %q %x %v %\"",
+        "1",
+        "-1",
+        "1.5",
+        "0x",
+        "1e",
+        "nil",
+        "true",
+        "split",
+        "replace",
+        "index",
+        "slice",
+        "len",
+        "eq",
+        "and",
+        "not",
+        "isotime",
+        "\"2006 .000 Z07:00\"",
+        "timestamp",
+        "build_name",
+        "\n",
+    ];
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let c = ctx();
+    for _ in 0..20_000 {
+        let n = (next() % 14) as usize;
+        let src: String = (0..n).map(|_| PARTS[(next() % PARTS.len() as u64) as usize]).collect();
+        if let Err(err) = render(&src, &c) {
+            assert!(err.offset <= src.len(), "{src:?}: offset {} past the end", err.offset);
+            assert!(src.is_char_boundary(err.offset), "{src:?}: offset {} inside a character", err.offset);
+        }
+        for err in check(&src) {
+            assert!(err.offset <= src.len(), "{src:?}: offset {} past the end", err.offset);
+        }
+    }
 }
