@@ -16,6 +16,7 @@ mod funcs;
 mod lexer;
 mod parse;
 mod printf;
+mod refs;
 mod time;
 mod value;
 
@@ -23,6 +24,8 @@ mod value;
 mod tests;
 
 use std::collections::BTreeMap;
+
+pub use refs::{FieldRef, FuncCall};
 use std::path::PathBuf;
 use std::time::SystemTime;
 
@@ -127,6 +130,29 @@ impl Template {
     /// Whether the template has any action (a string without one renders to itself).
     pub fn has_actions(&self) -> bool {
         self.nodes.iter().any(|n| !matches!(n, parse::Node::Text(_)))
+    }
+
+    /// Every function call, in source order (``{{user `x`}}`` → `user` with `[Some("x")]`).
+    pub fn calls(&self) -> Vec<FuncCall> {
+        refs::collect(&self.nodes).calls
+    }
+
+    /// Every `.Field` of the template's data it refers to, in source order.
+    pub fn fields(&self) -> Vec<FieldRef> {
+        refs::collect(&self.nodes).fields
+    }
+
+    /// The user variables referred to with a constant name, with their offsets (for ordering
+    /// variables that use each other, and for "undefined variable" checks).
+    pub fn user_vars(&self) -> Vec<(String, usize)> {
+        self.calls()
+            .into_iter()
+            .filter(|c| c.name == "user")
+            .filter_map(|c| match c.args.first() {
+                Some(Some(name)) => Some((name.clone(), c.offset)),
+                _ => None,
+            })
+            .collect()
     }
 
     pub fn render(&self, ctx: &Context) -> Result<String, RenderError> {

@@ -439,3 +439,28 @@ fn no_panic_on_generated_input() {
         }
     }
 }
+
+#[test]
+fn references_without_rendering() {
+    let src = "{{ user `a` }}{{ if .Flag }}{{ env `HOME` | upper }}{{ end }}{{ with .X }}{{ .Y }}{{ end }}{{ $.Z.W }}{{ split (user `b`) \",\" 0 | lower }}{{ printf \"%s\" timestamp }}";
+    let t = Template::parse(src).unwrap();
+    let calls: Vec<(String, Vec<Option<String>>)> = t.calls().into_iter().map(|c| (c.name, c.args)).collect();
+    let s = |x: &str| Some(x.to_string());
+    assert_eq!(
+        calls,
+        vec![
+            ("user".to_string(), vec![s("a")]),
+            ("env".to_string(), vec![s("HOME")]),
+            ("upper".to_string(), vec![]),
+            ("split".to_string(), vec![None, s(","), None]),
+            ("user".to_string(), vec![s("b")]),
+            ("lower".to_string(), vec![]),
+            ("printf".to_string(), vec![s("%s"), None]),
+            ("timestamp".to_string(), vec![]),
+        ]
+    );
+    let fields: Vec<String> = t.fields().into_iter().map(|f| f.path).collect();
+    assert_eq!(fields, ["Flag", "X", "Z.W"]);
+    let b_at = src.find("user `b`").unwrap_or(0);
+    assert_eq!(t.user_vars(), vec![("a".to_string(), 3), ("b".to_string(), b_at)]);
+}
