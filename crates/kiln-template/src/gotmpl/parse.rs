@@ -93,7 +93,7 @@ pub(crate) fn parse(items: Vec<Item>, src_len: usize) -> Result<Vec<Node>, Vec<R
 }
 
 /// What ended a list of nodes.
-enum End {
+enum Stop {
     Eof,
     End(usize),
     Else { start: usize, toks: Vec<Tok> },
@@ -132,7 +132,7 @@ fn describe(t: &Tok) -> String {
 
 impl Parser {
     /// Parses nodes until EOF, `{{end}}` or `{{else …}}`; `inside` names the open structure.
-    fn list(&mut self, inside: Option<(&str, usize)>) -> Result<(Vec<Node>, End), RenderError> {
+    fn list(&mut self, inside: Option<(&str, usize)>) -> Result<(Vec<Node>, Stop), RenderError> {
         let mut nodes = Vec::new();
         while let Some(item) = self.items.next() {
             match item {
@@ -151,7 +151,7 @@ impl Parser {
                                 ));
                             }
                             self.expect_only(&toks, "end")?;
-                            return Ok((nodes, End::End(end)));
+                            return Ok((nodes, Stop::End(end)));
                         }
                         Some("else") => {
                             if inside.is_none() {
@@ -160,7 +160,7 @@ impl Parser {
                                     start,
                                 ));
                             }
-                            return Ok((nodes, End::Else { start, toks }));
+                            return Ok((nodes, Stop::Else { start, toks }));
                         }
                         Some(kw @ ("if" | "with" | "range")) => {
                             let kw = kw.to_string();
@@ -188,7 +188,7 @@ impl Parser {
             }
         }
         match inside {
-            None => Ok((nodes, End::Eof)),
+            None => Ok((nodes, Stop::Eof)),
             Some((kw, at)) => Err(err(format!("unexpected EOF: this {{{{{kw}}}}} has no {{{{end}}}}"), at)),
         }
     }
@@ -222,8 +222,8 @@ impl Parser {
         let mut otherwise = Vec::new();
         loop {
             match ending {
-                End::Eof => return Err(err(format!("unexpected EOF: this {{{{{kw}}}}} has no {{{{end}}}}"), start)),
-                End::End(end) => {
+                Stop::Eof => return Err(err(format!("unexpected EOF: this {{{{{kw}}}}} has no {{{{end}}}}"), start)),
+                Stop::End(end) => {
                     let span = (start, end);
                     return Ok(match kw {
                         "if" => Node::If { branches, otherwise, span },
@@ -237,7 +237,7 @@ impl Parser {
                         }
                     });
                 }
-                End::Else { start: else_at, toks } => {
+                Stop::Else { start: else_at, toks } => {
                     if !otherwise.is_empty() || (branches.len() > 1 && kw != "if") {
                         return Err(err("unexpected {{else}} after {{else}}", else_at));
                     }

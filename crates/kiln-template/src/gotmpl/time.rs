@@ -225,7 +225,10 @@ pub(crate) fn format_layout(layout: &str, t: Parts) -> String {
 }
 
 fn write_std(out: &mut String, std: Std, t: &Parts) {
-    let hour12 = if t.hour % 12 == 0 { 12 } else { t.hour % 12 };
+    let hour12 = match t.hour % 12 {
+        0 => 12,
+        h => h,
+    };
     let s = match std {
         Std::LongMonth => MONTHS[(t.month - 1) as usize].to_string(),
         Std::Month => MONTHS[(t.month - 1) as usize][..3].to_string(),

@@ -179,7 +179,7 @@ mod tests {
         assert_eq!(format_float_g(0.0001, None), "0.0001");
         assert_eq!(format_float_g(0.00001, None), "1e-05");
         assert_eq!(format_float_g(-2.25, None), "-2.25");
-        assert_eq!(format_float_g(3.14159, Some(3)), "3.14");
+        assert_eq!(format_float_g(2.34567, Some(3)), "2.35");
         assert_eq!(format_float_g(1234567.0, Some(6)), "1.23457e+06");
     }
 }
