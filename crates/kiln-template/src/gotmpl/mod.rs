@@ -1,0 +1,169 @@
+//! A small interpreter for the Go-template subset Packer templates use (`{{user `x`}}`,
+//! `{{ .HTTPIP }}`, pipelines, `if`/`range`/`with`, trim markers), with Packer's functions.
+//!
+//! CONTRACT (other modules code against this; keep the signatures): [`Context`], [`render`],
+//! [`RenderError`]. Also: [`Template`] (parse once, render many times), [`check`] (every
+//! syntax error at once) and [`function_names`].
+//!
+//! Go's semantics are followed (text/template as of Go 1.15, which Packer 1.6.6 uses, plus
+//! later additions such as newlines inside actions and `break`/`continue`). Values that are
+//! only known later (`.Field`s missing from the context, `build_name` without a build) are
+//! "late": the action or structure holding them is copied to the output byte for byte.
+
+mod clean;
+mod exec;
+mod funcs;
+mod lexer;
+mod parse;
+mod printf;
+mod refs;
+mod time;
+mod value;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+
+pub use refs::{FieldRef, FuncCall};
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+/// Everything a template may refer to.
+#[derive(Debug, Clone, Default)]
+pub struct Context {
+    /// User variables (`{{user `name`}}`), already resolved.
+    pub user: BTreeMap<String, String>,
+    /// Environment for `{{env `X`}}`.
+    pub env: BTreeMap<String, String>,
+    /// Packer allows `env` only in the `variables` section; elsewhere it is an error.
+    pub allow_env: bool,
+    /// `{{build_name}}` / `{{build_type}}`; `None` leaves the action as it is (rendered later).
+    pub build_name: Option<String>,
+    pub build_type: Option<String>,
+    /// `{{template_dir}}`: the folder of the template file, absolute.
+    pub template_dir: Option<PathBuf>,
+    /// The run's clock for `{{timestamp}}` / `{{isotime}}`.
+    pub now: Option<SystemTime>,
+    /// `.Field` values (`{{ .HTTPIP }}`, `{{ .Path }}`). Fields not present are late values:
+    /// the action is left in the output unchanged, to be rendered by the component later.
+    pub data: BTreeMap<String, String>,
+    /// Generated data for `{{ build `Name` }}`; when `None`, such actions are left as they are.
+    pub build_data: Option<BTreeMap<String, String>>,
+    /// When true, a `.Field` missing from `data` is an error instead of a late value
+    /// (components rendering at run time set this).
+    pub strict_fields: bool,
+}
+
+/// A template error, with the byte offset in the rendered string where it was found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderError {
+    pub message: String,
+    /// Byte offset into the template text; the caller maps it to a file position.
+    pub offset: usize,
+}
+
+impl std::fmt::Display for RenderError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// Renders `src` with `ctx`: parse, then execute. Text without `{{` is returned as it is.
+pub fn render(src: &str, ctx: &Context) -> Result<String, RenderError> {
+    if !src.contains("{{") {
+        return Ok(src.to_string());
+    }
+    let tmpl = Template::parse(src).map_err(first_error)?;
+    tmpl.render(ctx)
+}
+
+/// Every problem `src` has that can be found without rendering it (syntax, unknown functions,
+/// undefined variables), in source order, so one run can report them all.
+pub fn check(src: &str) -> Vec<RenderError> {
+    match Template::parse(src) {
+        Ok(_) => Vec::new(),
+        Err(errors) => errors,
+    }
+}
+
+/// The names of every template function, sorted (for "did you mean" and completion).
+pub fn function_names() -> Vec<&'static str> {
+    funcs::names().collect()
+}
+
+fn first_error(mut errors: Vec<RenderError>) -> RenderError {
+    errors.sort_by_key(|e| e.offset);
+    errors.into_iter().next().unwrap_or(RenderError { message: "invalid template".into(), offset: 0 })
+}
+
+/// A parsed template, to render many times with different contexts (parse once).
+#[derive(Debug, Clone)]
+pub struct Template {
+    src: String,
+    nodes: Vec<parse::Node>,
+}
+
+/// The result of [`Template::render_full`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rendered {
+    pub text: String,
+    /// Things that render but are probably mistakes (an undefined ``{{user `x`}}``).
+    pub warnings: Vec<RenderError>,
+    /// Whether some actions were left as they are, to be rendered later.
+    pub late: bool,
+}
+
+impl Template {
+    /// Parses `src`; on failure returns every error found, in source order.
+    pub fn parse(src: &str) -> Result<Template, Vec<RenderError>> {
+        let items = lexer::split(src).map_err(|e| vec![e])?;
+        let nodes = parse::parse(items, src.len())?;
+        Ok(Template { src: src.to_string(), nodes })
+    }
+
+    /// The template's source text.
+    pub fn source(&self) -> &str {
+        &self.src
+    }
+
+    /// Whether the template has any action (a string without one renders to itself).
+    pub fn has_actions(&self) -> bool {
+        self.nodes.iter().any(|n| !matches!(n, parse::Node::Text(_)))
+    }
+
+    /// Every function call, in source order (``{{user `x`}}`` → `user` with `[Some("x")]`).
+    pub fn calls(&self) -> Vec<FuncCall> {
+        refs::collect(&self.nodes).calls
+    }
+
+    /// Every `.Field` of the template's data it refers to, in source order.
+    pub fn fields(&self) -> Vec<FieldRef> {
+        refs::collect(&self.nodes).fields
+    }
+
+    /// The user variables referred to with a constant name, with their offsets (for ordering
+    /// variables that use each other, and for "undefined variable" checks).
+    pub fn user_vars(&self) -> Vec<(String, usize)> {
+        self.calls()
+            .into_iter()
+            .filter(|c| c.name == "user")
+            .filter_map(|c| match c.args.first() {
+                Some(Some(name)) => Some((name.clone(), c.offset)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    pub fn render(&self, ctx: &Context) -> Result<String, RenderError> {
+        self.render_full(ctx).map(|r| r.text)
+    }
+
+    /// Renders and also returns warnings and whether late values were left in place.
+    pub fn render_full(&self, ctx: &Context) -> Result<Rendered, RenderError> {
+        let mut ex = exec::Exec::new(ctx, &self.src);
+        let mut text = String::with_capacity(self.src.len());
+        ex.run(&self.nodes, &mut text)?;
+        Ok(Rendered { text, warnings: ex.notes.warnings, late: ex.notes.late })
+    }
+}
