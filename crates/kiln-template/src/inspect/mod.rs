@@ -20,6 +20,9 @@ and therefore only show in their raw form here.\n";
 
 fn render_json(t: &Template) -> String {
     let mut out = String::from("Packer Inspect: JSON mode\n");
+    if let Some(d) = t.description.as_deref().filter(|d| !d.is_empty()) {
+        let _ = write!(out, "Description:\n\n{d}\n\n");
+    }
     if t.variables.is_empty() {
         out.push_str("Variables:\n\n  <No variables>\n");
     } else {

@@ -58,9 +58,6 @@ pub fn load_source(file: Arc<SourceFile>, opts: &LoadOptions, render: Renderer) 
     t.files.push(Arc::clone(&file));
     t.description = raw.description.clone();
     t.required_version = raw.min_version.as_ref().map(|(v, _)| v.clone());
-    if let Some((v, span)) = &raw.min_version {
-        check_min_version(v, span.clone(), &mut diags);
-    }
 
     let sensitive: Vec<&str> = raw.sensitive.iter().map(|(n, _)| n.as_str()).collect();
     for v in &raw.variables {
@@ -100,9 +97,12 @@ pub fn load_source(file: Arc<SourceFile>, opts: &LoadOptions, render: Renderer) 
             .collect(),
         span: root.span.clone(),
     });
-    warn_undefined_user_vars(&raw, opts, &mut diags);
 
     if opts.stage == Stage::Full && !diags.has_errors() {
+        // Packer checks the version when it prepares builds, not when it parses.
+        if let Some((v, span)) = &raw.min_version {
+            check_min_version(v, span.clone(), &mut diags);
+        }
         builds::check_references(&raw, &mut diags);
         let base = Context {
             env: opts.env.clone(),
@@ -119,6 +119,7 @@ pub fn load_source(file: Arc<SourceFile>, opts: &LoadOptions, render: Renderer) 
                 t.sensitive_values.push(v.clone());
             }
         }
+        warn_undefined_user_vars(&raw, &values, &mut diags);
         if !diags.has_errors() {
             let ctx = Context { user: values, ..base };
             t.builds = builds::builds(&raw, &ctx, render, &mut diags);
@@ -169,9 +170,13 @@ fn template_dir(path: &Path) -> Option<std::path::PathBuf> {
 }
 
 /// `{{user `x`}}` in a component where `x` is neither declared nor set: Packer renders "".
-fn warn_undefined_user_vars(raw: &structure::Raw, opts: &LoadOptions, diags: &mut Diagnostics) {
+fn warn_undefined_user_vars(
+    raw: &structure::Raw,
+    values: &std::collections::BTreeMap<String, String>,
+    diags: &mut Diagnostics,
+) {
     let known: Vec<&str> =
-        raw.variables.iter().map(|v| v.name.as_str()).chain(opts.vars.iter().map(|(n, _)| n.as_str())).collect();
+        raw.variables.iter().map(|v| v.name.as_str()).chain(values.keys().map(String::as_str)).collect();
     let mut configs: Vec<&Node> = raw.builders.iter().map(|b| &b.config).collect();
     configs.extend(raw.provisioners.iter().chain(&raw.error_cleanup).map(|p| &p.config));
     configs.extend(raw.provisioners.iter().flat_map(|p| p.overrides.iter().map(|(_, o)| o)));

@@ -117,6 +117,12 @@ pub fn read(root: &Node, diags: &mut Diagnostics) -> Raw {
             },
             "error-cleanup-provisioner" => raw.error_cleanup = provisioner(value, 1, diags),
             "post-processors" => raw.post_processors = post_processors(value, diags),
+            // Atlas push; Packer 1.6.6 still parses and ignores it.
+            "push" => diags.push(
+                Diagnostic::warning("\"push\" is ignored: Atlas push no longer exists")
+                    .at_opt(key.span.clone())
+                    .with_help("remove the \"push\" section"),
+            ),
             _ if name.starts_with('_') => {
                 if value.as_str().is_none() {
                     diags.push(
@@ -157,6 +163,8 @@ fn string_list(value: &Node, what: &str, diags: &mut Diagnostics) -> Vec<Named> 
     let items = match &value.kind {
         NodeKind::Array(items) => items,
         NodeKind::Null => return Vec::new(),
+        // Packer's weak decoding takes a lone string as a one-item list.
+        NodeKind::String(s) => return vec![(s.clone(), value.span.clone())],
         _ => {
             diags.push(
                 err(format!("\"{what}\" must be a list of strings, found {}", value.kind_name()), value)
