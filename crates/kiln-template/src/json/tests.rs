@@ -230,12 +230,12 @@ fn undefined_user_variables_and_undeclared_flags_warn() {
     assert_eq!(
         w,
         [
+            "variable \"zone\" is set by -var but the template does not declare it",
             "the user variable \"regoin\" is not defined",
-            "variable \"zone\" is set by -var but the template does not declare it"
         ]
     );
-    assert_eq!(t.warnings[0].help.as_deref(), Some("did you mean \"region\"?"));
-    assert_eq!(t.warnings[0].span.as_ref().map(Span::line_col), Some((2, 38)));
+    assert_eq!(t.warnings[1].help.as_deref(), Some("did you mean \"region\"?"));
+    assert_eq!(t.warnings[1].span.as_ref().map(Span::line_col), Some((2, 38)));
     assert_eq!(t.builds[0].config.get("x").and_then(Node::as_str), Some(""));
 }
 
