@@ -76,6 +76,18 @@ fn normalize(s: &str) -> String {
     out.join("\n").trim_end().to_string()
 }
 
+/// Packer's output with the defaults kiln deliberately hides replaced as kiln shows them.
+fn hide(packer: &str, secrets: &[String]) -> String {
+    packer
+        .lines()
+        .map(|l| match l.split_once(" = ") {
+            Some((name, v)) if secrets.iter().any(|s| s == v) => format!("{name} = <sensitive>"),
+            _ => l.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 fn syntax_opts() -> LoadOptions {
     LoadOptions { stage: Stage::Syntax, ..LoadOptions::default() }
 }
@@ -83,7 +95,7 @@ fn syntax_opts() -> LoadOptions {
 #[test]
 fn inspect_matches_packer_on_the_corpus() {
     let Some(dir) = corpus() else { return };
-    let (mut total, mut same) = (0, 0);
+    let (mut total, mut same, mut hidden) = (0, 0, 0);
     let mut differ = Vec::new();
     let kinds = json_templates(&dir);
     for r in records(&dir).iter().filter(|r| r.command == "inspect" && r.rc == 0 && kinds.contains(&r.path)) {
@@ -98,16 +110,21 @@ fn inspect_matches_packer_on_the_corpus() {
         let ours = kiln_template::inspect::render(&t);
         if normalize(&ours) == normalize(&r.output) {
             same += 1;
+        } else if normalize(&ours) == normalize(&hide(&r.output, &t.sensitive_values)) {
+            hidden += 1;
         } else {
             differ.push(format!("{}:\n--- packer\n{}\n--- kiln\n{}", r.path, r.output, ours));
         }
     }
-    eprintln!("inspect: {same} of {total} JSON templates match Packer 1.6.6's output");
+    eprintln!(
+        "inspect: {same} of {total} JSON templates match Packer 1.6.6's output exactly, \
+         {hidden} more once hard-coded credentials (which kiln hides) are hidden"
+    );
     for d in differ.iter().take(5) {
         eprintln!("{d}\n");
     }
     assert!(total > 200, "only {total} JSON inspect records found");
-    assert_eq!(same, total, "{} templates differ", differ.len());
+    assert_eq!(same + hidden, total, "{} templates differ", differ.len());
 }
 
 #[test]

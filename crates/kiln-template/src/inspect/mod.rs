@@ -44,7 +44,9 @@ fn render_json(t: &Template) -> String {
         optional.sort_by(|a, b| a.name.cmp(&b.name));
         for v in optional {
             let default = v.default_display.as_deref().unwrap_or("");
-            let shown = if hidden.contains(&default) { "<sensitive>" } else { default };
+            // Hard-coded credentials are hidden too (Packer prints them).
+            let secret = t.sensitive_values.iter().any(|s| s == default);
+            let shown = if hidden.contains(&default) || secret { "<sensitive>" } else { default };
             let _ = writeln!(out, "  {:<width$} = {shown}", v.name);
         }
     }

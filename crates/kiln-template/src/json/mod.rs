@@ -72,6 +72,15 @@ pub fn load_source(file: Arc<SourceFile>, opts: &LoadOptions, render: Renderer) 
             span: v.key_span.clone(),
         });
     }
+    if let Some(vars) = root.get("variables") {
+        for d in secrets::scan_hardcoded(vars, "the variables section") {
+            diags.push(d.with_help(
+                "make the default read the environment, e.g. \"{{env `AWS_SECRET_ACCESS_KEY`}}\", \
+                 and list the variable in \"sensitive-variables\"",
+            ));
+        }
+        t.sensitive_values.extend(secrets::hardcoded_values(vars));
+    }
     for b in &raw.builders {
         t.sources.push(SourceRef { builder_type: b.builder_type.clone(), name: b.name.clone(), span: b.span.clone() });
         diags.0.extend(secrets::scan_hardcoded(&b.config, &format!("builder \"{}\"", b.name)));
@@ -151,6 +160,9 @@ fn secret_nodes(root: &Node) -> Vec<&Node> {
     }
     if let Some(cleanup) = root.get("error-cleanup-provisioner") {
         out.extend(secrets::hardcoded_nodes(cleanup));
+    }
+    if let Some(vars) = root.get("variables") {
+        out.extend(secrets::hardcoded_nodes(vars));
     }
     if let (Some(vars), Some(NodeKind::Array(names))) =
         (root.get("variables"), root.get("sensitive-variables").map(|n| &n.kind))

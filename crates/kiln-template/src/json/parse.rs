@@ -375,9 +375,7 @@ impl Parser<'_> {
                     self.pos += 1;
                     self.skip_ws()?;
                     if self.peek() == Some(b'}') {
-                        return Err(Diagnostic::error("trailing comma before `}`")
-                            .at(self.span(comma, comma + 1))
-                            .with_help("remove this `,`: JSON allows no comma after the last member"));
+                        return Err(self.trailing_comma(comma, '}', "member"));
                     }
                 }
                 Some(b'}') => {
@@ -413,9 +411,7 @@ impl Parser<'_> {
                     self.pos += 1;
                     self.skip_ws()?;
                     if self.peek() == Some(b']') {
-                        return Err(Diagnostic::error("trailing comma before `]`")
-                            .at(self.span(comma, comma + 1))
-                            .with_help("remove this `,`: JSON allows no comma after the last item"));
+                        return Err(self.trailing_comma(comma, ']', "item"));
                     }
                 }
                 Some(b']') => {
@@ -426,6 +422,15 @@ impl Parser<'_> {
                 Some(b) => return Err(self.missing_comma(value_end, b, "between list items", ']')),
             }
         }
+    }
+
+    /// Marks the closing bracket (where Packer reports it) and says where the comma is.
+    fn trailing_comma(&self, comma: usize, close: char, what: &str) -> Diagnostic {
+        let (line, col) = self.file.line_col(comma);
+        Diagnostic::error(format!("trailing comma before `{close}`"))
+            .at(self.span(self.pos, self.pos + 1))
+            .with_detail(format!("JSON allows no comma after the last {what}"))
+            .with_help(format!("remove the `,` at line {line}, column {col}"))
     }
 
     /// `found` sits where a `,` or the closing bracket was expected.
@@ -542,10 +547,11 @@ mod tests {
     fn trailing_commas() {
         let (d, lc) = err("{\n  \"a\": 1,\n}");
         assert_eq!(d.summary, "trailing comma before `}`");
-        assert_eq!(lc, (2, 9));
+        assert_eq!(lc, (3, 1));
+        assert_eq!(d.help.as_deref(), Some("remove the `,` at line 2, column 9"));
         let (d, lc) = err("[1,\n 2,\n]");
         assert_eq!(d.summary, "trailing comma before `]`");
-        assert_eq!(lc, (2, 3));
+        assert_eq!(lc, (3, 1));
     }
 
     #[test]
