@@ -157,3 +157,44 @@ fn syntax_verdicts_match_packer_on_the_corpus() {
     assert!(total > 200, "only {total} JSON validate records found");
     assert_eq!(agree, total);
 }
+
+/// Packer's full validation lists every required variable that is not set; so must kiln.
+#[test]
+fn missing_required_variables_match_packer_on_the_corpus() {
+    let Some(dir) = corpus() else { return };
+    let kinds = json_templates(&dir);
+    let (mut total, mut agree) = (0, 0);
+    let mut differ = Vec::new();
+    for r in records(&dir).iter().filter(|r| r.command == "validate_full" && kinds.contains(&r.path)) {
+        let theirs: std::collections::BTreeSet<String> = r
+            .output
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("* required variable not set: "))
+            .map(String::from)
+            .collect();
+        if theirs.is_empty() {
+            continue;
+        }
+        total += 1;
+        let opts = LoadOptions { stage: Stage::Full, ..LoadOptions::default() };
+        let ours: std::collections::BTreeSet<String> = match json::load(&dir.join(&r.path), &opts) {
+            Ok(_) => Default::default(),
+            Err(d) => d
+                .errors()
+                .filter_map(|e| e.summary.strip_prefix("required variable \"")?.strip_suffix("\" is not set"))
+                .map(String::from)
+                .collect(),
+        };
+        if ours == theirs {
+            agree += 1;
+        } else {
+            differ.push(format!("{}: packer {theirs:?}, kiln {ours:?}", r.path));
+        }
+    }
+    eprintln!("validate: kiln reports the same missing required variables as Packer on {agree} of {total} templates");
+    for d in &differ {
+        eprintln!("{d}");
+    }
+    assert!(total > 20, "only {total} records");
+    assert_eq!(agree, total);
+}
