@@ -23,7 +23,7 @@ use crate::secrets;
 pub use duration::parse_go_duration;
 pub use interp::Renderer;
 pub use parse::parse;
-pub use structure::TOP_LEVEL_KEYS;
+pub use structure::{parse_go_bool, TOP_LEVEL_KEYS};
 
 /// Loads the legacy JSON template at `path`.
 pub fn load(path: &Path, opts: &LoadOptions) -> Result<Template, Diagnostics> {
@@ -147,6 +147,21 @@ pub fn load_source(file: Arc<SourceFile>, opts: &LoadOptions, render: Renderer) 
     }
     t.warnings = diags.0;
     Ok(t)
+}
+
+/// Packer's template checks without variables or builds: syntax, structure and the builder
+/// names that `only`/`except`/`override` refer to (what `fix -validate` checks).
+pub fn check(file: &Arc<SourceFile>) -> Diagnostics {
+    let root = match parse(file) {
+        Ok(r) => r,
+        Err(d) => return d.into(),
+    };
+    let mut diags = Diagnostics::new();
+    let raw = structure::read(&root, &mut diags);
+    if !diags.has_errors() {
+        builds::check_references(&raw, &mut diags);
+    }
+    diags
 }
 
 /// Values that must not show in snippets: hard-coded credentials in components and the
