@@ -21,6 +21,7 @@ pub mod json;
 pub mod load;
 pub mod node;
 pub mod plan;
+pub mod secrets;
 pub mod types;
 pub mod upgrade;
 pub mod value;

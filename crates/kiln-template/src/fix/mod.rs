@@ -1,0 +1,73 @@
+//! `fix`: Packer's JSON fixers (renamed and moved options), output as Packer prints it.
+//!
+//! The template is read with kiln's spanned parser (so a broken file gets a precise error),
+//! rewritten by each fixer of [`FIXERS`] in Packer's order, and printed in Packer's layout.
+
+mod fixers;
+mod output;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::diag::{Diagnostic, Diagnostics, SourceFile};
+
+pub use fixers::{Fixer, FIXERS};
+pub use output::{go_float, to_packer_json};
+
+/// Reads and fixes the template at `path`; returns the text `fix` prints.
+pub fn fix_file(path: &Path) -> Result<String, Diagnostics> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Diagnostic::error(format!("cannot read the template {}: {e}", path.display()))
+            .with_help("check the path and that the file is readable")
+    })?;
+    fix_source(&SourceFile::new(path, text))
+}
+
+/// Fixes a template already read.
+pub fn fix_source(file: &Arc<SourceFile>) -> Result<String, Diagnostics> {
+    let root = crate::json::parse(file)?;
+    let serde_json::Value::Object(mut t) = to_json_f64(&root) else {
+        return Err(Diagnostic::error(format!("a template must be a JSON object, found {}", root.kind_name()))
+            .at_opt(root.span.clone())
+            .with_help("`fix` works on legacy JSON templates: { \"builders\": [ ... ] }")
+            .into());
+    };
+    for f in FIXERS {
+        if let Err(msg) = (f.run)(&mut t) {
+            let span = root.get("builders").and_then(|b| b.span.clone()).or(root.span.clone());
+            return Err(Diagnostic::error(format!("cannot fix the template ({}): {msg}", f.name))
+                .at_opt(span)
+                .with_help("correct the option by hand, then run fix again")
+                .into());
+        }
+    }
+    // Packer decodes the template into a structure whose builder list always prints.
+    t.entry("builders").or_insert(serde_json::Value::Null);
+    let mut out = to_packer_json(&serde_json::Value::Object(t));
+    out.push_str("\n\n");
+    Ok(out)
+}
+
+/// Like [`crate::node::Node::to_json`] but every number stays a float, as in Go (so `-0`
+/// survives).
+fn to_json_f64(n: &crate::node::Node) -> serde_json::Value {
+    use crate::node::NodeKind;
+    use serde_json::Value as J;
+    match &n.kind {
+        NodeKind::Number(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
+        NodeKind::Array(items) | NodeKind::Blocks(items) => J::Array(items.iter().map(to_json_f64).collect()),
+        NodeKind::Object(m) => J::Object(m.iter().map(|(k, v)| (k.name.clone(), to_json_f64(v))).collect()),
+        _ => n.to_json(),
+    }
+}
+
+/// What `fix -validate` reports about the fixed text (positions refer to the printed output).
+pub fn validate_fixed(path: &Path, fixed: &str) -> Diagnostics {
+    let name = format!("{} (fixed)", path.display());
+    let mut d = crate::json::check(&SourceFile::new(name, fixed));
+    d.0.retain(Diagnostic::is_error);
+    d
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,139 @@
+//! `{{ }}` interpolation of a configuration tree through a [`Renderer`] (normally
+//! [`crate::gotmpl::render`]), with errors mapped back to the exact place in the JSON file.
+
+use crate::diag::{Diagnostic, Diagnostics, Span};
+use crate::gotmpl::{Context, RenderError};
+use crate::node::{Node, NodeKind};
+
+/// Renders one template string. Injectable so the loader can be tested on its own.
+pub type Renderer = fn(&str, &Context) -> Result<String, RenderError>;
+
+/// Renders every string of `node` in place. Errors are collected, one per string.
+pub fn render_node(node: &mut Node, ctx: &Context, render: Renderer, diags: &mut Diagnostics) {
+    match &mut node.kind {
+        NodeKind::String(s) if s.contains("{{") => match render(s, ctx) {
+            Ok(out) => *s = out,
+            Err(e) => diags.push(render_error(&e, s, node.span.as_ref())),
+        },
+        NodeKind::Object(m) => m.iter_mut().for_each(|(_, v)| render_node(v, ctx, render, diags)),
+        NodeKind::Array(items) | NodeKind::Blocks(items) => {
+            items.iter_mut().for_each(|v| render_node(v, ctx, render, diags))
+        }
+        _ => {}
+    }
+}
+
+/// A render error as a diagnostic pointing into the string literal at `span`.
+pub fn render_error(e: &RenderError, text: &str, span: Option<&Span>) -> Diagnostic {
+    let d = Diagnostic::error(format!("template error: {}", e.message));
+    let Some(span) = span else {
+        return d.with_detail(format!("in {text:?}"));
+    };
+    let at = source_offset(span, e.offset);
+    // Mark the whole action `{{ ... }}` the error is in, when it can be found.
+    let action_end = text
+        .get(e.offset..)
+        .and_then(|rest| rest.find("}}"))
+        .map(|i| source_offset(span, e.offset + i + 2))
+        .unwrap_or(at + 1);
+    d.at(Span::new(&span.file, at, action_end.max(at + 1).min(span.end)))
+}
+
+/// Maps a byte offset in a decoded JSON string to the file offset, given the span of the string
+/// literal (quotes included). Escapes (`\n`, `\u00e9`) make the two differ.
+pub fn source_offset(span: &Span, decoded: usize) -> usize {
+    let raw = span.text().as_bytes();
+    let mut i = 1; // past the opening quote
+    let mut d = 0;
+    while i < raw.len() && d < decoded {
+        if raw[i] == b'\\' {
+            let (src_len, dec_len) = match raw.get(i + 1) {
+                Some(b'u') => {
+                    let cp = std::str::from_utf8(raw.get(i + 2..i + 6).unwrap_or(b""))
+                        .ok()
+                        .and_then(|h| u32::from_str_radix(h, 16).ok())
+                        .and_then(char::from_u32)
+                        .map_or(3, char::len_utf8);
+                    (6, cp)
+                }
+                _ => (2, 1),
+            };
+            i += src_len;
+            d += dec_len;
+        } else {
+            i += 1;
+            d += 1;
+        }
+    }
+    span.start + i.min(raw.len())
+}
+
+/// Every `{{user `name`}}` reference in `s`: the name and the byte offset of the action.
+pub fn user_refs(s: &str) -> Vec<(String, usize)> {
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(open) = s[from..].find("{{").map(|i| from + i) {
+        let close = s[open..].find("}}").map_or(s.len(), |i| open + i);
+        let action = &s[open + 2..close];
+        let mut rest = action;
+        while let Some(i) = find_word(rest, "user") {
+            let after = rest[i + 4..].trim_start();
+            let quote = after.chars().next();
+            if let Some(q @ ('`' | '"')) = quote {
+                if let Some(end) = after[1..].find(q) {
+                    out.push((after[1..1 + end].to_string(), open));
+                }
+            }
+            rest = &rest[i + 4..];
+        }
+        from = close.min(s.len());
+        if from >= s.len() {
+            break;
+        }
+    }
+    out
+}
+
+/// `word` as a whole identifier in `s`.
+fn find_word(s: &str, word: &str) -> Option<usize> {
+    let bytes = s.as_bytes();
+    let is_ident = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'.';
+    let mut from = 0;
+    while let Some(i) = s[from..].find(word).map(|i| from + i) {
+        let before_ok = i == 0 || !is_ident(bytes[i - 1]);
+        let after_ok = bytes.get(i + word.len()).is_none_or(|&b| !is_ident(b));
+        if before_ok && after_ok {
+            return Some(i);
+        }
+        from = i + word.len();
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diag::SourceFile;
+
+    #[test]
+    fn finds_user_references() {
+        let refs = user_refs("a-{{user `x`}}-{{ user \"y\" | lower }}-{{ .user }}-{{timestamp}}");
+        let names: Vec<&str> = refs.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["x", "y"]);
+        assert_eq!(refs[0].1, 2);
+        assert!(user_refs("{{user `x`").len() == 1);
+        assert!(user_refs("no actions").is_empty());
+    }
+
+    #[test]
+    fn offsets_map_through_escapes() {
+        let f = SourceFile::new("t.json", "{\"a\": \"\\n\\u00e9{{bad}}\"}");
+        let span = Span::new(&f, 6, 23);
+        assert_eq!(span.text(), "\"\\n\\u00e9{{bad}}\"");
+        // Decoded: "\n" (1 byte) + "é" (2 bytes) → the action starts at decoded offset 3.
+        assert_eq!(source_offset(&span, 3), 15);
+        let e = RenderError { message: "function \"bad\" not defined".into(), offset: 3 };
+        let d = render_error(&e, "\né{{bad}}", Some(&span));
+        assert_eq!(d.span.as_ref().map(Span::text), Some("{{bad}}"));
+    }
+}
