@@ -262,7 +262,9 @@ pub(crate) fn unexpected_arg(
     allowed: &[&str],
 ) -> Diagnostic {
     let e = Diagnostic::error(format!("unsupported argument \"{name}\"")).at(span_of(file, key));
-    match did_you_mean(name, allowed.iter().copied()) {
+    // `version` for `required_version`: a shortened name is as likely as a typo.
+    let suffix = allowed.iter().copied().find(|a| a.ends_with(&format!("_{name}")));
+    match did_you_mean(name, allowed.iter().copied()).or(suffix) {
         Some(s) => e.with_help(format!("did you mean \"{s}\"?")),
         None => e.with_help(format!("arguments allowed here: {}", allowed.join(", "))),
     }
