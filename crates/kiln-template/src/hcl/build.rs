@@ -67,7 +67,7 @@ fn one_build(
                 "description" => bb.description = string_attr(&a.value, &scope, diags),
                 "sources" => {
                     for (r, at) in source_refs(&a.value, &scope, diags) {
-                        if let Some(src) = resolve(&r, &at, decls, diags) {
+                        if let Some(src) = resolve(&r, &at, decls, ctx.lenient, diags) {
                             uses.push(SourceUse { src, name: src.name.clone(), overrides: None, span: at });
                         }
                     }
@@ -91,7 +91,9 @@ fn one_build(
         match kind {
             "source" => {
                 let at = span_of(file, &b.labels[0]);
-                let Some(src) = resolve(label.as_deref().unwrap_or(""), &at, decls, diags) else { continue };
+                let Some(src) = resolve(label.as_deref().unwrap_or(""), &at, decls, ctx.lenient, diags) else {
+                    continue;
+                };
                 let mut name = src.name.clone();
                 if let Some(a) = b.body.get_attribute("name") {
                     if let Some(n) = string_attr(&a.value, &scope, diags) {
@@ -310,6 +312,14 @@ fn display_name(b: &Block, scope: &Scope, diags: &mut Vec<Diagnostic>) -> String
     named.unwrap_or_else(|| b.labels.first().map(|l| l.as_str().to_string()).unwrap_or_default())
 }
 
+/// Records an evaluation error, except at the syntax stage, where Packer does not evaluate
+/// build blocks (their references may need variables that are not set yet).
+fn eval_error(scope: &Scope, diags: &mut Vec<Diagnostic>, e: Diagnostic) {
+    if !scope.ctx.lenient {
+        diags.push(e);
+    }
+}
+
 fn string_attr(e: &Expression, scope: &Scope, diags: &mut Vec<Diagnostic>) -> Option<String> {
     match eval(e, scope) {
         Ok(Value::Unknown) => None,
@@ -324,7 +334,7 @@ fn string_attr(e: &Expression, scope: &Scope, diags: &mut Vec<Diagnostic>) -> Op
             }
         },
         Err(err) => {
-            diags.push(*err);
+            eval_error(scope, diags, *err);
             None
         }
     }
@@ -353,12 +363,26 @@ fn list_attr(body: &Body, name: &str, scope: &Scope, diags: &mut Vec<Diagnostic>
 /// The entries of `sources = [...]`: quoted strings or bare `source.type.name` references.
 fn source_refs(e: &Expression, scope: &Scope, diags: &mut Vec<Diagnostic>) -> Vec<(String, Span)> {
     let Expression::Array(items) = e else {
-        diags.push(
-            Diagnostic::error("sources must be a list")
-                .at(span_of(scope.file, e))
-                .with_help("write `sources = [\"source.type.name\"]`"),
-        );
-        return Vec::new();
+        // An expression (`sources = var.enabled`): its value must be a list of strings.
+        return match eval(e, scope) {
+            Ok(Value::List(items)) => {
+                let at = span_of(scope.file, e);
+                items.iter().filter_map(Value::to_template_string).map(|s| (s, at.clone())).collect()
+            }
+            Ok(Value::Unknown) => Vec::new(),
+            Ok(other) => {
+                diags.push(
+                    Diagnostic::error(format!("sources must be a list, found a {}", other.type_name()))
+                        .at(span_of(scope.file, e))
+                        .with_help("write `sources = [\"source.type.name\"]`"),
+                );
+                Vec::new()
+            }
+            Err(err) => {
+                eval_error(scope, diags, *err);
+                Vec::new()
+            }
+        };
     };
     let mut out = Vec::new();
     for item in items.iter() {
@@ -376,10 +400,21 @@ fn source_refs(e: &Expression, scope: &Scope, diags: &mut Vec<Diagnostic>) -> Ve
 }
 
 /// Finds the source named by `source.type.name` (the `source.` prefix is optional).
-fn resolve<'d>(r: &str, at: &Span, decls: &'d Decls, diags: &mut Vec<Diagnostic>) -> Option<&'d RawSource> {
+fn resolve<'d>(
+    r: &str,
+    at: &Span,
+    decls: &'d Decls,
+    lenient: bool,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<&'d RawSource> {
     let key = r.strip_prefix("source.").unwrap_or(r);
     if let Some(s) = decls.sources.iter().find(|s| format!("{}.{}", s.ty, s.name) == key) {
         return Some(s);
+    }
+    // A single file may use sources declared in another file of its folder; Packer's syntax
+    // check does not resolve references either.
+    if lenient {
+        return None;
     }
     let known: Vec<String> = decls.sources.iter().map(|s| format!("source.{}.{}", s.ty, s.name)).collect();
     let e = Diagnostic::error(format!("unknown source \"{r}\"")).at(at.clone());

@@ -154,6 +154,7 @@ pub fn load_with_scope(path: &Path, opts: &LoadOptions) -> Result<Loaded, Diagno
         .map(|s| SourceRef { builder_type: s.ty.clone(), name: s.name.clone(), span: Some(s.span.clone()) })
         .collect();
 
+    ctx.lenient = !full;
     let out = build::builds(&decls, &ctx, full, &mut diags);
     template.build_blocks = out.blocks;
     template.builds = out.builds;

@@ -27,6 +27,8 @@ pub(crate) struct Ctx {
     pub path_cwd: String,
     pub base_dir: PathBuf,
     pub now: SystemTime,
+    /// Syntax stage: build blocks' expressions are evaluated where possible, errors dropped.
+    pub lenient: bool,
 }
 
 impl Ctx {
@@ -40,6 +42,7 @@ impl Ctx {
             path_root,
             path_cwd,
             now,
+            lenient: false,
         }
     }
 }
