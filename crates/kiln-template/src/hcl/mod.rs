@@ -51,6 +51,12 @@ impl Loaded {
     }
 }
 
+/// An empty configuration's scope (`console` without a template).
+pub fn empty(opts: &LoadOptions) -> Loaded {
+    let cwd = std::env::current_dir().map(|d| d.to_string_lossy().into_owned()).unwrap_or_else(|_| ".".into());
+    Loaded { template: Template::new(TemplateKind::Hcl, "."), ctx: Ctx::new(cwd.clone(), cwd, opts.now()) }
+}
+
 pub fn load(path: &Path, opts: &LoadOptions) -> Result<Template, Diagnostics> {
     load_with_scope(path, opts).map(|l| l.template)
 }
