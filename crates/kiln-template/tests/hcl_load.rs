@@ -287,3 +287,61 @@ fn values_of_unset_required_variable_are_unknown_at_syntax_stage() {
     let t = kiln_template::load(&d.join("t.pkr.hcl"), &opts(Stage::Syntax)).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(local(&t, "y"), Value::Unknown);
 }
+
+#[test]
+fn dynamic_sources_and_provisioners_in_build_blocks() {
+    let t = load_ok(
+        r#"
+variable "images" {
+  default = {
+    dummy    = { image = "dummy" }
+    postgres = { image = "postgres/13" }
+  }
+}
+locals {
+  files = { foo = { destination = "fooo" }, bar = { destination = "baar" } }
+}
+source "file" "base" {
+}
+build {
+  dynamic "source" {
+    for_each = var.images
+    labels   = ["file.base"]
+    content {
+      name   = source.key
+      target = "${source.value.image}.txt"
+    }
+  }
+  dynamic "provisioner" {
+    for_each = local.files
+    labels   = ["shell-local"]
+    content {
+      inline = ["echo ${var.images[source.name].image}-${provisioner.value.destination}"]
+    }
+  }
+  post-processors {
+    dynamic "post-processor" {
+      for_each = ["a", "b"]
+      iterator = pp
+      labels   = ["shell-local"]
+      content {
+        inline = ["echo ${pp.value}"]
+      }
+    }
+  }
+}
+"#,
+    );
+    let names: Vec<&str> = t.builds.iter().map(|b| b.name.as_str()).collect();
+    assert_eq!(names, ["file.dummy", "file.postgres"]);
+    let pg = &t.builds[1];
+    assert_eq!(pg.config.get("target").and_then(|n| n.as_str()), Some("postgres/13.txt"));
+    let inl: Vec<serde_json::Value> =
+        pg.provisioners.iter().map(|p| p.config.get("inline").unwrap().to_json()).collect();
+    assert_eq!(inl, [serde_json::json!(["echo postgres/13-baar"]), serde_json::json!(["echo postgres/13-fooo"])]);
+    assert_eq!(pg.provisioners[0].provisioner_type, "shell-local");
+    assert_eq!(pg.post_processors.len(), 1);
+    assert_eq!(pg.post_processors[0].len(), 2);
+    assert_eq!(pg.post_processors[0][1].config.get("inline").unwrap().to_json(), serde_json::json!(["echo b"]));
+    assert_eq!(t.build_blocks[0].provisioners, ["shell-local", "shell-local"]);
+}

@@ -10,6 +10,7 @@ use hcl_edit::structure::{Block, Body};
 
 use super::blocks::{unexpected_arg, unexpected_block, Decls, RawSource};
 use super::body::{body_members, merge_members, value_to_node};
+use super::dynamic::{self, Item};
 use super::eval::{eval, span_of};
 use super::scope::{BuildRefs, Ctx, Scope};
 use crate::diag::{did_you_mean, Diagnostic, SourceFile, Span};
@@ -28,7 +29,7 @@ struct SourceUse<'d> {
     src: &'d RawSource,
     /// The build-local name (`name = "x"` in the build's source block), else the source's.
     name: String,
-    overrides: Option<Body>,
+    overrides: Option<Item>,
     span: Span,
 }
 
@@ -57,82 +58,83 @@ fn one_build(
     let scope = Scope::new(file, ctx);
     let mut bb = BuildBlock { span: Some(span_of(file, block)), ..BuildBlock::default() };
     let mut uses: Vec<SourceUse> = Vec::new();
-    let mut provs: Vec<&Block> = Vec::new();
-    let mut cleanup: Option<&Block> = None;
-    let mut chains: Vec<Vec<&Block>> = Vec::new();
-    for s in block.body.iter() {
-        if let Some(a) = s.as_attribute() {
-            match a.key.value().as_str() {
-                "name" => bb.name = string_attr(&a.value, &scope, diags),
-                "description" => bb.description = string_attr(&a.value, &scope, diags),
-                "sources" => {
-                    for (r, at) in source_refs(&a.value, &scope, diags) {
-                        if let Some(src) = resolve(&r, &at, decls, ctx.lenient, diags) {
-                            uses.push(SourceUse { src, name: src.name.clone(), overrides: None, span: at });
-                        }
+    let mut provs: Vec<Item> = Vec::new();
+    let mut cleanup: Option<Item> = None;
+    let mut chains: Vec<Vec<Item>> = Vec::new();
+    for a in block.body.iter().filter_map(|s| s.as_attribute()) {
+        match a.key.value().as_str() {
+            "name" => bb.name = string_attr(&a.value, &scope, diags),
+            "description" => bb.description = string_attr(&a.value, &scope, diags),
+            "sources" => {
+                for (r, at) in source_refs(&a.value, &scope, diags) {
+                    if let Some(src) = resolve(&r, &at, decls, ctx.lenient, diags) {
+                        uses.push(SourceUse { src, name: src.name.clone(), overrides: None, span: at });
                     }
                 }
-                other => diags.push(unexpected_arg(file, &a.key, other, BUILD_ARGS)),
             }
-            continue;
+            other => diags.push(unexpected_arg(file, &a.key, other, BUILD_ARGS)),
         }
-        let Some(b) = s.as_block() else { continue };
-        let label = b.labels.first().map(|l| l.as_str().to_string());
-        let kind = b.ident.value().as_str();
-        let needs_label = matches!(kind, "source" | "provisioner" | "post-processor" | "error-cleanup-provisioner");
-        if needs_label && b.labels.len() != 1 {
+    }
+    for item in dynamic::items(&block.body, file, &scope, diags) {
+        let kind = item.kind().to_string();
+        let needs_label =
+            matches!(kind.as_str(), "source" | "provisioner" | "post-processor" | "error-cleanup-provisioner");
+        if needs_label && item.block.labels.len() != 1 {
             diags.push(
                 Diagnostic::error(format!("a {kind} block takes exactly one label, its type"))
-                    .at(span_of(file, b))
+                    .at(item.span.clone())
                     .with_help(format!("write it as `{kind} \"type\" {{ ... }}`")),
             );
             continue;
         }
-        match kind {
+        match kind.as_str() {
             "source" => {
-                let at = span_of(file, &b.labels[0]);
-                let Some(src) = resolve(label.as_deref().unwrap_or(""), &at, decls, ctx.lenient, diags) else {
-                    continue;
-                };
+                let at = item.block.labels.first().map_or_else(|| item.span.clone(), |l| span_of(file, l));
+                let at = if at.start == 0 && at.end == 0 { item.span.clone() } else { at };
+                let Some(src) = resolve(item.label().unwrap_or(""), &at, decls, ctx.lenient, diags) else { continue };
                 let mut name = src.name.clone();
-                if let Some(a) = b.body.get_attribute("name") {
-                    if let Some(n) = string_attr(&a.value, &scope, diags) {
+                if let Some(a) = item.block.body.get_attribute("name") {
+                    if let Some(n) = string_attr(&a.value, &item.scope(&scope), diags) {
                         name = n;
                     }
                 }
-                uses.push(SourceUse { src, name, overrides: Some(b.body.clone()), span: at });
+                uses.push(SourceUse { src, name, overrides: Some(item), span: at });
             }
-            "provisioner" => provs.push(b),
-            "error-cleanup-provisioner" => cleanup = Some(b),
-            "post-processor" => chains.push(vec![b]),
+            "provisioner" => provs.push(item),
+            "error-cleanup-provisioner" => cleanup = Some(item),
+            "post-processor" => chains.push(vec![item]),
             "post-processors" => {
+                let inner_scope = item.scope(&scope);
                 let mut chain = Vec::new();
-                for inner in b.body.iter() {
-                    match inner.as_block() {
-                        Some(p) if p.ident.value().as_str() == "post-processor" && p.labels.len() == 1 => chain.push(p),
-                        Some(p) => diags.push(unexpected_block(file, p, &["post-processor"])),
-                        None => diags.push(
-                            Diagnostic::error("a post-processors block holds only post-processor blocks")
-                                .at(span_of(file, inner)),
-                        ),
+                for s in item.block.body.iter().filter(|s| s.as_attribute().is_some()) {
+                    diags.push(
+                        Diagnostic::error("a post-processors block holds only post-processor blocks")
+                            .at(span_of(file, s)),
+                    );
+                }
+                for p in dynamic::items(&item.block.body, file, &inner_scope, diags) {
+                    if p.kind() == "post-processor" && p.block.labels.len() == 1 {
+                        chain.push(p);
+                    } else {
+                        diags.push(unexpected_block(file, &p.block, &["post-processor"]));
                     }
                 }
                 chains.push(chain);
             }
             "hcp_packer_registry" => diags.push(
                 Diagnostic::warning("hcp_packer_registry is not supported by kiln and is ignored")
-                    .at(span_of(file, &b.ident))
+                    .at(span_of(file, &item.block.ident))
                     .with_help("kiln never talks to HCP Packer; remove the block to silence this warning"),
             ),
-            _ => diags.push(unexpected_block(file, b, BUILD_BLOCKS)),
+            _ => diags.push(unexpected_block(file, &item.block, BUILD_BLOCKS)),
         }
     }
     bb.sources = uses.iter().map(|u| format!("{}.{}", u.src.ty, u.name)).collect();
-    bb.provisioners = provs.iter().map(|p| display_name(p, &scope, diags)).collect();
-    bb.post_processors = chains.iter().map(|c| c.iter().map(|p| display_name(p, &scope, diags)).collect()).collect();
+    bb.provisioners = provs.iter().map(|p| display_name(p, &scope)).collect();
+    bb.post_processors = chains.iter().map(|c| c.iter().map(|p| display_name(p, &scope)).collect()).collect();
     if full {
         for u in &uses {
-            out.builds.push(make_build(file, &bb, u, &provs, cleanup, &chains, ctx, diags));
+            out.builds.push(make_build(file, &bb, u, &provs, cleanup.as_ref(), &chains, ctx, diags));
         }
     }
     out.blocks.push(bb);
@@ -143,9 +145,9 @@ fn make_build(
     file: &Arc<SourceFile>,
     bb: &BuildBlock,
     u: &SourceUse,
-    provs: &[&Block],
-    cleanup: Option<&Block>,
-    chains: &[Vec<&Block>],
+    provs: &[Item],
+    cleanup: Option<&Item>,
+    chains: &[Vec<Item>],
     ctx: &Ctx,
     diags: &mut Vec<Diagnostic>,
 ) -> Build {
@@ -154,33 +156,34 @@ fn make_build(
     src_scope.source = source.clone();
     let mut members = body_members(&u.src.body, &src_scope, &[], diags);
     if let Some(over) = &u.overrides {
-        let mut oscope = Scope::new(file, ctx);
+        let mut oscope = over.scope(&Scope::new(file, ctx));
         oscope.source = source.clone();
-        merge_members(&mut members, body_members(over, &oscope, &["name"], diags));
+        merge_members(&mut members, body_members(&over.block.body, &oscope, &["name"], diags));
     }
     let short = format!("{}.{}", u.src.ty, u.name);
     let mut late = Scope::new(file, ctx);
     late.source = source;
     late.build = BuildRefs::Late;
-    let applies = |b: &Block, diags: &mut Vec<Diagnostic>| {
-        let only = list_attr(&b.body, "only", &late, diags);
-        let except = list_attr(&b.body, "except", &late, diags);
+    let applies = |b: &Item, diags: &mut Vec<Diagnostic>| {
+        let s = b.scope(&late);
+        let only = list_attr(&b.block.body, "only", &s, diags);
+        let except = list_attr(&b.block.body, "except", &s, diags);
         let hit = |l: &[String]| l.iter().any(|x| *x == short || *x == u.name || *x == format!("source.{short}"));
         (only.is_empty() || hit(&only)) && !hit(&except)
     };
     let mut provisioners = Vec::new();
     for p in provs {
         if applies(p, diags) {
-            provisioners.push(provisioner(file, p, &short, &u.name, &late, diags));
+            provisioners.push(provisioner(file, p, &short, &u.name, &p.scope(&late), diags));
         }
     }
-    let error_cleanup_provisioner = cleanup.map(|p| provisioner(file, p, &short, &u.name, &late, diags));
+    let error_cleanup_provisioner = cleanup.map(|p| provisioner(file, p, &short, &u.name, &p.scope(&late), diags));
     let mut post_processors = Vec::new();
     for chain in chains {
         let mut c = Vec::new();
         for p in chain {
             if applies(p, diags) {
-                c.push(post_processor(file, p, &late, diags));
+                c.push(post_processor(file, p, &p.scope(&late), diags));
             }
         }
         if !c.is_empty() {
@@ -203,13 +206,14 @@ fn make_build(
 
 fn provisioner(
     file: &Arc<SourceFile>,
-    b: &Block,
+    item: &Item,
     short: &str,
     local_name: &str,
     scope: &Scope,
     diags: &mut Vec<Diagnostic>,
 ) -> Provisioner {
-    let ty = b.labels.first().map(|l| l.as_str().to_string()).unwrap_or_default();
+    let b = &item.block;
+    let ty = item.label().unwrap_or_default().to_string();
     let mut members = body_members(&b.body, scope, PROV_RESERVED, diags);
     if let Some(a) = b.body.get_attribute("override") {
         match eval(&a.value, scope) {
@@ -274,16 +278,17 @@ fn provisioner(
     Provisioner {
         provisioner_type: ty,
         name,
-        config: Node::object(members, Some(span_of(file, b))),
+        config: Node::object(members, Some(item.span.clone())),
         pause_before,
         max_retries,
         timeout,
-        span: Some(span_of(file, b)),
+        span: Some(item.span.clone()),
     }
 }
 
-fn post_processor(file: &Arc<SourceFile>, b: &Block, scope: &Scope, diags: &mut Vec<Diagnostic>) -> PostProcessor {
-    let ty = b.labels.first().map(|l| l.as_str().to_string()).unwrap_or_default();
+fn post_processor(file: &Arc<SourceFile>, item: &Item, scope: &Scope, diags: &mut Vec<Diagnostic>) -> PostProcessor {
+    let b = &item.block;
+    let ty = item.label().unwrap_or_default().to_string();
     let members = body_members(&b.body, scope, PP_RESERVED, diags);
     let keep_input_artifact = b.body.get_attribute("keep_input_artifact").and_then(|a| match eval(&a.value, scope) {
         Ok(v) => super::eval::to_bool(&v).or_else(|| {
@@ -298,18 +303,19 @@ fn post_processor(file: &Arc<SourceFile>, b: &Block, scope: &Scope, diags: &mut 
     PostProcessor {
         post_processor_type: ty,
         name: b.body.get_attribute("name").and_then(|a| string_attr(&a.value, scope, diags)),
-        config: Node::object(members, Some(span_of(file, b))),
+        config: Node::object(members, Some(item.span.clone())),
         keep_input_artifact,
-        span: Some(span_of(file, b)),
+        span: Some(item.span.clone()),
     }
 }
 
-/// The name `inspect` shows: the `name` attribute when set, else the type.
-fn display_name(b: &Block, scope: &Scope, diags: &mut Vec<Diagnostic>) -> String {
+/// The name `inspect` shows: the `name` attribute when set, else the type. Errors in `name`
+/// are reported where the block is evaluated for a build.
+fn display_name(item: &Item, scope: &Scope) -> String {
     let mut ignored = Vec::new();
-    let named = b.body.get_attribute("name").and_then(|a| string_attr(&a.value, scope, &mut ignored));
-    let _ = diags;
-    named.unwrap_or_else(|| b.labels.first().map(|l| l.as_str().to_string()).unwrap_or_default())
+    let named =
+        item.block.body.get_attribute("name").and_then(|a| string_attr(&a.value, &item.scope(scope), &mut ignored));
+    named.unwrap_or_else(|| item.label().unwrap_or_default().to_string())
 }
 
 /// Records an evaluation error, except at the syntax stage, where Packer does not evaluate

@@ -10,6 +10,7 @@ mod blocks;
 mod body;
 mod build;
 mod display;
+mod dynamic;
 mod eval;
 mod json_syntax;
 mod parse;
