@@ -78,10 +78,13 @@ pub fn load_with_scope(path: &Path, opts: &LoadOptions) -> Result<Loaded, Diagno
         };
         let file = SourceFile::new(p, text);
         template.files.push(Arc::clone(&file));
-        let body =
-            if p.to_string_lossy().ends_with(".json") { json_syntax::parse(&file) } else { parse::parse_body(&file) };
+        let body = if p.to_string_lossy().ends_with(".json") {
+            json_syntax::parse(&file)
+        } else {
+            parse::parse_body(&file).map(|b| (file, b))
+        };
         match body {
-            Ok(body) => parsed.push(Parsed { file, body }),
+            Ok((file, body)) => parsed.push(Parsed { file, body }),
             Err(d) => diags.push(d),
         }
     }
