@@ -350,7 +350,7 @@ fn list_attr(body: &Body, name: &str, scope: &Scope, diags: &mut Vec<Diagnostic>
     let Some(a) = body.get_attribute(name) else { return Vec::new() };
     match eval(&a.value, scope) {
         Ok(Value::List(items)) => items.iter().filter_map(Value::to_template_string).collect(),
-        Ok(Value::Unknown) => Vec::new(),
+        Ok(Value::Unknown | Value::Null) => Vec::new(),
         Ok(other) => {
             diags.push(
                 Diagnostic::error(format!("{name} must be a list of source names, found a {}", other.type_name()))

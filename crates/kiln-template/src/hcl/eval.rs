@@ -482,6 +482,20 @@ fn eval_call(f: &FuncCall, scope: &Scope) -> EvalResult {
             }
             return Err(e);
         }
+        // Its second argument is a type (`list(string)`), not a value.
+        "convert" if args.len() == 2 => {
+            let t = crate::types::Type::parse(args[1]).map_err(|m| {
+                let mut e = err(format!("invalid type for convert(): {m}"), span_of(scope.file, args[1]));
+                e.help = Some("write a type such as string, list(string) or map(number)".to_string());
+                e
+            })?;
+            let v = eval(args[0], scope)?;
+            if !v.is_known() {
+                return Ok(Value::Unknown);
+            }
+            return crate::types::convert(&v, &t)
+                .map_err(|m| err(format!("cannot convert the value: {m}"), span_of(scope.file, args[0])));
+        }
         _ => {}
     }
     if !crate::functions::exists(name) {
