@@ -12,7 +12,10 @@ pub(crate) fn parse_body(file: &Arc<SourceFile>) -> Result<Body, Diagnostic> {
 }
 
 fn parse_error(file: &Arc<SourceFile>, e: &hcl_edit::parser::Error) -> Diagnostic {
-    let offset = e.location().offset().min(file.text.len());
+    let mut offset = e.location().offset().min(file.text.len());
+    while !file.text.is_char_boundary(offset) {
+        offset -= 1;
+    }
     let msg = e.message();
     let (summary, help) = explain(&file.text, offset, msg);
     let mut d = Diagnostic::error(summary).at(Span::new(file, offset, offset + 1));
