@@ -10,6 +10,7 @@
 //! fixers (`fix`) and the JSON → HCL2 upgrade (`upgrade`). It knows nothing about any builder's
 //! options: components decode their own configuration from the [`node::Node`] tree.
 
+pub mod console;
 pub mod diag;
 pub mod fix;
 pub mod fmt;

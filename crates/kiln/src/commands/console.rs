@@ -1,6 +1,8 @@
-//! `console`: evaluates expressions against a template, interactively or from stdin.
+//! `console`: evaluates expressions against a template, one a line from standard input.
 
-use super::{not_yet, Command, VAR, VAR_FILE};
+use std::io::BufRead;
+
+use super::{load_options, report, Command, VAR, VAR_FILE};
 use crate::args::{flag, FlagKind, Parsed};
 use crate::ui::Ui;
 
@@ -18,6 +20,54 @@ expression a line from standard input and prints each value.",
     run,
 };
 
-fn run(ui: &mut Ui, _p: Parsed) -> u8 {
-    not_yet(ui, "console")
+fn run(ui: &mut Ui, p: Parsed) -> u8 {
+    let template = match p.args.as_slice() {
+        [] => None,
+        [t] => Some(std::path::Path::new(t.as_str())),
+        _ => {
+            ui.err(&format!("console takes at most one template\n\n{}", COMMAND.help(ui.program())));
+            return 1;
+        }
+    };
+    match p.value("config-type") {
+        None | Some("hcl2") => {}
+        Some("json") if template.is_none() => {
+            ui.err("console: -config-type=json needs a JSON template to evaluate against\n");
+            return 1;
+        }
+        Some("json") => {}
+        Some(other) => {
+            ui.err(&format!("console: unknown -config-type {other:?}: use hcl2 or json\n"));
+            return 1;
+        }
+    }
+    let Some(opts) = load_options(ui, &p) else {
+        return 1;
+    };
+    let session = match kiln_template::console::open(template, &opts) {
+        Ok(s) => s,
+        Err(d) => {
+            report(ui, &d);
+            return 1;
+        }
+    };
+    let mut rc = 0;
+    for line in std::io::stdin().lock().lines() {
+        let Ok(line) = line else { break };
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        if line == "exit" {
+            break;
+        }
+        match session.eval_line(line) {
+            Ok(v) => ui.out(&format!("{v}\n")),
+            Err(d) => {
+                rc = 1;
+                ui.err(&format!("{d}\n"));
+            }
+        }
+    }
+    rc
 }

@@ -1,8 +1,14 @@
 //! `init`: checks a configuration's `required_plugins` against kiln's built-in components.
+//!
+//! Packer downloads plugins; kiln's components are compiled in, so `init` reports, for each
+//! required plugin, which of its components kiln has, and fails when the configuration uses
+//! one that kiln lacks. It never downloads anything.
 
-use super::{not_yet, Command};
+use super::{one_template, report, Command};
 use crate::args::{flag, FlagKind, Parsed};
 use crate::ui::Ui;
+use kiln_core::registry::{implemented, known_to_packer, ComponentKind};
+use kiln_template::{LoadOptions, Stage};
 
 pub const COMMAND: Command = Command {
     name: "init",
@@ -14,6 +20,110 @@ which of its components kiln has and which are missing. It never downloads anyth
     run,
 };
 
-fn run(ui: &mut Ui, _p: Parsed) -> u8 {
-    not_yet(ui, "init")
+const KINDS: [ComponentKind; 4] =
+    [ComponentKind::Builder, ComponentKind::Provisioner, ComponentKind::PostProcessor, ComponentKind::DataSource];
+
+/// The plugin's short name: `amazon` for `github.com/hashicorp/amazon`.
+fn plugin_short_name(source: &str) -> &str {
+    let last = source.rsplit('/').next().unwrap_or(source);
+    last.strip_prefix("packer-plugin-").unwrap_or(last)
+}
+
+/// Whether component type `ty` belongs to plugin `short` (Packer names components after their
+/// plugin: `amazon-ebs`, `ansible-local`, `docker-push`).
+fn belongs(ty: &str, short: &str) -> bool {
+    ty == short || ty.strip_prefix(short).is_some_and(|r| r.starts_with('-'))
+}
+
+fn run(ui: &mut Ui, p: Parsed) -> u8 {
+    let Some(template) = one_template(ui, &COMMAND, &p) else {
+        return 1;
+    };
+    let path = std::path::Path::new(template);
+    if kiln_template::load::detect_format(path).ok() == Some(kiln_template::load::Format::Json) {
+        ui.err("init works on HCL2 configurations (required_plugins); legacy JSON templates need no init\n");
+        return 1;
+    }
+    let opts = LoadOptions { stage: Stage::Syntax, ..LoadOptions::from_process_env() };
+    let t = match kiln_template::load(path, &opts) {
+        Ok(t) => t,
+        Err(d) => {
+            report(ui, &d);
+            return 1;
+        }
+    };
+    if t.required_plugins.is_empty() {
+        ui.out("No plugins requirement found, make sure you reference a Packer config containing a packer.required_plugins block. See https://www.packer.io/docs/templates/hcl_templates/blocks/packer for more info.\n");
+        return 0;
+    }
+    // Component types the configuration uses.
+    let mut used: Vec<&str> = t.sources.iter().map(|s| s.builder_type.as_str()).collect();
+    for b in &t.build_blocks {
+        used.extend(b.provisioners.iter().map(String::as_str));
+        used.extend(b.post_processors.iter().flatten().map(String::as_str));
+    }
+    let mut failed = false;
+    for plugin in &t.required_plugins {
+        let short = plugin_short_name(&plugin.source);
+        let version = plugin.version.as_deref().map(|v| format!(" {v}")).unwrap_or_default();
+        let mut have = Vec::new();
+        let mut missing = Vec::new();
+        for kind in KINDS {
+            for ty in known_to_packer(kind).iter().chain(implemented(kind)).filter(|t| belongs(t, short)) {
+                let entry = format!("{} {ty}", kind.noun());
+                if implemented(kind).contains(ty) {
+                    if !have.contains(&entry) {
+                        have.push(entry);
+                    }
+                } else if !missing.contains(&(entry.clone(), *ty)) {
+                    missing.push((entry, *ty));
+                }
+            }
+        }
+        if have.is_empty() && missing.is_empty() {
+            failed = true;
+            ui.err(&format!(
+                "Error: plugin {}{version} ({}) is unknown to kiln: kiln has none of its components built in\n",
+                plugin.source, plugin.name
+            ));
+            continue;
+        }
+        let needed: Vec<&str> = missing.iter().filter(|(_, ty)| used.contains(ty)).map(|(e, _)| e.as_str()).collect();
+        ui.out(&format!("Plugin {}{version}: built into kiln\n", plugin.source));
+        if !have.is_empty() {
+            ui.out(&format!("  available: {}\n", have.join(", ")));
+        }
+        if !missing.is_empty() {
+            let names: Vec<&str> = missing.iter().map(|(e, _)| e.as_str()).collect();
+            ui.out(&format!("  not in kiln yet: {}\n", names.join(", ")));
+        }
+        if !needed.is_empty() {
+            failed = true;
+            ui.err(&format!(
+                "Error: this configuration uses {} from plugin {}, which kiln does not implement yet\n",
+                needed.join(", "),
+                plugin.source
+            ));
+        }
+    }
+    if failed {
+        return 1;
+    }
+    ui.out("All required plugins are built into kiln; nothing to install.\n");
+    0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn components_belong_to_plugins_by_name() {
+        assert_eq!(plugin_short_name("github.com/hashicorp/amazon"), "amazon");
+        assert_eq!(plugin_short_name("github.com/ethanmdavidson/packer-plugin-git"), "git");
+        assert!(belongs("amazon-ebs", "amazon"));
+        assert!(belongs("ansible-local", "ansible"));
+        assert!(belongs("docker", "docker"));
+        assert!(!belongs("dockerfile", "docker"));
+    }
 }

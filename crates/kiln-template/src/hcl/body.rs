@@ -1,0 +1,202 @@
+//! Evaluated bodies as configuration trees: attributes become spanned [`Node`]s, nested blocks
+//! become [`NodeKind::Blocks`], and `dynamic "x" { for_each, iterator, content }` blocks expand
+//! into as many `x` blocks as `for_each` has elements.
+
+use std::collections::BTreeMap;
+
+use hcl_edit::expr::Expression;
+use hcl_edit::structure::{Block, Body};
+
+use super::eval::{eval, span_of};
+use super::scope::Scope;
+use crate::diag::{Diagnostic, Span};
+use crate::node::{Key, Node, NodeKind};
+use crate::value::Value;
+
+/// The members of `body` (attributes and blocks, in source order, blocks of one type grouped
+/// where the first appears), skipping the attributes named in `skip`.
+pub(crate) fn body_members(body: &Body, scope: &Scope, skip: &[&str], diags: &mut Vec<Diagnostic>) -> Vec<(Key, Node)> {
+    let mut members: Vec<(Key, Node)> = Vec::new();
+    let mut seen: BTreeMap<String, Span> = BTreeMap::new();
+    for s in body.iter() {
+        if let Some(attr) = s.as_attribute() {
+            let name = attr.key.value().as_str();
+            if skip.contains(&name) {
+                continue;
+            }
+            let key_span = span_of(scope.file, &attr.key);
+            if let Some(first) = seen.get(name) {
+                diags.push(redefined(name, key_span, first));
+                continue;
+            }
+            seen.insert(name.to_string(), key_span.clone());
+            let vspan = span_of(scope.file, &attr.value);
+            match eval(&attr.value, scope) {
+                Ok(v) => {
+                    members.push((Key { name: name.to_string(), span: Some(key_span) }, value_to_node(&v, &vspan)))
+                }
+                Err(e) => diags.push(*e),
+            }
+        } else if let Some(block) = s.as_block() {
+            let name = block.ident.value().as_str();
+            if name == "dynamic" {
+                expand_dynamic(block, scope, diags, &mut members);
+            } else {
+                let node = block_node(block, scope, diags);
+                push_block(&mut members, name, span_of(scope.file, &block.ident), node);
+            }
+        }
+    }
+    members
+}
+
+pub(crate) fn redefined(name: &str, at: Span, first: &Span) -> Diagnostic {
+    let (l, c) = first.line_col();
+    Diagnostic::error(format!("attribute \"{name}\" is set more than once"))
+        .at(at)
+        .with_detail(format!("it was first set at {}:{l}:{c}", first.path().display()))
+        .with_help("remove one of the two assignments")
+}
+
+fn block_node(block: &Block, scope: &Scope, diags: &mut Vec<Diagnostic>) -> Node {
+    let span = span_of(scope.file, block);
+    Node::object(body_members(&block.body, scope, &[], diags), Some(span))
+}
+
+fn push_block(members: &mut Vec<(Key, Node)>, name: &str, key_span: Span, node: Node) {
+    if let Some((_, existing)) = members.iter_mut().find(|(k, _)| k.name == name) {
+        if let NodeKind::Blocks(items) = &mut existing.kind {
+            items.push(node);
+            return;
+        }
+    }
+    let span = node.span.clone();
+    members.push((Key { name: name.to_string(), span: Some(key_span) }, Node::new(NodeKind::Blocks(vec![node]), span)));
+}
+
+fn expand_dynamic(block: &Block, scope: &Scope, diags: &mut Vec<Diagnostic>, members: &mut Vec<(Key, Node)>) {
+    let at = span_of(scope.file, block);
+    let Some(label) = block.labels.first().map(|l| l.as_str().to_string()) else {
+        diags.push(
+            Diagnostic::error("a dynamic block needs the type of block it generates as its label")
+                .at(at)
+                .with_help("write e.g. `dynamic \"tag\" { for_each = ..., content { ... } }`"),
+        );
+        return;
+    };
+    let Some(for_each) = block.body.get_attribute("for_each") else {
+        diags.push(Diagnostic::error("a dynamic block needs a `for_each` argument").at(at));
+        return;
+    };
+    let mut iterator = label.clone();
+    for s in block.body.iter() {
+        if let Some(a) = s.as_attribute() {
+            match a.key.value().as_str() {
+                "for_each" | "labels" => {}
+                "iterator" => match &a.value {
+                    Expression::Variable(v) => iterator = v.value().as_str().to_string(),
+                    other => diags.push(
+                        Diagnostic::error("`iterator` must be a bare name")
+                            .at(span_of(scope.file, other))
+                            .with_help(format!("write `iterator = {label}` without quotes")),
+                    ),
+                },
+                other => diags.push(
+                    Diagnostic::error(format!("unsupported argument \"{other}\" in a dynamic block"))
+                        .at(span_of(scope.file, &a.key))
+                        .with_help("a dynamic block takes for_each, iterator, labels and one content block"),
+                ),
+            }
+        } else if let Some(b) = s.as_block() {
+            if b.ident.value().as_str() != "content" && b.ident.value().as_str() != "dynamic" {
+                diags.push(
+                    Diagnostic::error(format!("unsupported block \"{}\" in a dynamic block", b.ident.value().as_str()))
+                        .at(span_of(scope.file, &b.ident))
+                        .with_help("put the generated block's contents in a `content { }` block"),
+                );
+            }
+        }
+    }
+    let contents: Vec<&Block> = block.body.get_blocks("content").collect();
+    let content = match contents.as_slice() {
+        [c] => *c,
+        [] => {
+            diags.push(Diagnostic::error("a dynamic block needs one `content` block").at(at));
+            return;
+        }
+        [_, second, ..] => {
+            diags.push(
+                Diagnostic::error("a dynamic block takes only one `content` block").at(span_of(scope.file, *second)),
+            );
+            return;
+        }
+    };
+    let items: Vec<(Value, Value)> = match eval(&for_each.value, scope) {
+        Ok(Value::List(items)) => items.into_iter().enumerate().map(|(i, v)| (Value::Number(i as f64), v)).collect(),
+        Ok(Value::Object(m)) => m.into_iter().map(|(k, v)| (Value::String(k), v)).collect(),
+        Ok(Value::Null) => {
+            diags.push(Diagnostic::error("`for_each` is null").at(span_of(scope.file, &for_each.value)));
+            return;
+        }
+        Ok(Value::Unknown) => {
+            diags.push(
+                Diagnostic::warning(format!("dynamic \"{label}\" blocks depend on values known only at build time"))
+                    .at(span_of(scope.file, &for_each.value))
+                    .with_help("no blocks were generated while validating"),
+            );
+            return;
+        }
+        Ok(other) => {
+            diags.push(
+                Diagnostic::error(format!(
+                    "`for_each` must be a list, set, map or object, found a {}",
+                    other.type_name()
+                ))
+                .at(span_of(scope.file, &for_each.value)),
+            );
+            return;
+        }
+        Err(e) => {
+            diags.push(*e);
+            return;
+        }
+    };
+    for (k, v) in items {
+        let mut inner = scope.child();
+        let mut obj = BTreeMap::new();
+        obj.insert("key".to_string(), k);
+        obj.insert("value".to_string(), v);
+        inner.bind(&iterator, Value::Object(obj));
+        let node = Node::object(body_members(&content.body, &inner, &[], diags), Some(span_of(scope.file, content)));
+        push_block(members, &label, span_of(scope.file, block), node);
+    }
+}
+
+/// A value as a node; every part gets the span of the expression it came from. Unknown values
+/// (known only at build time) become null.
+pub(crate) fn value_to_node(v: &Value, span: &Span) -> Node {
+    let kind = match v {
+        Value::Null | Value::Unknown => NodeKind::Null,
+        Value::Bool(b) => NodeKind::Bool(*b),
+        Value::Number(n) => NodeKind::Number(*n),
+        Value::String(s) => NodeKind::String(s.clone()),
+        Value::List(items) => NodeKind::Array(items.iter().map(|i| value_to_node(i, span)).collect()),
+        Value::Object(m) => NodeKind::Object(
+            m.iter()
+                .map(|(k, v)| (Key { name: k.clone(), span: Some(span.clone()) }, value_to_node(v, span)))
+                .collect(),
+        ),
+    };
+    Node::new(kind, Some(span.clone()))
+}
+
+/// `over` on top of `base`: a member of `over` replaces the member of the same name (blocks of
+/// one type are replaced as a whole, as Packer's body merge does).
+pub(crate) fn merge_members(base: &mut Vec<(Key, Node)>, over: Vec<(Key, Node)>) {
+    for (k, v) in over {
+        match base.iter_mut().find(|(bk, _)| bk.name == k.name) {
+            Some(slot) => *slot = (k, v),
+            None => base.push((k, v)),
+        }
+    }
+}

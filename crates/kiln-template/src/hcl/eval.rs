@@ -1,0 +1,541 @@
+//! The expression evaluator: hcl-edit's AST to [`Value`], with cty's semantics for operators,
+//! unknown values that propagate, and a [`Diagnostic`] with a span for every error.
+
+use std::sync::Arc;
+
+use hcl_edit::expr::{BinaryOperator, Expression, ForExpr, FuncCall, ObjectKey, TraversalOperator, UnaryOperator};
+use hcl_edit::Span as _;
+
+use super::scope::Scope;
+use super::template;
+use crate::diag::{did_you_mean, Diagnostic, SourceFile, Span};
+use crate::value::Value;
+
+pub(crate) type EvalResult = Result<Value, Box<Diagnostic>>;
+
+/// The span of an hcl-edit node in `file` (the whole file's start when the parser gave none).
+pub(crate) fn span_of(file: &Arc<SourceFile>, node: &dyn hcl_edit::Span) -> Span {
+    match node.span() {
+        Some(r) => Span::new(file, r.start, r.end),
+        None => Span::new(file, 0, 0),
+    }
+}
+
+pub(crate) fn err(summary: impl Into<String>, span: Span) -> Box<Diagnostic> {
+    Box::new(Diagnostic::error(summary).at(span))
+}
+
+/// Evaluates `expr` in `scope`.
+pub(crate) fn eval(expr: &Expression, scope: &Scope) -> EvalResult {
+    let span = || span_of(scope.file, expr);
+    match expr {
+        Expression::Null(_) => Ok(Value::Null),
+        Expression::Bool(b) => Ok(Value::Bool(*b.value())),
+        Expression::Number(n) => match n.value().as_f64() {
+            Some(f) => Ok(Value::Number(f)),
+            None => Err(err("number out of range", span())),
+        },
+        Expression::String(s) => Ok(Value::String(s.value().clone())),
+        Expression::Array(a) => {
+            let mut items = Vec::with_capacity(a.len());
+            for e in a.iter() {
+                items.push(eval(e, scope)?);
+            }
+            Ok(Value::List(items))
+        }
+        Expression::Object(o) => {
+            let mut map = std::collections::BTreeMap::new();
+            for (k, v) in o.iter() {
+                let key = match k {
+                    ObjectKey::Ident(id) => id.value().as_str().to_string(),
+                    ObjectKey::Expression(e) => match eval(e, scope)? {
+                        Value::Unknown => return Ok(Value::Unknown),
+                        kv => match kv.to_template_string() {
+                            Some(s) => s,
+                            None => {
+                                return Err(err(
+                                    format!("object key must be a string, found a {}", kv.type_name()),
+                                    span_of(scope.file, e),
+                                ))
+                            }
+                        },
+                    },
+                };
+                map.insert(key, eval(v.expr(), scope)?);
+            }
+            Ok(Value::Object(map))
+        }
+        Expression::StringTemplate(t) => template::eval_template(t, scope, false, false),
+        Expression::HeredocTemplate(h) => template::eval_template(&h.template, scope, false, false),
+        Expression::Parenthesis(p) => eval(p.inner(), scope),
+        Expression::Variable(v) => scope.root(v.value().as_str(), &span_of(scope.file, v)),
+        Expression::Conditional(c) => match eval(&c.cond_expr, scope)? {
+            Value::Unknown => Ok(Value::Unknown),
+            cond => match to_bool(&cond) {
+                Some(true) => eval(&c.true_expr, scope),
+                Some(false) => eval(&c.false_expr, scope),
+                None => Err(err(
+                    format!("the condition must be a bool, found a {}", cond.type_name()),
+                    span_of(scope.file, &c.cond_expr),
+                )
+                .with_help_box("compare the value, e.g. `var.x == \"yes\"`")),
+            },
+        },
+        Expression::FuncCall(f) => eval_call(f, scope),
+        Expression::Traversal(t) => {
+            let (v, skip) = eval_traversal_root(&t.expr, &t.operators, scope)?;
+            apply_operators(v, &t.operators[skip..], scope)
+        }
+        Expression::UnaryOp(u) => {
+            let v = eval(&u.expr, scope)?;
+            if v == Value::Unknown {
+                return Ok(Value::Unknown);
+            }
+            let at = span_of(scope.file, &u.expr);
+            match u.operator.value() {
+                UnaryOperator::Neg => Ok(Value::Number(-want_number(&v, at)?)),
+                UnaryOperator::Not => Ok(Value::Bool(!want_bool(&v, at)?)),
+            }
+        }
+        Expression::BinaryOp(b) => eval_binary(b, scope),
+        Expression::ForExpr(f) => eval_for(f, scope),
+    }
+}
+
+trait WithHelp {
+    fn with_help_box(self, help: &str) -> Self;
+}
+
+impl WithHelp for Box<Diagnostic> {
+    fn with_help_box(mut self, help: &str) -> Self {
+        self.help = Some(help.to_string());
+        self
+    }
+}
+
+/// Resolves the root of a traversal: its value and how many operators it consumed. References
+/// such as `var.x`, `local.y`, `path.root` or `build.Host` consume their first attribute.
+fn eval_traversal_root(
+    expr: &Expression,
+    ops: &[hcl_edit::Decorated<TraversalOperator>],
+    scope: &Scope,
+) -> Result<(Value, usize), Box<Diagnostic>> {
+    if let Expression::Variable(v) = expr {
+        let name = v.value().as_str();
+        if scope.is_namespace(name) {
+            let Some(first) = ops.first() else {
+                return Err(err(format!("`{name}` cannot be used on its own"), span_of(scope.file, v))
+                    .with_help_box(&format!("refer to one of its attributes, e.g. `{name}.<name>`")));
+            };
+            let attr = match first.value() {
+                TraversalOperator::GetAttr(a) => a.value().as_str().to_string(),
+                TraversalOperator::Index(Expression::String(s)) => s.value().clone(),
+                _ => return Err(err(format!("`{name}` must be followed by `.<name>`"), span_of(scope.file, first))),
+            };
+            let whole = match (v.span(), first.span()) {
+                (Some(a), Some(b)) => Span::new(scope.file, a.start, b.end),
+                _ => span_of(scope.file, v),
+            };
+            // `data.type.name` needs two attributes.
+            if name == "data" {
+                let Some(second) = ops.get(1) else {
+                    return Err(err("a data source reference needs `data.<type>.<name>`", whole));
+                };
+                let TraversalOperator::GetAttr(n) = second.value() else {
+                    return Err(err("a data source reference needs `data.<type>.<name>`", whole));
+                };
+                let whole2 = match (v.span(), second.span()) {
+                    (Some(a), Some(b)) => Span::new(scope.file, a.start, b.end),
+                    _ => whole,
+                };
+                let val = scope.data_ref(&attr, n.value().as_str(), &whole2)?;
+                return Ok((val, 2));
+            }
+            let val = scope.namespaced(name, &attr, &whole)?;
+            return Ok((val, 1));
+        }
+    }
+    Ok((eval(expr, scope)?, 0))
+}
+
+fn apply_operators(mut v: Value, ops: &[hcl_edit::Decorated<TraversalOperator>], scope: &Scope) -> EvalResult {
+    let mut i = 0;
+    while i < ops.len() {
+        if v == Value::Unknown {
+            return Ok(Value::Unknown);
+        }
+        let op = &ops[i];
+        let at = span_of(scope.file, op);
+        match op.value() {
+            TraversalOperator::GetAttr(a) => v = get_attr(v, a.value().as_str(), at)?,
+            TraversalOperator::LegacyIndex(n) => v = index(v, &Value::Number(*n.value() as f64), at)?,
+            TraversalOperator::Index(e) => {
+                let key = eval(e, scope)?;
+                if key == Value::Unknown {
+                    return Ok(Value::Unknown);
+                }
+                v = index(v, &key, at)?;
+            }
+            TraversalOperator::FullSplat(_) | TraversalOperator::AttrSplat(_) => {
+                // `[*]` applies every following operator to each element; `.*` only the
+                // attribute accesses right after it.
+                let full = matches!(op.value(), TraversalOperator::FullSplat(_));
+                let rest = &ops[i + 1..];
+                let n = if full {
+                    rest.len()
+                } else {
+                    rest.iter()
+                        .take_while(|o| {
+                            matches!(o.value(), TraversalOperator::GetAttr(_) | TraversalOperator::LegacyIndex(_))
+                        })
+                        .count()
+                };
+                let items = match v {
+                    Value::List(items) => items,
+                    Value::Null => Vec::new(),
+                    other => vec![other],
+                };
+                let mut out = Vec::with_capacity(items.len());
+                for item in items {
+                    out.push(apply_operators(item, &rest[..n], scope)?);
+                }
+                v = Value::List(out);
+                i += 1 + n;
+                continue;
+            }
+        }
+        i += 1;
+    }
+    Ok(v)
+}
+
+pub(crate) fn get_attr(v: Value, name: &str, at: Span) -> EvalResult {
+    match v {
+        Value::Unknown => Ok(Value::Unknown),
+        Value::Object(mut m) => match m.remove(name) {
+            Some(x) => Ok(x),
+            None => {
+                let mut e = err(format!("this object has no attribute named \"{name}\""), at);
+                if let Some(s) = did_you_mean(name, m.keys().map(String::as_str)) {
+                    e.help = Some(format!("did you mean \"{s}\"?"));
+                }
+                Err(e)
+            }
+        },
+        Value::Null => Err(err(format!("cannot read attribute \"{name}\" of a null value"), at)),
+        other => Err(err(format!("cannot read attribute \"{name}\" of a {}", other.type_name()), at)
+            .with_help_box("only objects and maps have attributes")),
+    }
+}
+
+pub(crate) fn index(v: Value, key: &Value, at: Span) -> EvalResult {
+    match v {
+        Value::Unknown => Ok(Value::Unknown),
+        Value::List(mut items) => {
+            let n = match key {
+                Value::Number(n) => Some(*n),
+                Value::String(s) => s.trim().parse::<f64>().ok(),
+                _ => None,
+            };
+            let Some(n) = n else {
+                return Err(err(format!("a list index must be a number, found a {}", key.type_name()), at));
+            };
+            if n.fract() != 0.0 || n < 0.0 || n as usize >= items.len() {
+                return Err(err(
+                    format!(
+                        "index {} is out of range for a list of {} elements",
+                        crate::value::format_number(n),
+                        items.len()
+                    ),
+                    at,
+                ));
+            }
+            Ok(items.swap_remove(n as usize))
+        }
+        Value::Object(mut m) => {
+            let Some(k) = key.to_template_string() else {
+                return Err(err(format!("a map key must be a string, found a {}", key.type_name()), at));
+            };
+            match m.remove(&k) {
+                Some(x) => Ok(x),
+                None => {
+                    let mut e = err(format!("this map has no element with key \"{k}\""), at);
+                    if let Some(s) = did_you_mean(&k, m.keys().map(String::as_str)) {
+                        e.help = Some(format!("did you mean \"{s}\"?"));
+                    }
+                    Err(e)
+                }
+            }
+        }
+        Value::Null => Err(err("cannot index a null value", at)),
+        other => Err(err(format!("cannot index a {}", other.type_name()), at)
+            .with_help_box("only lists, tuples, maps and objects can be indexed")),
+    }
+}
+
+/// Converts to bool as cty does: bools, and the strings "true"/"false".
+pub(crate) fn to_bool(v: &Value) -> Option<bool> {
+    match v {
+        Value::Bool(b) => Some(*b),
+        Value::String(s) if s == "true" => Some(true),
+        Value::String(s) if s == "false" => Some(false),
+        _ => None,
+    }
+}
+
+/// Converts to a number as cty does: numbers and numeric strings.
+pub(crate) fn to_number(v: &Value) -> Option<f64> {
+    match v {
+        Value::Number(n) => Some(*n),
+        Value::String(s) => s.trim().parse::<f64>().ok().filter(|n| n.is_finite()),
+        _ => None,
+    }
+}
+
+fn want_number(v: &Value, at: Span) -> Result<f64, Box<Diagnostic>> {
+    to_number(v).ok_or_else(|| err(format!("a number is required, found {}", describe(v)), at))
+}
+
+fn want_bool(v: &Value, at: Span) -> Result<bool, Box<Diagnostic>> {
+    to_bool(v).ok_or_else(|| err(format!("a bool is required, found {}", describe(v)), at))
+}
+
+/// "a string (\"abc\")" style description for errors.
+pub(crate) fn describe(v: &Value) -> String {
+    match v {
+        Value::String(s) if s.len() <= 40 => format!("the string {:?}", s),
+        Value::Number(_) | Value::Bool(_) => format!("the {} {v}", v.type_name()),
+        Value::Null => "null".to_string(),
+        _ => format!("a {}", v.type_name()),
+    }
+}
+
+fn eval_binary(b: &hcl_edit::expr::BinaryOp, scope: &Scope) -> EvalResult {
+    use BinaryOperator as Op;
+    let op = *b.operator.value();
+    let l = eval(&b.lhs_expr, scope)?;
+    // `&&` / `||` short-circuit like cty does when the left side decides.
+    if matches!(op, Op::And | Op::Or) && l != Value::Unknown {
+        let lb = want_bool(&l, span_of(scope.file, &b.lhs_expr))?;
+        if (op == Op::And && !lb) || (op == Op::Or && lb) {
+            return Ok(Value::Bool(lb));
+        }
+    }
+    let r = eval(&b.rhs_expr, scope)?;
+    if l == Value::Unknown || r == Value::Unknown {
+        return Ok(Value::Unknown);
+    }
+    let ls = || span_of(scope.file, &b.lhs_expr);
+    let rs = || span_of(scope.file, &b.rhs_expr);
+    match op {
+        Op::Eq => Ok(Value::Bool(values_equal(&l, &r))),
+        Op::NotEq => Ok(Value::Bool(!values_equal(&l, &r))),
+        Op::And | Op::Or => Ok(Value::Bool(want_bool(&r, rs())?)),
+        _ => {
+            let x = want_number(&l, ls())?;
+            let y = want_number(&r, rs())?;
+            Ok(match op {
+                Op::Plus => Value::Number(x + y),
+                Op::Minus => Value::Number(x - y),
+                Op::Mul => Value::Number(x * y),
+                Op::Div => {
+                    if y == 0.0 {
+                        return Err(err("division by zero", rs()));
+                    }
+                    Value::Number(x / y)
+                }
+                Op::Mod => {
+                    if y == 0.0 {
+                        return Err(err("modulo by zero", rs()));
+                    }
+                    // cty's modulo keeps the sign of the dividend, like Rust's `%`.
+                    Value::Number(x % y)
+                }
+                Op::Less => Value::Bool(x < y),
+                Op::LessEq => Value::Bool(x <= y),
+                Op::Greater => Value::Bool(x > y),
+                Op::GreaterEq => Value::Bool(x >= y),
+                _ => Value::Bool(false),
+            })
+        }
+    }
+}
+
+/// cty equality: no conversion between types (`1 == "1"` is false).
+fn values_equal(a: &Value, b: &Value) -> bool {
+    a == b
+}
+
+fn eval_for(f: &ForExpr, scope: &Scope) -> EvalResult {
+    let coll = eval(&f.intro.collection_expr, scope)?;
+    let pairs: Vec<(Value, Value)> = match coll {
+        Value::Unknown => return Ok(Value::Unknown),
+        Value::List(items) => items.into_iter().enumerate().map(|(i, v)| (Value::Number(i as f64), v)).collect(),
+        Value::Object(m) => m.into_iter().map(|(k, v)| (Value::String(k), v)).collect(),
+        other => {
+            return Err(err(
+                format!("a for expression needs a list, set, map or object, found {}", describe(&other)),
+                span_of(scope.file, &f.intro.collection_expr),
+            ))
+        }
+    };
+    let kname = f.intro.key_var.as_ref().map(|k| k.value().as_str().to_string());
+    let vname = f.intro.value_var.value().as_str().to_string();
+    let mut list = Vec::new();
+    let mut obj: std::collections::BTreeMap<String, Value> = std::collections::BTreeMap::new();
+    let mut unknown = false;
+    for (k, v) in pairs {
+        let mut inner = scope.child();
+        if let Some(kn) = &kname {
+            inner.bind(kn, k);
+            inner.bind(&vname, v);
+        } else {
+            inner.bind(&vname, v);
+        }
+        if let Some(cond) = &f.cond {
+            match eval(&cond.expr, &inner)? {
+                Value::Unknown => {
+                    unknown = true;
+                    continue;
+                }
+                c => {
+                    if !want_bool(&c, span_of(scope.file, &cond.expr))? {
+                        continue;
+                    }
+                }
+            }
+        }
+        match &f.key_expr {
+            None => list.push(eval(&f.value_expr, &inner)?),
+            Some(ke) => {
+                let key = eval(ke, &inner)?;
+                if key == Value::Unknown {
+                    unknown = true;
+                    continue;
+                }
+                let Some(key) = key.to_template_string() else {
+                    return Err(err(
+                        format!("an object key must be a string, found {}", describe(&key)),
+                        span_of(scope.file, ke),
+                    ));
+                };
+                let val = eval(&f.value_expr, &inner)?;
+                if f.grouping {
+                    if let Value::List(items) = obj.entry(key).or_insert_with(|| Value::List(Vec::new())) {
+                        items.push(val);
+                    }
+                } else if obj.contains_key(&key) {
+                    return Err(err(format!("duplicate object key \"{key}\""), span_of(scope.file, ke))
+                        .with_help_box("add `...` after the value to group values with the same key into lists"));
+                } else {
+                    obj.insert(key, val);
+                }
+            }
+        }
+    }
+    if unknown {
+        return Ok(Value::Unknown);
+    }
+    Ok(if f.key_expr.is_some() { Value::Object(obj) } else { Value::List(list) })
+}
+
+fn eval_call(f: &FuncCall, scope: &Scope) -> EvalResult {
+    let name = f.name.name.value().as_str();
+    let at = span_of(scope.file, f);
+    if f.name.is_namespaced() {
+        return Err(err(
+            format!(
+                "namespaced function calls such as `{}::{name}` are not supported",
+                f.name.namespace.iter().map(|n| n.value().as_str()).collect::<Vec<_>>().join("::")
+            ),
+            at,
+        ));
+    }
+    let args: Vec<&Expression> = f.args.iter().collect();
+    match name {
+        // Both need the errors of their arguments, so they evaluate them lazily here.
+        "can" => {
+            if args.len() != 1 {
+                return Err(err(format!("can() takes exactly one argument, got {}", args.len()), at));
+            }
+            return Ok(match eval(args[0], scope) {
+                Ok(v) if !v.is_known() => Value::Unknown,
+                Ok(_) => Value::Bool(true),
+                Err(_) => Value::Bool(false),
+            });
+        }
+        "try" => {
+            if args.is_empty() {
+                return Err(err("try() needs at least one argument", at));
+            }
+            let mut last = None;
+            for a in &args {
+                match eval(a, scope) {
+                    Ok(v) if !v.is_known() => return Ok(Value::Unknown),
+                    Ok(v) => return Ok(v),
+                    Err(e) => last = Some(e),
+                }
+            }
+            let mut e = err("no expression given to try() succeeded", at);
+            if let Some(last) = last {
+                e.detail = Some(format!("the last one failed with: {}", last.summary));
+            }
+            return Err(e);
+        }
+        // Its second argument is a type (`list(string)`), not a value.
+        "convert" if args.len() == 2 => {
+            let t = crate::types::Type::parse(args[1]).map_err(|m| {
+                let mut e = err(format!("invalid type for convert(): {m}"), span_of(scope.file, args[1]));
+                e.help = Some("write a type such as string, list(string) or map(number)".to_string());
+                e
+            })?;
+            let v = eval(args[0], scope)?;
+            if !v.is_known() {
+                return Ok(Value::Unknown);
+            }
+            return crate::types::convert(&v, &t)
+                .map_err(|m| err(format!("cannot convert the value: {m}"), span_of(scope.file, args[0])));
+        }
+        _ => {}
+    }
+    if !crate::functions::exists(name) {
+        let names = crate::functions::names();
+        let mut e = err(format!("call to unknown function \"{name}\""), span_of(scope.file, &f.name.name));
+        if let Some(s) = did_you_mean(name, names.iter().copied()) {
+            e.help = Some(format!("did you mean \"{s}\"?"));
+        }
+        return Err(e);
+    }
+    let mut vals = Vec::with_capacity(args.len());
+    for (i, a) in args.iter().enumerate() {
+        let v = eval(a, scope)?;
+        if i + 1 == args.len() && f.args.expand_final() {
+            match v {
+                Value::List(items) => vals.extend(items),
+                Value::Unknown => return Ok(Value::Unknown),
+                other => {
+                    return Err(err(
+                        format!("`...` expands a list, found {}", describe(&other)),
+                        span_of(scope.file, *a),
+                    ))
+                }
+            }
+        } else {
+            vals.push(v);
+        }
+    }
+    if vals.iter().any(|v| !v.is_known()) {
+        return Ok(Value::Unknown);
+    }
+    let render = |src: &str, vars: &Value| template::render_template_file(src, vars, scope);
+    let fctx = crate::functions::FuncContext {
+        base_dir: scope.ctx.base_dir.clone(),
+        now: scope.ctx.now,
+        render_template: &render,
+    };
+    crate::functions::call(name, &vals, &fctx).map_err(|m| {
+        let mut e = err(format!("error in function call {name}(): {m}"), at);
+        e.help = Some(format!("check the arguments of {name}()"));
+        e
+    })
+}

@@ -1,0 +1,277 @@
+//! What an expression can refer to: variables, locals (evaluated lazily, in dependency order,
+//! with cycles reported), `path.*`, `packer.version`, `source.*`, `data.*`, `build.*` and the
+//! names bound by `for` expressions and `dynamic` blocks.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use hcl_edit::expr::Expression;
+
+use super::eval::{err, eval, EvalResult};
+use crate::diag::{did_you_mean, Diagnostic, SourceFile, Span};
+use crate::value::Value;
+
+/// Everything shared by all evaluations of one load.
+pub(crate) struct Ctx {
+    /// Declared variables and their values (`Unknown` when not known at this stage).
+    pub vars: BTreeMap<String, Value>,
+    /// False while evaluating variable defaults, which may not refer to other variables.
+    pub vars_allowed: bool,
+    /// Declared data sources, `type.name`.
+    pub data: BTreeSet<String>,
+    pub locals: Locals,
+    pub path_root: String,
+    pub path_cwd: String,
+    pub base_dir: PathBuf,
+    pub now: SystemTime,
+    /// Syntax stage: build blocks' expressions are evaluated where possible, errors dropped.
+    pub lenient: bool,
+}
+
+impl Ctx {
+    pub fn new(path_root: String, path_cwd: String, now: SystemTime) -> Ctx {
+        Ctx {
+            vars: BTreeMap::new(),
+            vars_allowed: true,
+            data: BTreeSet::new(),
+            locals: Locals::default(),
+            base_dir: PathBuf::from(&path_cwd),
+            path_root,
+            path_cwd,
+            now,
+            lenient: false,
+        }
+    }
+}
+
+/// Where `build.X` references go.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BuildRefs {
+    /// Outside provisioners and post-processors: not known before the build runs.
+    Unknown,
+    /// Inside provisioners and post-processors: the late value `{{ .X }}`.
+    Late,
+}
+
+/// The scope of one evaluation.
+pub(crate) struct Scope<'a> {
+    pub file: &'a Arc<SourceFile>,
+    pub ctx: &'a Ctx,
+    /// `source.type` and `source.name`, inside a build's source or provisioners.
+    pub source: Option<(String, String)>,
+    pub build: BuildRefs,
+    /// Names bound by enclosing `for` expressions, `dynamic` iterators and `templatefile`.
+    pub bound: Vec<(String, Value)>,
+    /// When set, only `bound` names are visible (templatefile).
+    pub isolated: bool,
+}
+
+impl<'a> Scope<'a> {
+    pub fn new(file: &'a Arc<SourceFile>, ctx: &'a Ctx) -> Scope<'a> {
+        Scope { file, ctx, source: None, build: BuildRefs::Unknown, bound: Vec::new(), isolated: false }
+    }
+
+    /// A scope for a nested binding (a `for` body).
+    pub fn child(&self) -> Scope<'a> {
+        Scope {
+            file: self.file,
+            ctx: self.ctx,
+            source: self.source.clone(),
+            build: self.build,
+            bound: self.bound.clone(),
+            isolated: self.isolated,
+        }
+    }
+
+    pub fn bind(&mut self, name: &str, v: Value) {
+        self.bound.push((name.to_string(), v));
+    }
+
+    /// Whether `name` is a reference namespace whose first attribute selects the value.
+    pub fn is_namespace(&self, name: &str) -> bool {
+        !self.isolated
+            && !self.bound.iter().any(|(n, _)| n == name)
+            && matches!(name, "var" | "local" | "path" | "packer" | "source" | "build" | "data")
+    }
+
+    /// A bare name: a bound iteration variable, or an error.
+    pub fn root(&self, name: &str, at: &Span) -> EvalResult {
+        if let Some((_, v)) = self.bound.iter().rev().find(|(n, _)| n == name) {
+            return Ok(v.clone());
+        }
+        if self.is_namespace(name) {
+            return Err(err(format!("`{name}` cannot be used on its own"), at.clone()));
+        }
+        let mut names: Vec<&str> = self.bound.iter().map(|(n, _)| n.as_str()).collect();
+        if !self.isolated {
+            names.extend(["var", "local", "path", "packer", "source", "build", "data"]);
+        }
+        let mut e = err(format!("unknown variable \"{name}\""), at.clone());
+        e.help = Some(match did_you_mean(name, names.iter().copied()) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None if !self.isolated => {
+                "references start with var., local., path., packer., source., build. or data.".to_string()
+            }
+            None => "only the variables passed to templatefile() are visible here".to_string(),
+        });
+        Err(e)
+    }
+
+    /// `ns.attr` for the namespaces other than `data`.
+    pub fn namespaced(&self, ns: &str, attr: &str, at: &Span) -> EvalResult {
+        match ns {
+            "var" => {
+                if !self.ctx.vars_allowed {
+                    return Err(err("variables may not be used here", at.clone())
+                        .with_detail_box("a variable's default is fixed text: it cannot refer to other variables"));
+                }
+                match self.ctx.vars.get(attr) {
+                    Some(v) => Ok(v.clone()),
+                    None => Err(undefined("variable", "var", attr, self.ctx.vars.keys(), at)),
+                }
+            }
+            "local" => {
+                if !self.ctx.vars_allowed {
+                    return Err(err("locals may not be used here", at.clone()));
+                }
+                self.ctx.locals.get(attr, self.ctx, at)
+            }
+            "path" => match attr {
+                "root" => Ok(Value::String(self.ctx.path_root.clone())),
+                "cwd" => Ok(Value::String(self.ctx.path_cwd.clone())),
+                _ => Err(undefined("path attribute", "path", attr, ["root", "cwd"].iter(), at)),
+            },
+            "packer" => match attr {
+                "version" => Ok(Value::String(crate::PACKER_COMPAT_VERSION.to_string())),
+                _ => Err(undefined("packer attribute", "packer", attr, ["version"].iter(), at)),
+            },
+            "source" => match (&self.source, attr) {
+                (Some((t, _)), "type") => Ok(Value::String(t.clone())),
+                (Some((_, n)), "name") => Ok(Value::String(n.clone())),
+                (Some(_), _) => Err(undefined("source attribute", "source", attr, ["type", "name"].iter(), at)),
+                (None, _) => {
+                    Err(err("`source` can only be used inside a build block's sources and provisioners", at.clone()))
+                }
+            },
+            "build" => Ok(match self.build {
+                BuildRefs::Late => Value::String(format!("{{{{ .{attr} }}}}")),
+                BuildRefs::Unknown => Value::Unknown,
+            }),
+            _ => Err(err(format!("unknown reference `{ns}.{attr}`"), at.clone())),
+        }
+    }
+
+    /// `data.type.name`: data sources only run at build time, so their values are unknown here.
+    pub fn data_ref(&self, ty: &str, name: &str, at: &Span) -> EvalResult {
+        let key = format!("{ty}.{name}");
+        if self.ctx.data.contains(&key) {
+            Ok(Value::Unknown)
+        } else {
+            Err(undefined("data source", "data", &key, self.ctx.data.iter(), at))
+        }
+    }
+}
+
+fn undefined<'s, S: AsRef<str> + 's>(
+    what: &str,
+    ns: &str,
+    name: &str,
+    known: impl Iterator<Item = &'s S>,
+    at: &Span,
+) -> Box<Diagnostic> {
+    let known: Vec<&str> = known.map(AsRef::as_ref).collect();
+    let mut e = err(format!("reference to undeclared {what} `{ns}.{name}`"), at.clone());
+    e.help = match did_you_mean(name, known.iter().copied()) {
+        Some(s) => Some(format!("did you mean `{ns}.{s}`?")),
+        None if ns == "var" => Some(format!("declare it with a `variable \"{name}\" {{}}` block")),
+        None if ns == "local" => Some(format!("declare it in a `locals {{ {name} = ... }}` block")),
+        None => None,
+    };
+    e
+}
+
+trait WithDetail {
+    fn with_detail_box(self, d: &str) -> Self;
+}
+
+impl WithDetail for Box<Diagnostic> {
+    fn with_detail_box(mut self, d: &str) -> Self {
+        self.detail = Some(d.to_string());
+        self
+    }
+}
+
+/// One `locals` entry.
+pub(crate) struct LocalDef {
+    pub expr: Expression,
+    pub file: Arc<SourceFile>,
+    pub span: Span,
+}
+
+enum LocalState {
+    InProgress,
+    Done(Value),
+    /// Its error is already recorded; dependants see an unknown value.
+    Failed,
+}
+
+/// Locals, evaluated on first use so that they may refer to each other in any order.
+#[derive(Default)]
+pub(crate) struct Locals {
+    pub defs: BTreeMap<String, LocalDef>,
+    state: RefCell<BTreeMap<String, LocalState>>,
+    errors: RefCell<Vec<Diagnostic>>,
+    /// Names being evaluated, outermost first, for cycle messages.
+    stack: RefCell<Vec<String>>,
+}
+
+impl Locals {
+    pub fn get(&self, name: &str, ctx: &Ctx, at: &Span) -> EvalResult {
+        let Some(def) = self.defs.get(name) else {
+            return Err(undefined("local", "local", name, self.defs.keys(), at));
+        };
+        match self.state.borrow().get(name) {
+            Some(LocalState::Done(v)) => return Ok(v.clone()),
+            Some(LocalState::Failed) => return Ok(Value::Unknown),
+            Some(LocalState::InProgress) => {
+                let stack = self.stack.borrow();
+                let start = stack.iter().position(|n| n == name).unwrap_or(0);
+                let mut chain: Vec<String> = stack[start..].iter().map(|n| format!("local.{n}")).collect();
+                chain.push(format!("local.{name}"));
+                return Err(err(format!("local.{name} depends on itself"), at.clone())
+                    .with_detail_box(&format!("cycle: {}", chain.join(" -> "))));
+            }
+            None => {}
+        }
+        self.state.borrow_mut().insert(name.to_string(), LocalState::InProgress);
+        self.stack.borrow_mut().push(name.to_string());
+        let scope = Scope::new(&def.file, ctx);
+        let result = eval(&def.expr, &scope);
+        self.stack.borrow_mut().pop();
+        let v = match result {
+            Ok(v) => {
+                self.state.borrow_mut().insert(name.to_string(), LocalState::Done(v.clone()));
+                v
+            }
+            Err(e) => {
+                self.errors.borrow_mut().push(*e);
+                self.state.borrow_mut().insert(name.to_string(), LocalState::Failed);
+                Value::Unknown
+            }
+        };
+        Ok(v)
+    }
+
+    /// Evaluates every local; returns their values (in name order) and the errors found.
+    pub fn evaluate_all(&self, ctx: &Ctx) -> (Vec<(String, Value)>, Vec<Diagnostic>) {
+        let mut out = Vec::new();
+        for (name, def) in &self.defs {
+            let v = self.get(name, ctx, &def.span).unwrap_or(Value::Unknown);
+            out.push((name.clone(), v));
+        }
+        (out, std::mem::take(&mut *self.errors.borrow_mut()))
+    }
+}

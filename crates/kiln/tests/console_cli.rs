@@ -1,0 +1,70 @@
+//! `kiln console` driven as a user runs it: expressions on stdin, values on stdout.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+fn console(args: &[&str], input: &str, dir: &std::path::Path) -> (i32, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kiln"))
+        .arg("console")
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn kiln");
+    child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
+    let out = child.wait_with_output().expect("wait");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("kiln-console-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
+}
+
+#[test]
+fn prints_values_like_packer_console() {
+    let d = temp_dir("values");
+    std::fs::write(
+        d.join("t.pkr.hcl"),
+        "variable \"x\" {\n  default = \"abc\"\n}\nlocals {\n  l = [1, 2]\n  m = { a = 1 }\n}\n",
+    )
+    .expect("write");
+    let (rc, out, err) = console(&["t.pkr.hcl"], "var.x\nlocal.l\nlocal.m\n1 + 2\n\"a${var.x}\"\n", &d);
+    assert_eq!(rc, 0, "{err}");
+    assert_eq!(out, "abc\n[\n  1,\n  2,\n]\n{\n  \"a\" = 1\n}\n3\naabc\n");
+}
+
+#[test]
+fn errors_are_diagnostics_and_set_the_exit_code() {
+    let d = temp_dir("errors");
+    std::fs::write(d.join("t.pkr.hcl"), "variable \"region\" {\n  default = \"eu\"\n}\n").expect("write");
+    let (rc, out, err) = console(&["t.pkr.hcl"], "var.regoin\nvar.region\n", &d);
+    assert_eq!(rc, 1);
+    assert_eq!(out, "eu\n");
+    assert!(err.contains("<console>:1:1") && err.contains("did you mean `var.region`?"), "{err}");
+}
+
+#[test]
+fn var_flags_apply() {
+    let d = temp_dir("vars");
+    std::fs::write(d.join("t.pkr.hcl"), "variable \"x\" {\n  default = \"abc\"\n}\n").expect("write");
+    let (rc, out, err) = console(&["-var", "x=from-cli", "t.pkr.hcl"], "var.x\n", &d);
+    assert_eq!(rc, 0, "{err}");
+    assert_eq!(out, "from-cli\n");
+}
+
+#[test]
+fn works_without_a_template() {
+    let d = temp_dir("none");
+    let (rc, out, err) = console(&[], "[for x in [1, 2] : x * 2]\n", &d);
+    assert_eq!(rc, 0, "{err}");
+    assert_eq!(out, "[\n  2,\n  4,\n]\n");
+}
