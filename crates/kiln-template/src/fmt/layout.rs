@@ -5,6 +5,7 @@
 //! which is what makes the output byte-identical to HCL's canonical format.
 
 use super::lexer::{Kind, Token};
+use unicode_segmentation::UnicodeSegmentation;
 
 /// A token with the number of spaces to print before it.
 pub struct Cell<'a> {
@@ -240,8 +241,9 @@ fn space_after(subject: &Cell, before: Option<Kind>, after: &Cell) -> bool {
     true
 }
 
+/// Width of a token range as HCL measures it: spaces plus user-perceived characters.
 fn columns(cells: &[Cell], range: (usize, usize)) -> usize {
-    cells[range.0..range.1].iter().map(|c| c.spaces + c.text.len()).sum()
+    cells[range.0..range.1].iter().map(|c| c.spaces + c.text.graphemes(true).count()).sum()
 }
 
 fn align(cells: &mut [Cell], lines: &[Line]) {
