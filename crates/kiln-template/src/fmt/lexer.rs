@@ -148,29 +148,28 @@ impl<'a> Lexer<'a> {
                 Some(Mode::Heredoc { .. }) => self.heredoc(),
             }
         }
-        // Anything still open at the end of input is unterminated.
-        while let Some(mode) = self.modes.pop() {
-            match mode {
-                Mode::Main { in_template: true, .. } => {
-                    let start = self.open_starts.pop().unwrap_or(self.src.len());
-                    self.error(
-                        "unterminated template sequence",
-                        start,
-                        start + 2,
-                        Some("close the interpolation with `}`"),
-                    );
-                }
-                Mode::Quoted => {
-                    let start = self.open_starts.pop().unwrap_or(self.src.len());
-                    self.error("unterminated string", start, start + 1, Some("add the closing `\"`"));
-                }
-                Mode::Heredoc { marker } => {
-                    let start = self.open_starts.pop().unwrap_or(self.src.len());
-                    let help = format!("end the heredoc with a line containing only `{marker}`");
-                    self.error("unterminated heredoc", start, start + 2, Some(&help));
-                }
-                Mode::Main { .. } => {}
+        // Only the innermost construct still open at the end is reported, and only when no
+        // error after its start already explains it (a newline in a string nested in `${`).
+        let Some(mode) = self.modes.pop() else { return };
+        let start = self.open_starts.pop().unwrap_or(self.src.len());
+        if self.errors.iter().any(|e| e.span.as_ref().is_some_and(|s| s.start >= start)) {
+            return;
+        }
+        match mode {
+            Mode::Main { in_template: true, .. } => {
+                self.error(
+                    "unterminated template sequence",
+                    start,
+                    start + 2,
+                    Some("close the interpolation with `}`"),
+                );
             }
+            Mode::Quoted => self.error("unterminated string", start, start + 1, Some("add the closing `\"`")),
+            Mode::Heredoc { marker } => {
+                let help = format!("end the heredoc with a line containing only `{marker}`");
+                self.error("unterminated heredoc", start, start + 2, Some(&help));
+            }
+            Mode::Main { .. } => {}
         }
     }
 
@@ -375,6 +374,19 @@ impl<'a> Lexer<'a> {
             // A newline cannot appear in a quoted string: report it and resume as an expression.
             let open = self.open_starts.pop().unwrap_or(start);
             self.modes.pop();
+            if let (Some(Mode::Main { in_template: true, .. }), Some(&seq)) =
+                (self.modes.last(), self.open_starts.last())
+            {
+                // The quote that "opened" this string was meant to close an outer one: the
+                // real problem is the unclosed `${` before it.
+                self.error(
+                    "unterminated template sequence: `${` or `%{` is not closed before the end of the string",
+                    seq,
+                    seq + 2,
+                    Some("close the interpolation with `}` before the closing quote"),
+                );
+                return;
+            }
             self.error(
                 "unterminated string: a quoted string cannot span lines",
                 open,

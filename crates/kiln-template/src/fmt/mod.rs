@@ -6,6 +6,7 @@
 //! spacing rules between token kinds, alignment of `=` and trailing comments). Invalid input is
 //! refused, as `packer fmt` refuses it, with diagnostics that point at the problem.
 
+mod check;
 pub mod layout;
 pub mod lexer;
 
@@ -18,6 +19,7 @@ pub fn format(src: &str, file: &Arc<SourceFile>) -> Result<String, Diagnostics> 
     if !errors.is_empty() {
         return Err(Diagnostics(errors));
     }
+    check::brackets(src, &tokens, file)?;
     check_syntax(src, file)?;
     Ok(layout::layout(src, &tokens))
 }
@@ -40,9 +42,7 @@ fn check_syntax(src: &str, file: &Arc<SourceFile>) -> Result<(), Diagnostics> {
         } else {
             format!("invalid HCL syntax: {message}")
         };
-        let d = Diagnostic::error(summary)
-            .at(Span::new(file, start, end))
-            .with_help("fix the syntax error; files that do not parse are not formatted");
+        let d = Diagnostic::error(summary).at(Span::new(file, start, end)).with_help(check::help_for(message));
         return Err(d.into());
     }
     Ok(())
