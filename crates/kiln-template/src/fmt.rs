@@ -1,1 +1,0 @@
-//! The HCL2 formatter: canonical layout byte-identical to `packer fmt`.

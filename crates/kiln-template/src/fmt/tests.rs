@@ -1,0 +1,76 @@
+use super::*;
+
+fn fmt(src: &str) -> String {
+    let f = SourceFile::new("t.pkr.hcl", src);
+    match format(src, &f) {
+        Ok(s) => s,
+        Err(d) => panic!("format failed: {d}"),
+    }
+}
+
+#[test]
+fn aligns_equals_and_comments() {
+    assert_eq!(
+        fmt("a=1\nbbb = \"x\"   # c\nc {\n d = [ 1,2 ]\n}\n"),
+        "a   = 1\nbbb = \"x\" # c\nc {\n  d = [1, 2]\n}\n"
+    );
+}
+
+fn err(src: &str) -> (String, (usize, usize), String) {
+    let f = SourceFile::new("t.pkr.hcl", src);
+    let Err(d) = format(src, &f) else { panic!("expected an error for {src:?}") };
+    let first = &d.0[0];
+    let span = first.span.as_ref().expect("a span");
+    (first.summary.clone(), span.line_col(), first.help.clone().unwrap_or_default())
+}
+
+#[test]
+fn unclosed_bracket_points_at_the_opener() {
+    let (summary, at, help) = err("a = 1\nb = {\n  c = [1,\n}\n");
+    assert_eq!(summary, "unexpected `}`: `[` opened at line 3, column 7 is still open");
+    assert_eq!(at, (4, 1));
+    assert!(help.contains("`]`"), "{help}");
+    let (summary, at, _) = err("x {\n  y = 1\n");
+    assert_eq!((summary.as_str(), at), ("unclosed `{`", (1, 3)));
+}
+
+#[test]
+fn unterminated_strings_and_heredocs() {
+    assert_eq!(err("a = \"abc\nb = 1\n").1, (1, 5));
+    let (summary, at, help) = err("a = 1\nb = <<EOT\nxx\n");
+    assert_eq!((summary.as_str(), at), ("unterminated heredoc", (2, 5)));
+    assert!(help.contains("`EOT`"), "{help}");
+    let (summary, at, _) = err("a = \"${foo\"\n");
+    assert!(summary.starts_with("unterminated template sequence"), "{summary}");
+    assert_eq!(at, (1, 6));
+}
+
+#[test]
+fn parser_errors_have_a_place_and_a_hint() {
+    let (summary, at, help) = err("a = [1 2]\n");
+    assert!(summary.starts_with("invalid HCL syntax"), "{summary}");
+    assert_eq!(at, (1, 8));
+    assert_eq!(help, "separate list items with commas");
+    assert_eq!(err("a = 1\na = 2\n").1, (2, 1));
+}
+
+#[test]
+fn invalid_characters_are_reported_not_dropped() {
+    let (summary, at, _) = err("a = 1\nb = @\n");
+    assert_eq!((summary.as_str(), at), ("invalid character '@'", (2, 5)));
+}
+
+#[test]
+fn heredoc_lines_keep_their_bytes_and_the_line_after_aligns() {
+    let src = "x {\ncontent = <<-EOT\n    keep   this\n  EOT\ndestination = \"/tmp\"\n}\n";
+    let want = "x {\n  content     = <<-EOT\n    keep   this\n  EOT\n  destination = \"/tmp\"\n}\n";
+    assert_eq!(fmt(src), want);
+}
+
+#[test]
+fn no_panic_on_odd_input() {
+    for src in ["\"", "${", "<<", "<<EOF", "a = \"${\"", "}}}", "/*", "a = \"\\", "\r", "\u{feff}a = 1", "a = 1 ~}"] {
+        let f = SourceFile::new("t", src);
+        let _ = format(src, &f);
+    }
+}

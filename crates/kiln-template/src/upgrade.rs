@@ -1,1 +1,0 @@
-//! `hcl2_upgrade`: legacy JSON template → HCL2 configuration.
