@@ -10,6 +10,7 @@
 //! fixers (`fix`) and the JSON → HCL2 upgrade (`upgrade`). It knows nothing about any builder's
 //! options: components decode their own configuration from the [`node::Node`] tree.
 
+pub mod decode;
 pub mod diag;
 pub mod fix;
 pub mod fmt;
@@ -21,6 +22,8 @@ pub mod json;
 pub mod load;
 pub mod node;
 pub mod plan;
+#[doc(hidden)]
+pub mod testing;
 pub mod types;
 pub mod upgrade;
 pub mod value;
