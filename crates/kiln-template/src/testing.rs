@@ -142,7 +142,7 @@ mod tests {
         let NodeKind::Object(m) = &n.kind else { panic!("not an object") };
         assert_eq!(m[1].0.span.as_ref().unwrap().line_col(), (3, 3));
         let c = n.get("b").and_then(|b| b.get("c")).unwrap();
-        assert_eq!(c.span.as_ref().unwrap().line_col(), (3, 15));
+        assert_eq!(c.span.as_ref().unwrap().line_col(), (3, 14));
         assert_eq!(c.kind, NodeKind::Bool(true));
         assert!(json_node("t", "{\"a\" 1}").is_err());
     }
