@@ -182,3 +182,36 @@ fn out_of_range_and_fractional_integers() {
     let e = decode::<Conf>(&node(r#"{"ssh_username":"u","ssh_port":1.5}"#)).unwrap_err();
     assert_eq!(e.0[0].summary, "expected a whole number, found 1.5");
 }
+
+#[derive(Debug, Deserialize, PartialEq, Default)]
+struct Own {
+    #[serde(default)]
+    content: Option<String>,
+}
+
+#[derive(Debug, Deserialize, PartialEq, Default)]
+struct Common {
+    #[serde(default)]
+    communicator: Option<String>,
+    #[serde(default)]
+    ssh_port: Option<u16>,
+}
+
+#[test]
+fn split_decoding_shares_one_object() {
+    assert_eq!(fields_of::<Common>(), ["communicator", "ssh_port"]);
+    let (a, b): (Own, Common) =
+        decode_split(&node(r#"{"content":"x","communicator":"none"}"#), "the \"file\" builder").unwrap();
+    assert_eq!(a.content.as_deref(), Some("x"));
+    assert_eq!(b.communicator.as_deref(), Some("none"));
+    let e = decode_split::<Own, Common>(&node("{\"contnet\":\"x\",\n\"ssh_port\":\"no\"}"), "the \"file\" builder")
+        .unwrap_err();
+    assert_eq!(e.0.len(), 2, "{e}");
+    assert_eq!(e.0[0].summary, "unknown option \"contnet\"");
+    assert_eq!(e.0[0].help.as_deref(), Some("did you mean \"content\"?"));
+    assert_eq!(
+        e.0[0].detail.as_deref(),
+        Some("the options of the \"file\" builder are: content, communicator, ssh_port")
+    );
+    assert_eq!(e.0[1].span.as_ref().unwrap().line_col(), (2, 12));
+}
