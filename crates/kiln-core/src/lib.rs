@@ -8,6 +8,7 @@ pub mod component;
 pub mod error;
 pub mod event;
 pub mod hook;
+pub mod late;
 pub mod registry;
 pub mod render;
 pub mod run;
