@@ -127,6 +127,10 @@ impl PostProcessor for Checksum {
             outputs.push(kiln_core::late::render(&template, &data)?);
         }
         let files = artifact.files();
+        if files.is_empty() {
+            // Nothing to sum: Packer writes no checksum file then either.
+            outputs.clear();
+        }
         let (f2, o2) = (files.clone(), outputs.clone());
         tokio::task::spawn_blocking(move || write_checksums(&f2, &kinds, &o2))
             .await
