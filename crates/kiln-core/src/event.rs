@@ -162,7 +162,9 @@ impl Ui {
         }
         let now = SystemTime::now();
         if self.inner.log.is_some() {
-            self.write_log(&format!("ui: {event:?}"));
+            if let Some(line) = log_line(&event) {
+                self.write_log(&line);
+            }
         }
         self.inner.renderer.emit(now, &event);
     }
@@ -214,6 +216,19 @@ impl Ui {
         let q = question.to_string();
         tokio::task::spawn_blocking(move || inner.asker.ask(&q)).await.ok().flatten()
     }
+}
+
+/// How an event reads in the debug log (Packer logs `ui: ...` / `ui error: ...`).
+fn log_line(e: &Event) -> Option<String> {
+    let who = |b: &Option<String>| b.as_ref().map(|b| format!("{b}: ")).unwrap_or_default();
+    Some(match e {
+        Event::Say { build, text } => format!("ui: ==> {}{text}", who(build)),
+        Event::Message { build, text } => format!("ui: {}{text}", who(build)),
+        Event::Error { build, text } => format!("ui error: ==> {}{text}", who(build)),
+        Event::BuildLine { text, .. } | Event::Plain { text } => format!("ui: {}", text.trim_start_matches('\n')),
+        Event::Artifact { build, description, .. } => format!("ui: --> {build}: {description}"),
+        Event::Start { .. } | Event::ArtifactCount { .. } | Event::Progress { .. } => return None,
+    })
 }
 
 /// Keeps events in memory: for tests, and for anyone who wants to inspect a run.

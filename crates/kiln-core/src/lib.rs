@@ -9,6 +9,7 @@ pub mod error;
 pub mod event;
 pub mod hook;
 pub mod late;
+pub mod output;
 pub mod registry;
 pub mod render;
 pub mod run;
