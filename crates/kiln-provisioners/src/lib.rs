@@ -2,4 +2,6 @@
 //! post-processor.
 
 pub mod breakpoint;
+pub mod file;
+pub mod shell;
 pub mod shell_local;

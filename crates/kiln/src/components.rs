@@ -9,6 +9,8 @@ pub fn registry() -> Registry {
         .builder("null", kiln_builders::null::new)
         // Provisioners
         .provisioner("breakpoint", kiln_provisioners::breakpoint::new)
+        .provisioner("file", kiln_provisioners::file::new)
+        .provisioner("shell", kiln_provisioners::shell::new)
         .provisioner("shell-local", kiln_provisioners::shell_local::new)
         // Post-processors
         .post_processor("artifice", kiln_post::artifice::new)
