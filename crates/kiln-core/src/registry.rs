@@ -1,5 +1,9 @@
 //! The one table that maps every component type name to what kiln knows about it.
 
+use std::sync::OnceLock;
+
+use crate::component::{Builder, PostProcessor, Provisioner};
+
 /// The kind of a component, as Packer names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ComponentKind {
@@ -20,14 +24,84 @@ impl ComponentKind {
     }
 }
 
-/// Component types kiln implements, per kind. Empty until the build engine lands.
+/// Component types kiln implements, per kind: the names in the installed [`Registry`].
 pub fn implemented(kind: ComponentKind) -> &'static [&'static str] {
-    match kind {
-        ComponentKind::Builder => &[],
-        ComponentKind::Provisioner => &[],
-        ComponentKind::PostProcessor => &[],
-        ComponentKind::DataSource => &[],
+    match REGISTRY.get() {
+        Some(r) => r.names(kind),
+        None => &[],
     }
+}
+
+pub type BuilderCtor = fn() -> Box<dyn Builder>;
+pub type ProvisionerCtor = fn() -> Box<dyn Provisioner>;
+pub type PostProcessorCtor = fn() -> Box<dyn PostProcessor>;
+
+/// The table of type names to constructors. The binary fills it in one place (one line per
+/// component) and [`install`]s it; kiln-core knows no concrete component.
+#[derive(Default)]
+pub struct Registry {
+    builders: Vec<(&'static str, BuilderCtor)>,
+    provisioners: Vec<(&'static str, ProvisionerCtor)>,
+    post_processors: Vec<(&'static str, PostProcessorCtor)>,
+    names: [Vec<&'static str>; 4],
+}
+
+impl Registry {
+    pub fn new() -> Registry {
+        Registry::default()
+    }
+
+    pub fn builder(mut self, name: &'static str, ctor: BuilderCtor) -> Registry {
+        self.builders.push((name, ctor));
+        self.names[0].push(name);
+        self
+    }
+
+    pub fn provisioner(mut self, name: &'static str, ctor: ProvisionerCtor) -> Registry {
+        self.provisioners.push((name, ctor));
+        self.names[1].push(name);
+        self
+    }
+
+    pub fn post_processor(mut self, name: &'static str, ctor: PostProcessorCtor) -> Registry {
+        self.post_processors.push((name, ctor));
+        self.names[2].push(name);
+        self
+    }
+
+    pub fn names(&self, kind: ComponentKind) -> &[&'static str] {
+        match kind {
+            ComponentKind::Builder => &self.names[0],
+            ComponentKind::Provisioner => &self.names[1],
+            ComponentKind::PostProcessor => &self.names[2],
+            ComponentKind::DataSource => &self.names[3],
+        }
+    }
+
+    pub fn new_builder(&self, name: &str) -> Option<Box<dyn Builder>> {
+        self.builders.iter().find(|(n, _)| *n == name).map(|(_, c)| c())
+    }
+
+    pub fn new_provisioner(&self, name: &str) -> Option<Box<dyn Provisioner>> {
+        self.provisioners.iter().find(|(n, _)| *n == name).map(|(_, c)| c())
+    }
+
+    pub fn new_post_processor(&self, name: &str) -> Option<Box<dyn PostProcessor>> {
+        self.post_processors.iter().find(|(n, _)| *n == name).map(|(_, c)| c())
+    }
+}
+
+static REGISTRY: OnceLock<Registry> = OnceLock::new();
+static EMPTY: OnceLock<Registry> = OnceLock::new();
+
+/// Makes `r` the process's registry (used by `validate` and `build`). Only the first call counts.
+pub fn install(r: Registry) {
+    let _ = REGISTRY.set(r);
+}
+
+/// The installed registry, or an empty one.
+pub fn global() -> &'static Registry {
+    REGISTRY.get().unwrap_or_else(|| EMPTY.get_or_init(Registry::new))
 }
 
 /// Component types Packer (core and its official plugins) knows, so that a template naming one
@@ -139,19 +213,25 @@ use kiln_template::plan::Build;
 
 /// Whether `name` is a component kiln can run; otherwise the error to show at `span`.
 pub fn check_type(kind: ComponentKind, name: &str, span: Option<&Span>) -> Result<(), Diagnostic> {
-    if implemented(kind).contains(&name) {
+    check_type_for(global(), kind, name, span)
+}
+
+/// [`check_type`] against a given registry.
+pub fn check_type_for(reg: &Registry, kind: ComponentKind, name: &str, span: Option<&Span>) -> Result<(), Diagnostic> {
+    let implemented = reg.names(kind);
+    if implemented.contains(&name) {
         return Ok(());
     }
     let noun = kind.noun();
     let d = if known_to_packer(kind).contains(&name) {
         Diagnostic::error(format!("the {noun} type {name:?} is not implemented in kiln yet"))
-            .with_detail(format!("kiln implements these {noun}s: {}", list_or_none(implemented(kind))))
+            .with_detail(format!("kiln implements these {noun}s: {}", list_or_none(implemented)))
     } else {
-        let all = implemented(kind).iter().chain(known_to_packer(kind)).copied();
+        let all = implemented.iter().chain(known_to_packer(kind)).copied();
         let d = Diagnostic::error(format!("unknown {noun} type {name:?}"));
         match did_you_mean(name, all) {
             Some(s) => d.with_help(format!("did you mean {s:?}?")),
-            None => d.with_detail(format!("kiln implements these {noun}s: {}", list_or_none(implemented(kind)))),
+            None => d.with_detail(format!("kiln implements these {noun}s: {}", list_or_none(implemented))),
         }
     };
     Err(d.at_opt(span.cloned()))
@@ -165,22 +245,19 @@ fn list_or_none(names: &[&str]) -> String {
     }
 }
 
-/// Every problem with a build's components: unknown or unimplemented types.
+/// Every problem with a build's components: unknown or unimplemented types, and every error
+/// (and warning) of decoding and checking their configuration.
 pub fn check_build(build: &Build) -> Vec<Diagnostic> {
-    let mut out = Vec::new();
-    let mut check = |kind, name: &str, span: Option<&Span>| {
-        if let Err(d) = check_type(kind, name, span) {
-            out.push(d);
-        }
-    };
-    check(ComponentKind::Builder, &build.builder_type, build.span.as_ref());
-    for p in build.provisioners.iter().chain(build.error_cleanup_provisioner.as_ref()) {
-        check(ComponentKind::Provisioner, &p.provisioner_type, p.span.as_ref());
+    check_build_in(global(), build)
+}
+
+/// [`check_build`] against a given registry.
+pub fn check_build_in(reg: &Registry, build: &Build) -> Vec<Diagnostic> {
+    let info = crate::scheduler::build_info(build, &crate::scheduler::RunOptions::default());
+    match crate::scheduler::prepare_build(reg, build, &info) {
+        Ok((_, warnings)) => warnings,
+        Err(d) => d.0,
     }
-    for pp in build.post_processors.iter().flatten() {
-        check(ComponentKind::PostProcessor, &pp.post_processor_type, pp.span.as_ref());
-    }
-    out
 }
 
 #[cfg(test)]
@@ -189,9 +266,10 @@ mod tests {
 
     #[test]
     fn known_but_unimplemented_and_unknown_types_are_told_apart() {
-        let e = check_type(ComponentKind::Builder, "vmware-iso", None).unwrap_err();
+        let reg = Registry::new();
+        let e = check_type_for(&reg, ComponentKind::Builder, "vmware-iso", None).unwrap_err();
         assert!(e.summary.contains("not implemented in kiln yet"), "{e}");
-        let e = check_type(ComponentKind::Builder, "amazon-eb", None).unwrap_err();
+        let e = check_type_for(&reg, ComponentKind::Builder, "amazon-eb", None).unwrap_err();
         assert_eq!(e.summary, "unknown builder type \"amazon-eb\"");
         assert_eq!(e.help.as_deref(), Some("did you mean \"amazon-ebs\"?"));
     }

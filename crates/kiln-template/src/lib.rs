@@ -11,6 +11,7 @@
 //! options: components decode their own configuration from the [`node::Node`] tree.
 
 pub mod console;
+pub mod decode;
 pub mod diag;
 pub mod fix;
 pub mod fmt;
@@ -23,6 +24,8 @@ pub mod load;
 pub mod node;
 pub mod plan;
 pub mod secrets;
+#[doc(hidden)]
+pub mod testing;
 pub mod types;
 pub mod upgrade;
 pub mod value;

@@ -1,8 +1,12 @@
 //! `build`: runs every selected build of a template and prints the artifacts.
 
-use super::{not_yet, Command, EXCEPT, ONLY, VAR, VAR_FILE};
+use super::{load_options, one_template, report, Command, EXCEPT, ONLY, VAR, VAR_FILE};
 use crate::args::{flag, FlagKind, Parsed};
 use crate::ui::Ui;
+use kiln_core::event::StdinAsker;
+use kiln_core::run::{format_from, log_from_env};
+use kiln_core::scheduler::RunOptions;
+use kiln_core::{OnError, RunSettings};
 
 pub const COMMAND: Command = Command {
     name: "build",
@@ -30,6 +34,70 @@ pub const COMMAND: Command = Command {
     run,
 };
 
-fn run(ui: &mut Ui, _p: Parsed) -> u8 {
-    not_yet(ui, "build")
+fn run(ui: &mut Ui, p: Parsed) -> u8 {
+    let Some(template) = one_template(ui, &COMMAND, &p) else {
+        return 1;
+    };
+    let Some(opts) = load_options(ui, &p) else {
+        return 1;
+    };
+    let parallel_builds = match p.value("parallel-builds").map(str::trim) {
+        None | Some("") => 0,
+        Some(v) => match v.parse::<usize>() {
+            Ok(n) => n,
+            Err(_) => {
+                ui.err(&format!(
+                    "invalid value {v:?} for flag -parallel-builds: expected a number (0 means no limit)\n"
+                ));
+                return 1;
+            }
+        },
+    };
+    let on_error = match OnError::parse(p.value("on-error").unwrap_or("")) {
+        Some(o) => o,
+        None => {
+            ui.err(&format!(
+                "invalid value {:?} for flag -on-error: use cleanup, abort, ask or run-cleanup-provisioner\n",
+                p.value("on-error").unwrap_or("")
+            ));
+            return 1;
+        }
+    };
+    let t = match kiln_template::load(template.as_ref(), &opts) {
+        Ok(t) => t,
+        Err(diags) => {
+            report(ui, &diags);
+            return 1;
+        }
+    };
+    report(ui, &kiln_template::Diagnostics(t.warnings.clone()));
+    let template_dir = std::path::Path::new(template)
+        .canonicalize()
+        .ok()
+        .and_then(|p| if p.is_dir() { Some(p) } else { p.parent().map(|d| d.to_path_buf()) })
+        .unwrap_or_default();
+    let settings = RunSettings {
+        only: p.list("only"),
+        except: p.list("except"),
+        options: RunOptions {
+            parallel_builds,
+            debug: p.bool("debug"),
+            force: p.bool("force"),
+            on_error,
+            template_dir,
+            run_uuid: String::new(),
+        },
+    };
+    let format =
+        format_from(ui.machine_readable, p.bool("json"), p.bool_or("color", true), p.bool("timestamp-ui"), &opts.env);
+    let engine_ui =
+        kiln_core::Ui::with(kiln_core::render::renderer(format), log_from_env(&opts.env), Box::new(StdinAsker));
+    match kiln_core::run_template(kiln_core::registry::global(), &t, &settings, &engine_ui) {
+        Ok(summary) => summary.exit_code(),
+        Err(diags) => {
+            // Prepare errors may quote configuration: mask secrets there too.
+            ui.err(&engine_ui.mask(&format!("{diags}\n")));
+            1
+        }
+    }
 }

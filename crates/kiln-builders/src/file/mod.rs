@@ -1,0 +1,138 @@
+//! The `file` builder: writes `content` (or copies `source`) to `target`; the file is the
+//! artifact. Provisioners run without a machine (communicator `none`).
+
+pub mod config;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use kiln_core::hook::{HasCommunicator, StepProvision};
+use kiln_core::step::{run_steps, Outcome, Step};
+use kiln_core::{
+    async_trait, Artifact, BasicArtifact, BuildInfo, Builder, Communicator, Error, ProvisionHook, Result, RunContext,
+};
+use kiln_template::diag::{Diagnostic, Diagnostics};
+use kiln_template::node::Node;
+
+pub use config::Config;
+
+pub const BUILDER_ID: &str = "packer.file";
+
+#[derive(Default)]
+pub struct FileBuilder {
+    config: Config,
+}
+
+pub fn new() -> Box<dyn Builder> {
+    Box::<FileBuilder>::default()
+}
+
+#[derive(Default)]
+struct State {
+    /// The target, once this build has written it.
+    written: Option<PathBuf>,
+}
+
+impl HasCommunicator for State {
+    fn communicator(&self) -> Option<Arc<dyn Communicator>> {
+        Some(Arc::new(kiln_comm::NoneComm))
+    }
+}
+
+struct StepWriteFile(Config);
+
+#[async_trait]
+impl Step<State> for StepWriteFile {
+    fn name(&self) -> &'static str {
+        "StepWriteFile"
+    }
+
+    async fn run(&self, state: &mut State, ctx: &RunContext) -> Result<()> {
+        let target = PathBuf::from(&self.0.target);
+        if let Some(parent) = target.parent().filter(|p| !p.as_os_str().is_empty()) {
+            tokio::fs::create_dir_all(parent)
+                .await
+                .map_err(|e| Error::new(format!("creating the folder of target {}: {e}", self.0.target)))?;
+        }
+        match &self.0.source {
+            Some(src) => {
+                ctx.ui.say(format!("Copying {src} to {}", self.0.target));
+                tokio::fs::copy(src, &target)
+                    .await
+                    .map_err(|e| Error::new(format!("copying source {src} to target {}: {e}", self.0.target)))?;
+            }
+            None => {
+                let content = self.0.content.as_deref().unwrap_or("");
+                tokio::fs::write(&target, content)
+                    .await
+                    .map_err(|e| Error::new(format!("writing target {}: {e}", self.0.target)))?;
+            }
+        }
+        state.written = Some(target);
+        Ok(())
+    }
+
+    fn cleans(&self, state: &State) -> Option<String> {
+        state.written.as_ref().map(|t| format!("deleting target file {}", t.display()))
+    }
+
+    async fn cleanup(&self, state: &mut State, _ctx: &RunContext, outcome: Outcome) {
+        // The file is the artifact: keep it unless the build did not finish.
+        if outcome.failed || outcome.cancelled {
+            if let Some(t) = state.written.take() {
+                let _ = tokio::fs::remove_file(t).await;
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Builder for FileBuilder {
+    fn prepare(&mut self, config: &Node, _info: &BuildInfo) -> Result<Vec<Diagnostic>, Diagnostics> {
+        let c: Config = kiln_template::decode::decode_component(config, "the \"file\" builder")?;
+        let at = |k: &str| config.get(k).and_then(|n| n.span.clone()).or(config.span.clone());
+        let mut d = Diagnostics::new();
+        let mut warnings = Vec::new();
+        if c.target.is_empty() {
+            d.push(
+                Diagnostic::error("the file builder needs a target")
+                    .at_opt(at("target"))
+                    .with_help("add \"target\": the path of the file to create"),
+            );
+        }
+        match (&c.source, &c.content) {
+            (Some(_), Some(_)) => d.push(
+                Diagnostic::error("source and content cannot both be set")
+                    .at_opt(at("content"))
+                    .with_help("keep one: content writes literal text, source copies a file"),
+            ),
+            (None, None) => warnings.push(
+                Diagnostic::warning("neither source nor content is set: the target will be an empty file")
+                    .at_opt(config.span.clone()),
+            ),
+            (Some(src), None) if !std::path::Path::new(src).is_file() => d.push(
+                Diagnostic::error(format!("source file {src:?} does not exist"))
+                    .at_opt(at("source"))
+                    .with_help("give the path of an existing file, relative to the current directory"),
+            ),
+            _ => {}
+        }
+        d.into_result()?;
+        self.config = c;
+        Ok(warnings)
+    }
+
+    async fn run(&self, ctx: &RunContext, hook: Arc<dyn ProvisionHook>) -> Result<Option<Arc<dyn Artifact>>> {
+        let steps: Vec<Box<dyn Step<State>>> =
+            vec![Box::new(StepWriteFile(self.config.clone())), Box::new(StepProvision { hook })];
+        run_steps(&steps, &mut State::default(), ctx).await?;
+        Ok(Some(Arc::new(BasicArtifact {
+            builder_id: BUILDER_ID.into(),
+            id: "File".into(),
+            files: vec![self.config.target.clone()],
+            description: format!("Stored file: {}", self.config.target),
+            owns_files: true,
+            ..BasicArtifact::default()
+        })))
+    }
+}

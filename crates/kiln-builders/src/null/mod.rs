@@ -1,0 +1,87 @@
+//! The `null` builder: no machine of its own; it connects to an existing host (or to nothing,
+//! with `"communicator": "none"`) and runs the provisioners there.
+
+pub mod config;
+
+use std::sync::Arc;
+
+use kiln_core::hook::{HasCommunicator, StepProvision};
+use kiln_core::step::{run_steps, Outcome, Step};
+use kiln_core::{
+    async_trait, Artifact, BasicArtifact, BuildInfo, Builder, Communicator, ProvisionHook, Result, RunContext,
+};
+use kiln_template::diag::{Diagnostic, Diagnostics};
+use kiln_template::node::Node;
+
+pub use config::Config;
+
+pub const BUILDER_ID: &str = "fnoeding.null";
+
+#[derive(Default)]
+pub struct NullBuilder {
+    config: Config,
+    comm: kiln_comm::Config,
+}
+
+pub fn new() -> Box<dyn Builder> {
+    Box::<NullBuilder>::default()
+}
+
+/// What the steps share.
+#[derive(Default)]
+struct State {
+    comm: Option<Arc<dyn Communicator>>,
+}
+
+impl HasCommunicator for State {
+    fn communicator(&self) -> Option<Arc<dyn Communicator>> {
+        self.comm.clone()
+    }
+}
+
+struct StepConnect(kiln_comm::Config);
+
+#[async_trait]
+impl Step<State> for StepConnect {
+    fn name(&self) -> &'static str {
+        "StepConnect"
+    }
+    async fn run(&self, state: &mut State, ctx: &RunContext) -> Result<()> {
+        if self.0.kind() != "none" {
+            ctx.ui.say(format!(
+                "Using {} communicator to connect: {}",
+                self.0.kind(),
+                self.0.ssh_host.as_deref().unwrap_or("localhost")
+            ));
+        }
+        state.comm = Some(self.0.connect().await?);
+        Ok(())
+    }
+    async fn cleanup(&self, state: &mut State, _ctx: &RunContext, _o: Outcome) {
+        state.comm = None;
+    }
+}
+
+#[async_trait]
+impl Builder for NullBuilder {
+    fn prepare(&mut self, config: &Node, _info: &BuildInfo) -> Result<Vec<Diagnostic>, Diagnostics> {
+        let (c, comm): (Config, kiln_comm::Config) =
+            kiln_template::decode::decode_split(config, "the \"null\" builder")?;
+        comm.check(config, true).into_result()?;
+        self.config = c;
+        self.comm = comm;
+        Ok(Vec::new())
+    }
+
+    async fn run(&self, ctx: &RunContext, hook: Arc<dyn ProvisionHook>) -> Result<Option<Arc<dyn Artifact>>> {
+        let steps: Vec<Box<dyn Step<State>>> =
+            vec![Box::new(StepConnect(self.comm.clone())), Box::new(StepProvision { hook })];
+        run_steps(&steps, &mut State::default(), ctx).await?;
+        Ok(Some(Arc::new(BasicArtifact {
+            builder_id: BUILDER_ID.into(),
+            id: "Null".into(),
+            description: "Did not export anything. This is the null builder".into(),
+            ..BasicArtifact::default()
+        })))
+    }
+}

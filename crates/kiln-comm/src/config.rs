@@ -1,0 +1,157 @@
+//! Packer's communicator options, shared by every builder that reaches a machine.
+
+use std::sync::Arc;
+
+use kiln_core::{Communicator, Error, Result};
+use kiln_template::decode::Duration;
+use kiln_template::diag::{did_you_mean, Diagnostic, Diagnostics};
+use kiln_template::node::Node;
+use serde::Deserialize;
+
+/// Communicator options. Embedded in a builder's options with
+/// [`kiln_template::decode::decode_split`].
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Config {
+    /// `ssh` (Packer's default), `none`, or `local` (kiln: run on this machine).
+    #[serde(default)]
+    pub communicator: Option<String>,
+    /// Wait this long before the first connection attempt.
+    #[serde(default)]
+    pub pause_before_connecting: Option<Duration>,
+    /// The host to connect to.
+    #[serde(default)]
+    pub ssh_host: Option<String>,
+    /// The SSH port (default 22).
+    #[serde(default)]
+    pub ssh_port: Option<u16>,
+    /// The user to log in as.
+    #[serde(default)]
+    pub ssh_username: Option<String>,
+    /// The password for password or keyboard-interactive login.
+    #[serde(default)]
+    pub ssh_password: Option<String>,
+    /// A private key file to log in with.
+    #[serde(default)]
+    pub ssh_private_key_file: Option<String>,
+    /// Log in with the keys of the running SSH agent.
+    #[serde(default)]
+    pub ssh_agent_auth: Option<bool>,
+    /// How long to wait for SSH to become available (default 5m).
+    #[serde(default)]
+    pub ssh_timeout: Option<Duration>,
+    /// How many handshakes to try before giving up (default 10).
+    #[serde(default)]
+    pub ssh_handshake_attempts: Option<u32>,
+    /// Request a pseudo-terminal for commands.
+    #[serde(default)]
+    pub ssh_pty: Option<bool>,
+    /// Interval between keep-alive messages (default 5s).
+    #[serde(default)]
+    pub ssh_keep_alive_interval: Option<Duration>,
+    /// `sftp` or `scp` (default).
+    #[serde(default)]
+    pub ssh_file_transfer_method: Option<String>,
+    /// Remove the temporary key from `authorized_keys` at the end.
+    #[serde(default)]
+    pub ssh_clear_authorized_keys: Option<bool>,
+    #[serde(default)]
+    pub ssh_disable_agent_forwarding: Option<bool>,
+    #[serde(default)]
+    pub ssh_bastion_host: Option<String>,
+    #[serde(default)]
+    pub ssh_bastion_port: Option<u16>,
+    #[serde(default)]
+    pub ssh_bastion_username: Option<String>,
+    #[serde(default)]
+    pub ssh_bastion_password: Option<String>,
+    #[serde(default)]
+    pub ssh_bastion_private_key_file: Option<String>,
+    #[serde(default)]
+    pub ssh_bastion_agent_auth: Option<bool>,
+}
+
+const KINDS: &[&str] = &["ssh", "none", "local", "winrm", "docker"];
+
+impl Config {
+    /// The communicator type, `ssh` when unset (as Packer).
+    pub fn kind(&self) -> &str {
+        self.communicator.as_deref().unwrap_or("ssh")
+    }
+
+    /// Checks the options for a builder that connects to a given host (`null`): what must be set.
+    /// `config` is the builder's whole configuration, to point at the right lines.
+    pub fn check(&self, config: &Node, needs_host: bool) -> Diagnostics {
+        let mut d = Diagnostics::new();
+        let at = |key: &str| config.get(key).and_then(|n| n.span.clone()).or(config.span.clone());
+        let kind = self.kind();
+        if !KINDS.contains(&kind) {
+            let mut e = Diagnostic::error(format!("unknown communicator {kind:?}"))
+                .at_opt(at("communicator"))
+                .with_detail(format!("the communicators are: {}", KINDS.join(", ")));
+            if let Some(s) = did_you_mean(kind, KINDS.iter().copied()) {
+                e = e.with_help(format!("did you mean {s:?}?"));
+            }
+            d.push(e);
+            return d;
+        }
+        if kind == "ssh" {
+            if needs_host && self.ssh_host.as_deref().unwrap_or("").is_empty() {
+                d.push(
+                    Diagnostic::error("ssh_host must be set: the null builder connects to an existing machine")
+                        .at_opt(config.span.clone())
+                        .with_help("add \"ssh_host\", or set \"communicator\": \"none\" to run without a machine"),
+                );
+            }
+            if self.ssh_username.as_deref().unwrap_or("").is_empty() {
+                d.push(
+                    Diagnostic::error("ssh_username must be set for the ssh communicator")
+                        .at_opt(config.span.clone())
+                        .with_help("add \"ssh_username\""),
+                );
+            }
+            if let Some(m) = self.ssh_file_transfer_method.as_deref() {
+                if m != "scp" && m != "sftp" {
+                    d.push(
+                        Diagnostic::error(format!("invalid ssh_file_transfer_method {m:?}"))
+                            .at_opt(at("ssh_file_transfer_method"))
+                            .with_help("use \"scp\" or \"sftp\""),
+                    );
+                }
+            }
+        }
+        d
+    }
+
+    /// Connects as configured.
+    pub async fn connect(&self) -> Result<Arc<dyn Communicator>> {
+        if let Some(p) = self.pause_before_connecting {
+            tokio::time::sleep(p.get()).await;
+        }
+        match self.kind() {
+            "none" => Ok(Arc::new(crate::NoneComm)),
+            "local" => Ok(Arc::new(crate::Local::default())),
+            other => Err(Error::new(format!(
+                "the {other} communicator is not implemented in kiln yet; use \"communicator\": \"none\" or \"local\""
+            ))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ssh_needs_host_and_user() {
+        let n = kiln_template::testing::json_node("t.json", r#"{"communicator":"ssh"}"#).unwrap();
+        let c: Config = kiln_template::decode::decode(&n).unwrap();
+        let d = c.check(&n, true);
+        assert_eq!(d.0.len(), 2);
+        assert!(d.0[0].summary.starts_with("ssh_host must be set"));
+        let n = kiln_template::testing::json_node("t.json", r#"{"communicator":"nnoe"}"#).unwrap();
+        let c: Config = kiln_template::decode::decode(&n).unwrap();
+        let d = c.check(&n, true);
+        assert_eq!(d.0[0].help.as_deref(), Some("did you mean \"none\"?"));
+        assert_eq!(d.0[0].span.as_ref().unwrap().line_col(), (1, 17));
+    }
+}

@@ -1,0 +1,15 @@
+//! Communicators: how a build runs commands on its machine and moves files to and from it.
+//!
+//! [`config::Config`] holds Packer's communicator options (embedded in builders' configs with
+//! [`kiln_template::decode::decode_split`]); [`config::Config::connect`] turns it into a
+//! [`kiln_core::Communicator`]. `local` runs on this machine (shell-local uses it), `none`
+//! refuses every operation. `ssh` is declared (its options decode) but not implemented yet.
+
+pub mod config;
+pub mod local;
+pub mod none;
+pub mod transfer;
+
+pub use config::Config;
+pub use local::Local;
+pub use none::NoneComm;

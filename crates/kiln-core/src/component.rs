@@ -1,0 +1,222 @@
+//! The four seams, as small as Packer's: [`Builder`], [`Provisioner`], [`PostProcessor`] and
+//! [`Communicator`], plus the [`Artifact`] a build produces and the context every component
+//! runs with.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use kiln_template::diag::{Diagnostic, Diagnostics};
+use kiln_template::node::Node;
+
+use crate::cancel::Cancel;
+use crate::event::Ui;
+use crate::Result;
+
+/// What `-on-error` asks for when a build fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnError {
+    /// Run every cleanup (the default).
+    #[default]
+    Cleanup,
+    /// Leave everything as it is for inspection.
+    Abort,
+    /// Ask whether to clean up, abort or retry the failed step.
+    Ask,
+    /// Like abort, but run the `error-cleanup-provisioner` first.
+    RunCleanupProvisioner,
+}
+
+impl OnError {
+    pub fn parse(s: &str) -> Option<OnError> {
+        match s {
+            "" | "cleanup" => Some(OnError::Cleanup),
+            "abort" => Some(OnError::Abort),
+            "ask" => Some(OnError::Ask),
+            "run-cleanup-provisioner" => Some(OnError::RunCleanupProvisioner),
+            _ => None,
+        }
+    }
+}
+
+/// What every component knows about the build it is part of (Packer's `packer_*` options).
+#[derive(Debug, Clone, Default)]
+pub struct BuildInfo {
+    /// `packer_build_name`: the build's name as `-only` matches it.
+    pub name: String,
+    /// `packer_builder_type`.
+    pub builder_type: String,
+    pub debug: bool,
+    pub force: bool,
+    pub on_error: OnError,
+    /// The folder of the template, for relative paths (`{{template_dir}}`).
+    pub template_dir: PathBuf,
+    /// One id for the whole run (the manifest's `packer_run_uuid`).
+    pub run_uuid: String,
+}
+
+/// Data a builder makes known at run time (`{{ build `Host` }}`, HCL2 `build.Host`).
+pub type GeneratedData = BTreeMap<String, String>;
+
+/// What a running component gets: where to talk, when to stop, which build it is in.
+#[derive(Clone)]
+pub struct RunContext {
+    pub ui: Ui,
+    pub cancel: Cancel,
+    pub info: Arc<BuildInfo>,
+}
+
+impl RunContext {
+    pub fn with_cancel(&self, cancel: Cancel) -> RunContext {
+        RunContext { cancel, ..self.clone() }
+    }
+}
+
+/// What a build produced: files, an image id, a box …
+pub trait Artifact: Send + Sync + fmt::Debug {
+    /// The id of the builder or post-processor that made it (`packer.file`, `mitchellh.amazonebs`).
+    fn builder_id(&self) -> &str;
+    /// Files, relative or absolute as the component reports them.
+    fn files(&self) -> Vec<String>;
+    /// The artifact's id (an AMI id, "File", "Null").
+    fn id(&self) -> String;
+    /// The one-line description shown in the summary.
+    fn description(&self) -> String;
+    /// Extra values by name (`atlas.artifact.metadata`, generated data …).
+    fn state(&self, _name: &str) -> Option<serde_json::Value> {
+        None
+    }
+    /// Deletes what the artifact is made of (when no one keeps it).
+    fn destroy(&self) -> Result<()>;
+}
+
+/// An artifact made of local files (or of nothing), good for most builders and post-processors.
+#[derive(Debug, Clone, Default)]
+pub struct BasicArtifact {
+    pub builder_id: String,
+    pub id: String,
+    pub files: Vec<String>,
+    pub description: String,
+    pub state: BTreeMap<String, serde_json::Value>,
+    /// Whether `destroy` deletes the files.
+    pub owns_files: bool,
+}
+
+impl Artifact for BasicArtifact {
+    fn builder_id(&self) -> &str {
+        &self.builder_id
+    }
+    fn files(&self) -> Vec<String> {
+        self.files.clone()
+    }
+    fn id(&self) -> String {
+        self.id.clone()
+    }
+    fn description(&self) -> String {
+        self.description.clone()
+    }
+    fn state(&self, name: &str) -> Option<serde_json::Value> {
+        self.state.get(name).cloned()
+    }
+    fn destroy(&self) -> Result<()> {
+        if self.owns_files {
+            for f in &self.files {
+                match std::fs::remove_file(f) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(crate::Error::new(format!("deleting {f}: {e}"))),
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Runs the build's provisioners when the builder has a machine to talk to.
+#[async_trait]
+pub trait ProvisionHook: Send + Sync {
+    /// Runs every provisioner in order over `comm`.
+    async fn provision(&self, ctx: &RunContext, comm: Arc<dyn Communicator>, data: &GeneratedData) -> Result<()>;
+    /// Runs the `error-cleanup-provisioner`, if the template has one.
+    async fn cleanup_provision(
+        &self,
+        ctx: &RunContext,
+        comm: Arc<dyn Communicator>,
+        data: &GeneratedData,
+    ) -> Result<()>;
+}
+
+/// A hook with no provisioners (for tests and for builders run on their own).
+pub struct NoProvisioners;
+
+#[async_trait]
+impl ProvisionHook for NoProvisioners {
+    async fn provision(&self, _: &RunContext, _: Arc<dyn Communicator>, _: &GeneratedData) -> Result<()> {
+        Ok(())
+    }
+    async fn cleanup_provision(&self, _: &RunContext, _: Arc<dyn Communicator>, _: &GeneratedData) -> Result<()> {
+        Ok(())
+    }
+}
+
+#[async_trait]
+pub trait Builder: Send + Sync {
+    /// Decodes and checks the configuration; returns warnings.
+    fn prepare(&mut self, config: &Node, info: &BuildInfo) -> Result<Vec<Diagnostic>, Diagnostics>;
+    /// Runs the build (usually a list of steps, see [`crate::step`]) and returns its artifact,
+    /// or `None` when there is nothing to show.
+    async fn run(&self, ctx: &RunContext, hook: Arc<dyn ProvisionHook>) -> Result<Option<Arc<dyn Artifact>>>;
+}
+
+#[async_trait]
+pub trait Provisioner: Send + Sync {
+    fn prepare(&mut self, config: &Node, info: &BuildInfo) -> Result<Vec<Diagnostic>, Diagnostics>;
+    async fn provision(&self, ctx: &RunContext, comm: Arc<dyn Communicator>, data: &GeneratedData) -> Result<()>;
+}
+
+/// What a post-processor returns: its artifact and whether the input should be kept.
+pub struct PostProcessed {
+    /// `None` ends the chain quietly.
+    pub artifact: Option<Arc<dyn Artifact>>,
+    /// The post-processor's default for `keep_input_artifact`.
+    pub keep: bool,
+    /// Keep the input whatever the user's `keep_input_artifact` says (the output needs it).
+    pub force_keep: bool,
+}
+
+#[async_trait]
+pub trait PostProcessor: Send + Sync {
+    fn configure(&mut self, config: &Node, info: &BuildInfo) -> Result<Vec<Diagnostic>, Diagnostics>;
+    async fn post_process(&self, ctx: &RunContext, artifact: Arc<dyn Artifact>) -> Result<PostProcessed>;
+}
+
+/// Which output stream a line of a remote command came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// Receives a remote command's output, a line at a time, as it comes.
+pub type OutputFn<'a> = &'a (dyn Fn(Stream, &str) + Send + Sync);
+
+/// How to reach a machine: run commands, move files. Paths on the machine are strings.
+#[async_trait]
+pub trait Communicator: Send + Sync {
+    /// Runs `command` through the machine's shell, streams its output, returns its exit status
+    /// (`None` when it ended without one: killed, connection lost).
+    async fn start(&self, command: &str, output: OutputFn<'_>) -> Result<Option<i32>>;
+    /// Writes `data` to the file `dst` on the machine.
+    async fn upload(&self, dst: &str, data: &[u8]) -> Result<()>;
+    /// Copies the local file `src` to `dst` on the machine.
+    async fn upload_file(&self, dst: &str, src: &Path) -> Result<()>;
+    /// Copies the local folder `src` to `dst` with Packer's rule: `src/` copies the folder's
+    /// contents, `src` copies the folder itself into `dst`.
+    async fn upload_dir(&self, dst: &str, src: &Path, exclude: &[String]) -> Result<()>;
+    /// Copies the file `src` on the machine to the local path `dst`.
+    async fn download(&self, src: &str, dst: &Path) -> Result<()>;
+    /// Copies the folder `src` on the machine to the local folder `dst`.
+    async fn download_dir(&self, src: &str, dst: &Path, exclude: &[String]) -> Result<()>;
+}

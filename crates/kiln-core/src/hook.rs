@@ -1,0 +1,208 @@
+//! The provisioning hook: runs a build's provisioners in order over the builder's communicator,
+//! with Packer's `pause_before`, `max_retries` and `timeout`, and the `error-cleanup-provisioner`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::component::{Communicator, GeneratedData, ProvisionHook, Provisioner, RunContext};
+use crate::step::{Outcome, Step};
+use crate::Result;
+
+/// A provisioner ready to run, with the options Packer handles around every provisioner.
+pub struct PreparedProvisioner {
+    /// Type (or HCL2 name) for messages.
+    pub label: String,
+    pub provisioner: Box<dyn Provisioner>,
+    pub pause_before: Option<Duration>,
+    pub max_retries: u32,
+    pub timeout: Option<Duration>,
+}
+
+/// A build's provisioners.
+#[derive(Default)]
+pub struct Provisioners {
+    pub list: Vec<PreparedProvisioner>,
+    pub error_cleanup: Option<PreparedProvisioner>,
+}
+
+impl Provisioners {
+    async fn run_one(
+        &self,
+        p: &PreparedProvisioner,
+        ctx: &RunContext,
+        comm: &Arc<dyn Communicator>,
+        data: &GeneratedData,
+    ) -> Result<()> {
+        let ui = &ctx.ui;
+        if let Some(d) = p.pause_before.filter(|d| !d.is_zero()) {
+            ui.say(format!("Pausing {} before the next provisioner...", go_duration(d)));
+            ctx.cancel.run(tokio::time::sleep(d)).await?;
+        }
+        let tries = p.max_retries.saturating_add(1);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let r = self.run_with_timeout(p, ctx, comm, data).await;
+            match r {
+                Ok(()) => return Ok(()),
+                Err(e) if e.cancelled && ctx.cancel.is_cancelled() => return Err(e),
+                Err(e) if attempt < tries => {
+                    ui.say(format!(
+                        "Provisioner failed with {:?}, retrying with {} trie(s) left",
+                        e.message,
+                        tries - attempt
+                    ));
+                    // A short pause so a machine that is restarting has a moment.
+                    ctx.cancel.run(tokio::time::sleep(Duration::from_millis(500))).await?;
+                }
+                Err(e) => {
+                    if p.max_retries > 0 {
+                        ui.say("retry limit reached.");
+                    }
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    async fn run_with_timeout(
+        &self,
+        p: &PreparedProvisioner,
+        ctx: &RunContext,
+        comm: &Arc<dyn Communicator>,
+        data: &GeneratedData,
+    ) -> Result<()> {
+        let Some(limit) = p.timeout.filter(|d| !d.is_zero()) else {
+            return p.provisioner.provision(ctx, Arc::clone(comm), data).await;
+        };
+        ctx.ui.say(format!("Setting a {} timeout for the next provisioner...", go_duration(limit)));
+        let child = ctx.cancel.child();
+        let pctx = ctx.with_cancel(child.clone());
+        let fut = p.provisioner.provision(&pctx, Arc::clone(comm), data);
+        tokio::select! {
+            r = fut => r,
+            _ = tokio::time::sleep(limit) => {
+                child.cancel();
+                ctx.ui.say("Cancelling provisioner after a timeout...");
+                Err(crate::Error::new(format!("the {} provisioner timed out after {}", p.label, go_duration(limit))))
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl ProvisionHook for Provisioners {
+    async fn provision(&self, ctx: &RunContext, comm: Arc<dyn Communicator>, data: &GeneratedData) -> Result<()> {
+        for p in &self.list {
+            if ctx.cancel.is_cancelled() {
+                return Err(crate::Error::cancelled());
+            }
+            ctx.ui.log(format!("Running provisioner {}", p.label));
+            self.run_one(p, ctx, &comm, data).await?;
+        }
+        Ok(())
+    }
+
+    async fn cleanup_provision(
+        &self,
+        ctx: &RunContext,
+        comm: Arc<dyn Communicator>,
+        data: &GeneratedData,
+    ) -> Result<()> {
+        match &self.error_cleanup {
+            Some(p) => self.run_one(p, ctx, &comm, data).await,
+            None => Ok(()),
+        }
+    }
+}
+
+/// Build state that can hand the provisioning step a communicator.
+pub trait HasCommunicator {
+    fn communicator(&self) -> Option<Arc<dyn Communicator>>;
+    fn generated_data(&self) -> GeneratedData {
+        GeneratedData::new()
+    }
+}
+
+/// The step every builder puts where its machine is ready: runs the provisioners; on failure
+/// its cleanup runs the `error-cleanup-provisioner`.
+pub struct StepProvision {
+    pub hook: Arc<dyn ProvisionHook>,
+}
+
+#[async_trait]
+impl<S: HasCommunicator + Send + Sync> Step<S> for StepProvision {
+    fn name(&self) -> &'static str {
+        "StepProvision"
+    }
+
+    async fn run(&self, state: &mut S, ctx: &RunContext) -> Result<()> {
+        let Some(comm) = state.communicator() else {
+            return Err(crate::Error::new("no communicator to provision with"));
+        };
+        self.hook.provision(ctx, comm, &state.generated_data()).await
+    }
+
+    async fn cleanup(&self, state: &mut S, ctx: &RunContext, outcome: Outcome) {
+        if !outcome.failed {
+            return;
+        }
+        ctx.ui.say("Provisioning step had errors: Running the cleanup provisioner, if present...");
+        if let Some(comm) = state.communicator() {
+            if let Err(e) = self.hook.cleanup_provision(ctx, comm, &state.generated_data()).await {
+                ctx.ui.error(format!("The error-cleanup-provisioner failed: {e}"));
+            }
+        }
+    }
+
+    fn is_provision(&self) -> bool {
+        true
+    }
+}
+
+/// Go's `time.Duration.String()`: `1s`, `1m30s`, `1h0m0s`, `500ms`, `1.5s`.
+pub fn go_duration(d: Duration) -> String {
+    let ns = d.as_nanos();
+    if ns == 0 {
+        return "0s".into();
+    }
+    if ns < 1_000_000_000 {
+        let (v, unit) = if ns < 1_000 {
+            (ns as f64, "ns")
+        } else if ns < 1_000_000 {
+            (ns as f64 / 1e3, "µs")
+        } else {
+            (ns as f64 / 1e6, "ms")
+        };
+        return format!("{v}{unit}");
+    }
+    let total_s = d.as_secs();
+    let frac = d.subsec_nanos();
+    let h = total_s / 3600;
+    let m = total_s % 3600 / 60;
+    let s = total_s % 60;
+    let secs = if frac == 0 { format!("{s}s") } else { format!("{}s", format!("{s}.{frac:09}").trim_end_matches('0')) };
+    if h > 0 {
+        format!("{h}h{m}m{secs}")
+    } else if m > 0 {
+        format!("{m}m{secs}")
+    } else {
+        secs
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_duration_strings() {
+        assert_eq!(go_duration(Duration::from_secs(1)), "1s");
+        assert_eq!(go_duration(Duration::from_secs(90)), "1m30s");
+        assert_eq!(go_duration(Duration::from_secs(3600)), "1h0m0s");
+        assert_eq!(go_duration(Duration::from_millis(500)), "500ms");
+        assert_eq!(go_duration(Duration::from_millis(1500)), "1.5s");
+    }
+}

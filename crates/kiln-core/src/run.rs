@@ -1,0 +1,118 @@
+//! The library entry point of `kiln build`: a loaded template and the flags in, a summary out.
+//! The CLI only parses flags and prints what this returns.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use kiln_template::diag::{Diagnostic, Diagnostics};
+use kiln_template::plan::Template;
+
+use crate::cancel::{install_signal_handlers, Cancel};
+use crate::event::{Event, Ui};
+use crate::registry::Registry;
+use crate::render::Format;
+use crate::scheduler::{build_info, new_uuid, prepare_build, run_builds, PreparedBuild, RunOptions, Summary};
+
+/// Everything `kiln build` was asked for.
+#[derive(Debug, Clone, Default)]
+pub struct RunSettings {
+    pub only: Vec<String>,
+    pub except: Vec<String>,
+    pub options: RunOptions,
+}
+
+/// Which renderer: `-machine-readable`, then `-json` / `KILN_LOG_FORMAT=json`, else human.
+pub fn format_from(
+    machine_readable: bool,
+    json: bool,
+    color: bool,
+    timestamps: bool,
+    env: &BTreeMap<String, String>,
+) -> Format {
+    if machine_readable {
+        Format::MachineReadable
+    } else if json || env.get("KILN_LOG_FORMAT").is_some_and(|v| v == "json") {
+        Format::Json
+    } else {
+        Format::Human { color, timestamps }
+    }
+}
+
+/// The debug log `PACKER_LOG=1` / `KILN_LOG=1` asks for: `PACKER_LOG_PATH` or stderr.
+pub fn log_from_env(env: &BTreeMap<String, String>) -> Option<Box<dyn Write + Send>> {
+    let on = |k: &str| env.get(k).is_some_and(|v| !v.is_empty() && v != "0");
+    if !on("PACKER_LOG") && !on("KILN_LOG") {
+        return None;
+    }
+    match env.get("PACKER_LOG_PATH").filter(|p| !p.is_empty()) {
+        Some(p) => match std::fs::OpenOptions::new().create(true).append(true).open(p) {
+            Ok(f) => Some(Box::new(f)),
+            Err(e) => {
+                eprintln!("kiln: cannot open PACKER_LOG_PATH {p}: {e}; logging to stderr");
+                Some(Box::new(std::io::stderr()))
+            }
+        },
+        None => Some(Box::new(std::io::stderr())),
+    }
+}
+
+/// Selects and prepares the builds of `template`: every configuration error of every build at
+/// once, before anything runs (as Packer does).
+pub fn prepare_template(
+    reg: &Registry,
+    template: &Template,
+    settings: &RunSettings,
+) -> Result<(Vec<PreparedBuild>, Vec<Diagnostic>), Diagnostics> {
+    let selected = crate::select::select_builds(&template.builds, &settings.only, &settings.except);
+    let mut errors = Diagnostics::new();
+    let mut warnings = Vec::new();
+    let mut prepared = Vec::new();
+    for b in selected {
+        match prepare_build(reg, b, &build_info(b, &settings.options)) {
+            Ok((p, w)) => {
+                prepared.push(p);
+                warnings.extend(w);
+            }
+            Err(d) => errors.extend(d),
+        }
+    }
+    if errors.has_errors() {
+        return Err(errors);
+    }
+    Ok((prepared, warnings))
+}
+
+/// Runs `template`'s builds with signal handling on a fresh runtime. The `ui` must already hold
+/// the template's sensitive values.
+pub fn run_template(
+    reg: &Registry,
+    template: &Template,
+    settings: &RunSettings,
+    ui: &Ui,
+) -> Result<Summary, Diagnostics> {
+    let mut settings = settings.clone();
+    if settings.options.run_uuid.is_empty() {
+        settings.options.run_uuid = new_uuid();
+    }
+    ui.add_secrets(template.sensitive_values.iter().cloned());
+    let (builds, warnings) = prepare_template(reg, template, &settings)?;
+    for w in warnings {
+        ui.log(w.to_string());
+        eprint!("{}", ui.mask(&w.to_string()));
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Diagnostics::from(Diagnostic::error(format!("cannot start the runtime: {e}"))))?;
+    let summary = rt.block_on(async {
+        let cancel = Cancel::new();
+        let note = ui.clone();
+        install_signal_handlers(cancel.clone(), move || {
+            note.emit(Event::Plain { text: "Cancelling build after receiving interrupt".into() })
+        });
+        run_builds(builds, &settings.options, ui, &cancel).await
+    });
+    // Don't wait for stray blocking reads (a pending -debug prompt) at exit.
+    rt.shutdown_background();
+    Ok(summary)
+}

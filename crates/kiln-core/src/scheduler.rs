@@ -1,0 +1,381 @@
+//! The scheduler: prepares every selected build (all errors before anything runs), runs them in
+//! parallel (`-parallel-builds`), runs each build's post-processor chains, and prints Packer's
+//! end-of-run summary. One failed build never stops the others.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use kiln_template::diag::{Diagnostic, Diagnostics};
+use kiln_template::node::{Node, NodeKind};
+use kiln_template::plan::Build;
+
+use crate::cancel::Cancel;
+use crate::component::{Artifact, BuildInfo, Builder, OnError, PostProcessor, ProvisionHook, RunContext};
+use crate::event::{Event, Ui};
+use crate::hook::{PreparedProvisioner, Provisioners};
+use crate::registry::{check_type_for, ComponentKind, Registry};
+use crate::render::format_duration;
+
+/// What the `build` command's flags ask for.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// `-parallel-builds`; 0 means no limit.
+    pub parallel_builds: usize,
+    pub debug: bool,
+    pub force: bool,
+    pub on_error: OnError,
+    /// The folder of the template, for relative paths.
+    pub template_dir: PathBuf,
+    /// The run's id (manifest's `packer_run_uuid`); generated when empty.
+    pub run_uuid: String,
+}
+
+/// The [`BuildInfo`] components of `build` get.
+pub fn build_info(build: &Build, opts: &RunOptions) -> BuildInfo {
+    BuildInfo {
+        name: build.name.clone(),
+        builder_type: build.builder_type.clone(),
+        debug: opts.debug,
+        force: opts.force,
+        on_error: opts.on_error,
+        template_dir: opts.template_dir.clone(),
+        run_uuid: opts.run_uuid.clone(),
+    }
+}
+
+pub struct PreparedPostProcessor {
+    pub label: String,
+    pub post_processor: Box<dyn PostProcessor>,
+    pub keep_input_artifact: Option<bool>,
+}
+
+/// A build whose components are constructed and configured, ready to run.
+pub struct PreparedBuild {
+    pub info: Arc<BuildInfo>,
+    pub builder: Box<dyn Builder>,
+    pub provisioners: Arc<Provisioners>,
+    pub post_processors: Vec<Vec<PreparedPostProcessor>>,
+}
+
+/// The configuration a component decodes: the node without the `type`/`name` keys the
+/// template format itself uses (loaders may leave them in).
+fn component_config(node: &Node) -> Node {
+    match &node.kind {
+        NodeKind::Object(m) => Node::object(
+            m.iter().filter(|(k, _)| k.name != "type" && k.name != "name").cloned().collect(),
+            node.span.clone(),
+        ),
+        _ => node.clone(),
+    }
+}
+
+/// The error for a type the registry cannot construct.
+fn unknown(reg: &Registry, kind: ComponentKind, name: &str, span: Option<&kiln_template::Span>) -> Diagnostics {
+    match check_type_for(reg, kind, name, span) {
+        Err(d) => d.into(),
+        Ok(()) => Diagnostic::error(format!("the {} type {name:?} cannot be constructed", kind.noun()))
+            .at_opt(span.cloned())
+            .into(),
+    }
+}
+
+/// Constructs and configures every component of `build`. Returns warnings, or every error.
+pub fn prepare_build(
+    reg: &Registry,
+    build: &Build,
+    info: &BuildInfo,
+) -> Result<(PreparedBuild, Vec<Diagnostic>), Diagnostics> {
+    let mut errors = Diagnostics::new();
+    let mut warnings = Vec::new();
+    let mut keep = |r: Result<Vec<Diagnostic>, Diagnostics>| match r {
+        Ok(w) => warnings.extend(w),
+        Err(d) => errors.extend(d),
+    };
+    let builder = match reg.new_builder(&build.builder_type) {
+        Some(mut b) => {
+            keep(b.prepare(&component_config(&build.config), info));
+            Some(b)
+        }
+        None => {
+            keep(Err(unknown(reg, ComponentKind::Builder, &build.builder_type, build.span.as_ref())));
+            None
+        }
+    };
+    let mut provisioners = Provisioners::default();
+    let all =
+        build.provisioners.iter().map(|p| (p, false)).chain(build.error_cleanup_provisioner.iter().map(|p| (p, true)));
+    for (p, is_cleanup) in all {
+        let Some(mut prov) = reg.new_provisioner(&p.provisioner_type) else {
+            keep(Err(unknown(reg, ComponentKind::Provisioner, &p.provisioner_type, p.span.as_ref())));
+            continue;
+        };
+        keep(prov.prepare(&component_config(&p.config), info));
+        let prepared = PreparedProvisioner {
+            label: p.name.clone().unwrap_or_else(|| p.provisioner_type.clone()),
+            provisioner: prov,
+            pause_before: p.pause_before,
+            max_retries: p.max_retries,
+            timeout: p.timeout,
+        };
+        if is_cleanup {
+            provisioners.error_cleanup = Some(prepared);
+        } else {
+            provisioners.list.push(prepared);
+        }
+    }
+    let mut chains = Vec::new();
+    for chain in &build.post_processors {
+        let mut out = Vec::new();
+        for pp in chain {
+            let Some(mut post) = reg.new_post_processor(&pp.post_processor_type) else {
+                keep(Err(unknown(reg, ComponentKind::PostProcessor, &pp.post_processor_type, pp.span.as_ref())));
+                continue;
+            };
+            keep(post.configure(&component_config(&pp.config), info));
+            out.push(PreparedPostProcessor {
+                label: pp.name.clone().unwrap_or_else(|| pp.post_processor_type.clone()),
+                post_processor: post,
+                keep_input_artifact: pp.keep_input_artifact,
+            });
+        }
+        chains.push(out);
+    }
+    match builder {
+        Some(builder) if !errors.has_errors() => Ok((
+            PreparedBuild {
+                info: Arc::new(info.clone()),
+                builder,
+                provisioners: Arc::new(provisioners),
+                post_processors: chains,
+            },
+            warnings,
+        )),
+        _ => {
+            errors.0.extend(warnings);
+            Err(errors)
+        }
+    }
+}
+
+/// How a run ended.
+#[derive(Debug, Default)]
+pub struct Summary {
+    /// Per build, in order: its artifacts (successful builds only).
+    pub artifacts: Vec<(String, Vec<Arc<dyn Artifact>>)>,
+    /// Per failed build: the error.
+    pub errors: Vec<(String, String)>,
+    pub cancelled: bool,
+}
+
+impl Summary {
+    /// Packer's exit code: 1 when any build failed or the run was cancelled.
+    pub fn exit_code(&self) -> u8 {
+        u8::from(self.cancelled || !self.errors.is_empty())
+    }
+}
+
+enum Outcome {
+    Done(Vec<Arc<dyn Artifact>>),
+    Failed(String),
+    Cancelled,
+}
+
+/// Runs prepared builds and prints the summary.
+pub async fn run_builds(builds: Vec<PreparedBuild>, opts: &RunOptions, ui: &Ui, cancel: &Cancel) -> Summary {
+    let start = Instant::now();
+    ui.emit(Event::Start { builds: builds.iter().map(|b| b.info.name.clone()).collect() });
+    let limit = if opts.debug { 1 } else { opts.parallel_builds };
+    let sem =
+        Arc::new(tokio::sync::Semaphore::new(if limit == 0 { tokio::sync::Semaphore::MAX_PERMITS } else { limit }));
+    let mut set = tokio::task::JoinSet::new();
+    let names: Vec<String> = builds.iter().map(|b| b.info.name.clone()).collect();
+    for (i, b) in builds.into_iter().enumerate() {
+        let sem = Arc::clone(&sem);
+        let ui = ui.for_build(&b.info.name);
+        let cancel = cancel.clone();
+        set.spawn(async move {
+            let _permit = tokio::select! {
+                p = sem.acquire_owned() => p.ok(),
+                _ = cancel.cancelled() => None,
+            };
+            if cancel.is_cancelled() {
+                return (i, Outcome::Cancelled);
+            }
+            (i, run_one(b, ui, cancel).await)
+        });
+    }
+    let mut outcomes: Vec<Option<Outcome>> = names.iter().map(|_| None).collect();
+    while let Some(r) = set.join_next().await {
+        match r {
+            Ok((i, o)) => outcomes[i] = Some(o),
+            // A panicking component is a bug; report it as that build's failure.
+            Err(e) => ui.error(format!("internal error: a build task failed: {e}")),
+        }
+    }
+    let mut summary = Summary::default();
+    for (name, o) in names.into_iter().zip(outcomes) {
+        match o {
+            Some(Outcome::Done(a)) => summary.artifacts.push((name, a)),
+            Some(Outcome::Failed(e)) => summary.errors.push((name, e)),
+            Some(Outcome::Cancelled) => summary.cancelled = true,
+            None => summary.errors.push((name, "the build stopped unexpectedly".into())),
+        }
+    }
+    summary.cancelled |= cancel.is_cancelled();
+    print_summary(ui, &summary, start.elapsed());
+    summary
+}
+
+fn print_summary(ui: &Ui, s: &Summary, took: Duration) {
+    let plain = |t: String| ui.emit(Event::Plain { text: t });
+    plain(format!("\n==> Wait completed after {}", format_duration(took)));
+    if s.cancelled {
+        plain("Cleanly cancelled builds after being interrupted.".into());
+        return;
+    }
+    if !s.errors.is_empty() {
+        plain("\n==> Some builds didn't complete successfully and had errors:".into());
+        for (name, e) in &s.errors {
+            plain(format!("--> {name}: {e}"));
+        }
+    }
+    if s.artifacts.iter().any(|(_, a)| !a.is_empty()) {
+        plain("\n==> Builds finished. The artifacts of successful builds are:".into());
+        for (name, arts) in &s.artifacts {
+            ui.emit(Event::ArtifactCount { build: name.clone(), count: arts.len() });
+            for (index, a) in arts.iter().enumerate() {
+                ui.emit(Event::Artifact {
+                    build: name.clone(),
+                    index,
+                    builder_id: a.builder_id().to_string(),
+                    id: a.id(),
+                    description: a.description(),
+                    files: a.files(),
+                });
+            }
+        }
+    } else {
+        plain("\n==> Builds finished but no artifacts were created.".into());
+    }
+}
+
+async fn run_one(b: PreparedBuild, ui: Ui, cancel: Cancel) -> Outcome {
+    let start = Instant::now();
+    let name = b.info.name.clone();
+    let ctx = RunContext { ui: ui.clone(), cancel: cancel.clone(), info: Arc::clone(&b.info) };
+    let hook: Arc<dyn ProvisionHook> = b.provisioners.clone();
+    let line = |text: String, error: bool| ui.emit(Event::BuildLine { build: name.clone(), text, error });
+    let artifact = match b.builder.run(&ctx, hook).await {
+        Err(e) if e.cancelled || cancel.is_cancelled() => {
+            line(format!("Build '{name}' cancelled after {}.", format_duration(start.elapsed())), true);
+            return Outcome::Cancelled;
+        }
+        Err(e) => {
+            line(format!("Build '{name}' errored after {}: {e}", format_duration(start.elapsed())), true);
+            return Outcome::Failed(e.message);
+        }
+        Ok(a) => a,
+    };
+    let (artifacts, errors) = match artifact {
+        Some(a) => post_process(&b.post_processors, a, &ctx).await,
+        None => (Vec::new(), Vec::new()),
+    };
+    if cancel.is_cancelled() {
+        line(format!("Build '{name}' cancelled after {}.", format_duration(start.elapsed())), true);
+        return Outcome::Cancelled;
+    }
+    if !errors.is_empty() {
+        let msg = if errors.len() == 1 {
+            errors[0].clone()
+        } else {
+            format!(
+                "{} errors occurred:\n{}",
+                errors.len(),
+                errors.iter().map(|e| format!("\t* {e}")).collect::<Vec<_>>().join("\n")
+            )
+        };
+        line(format!("Build '{name}' errored after {}: {msg}", format_duration(start.elapsed())), true);
+        return Outcome::Failed(msg);
+    }
+    line(format!("Build '{name}' finished after {}.", format_duration(start.elapsed())), false);
+    Outcome::Done(artifacts)
+}
+
+/// Runs the post-processor chains on the builder's artifact, keeping or destroying
+/// intermediate artifacts as `keep_input_artifact` and the post-processors decide.
+async fn post_process(
+    chains: &[Vec<PreparedPostProcessor>],
+    original: Arc<dyn Artifact>,
+    ctx: &RunContext,
+) -> (Vec<Arc<dyn Artifact>>, Vec<String>) {
+    let mut artifacts: Vec<Arc<dyn Artifact>> = Vec::new();
+    let mut errors = Vec::new();
+    let mut keep_original = chains.is_empty();
+    'chains: for chain in chains {
+        let mut prior = Arc::clone(&original);
+        for (i, pp) in chain.iter().enumerate() {
+            if ctx.cancel.is_cancelled() {
+                break 'chains;
+            }
+            ctx.ui.say(format!("Running post-processor: {}", pp.label));
+            let out = match pp.post_processor.post_process(ctx, Arc::clone(&prior)).await {
+                Ok(o) => o,
+                Err(e) => {
+                    errors.push(format!("Post-processor failed: {e}"));
+                    continue 'chains;
+                }
+            };
+            let Some(next) = out.artifact else {
+                continue 'chains;
+            };
+            let keep = match pp.keep_input_artifact {
+                Some(false) if out.keep && out.force_keep => {
+                    ctx.ui.log(format!("{} needs its input artifact: keep_input_artifact=false ignored", pp.label));
+                    true
+                }
+                Some(user) => user,
+                None => out.keep,
+            };
+            if i == 0 {
+                // Other chains may still need the builder's artifact: decide at the end.
+                keep_original |= keep;
+            } else if keep {
+                artifacts.push(Arc::clone(&prior));
+            } else if let Err(e) = prior.destroy() {
+                errors.push(format!("Failed cleaning up prior artifact: {e}; post-processor is {}", pp.label));
+            }
+            prior = next;
+        }
+        if chain.is_empty() {
+            keep_original = true;
+            continue;
+        }
+        artifacts.push(prior);
+    }
+    if keep_original {
+        artifacts.insert(0, original);
+    } else if let Err(e) = original.destroy() {
+        errors.push(format!("Error destroying builder artifact: {e}"));
+    }
+    (artifacts, errors)
+}
+
+/// A random version-4 UUID from the OS's random source, for `packer_run_uuid`.
+pub fn new_uuid() -> String {
+    use std::io::Read;
+    let mut b = [0u8; 16];
+    let ok = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut b)).is_ok();
+    if !ok {
+        // No /dev/urandom: time and pid are unique enough for a run id.
+        let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+        b = (t ^ (u128::from(std::process::id()) << 64)).to_le_bytes();
+    }
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+}
+
+#[cfg(test)]
+mod tests;

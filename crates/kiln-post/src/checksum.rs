@@ -1,0 +1,209 @@
+//! `checksum`: writes checksums of the artifact's files, every requested type computed in one
+//! read of each file (the hashes run in parallel threads over each chunk).
+
+use std::io::{Read, Write};
+use std::path::Path;
+use std::sync::Arc;
+
+use kiln_core::{
+    async_trait, Artifact, BasicArtifact, BuildInfo, Error, PostProcessed, PostProcessor, Result, RunContext,
+};
+use kiln_template::diag::{did_you_mean, Diagnostic, Diagnostics};
+use kiln_template::node::{Node, NodeKind};
+use serde::Deserialize;
+use sha2::digest::DynDigest;
+
+pub const BUILDER_ID: &str = "packer.post-processor.checksum";
+pub const TYPES: &[&str] = &["md5", "sha1", "sha224", "sha256", "sha384", "sha512"];
+const DEFAULT_OUTPUT: &str = "packer_{{.BuildName}}_{{.BuilderType}}_{{.ChecksumType}}.checksum";
+
+/// Options of `checksum`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Which checksums: md5 (default), sha1, sha224, sha256, sha384, sha512.
+    #[serde(default)]
+    pub checksum_types: Vec<String>,
+    /// The checksum file for each type; `{{.BuildName}}`, `{{.BuilderType}}` and
+    /// `{{.ChecksumType}}` are replaced (default
+    /// `packer_{{.BuildName}}_{{.BuilderType}}_{{.ChecksumType}}.checksum`).
+    #[serde(default)]
+    pub output: Option<String>,
+}
+
+#[derive(Default)]
+pub struct Checksum {
+    config: Config,
+}
+
+pub fn new() -> Box<dyn PostProcessor> {
+    Box::<Checksum>::default()
+}
+
+fn hasher(kind: &str) -> Option<Box<dyn DynDigest + Send>> {
+    Some(match kind {
+        "md5" => Box::new(md5::Md5::default()),
+        "sha1" => Box::new(sha1::Sha1::default()),
+        "sha224" => Box::new(sha2::Sha224::default()),
+        "sha256" => Box::new(sha2::Sha256::default()),
+        "sha384" => Box::new(sha2::Sha384::default()),
+        "sha512" => Box::new(sha2::Sha512::default()),
+        _ => return None,
+    })
+}
+
+/// Hex digests of `path`, one per kind, reading the file once.
+pub fn hash_file(path: &Path, kinds: &[String]) -> std::io::Result<Vec<String>> {
+    let mut hashers: Vec<Box<dyn DynDigest + Send>> = kinds.iter().filter_map(|k| hasher(k)).collect();
+    let mut f = std::fs::File::open(path)?;
+    let mut buf = vec![0u8; 4 << 20];
+    loop {
+        let mut filled = 0;
+        while filled < buf.len() {
+            let n = f.read(&mut buf[filled..])?;
+            if n == 0 {
+                break;
+            }
+            filled += n;
+        }
+        if filled == 0 {
+            break;
+        }
+        let chunk = &buf[..filled];
+        if hashers.len() == 1 {
+            hashers[0].update(chunk);
+        } else {
+            std::thread::scope(|s| {
+                for h in hashers.iter_mut() {
+                    s.spawn(move || h.update(chunk));
+                }
+            });
+        }
+        if filled < buf.len() {
+            break;
+        }
+    }
+    Ok(hashers.into_iter().map(|h| h.finalize().iter().map(|b| format!("{b:02x}")).collect()).collect())
+}
+
+#[async_trait]
+impl PostProcessor for Checksum {
+    fn configure(&mut self, config: &Node, _info: &BuildInfo) -> Result<Vec<Diagnostic>, Diagnostics> {
+        let mut c: Config = kiln_template::decode::decode_component(config, "the \"checksum\" post-processor")?;
+        let mut d = Diagnostics::new();
+        for (i, t) in c.checksum_types.iter().enumerate() {
+            if !TYPES.contains(&t.as_str()) {
+                let span = config
+                    .get("checksum_types")
+                    .and_then(|n| match &n.kind {
+                        NodeKind::Array(items) => items.get(i).and_then(|x| x.span.clone()),
+                        _ => n.span.clone(),
+                    })
+                    .or(config.span.clone());
+                let mut e = Diagnostic::error(format!("unknown checksum type {t:?}"))
+                    .at_opt(span)
+                    .with_detail(format!("the checksum types are: {}", TYPES.join(", ")));
+                if let Some(s) = did_you_mean(t, TYPES.iter().copied()) {
+                    e = e.with_help(format!("did you mean {s:?}?"));
+                }
+                d.push(e);
+            }
+        }
+        d.into_result()?;
+        if c.checksum_types.is_empty() {
+            c.checksum_types = vec!["md5".into()];
+        }
+        self.config = c;
+        Ok(Vec::new())
+    }
+
+    async fn post_process(&self, ctx: &RunContext, artifact: Arc<dyn Artifact>) -> Result<PostProcessed> {
+        let kinds = self.config.checksum_types.clone();
+        let template = self.config.output.clone().unwrap_or_else(|| DEFAULT_OUTPUT.to_string());
+        let mut outputs = Vec::new();
+        for k in &kinds {
+            let mut data = crate::template_data(&ctx.info);
+            data.insert("ChecksumType".into(), k.clone());
+            outputs.push(kiln_core::late::render(&template, &data)?);
+        }
+        let files = artifact.files();
+        if files.is_empty() {
+            // Nothing to sum: Packer writes no checksum file then either.
+            outputs.clear();
+        }
+        let (f2, o2) = (files.clone(), outputs.clone());
+        tokio::task::spawn_blocking(move || write_checksums(&f2, &kinds, &o2))
+            .await
+            .map_err(|e| Error::new(e.to_string()))??;
+        let mut all = files;
+        for o in outputs {
+            if !all.contains(&o) {
+                all.push(o);
+            }
+        }
+        let a = BasicArtifact {
+            builder_id: BUILDER_ID.into(),
+            description: crate::files_description(&all),
+            files: all,
+            ..BasicArtifact::default()
+        };
+        Ok(PostProcessed { artifact: Some(Arc::new(a)), keep: true, force_keep: false })
+    }
+}
+
+/// Appends `<hex>\t<file name>` lines for each file to each type's output file.
+fn write_checksums(files: &[String], kinds: &[String], outputs: &[String]) -> Result<()> {
+    let mut sinks = Vec::new();
+    for o in outputs {
+        let p = Path::new(o);
+        if let Some(parent) = p.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)?;
+        }
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+            .map_err(|e| Error::new(format!("opening checksum file {o}: {e}")))?;
+        sinks.push(f);
+    }
+    for file in files {
+        let sums = hash_file(Path::new(file), kinds).map_err(|e| Error::new(format!("reading {file}: {e}")))?;
+        let name = Path::new(file).file_name().map_or_else(|| file.clone(), |n| n.to_string_lossy().into_owned());
+        for (sink, sum) in sinks.iter_mut().zip(sums) {
+            writeln!(sink, "{sum}\t{name}")?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn all_six_in_one_pass() {
+        let dir = std::env::temp_dir().join(format!("kiln-checksum-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("hello");
+        std::fs::write(&f, "hello").unwrap();
+        let kinds: Vec<String> = TYPES.iter().map(|s| s.to_string()).collect();
+        let sums = hash_file(&f, &kinds).unwrap();
+        assert_eq!(sums[0], "5d41402abc4b2a76b9719d911017c592");
+        assert_eq!(sums[1], "aaf4c61ddcc5e8a2dabede0f3b482cd9aea9434d");
+        assert_eq!(sums[3], "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824");
+        assert_eq!(sums[5].len(), 128);
+        let out = dir.join("out.md5").to_string_lossy().into_owned();
+        write_checksums(&[f.to_string_lossy().into_owned()], &kinds[..1], &[out.clone()]).unwrap();
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), "5d41402abc4b2a76b9719d911017c592\thello\n");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn unknown_type_is_pointed_at() {
+        let n = kiln_template::testing::json_node("t.json", r#"{"checksum_types":["md5","sha265"]}"#).unwrap();
+        let e = Checksum::default().configure(&n, &BuildInfo::default()).unwrap_err();
+        assert_eq!(e.0[0].summary, "unknown checksum type \"sha265\"");
+        assert_eq!(e.0[0].help.as_deref(), Some("did you mean \"sha256\"?"));
+        assert_eq!(e.0[0].span.as_ref().unwrap().line_col(), (1, 26));
+    }
+}

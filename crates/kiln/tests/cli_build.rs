@@ -1,0 +1,119 @@
+//! `kiln build` as users run it: the real binary in a temporary folder.
+//!
+//! Tests that need a template loader skip with a notice while the loader in this tree still
+//! reports "not supported yet" (the loaders are developed in parallel and merged separately).
+
+mod common;
+
+use std::process::{Command, Output, Stdio};
+
+use common::TempDir;
+
+fn kiln(dir: &std::path::Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kiln")).args(args).current_dir(dir).output().unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+/// Whether this tree's JSON loader can load a template yet.
+fn json_loader_ready(dir: &std::path::Path) -> bool {
+    std::fs::write(dir.join("probe.json"), r#"{"builders":[{"type":"null","communicator":"none"}]}"#).unwrap();
+    let o = kiln(dir, &["validate", "probe.json"]);
+    let ready = !text(&o).contains("not supported yet");
+    if !ready {
+        eprintln!("notice: the JSON loader is not in this tree yet; skipping");
+    }
+    ready
+}
+
+#[test]
+fn bad_flag_values_are_usage_errors() {
+    let d = TempDir::new("cli-flags");
+    let o = kiln(&d.0, &["build", "-parallel-builds=many", "t.json"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).contains("invalid value \"many\" for flag -parallel-builds"), "{}", text(&o));
+    let o = kiln(&d.0, &["build", "-on-error=explode", "t.json"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).contains("use cleanup, abort, ask or run-cleanup-provisioner"), "{}", text(&o));
+}
+
+#[test]
+fn build_and_validate_a_json_template() {
+    let d = TempDir::new("cli-build");
+    if !json_loader_ready(&d.0) {
+        return;
+    }
+    std::fs::write(
+        d.0.join("t.json"),
+        r#"{
+  "builders": [{"type":"file","name":"f","content":"hello","target":"out.txt"}],
+  "provisioners": [{"type":"shell-local","inline":["echo hi"]}],
+  "post-processors": [{"type":"checksum","checksum_types":["md5"]}]
+}"#,
+    )
+    .unwrap();
+    let o = kiln(&d.0, &["build", "-color=false", "t.json"]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains("    f: hi\n"), "{out}");
+    assert!(out.contains("--> f: Stored file: out.txt\n"), "{out}");
+    assert_eq!(
+        std::fs::read_to_string(d.0.join("packer_f_file_md5.checksum")).unwrap(),
+        "5d41402abc4b2a76b9719d911017c592\tout.txt\n"
+    );
+    let o = kiln(&d.0, &["-machine-readable", "build", "t.json"]);
+    assert!(text(&o).contains(",f,artifact,0,builder-id,packer.file\n"), "{}", text(&o));
+    let o =
+        Command::new(env!("CARGO_BIN_EXE_kiln")).args(["build", "-json", "t.json"]).current_dir(&d.0).output().unwrap();
+    for line in String::from_utf8_lossy(&o.stdout).lines() {
+        serde_json::from_str::<serde_json::Value>(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+    }
+
+    std::fs::write(d.0.join("bad.json"), "{\n  \"builders\": [{\"type\":\"file\", \"targt\": \"x\"}]\n}\n").unwrap();
+    let o = kiln(&d.0, &["validate", "bad.json"]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = text(&o);
+    assert!(out.contains("unknown option \"targt\""), "{out}");
+    assert!(out.contains("bad.json:2:"), "{out}");
+    assert!(out.contains("did you mean \"target\"?"), "{out}");
+}
+
+#[test]
+fn sigint_to_the_binary_cancels_and_cleans_up() {
+    let d = TempDir::new("cli-int");
+    if !json_loader_ready(&d.0) {
+        return;
+    }
+    std::fs::write(
+        d.0.join("t.json"),
+        r#"{
+  "builders": [{"type":"file","content":"x","target":"made.txt"}],
+  "provisioners": [{"type":"shell-local","inline":["echo started", "sleep 30"]}]
+}"#,
+    )
+    .unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_kiln"))
+        .args(["build", "-color=false", "t.json"])
+        .current_dir(&d.0)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    for _ in 0..100 {
+        if d.0.join("made.txt").exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
+    let o = child.wait_with_output().unwrap();
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("Cancelling build after receiving interrupt"), "{out}");
+    assert!(out.contains("==> file: Cleaning up: deleting target file made.txt"), "{out}");
+    assert!(out.contains("Cleanly cancelled builds after being interrupted."), "{out}");
+    assert!(!d.0.join("made.txt").exists());
+}
