@@ -345,3 +345,22 @@ build {
     assert_eq!(pg.post_processors[0][1].config.get("inline").unwrap().to_json(), serde_json::json!(["echo b"]));
     assert_eq!(t.build_blocks[0].provisioners, ["shell-local", "shell-local"]);
 }
+
+#[test]
+fn env_function_only_in_variable_defaults() {
+    let d = dir_with(&[(
+        "t.pkr.hcl",
+        "variable \"proxy\" {\n  default = env(\"http_proxy\")\n}\nvariable \"unset\" {\n  default = env(\"KILN_SURELY_UNSET\")\n}\n",
+    )]);
+    let mut o = LoadOptions { stage: Stage::Full, ..LoadOptions::default() };
+    o.env.insert("http_proxy".into(), "http://proxy:3128".into());
+    let t = kiln_template::load(&d, &o).unwrap_or_else(|e| panic!("{e}"));
+    let val = |n: &str| t.variables.iter().find(|v| v.name == n).and_then(|v| v.value.clone());
+    assert_eq!(val("proxy"), Some(s("http://proxy:3128")));
+    assert_eq!(val("unset"), Some(s("")));
+
+    let d = dir_with(&[("t.pkr.hcl", "locals {\n  p = env(\"HOME\")\n}\n")]);
+    let e = kiln_template::load(&d, &o).unwrap_err().to_string();
+    assert!(e.contains("env() can only be used in the default value of a variable"), "{e}");
+    assert!(e.contains("t.pkr.hcl:2:7"), "{e}");
+}

@@ -482,6 +482,27 @@ fn eval_call(f: &FuncCall, scope: &Scope) -> EvalResult {
             }
             return Err(e);
         }
+        // Packer reads the environment only in variable defaults, so that a configuration's
+        // inputs are all declared as variables.
+        "env" => {
+            if scope.ctx.vars_allowed {
+                let mut e = err("env() can only be used in the default value of a variable", at);
+                e.help =
+                    Some("declare a variable with `default = env(\"NAME\")` and refer to it as var.<name>".to_string());
+                return Err(e);
+            }
+            let [arg] = args.as_slice() else {
+                return Err(err(format!("env() takes exactly one argument, got {}", args.len()), at));
+            };
+            return match eval(arg, scope)? {
+                Value::String(k) => Ok(Value::String(scope.ctx.env.get(&k).cloned().unwrap_or_default())),
+                Value::Unknown => Ok(Value::Unknown),
+                other => Err(err(
+                    format!("env() takes the name of a variable as a string, found {}", describe(&other)),
+                    span_of(scope.file, *arg),
+                )),
+            };
+        }
         // Its second argument is a type (`list(string)`), not a value.
         "convert" if args.len() == 2 => {
             let t = crate::types::Type::parse(args[1]).map_err(|m| {

@@ -29,6 +29,8 @@ pub(crate) struct Ctx {
     pub now: SystemTime,
     /// Syntax stage: build blocks' expressions are evaluated where possible, errors dropped.
     pub lenient: bool,
+    /// The environment `env()` reads (only in variable defaults, as in Packer).
+    pub env: BTreeMap<String, String>,
 }
 
 impl Ctx {
@@ -43,6 +45,7 @@ impl Ctx {
             path_cwd,
             now,
             lenient: false,
+            env: BTreeMap::new(),
         }
     }
 }
