@@ -266,3 +266,24 @@ fn hardcoded_secrets_warn_and_never_show() {
     let shown: String = errs.iter().map(ToString::to_string).collect();
     assert!(shown.contains("{{nope}}") && !shown.contains("wJalrXUtnFEMI") && !shown.contains("hunter2"), "{shown}");
 }
+
+#[test]
+fn only_and_except_together_are_errors() {
+    let text = r#"{"builders": [{"type": "null"}],
+      "provisioners": [{"type": "shell", "only": ["null"], "except": ["null"]}],
+      "post-processors": [{"type": "manifest", "only": ["null"], "except": ["null"]}]}"#;
+    let errs = errors(load_text(text, &full()));
+    assert_eq!(errs.len(), 2);
+    assert_eq!(errs[0].summary, "provisioner 1 (shell): only one of \"only\" or \"except\" may be set");
+    assert!(errs[1].summary.starts_with("post-processor 1.1 (manifest)"));
+}
+
+#[test]
+fn build_names_render_but_only_matches_the_written_name() {
+    let text = r#"{"variables": {"a": "n"}, "builders": [{"type": "null", "name": "b-{{user `a`}}"}],
+      "provisioners": [{"type": "shell", "only": ["b-{{user `a`}}"]}]}"#;
+    let t = load_text(text, &full()).unwrap();
+    assert_eq!(t.builds[0].name, "b-n");
+    assert_eq!(t.builds[0].provisioners.len(), 1);
+    assert_eq!(t.sources[0].name, "b-{{user `a`}}");
+}
