@@ -88,7 +88,7 @@ impl Parser<'_> {
         let end = end.min(start + line_len(rest));
         Diagnostic::error("JSON does not allow comments")
             .at(self.span(start, end))
-            .with_help("remove the comment, or put the note in a \"_comment\" key: keys starting with `_` are ignored")
+            .with_help("remove the comment, or put the note in a \"_comment\" key of the template or of a component")
     }
 
     fn value(&mut self) -> Result<Node, Diagnostic> {
@@ -344,10 +344,16 @@ impl Parser<'_> {
                 None => return Err(self.unclosed(open, '{', '}')),
                 Some(_) => {
                     let at = self.pos;
-                    let found = self.word(at).to_string();
+                    // Show the value the user wrote, when it is a string on the same line.
+                    let rest = &self.file.text[at..];
+                    let line = &rest[..line_len(rest.as_bytes())];
+                    let value = match line.strip_prefix('"').and_then(|l| l.find('"')) {
+                        Some(end) => &line[..end + 2],
+                        None => "value",
+                    };
                     return Err(Diagnostic::error(format!("missing `:` after the key \"{}\"", key.name))
-                        .at(self.span(at, at + found.len().max(1)))
-                        .with_help(format!("write `\"{}\": value`", key.name)));
+                        .at(self.span(at, at + 1))
+                        .with_help(format!("write `\"{}\": {value}`", key.name)));
                 }
             }
             self.skip_ws()?;
@@ -571,6 +577,7 @@ mod tests {
         let (d, lc) = err("{\n  \"instance_type\" \"t2.micro\"\n}");
         assert_eq!(d.summary, "missing `:` after the key \"instance_type\"");
         assert_eq!(lc, (2, 19));
+        assert_eq!(d.help.as_deref(), Some("write `\"instance_type\": \"t2.micro\"`"));
     }
 
     #[test]
