@@ -128,9 +128,14 @@ pub fn load_source(file: Arc<SourceFile>, opts: &LoadOptions, render: Renderer) 
                 t.sensitive_values.push(v.clone());
             }
         }
-        warn_undefined_user_vars(&raw, &values, &mut diags);
+        let undefined = warn_undefined_user_vars(&raw, &values, &mut diags);
         if !diags.has_errors() {
-            let ctx = Context { user: values, ..base };
+            // Packer renders an undefined user variable outside "variables" as "".
+            let mut user = values;
+            for name in undefined {
+                user.entry(name).or_default();
+            }
+            let ctx = Context { user, ..base };
             t.builds = builds::builds(&raw, &ctx, render, &mut diags);
         }
     } else {
@@ -197,11 +202,12 @@ fn template_dir(path: &Path) -> Option<std::path::PathBuf> {
 }
 
 /// `{{user `x`}}` in a component where `x` is neither declared nor set: Packer renders "".
+/// Returns those names.
 fn warn_undefined_user_vars(
     raw: &structure::Raw,
     values: &std::collections::BTreeMap<String, String>,
     diags: &mut Diagnostics,
-) {
+) -> std::collections::BTreeSet<String> {
     let known: Vec<&str> =
         raw.variables.iter().map(|v| v.name.as_str()).chain(values.keys().map(String::as_str)).collect();
     let mut configs: Vec<&Node> = raw.builders.iter().map(|b| &b.config).collect();
@@ -215,10 +221,11 @@ fn warn_undefined_user_vars(
                 if known.contains(&name.as_str()) || !seen.insert(name.clone()) {
                     continue;
                 }
-                let span = node.span.as_ref().map(|sp| {
-                    let at = interp::source_offset(sp, offset);
-                    Span::new(&sp.file, at, at + 2)
-                });
+                let end = s[offset..].find("}}").map_or(s.len(), |i| offset + i + 2);
+                let span = node
+                    .span
+                    .as_ref()
+                    .map(|sp| Span::new(&sp.file, interp::source_offset(sp, offset), interp::source_offset(sp, end)));
                 let mut d = Diagnostic::warning(format!("the user variable \"{name}\" is not defined"))
                     .at_opt(span)
                     .with_detail("Packer renders an undefined user variable as an empty string");
@@ -230,6 +237,7 @@ fn warn_undefined_user_vars(
             }
         });
     }
+    seen
 }
 
 fn each_string<'a>(node: &'a Node, f: &mut dyn FnMut(&'a str, &'a Node)) {

@@ -236,6 +236,7 @@ fn undefined_user_variables_and_undeclared_flags_warn() {
     );
     assert_eq!(t.warnings[1].help.as_deref(), Some("did you mean \"region\"?"));
     assert_eq!(t.warnings[1].span.as_ref().map(Span::line_col), Some((2, 38)));
+    assert_eq!(t.warnings[1].span.as_ref().map(Span::text), Some("{{user `regoin`}}"));
     assert_eq!(t.builds[0].config.get("x").and_then(Node::as_str), Some(""));
 }
 
