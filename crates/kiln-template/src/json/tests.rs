@@ -288,3 +288,18 @@ fn build_names_render_but_only_matches_the_written_name() {
     assert_eq!(t.builds[0].provisioners.len(), 1);
     assert_eq!(t.sources[0].name, "b-{{user `a`}}");
 }
+
+#[test]
+fn variables_may_only_use_defined_variables() {
+    let text = r#"{"variables": {"a": "{{user `regoin`}}", "region": "x"}, "builders": [{"type": "null"}]}"#;
+    let errs = errors(load_text(text, &full()));
+    assert_eq!(errs[0].summary, "variable \"a\" refers to the undefined variable \"regoin\"");
+    assert_eq!(errs[0].help.as_deref(), Some("did you mean \"region\"?"));
+    // Set by -var only: fine.
+    let mut opts = full();
+    opts.vars.push(("regoin".into(), "y".into()));
+    assert!(load_text(text, &opts).is_ok());
+    // Referring to itself is a cycle.
+    let me = r#"{"variables": {"m": "{{user `m`}}"}, "builders": [{"type": "null"}]}"#;
+    assert_eq!(errors(load_text(me, &full()))[0].summary, "variable \"m\" refers to itself");
+}
