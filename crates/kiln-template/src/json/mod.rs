@@ -32,11 +32,19 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Template, Diagnostics> {
 
 /// [`load`] with a given template renderer (tests use a small one of their own).
 pub fn load_with(path: &Path, opts: &LoadOptions, render: Renderer) -> Result<Template, Diagnostics> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    load_source(SourceFile::new(path, read_text(path)?), opts, render)
+}
+
+/// A template file's text. Invalid UTF-8 is replaced, as Go's decoder does, rather than refused.
+pub fn read_text(path: &Path) -> Result<String, Diagnostic> {
+    let bytes = std::fs::read(path).map_err(|e| {
         Diagnostic::error(format!("cannot read the template {}: {e}", path.display()))
             .with_help("check the path and that the file is readable")
     })?;
-    load_source(SourceFile::new(path, text), opts, render)
+    Ok(match String::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    })
 }
 
 /// Loads a template from text already read (the `path` of `file` is used for `template_dir`).

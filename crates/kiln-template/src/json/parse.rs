@@ -203,6 +203,11 @@ impl Parser<'_> {
         }
         let text = &self.file.text[start..i];
         let value = if ok { text.parse::<f64>().ok() } else { None };
+        if value.is_some_and(f64::is_infinite) {
+            return Err(Diagnostic::error(format!("the number `{text}` is too large"))
+                .at(self.span(start, i))
+                .with_help("numbers must fit a 64-bit float; quote it if it is meant as text"));
+        }
         let Some(v) = value else {
             return Err(Diagnostic::error(format!("invalid number `{text}`")).at(self.span(start, i)).with_help(
                 format!("write numbers like 10, -1.5 or 2e3; other text must be a quoted string: \"{text}\""),
@@ -588,6 +593,7 @@ mod tests {
         assert!(err("{\"a\": True}").0.help.unwrap().contains("`true`"));
         assert_eq!(err("{\"a\": 10s}").0.summary, "invalid number `10s`");
         assert_eq!(err("{\"a\": 01}").0.summary, "invalid number `01`");
+        assert_eq!(err("{\"a\": 1e400}").0.summary, "the number `1e400` is too large");
         assert_eq!(err("{\"a\": \"x\ny\"}").1, (1, 7));
         assert_eq!(err("{\"a\": \"\\q\"}").0.summary, "invalid escape `\\q` in a string");
         assert_eq!(err("{\"a\": 1").0.summary, "the file ends before this `{` is closed");
