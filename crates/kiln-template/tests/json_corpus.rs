@@ -294,3 +294,34 @@ fn full_stage_template_verdicts_match_packer_on_the_corpus() {
     assert!(total > 200);
     assert_eq!(agree, total);
 }
+
+/// On JSON syntax errors kiln points at the line Packer reports ("At line N"); for a missing
+/// comma kiln marks the end of the previous value and names Packer's line in the detail.
+#[test]
+fn syntax_errors_are_on_packers_line() {
+    let Some(dir) = corpus() else { return };
+    let kinds = json_templates(&dir);
+    let (mut total, mut same) = (0, 0);
+    for r in records(&dir).iter().filter(|r| r.command == "validate" && kinds.contains(&r.path)) {
+        let Some(line) = r
+            .output
+            .split("At line ")
+            .nth(1)
+            .and_then(|rest| rest.split(',').next())
+            .and_then(|n| n.parse::<usize>().ok())
+        else {
+            continue;
+        };
+        total += 1;
+        let Err(d) = json::load(&dir.join(&r.path), &syntax_opts()) else {
+            panic!("{}: kiln accepts a file Packer cannot parse", r.path);
+        };
+        let first = &d.0[0];
+        let ours = first.span.as_ref().map(|s| s.line_col().0).unwrap_or(0);
+        let in_detail = first.detail.as_deref().is_some_and(|t| t.contains(&format!("line {line},")));
+        assert!(ours == line || in_detail, "{}: packer line {line}, kiln:\n{first}", r.path);
+        same += 1;
+    }
+    eprintln!("syntax errors: kiln points at Packer's line on {same} of {total} broken JSON templates");
+    assert!(total >= 4, "only {total} broken templates");
+}
