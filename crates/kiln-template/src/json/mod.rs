@@ -148,7 +148,11 @@ pub fn load_source(file: Arc<SourceFile>, opts: &LoadOptions, render: Renderer) 
         }
     } else {
         for v in &raw.variables {
-            if let Some(d) = v.default.as_ref().filter(|d| !d.is_empty() && sensitive.contains(&v.name.as_str())) {
+            if let Some(d) = v
+                .default
+                .as_ref()
+                .filter(|d| !d.is_empty() && !d.contains("{{") && sensitive.contains(&v.name.as_str()))
+            {
                 t.sensitive_values.push(d.clone());
             }
         }
