@@ -16,6 +16,14 @@ pub use output::{go_float, to_packer_json};
 
 /// Reads and fixes the template at `path`; returns the text `fix` prints.
 pub fn fix_file(path: &Path) -> Result<String, Diagnostics> {
+    if crate::load::detect_format(path).ok() == Some(crate::load::Format::Hcl) {
+        return Err(Diagnostic::error(format!(
+            "{} is an HCL2 configuration; fix works on legacy JSON templates",
+            path.display()
+        ))
+        .with_help("HCL2 needs no fixing; to turn a JSON template into HCL2 use hcl2_upgrade")
+        .into());
+    }
     fix_source(&SourceFile::new(path, crate::json::read_text(path)?))
 }
 
