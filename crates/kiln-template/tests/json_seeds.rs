@@ -32,7 +32,13 @@ fn broken_seeds_fail_where_packer_says_with_advice() {
     // file, summary, line (Packer's line), column, words the help must contain
     let cases = [
         ("apache-build.broken.json", "trailing comma before `}`", 5, 1, "remove the `,` at line 4, column 50"),
-        ("bk-ami.broken.json", "missing `:` after the key \"instance_type\"", 10, 29, "\"instance_type\": value"),
+        (
+            "bk-ami.broken.json",
+            "missing `:` after the key \"instance_type\"",
+            10,
+            29,
+            "\"instance_type\": \"t2.micro\"",
+        ),
         (
             "elasticsearch.broken.json",
             "missing comma between object members",

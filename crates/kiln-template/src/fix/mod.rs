@@ -16,11 +16,15 @@ pub use output::{go_float, to_packer_json};
 
 /// Reads and fixes the template at `path`; returns the text `fix` prints.
 pub fn fix_file(path: &Path) -> Result<String, Diagnostics> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        Diagnostic::error(format!("cannot read the template {}: {e}", path.display()))
-            .with_help("check the path and that the file is readable")
-    })?;
-    fix_source(&SourceFile::new(path, text))
+    if crate::load::detect_format(path).ok() == Some(crate::load::Format::Hcl) {
+        return Err(Diagnostic::error(format!(
+            "{} is an HCL2 configuration; fix works on legacy JSON templates",
+            path.display()
+        ))
+        .with_help("HCL2 needs no fixing; to turn a JSON template into HCL2 use hcl2_upgrade")
+        .into());
+    }
+    fix_source(&SourceFile::new(path, crate::json::read_text(path)?))
 }
 
 /// Fixes a template already read.

@@ -122,7 +122,7 @@ mod tests {
         assert_eq!(go_float(0.0000001), "1e-7");
         assert_eq!(go_float(-0.0), "-0");
         assert_eq!(go_float(1.0), "1");
-        assert_eq!(go_float(123456789.123456789), "123456789.12345679");
+        assert_eq!(go_float(123_456_789.123_456_79), "123456789.12345679");
         assert_eq!(go_float(12345678901234567890.0), "12345678901234567000");
         assert_eq!(go_float(-1.5), "-1.5");
     }

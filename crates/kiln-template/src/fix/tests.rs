@@ -69,3 +69,10 @@ fn every_fixer_has_a_unique_name() {
     names.dedup();
     assert_eq!(names.len(), 34);
 }
+
+#[test]
+fn hcl2_files_are_refused_with_advice() {
+    let e = fix_file(Path::new("does-not-matter.pkr.hcl")).unwrap_err();
+    assert!(e.0[0].summary.contains("is an HCL2 configuration"), "{e}");
+    assert!(e.0[0].help.as_deref().unwrap_or("").contains("hcl2_upgrade"));
+}

@@ -3,6 +3,7 @@
 use super::*;
 use crate::load::LoadOptions;
 use crate::plan::{BuildBlock, Local};
+use crate::value::Value;
 use std::collections::BTreeMap;
 
 fn json_template(text: &str) -> Template {
@@ -23,7 +24,8 @@ fn json_mode_without_anything() {
         "Packer Inspect: JSON mode\nRequired variables:\n\n  a\n\nOptional variables and their defaults:\n\n\n\
 Builders:\n\n  <No builders>\n\nProvisioners:\n\n  <No provisioners>\n"
             .to_string()
-            + JSON_NOTE;
+            + JSON_NOTE
+            + "\n";
     assert_eq!(render(&t), expected);
     let t = json_template(r#"{"builders": [{"type": "null"}]}"#);
     assert!(
@@ -101,6 +103,68 @@ fn go_quoting() {
     assert_eq!(go_quote("a\"b\\c\nd\u{1}é"), "\"a\\\"b\\\\c\\nd\\x01é\"");
     assert_eq!(printable(&Value::List(vec![])), "[]");
     assert_eq!(printable(&Value::Number(2.0)), "2");
+}
+
+/// Packer's machine-readable lines for TEMPLATE, without the timestamp and target.
+const EXPECTED_MACHINE: &str = r##"ui,say,Packer Inspect: JSON mode
+ui,say,Required variables:\n
+template-variable,req,,1
+ui,say,  req
+ui,say,
+ui,say,Optional variables and their defaults:\n
+template-variable,a,1,0
+ui,say,  a              = 1
+template-variable,dup,<sensitive>,0
+ui,say,  dup            = <sensitive>
+template-variable,long_name_here,{{env `HOME`}},0
+ui,say,  long_name_here = {{env `HOME`}}
+template-variable,secret,<sensitive>,0
+ui,say,  secret         = <sensitive>
+ui,say,
+ui,say,Builders:\n
+template-builder,f1,file
+ui,say,  f1   (file)
+template-builder,null,null
+ui,say,  null
+template-builder,zz,file
+ui,say,  zz   (file)
+ui,say,
+ui,say,Provisioners:\n
+template-provisioner,shell-local
+ui,say,  shell-local
+template-provisioner,file
+ui,say,  file
+ui,say,\nNote: If your build names contain user variables or template\nfunctions such as 'timestamp'%!(PACKER_COMMA) these are processed at build time%!(PACKER_COMMA)\nand therefore only show in their raw form here.
+"##;
+
+/// Packer's escaping of machine-readable data.
+fn machine_line(kind: &str, data: &[String]) -> String {
+    let data: Vec<String> = data.iter().map(|d| d.replace(',', "%!(PACKER_COMMA)").replace('\n', "\\n")).collect();
+    format!("{kind},{}", data.join(","))
+}
+
+#[test]
+fn machine_readable_events_match_packer() {
+    let t = json_template(TEMPLATE);
+    let ours: Vec<String> = events(&t).iter().map(|(k, d)| machine_line(k, d)).collect();
+    let theirs: Vec<&str> = EXPECTED_MACHINE.lines().collect();
+    assert_eq!(ours, theirs);
+    let mut h = Template::new(TemplateKind::Hcl, "h.pkr.hcl");
+    h.variables = vec![var("x", Some("\"a\""), false)];
+    h.build_blocks = vec![BuildBlock {
+        sources: vec!["null.n".into()],
+        provisioners: vec!["shell-local".into()],
+        ..BuildBlock::default()
+    }];
+    let ours: Vec<String> = events(&h).iter().map(|(k, d)| machine_line(k, d)).collect();
+    assert_eq!(
+        ours,
+        [
+            "ui,say,Packer Inspect: HCL2 mode\\n",
+            "ui,say,> input-variables:\\n\\nvar.x: \"a\"\\n\\n> local-variables:\\n\\n",
+            "ui,say,> builds:\\n\\n  > <unnamed build 0>:\\n\\n    sources:\\n\\n      null.n\\n\\n    provisioners:\\n\\n      shell-local\\n\\n    post-processors:\\n\\n      <no post-processor>\\n",
+        ]
+    );
 }
 
 const TEMPLATE: &str = r##"{

@@ -11,6 +11,28 @@ use crate::plan::{Build, PostProcessor, Provisioner};
 /// Checks that `only`/`except`/`override` name existing builders (Packer's template validation).
 pub fn check_references(raw: &Raw, diags: &mut Diagnostics) {
     let names: Vec<&str> = raw.builders.iter().map(|b| b.name.as_str()).collect();
+    let both = |only: &[Named], except: &[Named], owner: &str, diags: &mut Diagnostics| {
+        if let (Some(first), false) = (only.first(), except.is_empty()) {
+            diags.push(
+                Diagnostic::error(format!("{owner}: only one of \"only\" or \"except\" may be set"))
+                    .at_opt(first.1.clone())
+                    .with_help("keep \"only\" (the builds it runs for) or \"except\" (the builds it skips), not both"),
+            );
+        }
+    };
+    for (i, p) in raw.provisioners.iter().enumerate() {
+        both(&p.only, &p.except, &format!("provisioner {} ({})", i + 1, p.provisioner_type), diags);
+    }
+    for (i, chain) in raw.post_processors.iter().enumerate() {
+        for (j, pp) in chain.iter().enumerate() {
+            both(
+                &pp.only,
+                &pp.except,
+                &format!("post-processor {}.{} ({})", i + 1, j + 1, pp.post_processor_type),
+                diags,
+            );
+        }
+    }
     if raw.builders.is_empty() {
         diags.push(Diagnostic::error("the template defines no builders").with_help(
             "add at least one builder to \"builders\", such as { \"type\": \"null\", \"communicator\": \"none\" }",
@@ -61,6 +83,14 @@ pub fn builds(raw: &Raw, base: &Context, render: Renderer, diags: &mut Diagnosti
         ctx.build_type = Some(b.builder_type.clone());
         let mut config = b.config.clone();
         render_node(&mut config, &ctx, render, diags);
+        // `only`/`except` match the name as written; the build runs under the rendered name.
+        let name = if b.name.contains("{{") {
+            let mut named = base.clone();
+            named.allow_env = false;
+            render(&b.name, &named).unwrap_or_else(|_| b.name.clone())
+        } else {
+            b.name.clone()
+        };
         let provisioners = raw
             .provisioners
             .iter()
@@ -85,7 +115,7 @@ pub fn builds(raw: &Raw, base: &Context, render: Renderer, diags: &mut Diagnosti
             .filter(|chain| !chain.is_empty())
             .collect();
         out.push(Build {
-            name: b.name.clone(),
+            name,
             builder_type: b.builder_type.clone(),
             config,
             provisioners,

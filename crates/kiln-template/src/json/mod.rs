@@ -32,11 +32,19 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Template, Diagnostics> {
 
 /// [`load`] with a given template renderer (tests use a small one of their own).
 pub fn load_with(path: &Path, opts: &LoadOptions, render: Renderer) -> Result<Template, Diagnostics> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    load_source(SourceFile::new(path, read_text(path)?), opts, render)
+}
+
+/// A template file's text. Invalid UTF-8 is replaced, as Go's decoder does, rather than refused.
+pub fn read_text(path: &Path) -> Result<String, Diagnostic> {
+    let bytes = std::fs::read(path).map_err(|e| {
         Diagnostic::error(format!("cannot read the template {}: {e}", path.display()))
             .with_help("check the path and that the file is readable")
     })?;
-    load_source(SourceFile::new(path, text), opts, render)
+    Ok(match String::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    })
 }
 
 /// Loads a template from text already read (the `path` of `file` is used for `template_dir`).
@@ -128,14 +136,23 @@ pub fn load_source(file: Arc<SourceFile>, opts: &LoadOptions, render: Renderer) 
                 t.sensitive_values.push(v.clone());
             }
         }
-        warn_undefined_user_vars(&raw, &values, &mut diags);
+        let undefined = warn_undefined_user_vars(&raw, &values, &mut diags);
         if !diags.has_errors() {
-            let ctx = Context { user: values, ..base };
+            // Packer renders an undefined user variable outside "variables" as "".
+            let mut user = values;
+            for name in undefined {
+                user.entry(name).or_default();
+            }
+            let ctx = Context { user, ..base };
             t.builds = builds::builds(&raw, &ctx, render, &mut diags);
         }
     } else {
         for v in &raw.variables {
-            if let Some(d) = v.default.as_ref().filter(|d| !d.is_empty() && sensitive.contains(&v.name.as_str())) {
+            if let Some(d) = v
+                .default
+                .as_ref()
+                .filter(|d| !d.is_empty() && !d.contains("{{") && sensitive.contains(&v.name.as_str()))
+            {
                 t.sensitive_values.push(d.clone());
             }
         }
@@ -197,11 +214,12 @@ fn template_dir(path: &Path) -> Option<std::path::PathBuf> {
 }
 
 /// `{{user `x`}}` in a component where `x` is neither declared nor set: Packer renders "".
+/// Returns those names.
 fn warn_undefined_user_vars(
     raw: &structure::Raw,
     values: &std::collections::BTreeMap<String, String>,
     diags: &mut Diagnostics,
-) {
+) -> std::collections::BTreeSet<String> {
     let known: Vec<&str> =
         raw.variables.iter().map(|v| v.name.as_str()).chain(values.keys().map(String::as_str)).collect();
     let mut configs: Vec<&Node> = raw.builders.iter().map(|b| &b.config).collect();
@@ -215,10 +233,11 @@ fn warn_undefined_user_vars(
                 if known.contains(&name.as_str()) || !seen.insert(name.clone()) {
                     continue;
                 }
-                let span = node.span.as_ref().map(|sp| {
-                    let at = interp::source_offset(sp, offset);
-                    Span::new(&sp.file, at, at + 2)
-                });
+                let end = s[offset..].find("}}").map_or(s.len(), |i| offset + i + 2);
+                let span = node
+                    .span
+                    .as_ref()
+                    .map(|sp| Span::new(&sp.file, interp::source_offset(sp, offset), interp::source_offset(sp, end)));
                 let mut d = Diagnostic::warning(format!("the user variable \"{name}\" is not defined"))
                     .at_opt(span)
                     .with_detail("Packer renders an undefined user variable as an empty string");
@@ -230,6 +249,7 @@ fn warn_undefined_user_vars(
             }
         });
     }
+    seen
 }
 
 fn each_string<'a>(node: &'a Node, f: &mut dyn FnMut(&'a str, &'a Node)) {

@@ -236,6 +236,7 @@ fn undefined_user_variables_and_undeclared_flags_warn() {
     );
     assert_eq!(t.warnings[1].help.as_deref(), Some("did you mean \"region\"?"));
     assert_eq!(t.warnings[1].span.as_ref().map(Span::line_col), Some((2, 38)));
+    assert_eq!(t.warnings[1].span.as_ref().map(Span::text), Some("{{user `regoin`}}"));
     assert_eq!(t.builds[0].config.get("x").and_then(Node::as_str), Some(""));
 }
 
@@ -265,4 +266,40 @@ fn hardcoded_secrets_warn_and_never_show() {
     let errs = errors(load_text(text, &full()));
     let shown: String = errs.iter().map(ToString::to_string).collect();
     assert!(shown.contains("{{nope}}") && !shown.contains("wJalrXUtnFEMI") && !shown.contains("hunter2"), "{shown}");
+}
+
+#[test]
+fn only_and_except_together_are_errors() {
+    let text = r#"{"builders": [{"type": "null"}],
+      "provisioners": [{"type": "shell", "only": ["null"], "except": ["null"]}],
+      "post-processors": [{"type": "manifest", "only": ["null"], "except": ["null"]}]}"#;
+    let errs = errors(load_text(text, &full()));
+    assert_eq!(errs.len(), 2);
+    assert_eq!(errs[0].summary, "provisioner 1 (shell): only one of \"only\" or \"except\" may be set");
+    assert!(errs[1].summary.starts_with("post-processor 1.1 (manifest)"));
+}
+
+#[test]
+fn build_names_render_but_only_matches_the_written_name() {
+    let text = r#"{"variables": {"a": "n"}, "builders": [{"type": "null", "name": "b-{{user `a`}}"}],
+      "provisioners": [{"type": "shell", "only": ["b-{{user `a`}}"]}]}"#;
+    let t = load_text(text, &full()).unwrap();
+    assert_eq!(t.builds[0].name, "b-n");
+    assert_eq!(t.builds[0].provisioners.len(), 1);
+    assert_eq!(t.sources[0].name, "b-{{user `a`}}");
+}
+
+#[test]
+fn variables_may_only_use_defined_variables() {
+    let text = r#"{"variables": {"a": "{{user `regoin`}}", "region": "x"}, "builders": [{"type": "null"}]}"#;
+    let errs = errors(load_text(text, &full()));
+    assert_eq!(errs[0].summary, "variable \"a\" refers to the undefined variable \"regoin\"");
+    assert_eq!(errs[0].help.as_deref(), Some("did you mean \"region\"?"));
+    // Set by -var only: fine.
+    let mut opts = full();
+    opts.vars.push(("regoin".into(), "y".into()));
+    assert!(load_text(text, &opts).is_ok());
+    // Referring to itself is a cycle.
+    let me = r#"{"variables": {"m": "{{user `m`}}"}, "builders": [{"type": "null"}]}"#;
+    assert_eq!(errors(load_text(me, &full()))[0].summary, "variable \"m\" refers to itself");
 }

@@ -124,8 +124,8 @@ fn read_var_file(
     }
 }
 
-/// Renders values in dependency order; a value referring to a variable that is neither
-/// declared nor set renders it as "" (as Packer does) with a warning.
+/// Renders values in dependency order. A value referring to a variable that is neither
+/// declared nor set is an error, as in Packer.
 fn render_all(
     inputs: &BTreeMap<String, Input>,
     base: &Context,
@@ -138,9 +138,9 @@ fn render_all(
         for (r, _) in user_refs(&input.value) {
             if !inputs.contains_key(&r) {
                 diags.push(
-                    Diagnostic::warning(format!("variable \"{name}\" refers to the undefined variable \"{r}\""))
+                    Diagnostic::error(format!("variable \"{name}\" refers to the undefined variable \"{r}\""))
                         .at_opt(input.span.clone())
-                        .with_detail("it renders as an empty string")
+                        .with_detail("a variable used in another variable's value must be declared or set (Packer requires it too)")
                         .with_help(match did_you_mean(&r, inputs.keys().map(String::as_str)) {
                             Some(s) => format!("did you mean \"{s}\"?"),
                             None => format!("declare \"{r}\" in \"variables\""),
@@ -162,8 +162,12 @@ fn render_all(
         if ready.is_empty() {
             let cycle: Vec<&str> = pending.iter().copied().collect();
             let first = cycle.first().and_then(|n| inputs.get(*n)).and_then(|i| i.span.clone());
+            let summary = match cycle.as_slice() {
+                [one] => format!("variable \"{one}\" refers to itself"),
+                _ => format!("variables refer to each other in a cycle: {}", cycle.join(", ")),
+            };
             diags.push(
-                Diagnostic::error(format!("variables refer to each other in a cycle: {}", cycle.join(", ")))
+                Diagnostic::error(summary)
                     .at_opt(first)
                     .with_help("break the cycle: one of them must not use {{user}} of the others"),
             );

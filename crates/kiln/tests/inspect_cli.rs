@@ -1,0 +1,106 @@
+//! `kiln inspect` on legacy JSON templates, driven through the binary.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A fresh temporary folder for one test.
+fn tempdir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("kiln-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
+}
+
+/// Runs kiln with `args` in `dir`: (exit code, stdout, stderr).
+fn kiln(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_kiln")).args(args).current_dir(dir).output().expect("kiln runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+const TEMPLATE: &str = r##"{
+  "variables": {"a": "1", "secret": "s3cr3t", "req": null, "long_name_here": "{{env `HOME`}}", "dup":"s3cr3t"},
+  "sensitive-variables": ["secret"],
+  "builders": [{"type": "null", "communicator": "none"}, {"type":"file","name":"f1","target":"x","content":"y"}, {"type":"file","name":"zz","target":"x","content":"y"}],
+  "provisioners": [{"type": "shell-local", "inline": ["echo"], "only": ["f1"]}, {"type":"file","source":"a","destination":"b"}],
+  "post-processors": ["manifest", {"type":"checksum","only":["null"]}, [{"type":"compress","output":"x.tgz"},{"type":"manifest","name":"mf"}]]
+}
+"##;
+
+/// `packer inspect` (1.6.6) on TEMPLATE.
+const PACKER_OUTPUT: &str = r##"Packer Inspect: JSON mode
+Required variables:
+
+  req
+
+Optional variables and their defaults:
+
+  a              = 1
+  dup            = <sensitive>
+  long_name_here = {{env `HOME`}}
+  secret         = <sensitive>
+
+Builders:
+
+  f1   (file)
+  null
+  zz   (file)
+
+Provisioners:
+
+  shell-local
+  file
+
+Note: If your build names contain user variables or template
+functions such as 'timestamp', these are processed at build time,
+and therefore only show in their raw form here.
+"##;
+
+#[test]
+fn prints_what_packer_prints() {
+    let dir = tempdir("inspect-json");
+    std::fs::write(dir.join("t.json"), TEMPLATE).unwrap();
+    let (code, out, err) = kiln(&dir, &["inspect", "t.json"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, PACKER_OUTPUT);
+    let (code, out, _) = kiln(&dir, &["inspect", "-var", "req=x", "t.json"]);
+    assert_eq!((code, out.as_str()), (0, PACKER_OUTPUT));
+}
+
+#[test]
+fn never_prints_hard_coded_secrets() {
+    let dir = tempdir("inspect-secret");
+    let t = r#"{
+  "variables": {"aws_secret_key": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"},
+  "builders": [{"type": "amazon-ebs", "secret_key": "{{user `aws_secret_key`}}", "password": "hunter2"}]
+}"#;
+    std::fs::write(dir.join("keys.json"), t).unwrap();
+    let (code, out, err) = kiln(&dir, &["inspect", "keys.json"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("aws_secret_key = <sensitive>"), "{out}");
+    assert!(err.contains("hard-coded credential in option \"aws_secret_key\""), "{err}");
+    assert!(err.contains("keys.json:2:17"), "{err}");
+    assert!(err.contains("hard-coded credential in option \"password\" of builder \"amazon-ebs\""), "{err}");
+    for secret in ["wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "hunter2"] {
+        assert!(!out.contains(secret) && !err.contains(secret), "{out}{err}");
+    }
+}
+
+#[test]
+fn broken_templates_fail_with_a_place() {
+    let dir = tempdir("inspect-broken");
+    std::fs::write(
+        dir.join("b.json"),
+        "{\n  \"builders\": [\n    {\"type\": \"null\"}\n    {\"type\": \"file\"}\n  ]\n}\n",
+    )
+    .unwrap();
+    let (code, out, err) = kiln(&dir, &["inspect", "b.json"]);
+    assert_eq!(code, 1);
+    assert!(out.is_empty(), "{out}");
+    assert!(err.contains("Error: missing comma between list items"), "{err}");
+    assert!(err.contains("b.json:3:21"), "{err}");
+    assert!(err.contains("help: add a `,` after `{\"type\": \"null\"}` on line 3"), "{err}");
+}
