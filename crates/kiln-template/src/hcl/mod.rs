@@ -79,14 +79,18 @@ pub fn load_with_scope(path: &Path, opts: &LoadOptions) -> Result<Loaded, Diagno
         let file = SourceFile::new(p, text);
         template.files.push(Arc::clone(&file));
         let body = if p.to_string_lossy().ends_with(".json") {
-            json_syntax::parse(&file)
+            json_syntax::parse(&file).map_err(|d| vec![d])
         } else {
-            parse::parse_body(&file).map(|b| (file, b))
+            parse::parse_body_all(&file).map(|b| (file, b))
         };
         match body {
             Ok((file, body)) => parsed.push(Parsed { file, body }),
-            Err(d) => diags.push(d),
+            Err(d) => diags.extend(d),
         }
+    }
+    // Later checks on a partly parsed configuration would mostly report follow-on errors.
+    if diags.iter().any(Diagnostic::is_error) {
+        return Err(Diagnostics(diags));
     }
     let decls = blocks::collect(&parsed, &mut diags);
 

@@ -11,6 +11,68 @@ pub(crate) fn parse_body(file: &Arc<SourceFile>) -> Result<Body, Diagnostic> {
     hcl_edit::parser::parse_body(&file.text).map_err(|e| parse_error(file, &e))
 }
 
+/// Parses like [`parse_body`], but after an error blanks out the top-level block holding it and
+/// parses again, so that one run reports the errors of several blocks (up to 10 a file).
+pub(crate) fn parse_body_all(file: &Arc<SourceFile>) -> Result<Body, Vec<Diagnostic>> {
+    let first = match hcl_edit::parser::parse_body(&file.text) {
+        Ok(b) => return Ok(b),
+        Err(e) => e,
+    };
+    let mut diags = vec![parse_error(file, &first)];
+    let mut text = file.text.clone();
+    let mut last = first.location().offset();
+    for _ in 0..9 {
+        let Some((start, end)) = top_level_item(&text, last) else { break };
+        if end >= text.len() {
+            break;
+        }
+        // Spaces keep every offset (and so every line and column) where it was.
+        let masked: String = text[start..end].chars().map(|c| if c == '\n' { '\n' } else { ' ' }).collect();
+        text.replace_range(start..end, &masked);
+        match hcl_edit::parser::parse_body(&text) {
+            Ok(_) => break,
+            Err(e) if e.location().offset() <= last => break,
+            Err(e) => {
+                last = e.location().offset();
+                let scratch = SourceFile::new(&file.path, text.clone());
+                let mut d = parse_error(&scratch, &e);
+                d.span = d.span.map(|s| Span::new(file, s.start, s.end));
+                diags.push(d);
+            }
+        }
+    }
+    Err(diags)
+}
+
+/// The byte range of the top-level item around `offset`: from the start of the last line
+/// before it that starts in column 1, to the start of the next line that starts a new item.
+fn top_level_item(text: &str, offset: usize) -> Option<(usize, usize)> {
+    let offset = offset.min(text.len());
+    let starts_item = |line: &str| line.chars().next().is_some_and(|c| c.is_ascii_alphabetic());
+    let mut start = None;
+    let mut pos = 0;
+    for line in text.split_inclusive('\n') {
+        if pos > offset {
+            break;
+        }
+        if starts_item(line) {
+            start = Some(pos);
+        }
+        pos += line.len();
+    }
+    let start = start?;
+    let mut end = text.len();
+    let mut pos = 0;
+    for line in text.split_inclusive('\n') {
+        if pos > offset && starts_item(line) {
+            end = pos;
+            break;
+        }
+        pos += line.len();
+    }
+    Some((start, end))
+}
+
 fn parse_error(file: &Arc<SourceFile>, e: &hcl_edit::parser::Error) -> Diagnostic {
     let mut offset = e.location().offset().min(file.text.len());
     while !file.text.is_char_boundary(offset) {
@@ -165,6 +227,18 @@ mod tests {
             Ok(_) => panic!("expected a parse error for {src:?}"),
             Err(d) => d.to_string(),
         }
+    }
+
+    #[test]
+    fn several_blocks_report_their_errors_in_one_run() {
+        let f = SourceFile::new(
+            "t.pkr.hcl",
+            "locals {\n  a = [1 2]\n}\n\nsource \"null\" \"a\" {\n  x = \n}\n\nlocals {\n  b = { x = 1 y = 2 }\n}\n",
+        );
+        let Err(diags) = parse_body_all(&f) else { panic!("expected errors") };
+        let at: Vec<(usize, usize)> = diags.iter().filter_map(|d| d.span.as_ref().map(Span::line_col)).collect();
+        assert_eq!(at, [(2, 10), (6, 7), (10, 15)], "{diags:?}");
+        assert!(diags[0].summary.contains("missing comma between list items"));
     }
 
     #[test]
