@@ -364,3 +364,52 @@ fn env_function_only_in_variable_defaults() {
     assert!(e.contains("env() can only be used in the default value of a variable"), "{e}");
     assert!(e.contains("t.pkr.hcl:2:7"), "{e}");
 }
+
+#[test]
+fn references_that_are_not_allowed_where_they_are() {
+    let d = load_err("variable \"a\" {\n  default = \"x\"\n}\nvariable \"b\" {\n  default = var.a\n}\n");
+    let text = d.to_string();
+    assert!(text.contains("variables may not be used here") && text.contains("t.pkr.hcl:5:13"), "{text}");
+    let d = load_err("locals {\n  n = source.name\n}\n");
+    assert!(d.to_string().contains("`source` can only be used inside a build block"), "{d}");
+}
+
+#[test]
+fn build_references_are_late_in_post_processors_and_unknown_in_sources() {
+    let t = load_ok(
+        "source \"null\" \"a\" {\n  x = build.ID\n}\nbuild {\n  sources = [\"source.null.a\"]\n  post-processor \"shell-local\" {\n    inline = [\"echo ${build.ID}\"]\n  }\n  error-cleanup-provisioner \"shell-local\" {\n    inline = [\"echo ${source.type}-${source.name}\"]\n  }\n  hcp_packer_registry {\n    bucket_name = \"x\"\n  }\n}\n",
+    );
+    let b = &t.builds[0];
+    assert_eq!(b.config.get("x").map(|n| n.kind.clone()), Some(NodeKind::Null));
+    assert_eq!(b.post_processors[0][0].config.get("inline").unwrap().to_json(), serde_json::json!(["echo {{ .ID }}"]));
+    let cleanup = b.error_cleanup_provisioner.as_ref().expect("error-cleanup-provisioner");
+    assert_eq!(cleanup.config.get("inline").unwrap().to_json(), serde_json::json!(["echo null-a"]));
+    assert!(t.warnings.iter().any(|w| w.summary.contains("hcp_packer_registry")), "{:?}", t.warnings);
+}
+
+#[test]
+fn old_variables_block_and_single_local_blocks() {
+    let t = load_ok("variables {\n  region = \"eu\"\n}\nlocal \"where\" {\n  expression = \"in-${var.region}\"\n}\n");
+    assert_eq!(local(&t, "where"), s("in-eu"));
+    assert_eq!(t.variables[0].default_display.as_deref(), Some("eu"));
+}
+
+/// Needs crate::types (complex types parse -var values as HCL); enable once it is merged.
+#[test]
+fn complex_cli_values_are_parsed_as_hcl() {
+    if kiln_template::types::Type::parse(&hcl_edit::parser::parse_expr("list(string)").unwrap()).is_err() {
+        eprintln!("notice: crate::types is still a placeholder; skipping");
+        return;
+    }
+    let d = dir_with(&[(
+        "t.pkr.hcl",
+        "variable \"l\" {\n  type = list(string)\n}\nvariable \"s\" {\n  type = string\n}\n",
+    )]);
+    let mut o = LoadOptions { stage: Stage::Full, ..LoadOptions::default() };
+    o.vars.push(("l".into(), "[\"a\", \"b\"]".into()));
+    o.env.insert("PKR_VAR_s".into(), "[not parsed]".into());
+    let t = kiln_template::load(&d.join("t.pkr.hcl"), &o).unwrap_or_else(|e| panic!("{e}"));
+    let val = |n: &str| t.variables.iter().find(|v| v.name == n).and_then(|v| v.value.clone());
+    assert_eq!(val("l"), Some(list(vec![s("a"), s("b")])));
+    assert_eq!(val("s"), Some(s("[not parsed]")));
+}

@@ -25,7 +25,7 @@ fn no_required_plugins_is_fine() {
     std::fs::write(d.join("t.pkr.hcl"), "source \"null\" \"a\" {\n  communicator = \"none\"\n}\n").expect("write");
     let (rc, out, err) = init(&d, "t.pkr.hcl");
     assert_eq!(rc, 0, "{err}");
-    assert!(out.contains("No plugins requirement found"), "{out}");
+    assert!(out.contains("No required_plugins found"), "{out}");
 }
 
 #[test]

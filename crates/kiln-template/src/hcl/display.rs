@@ -20,7 +20,7 @@ fn write_hcl(v: &Value, indent: usize, out: &mut String) {
     let pad = "  ".repeat(indent + 1);
     match v {
         Value::Null => out.push_str("null"),
-        Value::Unknown => out.push_str("(known after build)"),
+        Value::Unknown => out.push_str("<unknown>"),
         Value::Bool(b) => out.push_str(&b.to_string()),
         Value::Number(n) => out.push_str(&format_number(*n)),
         Value::String(s) => out.push_str(&serde_json::Value::String(s.clone()).to_string()),

@@ -424,11 +424,18 @@ fn eval_for(f: &ForExpr, scope: &Scope) -> EvalResult {
                     if let Value::List(items) = obj.entry(key).or_insert_with(|| Value::List(Vec::new())) {
                         items.push(val);
                     }
-                } else if obj.contains_key(&key) {
-                    return Err(err(format!("duplicate object key \"{key}\""), span_of(scope.file, ke))
-                        .with_help_box("add `...` after the value to group values with the same key into lists"));
                 } else {
-                    obj.insert(key, val);
+                    match obj.entry(key) {
+                        std::collections::btree_map::Entry::Occupied(o) => {
+                            return Err(err(format!("duplicate object key \"{}\"", o.key()), span_of(scope.file, ke))
+                                .with_help_box(
+                                    "add `...` after the value to group values with the same key into lists",
+                                ));
+                        }
+                        std::collections::btree_map::Entry::Vacant(v) => {
+                            v.insert(val);
+                        }
+                    }
                 }
             }
         }

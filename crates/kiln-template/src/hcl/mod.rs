@@ -79,14 +79,18 @@ pub fn load_with_scope(path: &Path, opts: &LoadOptions) -> Result<Loaded, Diagno
         let file = SourceFile::new(p, text);
         template.files.push(Arc::clone(&file));
         let body = if p.to_string_lossy().ends_with(".json") {
-            json_syntax::parse(&file)
+            json_syntax::parse(&file).map_err(|d| vec![d])
         } else {
-            parse::parse_body(&file).map(|b| (file, b))
+            parse::parse_body_all(&file).map(|b| (file, b))
         };
         match body {
             Ok((file, body)) => parsed.push(Parsed { file, body }),
-            Err(d) => diags.push(d),
+            Err(d) => diags.extend(d),
         }
+    }
+    // Later checks on a partly parsed configuration would mostly report follow-on errors.
+    if diags.iter().any(Diagnostic::is_error) {
+        return Err(Diagnostics(diags));
     }
     let decls = blocks::collect(&parsed, &mut diags);
 
@@ -101,16 +105,8 @@ pub fn load_with_scope(path: &Path, opts: &LoadOptions) -> Result<Loaded, Diagno
 
     let full = opts.stage == Stage::Full;
     let var_decls = vars::declare(&decls.variables, &ctx, &mut diags);
-    let assigned = vars::assign(
-        &var_decls,
-        &opts.env,
-        &auto_paths,
-        &opts.var_files,
-        &opts.vars,
-        &ctx,
-        &mut template.files,
-        &mut diags,
-    );
+    let inputs = vars::Inputs { env: &opts.env, auto_files: &auto_paths, var_files: &opts.var_files, cli: &opts.vars };
+    let assigned = vars::assign(&var_decls, &inputs, &ctx, &mut template.files, &mut diags);
     ctx.vars = vars::finish(&var_decls, assigned, full, &mut diags);
     ctx.vars_allowed = true;
     if full {
@@ -191,11 +187,7 @@ fn dedup(diags: Vec<Diagnostic>) -> Vec<Diagnostic> {
 
 fn collect_strings(v: &Value, out: &mut Vec<String>) {
     match v {
-        Value::String(s) if !s.is_empty() => {
-            if !out.contains(s) {
-                out.push(s.clone());
-            }
-        }
+        Value::String(s) if !s.is_empty() && !out.contains(s) => out.push(s.clone()),
         Value::List(items) => items.iter().for_each(|i| collect_strings(i, out)),
         Value::Object(m) => m.values().for_each(|i| collect_strings(i, out)),
         _ => {}

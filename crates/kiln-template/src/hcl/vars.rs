@@ -157,13 +157,18 @@ fn is_complex(t: &Option<Type>) -> bool {
     matches!(t, Some(Type::List(_) | Type::Set(_) | Type::Map(_) | Type::Object(_) | Type::Tuple(_)))
 }
 
+/// Where values come from, lowest precedence first.
+pub(crate) struct Inputs<'a> {
+    pub env: &'a BTreeMap<String, String>,
+    pub auto_files: &'a [PathBuf],
+    pub var_files: &'a [PathBuf],
+    pub cli: &'a [(String, String)],
+}
+
 /// Collects every assignment in precedence order; later entries win.
 pub(crate) fn assign(
     decls: &[VarDecl],
-    env: &BTreeMap<String, String>,
-    auto_files: &[PathBuf],
-    var_files: &[PathBuf],
-    cli: &[(String, String)],
+    inputs: &Inputs,
     ctx: &Ctx,
     files: &mut Vec<Arc<SourceFile>>,
     diags: &mut Vec<Diagnostic>,
@@ -176,7 +181,7 @@ pub(crate) fn assign(
             out.insert(name.to_string(), Assigned { value: v, span });
         }
     };
-    for (k, raw) in env {
+    for (k, raw) in inputs.env {
         if let Some(name) = k.strip_prefix("PKR_VAR_") {
             if let Some(d) = find(name) {
                 if let Some(v) = from_string(d, raw, &format!("environment variable {k}"), diags) {
@@ -185,7 +190,7 @@ pub(crate) fn assign(
             }
         }
     }
-    for path in auto_files.iter().chain(var_files) {
+    for path in inputs.auto_files.iter().chain(inputs.var_files) {
         for (name, v, span) in read_var_file(path, ctx, files, diags) {
             if find(&name).is_none() {
                 let names = decls.iter().map(|d| d.name.as_str());
@@ -203,7 +208,7 @@ pub(crate) fn assign(
             set(&name, v, Some(span), diags);
         }
     }
-    for (name, raw) in cli {
+    for (name, raw) in inputs.cli {
         match find(name) {
             Some(d) => {
                 if let Some(v) = from_string(d, raw, &format!("-var {name}"), diags) {

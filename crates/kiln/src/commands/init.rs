@@ -53,7 +53,7 @@ fn run(ui: &mut Ui, p: Parsed) -> u8 {
         }
     };
     if t.required_plugins.is_empty() {
-        ui.out("No plugins requirement found, make sure you reference a Packer config containing a packer.required_plugins block. See https://www.packer.io/docs/templates/hcl_templates/blocks/packer for more info.\n");
+        ui.out("No required_plugins found: this configuration declares no plugins, so there is nothing to check.\n");
         return 0;
     }
     // Component types the configuration uses.
