@@ -57,6 +57,23 @@ const SAME: &[&str] = &[
     "{{ user `img` | upper }}",
     "{{ user `undefined_one` }}",
     "{{ template_dir | len | lt 0 }}",
+    "{{ printf \"%v|%.0f|%.0f|%6.2v|%s|%d|%q|%c\" 1e21 2.5 3.5 3.14159 true true 0x1F600 -1 }}",
+    "{{ printf \"%08.3f|%+q|%-08d|%#v|%#v|%#v|%5t|%.2s\" -3.14159 \"é\" 5 \"a\" 1.0 nil true \"héllo\" }}",
+    "{{ printf \"%x|%10.4e|%g|%g|%.3g|%G|%e|%v|%d|%v\" \"héllo\" 123.456 100000.0 1000000.0 1234.0 1e-7 0.0 -0.0 'a' 0.1 }}",
+    "{{ print 1.0 'a' -0.0 }}|{{ eq \"a\" \"a\" \"b\" }}|{{ len \"\" }}|{{ slice \"abc\" }}|{{ not \"\" }}|{{ or 0 }}",
+    "{{ urlquery \"é~-_.!*'()\" }}|{{ js \"\\u2028 \\x01 é\" }}|{{ html \"\\x00\" }}",
+    "{{ upper \"ßaé\" }}|{{ lower \"İSTANBUL ÀÉ\" }}",
+    "{{ printf \"%s|%v|%d\" 'a' 'a' 1.5 }}",
+    "{{ printf \"%3.1s|%-5.3q|%05q|%x|%X|% X\" \"abc\" \"abcdef\" \"a\" -1 \"hi\" \"hi\" }}",
+    "{{ printf \"%.3x|%#X|%#o|%#b|%O\" \"abcdef\" 255 0 5 8 }}",
+    "{{ printf \"%[1]s %[1]s\" \"a\" }}",
+    "{{ printf \"%!\" }}|{{ printf \"%z\" 1 }}|{{ printf \"%\" }}",
+    "{{ print \"a\" 1 2 \"b\" nil 3 }}",
+    "{{ html \"a\" \"b\" 1 }}|{{ urlquery 1 2 }}",
+    "{{ range $i, $c := . }}{{ $i }}{{ end }}none",
+    "{{ with $x := \"a\" }}{{ $x }}{{ $x := \"b\" }}{{ $x }}{{ end }}",
+    "{{ if 1 }}{{ if 0 }}a{{ else }}b{{ end }}{{ end }}",
+    "{{ $a := 1 }}{{ if true }}{{ $a = 2 }}{{ end }}{{ $a }}",
 ];
 
 /// Expressions that depend on the clock: kiln's render just before or just after Packer's

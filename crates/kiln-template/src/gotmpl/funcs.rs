@@ -312,11 +312,11 @@ pub(crate) fn call(name: &str, at: usize, vals: Vec<(V, usize)>, ex: &mut Exec) 
         }
         "upper" => {
             a.count(1)?;
-            s(a.str(0)?.to_uppercase())
+            s(simple_case(a.str(0)?, true))
         }
         "lower" => {
             a.count(1)?;
-            s(a.str(0)?.to_lowercase())
+            s(simple_case(a.str(0)?, false))
         }
         "clean_resource_name" | "clean_ami_name" | "clean_image_name" => {
             a.count(1)?;
@@ -469,6 +469,24 @@ fn go_replace(text: &str, old: &str, new: &str, n: i64) -> String {
     text.replacen(old, new, limit)
 }
 
+/// Go's per-character case mapping: a character whose full mapping is several characters
+/// (`ß` → `SS`) keeps its one-character mapping or stays as it is.
+fn simple_case(s: &str, upper: bool) -> String {
+    s.chars()
+        .map(|c| {
+            if !upper && c == '\u{130}' {
+                return 'i';
+            }
+            let mut m: Vec<char> = if upper { c.to_uppercase().collect() } else { c.to_lowercase().collect() };
+            if m.len() == 1 {
+                m.pop().unwrap_or(c)
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
 fn escape_html(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -496,6 +514,8 @@ fn escape_js(s: &str) -> String {
             '>' => out.push_str("\\u003E"),
             '&' => out.push_str("\\u0026"),
             '=' => out.push_str("\\u003D"),
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
             c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04X}", c as u32)),
             c => out.push(c),
         }
