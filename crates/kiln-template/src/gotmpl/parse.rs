@@ -74,6 +74,7 @@ pub(crate) fn parse(items: Vec<Item>, src_len: usize) -> Result<Vec<Node>, Vec<R
         errors: Vec::new(),
         scopes: vec![vec!["$".into()]],
         depth_range: 0,
+        nesting: 0,
     };
     match p.list(None) {
         Ok((nodes, _)) if p.errors.is_empty() => Ok(nodes),
@@ -92,6 +93,8 @@ pub(crate) fn parse(items: Vec<Item>, src_len: usize) -> Result<Vec<Node>, Vec<R
     })
 }
 
+const MAX_NESTING: usize = 100;
+
 /// What ended a list of nodes.
 enum Stop {
     Eof,
@@ -104,6 +107,8 @@ struct Parser {
     errors: Vec<RenderError>,
     scopes: Vec<Vec<String>>,
     depth_range: usize,
+    /// Depth of structures and parentheses, bounded so hostile input cannot exhaust the stack.
+    nesting: usize,
 }
 
 fn err(message: impl Into<String>, offset: usize) -> RenderError {
@@ -202,9 +207,14 @@ impl Parser {
 
     /// Parses `if` / `with` / `range` starting after the keyword, through `{{end}}`.
     fn control(&mut self, kw: &str, start: usize, kw_at: usize, toks: &[Tok]) -> Result<Node, RenderError> {
+        if self.nesting >= MAX_NESTING {
+            return Err(err(format!("structures nested more than {MAX_NESTING} deep"), start));
+        }
+        self.nesting += 1;
         self.scopes.push(Vec::new());
         let result = self.control_inner(kw, start, kw_at, toks);
         self.scopes.pop();
+        self.nesting -= 1;
         result
     }
 
@@ -405,7 +415,13 @@ impl Parser {
                 let Some(close) = close else {
                     return Err(err("unclosed left paren: add `)`", offset));
                 };
-                let inner = self.pipeline(&toks[i + 1..close], offset, "parenthesized pipeline", false)?;
+                if self.nesting >= MAX_NESTING {
+                    return Err(err(format!("parentheses nested more than {MAX_NESTING} deep"), offset));
+                }
+                self.nesting += 1;
+                let inner = self.pipeline(&toks[i + 1..close], offset, "parenthesized pipeline", false);
+                self.nesting -= 1;
+                let inner = inner?;
                 if !inner.decl.is_empty() {
                     return Err(err("cannot declare variables inside parentheses", offset));
                 }

@@ -360,6 +360,16 @@ fn parse_once_render_fast() {
 }
 
 #[test]
+fn deep_nesting_is_an_error_not_a_crash() {
+    let parens = format!("{{{{ {}1{} }}}}", "(".repeat(5_000), ")".repeat(5_000));
+    assert!(e(&parens).message.contains("nested more than"));
+    let ifs = "{{ if 1 }}".repeat(5_000);
+    assert!(e(&ifs).message.contains("nested more than"));
+    let ok = format!("{{{{ {}1{} }}}}", "(".repeat(50), ")".repeat(50));
+    assert_eq!(r(&ok), "1");
+}
+
+#[test]
 fn no_panic_on_generated_input() {
     // Deterministic pseudo-random templates built from template fragments: every one must
     // render or fail cleanly, and errors must point inside the text.
