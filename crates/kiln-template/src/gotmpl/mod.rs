@@ -2,8 +2,9 @@
 //! `{{ .HTTPIP }}`, pipelines, `if`/`range`/`with`, trim markers), with Packer's functions.
 //!
 //! CONTRACT (other modules code against this; keep the signatures): [`Context`], [`render`],
-//! [`RenderError`]. Also: [`Template`] (parse once, render many times), [`check`] (every
-//! syntax error at once) and [`function_names`].
+//! [`RenderError`]. Also: [`Template`] (parse once, render many times; its calls, fields and
+//! user variables), [`check`] (every syntax error at once), [`function_names`] and
+//! [`raw_offset`] (decoded JSON string offset → raw file text offset, for error positions).
 //!
 //! Go's semantics are followed (text/template as of Go 1.15, which Packer 1.6.6 uses, plus
 //! later additions such as newlines inside actions and `break`/`continue`). Values that are
@@ -13,6 +14,7 @@
 mod clean;
 mod exec;
 mod funcs;
+mod jsonpos;
 mod lexer;
 mod parse;
 mod printf;
@@ -25,6 +27,7 @@ mod tests;
 
 use std::collections::BTreeMap;
 
+pub use jsonpos::raw_offset;
 pub use refs::{FieldRef, FuncCall};
 use std::path::PathBuf;
 use std::time::SystemTime;
