@@ -73,6 +73,7 @@ const SAME: &[&str] = &[
     "{{ range $i, $c := . }}{{ $i }}{{ end }}none",
     "{{ with $x := \"a\" }}{{ $x }}{{ $x := \"b\" }}{{ $x }}{{ end }}",
     "{{ if 1 }}{{ if 0 }}a{{ else }}b{{ end }}{{ end }}",
+    "{{ if 0 }}a{{ else if $v := \"q\" }}{{ $v }}{{ end }}",
     "{{ $a := 1 }}{{ if true }}{{ $a = 2 }}{{ end }}{{ $a }}",
 ];
 
@@ -119,6 +120,8 @@ const ERRORS: &[&str] = &[
     "{{ 12ab }}",
     "{{/* x }}",
     "{{ range \"abc\" }}{{ end }}",
+    "{{ with \"\" }}a{{ else if 1 }}b{{ end }}",
+    "{{ range . }}a{{ else if 1 }}b{{ end }}",
 ];
 
 fn packer_available() -> bool {
