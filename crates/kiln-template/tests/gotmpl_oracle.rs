@@ -75,6 +75,10 @@ const SAME: &[&str] = &[
     "{{ if 1 }}{{ if 0 }}a{{ else }}b{{ end }}{{ end }}",
     "{{ if 0 }}a{{ else if $v := \"q\" }}{{ $v }}{{ end }}",
     "{{ $a := 1 }}{{ if true }}{{ $a = 2 }}{{ end }}{{ $a }}",
+    "{{ $x := 1 }}{{ $x := 2 }}{{ $x }}|{{ printf \"%d\" (len \"abc\") }}|{{ user \"name\" | len }}|{{ print }}",
+    "{{ if and (eq 1 1) (ne 2 3) }}y{{ end }}|{{ true | not }}|{{ user (`name`) }}|{{ isotime \"\" }}|{{ split \"\" \",\" 0 }}",
+    "{{ user `name` | }}|{{ user `name` | upper | }}",
+    "{{ replace_all \"\" \"x\" \"ab\" }}|{{ replace \"ab\" \"\" -1 \"abab\" }}|{{ split \"a--b\" \"--\" 1 }}",
 ];
 
 /// Expressions that depend on the clock: kiln's render just before or just after Packer's
@@ -122,6 +126,28 @@ const ERRORS: &[&str] = &[
     "{{ range \"abc\" }}{{ end }}",
     "{{ with \"\" }}a{{ else if 1 }}b{{ end }}",
     "{{ range . }}a{{ else if 1 }}b{{ end }}",
+    "{{ (print \"a\").Foo }}",
+    "{{/* c */ }}",
+    "{{ eq \"a\" 1 }}",
+    "{{ lt 1 }}",
+    "{{ not 1 2 }}",
+    "{{ printf }}",
+    "{{ printf 1 }}",
+    "{{ slice \"abc\" 1 2 3 }}",
+    "{{ len nil }}",
+    "{{ 'ab' }}",
+    "{{ \"\\z\" }}",
+    "{{ if }}{{ end }}",
+    "{{ range }}{{ end }}",
+    "{{ with 1 }}{{ end }}{{ end }}",
+    "{{ 0x }}",
+    "{{ | user }}",
+    "{{ ( ) }}",
+    "{{ $x := 1 }}{{ $x.Foo }}",
+    "{{ upper 1 }}",
+    "{{ user 1 }}",
+    "{{ timestamp 1 }}",
+    "{{ \"a\" \"b\" }}",
 ];
 
 fn packer_available() -> bool {

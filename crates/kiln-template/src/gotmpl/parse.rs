@@ -320,7 +320,12 @@ impl Parser {
         if rest.is_empty() {
             return Err(err(format!("missing value for {context}"), toks.last().map(|t| t.start).unwrap_or(at)));
         }
-        for part in rest.split(|t| t.kind == TokKind::Pipe) {
+        let mut parts: Vec<&[Tok]> = rest.split(|t| t.kind == TokKind::Pipe).collect();
+        // Go 1.15 (Packer 1.6.6) accepts a trailing `|` and ignores it.
+        if parts.len() > 1 && parts.last().is_some_and(|p| p.is_empty()) {
+            parts.pop();
+        }
+        for part in parts {
             let cmd_at = part.first().map(|t| t.start).unwrap_or(offset);
             if part.is_empty() {
                 let pipe_at = rest.iter().find(|t| t.kind == TokKind::Pipe).map(|t| t.start).unwrap_or(cmd_at);
