@@ -148,6 +148,9 @@ const ERRORS: &[&str] = &[
     "{{ user 1 }}",
     "{{ timestamp 1 }}",
     "{{ \"a\" \"b\" }}",
+    "{{user`name`}}",
+    "{{ upper(`a`) }}",
+    "{{ printf \"%s\"(upper `a`) }}",
 ];
 
 fn packer_available() -> bool {

@@ -352,8 +352,11 @@ impl Parser {
         let mut i = 0;
         while i < toks.len() {
             let (arg, next) = self.operand(toks, i)?;
-            if !args.is_empty() && !toks[i].spaced && !matches!(toks[i].kind, TokKind::LParen) {
-                return Err(err(format!("missing space before {}", describe(&toks[i])), toks[i].start));
+            if !args.is_empty() && !toks[i].spaced {
+                return Err(err(
+                    format!("missing space before {}: separate arguments with spaces", describe(&toks[i])),
+                    toks[i].start,
+                ));
             }
             args.push(arg);
             i = next;

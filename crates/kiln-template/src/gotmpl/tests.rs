@@ -231,6 +231,8 @@ fn syntax_errors_point_at_the_token() {
         ("{{ define \"x\" }}{{ end }}", 0, "not supported"),
         ("{{ \"a\\q\" }}", 5, "unknown escape"),
         ("{{ 1 2 }}", 5, "can't give argument to non-function"),
+        ("{{user`name`}}", 6, "missing space before string \"name\""),
+        ("{{ upper(`a`) }}", 8, "missing space before `(`"),
         ("{{ \"a\" | \"b\" }}", 9, "can't give argument to non-function \"b\""),
     ];
     for (src, offset, text) in cases {
