@@ -190,25 +190,25 @@ pub(crate) fn call(name: &str, at: usize, vals: Vec<(V, usize)>, ex: &mut Exec) 
         "user" => {
             a.count(1)?;
             let key = a.str(0)?;
-            match ctx.user.get(key) {
-                Some(v) => s(v.clone()),
-                // Inside `variables` an undefined variable is an error (Packer retries there).
-                None if ctx.allow_env => Err(a.err(format!("variable {key:?} is not set"))),
-                None => {
-                    // Only names of about the same length can be close; skipping the rest keeps
-                    // this cheap for templates with hundreds of variables.
-                    let near = ctx.user.keys().map(|k| k.as_str()).filter(|k| k.len().abs_diff(key.len()) <= 3);
-                    let help = match did_you_mean(key, near) {
-                        Some(d) => format!(" (did you mean {d:?}?)"),
-                        None => String::new(),
-                    };
-                    ex.notes.warnings.push(RenderError {
-                        message: format!("user variable {key:?} is not defined; it renders as an empty string{help}"),
-                        offset: a.vals[0].1,
-                    });
-                    s(String::new())
-                }
+            if let Some(v) = ctx.user.get(key) {
+                return s(v.clone());
             }
+            // Only names of about the same length can be close; skipping the rest keeps this
+            // cheap for templates with hundreds of variables.
+            let near = ctx.user.keys().map(|k| k.as_str()).filter(|k| k.len().abs_diff(key.len()) <= 3);
+            let help = match did_you_mean(key, near) {
+                Some(d) => format!(" (did you mean {d:?}?)"),
+                None => String::new(),
+            };
+            if ctx.allow_env {
+                // Inside `variables` an undefined variable is an error (Packer retries there).
+                return Err(fail(format!("error calling user: variable {key:?} is not set{help}"), a.vals[0].1));
+            }
+            ex.notes.warnings.push(RenderError {
+                message: format!("user variable {key:?} is not defined; it renders as an empty string{help}"),
+                offset: a.vals[0].1,
+            });
+            s(String::new())
         }
         "env" => {
             a.count(1)?;
