@@ -320,7 +320,7 @@ fn hex_bytes(b: &[u8], upper: bool, sp: &Spec) -> String {
 }
 
 /// Go's `strconv.Quote` (`%q`); `#` prefers a raw backquoted string when possible.
-fn quote(s: &str, ascii_only: bool, sharp: bool) -> String {
+pub(crate) fn quote(s: &str, ascii_only: bool, sharp: bool) -> String {
     if sharp && !s.contains('`') && s.chars().all(|c| c == '\t' || !c.is_control()) {
         return format!("`{s}`");
     }

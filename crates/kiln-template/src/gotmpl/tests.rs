@@ -267,6 +267,17 @@ fn late_fields_are_kept_verbatim() {
     strict.strict_fields = true;
     strict.data = BTreeMap::from([("A".into(), "1".into())]);
     assert_eq!(render("{{ . }}", &strict).unwrap(), "map[A:1]");
+    // A variable assigned from a late value, even inside a late structure, is late after it;
+    // known variables a late copy uses are declared before it, so the copy renders alone.
+    assert_eq!(render("{{ $a := 1 }}{{ $a = .P }}{{ $a }}", &c).unwrap(), "{{ $a := 1 }}{{ $a = .P }}{{ $a }}");
+    let src = "{{ $a := 1 }}{{ $u := user `region` }}{{ if .F }}{{ $a = 2 }}{{ $u }}{{ end }}[{{ $a }}]{{ $u }}";
+    let first = render(src, &c).unwrap();
+    assert_eq!(
+        first,
+        "{{ $a := 1 }}{{ $u := \"us-east-1\" }}{{ if .F }}{{ $a = 2 }}{{ $u }}{{ end }}[{{ $a }}]us-east-1"
+    );
+    let later = Context { strict_fields: true, data: BTreeMap::from([("F".into(), "y".into())]), ..Context::default() };
+    assert_eq!(render(&first, &later).unwrap(), "us-east-1[2]us-east-1");
     // A variable declared from a late value is late where it is used.
     assert_eq!(render("{{ $p := .Path }}[{{ $p }}]{{ 1 }}", &c).unwrap(), "{{ $p := .Path }}[{{ $p }}]1");
 }
