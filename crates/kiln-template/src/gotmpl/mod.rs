@@ -9,7 +9,10 @@
 //! Go's semantics are followed (text/template as of Go 1.15, which Packer 1.6.6 uses, plus
 //! later additions such as newlines inside actions and `break`/`continue`). Values that are
 //! only known later (`.Field`s missing from the context, `build_name` without a build) are
-//! "late": the action or structure holding them is copied to the output byte for byte.
+//! "late": the action or structure holding them is copied to the output byte for byte (known
+//! `$variables` it uses are declared just before it), so rendering the output again with the
+//! component's data (`strict_fields`) finishes it. That later render should get the same
+//! user variables, environment and clock as the first.
 
 mod clean;
 mod exec;
@@ -26,11 +29,11 @@ mod value;
 mod tests;
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::SystemTime;
 
 pub use jsonpos::raw_offset;
 pub use refs::{FieldRef, FuncCall};
-use std::path::PathBuf;
-use std::time::SystemTime;
 
 /// Everything a template may refer to.
 #[derive(Debug, Clone, Default)]
