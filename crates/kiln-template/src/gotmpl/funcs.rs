@@ -230,6 +230,19 @@ pub(crate) fn call(name: &str, at: usize, vals: Vec<(V, usize)>, ex: &mut Exec) 
                 return Err(a.err(format!("too many values, 1 needed: got {}", a.vals.len())));
             }
             let layout = if a.vals.is_empty() { time::RFC3339.to_string() } else { a.str(0)?.to_string() };
+            if !a.vals.is_empty() && !time::has_elements(&layout) {
+                let hint = if layout.contains('%') {
+                    "isotime takes a Go layout such as \"2006-01-02\"; for %Y-style formats use strftime"
+                } else {
+                    "Go layouts spell the parts with the reference time Mon Jan 2 15:04:05 MST 2006, e.g. \"2006-01-02\""
+                };
+                ex.notes.warnings.push(RenderError {
+                    message: format!(
+                        "isotime layout {layout:?} has no date or time element, so it prints as is: {hint}"
+                    ),
+                    offset: a.vals[0].1,
+                });
+            }
             s(time::format_layout(&layout, time::utc_parts(ctx.now)))
         }
         "strftime" => {
@@ -320,6 +333,14 @@ pub(crate) fn call(name: &str, at: usize, vals: Vec<(V, usize)>, ex: &mut Exec) 
         }
         "clean_resource_name" | "clean_ami_name" | "clean_image_name" => {
             a.count(1)?;
+            if name != "clean_resource_name" {
+                ex.notes.warnings.push(RenderError {
+                    message: format!(
+                        "{name} is the old name of clean_resource_name: use clean_resource_name (`fix` renames it)"
+                    ),
+                    offset: at,
+                });
+            }
             let rules = match name {
                 "clean_ami_name" => Rules::Amazon,
                 "clean_image_name" if ctx.build_type.as_deref().is_some_and(|t| t.starts_with("azure")) => Rules::Azure,

@@ -160,6 +160,20 @@ fn user_variables() {
 }
 
 #[test]
+fn warnings_for_likely_mistakes() {
+    let warn = |src: &str| Template::parse(src).unwrap().render_full(&ctx()).unwrap();
+    let out = warn("{{ isotime \"%Y-%m-%d\" }}");
+    assert_eq!(out.text, "%Y-%m-%d");
+    assert!(out.warnings[0].message.contains("use strftime"), "{:?}", out.warnings);
+    let out = warn("{{ isotime \"YYYY-MM-DD\" }}");
+    assert!(out.warnings[0].message.contains("reference time"), "{:?}", out.warnings);
+    assert!(warn("{{ isotime \"2006\" }}{{ isotime }}").warnings.is_empty());
+    let out = warn("{{ clean_ami_name `a` }}");
+    assert_eq!((out.warnings[0].offset, out.warnings[0].message.contains("use clean_resource_name")), (3, true));
+    assert!(warn("{{ clean_resource_name `a` }}").warnings.is_empty());
+}
+
+#[test]
 fn env_only_in_variables() {
     let err = e("x {{ env `HOME` }}");
     assert_eq!(err.offset, 5);
