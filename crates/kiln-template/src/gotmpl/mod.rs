@@ -22,6 +22,7 @@ mod lexer;
 mod parse;
 mod printf;
 mod refs;
+mod strings;
 mod time;
 mod value;
 

@@ -167,7 +167,9 @@ fn warnings_for_likely_mistakes() {
     assert!(out.warnings[0].message.contains("use strftime"), "{:?}", out.warnings);
     let out = warn("{{ isotime \"YYYY-MM-DD\" }}");
     assert!(out.warnings[0].message.contains("reference time"), "{:?}", out.warnings);
-    assert!(warn("{{ isotime \"2006\" }}{{ isotime }}").warnings.is_empty());
+    assert!(warn("{{ isotime \"2006\" }}{{ isotime }}{{ isotime `20060102150405` }}").warnings.is_empty());
+    let out = warn("{{ isotime \"202205111847\" }}");
+    assert!(out.warnings[0].message.contains("looks like a date"), "{:?}", out.warnings);
     let out = warn("{{ clean_ami_name `a` }}");
     assert_eq!((out.warnings[0].offset, out.warnings[0].message.contains("use clean_resource_name")), (3, true));
     assert!(warn("{{ clean_resource_name `a` }}").warnings.is_empty());
