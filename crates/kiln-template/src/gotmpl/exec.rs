@@ -37,6 +37,8 @@ pub(crate) fn fail(message: impl Into<String>, offset: usize) -> Fail {
 pub(crate) struct Notes {
     pub warnings: Vec<RenderError>,
     pub late: bool,
+    /// Verbatim copies: (offset in the output, offset in the source, length).
+    pub copies: Vec<(usize, usize, usize)>,
 }
 
 pub(crate) struct Exec<'a> {
@@ -95,7 +97,9 @@ impl<'a> Exec<'a> {
             }
         }
         if let Some((s, e)) = node.span() {
-            out.push_str(self.src.get(s..e).unwrap_or_default());
+            let text = self.src.get(s..e).unwrap_or_default();
+            self.notes.copies.push((out.len(), s, text.len()));
+            out.push_str(text);
         }
         self.vars = before;
         if let Node::Action { pipe, .. } = node {

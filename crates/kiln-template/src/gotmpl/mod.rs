@@ -119,6 +119,20 @@ pub struct Rendered {
     pub warnings: Vec<RenderError>,
     /// Whether some actions were left as they are, to be rendered later.
     pub late: bool,
+    /// Where the actions left as they are sit: (offset in `text`, offset in the source,
+    /// length), for [`Rendered::source_offset`].
+    pub late_copies: Vec<(usize, usize, usize)>,
+}
+
+impl Rendered {
+    /// Maps an offset in `text` that falls inside an action left for later (an error found
+    /// when rendering `text` again) back to the offset in the original source.
+    pub fn source_offset(&self, text_offset: usize) -> Option<usize> {
+        self.late_copies
+            .iter()
+            .find(|(out, _, len)| (*out..*out + *len).contains(&text_offset))
+            .map(|(out, src, _)| src + (text_offset - out))
+    }
 }
 
 impl Template {
@@ -171,6 +185,6 @@ impl Template {
         let mut ex = exec::Exec::new(ctx, &self.src);
         let mut text = String::with_capacity(self.src.len());
         ex.run(&self.nodes, &mut text)?;
-        Ok(Rendered { text, warnings: ex.notes.warnings, late: ex.notes.late })
+        Ok(Rendered { text, warnings: ex.notes.warnings, late: ex.notes.late, late_copies: ex.notes.copies })
     }
 }

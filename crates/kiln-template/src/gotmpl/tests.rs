@@ -299,6 +299,17 @@ fn late_fields_are_kept_verbatim() {
 }
 
 #[test]
+fn errors_in_late_copies_map_back_to_the_source() {
+    let src = "{{ user `region` }}/{{ .HTTPIp }}";
+    let first = Template::parse(src).unwrap().render_full(&ctx()).unwrap();
+    assert_eq!(first.text, "us-east-1/{{ .HTTPIp }}");
+    let run = Context { strict_fields: true, data: BTreeMap::from([("HTTPIP".into(), "h".into())]), ..ctx() };
+    let err = e_ctx(&first.text, &run);
+    assert_eq!(first.source_offset(err.offset), Some(src.find(".HTTPIp").unwrap_or(0)));
+    assert_eq!(first.source_offset(0), None);
+}
+
+#[test]
 fn late_build_functions() {
     let c = ctx();
     assert_eq!(
