@@ -141,6 +141,12 @@ pub(crate) fn call(name: &str, at: usize, vals: Vec<(V, usize)>, ex: &mut Exec) 
             a.at_least(1)?;
             let mut v = a.vals[0].0.clone();
             for (i, (key, _)) in a.vals.iter().enumerate().skip(1) {
+                // A key missing from the data is a late value, as `.Key` is.
+                if let (V::Root, V::Str(k), false) = (&v, key, ctx.strict_fields) {
+                    if !ctx.data.contains_key(k) {
+                        return Err(Fail::Late);
+                    }
+                }
                 v = index(&v, key, ctx).map_err(|m| fail(format!("error calling index: {m}"), a.vals[i].1))?;
             }
             Ok(v)

@@ -278,7 +278,7 @@ fn late_fields_are_kept_verbatim() {
     let out = Template::parse(src).unwrap().render_full(&c).unwrap();
     assert_eq!(out.text, "a {{ if .Flag }}x{{ user `region` }}{{ end }}{{- printf \"%s\" .Path }}");
     assert!(out.late);
-    assert_eq!(render("{{ . }}|{{ $ }}", &c).unwrap(), "{{ . }}|{{ $ }}");
+    assert_eq!(render("{{ . }}|{{ $ }}|{{ index . `Path` }}", &c).unwrap(), "{{ . }}|{{ $ }}|{{ index . `Path` }}");
     let mut strict = ctx();
     strict.strict_fields = true;
     strict.data = BTreeMap::from([("A".into(), "1".into())]);
