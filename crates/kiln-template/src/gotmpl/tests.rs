@@ -58,6 +58,8 @@ fn trim_markers_and_comments() {
     assert_eq!(r("a {{/* a comment */}}b"), "a b");
     assert_eq!(r("a \n{{- /* trimmed */ -}}\n b"), "ab");
     assert_eq!(r("{{-3}}"), "-3");
+    // Go trims spaces, tabs and line breaks only (not a form feed).
+    assert_eq!(r("a\u{c} \t\r\n{{- 1 -}}\n\u{c}b"), "a\u{c}1\u{c}b");
 }
 
 #[test]
