@@ -96,10 +96,13 @@ impl<'a> Exec<'a> {
                 self.declared_in_output.push((name.clone(), v.clone()));
             }
         }
-        if let Some((s, e)) = node.span() {
-            let text = self.src.get(s..e).unwrap_or_default();
-            self.notes.copies.push((out.len(), s, text.len()));
-            out.push_str(text);
+        match node {
+            Node::Action { pipe, span } => self.write_folded(pipe, *span, out),
+            other => {
+                if let Some((s, e)) = other.span() {
+                    self.copy(s, e, out);
+                }
+            }
         }
         self.vars = before;
         if let Node::Action { pipe, .. } = node {
@@ -232,7 +235,7 @@ impl<'a> Exec<'a> {
         Ok(prev.map(|(v, _)| v).unwrap_or(V::Nil))
     }
 
-    fn command(&mut self, cmd: &Cmd, dot: &V, piped: Option<(V, usize)>) -> Result<V, Fail> {
+    pub(super) fn command(&mut self, cmd: &Cmd, dot: &V, piped: Option<(V, usize)>) -> Result<V, Fail> {
         let first = &cmd.args[0];
         if let ArgKind::Func(name) = &first.kind {
             return self.call(name, first.offset, &cmd.args[1..], dot, piped);
@@ -283,7 +286,7 @@ impl<'a> Exec<'a> {
         funcs::call(name, at, vals, self)
     }
 
-    fn arg(&mut self, arg: &Arg, dot: &V) -> Result<V, Fail> {
+    pub(super) fn arg(&mut self, arg: &Arg, dot: &V) -> Result<V, Fail> {
         match &arg.kind {
             ArgKind::Str(s) => Ok(V::Str(s.clone())),
             ArgKind::Int(n) => Ok(V::Int(*n)),
@@ -390,7 +393,7 @@ fn used_vars(node: &Node, out: &mut Vec<String>) {
 }
 
 /// A Go template constant for `v`, when it has one.
-fn go_literal(v: &V) -> Option<String> {
+pub(super) fn go_literal(v: &V) -> Option<String> {
     match v {
         V::Str(s) => Some(printf::quote(s, false, false)),
         V::Int(n) => Some(n.to_string()),

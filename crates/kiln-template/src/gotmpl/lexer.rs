@@ -40,6 +40,7 @@ pub(crate) enum TokKind {
 pub(crate) struct Tok {
     pub kind: TokKind,
     pub start: usize,
+    pub end: usize,
     /// Whether whitespace separates this token from the previous one (field chains such as
     /// `$x.Name` or `(pipe).Name` need the parts to touch).
     pub spaced: bool,
@@ -246,7 +247,7 @@ fn lex_action(src: &str, open: usize, mut pos: usize) -> Result<(Vec<Tok>, usize
             '}' => return Err(err("unexpected `}` in action: close it with `}}`", pos)),
             other => return Err(err(format!("unexpected character {other:?} in action"), pos)),
         };
-        toks.push(Tok { kind, start, spaced });
+        toks.push(Tok { kind, start, end: pos, spaced });
         spaced = false;
     }
 }

@@ -9,13 +9,15 @@
 //! Go's semantics are followed (text/template as of Go 1.15, which Packer 1.6.6 uses, plus
 //! later additions such as newlines inside actions and `break`/`continue`). Values that are
 //! only known later (`.Field`s missing from the context, `build_name` without a build) are
-//! "late": the action or structure holding them is copied to the output byte for byte (known
-//! `$variables` it uses are declared just before it), so rendering the output again with the
-//! component's data (`strict_fields`) finishes it. That later render should get the same
-//! user variables, environment and clock as the first.
+//! "late": the action or structure holding them is copied to the output (a late action with
+//! its parts known now replaced by their values, see `fold.rs`; known `$variables` it uses are
+//! declared just before it), so rendering the output again with the component's data
+//! (`strict_fields`) finishes it. A late `if`/`range`/`with` is copied as written, so that
+//! later render should get the same user variables, environment and clock as the first.
 
 mod clean;
 mod exec;
+mod fold;
 mod funcs;
 mod jsonpos;
 mod lexer;
@@ -185,6 +187,10 @@ impl Template {
         let mut ex = exec::Exec::new(ctx, &self.src);
         let mut text = String::with_capacity(self.src.len());
         ex.run(&self.nodes, &mut text)?;
-        Ok(Rendered { text, warnings: ex.notes.warnings, late: ex.notes.late, late_copies: ex.notes.copies })
+        // Folding late copies evaluates some calls twice; report each warning once.
+        let mut warnings = ex.notes.warnings;
+        warnings.sort_by(|a, b| (a.offset, &a.message).cmp(&(b.offset, &b.message)));
+        warnings.dedup();
+        Ok(Rendered { text, warnings, late: ex.notes.late, late_copies: ex.notes.copies })
     }
 }

@@ -42,12 +42,16 @@ pub(crate) struct Pipe {
 pub(crate) struct Cmd {
     pub args: Vec<Arg>,
     pub offset: usize,
+    /// Offset after the command's last argument.
+    pub end: usize,
 }
 
 #[derive(Debug, Clone)]
 pub(crate) struct Arg {
     pub kind: ArgKind,
     pub offset: usize,
+    /// Offset after the argument (and its field chain).
+    pub end: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -367,7 +371,8 @@ impl Parser {
         if let ArgKind::Nil = args[0].kind {
             return Err(err("nil is not a command", args[0].offset));
         }
-        Ok(Cmd { args, offset: at })
+        let end = args.last().map(|a| a.end).unwrap_or(at);
+        Ok(Cmd { args, offset: at, end })
     }
 
     /// Parses one operand at `toks[i]` with its field chain; returns it and the next index.
@@ -457,7 +462,8 @@ impl Parser {
             }
             other => other,
         };
-        Ok((Arg { kind, offset }, next))
+        let end = toks.get(next.wrapping_sub(1)).map(|t| t.end).unwrap_or(offset);
+        Ok((Arg { kind, offset, end }, next))
     }
 }
 

@@ -517,3 +517,33 @@ fn references_without_rendering() {
     let b_at = src.find("user `b`").unwrap_or(0);
     assert_eq!(t.user_vars(), vec![("a".to_string(), 3), ("b".to_string(), b_at)]);
 }
+
+#[test]
+fn late_actions_carry_the_values_known_now() {
+    let c = ctx();
+    let cases = [
+        ("{{ printf \"%s:%s\" .HTTPIP (user `region`) }}", "{{ printf \"%s:%s\" .HTTPIP \"us-east-1\" }}"),
+        ("{{ user `region` | printf \"%s-%s\" .Path }}", "{{ \"us-east-1\" | printf \"%s-%s\" .Path }}"),
+        ("{{ printf \"%s %s\" .Path timestamp }}", "{{ printf \"%s %s\" .Path \"1795258759\" }}"),
+        ("{{printf \"%s\" (printf \"%s/%s\" .Path (upper `a`))}}", "{{printf \"%s\" (printf \"%s/%s\" .Path \"A\")}}"),
+        ("{{ $p := len (user `name`) | printf \"%d%s\" .X }}", "{{ $p := 11 | printf \"%d%s\" .X }}"),
+        ("{{ .HTTPIP }}", "{{ .HTTPIP }}"),
+    ];
+    for (src, want) in cases {
+        assert_eq!(render(src, &c).unwrap(), want, "{src}");
+    }
+    // The copy renders later without user variables or a clock.
+    let later = Context {
+        strict_fields: true,
+        data: BTreeMap::from([("HTTPIP".into(), "10.0.2.2".into()), ("Path".into(), "/p".into())]),
+        ..Context::default()
+    };
+    let first =
+        render("{{ printf \"%s:%s\" .HTTPIP (user `region`) }} {{ user `region` | printf \"%s-%s\" .Path }}", &c)
+            .unwrap();
+    assert_eq!(render(&first, &later).unwrap(), "10.0.2.2:us-east-1 /p-us-east-1");
+    // A warning found while folding is reported once.
+    let out = Template::parse("{{ printf \"%s%s\" .P (user `nope`) }}").unwrap().render_full(&c).unwrap();
+    assert_eq!(out.text, "{{ printf \"%s%s\" .P \"\" }}");
+    assert_eq!(out.warnings.len(), 1, "{:?}", out.warnings);
+}
