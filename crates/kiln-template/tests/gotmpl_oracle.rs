@@ -92,6 +92,10 @@ const TIMED: &[&str] = &[
     "{{ isotime \"Janet Monty _2006 2006-01-02\" }}",
     "{{ strftime \"%Y-%m-%d %H:%M:%S %a %A %b %B %j %y %e %I %p %z %Z %c %%\" }}",
     "{{ uuid | len }}",
+    "{{ isotime \"Mon, 02 Jan 2006 15:04:05 MST\" }}|{{ isotime \"3:04PM\" }}|{{ isotime \"Jan 2, 2006 at 3:04pm (MST)\" }}",
+    "{{ isotime \"2006-01-02T15:04:05-0700\" }}|{{ isotime \"02 Jan 06 15:04 -07\" }}|{{ isotime \"Z070000 -070000 Z07:00:00\" }}",
+    "{{ isotime \"Month: January, Day: Monday, 2006_01_02\" }}|{{ isotime \"1_2_3_4_5_6\" }}|{{ isotime \"0102030405\" }}",
+    "{{ isotime \"202205111847\" }}|{{ isotime \"2019102650405\" }}",
 ];
 
 /// Expressions Packer rejects; kiln must reject them too.
