@@ -68,7 +68,10 @@ impl<'a> Exec<'a> {
                 Ok(()) => {}
                 Err(Fail::Late) => {
                     out.truncate(mark);
-                    self.emit_late(node, before, out);
+                    self.vars = before.clone().unwrap_or_else(|| self.vars[..1].to_vec());
+                    if !self.late_if(node, out)? {
+                        self.emit_late(node, before, out);
+                    }
                 }
                 Err(Fail::Err(e)) => return Err(e),
                 // The parser rejects break/continue outside range.
@@ -76,6 +79,31 @@ impl<'a> Exec<'a> {
             }
         }
         Ok(())
+    }
+
+    /// A late `if` whose condition is known now is replaced by its chosen branch, each node of
+    /// which is rendered or copied on its own. Returns false when the condition is late too.
+    fn late_if(&mut self, node: &Node, out: &mut String) -> Result<bool, RenderError> {
+        let Node::If { branches, otherwise, .. } = node else { return Ok(false) };
+        let mark = self.vars.len();
+        let mut chosen = otherwise;
+        for (pipe, body) in branches {
+            match self.pipe(pipe, &V::Root) {
+                Ok(v) if truth(&v, &self.ctx.data) => {
+                    chosen = body;
+                    break;
+                }
+                Ok(_) => {}
+                Err(Fail::Err(e)) => return Err(e),
+                Err(_) => {
+                    self.vars.truncate(mark);
+                    return Ok(false);
+                }
+            }
+        }
+        self.run(chosen, out)?;
+        self.vars.truncate(mark);
+        Ok(true)
     }
 
     /// Copies a late node to the output. Variables it uses that are known now are declared

@@ -275,11 +275,18 @@ fn late_fields_are_kept_verbatim() {
     run.strict_fields = true;
     let later = render(&render(src, &c).unwrap(), &run).unwrap();
     assert_eq!(later, "boot 10.0.2.2:8080/us-east-1 A=1");
-    // Whole structures that need a late value are kept too, trim markers and all.
+    // Whole structures whose condition is late are kept too, trim markers and all.
     let src = "a {{ if .Flag }}x{{ user `region` }}{{ end }} {{- printf \"%s\" .Path }}";
     let out = Template::parse(src).unwrap().render_full(&c).unwrap();
     assert_eq!(out.text, "a {{ if .Flag }}x{{ user `region` }}{{ end }}{{- printf \"%s\" .Path }}");
     assert!(out.late);
+    // An `if` with a known condition becomes its branch, rendered node by node.
+    let src = "{{ if eq (user `region`) `us-east-1` }}east {{ .Path }} {{ user `name` }}{{ else }}west{{ end }}!";
+    assert_eq!(render(src, &c).unwrap(), "east {{ .Path }} Hello World!");
+    let src = "{{ if $r := user `nope` }}{{ $r }}{{ else if $s := user `name` }}{{ .P }}{{ $s }}{{ end }}";
+    assert_eq!(render(src, &c).unwrap(), "{{ .P }}Hello World");
+    let src = "{{ $a := 1 }}{{ if true }}{{ $a = .P }}{{ end }}{{ $a }}";
+    assert_eq!(render(src, &c).unwrap(), "{{ $a := 1 }}{{ $a = .P }}{{ $a }}");
     assert_eq!(render("{{ . }}|{{ $ }}|{{ index . `Path` }}", &c).unwrap(), "{{ . }}|{{ $ }}|{{ index . `Path` }}");
     let mut strict = ctx();
     strict.strict_fields = true;
