@@ -12,7 +12,8 @@
 //! "late": the action or structure holding them is copied to the output (a late action with
 //! its parts known now replaced by their values, see `fold.rs`; known `$variables` it uses are
 //! declared just before it), so rendering the output again with the component's data
-//! (`strict_fields`) finishes it. A late `if`/`range`/`with` is copied as written, so that
+//! (`strict_fields`) finishes it. An `if` whose condition is known becomes its chosen branch;
+//! a `range`/`with`, or an `if` whose condition is late, is copied as written, so for those the
 //! later render should get the same user variables, environment and clock as the first.
 
 mod clean;
