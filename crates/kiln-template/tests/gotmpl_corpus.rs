@@ -106,6 +106,17 @@ fn check_template(path: &Path, stats: &mut Stats) {
     };
     let mut in_vars_ctx = base.clone();
     in_vars_ctx.allow_env = true;
+    // Variables are rendered first (as the loader does), a few passes for those that use
+    // others; outside `variables` they are used rendered.
+    let mut base = base;
+    for _ in 0..4 {
+        let snapshot = Context { user: base.user.clone(), ..in_vars_ctx.clone() };
+        for v in base.user.values_mut() {
+            if let Ok(r) = kiln_template::gotmpl::render(v, &snapshot) {
+                *v = r;
+            }
+        }
+    }
     for (s, in_vars) in all {
         if !s.contains("{{") {
             continue;
@@ -131,6 +142,9 @@ fn check_template(path: &Path, stats: &mut Stats) {
                 stats.rendered += 1;
                 if r.late {
                     stats.late += 1;
+                    if let Err(e) = finish_late(&t, &r.text) {
+                        stats.render_errors.push(format!("{}: {s:?} → {:?}: {e}", path.display(), r.text));
+                    }
                 }
             }
             // Packer gives these too: secrets stores kiln does not read, variables that only
@@ -143,6 +157,36 @@ fn check_template(path: &Path, stats: &mut Stats) {
             Err(e) => stats.render_errors.push(format!("{}: {s:?} at {}: {}", path.display(), e.offset, e.message)),
         }
     }
+}
+
+/// Renders a late copy the way a component does at run time: with its data, strictly, and
+/// without the user variables (late copies must stand on their own).
+fn finish_late(t: &Template, first: &str) -> Result<(), String> {
+    let data: BTreeMap<String, String> = t.fields().into_iter().map(|f| (f.path, "value".to_string())).collect();
+    let build_data: BTreeMap<String, String> = t
+        .calls()
+        .into_iter()
+        .filter(|c| c.name == "build")
+        .filter_map(|c| c.args.first().cloned().flatten())
+        .map(|k| (k, "generated".to_string()))
+        .collect();
+    let ctx = Context {
+        data,
+        build_data: Some(build_data),
+        build_name: Some("name".into()),
+        build_type: Some("type".into()),
+        strict_fields: true,
+        now: Some(UNIX_EPOCH),
+        ..Context::default()
+    };
+    let out = Template::parse(first).map_err(|e| format!("{e:?}"))?.render_full(&ctx).map_err(|e| e.message)?;
+    if out.text.contains("{{") {
+        return Err(format!("still has actions: {:?}", out.text));
+    }
+    if !out.warnings.is_empty() {
+        return Err(format!("warnings: {:?}", out.warnings));
+    }
+    Ok(())
 }
 
 #[test]

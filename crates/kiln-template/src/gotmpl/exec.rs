@@ -6,9 +6,9 @@
 
 use std::collections::BTreeMap;
 
-use super::funcs;
 use super::parse::{Arg, ArgKind, Cmd, Node, Pipe};
 use super::value::{display, truth, V};
+use super::{funcs, printf};
 use super::{Context, RenderError};
 use crate::diag::did_you_mean;
 
@@ -37,12 +37,16 @@ pub(crate) fn fail(message: impl Into<String>, offset: usize) -> Fail {
 pub(crate) struct Notes {
     pub warnings: Vec<RenderError>,
     pub late: bool,
+    /// Verbatim copies: (offset in the output, offset in the source, length).
+    pub copies: Vec<(usize, usize, usize)>,
 }
 
 pub(crate) struct Exec<'a> {
     pub ctx: &'a Context,
     pub src: &'a str,
     vars: Vec<(String, V)>,
+    /// Variables written into the output as `{{ $x := value }}` for late copies, with the value.
+    declared_in_output: Vec<(String, V)>,
     pub notes: Notes,
 }
 
@@ -51,30 +55,22 @@ const MAX_RANGE_ITEMS: usize = 1_000_000;
 
 impl<'a> Exec<'a> {
     pub(crate) fn new(ctx: &'a Context, src: &'a str) -> Self {
-        Exec { ctx, src, vars: vec![("$".into(), V::Root)], notes: Notes::default() }
+        Exec { ctx, src, vars: vec![("$".into(), V::Root)], declared_in_output: Vec::new(), notes: Notes::default() }
     }
 
     /// Runs the top-level nodes: a late node is copied verbatim.
     pub(crate) fn run(&mut self, nodes: &[Node], out: &mut String) -> Result<(), RenderError> {
         for node in nodes {
             let mark = out.len();
-            let vars = self.vars.len();
+            // Values of the variables as the node starts (usually only `$`), in case it is late.
+            let before = if self.vars.len() > 1 { Some(self.vars.clone()) } else { None };
             match self.node(node, &V::Root, out) {
                 Ok(()) => {}
                 Err(Fail::Late) => {
                     out.truncate(mark);
-                    if let Some((s, e)) = node.span() {
-                        out.push_str(self.src.get(s..e).unwrap_or_default());
-                    }
-                    self.notes.late = true;
-                    // Variables declared by a late action are late too.
-                    if let Node::Action { pipe, .. } = node {
-                        self.vars.truncate(vars);
-                        if !pipe.assign {
-                            for d in &pipe.decl {
-                                self.vars.push((d.clone(), late_marker()));
-                            }
-                        }
+                    self.vars = before.clone().unwrap_or_else(|| self.vars[..1].to_vec());
+                    if !self.late_if(node, out)? {
+                        self.emit_late(node, before, out);
                     }
                 }
                 Err(Fail::Err(e)) => return Err(e),
@@ -83,6 +79,74 @@ impl<'a> Exec<'a> {
             }
         }
         Ok(())
+    }
+
+    /// A late `if` whose condition is known now is replaced by its chosen branch, each node of
+    /// which is rendered or copied on its own. Returns false when the condition is late too.
+    fn late_if(&mut self, node: &Node, out: &mut String) -> Result<bool, RenderError> {
+        let Node::If { branches, otherwise, .. } = node else { return Ok(false) };
+        let mark = self.vars.len();
+        let mut chosen = otherwise;
+        for (pipe, body) in branches {
+            match self.pipe(pipe, &V::Root) {
+                Ok(v) if truth(&v, &self.ctx.data) => {
+                    chosen = body;
+                    break;
+                }
+                Ok(_) => {}
+                Err(Fail::Err(e)) => return Err(e),
+                Err(_) => {
+                    self.vars.truncate(mark);
+                    return Ok(false);
+                }
+            }
+        }
+        self.run(chosen, out)?;
+        self.vars.truncate(mark);
+        Ok(true)
+    }
+
+    /// Copies a late node to the output. Variables it uses that are known now are declared
+    /// just before it with their values, so the copy renders on its own later; variables it
+    /// declares or assigns become late.
+    fn emit_late(&mut self, node: &Node, before: Option<Vec<(String, V)>>, out: &mut String) {
+        self.notes.late = true;
+        let before = before.unwrap_or_else(|| self.vars.clone());
+        let mut used = Vec::new();
+        used_vars(node, &mut used);
+        for name in &used {
+            let Some((_, v)) = before.iter().rev().find(|(n, _)| n == name) else { continue };
+            if is_late(v) || self.declared_in_output.iter().any(|(n, d)| n == name && d == v) {
+                continue;
+            }
+            if let Some(lit) = go_literal(v) {
+                out.push_str(&format!("{{{{ {name} := {lit} }}}}"));
+                self.declared_in_output.push((name.clone(), v.clone()));
+            }
+        }
+        match node {
+            Node::Action { pipe, span } => self.write_folded(pipe, *span, out),
+            other => {
+                if let Some((s, e)) = other.span() {
+                    self.copy(s, e, out);
+                }
+            }
+        }
+        self.vars = before;
+        if let Node::Action { pipe, .. } = node {
+            if !pipe.assign {
+                for d in &pipe.decl {
+                    self.vars.push((d.clone(), late_marker()));
+                }
+            }
+        }
+        let mut assigned = Vec::new();
+        assigned_vars(node, &mut assigned);
+        for name in assigned {
+            if let Some(slot) = self.vars.iter_mut().rev().find(|(n, _)| *n == name) {
+                slot.1 = late_marker();
+            }
+        }
     }
 
     fn list(&mut self, nodes: &[Node], dot: &V, out: &mut String) -> Result<(), Fail> {
@@ -199,7 +263,7 @@ impl<'a> Exec<'a> {
         Ok(prev.map(|(v, _)| v).unwrap_or(V::Nil))
     }
 
-    fn command(&mut self, cmd: &Cmd, dot: &V, piped: Option<(V, usize)>) -> Result<V, Fail> {
+    pub(super) fn command(&mut self, cmd: &Cmd, dot: &V, piped: Option<(V, usize)>) -> Result<V, Fail> {
         let first = &cmd.args[0];
         if let ArgKind::Func(name) = &first.kind {
             return self.call(name, first.offset, &cmd.args[1..], dot, piped);
@@ -250,7 +314,7 @@ impl<'a> Exec<'a> {
         funcs::call(name, at, vals, self)
     }
 
-    fn arg(&mut self, arg: &Arg, dot: &V) -> Result<V, Fail> {
+    pub(super) fn arg(&mut self, arg: &Arg, dot: &V) -> Result<V, Fail> {
         match &arg.kind {
             ArgKind::Str(s) => Ok(V::Str(s.clone())),
             ArgKind::Int(n) => Ok(V::Int(*n)),
@@ -322,6 +386,77 @@ impl<'a> Exec<'a> {
 
 /// Marks a variable whose declaration was late (copied verbatim): using it is late too.
 const LATE_MARK: &str = "\u{0}late";
+
+/// Names of the variables a node uses (other than `$`), anywhere inside it.
+fn used_vars(node: &Node, out: &mut Vec<String>) {
+    fn pipe(p: &Pipe, out: &mut Vec<String>) {
+        if p.assign {
+            out.extend(p.decl.iter().cloned());
+        }
+        for cmd in &p.cmds {
+            for a in &cmd.args {
+                match &a.kind {
+                    ArgKind::Var(name, _) if name != "$" && !out.contains(name) => out.push(name.clone()),
+                    ArgKind::Pipe(inner, _) => pipe(inner, out),
+                    _ => {}
+                }
+            }
+        }
+    }
+    match node {
+        Node::Text(_) | Node::Break | Node::Continue => {}
+        Node::Action { pipe: p, .. } => pipe(p, out),
+        Node::If { branches, otherwise, .. } => {
+            for (p, body) in branches {
+                pipe(p, out);
+                body.iter().for_each(|n| used_vars(n, out));
+            }
+            otherwise.iter().for_each(|n| used_vars(n, out));
+        }
+        Node::With { pipe: p, body, otherwise, .. } | Node::Range { pipe: p, body, otherwise, .. } => {
+            pipe(p, out);
+            body.iter().chain(otherwise).for_each(|n| used_vars(n, out));
+        }
+    }
+}
+
+/// A Go template constant for `v`, when it has one.
+pub(super) fn go_literal(v: &V) -> Option<String> {
+    match v {
+        V::Str(s) => Some(printf::quote(s, false, false)),
+        V::Int(n) => Some(n.to_string()),
+        V::Bool(b) => Some(b.to_string()),
+        V::Float(f) if f.is_finite() => {
+            let s = super::value::format_float_g(*f, None);
+            Some(if s.contains(['.', 'e']) { s } else { s + ".0" })
+        }
+        _ => None,
+    }
+}
+
+/// Names of the variables a node assigns with `=` (anywhere inside it).
+fn assigned_vars(node: &Node, out: &mut Vec<String>) {
+    let pipe_vars = |p: &Pipe, out: &mut Vec<String>| {
+        if p.assign {
+            out.extend(p.decl.iter().cloned());
+        }
+    };
+    match node {
+        Node::Text(_) | Node::Break | Node::Continue => {}
+        Node::Action { pipe, .. } => pipe_vars(pipe, out),
+        Node::If { branches, otherwise, .. } => {
+            for (p, body) in branches {
+                pipe_vars(p, out);
+                body.iter().for_each(|n| assigned_vars(n, out));
+            }
+            otherwise.iter().for_each(|n| assigned_vars(n, out));
+        }
+        Node::With { pipe, body, otherwise, .. } | Node::Range { pipe, body, otherwise, .. } => {
+            pipe_vars(pipe, out);
+            body.iter().chain(otherwise).for_each(|n| assigned_vars(n, out));
+        }
+    }
+}
 
 fn late_marker() -> V {
     V::Map(BTreeMap::from([(LATE_MARK.to_string(), V::Nil)]))

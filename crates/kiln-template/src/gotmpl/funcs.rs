@@ -2,6 +2,7 @@
 
 use super::clean::{clean, Rules};
 use super::exec::{fail, Exec, Fail};
+use super::strings::{escape_html, escape_js, escape_query, go_replace, go_split, simple_case};
 use super::value::{display, truth, V};
 use super::{printf, time, RenderError};
 use crate::diag::did_you_mean;
@@ -140,6 +141,12 @@ pub(crate) fn call(name: &str, at: usize, vals: Vec<(V, usize)>, ex: &mut Exec) 
             a.at_least(1)?;
             let mut v = a.vals[0].0.clone();
             for (i, (key, _)) in a.vals.iter().enumerate().skip(1) {
+                // A key missing from the data is a late value, as `.Key` is.
+                if let (V::Root, V::Str(k), false) = (&v, key, ctx.strict_fields) {
+                    if !ctx.data.contains_key(k) {
+                        return Err(Fail::Late);
+                    }
+                }
                 v = index(&v, key, ctx).map_err(|m| fail(format!("error calling index: {m}"), a.vals[i].1))?;
             }
             Ok(v)
@@ -190,25 +197,25 @@ pub(crate) fn call(name: &str, at: usize, vals: Vec<(V, usize)>, ex: &mut Exec) 
         "user" => {
             a.count(1)?;
             let key = a.str(0)?;
-            match ctx.user.get(key) {
-                Some(v) => s(v.clone()),
-                // Inside `variables` an undefined variable is an error (Packer retries there).
-                None if ctx.allow_env => Err(a.err(format!("variable {key:?} is not set"))),
-                None => {
-                    // Only names of about the same length can be close; skipping the rest keeps
-                    // this cheap for templates with hundreds of variables.
-                    let near = ctx.user.keys().map(|k| k.as_str()).filter(|k| k.len().abs_diff(key.len()) <= 3);
-                    let help = match did_you_mean(key, near) {
-                        Some(d) => format!(" (did you mean {d:?}?)"),
-                        None => String::new(),
-                    };
-                    ex.notes.warnings.push(RenderError {
-                        message: format!("user variable {key:?} is not defined; it renders as an empty string{help}"),
-                        offset: a.vals[0].1,
-                    });
-                    s(String::new())
-                }
+            if let Some(v) = ctx.user.get(key) {
+                return s(v.clone());
             }
+            // Only names of about the same length can be close; skipping the rest keeps this
+            // cheap for templates with hundreds of variables.
+            let near = ctx.user.keys().map(|k| k.as_str()).filter(|k| k.len().abs_diff(key.len()) <= 3);
+            let help = match did_you_mean(key, near) {
+                Some(d) => format!(" (did you mean {d:?}?)"),
+                None => String::new(),
+            };
+            if ctx.allow_env {
+                // Inside `variables` an undefined variable is an error (Packer retries there).
+                return Err(fail(format!("error calling user: variable {key:?} is not set{help}"), a.vals[0].1));
+            }
+            ex.notes.warnings.push(RenderError {
+                message: format!("user variable {key:?} is not defined; it renders as an empty string{help}"),
+                offset: a.vals[0].1,
+            });
+            s(String::new())
         }
         "env" => {
             a.count(1)?;
@@ -230,6 +237,31 @@ pub(crate) fn call(name: &str, at: usize, vals: Vec<(V, usize)>, ex: &mut Exec) 
                 return Err(a.err(format!("too many values, 1 needed: got {}", a.vals.len())));
             }
             let layout = if a.vals.is_empty() { time::RFC3339.to_string() } else { a.str(0)?.to_string() };
+            if !a.vals.is_empty() && !time::has_elements(&layout) {
+                let hint = if layout.contains('%') {
+                    "isotime takes a Go layout such as \"2006-01-02\"; for %Y-style formats use strftime"
+                } else {
+                    "Go layouts spell the parts with the reference time Mon Jan 2 15:04:05 MST 2006, e.g. \"2006-01-02\""
+                };
+                ex.notes.warnings.push(RenderError {
+                    message: format!(
+                        "isotime layout {layout:?} has no date or time element, so it prints as is: {hint}"
+                    ),
+                    offset: a.vals[0].1,
+                });
+            }
+            // Digits that are a date rather than the reference time ("202205111847").
+            let digits = layout.len() >= 6 && layout.bytes().all(|b| b.is_ascii_digit());
+            if digits && !["2006", "06", "01"].iter().any(|p| layout.starts_with(p)) {
+                ex.notes.warnings.push(RenderError {
+                    message: format!(
+                        "isotime layout {layout:?} looks like a date, not Go's reference time: each 1, 2, 3, 4, 5, \
+                         6 and 01…06 in it prints a part of the current time; for a compact timestamp write \
+                         \"20060102150405\""
+                    ),
+                    offset: a.vals[0].1,
+                });
+            }
             s(time::format_layout(&layout, time::utc_parts(ctx.now)))
         }
         "strftime" => {
@@ -312,14 +344,22 @@ pub(crate) fn call(name: &str, at: usize, vals: Vec<(V, usize)>, ex: &mut Exec) 
         }
         "upper" => {
             a.count(1)?;
-            s(a.str(0)?.to_uppercase())
+            s(simple_case(a.str(0)?, true))
         }
         "lower" => {
             a.count(1)?;
-            s(a.str(0)?.to_lowercase())
+            s(simple_case(a.str(0)?, false))
         }
         "clean_resource_name" | "clean_ami_name" | "clean_image_name" => {
             a.count(1)?;
+            if name != "clean_resource_name" {
+                ex.notes.warnings.push(RenderError {
+                    message: format!(
+                        "{name} is the old name of clean_resource_name: use clean_resource_name (`fix` renames it)"
+                    ),
+                    offset: at,
+                });
+            }
             let rules = match name {
                 "clean_ami_name" => Rules::Amazon,
                 "clean_image_name" if ctx.build_type.as_deref().is_some_and(|t| t.starts_with("azure")) => Rules::Azure,
@@ -435,83 +475,4 @@ fn compare(a: &Args) -> Result<V, Fail> {
         _ => matches!(cmp(1)?, Some(Ordering::Greater | Ordering::Equal)),
     };
     Ok(V::Bool(result))
-}
-
-/// Go's `strings.Split`: an empty separator splits into characters.
-fn go_split<'s>(text: &'s str, sep: &str) -> Vec<&'s str> {
-    if sep.is_empty() {
-        return text.char_indices().map(|(i, c)| &text[i..i + c.len_utf8()]).collect();
-    }
-    text.split(sep).collect()
-}
-
-/// Go's `strings.Replace`: `n < 0` replaces all; an empty `old` matches between characters.
-fn go_replace(text: &str, old: &str, new: &str, n: i64) -> String {
-    if n == 0 || (old == new) {
-        return text.to_string();
-    }
-    let limit = if n < 0 { usize::MAX } else { n as usize };
-    if old.is_empty() {
-        let mut out = String::new();
-        let mut done = 0;
-        for (i, c) in text.char_indices() {
-            if done < limit {
-                out.push_str(new);
-                done += 1;
-            }
-            out.push_str(&text[i..i + c.len_utf8()]);
-        }
-        if done < limit {
-            out.push_str(new);
-        }
-        return out;
-    }
-    text.replacen(old, new, limit)
-}
-
-fn escape_html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&#34;"),
-            '\'' => out.push_str("&#39;"),
-            '\0' => out.push('\u{FFFD}'),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-fn escape_js(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\'' => out.push_str("\\'"),
-            '"' => out.push_str("\\\""),
-            '<' => out.push_str("\\u003C"),
-            '>' => out.push_str("\\u003E"),
-            '&' => out.push_str("\\u0026"),
-            '=' => out.push_str("\\u003D"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04X}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// Go's `url.QueryEscape`.
-fn escape_query(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
-            b' ' => out.push('+'),
-            b => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
 }

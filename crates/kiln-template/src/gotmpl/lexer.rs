@@ -40,6 +40,7 @@ pub(crate) enum TokKind {
 pub(crate) struct Tok {
     pub kind: TokKind,
     pub start: usize,
+    pub end: usize,
     /// Whether whitespace separates this token from the previous one (field chains such as
     /// `$x.Name` or `(pipe).Name` need the parts to touch).
     pub spaced: bool,
@@ -69,7 +70,7 @@ pub(crate) fn split(src: &str) -> Result<Vec<Item>, RenderError> {
         let text_end = next.unwrap_or(src.len());
         let mut text = &src[pos..text_end];
         if trim_next {
-            text = text.trim_start_matches(|c: char| c.is_ascii_whitespace());
+            text = text.trim_start_matches([' ', '\t', '\r', '\n']);
         }
         let Some(open) = next else {
             if !text.is_empty() {
@@ -80,7 +81,7 @@ pub(crate) fn split(src: &str) -> Result<Vec<Item>, RenderError> {
         // `{{-` followed by a space is a left trim marker; `{{-3}}` is a number.
         let trim_left = bytes.get(open + 2) == Some(&b'-') && bytes.get(open + 3).is_some_and(|b| is_space(*b));
         if trim_left {
-            text = text.trim_end_matches(|c: char| c.is_ascii_whitespace());
+            text = text.trim_end_matches([' ', '\t', '\r', '\n']);
         }
         if !text.is_empty() {
             items.push(Item::Text(text.to_string()));
@@ -246,7 +247,7 @@ fn lex_action(src: &str, open: usize, mut pos: usize) -> Result<(Vec<Tok>, usize
             '}' => return Err(err("unexpected `}` in action: close it with `}}`", pos)),
             other => return Err(err(format!("unexpected character {other:?} in action"), pos)),
         };
-        toks.push(Tok { kind, start, spaced });
+        toks.push(Tok { kind, start, end: pos, spaced });
         spaced = false;
     }
 }

@@ -2,21 +2,30 @@
 //! `{{ .HTTPIP }}`, pipelines, `if`/`range`/`with`, trim markers), with Packer's functions.
 //!
 //! CONTRACT (other modules code against this; keep the signatures): [`Context`], [`render`],
-//! [`RenderError`]. Also: [`Template`] (parse once, render many times), [`check`] (every
-//! syntax error at once) and [`function_names`].
+//! [`RenderError`]. Also: [`Template`] (parse once, render many times; its calls, fields and
+//! user variables), [`check`] (every syntax error at once), [`function_names`] and
+//! [`raw_offset`] (decoded JSON string offset → raw file text offset, for error positions).
 //!
 //! Go's semantics are followed (text/template as of Go 1.15, which Packer 1.6.6 uses, plus
 //! later additions such as newlines inside actions and `break`/`continue`). Values that are
 //! only known later (`.Field`s missing from the context, `build_name` without a build) are
-//! "late": the action or structure holding them is copied to the output byte for byte.
+//! "late": the action or structure holding them is copied to the output (a late action with
+//! its parts known now replaced by their values, see `fold.rs`; known `$variables` it uses are
+//! declared just before it), so rendering the output again with the component's data
+//! (`strict_fields`) finishes it. An `if` whose condition is known becomes its chosen branch;
+//! a `range`/`with`, or an `if` whose condition is late, is copied as written, so for those the
+//! later render should get the same user variables, environment and clock as the first.
 
 mod clean;
 mod exec;
+mod fold;
 mod funcs;
+mod jsonpos;
 mod lexer;
 mod parse;
 mod printf;
 mod refs;
+mod strings;
 mod time;
 mod value;
 
@@ -24,10 +33,11 @@ mod value;
 mod tests;
 
 use std::collections::BTreeMap;
-
-pub use refs::{FieldRef, FuncCall};
 use std::path::PathBuf;
 use std::time::SystemTime;
+
+pub use jsonpos::raw_offset;
+pub use refs::{FieldRef, FuncCall};
 
 /// Everything a template may refer to.
 #[derive(Debug, Clone, Default)]
@@ -112,6 +122,20 @@ pub struct Rendered {
     pub warnings: Vec<RenderError>,
     /// Whether some actions were left as they are, to be rendered later.
     pub late: bool,
+    /// Where the actions left as they are sit: (offset in `text`, offset in the source,
+    /// length), for [`Rendered::source_offset`].
+    pub late_copies: Vec<(usize, usize, usize)>,
+}
+
+impl Rendered {
+    /// Maps an offset in `text` that falls inside an action left for later (an error found
+    /// when rendering `text` again) back to the offset in the original source.
+    pub fn source_offset(&self, text_offset: usize) -> Option<usize> {
+        self.late_copies
+            .iter()
+            .find(|(out, _, len)| (*out..*out + *len).contains(&text_offset))
+            .map(|(out, src, _)| src + (text_offset - out))
+    }
 }
 
 impl Template {
@@ -164,6 +188,10 @@ impl Template {
         let mut ex = exec::Exec::new(ctx, &self.src);
         let mut text = String::with_capacity(self.src.len());
         ex.run(&self.nodes, &mut text)?;
-        Ok(Rendered { text, warnings: ex.notes.warnings, late: ex.notes.late })
+        // Folding late copies evaluates some calls twice; report each warning once.
+        let mut warnings = ex.notes.warnings;
+        warnings.sort_by(|a, b| (a.offset, &a.message).cmp(&(b.offset, &b.message)));
+        warnings.dedup();
+        Ok(Rendered { text, warnings, late: ex.notes.late, late_copies: ex.notes.copies })
     }
 }

@@ -42,12 +42,16 @@ pub(crate) struct Pipe {
 pub(crate) struct Cmd {
     pub args: Vec<Arg>,
     pub offset: usize,
+    /// Offset after the command's last argument.
+    pub end: usize,
 }
 
 #[derive(Debug, Clone)]
 pub(crate) struct Arg {
     pub kind: ArgKind,
     pub offset: usize,
+    /// Offset after the argument (and its field chain).
+    pub end: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -74,6 +78,7 @@ pub(crate) fn parse(items: Vec<Item>, src_len: usize) -> Result<Vec<Node>, Vec<R
         errors: Vec::new(),
         scopes: vec![vec!["$".into()]],
         depth_range: 0,
+        nesting: 0,
     };
     match p.list(None) {
         Ok((nodes, _)) if p.errors.is_empty() => Ok(nodes),
@@ -92,6 +97,8 @@ pub(crate) fn parse(items: Vec<Item>, src_len: usize) -> Result<Vec<Node>, Vec<R
     })
 }
 
+const MAX_NESTING: usize = 100;
+
 /// What ended a list of nodes.
 enum Stop {
     Eof,
@@ -104,6 +111,8 @@ struct Parser {
     errors: Vec<RenderError>,
     scopes: Vec<Vec<String>>,
     depth_range: usize,
+    /// Depth of structures and parentheses, bounded so hostile input cannot exhaust the stack.
+    nesting: usize,
 }
 
 fn err(message: impl Into<String>, offset: usize) -> RenderError {
@@ -202,9 +211,14 @@ impl Parser {
 
     /// Parses `if` / `with` / `range` starting after the keyword, through `{{end}}`.
     fn control(&mut self, kw: &str, start: usize, kw_at: usize, toks: &[Tok]) -> Result<Node, RenderError> {
+        if self.nesting >= MAX_NESTING {
+            return Err(err(format!("structures nested more than {MAX_NESTING} deep"), start));
+        }
+        self.nesting += 1;
         self.scopes.push(Vec::new());
         let result = self.control_inner(kw, start, kw_at, toks);
         self.scopes.pop();
+        self.nesting -= 1;
         result
     }
 
@@ -310,7 +324,12 @@ impl Parser {
         if rest.is_empty() {
             return Err(err(format!("missing value for {context}"), toks.last().map(|t| t.start).unwrap_or(at)));
         }
-        for part in rest.split(|t| t.kind == TokKind::Pipe) {
+        let mut parts: Vec<&[Tok]> = rest.split(|t| t.kind == TokKind::Pipe).collect();
+        // Go 1.15 (Packer 1.6.6) accepts a trailing `|` and ignores it.
+        if parts.len() > 1 && parts.last().is_some_and(|p| p.is_empty()) {
+            parts.pop();
+        }
+        for part in parts {
             let cmd_at = part.first().map(|t| t.start).unwrap_or(offset);
             if part.is_empty() {
                 let pipe_at = rest.iter().find(|t| t.kind == TokKind::Pipe).map(|t| t.start).unwrap_or(cmd_at);
@@ -337,8 +356,11 @@ impl Parser {
         let mut i = 0;
         while i < toks.len() {
             let (arg, next) = self.operand(toks, i)?;
-            if !args.is_empty() && !toks[i].spaced && !matches!(toks[i].kind, TokKind::LParen) {
-                return Err(err(format!("missing space before {}", describe(&toks[i])), toks[i].start));
+            if !args.is_empty() && !toks[i].spaced {
+                return Err(err(
+                    format!("missing space before {}: separate arguments with spaces", describe(&toks[i])),
+                    toks[i].start,
+                ));
             }
             args.push(arg);
             i = next;
@@ -349,7 +371,8 @@ impl Parser {
         if let ArgKind::Nil = args[0].kind {
             return Err(err("nil is not a command", args[0].offset));
         }
-        Ok(Cmd { args, offset: at })
+        let end = args.last().map(|a| a.end).unwrap_or(at);
+        Ok(Cmd { args, offset: at, end })
     }
 
     /// Parses one operand at `toks[i]` with its field chain; returns it and the next index.
@@ -405,7 +428,13 @@ impl Parser {
                 let Some(close) = close else {
                     return Err(err("unclosed left paren: add `)`", offset));
                 };
-                let inner = self.pipeline(&toks[i + 1..close], offset, "parenthesized pipeline", false)?;
+                if self.nesting >= MAX_NESTING {
+                    return Err(err(format!("parentheses nested more than {MAX_NESTING} deep"), offset));
+                }
+                self.nesting += 1;
+                let inner = self.pipeline(&toks[i + 1..close], offset, "parenthesized pipeline", false);
+                self.nesting -= 1;
+                let inner = inner?;
                 if !inner.decl.is_empty() {
                     return Err(err("cannot declare variables inside parentheses", offset));
                 }
@@ -433,7 +462,8 @@ impl Parser {
             }
             other => other,
         };
-        Ok((Arg { kind, offset }, next))
+        let end = toks.get(next.wrapping_sub(1)).map(|t| t.end).unwrap_or(offset);
+        Ok((Arg { kind, offset, end }, next))
     }
 }
 

@@ -19,6 +19,9 @@ struct Spec {
 pub(crate) fn sprintf(format: &str, args: &[V], data: &BTreeMap<String, String>) -> String {
     let mut out = String::new();
     let mut next = 0;
+    // Explicit argument indexes (`%[2]d`) switch off the "extra arguments" note, as in Go.
+    let mut reordered = false;
+    let mut bad_index = false;
     let mut chars = format.chars().peekable();
     while let Some(c) = chars.next() {
         if c != '%' {
@@ -37,17 +40,25 @@ pub(crate) fn sprintf(format: &str, args: &[V], data: &BTreeMap<String, String>)
             }
             chars.next();
         }
+        bad_index |= arg_index(&mut chars, args.len(), &mut next, &mut reordered);
         sp.width = read_num(&mut chars, args, &mut next, &mut out);
         if chars.peek() == Some(&'.') {
             chars.next();
+            bad_index |= arg_index(&mut chars, args.len(), &mut next, &mut reordered);
             sp.prec = Some(read_num(&mut chars, args, &mut next, &mut out).unwrap_or(0));
         }
+        bad_index |= arg_index(&mut chars, args.len(), &mut next, &mut reordered);
         let Some(verb) = chars.next() else {
             out.push_str("%!(NOVERB)");
             break;
         };
         if verb == '%' {
             out.push('%');
+            continue;
+        }
+        if bad_index {
+            bad_index = false;
+            out.push_str(&format!("%!{verb}(BADINDEX)"));
             continue;
         }
         let Some(arg) = args.get(next) else {
@@ -74,7 +85,7 @@ pub(crate) fn sprintf(format: &str, args: &[V], data: &BTreeMap<String, String>)
         };
         out.push_str(&pad(body, &sp, verb, arg));
     }
-    if next < args.len() {
+    if !reordered && next < args.len() {
         let extra: Vec<String> = args[next..].iter().map(|a| typed(a, data)).collect();
         out.push_str(&format!("%!(EXTRA {})", extra.join(", ")));
     }
@@ -89,6 +100,37 @@ fn typed(v: &V, data: &BTreeMap<String, String>) -> String {
         V::Map(_) | V::Root => format!("map[string]interface {{}}={}", display(v, data)),
         other => format!("{}={}", other.type_name(), display(other, data)),
     }
+}
+
+/// Reads `[n]` (1-based) and moves to that argument; returns true when `n` is not valid.
+fn arg_index(
+    chars: &mut std::iter::Peekable<std::str::Chars<'_>>,
+    count: usize,
+    next: &mut usize,
+    reordered: &mut bool,
+) -> bool {
+    if chars.peek() != Some(&'[') {
+        return false;
+    }
+    chars.next();
+    *reordered = true;
+    let mut n: usize = 0;
+    let mut ok = false;
+    while let Some(&c) = chars.peek() {
+        chars.next();
+        match c.to_digit(10) {
+            Some(d) => n = n.saturating_mul(10).saturating_add(d as usize),
+            None => {
+                ok = c == ']';
+                break;
+            }
+        }
+    }
+    if !ok || n == 0 || n > count {
+        return true;
+    }
+    *next = n - 1;
+    false
 }
 
 fn read_num(
@@ -161,11 +203,18 @@ fn sign(sp: &Spec, negative: bool) -> &'static str {
 fn format_one(verb: char, arg: &V, sp: &Spec, data: &BTreeMap<String, String>) -> Option<String> {
     match arg {
         V::Str(s) => match verb {
+            'v' if sp.sharp => Some(quote(s, false, false)),
             's' | 'v' => Some(match sp.prec {
                 Some(p) => s.chars().take(p).collect(),
                 None => s.clone(),
             }),
-            'q' => Some(quote(s, sp.plus, sp.sharp)),
+            'q' => {
+                let s: String = match sp.prec {
+                    Some(p) => s.chars().take(p).collect(),
+                    None => s.clone(),
+                };
+                Some(quote(&s, sp.plus, sp.sharp))
+            }
             'x' | 'X' => Some(hex_bytes(s.as_bytes(), verb == 'X', sp)),
             _ => None,
         },
@@ -196,7 +245,7 @@ fn format_int(verb: char, n: i64, sp: &Spec) -> Option<String> {
     let (digits, prefix) = match verb {
         'd' | 'v' => (abs.to_string(), ""),
         'b' => (format!("{abs:b}"), if sp.sharp { "0b" } else { "" }),
-        'o' => (format!("{abs:o}"), if sp.sharp { "0" } else { "" }),
+        'o' => (format!("{abs:o}"), if sp.sharp && abs != 0 { "0" } else { "" }),
         'O' => (format!("{abs:o}"), "0o"),
         'x' => (format!("{abs:x}"), if sp.sharp { "0x" } else { "" }),
         'X' => (format!("{abs:X}"), if sp.sharp { "0X" } else { "" }),
@@ -271,7 +320,7 @@ fn hex_bytes(b: &[u8], upper: bool, sp: &Spec) -> String {
 }
 
 /// Go's `strconv.Quote` (`%q`); `#` prefers a raw backquoted string when possible.
-fn quote(s: &str, ascii_only: bool, sharp: bool) -> String {
+pub(crate) fn quote(s: &str, ascii_only: bool, sharp: bool) -> String {
     if sharp && !s.contains('`') && s.chars().all(|c| c == '\t' || !c.is_control()) {
         return format!("`{s}`");
     }

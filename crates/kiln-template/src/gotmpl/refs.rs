@@ -61,7 +61,7 @@ fn nodes_refs(nodes: &[Node], root: bool, refs: &mut Refs) {
 
 fn pipe_refs(pipe: &Pipe, root: bool, refs: &mut Refs) {
     for cmd in &pipe.cmds {
-        if let Some(Arg { kind: ArgKind::Func(name), offset }) = cmd.args.first() {
+        if let Some(Arg { kind: ArgKind::Func(name), offset, .. }) = cmd.args.first() {
             let args = cmd.args[1..]
                 .iter()
                 .map(|a| match &a.kind {

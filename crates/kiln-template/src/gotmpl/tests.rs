@@ -58,6 +58,8 @@ fn trim_markers_and_comments() {
     assert_eq!(r("a {{/* a comment */}}b"), "a b");
     assert_eq!(r("a \n{{- /* trimmed */ -}}\n b"), "ab");
     assert_eq!(r("{{-3}}"), "-3");
+    // Go trims spaces, tabs and line breaks only (not a form feed).
+    assert_eq!(r("a\u{c} \t\r\n{{- 1 -}}\n\u{c}b"), "a\u{c}1\u{c}b");
 }
 
 #[test]
@@ -160,6 +162,22 @@ fn user_variables() {
 }
 
 #[test]
+fn warnings_for_likely_mistakes() {
+    let warn = |src: &str| Template::parse(src).unwrap().render_full(&ctx()).unwrap();
+    let out = warn("{{ isotime \"%Y-%m-%d\" }}");
+    assert_eq!(out.text, "%Y-%m-%d");
+    assert!(out.warnings[0].message.contains("use strftime"), "{:?}", out.warnings);
+    let out = warn("{{ isotime \"YYYY-MM-DD\" }}");
+    assert!(out.warnings[0].message.contains("reference time"), "{:?}", out.warnings);
+    assert!(warn("{{ isotime \"2006\" }}{{ isotime }}{{ isotime `20060102150405` }}").warnings.is_empty());
+    let out = warn("{{ isotime \"202205111847\" }}");
+    assert!(out.warnings[0].message.contains("looks like a date"), "{:?}", out.warnings);
+    let out = warn("{{ clean_ami_name `a` }}");
+    assert_eq!((out.warnings[0].offset, out.warnings[0].message.contains("use clean_resource_name")), (3, true));
+    assert!(warn("{{ clean_resource_name `a` }}").warnings.is_empty());
+}
+
+#[test]
 fn env_only_in_variables() {
     let err = e("x {{ env `HOME` }}");
     assert_eq!(err.offset, 5);
@@ -220,7 +238,8 @@ fn syntax_errors_point_at_the_token() {
         ("{{ if }}{{ end }}", 3, "missing value for if"),
         ("{{ \"abc }}", 3, "unterminated quoted string"),
         ("{{ `abc }}", 3, "unterminated raw quoted string"),
-        ("{{ user | }}", 8, "missing command"),
+        ("{{ | user }}", 3, "missing command"),
+        ("{{ upper | | upper }}", 9, "missing command"),
         ("{{ (upper \"a\" }}", 3, "unclosed left paren"),
         ("{{ upper \"a\") }}", 12, "unexpected right paren"),
         ("{{ 12ab }}", 3, "bad number syntax"),
@@ -230,6 +249,8 @@ fn syntax_errors_point_at_the_token() {
         ("{{ define \"x\" }}{{ end }}", 0, "not supported"),
         ("{{ \"a\\q\" }}", 5, "unknown escape"),
         ("{{ 1 2 }}", 5, "can't give argument to non-function"),
+        ("{{user`name`}}", 6, "missing space before string \"name\""),
+        ("{{ upper(`a`) }}", 8, "missing space before `(`"),
         ("{{ \"a\" | \"b\" }}", 9, "can't give argument to non-function \"b\""),
     ];
     for (src, offset, text) in cases {
@@ -254,18 +275,47 @@ fn late_fields_are_kept_verbatim() {
     run.strict_fields = true;
     let later = render(&render(src, &c).unwrap(), &run).unwrap();
     assert_eq!(later, "boot 10.0.2.2:8080/us-east-1 A=1");
-    // Whole structures that need a late value are kept too, trim markers and all.
+    // Whole structures whose condition is late are kept too, trim markers and all.
     let src = "a {{ if .Flag }}x{{ user `region` }}{{ end }} {{- printf \"%s\" .Path }}";
     let out = Template::parse(src).unwrap().render_full(&c).unwrap();
     assert_eq!(out.text, "a {{ if .Flag }}x{{ user `region` }}{{ end }}{{- printf \"%s\" .Path }}");
     assert!(out.late);
-    assert_eq!(render("{{ . }}|{{ $ }}", &c).unwrap(), "{{ . }}|{{ $ }}");
+    // An `if` with a known condition becomes its branch, rendered node by node.
+    let src = "{{ if eq (user `region`) `us-east-1` }}east {{ .Path }} {{ user `name` }}{{ else }}west{{ end }}!";
+    assert_eq!(render(src, &c).unwrap(), "east {{ .Path }} Hello World!");
+    let src = "{{ if $r := user `nope` }}{{ $r }}{{ else if $s := user `name` }}{{ .P }}{{ $s }}{{ end }}";
+    assert_eq!(render(src, &c).unwrap(), "{{ .P }}Hello World");
+    let src = "{{ $a := 1 }}{{ if true }}{{ $a = .P }}{{ end }}{{ $a }}";
+    assert_eq!(render(src, &c).unwrap(), "{{ $a := 1 }}{{ $a = .P }}{{ $a }}");
+    assert_eq!(render("{{ . }}|{{ $ }}|{{ index . `Path` }}", &c).unwrap(), "{{ . }}|{{ $ }}|{{ index . `Path` }}");
     let mut strict = ctx();
     strict.strict_fields = true;
     strict.data = BTreeMap::from([("A".into(), "1".into())]);
     assert_eq!(render("{{ . }}", &strict).unwrap(), "map[A:1]");
+    // A variable assigned from a late value, even inside a late structure, is late after it;
+    // known variables a late copy uses are declared before it, so the copy renders alone.
+    assert_eq!(render("{{ $a := 1 }}{{ $a = .P }}{{ $a }}", &c).unwrap(), "{{ $a := 1 }}{{ $a = .P }}{{ $a }}");
+    let src = "{{ $a := 1 }}{{ $u := user `region` }}{{ if .F }}{{ $a = 2 }}{{ $u }}{{ end }}[{{ $a }}]{{ $u }}";
+    let first = render(src, &c).unwrap();
+    assert_eq!(
+        first,
+        "{{ $a := 1 }}{{ $u := \"us-east-1\" }}{{ if .F }}{{ $a = 2 }}{{ $u }}{{ end }}[{{ $a }}]us-east-1"
+    );
+    let later = Context { strict_fields: true, data: BTreeMap::from([("F".into(), "y".into())]), ..Context::default() };
+    assert_eq!(render(&first, &later).unwrap(), "us-east-1[2]us-east-1");
     // A variable declared from a late value is late where it is used.
     assert_eq!(render("{{ $p := .Path }}[{{ $p }}]{{ 1 }}", &c).unwrap(), "{{ $p := .Path }}[{{ $p }}]1");
+}
+
+#[test]
+fn errors_in_late_copies_map_back_to_the_source() {
+    let src = "{{ user `region` }}/{{ .HTTPIp }}";
+    let first = Template::parse(src).unwrap().render_full(&ctx()).unwrap();
+    assert_eq!(first.text, "us-east-1/{{ .HTTPIp }}");
+    let run = Context { strict_fields: true, data: BTreeMap::from([("HTTPIP".into(), "h".into())]), ..ctx() };
+    let err = e_ctx(&first.text, &run);
+    assert_eq!(first.source_offset(err.offset), Some(src.find(".HTTPIp").unwrap_or(0)));
+    assert_eq!(first.source_offset(0), None);
 }
 
 #[test]
@@ -357,6 +407,16 @@ fn parse_once_render_fast() {
     }
     // Debug builds on a shared machine: generous bound, still catches accidental quadratic work.
     assert!(start.elapsed() < Duration::from_secs(2), "{:?}", start.elapsed());
+}
+
+#[test]
+fn deep_nesting_is_an_error_not_a_crash() {
+    let parens = format!("{{{{ {}1{} }}}}", "(".repeat(5_000), ")".repeat(5_000));
+    assert!(e(&parens).message.contains("nested more than"));
+    let ifs = "{{ if 1 }}".repeat(5_000);
+    assert!(e(&ifs).message.contains("nested more than"));
+    let ok = format!("{{{{ {}1{} }}}}", "(".repeat(50), ")".repeat(50));
+    assert_eq!(r(&ok), "1");
 }
 
 #[test]
@@ -463,4 +523,34 @@ fn references_without_rendering() {
     assert_eq!(fields, ["Flag", "X", "Z.W"]);
     let b_at = src.find("user `b`").unwrap_or(0);
     assert_eq!(t.user_vars(), vec![("a".to_string(), 3), ("b".to_string(), b_at)]);
+}
+
+#[test]
+fn late_actions_carry_the_values_known_now() {
+    let c = ctx();
+    let cases = [
+        ("{{ printf \"%s:%s\" .HTTPIP (user `region`) }}", "{{ printf \"%s:%s\" .HTTPIP \"us-east-1\" }}"),
+        ("{{ user `region` | printf \"%s-%s\" .Path }}", "{{ \"us-east-1\" | printf \"%s-%s\" .Path }}"),
+        ("{{ printf \"%s %s\" .Path timestamp }}", "{{ printf \"%s %s\" .Path \"1795258759\" }}"),
+        ("{{printf \"%s\" (printf \"%s/%s\" .Path (upper `a`))}}", "{{printf \"%s\" (printf \"%s/%s\" .Path \"A\")}}"),
+        ("{{ $p := len (user `name`) | printf \"%d%s\" .X }}", "{{ $p := 11 | printf \"%d%s\" .X }}"),
+        ("{{ .HTTPIP }}", "{{ .HTTPIP }}"),
+    ];
+    for (src, want) in cases {
+        assert_eq!(render(src, &c).unwrap(), want, "{src}");
+    }
+    // The copy renders later without user variables or a clock.
+    let later = Context {
+        strict_fields: true,
+        data: BTreeMap::from([("HTTPIP".into(), "10.0.2.2".into()), ("Path".into(), "/p".into())]),
+        ..Context::default()
+    };
+    let first =
+        render("{{ printf \"%s:%s\" .HTTPIP (user `region`) }} {{ user `region` | printf \"%s-%s\" .Path }}", &c)
+            .unwrap();
+    assert_eq!(render(&first, &later).unwrap(), "10.0.2.2:us-east-1 /p-us-east-1");
+    // A warning found while folding is reported once.
+    let out = Template::parse("{{ printf \"%s%s\" .P (user `nope`) }}").unwrap().render_full(&c).unwrap();
+    assert_eq!(out.text, "{{ printf \"%s%s\" .P \"\" }}");
+    assert_eq!(out.warnings.len(), 1, "{:?}", out.warnings);
 }

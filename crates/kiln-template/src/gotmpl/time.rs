@@ -211,6 +211,11 @@ fn next_std(l: &[u8]) -> Option<(usize, Std, usize)> {
     None
 }
 
+/// Whether a Go layout has any date or time element (else it prints as written).
+pub(crate) fn has_elements(layout: &str) -> bool {
+    next_std(layout.as_bytes()).is_some()
+}
+
 /// Formats `t` (UTC) with a Go reference-time layout.
 pub(crate) fn format_layout(layout: &str, t: Parts) -> String {
     let mut out = String::with_capacity(layout.len() + 8);
