@@ -134,7 +134,15 @@ fn keyword(name: &str) -> Result<Type, String> {
 
 fn unknown_keyword(name: &str) -> String {
     let mut msg = format!("{name:?} is not a valid type");
-    if let Some(s) = crate::diag::did_you_mean(name, KEYWORDS.iter().copied()) {
+    let alias = match name {
+        "int" | "integer" | "float" | "double" | "decimal" => Some("number"),
+        "boolean" => Some("bool"),
+        "str" | "text" => Some("string"),
+        "array" => Some("list"),
+        "dict" | "hash" => Some("map"),
+        _ => None,
+    };
+    if let Some(s) = alias.or_else(|| crate::diag::did_you_mean(name, KEYWORDS.iter().copied())) {
         msg.push_str(&format!("; did you mean {s:?}?"));
     } else {
         msg.push_str(

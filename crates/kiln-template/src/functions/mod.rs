@@ -18,6 +18,7 @@ mod filesystem;
 mod format;
 mod ipnet;
 mod numeric;
+mod packer;
 mod sets;
 mod string;
 
@@ -72,7 +73,7 @@ pub(crate) const fn nullable(f: Func) -> Func {
     Func { allow_null: true, ..f }
 }
 
-fn families() -> [&'static [Func]; 10] {
+fn families() -> [&'static [Func]; 11] {
     [
         numeric::FUNCS,
         string::FUNCS,
@@ -84,6 +85,7 @@ fn families() -> [&'static [Func]; 10] {
         crypto::FUNCS,
         ipnet::FUNCS,
         conversion::FUNCS,
+        packer::FUNCS,
     ]
 }
 

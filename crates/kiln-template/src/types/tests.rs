@@ -34,6 +34,7 @@ fn parse_errors_explain() {
     let e = ty("strng").unwrap_err();
     assert!(e.contains("did you mean \"string\""), "{e}");
     assert!(ty("list").unwrap_err().contains("list(string)"));
+    assert!(ty("int").unwrap_err().contains("did you mean \"number\""));
     assert!(ty("list(string, number)").unwrap_err().contains("exactly one argument"));
     assert!(ty("optional(string)").unwrap_err().contains("only allowed"));
     assert!(ty("\"number\"").unwrap_err().contains("legacy"));
