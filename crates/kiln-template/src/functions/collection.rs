@@ -185,9 +185,15 @@ fn range(a: &Args) -> Result<Value, String> {
             return Err(a.err(0, "more than 1024 values were generated; either decrease the difference between start and end or use a smaller step"));
         }
         out.push(Value::Number(x));
-        x += step;
+        // cty counts in decimal: computing from the start and rounding to 15 significant digits
+        // keeps 1 + 3 × 0.3 at 1.9.
+        x = decimal_round(start + out.len() as f64 * step);
     }
     Ok(Value::List(out))
+}
+
+fn decimal_round(x: f64) -> f64 {
+    format!("{x:.14e}").parse().unwrap_or(x)
 }
 
 fn slice(a: &Args) -> Result<Value, String> {

@@ -39,7 +39,13 @@ pub(super) const FUNCS: &[Func] = &[
             .map(|v| Value::List(v.into_iter().map(Value::String).collect()))
             .map_err(|e| a.err(1, e))
     }),
-    func("pathexpand", &["path"], |a| Ok(Value::String(expand_home(&a.string(0)?)))),
+    func("pathexpand", &["path"], |a| {
+        let p = a.string(0)?;
+        if p.starts_with('~') && p != "~" && !p.starts_with("~/") {
+            return Err("cannot expand user-specific home dir".into());
+        }
+        Ok(Value::String(expand_home(&p)))
+    }),
     func("templatefile", &["path", "vars"], |a| {
         let p = a.string(0)?;
         let vars = a.get(1);

@@ -193,15 +193,7 @@ fn format_number_verb(verb: char, spec: &Spec, n: f64) -> Result<String, String>
                         trim_zeros(&t)
                     }
                 }
-                None => {
-                    let e = if abs == 0.0 { 0 } else { abs.log10().floor() as i32 };
-                    if e < -4 || e >= 21 {
-                        let s = format!("{abs:e}");
-                        fix_exp(&s)
-                    } else {
-                        format_number(abs)
-                    }
-                }
+                None => go_g_shortest(abs),
             };
             if verb == 'G' {
                 s.to_uppercase()
@@ -220,6 +212,18 @@ fn format_number_verb(verb: char, spec: &Spec, n: f64) -> Result<String, String>
         }
     }
     Ok(format!("{sgn}{body}"))
+}
+
+/// Go's %g without a precision: the shortest digits, in exponent form when the decimal
+/// exponent is below -4 or at least 6.
+fn go_g_shortest(abs: f64) -> String {
+    let e = format!("{abs:e}");
+    let exp: i32 = e.split_once('e').and_then(|(_, x)| x.parse().ok()).unwrap_or(0);
+    if abs != 0.0 && !(-4..6).contains(&exp) {
+        fix_exp(&e)
+    } else {
+        format_number(abs)
+    }
 }
 
 fn trim_zeros(s: &str) -> String {

@@ -21,8 +21,12 @@ pub(super) const FUNCS: &[Func] = &[
     })),
     func("indent", &["spaces", "str"], indent),
     variadic("join", &["separator"], "lists", join),
-    func("lower", &["str"], |a| Ok(Value::String(a.string(0)?.to_lowercase()))),
-    func("upper", &["str"], |a| Ok(Value::String(a.string(0)?.to_uppercase()))),
+    func("lower", &["str"], |a| {
+        Ok(Value::String(a.string(0)?.chars().map(|c| simple_case(c, c.to_lowercase())).collect()))
+    }),
+    func("upper", &["str"], |a| {
+        Ok(Value::String(a.string(0)?.chars().map(|c| simple_case(c, c.to_uppercase())).collect()))
+    }),
     func("replace", &["str", "substr", "replace"], replace),
     func("regex_replace", &["str", "substr", "replace"], regex_replace),
     func("regex", &["pattern", "string"], |a| regex_fn(a, false)),
@@ -49,9 +53,23 @@ pub(super) const FUNCS: &[Func] = &[
     func("strcontains", &["str", "substr"], |a| Ok(Value::Bool(a.string(0)?.contains(&a.string(1)?)))),
 ];
 
+/// Go maps case one character to one character: `ß` stays `ß` in upper case, and `İ` becomes
+/// a plain `i` in lower case (Rust's full mapping would give `SS` and `i` + a combining dot).
+fn simple_case(c: char, mapped: impl Iterator<Item = char>) -> char {
+    let m: Vec<char> = mapped.collect();
+    match m.as_slice() {
+        [one] => *one,
+        [first, rest @ ..] if rest.iter().all(|r| ('\u{300}'..='\u{36f}').contains(r)) => *first,
+        _ => c,
+    }
+}
+
 fn indent(a: &Args) -> Result<Value, String> {
     let n = a.int(0)?;
-    let pad = " ".repeat(n.clamp(0, 10_000) as usize);
+    if !(0..=10_000).contains(&n) {
+        return Err(a.err(0, "must be a number of spaces from 0 to 10000"));
+    }
+    let pad = " ".repeat(n as usize);
     let s = a.string(1)?;
     let mut out = String::with_capacity(s.len());
     for (i, line) in s.split('\n').enumerate() {

@@ -151,6 +151,9 @@ fn quote(s: &str) -> String {
 
 /// cty's console form: integers that fit in 64 bits in full, others as Go's %g.
 fn number(n: f64) -> String {
+    if n.is_infinite() {
+        return if n > 0.0 { "+Inf".into() } else { "-Inf".into() };
+    }
     if n.fract() == 0.0 && n.abs() < 9.2e18 {
         return format!("{}", n as i64);
     }
@@ -176,6 +179,11 @@ pub const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
     ),
     (r#"cidrsubnet("10.0.0.0/24", -1, 0)"#, "1.6.6 silently shortens the prefix for negative newbits; kiln rejects it"),
     (r#"cidrsubnet("10.0.0.0/24", 8, -1)"#, "1.6.6 returns a nonsense network for a negative netnum; kiln rejects it"),
+    (r#"yamldecode("a: 0x10")"#, "YAML 1.2 reads 0x10 as the number 16; 1.6.6 kept the string"),
+    (r#"yamldecode("- 1\n- [2, 3]\n- {x: y}")"#, "1.6.6 reads YAML 1.1's y as true; kiln follows YAML 1.2"),
+    (r#"yamldecode("a: 2001-12-14")"#, "1.6.6 turns YAML 1.1 timestamps into RFC 3339 strings; kiln keeps the text"),
+    ("floor(1e20)", "1.6.6 overflows to -9223372036854775808"),
+    ("signum(-0.0001)", "1.6.6 accepted only whole numbers; newer Packer takes any number"),
 ];
 
 pub struct Outcome {

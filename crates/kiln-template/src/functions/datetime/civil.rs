@@ -160,7 +160,7 @@ pub(crate) fn parse_rfc3339(s: &str) -> Result<Tm, String> {
     let month = num(5, 2)?;
     expect(7, b"-", "'-' after the month")?;
     let day = num(8, 2)?;
-    expect(10, b"Tt", "'T' between the date and the time")?;
+    expect(10, b"T", "'T' between the date and the time")?;
     let hour = num(11, 2)?;
     expect(13, b":", "':' after the hour")?;
     let min = num(14, 2)?;
@@ -181,7 +181,7 @@ pub(crate) fn parse_rfc3339(s: &str) -> Result<Tm, String> {
         nanos = frac.parse::<u32>().unwrap_or(0) * 10u32.pow(9 - frac.len() as u32);
     }
     let (offset, utc) = match b.get(i) {
-        Some(b'Z' | b'z') if i + 1 == b.len() => (0, true),
+        Some(b'Z') if i + 1 == b.len() => (0, true),
         Some(c @ (b'+' | b'-')) if i + 6 == b.len() => {
             let (h, m) = (num(i + 1, 2)?, num(i + 4, 2)?);
             expect(i + 3, b":", "':' in the UTC offset")?;
