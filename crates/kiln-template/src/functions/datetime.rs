@@ -25,7 +25,9 @@ pub(super) const FUNCS: &[Func] = &[
 fn timeadd(a: &Args) -> Result<Value, String> {
     let t = parse_rfc3339(&a.string(0)?).map_err(|e| a.err(0, e))?;
     let d = parse_duration(&a.string(1)?).map_err(|e| a.err(1, e))?;
-    let total = i128::from(t.unix()) * 1_000_000_000 + i128::from(t.nanos) + d;
+    let total = (i128::from(t.unix()) * 1_000_000_000 + i128::from(t.nanos))
+        .checked_add(d)
+        .ok_or_else(|| a.err(1, "the result is out of range"))?;
     let secs = total.div_euclid(1_000_000_000);
     let secs = i64::try_from(secs).map_err(|_| a.err(1, "the result is out of range"))?;
     let r = Tm::from_unix(secs, total.rem_euclid(1_000_000_000) as u32, t.offset, t.utc);

@@ -4,6 +4,8 @@
 use crate::types::{convert, Type};
 use crate::value::{format_number, Value};
 
+const MAX_WIDTH: usize = 10_000;
+
 struct Spec {
     minus: bool,
     plus: bool,
@@ -58,6 +60,10 @@ pub(super) fn format(fmt: &str, args: &[Value]) -> Result<String, String> {
         if let Some(&(_, '.')) = chars.peek() {
             chars.next();
             spec.prec = Some(read_int(&mut chars).unwrap_or(0));
+        }
+        // Go would allocate whatever is asked; a template has no business asking for more.
+        if spec.width.unwrap_or(0) > MAX_WIDTH || spec.prec.unwrap_or(0) > MAX_WIDTH {
+            return Err(format!("width or precision at {start} is larger than {MAX_WIDTH}"));
         }
         let Some((_, verb)) = chars.next() else {
             return Err(format!(
