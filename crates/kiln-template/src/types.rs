@@ -188,14 +188,16 @@ pub fn convert(v: &Value, t: &Type) -> Result<Value, String> {
             Value::String(s) => {
                 parse_number(s).map(Value::Number).ok_or_else(|| format!("a number is required (cannot convert {s:?})"))
             }
-            _ => Err("a number is required".into()),
+            // cty words it differently for a string that does not parse and for other kinds.
+            _ => Err("number required".into()),
         },
         Type::Bool => match v {
             Value::Bool(_) => Ok(v.clone()),
-            Value::String(s) if s == "true" => Ok(Value::Bool(true)),
-            Value::String(s) if s == "false" => Ok(Value::Bool(false)),
+            // cty also reads "1" and "0" as bools.
+            Value::String(s) if s == "true" || s == "1" => Ok(Value::Bool(true)),
+            Value::String(s) if s == "false" || s == "0" => Ok(Value::Bool(false)),
             Value::String(s) => Err(format!("a bool is required (cannot convert {s:?}; use \"true\" or \"false\")")),
-            _ => Err("a bool is required".into()),
+            _ => Err("bool required".into()),
         },
         Type::List(elem) | Type::Set(elem) => {
             let Value::List(items) = v else {

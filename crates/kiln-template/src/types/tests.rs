@@ -52,7 +52,8 @@ fn converts_primitives_like_cty() {
     assert_eq!(convert(&Value::Null, &Type::Number), Ok(Value::Null));
     assert!(convert(&s("five"), &Type::Number).unwrap_err().starts_with("a number is required"));
     assert!(convert(&s("yes"), &Type::Bool).unwrap_err().starts_with("a bool is required"));
-    assert_eq!(convert(&Value::Bool(true), &Type::Number), Err("a number is required".into()));
+    assert_eq!(convert(&Value::Bool(true), &Type::Number), Err("number required".into()));
+    assert_eq!(convert(&Value::Number(1.0), &Type::Bool), Err("bool required".into()));
     assert_eq!(convert(&Value::List(vec![]), &Type::String), Err("string required".into()));
 }
 
@@ -74,7 +75,7 @@ fn converts_collections() {
         convert(&m, &ty("map(number)").unwrap()),
         Ok(obj(&[("a", Value::Number(1.0)), ("b", Value::Number(2.0))]))
     );
-    assert!(convert(&m, &ty("map(bool)").unwrap()).unwrap_err().starts_with("element \"a\": a bool is required"));
+    assert!(convert(&m, &ty("map(bool)").unwrap()).unwrap_err().starts_with("element \"a\": bool required"));
     assert_eq!(convert(&m, &ty("map(any)").unwrap()), Ok(obj(&[("a", s("1")), ("b", s("2"))])));
     let t = ty("tuple([string, bool])").unwrap();
     assert_eq!(
