@@ -41,7 +41,7 @@ pub(super) const FUNCS: &[Func] = &[
     }),
     func("keys", &["inputMap"], |a| Ok(Value::List(a.object(0)?.keys().map(|k| Value::string(k)).collect()))),
     func("length", &["value"], |a| match a.get(0) {
-        Value::String(s) => Ok(Value::Number(s.chars().count() as f64)),
+        Value::String(s) => Ok(Value::Number(super::graphemes::graphemes(s).len() as f64)),
         Value::List(items) => Ok(Value::Number(items.len() as f64)),
         Value::Object(m) => Ok(Value::Number(m.len() as f64)),
         _ => Err(a.err(0, "argument must be a string, a collection type, or a structural type")),

@@ -16,6 +16,7 @@ mod datetime;
 mod encoding;
 mod filesystem;
 mod format;
+mod graphemes;
 mod ipnet;
 mod numeric;
 mod packer;

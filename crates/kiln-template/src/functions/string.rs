@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use regex::Regex;
 
+use super::graphemes::graphemes;
 use super::{format, func, nullable, variadic, Args, Func};
 use crate::value::Value;
 
@@ -32,7 +33,7 @@ pub(super) const FUNCS: &[Func] = &[
     func("regex", &["pattern", "string"], |a| regex_fn(a, false)),
     func("regexall", &["pattern", "string"], |a| regex_fn(a, true)),
     func("split", &["separator", "str"], split),
-    func("strrev", &["str"], |a| Ok(Value::String(a.string(0)?.chars().rev().collect()))),
+    func("strrev", &["str"], |a| Ok(Value::String(graphemes(&a.string(0)?).into_iter().rev().collect()))),
     func("substr", &["str", "offset", "length"], substr),
     func("title", &["str"], |a| Ok(Value::String(title(&a.string(0)?)))),
     func("trim", &["str", "cutset"], |a| {
@@ -167,7 +168,7 @@ fn split(a: &Args) -> Result<Value, String> {
 fn substr(a: &Args) -> Result<Value, String> {
     let s = a.string(0)?;
     let (offset, length) = (a.int(1)?, a.int(2)?);
-    let chars: Vec<char> = s.chars().collect();
+    let chars = graphemes(&s);
     let total = chars.len() as i64;
     let mut start = offset;
     if start < 0 {
@@ -179,7 +180,7 @@ fn substr(a: &Args) -> Result<Value, String> {
         return Ok(Value::string(""));
     }
     let end = if length < 0 { total } else { (start + length).min(total) };
-    Ok(Value::String(chars[start as usize..end as usize].iter().collect()))
+    Ok(Value::String(chars[start as usize..end as usize].concat()))
 }
 
 /// Go's strings.Title: upper-cases the first letter of each word; letters, digits and `_`
@@ -218,6 +219,8 @@ mod tests {
         assert_eq!(call("substr", &[s("hello world"), n(1.0), n(4.0)]), Ok(s("ello")));
         assert_eq!(call("substr", &[s("hello world"), n(-5.0), n(-1.0)]), Ok(s("world")));
         assert_eq!(call("substr", &[s("héllo"), n(1.0), n(1.0)]), Ok(s("é")));
+        assert_eq!(call("substr", &[s("he\u{301}llo"), n(1.0), n(1.0)]), Ok(s("e\u{301}")));
+        assert_eq!(call("strrev", &[s("ae\u{301}")]), Ok(s("e\u{301}a")));
         assert_eq!(call("substr", &[s("abc"), n(10.0), n(1.0)]), Ok(s("")));
         assert_eq!(call("substr", &[s("abc"), n(1.0), n(100.0)]), Ok(s("bc")));
     }
