@@ -35,9 +35,15 @@ pub(super) const FUNCS: &[Func] = &[
         flatten_into(a.list(0)?, &mut out);
         Ok(Value::List(out))
     }),
-    func("index", &["list", "value"], |a| match a.list(0)?.iter().position(|v| v == a.get(1)) {
-        Some(i) => Ok(Value::Number(i as f64)),
-        None => Err(a.err(1, "item not found")),
+    func("index", &["list", "value"], |a| {
+        let items = a.list(0)?;
+        if items.is_empty() {
+            return Err(a.err(0, "cannot search an empty list"));
+        }
+        match items.iter().position(|v| v == a.get(1)) {
+            Some(i) => Ok(Value::Number(i as f64)),
+            None => Err(a.err(1, "item not found")),
+        }
     }),
     func("keys", &["inputMap"], |a| Ok(Value::List(a.object(0)?.keys().map(|k| Value::string(k)).collect()))),
     func("length", &["value"], |a| match a.get(0) {

@@ -1,5 +1,7 @@
 //! Date and time functions: formatdate timeadd timestamp legacy_isotime legacy_strftime.
 
+use std::collections::BTreeMap;
+
 use super::{func, Args, Func};
 use crate::value::Value;
 
@@ -11,6 +13,28 @@ use civil::{parse_duration, parse_rfc3339, Tm, MONTHS, WEEKDAYS};
 pub(super) const FUNCS: &[Func] = &[
     func("formatdate", &["format", "time"], formatdate),
     func("timeadd", &["timestamp", "duration"], timeadd),
+    func("rfc3339_parse", &["timestamp"], |a| {
+        let mut ts = a.string(0)?;
+        // RFC 3339 allows a space for the "T" between date and time.
+        if ts.get(10..11) == Some(" ") {
+            ts.replace_range(10..11, "T");
+        }
+        let t = parse_rfc3339(&ts)
+            .map_err(|_| a.err(0, format!("{:?} is not a valid RFC3339 timestamp", a.get(0).as_str().unwrap_or(""))))?;
+        let mut o = parts(&t);
+        o.insert("unix".into(), Value::Number(t.unix() as f64));
+        Ok(Value::Object(o))
+    }),
+    func("unix_timestamp_parse", &["unix_timestamp"], |a| {
+        let n = a.number(0)?;
+        if n.fract() != 0.0 || !(-6.2e10..=2.5e11).contains(&n) {
+            return Err(a.err(0, "unix_timestamp must be a whole number of seconds between the years 0 and 9999"));
+        }
+        let t = Tm::from_unix(n as i64, 0, 0, true);
+        let mut o = parts(&t);
+        o.insert("rfc3339".into(), Value::String(t.rfc3339()));
+        Ok(Value::Object(o))
+    }),
     func("timestamp", &[], |a| Ok(Value::String(Tm::from_system(a.ctx().now).rfc3339()))),
     func("legacy_isotime", &["format"], |a| {
         let f = a.string(0)?;
@@ -21,6 +45,26 @@ pub(super) const FUNCS: &[Func] = &[
         strftime(&f, &Tm::from_system(a.ctx().now)).map(Value::String).map_err(|e| a.err(0, e))
     }),
 ];
+
+/// The calendar fields `rfc3339_parse` and `unix_timestamp_parse` return.
+fn parts(t: &Tm) -> BTreeMap<String, Value> {
+    let n = |x: i64| Value::Number(x as f64);
+    let (iso_year, iso_week) = t.iso_week();
+    BTreeMap::from([
+        ("year".to_string(), n(t.year)),
+        ("year_day".to_string(), n(t.yday())),
+        ("day".to_string(), n(i64::from(t.day))),
+        ("month".to_string(), n(i64::from(t.month))),
+        ("month_name".to_string(), Value::string(MONTHS[t.month as usize - 1])),
+        ("weekday".to_string(), n(t.weekday() as i64)),
+        ("weekday_name".to_string(), Value::string(WEEKDAYS[t.weekday()])),
+        ("hour".to_string(), n(i64::from(t.hour))),
+        ("minute".to_string(), n(i64::from(t.min))),
+        ("second".to_string(), n(i64::from(t.sec))),
+        ("iso_year".to_string(), n(iso_year)),
+        ("iso_week".to_string(), n(iso_week)),
+    ])
+}
 
 fn timeadd(a: &Args) -> Result<Value, String> {
     let t = parse_rfc3339(&a.string(0)?).map_err(|e| a.err(0, e))?;
@@ -245,6 +289,32 @@ mod tests {
         assert_eq!(at(0, "timeadd", &[s("2017-11-22T00:00:00+01:00"), s("-25h")]), Ok(s("2017-11-20T23:00:00+01:00")));
         assert_eq!(at(1_600_000_000, "timestamp", &[]), Ok(s("2020-09-13T12:26:40Z")));
         assert!(at(0, "timeadd", &[s("2020-01-02T15:04:05Z"), s("1d")]).unwrap_err().contains("\"duration\""));
+    }
+
+    #[test]
+    fn parse_functions() {
+        let o = at(0, "rfc3339_parse", &[s("1996-12-19T16:39:57-08:00")]).unwrap();
+        assert_eq!(
+            o.to_string(),
+            "{day = 19, hour = 16, iso_week = 51, iso_year = 1996, minute = 39, month = 12, month_name = \"December\", \
+             second = 57, unix = 851042397, weekday = 4, weekday_name = \"Thursday\", year = 1996, year_day = 354}"
+        );
+        let same = at(0, "rfc3339_parse", &[s("2023-07-25 23:43:16Z")]).unwrap();
+        let Value::Object(m) = &same else { panic!("object expected") };
+        assert_eq!(m.get("unix"), Some(&Value::Number(1_690_328_596.0)));
+        assert_eq!(m.get("iso_week"), Some(&Value::Number(30.0)));
+        let e = at(0, "rfc3339_parse", &[s("yesterday")]).unwrap_err();
+        assert!(e.contains("\"timestamp\"") && e.contains("not a valid RFC3339"), "{e}");
+        let u = at(0, "unix_timestamp_parse", &[Value::Number(851_042_397.0)]).unwrap();
+        let Value::Object(m) = &u else { panic!("object expected") };
+        assert_eq!(m.get("rfc3339"), Some(&s("1996-12-20T00:39:57Z")));
+        assert_eq!(m.get("year_day"), Some(&Value::Number(355.0)));
+        assert_eq!(m.get("weekday_name"), Some(&s("Friday")));
+        assert!(at(0, "unix_timestamp_parse", &[Value::Number(1.5)]).is_err());
+        // 2021-01-03 is a Sunday in ISO week 53 of 2020.
+        let w = at(0, "rfc3339_parse", &[s("2021-01-03T00:00:00Z")]).unwrap();
+        let Value::Object(m) = &w else { panic!("object expected") };
+        assert_eq!((m.get("iso_year"), m.get("iso_week")), (Some(&Value::Number(2020.0)), Some(&Value::Number(53.0))));
     }
 
     #[test]

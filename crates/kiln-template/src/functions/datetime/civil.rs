@@ -109,6 +109,15 @@ impl Tm {
         days_from_civil(self.year, self.month, self.day) - days_from_civil(self.year, 1, 1) + 1
     }
 
+    /// ISO 8601 week-numbering year and week: the week belongs to the year of its Thursday.
+    pub fn iso_week(&self) -> (i64, i64) {
+        let days = days_from_civil(self.year, self.month, self.day);
+        let monday_based = (self.weekday() + 6) % 7; // Monday = 0
+        let thursday = days - monday_based as i64 + 3;
+        let (y, _, _) = civil_from_days(thursday);
+        (y, (thursday - days_from_civil(y, 1, 1)) / 7 + 1)
+    }
+
     /// RFC 3339 without fractional seconds, as Go's time.RFC3339 layout.
     pub fn rfc3339(&self) -> String {
         format!(
