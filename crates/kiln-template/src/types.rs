@@ -12,6 +12,10 @@ use hcl_edit::expr::{Expression, ObjectKey};
 
 use crate::value::{format_number, Value};
 
+mod defaults;
+
+pub use defaults::{apply as apply_defaults, Defaults};
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Type {
     Any,
@@ -33,6 +37,13 @@ impl Type {
     /// `Err` carries a message; the caller attaches the expression's span.
     pub fn parse(expr: &Expression) -> Result<Type, String> {
         parse_expr(expr, false)
+    }
+
+    /// Parses a type expression and the defaults of its `optional(T, default)` attributes.
+    /// Convert a value with [`convert`], then fill its defaults with [`apply_defaults`].
+    pub fn parse_with_defaults(expr: &Expression) -> Result<(Type, Defaults), String> {
+        let t = Type::parse(expr)?;
+        Ok((t, defaults::collect(expr)?))
     }
 
     /// Parses a type expression from text (`"list(string)"`), as the `convert` function gets it.
@@ -89,8 +100,7 @@ fn parse_expr(expr: &Expression, in_object: bool) -> Result<Type, String> {
                                 Expression::FuncCall(c) if c.name.name.as_str() == "optional" => {
                                     let a: Vec<&Expression> = c.args.iter().collect();
                                     match a.as_slice() {
-                                        // optional(T, default) exists in newer Packer; the default is
-                                        // applied by the loader, not the type.
+                                        // The default lives beside the type: see Type::parse_with_defaults.
                                         [t] | [t, _] => (parse_expr(t, true)?, true),
                                         _ => return Err("optional() takes a type and an optional default".into()),
                                     }

@@ -121,3 +121,37 @@ fn number_parsing_is_strict() {
     assert_eq!(parse_number("inf"), None);
     assert_eq!(parse_number(""), None);
 }
+
+#[test]
+fn optional_defaults_fill_nulls_at_every_depth() {
+    let src = r#"object({
+        name = string
+        size = optional(number, 10)
+        tags = optional(map(string), { team = "infra" })
+        disks = optional(list(object({ kind = optional(string, "ssd"), gb = number })), [])
+    })"#;
+    let expr: hcl_edit::expr::Expression = src.parse().unwrap();
+    let (t, d) = Type::parse_with_defaults(&expr).unwrap();
+    let v = obj(&[("name", s("web")), ("disks", Value::List(vec![obj(&[("gb", s("20"))])]))]);
+    let converted = convert(&v, &t).unwrap();
+    let filled = apply_defaults(&converted, &t, &d);
+    assert_eq!(
+        filled.to_string(),
+        r#"{disks = [{gb = 20, kind = "ssd"}], name = "web", size = 10, tags = {team = "infra"}}"#
+    );
+    // An explicit value wins over the default; a missing list gets its default.
+    let v = obj(&[("name", s("db")), ("size", Value::Number(1.0))]);
+    let filled = apply_defaults(&convert(&v, &t).unwrap(), &t, &d);
+    assert_eq!(filled.to_string(), r#"{disks = [], name = "db", size = 1, tags = {team = "infra"}}"#);
+}
+
+#[test]
+fn bad_defaults_are_reported() {
+    let expr: hcl_edit::expr::Expression = "object({ size = optional(number, \"big\") })".parse().unwrap();
+    let e = Type::parse_with_defaults(&expr).unwrap_err();
+    assert!(e.contains("\"size\"") && e.contains("a number is required"), "{e}");
+    let expr: hcl_edit::expr::Expression = "object({ size = optional(number, var.x) })".parse().unwrap();
+    assert!(Type::parse_with_defaults(&expr).unwrap_err().contains("literal"));
+    let expr: hcl_edit::expr::Expression = "list(string)".parse().unwrap();
+    assert!(Type::parse_with_defaults(&expr).unwrap().1.is_empty());
+}
