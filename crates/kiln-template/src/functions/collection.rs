@@ -45,7 +45,7 @@ pub(super) const FUNCS: &[Func] = &[
             None => Err(a.err(1, "item not found")),
         }
     }),
-    func("keys", &["inputMap"], |a| Ok(Value::List(a.object(0)?.keys().map(|k| Value::string(k)).collect()))),
+    func("keys", &["inputMap"], |a| Ok(Value::List(a.object(0)?.keys().map(Value::string).collect()))),
     func("length", &["value"], |a| match a.get(0) {
         Value::String(s) => Ok(Value::Number(super::graphemes::graphemes(s).len() as f64)),
         Value::List(items) => Ok(Value::Number(items.len() as f64)),
@@ -317,7 +317,7 @@ mod tests {
         assert_eq!(call("slice", &[abc.clone(), n(1.0), n(3.0)]), Ok(l(vec![s("b"), s("c")])));
         assert!(call("slice", &[abc.clone(), n(1.0), n(4.0)]).unwrap_err().contains("\"end_index\""));
         assert_eq!(call("index", &[abc.clone(), s("c")]), Ok(n(2.0)));
-        assert_eq!(call("reverse", &[abc.clone()]), Ok(l(vec![s("c"), s("b"), s("a")])));
+        assert_eq!(call("reverse", std::slice::from_ref(&abc)), Ok(l(vec![s("c"), s("b"), s("a")])));
         assert_eq!(call("length", &[s("héllo")]), Ok(n(5.0)));
         assert_eq!(call("chunklist", &[abc.clone(), n(2.0)]), Ok(l(vec![l(vec![s("a"), s("b")]), l(vec![s("c")])])));
         assert_eq!(call("sort", &[l(vec![s("b"), n(10.0), s("a")])]), Ok(l(vec![s("10"), s("a"), s("b")])));

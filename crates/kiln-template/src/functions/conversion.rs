@@ -53,10 +53,10 @@ mod tests {
     #[test]
     fn collection_conversions() {
         let mixed = Value::List(vec![Value::string("b"), Value::Number(1.0), Value::string("b")]);
-        assert_eq!(call("toset", &[mixed.clone()]).unwrap().to_string(), r#"["1", "b"]"#);
+        assert_eq!(call("toset", std::slice::from_ref(&mixed)).unwrap().to_string(), r#"["1", "b"]"#);
         assert_eq!(call("tolist", &[mixed]).unwrap().to_string(), r#"["b", "1", "b"]"#);
         let obj = Value::Object([("a".into(), Value::Number(1.0)), ("b".into(), Value::string("x"))].into());
-        assert_eq!(call("tomap", &[obj.clone()]).unwrap().to_string(), r#"{a = "1", b = "x"}"#);
+        assert_eq!(call("tomap", std::slice::from_ref(&obj)).unwrap().to_string(), r#"{a = "1", b = "x"}"#);
         let bad = Value::Object([("a".into(), Value::List(vec![])), ("b".into(), Value::string("x"))].into());
         assert!(call("tomap", &[bad]).is_err());
         assert_eq!(

@@ -275,7 +275,7 @@ mod tests {
         };
         assert_eq!(f("%5s|%-5s|", &[s("a"), s("b")]), Ok(s("    a|b    |")));
         assert_eq!(f("%q %t %%", &[s("c\"d"), Value::Bool(true)]), Ok(s("\"c\\\"d\" true %")));
-        assert_eq!(f("%.2f %d %v", &[n(3.14159), n(42.0), n(1.5)]), Ok(s("3.14 42 1.5")));
+        assert_eq!(f("%.2f %d %v", &[n(1.23456), n(42.0), n(1.5)]), Ok(s("1.23 42 1.5")));
         assert_eq!(f("%03d|%x|%e", &[n(7.0), n(255.0), n(1234.5)]), Ok(s("007|ff|1.234500e+03")));
         assert_eq!(f("%[2]s %[1]s", &[s("a"), s("b")]), Ok(s("b a")));
         let e = f("%d", &[n(1.5)]).unwrap_err();

@@ -22,7 +22,7 @@ fn parses_every_form() {
         ty("object({ name = string, size = optional(number) })"),
         Ok(Type::Object(vec![("name".into(), Type::String, false), ("size".into(), Type::Number, true)]))
     );
-    assert_eq!(ty("optional_default = 1").is_err(), true);
+    assert!(ty("optional_default = 1").is_err());
     // Packer 1.x quoted forms.
     assert_eq!(ty("\"string\""), Ok(Type::String));
     assert_eq!(ty("\"list\""), Ok(Type::List(Box::new(Type::String))));
