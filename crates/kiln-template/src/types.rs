@@ -206,6 +206,9 @@ pub fn convert(v: &Value, t: &Type) -> Result<Value, String> {
             // cty also reads "1" and "0" as bools.
             Value::String(s) if s == "true" || s == "1" => Ok(Value::Bool(true)),
             Value::String(s) if s == "false" || s == "0" => Ok(Value::Bool(false)),
+            Value::String(s) if s.eq_ignore_ascii_case("true") || s.eq_ignore_ascii_case("false") => {
+                Err(format!("a bool is required; to convert from string, use lowercase \"{}\"", s.to_ascii_lowercase()))
+            }
             Value::String(s) => Err(format!("a bool is required (cannot convert {s:?}; use \"true\" or \"false\")")),
             _ => Err("bool required".into()),
         },

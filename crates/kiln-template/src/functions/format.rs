@@ -74,6 +74,10 @@ pub(super) fn format(fmt: &str, args: &[Value]) -> Result<String, String> {
             out.push('%');
             continue;
         }
+        if !"vtbdoxXeEfgGsq".contains(verb) {
+            let end = chars.peek().map(|(i, _)| *i).unwrap_or(fmt.len());
+            return Err(format!("unsupported format verb '{verb}' in {:?} at offset {start}", &fmt[start..end]));
+        }
         verbs += 1;
         let Some(arg) = args.get(next_arg) else {
             return Err(format!(
@@ -119,8 +123,11 @@ fn format_one(verb: char, spec: &Spec, arg: &Value) -> Result<String, String> {
     match verb {
         'v' if spec.sharp => Ok(crate::functions::encoding::json_string(arg)),
         'v' => match arg {
-            Value::List(_) | Value::Object(_) => Ok(crate::functions::encoding::json_string(arg)),
-            _ => Ok(arg.to_template_string().unwrap_or_default()),
+            // Numbers print as Go's %g would (1e+06), unlike their string conversion.
+            Value::Number(n) if *n < 0.0 => Ok(format!("-{}", go_g_shortest(-n))),
+            Value::Number(n) => Ok(go_g_shortest(*n)),
+            Value::String(s) => Ok(s.clone()),
+            _ => Ok(crate::functions::encoding::json_string(arg)),
         },
         's' => Ok(match spec.prec {
             Some(p) => string_arg(arg)?.chars().take(p).collect(),
@@ -138,7 +145,7 @@ fn format_one(verb: char, spec: &Spec, arg: &Value) -> Result<String, String> {
             };
             format_number_verb(verb, spec, n)
         }
-        _ => Err(format!("unrecognized format verb '{verb}'")),
+        _ => Err(format!("unsupported format verb '{verb}'")),
     }
 }
 
