@@ -128,13 +128,11 @@ fn concat(a: &Args) -> Result<Value, String> {
 fn element(a: &Args) -> Result<Value, String> {
     let items = a.list(0)?;
     let i = a.int(1)?;
-    if i < 0 {
-        return Err(a.err(1, "cannot use element function with a negative index"));
-    }
     if items.is_empty() {
         return Err(a.err(0, "cannot use element function with an empty list"));
     }
-    Ok(items[(i as usize) % items.len()].clone())
+    // Indexes wrap around in both directions: -1 is the last element.
+    Ok(items[i.rem_euclid(items.len() as i64) as usize].clone())
 }
 
 fn flatten_into(items: &[Value], out: &mut Vec<Value>) {
@@ -313,7 +311,7 @@ mod tests {
     fn element_slice_and_friends() {
         let abc = l(vec![s("a"), s("b"), s("c")]);
         assert_eq!(call("element", &[abc.clone(), n(4.0)]), Ok(s("b")));
-        assert!(call("element", &[abc.clone(), n(-1.0)]).is_err());
+        assert_eq!(call("element", &[abc.clone(), n(-1.0)]), Ok(s("c")));
         assert_eq!(call("slice", &[abc.clone(), n(1.0), n(3.0)]), Ok(l(vec![s("b"), s("c")])));
         assert!(call("slice", &[abc.clone(), n(1.0), n(4.0)]).unwrap_err().contains("\"end_index\""));
         assert_eq!(call("index", &[abc.clone(), s("c")]), Ok(n(2.0)));

@@ -182,6 +182,7 @@ pub const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
     (r#"yamldecode("a: 0x10")"#, "YAML 1.2 reads 0x10 as the number 16; 1.6.6 kept the string"),
     (r#"yamldecode("- 1\n- [2, 3]\n- {x: y}")"#, "1.6.6 reads YAML 1.1's y as true; kiln follows YAML 1.2"),
     (r#"yamldecode("a: 2001-12-14")"#, "1.6.6 turns YAML 1.1 timestamps into RFC 3339 strings; kiln keeps the text"),
+    (r#"element(["a", "b", "c"], -1)"#, "1.6.6 panics; newer cty counts negative indexes from the end"),
     ("floor(1e20)", "1.6.6 overflows to -9223372036854775808"),
     ("signum(-0.0001)", "1.6.6 accepted only whole numbers; newer Packer takes any number"),
 ];
