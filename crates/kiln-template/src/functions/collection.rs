@@ -151,9 +151,6 @@ fn lookup(a: &Args) -> Result<Value, String> {
 }
 
 fn merge(a: &Args) -> Result<Value, String> {
-    if a.len() == 0 {
-        return Ok(Value::Null);
-    }
     let mut out = BTreeMap::new();
     for (i, v) in a.all().iter().enumerate() {
         match v {

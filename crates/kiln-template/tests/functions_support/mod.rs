@@ -183,6 +183,7 @@ pub const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
     (r#"yamldecode("- 1\n- [2, 3]\n- {x: y}")"#, "1.6.6 reads YAML 1.1's y as true; kiln follows YAML 1.2"),
     (r#"yamldecode("a: 2001-12-14")"#, "1.6.6 turns YAML 1.1 timestamps into RFC 3339 strings; kiln keeps the text"),
     (r#"element(["a", "b", "c"], -1)"#, "1.6.6 panics; newer cty counts negative indexes from the end"),
+    ("merge()", "1.6.6 returns null; current cty returns an empty object"),
     ("floor(1e20)", "1.6.6 overflows to -9223372036854775808"),
     ("signum(-0.0001)", "1.6.6 accepted only whole numbers; newer Packer takes any number"),
 ];
