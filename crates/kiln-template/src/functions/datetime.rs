@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{func, Args, Func};
+use super::{func, variadic, Args, Func};
 use crate::value::Value;
 
 mod civil;
@@ -36,13 +36,20 @@ pub(super) const FUNCS: &[Func] = &[
         Ok(Value::Object(o))
     }),
     func("timestamp", &[], |a| Ok(Value::String(Tm::from_system(a.ctx().now).rfc3339()))),
-    func("legacy_isotime", &["format"], |a| {
-        let f = a.string(0)?;
-        Ok(Value::String(golayout::format(&f, &Tm::from_system(a.ctx().now))))
+    // Both take an optional format; without one they give the RFC 3339 time.
+    variadic("legacy_isotime", &[], "format", |a| {
+        let t = Tm::from_system(a.ctx().now);
+        Ok(Value::String(match legacy_format(a)? {
+            Some(f) => golayout::format(&f, &t),
+            None => t.rfc3339(),
+        }))
     }),
-    func("legacy_strftime", &["format"], |a| {
-        let f = a.string(0)?;
-        strftime(&f, &Tm::from_system(a.ctx().now)).map(Value::String).map_err(|e| a.err(0, e))
+    variadic("legacy_strftime", &[], "format", |a| {
+        let t = Tm::from_system(a.ctx().now);
+        Ok(Value::String(match legacy_format(a)? {
+            Some(f) => strftime(&f, &t),
+            None => t.rfc3339(),
+        }))
     }),
 ];
 
@@ -64,6 +71,14 @@ fn parts(t: &Tm) -> BTreeMap<String, Value> {
         ("iso_year".to_string(), n(iso_year)),
         ("iso_week".to_string(), n(iso_week)),
     ])
+}
+
+fn legacy_format(a: &Args) -> Result<Option<String>, String> {
+    match a.len() {
+        0 => Ok(None),
+        1 => a.string(0).map(Some),
+        _ => Err("too many arguments: give at most one format".into()),
+    }
 }
 
 fn timeadd(a: &Args) -> Result<Value, String> {
@@ -180,9 +195,9 @@ fn date_verb(verb: &str, t: &Tm) -> Result<String, String> {
     })
 }
 
-/// C strftime, as Packer's `legacy_strftime` (the `{{strftime}}` of JSON templates) supports it.
-fn strftime(f: &str, t: &Tm) -> Result<String, String> {
-    let h12 = if t.hour % 12 == 0 { 12 } else { t.hour % 12 };
+/// `strftime` as Packer implements it: each supported directive stands for a Go layout element;
+/// unsupported directives are copied as they are.
+fn strftime(f: &str, t: &Tm) -> String {
     let mut out = String::new();
     let mut chars = f.chars();
     while let Some(c) = chars.next() {
@@ -194,57 +209,36 @@ fn strftime(f: &str, t: &Tm) -> Result<String, String> {
             out.push('%');
             break;
         };
-        let month = MONTHS[t.month as usize - 1];
-        let wday = WEEKDAYS[t.weekday()];
-        match d {
-            'a' => out.push_str(&wday[..3]),
-            'A' => out.push_str(wday),
-            'b' | 'h' => out.push_str(&month[..3]),
-            'B' => out.push_str(month),
-            'c' => out.push_str(&format!(
-                "{} {} {:2} {:02}:{:02}:{:02} {}",
-                &wday[..3],
-                &month[..3],
-                t.day,
-                t.hour,
-                t.min,
-                t.sec,
-                t.year
-            )),
-            'C' => out.push_str(&format!("{:02}", t.year / 100)),
-            'd' => out.push_str(&format!("{:02}", t.day)),
-            'D' => out.push_str(&format!("{:02}/{:02}/{:02}", t.month, t.day, t.year.rem_euclid(100))),
-            'e' => out.push_str(&format!("{:2}", t.day)),
-            'F' => out.push_str(&format!("{:04}-{:02}-{:02}", t.year, t.month, t.day)),
-            'H' => out.push_str(&format!("{:02}", t.hour)),
-            'I' => out.push_str(&format!("{h12:02}")),
-            'j' => out.push_str(&format!("{:03}", t.yday())),
-            'k' => out.push_str(&format!("{:2}", t.hour)),
-            'l' => out.push_str(&format!("{h12:2}")),
-            'L' => out.push_str(&format!("{:03}", t.nanos / 1_000_000)),
-            'm' => out.push_str(&format!("{:02}", t.month)),
-            'M' => out.push_str(&format!("{:02}", t.min)),
-            'n' => out.push('\n'),
-            'p' => out.push_str(if t.hour < 12 { "AM" } else { "PM" }),
-            'r' => {
-                out.push_str(&format!("{h12:02}:{:02}:{:02} {}", t.min, t.sec, if t.hour < 12 { "AM" } else { "PM" }))
+        let layout = match d {
+            'B' => "January",
+            'b' => "Jan",
+            'm' => "01",
+            'A' => "Monday",
+            'a' => "Mon",
+            'd' => "02",
+            'H' => "15",
+            'I' => "03",
+            'M' => "04",
+            'S' => "05",
+            'Y' => "2006",
+            'y' => "06",
+            'p' => "PM",
+            'Z' => "MST",
+            'z' => "-0700",
+            'L' => ".000",
+            '%' => {
+                out.push('%');
+                continue;
             }
-            'R' => out.push_str(&format!("{:02}:{:02}", t.hour, t.min)),
-            's' => out.push_str(&t.unix().to_string()),
-            'S' => out.push_str(&format!("{:02}", t.sec)),
-            't' => out.push('\t'),
-            'T' => out.push_str(&format!("{:02}:{:02}:{:02}", t.hour, t.min, t.sec)),
-            'u' => out.push_str(&(if t.weekday() == 0 { 7 } else { t.weekday() }).to_string()),
-            'w' => out.push_str(&t.weekday().to_string()),
-            'y' => out.push_str(&format!("{:02}", t.year.rem_euclid(100))),
-            'Y' => out.push_str(&t.year.to_string()),
-            'z' => out.push_str(&t.offset_str(false, false)),
-            'Z' => out.push_str(if t.offset == 0 { "UTC" } else { "" }),
-            '%' => out.push('%'),
-            other => return Err(format!("unsupported strftime directive %{other}")),
-        }
+            other => {
+                out.push('%');
+                out.push(other);
+                continue;
+            }
+        };
+        out.push_str(&golayout::format(layout, t));
     }
-    Ok(out)
+    out
 }
 
 #[cfg(test)]
@@ -321,6 +315,12 @@ mod tests {
     fn legacy_formats() {
         let t = 1_600_000_000; // 2020-09-13T12:26:40Z, a Sunday
         assert_eq!(at(t, "legacy_isotime", &[s("2006-01-02 15:04:05 Mon Jan")]), Ok(s("2020-09-13 12:26:40 Sun Sep")));
-        assert_eq!(at(t, "legacy_strftime", &[s("%Y-%m-%d %H:%M:%S %a %j")]), Ok(s("2020-09-13 12:26:40 Sun 257")));
+        assert_eq!(
+            at(t, "legacy_strftime", &[s("%Y-%m-%d %H:%M:%S %a %j %Z%L %%")]),
+            Ok(s("2020-09-13 12:26:40 Sun %j UTC.000 %"))
+        );
+        assert_eq!(at(t, "legacy_strftime", &[]), Ok(s("2020-09-13T12:26:40Z")));
+        assert_eq!(at(t, "legacy_isotime", &[]), Ok(s("2020-09-13T12:26:40Z")));
+        assert!(at(t, "legacy_isotime", &[s("a"), s("b")]).is_err());
     }
 }
