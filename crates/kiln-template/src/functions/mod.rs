@@ -7,6 +7,15 @@
 //! Semantics follow cty's standard library (as Packer and Terraform use it): arguments are
 //! converted to each parameter's type first (`"5"` is accepted where a number is expected), and
 //! errors name the parameter they concern.
+//!
+//! For the evaluator:
+//! - `can` and `try` are not here: they need unevaluated expressions.
+//! - `convert(value, type)` takes the type expression's source text as a string in its second
+//!   argument (`"list(string)"`), parsed with [`crate::types::Type::parse_str`].
+//! - `env` works anywhere here; Packer allows it only in variable defaults, so the evaluator
+//!   should refuse it elsewhere.
+//! - Errors starting with `invalid value for "…" parameter` are about one argument (Packer's
+//!   summary "Invalid function argument"); others are "Error in function call".
 
 mod args;
 mod collection;
