@@ -12,6 +12,10 @@ use hcl_edit::expr::{Expression, ObjectKey};
 
 use crate::value::{format_number, Value};
 
+mod defaults;
+
+pub use defaults::{apply as apply_defaults, Defaults};
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Type {
     Any,
@@ -33,6 +37,13 @@ impl Type {
     /// `Err` carries a message; the caller attaches the expression's span.
     pub fn parse(expr: &Expression) -> Result<Type, String> {
         parse_expr(expr, false)
+    }
+
+    /// Parses a type expression and the defaults of its `optional(T, default)` attributes.
+    /// Convert a value with [`convert`], then fill its defaults with [`apply_defaults`].
+    pub fn parse_with_defaults(expr: &Expression) -> Result<(Type, Defaults), String> {
+        let t = Type::parse(expr)?;
+        Ok((t, defaults::collect(expr)?))
     }
 
     /// Parses a type expression from text (`"list(string)"`), as the `convert` function gets it.
@@ -89,8 +100,7 @@ fn parse_expr(expr: &Expression, in_object: bool) -> Result<Type, String> {
                                 Expression::FuncCall(c) if c.name.name.as_str() == "optional" => {
                                     let a: Vec<&Expression> = c.args.iter().collect();
                                     match a.as_slice() {
-                                        // optional(T, default) exists in newer Packer; the default is
-                                        // applied by the loader, not the type.
+                                        // The default lives beside the type: see Type::parse_with_defaults.
                                         [t] | [t, _] => (parse_expr(t, true)?, true),
                                         _ => return Err("optional() takes a type and an optional default".into()),
                                     }
@@ -134,7 +144,15 @@ fn keyword(name: &str) -> Result<Type, String> {
 
 fn unknown_keyword(name: &str) -> String {
     let mut msg = format!("{name:?} is not a valid type");
-    if let Some(s) = crate::diag::did_you_mean(name, KEYWORDS.iter().copied()) {
+    let alias = match name {
+        "int" | "integer" | "float" | "double" | "decimal" => Some("number"),
+        "boolean" => Some("bool"),
+        "str" | "text" => Some("string"),
+        "array" => Some("list"),
+        "dict" | "hash" => Some("map"),
+        _ => None,
+    };
+    if let Some(s) = alias.or_else(|| crate::diag::did_you_mean(name, KEYWORDS.iter().copied())) {
         msg.push_str(&format!("; did you mean {s:?}?"));
     } else {
         msg.push_str(
@@ -180,14 +198,19 @@ pub fn convert(v: &Value, t: &Type) -> Result<Value, String> {
             Value::String(s) => {
                 parse_number(s).map(Value::Number).ok_or_else(|| format!("a number is required (cannot convert {s:?})"))
             }
-            _ => Err("a number is required".into()),
+            // cty words it differently for a string that does not parse and for other kinds.
+            _ => Err("number required".into()),
         },
         Type::Bool => match v {
             Value::Bool(_) => Ok(v.clone()),
-            Value::String(s) if s == "true" => Ok(Value::Bool(true)),
-            Value::String(s) if s == "false" => Ok(Value::Bool(false)),
+            // cty also reads "1" and "0" as bools.
+            Value::String(s) if s == "true" || s == "1" => Ok(Value::Bool(true)),
+            Value::String(s) if s == "false" || s == "0" => Ok(Value::Bool(false)),
+            Value::String(s) if s.eq_ignore_ascii_case("true") || s.eq_ignore_ascii_case("false") => {
+                Err(format!("a bool is required; to convert from string, use lowercase \"{}\"", s.to_ascii_lowercase()))
+            }
             Value::String(s) => Err(format!("a bool is required (cannot convert {s:?}; use \"true\" or \"false\")")),
-            _ => Err("a bool is required".into()),
+            _ => Err("bool required".into()),
         },
         Type::List(elem) | Type::Set(elem) => {
             let Value::List(items) = v else {

@@ -35,13 +35,19 @@ pub(super) const FUNCS: &[Func] = &[
         flatten_into(a.list(0)?, &mut out);
         Ok(Value::List(out))
     }),
-    func("index", &["list", "value"], |a| match a.list(0)?.iter().position(|v| v == a.get(1)) {
-        Some(i) => Ok(Value::Number(i as f64)),
-        None => Err(a.err(1, "item not found")),
+    func("index", &["list", "value"], |a| {
+        let items = a.list(0)?;
+        if items.is_empty() {
+            return Err(a.err(0, "cannot search an empty list"));
+        }
+        match items.iter().position(|v| v == a.get(1)) {
+            Some(i) => Ok(Value::Number(i as f64)),
+            None => Err(a.err(1, "item not found")),
+        }
     }),
-    func("keys", &["inputMap"], |a| Ok(Value::List(a.object(0)?.keys().map(|k| Value::string(k)).collect()))),
+    func("keys", &["inputMap"], |a| Ok(Value::List(a.object(0)?.keys().map(Value::string).collect()))),
     func("length", &["value"], |a| match a.get(0) {
-        Value::String(s) => Ok(Value::Number(s.chars().count() as f64)),
+        Value::String(s) => Ok(Value::Number(super::graphemes::graphemes(s).len() as f64)),
         Value::List(items) => Ok(Value::Number(items.len() as f64)),
         Value::Object(m) => Ok(Value::Number(m.len() as f64)),
         _ => Err(a.err(0, "argument must be a string, a collection type, or a structural type")),
@@ -122,13 +128,11 @@ fn concat(a: &Args) -> Result<Value, String> {
 fn element(a: &Args) -> Result<Value, String> {
     let items = a.list(0)?;
     let i = a.int(1)?;
-    if i < 0 {
-        return Err(a.err(1, "cannot use element function with a negative index"));
-    }
     if items.is_empty() {
         return Err(a.err(0, "cannot use element function with an empty list"));
     }
-    Ok(items[(i as usize) % items.len()].clone())
+    // Indexes wrap around in both directions: -1 is the last element.
+    Ok(items[i.rem_euclid(items.len() as i64) as usize].clone())
 }
 
 fn flatten_into(items: &[Value], out: &mut Vec<Value>) {
@@ -147,9 +151,6 @@ fn lookup(a: &Args) -> Result<Value, String> {
 }
 
 fn merge(a: &Args) -> Result<Value, String> {
-    if a.len() == 0 {
-        return Ok(Value::Null);
-    }
     let mut out = BTreeMap::new();
     for (i, v) in a.all().iter().enumerate() {
         match v {
@@ -185,9 +186,15 @@ fn range(a: &Args) -> Result<Value, String> {
             return Err(a.err(0, "more than 1024 values were generated; either decrease the difference between start and end or use a smaller step"));
         }
         out.push(Value::Number(x));
-        x += step;
+        // cty counts in decimal: computing from the start and rounding to 15 significant digits
+        // keeps 1 + 3 × 0.3 at 1.9.
+        x = decimal_round(start + out.len() as f64 * step);
     }
     Ok(Value::List(out))
+}
+
+fn decimal_round(x: f64) -> f64 {
+    format!("{x:.14e}").parse().unwrap_or(x)
 }
 
 fn slice(a: &Args) -> Result<Value, String> {
@@ -301,11 +308,11 @@ mod tests {
     fn element_slice_and_friends() {
         let abc = l(vec![s("a"), s("b"), s("c")]);
         assert_eq!(call("element", &[abc.clone(), n(4.0)]), Ok(s("b")));
-        assert!(call("element", &[abc.clone(), n(-1.0)]).is_err());
+        assert_eq!(call("element", &[abc.clone(), n(-1.0)]), Ok(s("c")));
         assert_eq!(call("slice", &[abc.clone(), n(1.0), n(3.0)]), Ok(l(vec![s("b"), s("c")])));
         assert!(call("slice", &[abc.clone(), n(1.0), n(4.0)]).unwrap_err().contains("\"end_index\""));
         assert_eq!(call("index", &[abc.clone(), s("c")]), Ok(n(2.0)));
-        assert_eq!(call("reverse", &[abc.clone()]), Ok(l(vec![s("c"), s("b"), s("a")])));
+        assert_eq!(call("reverse", std::slice::from_ref(&abc)), Ok(l(vec![s("c"), s("b"), s("a")])));
         assert_eq!(call("length", &[s("héllo")]), Ok(n(5.0)));
         assert_eq!(call("chunklist", &[abc.clone(), n(2.0)]), Ok(l(vec![l(vec![s("a"), s("b")]), l(vec![s("c")])])));
         assert_eq!(call("sort", &[l(vec![s("b"), n(10.0), s("a")])]), Ok(l(vec![s("10"), s("a"), s("b")])));

@@ -1,6 +1,4 @@
-//! Conversion functions: tobool tolist tomap tonumber toset tostring convert, plus Packer's
-//! `sensitive`/`nonsensitive` (identity: kiln does not track sensitivity) and the
-//! data-fetching functions kiln does not support.
+//! Conversion functions: tobool tolist tomap tonumber toset tostring convert.
 
 use super::{func, nullable, Args, Func};
 use crate::types::{self, Type};
@@ -18,20 +16,7 @@ pub(super) const FUNCS: &[Func] = &[
     nullable(func("toset", &["v"], |a| to(a, Type::Set(any())))),
     nullable(func("tomap", &["v"], |a| to(a, Type::Map(any())))),
     nullable(func("convert", &["value", "type"], convert)),
-    nullable(func("sensitive", &["value"], |a| Ok(a.get(0).clone()))),
-    nullable(func("nonsensitive", &["value"], |a| Ok(a.get(0).clone()))),
-    func("aws_secretsmanager", &["name", "key"], |_| Err(unsupported("aws_secretsmanager"))),
-    func("aws_secretsmanager_raw", &["name"], |_| Err(unsupported("aws_secretsmanager_raw"))),
-    func("vault", &["path", "key"], |_| Err(unsupported("vault"))),
-    func("consul_key", &["key"], |_| Err(unsupported("consul_key"))),
 ];
-
-fn unsupported(name: &str) -> String {
-    format!(
-        "the {name}() function is not supported by kiln: it reads secrets from a remote service at template \
-         evaluation time; pass the value in a variable instead (-var, -var-file or a PKR_VAR_ environment variable)"
-    )
-}
 
 fn to(a: &Args, t: Type) -> Result<Value, String> {
     types::convert(a.get(0), &t)
@@ -68,22 +53,15 @@ mod tests {
     #[test]
     fn collection_conversions() {
         let mixed = Value::List(vec![Value::string("b"), Value::Number(1.0), Value::string("b")]);
-        assert_eq!(call("toset", &[mixed.clone()]).unwrap().to_string(), r#"["1", "b"]"#);
+        assert_eq!(call("toset", std::slice::from_ref(&mixed)).unwrap().to_string(), r#"["1", "b"]"#);
         assert_eq!(call("tolist", &[mixed]).unwrap().to_string(), r#"["b", "1", "b"]"#);
         let obj = Value::Object([("a".into(), Value::Number(1.0)), ("b".into(), Value::string("x"))].into());
-        assert_eq!(call("tomap", &[obj.clone()]).unwrap().to_string(), r#"{a = "1", b = "x"}"#);
+        assert_eq!(call("tomap", std::slice::from_ref(&obj)).unwrap().to_string(), r#"{a = "1", b = "x"}"#);
         let bad = Value::Object([("a".into(), Value::List(vec![])), ("b".into(), Value::string("x"))].into());
         assert!(call("tomap", &[bad]).is_err());
         assert_eq!(
             call("convert", &[obj, Value::string("object({a=number, c=optional(string)})")]).unwrap().to_string(),
             "{a = 1, c = null}"
         );
-    }
-
-    #[test]
-    fn unsupported_functions_say_so() {
-        let e = call("vault", &[Value::string("p"), Value::string("k")]).unwrap_err();
-        assert!(e.contains("not supported by kiln"), "{e}");
-        assert_eq!(call("sensitive", &[Value::string("s")]), Ok(Value::string("s")));
     }
 }

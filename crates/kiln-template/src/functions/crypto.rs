@@ -69,9 +69,16 @@ fn uuid_string(b: &[u8]) -> String {
     format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
 }
 
+/// The forms Go's uuid.Parse accepts: dashed, bare hex, `{...}` and `urn:uuid:...`.
 fn parse_uuid(s: &str) -> Option<[u8; 16]> {
+    let s = s.strip_prefix("urn:uuid:").unwrap_or(s);
+    let s = s.strip_prefix('{').and_then(|x| x.strip_suffix('}')).unwrap_or(s);
+    let dashed = s.len() == 36 && [8, 13, 18, 23].iter().all(|i| s.as_bytes()[*i] == b'-');
+    if !(dashed || s.len() == 32) {
+        return None;
+    }
     let h: String = s.chars().filter(|c| *c != '-').collect();
-    if h.len() != 32 || s.len() != 36 {
+    if h.len() != 32 {
         return None;
     }
     let mut out = [0u8; 16];

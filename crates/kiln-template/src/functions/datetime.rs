@@ -1,6 +1,8 @@
 //! Date and time functions: formatdate timeadd timestamp legacy_isotime legacy_strftime.
 
-use super::{func, Args, Func};
+use std::collections::BTreeMap;
+
+use super::{func, variadic, Args, Func};
 use crate::value::Value;
 
 mod civil;
@@ -11,21 +13,80 @@ use civil::{parse_duration, parse_rfc3339, Tm, MONTHS, WEEKDAYS};
 pub(super) const FUNCS: &[Func] = &[
     func("formatdate", &["format", "time"], formatdate),
     func("timeadd", &["timestamp", "duration"], timeadd),
-    func("timestamp", &[], |a| Ok(Value::String(Tm::from_system(a.ctx().now).rfc3339()))),
-    func("legacy_isotime", &["format"], |a| {
-        let f = a.string(0)?;
-        Ok(Value::String(golayout::format(&f, &Tm::from_system(a.ctx().now))))
+    func("rfc3339_parse", &["timestamp"], |a| {
+        let mut ts = a.string(0)?;
+        // RFC 3339 allows a space for the "T" between date and time.
+        if ts.get(10..11) == Some(" ") {
+            ts.replace_range(10..11, "T");
+        }
+        let t = parse_rfc3339(&ts)
+            .map_err(|_| a.err(0, format!("{:?} is not a valid RFC3339 timestamp", a.get(0).as_str().unwrap_or(""))))?;
+        let mut o = parts(&t);
+        o.insert("unix".into(), Value::Number(t.unix() as f64));
+        Ok(Value::Object(o))
     }),
-    func("legacy_strftime", &["format"], |a| {
-        let f = a.string(0)?;
-        strftime(&f, &Tm::from_system(a.ctx().now)).map(Value::String).map_err(|e| a.err(0, e))
+    func("unix_timestamp_parse", &["unix_timestamp"], |a| {
+        let n = a.number(0)?;
+        if n.fract() != 0.0 || !(-6.2e10..=2.5e11).contains(&n) {
+            return Err(a.err(0, "unix_timestamp must be a whole number of seconds between the years 0 and 9999"));
+        }
+        let t = Tm::from_unix(n as i64, 0, 0, true);
+        let mut o = parts(&t);
+        o.insert("rfc3339".into(), Value::String(t.rfc3339()));
+        Ok(Value::Object(o))
+    }),
+    func("timestamp", &[], |a| Ok(Value::String(Tm::from_system(a.ctx().now).rfc3339()))),
+    // Both take an optional format; without one they give the RFC 3339 time.
+    variadic("legacy_isotime", &[], "format", |a| {
+        let t = Tm::from_system(a.ctx().now);
+        Ok(Value::String(match legacy_format(a)? {
+            Some(f) => golayout::format(&f, &t),
+            None => t.rfc3339(),
+        }))
+    }),
+    variadic("legacy_strftime", &[], "format", |a| {
+        let t = Tm::from_system(a.ctx().now);
+        Ok(Value::String(match legacy_format(a)? {
+            Some(f) => strftime(&f, &t),
+            None => t.rfc3339(),
+        }))
     }),
 ];
+
+/// The calendar fields `rfc3339_parse` and `unix_timestamp_parse` return.
+fn parts(t: &Tm) -> BTreeMap<String, Value> {
+    let n = |x: i64| Value::Number(x as f64);
+    let (iso_year, iso_week) = t.iso_week();
+    BTreeMap::from([
+        ("year".to_string(), n(t.year)),
+        ("year_day".to_string(), n(t.yday())),
+        ("day".to_string(), n(i64::from(t.day))),
+        ("month".to_string(), n(i64::from(t.month))),
+        ("month_name".to_string(), Value::string(MONTHS[t.month as usize - 1])),
+        ("weekday".to_string(), n(t.weekday() as i64)),
+        ("weekday_name".to_string(), Value::string(WEEKDAYS[t.weekday()])),
+        ("hour".to_string(), n(i64::from(t.hour))),
+        ("minute".to_string(), n(i64::from(t.min))),
+        ("second".to_string(), n(i64::from(t.sec))),
+        ("iso_year".to_string(), n(iso_year)),
+        ("iso_week".to_string(), n(iso_week)),
+    ])
+}
+
+fn legacy_format(a: &Args) -> Result<Option<String>, String> {
+    match a.len() {
+        0 => Ok(None),
+        1 => a.string(0).map(Some),
+        _ => Err("too many arguments: give at most one format".into()),
+    }
+}
 
 fn timeadd(a: &Args) -> Result<Value, String> {
     let t = parse_rfc3339(&a.string(0)?).map_err(|e| a.err(0, e))?;
     let d = parse_duration(&a.string(1)?).map_err(|e| a.err(1, e))?;
-    let total = i128::from(t.unix()) * 1_000_000_000 + i128::from(t.nanos) + d;
+    let total = (i128::from(t.unix()) * 1_000_000_000 + i128::from(t.nanos))
+        .checked_add(d)
+        .ok_or_else(|| a.err(1, "the result is out of range"))?;
     let secs = total.div_euclid(1_000_000_000);
     let secs = i64::try_from(secs).map_err(|_| a.err(1, "the result is out of range"))?;
     let r = Tm::from_unix(secs, total.rem_euclid(1_000_000_000) as u32, t.offset, t.utc);
@@ -134,9 +195,9 @@ fn date_verb(verb: &str, t: &Tm) -> Result<String, String> {
     })
 }
 
-/// C strftime, as Packer's `legacy_strftime` (the `{{strftime}}` of JSON templates) supports it.
-fn strftime(f: &str, t: &Tm) -> Result<String, String> {
-    let h12 = if t.hour % 12 == 0 { 12 } else { t.hour % 12 };
+/// `strftime` as Packer implements it: each supported directive stands for a Go layout element;
+/// unsupported directives are copied as they are.
+fn strftime(f: &str, t: &Tm) -> String {
     let mut out = String::new();
     let mut chars = f.chars();
     while let Some(c) = chars.next() {
@@ -148,57 +209,36 @@ fn strftime(f: &str, t: &Tm) -> Result<String, String> {
             out.push('%');
             break;
         };
-        let month = MONTHS[t.month as usize - 1];
-        let wday = WEEKDAYS[t.weekday()];
-        match d {
-            'a' => out.push_str(&wday[..3]),
-            'A' => out.push_str(wday),
-            'b' | 'h' => out.push_str(&month[..3]),
-            'B' => out.push_str(month),
-            'c' => out.push_str(&format!(
-                "{} {} {:2} {:02}:{:02}:{:02} {}",
-                &wday[..3],
-                &month[..3],
-                t.day,
-                t.hour,
-                t.min,
-                t.sec,
-                t.year
-            )),
-            'C' => out.push_str(&format!("{:02}", t.year / 100)),
-            'd' => out.push_str(&format!("{:02}", t.day)),
-            'D' => out.push_str(&format!("{:02}/{:02}/{:02}", t.month, t.day, t.year.rem_euclid(100))),
-            'e' => out.push_str(&format!("{:2}", t.day)),
-            'F' => out.push_str(&format!("{:04}-{:02}-{:02}", t.year, t.month, t.day)),
-            'H' => out.push_str(&format!("{:02}", t.hour)),
-            'I' => out.push_str(&format!("{h12:02}")),
-            'j' => out.push_str(&format!("{:03}", t.yday())),
-            'k' => out.push_str(&format!("{:2}", t.hour)),
-            'l' => out.push_str(&format!("{h12:2}")),
-            'L' => out.push_str(&format!("{:03}", t.nanos / 1_000_000)),
-            'm' => out.push_str(&format!("{:02}", t.month)),
-            'M' => out.push_str(&format!("{:02}", t.min)),
-            'n' => out.push('\n'),
-            'p' => out.push_str(if t.hour < 12 { "AM" } else { "PM" }),
-            'r' => {
-                out.push_str(&format!("{h12:02}:{:02}:{:02} {}", t.min, t.sec, if t.hour < 12 { "AM" } else { "PM" }))
+        let layout = match d {
+            'B' => "January",
+            'b' => "Jan",
+            'm' => "01",
+            'A' => "Monday",
+            'a' => "Mon",
+            'd' => "02",
+            'H' => "15",
+            'I' => "03",
+            'M' => "04",
+            'S' => "05",
+            'Y' => "2006",
+            'y' => "06",
+            'p' => "PM",
+            'Z' => "MST",
+            'z' => "-0700",
+            'L' => ".000",
+            '%' => {
+                out.push('%');
+                continue;
             }
-            'R' => out.push_str(&format!("{:02}:{:02}", t.hour, t.min)),
-            's' => out.push_str(&t.unix().to_string()),
-            'S' => out.push_str(&format!("{:02}", t.sec)),
-            't' => out.push('\t'),
-            'T' => out.push_str(&format!("{:02}:{:02}:{:02}", t.hour, t.min, t.sec)),
-            'u' => out.push_str(&(if t.weekday() == 0 { 7 } else { t.weekday() }).to_string()),
-            'w' => out.push_str(&t.weekday().to_string()),
-            'y' => out.push_str(&format!("{:02}", t.year.rem_euclid(100))),
-            'Y' => out.push_str(&t.year.to_string()),
-            'z' => out.push_str(&t.offset_str(false, false)),
-            'Z' => out.push_str(if t.offset == 0 { "UTC" } else { "" }),
-            '%' => out.push('%'),
-            other => return Err(format!("unsupported strftime directive %{other}")),
-        }
+            other => {
+                out.push('%');
+                out.push(other);
+                continue;
+            }
+        };
+        out.push_str(&golayout::format(layout, t));
     }
-    Ok(out)
+    out
 }
 
 #[cfg(test)]
@@ -246,9 +286,41 @@ mod tests {
     }
 
     #[test]
+    fn parse_functions() {
+        let o = at(0, "rfc3339_parse", &[s("1996-12-19T16:39:57-08:00")]).unwrap();
+        assert_eq!(
+            o.to_string(),
+            "{day = 19, hour = 16, iso_week = 51, iso_year = 1996, minute = 39, month = 12, month_name = \"December\", \
+             second = 57, unix = 851042397, weekday = 4, weekday_name = \"Thursday\", year = 1996, year_day = 354}"
+        );
+        let same = at(0, "rfc3339_parse", &[s("2023-07-25 23:43:16Z")]).unwrap();
+        let Value::Object(m) = &same else { panic!("object expected") };
+        assert_eq!(m.get("unix"), Some(&Value::Number(1_690_328_596.0)));
+        assert_eq!(m.get("iso_week"), Some(&Value::Number(30.0)));
+        let e = at(0, "rfc3339_parse", &[s("yesterday")]).unwrap_err();
+        assert!(e.contains("\"timestamp\"") && e.contains("not a valid RFC3339"), "{e}");
+        let u = at(0, "unix_timestamp_parse", &[Value::Number(851_042_397.0)]).unwrap();
+        let Value::Object(m) = &u else { panic!("object expected") };
+        assert_eq!(m.get("rfc3339"), Some(&s("1996-12-20T00:39:57Z")));
+        assert_eq!(m.get("year_day"), Some(&Value::Number(355.0)));
+        assert_eq!(m.get("weekday_name"), Some(&s("Friday")));
+        assert!(at(0, "unix_timestamp_parse", &[Value::Number(1.5)]).is_err());
+        // 2021-01-03 is a Sunday in ISO week 53 of 2020.
+        let w = at(0, "rfc3339_parse", &[s("2021-01-03T00:00:00Z")]).unwrap();
+        let Value::Object(m) = &w else { panic!("object expected") };
+        assert_eq!((m.get("iso_year"), m.get("iso_week")), (Some(&Value::Number(2020.0)), Some(&Value::Number(53.0))));
+    }
+
+    #[test]
     fn legacy_formats() {
         let t = 1_600_000_000; // 2020-09-13T12:26:40Z, a Sunday
         assert_eq!(at(t, "legacy_isotime", &[s("2006-01-02 15:04:05 Mon Jan")]), Ok(s("2020-09-13 12:26:40 Sun Sep")));
-        assert_eq!(at(t, "legacy_strftime", &[s("%Y-%m-%d %H:%M:%S %a %j")]), Ok(s("2020-09-13 12:26:40 Sun 257")));
+        assert_eq!(
+            at(t, "legacy_strftime", &[s("%Y-%m-%d %H:%M:%S %a %j %Z%L %%")]),
+            Ok(s("2020-09-13 12:26:40 Sun %j UTC.000 %"))
+        );
+        assert_eq!(at(t, "legacy_strftime", &[]), Ok(s("2020-09-13T12:26:40Z")));
+        assert_eq!(at(t, "legacy_isotime", &[]), Ok(s("2020-09-13T12:26:40Z")));
+        assert!(at(t, "legacy_isotime", &[s("a"), s("b")]).is_err());
     }
 }

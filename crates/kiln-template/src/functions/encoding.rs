@@ -38,6 +38,10 @@ pub(super) const FUNCS: &[Func] = &[
     nullable(func("yamlencode", &["value"], |a| Ok(Value::String(yaml::encode(a.get(0)))))),
 ];
 
+pub(crate) fn base64_encode(bytes: &[u8]) -> String {
+    base64::encode(bytes)
+}
+
 /// JSON as Go's encoding/json writes it: compact, keys sorted, `<`, `>`, `&`, U+2028 and U+2029
 /// escaped.
 pub(crate) fn json_string(v: &Value) -> String {

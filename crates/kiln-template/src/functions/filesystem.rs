@@ -23,6 +23,10 @@ pub(super) const FUNCS: &[Func] = &[
             a.err(0, format!("contents of {p} are not valid UTF-8; use the filebase64 function to obtain the Base64 encoded contents or the other file functions (e.g. filemd5, filesha256) to obtain file hashing results instead"))
         })
     }),
+    func("filebase64", &["path"], |a| {
+        let p = a.string(0)?;
+        Ok(Value::String(super::encoding::base64_encode(&read(a, &p)?)))
+    }),
     func("fileexists", &["path"], |a| {
         let p = a.string(0)?;
         match std::fs::metadata(resolve(a, &expand_home(&p))) {
@@ -39,7 +43,13 @@ pub(super) const FUNCS: &[Func] = &[
             .map(|v| Value::List(v.into_iter().map(Value::String).collect()))
             .map_err(|e| a.err(1, e))
     }),
-    func("pathexpand", &["path"], |a| Ok(Value::String(expand_home(&a.string(0)?)))),
+    func("pathexpand", &["path"], |a| {
+        let p = a.string(0)?;
+        if p.starts_with('~') && p != "~" && !p.starts_with("~/") {
+            return Err("cannot expand user-specific home dir".into());
+        }
+        Ok(Value::String(expand_home(&p)))
+    }),
     func("templatefile", &["path", "vars"], |a| {
         let p = a.string(0)?;
         let vars = a.get(1);
@@ -162,6 +172,7 @@ mod tests {
         let c = |name: &str, args: &[Value]| call(name, args, &ctx);
         let s = Value::string;
         assert_eq!(c("file", &[s("a.txt")]), Ok(s("hello ${name}")));
+        assert_eq!(c("filebase64", &[s("sub/b.txt")]), Ok(s("Yg==")));
         let e = c("file", &[s("missing.txt")]).unwrap_err();
         assert!(e.contains("\"path\"") && e.contains("no file exists at missing.txt"), "{e}");
         assert_eq!(c("fileexists", &[s("a.txt")]), Ok(Value::Bool(true)));

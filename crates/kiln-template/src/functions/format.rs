@@ -4,6 +4,8 @@
 use crate::types::{convert, Type};
 use crate::value::{format_number, Value};
 
+const MAX_WIDTH: usize = 10_000;
+
 struct Spec {
     minus: bool,
     plus: bool,
@@ -59,6 +61,10 @@ pub(super) fn format(fmt: &str, args: &[Value]) -> Result<String, String> {
             chars.next();
             spec.prec = Some(read_int(&mut chars).unwrap_or(0));
         }
+        // Go would allocate whatever is asked; a template has no business asking for more.
+        if spec.width.unwrap_or(0) > MAX_WIDTH || spec.prec.unwrap_or(0) > MAX_WIDTH {
+            return Err(format!("width or precision at {start} is larger than {MAX_WIDTH}"));
+        }
         let Some((_, verb)) = chars.next() else {
             return Err(format!(
                 "unterminated format verb at {start}: add a verb letter such as %s, or write %% for a literal %"
@@ -67,6 +73,10 @@ pub(super) fn format(fmt: &str, args: &[Value]) -> Result<String, String> {
         if verb == '%' {
             out.push('%');
             continue;
+        }
+        if !"vtbdoxXeEfgGsq".contains(verb) {
+            let end = chars.peek().map(|(i, _)| *i).unwrap_or(fmt.len());
+            return Err(format!("unsupported format verb '{verb}' in {:?} at offset {start}", &fmt[start..end]));
         }
         verbs += 1;
         let Some(arg) = args.get(next_arg) else {
@@ -113,8 +123,11 @@ fn format_one(verb: char, spec: &Spec, arg: &Value) -> Result<String, String> {
     match verb {
         'v' if spec.sharp => Ok(crate::functions::encoding::json_string(arg)),
         'v' => match arg {
-            Value::List(_) | Value::Object(_) => Ok(crate::functions::encoding::json_string(arg)),
-            _ => Ok(arg.to_template_string().unwrap_or_default()),
+            // Numbers print as Go's %g would (1e+06), unlike their string conversion.
+            Value::Number(n) if *n < 0.0 => Ok(format!("-{}", go_g_shortest(-n))),
+            Value::Number(n) => Ok(go_g_shortest(*n)),
+            Value::String(s) => Ok(s.clone()),
+            _ => Ok(crate::functions::encoding::json_string(arg)),
         },
         's' => Ok(match spec.prec {
             Some(p) => string_arg(arg)?.chars().take(p).collect(),
@@ -132,7 +145,7 @@ fn format_one(verb: char, spec: &Spec, arg: &Value) -> Result<String, String> {
             };
             format_number_verb(verb, spec, n)
         }
-        _ => Err(format!("unrecognized format verb '{verb}'")),
+        _ => Err(format!("unsupported format verb '{verb}'")),
     }
 }
 
@@ -193,15 +206,7 @@ fn format_number_verb(verb: char, spec: &Spec, n: f64) -> Result<String, String>
                         trim_zeros(&t)
                     }
                 }
-                None => {
-                    let e = if abs == 0.0 { 0 } else { abs.log10().floor() as i32 };
-                    if e < -4 || e >= 21 {
-                        let s = format!("{abs:e}");
-                        fix_exp(&s)
-                    } else {
-                        format_number(abs)
-                    }
-                }
+                None => go_g_shortest(abs),
             };
             if verb == 'G' {
                 s.to_uppercase()
@@ -220,6 +225,18 @@ fn format_number_verb(verb: char, spec: &Spec, n: f64) -> Result<String, String>
         }
     }
     Ok(format!("{sgn}{body}"))
+}
+
+/// Go's %g without a precision: the shortest digits, in exponent form when the decimal
+/// exponent is below -4 or at least 6.
+fn go_g_shortest(abs: f64) -> String {
+    let e = format!("{abs:e}");
+    let exp: i32 = e.split_once('e').and_then(|(_, x)| x.parse().ok()).unwrap_or(0);
+    if abs != 0.0 && !(-4..6).contains(&exp) {
+        fix_exp(&e)
+    } else {
+        format_number(abs)
+    }
 }
 
 fn trim_zeros(s: &str) -> String {

@@ -7,6 +7,15 @@
 //! Semantics follow cty's standard library (as Packer and Terraform use it): arguments are
 //! converted to each parameter's type first (`"5"` is accepted where a number is expected), and
 //! errors name the parameter they concern.
+//!
+//! For the evaluator:
+//! - `can` and `try` are not here: they need unevaluated expressions.
+//! - `convert(value, type)` takes the type expression's source text as a string in its second
+//!   argument (`"list(string)"`), parsed with [`crate::types::Type::parse_str`].
+//! - `env` works anywhere here; Packer allows it only in variable defaults, so the evaluator
+//!   should refuse it elsewhere.
+//! - Errors starting with `invalid value for "…" parameter` are about one argument (Packer's
+//!   summary "Invalid function argument"); others are "Error in function call".
 
 mod args;
 mod collection;
@@ -16,8 +25,10 @@ mod datetime;
 mod encoding;
 mod filesystem;
 mod format;
+mod graphemes;
 mod ipnet;
 mod numeric;
+mod packer;
 mod sets;
 mod string;
 
@@ -72,7 +83,7 @@ pub(crate) const fn nullable(f: Func) -> Func {
     Func { allow_null: true, ..f }
 }
 
-fn families() -> [&'static [Func]; 10] {
+fn families() -> [&'static [Func]; 11] {
     [
         numeric::FUNCS,
         string::FUNCS,
@@ -84,6 +95,7 @@ fn families() -> [&'static [Func]; 10] {
         crypto::FUNCS,
         ipnet::FUNCS,
         conversion::FUNCS,
+        packer::FUNCS,
     ]
 }
 

@@ -63,6 +63,8 @@ fn parseint(a: &Args) -> Result<Value, String> {
     if digits.is_empty() {
         return Err(a.err(0, format!("cannot parse {s:?} as a base {base} integer")));
     }
+    // Exact in u128 while it fits; f64 beyond.
+    let mut exact: Option<u128> = Some(0);
     let mut n: f64 = 0.0;
     for c in digits.chars() {
         // Go's big.Int digit order: 0-9, then a-z, then A-Z for bases above 36.
@@ -77,6 +79,10 @@ fn parseint(a: &Args) -> Result<Value, String> {
             return Err(a.err(0, format!("cannot parse {s:?} as a base {base} integer")));
         }
         n = n * base as f64 + d as f64;
+        exact = exact.and_then(|e| e.checked_mul(base as u128)).and_then(|e| e.checked_add(d as u128));
+    }
+    if let Some(e) = exact {
+        n = e as f64;
     }
     Ok(Value::Number(if neg { -n } else { n }))
 }

@@ -35,7 +35,12 @@ fn all_sets(a: &Args) -> Result<Vec<Vec<Value>>, String> {
     // Mixed element kinds across sets unify to strings, as cty's set functions do.
     let flat: Vec<Value> = sets.concat();
     if unify(flat.clone()).map(|u| u != flat).unwrap_or(false) {
-        return sets.into_iter().map(|s| unify(s).map(set_normalize)).collect::<Result<Vec<_>, _>>();
+        let to_string = |v: Value| crate::types::convert(&v, &crate::types::Type::String);
+        return sets
+            .into_iter()
+            .map(|s| s.into_iter().map(to_string).collect::<Result<Vec<_>, _>>().map(set_normalize))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("all arguments must have the same element type: {e}"));
     }
     Ok(sets)
 }

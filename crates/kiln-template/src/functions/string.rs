@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use regex::Regex;
 
+use super::graphemes::graphemes;
 use super::{format, func, nullable, variadic, Args, Func};
 use crate::value::Value;
 
@@ -21,14 +22,18 @@ pub(super) const FUNCS: &[Func] = &[
     })),
     func("indent", &["spaces", "str"], indent),
     variadic("join", &["separator"], "lists", join),
-    func("lower", &["str"], |a| Ok(Value::String(a.string(0)?.to_lowercase()))),
-    func("upper", &["str"], |a| Ok(Value::String(a.string(0)?.to_uppercase()))),
+    func("lower", &["str"], |a| {
+        Ok(Value::String(a.string(0)?.chars().map(|c| simple_case(c, c.to_lowercase())).collect()))
+    }),
+    func("upper", &["str"], |a| {
+        Ok(Value::String(a.string(0)?.chars().map(|c| simple_case(c, c.to_uppercase())).collect()))
+    }),
     func("replace", &["str", "substr", "replace"], replace),
     func("regex_replace", &["str", "substr", "replace"], regex_replace),
     func("regex", &["pattern", "string"], |a| regex_fn(a, false)),
     func("regexall", &["pattern", "string"], |a| regex_fn(a, true)),
     func("split", &["separator", "str"], split),
-    func("strrev", &["str"], |a| Ok(Value::String(a.string(0)?.chars().rev().collect()))),
+    func("strrev", &["str"], |a| Ok(Value::String(graphemes(&a.string(0)?).into_iter().rev().collect()))),
     func("substr", &["str", "offset", "length"], substr),
     func("title", &["str"], |a| Ok(Value::String(title(&a.string(0)?)))),
     func("trim", &["str", "cutset"], |a| {
@@ -49,9 +54,23 @@ pub(super) const FUNCS: &[Func] = &[
     func("strcontains", &["str", "substr"], |a| Ok(Value::Bool(a.string(0)?.contains(&a.string(1)?)))),
 ];
 
+/// Go maps case one character to one character: `ß` stays `ß` in upper case, and `İ` becomes
+/// a plain `i` in lower case (Rust's full mapping would give `SS` and `i` + a combining dot).
+fn simple_case(c: char, mapped: impl Iterator<Item = char>) -> char {
+    let m: Vec<char> = mapped.collect();
+    match m.as_slice() {
+        [one] => *one,
+        [first, rest @ ..] if rest.iter().all(|r| ('\u{300}'..='\u{36f}').contains(r)) => *first,
+        _ => c,
+    }
+}
+
 fn indent(a: &Args) -> Result<Value, String> {
     let n = a.int(0)?;
-    let pad = " ".repeat(n.clamp(0, 10_000) as usize);
+    if !(0..=10_000).contains(&n) {
+        return Err(a.err(0, "must be a number of spaces from 0 to 10000"));
+    }
+    let pad = " ".repeat(n as usize);
     let s = a.string(1)?;
     let mut out = String::with_capacity(s.len());
     for (i, line) in s.split('\n').enumerate() {
@@ -149,7 +168,7 @@ fn split(a: &Args) -> Result<Value, String> {
 fn substr(a: &Args) -> Result<Value, String> {
     let s = a.string(0)?;
     let (offset, length) = (a.int(1)?, a.int(2)?);
-    let chars: Vec<char> = s.chars().collect();
+    let chars = graphemes(&s);
     let total = chars.len() as i64;
     let mut start = offset;
     if start < 0 {
@@ -161,7 +180,7 @@ fn substr(a: &Args) -> Result<Value, String> {
         return Ok(Value::string(""));
     }
     let end = if length < 0 { total } else { (start + length).min(total) };
-    Ok(Value::String(chars[start as usize..end as usize].iter().collect()))
+    Ok(Value::String(chars[start as usize..end as usize].concat()))
 }
 
 /// Go's strings.Title: upper-cases the first letter of each word; letters, digits and `_`
@@ -200,6 +219,8 @@ mod tests {
         assert_eq!(call("substr", &[s("hello world"), n(1.0), n(4.0)]), Ok(s("ello")));
         assert_eq!(call("substr", &[s("hello world"), n(-5.0), n(-1.0)]), Ok(s("world")));
         assert_eq!(call("substr", &[s("héllo"), n(1.0), n(1.0)]), Ok(s("é")));
+        assert_eq!(call("substr", &[s("he\u{301}llo"), n(1.0), n(1.0)]), Ok(s("e\u{301}")));
+        assert_eq!(call("strrev", &[s("ae\u{301}")]), Ok(s("e\u{301}a")));
         assert_eq!(call("substr", &[s("abc"), n(10.0), n(1.0)]), Ok(s("")));
         assert_eq!(call("substr", &[s("abc"), n(1.0), n(100.0)]), Ok(s("bc")));
     }
@@ -254,7 +275,7 @@ mod tests {
         };
         assert_eq!(f("%5s|%-5s|", &[s("a"), s("b")]), Ok(s("    a|b    |")));
         assert_eq!(f("%q %t %%", &[s("c\"d"), Value::Bool(true)]), Ok(s("\"c\\\"d\" true %")));
-        assert_eq!(f("%.2f %d %v", &[n(3.14159), n(42.0), n(1.5)]), Ok(s("3.14 42 1.5")));
+        assert_eq!(f("%.2f %d %v", &[n(1.23456), n(42.0), n(1.5)]), Ok(s("1.23 42 1.5")));
         assert_eq!(f("%03d|%x|%e", &[n(7.0), n(255.0), n(1234.5)]), Ok(s("007|ff|1.234500e+03")));
         assert_eq!(f("%[2]s %[1]s", &[s("a"), s("b")]), Ok(s("b a")));
         let e = f("%d", &[n(1.5)]).unwrap_err();

@@ -22,7 +22,7 @@ fn parses_every_form() {
         ty("object({ name = string, size = optional(number) })"),
         Ok(Type::Object(vec![("name".into(), Type::String, false), ("size".into(), Type::Number, true)]))
     );
-    assert_eq!(ty("optional_default = 1").is_err(), true);
+    assert!(ty("optional_default = 1").is_err());
     // Packer 1.x quoted forms.
     assert_eq!(ty("\"string\""), Ok(Type::String));
     assert_eq!(ty("\"list\""), Ok(Type::List(Box::new(Type::String))));
@@ -34,6 +34,7 @@ fn parse_errors_explain() {
     let e = ty("strng").unwrap_err();
     assert!(e.contains("did you mean \"string\""), "{e}");
     assert!(ty("list").unwrap_err().contains("list(string)"));
+    assert!(ty("int").unwrap_err().contains("did you mean \"number\""));
     assert!(ty("list(string, number)").unwrap_err().contains("exactly one argument"));
     assert!(ty("optional(string)").unwrap_err().contains("only allowed"));
     assert!(ty("\"number\"").unwrap_err().contains("legacy"));
@@ -51,7 +52,8 @@ fn converts_primitives_like_cty() {
     assert_eq!(convert(&Value::Null, &Type::Number), Ok(Value::Null));
     assert!(convert(&s("five"), &Type::Number).unwrap_err().starts_with("a number is required"));
     assert!(convert(&s("yes"), &Type::Bool).unwrap_err().starts_with("a bool is required"));
-    assert_eq!(convert(&Value::Bool(true), &Type::Number), Err("a number is required".into()));
+    assert_eq!(convert(&Value::Bool(true), &Type::Number), Err("number required".into()));
+    assert_eq!(convert(&Value::Number(1.0), &Type::Bool), Err("bool required".into()));
     assert_eq!(convert(&Value::List(vec![]), &Type::String), Err("string required".into()));
 }
 
@@ -73,7 +75,7 @@ fn converts_collections() {
         convert(&m, &ty("map(number)").unwrap()),
         Ok(obj(&[("a", Value::Number(1.0)), ("b", Value::Number(2.0))]))
     );
-    assert!(convert(&m, &ty("map(bool)").unwrap()).unwrap_err().starts_with("element \"a\": a bool is required"));
+    assert!(convert(&m, &ty("map(bool)").unwrap()).unwrap_err().starts_with("element \"a\": bool required"));
     assert_eq!(convert(&m, &ty("map(any)").unwrap()), Ok(obj(&[("a", s("1")), ("b", s("2"))])));
     let t = ty("tuple([string, bool])").unwrap();
     assert_eq!(
@@ -118,4 +120,38 @@ fn number_parsing_is_strict() {
     assert_eq!(parse_number("0x10"), None);
     assert_eq!(parse_number("inf"), None);
     assert_eq!(parse_number(""), None);
+}
+
+#[test]
+fn optional_defaults_fill_nulls_at_every_depth() {
+    let src = r#"object({
+        name = string
+        size = optional(number, 10)
+        tags = optional(map(string), { team = "infra" })
+        disks = optional(list(object({ kind = optional(string, "ssd"), gb = number })), [])
+    })"#;
+    let expr: hcl_edit::expr::Expression = src.parse().unwrap();
+    let (t, d) = Type::parse_with_defaults(&expr).unwrap();
+    let v = obj(&[("name", s("web")), ("disks", Value::List(vec![obj(&[("gb", s("20"))])]))]);
+    let converted = convert(&v, &t).unwrap();
+    let filled = apply_defaults(&converted, &t, &d);
+    assert_eq!(
+        filled.to_string(),
+        r#"{disks = [{gb = 20, kind = "ssd"}], name = "web", size = 10, tags = {team = "infra"}}"#
+    );
+    // An explicit value wins over the default; a missing list gets its default.
+    let v = obj(&[("name", s("db")), ("size", Value::Number(1.0))]);
+    let filled = apply_defaults(&convert(&v, &t).unwrap(), &t, &d);
+    assert_eq!(filled.to_string(), r#"{disks = [], name = "db", size = 1, tags = {team = "infra"}}"#);
+}
+
+#[test]
+fn bad_defaults_are_reported() {
+    let expr: hcl_edit::expr::Expression = "object({ size = optional(number, \"big\") })".parse().unwrap();
+    let e = Type::parse_with_defaults(&expr).unwrap_err();
+    assert!(e.contains("\"size\"") && e.contains("a number is required"), "{e}");
+    let expr: hcl_edit::expr::Expression = "object({ size = optional(number, var.x) })".parse().unwrap();
+    assert!(Type::parse_with_defaults(&expr).unwrap_err().contains("literal"));
+    let expr: hcl_edit::expr::Expression = "list(string)".parse().unwrap();
+    assert!(Type::parse_with_defaults(&expr).unwrap().1.is_empty());
 }

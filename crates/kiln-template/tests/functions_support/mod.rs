@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use std::path::PathBuf;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 use hcl_edit::expr::{Expression, ObjectKey, UnaryOperator};
 use kiln_template::functions::{self, FuncContext};
@@ -151,6 +151,9 @@ fn quote(s: &str) -> String {
 
 /// cty's console form: integers that fit in 64 bits in full, others as Go's %g.
 fn number(n: f64) -> String {
+    if n.is_infinite() {
+        return if n > 0.0 { "+Inf".into() } else { "-Inf".into() };
+    }
     if n.fract() == 0.0 && n.abs() < 9.2e18 {
         return format!("{}", n as i64);
     }
@@ -165,10 +168,86 @@ fn number(n: f64) -> String {
     }
 }
 
-pub fn require_tools() -> bool {
-    std::env::var("KILN_REQUIRE_TOOLS").is_ok_and(|v| v == "1")
+/// Cases where kiln deliberately differs from Packer 1.6.6, with the reason.
+pub const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
+    (r#"index(["a", "b", "c"], "b")"#, "1.6.6's index was element access; Packer's documented index finds a value"),
+    (r#"index([1, 2, 3], 3)"#, "1.6.6's index was element access; Packer's documented index finds a value"),
+    ("jsonencode(null)", "newer cty encodes null as \"null\" instead of rejecting it"),
+    (
+        r#"yamldecode("a: 1.5\nb: null\nc: ~\nd: yes\n")"#,
+        "1.6.6 drops null attributes and reads YAML 1.1 yes as true; kiln keeps nulls and follows YAML 1.2",
+    ),
+    (r#"cidrsubnet("10.0.0.0/24", -1, 0)"#, "1.6.6 silently shortens the prefix for negative newbits; kiln rejects it"),
+    (r#"cidrsubnet("10.0.0.0/24", 8, -1)"#, "1.6.6 returns a nonsense network for a negative netnum; kiln rejects it"),
+    (r#"yamldecode("a: 0x10")"#, "YAML 1.2 reads 0x10 as the number 16; 1.6.6 kept the string"),
+    (r#"yamldecode("- 1\n- [2, 3]\n- {x: y}")"#, "1.6.6 reads YAML 1.1's y as true; kiln follows YAML 1.2"),
+    (r#"yamldecode("a: 2001-12-14")"#, "1.6.6 turns YAML 1.1 timestamps into RFC 3339 strings; kiln keeps the text"),
+    (r#"element(["a", "b", "c"], -1)"#, "1.6.6 panics; newer cty counts negative indexes from the end"),
+    ("merge()", "1.6.6 returns null; current cty returns an empty object"),
+    ("floor(1e20)", "1.6.6 overflows to -9223372036854775808"),
+    ("signum(-0.0001)", "1.6.6 accepted only whole numbers; newer Packer takes any number"),
+];
+
+pub struct Outcome {
+    pub failures: Vec<String>,
+    pub exact_errors: usize,
+    pub errors: usize,
+    pub values: usize,
 }
 
-pub fn now_unused() -> SystemTime {
-    SystemTime::now()
+pub fn check(cases: &[Case]) -> Outcome {
+    let mut out = Outcome { failures: Vec::new(), exact_errors: 0, errors: 0, values: 0 };
+    for c in cases {
+        if KNOWN_DIFFERENCES.iter().any(|(e, _)| *e == c.expr) {
+            continue;
+        }
+        let got = eval_str(&c.expr);
+        match (c.expected.strip_prefix("!error "), got) {
+            (Some(want), Err(msg)) => {
+                out.errors += 1;
+                let detail = want.split_once(" | ").map(|(_, d)| d).unwrap_or(want);
+                // The parameter an error is about must be the one Packer names.
+                if let Some(param) = param_of(detail) {
+                    if !msg.contains(&format!("\"{param}\" parameter")) {
+                        out.failures.push(format!("{}\n  want error about {param:?}: {detail}\n  got: {msg}", c.expr));
+                        continue;
+                    }
+                }
+                let norm = |s: &str| s.to_lowercase().replace(['.', ','], "");
+                if norm(detail).contains(&norm(&msg)) || norm(&msg).contains(&norm(tail(detail))) {
+                    out.exact_errors += 1;
+                }
+            }
+            (Some(want), Ok(v)) => {
+                out.failures.push(format!("{}\n  want error: {want}\n  got: {}", c.expr, console(&v)))
+            }
+            (None, Err(msg)) => out.failures.push(format!("{}\n  want: {}\n  got error: {msg}", c.expr, c.expected)),
+            (None, Ok(v)) => {
+                out.values += 1;
+                // The recorded outputs had their trailing newlines trimmed.
+                let got = console(&v).trim_end_matches('\n').to_string();
+                if got != c.expected {
+                    out.failures.push(format!("{}\n  want: {}\n  got:  {got}", c.expr, c.expected));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// `Invalid value for "num" parameter: …` → `num`.
+fn param_of(detail: &str) -> Option<&str> {
+    let rest = detail.strip_prefix("Invalid value for \"")?;
+    rest.split_once("\" parameter").map(|(p, _)| p)
+}
+
+/// The part of a Packer error after `failed: ` or `parameter: `, without the final period.
+fn tail(detail: &str) -> &str {
+    let t = detail.rsplit_once("failed: ").map(|(_, t)| t).unwrap_or(detail);
+    let t = t.split_once("parameter: ").map(|(_, t)| t).unwrap_or(t);
+    t.trim_end_matches('.')
+}
+
+pub fn require_tools() -> bool {
+    std::env::var("KILN_REQUIRE_TOOLS").is_ok_and(|v| v == "1")
 }

@@ -109,6 +109,15 @@ impl Tm {
         days_from_civil(self.year, self.month, self.day) - days_from_civil(self.year, 1, 1) + 1
     }
 
+    /// ISO 8601 week-numbering year and week: the week belongs to the year of its Thursday.
+    pub fn iso_week(&self) -> (i64, i64) {
+        let days = days_from_civil(self.year, self.month, self.day);
+        let monday_based = (self.weekday() + 6) % 7; // Monday = 0
+        let thursday = days - monday_based as i64 + 3;
+        let (y, _, _) = civil_from_days(thursday);
+        (y, (thursday - days_from_civil(y, 1, 1)) / 7 + 1)
+    }
+
     /// RFC 3339 without fractional seconds, as Go's time.RFC3339 layout.
     pub fn rfc3339(&self) -> String {
         format!(
@@ -160,7 +169,7 @@ pub(crate) fn parse_rfc3339(s: &str) -> Result<Tm, String> {
     let month = num(5, 2)?;
     expect(7, b"-", "'-' after the month")?;
     let day = num(8, 2)?;
-    expect(10, b"Tt", "'T' between the date and the time")?;
+    expect(10, b"T", "'T' between the date and the time")?;
     let hour = num(11, 2)?;
     expect(13, b":", "':' after the hour")?;
     let min = num(14, 2)?;
@@ -181,7 +190,7 @@ pub(crate) fn parse_rfc3339(s: &str) -> Result<Tm, String> {
         nanos = frac.parse::<u32>().unwrap_or(0) * 10u32.pow(9 - frac.len() as u32);
     }
     let (offset, utc) = match b.get(i) {
-        Some(b'Z' | b'z') if i + 1 == b.len() => (0, true),
+        Some(b'Z') if i + 1 == b.len() => (0, true),
         Some(c @ (b'+' | b'-')) if i + 6 == b.len() => {
             let (h, m) = (num(i + 1, 2)?, num(i + 4, 2)?);
             expect(i + 3, b":", "':' in the UTC offset")?;

@@ -28,7 +28,7 @@ pub(crate) fn format(layout: &str, t: &Tm) -> String {
             ("04", format!("{:02}", t.min)),
             ("05", format!("{:02}", t.sec)),
             ("06", format!("{:02}", t.year.rem_euclid(100))),
-            ("15", format!("{}", t.hour)),
+            ("15", format!("{:02}", t.hour)),
             ("1", t.month.to_string()),
             ("2", t.day.to_string()),
             ("3", h12.to_string()),
@@ -99,6 +99,8 @@ mod tests {
         assert_eq!(format("2006-01-02T15:04:05Z07:00", &t), "2020-09-13T12:26:40Z");
         assert_eq!(format("Jan _2 3:4:5 PM .000 .999 MST", &t), "Sep 13 12:26:40 PM .120 .12 UTC");
         assert_eq!(format("20060102-150405", &t), "20200913-122640");
+        let early = Tm::from_unix(3 * 3600 + 4 * 60, 0, 0, true);
+        assert_eq!(format("15:04 3PM", &early), "03:04 3AM");
         let t = Tm::from_unix(0, 0, -3 * 3600, false);
         assert_eq!(format("Monday -07:00 Z0700", &t), "Wednesday -03:00 -0300");
     }

@@ -42,11 +42,11 @@ pub(crate) fn encode(v: &Value) -> String {
         Value::List(items) if !items.is_empty() => list(items, 0, &mut out),
         Value::Object(m) if !m.is_empty() => map(m, 0, &mut out),
         Value::String(s) => {
-            out.push_str(&quote(s));
+            out.push_str(&string(s, 0));
             out.push('\n');
         }
         other => {
-            out.push_str(&scalar(other));
+            out.push_str(&scalar(other, 0));
             out.push('\n');
             // go-yaml closes a document made of one plain scalar with an end marker.
             if !matches!(other, Value::List(_) | Value::Object(_)) {
@@ -57,12 +57,31 @@ pub(crate) fn encode(v: &Value) -> String {
     out
 }
 
-fn scalar(v: &Value) -> String {
+/// A string as go-yaml writes it: double-quoted, or a literal block when it has line breaks
+/// (`indent` is the indentation of the line holding it).
+fn string(s: &str, indent: usize) -> String {
+    if !s.contains('\n') || s.trim_start_matches('\n').starts_with(' ') {
+        return quote(s);
+    }
+    let (chomp, body) = if s.ends_with("\n\n") {
+        ("+", &s[..s.len() - 1])
+    } else if let Some(b) = s.strip_suffix('\n') {
+        ("", b)
+    } else {
+        ("-", s)
+    };
+    let pad = " ".repeat(indent + 2);
+    let lines: Vec<String> =
+        body.split('\n').map(|l| if l.is_empty() { String::new() } else { format!("{pad}{l}") }).collect();
+    format!("|{chomp}\n{}", lines.join("\n"))
+}
+
+fn scalar(v: &Value, indent: usize) -> String {
     match v {
         Value::Null | Value::Unknown => "null".into(),
         Value::Bool(b) => b.to_string(),
         Value::Number(n) => format_number(*n),
-        Value::String(s) => quote(s),
+        Value::String(s) => string(s, indent),
         Value::List(_) => "[]".into(),
         Value::Object(_) => "{}".into(),
     }
@@ -111,7 +130,7 @@ fn list(items: &[Value], indent: usize, out: &mut String) {
                 out.push_str(inner.trim_start());
             }
             other => {
-                out.push_str(&scalar(other));
+                out.push_str(&scalar(other, indent));
                 out.push('\n');
             }
         }
@@ -134,7 +153,7 @@ fn map(m: &BTreeMap<String, Value>, indent: usize, out: &mut String) {
             }
         } else {
             out.push(' ');
-            out.push_str(&scalar(v));
+            out.push_str(&scalar(v, indent));
             out.push('\n');
         }
     }
