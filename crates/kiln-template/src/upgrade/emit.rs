@@ -29,10 +29,21 @@ const MAP_OPTIONS: &[&str] = &[
     "instance_tags",
     "resource_tags",
     "custom_data",
+    "vars_inline",
+    "vars_env",
+    "vmx_data",
+    "vmx_data_post",
+    "export_opts",
+    "boot_key_interval",
 ];
 
 fn is_map_option(key: &str) -> bool {
-    MAP_OPTIONS.contains(&key) || key.ends_with("_tags") || key.ends_with("_labels")
+    MAP_OPTIONS.contains(&key)
+        || key.ends_with("_tags")
+        || key.ends_with("_labels")
+        || key.ends_with("_vars")
+        || key.starts_with("vars_")
+        || key.ends_with("_metadata")
 }
 
 pub fn is_identifier(s: &str) -> bool {
