@@ -20,6 +20,7 @@ pub fn format(src: &str, file: &Arc<SourceFile>) -> Result<String, Diagnostics> 
         return Err(Diagnostics(errors));
     }
     check::brackets(src, &tokens, file)?;
+    check::structure(src, &tokens, file)?;
     check_syntax(src, file)?;
     Ok(layout::layout(src, &tokens))
 }
