@@ -92,7 +92,7 @@ pub fn help_for(message: &str) -> &'static str {
 /// is followed by a name. This catches what the HCL parser used for the remaining checks lets
 /// through (a stray word after a heredoc, `var.` at the end of a line).
 pub fn structure(src: &str, tokens: &[Token], file: &Arc<SourceFile>) -> Result<(), Diagnostics> {
-    let toks: Vec<&Token> = tokens.iter().filter(|t| !(t.kind == Kind::Comment && !ends_line(src, t))).collect();
+    let toks: Vec<&Token> = tokens.iter().filter(|t| t.kind != Kind::Comment || ends_line(src, t)).collect();
     let mut i = 0;
     let err = |t: &Token, summary: String, help: &str| -> Diagnostics {
         Diagnostic::error(summary).at(Span::new(file, t.start, t.end)).with_help(help.to_string()).into()
