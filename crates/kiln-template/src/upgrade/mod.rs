@@ -256,6 +256,12 @@ impl<'a> Template<'a> {
             locals_text.line("locals {");
             for (name, v) in &self.variables {
                 if let (true, Value::String(s)) = (locals.contains(name), v) {
+                    if self.sensitive.contains(name) {
+                        // Packer 1.6.6 has no `local "name" { sensitive = true }` block.
+                        locals_text.notes.push(format!(
+                            "{name:?} was a sensitive variable; a local cannot be marked sensitive, so its value may be shown in logs"
+                        ));
+                    }
                     let e = locals_text.string(s, Place::Elsewhere);
                     locals_text.line(&format!("{name} = {e}"));
                 }
