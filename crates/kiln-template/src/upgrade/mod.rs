@@ -198,6 +198,10 @@ impl<'a> Template<'a> {
             }
         }
         let mut w = Writer::new(&locals);
+        for (name, c) in &self.builders {
+            let build_name = c.body.get("name").and_then(Value::as_str).unwrap_or(&c.kind);
+            w.build_names.insert(build_name.to_string(), format!("{}.{name}", c.kind));
+        }
         // Sources and build first, so that variables they use but do not declare are known.
         let sources = self.write_sources(&mut w, ann);
         let build = self.write_build(&mut w, ann);

@@ -59,7 +59,7 @@ fn provisioners_post_processor_chains_and_cleanup() {
         "post-processors": ["manifest", [{"type": "checksum", "checksum_types": ["sha256"]}, "compress"]]}"#);
     for want in [
         "# - the \"split\" call cannot be upgraded automatically",
-        "provisioner \"shell\" {\n    inline = [\"echo {{ split `a-b` `-` 0 }}\"]\n    only   = [\"n\"]\n    override = {\n      n = {\n        inline = [\"x\"]\n      }\n    }\n  }",
+        "provisioner \"shell\" {\n    inline = [\"echo {{ split `a-b` `-` 0 }}\"]\n    only   = [\"null.n\"]\n    override = {\n      n = {\n        inline = [\"x\"]\n      }\n    }\n  }",
         "error-cleanup-provisioner \"shell-local\" {",
         "post-processor \"manifest\" {\n  }",
         "post-processors {\n    post-processor \"checksum\" {\n      checksum_types = [\"sha256\"]\n    }\n    post-processor \"compress\" {\n    }\n  }",
