@@ -81,3 +81,46 @@ fn upgraded_output_passes_packer_validate() {
         .expect("packer");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
 }
+
+/// The seed templates (under $KILN_SHARED): each `*.broken.json` is refused with its file, line
+/// and column; every other JSON template is upgraded (and passes `packer validate -syntax-only`
+/// when packer is installed).
+#[test]
+fn seed_templates() {
+    let require = std::env::var("KILN_REQUIRE_TOOLS").is_ok_and(|v| v == "1");
+    let Ok(shared) = std::env::var("KILN_SHARED") else {
+        assert!(!require, "KILN_REQUIRE_TOOLS=1 but KILN_SHARED is not set");
+        eprintln!("notice: KILN_SHARED not set; skipping");
+        return;
+    };
+    let seeds = Path::new(&shared).join("seed-templates");
+    let packer = Command::new("packer").arg("version").output().is_ok_and(|o| o.status.success());
+    let t = tempfile::tempdir().expect("tempdir");
+    let mut names: Vec<String> = std::fs::read_dir(&seeds)
+        .expect("seed-templates")
+        .filter_map(|e| e.ok()?.file_name().to_str().map(String::from))
+        .filter(|n| n.ends_with(".json"))
+        .collect();
+    names.sort();
+    assert!(names.len() >= 10, "{names:?}");
+    for name in &names {
+        std::fs::copy(seeds.join(name), t.path().join(name)).expect("copy");
+        let o = kiln(t.path(), &["hcl2_upgrade", name]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        if name.contains(".broken.") {
+            assert_eq!(o.status.code(), Some(1), "{name} must be refused");
+            assert!(err.contains(&format!("--> {name}:")), "{name}: no file:line:col in\n{err}");
+            assert!(err.contains("help:"), "{name}: no hint in\n{err}");
+            continue;
+        }
+        assert_eq!(o.status.code(), Some(0), "{name}: {err}");
+        if packer {
+            let v = Command::new("packer")
+                .args(["validate", "-syntax-only", &format!("{name}.pkr.hcl")])
+                .current_dir(t.path())
+                .output()
+                .expect("packer");
+            assert!(v.status.success(), "{name}: {}", String::from_utf8_lossy(&v.stdout));
+        }
+    }
+}

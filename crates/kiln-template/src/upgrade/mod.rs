@@ -52,11 +52,30 @@ fn json_error(e: &serde_json::Error, src: &str, file: &Arc<SourceFile>) -> Diagn
     let line_start: usize = src.split_inclusive('\n').take(e.line().saturating_sub(1)).map(str::len).sum();
     let line = src[line_start.min(src.len())..].split('\n').next().unwrap_or("");
     let col = e.column().saturating_sub(1);
-    let off = line_start + line.char_indices().nth(col).map_or(line.len(), |(i, _)| i);
-    Diagnostic::error(format!("invalid JSON: {}", strip_position(&e.to_string())))
-        .at(Span::new(file, off, off + 1))
-        .with_help("fix the JSON syntax; a trailing comma or a missing comma between items is the usual cause")
-        .into()
+    let mut off = (line_start + line.char_indices().nth(col).map_or(line.len(), |(i, _)| i)).min(src.len());
+    let message = strip_position(&e.to_string()).to_string();
+    // The end of what precedes the error, where a missing or extra comma belongs.
+    let before = src[..off].trim_end_matches(|c: char| c.is_whitespace());
+    let help = if message.contains("trailing comma") {
+        if before.ends_with(',') {
+            off = before.len() - 1;
+        }
+        "remove the comma after the last item: JSON allows none there".to_string()
+    } else if message.contains("expected `,` or") {
+        if !before.is_empty() {
+            off = before.len();
+        }
+        "add a comma after the previous item".to_string()
+    } else if message.contains("expected `:`") {
+        "put a colon between the key and its value: \"key\": \"value\"".to_string()
+    } else if message.contains("key must be a string") && src[off..].starts_with("//") {
+        "JSON has no comments: remove the line, or keep the note in a key starting with `_` (\"_comment\": \"...\")"
+            .to_string()
+    } else {
+        "fix the JSON syntax".to_string()
+    };
+    let end = src[off..].chars().next().map_or(off, |c| off + c.len_utf8());
+    Diagnostic::error(format!("invalid JSON: {message}")).at(Span::new(file, off, end)).with_help(help).into()
 }
 
 fn strip_position(msg: &str) -> &str {

@@ -91,7 +91,21 @@ fn errors_point_into_the_json() {
         texts.iter().any(|t| t.contains("unknown template key \"provisoners\"") && t.contains("provisioners")),
         "{texts:?}"
     );
-    let f = SourceFile::new("t.json", "{\n  \"a\": 1,\n}\n");
-    let d = upgrade(&f.text, &f, &UpgradeOptions::default()).unwrap_err();
-    assert_eq!(d.0[0].span.as_ref().map(|s| s.line_col()), Some((3, 1)), "{d}");
+    let json_err = |text: &str| {
+        let f = SourceFile::new("t.json", text);
+        let d = upgrade(&f.text, &f, &UpgradeOptions::default()).unwrap_err();
+        let first = d.0[0].clone();
+        (first.span.map(|s| s.line_col()), first.help.unwrap_or_default())
+    };
+    let (at, help) = json_err("{\n  \"a\": 1,\n}\n");
+    assert_eq!(at, Some((2, 9)), "the trailing comma itself");
+    assert!(help.contains("remove the comma"), "{help}");
+    let (at, help) = json_err("{\n  \"a\": 1\n  \"b\": 2\n}\n");
+    assert_eq!(at, Some((2, 9)), "right after the item missing its comma");
+    assert!(help.contains("add a comma"), "{help}");
+    let (at, help) = json_err("{\n//// note\n}\n");
+    assert_eq!(at, Some((2, 1)));
+    assert!(help.contains("JSON has no comments"), "{help}");
+    let (_, help) = json_err("{\"a\" \"b\"}");
+    assert!(help.contains("colon"), "{help}");
 }
