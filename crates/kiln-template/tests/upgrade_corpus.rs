@@ -89,3 +89,82 @@ fn corpus_templates_upgrade_to_valid_hcl2() {
     eprintln!("hcl2_upgrade corpus: {upgraded}/{} templates upgraded, {packer_ok} accepted by packer", files.len());
     assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n\n"));
 }
+
+fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for e in std::fs::read_dir(from)? {
+        let e = e?;
+        let target = to.join(e.file_name());
+        if e.file_type()?.is_dir() {
+            copy_tree(&e.path(), &target)?;
+        } else {
+            std::fs::copy(e.path(), &target)?;
+        }
+    }
+    Ok(())
+}
+
+fn validates(dir: &Path, file: &str) -> bool {
+    Command::new("packer").args(["validate", file]).current_dir(dir).output().is_ok_and(|o| o.status.success())
+}
+
+/// Full `packer validate` (which decodes every component's options) on the upgraded form of each
+/// JSON template that Packer fully validates: wherever Packer's own `hcl2_upgrade` output
+/// validates, kiln's must too.
+#[test]
+fn upgraded_templates_validate_wherever_packers_own_upgrade_does() {
+    let Some(corpus) = corpus_dir() else {
+        assert!(!require_tools(), "KILN_REQUIRE_TOOLS=1 but KILN_CORPUS / KILN_SHARED is not set");
+        eprintln!("notice: KILN_CORPUS / KILN_SHARED not set; skipping");
+        return;
+    };
+    if !Command::new("packer").arg("version").output().is_ok_and(|o| o.status.success()) {
+        assert!(!require_tools(), "KILN_REQUIRE_TOOLS=1 but packer is missing");
+        eprintln!("notice: packer not found; skipping");
+        return;
+    }
+    let text = std::fs::read_to_string(corpus.join("packer-1.6.6-verdicts.tsv")).unwrap_or_default();
+    let templates: Vec<String> = text
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let cols: Vec<&str> = l.split('\t').collect();
+            (cols.get(1) == Some(&"json") && cols.get(7) == Some(&"0")).then(|| cols[0].to_string())
+        })
+        .collect();
+    assert!(!templates.is_empty(), "no fully valid JSON templates in the verdicts");
+    // Relative paths in templates (scripts, http folders) must resolve: work on a copy.
+    let work = std::env::temp_dir().join(format!("kiln-upgrade-validate-{}", std::process::id()));
+    copy_tree(&corpus, &work).expect("copy corpus");
+    let (mut ours_ok, mut theirs_ok) = (0, 0);
+    let mut failures = Vec::new();
+    for rel in &templates {
+        let path = work.join(rel);
+        let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str())) else { continue };
+        let Ok(src) = std::fs::read_to_string(&path) else { continue };
+        let file = SourceFile::new(path.clone(), src.clone());
+        let Ok(out) = upgrade(&src, &file, &UpgradeOptions::default()) else {
+            failures.push(format!("{rel}: kiln refused it"));
+            continue;
+        };
+        let ours = format!("{name}.kiln.pkr.hcl");
+        std::fs::write(dir.join(&ours), out).expect("write");
+        let ours_valid = validates(dir, &ours);
+        let _ = Command::new("packer").args(["hcl2_upgrade", name]).current_dir(dir).output();
+        let theirs_valid = validates(dir, &format!("{name}.pkr.hcl"));
+        ours_ok += usize::from(ours_valid);
+        theirs_ok += usize::from(theirs_valid);
+        // Packer 1.6.6 has no `error-cleanup-provisioner` block in HCL2 (later versions do); its
+        // own upgrade drops the cleanup provisioner, kiln keeps it.
+        let cleanup = src.contains("\"error-cleanup-provisioner\"");
+        if theirs_valid && !ours_valid && !cleanup {
+            failures.push(format!("{rel}: packer's own upgrade validates, kiln's does not"));
+        }
+    }
+    let _ = std::fs::remove_dir_all(&work);
+    eprintln!(
+        "hcl2_upgrade + packer validate: kiln {ours_ok}/{n}, packer's own upgrade {theirs_ok}/{n}",
+        n = templates.len()
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

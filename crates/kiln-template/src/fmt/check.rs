@@ -86,3 +86,125 @@ pub fn help_for(message: &str) -> &'static str {
         "fix the syntax error; files that do not parse are not formatted"
     }
 }
+
+/// Checks the block structure that the lexer can see: in a body, each item is an argument
+/// (`name = value` ending its line) or a block (`name "label" … {`), and a `.` in an expression
+/// is followed by a name. This catches what the HCL parser used for the remaining checks lets
+/// through (a stray word after a heredoc, `var.` at the end of a line).
+pub fn structure(src: &str, tokens: &[Token], file: &Arc<SourceFile>) -> Result<(), Diagnostics> {
+    let toks: Vec<&Token> = tokens.iter().filter(|t| t.kind != Kind::Comment || ends_line(src, t)).collect();
+    let mut i = 0;
+    let err = |t: &Token, summary: String, help: &str| -> Diagnostics {
+        Diagnostic::error(summary).at(Span::new(file, t.start, t.end)).with_help(help.to_string()).into()
+    };
+    // Each entry: true for a block body that ends with `}`.
+    let mut depth = 0usize;
+    while i < toks.len() {
+        let t = toks[i];
+        match t.kind {
+            Kind::Newline | Kind::Comment => {
+                i += 1;
+            }
+            Kind::CBrace if depth > 0 => {
+                depth -= 1;
+                i += 1;
+            }
+            Kind::Ident => {
+                i += 1;
+                if toks.get(i).is_some_and(|t| t.kind == Kind::Equal) {
+                    i = expression(src, &toks, i + 1, file)?;
+                    continue;
+                }
+                // Labels, then `{`.
+                while let Some(l) = toks.get(i) {
+                    match l.kind {
+                        Kind::Ident => i += 1,
+                        Kind::OQuote => {
+                            while toks.get(i).is_some_and(|x| x.kind != Kind::CQuote) {
+                                i += 1;
+                            }
+                            i += 1;
+                        }
+                        _ => break,
+                    }
+                }
+                match toks.get(i) {
+                    Some(b) if b.kind == Kind::OBrace => {
+                        depth += 1;
+                        i += 1;
+                    }
+                    Some(other) => {
+                        let name = &src[t.start..t.end];
+                        return Err(err(
+                            other,
+                            format!("expected `=` or `{{` after {name:?}"),
+                            "set an argument with `name = value`, or open a block with `name {`",
+                        ));
+                    }
+                    None => {
+                        let name = &src[t.start..t.end];
+                        return Err(err(
+                            t,
+                            format!("{name:?} is not followed by `=` or a block"),
+                            "set an argument with `name = value`, or open a block with `name {`",
+                        ));
+                    }
+                }
+            }
+            _ => {
+                let text = &src[t.start..t.end];
+                return Err(err(
+                    t,
+                    format!("unexpected {text:?}: an argument or block definition is expected here"),
+                    "each line of a body is `name = value` or a block `name \"label\" {`",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn ends_line(src: &str, t: &Token) -> bool {
+    src[t.start..t.end].ends_with('\n')
+}
+
+/// Skips an expression starting at `i`; returns the index after its end (the newline that ends
+/// it at bracket depth zero, a `}` closing a one-line block, or the end of input).
+fn expression(src: &str, toks: &[&Token], mut i: usize, file: &Arc<SourceFile>) -> Result<usize, Diagnostics> {
+    let mut depth = 0i32;
+    let mut in_heredoc = 0i32;
+    while i < toks.len() {
+        let t = toks[i];
+        match t.kind {
+            Kind::OHeredoc => in_heredoc += 1,
+            Kind::CHeredoc => in_heredoc -= 1,
+            Kind::Dot if in_heredoc == 0 => {
+                let next = toks.get(i + 1).map(|n| n.kind);
+                if !matches!(next, Some(Kind::Ident | Kind::Number | Kind::Star)) {
+                    return Err(Diagnostic::error("a name is required after `.`")
+                        .at(Span::new(file, t.start, t.end))
+                        .with_help("write the attribute to access, as in `var.name`")
+                        .into());
+                }
+            }
+            _ => {}
+        }
+        if in_heredoc == 0 {
+            let change = match t.kind {
+                Kind::OBrace | Kind::OBrack | Kind::OParen | Kind::TemplateInterp | Kind::TemplateControl => 1,
+                Kind::CBrace | Kind::CBrack | Kind::CParen | Kind::TemplateSeqEnd => -1,
+                _ => 0,
+            };
+            if depth == 0 && (t.kind == Kind::Newline || (t.kind == Kind::Comment && ends_line(src, t))) {
+                return Ok(i + 1);
+            }
+            if depth == 0 && t.kind == Kind::CBrace {
+                // The end of a one-line block: leave the `}` to the body.
+                return Ok(i);
+            }
+            depth += change;
+        }
+        i += 1;
+    }
+    Ok(i)
+}

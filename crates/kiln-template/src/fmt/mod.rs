@@ -15,11 +15,18 @@ use std::sync::Arc;
 
 /// Formats HCL2 source `src`, read from `file` (used for diagnostics' spans).
 pub fn format(src: &str, file: &Arc<SourceFile>) -> Result<String, Diagnostics> {
+    // A UTF-8 byte order mark is accepted and dropped, as `packer fmt` does. Spans stay right
+    // because they index a file that starts after the mark.
+    if let Some(rest) = src.strip_prefix('\u{feff}') {
+        let inner = SourceFile::new(file.path.clone(), rest);
+        return format(rest, &inner);
+    }
     let (tokens, errors) = lexer::lex(src, file);
     if !errors.is_empty() {
         return Err(Diagnostics(errors));
     }
     check::brackets(src, &tokens, file)?;
+    check::structure(src, &tokens, file)?;
     check_syntax(src, file)?;
     Ok(layout::layout(src, &tokens))
 }

@@ -74,3 +74,10 @@ fn no_panic_on_odd_input() {
         let _ = format(src, &f);
     }
 }
+
+#[test]
+fn byte_order_mark_is_dropped() {
+    assert_eq!(fmt("\u{feff}a=1\n"), "a = 1\n");
+    let (summary, at, _) = err("\u{feff}a = [\n");
+    assert_eq!((summary.as_str(), at), ("unclosed `[`", (1, 5)));
+}

@@ -295,7 +295,12 @@ pub fn go_layout_to_formatdate(layout: &str) -> Option<String> {
     ];
     let mut out = String::new();
     let mut literal = String::new();
-    let flush = |literal: &mut String, out: &mut String| {
+    let flush = |literal: &mut String, out: &mut String| -> Option<()> {
+        // A digit that is not part of a layout element means the layout was not meant as one
+        // (`{{isotime "202205111847"}}`); there is no faithful translation.
+        if literal.chars().any(|c| c.is_ascii_digit()) {
+            return None;
+        }
         if literal.chars().any(|c| c.is_ascii_alphabetic() || c == '\'') {
             out.push('\'');
             out.push_str(&literal.replace('\'', "''"));
@@ -304,6 +309,7 @@ pub fn go_layout_to_formatdate(layout: &str) -> Option<String> {
             out.push_str(literal);
         }
         literal.clear();
+        Some(())
     };
     let mut rest = layout;
     'outer: while !rest.is_empty() {
@@ -312,7 +318,7 @@ pub fn go_layout_to_formatdate(layout: &str) -> Option<String> {
         }
         for (go, spec) in TOKENS {
             if let Some(r) = rest.strip_prefix(go) {
-                flush(&mut literal, &mut out);
+                flush(&mut literal, &mut out)?;
                 out.push_str(spec);
                 rest = r;
                 continue 'outer;
@@ -322,7 +328,7 @@ pub fn go_layout_to_formatdate(layout: &str) -> Option<String> {
         literal.push(c);
         rest = &rest[c.len_utf8()..];
     }
-    flush(&mut literal, &mut out);
+    flush(&mut literal, &mut out)?;
     Some(out)
 }
 
@@ -374,6 +380,7 @@ mod tests {
         assert_eq!(go_layout_to_formatdate("Jan 2 3:04PM MST").as_deref(), Some("MMM D H:mmAA ZZZ"));
         assert_eq!(go_layout_to_formatdate("20060102150405").as_deref(), Some("YYYYMMDDhhmmss"));
         assert_eq!(go_layout_to_formatdate("15:04:05.000"), None);
+        assert_eq!(go_layout_to_formatdate("202205111847"), None);
         let t = tr("{{isotime \"2006\"}}");
         assert_eq!(t.text, "${formatdate(\"YYYY\", timestamp())}");
     }

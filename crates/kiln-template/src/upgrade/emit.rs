@@ -29,10 +29,21 @@ const MAP_OPTIONS: &[&str] = &[
     "instance_tags",
     "resource_tags",
     "custom_data",
+    "vars_inline",
+    "vars_env",
+    "vmx_data",
+    "vmx_data_post",
+    "export_opts",
+    "boot_key_interval",
 ];
 
 fn is_map_option(key: &str) -> bool {
-    MAP_OPTIONS.contains(&key) || key.ends_with("_tags") || key.ends_with("_labels")
+    MAP_OPTIONS.contains(&key)
+        || key.ends_with("_tags")
+        || key.ends_with("_labels")
+        || key.ends_with("_vars")
+        || key.starts_with("vars_")
+        || key.ends_with("_metadata")
 }
 
 pub fn is_identifier(s: &str) -> bool {
@@ -49,11 +60,21 @@ pub struct Writer<'a> {
     pub timestamp: bool,
     /// Notes about actions left as written in the block being written.
     pub notes: Vec<String>,
+    /// JSON build names (a builder's `name`, else its type) → HCL2 source names (`type.name`),
+    /// for `only` / `except`.
+    pub build_names: std::collections::BTreeMap<String, String>,
 }
 
 impl<'a> Writer<'a> {
     pub fn new(locals: &'a dyn Names) -> Writer<'a> {
-        Writer { out: String::new(), locals, users: Default::default(), timestamp: false, notes: Vec::new() }
+        Writer {
+            out: String::new(),
+            locals,
+            users: Default::default(),
+            timestamp: false,
+            notes: Vec::new(),
+            build_names: Default::default(),
+        }
     }
 
     pub fn string(&mut self, s: &str, place: Place) -> String {
@@ -107,6 +128,18 @@ impl<'a> Writer<'a> {
     pub fn body(&mut self, map: &Map<String, Value>, skip: &[&str]) {
         for (k, v) in sorted(map) {
             if skip.contains(&k.as_str()) {
+                continue;
+            }
+            if let ("only" | "except", Value::Array(names)) = (k.as_str(), v) {
+                // JSON filters name builds; HCL2 filters name sources as `type.name`.
+                let mapped: Vec<Value> = names
+                    .iter()
+                    .map(|n| match n.as_str().and_then(|n| self.build_names.get(n)) {
+                        Some(m) => Value::String(m.clone()),
+                        None => n.clone(),
+                    })
+                    .collect();
+                self.member(k, &Value::Array(mapped));
                 continue;
             }
             self.member(k, v);

@@ -1,8 +1,10 @@
 //! `hcl2_upgrade`: converts a legacy JSON template to an HCL2 configuration.
 
-use super::{not_yet, Command};
+use super::{one_template, report, Command};
 use crate::args::{flag, FlagKind, Parsed};
 use crate::ui::Ui;
+use kiln_template::upgrade::{upgrade, UpgradeOptions};
+use kiln_template::SourceFile;
 
 pub const COMMAND: Command = Command {
     name: "hcl2_upgrade",
@@ -16,6 +18,42 @@ pub const COMMAND: Command = Command {
     run,
 };
 
-fn run(ui: &mut Ui, _p: Parsed) -> u8 {
-    not_yet(ui, "hcl2_upgrade")
+fn run(ui: &mut Ui, p: Parsed) -> u8 {
+    let Some(template) = one_template(ui, &COMMAND, &p) else { return 1 };
+    let output = p.value("output-file").map_or_else(|| format!("{template}.pkr.hcl"), String::from);
+    if template.ends_with(".pkr.hcl") || template.ends_with(".pkr.json") {
+        ui.err(&format!(
+            "Error: {template} is already an HCL2 configuration\n  help: hcl2_upgrade converts legacy JSON templates (*.json)\n"
+        ));
+        return 1;
+    }
+    let src = match std::fs::read_to_string(template) {
+        Ok(s) => s,
+        Err(e) => {
+            ui.err(&format!("Error: cannot read {template}: {e}\n"));
+            return 1;
+        }
+    };
+    if std::path::Path::new(&output).exists() {
+        ui.err(&format!(
+            "Error: {output} already exists; not overwriting it\n  help: remove it, or choose another file with -output-file=FILE\n"
+        ));
+        return 1;
+    }
+    let file = SourceFile::new(template, src.clone());
+    let opts = UpgradeOptions { with_annotations: p.bool("with-annotations") };
+    let hcl = match upgrade(&src, &file, &opts) {
+        Ok(h) => h,
+        Err(diags) => {
+            report(ui, &diags);
+            return 1;
+        }
+    };
+    if let Err(e) = std::fs::write(&output, hcl) {
+        ui.err(&format!("Error: cannot write {output}: {e}\n"));
+        return 1;
+    }
+    // Packer prints this line with a trailing space.
+    ui.out(&format!("Successfully created {output} \n"));
+    0
 }

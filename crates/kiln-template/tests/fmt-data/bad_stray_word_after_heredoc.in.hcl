@@ -1,0 +1,5 @@
+a = <<EOF
+EOF
+
+x
+EOF
