@@ -413,3 +413,21 @@ fn complex_cli_values_are_parsed_as_hcl() {
     assert_eq!(val("l"), Some(list(vec![s("a"), s("b")])));
     assert_eq!(val("s"), Some(s("[not parsed]")));
 }
+
+#[test]
+fn hard_coded_credentials_warn_without_printing_them() {
+    const SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+    let src = format!(
+        "variable \"aws_secret_key\" {{\n  default = \"{SECRET}\"\n}}\nvariable \"region\" {{\n  default = \"eu-west-1\"\n}}\nsource \"null\" \"x\" {{\n  communicator = \"none\"\n  ssh_password = \"hunter2\"\n  secret_key   = \"${{var.aws_secret_key}}\"\n}}\nbuild {{\n  sources = [\"source.null.x\"]\n}}\n"
+    );
+    let d = dir_with(&[("t.pkr.hcl", &src)]);
+    let t = kiln_template::load(&d, &LoadOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+    let text: String = t.warnings.iter().map(|w| w.to_string()).collect();
+    assert_eq!(t.warnings.iter().filter(|w| w.summary.starts_with("hard-coded credential")).count(), 2, "{text}");
+    assert!(text.contains("option \"aws_secret_key\"") && text.contains("t.pkr.hcl:2:3"), "{text}");
+    assert!(text.contains("option \"ssh_password\"") && text.contains("t.pkr.hcl:9:3"), "{text}");
+    assert!(!text.contains(SECRET) && !text.contains("hunter2"), "{text}");
+    assert!(t.sensitive_values.iter().any(|v| v == SECRET) && t.sensitive_values.iter().any(|v| v == "hunter2"));
+    // A reference to a variable is not a hard-coded value, and the region is no credential.
+    assert!(!text.contains("\"secret_key\"") && !text.contains("region"), "{text}");
+}

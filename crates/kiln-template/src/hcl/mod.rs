@@ -15,6 +15,7 @@ mod eval;
 mod json_syntax;
 mod parse;
 mod scope;
+mod secrets;
 mod template;
 mod vars;
 mod version;
@@ -84,7 +85,18 @@ pub fn load_with_scope(path: &Path, opts: &LoadOptions) -> Result<Loaded, Diagno
             parse::parse_body_all(&file).map(|b| (file, b))
         };
         match body {
-            Ok((file, body)) => parsed.push(Parsed { file, body }),
+            Ok((file, body)) => {
+                let (file, warnings, secrets) = secrets::scan(file, &body);
+                if !warnings.is_empty() {
+                    // Quote the masked copy everywhere from here on.
+                    if let Some(last) = template.files.last_mut() {
+                        *last = Arc::clone(&file);
+                    }
+                }
+                diags.extend(warnings);
+                template.sensitive_values.extend(secrets);
+                parsed.push(Parsed { file, body })
+            }
             Err(d) => diags.extend(d),
         }
     }
