@@ -89,7 +89,14 @@ fn run(ui: &mut Ui, p: Parsed) -> u8 {
             continue;
         }
         let needed: Vec<&str> = missing.iter().filter(|(_, ty)| used.contains(ty)).map(|(e, _)| e.as_str()).collect();
-        ui.out(&format!("Plugin {}{version}: built into kiln\n", plugin.source));
+        let status = if missing.is_empty() {
+            "built into kiln"
+        } else if have.is_empty() {
+            "not in kiln yet"
+        } else {
+            "partly built into kiln"
+        };
+        ui.out(&format!("Plugin {}{version}: {status}\n", plugin.source));
         if !have.is_empty() {
             ui.out(&format!("  available: {}\n", have.join(", ")));
         }
