@@ -102,9 +102,3 @@ pub fn report(ui: &mut Ui, diags: &kiln_template::Diagnostics) {
         ui.err(&format!("{diags}\n"));
     }
 }
-
-/// Placeholder for commands whose implementation is still to come: a clear error, exit 1.
-pub fn not_yet(ui: &mut Ui, name: &str) -> u8 {
-    ui.err(&format!("{}: the {name} command is not implemented in this version of kiln\n", ui.program()));
-    1
-}
