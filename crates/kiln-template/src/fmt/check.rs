@@ -169,15 +169,65 @@ fn ends_line(src: &str, t: &Token) -> bool {
 }
 
 /// Skips an expression starting at `i`; returns the index after its end (the newline that ends
-/// it at bracket depth zero, a `}` closing a one-line block, or the end of input).
+/// it at bracket depth zero, a `}` closing a one-line block, or the end of input). On the way it
+/// checks that list items and call arguments are separated by commas.
 fn expression(src: &str, toks: &[&Token], mut i: usize, file: &Arc<SourceFile>) -> Result<usize, Diagnostics> {
     let mut depth = 0i32;
-    let mut in_heredoc = 0i32;
+    let (mut in_heredoc, mut in_quote) = (0i32, 0i32);
+    // Open `[` / `(` / `{` at quote level zero; `true` for a `[` or `{` holding a for expression,
+    // whose parts are not comma-separated.
+    let mut open: Vec<(Kind, bool)> = Vec::new();
+    let mut prev: Option<&Token> = None;
     while i < toks.len() {
         let t = toks[i];
+        // Closing quotes and markers belong to the level they return to.
+        match t.kind {
+            Kind::CHeredoc => in_heredoc -= 1,
+            Kind::CQuote if in_heredoc == 0 => in_quote -= 1,
+            _ => {}
+        }
+        let top_level = in_heredoc == 0 && in_quote == 0;
+        if top_level && !matches!(t.kind, Kind::Newline | Kind::Comment) {
+            let starts_item =
+                matches!(t.kind, Kind::OQuote | Kind::Number | Kind::Ident | Kind::OBrace | Kind::OHeredoc);
+            let ended_item = prev.is_some_and(|p| {
+                matches!(
+                    p.kind,
+                    Kind::CQuote
+                        | Kind::Number
+                        | Kind::Ident
+                        | Kind::CBrack
+                        | Kind::CBrace
+                        | Kind::CParen
+                        | Kind::CHeredoc
+                )
+            });
+            if let (true, true, Some(&(kind @ (Kind::OBrack | Kind::OParen), false))) =
+                (starts_item, ended_item, open.last())
+            {
+                let (what, help) = if kind == Kind::OBrack {
+                    ("missing comma between list items", "add a comma after the previous item")
+                } else {
+                    ("missing comma between function arguments", "add a comma after the previous argument")
+                };
+                return Err(Diagnostic::error(what).at(Span::new(file, t.start, t.end)).with_help(help).into());
+            }
+            match t.kind {
+                Kind::OBrack | Kind::OParen | Kind::OBrace => {
+                    let next = toks[i + 1..].iter().find(|n| !matches!(n.kind, Kind::Newline | Kind::Comment));
+                    let is_for = next.is_some_and(|n| n.kind == Kind::Ident && &src[n.start..n.end] == "for");
+                    open.push((t.kind, is_for));
+                }
+                Kind::CBrack | Kind::CParen | Kind::CBrace => {
+                    open.pop();
+                }
+                _ => {}
+            }
+            prev = Some(t);
+        }
         match t.kind {
             Kind::OHeredoc => in_heredoc += 1,
-            Kind::CHeredoc => in_heredoc -= 1,
+            Kind::OQuote if in_heredoc == 0 => in_quote += 1,
             Kind::Dot if in_heredoc == 0 => {
                 let next = toks.get(i + 1).map(|n| n.kind);
                 if !matches!(next, Some(Kind::Ident | Kind::Number | Kind::Star)) {

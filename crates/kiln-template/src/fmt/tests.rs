@@ -47,11 +47,13 @@ fn unterminated_strings_and_heredocs() {
 
 #[test]
 fn parser_errors_have_a_place_and_a_hint() {
-    let (summary, at, help) = err("a = [1 2]\n");
+    let (summary, at, help) = err("a = 1\na = 2\n");
     assert!(summary.starts_with("invalid HCL syntax"), "{summary}");
-    assert_eq!(at, (1, 8));
-    assert_eq!(help, "separate list items with commas");
-    assert_eq!(err("a = 1\na = 2\n").1, (2, 1));
+    assert_eq!(at, (2, 1));
+    assert!(help.contains("only once"), "{help}");
+    let (summary, at, _) = err("a = [1,\n  2 +\n]\n");
+    assert!(summary.starts_with("invalid HCL syntax"), "{summary}");
+    assert_eq!(at.0, 3, "{summary}");
 }
 
 #[test]
@@ -80,4 +82,23 @@ fn byte_order_mark_is_dropped() {
     assert_eq!(fmt("\u{feff}a=1\n"), "a = 1\n");
     let (summary, at, _) = err("\u{feff}a = [\n");
     assert_eq!((summary.as_str(), at), ("unclosed `[`", (1, 5)));
+}
+
+#[test]
+fn missing_commas_are_named() {
+    let (summary, at, help) = err("x {\n  inline = [\n    \"a\"\n    \"b\",\n  ]\n}\n");
+    assert_eq!((summary.as_str(), at), ("missing comma between list items", (4, 5)));
+    assert_eq!(help, "add a comma after the previous item");
+    let (summary, at, _) = err("a = foo(1 2)\n");
+    assert_eq!((summary.as_str(), at), ("missing comma between function arguments", (1, 11)));
+    // Not lists of items: for expressions, indexes, operators, strings with interpolations.
+    for ok in [
+        "a = [for x in [1, 2] : x if x > 1]\n",
+        "a = [var.l [0], \"${x} y\" , (1 + 2)]\n",
+        "a = [\"${\"q\"}\" , 1]\n",
+        "a = [<<EOF\nx\nEOF\n  , \"y\"]\n",
+    ] {
+        let f = SourceFile::new("t.pkr.hcl", ok);
+        assert!(format(ok, &f).is_ok(), "{ok:?}: {:?}", format(ok, &f).err().map(|d| d.to_string()));
+    }
 }
