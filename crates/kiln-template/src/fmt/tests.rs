@@ -102,3 +102,16 @@ fn missing_commas_are_named() {
         assert!(format(ok, &f).is_ok(), "{ok:?}: {:?}", format(ok, &f).err().map(|d| d.to_string()));
     }
 }
+
+#[test]
+fn template_directives_are_checked() {
+    let (summary, at, _) = err("a = \"%{ for x inn y }${x}%{ endfor }\"\n");
+    assert_eq!((summary.as_str(), at), ("invalid `for` directive: `in` is required after the names", (1, 9)));
+    let (summary, _, help) = err("a = \"%{ iff x }y%{ endif }\"\n");
+    assert_eq!((summary.as_str(), help.as_str()), ("unknown template directive \"iff\"", "did you mean \"if\"?"));
+    assert_eq!(err("a = \"%{ if x }y\"\n").0, "`if` directive without `endif`");
+    assert_eq!(err("a = <<EOT\n%{ endfor }\nEOT\n").0, "`endfor` directive without `for`");
+    assert_eq!(err("a = <<EOT\n%{ for k, v in m }${k}%{ else }%{ endfor }\nEOT\n").0, "`else` directive without `if`");
+    let ok = "a = <<EOT\n%{ for k, v in m }%{ if v }${k}%{ else }-%{ endif }%{ endfor }\nEOT\n";
+    assert_eq!(fmt(ok), "a = <<EOT\n%{for k, v in m}%{if v}${k}%{else}-%{endif}%{endfor}\nEOT\n");
+}
