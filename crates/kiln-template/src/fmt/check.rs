@@ -245,6 +245,13 @@ fn expression(src: &str, toks: &[&Token], mut i: usize, file: &Arc<SourceFile>) 
         match t.kind {
             Kind::OHeredoc => in_heredoc += 1,
             Kind::OQuote if in_heredoc == 0 => in_quote += 1,
+            Kind::Dot if in_heredoc == 0 && bad_exponent(src, toks, i) => {
+                let n = toks[i - 1];
+                return Err(Diagnostic::error("invalid number literal")
+                    .at(Span::new(file, n.start, toks[i + 1].end))
+                    .with_help("an exponent follows the digits directly, as in 1.5e10")
+                    .into());
+            }
             Kind::Dot if in_heredoc == 0 => {
                 // Inside brackets and `${ }` line breaks are insignificant.
                 let next = toks[i + 1..]
@@ -377,4 +384,23 @@ fn for_names_ok(src: &str, toks: &[&Token]) -> bool {
         [_, a, c, b, d, ..] => a.kind == Kind::Ident && c.kind == Kind::Comma && b.kind == Kind::Ident && is_in(d),
         _ => false,
     }
+}
+
+/// `1.5.e10`: HCL reads a decimal number, a dot and an exponent-like name as one broken number.
+fn bad_exponent(src: &str, toks: &[&Token], i: usize) -> bool {
+    let (Some(n), Some(e)) = (i.checked_sub(1).and_then(|p| toks.get(p)), toks.get(i + 1)) else { return false };
+    let dot = toks[i];
+    let name = &src[e.start..e.end];
+    let mut chars = name.chars();
+    let exp_like = matches!(chars.next(), Some('e' | 'E'))
+        && match chars.next() {
+            Some(c) => c.is_ascii_digit(),
+            None => matches!(src[e.end..].chars().next(), Some('+' | '-')),
+        };
+    n.kind == Kind::Number
+        && src[n.start..n.end].contains('.')
+        && n.end == dot.start
+        && e.kind == Kind::Ident
+        && dot.end == e.start
+        && exp_like
 }

@@ -115,3 +115,13 @@ fn template_directives_are_checked() {
     let ok = "a = <<EOT\n%{ for k, v in m }%{ if v }${k}%{ else }-%{ endif }%{ endfor }\nEOT\n";
     assert_eq!(fmt(ok), "a = <<EOT\n%{for k, v in m}%{if v}${k}%{else}-%{endif}%{endfor}\nEOT\n");
 }
+
+#[test]
+fn decimal_followed_by_exponent_name_is_a_bad_number() {
+    let (summary, at, _) = err("a = 1.5.e10\n");
+    assert_eq!((summary.as_str(), at), ("invalid number literal", (1, 5)));
+    for ok in ["a = 1.e10\n", "a = 1.5.e\n", "a = x.e10\n", "a = 1.x.e1\n"] {
+        let f = SourceFile::new("t.pkr.hcl", ok);
+        assert!(format(ok, &f).is_ok(), "{ok:?}");
+    }
+}
