@@ -82,14 +82,14 @@ enum Mode {
     },
 }
 
-pub struct Lexer<'a> {
+struct Lexer<'a> {
     src: &'a str,
     bytes: &'a [u8],
     pos: usize,
     file: &'a Arc<SourceFile>,
     modes: Vec<Mode>,
-    pub tokens: Vec<Token>,
-    pub errors: Vec<Diagnostic>,
+    tokens: Vec<Token>,
+    errors: Vec<Diagnostic>,
     /// Start offsets of open quotes/heredocs, for "unterminated" errors.
     open_starts: Vec<usize>,
     /// Whether the heredoc scanner is at the start of a content line.
