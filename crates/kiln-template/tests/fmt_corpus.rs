@@ -106,7 +106,7 @@ fn corpus_matches_packer_fmt() {
         None
     };
 
-    let (mut compared, mut matched) = (0, 0);
+    let (mut compared, mut matched, mut refused, mut rewritten) = (0, 0, 0, 0);
     let mut failures = Vec::new();
     for (i, path) in files.iter().enumerate() {
         let src = std::fs::read_to_string(path).expect("read");
@@ -131,6 +131,8 @@ fn corpus_matches_packer_fmt() {
         };
         let Some(expected) = expected else { continue };
         compared += 1;
+        refused += usize::from(expected.is_none());
+        rewritten += usize::from(expected.as_ref().is_some_and(|e| *e != src));
         match (&ours, &expected) {
             (Some(a), Some(b)) if a == b => matched += 1,
             (None, None) => matched += 1,
@@ -142,6 +144,8 @@ fn corpus_matches_packer_fmt() {
             (Some(_), None) => failures.push(format!("{}: kiln formatted, packer refused", path.display())),
         }
     }
-    eprintln!("fmt corpus: {matched}/{compared} files match packer fmt");
+    eprintln!(
+        "fmt corpus: {matched}/{compared} files match packer fmt ({rewritten} rewritten by packer, {refused} refused)"
+    );
     assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
 }

@@ -22,8 +22,59 @@ impl Rng {
 }
 
 const SNIPPETS: &[&str] = &[
-    " ", "  ", "\t", "\n", "{", "}", "[", "]", "(", ")", ",", "=", "\"", "${", "%{", "~", "#", "//", "/*", "*/", "-",
-    "!", "?", ":", "<<EOF\n", "\nEOF\n", ".", "*", "a", "1", "x = 1\n", " # c\n", "...", "=>", "\r\n",
+    "for ",
+    " in ",
+    "if ",
+    "%{ if x }",
+    "%{ endif }",
+    "%{ for a in b }",
+    "%{ endfor }",
+    "${x}",
+    "<<-EOT\n",
+    "\nEOT\n",
+    "[*]",
+    "\\",
+    "$${",
+    "é",
+    "null",
+    "true",
+    " : ",
+    "=> ",
+    " ",
+    "  ",
+    "\t",
+    "\n",
+    "{",
+    "}",
+    "[",
+    "]",
+    "(",
+    ")",
+    ",",
+    "=",
+    "\"",
+    "${",
+    "%{",
+    "~",
+    "#",
+    "//",
+    "/*",
+    "*/",
+    "-",
+    "!",
+    "?",
+    ":",
+    "<<EOF\n",
+    "\nEOF\n",
+    ".",
+    "*",
+    "a",
+    "1",
+    "x = 1\n",
+    " # c\n",
+    "...",
+    "=>",
+    "\r\n",
 ];
 
 fn inputs() -> Vec<String> {
@@ -69,7 +120,7 @@ fn mutated_inputs_never_panic_and_agree_with_packer() {
     let sources = inputs();
     assert!(!sources.is_empty(), "no golden inputs");
     let mut rng = Rng(0x6b696c6e);
-    let cases: Vec<String> = (0..400).map(|_| mutate(&sources[rng.below(sources.len())], &mut rng)).collect();
+    let cases: Vec<String> = (0..1000).map(|_| mutate(&sources[rng.below(sources.len())], &mut rng)).collect();
     let mut ours = Vec::new();
     for (i, src) in cases.iter().enumerate() {
         let file = SourceFile::new(format!("f{i:04}.pkr.hcl"), src.clone());

@@ -169,17 +169,95 @@ fn ends_line(src: &str, t: &Token) -> bool {
 }
 
 /// Skips an expression starting at `i`; returns the index after its end (the newline that ends
-/// it at bracket depth zero, a `}` closing a one-line block, or the end of input).
+/// it at bracket depth zero, a `}` closing a one-line block, or the end of input). On the way it
+/// checks that list items and call arguments are separated by commas.
 fn expression(src: &str, toks: &[&Token], mut i: usize, file: &Arc<SourceFile>) -> Result<usize, Diagnostics> {
     let mut depth = 0i32;
-    let mut in_heredoc = 0i32;
+    let (mut in_heredoc, mut in_quote) = (0i32, 0i32);
+    // Open `[` / `(` / `{` at quote level zero; `true` for a `[` or `{` holding a for expression,
+    // whose parts are not comma-separated.
+    let mut open: Vec<(Kind, bool)> = Vec::new();
+    let mut prev: Option<&Token> = None;
     while i < toks.len() {
         let t = toks[i];
+        // Closing quotes and markers belong to the level they return to.
+        match t.kind {
+            Kind::CHeredoc => in_heredoc -= 1,
+            Kind::CQuote if in_heredoc == 0 => in_quote -= 1,
+            _ => {}
+        }
+        let top_level = in_heredoc == 0 && in_quote == 0;
+        if top_level && !matches!(t.kind, Kind::Newline | Kind::Comment) {
+            let starts_item =
+                matches!(t.kind, Kind::OQuote | Kind::Number | Kind::Ident | Kind::OBrace | Kind::OHeredoc);
+            let ended_item = prev.is_some_and(|p| {
+                matches!(
+                    p.kind,
+                    Kind::CQuote
+                        | Kind::Number
+                        | Kind::Ident
+                        | Kind::CBrack
+                        | Kind::CBrace
+                        | Kind::CParen
+                        | Kind::CHeredoc
+                )
+            });
+            if let (true, true, Some(&(kind @ (Kind::OBrack | Kind::OParen), false))) =
+                (starts_item, ended_item, open.last())
+            {
+                let (what, help) = if kind == Kind::OBrack {
+                    ("missing comma between list items", "add a comma after the previous item")
+                } else {
+                    ("missing comma between function arguments", "add a comma after the previous argument")
+                };
+                return Err(Diagnostic::error(what).at(Span::new(file, t.start, t.end)).with_help(help).into());
+            }
+            match t.kind {
+                Kind::OBrack | Kind::OParen | Kind::OBrace => {
+                    let next = toks[i + 1..].iter().find(|n| !matches!(n.kind, Kind::Newline | Kind::Comment));
+                    let is_for = next.is_some_and(|n| n.kind == Kind::Ident && &src[n.start..n.end] == "for");
+                    if is_for && t.kind != Kind::OParen {
+                        let rest: Vec<&Token> = toks[i + 1..]
+                            .iter()
+                            .filter(|t| !matches!(t.kind, Kind::Newline | Kind::Comment))
+                            .take(5)
+                            .copied()
+                            .collect();
+                        if !for_names_ok(src, &rest) {
+                            let kw = rest[0];
+                            return Err(Diagnostic::error(
+                                "invalid `for` expression: `in` is required after the names",
+                            )
+                            .at(Span::new(file, kw.start, kw.end))
+                            .with_help("write [for item in list : …] or {for key, value in map : …}")
+                            .into());
+                        }
+                    }
+                    open.push((t.kind, is_for));
+                }
+                Kind::CBrack | Kind::CParen | Kind::CBrace => {
+                    open.pop();
+                }
+                _ => {}
+            }
+            prev = Some(t);
+        }
         match t.kind {
             Kind::OHeredoc => in_heredoc += 1,
-            Kind::CHeredoc => in_heredoc -= 1,
+            Kind::OQuote if in_heredoc == 0 => in_quote += 1,
+            Kind::Dot if in_heredoc == 0 && bad_exponent(src, toks, i) => {
+                let n = toks[i - 1];
+                return Err(Diagnostic::error("invalid number literal")
+                    .at(Span::new(file, n.start, toks[i + 1].end))
+                    .with_help("an exponent follows the digits directly, as in 1.5e10")
+                    .into());
+            }
             Kind::Dot if in_heredoc == 0 => {
-                let next = toks.get(i + 1).map(|n| n.kind);
+                // Inside brackets and `${ }` line breaks are insignificant.
+                let next = toks[i + 1..]
+                    .iter()
+                    .find(|n| depth == 0 || !matches!(n.kind, Kind::Newline | Kind::Comment))
+                    .map(|n| n.kind);
                 if !matches!(next, Some(Kind::Ident | Kind::Number | Kind::Star)) {
                     return Err(Diagnostic::error("a name is required after `.`")
                         .at(Span::new(file, t.start, t.end))
@@ -207,4 +285,122 @@ fn expression(src: &str, toks: &[&Token], mut i: usize, file: &Arc<SourceFile>) 
         i += 1;
     }
     Ok(i)
+}
+
+/// Checks `%{ }` template directives: a known keyword, `for NAME[, NAME] in …`, and `if`/`for`
+/// closed by `endif`/`endfor` within the same string or heredoc.
+pub fn directives(src: &str, tokens: &[Token], file: &Arc<SourceFile>) -> Result<(), Diagnostics> {
+    let text = |t: &Token| &src[t.start..t.end];
+    let err = |t: &Token, summary: &str, help: &str| -> Diagnostics {
+        Diagnostic::error(summary).at(Span::new(file, t.start, t.end)).with_help(help).into()
+    };
+    // One stack of open directives per template being read (templates nest through `${ "…" }`).
+    let mut templates: Vec<Vec<(&str, &Token)>> = Vec::new();
+    for (i, t) in tokens.iter().enumerate() {
+        match t.kind {
+            Kind::OQuote | Kind::OHeredoc => templates.push(Vec::new()),
+            Kind::CQuote | Kind::CHeredoc => {
+                if let Some(open) = templates.pop() {
+                    if let Some((kw, at)) = open.last() {
+                        let end = if *kw == "for" { "endfor" } else { "endif" };
+                        return Err(err(
+                            at,
+                            &format!("`{kw}` directive without `{end}`"),
+                            &format!("close it with %{{ {end} }}"),
+                        ));
+                    }
+                }
+            }
+            Kind::TemplateControl => {
+                let rest: Vec<&Token> = tokens[i + 1..]
+                    .iter()
+                    .filter(|t| !matches!(t.kind, Kind::Newline | Kind::Comment))
+                    .take(5)
+                    .collect();
+                let Some(kw) = rest.first().filter(|k| k.kind == Kind::Ident) else {
+                    return Err(err(
+                        t,
+                        "a directive must start with if, else, endif, for or endfor",
+                        "write %{ if cond }, %{ for x in list } …",
+                    ));
+                };
+                let Some(open) = templates.last_mut() else { continue };
+                match text(kw) {
+                    "if" => open.push(("if", *kw)),
+                    "for" => {
+                        if !for_names_ok(src, &rest) {
+                            return Err(err(
+                                kw,
+                                "invalid `for` directive: `in` is required after the names",
+                                "write %{ for item in list } or %{ for key, value in map }",
+                            ));
+                        }
+                        open.push(("for", *kw));
+                    }
+                    "else" => {
+                        if !matches!(open.last(), Some(("if", _))) {
+                            return Err(err(
+                                kw,
+                                "`else` directive without `if`",
+                                "put %{ else } between %{ if cond } and %{ endif }",
+                            ));
+                        }
+                    }
+                    "endif" | "endfor" => {
+                        let want = if text(kw) == "endif" { "if" } else { "for" };
+                        match open.pop() {
+                            Some((k, _)) if k == want => {}
+                            _ => {
+                                return Err(err(
+                                    kw,
+                                    &format!("`{}` directive without `{want}`", text(kw)),
+                                    "remove it, or add the directive it closes",
+                                ));
+                            }
+                        }
+                    }
+                    other => {
+                        let kws = ["if", "else", "endif", "for", "endfor"];
+                        let mut d = Diagnostic::error(format!("unknown template directive {other:?}"))
+                            .at(Span::new(file, kw.start, kw.end));
+                        if let Some(s) = crate::diag::did_you_mean(other, kws) {
+                            d = d.with_help(format!("did you mean {s:?}?"));
+                        }
+                        return Err(d.into());
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Whether `toks` (starting at the `for` keyword) read `for NAME in` or `for NAME, NAME in`.
+fn for_names_ok(src: &str, toks: &[&Token]) -> bool {
+    let is_in = |t: &Token| t.kind == Kind::Ident && &src[t.start..t.end] == "in";
+    match toks {
+        [_, a, b, ..] if a.kind == Kind::Ident && is_in(b) => true,
+        [_, a, c, b, d, ..] => a.kind == Kind::Ident && c.kind == Kind::Comma && b.kind == Kind::Ident && is_in(d),
+        _ => false,
+    }
+}
+
+/// `1.5.e10`: HCL reads a decimal number, a dot and an exponent-like name as one broken number.
+fn bad_exponent(src: &str, toks: &[&Token], i: usize) -> bool {
+    let (Some(n), Some(e)) = (i.checked_sub(1).and_then(|p| toks.get(p)), toks.get(i + 1)) else { return false };
+    let dot = toks[i];
+    let name = &src[e.start..e.end];
+    let mut chars = name.chars();
+    let exp_like = matches!(chars.next(), Some('e' | 'E'))
+        && match chars.next() {
+            Some(c) => c.is_ascii_digit(),
+            None => matches!(src[e.end..].chars().next(), Some('+' | '-')),
+        };
+    n.kind == Kind::Number
+        && src[n.start..n.end].contains('.')
+        && n.end == dot.start
+        && e.kind == Kind::Ident
+        && dot.end == e.start
+        && exp_like
 }

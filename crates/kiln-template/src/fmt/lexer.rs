@@ -82,14 +82,14 @@ enum Mode {
     },
 }
 
-pub struct Lexer<'a> {
+struct Lexer<'a> {
     src: &'a str,
     bytes: &'a [u8],
     pos: usize,
     file: &'a Arc<SourceFile>,
     modes: Vec<Mode>,
-    pub tokens: Vec<Token>,
-    pub errors: Vec<Diagnostic>,
+    tokens: Vec<Token>,
+    errors: Vec<Diagnostic>,
     /// Start offsets of open quotes/heredocs, for "unterminated" errors.
     open_starts: Vec<usize>,
     /// Whether the heredoc scanner is at the start of a content line.
@@ -119,7 +119,11 @@ fn is_ident_start(c: char) -> bool {
 }
 
 fn is_ident_continue(c: char) -> bool {
-    c == '_' || c == '-' || c.is_alphanumeric()
+    // Unicode ID_Continue adds combining marks (which are not alphabetic) to letters and digits.
+    c == '_'
+        || c == '-'
+        || c.is_alphanumeric()
+        || matches!(c, '\u{0300}'..='\u{036F}' | '\u{1AB0}'..='\u{1AFF}' | '\u{1DC0}'..='\u{1DFF}' | '\u{20D0}'..='\u{20FF}' | '\u{FE20}'..='\u{FE2F}' | '\u{200C}' | '\u{200D}')
 }
 
 impl<'a> Lexer<'a> {

@@ -27,13 +27,49 @@ pub fn format(src: &str, file: &Arc<SourceFile>) -> Result<String, Diagnostics> 
     }
     check::brackets(src, &tokens, file)?;
     check::structure(src, &tokens, file)?;
-    check_syntax(src, file)?;
+    check::directives(src, &tokens, file)?;
+    check_syntax(&parser_view(src, &tokens), file)?;
     Ok(layout::layout(src, &tokens))
 }
 
 /// Whether `src` is already in canonical form. Errors as for [`format`].
 pub fn is_formatted(src: &str, file: &Arc<SourceFile>) -> Result<bool, Diagnostics> {
     format(src, file).map(|out| out == src)
+}
+
+/// The text given to the parser: HCL ignores line breaks inside `(…)` and `[…]`, but the parser
+/// used for the remaining checks does not everywhere (`[!\n true]`), so those line breaks become
+/// spaces, and so does the text of every comment. Byte offsets are unchanged, so its errors still
+/// point right.
+fn parser_view(src: &str, tokens: &[lexer::Token]) -> String {
+    use lexer::Kind;
+    let mut bytes = src.as_bytes().to_vec();
+    let mut open: Vec<Kind> = Vec::new();
+    let mut after_heredoc = false;
+    for t in tokens {
+        let in_list = matches!(open.last(), Some(Kind::OBrack | Kind::OParen));
+        match t.kind {
+            Kind::OBrace | Kind::OBrack | Kind::OParen | Kind::TemplateInterp | Kind::TemplateControl => {
+                open.push(t.kind)
+            }
+            Kind::CBrace | Kind::CBrack | Kind::CParen | Kind::TemplateSeqEnd => {
+                open.pop();
+            }
+            // The line break after a heredoc's closing marker is part of the heredoc.
+            Kind::Newline | Kind::Comment if in_list && !after_heredoc => bytes[t.start..t.end].fill(b' '),
+            // Comment text is whitespace to HCL (the parser used here trips on a lone `\r` in
+            // one); a line comment keeps the line break that ends it.
+            Kind::Comment => {
+                let body = src[t.start..t.end].trim_end_matches(['\n', '\r']).len();
+                let keep_break = src[t.start..t.end].starts_with('#') || src[t.start..t.end].starts_with("//");
+                let end = if keep_break { t.start + body } else { t.end };
+                bytes[t.start..end].fill(b' ');
+            }
+            _ => {}
+        }
+        after_heredoc = t.kind == Kind::CHeredoc;
+    }
+    String::from_utf8(bytes).unwrap_or_else(|_| src.to_string())
 }
 
 /// Refuses input that is not valid HCL; the lexer alone cannot see a missing `=` or an

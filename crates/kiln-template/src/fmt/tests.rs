@@ -47,11 +47,13 @@ fn unterminated_strings_and_heredocs() {
 
 #[test]
 fn parser_errors_have_a_place_and_a_hint() {
-    let (summary, at, help) = err("a = [1 2]\n");
+    let (summary, at, help) = err("a = 1\na = 2\n");
     assert!(summary.starts_with("invalid HCL syntax"), "{summary}");
-    assert_eq!(at, (1, 8));
-    assert_eq!(help, "separate list items with commas");
-    assert_eq!(err("a = 1\na = 2\n").1, (2, 1));
+    assert_eq!(at, (2, 1));
+    assert!(help.contains("only once"), "{help}");
+    let (summary, at, _) = err("a = [1,\n  2 +\n]\n");
+    assert!(summary.starts_with("invalid HCL syntax"), "{summary}");
+    assert_eq!(at.0, 3, "{summary}");
 }
 
 #[test]
@@ -80,4 +82,46 @@ fn byte_order_mark_is_dropped() {
     assert_eq!(fmt("\u{feff}a=1\n"), "a = 1\n");
     let (summary, at, _) = err("\u{feff}a = [\n");
     assert_eq!((summary.as_str(), at), ("unclosed `[`", (1, 5)));
+}
+
+#[test]
+fn missing_commas_are_named() {
+    let (summary, at, help) = err("x {\n  inline = [\n    \"a\"\n    \"b\",\n  ]\n}\n");
+    assert_eq!((summary.as_str(), at), ("missing comma between list items", (4, 5)));
+    assert_eq!(help, "add a comma after the previous item");
+    let (summary, at, _) = err("a = foo(1 2)\n");
+    assert_eq!((summary.as_str(), at), ("missing comma between function arguments", (1, 11)));
+    // Not lists of items: for expressions, indexes, operators, strings with interpolations.
+    for ok in [
+        "a = [for x in [1, 2] : x if x > 1]\n",
+        "a = [var.l [0], \"${x} y\" , (1 + 2)]\n",
+        "a = [\"${\"q\"}\" , 1]\n",
+        "a = [<<EOF\nx\nEOF\n  , \"y\"]\n",
+    ] {
+        let f = SourceFile::new("t.pkr.hcl", ok);
+        assert!(format(ok, &f).is_ok(), "{ok:?}: {:?}", format(ok, &f).err().map(|d| d.to_string()));
+    }
+}
+
+#[test]
+fn template_directives_are_checked() {
+    let (summary, at, _) = err("a = \"%{ for x inn y }${x}%{ endfor }\"\n");
+    assert_eq!((summary.as_str(), at), ("invalid `for` directive: `in` is required after the names", (1, 9)));
+    let (summary, _, help) = err("a = \"%{ iff x }y%{ endif }\"\n");
+    assert_eq!((summary.as_str(), help.as_str()), ("unknown template directive \"iff\"", "did you mean \"if\"?"));
+    assert_eq!(err("a = \"%{ if x }y\"\n").0, "`if` directive without `endif`");
+    assert_eq!(err("a = <<EOT\n%{ endfor }\nEOT\n").0, "`endfor` directive without `for`");
+    assert_eq!(err("a = <<EOT\n%{ for k, v in m }${k}%{ else }%{ endfor }\nEOT\n").0, "`else` directive without `if`");
+    let ok = "a = <<EOT\n%{ for k, v in m }%{ if v }${k}%{ else }-%{ endif }%{ endfor }\nEOT\n";
+    assert_eq!(fmt(ok), "a = <<EOT\n%{for k, v in m}%{if v}${k}%{else}-%{endif}%{endfor}\nEOT\n");
+}
+
+#[test]
+fn decimal_followed_by_exponent_name_is_a_bad_number() {
+    let (summary, at, _) = err("a = 1.5.e10\n");
+    assert_eq!((summary.as_str(), at), ("invalid number literal", (1, 5)));
+    for ok in ["a = 1.e10\n", "a = 1.5.e\n", "a = x.e10\n", "a = 1.x.e1\n"] {
+        let f = SourceFile::new("t.pkr.hcl", ok);
+        assert!(format(ok, &f).is_ok(), "{ok:?}");
+    }
 }

@@ -333,10 +333,10 @@ impl<'a> Template<'a> {
         if ann {
             out.push_str("# The build runs the provisioners and post-processors on each source.\n");
         }
+        let description = self.description.as_ref().map(|d| w.string(d, Place::Elsewhere));
+        out.push_str(&w.take_notes());
         out.push_str("build {\n");
-        if let Some(d) = &self.description {
-            let e = w.string(d, Place::Elsewhere);
-            w.notes.clear();
+        if let Some(e) = description {
             out.push_str(&format!("description = {e}\n"));
         }
         let sources: Vec<String> = self.builders.iter().map(|(n, c)| format!("\"source.{}.{}\"", c.kind, n)).collect();

@@ -109,3 +109,14 @@ fn errors_point_into_the_json() {
     let (_, help) = json_err("{\"a\" \"b\"}");
     assert!(help.contains("colon"), "{help}");
 }
+
+#[test]
+fn description_goes_into_the_build_block() {
+    let out = up(
+        r#"{"description": "Built {{ `x` | upper }} by {{user `who`}}", "builders": [{"type": "null", "communicator": "none"}]}"#,
+    );
+    assert!(out.contains("build {\n  description = \"Built {{ `x` | upper }} by ${var.who}\"\n"), "{out}");
+    let note = out.find("the \"upper\" call").expect("a note about upper");
+    assert!(note < out.find("build {").unwrap_or(0), "{out}");
+    assert!(out.contains("variable \"who\""), "{out}");
+}

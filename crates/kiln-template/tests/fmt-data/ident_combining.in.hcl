@@ -1,0 +1,4 @@
+locals {
+  ét́e = 1
+  ab = 2
+}
