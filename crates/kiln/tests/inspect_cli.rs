@@ -104,3 +104,18 @@ fn broken_templates_fail_with_a_place() {
     assert!(err.contains("b.json:3:21"), "{err}");
     assert!(err.contains("help: add a `,` after `{\"type\": \"null\"}` on line 3"), "{err}");
 }
+
+#[test]
+fn machine_readable_inspect_is_packer_csv() {
+    let d = tempdir("inspect-mr");
+    std::fs::write(d.join("t.json"), TEMPLATE).unwrap();
+    let (code, out, _) = kiln(&d, &["inspect", "-machine-readable", "t.json"]);
+    assert_eq!(code, 0);
+    let lines: Vec<Vec<&str>> = out.lines().map(|l| l.splitn(4, ',').collect()).collect();
+    assert!(lines.iter().all(|f| f.len() == 4 && f[0].parse::<u64>().is_ok() && f[1].is_empty()), "{out}");
+    assert_eq!(lines[0][2..], ["ui", "say,Packer Inspect: JSON mode"]);
+    // Required variables are flagged "1"; sensitive values never appear.
+    assert!(out.contains(",template-variable,req,,1\n"), "{out}");
+    assert!(!out.contains("s3cr3t"), "{out}");
+    let _ = std::fs::remove_dir_all(&d);
+}

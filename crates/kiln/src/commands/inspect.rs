@@ -25,7 +25,14 @@ fn run(ui: &mut Ui, p: Parsed) -> u8 {
     match kiln_template::load(template.as_ref(), &opts) {
         Ok(t) => {
             report(ui, &kiln_template::Diagnostics(t.warnings.clone()));
-            ui.out(&kiln_template::inspect::render(&t));
+            if ui.machine_readable {
+                for (kind, data) in kiln_template::inspect::events(&t) {
+                    let data: Vec<&str> = data.iter().map(String::as_str).collect();
+                    ui.machine("", kind, &data);
+                }
+            } else {
+                ui.out(&kiln_template::inspect::render(&t));
+            }
             0
         }
         Err(diags) => {
