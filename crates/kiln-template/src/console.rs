@@ -26,10 +26,17 @@ pub fn open(template: Option<&Path>, opts: &LoadOptions) -> Result<Session, Diag
     match detect_format(path)? {
         Format::Hcl => Ok(Session::Hcl(Box::new(crate::hcl::load_with_scope(path, &opts)?))),
         Format::Json => {
-            let t = crate::json::load(path, &opts)?;
+            // Variable values need the full stage; when that fails (a required variable unset,
+            // say), the console still works with the defaults as written.
+            let full = LoadOptions { stage: Stage::Full, ..opts.clone() };
+            let t = match crate::json::load(path, &full) {
+                Ok(t) => t,
+                Err(_) => crate::json::load(path, &opts)?,
+            };
             let mut ctx = crate::gotmpl::Context { env: opts.env.clone(), now: opts.now, ..Default::default() };
             for v in &t.variables {
-                if let Some(s) = v.value.as_ref().and_then(crate::value::Value::to_template_string) {
+                let value = v.value.as_ref().and_then(crate::value::Value::to_template_string);
+                if let Some(s) = value.or_else(|| v.default_display.clone()) {
                     ctx.user.insert(v.name.clone(), s);
                 }
             }

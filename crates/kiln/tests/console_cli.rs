@@ -68,3 +68,21 @@ fn works_without_a_template() {
     assert_eq!(rc, 0, "{err}");
     assert_eq!(out, "[\n  2,\n  4,\n]\n");
 }
+
+#[test]
+fn json_templates_evaluate_go_templates_with_their_variables() {
+    let d = temp_dir("json");
+    std::fs::write(
+        d.join("t.json"),
+        r#"{"variables": {"region": "us-east-1", "name": null, "home": "{{env `KILN_CONSOLE_HOME`}}"},
+            "builders": [{"type": "null", "communicator": "none"}]}"#,
+    )
+    .unwrap();
+    // A required variable left unset still lets the console start, with the defaults.
+    let (code, out, _) = console(&["t.json"], "{{user `region`}}\n{{upper (user `region`)}}\n", &d);
+    assert_eq!(code, 0);
+    assert_eq!(out, "us-east-1\nUS-EAST-1\n");
+    let (code, out, _) = console(&["-var", "name=web", "t.json"], "{{user `name`}}-{{user `region`}}\n", &d);
+    assert_eq!(code, 0);
+    assert_eq!(out, "web-us-east-1\n");
+}
