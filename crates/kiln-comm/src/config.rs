@@ -122,14 +122,15 @@ impl Config {
         d
     }
 
-    /// Connects as configured.
-    pub async fn connect(&self) -> Result<Arc<dyn Communicator>> {
+    /// Connects as configured; `say` reports progress ("Waiting for SSH to become available...").
+    pub async fn connect(&self, say: &(dyn Fn(&str) + Send + Sync)) -> Result<Arc<dyn Communicator>> {
         if let Some(p) = self.pause_before_connecting {
             tokio::time::sleep(p.get()).await;
         }
         match self.kind() {
             "none" => Ok(Arc::new(crate::NoneComm)),
             "local" => Ok(Arc::new(crate::Local::default())),
+            "ssh" => Ok(Arc::new(crate::ssh::connect(self, say).await?)),
             other => Err(Error::new(format!(
                 "the {other} communicator is not implemented in kiln yet; use \"communicator\": \"none\" or \"local\""
             ))),

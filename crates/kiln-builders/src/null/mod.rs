@@ -54,7 +54,9 @@ impl Step<State> for StepConnect {
                 self.0.ssh_host.as_deref().unwrap_or("localhost")
             ));
         }
-        state.comm = Some(self.0.connect().await?);
+        let ui = ctx.ui.clone();
+        let say = move |s: &str| ui.say(s);
+        state.comm = Some(self.0.connect(&say).await?);
         Ok(())
     }
     async fn cleanup(&self, state: &mut State, _ctx: &RunContext, _o: Outcome) {

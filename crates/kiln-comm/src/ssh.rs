@@ -1,0 +1,362 @@
+//! The `ssh` communicator on russh: connects with Packer's retry rules (wait for the machine
+//! until `ssh_timeout`, without a fixed sleep), authenticates with a password (also as
+//! keyboard-interactive) or a private key, runs commands with stdout and stderr kept apart and
+//! the exit status, and moves files over SFTP (or over `cat` when SFTP is not available or
+//! `ssh_file_transfer_method` is `scp`).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use kiln_core::component::OutputFn;
+use kiln_core::{async_trait, Communicator, Error, Result, Stream};
+use russh::client::{self, Handle};
+use russh::keys::{load_secret_key, PrivateKeyWithHashAlg};
+use russh::ChannelMsg;
+use russh_sftp::client::SftpSession;
+use tokio::io::AsyncWriteExt;
+use tokio::sync::Mutex;
+
+use crate::config::Config;
+
+struct Client;
+
+impl client::Handler for Client {
+    type Error = russh::Error;
+
+    // Packer does not check host keys of the machines it builds (they are new each time).
+    async fn check_server_key(&mut self, _key: &russh::keys::PublicKeyOrCertificate) -> Result<bool, Self::Error> {
+        Ok(true)
+    }
+}
+
+pub struct Ssh {
+    handle: Handle<Client>,
+    sftp: Mutex<Option<Arc<SftpSession>>>,
+    use_sftp: bool,
+    pty: bool,
+}
+
+fn err(what: &str, e: impl std::fmt::Display) -> Error {
+    Error::new(format!("{what}: {e}"))
+}
+
+/// One attempt: TCP, handshake, authentication.
+async fn attempt(c: &Config, addr: &str) -> std::result::Result<Handle<Client>, (bool, Error)> {
+    let config = Arc::new(client::Config {
+        keepalive_interval: Some(c.ssh_keep_alive_interval.map_or(Duration::from_secs(5), |d| d.get())),
+        ..client::Config::default()
+    });
+    // A refused or dropped connection means "not up yet": retry.
+    let mut h = client::connect(config, addr, Client).await.map_err(|e| (true, err("connecting", e)))?;
+    let user = c.ssh_username.clone().unwrap_or_default();
+    if let Some(key_file) = &c.ssh_private_key_file {
+        let key = load_secret_key(key_file, None)
+            .map_err(|e| (false, err(&format!("reading ssh_private_key_file {key_file}"), e)))?;
+        let hash = h.best_supported_rsa_hash().await.map_err(|e| (true, err("negotiating", e)))?.flatten();
+        let r = h
+            .authenticate_publickey(&user, PrivateKeyWithHashAlg::new(Arc::new(key), hash))
+            .await
+            .map_err(|e| (true, err("authenticating", e)))?;
+        if r.success() {
+            return Ok(h);
+        }
+    }
+    if let Some(pw) = &c.ssh_password {
+        let r = h.authenticate_password(&user, pw).await.map_err(|e| (true, err("authenticating", e)))?;
+        if r.success() {
+            return Ok(h);
+        }
+        // Servers with only keyboard-interactive: answer every prompt with the password.
+        use russh::client::KeyboardInteractiveAuthResponse as K;
+        let mut r = h
+            .authenticate_keyboard_interactive_start(&user, None)
+            .await
+            .map_err(|e| (true, err("authenticating", e)))?;
+        for _ in 0..5 {
+            match r {
+                K::Success => return Ok(h),
+                K::Failure { .. } => break,
+                K::InfoRequest { prompts, .. } => {
+                    r = h
+                        .authenticate_keyboard_interactive_respond(prompts.iter().map(|_| pw.clone()).collect())
+                        .await
+                        .map_err(|e| (true, err("authenticating", e)))?;
+                }
+            }
+        }
+    }
+    Err((
+        true,
+        Error::new(format!(
+            "authentication as {user:?} failed (check ssh_username, ssh_password, ssh_private_key_file)"
+        )),
+    ))
+}
+
+/// Connects as `c` says, retrying until `ssh_timeout` (default 5m) or `ssh_handshake_attempts`
+/// failed authentications (default 10). `say` reports progress.
+pub async fn connect(c: &Config, say: &(dyn Fn(&str) + Send + Sync)) -> Result<Ssh> {
+    if c.ssh_agent_auth == Some(true) && c.ssh_password.is_none() && c.ssh_private_key_file.is_none() {
+        return Err(Error::new(
+            "ssh_agent_auth is not supported by kiln yet; use ssh_private_key_file or ssh_password",
+        ));
+    }
+    let host = c.ssh_host.clone().unwrap_or_default();
+    let addr = format!("{host}:{}", c.ssh_port.unwrap_or(22));
+    let timeout = c.ssh_timeout.map_or(Duration::from_secs(300), |d| d.get());
+    let max_handshakes = c.ssh_handshake_attempts.unwrap_or(10).max(1);
+    let start = Instant::now();
+    let mut handshakes = 0;
+    let mut wait = Duration::from_millis(100);
+    say("Waiting for SSH to become available...");
+    loop {
+        match attempt(c, &addr).await {
+            Ok(handle) => {
+                say("Connected to SSH!");
+                return Ok(Ssh {
+                    handle,
+                    sftp: Mutex::new(None),
+                    use_sftp: c.ssh_file_transfer_method.as_deref() != Some("scp"),
+                    pty: c.ssh_pty.unwrap_or(false),
+                });
+            }
+            Err((false, e)) => return Err(e),
+            Err((true, e)) => {
+                if e.message.starts_with("authentication") {
+                    handshakes += 1;
+                    if handshakes >= max_handshakes {
+                        return Err(e);
+                    }
+                }
+                if start.elapsed() + wait > timeout {
+                    return Err(Error::new(format!("Timeout waiting for SSH on {addr} (last error: {e})")));
+                }
+                // Poll quickly at first (a local machine answers at once), then back off.
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+fn quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\"'\"'"))
+}
+
+/// Splits a byte stream into lines for the output callback.
+struct Lines {
+    buf: Vec<u8>,
+    stream: Stream,
+}
+
+impl Lines {
+    fn push(&mut self, data: &[u8], out: OutputFn<'_>) {
+        self.buf.extend_from_slice(data);
+        while let Some(i) = self.buf.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = self.buf.drain(..=i).collect();
+            out(self.stream, String::from_utf8_lossy(&line).trim_end_matches(['\n', '\r']));
+        }
+    }
+    fn finish(&mut self, out: OutputFn<'_>) {
+        if !self.buf.is_empty() {
+            out(self.stream, String::from_utf8_lossy(&self.buf).trim_end_matches('\r'));
+            self.buf.clear();
+        }
+    }
+}
+
+impl Ssh {
+    async fn sftp(&self) -> Result<Option<Arc<SftpSession>>> {
+        if !self.use_sftp {
+            return Ok(None);
+        }
+        let mut guard = self.sftp.lock().await;
+        if let Some(s) = guard.as_ref() {
+            return Ok(Some(Arc::clone(s)));
+        }
+        let ch = self.handle.channel_open_session().await.map_err(|e| err("opening an SFTP channel", e))?;
+        if ch.request_subsystem(true, "sftp").await.is_err() {
+            return Ok(None);
+        }
+        match SftpSession::new(ch.into_stream()).await {
+            Ok(s) => {
+                let s = Arc::new(s);
+                *guard = Some(Arc::clone(&s));
+                Ok(Some(s))
+            }
+            Err(_) => Ok(None),
+        }
+    }
+
+    /// Runs `command` feeding it `input` on stdin; the exit status.
+    async fn run_with_input(
+        &self,
+        command: &str,
+        input: &mut (dyn tokio::io::AsyncRead + Unpin + Send),
+    ) -> Result<Option<i32>> {
+        let mut ch = self.handle.channel_open_session().await.map_err(|e| err("opening a channel", e))?;
+        ch.exec(true, command).await.map_err(|e| err("starting a command", e))?;
+        ch.data(input).await.map_err(|e| err("sending data", e))?;
+        ch.eof().await.map_err(|e| err("sending data", e))?;
+        let mut code = None;
+        let mut stderr = Vec::new();
+        while let Some(msg) = ch.wait().await {
+            match msg {
+                ChannelMsg::ExitStatus { exit_status } => code = Some(exit_status as i32),
+                ChannelMsg::ExtendedData { data, .. } => stderr.extend_from_slice(&data),
+                _ => {}
+            }
+        }
+        if code != Some(0) {
+            return Err(Error::new(format!("{command}: {}", String::from_utf8_lossy(&stderr).trim())));
+        }
+        Ok(code)
+    }
+
+    async fn upload_reader(&self, dst: &str, src: &mut (dyn tokio::io::AsyncRead + Unpin + Send)) -> Result<()> {
+        if let Some(sftp) = self.sftp().await? {
+            let mut f = sftp.create(dst).await.map_err(|e| err(&format!("creating {dst}"), e))?;
+            tokio::io::copy(src, &mut f).await.map_err(|e| err(&format!("uploading to {dst}"), e))?;
+            f.shutdown().await.map_err(|e| err(&format!("closing {dst}"), e))?;
+            return Ok(());
+        }
+        self.run_with_input(&format!("cat > {}", quote(dst)), src).await.map(|_| ())
+    }
+
+    async fn mkdir_p(&self, dirs: &[String]) -> Result<()> {
+        let noop = |_: Stream, _: &str| {};
+        let list: Vec<String> = dirs.iter().map(|d| quote(d)).collect();
+        match self.start(&format!("mkdir -p {}", list.join(" ")), &noop).await? {
+            Some(0) => Ok(()),
+            _ => Err(Error::new(format!("cannot create the folders {} on the machine", dirs.join(", ")))),
+        }
+    }
+}
+
+#[async_trait]
+impl Communicator for Ssh {
+    async fn start(&self, command: &str, output: OutputFn<'_>) -> Result<Option<i32>> {
+        let mut ch = self.handle.channel_open_session().await.map_err(|e| err("opening a channel", e))?;
+        if self.pty {
+            ch.request_pty(true, "xterm", 80, 40, 0, 0, &[]).await.map_err(|e| err("requesting a pty", e))?;
+        }
+        ch.exec(true, command).await.map_err(|e| err("starting the command", e))?;
+        let mut out = Lines { buf: Vec::new(), stream: Stream::Stdout };
+        let mut errs = Lines { buf: Vec::new(), stream: Stream::Stderr };
+        let mut code = None;
+        while let Some(msg) = ch.wait().await {
+            match msg {
+                ChannelMsg::Data { data } => out.push(&data, output),
+                ChannelMsg::ExtendedData { data, ext: 1 } => errs.push(&data, output),
+                ChannelMsg::ExitStatus { exit_status } => code = Some(exit_status as i32),
+                _ => {}
+            }
+        }
+        out.finish(output);
+        errs.finish(output);
+        Ok(code)
+    }
+
+    async fn upload(&self, dst: &str, data: &[u8]) -> Result<()> {
+        let mut r = data;
+        self.upload_reader(dst, &mut r).await
+    }
+
+    async fn upload_file(&self, dst: &str, src: &Path) -> Result<()> {
+        let mut f = tokio::fs::File::open(src).await.map_err(|e| err(&format!("reading {}", src.display()), e))?;
+        self.upload_reader(dst, &mut f).await
+    }
+
+    async fn upload_dir(&self, dst: &str, src: &Path, exclude: &[String]) -> Result<()> {
+        let contents_only = src.to_string_lossy().ends_with('/');
+        let root = if contents_only {
+            dst.trim_end_matches('/').to_string()
+        } else {
+            let name = src.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            format!("{}/{name}", dst.trim_end_matches('/'))
+        };
+        // Walk locally first, then create folders and send files.
+        let mut stack = vec![(src.to_path_buf(), PathBuf::new())];
+        let mut files = Vec::new();
+        let mut dirs = vec![root.clone()];
+        while let Some((dir, rel)) = stack.pop() {
+            let mut rd = tokio::fs::read_dir(&dir).await.map_err(|e| err(&format!("reading {}", dir.display()), e))?;
+            while let Some(e) = rd.next_entry().await? {
+                let r = rel.join(e.file_name());
+                if exclude.iter().any(|x| Path::new(x) == r) {
+                    continue;
+                }
+                let remote = format!("{root}/{}", r.to_string_lossy());
+                if e.file_type().await?.is_dir() {
+                    dirs.push(remote);
+                    stack.push((e.path(), r));
+                } else {
+                    files.push((e.path(), remote));
+                }
+            }
+        }
+        self.mkdir_p(&dirs).await?;
+        for (local, remote) in files {
+            self.upload_file(&remote, &local).await?;
+        }
+        Ok(())
+    }
+
+    async fn download(&self, src: &str, dst: &Path) -> Result<()> {
+        if let Some(parent) = dst.parent().filter(|p| !p.as_os_str().is_empty()) {
+            tokio::fs::create_dir_all(parent).await?;
+        }
+        let mut out = tokio::fs::File::create(dst).await.map_err(|e| err(&format!("creating {}", dst.display()), e))?;
+        if let Some(sftp) = self.sftp().await? {
+            let mut f = sftp.open(src).await.map_err(|e| err(&format!("opening {src} on the machine"), e))?;
+            tokio::io::copy(&mut f, &mut out).await.map_err(|e| err(&format!("downloading {src}"), e))?;
+            return Ok(());
+        }
+        let mut ch = self.handle.channel_open_session().await.map_err(|e| err("opening a channel", e))?;
+        ch.exec(true, format!("cat {}", quote(src))).await.map_err(|e| err("starting cat", e))?;
+        let mut code = None;
+        while let Some(msg) = ch.wait().await {
+            match msg {
+                ChannelMsg::Data { data } => out.write_all(&data).await?,
+                ChannelMsg::ExitStatus { exit_status } => code = Some(exit_status),
+                _ => {}
+            }
+        }
+        if code != Some(0) {
+            return Err(Error::new(format!("downloading {src} failed")));
+        }
+        Ok(())
+    }
+
+    async fn download_dir(&self, src: &str, dst: &Path, exclude: &[String]) -> Result<()> {
+        // List the remote tree with find, then fetch file by file.
+        let lines = std::sync::Mutex::new(Vec::new());
+        let collect = |s: Stream, l: &str| {
+            if s == Stream::Stdout {
+                if let Ok(mut v) = lines.lock() {
+                    v.push(l.to_string());
+                }
+            }
+        };
+        let base = src.trim_end_matches('/');
+        let code = self.start(&format!("cd {} && find . -type f", quote(base)), &collect).await?;
+        if code != Some(0) {
+            return Err(Error::new(format!("listing {src} on the machine failed")));
+        }
+        let target = if src.ends_with('/') {
+            dst.to_path_buf()
+        } else {
+            dst.join(Path::new(base).file_name().unwrap_or_default())
+        };
+        let files = lines.into_inner().unwrap_or_default();
+        for rel in files {
+            let rel = rel.trim_start_matches("./").to_string();
+            if exclude.iter().any(|x| *x == rel) {
+                continue;
+            }
+            self.download(&format!("{base}/{rel}"), &target.join(&rel)).await?;
+        }
+        Ok(())
+    }
+}
