@@ -14,7 +14,7 @@ use russh::client::{self, Handle};
 use russh::keys::{load_secret_key, PrivateKeyWithHashAlg};
 use russh::ChannelMsg;
 use russh_sftp::client::SftpSession;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::Mutex;
 
 use crate::config::Config;
@@ -197,7 +197,15 @@ impl Ssh {
     ) -> Result<Option<i32>> {
         let mut ch = self.handle.channel_open_session().await.map_err(|e| err("opening a channel", e))?;
         ch.exec(true, command).await.map_err(|e| err("starting a command", e))?;
-        ch.data(input).await.map_err(|e| err("sending data", e))?;
+        // Owned chunks go through the same queue as the EOF, so they cannot be overtaken by it.
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = input.read(&mut buf).await.map_err(|e| err("reading the data to send", e))?;
+            if n == 0 {
+                break;
+            }
+            ch.data_bytes(buf[..n].to_vec()).await.map_err(|e| err("sending data", e))?;
+        }
         ch.eof().await.map_err(|e| err("sending data", e))?;
         let mut code = None;
         let mut stderr = Vec::new();
