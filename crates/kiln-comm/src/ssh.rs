@@ -319,6 +319,7 @@ impl Communicator for Ssh {
         if let Some(sftp) = self.sftp().await? {
             let mut f = sftp.open(src).await.map_err(|e| err(&format!("opening {src} on the machine"), e))?;
             tokio::io::copy(&mut f, &mut out).await.map_err(|e| err(&format!("downloading {src}"), e))?;
+            out.flush().await?;
             return Ok(());
         }
         let mut ch = self.handle.channel_open_session().await.map_err(|e| err("opening a channel", e))?;
@@ -331,6 +332,8 @@ impl Communicator for Ssh {
                 _ => {}
             }
         }
+        // tokio writes files in the background: flush before reporting success.
+        out.flush().await?;
         if code != Some(0) {
             return Err(Error::new(format!("downloading {src} failed")));
         }
