@@ -363,7 +363,7 @@ impl Communicator for Ssh {
         let files = lines.into_inner().unwrap_or_default();
         for rel in files {
             let rel = rel.trim_start_matches("./").to_string();
-            if exclude.iter().any(|x| *x == rel) {
+            if exclude.contains(&rel) {
                 continue;
             }
             self.download(&format!("{base}/{rel}"), &target.join(&rel)).await?;

@@ -171,8 +171,12 @@ fn remove_at(node: &mut Node, path: &[usize]) -> bool {
 }
 
 /// A decode error on its way up: the diagnostic so far and the path of the node that failed.
+/// Boxed: it travels through every `Result` of the deserializer.
 #[derive(Debug)]
-pub struct Error {
+pub struct Error(Box<ErrorInner>);
+
+#[derive(Debug)]
+pub struct ErrorInner {
     summary: String,
     span: Option<Span>,
     help: Option<String>,
@@ -184,9 +188,22 @@ pub struct Error {
     missing: bool,
 }
 
+impl std::ops::Deref for Error {
+    type Target = ErrorInner;
+    fn deref(&self) -> &ErrorInner {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Error {
+    fn deref_mut(&mut self) -> &mut ErrorInner {
+        &mut self.0
+    }
+}
+
 impl Error {
     fn new(summary: impl Into<String>) -> Error {
-        Error {
+        Error(Box::new(ErrorInner {
             summary: summary.into(),
             span: None,
             help: None,
@@ -194,7 +211,7 @@ impl Error {
             path: Vec::new(),
             located: false,
             missing: false,
-        }
+        }))
     }
 
     fn at(mut self, span: &Option<Span>) -> Error {
@@ -206,9 +223,10 @@ impl Error {
     }
 
     fn into_diagnostic(self, root: Option<Span>) -> Diagnostic {
-        let mut d = Diagnostic::error(self.summary).at_opt(self.span).at_opt(root);
-        d.help = self.help;
-        d.detail = self.detail;
+        let e = *self.0;
+        let mut d = Diagnostic::error(e.summary).at_opt(e.span).at_opt(root);
+        d.help = e.help;
+        d.detail = e.detail;
         d
     }
 }

@@ -175,7 +175,7 @@ fn machine_readable_summary() {
     ));
     let (code, out) = run(&t, &RunSettings::default(), Format::MachineReadable);
     assert_eq!(code, 0, "{out}");
-    let tail: Vec<String> = out.lines().map(|l| l.splitn(2, ',').nth(1).unwrap_or("").to_string()).collect();
+    let tail: Vec<String> = out.lines().map(|l| l.split_once(',').map_or("", |x| x.1).to_string()).collect();
     let o = d.path("o.txt");
     for expected in [
         "f,artifact-count,1".to_string(),
