@@ -76,6 +76,8 @@ pub struct Config {
 #[derive(Default)]
 pub struct Shell {
     config: Config,
+    /// The configuration as written, re-decoded at run time when it refers to build data.
+    node: Option<Node>,
 }
 
 pub fn new() -> Box<dyn Provisioner> {
@@ -156,11 +158,13 @@ impl Provisioner for Shell {
         }
         d.into_result()?;
         self.config = c;
+        self.node = Some(config.clone());
         Ok(Vec::new())
     }
 
-    async fn provision(&self, ctx: &RunContext, comm: Arc<dyn Communicator>, _data: &GeneratedData) -> Result<()> {
-        let c = &self.config;
+    async fn provision(&self, ctx: &RunContext, comm: Arc<dyn Communicator>, data: &GeneratedData) -> Result<()> {
+        let late: Option<Config> = kiln_core::late::redecode(self.node.as_ref(), data, "the \"shell\" provisioner")?;
+        let c = late.as_ref().unwrap_or(&self.config);
         let ui = &ctx.ui;
         let mut env: Vec<(String, String)> = vec![
             ("PACKER_BUILDER_TYPE".into(), ctx.info.builder_type.clone()),
@@ -174,6 +178,7 @@ impl Provisioner for Shell {
         });
         let limit = c.start_retry_timeout.map_or(Duration::from_secs(300), |d| d.get());
         let mut data: GeneratedData = GeneratedData::new();
+        // `data` from here on holds execute_command's fields.
         let default_exec;
         if c.use_env_var_file {
             let file = format!("{folder}/varfile_{}.sh", unique());

@@ -30,6 +30,7 @@ fn null_over_ssh_with_every_provisioner_and_post_processor() {
     {{"type":"shell","inline":["cat {dir}/remote/index.html"],"remote_folder":"{dir}/remote"}},
     {{"type":"file","direction":"download","source":"{dir}/remote/index.html","destination":"{dir}/downloaded.html"}},
     {{"type":"shell-local","inline":["echo local side"]}},
+    {{"type":"shell","inline":["echo data {{{{ .ConnType }}}} {{{{ .Host }}}}:{{{{ .Port }}}} {{{{ build `User` }}}}"],"remote_folder":"{dir}/remote"}},
     {{"type":"breakpoint","disable":true,"note":"skip me"}}
   ],
   "post-processors": [[
@@ -51,6 +52,7 @@ fn null_over_ssh_with_every_provisioner_and_post_processor() {
         "==> remote: to-stderr",
         "    remote: <h1>kiln</h1>",
         "    remote: local side",
+        &format!("    remote: data ssh 127.0.0.1:{} {}", sshd.port, sshd.user),
         "==> remote: Breakpoint provisioner with note \"skip me\" disabled; continuing...",
         "    remote: post remote",
     ] {
