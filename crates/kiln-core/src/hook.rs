@@ -100,6 +100,12 @@ impl ProvisionHook for Provisioners {
                 return Err(crate::Error::cancelled());
             }
             ctx.ui.log(format!("Running provisioner {}", p.label));
+            if ctx.info.debug {
+                tokio::select! {
+                    _ = ctx.ui.ask("Pausing before the next provisioner . Press enter to continue.") => {}
+                    _ = ctx.cancel.cancelled() => return Err(crate::Error::cancelled()),
+                }
+            }
             self.run_one(p, ctx, &comm, data).await?;
         }
         Ok(())

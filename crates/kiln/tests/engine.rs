@@ -211,3 +211,20 @@ fn failed_build_removes_what_it_created() {
     assert!(common::exists(&target));
     assert!(out.contains(&format!("  - deleting target file {target}")), "{out}");
 }
+
+#[test]
+fn run_cleanup_provisioner_mode_runs_it_and_keeps_the_rest() {
+    let d = TempDir::new("rcp");
+    let target = d.path("made.txt");
+    let t = template(&format!(
+        r#"{{"builders": [{{"type":"file","content":"x","target":"{target}"}}],
+  "provisioners": [{{"type":"shell-local","inline":["exit 1"]}}],
+  "error-cleanup-provisioner": {{"type":"shell-local","inline":["echo error cleanup ran"]}}}}"#
+    ));
+    let mut s = RunSettings::default();
+    s.options.on_error = kiln_core::OnError::RunCleanupProvisioner;
+    let (code, out) = run(&t, &s, plain());
+    assert_eq!(code, 1);
+    assert!(out.contains("    file: error cleanup ran"), "{out}");
+    assert!(common::exists(&target), "run-cleanup-provisioner must not clean up the build");
+}
