@@ -276,6 +276,19 @@ impl Communicator for Ssh {
         self.upload_reader(dst, &mut f).await
     }
 
+    async fn upload_file_progress(
+        &self,
+        dst: &str,
+        src: &Path,
+        progress: Arc<kiln_core::progress::Progress>,
+    ) -> Result<()> {
+        let f = tokio::fs::File::open(src).await.map_err(|e| err(&format!("reading {}", src.display()), e))?;
+        let mut r = kiln_core::progress::ProgressReader::new(f, Arc::clone(&progress));
+        self.upload_reader(dst, &mut r).await?;
+        progress.finish();
+        Ok(())
+    }
+
     async fn upload_dir(&self, dst: &str, src: &Path, exclude: &[String]) -> Result<()> {
         let contents_only = src.to_string_lossy().ends_with('/');
         let root = if contents_only {

@@ -10,6 +10,7 @@ pub mod event;
 pub mod hook;
 pub mod late;
 pub mod output;
+pub mod progress;
 pub mod registry;
 pub mod render;
 pub mod run;

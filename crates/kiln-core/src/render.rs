@@ -36,11 +36,15 @@ pub struct Human {
     color: bool,
     timestamps: bool,
     colors: Mutex<BTreeMap<String, u8>>,
+    /// Progress bars go to stderr, and only when it is a terminal.
+    progress: Option<Mutex<std::io::Stderr>>,
 }
 
 impl Human {
     pub fn new(out: Box<dyn Write + Send>, color: bool, timestamps: bool) -> Human {
-        Human { out: Mutex::new(out), color, timestamps, colors: Mutex::new(BTreeMap::new()) }
+        use std::io::IsTerminal;
+        let progress = std::io::stderr().is_terminal().then(|| Mutex::new(std::io::stderr()));
+        Human { out: Mutex::new(out), color, timestamps, colors: Mutex::new(BTreeMap::new()), progress }
     }
 
     fn color_of(&self, build: &Option<String>) -> Option<u8> {
@@ -104,12 +108,37 @@ impl Renderer for Human {
             Event::Plain { text } => format!("{text}\n"),
             Event::ArtifactCount { .. } => String::new(),
             Event::Artifact { build, description, .. } => format!("--> {build}: {description}\n"),
-            Event::Progress { .. } => String::new(),
+            Event::Progress { build, label, done, total } => {
+                if let Some(err) = &self.progress {
+                    if let Ok(mut e) = err.lock() {
+                        let _ = e.write_all(progress_line(build, label, *done, *total).as_bytes());
+                        let _ = e.flush();
+                    }
+                }
+                String::new()
+            }
         };
         if let Ok(mut o) = self.out.lock() {
             let _ = o.write_all(text.as_bytes());
             let _ = o.flush();
         }
+    }
+}
+
+/// One redraw of a progress bar: `\r    build: label [=====>    ]  45% 450.0 MiB/1.0 GiB`,
+/// ending the line when complete.
+pub fn progress_line(build: &Option<String>, label: &str, done: u64, total: Option<u64>) -> String {
+    use crate::progress::human_bytes;
+    let who = who(build);
+    match total.filter(|t| *t > 0) {
+        Some(t) => {
+            let pct = (done.min(t) * 100 / t) as usize;
+            let filled = pct * 30 / 100;
+            let bar = format!("{}{}", "=".repeat(filled), " ".repeat(30 - filled));
+            let end = if done >= t { "\n" } else { "" };
+            format!("\r    {who}{label} [{bar}] {pct:3}% {}/{}{end}", human_bytes(done), human_bytes(t))
+        }
+        None => format!("\r    {who}{label} {}", human_bytes(done)),
     }
 }
 
@@ -343,6 +372,16 @@ mod tests {
         assert_eq!(v["type"], "say");
         assert_eq!(v["text"], "x\"y");
         assert_eq!(v["time"], "1970-01-01T00:00:00Z");
+    }
+
+    #[test]
+    fn progress_lines() {
+        let b = Some("null".to_string());
+        assert_eq!(
+            progress_line(&b, "up", 512, Some(1024)),
+            "\r    null: up [===============               ]  50% 512 B/1.0 KiB"
+        );
+        assert!(progress_line(&b, "up", 1024, Some(1024)).ends_with("100% 1.0 KiB/1.0 KiB\n"));
     }
 
     #[test]

@@ -134,7 +134,10 @@ impl Provisioner for FileProv {
             if meta.is_dir() {
                 ctx.cancel.run(comm.upload_dir(&dst, Path::new(src), &[])).await??;
             } else {
-                ctx.cancel.run(comm.upload_file(&file_destination(&dst, src), Path::new(src))).await??;
+                let progress = kiln_core::progress::Progress::new(ui, format!("uploading {src}"), Some(meta.len()));
+                ctx.cancel
+                    .run(comm.upload_file_progress(&file_destination(&dst, src), Path::new(src), progress))
+                    .await??;
             }
         }
         Ok(())

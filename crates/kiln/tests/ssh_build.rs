@@ -160,3 +160,28 @@ fn seed_nginx_file_provisioner_sequence() {
         serde_json::from_str(&std::fs::read_to_string(d.path("manifest.json")).unwrap()).unwrap();
     assert_eq!(m["builds"][0]["name"], "null");
 }
+
+#[test]
+fn uploads_report_progress() {
+    let Some(sshd) = sshd_or_skip() else { return };
+    let d = TempDir::new("ssh-progress");
+    let size = 3 * 1024 * 1024;
+    std::fs::write(d.path("big.bin"), vec![7u8; size]).unwrap();
+    let t = template(&format!(
+        r#"{{"builders": [{}],
+  "provisioners": [{{"type":"file","source":"{dir}/big.bin","destination":"{dir}/copy.bin"}}]}}"#,
+        builder(&sshd, "p"),
+        dir = d.0.display()
+    ));
+    let (code, out) = run(&t, &RunSettings::default(), kiln_core::render::Format::Json);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(std::fs::metadata(d.path("copy.bin")).unwrap().len(), size as u64);
+    let last = out
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["type"] == "progress")
+        .last()
+        .expect("progress events");
+    assert_eq!(last["done"], size);
+    assert_eq!(last["total"], size);
+}
