@@ -318,6 +318,8 @@ impl<'a> NodeDe<'a> {
     fn number(&self) -> Result<f64, Error> {
         match &self.node.kind {
             NodeKind::Number(n) => Ok(*n),
+            // null is "not set": the zero value, as mapstructure leaves it.
+            NodeKind::Null => Ok(0.0),
             NodeKind::Bool(b) => Ok(if *b { 1.0 } else { 0.0 }),
             NodeKind::String(s) if s.trim().is_empty() => Ok(0.0),
             NodeKind::String(s) => s.trim().parse::<f64>().map_err(|_| {
@@ -343,6 +345,7 @@ impl<'a> NodeDe<'a> {
     fn string(&self) -> Result<String, Error> {
         match &self.node.kind {
             NodeKind::String(s) => Ok(s.clone()),
+            NodeKind::Null => Ok(String::new()),
             NodeKind::Number(n) => Ok(crate::value::format_number(*n)),
             NodeKind::Bool(b) => Ok(if *b { "1" } else { "0" }.to_string()),
             _ => Err(self.err("a string")),
@@ -388,6 +391,7 @@ impl<'de, 'a> de::Deserializer<'de> for NodeDe<'a> {
     fn deserialize_bool<V: Visitor<'de>>(self, v: V) -> Result<V::Value, Error> {
         let b = match &self.node.kind {
             NodeKind::Bool(b) => *b,
+            NodeKind::Null => false,
             NodeKind::Number(n) => *n != 0.0,
             NodeKind::String(s) if s.is_empty() => false,
             NodeKind::String(s) => match parse_go_bool(s) {
