@@ -109,6 +109,16 @@ impl Config {
                         .with_help("add \"ssh_username\""),
                 );
             }
+            let has_auth = self.ssh_password.as_deref().is_some_and(|p| !p.is_empty())
+                || self.ssh_private_key_file.as_deref().is_some_and(|p| !p.is_empty())
+                || self.ssh_agent_auth == Some(true);
+            if needs_host && !has_auth {
+                d.push(
+                    Diagnostic::error("the ssh communicator needs a way to log in")
+                        .at_opt(config.span.clone())
+                        .with_help("set \"ssh_password\", \"ssh_private_key_file\" or \"ssh_agent_auth\": true"),
+                );
+            }
             if let Some(m) = self.ssh_file_transfer_method.as_deref() {
                 if m != "scp" && m != "sftp" {
                     d.push(
@@ -147,7 +157,8 @@ mod tests {
         let n = kiln_template::testing::json_node("t.json", r#"{"communicator":"ssh"}"#).unwrap();
         let c: Config = kiln_template::decode::decode(&n).unwrap();
         let d = c.check(&n, true);
-        assert_eq!(d.0.len(), 2);
+        assert_eq!(d.0.len(), 3);
+        assert_eq!(d.0[2].summary, "the ssh communicator needs a way to log in");
         assert!(d.0[0].summary.starts_with("ssh_host must be set"));
         let n = kiln_template::testing::json_node("t.json", r#"{"communicator":"nnoe"}"#).unwrap();
         let c: Config = kiln_template::decode::decode(&n).unwrap();
