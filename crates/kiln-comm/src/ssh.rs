@@ -32,6 +32,8 @@ impl client::Handler for Client {
 
 pub struct Ssh {
     handle: Handle<Client>,
+    /// The bastion's session, kept open for the tunnel.
+    _bastion: Option<Handle<Client>>,
     sftp: Mutex<Option<Arc<SftpSession>>>,
     use_sftp: bool,
     pty: bool,
@@ -41,69 +43,137 @@ fn err(what: &str, e: impl std::fmt::Display) -> Error {
     Error::new(format!("{what}: {e}"))
 }
 
-/// One attempt: TCP, handshake, authentication.
-async fn attempt(c: &Config, addr: &str) -> std::result::Result<Handle<Client>, (bool, Error)> {
-    let config = Arc::new(client::Config {
-        keepalive_interval: Some(c.ssh_keep_alive_interval.map_or(Duration::from_secs(5), |d| d.get())),
-        ..client::Config::default()
-    });
-    // A refused or dropped connection means "not up yet": retry.
-    let mut h = client::connect(config, addr, Client).await.map_err(|e| (true, err("connecting", e)))?;
-    let user = c.ssh_username.clone().unwrap_or_default();
-    if let Some(key_file) = &c.ssh_private_key_file {
-        let key = load_secret_key(key_file, None)
-            .map_err(|e| (false, err(&format!("reading ssh_private_key_file {key_file}"), e)))?;
-        let hash = h.best_supported_rsa_hash().await.map_err(|e| (true, err("negotiating", e)))?.flatten();
-        let r = h
-            .authenticate_publickey(&user, PrivateKeyWithHashAlg::new(Arc::new(key), hash))
-            .await
-            .map_err(|e| (true, err("authenticating", e)))?;
-        if r.success() {
-            return Ok(h);
+/// Who logs in, and how.
+struct Login {
+    user: String,
+    password: Option<String>,
+    key_file: Option<String>,
+    agent: bool,
+}
+
+impl Login {
+    fn target(c: &Config) -> Login {
+        Login {
+            user: c.ssh_username.clone().unwrap_or_default(),
+            password: c.ssh_password.clone(),
+            key_file: c.ssh_private_key_file.clone(),
+            agent: c.ssh_agent_auth == Some(true),
         }
     }
-    if let Some(pw) = &c.ssh_password {
-        let r = h.authenticate_password(&user, pw).await.map_err(|e| (true, err("authenticating", e)))?;
-        if r.success() {
-            return Ok(h);
+
+    /// The bastion's login; unset options fall back to the target's, as Packer does.
+    fn bastion(c: &Config) -> Login {
+        let t = Login::target(c);
+        Login {
+            user: c.ssh_bastion_username.clone().unwrap_or(t.user),
+            password: c.ssh_bastion_password.clone().or(t.password),
+            key_file: c.ssh_bastion_private_key_file.clone().or(t.key_file),
+            agent: c.ssh_bastion_agent_auth.unwrap_or(t.agent),
+        }
+    }
+}
+
+/// An attempt's failure: whether trying again may help.
+type Attempt<T> = std::result::Result<T, (bool, Error)>;
+
+fn client_config(c: &Config) -> Arc<client::Config> {
+    Arc::new(client::Config {
+        keepalive_interval: Some(c.ssh_keep_alive_interval.map_or(Duration::from_secs(5), |d| d.get())),
+        ..client::Config::default()
+    })
+}
+
+/// Authenticates `h` with every method `login` allows, in Packer's order.
+async fn authenticate(h: &mut Handle<Client>, login: &Login) -> Attempt<()> {
+    let user = &login.user;
+    let auth_err = |e: russh::Error| (true, err("authenticating", e));
+    if let Some(key_file) = &login.key_file {
+        let key = load_secret_key(key_file, None)
+            .map_err(|e| (false, err(&format!("reading ssh_private_key_file {key_file}"), e)))?;
+        let hash = h.best_supported_rsa_hash().await.map_err(auth_err)?.flatten();
+        if h.authenticate_publickey(user, PrivateKeyWithHashAlg::new(Arc::new(key), hash))
+            .await
+            .map_err(auth_err)?
+            .success()
+        {
+            return Ok(());
+        }
+    }
+    if login.agent {
+        let mut agent = russh::keys::agent::client::AgentClient::connect_env()
+            .await
+            .map_err(|e| (false, err("connecting to the SSH agent (SSH_AUTH_SOCK)", e)))?;
+        let ids = agent.request_identities().await.map_err(|e| (false, err("listing the SSH agent's keys", e)))?;
+        let hash = h.best_supported_rsa_hash().await.map_err(auth_err)?.flatten();
+        for id in ids {
+            let russh::keys::agent::AgentIdentity::PublicKey { key, .. } = id else { continue };
+            match h.authenticate_publickey_with(user, key, hash, &mut agent).await {
+                Ok(r) if r.success() => return Ok(()),
+                Ok(_) => {}
+                Err(e) => return Err((true, err("authenticating with the SSH agent", e))),
+            }
+        }
+    }
+    if let Some(pw) = &login.password {
+        if h.authenticate_password(user, pw).await.map_err(auth_err)?.success() {
+            return Ok(());
         }
         // Servers with only keyboard-interactive: answer every prompt with the password.
         use russh::client::KeyboardInteractiveAuthResponse as K;
-        let mut r = h
-            .authenticate_keyboard_interactive_start(&user, None)
-            .await
-            .map_err(|e| (true, err("authenticating", e)))?;
+        let mut r = h.authenticate_keyboard_interactive_start(user, None).await.map_err(auth_err)?;
         for _ in 0..5 {
             match r {
-                K::Success => return Ok(h),
+                K::Success => return Ok(()),
                 K::Failure { .. } => break,
                 K::InfoRequest { prompts, .. } => {
                     r = h
                         .authenticate_keyboard_interactive_respond(prompts.iter().map(|_| pw.clone()).collect())
                         .await
-                        .map_err(|e| (true, err("authenticating", e)))?;
+                        .map_err(auth_err)?;
                 }
             }
         }
     }
-    Err((
-        true,
-        Error::new(format!(
-            "authentication as {user:?} failed (check ssh_username, ssh_password, ssh_private_key_file)"
-        )),
-    ))
+    Err((true, Error::new(format!("authentication as {user:?} failed (check the ssh_username, ssh_password, ssh_private_key_file and ssh_agent_auth options)"))))
+}
+
+/// One attempt: TCP (directly or through the bastion), handshake, authentication. Returns the
+/// session and the bastion's, which must live as long as it.
+async fn attempt(c: &Config, host: &str, port: u16) -> Attempt<(Handle<Client>, Option<Handle<Client>>)> {
+    let config = client_config(c);
+    match c.ssh_bastion_host.as_deref().filter(|b| !b.is_empty()) {
+        None => {
+            // A refused or dropped connection means "not up yet": retry.
+            let mut h =
+                client::connect(config, (host, port), Client).await.map_err(|e| (true, err("connecting", e)))?;
+            authenticate(&mut h, &Login::target(c)).await?;
+            Ok((h, None))
+        }
+        Some(bastion) => {
+            let bport = c.ssh_bastion_port.unwrap_or(22);
+            let mut b = client::connect(Arc::clone(&config), (bastion, bport), Client)
+                .await
+                .map_err(|e| (true, err(&format!("connecting to the bastion {bastion}:{bport}"), e)))?;
+            authenticate(&mut b, &Login::bastion(c)).await.map_err(|(r, e)| (r, e.context("bastion")))?;
+            let ch = b
+                .channel_open_direct_tcpip(host, u32::from(port), "127.0.0.1", 0)
+                .await
+                .map_err(|e| (true, err(&format!("tunnelling to {host}:{port} through the bastion"), e)))?;
+            let mut h = client::connect_stream(config, ch.into_stream(), Client)
+                .await
+                .map_err(|e| (true, err("connecting through the bastion", e)))?;
+            authenticate(&mut h, &Login::target(c)).await?;
+            Ok((h, Some(b)))
+        }
+    }
 }
 
 /// Connects as `c` says, retrying until `ssh_timeout` (default 5m) or `ssh_handshake_attempts`
 /// failed authentications (default 10). `say` reports progress.
 pub async fn connect(c: &Config, say: &(dyn Fn(&str) + Send + Sync)) -> Result<Ssh> {
-    if c.ssh_agent_auth == Some(true) && c.ssh_password.is_none() && c.ssh_private_key_file.is_none() {
-        return Err(Error::new(
-            "ssh_agent_auth is not supported by kiln yet; use ssh_private_key_file or ssh_password",
-        ));
-    }
     let host = c.ssh_host.clone().unwrap_or_default();
-    let addr = format!("{host}:{}", c.ssh_port.unwrap_or(22));
+    let port = c.ssh_port.unwrap_or(22);
+    let addr = format!("{host}:{port}");
     let timeout = c.ssh_timeout.map_or(Duration::from_secs(300), |d| d.get());
     let max_handshakes = c.ssh_handshake_attempts.unwrap_or(10).max(1);
     let start = Instant::now();
@@ -111,11 +181,12 @@ pub async fn connect(c: &Config, say: &(dyn Fn(&str) + Send + Sync)) -> Result<S
     let mut wait = Duration::from_millis(100);
     say("Waiting for SSH to become available...");
     loop {
-        match attempt(c, &addr).await {
-            Ok(handle) => {
+        match attempt(c, &host, port).await {
+            Ok((handle, bastion)) => {
                 say("Connected to SSH!");
                 return Ok(Ssh {
                     handle,
+                    _bastion: bastion,
                     sftp: Mutex::new(None),
                     use_sftp: c.ssh_file_transfer_method.as_deref() != Some("scp"),
                     pty: c.ssh_pty.unwrap_or(false),

@@ -77,3 +77,17 @@ async fn wrong_key_and_closed_port_fail_clearly() {
     assert!(e.message.starts_with("Timeout waiting for SSH"), "{e}");
     assert!(start.elapsed() < Duration::from_secs(5));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn through_a_bastion() {
+    let Some(sshd) = sshd_or_skip() else { return };
+    // The same sshd is the bastion and, through its tunnel, the target.
+    let mut c = sshd.config();
+    c.ssh_bastion_host = Some("127.0.0.1".into());
+    c.ssh_bastion_port = Some(sshd.port);
+    let comm = kiln_comm::ssh::connect(&c, &quiet).await.unwrap();
+    let lines = Mutex::new(Vec::new());
+    let out = |_: Stream, l: &str| lines.lock().unwrap().push(l.to_string());
+    assert_eq!(comm.start("echo via bastion", &out).await.unwrap(), Some(0));
+    assert_eq!(lines.into_inner().unwrap(), ["via bastion"]);
+}
