@@ -68,6 +68,10 @@ pub struct Config {
     pub ssh_bastion_private_key_file: Option<String>,
     #[serde(default)]
     pub ssh_bastion_agent_auth: Option<bool>,
+    /// A private key in OpenSSH format held in memory (a builder's temporary key pair); not an
+    /// option users set.
+    #[serde(skip)]
+    pub ssh_private_key: Option<String>,
 }
 
 const KINDS: &[&str] = &["ssh", "none", "local", "winrm", "docker"];
@@ -151,6 +155,13 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn in_memory_key_is_not_a_user_option() {
+        let fields = kiln_template::decode::fields_of::<Config>();
+        assert!(fields.contains(&"ssh_private_key_file"));
+        assert!(!fields.contains(&"ssh_private_key"));
+    }
 
     #[test]
     fn ssh_needs_host_and_user() {

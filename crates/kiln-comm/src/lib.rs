@@ -6,6 +6,7 @@
 //! refuses every operation, `ssh` reaches a machine over SSH (russh).
 
 pub mod config;
+pub mod keys;
 pub mod local;
 pub mod none;
 pub mod ssh;

@@ -48,6 +48,8 @@ struct Login {
     user: String,
     password: Option<String>,
     key_file: Option<String>,
+    /// An in-memory key (a temporary key pair).
+    key: Option<String>,
     agent: bool,
 }
 
@@ -57,6 +59,7 @@ impl Login {
             user: c.ssh_username.clone().unwrap_or_default(),
             password: c.ssh_password.clone(),
             key_file: c.ssh_private_key_file.clone(),
+            key: c.ssh_private_key.clone(),
             agent: c.ssh_agent_auth == Some(true),
         }
     }
@@ -68,6 +71,7 @@ impl Login {
             user: c.ssh_bastion_username.clone().unwrap_or(t.user),
             password: c.ssh_bastion_password.clone().or(t.password),
             key_file: c.ssh_bastion_private_key_file.clone().or(t.key_file),
+            key: None,
             agent: c.ssh_bastion_agent_auth.unwrap_or(t.agent),
         }
     }
@@ -87,9 +91,17 @@ fn client_config(c: &Config) -> Arc<client::Config> {
 async fn authenticate(h: &mut Handle<Client>, login: &Login) -> Attempt<()> {
     let user = &login.user;
     let auth_err = |e: russh::Error| (true, err("authenticating", e));
+    let mut keys = Vec::new();
+    if let Some(pem) = &login.key {
+        keys.push(russh::keys::decode_secret_key(pem, None).map_err(|e| (false, err("reading the temporary key", e)))?);
+    }
     if let Some(key_file) = &login.key_file {
-        let key = load_secret_key(key_file, None)
-            .map_err(|e| (false, err(&format!("reading ssh_private_key_file {key_file}"), e)))?;
+        keys.push(
+            load_secret_key(key_file, None)
+                .map_err(|e| (false, err(&format!("reading ssh_private_key_file {key_file}"), e)))?,
+        );
+    }
+    for key in keys {
         let hash = h.best_supported_rsa_hash().await.map_err(auth_err)?.flatten();
         if h.authenticate_publickey(user, PrivateKeyWithHashAlg::new(Arc::new(key), hash))
             .await

@@ -91,3 +91,19 @@ async fn through_a_bastion() {
     assert_eq!(comm.start("echo via bastion", &out).await.unwrap(), Some(0));
     assert_eq!(lines.into_inner().unwrap(), ["via bastion"]);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn temporary_key_pair_logs_in() {
+    let Some(sshd) = sshd_or_skip() else { return };
+    let pair = kiln_comm::keys::TempKeyPair::generate("packer_test").unwrap();
+    let auth = sshd.dir.join("authorized_keys");
+    let mut keys = std::fs::read_to_string(&auth).unwrap();
+    keys.push_str(&format!("{}\n", pair.public_authorized_key));
+    std::fs::write(&auth, keys).unwrap();
+    let mut c = sshd.config();
+    c.ssh_private_key_file = None;
+    c.ssh_private_key = Some(pair.private_openssh.clone());
+    let comm = kiln_comm::ssh::connect(&c, &quiet).await.unwrap();
+    let out = |_: Stream, _: &str| {};
+    assert_eq!(comm.start("exit 0", &out).await.unwrap(), Some(0));
+}
