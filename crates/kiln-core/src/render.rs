@@ -27,6 +27,8 @@ pub fn renderer_to(format: Format, out: Box<dyn Write + Send>) -> Box<dyn Render
     }
 }
 
+const ERRORS_HEADER: &str = "==> Some builds didn't complete successfully and had errors:";
+
 /// Packer's build colors, in the order it hands them out.
 const COLORS: [u8; 5] = [32, 36, 35, 33, 34];
 const RED: u8 = 31;
@@ -106,6 +108,13 @@ impl Renderer for Human {
                 self.lines(time, "", text, c, true)
             }
             Event::Plain { text } => format!("{text}\n"),
+            Event::ErrorSummary { errors } => {
+                let mut s = format!("\n{ERRORS_HEADER}\n");
+                for (b, e) in errors {
+                    s.push_str(&format!("--> {b}: {e}\n"));
+                }
+                s
+            }
             Event::ArtifactCount { .. } => String::new(),
             Event::Artifact { build, description, .. } => format!("--> {build}: {description}\n"),
             Event::Progress { build, label, done, total } => {
@@ -169,6 +178,15 @@ impl Renderer for Machine {
             Event::BuildLine { text, error, .. } => ui(if *error { "error" } else { "say" }, text.clone()),
             Event::Plain { text } => ui("say", text.clone()),
             Event::ArtifactCount { build, count } => machine_line(time, build, "artifact-count", &[&count.to_string()]),
+            Event::ErrorSummary { errors } => {
+                let mut s = machine_line(time, "", "error-count", &[&errors.len().to_string()]);
+                s += &ui("error", format!("\n{ERRORS_HEADER}"));
+                for (b, e) in errors {
+                    s += &machine_line(time, b, "error", &[e]);
+                    s += &ui("error", format!("--> {b}: {e}"));
+                }
+                s
+            }
             Event::Artifact { build, index, builder_id, id, description, files } => {
                 let i = index.to_string();
                 let mut s = machine_line(time, build, "artifact", &[&i, "builder-id", builder_id]);
@@ -208,6 +226,10 @@ impl Renderer for JsonLines {
                 json!({"time": t, "type": if *error { "build-error" } else { "build-done" }, "build": build, "text": text})
             }
             Event::Plain { text } => json!({"time": t, "type": "summary", "text": text}),
+            Event::ErrorSummary { errors } => json!({
+                "time": t, "type": "errors",
+                "errors": errors.iter().map(|(b, e)| json!({"build": b, "error": e})).collect::<Vec<_>>(),
+            }),
             Event::ArtifactCount { build, count } => {
                 json!({"time": t, "type": "artifact-count", "build": build, "count": count})
             }
@@ -349,6 +371,7 @@ mod tests {
                 files: vec!["out.txt".into()],
             },
         );
+        r.emit(t, &Event::ErrorSummary { errors: vec![("null".into(), "it broke".into())] });
         assert_eq!(
             buf.text(),
             "1795258815,,ui,say,==> null: a%!(PACKER_COMMA) b\\nc\n\
@@ -359,7 +382,11 @@ mod tests {
              1795258815,f,artifact,0,files-count,1\n\
              1795258815,f,artifact,0,file,0,out.txt\n\
              1795258815,f,artifact,0,end\n\
-             1795258815,,ui,say,--> f: Stored file: out.txt\n"
+             1795258815,,ui,say,--> f: Stored file: out.txt\n\
+             1795258815,,error-count,1\n\
+             1795258815,,ui,error,\\n==> Some builds didn't complete successfully and had errors:\n\
+             1795258815,null,error,it broke\n\
+             1795258815,,ui,error,--> null: it broke\n"
         );
     }
 

@@ -235,10 +235,7 @@ fn print_summary(ui: &Ui, s: &Summary, took: Duration) {
         return;
     }
     if !s.errors.is_empty() {
-        plain("\n==> Some builds didn't complete successfully and had errors:".into());
-        for (name, e) in &s.errors {
-            plain(format!("--> {name}: {e}"));
-        }
+        ui.emit(Event::ErrorSummary { errors: s.errors.clone() });
     }
     if s.artifacts.iter().any(|(_, a)| !a.is_empty()) {
         plain("\n==> Builds finished. The artifacts of successful builds are:".into());
