@@ -26,4 +26,4 @@ pub use component::{
 };
 pub use error::{Error, Result};
 pub use event::Ui;
-pub use run::{run_template, RunSettings};
+pub use run::{run_template, RunResult, RunSettings};

@@ -228,3 +228,17 @@ fn run_cleanup_provisioner_mode_runs_it_and_keeps_the_rest() {
     assert!(out.contains("    file: error cleanup ran"), "{out}");
     assert!(common::exists(&target), "run-cleanup-provisioner must not clean up the build");
 }
+
+#[test]
+fn builds_that_prepare_still_run_when_another_cannot_like_packer() {
+    let t = template(
+        r#"{"builders":[{"type":"null","communicator":"none"},{"type":"null","name":"bad","communicator":"none","foo":1}],
+ "provisioners":[{"type":"shell-local","inline":["echo ran"]}]}"#,
+    );
+    let (code, out) = run(&t, &RunSettings::default(), plain());
+    assert_eq!(code, 1, "{out}");
+    assert!(out.starts_with("Error: unknown option \"foo\""), "{out}");
+    assert!(out.contains("    null: ran"), "{out}");
+    assert!(!out.contains("bad: ran"), "{out}");
+    assert!(out.contains("--> null: Did not export anything."), "{out}");
+}
