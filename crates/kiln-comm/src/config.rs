@@ -54,18 +54,25 @@ pub struct Config {
     /// Remove the temporary key from `authorized_keys` at the end.
     #[serde(default)]
     pub ssh_clear_authorized_keys: Option<bool>,
+    /// Do not forward the local SSH agent (kiln never forwards it; accepted for compatibility).
     #[serde(default)]
     pub ssh_disable_agent_forwarding: Option<bool>,
+    /// Connect through this jump host.
     #[serde(default)]
     pub ssh_bastion_host: Option<String>,
+    /// The bastion's SSH port (default 22).
     #[serde(default)]
     pub ssh_bastion_port: Option<u16>,
+    /// The bastion's user (default `ssh_username`).
     #[serde(default)]
     pub ssh_bastion_username: Option<String>,
+    /// The bastion's password (default `ssh_password`).
     #[serde(default)]
     pub ssh_bastion_password: Option<String>,
+    /// The bastion's private key file (default `ssh_private_key_file`).
     #[serde(default)]
     pub ssh_bastion_private_key_file: Option<String>,
+    /// Log in to the bastion with the SSH agent (default `ssh_agent_auth`).
     #[serde(default)]
     pub ssh_bastion_agent_auth: Option<bool>,
     /// A private key in OpenSSH format held in memory (a builder's temporary key pair); not an
