@@ -281,7 +281,7 @@ impl Ssh {
         let mut ch = self.handle.channel_open_session().await.map_err(|e| err("opening a channel", e))?;
         ch.exec(true, command).await.map_err(|e| err("starting a command", e))?;
         // Owned chunks go through the same queue as the EOF, so they cannot be overtaken by it.
-        let mut buf = vec![0u8; 64 * 1024];
+        let mut buf = vec![0u8; 256 * 1024];
         loop {
             let n = input.read(&mut buf).await.map_err(|e| err("reading the data to send", e))?;
             if n == 0 {
@@ -308,7 +308,9 @@ impl Ssh {
     async fn upload_reader(&self, dst: &str, src: &mut (dyn tokio::io::AsyncRead + Unpin + Send)) -> Result<()> {
         if let Some(sftp) = self.sftp().await? {
             let mut f = sftp.create(dst).await.map_err(|e| err(&format!("creating {dst}"), e))?;
-            tokio::io::copy(src, &mut f).await.map_err(|e| err(&format!("uploading to {dst}"), e))?;
+            // Large reads mean large SFTP writes, which the server acknowledges in fewer round trips.
+            let mut r = tokio::io::BufReader::with_capacity(256 * 1024, src);
+            tokio::io::copy_buf(&mut r, &mut f).await.map_err(|e| err(&format!("uploading to {dst}"), e))?;
             f.shutdown().await.map_err(|e| err(&format!("closing {dst}"), e))?;
             return Ok(());
         }
