@@ -81,11 +81,14 @@ impl Provisioners {
         let child = ctx.cancel.child();
         let pctx = ctx.with_cancel(child.clone());
         let fut = p.provisioner.provision(&pctx, Arc::clone(comm), data);
+        tokio::pin!(fut);
         tokio::select! {
-            r = fut => r,
+            r = &mut fut => r,
             _ = tokio::time::sleep(limit) => {
                 child.cancel();
                 ctx.ui.say("Cancelling provisioner after a timeout...");
+                // Let it remove what it uploaded before giving up on it.
+                let _ = tokio::time::timeout(crate::step::CANCEL_GRACE, &mut fut).await;
                 Err(crate::Error::new(format!("the {} provisioner timed out after {}", p.label, go_duration(limit))))
             }
         }
