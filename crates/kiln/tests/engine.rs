@@ -242,3 +242,32 @@ fn builds_that_prepare_still_run_when_another_cannot_like_packer() {
     assert!(!out.contains("bad: ran"), "{out}");
     assert!(out.contains("--> null: Did not export anything."), "{out}");
 }
+
+#[test]
+fn packer_log_writes_a_masked_debug_log() {
+    let d = TempDir::new("log");
+    let log_path = d.path("packer.log");
+    let env: std::collections::BTreeMap<String, String> =
+        [("PACKER_LOG".to_string(), "1".to_string()), ("PACKER_LOG_PATH".to_string(), log_path.clone())].into();
+    let log = kiln_core::run::log_from_env(&env).expect("PACKER_LOG=1 turns the log on");
+    let secret = "hunter2-log";
+    let mut t = template(&format!(
+        r#"{{"builders": [{{"type":"null","communicator":"none"}}],
+  "provisioners": [{{"type":"shell-local","inline":["echo pw={secret}"]}}]}}"#
+    ));
+    t.sensitive_values.push(secret.into());
+    let buf = common::Buf::default();
+    let ui = kiln_core::Ui::with(
+        kiln_core::render::renderer_to(plain(), Box::new(buf.clone())),
+        Some(log),
+        Box::new(kiln_core::event::StdinAsker),
+    );
+    let reg = common::components::registry();
+    let r = kiln_core::run_template(&reg, &t, &RunSettings::default(), &ui, &|_| {});
+    assert_eq!(r.exit_code(), 0);
+    let text = std::fs::read_to_string(&log_path).unwrap();
+    assert!(text.contains("null: Running step StepProvision"), "{text}");
+    assert!(text.contains("ui: null: pw=<sensitive>"), "{text}");
+    assert!(!text.contains(secret), "{text}");
+    assert!(kiln_core::run::log_from_env(&Default::default()).is_none());
+}
