@@ -31,10 +31,13 @@ impl client::Handler for Client {
 }
 
 pub struct Ssh {
-    handle: Handle<Client>,
-    /// The bastion's session, kept open for the tunnel.
-    _bastion: Option<Handle<Client>>,
-    sftp: Mutex<Option<Arc<SftpSession>>>,
+    conn: Mutex<Conn>,
+    /// Counts reconnections, so an SFTP session of an old connection is not reused.
+    generation: std::sync::atomic::AtomicU64,
+    /// To reconnect when the machine went away (a reboot between provisioners).
+    config: Config,
+    /// The SFTP session, with the connection generation it belongs to.
+    sftp: Mutex<Option<(u64, Arc<SftpSession>)>>,
     use_sftp: bool,
     pty: bool,
 }
@@ -183,6 +186,24 @@ async fn attempt(c: &Config, host: &str, port: u16) -> Attempt<(Handle<Client>, 
 /// Connects as `c` says, retrying until `ssh_timeout` (default 5m) or `ssh_handshake_attempts`
 /// failed authentications (default 10). `say` reports progress.
 pub async fn connect(c: &Config, say: &(dyn Fn(&str) + Send + Sync)) -> Result<Ssh> {
+    say("Waiting for SSH to become available...");
+    let conn = establish(c).await?;
+    say("Connected to SSH!");
+    Ok(Ssh {
+        conn: Mutex::new(conn),
+        generation: std::sync::atomic::AtomicU64::new(0),
+        config: c.clone(),
+        sftp: Mutex::new(None),
+        use_sftp: c.ssh_file_transfer_method.as_deref() != Some("scp"),
+        pty: c.ssh_pty.unwrap_or(false),
+    })
+}
+
+/// The session and the bastion's (kept open for the tunnel).
+type Conn = (Handle<Client>, Option<Handle<Client>>);
+
+/// The retry loop of [`connect`], also used to reconnect after the machine went away.
+async fn establish(c: &Config) -> Result<Conn> {
     let host = c.ssh_host.clone().unwrap_or_default();
     let port = c.ssh_port.unwrap_or(22);
     let addr = format!("{host}:{port}");
@@ -191,19 +212,9 @@ pub async fn connect(c: &Config, say: &(dyn Fn(&str) + Send + Sync)) -> Result<S
     let start = Instant::now();
     let mut handshakes = 0;
     let mut wait = Duration::from_millis(100);
-    say("Waiting for SSH to become available...");
     loop {
         match attempt(c, &host, port).await {
-            Ok((handle, bastion)) => {
-                say("Connected to SSH!");
-                return Ok(Ssh {
-                    handle,
-                    _bastion: bastion,
-                    sftp: Mutex::new(None),
-                    use_sftp: c.ssh_file_transfer_method.as_deref() != Some("scp"),
-                    pty: c.ssh_pty.unwrap_or(false),
-                });
-            }
+            Ok(conn) => return Ok(conn),
             Err((false, e)) => return Err(e),
             Err((true, e)) => {
                 if e.message.starts_with("authentication") {
@@ -250,22 +261,40 @@ impl Lines {
 }
 
 impl Ssh {
+    /// A new session channel; reconnects first when the connection is gone.
+    async fn channel(&self) -> Result<russh::Channel<client::Msg>> {
+        let mut conn = self.conn.lock().await;
+        if !conn.0.is_closed() {
+            if let Ok(ch) = conn.0.channel_open_session().await {
+                return Ok(ch);
+            }
+        }
+        *conn = establish(&self.config).await?;
+        self.generation.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        conn.0.channel_open_session().await.map_err(|e| err("opening a channel", e))
+    }
+
     async fn sftp(&self) -> Result<Option<Arc<SftpSession>>> {
         if !self.use_sftp {
             return Ok(None);
         }
         let mut guard = self.sftp.lock().await;
-        if let Some(s) = guard.as_ref() {
-            return Ok(Some(Arc::clone(s)));
+        let current = self.generation.load(std::sync::atomic::Ordering::SeqCst);
+        if let Some((generation, s)) = guard.as_ref() {
+            // The connection may have dropped since (a reboot): then open a new session.
+            if *generation == current && !self.conn.lock().await.0.is_closed() {
+                return Ok(Some(Arc::clone(s)));
+            }
         }
-        let ch = self.handle.channel_open_session().await.map_err(|e| err("opening an SFTP channel", e))?;
+        let ch = self.channel().await?;
+        let current = self.generation.load(std::sync::atomic::Ordering::SeqCst);
         if ch.request_subsystem(true, "sftp").await.is_err() {
             return Ok(None);
         }
         match SftpSession::new(ch.into_stream()).await {
             Ok(s) => {
                 let s = Arc::new(s);
-                *guard = Some(Arc::clone(&s));
+                *guard = Some((current, Arc::clone(&s)));
                 Ok(Some(s))
             }
             Err(_) => Ok(None),
@@ -278,7 +307,7 @@ impl Ssh {
         command: &str,
         input: &mut (dyn tokio::io::AsyncRead + Unpin + Send),
     ) -> Result<Option<i32>> {
-        let mut ch = self.handle.channel_open_session().await.map_err(|e| err("opening a channel", e))?;
+        let mut ch = self.channel().await?;
         ch.exec(true, command).await.map_err(|e| err("starting a command", e))?;
         // Owned chunks go through the same queue as the EOF, so they cannot be overtaken by it.
         let mut buf = vec![0u8; 256 * 1024];
@@ -330,7 +359,7 @@ impl Ssh {
 #[async_trait]
 impl Communicator for Ssh {
     async fn start(&self, command: &str, output: OutputFn<'_>) -> Result<Option<i32>> {
-        let mut ch = self.handle.channel_open_session().await.map_err(|e| err("opening a channel", e))?;
+        let mut ch = self.channel().await?;
         if self.pty {
             ch.request_pty(true, "xterm", 80, 40, 0, 0, &[]).await.map_err(|e| err("requesting a pty", e))?;
         }
@@ -420,7 +449,7 @@ impl Communicator for Ssh {
             out.flush().await?;
             return Ok(());
         }
-        let mut ch = self.handle.channel_open_session().await.map_err(|e| err("opening a channel", e))?;
+        let mut ch = self.channel().await?;
         ch.exec(true, format!("cat {}", quote(src))).await.map_err(|e| err("starting cat", e))?;
         let mut code = None;
         while let Some(msg) = ch.wait().await {

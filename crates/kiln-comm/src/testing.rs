@@ -11,6 +11,7 @@ pub struct Sshd {
     /// Private key that logs in as `user`.
     pub key: PathBuf,
     pub user: String,
+    sshd: PathBuf,
     child: Child,
 }
 
@@ -72,7 +73,7 @@ impl Sshd {
         let user = String::from_utf8_lossy(&Command::new("id").arg("-un").output().map_err(|e| e.to_string())?.stdout)
             .trim()
             .to_string();
-        let mut s = Sshd { port, key: dir.join("client_key"), dir, user, child };
+        let mut s = Sshd { port, key: dir.join("client_key"), dir, user, sshd, child };
         let start = Instant::now();
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             if start.elapsed() > Duration::from_secs(10) || s.child.try_wait().ok().flatten().is_some() {
@@ -82,6 +83,43 @@ impl Sshd {
             std::thread::sleep(Duration::from_millis(50));
         }
         Ok(s)
+    }
+
+    /// Stops the server and starts it again on the same port (a machine rebooting).
+    pub fn restart(&mut self) -> Result<(), String> {
+        // Its per-connection processes first (their ids from /proc), so open sessions drop.
+        let parent = self.child.id().to_string();
+        for entry in std::fs::read_dir("/proc").map_err(|e| e.to_string())?.flatten() {
+            let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
+            let Some((_, rest)) = stat.rsplit_once(") ") else { continue };
+            if rest.split_whitespace().nth(1) == Some(parent.as_str()) {
+                if let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() {
+                    // SAFETY: sends a signal to a child of the sshd this harness started.
+                    unsafe {
+                        libc::kill(pid, libc::SIGKILL);
+                    }
+                }
+            }
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let log = std::fs::File::create(self.dir.join("sshd.log")).map_err(|e| e.to_string())?;
+        self.child = Command::new(self.sshd.clone())
+            .args(["-D", "-e", "-f"])
+            .arg(self.dir.join("sshd_config"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .map_err(|e| format!("starting sshd: {e}"))?;
+        let start = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            if start.elapsed() > Duration::from_secs(10) {
+                return Err("sshd did not come back".into());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(())
     }
 
     /// Communicator options for this server, as a template would write them.

@@ -107,3 +107,19 @@ async fn temporary_key_pair_logs_in() {
     let out = |_: Stream, _: &str| {};
     assert_eq!(comm.start("exit 0", &out).await.unwrap(), Some(0));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reconnects_after_the_machine_went_away() {
+    let Some(mut sshd) = sshd_or_skip() else { return };
+    let comm = kiln_comm::ssh::connect(&sshd.config(), &quiet).await.unwrap();
+    let out = |_: Stream, _: &str| {};
+    assert_eq!(comm.start("true", &out).await.unwrap(), Some(0));
+    let target = sshd.dir.join("before.txt");
+    comm.upload(&target.to_string_lossy(), b"1").await.unwrap();
+    sshd.restart().unwrap();
+    // The old session is gone; the next command waits for the machine and goes on.
+    assert_eq!(comm.start("true", &out).await.unwrap(), Some(0));
+    let target = sshd.dir.join("after.txt");
+    comm.upload(&target.to_string_lossy(), b"2").await.unwrap();
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "2");
+}
