@@ -185,3 +185,24 @@ fn uploads_report_progress() {
     assert_eq!(last["done"], size);
     assert_eq!(last["total"], size);
 }
+
+#[test]
+fn expect_disconnect_then_the_next_provisioner_reconnects() {
+    let Some(sshd) = sshd_or_skip() else { return };
+    let d = TempDir::new("ssh-reboot");
+    // The script kills the sshd process serving its connection, as a reboot would.
+    let t = template(&format!(
+        r#"{{"builders": [{}],
+  "provisioners": [
+    {{"type":"shell","inline":["p=$PPID; while [ \"$(ps -o comm= -p $p)\" != sshd ]; do p=$(ps -o ppid= -p $p | tr -d ' '); done; kill -9 $p; sleep 5"],
+      "expect_disconnect":true,"remote_folder":"{dir}"}},
+    {{"type":"shell","inline":["echo back again"],"remote_folder":"{dir}"}}
+  ]}}"#,
+        builder(&sshd, "r"),
+        dir = d.0.display()
+    ));
+    let (code, out) = run(&t, &RunSettings::default(), plain());
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("==> r: The script ended the connection, as expect_disconnect allows."), "{out}");
+    assert!(out.contains("    r: back again"), "{out}");
+}
