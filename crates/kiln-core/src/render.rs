@@ -141,7 +141,7 @@ pub fn progress_line(build: &Option<String>, label: &str, done: u64, total: Opti
     let who = who(build);
     match total.filter(|t| *t > 0) {
         Some(t) => {
-            let pct = (done.min(t) * 100 / t) as usize;
+            let pct = (u128::from(done.min(t)) * 100 / u128::from(t)) as usize;
             let filled = pct * 30 / 100;
             let bar = format!("{}{}", "=".repeat(filled), " ".repeat(30 - filled));
             let end = if done >= t { "\n" } else { "" };
