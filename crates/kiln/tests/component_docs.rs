@@ -14,6 +14,7 @@ const PAGES: &[(&str, &str, &[&str])] = &[
     ("provisioner-breakpoint", "`breakpoint` provisioner", &["kiln-provisioners/src/breakpoint.rs"]),
     ("post-processor-manifest", "`manifest` post-processor", &["kiln-post/src/manifest.rs"]),
     ("post-processor-checksum", "`checksum` post-processor", &["kiln-post/src/checksum.rs"]),
+    ("post-processor-compress", "`compress` post-processor", &["kiln-post/src/compress/mod.rs"]),
     ("post-processor-artifice", "`artifice` post-processor", &["kiln-post/src/artifice.rs"]),
     ("post-processor-shell-local", "`shell-local` post-processor", &["kiln-provisioners/src/shell_local/config.rs"]),
     ("communicators", "Communicator options", &["kiln-comm/src/config.rs"]),

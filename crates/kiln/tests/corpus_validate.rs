@@ -6,7 +6,7 @@ use std::process::Command;
 
 const BUILDERS: &[&str] = &["null", "file"];
 const PROVISIONERS: &[&str] = &["shell-local", "shell", "file", "breakpoint"];
-const POST: &[&str] = &["manifest", "checksum", "artifice", "shell-local"];
+const POST: &[&str] = &["manifest", "checksum", "compress", "artifice", "shell-local"];
 
 /// Whether every component in a `components` cell (`b:null;p:shell-local;pp:manifest`) is one
 /// kiln implements.

@@ -271,3 +271,26 @@ fn packer_log_writes_a_masked_debug_log() {
     assert!(!text.contains(secret), "{text}");
     assert!(kiln_core::run::log_from_env(&Default::default()).is_none());
 }
+
+#[test]
+fn compress_consumes_its_input_and_never_overwrites_without_force() {
+    let d = TempDir::new("compress");
+    let t = template(&format!(
+        r#"{{"builders": [{{"type":"file","content":"data","target":"{dir}/disk.raw"}}],
+  "post-processors": [{{"type":"compress","output":"{dir}/{{{{.BuildName}}}}.tar"}}]}}"#,
+        dir = d.0.display()
+    ));
+    let (code, out) = run(&t, &RunSettings::default(), plain());
+    assert_eq!(code, 0, "{out}");
+    // The rendered name decides the format: a plain tar, where Packer 1.6.6 would gzip it.
+    let tar = std::fs::read(d.path("file.tar")).unwrap();
+    assert_eq!(&tar[257..262], b"ustar");
+    assert!(!common::exists(&d.path("disk.raw")), "keep_input_artifact defaults to false");
+    let (code, out) = run(&t, &RunSettings::default(), plain());
+    assert_eq!(code, 1);
+    assert!(out.contains("already exists; delete it or run with -force"), "{out}");
+    let mut s = RunSettings::default();
+    s.options.force = true;
+    let (code, out) = run(&t, &s, plain());
+    assert_eq!(code, 0, "{out}");
+}

@@ -179,8 +179,7 @@ fn uploads_report_progress() {
     let last = out
         .lines()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        .filter(|v| v["type"] == "progress")
-        .last()
+        .rfind(|v| v["type"] == "progress")
         .expect("progress events");
     assert_eq!(last["done"], size);
     assert_eq!(last["total"], size);
