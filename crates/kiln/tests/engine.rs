@@ -273,7 +273,7 @@ fn packer_log_writes_a_masked_debug_log() {
 }
 
 #[test]
-fn compress_consumes_its_input_and_never_overwrites_without_force() {
+fn compress_consumes_its_input_and_overwrites_like_packer() {
     let d = TempDir::new("compress");
     let t = template(&format!(
         r#"{{"builders": [{{"type":"file","content":"data","target":"{dir}/disk.raw"}}],
@@ -287,10 +287,6 @@ fn compress_consumes_its_input_and_never_overwrites_without_force() {
     assert_eq!(&tar[257..262], b"ustar");
     assert!(!common::exists(&d.path("disk.raw")), "keep_input_artifact defaults to false");
     let (code, out) = run(&t, &RunSettings::default(), plain());
-    assert_eq!(code, 1);
-    assert!(out.contains("already exists; delete it or run with -force"), "{out}");
-    let mut s = RunSettings::default();
-    s.options.force = true;
-    let (code, out) = run(&t, &s, plain());
     assert_eq!(code, 0, "{out}");
+    assert!(out.contains(&format!("==> file: Overwriting the existing {}", d.path("file.tar"))), "{out}");
 }

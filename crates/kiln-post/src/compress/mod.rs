@@ -97,7 +97,11 @@ impl PostProcessor for Compress {
             )));
         }
         let out_path = PathBuf::from(&output);
-        kiln_core::output::check_output_file(&out_path, ctx.info.force)?;
+        // Packer overwrites an existing archive (its -force is for builders' output folders);
+        // kiln does too, but says so.
+        if out_path.exists() {
+            ctx.ui.say(format!("Overwriting the existing {output}"));
+        }
         ctx.ui.say(format!("Compressing {} file(s) into {output} ({})", files.len(), format.name()));
         let total = files.iter().map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0)).sum();
         let progress = kiln_core::progress::Progress::new(&ctx.ui, format!("compressing into {output}"), Some(total));
