@@ -184,10 +184,10 @@ enum Outcome {
 /// Runs prepared builds and prints the summary.
 pub async fn run_builds(builds: Vec<PreparedBuild>, opts: &RunOptions, ui: &Ui, cancel: &Cancel) -> Summary {
     let start = Instant::now();
-    ui.emit(Event::Start { builds: builds.iter().map(|b| b.info.name.clone()).collect() });
     if opts.debug {
         ui.emit(Event::Plain { text: "Debug mode enabled. Builds will not be parallelized.".into() });
     }
+    ui.emit(Event::Start { builds: builds.iter().map(|b| b.info.name.clone()).collect() });
     let limit = if opts.debug { 1 } else { opts.parallel_builds };
     let sem =
         Arc::new(tokio::sync::Semaphore::new(if limit == 0 { tokio::sync::Semaphore::MAX_PERMITS } else { limit }));
