@@ -82,6 +82,31 @@ impl<R: AsyncRead + Unpin> AsyncRead for ProgressReader<R> {
     }
 }
 
+/// Copies the local file `src` to `dst` reporting progress (blocking; run it off the runtime).
+pub fn copy_file_with_progress(
+    src: &std::path::Path,
+    dst: &std::path::Path,
+    progress: &Progress,
+) -> std::io::Result<u64> {
+    use std::io::{Read, Write};
+    let mut r = std::fs::File::open(src)?;
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(dst)?);
+    let mut buf = vec![0u8; 1 << 20];
+    let mut total = 0;
+    loop {
+        let n = r.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        w.write_all(&buf[..n])?;
+        progress.add(n as u64);
+        total += n as u64;
+    }
+    w.flush()?;
+    progress.finish();
+    Ok(total)
+}
+
 /// `1.5 GiB`, `300 MiB`, `12 KiB`, `512 B`.
 pub fn human_bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];

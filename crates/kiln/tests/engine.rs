@@ -291,3 +291,27 @@ fn compress_consumes_its_input_and_overwrites_like_packer() {
     assert_eq!(code, 0, "{out}");
     assert!(out.contains(&format!("==> file: Overwriting the existing {}", d.path("file.tar"))), "{out}");
 }
+
+#[test]
+fn file_builder_copies_a_source_with_progress() {
+    let d = TempDir::new("filesrc");
+    std::fs::write(d.path("in.img"), vec![3u8; 2 << 20]).unwrap();
+    let t = template(&format!(
+        r#"{{"builders": [{{"type":"file","source":"{src}","target":"{dst}"}}]}}"#,
+        src = d.path("in.img"),
+        dst = d.path("out/copy.img")
+    ));
+    let (code, out) = run(&t, &RunSettings::default(), Format::Json);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(std::fs::read(d.path("out/copy.img")).unwrap(), vec![3u8; 2 << 20]);
+    let events: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(events.iter().any(|e| e["type"] == "say" && e["text"].as_str().unwrap().starts_with("Copying ")));
+    let last = events.iter().rfind(|e| e["type"] == "progress").expect("progress");
+    assert_eq!(last["done"], 2 << 20);
+    assert_eq!(last["total"], 2 << 20);
+    // A missing source is a configuration error at its line.
+    let t = template(r#"{"builders": [{"type":"file","source":"/nonexistent/x.img","target":"y"}]}"#);
+    let (code, out) = run(&t, &RunSettings::default(), plain());
+    assert_eq!(code, 1);
+    assert!(out.contains("Error: source file \"/nonexistent/x.img\" does not exist\n --> template.json:1:39"), "{out}");
+}
