@@ -54,20 +54,31 @@ pub struct Config {
     /// Remove the temporary key from `authorized_keys` at the end.
     #[serde(default)]
     pub ssh_clear_authorized_keys: Option<bool>,
+    /// Do not forward the local SSH agent (kiln never forwards it; accepted for compatibility).
     #[serde(default)]
     pub ssh_disable_agent_forwarding: Option<bool>,
+    /// Connect through this jump host.
     #[serde(default)]
     pub ssh_bastion_host: Option<String>,
+    /// The bastion's SSH port (default 22).
     #[serde(default)]
     pub ssh_bastion_port: Option<u16>,
+    /// The bastion's user (default `ssh_username`).
     #[serde(default)]
     pub ssh_bastion_username: Option<String>,
+    /// The bastion's password (default `ssh_password`).
     #[serde(default)]
     pub ssh_bastion_password: Option<String>,
+    /// The bastion's private key file (default `ssh_private_key_file`).
     #[serde(default)]
     pub ssh_bastion_private_key_file: Option<String>,
+    /// Log in to the bastion with the SSH agent (default `ssh_agent_auth`).
     #[serde(default)]
     pub ssh_bastion_agent_auth: Option<bool>,
+    /// A private key in OpenSSH format held in memory (a builder's temporary key pair); not an
+    /// option users set.
+    #[serde(skip)]
+    pub ssh_private_key: Option<String>,
 }
 
 const KINDS: &[&str] = &["ssh", "none", "local", "winrm", "docker"];
@@ -109,6 +120,16 @@ impl Config {
                         .with_help("add \"ssh_username\""),
                 );
             }
+            let has_auth = self.ssh_password.as_deref().is_some_and(|p| !p.is_empty())
+                || self.ssh_private_key_file.as_deref().is_some_and(|p| !p.is_empty())
+                || self.ssh_agent_auth == Some(true);
+            if needs_host && !has_auth {
+                d.push(
+                    Diagnostic::error("the ssh communicator needs a way to log in")
+                        .at_opt(config.span.clone())
+                        .with_help("set \"ssh_password\", \"ssh_private_key_file\" or \"ssh_agent_auth\": true"),
+                );
+            }
             if let Some(m) = self.ssh_file_transfer_method.as_deref() {
                 if m != "scp" && m != "sftp" {
                     d.push(
@@ -122,14 +143,15 @@ impl Config {
         d
     }
 
-    /// Connects as configured.
-    pub async fn connect(&self) -> Result<Arc<dyn Communicator>> {
+    /// Connects as configured; `say` reports progress ("Waiting for SSH to become available...").
+    pub async fn connect(&self, say: &(dyn Fn(&str) + Send + Sync)) -> Result<Arc<dyn Communicator>> {
         if let Some(p) = self.pause_before_connecting {
             tokio::time::sleep(p.get()).await;
         }
         match self.kind() {
             "none" => Ok(Arc::new(crate::NoneComm)),
             "local" => Ok(Arc::new(crate::Local::default())),
+            "ssh" => Ok(Arc::new(crate::ssh::connect(self, say).await?)),
             other => Err(Error::new(format!(
                 "the {other} communicator is not implemented in kiln yet; use \"communicator\": \"none\" or \"local\""
             ))),
@@ -142,11 +164,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn in_memory_key_is_not_a_user_option() {
+        let fields = kiln_template::decode::fields_of::<Config>();
+        assert!(fields.contains(&"ssh_private_key_file"));
+        assert!(!fields.contains(&"ssh_private_key"));
+    }
+
+    #[test]
     fn ssh_needs_host_and_user() {
         let n = kiln_template::testing::json_node("t.json", r#"{"communicator":"ssh"}"#).unwrap();
         let c: Config = kiln_template::decode::decode(&n).unwrap();
         let d = c.check(&n, true);
-        assert_eq!(d.0.len(), 2);
+        assert_eq!(d.0.len(), 3);
+        assert_eq!(d.0[2].summary, "the ssh communicator needs a way to log in");
         assert!(d.0[0].summary.starts_with("ssh_host must be set"));
         let n = kiln_template::testing::json_node("t.json", r#"{"communicator":"nnoe"}"#).unwrap();
         let c: Config = kiln_template::decode::decode(&n).unwrap();

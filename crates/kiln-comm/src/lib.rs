@@ -3,11 +3,15 @@
 //! [`config::Config`] holds Packer's communicator options (embedded in builders' configs with
 //! [`kiln_template::decode::decode_split`]); [`config::Config::connect`] turns it into a
 //! [`kiln_core::Communicator`]. `local` runs on this machine (shell-local uses it), `none`
-//! refuses every operation. `ssh` is declared (its options decode) but not implemented yet.
+//! refuses every operation, `ssh` reaches a machine over SSH (russh).
 
 pub mod config;
+pub mod keys;
 pub mod local;
 pub mod none;
+pub mod ssh;
+#[doc(hidden)]
+pub mod testing;
 pub mod transfer;
 
 pub use config::Config;

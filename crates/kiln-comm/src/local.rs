@@ -124,6 +124,26 @@ impl Communicator for Local {
             .map_err(|e| Error::new(e.to_string()))?
     }
 
+    async fn upload_file_progress(
+        &self,
+        dst: &str,
+        src: &Path,
+        progress: std::sync::Arc<kiln_core::progress::Progress>,
+    ) -> Result<()> {
+        let shown = dst.to_string();
+        let (src, dst) = (src.to_path_buf(), Path::new(dst).to_path_buf());
+        tokio::task::spawn_blocking(move || {
+            if let Some(parent) = dst.parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(parent)?;
+            }
+            kiln_core::progress::copy_file_with_progress(&src, &dst, &progress)
+        })
+        .await
+        .map_err(|e| Error::new(e.to_string()))?
+        .map(|_| ())
+        .map_err(|e| Error::new(format!("copying to {shown}: {e}")))
+    }
+
     async fn upload_dir(&self, dst: &str, src: &Path, exclude: &[String]) -> Result<()> {
         let (src, dst, exclude) = (src.to_path_buf(), Path::new(dst).to_path_buf(), exclude.to_vec());
         tokio::task::spawn_blocking(move || crate::transfer::copy_dir_packer(&src, &dst, &exclude))

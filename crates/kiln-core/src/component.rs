@@ -212,6 +212,16 @@ pub trait Communicator: Send + Sync {
     async fn upload(&self, dst: &str, data: &[u8]) -> Result<()>;
     /// Copies the local file `src` to `dst` on the machine.
     async fn upload_file(&self, dst: &str, src: &Path) -> Result<()>;
+    /// [`Communicator::upload_file`] reporting its progress (communicators that can count
+    /// bytes override it).
+    async fn upload_file_progress(
+        &self,
+        dst: &str,
+        src: &Path,
+        _progress: Arc<crate::progress::Progress>,
+    ) -> Result<()> {
+        self.upload_file(dst, src).await
+    }
     /// Copies the local folder `src` to `dst` with Packer's rule: `src/` copies the folder's
     /// contents, `src` copies the folder itself into `dst`.
     async fn upload_dir(&self, dst: &str, src: &Path, exclude: &[String]) -> Result<()>;

@@ -22,6 +22,8 @@ pub enum Event {
     BuildLine { build: String, text: String, error: bool },
     /// A line of the end-of-run summary, uncolored, no prefix.
     Plain { text: String },
+    /// The end-of-run list of failed builds and their errors.
+    ErrorSummary { errors: Vec<(String, String)> },
     /// How many artifacts a build produced (machine-readable `artifact-count`).
     ArtifactCount { build: String, count: usize },
     /// One artifact of a build, in the end-of-run summary.
@@ -47,6 +49,7 @@ impl Event {
             | Event::BuildLine { text, .. }
             | Event::Plain { text } => m(text),
             Event::ArtifactCount { .. } => {}
+            Event::ErrorSummary { errors } => errors.iter_mut().for_each(|(_, e)| m(e)),
             Event::Artifact { id, description, files, .. } => {
                 m(id);
                 m(description);
@@ -227,6 +230,9 @@ fn log_line(e: &Event) -> Option<String> {
         Event::Error { build, text } => format!("ui error: ==> {}{text}", who(build)),
         Event::BuildLine { text, .. } | Event::Plain { text } => format!("ui: {}", text.trim_start_matches('\n')),
         Event::Artifact { build, description, .. } => format!("ui: --> {build}: {description}"),
+        Event::ErrorSummary { errors } => {
+            errors.iter().map(|(b, e)| format!("ui error: --> {b}: {e}")).collect::<Vec<_>>().join("\n")
+        }
         Event::Start { .. } | Event::ArtifactCount { .. } | Event::Progress { .. } => return None,
     })
 }

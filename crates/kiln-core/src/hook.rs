@@ -81,11 +81,14 @@ impl Provisioners {
         let child = ctx.cancel.child();
         let pctx = ctx.with_cancel(child.clone());
         let fut = p.provisioner.provision(&pctx, Arc::clone(comm), data);
+        tokio::pin!(fut);
         tokio::select! {
-            r = fut => r,
+            r = &mut fut => r,
             _ = tokio::time::sleep(limit) => {
                 child.cancel();
                 ctx.ui.say("Cancelling provisioner after a timeout...");
+                // Let it remove what it uploaded before giving up on it.
+                let _ = tokio::time::timeout(crate::step::CANCEL_GRACE, &mut fut).await;
                 Err(crate::Error::new(format!("the {} provisioner timed out after {}", p.label, go_duration(limit))))
             }
         }
@@ -100,6 +103,12 @@ impl ProvisionHook for Provisioners {
                 return Err(crate::Error::cancelled());
             }
             ctx.ui.log(format!("Running provisioner {}", p.label));
+            if ctx.info.debug {
+                tokio::select! {
+                    _ = ctx.ui.ask("Pausing before the next provisioner . Press enter to continue.") => {}
+                    _ = ctx.cancel.cancelled() => return Err(crate::Error::cancelled()),
+                }
+            }
             self.run_one(p, ctx, &comm, data).await?;
         }
         Ok(())
@@ -126,6 +135,17 @@ pub trait HasCommunicator {
     }
 }
 
+/// What provisioners can refer to (`build.Host`, `{{ build `Host` }}`): the builder's data
+/// plus Packer's run-wide values.
+fn provision_data<S: HasCommunicator>(state: &S, ctx: &RunContext) -> GeneratedData {
+    let mut d = state.generated_data();
+    d.entry("PackerRunUUID".into()).or_insert_with(|| ctx.info.run_uuid.clone());
+    for k in ["ID", "Host", "Port", "User", "Password", "ConnType", "SSHPublicKey", "SSHPrivateKey", "WinRMPassword"] {
+        d.entry(k.into()).or_default();
+    }
+    d
+}
+
 /// The step every builder puts where its machine is ready: runs the provisioners; on failure
 /// its cleanup runs the `error-cleanup-provisioner`.
 pub struct StepProvision {
@@ -142,7 +162,7 @@ impl<S: HasCommunicator + Send + Sync> Step<S> for StepProvision {
         let Some(comm) = state.communicator() else {
             return Err(crate::Error::new("no communicator to provision with"));
         };
-        self.hook.provision(ctx, comm, &state.generated_data()).await
+        self.hook.provision(ctx, comm, &provision_data(state, ctx)).await
     }
 
     async fn cleanup(&self, state: &mut S, ctx: &RunContext, outcome: Outcome) {
@@ -151,7 +171,7 @@ impl<S: HasCommunicator + Send + Sync> Step<S> for StepProvision {
         }
         ctx.ui.say("Provisioning step had errors: Running the cleanup provisioner, if present...");
         if let Some(comm) = state.communicator() {
-            if let Err(e) = self.hook.cleanup_provision(ctx, comm, &state.generated_data()).await {
+            if let Err(e) = self.hook.cleanup_provision(ctx, comm, &provision_data(state, ctx)).await {
                 ctx.ui.error(format!("The error-cleanup-provisioner failed: {e}"));
             }
         }

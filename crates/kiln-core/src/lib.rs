@@ -10,6 +10,7 @@ pub mod event;
 pub mod hook;
 pub mod late;
 pub mod output;
+pub mod progress;
 pub mod registry;
 pub mod render;
 pub mod run;
@@ -25,4 +26,4 @@ pub use component::{
 };
 pub use error::{Error, Result};
 pub use event::Ui;
-pub use run::{run_template, RunSettings};
+pub use run::{run_template, RunResult, RunSettings};

@@ -27,6 +27,8 @@ pub fn renderer_to(format: Format, out: Box<dyn Write + Send>) -> Box<dyn Render
     }
 }
 
+const ERRORS_HEADER: &str = "==> Some builds didn't complete successfully and had errors:";
+
 /// Packer's build colors, in the order it hands them out.
 const COLORS: [u8; 5] = [32, 36, 35, 33, 34];
 const RED: u8 = 31;
@@ -36,11 +38,15 @@ pub struct Human {
     color: bool,
     timestamps: bool,
     colors: Mutex<BTreeMap<String, u8>>,
+    /// Progress bars go to stderr, and only when it is a terminal.
+    progress: Option<Mutex<std::io::Stderr>>,
 }
 
 impl Human {
     pub fn new(out: Box<dyn Write + Send>, color: bool, timestamps: bool) -> Human {
-        Human { out: Mutex::new(out), color, timestamps, colors: Mutex::new(BTreeMap::new()) }
+        use std::io::IsTerminal;
+        let progress = std::io::stderr().is_terminal().then(|| Mutex::new(std::io::stderr()));
+        Human { out: Mutex::new(out), color, timestamps, colors: Mutex::new(BTreeMap::new()), progress }
     }
 
     fn color_of(&self, build: &Option<String>) -> Option<u8> {
@@ -102,14 +108,46 @@ impl Renderer for Human {
                 self.lines(time, "", text, c, true)
             }
             Event::Plain { text } => format!("{text}\n"),
+            Event::ErrorSummary { errors } => {
+                let mut s = format!("\n{ERRORS_HEADER}\n");
+                for (b, e) in errors {
+                    s.push_str(&format!("--> {b}: {e}\n"));
+                }
+                s
+            }
             Event::ArtifactCount { .. } => String::new(),
             Event::Artifact { build, description, .. } => format!("--> {build}: {description}\n"),
-            Event::Progress { .. } => String::new(),
+            Event::Progress { build, label, done, total } => {
+                if let Some(err) = &self.progress {
+                    if let Ok(mut e) = err.lock() {
+                        let _ = e.write_all(progress_line(build, label, *done, *total).as_bytes());
+                        let _ = e.flush();
+                    }
+                }
+                String::new()
+            }
         };
         if let Ok(mut o) = self.out.lock() {
             let _ = o.write_all(text.as_bytes());
             let _ = o.flush();
         }
+    }
+}
+
+/// One redraw of a progress bar: `\r    build: label [=====>    ]  45% 450.0 MiB/1.0 GiB`,
+/// ending the line when complete.
+pub fn progress_line(build: &Option<String>, label: &str, done: u64, total: Option<u64>) -> String {
+    use crate::progress::human_bytes;
+    let who = who(build);
+    match total.filter(|t| *t > 0) {
+        Some(t) => {
+            let pct = (u128::from(done.min(t)) * 100 / u128::from(t)) as usize;
+            let filled = pct * 30 / 100;
+            let bar = format!("{}{}", "=".repeat(filled), " ".repeat(30 - filled));
+            let end = if done >= t { "\n" } else { "" };
+            format!("\r    {who}{label} [{bar}] {pct:3}% {}/{}{end}", human_bytes(done), human_bytes(t))
+        }
+        None => format!("\r    {who}{label} {}", human_bytes(done)),
     }
 }
 
@@ -140,6 +178,15 @@ impl Renderer for Machine {
             Event::BuildLine { text, error, .. } => ui(if *error { "error" } else { "say" }, text.clone()),
             Event::Plain { text } => ui("say", text.clone()),
             Event::ArtifactCount { build, count } => machine_line(time, build, "artifact-count", &[&count.to_string()]),
+            Event::ErrorSummary { errors } => {
+                let mut s = machine_line(time, "", "error-count", &[&errors.len().to_string()]);
+                s += &ui("error", format!("\n{ERRORS_HEADER}"));
+                for (b, e) in errors {
+                    s += &machine_line(time, b, "error", &[e]);
+                    s += &ui("error", format!("--> {b}: {e}"));
+                }
+                s
+            }
             Event::Artifact { build, index, builder_id, id, description, files } => {
                 let i = index.to_string();
                 let mut s = machine_line(time, build, "artifact", &[&i, "builder-id", builder_id]);
@@ -179,6 +226,10 @@ impl Renderer for JsonLines {
                 json!({"time": t, "type": if *error { "build-error" } else { "build-done" }, "build": build, "text": text})
             }
             Event::Plain { text } => json!({"time": t, "type": "summary", "text": text}),
+            Event::ErrorSummary { errors } => json!({
+                "time": t, "type": "errors",
+                "errors": errors.iter().map(|(b, e)| json!({"build": b, "error": e})).collect::<Vec<_>>(),
+            }),
             Event::ArtifactCount { build, count } => {
                 json!({"time": t, "type": "artifact-count", "build": build, "count": count})
             }
@@ -320,6 +371,7 @@ mod tests {
                 files: vec!["out.txt".into()],
             },
         );
+        r.emit(t, &Event::ErrorSummary { errors: vec![("null".into(), "it broke".into())] });
         assert_eq!(
             buf.text(),
             "1795258815,,ui,say,==> null: a%!(PACKER_COMMA) b\\nc\n\
@@ -330,7 +382,11 @@ mod tests {
              1795258815,f,artifact,0,files-count,1\n\
              1795258815,f,artifact,0,file,0,out.txt\n\
              1795258815,f,artifact,0,end\n\
-             1795258815,,ui,say,--> f: Stored file: out.txt\n"
+             1795258815,,ui,say,--> f: Stored file: out.txt\n\
+             1795258815,,error-count,1\n\
+             1795258815,,ui,error,\\n==> Some builds didn't complete successfully and had errors:\n\
+             1795258815,null,error,it broke\n\
+             1795258815,,ui,error,--> null: it broke\n"
         );
     }
 
@@ -343,6 +399,16 @@ mod tests {
         assert_eq!(v["type"], "say");
         assert_eq!(v["text"], "x\"y");
         assert_eq!(v["time"], "1970-01-01T00:00:00Z");
+    }
+
+    #[test]
+    fn progress_lines() {
+        let b = Some("null".to_string());
+        assert_eq!(
+            progress_line(&b, "up", 512, Some(1024)),
+            "\r    null: up [===============               ]  50% 512 B/1.0 KiB"
+        );
+        assert!(progress_line(&b, "up", 1024, Some(1024)).ends_with("100% 1.0 KiB/1.0 KiB\n"));
     }
 
     #[test]

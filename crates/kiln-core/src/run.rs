@@ -57,12 +57,13 @@ pub fn log_from_env(env: &BTreeMap<String, String>) -> Option<Box<dyn Write + Se
 }
 
 /// Selects and prepares the builds of `template`: every configuration error of every build at
-/// once, before anything runs (as Packer does).
+/// once, before anything runs. Builds that prepared are returned with the warnings; the errors
+/// of the others come back separately (Packer still runs the good builds, then exits 1).
 pub fn prepare_template(
     reg: &Registry,
     template: &Template,
     settings: &RunSettings,
-) -> Result<(Vec<PreparedBuild>, Vec<Diagnostic>), Diagnostics> {
+) -> (Vec<PreparedBuild>, Vec<Diagnostic>, Diagnostics) {
     let selected = crate::select::select_builds(&template.builds, &settings.only, &settings.except);
     let mut errors = Diagnostics::new();
     let mut warnings = Vec::new();
@@ -76,43 +77,64 @@ pub fn prepare_template(
             Err(d) => errors.extend(d),
         }
     }
-    if errors.has_errors() {
-        return Err(errors);
-    }
-    Ok((prepared, warnings))
+    (prepared, warnings, errors)
 }
 
-/// Runs `template`'s builds with signal handling on a fresh runtime. The `ui` must already hold
-/// the template's sensitive values.
+/// How a run ended: the builds' summary and the configuration errors of builds that could not
+/// be prepared.
+#[derive(Debug)]
+pub struct RunResult {
+    pub summary: Summary,
+    pub prepare_errors: Diagnostics,
+}
+
+impl RunResult {
+    /// Packer's exit code: 1 when any build could not be prepared, failed, or was cancelled.
+    pub fn exit_code(&self) -> u8 {
+        u8::from(self.prepare_errors.has_errors()) | self.summary.exit_code()
+    }
+}
+
+/// Runs `template`'s builds with signal handling on a fresh runtime. Configuration errors and
+/// warnings go to `report` (masked) before any build starts.
 pub fn run_template(
     reg: &Registry,
     template: &Template,
     settings: &RunSettings,
     ui: &Ui,
-) -> Result<Summary, Diagnostics> {
+    report: &dyn Fn(&str),
+) -> RunResult {
     let mut settings = settings.clone();
     if settings.options.run_uuid.is_empty() {
         settings.options.run_uuid = new_uuid();
     }
     ui.add_secrets(template.sensitive_values.iter().cloned());
-    let (builds, warnings) = prepare_template(reg, template, &settings)?;
-    for w in warnings {
-        ui.log(w.to_string());
-        eprint!("{}", ui.mask(&w.to_string()));
+    let (builds, warnings, errors) = prepare_template(reg, template, &settings);
+    let mut shown = Diagnostics(warnings);
+    shown.extend(errors.clone());
+    if !shown.is_empty() {
+        let text = shown.to_string();
+        ui.log(&text);
+        report(&ui.mask(&format!("{text}\n")));
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Diagnostics::from(Diagnostic::error(format!("cannot start the runtime: {e}"))))?;
-    let summary = rt.block_on(async {
-        let cancel = Cancel::new();
-        let note = ui.clone();
-        install_signal_handlers(cancel.clone(), move || {
-            note.emit(Event::Plain { text: "Cancelling build after receiving interrupt".into() })
-        });
-        run_builds(builds, &settings.options, ui, &cancel).await
-    });
-    // Don't wait for stray blocking reads (a pending -debug prompt) at exit.
-    rt.shutdown_background();
-    Ok(summary)
+    let summary = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => {
+            let summary = rt.block_on(async {
+                let cancel = Cancel::new();
+                let note = ui.clone();
+                install_signal_handlers(cancel.clone(), move || {
+                    note.emit(Event::Plain { text: "Cancelling build after receiving interrupt".into() })
+                });
+                run_builds(builds, &settings.options, ui, &cancel).await
+            });
+            // Don't wait for stray blocking reads (a pending -debug prompt) at exit.
+            rt.shutdown_background();
+            summary
+        }
+        Err(e) => {
+            report(&format!("kiln: cannot start the runtime: {e}\n"));
+            Summary { errors: vec![(String::new(), e.to_string())], ..Summary::default() }
+        }
+    };
+    RunResult { summary, prepare_errors: errors }
 }

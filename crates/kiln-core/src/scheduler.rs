@@ -184,6 +184,9 @@ enum Outcome {
 /// Runs prepared builds and prints the summary.
 pub async fn run_builds(builds: Vec<PreparedBuild>, opts: &RunOptions, ui: &Ui, cancel: &Cancel) -> Summary {
     let start = Instant::now();
+    if opts.debug {
+        ui.emit(Event::Plain { text: "Debug mode enabled. Builds will not be parallelized.".into() });
+    }
     ui.emit(Event::Start { builds: builds.iter().map(|b| b.info.name.clone()).collect() });
     let limit = if opts.debug { 1 } else { opts.parallel_builds };
     let sem =
@@ -235,10 +238,7 @@ fn print_summary(ui: &Ui, s: &Summary, took: Duration) {
         return;
     }
     if !s.errors.is_empty() {
-        plain("\n==> Some builds didn't complete successfully and had errors:".into());
-        for (name, e) in &s.errors {
-            plain(format!("--> {name}: {e}"));
-        }
+        ui.emit(Event::ErrorSummary { errors: s.errors.clone() });
     }
     if s.artifacts.iter().any(|(_, a)| !a.is_empty()) {
         plain("\n==> Builds finished. The artifacts of successful builds are:".into());

@@ -32,6 +32,26 @@ pub trait Step<S: Send>: Send + Sync {
     }
 }
 
+/// How long a cancelled step may take to stop by itself (removing what it was making) before
+/// it is dropped.
+pub const CANCEL_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Runs `fut`; once `cancel` fires, lets it wind down for [`CANCEL_GRACE`], then drops it.
+pub async fn run_cancellable<T>(
+    fut: impl std::future::Future<Output = Result<T>>,
+    cancel: &crate::cancel::Cancel,
+) -> Result<T> {
+    tokio::pin!(fut);
+    tokio::select! {
+        r = &mut fut => r,
+        _ = cancel.cancelled() => match tokio::time::timeout(CANCEL_GRACE, &mut fut).await {
+            Ok(Err(e)) => Err(e),
+            // Finished or not, the build was cancelled.
+            Ok(Ok(_)) | Err(_) => Err(crate::Error::cancelled()),
+        },
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Cleanups {
     All,
@@ -54,7 +74,7 @@ pub async fn run_steps<S: Send>(steps: &[Box<dyn Step<S>>], state: &mut S, ctx: 
         let step = &steps[i];
         ran = ran.max(i + 1);
         ui.log(format!("Running step {}", step.name()));
-        let r = ctx.cancel.run(step.run(state, ctx)).await.and_then(|r| r);
+        let r = run_cancellable(step.run(state, ctx), &ctx.cancel).await;
         match r {
             Ok(()) => {
                 if ctx.info.debug && i + 1 < steps.len() {

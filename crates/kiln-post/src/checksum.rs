@@ -193,7 +193,7 @@ mod tests {
         assert_eq!(sums[3], "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824");
         assert_eq!(sums[5].len(), 128);
         let out = dir.join("out.md5").to_string_lossy().into_owned();
-        write_checksums(&[f.to_string_lossy().into_owned()], &kinds[..1], &[out.clone()]).unwrap();
+        write_checksums(&[f.to_string_lossy().into_owned()], &kinds[..1], std::slice::from_ref(&out)).unwrap();
         assert_eq!(std::fs::read_to_string(&out).unwrap(), "5d41402abc4b2a76b9719d911017c592\thello\n");
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -36,6 +36,8 @@ pub struct Config {
 #[derive(Default)]
 pub struct FileProv {
     config: Config,
+    /// The configuration as written, re-decoded at run time when it refers to build data.
+    node: Option<Node>,
 }
 
 pub fn new() -> Box<dyn Provisioner> {
@@ -100,11 +102,13 @@ impl Provisioner for FileProv {
         }
         d.into_result()?;
         self.config = c;
+        self.node = Some(config.clone());
         Ok(Vec::new())
     }
 
-    async fn provision(&self, ctx: &RunContext, comm: Arc<dyn Communicator>, _data: &GeneratedData) -> Result<()> {
-        let c = &self.config;
+    async fn provision(&self, ctx: &RunContext, comm: Arc<dyn Communicator>, data: &GeneratedData) -> Result<()> {
+        let late: Option<Config> = kiln_core::late::redecode(self.node.as_ref(), data, "the \"file\" provisioner")?;
+        let c = late.as_ref().unwrap_or(&self.config);
         let ui = &ctx.ui;
         let dst = &c.destination;
         if let Some(content) = &c.content {
@@ -130,7 +134,10 @@ impl Provisioner for FileProv {
             if meta.is_dir() {
                 ctx.cancel.run(comm.upload_dir(&dst, Path::new(src), &[])).await??;
             } else {
-                ctx.cancel.run(comm.upload_file(&file_destination(&dst, src), Path::new(src))).await??;
+                let progress = kiln_core::progress::Progress::new(ui, format!("uploading {src}"), Some(meta.len()));
+                ctx.cancel
+                    .run(comm.upload_file_progress(&file_destination(&dst, src), Path::new(src), progress))
+                    .await??;
             }
         }
         Ok(())

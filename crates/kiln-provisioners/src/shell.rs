@@ -76,6 +76,8 @@ pub struct Config {
 #[derive(Default)]
 pub struct Shell {
     config: Config,
+    /// The configuration as written, re-decoded at run time when it refers to build data.
+    node: Option<Node>,
 }
 
 pub fn new() -> Box<dyn Provisioner> {
@@ -156,11 +158,13 @@ impl Provisioner for Shell {
         }
         d.into_result()?;
         self.config = c;
+        self.node = Some(config.clone());
         Ok(Vec::new())
     }
 
-    async fn provision(&self, ctx: &RunContext, comm: Arc<dyn Communicator>, _data: &GeneratedData) -> Result<()> {
-        let c = &self.config;
+    async fn provision(&self, ctx: &RunContext, comm: Arc<dyn Communicator>, data: &GeneratedData) -> Result<()> {
+        let late: Option<Config> = kiln_core::late::redecode(self.node.as_ref(), data, "the \"shell\" provisioner")?;
+        let c = late.as_ref().unwrap_or(&self.config);
         let ui = &ctx.ui;
         let mut env: Vec<(String, String)> = vec![
             ("PACKER_BUILDER_TYPE".into(), ctx.info.builder_type.clone()),
@@ -174,6 +178,7 @@ impl Provisioner for Shell {
         });
         let limit = c.start_retry_timeout.map_or(Duration::from_secs(300), |d| d.get());
         let mut data: GeneratedData = GeneratedData::new();
+        // `data` from here on holds execute_command's fields.
         let default_exec;
         if c.use_env_var_file {
             let file = format!("{folder}/varfile_{}.sh", unique());
@@ -195,8 +200,6 @@ impl Provisioner for Shell {
         }
         data.insert("Path".into(), remote_path.clone());
         let command = kiln_core::late::render(c.execute_command.as_deref().unwrap_or(default_exec), &data)?;
-        let valid = c.valid_exit_codes.clone().unwrap_or_else(|| vec![0]);
-
         // Each script: (what to call it, its bytes).
         let mut scripts: Vec<(String, Vec<u8>)> = Vec::new();
         if let Some(lines) = &c.inline {
@@ -212,17 +215,61 @@ impl Provisioner for Shell {
                 scripts.push((s.clone(), bytes));
             }
         }
+        let result = self.run_scripts(ctx, &comm, c, scripts, &remote_path, &command, limit).await;
+        if let (Some(f), false) = (data.get("EnvVarFile").filter(|f| !f.is_empty()), c.skip_clean) {
+            let noop = |_: Stream, _: &str| {};
+            let _ = tokio::time::timeout(Duration::from_secs(30), comm.start(&format!("rm -f '{}'", quote(f)), &noop))
+                .await;
+        }
+        result?;
+        if let Some(p) = c.pause_after.filter(|p| !p.get().is_zero()) {
+            ui.say(format!("Pausing {} after this provisioner...", kiln_core::hook::go_duration(p.get())));
+            ctx.cancel.run(tokio::time::sleep(p.get())).await?;
+        }
+        Ok(())
+    }
+}
+
+impl Shell {
+    /// Uploads and runs each script, removing it afterwards.
+    #[allow(clippy::too_many_arguments)]
+    async fn run_scripts(
+        &self,
+        ctx: &RunContext,
+        comm: &Arc<dyn Communicator>,
+        c: &Config,
+        scripts: Vec<(String, Vec<u8>)>,
+        remote_path: &str,
+        command: &str,
+        limit: Duration,
+    ) -> Result<()> {
+        let ui = &ctx.ui;
+        let valid = c.valid_exit_codes.clone().unwrap_or_else(|| vec![0]);
         for (name, body) in scripts {
             ui.say(format!("Provisioning with shell script: {name}"));
-            retry(ctx, limit, &format!("uploading {name} to {remote_path}"), || comm.upload(&remote_path, &body))
+            retry(ctx, limit, &format!("uploading {name} to {remote_path}"), || comm.upload(remote_path, &body))
                 .await?;
             let out_ui = ui.clone();
             let output = move |s: Stream, line: &str| match s {
                 Stream::Stdout => out_ui.message(line),
                 Stream::Stderr => out_ui.error(line),
             };
-            let code = ctx.cancel.run(comm.start(&command, &output)).await??;
-            match code {
+            let started = ctx.cancel.run(comm.start(command, &output)).await;
+            // The uploaded script never outlives the run, whatever its outcome (unless
+            // skip_clean). A machine that just rebooted may not answer: don't wait long.
+            if !c.skip_clean {
+                if matches!(started, Err(ref e) if e.cancelled) {
+                    ui.say(format!("Cleaning up: removing {remote_path}"));
+                }
+                let noop = |_: Stream, _: &str| {};
+                let rm = format!("rm -f '{}'", quote(remote_path));
+                match tokio::time::timeout(Duration::from_secs(30), comm.start(&rm, &noop)).await {
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => ui.log(format!("could not remove {remote_path}: {e}")),
+                    Err(_) => ui.log(format!("removing {remote_path} timed out")),
+                }
+            }
+            match started?? {
                 Some(code) if valid.contains(&i64::from(code)) => {}
                 Some(code) => {
                     return Err(Error::new(format!(
@@ -231,7 +278,6 @@ impl Provisioner for Shell {
                 }
                 None if c.expect_disconnect => {
                     ui.say("The script ended the connection, as expect_disconnect allows.");
-                    continue;
                 }
                 None => {
                     return Err(Error::new(format!(
@@ -240,21 +286,6 @@ impl Provisioner for Shell {
                     )))
                 }
             }
-            if !c.skip_clean {
-                let noop = |_: Stream, _: &str| {};
-                let rm = format!("rm -f '{}'", quote(&remote_path));
-                if let Err(e) = comm.start(&rm, &noop).await {
-                    ui.error(format!("could not remove {remote_path}: {e}"));
-                }
-            }
-        }
-        if let (Some(f), false) = (data.get("EnvVarFile").filter(|f| !f.is_empty()), c.skip_clean) {
-            let noop = |_: Stream, _: &str| {};
-            let _ = comm.start(&format!("rm -f '{}'", quote(f)), &noop).await;
-        }
-        if let Some(p) = c.pause_after.filter(|p| !p.get().is_zero()) {
-            ui.say(format!("Pausing {} after this provisioner...", kiln_core::hook::go_duration(p.get())));
-            ctx.cancel.run(tokio::time::sleep(p.get())).await?;
         }
         Ok(())
     }

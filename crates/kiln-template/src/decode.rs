@@ -28,86 +28,6 @@ pub fn decode_component<T: DeserializeOwned>(node: &Node, component: &str) -> Re
     decode_inner(node, Some(component))
 }
 
-/// The option names of a config struct (its serde field names), for embedding one struct's
-/// options in another's (serde's `flatten` cannot be combined with `deny_unknown_fields`).
-pub fn fields_of<T: DeserializeOwned>() -> &'static [&'static str] {
-    struct Probe<'a>(&'a mut &'static [&'static str]);
-    impl<'de> de::Deserializer<'de> for Probe<'_> {
-        type Error = Error;
-        fn deserialize_any<V: Visitor<'de>>(self, _v: V) -> Result<V::Value, Error> {
-            Err(Error::new("not a struct"))
-        }
-        fn deserialize_struct<V: Visitor<'de>>(
-            self,
-            _name: &'static str,
-            fields: &'static [&'static str],
-            _v: V,
-        ) -> Result<V::Value, Error> {
-            *self.0 = fields;
-            Err(Error::new("probed"))
-        }
-        serde::forward_to_deserialize_any! {
-            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf option unit
-            unit_struct newtype_struct seq tuple tuple_struct map enum identifier ignored_any
-        }
-    }
-    let mut fields: &'static [&'static str] = &[];
-    let _ = T::deserialize(Probe(&mut fields));
-    fields
-}
-
-/// Decodes one object node into two config structs that share it: `A` (the component's own
-/// options) and `B` (embedded common options such as a communicator's). An option neither
-/// knows is an error naming the options of both. Neither struct should deny unknown fields.
-pub fn decode_split<A: DeserializeOwned, B: DeserializeOwned>(
-    node: &Node,
-    component: &str,
-) -> Result<(A, B), Diagnostics> {
-    let fa = fields_of::<A>();
-    let fb = fields_of::<B>();
-    let mut diags = Diagnostics::new();
-    let (mut ma, mut mb) = (Vec::new(), Vec::new());
-    match &node.kind {
-        NodeKind::Object(m) => {
-            for (k, v) in m {
-                if fa.contains(&k.name.as_str()) {
-                    ma.push((k.clone(), v.clone()));
-                } else if fb.contains(&k.name.as_str()) {
-                    mb.push((k.clone(), v.clone()));
-                } else {
-                    let all: Vec<&str> = fa.iter().chain(fb).copied().collect();
-                    let mut d = Diagnostic::error(format!("unknown option {:?}", k.name))
-                        .at_opt(k.span.clone())
-                        .at_opt(node.span.clone())
-                        .with_detail(format!("the options of {component} are: {}", all.join(", ")));
-                    if let Some(s) = did_you_mean(&k.name, all.iter().copied()) {
-                        d = d.with_help(format!("did you mean {s:?}?"));
-                    }
-                    diags.push(d);
-                }
-            }
-        }
-        NodeKind::Null => {}
-        _ => {
-            diags.push(
-                Diagnostic::error(format!("expected an object, found {}", node.kind_name())).at_opt(node.span.clone()),
-            );
-            return Err(diags);
-        }
-    }
-    let a = decode_component::<A>(&Node::object(ma, node.span.clone()), component);
-    let b = decode_component::<B>(&Node::object(mb, node.span.clone()), component);
-    match (a, b) {
-        (Ok(a), Ok(b)) if diags.is_empty() => Ok((a, b)),
-        (a, b) => {
-            diags.extend(a.err().unwrap_or_default());
-            diags.extend(b.err().unwrap_or_default());
-            diags.0.sort_by_key(|d| d.span.as_ref().map(|s| s.start));
-            Err(diags)
-        }
-    }
-}
-
 fn decode_inner<T: DeserializeOwned>(node: &Node, component: Option<&str>) -> Result<T, Diagnostics> {
     let mut diags = Diagnostics::new();
     let mut work = node.clone();
@@ -171,8 +91,12 @@ fn remove_at(node: &mut Node, path: &[usize]) -> bool {
 }
 
 /// A decode error on its way up: the diagnostic so far and the path of the node that failed.
+/// Boxed: it travels through every `Result` of the deserializer.
 #[derive(Debug)]
-pub struct Error {
+pub struct Error(Box<ErrorInner>);
+
+#[derive(Debug)]
+pub struct ErrorInner {
     summary: String,
     span: Option<Span>,
     help: Option<String>,
@@ -184,9 +108,22 @@ pub struct Error {
     missing: bool,
 }
 
+impl std::ops::Deref for Error {
+    type Target = ErrorInner;
+    fn deref(&self) -> &ErrorInner {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Error {
+    fn deref_mut(&mut self) -> &mut ErrorInner {
+        &mut self.0
+    }
+}
+
 impl Error {
     fn new(summary: impl Into<String>) -> Error {
-        Error {
+        Error(Box::new(ErrorInner {
             summary: summary.into(),
             span: None,
             help: None,
@@ -194,7 +131,7 @@ impl Error {
             path: Vec::new(),
             located: false,
             missing: false,
-        }
+        }))
     }
 
     fn at(mut self, span: &Option<Span>) -> Error {
@@ -206,9 +143,10 @@ impl Error {
     }
 
     fn into_diagnostic(self, root: Option<Span>) -> Diagnostic {
-        let mut d = Diagnostic::error(self.summary).at_opt(self.span).at_opt(root);
-        d.help = self.help;
-        d.detail = self.detail;
+        let e = *self.0;
+        let mut d = Diagnostic::error(e.summary).at_opt(e.span).at_opt(root);
+        d.help = e.help;
+        d.detail = e.detail;
         d
     }
 }
@@ -300,6 +238,8 @@ impl<'a> NodeDe<'a> {
     fn number(&self) -> Result<f64, Error> {
         match &self.node.kind {
             NodeKind::Number(n) => Ok(*n),
+            // null is "not set": the zero value, as mapstructure leaves it.
+            NodeKind::Null => Ok(0.0),
             NodeKind::Bool(b) => Ok(if *b { 1.0 } else { 0.0 }),
             NodeKind::String(s) if s.trim().is_empty() => Ok(0.0),
             NodeKind::String(s) => s.trim().parse::<f64>().map_err(|_| {
@@ -325,6 +265,7 @@ impl<'a> NodeDe<'a> {
     fn string(&self) -> Result<String, Error> {
         match &self.node.kind {
             NodeKind::String(s) => Ok(s.clone()),
+            NodeKind::Null => Ok(String::new()),
             NodeKind::Number(n) => Ok(crate::value::format_number(*n)),
             NodeKind::Bool(b) => Ok(if *b { "1" } else { "0" }.to_string()),
             _ => Err(self.err("a string")),
@@ -370,6 +311,7 @@ impl<'de, 'a> de::Deserializer<'de> for NodeDe<'a> {
     fn deserialize_bool<V: Visitor<'de>>(self, v: V) -> Result<V::Value, Error> {
         let b = match &self.node.kind {
             NodeKind::Bool(b) => *b,
+            NodeKind::Null => false,
             NodeKind::Number(n) => *n != 0.0,
             NodeKind::String(s) if s.is_empty() => false,
             NodeKind::String(s) => match parse_go_bool(s) {
@@ -614,81 +556,11 @@ impl<'de, 'a> de::MapAccess<'de> for Map<'a> {
     }
 }
 
-/// A Go duration (`"90s"`, `"1h30m"`, `"500ms"`), as Packer's options such as `ssh_timeout` take.
-/// A bare number is nanoseconds, as in Go; the string `"0"` is zero.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Hash)]
-pub struct Duration(pub std::time::Duration);
+mod duration;
+mod split;
 
-impl Duration {
-    pub fn get(self) -> std::time::Duration {
-        self.0
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for Duration {
-    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Duration;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a duration such as \"5m\" or \"1h30m\"")
-            }
-            fn visit_str<E: de::Error>(self, s: &str) -> Result<Duration, E> {
-                parse_go_duration(s).map(Duration).map_err(E::custom)
-            }
-            fn visit_u64<E: de::Error>(self, n: u64) -> Result<Duration, E> {
-                Ok(Duration(std::time::Duration::from_nanos(n)))
-            }
-            fn visit_i64<E: de::Error>(self, n: i64) -> Result<Duration, E> {
-                u64::try_from(n).map_err(|_| E::custom("a duration cannot be negative")).and_then(|n| self.visit_u64(n))
-            }
-            fn visit_f64<E: de::Error>(self, n: f64) -> Result<Duration, E> {
-                if n < 0.0 || !n.is_finite() {
-                    return Err(E::custom("a duration cannot be negative"));
-                }
-                Ok(Duration(std::time::Duration::from_nanos(n as u64)))
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
-/// Parses Go's `time.ParseDuration` syntax: a sequence of decimal numbers with units
-/// `ns`, `us`/`µs`, `ms`, `s`, `m`, `h`. Negative durations are refused (no option wants one).
-pub fn parse_go_duration(s: &str) -> Result<std::time::Duration, String> {
-    let bad = || format!("invalid duration {s:?}: write a number with a unit, such as \"30s\", \"5m\" or \"1h30m\"");
-    let t = s.trim();
-    let t = t.strip_prefix('+').unwrap_or(t);
-    if t == "0" {
-        return Ok(std::time::Duration::ZERO);
-    }
-    if t.is_empty() || t.starts_with('-') {
-        return Err(bad());
-    }
-    let mut total = 0f64;
-    let mut rest = t;
-    while !rest.is_empty() {
-        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
-        if num_len == 0 {
-            return Err(bad());
-        }
-        let n: f64 = rest[..num_len].parse().map_err(|_| bad())?;
-        rest = &rest[num_len..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
-        let scale = match &rest[..unit_len] {
-            "ns" => 1e-9,
-            "us" | "µs" | "μs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return Err(bad()),
-        };
-        rest = &rest[unit_len..];
-        total += n * scale;
-    }
-    std::time::Duration::try_from_secs_f64(total).map_err(|_| bad())
-}
+pub use duration::{parse_go_duration, Duration};
+pub use split::{decode_split, fields_of};
 
 #[cfg(test)]
 mod tests;

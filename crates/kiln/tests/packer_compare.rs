@@ -99,3 +99,47 @@ fn file_build_with_shell_local_checksum_manifest_matches_packer() {
     let read = |p: std::path::PathBuf| strip(serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap());
     assert_eq!(read(kd.0.join("packer-manifest.json")), read(pk.0.join("packer-manifest.json")));
 }
+
+fn tar_names(path: &std::path::Path) -> Vec<String> {
+    let o = Command::new("tar").arg("tzf").arg(path).output().unwrap();
+    String::from_utf8_lossy(&o.stdout).lines().map(String::from).collect()
+}
+
+fn zip_names(path: &std::path::Path) -> Vec<String> {
+    let o = Command::new("unzip").arg("-Z1").arg(path).output().unwrap();
+    String::from_utf8_lossy(&o.stdout).lines().map(String::from).collect()
+}
+
+#[test]
+fn compress_matches_packer_entries_and_artifacts() {
+    if !packer_available() {
+        return;
+    }
+    let text = r#"{"builders":[{"type":"file","content":"hello","target":"sub/out.txt"}],
+ "post-processors":[{"type":"compress","output":"x.tar.gz"}, {"type":"compress","output":"y.zip","keep_input_artifact":true}]}"#;
+    let pk = TempDir::new("packer-compress");
+    std::fs::write(pk.0.join("t.json"), text).unwrap();
+    let o = Command::new("packer").args(["build", "-color=false", "t.json"]).current_dir(&pk.0).output().unwrap();
+    let packer_out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(o.status.success(), "{packer_out}");
+
+    let kd = TempDir::new("kiln-compress");
+    let rooted = text
+        .replace("\"sub/out.txt\"", &format!("{:?}", kd.path("sub/out.txt")))
+        .replace("\"x.tar.gz\"", &format!("{:?}", kd.path("x.tar.gz")))
+        .replace("\"y.zip\"", &format!("{:?}", kd.path("y.zip")));
+    let (code, kiln_out) = run(&template(&rooted), &RunSettings::default(), plain());
+    assert_eq!(code, 0, "{kiln_out}");
+    let kiln_out = kiln_out.replace(&format!("{}/", kd.0.display()), "");
+    let summary =
+        |out: &str| -> Vec<String> { out.lines().filter(|l| l.starts_with("--> ")).map(String::from).collect() };
+    assert_eq!(summary(&kiln_out), summary(&packer_out), "kiln:\n{kiln_out}\npacker:\n{packer_out}");
+    assert_eq!(tar_names(&kd.0.join("x.tar.gz")), tar_names(&pk.0.join("x.tar.gz")));
+    let strip = |v: Vec<String>, root: &str| -> Vec<String> {
+        v.into_iter().map(|n| n.trim_start_matches(root).to_string()).collect()
+    };
+    let kroot = format!("{}/", kd.0.display()).trim_start_matches('/').to_string();
+    assert_eq!(strip(zip_names(&kd.0.join("y.zip")), &kroot), zip_names(&pk.0.join("y.zip")));
+    // The first chain does not keep its input, the second does: the file survives in both.
+    assert!(kd.0.join("sub/out.txt").exists() && pk.0.join("sub/out.txt").exists());
+}

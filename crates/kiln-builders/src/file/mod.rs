@@ -57,9 +57,15 @@ impl Step<State> for StepWriteFile {
         match &self.0.source {
             Some(src) => {
                 ctx.ui.say(format!("Copying {src} to {}", self.0.target));
-                tokio::fs::copy(src, &target)
-                    .await
-                    .map_err(|e| Error::new(format!("copying source {src} to target {}: {e}", self.0.target)))?;
+                let size = tokio::fs::metadata(src).await.map(|m| m.len()).ok();
+                let progress = kiln_core::progress::Progress::new(&ctx.ui, format!("copying {src}"), size);
+                let (from, to) = (std::path::PathBuf::from(src), target.clone());
+                tokio::task::spawn_blocking(move || {
+                    kiln_core::progress::copy_file_with_progress(&from, &to, &progress)
+                })
+                .await
+                .map_err(|e| Error::new(e.to_string()))?
+                .map_err(|e| Error::new(format!("copying source {src} to target {}: {e}", self.0.target)))?;
             }
             None => {
                 let content = self.0.content.as_deref().unwrap_or("");

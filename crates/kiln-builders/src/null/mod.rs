@@ -8,7 +8,8 @@ use std::sync::Arc;
 use kiln_core::hook::{HasCommunicator, StepProvision};
 use kiln_core::step::{run_steps, Outcome, Step};
 use kiln_core::{
-    async_trait, Artifact, BasicArtifact, BuildInfo, Builder, Communicator, ProvisionHook, Result, RunContext,
+    async_trait, Artifact, BasicArtifact, BuildInfo, Builder, Communicator, GeneratedData, ProvisionHook, Result,
+    RunContext,
 };
 use kiln_template::diag::{Diagnostic, Diagnostics};
 use kiln_template::node::Node;
@@ -31,11 +32,15 @@ pub fn new() -> Box<dyn Builder> {
 #[derive(Default)]
 struct State {
     comm: Option<Arc<dyn Communicator>>,
+    data: GeneratedData,
 }
 
 impl HasCommunicator for State {
     fn communicator(&self) -> Option<Arc<dyn Communicator>> {
         self.comm.clone()
+    }
+    fn generated_data(&self) -> GeneratedData {
+        self.data.clone()
     }
 }
 
@@ -54,7 +59,20 @@ impl Step<State> for StepConnect {
                 self.0.ssh_host.as_deref().unwrap_or("localhost")
             ));
         }
-        state.comm = Some(self.0.connect().await?);
+        let ui = ctx.ui.clone();
+        let say = move |s: &str| ui.say(s);
+        state.comm = Some(self.0.connect(&say).await?);
+        let c = &self.0;
+        let port = c.ssh_port.unwrap_or(22).to_string();
+        for (k, v) in [
+            ("ConnType", c.kind()),
+            ("Host", c.ssh_host.as_deref().unwrap_or("")),
+            ("Port", port.as_str()),
+            ("User", c.ssh_username.as_deref().unwrap_or("")),
+            ("Password", c.ssh_password.as_deref().unwrap_or("")),
+        ] {
+            state.data.insert(k.to_string(), v.to_string());
+        }
         Ok(())
     }
     async fn cleanup(&self, state: &mut State, _ctx: &RunContext, _o: Outcome) {

@@ -169,14 +169,8 @@ async fn one_failed_build_does_not_stop_the_others() {
     assert_eq!(s.artifacts.len(), 1);
     let p = plains(&ev);
     assert!(p[0].starts_with("\n==> Wait completed after "), "{p:?}");
-    assert_eq!(
-        p[1..],
-        [
-            "\n==> Some builds didn't complete successfully and had errors:",
-            "--> a: it broke",
-            "\n==> Builds finished. The artifacts of successful builds are:"
-        ]
-    );
+    assert_eq!(p[1..], ["\n==> Builds finished. The artifacts of successful builds are:"]);
+    assert!(ev.contains(&Event::ErrorSummary { errors: vec![("a".into(), "it broke".into())] }));
     assert!(ev.iter().any(|e| matches!(e, Event::BuildLine { build, text, error: true } if build == "a" && text.starts_with("Build 'a' errored after ") && text.ends_with(": it broke"))));
 }
 

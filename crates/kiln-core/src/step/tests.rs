@@ -26,7 +26,12 @@ impl Step<State> for Named {
             return Err(crate::Error::new(format!("{} broke", self.0)));
         }
         if self.0 == "slow" {
-            tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+            // Notices cancellation, as kiln's components do.
+            _ctx.cancel.run(tokio::time::sleep(std::time::Duration::from_secs(30))).await?;
+        }
+        if self.0 == "stubborn" {
+            // Does not: dropped after the grace period.
+            tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
         }
         Ok(())
     }
@@ -138,4 +143,21 @@ async fn debug_pauses_between_steps() {
         })
         .collect();
     assert_eq!(says, ["Pausing after run of step 'a'. Press enter to continue."]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_step_that_ignores_cancellation_is_dropped_after_the_grace_period() {
+    let (c, _) = ctx(OnError::Cleanup, &[]);
+    let cancel = c.cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        cancel.cancel();
+    });
+    let mut s = State::default();
+    let t = tokio::time::Instant::now();
+    let e = run_steps(&steps(&[("a", false), ("stubborn", false)]), &mut s, &c).await.unwrap_err();
+    assert!(e.cancelled);
+    let waited = t.elapsed();
+    assert!(waited >= CANCEL_GRACE && waited < CANCEL_GRACE + std::time::Duration::from_secs(1), "{waited:?}");
+    assert_eq!(s.log.last().map(String::as_str), Some("cleanup a failed=false cancelled=true"));
 }

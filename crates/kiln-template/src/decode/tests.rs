@@ -215,3 +215,15 @@ fn split_decoding_shares_one_object() {
     );
     assert_eq!(e.0[1].span.as_ref().unwrap().line_col(), (2, 12));
 }
+
+#[test]
+fn null_means_not_set() {
+    let c: Conf = decode(&node(
+        r#"{"ssh_username":null,"ssh_port":null,"headless":null,"inline":null,"ratio":null,"tags":null,"disk":null}"#,
+    ))
+    .unwrap();
+    assert_eq!(c.ssh_username, "");
+    assert_eq!(c.ssh_port, None);
+    assert!(!c.headless);
+    assert!(c.inline.is_empty() && c.tags.is_empty() && c.disk.is_none());
+}

@@ -92,12 +92,10 @@ fn run(ui: &mut Ui, p: Parsed) -> u8 {
         format_from(ui.machine_readable, p.bool("json"), p.bool_or("color", true), p.bool("timestamp-ui"), &opts.env);
     let engine_ui =
         kiln_core::Ui::with(kiln_core::render::renderer(format), log_from_env(&opts.env), Box::new(StdinAsker));
-    match kiln_core::run_template(kiln_core::registry::global(), &t, &settings, &engine_ui) {
-        Ok(summary) => summary.exit_code(),
-        Err(diags) => {
-            // Prepare errors may quote configuration: mask secrets there too.
-            ui.err(&engine_ui.mask(&format!("{diags}\n")));
-            1
-        }
-    }
+    // Configuration errors go to stderr (masked: they may quote the configuration).
+    let report = |text: &str| {
+        use std::io::Write;
+        let _ = std::io::stderr().lock().write_all(text.as_bytes());
+    };
+    kiln_core::run_template(kiln_core::registry::global(), &t, &settings, &engine_ui, &report).exit_code()
 }

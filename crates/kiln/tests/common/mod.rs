@@ -159,10 +159,11 @@ pub fn run(t: &Template, settings: &kiln_core::RunSettings, format: kiln_core::r
     let buf = Buf::default();
     let ui = kiln_core::Ui::new(kiln_core::render::renderer_to(format, Box::new(buf.clone())));
     let reg = components::registry();
-    match kiln_core::run_template(&reg, t, settings, &ui) {
-        Ok(s) => (s.exit_code(), buf.text()),
-        Err(d) => (1, format!("{}{d}", buf.text())),
-    }
+    let reported = std::sync::Mutex::new(String::new());
+    let report = |s: &str| reported.lock().unwrap().push_str(s);
+    let r = kiln_core::run_template(&reg, t, settings, &ui, &report);
+    let reported = reported.into_inner().unwrap();
+    (r.exit_code(), format!("{reported}{}", buf.text()))
 }
 
 pub fn plain() -> kiln_core::render::Format {

@@ -1,0 +1,500 @@
+//! The `ssh` communicator on russh: connects with Packer's retry rules (wait for the machine
+//! until `ssh_timeout`, without a fixed sleep), authenticates with a password (also as
+//! keyboard-interactive) or a private key, runs commands with stdout and stderr kept apart and
+//! the exit status, and moves files over SFTP (or over `cat` when SFTP is not available or
+//! `ssh_file_transfer_method` is `scp`).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use kiln_core::component::OutputFn;
+use kiln_core::{async_trait, Communicator, Error, Result, Stream};
+use russh::client::{self, Handle};
+use russh::keys::{load_secret_key, PrivateKeyWithHashAlg};
+use russh::ChannelMsg;
+use russh_sftp::client::SftpSession;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::Mutex;
+
+use crate::config::Config;
+
+struct Client;
+
+impl client::Handler for Client {
+    type Error = russh::Error;
+
+    // Packer does not check host keys of the machines it builds (they are new each time).
+    async fn check_server_key(&mut self, _key: &russh::keys::PublicKeyOrCertificate) -> Result<bool, Self::Error> {
+        Ok(true)
+    }
+}
+
+pub struct Ssh {
+    conn: Mutex<Conn>,
+    /// Counts reconnections, so an SFTP session of an old connection is not reused.
+    generation: std::sync::atomic::AtomicU64,
+    /// To reconnect when the machine went away (a reboot between provisioners).
+    config: Config,
+    /// The SFTP session, with the connection generation it belongs to.
+    sftp: Mutex<Option<(u64, Arc<SftpSession>)>>,
+    use_sftp: bool,
+    pty: bool,
+}
+
+fn err(what: &str, e: impl std::fmt::Display) -> Error {
+    Error::new(format!("{what}: {e}"))
+}
+
+/// Who logs in, and how.
+struct Login {
+    user: String,
+    password: Option<String>,
+    key_file: Option<String>,
+    /// An in-memory key (a temporary key pair).
+    key: Option<String>,
+    agent: bool,
+}
+
+impl Login {
+    fn target(c: &Config) -> Login {
+        Login {
+            user: c.ssh_username.clone().unwrap_or_default(),
+            password: c.ssh_password.clone(),
+            key_file: c.ssh_private_key_file.clone(),
+            key: c.ssh_private_key.clone(),
+            agent: c.ssh_agent_auth == Some(true),
+        }
+    }
+
+    /// The bastion's login; unset options fall back to the target's, as Packer does.
+    fn bastion(c: &Config) -> Login {
+        let t = Login::target(c);
+        Login {
+            user: c.ssh_bastion_username.clone().unwrap_or(t.user),
+            password: c.ssh_bastion_password.clone().or(t.password),
+            key_file: c.ssh_bastion_private_key_file.clone().or(t.key_file),
+            key: None,
+            agent: c.ssh_bastion_agent_auth.unwrap_or(t.agent),
+        }
+    }
+}
+
+/// An attempt's failure: whether trying again may help.
+type Attempt<T> = std::result::Result<T, (bool, Error)>;
+
+fn client_config(c: &Config) -> Arc<client::Config> {
+    Arc::new(client::Config {
+        keepalive_interval: Some(c.ssh_keep_alive_interval.map_or(Duration::from_secs(5), |d| d.get())),
+        ..client::Config::default()
+    })
+}
+
+/// Authenticates `h` with every method `login` allows, in Packer's order.
+async fn authenticate(h: &mut Handle<Client>, login: &Login) -> Attempt<()> {
+    let user = &login.user;
+    let auth_err = |e: russh::Error| (true, err("authenticating", e));
+    let mut keys = Vec::new();
+    if let Some(pem) = &login.key {
+        keys.push(russh::keys::decode_secret_key(pem, None).map_err(|e| (false, err("reading the temporary key", e)))?);
+    }
+    if let Some(key_file) = &login.key_file {
+        keys.push(
+            load_secret_key(key_file, None)
+                .map_err(|e| (false, err(&format!("reading ssh_private_key_file {key_file}"), e)))?,
+        );
+    }
+    for key in keys {
+        let hash = h.best_supported_rsa_hash().await.map_err(auth_err)?.flatten();
+        if h.authenticate_publickey(user, PrivateKeyWithHashAlg::new(Arc::new(key), hash))
+            .await
+            .map_err(auth_err)?
+            .success()
+        {
+            return Ok(());
+        }
+    }
+    if login.agent {
+        let mut agent = russh::keys::agent::client::AgentClient::connect_env()
+            .await
+            .map_err(|e| (false, err("connecting to the SSH agent (SSH_AUTH_SOCK)", e)))?;
+        let ids = agent.request_identities().await.map_err(|e| (false, err("listing the SSH agent's keys", e)))?;
+        let hash = h.best_supported_rsa_hash().await.map_err(auth_err)?.flatten();
+        for id in ids {
+            let russh::keys::agent::AgentIdentity::PublicKey { key, .. } = id else { continue };
+            match h.authenticate_publickey_with(user, key, hash, &mut agent).await {
+                Ok(r) if r.success() => return Ok(()),
+                Ok(_) => {}
+                Err(e) => return Err((true, err("authenticating with the SSH agent", e))),
+            }
+        }
+    }
+    if let Some(pw) = &login.password {
+        if h.authenticate_password(user, pw).await.map_err(auth_err)?.success() {
+            return Ok(());
+        }
+        // Servers with only keyboard-interactive: answer every prompt with the password.
+        use russh::client::KeyboardInteractiveAuthResponse as K;
+        let mut r = h.authenticate_keyboard_interactive_start(user, None).await.map_err(auth_err)?;
+        for _ in 0..5 {
+            match r {
+                K::Success => return Ok(()),
+                K::Failure { .. } => break,
+                K::InfoRequest { prompts, .. } => {
+                    r = h
+                        .authenticate_keyboard_interactive_respond(prompts.iter().map(|_| pw.clone()).collect())
+                        .await
+                        .map_err(auth_err)?;
+                }
+            }
+        }
+    }
+    Err((true, Error::new(format!("authentication as {user:?} failed (check the ssh_username, ssh_password, ssh_private_key_file and ssh_agent_auth options)"))))
+}
+
+/// One attempt: TCP (directly or through the bastion), handshake, authentication. Returns the
+/// session and the bastion's, which must live as long as it.
+async fn attempt(c: &Config, host: &str, port: u16) -> Attempt<(Handle<Client>, Option<Handle<Client>>)> {
+    let config = client_config(c);
+    match c.ssh_bastion_host.as_deref().filter(|b| !b.is_empty()) {
+        None => {
+            // A refused or dropped connection means "not up yet": retry.
+            let mut h =
+                client::connect(config, (host, port), Client).await.map_err(|e| (true, err("connecting", e)))?;
+            authenticate(&mut h, &Login::target(c)).await?;
+            Ok((h, None))
+        }
+        Some(bastion) => {
+            let bport = c.ssh_bastion_port.unwrap_or(22);
+            let mut b = client::connect(Arc::clone(&config), (bastion, bport), Client)
+                .await
+                .map_err(|e| (true, err(&format!("connecting to the bastion {bastion}:{bport}"), e)))?;
+            authenticate(&mut b, &Login::bastion(c)).await.map_err(|(r, e)| (r, e.context("bastion")))?;
+            let ch = b
+                .channel_open_direct_tcpip(host, u32::from(port), "127.0.0.1", 0)
+                .await
+                .map_err(|e| (true, err(&format!("tunnelling to {host}:{port} through the bastion"), e)))?;
+            let mut h = client::connect_stream(config, ch.into_stream(), Client)
+                .await
+                .map_err(|e| (true, err("connecting through the bastion", e)))?;
+            authenticate(&mut h, &Login::target(c)).await?;
+            Ok((h, Some(b)))
+        }
+    }
+}
+
+/// Connects as `c` says, retrying until `ssh_timeout` (default 5m) or `ssh_handshake_attempts`
+/// failed authentications (default 10). `say` reports progress.
+pub async fn connect(c: &Config, say: &(dyn Fn(&str) + Send + Sync)) -> Result<Ssh> {
+    say("Waiting for SSH to become available...");
+    let conn = establish(c).await?;
+    say("Connected to SSH!");
+    Ok(Ssh {
+        conn: Mutex::new(conn),
+        generation: std::sync::atomic::AtomicU64::new(0),
+        config: c.clone(),
+        sftp: Mutex::new(None),
+        use_sftp: c.ssh_file_transfer_method.as_deref() != Some("scp"),
+        pty: c.ssh_pty.unwrap_or(false),
+    })
+}
+
+/// The session and the bastion's (kept open for the tunnel).
+type Conn = (Handle<Client>, Option<Handle<Client>>);
+
+/// The retry loop of [`connect`], also used to reconnect after the machine went away.
+async fn establish(c: &Config) -> Result<Conn> {
+    let host = c.ssh_host.clone().unwrap_or_default();
+    let port = c.ssh_port.unwrap_or(22);
+    let addr = format!("{host}:{port}");
+    let timeout = c.ssh_timeout.map_or(Duration::from_secs(300), |d| d.get());
+    let max_handshakes = c.ssh_handshake_attempts.unwrap_or(10).max(1);
+    let start = Instant::now();
+    let mut handshakes = 0;
+    let mut wait = Duration::from_millis(100);
+    loop {
+        match attempt(c, &host, port).await {
+            Ok(conn) => return Ok(conn),
+            Err((false, e)) => return Err(e),
+            Err((true, e)) => {
+                if e.message.starts_with("authentication") {
+                    handshakes += 1;
+                    if handshakes >= max_handshakes {
+                        return Err(e);
+                    }
+                }
+                if start.elapsed() + wait > timeout {
+                    return Err(Error::new(format!("Timeout waiting for SSH on {addr} (last error: {e})")));
+                }
+                // Poll quickly at first (a local machine answers at once), then back off.
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+fn quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\"'\"'"))
+}
+
+/// Splits a byte stream into lines for the output callback.
+struct Lines {
+    buf: Vec<u8>,
+    stream: Stream,
+}
+
+impl Lines {
+    fn push(&mut self, data: &[u8], out: OutputFn<'_>) {
+        self.buf.extend_from_slice(data);
+        while let Some(i) = self.buf.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = self.buf.drain(..=i).collect();
+            out(self.stream, String::from_utf8_lossy(&line).trim_end_matches(['\n', '\r']));
+        }
+    }
+    fn finish(&mut self, out: OutputFn<'_>) {
+        if !self.buf.is_empty() {
+            out(self.stream, String::from_utf8_lossy(&self.buf).trim_end_matches('\r'));
+            self.buf.clear();
+        }
+    }
+}
+
+impl Ssh {
+    /// A new session channel; reconnects first when the connection is gone.
+    async fn channel(&self) -> Result<russh::Channel<client::Msg>> {
+        let mut conn = self.conn.lock().await;
+        if !conn.0.is_closed() {
+            if let Ok(ch) = conn.0.channel_open_session().await {
+                return Ok(ch);
+            }
+        }
+        *conn = establish(&self.config).await?;
+        self.generation.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        conn.0.channel_open_session().await.map_err(|e| err("opening a channel", e))
+    }
+
+    async fn sftp(&self) -> Result<Option<Arc<SftpSession>>> {
+        if !self.use_sftp {
+            return Ok(None);
+        }
+        let mut guard = self.sftp.lock().await;
+        let current = self.generation.load(std::sync::atomic::Ordering::SeqCst);
+        if let Some((generation, s)) = guard.as_ref() {
+            // The connection may have dropped since (a reboot): then open a new session.
+            if *generation == current && !self.conn.lock().await.0.is_closed() {
+                return Ok(Some(Arc::clone(s)));
+            }
+        }
+        let ch = self.channel().await?;
+        let current = self.generation.load(std::sync::atomic::Ordering::SeqCst);
+        if ch.request_subsystem(true, "sftp").await.is_err() {
+            return Ok(None);
+        }
+        match SftpSession::new(ch.into_stream()).await {
+            Ok(s) => {
+                let s = Arc::new(s);
+                *guard = Some((current, Arc::clone(&s)));
+                Ok(Some(s))
+            }
+            Err(_) => Ok(None),
+        }
+    }
+
+    /// Runs `command` feeding it `input` on stdin; the exit status.
+    async fn run_with_input(
+        &self,
+        command: &str,
+        input: &mut (dyn tokio::io::AsyncRead + Unpin + Send),
+    ) -> Result<Option<i32>> {
+        let mut ch = self.channel().await?;
+        ch.exec(true, command).await.map_err(|e| err("starting a command", e))?;
+        // Owned chunks go through the same queue as the EOF, so they cannot be overtaken by it.
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            let n = input.read(&mut buf).await.map_err(|e| err("reading the data to send", e))?;
+            if n == 0 {
+                break;
+            }
+            ch.data_bytes(buf[..n].to_vec()).await.map_err(|e| err("sending data", e))?;
+        }
+        ch.eof().await.map_err(|e| err("sending data", e))?;
+        let mut code = None;
+        let mut stderr = Vec::new();
+        while let Some(msg) = ch.wait().await {
+            match msg {
+                ChannelMsg::ExitStatus { exit_status } => code = Some(exit_status as i32),
+                ChannelMsg::ExtendedData { data, .. } => stderr.extend_from_slice(&data),
+                _ => {}
+            }
+        }
+        if code != Some(0) {
+            return Err(Error::new(format!("{command}: {}", String::from_utf8_lossy(&stderr).trim())));
+        }
+        Ok(code)
+    }
+
+    async fn upload_reader(&self, dst: &str, src: &mut (dyn tokio::io::AsyncRead + Unpin + Send)) -> Result<()> {
+        if let Some(sftp) = self.sftp().await? {
+            let mut f = sftp.create(dst).await.map_err(|e| err(&format!("creating {dst}"), e))?;
+            // Large reads mean large SFTP writes, which the server acknowledges in fewer round trips.
+            let mut r = tokio::io::BufReader::with_capacity(256 * 1024, src);
+            tokio::io::copy_buf(&mut r, &mut f).await.map_err(|e| err(&format!("uploading to {dst}"), e))?;
+            f.shutdown().await.map_err(|e| err(&format!("closing {dst}"), e))?;
+            return Ok(());
+        }
+        self.run_with_input(&format!("cat > {}", quote(dst)), src).await.map(|_| ())
+    }
+
+    async fn mkdir_p(&self, dirs: &[String]) -> Result<()> {
+        let noop = |_: Stream, _: &str| {};
+        let list: Vec<String> = dirs.iter().map(|d| quote(d)).collect();
+        match self.start(&format!("mkdir -p {}", list.join(" ")), &noop).await? {
+            Some(0) => Ok(()),
+            _ => Err(Error::new(format!("cannot create the folders {} on the machine", dirs.join(", ")))),
+        }
+    }
+}
+
+#[async_trait]
+impl Communicator for Ssh {
+    async fn start(&self, command: &str, output: OutputFn<'_>) -> Result<Option<i32>> {
+        let mut ch = self.channel().await?;
+        if self.pty {
+            ch.request_pty(true, "xterm", 80, 40, 0, 0, &[]).await.map_err(|e| err("requesting a pty", e))?;
+        }
+        ch.exec(true, command).await.map_err(|e| err("starting the command", e))?;
+        let mut out = Lines { buf: Vec::new(), stream: Stream::Stdout };
+        let mut errs = Lines { buf: Vec::new(), stream: Stream::Stderr };
+        let mut code = None;
+        while let Some(msg) = ch.wait().await {
+            match msg {
+                ChannelMsg::Data { data } => out.push(&data, output),
+                ChannelMsg::ExtendedData { data, ext: 1 } => errs.push(&data, output),
+                ChannelMsg::ExitStatus { exit_status } => code = Some(exit_status as i32),
+                _ => {}
+            }
+        }
+        out.finish(output);
+        errs.finish(output);
+        Ok(code)
+    }
+
+    async fn upload(&self, dst: &str, data: &[u8]) -> Result<()> {
+        let mut r = data;
+        self.upload_reader(dst, &mut r).await
+    }
+
+    async fn upload_file(&self, dst: &str, src: &Path) -> Result<()> {
+        let mut f = tokio::fs::File::open(src).await.map_err(|e| err(&format!("reading {}", src.display()), e))?;
+        self.upload_reader(dst, &mut f).await
+    }
+
+    async fn upload_file_progress(
+        &self,
+        dst: &str,
+        src: &Path,
+        progress: Arc<kiln_core::progress::Progress>,
+    ) -> Result<()> {
+        let f = tokio::fs::File::open(src).await.map_err(|e| err(&format!("reading {}", src.display()), e))?;
+        let mut r = kiln_core::progress::ProgressReader::new(f, Arc::clone(&progress));
+        self.upload_reader(dst, &mut r).await?;
+        progress.finish();
+        Ok(())
+    }
+
+    async fn upload_dir(&self, dst: &str, src: &Path, exclude: &[String]) -> Result<()> {
+        let contents_only = src.to_string_lossy().ends_with('/');
+        let root = if contents_only {
+            dst.trim_end_matches('/').to_string()
+        } else {
+            let name = src.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            format!("{}/{name}", dst.trim_end_matches('/'))
+        };
+        // Walk locally first, then create folders and send files.
+        let mut stack = vec![(src.to_path_buf(), PathBuf::new())];
+        let mut files = Vec::new();
+        let mut dirs = vec![root.clone()];
+        while let Some((dir, rel)) = stack.pop() {
+            let mut rd = tokio::fs::read_dir(&dir).await.map_err(|e| err(&format!("reading {}", dir.display()), e))?;
+            while let Some(e) = rd.next_entry().await? {
+                let r = rel.join(e.file_name());
+                if exclude.iter().any(|x| Path::new(x) == r) {
+                    continue;
+                }
+                let remote = format!("{root}/{}", r.to_string_lossy());
+                if e.file_type().await?.is_dir() {
+                    dirs.push(remote);
+                    stack.push((e.path(), r));
+                } else {
+                    files.push((e.path(), remote));
+                }
+            }
+        }
+        self.mkdir_p(&dirs).await?;
+        for (local, remote) in files {
+            self.upload_file(&remote, &local).await?;
+        }
+        Ok(())
+    }
+
+    async fn download(&self, src: &str, dst: &Path) -> Result<()> {
+        if let Some(parent) = dst.parent().filter(|p| !p.as_os_str().is_empty()) {
+            tokio::fs::create_dir_all(parent).await?;
+        }
+        let mut out = tokio::fs::File::create(dst).await.map_err(|e| err(&format!("creating {}", dst.display()), e))?;
+        if let Some(sftp) = self.sftp().await? {
+            let mut f = sftp.open(src).await.map_err(|e| err(&format!("opening {src} on the machine"), e))?;
+            tokio::io::copy(&mut f, &mut out).await.map_err(|e| err(&format!("downloading {src}"), e))?;
+            out.flush().await?;
+            return Ok(());
+        }
+        let mut ch = self.channel().await?;
+        ch.exec(true, format!("cat {}", quote(src))).await.map_err(|e| err("starting cat", e))?;
+        let mut code = None;
+        while let Some(msg) = ch.wait().await {
+            match msg {
+                ChannelMsg::Data { data } => out.write_all(&data).await?,
+                ChannelMsg::ExitStatus { exit_status } => code = Some(exit_status),
+                _ => {}
+            }
+        }
+        // tokio writes files in the background: flush before reporting success.
+        out.flush().await?;
+        if code != Some(0) {
+            return Err(Error::new(format!("downloading {src} failed")));
+        }
+        Ok(())
+    }
+
+    async fn download_dir(&self, src: &str, dst: &Path, exclude: &[String]) -> Result<()> {
+        // List the remote tree with find, then fetch file by file.
+        let lines = std::sync::Mutex::new(Vec::new());
+        let collect = |s: Stream, l: &str| {
+            if s == Stream::Stdout {
+                if let Ok(mut v) = lines.lock() {
+                    v.push(l.to_string());
+                }
+            }
+        };
+        let base = src.trim_end_matches('/');
+        let code = self.start(&format!("cd {} && find . -type f", quote(base)), &collect).await?;
+        if code != Some(0) {
+            return Err(Error::new(format!("listing {src} on the machine failed")));
+        }
+        let target = if src.ends_with('/') {
+            dst.to_path_buf()
+        } else {
+            dst.join(Path::new(base).file_name().unwrap_or_default())
+        };
+        let files = lines.into_inner().unwrap_or_default();
+        for rel in files {
+            let rel = rel.trim_start_matches("./").to_string();
+            if exclude.contains(&rel) {
+                continue;
+            }
+            self.download(&format!("{base}/{rel}"), &target.join(&rel)).await?;
+        }
+        Ok(())
+    }
+}
