@@ -431,3 +431,12 @@ fn hard_coded_credentials_warn_without_printing_them() {
     // A reference to a variable is not a hard-coded value, and the region is no credential.
     assert!(!text.contains("\"secret_key\"") && !text.contains("region"), "{text}");
 }
+
+#[test]
+fn build_sources_accept_the_sources_prefix_packer_takes() {
+    let t = load_ok(
+        "source \"null\" \"a\" {\n  communicator = \"none\"\n}\nbuild {\n  sources = [\"sources.null.a\"]\n}\n",
+    );
+    assert_eq!(t.builds.len(), 1);
+    assert_eq!(t.builds[0].name, "null.a");
+}

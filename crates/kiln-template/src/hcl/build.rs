@@ -405,7 +405,8 @@ fn source_refs(e: &Expression, scope: &Scope, diags: &mut Vec<Diagnostic>) -> Ve
     out
 }
 
-/// Finds the source named by `source.type.name` (the `source.` prefix is optional).
+/// Finds the source named by `source.type.name` (the `source.` prefix is optional; Packer also
+/// takes `sources.type.name`, which its own test fixtures use).
 fn resolve<'d>(
     r: &str,
     at: &Span,
@@ -413,7 +414,7 @@ fn resolve<'d>(
     lenient: bool,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<&'d RawSource> {
-    let key = r.strip_prefix("source.").unwrap_or(r);
+    let key = r.strip_prefix("source.").or_else(|| r.strip_prefix("sources.")).unwrap_or(r);
     if let Some(s) = decls.sources.iter().find(|s| format!("{}.{}", s.ty, s.name) == key) {
         return Some(s);
     }
