@@ -137,3 +137,24 @@ fn invoked_as_packer_it_answers_as_packer() {
     assert_eq!(code, 127);
     assert!(err.starts_with("Usage: packer [--version]"), "{err}");
 }
+
+#[test]
+fn validate_never_prints_sensitive_values() {
+    let dir = TempDir::new("sensitive");
+    let f = dir.0.join("t.json");
+    std::fs::write(
+        &f,
+        r#"{
+  "variables": {"code": "hunter2secret"},
+  "sensitive-variables": ["code"],
+  "builders": [{"type": "null", "communicator": "none"}],
+  "provisioners": [{"type": "shell-local", "inline": ["echo"], "valid_exit_codes": ["{{user `code`}}"]}]
+}"#,
+    )
+    .unwrap();
+    let (code, out, err) = run(kiln().arg("validate").arg(&f));
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("expected a number, found the string \"<sensitive>\""), "{err}");
+    assert!(err.contains("t.json:5:"), "{err}");
+    assert!(!out.contains("hunter2secret") && !err.contains("hunter2secret"), "{err}");
+}

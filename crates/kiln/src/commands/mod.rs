@@ -98,7 +98,21 @@ pub fn one_template<'a>(ui: &mut Ui, cmd: &Command, p: &'a Parsed) -> Option<&'a
 
 /// Prints diagnostics to stderr.
 pub fn report(ui: &mut Ui, diags: &kiln_template::Diagnostics) {
+    report_masked(ui, diags, &[]);
+}
+
+/// Prints diagnostics to stderr with every sensitive value replaced by `<sensitive>`: decode
+/// errors quote values ("expected a number, found the string ...").
+pub fn report_masked(ui: &mut Ui, diags: &kiln_template::Diagnostics, secrets: &[String]) {
     if !diags.is_empty() {
-        ui.err(&format!("{diags}\n"));
+        ui.err(&mask(&format!("{diags}\n"), secrets));
     }
+}
+
+/// `text` with each non-empty secret replaced by `<sensitive>`, longest first so that a secret
+/// containing another is hidden whole.
+pub fn mask(text: &str, secrets: &[String]) -> String {
+    let mut secrets: Vec<&String> = secrets.iter().filter(|s| !s.is_empty()).collect();
+    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    secrets.iter().fold(text.to_string(), |t, s| t.replace(s.as_str(), "<sensitive>"))
 }

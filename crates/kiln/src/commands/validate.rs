@@ -1,7 +1,7 @@
 //! `validate`: checks a template's syntax and, unless `-syntax-only`, that every build's
 //! components exist in kiln and accept their configuration.
 
-use super::{load_options, one_template, report, Command, EXCEPT, ONLY, VAR, VAR_FILE};
+use super::{load_options, one_template, report, report_masked, Command, EXCEPT, ONLY, VAR, VAR_FILE};
 use crate::args::{flag, FlagKind, Parsed};
 use crate::ui::Ui;
 use kiln_template::Stage;
@@ -46,7 +46,7 @@ fn run(ui: &mut Ui, p: Parsed) -> u8 {
     };
     let mut diags = kiln_template::Diagnostics(t.warnings.clone());
     if syntax_only {
-        report(ui, &diags);
+        report_masked(ui, &diags, &t.sensitive_values);
         ui.out("Syntax-only check passed. Everything looks okay.\n");
         return 0;
     }
@@ -54,7 +54,7 @@ fn run(ui: &mut Ui, p: Parsed) -> u8 {
     for b in selected {
         diags.0.extend(kiln_core::registry::check_build(b));
     }
-    report(ui, &diags);
+    report_masked(ui, &diags, &t.sensitive_values);
     if diags.has_errors() {
         return 1;
     }
