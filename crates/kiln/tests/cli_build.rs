@@ -1,7 +1,4 @@
 //! `kiln build` as users run it: the real binary in a temporary folder.
-//!
-//! Tests that need a template loader skip with a notice while the loader in this tree still
-//! reports "not supported yet" (the loaders are developed in parallel and merged separately).
 
 mod common;
 
@@ -15,17 +12,6 @@ fn kiln(dir: &std::path::Path, args: &[&str]) -> Output {
 
 fn text(o: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
-}
-
-/// Whether this tree's JSON loader can load a template yet.
-fn json_loader_ready(dir: &std::path::Path) -> bool {
-    std::fs::write(dir.join("probe.json"), r#"{"builders":[{"type":"null","communicator":"none"}]}"#).unwrap();
-    let o = kiln(dir, &["validate", "probe.json"]);
-    let ready = !text(&o).contains("not supported yet");
-    if !ready {
-        eprintln!("notice: the JSON loader is not in this tree yet; skipping");
-    }
-    ready
 }
 
 #[test]
@@ -42,9 +28,6 @@ fn bad_flag_values_are_usage_errors() {
 #[test]
 fn build_and_validate_a_json_template() {
     let d = TempDir::new("cli-build");
-    if !json_loader_ready(&d.0) {
-        return;
-    }
     std::fs::write(
         d.0.join("t.json"),
         r#"{
@@ -63,10 +46,18 @@ fn build_and_validate_a_json_template() {
         std::fs::read_to_string(d.0.join("packer_f_file_md5.checksum")).unwrap(),
         "5d41402abc4b2a76b9719d911017c592\tout.txt\n"
     );
-    let o = kiln(&d.0, &["-machine-readable", "build", "t.json"]);
+    // The artifact exists now: a second build refuses to replace it without -force.
+    let o = kiln(&d.0, &["build", "-color=false", "t.json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("output file out.txt already exists; delete it or run with -force"), "{}", text(&o));
+    assert_eq!(std::fs::read_to_string(d.0.join("out.txt")).unwrap(), "hello");
+    let o = kiln(&d.0, &["-machine-readable", "build", "-force", "t.json"]);
     assert!(text(&o).contains(",f,artifact,0,builder-id,packer.file\n"), "{}", text(&o));
-    let o =
-        Command::new(env!("CARGO_BIN_EXE_kiln")).args(["build", "-json", "t.json"]).current_dir(&d.0).output().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_kiln"))
+        .args(["build", "-json", "-force", "t.json"])
+        .current_dir(&d.0)
+        .output()
+        .unwrap();
     for line in String::from_utf8_lossy(&o.stdout).lines() {
         serde_json::from_str::<serde_json::Value>(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
     }
@@ -83,9 +74,6 @@ fn build_and_validate_a_json_template() {
 #[test]
 fn sigint_to_the_binary_cancels_and_cleans_up() {
     let d = TempDir::new("cli-int");
-    if !json_loader_ready(&d.0) {
-        return;
-    }
     std::fs::write(
         d.0.join("t.json"),
         r#"{

@@ -49,6 +49,8 @@ impl Step<State> for StepWriteFile {
 
     async fn run(&self, state: &mut State, ctx: &RunContext) -> Result<()> {
         let target = PathBuf::from(&self.0.target);
+        // The target is the artifact: an existing one is only replaced with -force.
+        kiln_core::output::check_output_file(&target, ctx.info.force)?;
         if let Some(parent) = target.parent().filter(|p| !p.as_os_str().is_empty()) {
             tokio::fs::create_dir_all(parent)
                 .await
