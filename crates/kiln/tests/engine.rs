@@ -4,6 +4,7 @@ mod common;
 
 use common::{plain, run, template, TempDir};
 use kiln_core::render::Format;
+use kiln_core::scheduler::RunOptions;
 use kiln_core::RunSettings;
 
 #[test]
@@ -53,12 +54,17 @@ fn null_and_file_with_shell_local_checksum_and_manifest_like_packer() {
     assert_eq!(m["last_run_uuid"], f["packer_run_uuid"]);
     let n = builds.iter().find(|b| b["name"] == "null").unwrap();
     assert_eq!(n["files"], serde_json::Value::Null);
-    // A second run appends.
-    let (code, _) = run(&t, &RunSettings::default(), plain());
-    assert_eq!(code, 0);
+    // A second run refuses to replace the artifact without -force, and appends with it.
+    let (code, out) = run(&t, &RunSettings::default(), plain());
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("already exists; delete it or run with -force"), "{out}");
+    let force = RunSettings { options: RunOptions { force: true, ..RunOptions::default() }, ..RunSettings::default() };
+    let (code, out) = run(&t, &force, plain());
+    assert_eq!(code, 0, "{out}");
     let m: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(d.path("packer-manifest.json")).unwrap()).unwrap();
-    assert_eq!(m["builds"].as_array().unwrap().len(), 4);
+    // Two builds of the first run, the null build of the refused run, two of the forced one.
+    assert_eq!(m["builds"].as_array().unwrap().len(), 5);
 }
 
 #[test]
