@@ -6,11 +6,64 @@ use crate::plan::{Template, Variable};
 use crate::value::{format_number, Value};
 
 /// The three texts Packer "says" in HCL2 mode (the header, variables with locals, builds);
-/// each is printed followed by a newline.
+/// each is printed followed by a newline. Like Packer, every string of a sensitive variable's
+/// value is then replaced by `<sensitive>` wherever it shows (an empty string is left alone).
 pub(super) fn says(t: &Template) -> Vec<String> {
     let (full, vars_at, builds_at) = render_parts(t);
-    let part = |a: usize, b: usize| full.get(a..b.saturating_sub(1)).unwrap_or("").to_string();
+    let secrets = secrets(t);
+    let part = |a: usize, b: usize| mask(full.get(a..b.saturating_sub(1)).unwrap_or(""), &secrets);
     vec![part(0, vars_at), part(vars_at, builds_at), part(builds_at, full.len())]
+}
+
+/// The value Packer holds for a variable: the one set (var files, `-var`, environment), else
+/// its default; `None` when neither is known.
+fn variable_value(v: &Variable) -> Option<Value> {
+    if let Some(value) = &v.value {
+        return Some(value.clone());
+    }
+    // default_display holds the evaluated default as `display_value` shows it.
+    let d = v.default_display.as_deref()?;
+    if v.required || d == "<unknown>" {
+        return None;
+    }
+    Some(match serde_json::from_str::<serde_json::Value>(d) {
+        Ok(j) => Value::from_json(&j),
+        Err(_) => Value::String(d.to_string()),
+    })
+}
+
+/// The strings to hide: every known, non-empty string in the values of sensitive variables
+/// and locals, longest first so that a secret containing another is hidden whole.
+fn secrets(t: &Template) -> Vec<String> {
+    let mut out = Vec::new();
+    for v in t.variables.iter().filter(|v| v.sensitive) {
+        if let Some(value) = variable_value(v) {
+            strings_in(&value, &mut out);
+        }
+    }
+    for l in t.locals.iter().filter(|l| l.sensitive) {
+        strings_in(&l.value, &mut out);
+    }
+    out.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+    out.dedup();
+    out
+}
+
+fn strings_in(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::String(s) if !s.is_empty() => out.push(s.clone()),
+        Value::List(items) => items.iter().for_each(|i| strings_in(i, out)),
+        Value::Object(m) => m.values().for_each(|i| strings_in(i, out)),
+        _ => {}
+    }
+}
+
+fn mask(text: &str, secrets: &[String]) -> String {
+    let mut out = text.to_string();
+    for s in secrets {
+        out = out.replace(s.as_str(), "<sensitive>");
+    }
+    out
 }
 
 /// The text, and where the variables and the builds parts start.
@@ -21,28 +74,14 @@ fn render_parts(t: &Template) -> (String, usize, usize) {
     let mut vars: Vec<&Variable> = t.variables.iter().collect();
     vars.sort_by(|a, b| a.name.cmp(&b.name));
     for v in vars {
-        let shown = if v.sensitive {
-            "<sensitive>".to_string()
-        } else if let Some(value) = &v.value {
-            printable(value)
-        } else {
-            match &v.default_display {
-                // default_display holds the evaluated value as JSON.
-                Some(d) => match serde_json::from_str::<serde_json::Value>(d) {
-                    Ok(j) => printable(&Value::from_json(&j)),
-                    Err(_) => d.clone(),
-                },
-                None => "<unknown>".to_string(),
-            }
-        };
+        let shown = variable_value(v).map_or_else(|| "<unknown>".to_string(), |value| printable(&value));
         let _ = writeln!(out, "var.{}: {}", v.name, go_quote(&shown));
     }
     out.push_str("\n> local-variables:\n\n");
     let mut locals: Vec<_> = t.locals.iter().collect();
     locals.sort_by(|a, b| a.name.cmp(&b.name));
     for l in locals {
-        let shown = if l.sensitive { "<sensitive>".to_string() } else { printable(&l.value) };
-        let _ = writeln!(out, "local.{}: {}", l.name, go_quote(&shown));
+        let _ = writeln!(out, "local.{}: {}", l.name, go_quote(&printable(&l.value)));
     }
     out.push('\n');
     let builds_at = out.len();
@@ -89,8 +128,12 @@ fn render_parts(t: &Template) -> (String, usize, usize) {
 }
 
 /// A value as Packer's inspect shows it: strings bare, everything else in HCL syntax with
-/// quoted strings, lists with a trailing comma on each item.
+/// quoted strings, lists with a trailing comma on each item; `<unknown>` when any part of it
+/// is not known.
 pub fn printable(v: &Value) -> String {
+    if !v.is_known() {
+        return "<unknown>".to_string();
+    }
     match v {
         Value::String(s) => s.clone(),
         _ => hcl_literal(v, 0),
