@@ -3,6 +3,7 @@
 use std::fmt::Write;
 
 use crate::plan::{Template, Variable};
+use crate::secrets::is_credential_name;
 use crate::value::{format_number, Value};
 
 /// The three texts Packer "says" in HCL2 mode (the header, variables with locals, builds);
@@ -49,6 +50,12 @@ fn secrets(t: &Template) -> Vec<String> {
     out
 }
 
+/// A credential written into the configuration (`variable "db_password" { default = "x" }`):
+/// kiln hides it, where Packer prints it.
+fn hardcoded(t: &Template, name: &str, value: &Value) -> bool {
+    matches!(value, Value::String(s) if is_credential_name(name) && t.sensitive_values.contains(s))
+}
+
 fn strings_in(v: &Value, out: &mut Vec<String>) {
     match v {
         Value::String(s) if !s.is_empty() => out.push(s.clone()),
@@ -74,14 +81,20 @@ fn render_parts(t: &Template) -> (String, usize, usize) {
     let mut vars: Vec<&Variable> = t.variables.iter().collect();
     vars.sort_by(|a, b| a.name.cmp(&b.name));
     for v in vars {
-        let shown = variable_value(v).map_or_else(|| "<unknown>".to_string(), |value| printable(&value));
+        let value = variable_value(v);
+        let shown = match &value {
+            Some(value) if hardcoded(t, &v.name, value) => "<sensitive>".to_string(),
+            Some(value) => printable(value),
+            None => "<unknown>".to_string(),
+        };
         let _ = writeln!(out, "var.{}: {}", v.name, go_quote(&shown));
     }
     out.push_str("\n> local-variables:\n\n");
     let mut locals: Vec<_> = t.locals.iter().collect();
     locals.sort_by(|a, b| a.name.cmp(&b.name));
     for l in locals {
-        let _ = writeln!(out, "local.{}: {}", l.name, go_quote(&printable(&l.value)));
+        let shown = if hardcoded(t, &l.name, &l.value) { "<sensitive>".to_string() } else { printable(&l.value) };
+        let _ = writeln!(out, "local.{}: {}", l.name, go_quote(&shown));
     }
     out.push('\n');
     let builds_at = out.len();
