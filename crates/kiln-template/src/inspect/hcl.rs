@@ -24,7 +24,8 @@ fn variable_value(v: &Variable) -> Option<Value> {
     }
     // default_display holds the evaluated default as `display_value` shows it.
     let d = v.default_display.as_deref()?;
-    if v.required || d == "<unknown>" {
+    // A default with unknown parts is unknown as a whole, as Packer shows it.
+    if v.required || d.contains("<unknown>") {
         return None;
     }
     Some(match serde_json::from_str::<serde_json::Value>(d) {
@@ -65,10 +66,23 @@ fn strings_in(v: &Value, out: &mut Vec<String>) {
     }
 }
 
+/// Replaces each secret by `<sensitive>` in one pass, longest first, so that a short secret
+/// never rewrites a marker already put in (Packer's replacements run one secret after the
+/// other, in random order).
 fn mask(text: &str, secrets: &[String]) -> String {
-    let mut out = text.to_string();
-    for s in secrets {
-        out = out.replace(s.as_str(), "<sensitive>");
+    if secrets.is_empty() {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        if let Some(s) = secrets.iter().find(|s| rest.starts_with(s.as_str())) {
+            out.push_str("<sensitive>");
+            rest = &rest[s.len()..];
+        } else {
+            out.push(c);
+            rest = &rest[c.len_utf8()..];
+        }
     }
     out
 }

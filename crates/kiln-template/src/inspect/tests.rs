@@ -203,3 +203,15 @@ Note: If your build names contain user variables or template
 functions such as 'timestamp', these are processed at build time,
 and therefore only show in their raw form here.
 "##;
+
+#[test]
+fn secrets_are_masked_in_one_pass() {
+    let mut t = Template::new(TemplateKind::Hcl, "x.pkr.hcl");
+    // "e" also occurs in the marker itself: a second pass would rewrite it.
+    t.variables = vec![var("a", Some("e"), true), var("b", Some("hello"), true), var("c", Some("xhellox"), false)];
+    let out = render(&t);
+    assert!(out.contains("var.a: \"<sensitive>\"\n"), "{out}");
+    assert!(out.contains("var.c: \"x<sensitive>x\"\n"), "{out}");
+    assert!(out.starts_with("Pack<sensitive>r Insp<sensitive>ct: HCL2 mod<sensitive>\n"), "{out}");
+    assert!(!out.contains("<s<sensitive>"), "{out}");
+}
