@@ -174,7 +174,7 @@ fn hcl_literal(v: &Value, indent: usize) -> String {
         Value::Null => "null".to_string(),
         Value::Unknown => "<unknown>".to_string(),
         Value::Bool(b) => b.to_string(),
-        Value::Number(n) => format_number(*n),
+        Value::Number(n) => go_number(*n),
         Value::String(s) => go_quote(s),
         Value::List(items) if items.is_empty() => "[]".to_string(),
         Value::List(items) => {
@@ -197,6 +197,24 @@ fn hcl_literal(v: &Value, indent: usize) -> String {
             s
         }
     }
+}
+
+/// A number as Packer prints it: whole numbers that fit in 64 bits in full, others as Go's
+/// `%g` (shortest digits; an exponent when it is below -4 or at least 6: `1.2345675e+06`).
+fn go_number(n: f64) -> String {
+    // 2^63: the bounds of Go's int64.
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    if n.fract() == 0.0 && (-LIMIT..LIMIT).contains(&n) {
+        return format_number(n);
+    }
+    let sci = format!("{n:e}");
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((sci.as_str(), "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    if (-4..6).contains(&exp) {
+        return format!("{n}");
+    }
+    let sign = if exp < 0 { '-' } else { '+' };
+    format!("{mantissa}e{sign}{:02}", exp.abs())
 }
 
 /// Go's `%q` for a string: double quotes, `\"`, `\\`, `\n`, `\t`, `\r`, other control

@@ -215,3 +215,24 @@ fn secrets_are_masked_in_one_pass() {
     assert!(out.starts_with("Pack<sensitive>r Insp<sensitive>ct: HCL2 mod<sensitive>\n"), "{out}");
     assert!(!out.contains("<s<sensitive>"), "{out}");
 }
+
+#[test]
+fn numbers_print_like_go() {
+    // Figures from Packer 1.6.6's inspect of the same numbers.
+    let cases = [
+        (1234567.5, "1.2345675e+06"),
+        (0.00001, "1e-05"),
+        (1.5, "1.5"),
+        (123456.5, "123456.5"),
+        (1e21, "1e+21"),
+        (1e20, "1e+20"),
+        (-2.5e-7, "-2.5e-07"),
+        (1.0000000000000001e23, "1.0000000000000001e+23"),
+        (-3.0, "-3"),
+        (1234567.0, "1234567"),
+        (1.0 / 3.0, "0.3333333333333333"),
+    ];
+    for (n, want) in cases {
+        assert_eq!(printable(&Value::Number(n)), want, "{n}");
+    }
+}
