@@ -76,7 +76,8 @@ fn mask(text: &str, secrets: &[String]) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(c) = rest.chars().next() {
-        if let Some(s) = secrets.iter().find(|s| rest.starts_with(s.as_str())) {
+        // An empty secret would match everywhere without moving on.
+        if let Some(s) = secrets.iter().find(|s| !s.is_empty() && rest.starts_with(s.as_str())) {
             out.push_str("<sensitive>");
             rest = &rest[s.len()..];
         } else {
