@@ -118,11 +118,12 @@ pub struct SourceRef {
 pub struct BuildBlock {
     pub name: Option<String>,
     pub description: Option<String>,
-    /// `type.name` of each source used.
+    /// `type.name` of each source reference as written (HCL2: whether declared or not, and
+    /// whatever `name` the build's source block sets, as Packer's `inspect` shows them).
     pub sources: Vec<String>,
-    /// Provisioner types (or names when named), in order.
+    /// Provisioners in order: the type, or `type.name` when the block has a `name` (HCL2).
     pub provisioners: Vec<String>,
-    /// Post-processor chains: each inner list is one chain of types (or names).
+    /// Post-processor chains: each inner list is one chain of types (`type.name` when named).
     pub post_processors: Vec<Vec<String>>,
     pub span: Option<Span>,
 }

@@ -59,7 +59,8 @@ fn one_build_per_build_block_and_source() {
     assert_eq!(names, ["web.null.a", "web.null.b", "web.null.renamed"]);
     assert_eq!(local(&t, "greeting"), s("hello world"));
     assert_eq!(t.build_blocks.len(), 1);
-    assert_eq!(t.build_blocks[0].sources, ["null.a", "null.b", "null.renamed"]);
+    // `inspect` shows each reference as written, as Packer does: the renamed use is `null.a`.
+    assert_eq!(t.build_blocks[0].sources, ["null.a", "null.b", "null.a"]);
     assert_eq!(
         t.build_blocks[0].post_processors,
         vec![vec!["manifest".to_string()], vec!["compress".into(), "checksum".into()]]

@@ -61,12 +61,15 @@ fn one_build(
     let mut provs: Vec<Item> = Vec::new();
     let mut cleanup: Option<Item> = None;
     let mut chains: Vec<Vec<Item>> = Vec::new();
+    // The sources as `inspect` shows them, resolved or not (Packer's `type.name` of the reference).
+    let mut shown: Vec<Option<String>> = Vec::new();
     for a in block.body.iter().filter_map(|s| s.as_attribute()) {
         match a.key.value().as_str() {
             "name" => bb.name = string_attr(&a.value, &scope, diags),
             "description" => bb.description = string_attr(&a.value, &scope, diags),
             "sources" => {
                 for (r, at) in source_refs(&a.value, &scope, diags) {
+                    shown.push(shown_ref(&r));
                     if let Some(src) = resolve(&r, &at, decls, ctx.lenient, diags) {
                         uses.push(SourceUse { src, name: src.name.clone(), overrides: None, span: at });
                     }
@@ -91,6 +94,7 @@ fn one_build(
             "source" => {
                 let at = item.block.labels.first().map_or_else(|| item.span.clone(), |l| span_of(file, l));
                 let at = if at.start == 0 && at.end == 0 { item.span.clone() } else { at };
+                shown.push(shown_ref(item.label().unwrap_or("")));
                 let Some(src) = resolve(item.label().unwrap_or(""), &at, decls, ctx.lenient, diags) else { continue };
                 let mut name = src.name.clone();
                 if let Some(a) = item.block.body.get_attribute("name") {
@@ -129,7 +133,11 @@ fn one_build(
             _ => diags.push(unexpected_block(file, &item.block, BUILD_BLOCKS)),
         }
     }
-    bb.sources = uses.iter().map(|u| format!("{}.{}", u.src.ty, u.name)).collect();
+    // Packer drops a build whose source reference is not `type.name` (it is an error at `validate`).
+    if ctx.lenient && shown.iter().any(Option::is_none) {
+        return;
+    }
+    bb.sources = shown.into_iter().flatten().collect();
     bb.provisioners = provs.iter().map(|p| display_name(p, &scope)).collect();
     bb.post_processors = chains.iter().map(|c| c.iter().map(|p| display_name(p, &scope)).collect()).collect();
     if full {
@@ -309,13 +317,35 @@ fn post_processor(file: &Arc<SourceFile>, item: &Item, scope: &Scope, diags: &mu
     }
 }
 
-/// The name `inspect` shows: the `name` attribute when set, else the type. Errors in `name`
-/// are reported where the block is evaluated for a build.
+/// The name `inspect` shows: `type.name` when the block has a `name`, else the type. Errors in
+/// `name` are reported where the block is evaluated for a build.
 fn display_name(item: &Item, scope: &Scope) -> String {
     let mut ignored = Vec::new();
     let named =
         item.block.body.get_attribute("name").and_then(|a| string_attr(&a.value, &item.scope(scope), &mut ignored));
-    named.unwrap_or_else(|| item.label().unwrap_or_default().to_string())
+    let ty = item.label().unwrap_or_default();
+    match named {
+        Some(n) if !n.is_empty() => format!("{ty}.{n}"),
+        _ => ty.to_string(),
+    }
+}
+
+/// A source reference (`source.type.name` or `type.name`) as Packer shows it: `type.name`,
+/// whatever `name` a build's source block sets. `None` when it is not of that form.
+fn shown_ref(r: &str) -> Option<String> {
+    let parts: Vec<&str> = r.split('.').collect();
+    let parts = if parts.len() > 2 { &parts[1..] } else { &parts[..] };
+    match parts {
+        [ty, name, ..] if is_identifier(ty) && is_identifier(name) => Some(format!("{ty}.{name}")),
+        _ => None,
+    }
+}
+
+/// HCL's identifier: a letter or `_` first, then letters, digits, `_` and `-`.
+fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars.next().is_some_and(|c| c.is_alphabetic() || c == '_')
+        && chars.all(|c| c.is_alphanumeric() || c == '_' || c == '-')
 }
 
 /// Records an evaluation error, except at the syntax stage, where Packer does not evaluate

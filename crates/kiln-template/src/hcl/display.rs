@@ -1,54 +1,12 @@
 //! Values as `packer inspect` and `packer console` show them: strings bare at the top level,
 //! everything else in HCL syntax, lists and objects one element a line.
 
-use crate::value::{format_number, Value};
+use crate::value::Value;
 
-/// The text Packer shows for a value (`cidata`, `2`, `null`, `[\n  "a",\n]`).
+/// The text Packer shows for a value (`cidata`, `2`, `null`, `[\n  "a",\n]`); `<unknown>`
+/// when any part of it is not known. `console` and `inspect` print values alike.
 pub fn display_value(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Unknown => "<unknown>".to_string(),
-        other => {
-            let mut out = String::new();
-            write_hcl(other, 0, &mut out);
-            out
-        }
-    }
-}
-
-fn write_hcl(v: &Value, indent: usize, out: &mut String) {
-    let pad = "  ".repeat(indent + 1);
-    match v {
-        Value::Null => out.push_str("null"),
-        Value::Unknown => out.push_str("<unknown>"),
-        Value::Bool(b) => out.push_str(&b.to_string()),
-        Value::Number(n) => out.push_str(&format_number(*n)),
-        Value::String(s) => out.push_str(&serde_json::Value::String(s.clone()).to_string()),
-        Value::List(items) if items.is_empty() => out.push_str("[]"),
-        Value::List(items) => {
-            out.push_str("[\n");
-            for i in items {
-                out.push_str(&pad);
-                write_hcl(i, indent + 1, out);
-                out.push_str(",\n");
-            }
-            out.push_str(&"  ".repeat(indent));
-            out.push(']');
-        }
-        Value::Object(m) if m.is_empty() => out.push_str("{}"),
-        Value::Object(m) => {
-            out.push_str("{\n");
-            for (k, v) in m {
-                out.push_str(&pad);
-                out.push_str(&serde_json::Value::String(k.clone()).to_string());
-                out.push_str(" = ");
-                write_hcl(v, indent + 1, out);
-                out.push('\n');
-            }
-            out.push_str(&"  ".repeat(indent));
-            out.push('}');
-        }
-    }
+    crate::inspect::printable(v)
 }
 
 #[cfg(test)]

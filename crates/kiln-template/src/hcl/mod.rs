@@ -139,6 +139,10 @@ pub fn load_with_scope(path: &Path, opts: &LoadOptions) -> Result<Loaded, Diagno
         diags.extend(local_errors);
     }
     for l in &decls.locals {
+        // Packer keeps only the locals it could evaluate (the others are errors at `validate`).
+        if ctx.locals.failed(&l.name) {
+            continue;
+        }
         let value = local_values.iter().find(|(n, _)| *n == l.name).map_or(Value::Unknown, |(_, v)| v.clone());
         let sensitive = l.sensitive.as_ref().is_some_and(
             |e| matches!(eval::eval(e, &Scope::new(&l.file, &ctx)), Ok(v) if eval::to_bool(&v) == Some(true)),

@@ -229,6 +229,9 @@ pub(crate) struct Locals {
     errors: RefCell<Vec<Diagnostic>>,
     /// Names being evaluated, outermost first, for cycle messages.
     stack: RefCell<Vec<String>>,
+    /// Locals whose evaluation failed or used a local that failed: Packer cannot evaluate
+    /// them either, so `inspect` leaves them out.
+    tainted: RefCell<BTreeSet<String>>,
 }
 
 impl Locals {
@@ -237,8 +240,16 @@ impl Locals {
             return Err(undefined("local", "local", name, self.defs.keys(), at));
         };
         match self.state.borrow().get(name) {
-            Some(LocalState::Done(v)) => return Ok(v.clone()),
-            Some(LocalState::Failed) => return Ok(Value::Unknown),
+            Some(LocalState::Done(v)) => {
+                if self.tainted.borrow().contains(name) {
+                    self.taint_stack();
+                }
+                return Ok(v.clone());
+            }
+            Some(LocalState::Failed) => {
+                self.taint_stack();
+                return Ok(Value::Unknown);
+            }
             Some(LocalState::InProgress) => {
                 let stack = self.stack.borrow();
                 let start = stack.iter().position(|n| n == name).unwrap_or(0);
@@ -262,10 +273,23 @@ impl Locals {
             Err(e) => {
                 self.errors.borrow_mut().push(*e);
                 self.state.borrow_mut().insert(name.to_string(), LocalState::Failed);
+                self.tainted.borrow_mut().insert(name.to_string());
+                self.taint_stack();
                 Value::Unknown
             }
         };
         Ok(v)
+    }
+
+    /// Every local being evaluated now depends on a failed one.
+    fn taint_stack(&self) {
+        let stack = self.stack.borrow();
+        self.tainted.borrow_mut().extend(stack.iter().cloned());
+    }
+
+    /// Whether `name` could not be evaluated, by its own error or one of a local it uses.
+    pub fn failed(&self, name: &str) -> bool {
+        self.tainted.borrow().contains(name)
     }
 
     /// Evaluates every local; returns their values (in name order) and the errors found.

@@ -3,14 +3,89 @@
 use std::fmt::Write;
 
 use crate::plan::{Template, Variable};
+use crate::secrets::is_credential_name;
 use crate::value::{format_number, Value};
 
 /// The three texts Packer "says" in HCL2 mode (the header, variables with locals, builds);
-/// each is printed followed by a newline.
+/// each is printed followed by a newline. Like Packer, every string of a sensitive variable's
+/// value is then replaced by `<sensitive>` wherever it shows (an empty string is left alone).
 pub(super) fn says(t: &Template) -> Vec<String> {
     let (full, vars_at, builds_at) = render_parts(t);
-    let part = |a: usize, b: usize| full.get(a..b.saturating_sub(1)).unwrap_or("").to_string();
+    let secrets = secrets(t);
+    let part = |a: usize, b: usize| mask(full.get(a..b.saturating_sub(1)).unwrap_or(""), &secrets);
     vec![part(0, vars_at), part(vars_at, builds_at), part(builds_at, full.len())]
+}
+
+/// The value Packer holds for a variable: the one set (var files, `-var`, environment), else
+/// its default; `None` when neither is known.
+fn variable_value(v: &Variable) -> Option<Value> {
+    if let Some(value) = &v.value {
+        return Some(value.clone());
+    }
+    // default_display holds the evaluated default as `display_value` shows it.
+    let d = v.default_display.as_deref()?;
+    // A default with unknown parts is unknown as a whole, as Packer shows it.
+    if v.required || d.contains("<unknown>") {
+        return None;
+    }
+    Some(match serde_json::from_str::<serde_json::Value>(d) {
+        Ok(j) => Value::from_json(&j),
+        Err(_) => Value::String(d.to_string()),
+    })
+}
+
+/// The strings to hide: every known, non-empty string in the values of sensitive variables
+/// and locals, longest first so that a secret containing another is hidden whole.
+fn secrets(t: &Template) -> Vec<String> {
+    let mut out = Vec::new();
+    for v in t.variables.iter().filter(|v| v.sensitive) {
+        if let Some(value) = variable_value(v) {
+            strings_in(&value, &mut out);
+        }
+    }
+    for l in t.locals.iter().filter(|l| l.sensitive) {
+        strings_in(&l.value, &mut out);
+    }
+    out.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+    out.dedup();
+    out
+}
+
+/// A credential written into the configuration (`variable "db_password" { default = "x" }`):
+/// kiln hides it, where Packer prints it.
+fn hardcoded(t: &Template, name: &str, value: &Value) -> bool {
+    matches!(value, Value::String(s) if is_credential_name(name) && t.sensitive_values.contains(s))
+}
+
+fn strings_in(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::String(s) if !s.is_empty() => out.push(s.clone()),
+        Value::List(items) => items.iter().for_each(|i| strings_in(i, out)),
+        Value::Object(m) => m.values().for_each(|i| strings_in(i, out)),
+        _ => {}
+    }
+}
+
+/// Replaces each secret by `<sensitive>` in one pass, longest first, so that a short secret
+/// never rewrites a marker already put in (Packer's replacements run one secret after the
+/// other, in random order).
+fn mask(text: &str, secrets: &[String]) -> String {
+    if secrets.is_empty() {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        // An empty secret would match everywhere without moving on.
+        if let Some(s) = secrets.iter().find(|s| !s.is_empty() && rest.starts_with(s.as_str())) {
+            out.push_str("<sensitive>");
+            rest = &rest[s.len()..];
+        } else {
+            out.push(c);
+            rest = &rest[c.len_utf8()..];
+        }
+    }
+    out
 }
 
 /// The text, and where the variables and the builds parts start.
@@ -21,19 +96,11 @@ fn render_parts(t: &Template) -> (String, usize, usize) {
     let mut vars: Vec<&Variable> = t.variables.iter().collect();
     vars.sort_by(|a, b| a.name.cmp(&b.name));
     for v in vars {
-        let shown = if v.sensitive {
-            "<sensitive>".to_string()
-        } else if let Some(value) = &v.value {
-            printable(value)
-        } else {
-            match &v.default_display {
-                // default_display holds the evaluated value as JSON.
-                Some(d) => match serde_json::from_str::<serde_json::Value>(d) {
-                    Ok(j) => printable(&Value::from_json(&j)),
-                    Err(_) => d.clone(),
-                },
-                None => "<unknown>".to_string(),
-            }
+        let value = variable_value(v);
+        let shown = match &value {
+            Some(value) if hardcoded(t, &v.name, value) => "<sensitive>".to_string(),
+            Some(value) => printable(value),
+            None => "<unknown>".to_string(),
         };
         let _ = writeln!(out, "var.{}: {}", v.name, go_quote(&shown));
     }
@@ -41,7 +108,7 @@ fn render_parts(t: &Template) -> (String, usize, usize) {
     let mut locals: Vec<_> = t.locals.iter().collect();
     locals.sort_by(|a, b| a.name.cmp(&b.name));
     for l in locals {
-        let shown = if l.sensitive { "<sensitive>".to_string() } else { printable(&l.value) };
+        let shown = if hardcoded(t, &l.name, &l.value) { "<sensitive>".to_string() } else { printable(&l.value) };
         let _ = writeln!(out, "local.{}: {}", l.name, go_quote(&shown));
     }
     out.push('\n');
@@ -89,8 +156,12 @@ fn render_parts(t: &Template) -> (String, usize, usize) {
 }
 
 /// A value as Packer's inspect shows it: strings bare, everything else in HCL syntax with
-/// quoted strings, lists with a trailing comma on each item.
+/// quoted strings, lists with a trailing comma on each item; `<unknown>` when any part of it
+/// is not known.
 pub fn printable(v: &Value) -> String {
+    if !v.is_known() {
+        return "<unknown>".to_string();
+    }
     match v {
         Value::String(s) => s.clone(),
         _ => hcl_literal(v, 0),
@@ -104,7 +175,7 @@ fn hcl_literal(v: &Value, indent: usize) -> String {
         Value::Null => "null".to_string(),
         Value::Unknown => "<unknown>".to_string(),
         Value::Bool(b) => b.to_string(),
-        Value::Number(n) => format_number(*n),
+        Value::Number(n) => go_number(*n),
         Value::String(s) => go_quote(s),
         Value::List(items) if items.is_empty() => "[]".to_string(),
         Value::List(items) => {
@@ -127,6 +198,24 @@ fn hcl_literal(v: &Value, indent: usize) -> String {
             s
         }
     }
+}
+
+/// A number as Packer prints it: whole numbers that fit in 64 bits in full, others as Go's
+/// `%g` (shortest digits; an exponent when it is below -4 or at least 6: `1.2345675e+06`).
+fn go_number(n: f64) -> String {
+    // 2^63: the bounds of Go's int64.
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    if n.fract() == 0.0 && (-LIMIT..LIMIT).contains(&n) {
+        return format_number(n);
+    }
+    let sci = format!("{n:e}");
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((sci.as_str(), "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    if (-4..6).contains(&exp) {
+        return format!("{n}");
+    }
+    let sign = if exp < 0 { '-' } else { '+' };
+    format!("{mantissa}e{sign}{:02}", exp.abs())
 }
 
 /// Go's `%q` for a string: double quotes, `\"`, `\\`, `\n`, `\t`, `\r`, other control

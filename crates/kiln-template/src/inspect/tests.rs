@@ -203,3 +203,36 @@ Note: If your build names contain user variables or template
 functions such as 'timestamp', these are processed at build time,
 and therefore only show in their raw form here.
 "##;
+
+#[test]
+fn secrets_are_masked_in_one_pass() {
+    let mut t = Template::new(TemplateKind::Hcl, "x.pkr.hcl");
+    // "e" also occurs in the marker itself: a second pass would rewrite it.
+    t.variables = vec![var("a", Some("e"), true), var("b", Some("hello"), true), var("c", Some("xhellox"), false)];
+    let out = render(&t);
+    assert!(out.contains("var.a: \"<sensitive>\"\n"), "{out}");
+    assert!(out.contains("var.c: \"x<sensitive>x\"\n"), "{out}");
+    assert!(out.starts_with("Pack<sensitive>r Insp<sensitive>ct: HCL2 mod<sensitive>\n"), "{out}");
+    assert!(!out.contains("<s<sensitive>"), "{out}");
+}
+
+#[test]
+fn numbers_print_like_go() {
+    // Figures from Packer 1.6.6's inspect of the same numbers.
+    let cases = [
+        (1234567.5, "1.2345675e+06"),
+        (0.00001, "1e-05"),
+        (1.5, "1.5"),
+        (123456.5, "123456.5"),
+        (1e21, "1e+21"),
+        (1e20, "1e+20"),
+        (-2.5e-7, "-2.5e-07"),
+        (1.0000000000000001e23, "1.0000000000000001e+23"),
+        (-3.0, "-3"),
+        (1234567.0, "1234567"),
+        (1.0 / 3.0, "0.3333333333333333"),
+    ];
+    for (n, want) in cases {
+        assert_eq!(printable(&Value::Number(n)), want, "{n}");
+    }
+}
