@@ -59,8 +59,9 @@ fn run(ui: &mut Ui, p: Parsed) -> u8 {
     // Component types the configuration uses.
     let mut used: Vec<&str> = t.sources.iter().map(|s| s.builder_type.as_str()).collect();
     for b in &t.build_blocks {
-        used.extend(b.provisioners.iter().map(String::as_str));
-        used.extend(b.post_processors.iter().flatten().map(String::as_str));
+        // Named components are listed as `type.name`; the type is what belongs to a plugin.
+        used.extend(b.provisioners.iter().map(|s| component_type(s)));
+        used.extend(b.post_processors.iter().flatten().map(|s| component_type(s)));
     }
     let mut failed = false;
     for plugin in &t.required_plugins {
@@ -118,6 +119,11 @@ fn run(ui: &mut Ui, p: Parsed) -> u8 {
     }
     ui.out("All required plugins are built into kiln; nothing to install.\n");
     0
+}
+
+/// `shell` of `shell.name`: build blocks list named components as `type.name`.
+fn component_type(listed: &str) -> &str {
+    listed.split('.').next().unwrap_or_default()
 }
 
 #[cfg(test)]
