@@ -53,37 +53,83 @@ fn hasher(kind: &str) -> Option<Box<dyn DynDigest + Send>> {
 }
 
 /// Hex digests of `path`, one per kind, reading the file once.
+///
+/// A reader thread hands each chunk to one thread per hash type through small bounded queues,
+/// so the hashes run side by side without waiting for each other at every chunk, and reading
+/// overlaps hashing.
 pub fn hash_file(path: &Path, kinds: &[String]) -> std::io::Result<Vec<String>> {
-    let mut hashers: Vec<Box<dyn DynDigest + Send>> = kinds.iter().filter_map(|k| hasher(k)).collect();
+    let hashers: Vec<Box<dyn DynDigest + Send>> = kinds.iter().filter_map(|k| hasher(k)).collect();
     let mut f = std::fs::File::open(path)?;
-    let mut buf = vec![0u8; 4 << 20];
-    loop {
-        let mut filled = 0;
-        while filled < buf.len() {
-            let n = f.read(&mut buf[filled..])?;
+    if hashers.len() == 1 {
+        let mut h = hashers.into_iter().next().map(Ok).unwrap_or_else(|| Err(std::io::ErrorKind::InvalidInput))?;
+        let mut buf = vec![0u8; CHUNK];
+        loop {
+            let n = read_full(&mut f, &mut buf)?;
             if n == 0 {
                 break;
             }
-            filled += n;
+            h.update(&buf[..n]);
         }
-        if filled == 0 {
-            break;
-        }
-        let chunk = &buf[..filled];
-        if hashers.len() == 1 {
-            hashers[0].update(chunk);
-        } else {
-            std::thread::scope(|s| {
-                for h in hashers.iter_mut() {
-                    s.spawn(move || h.update(chunk));
+        return Ok(vec![hex(&h.finalize())]);
+    }
+    std::thread::scope(|s| {
+        let mut senders = Vec::new();
+        let mut workers = Vec::new();
+        for mut h in hashers {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Arc<Vec<u8>>>(QUEUE);
+            senders.push(tx);
+            workers.push(s.spawn(move || {
+                for chunk in rx {
+                    h.update(&chunk);
                 }
-            });
+                hex(&h.finalize())
+            }));
         }
-        if filled < buf.len() {
-            break;
+        let read = (|| -> std::io::Result<()> {
+            loop {
+                let mut buf = vec![0u8; CHUNK];
+                let n = read_full(&mut f, &mut buf)?;
+                if n == 0 {
+                    return Ok(());
+                }
+                buf.truncate(n);
+                let chunk = Arc::new(buf);
+                for tx in &senders {
+                    // A worker only stops early by panicking, which the join below reports.
+                    let _ = tx.send(Arc::clone(&chunk));
+                }
+            }
+        })();
+        drop(senders);
+        let sums: Vec<String> = workers.into_iter().map(|w| w.join().unwrap_or_else(|_| String::new())).collect();
+        read?;
+        if sums.iter().any(String::is_empty) {
+            return Err(std::io::Error::other("a checksum thread failed"));
+        }
+        Ok(sums)
+    })
+}
+
+/// Bytes per read; several chunks in flight per hash keep both cores busy.
+const CHUNK: usize = 1 << 20;
+const QUEUE: usize = 8;
+
+/// Fills `buf` as far as the file allows; 0 at the end.
+fn read_full(f: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match f.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
         }
     }
-    Ok(hashers.into_iter().map(|h| h.finalize().iter().map(|b| format!("{b:02x}")).collect()).collect())
+    Ok(filled)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[async_trait]
@@ -195,6 +241,26 @@ mod tests {
         let out = dir.join("out.md5").to_string_lossy().into_owned();
         write_checksums(&[f.to_string_lossy().into_owned()], &kinds[..1], std::slice::from_ref(&out)).unwrap();
         assert_eq!(std::fs::read_to_string(&out).unwrap(), "5d41402abc4b2a76b9719d911017c592\thello\n");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn files_of_many_chunks_hash_like_one_shot_digests() {
+        use sha2::Digest;
+        let dir = std::env::temp_dir().join(format!("kiln-checksum-big-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("big");
+        let data: Vec<u8> = (0..(3 * CHUNK + 12345)).map(|i| (i * 31 % 251) as u8).collect();
+        std::fs::write(&f, &data).unwrap();
+        let kinds: Vec<String> = TYPES.iter().map(|s| s.to_string()).collect();
+        let sums = hash_file(&f, &kinds).unwrap();
+        assert_eq!(sums[0], hex(&md5::Md5::digest(&data)));
+        assert_eq!(sums[1], hex(&sha1::Sha1::digest(&data)));
+        assert_eq!(sums[2], hex(&sha2::Sha224::digest(&data)));
+        assert_eq!(sums[3], hex(&sha2::Sha256::digest(&data)));
+        assert_eq!(sums[4], hex(&sha2::Sha384::digest(&data)));
+        assert_eq!(sums[5], hex(&sha2::Sha512::digest(&data)));
+        assert_eq!(hash_file(&f, &kinds[3..4]).unwrap(), vec![sums[3].clone()]);
         let _ = std::fs::remove_dir_all(&dir);
     }
 
