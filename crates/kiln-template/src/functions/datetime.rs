@@ -3,10 +3,10 @@
 use std::collections::BTreeMap;
 
 use super::{func, variadic, Args, Func};
+use crate::gotmpl::time as gotime;
 use crate::value::Value;
 
 mod civil;
-mod golayout;
 
 use civil::{parse_duration, parse_rfc3339, Tm, MONTHS, WEEKDAYS};
 
@@ -40,14 +40,14 @@ pub(super) const FUNCS: &[Func] = &[
     variadic("legacy_isotime", &[], "format", |a| {
         let t = Tm::from_system(a.ctx().now);
         Ok(Value::String(match legacy_format(a)? {
-            Some(f) => golayout::format(&f, &t),
+            Some(f) => gotime::format_layout(&f, gotime::utc_parts(Some(a.ctx().now))),
             None => t.rfc3339(),
         }))
     }),
     variadic("legacy_strftime", &[], "format", |a| {
         let t = Tm::from_system(a.ctx().now);
         Ok(Value::String(match legacy_format(a)? {
-            Some(f) => strftime(&f, &t),
+            Some(f) => gotime::strftime(&f, gotime::utc_parts(Some(a.ctx().now))),
             None => t.rfc3339(),
         }))
     }),
@@ -193,52 +193,6 @@ fn date_verb(verb: &str, t: &Tm) -> Result<String, String> {
         v if v.starts_with('Z') => return Err(bad("timezone must be Z, ZZZZ, or ZZZZZ")),
         _ => return Err(bad("")),
     })
-}
-
-/// `strftime` as Packer implements it: each supported directive stands for a Go layout element;
-/// unsupported directives are copied as they are.
-fn strftime(f: &str, t: &Tm) -> String {
-    let mut out = String::new();
-    let mut chars = f.chars();
-    while let Some(c) = chars.next() {
-        if c != '%' {
-            out.push(c);
-            continue;
-        }
-        let Some(d) = chars.next() else {
-            out.push('%');
-            break;
-        };
-        let layout = match d {
-            'B' => "January",
-            'b' => "Jan",
-            'm' => "01",
-            'A' => "Monday",
-            'a' => "Mon",
-            'd' => "02",
-            'H' => "15",
-            'I' => "03",
-            'M' => "04",
-            'S' => "05",
-            'Y' => "2006",
-            'y' => "06",
-            'p' => "PM",
-            'Z' => "MST",
-            'z' => "-0700",
-            'L' => ".000",
-            '%' => {
-                out.push('%');
-                continue;
-            }
-            other => {
-                out.push('%');
-                out.push(other);
-                continue;
-            }
-        };
-        out.push_str(&golayout::format(layout, t));
-    }
-    out
 }
 
 #[cfg(test)]

@@ -26,7 +26,7 @@ mod parse;
 mod printf;
 mod refs;
 mod strings;
-mod time;
+pub(crate) mod time;
 mod value;
 
 #[cfg(test)]
