@@ -2,6 +2,7 @@
 
 pub mod artifice;
 pub mod checksum;
+pub mod compress;
 pub mod manifest;
 pub mod shell_local;
 

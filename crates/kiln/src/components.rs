@@ -15,6 +15,7 @@ pub fn registry() -> Registry {
         // Post-processors
         .post_processor("artifice", kiln_post::artifice::new)
         .post_processor("checksum", kiln_post::checksum::new)
+        .post_processor("compress", kiln_post::compress::new)
         .post_processor("manifest", kiln_post::manifest::new)
         .post_processor("shell-local", kiln_post::shell_local::new)
 }

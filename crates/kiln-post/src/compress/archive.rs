@@ -1,0 +1,252 @@
+//! Archives of several files: tar (streamed into a compressor or a file) and zip (written here,
+//! each entry deflated in parallel). Both are deterministic: entries in the order given (the
+//! caller sorts them), a fixed time, owner root.
+
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::sync::Arc;
+
+use super::deflate::{Engine, ParDeflate};
+
+/// One file to archive: the name inside the archive, the path to read.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub name: String,
+    pub path: String,
+}
+
+/// Called after each read with the bytes read so far; an error (cancellation) stops the work.
+pub type Report<'a> = &'a mut dyn FnMut(u64) -> io::Result<()>;
+
+/// Reads a file, reporting how far it got (progress events, cancellation).
+pub struct Counting<'a, R> {
+    pub inner: R,
+    pub done: u64,
+    pub report: Report<'a>,
+}
+
+impl<R: Read> Read for Counting<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.done += n as u64;
+        (self.report)(self.done)?;
+        Ok(n)
+    }
+}
+
+#[cfg(unix)]
+fn mode_of(meta: &std::fs::Metadata) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    meta.permissions().mode() & 0o7777
+}
+
+#[cfg(not(unix))]
+fn mode_of(_meta: &std::fs::Metadata) -> u32 {
+    0o644
+}
+
+/// Writes a tar of `entries` into `out` (any writer: a file or a compressor).
+pub fn write_tar<W: Write>(out: W, entries: &[Entry], mtime: u64, report: Report<'_>) -> io::Result<W> {
+    let mut b = tar::Builder::new(out);
+    let mut done = 0u64;
+    for e in entries {
+        let f = File::open(&e.path).map_err(|err| with_path(err, &e.path))?;
+        let meta = f.metadata()?;
+        let mut h = tar::Header::new_gnu();
+        h.set_size(meta.len());
+        h.set_mode(mode_of(&meta));
+        h.set_mtime(mtime);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_username("root")?;
+        h.set_groupname("root")?;
+        h.set_entry_type(tar::EntryType::Regular);
+        let base = done;
+        let mut rep = |n: u64| report(base + n);
+        let reader = Counting { inner: f, done: 0, report: &mut rep };
+        b.append_data(&mut h, &e.name, reader.take(meta.len()))?;
+        done += meta.len();
+    }
+    b.into_inner()
+}
+
+fn with_path(e: io::Error, path: &str) -> io::Error {
+    io::Error::new(e.kind(), format!("{path}: {e}"))
+}
+
+const MAX32: u64 = 0xffff_ffff;
+/// Entries at least this big get zip64 sizes in their local header (deflate can grow data a little).
+const ZIP64_FROM: u64 = 0xf000_0000;
+
+struct Central {
+    name: Vec<u8>,
+    crc: u32,
+    csize: u64,
+    usize: u64,
+    offset: u64,
+    mode: u32,
+    zip64_local: bool,
+}
+
+/// DOS date and time of a Unix time (zip cannot say anything before 1980).
+pub fn dos_time(unix: u64) -> (u16, u16) {
+    let days = (unix / 86400) as i64;
+    let secs = unix % 86400;
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719468;
+    let era = z.div_euclid(146097);
+    let doe = z - era * 146097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    if !(1980..=2107).contains(&y) {
+        return (if y < 1980 { (1 << 5) | 1 } else { (127 << 9) | (12 << 5) | 31 }, 0);
+    }
+    let date = (((y - 1980) as u16) << 9) | ((m as u16) << 5) | d as u16;
+    let time = (((secs / 3600) as u16) << 11) | ((((secs / 60) % 60) as u16) << 5) | ((secs % 60) / 2) as u16;
+    (date, time)
+}
+
+/// Writes a zip of `entries` into `out`, each deflated at `level`.
+pub fn write_zip(out: &mut File, entries: &[Entry], level: u32, mtime: u64, report: Report<'_>) -> io::Result<()> {
+    let (date, time) = dos_time(mtime);
+    let engine = Arc::new(Engine::new(level));
+    let mut central = Vec::new();
+    let mut done = 0u64;
+    let mut pos = out.stream_position()?;
+    for e in entries {
+        let f = File::open(&e.path).map_err(|err| with_path(err, &e.path))?;
+        let meta = f.metadata()?;
+        let name = e.name.as_bytes().to_vec();
+        let zip64 = meta.len() >= ZIP64_FROM;
+        let offset = pos;
+        let mut h = Vec::with_capacity(30 + name.len() + 20);
+        h.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
+        h.extend_from_slice(&(if zip64 { 45u16 } else { 20 }).to_le_bytes());
+        h.extend_from_slice(&0x0800u16.to_le_bytes()); // names are UTF-8
+        h.extend_from_slice(&8u16.to_le_bytes());
+        h.extend_from_slice(&time.to_le_bytes());
+        h.extend_from_slice(&date.to_le_bytes());
+        h.extend_from_slice(&[0; 4]); // crc, patched below
+        let placeholder = if zip64 { MAX32 as u32 } else { 0 };
+        h.extend_from_slice(&placeholder.to_le_bytes());
+        h.extend_from_slice(&placeholder.to_le_bytes());
+        h.extend_from_slice(&(name.len() as u16).to_le_bytes());
+        h.extend_from_slice(&(if zip64 { 20u16 } else { 0 }).to_le_bytes());
+        h.extend_from_slice(&name);
+        if zip64 {
+            h.extend_from_slice(&1u16.to_le_bytes());
+            h.extend_from_slice(&16u16.to_le_bytes());
+            h.extend_from_slice(&[0; 16]);
+        }
+        out.write_all(&h)?;
+        let base = done;
+        let mut rep = |n: u64| report(base + n);
+        let mut reader = Counting { inner: f, done: 0, report: &mut rep };
+        let mut w = ParDeflate::new(io::BufWriter::with_capacity(1 << 20, &mut *out), Arc::clone(&engine));
+        io::copy(&mut reader, &mut w)?;
+        let (bw, crc, usize_) = w.finish()?;
+        bw.into_inner().map_err(|e| e.into_error())?;
+        let end = out.stream_position()?;
+        let csize = end - offset - h.len() as u64;
+        if !zip64 && (csize > MAX32 || usize_ > MAX32) {
+            return Err(io::Error::other(format!("{} grew past 4 GiB while being archived", e.path)));
+        }
+        out.seek(SeekFrom::Start(offset + 14))?;
+        out.write_all(&crc.to_le_bytes())?;
+        if zip64 {
+            out.seek(SeekFrom::Start(offset + 30 + name.len() as u64 + 4))?;
+            out.write_all(&usize_.to_le_bytes())?;
+            out.write_all(&csize.to_le_bytes())?;
+        } else {
+            out.write_all(&(csize as u32).to_le_bytes())?;
+            out.write_all(&(usize_ as u32).to_le_bytes())?;
+        }
+        out.seek(SeekFrom::Start(end))?;
+        pos = end;
+        done += usize_;
+        central.push(Central { name, crc, csize, usize: usize_, offset, mode: mode_of(&meta), zip64_local: zip64 });
+    }
+    let cd_start = pos;
+    let mut cd = Vec::new();
+    for c in &central {
+        let mut extra = Vec::new();
+        let big = |v: u64| v >= MAX32;
+        for v in [c.usize, c.csize, c.offset] {
+            if big(v) {
+                extra.extend_from_slice(&v.to_le_bytes());
+            }
+        }
+        let needed: u16 = if c.zip64_local || !extra.is_empty() { 45 } else { 20 };
+        cd.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
+        cd.extend_from_slice(&(needed | (3 << 8)).to_le_bytes()); // made by Unix
+        cd.extend_from_slice(&needed.to_le_bytes());
+        cd.extend_from_slice(&0x0800u16.to_le_bytes());
+        cd.extend_from_slice(&8u16.to_le_bytes());
+        cd.extend_from_slice(&time.to_le_bytes());
+        cd.extend_from_slice(&date.to_le_bytes());
+        cd.extend_from_slice(&c.crc.to_le_bytes());
+        for v in [c.csize, c.usize] {
+            cd.extend_from_slice(&(v.min(MAX32) as u32).to_le_bytes());
+        }
+        cd.extend_from_slice(&(c.name.len() as u16).to_le_bytes());
+        let extra_len = if extra.is_empty() { 0 } else { extra.len() + 4 };
+        cd.extend_from_slice(&(extra_len as u16).to_le_bytes());
+        cd.extend_from_slice(&[0; 6]); // comment length, disk, internal attributes
+        cd.extend_from_slice(&((0o100000 | c.mode) << 16).to_le_bytes());
+        cd.extend_from_slice(&(c.offset.min(MAX32) as u32).to_le_bytes());
+        cd.extend_from_slice(&c.name);
+        if !extra.is_empty() {
+            cd.extend_from_slice(&1u16.to_le_bytes());
+            cd.extend_from_slice(&(extra.len() as u16).to_le_bytes());
+            cd.extend_from_slice(&extra);
+        }
+    }
+    out.write_all(&cd)?;
+    let cd_len = cd.len() as u64;
+    let n = central.len() as u64;
+    if n >= 0xffff || cd_start >= MAX32 || cd_len >= MAX32 {
+        let z64_at = cd_start + cd_len;
+        let mut r = Vec::new();
+        r.extend_from_slice(&0x0606_4b50u32.to_le_bytes());
+        r.extend_from_slice(&44u64.to_le_bytes());
+        r.extend_from_slice(&(45u16 | (3 << 8)).to_le_bytes());
+        r.extend_from_slice(&45u16.to_le_bytes());
+        r.extend_from_slice(&[0; 8]); // this disk, disk with the directory
+        r.extend_from_slice(&n.to_le_bytes());
+        r.extend_from_slice(&n.to_le_bytes());
+        r.extend_from_slice(&cd_len.to_le_bytes());
+        r.extend_from_slice(&cd_start.to_le_bytes());
+        r.extend_from_slice(&0x0706_4b50u32.to_le_bytes());
+        r.extend_from_slice(&0u32.to_le_bytes());
+        r.extend_from_slice(&z64_at.to_le_bytes());
+        r.extend_from_slice(&1u32.to_le_bytes());
+        out.write_all(&r)?;
+    }
+    let mut end = Vec::new();
+    end.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
+    end.extend_from_slice(&[0; 4]);
+    for _ in 0..2 {
+        end.extend_from_slice(&(n.min(0xffff) as u16).to_le_bytes());
+    }
+    end.extend_from_slice(&(cd_len.min(MAX32) as u32).to_le_bytes());
+    end.extend_from_slice(&(cd_start.min(MAX32) as u32).to_le_bytes());
+    end.extend_from_slice(&0u16.to_le_bytes());
+    out.write_all(&end)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dos_times() {
+        assert_eq!(dos_time(0), ((1 << 5) | 1, 0));
+        // 2021-03-04 05:06:08 UTC
+        assert_eq!(dos_time(1614834368), ((41 << 9) | (3 << 5) | 4, (5 << 11) | (6 << 5) | 4));
+    }
+}

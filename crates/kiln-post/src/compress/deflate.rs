@@ -1,0 +1,350 @@
+//! Parallel deflate: the input is cut into chunks compressed independently on every core, then
+//! joined in order. A non-final chunk ends with a sync flush (byte-aligned, BFINAL=0), so the
+//! chunks concatenate into one valid deflate stream that any inflater reads (the pigz method).
+//! The gzip (.gz) and zip writers wrap it; BGZF uses the same pool on its own 64 KiB members.
+//!
+//! Two shortcuts keep the output identical run to run while saving most of the time on disk
+//! images: an all-zero chunk reuses the bytes of the first all-zero chunk compressed, and a
+//! chunk whose samples do not compress is written as stored blocks (what deflate would end up
+//! close to anyway, at memory speed).
+
+use std::io::{self, Write};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use flate2::{Compress, Compression, FlushCompress, Status};
+
+/// Input bytes per parallel chunk.
+pub const CHUNK: usize = 1 << 20;
+/// Samples per chunk for the incompressibility test, and their size.
+const SAMPLES: usize = 4;
+const SAMPLE: usize = 16 << 10;
+
+pub fn threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Runs `f` over `items` on `threads` threads, results in the items' order.
+pub fn par_map<T: Sync, R: Send>(items: &[T], threads: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    if threads <= 1 || items.len() <= 1 {
+        return items.iter().map(&f).collect();
+    }
+    let next = AtomicUsize::new(0);
+    let slots: Vec<Mutex<Option<R>>> = items.iter().map(|_| Mutex::new(None)).collect();
+    std::thread::scope(|s| {
+        for _ in 0..threads.min(items.len()) {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(item) = items.get(i) else { break };
+                let r = f(item);
+                if let Ok(mut slot) = slots[i].lock() {
+                    *slot = Some(r);
+                }
+            });
+        }
+    });
+    slots.into_iter().filter_map(|m| m.into_inner().ok().flatten()).collect()
+}
+
+/// Compresses `data` as raw deflate blocks: ending the stream when `last`, else with a sync flush.
+pub fn deflate_raw(data: &[u8], level: u32, last: bool) -> Vec<u8> {
+    let mut c = Compress::new(Compression::new(level), false);
+    let mut out = Vec::with_capacity(data.len() + data.len() / 8 + 1024);
+    let flush = if last { FlushCompress::Finish } else { FlushCompress::Sync };
+    loop {
+        let consumed = c.total_in() as usize;
+        let before = out.len();
+        let status = c.compress_vec(&data[consumed.min(data.len())..], &mut out, flush);
+        let done_input = c.total_in() as usize >= data.len();
+        match status {
+            Ok(Status::StreamEnd) => break,
+            Ok(_) if !last && done_input && out.len() < out.capacity() => break,
+            Ok(_) => {}
+            // Deflating memory cannot fail short of a bug; fall back to stored blocks.
+            Err(_) => return stored(data, last),
+        }
+        if out.len() == out.capacity() || out.len() == before {
+            out.reserve(64 << 10);
+        }
+    }
+    out
+}
+
+/// `data` as stored deflate blocks (byte-aligned: each chunk before ends with a sync flush).
+pub fn stored(data: &[u8], last: bool) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() + data.len() / 65535 * 5 + 5);
+    let mut pieces = data.chunks(65535).peekable();
+    if data.is_empty() {
+        out.push(u8::from(last));
+        out.extend_from_slice(&[0, 0, 0xff, 0xff]);
+        return out;
+    }
+    while let Some(p) = pieces.next() {
+        out.push(u8::from(last && pieces.peek().is_none()));
+        let n = p.len() as u16;
+        out.extend_from_slice(&n.to_le_bytes());
+        out.extend_from_slice(&(!n).to_le_bytes());
+        out.extend_from_slice(p);
+    }
+    out
+}
+
+/// Whether samples of `data` gain less than 2% at the fastest level: random or already
+/// compressed data, which deflate would only slow down on.
+pub fn incompressible(data: &[u8]) -> bool {
+    if data.len() < SAMPLES * SAMPLE * 2 {
+        return false;
+    }
+    let step = data.len() / SAMPLES;
+    let mut c = Compress::new(Compression::new(1), false);
+    let mut out = Vec::with_capacity(SAMPLE + SAMPLE / 8 + 64);
+    let mut total_out = 0;
+    for i in 0..SAMPLES {
+        let s = &data[i * step..i * step + SAMPLE];
+        out.clear();
+        c.reset();
+        if c.compress_vec(s, &mut out, FlushCompress::Finish).is_err() {
+            return false;
+        }
+        total_out += if c.total_in() as usize == s.len() { out.len() } else { SAMPLE };
+    }
+    total_out * 100 >= SAMPLES * SAMPLE * 98
+}
+
+pub fn all_zero(data: &[u8]) -> bool {
+    // Word-wise: this runs over every byte of every chunk.
+    let words = data.chunks_exact(8);
+    let tail = words.remainder();
+    words.fold(0u64, |acc, w| acc | u64::from_ne_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]])) == 0
+        && tail.iter().all(|&b| b == 0)
+}
+
+/// The compressed bytes of one chunk and its CRC-32.
+pub struct Piece {
+    pub data: Vec<u8>,
+    pub crc: u32,
+    pub len: usize,
+}
+
+/// Compresses chunks in parallel, with the zero-chunk cache and the stored shortcut.
+pub struct Engine {
+    pub level: u32,
+    pub threads: usize,
+    zero: Mutex<Option<(usize, Vec<u8>, u32)>>,
+}
+
+impl Engine {
+    pub fn new(level: u32) -> Engine {
+        Engine { level, threads: threads(), zero: Mutex::new(None) }
+    }
+
+    fn one(&self, data: &[u8], last: bool) -> Piece {
+        let zero = !last && data.len() == CHUNK && all_zero(data);
+        if zero {
+            if let Ok(z) = self.zero.lock() {
+                if let Some((n, bytes, crc)) = z.as_ref().filter(|z| z.0 == data.len()) {
+                    return Piece { data: bytes.clone(), crc: *crc, len: *n };
+                }
+            }
+        }
+        let crc = crc32fast::hash(data);
+        let out = if !zero && incompressible(data) { stored(data, last) } else { deflate_raw(data, self.level, last) };
+        if zero {
+            if let Ok(mut z) = self.zero.lock() {
+                *z = Some((data.len(), out.clone(), crc));
+            }
+        }
+        Piece { data: out, crc, len: data.len() }
+    }
+
+    /// Compresses `chunks`; the last one ends the stream when `last`.
+    pub fn run(&self, chunks: &[&[u8]], last: bool) -> Vec<Piece> {
+        let n = chunks.len();
+        let idx: Vec<usize> = (0..n).collect();
+        par_map(&idx, self.threads, |&i| self.one(chunks[i], last && i + 1 == n))
+    }
+}
+
+/// A `Write` that deflates what it is given in parallel into `inner`, tracking the CRC-32 and
+/// sizes a gzip trailer or zip header needs.
+pub struct ParDeflate<W: Write> {
+    inner: W,
+    engine: std::sync::Arc<Engine>,
+    buf: Vec<u8>,
+    batch: usize,
+    crc: crc32fast::Hasher,
+    pub total_in: u64,
+    pub total_out: u64,
+}
+
+impl<W: Write> ParDeflate<W> {
+    pub fn new(inner: W, engine: std::sync::Arc<Engine>) -> ParDeflate<W> {
+        let batch = engine.threads.max(1) * 4;
+        ParDeflate {
+            inner,
+            engine,
+            buf: Vec::with_capacity(batch * CHUNK + CHUNK),
+            batch,
+            crc: crc32fast::Hasher::new(),
+            total_in: 0,
+            total_out: 0,
+        }
+    }
+
+    /// Compresses every whole chunk in the buffer, or everything (ending the stream) when `last`.
+    fn drain(&mut self, last: bool) -> io::Result<()> {
+        let whole = if last { self.buf.len() } else { self.buf.len() / CHUNK * CHUNK };
+        let mut chunks: Vec<&[u8]> = self.buf[..whole].chunks(CHUNK).collect();
+        if last && chunks.is_empty() {
+            chunks.push(&[]);
+        }
+        let pieces = self.engine.run(&chunks, last);
+        for p in pieces {
+            self.crc.combine(&crc32fast::Hasher::new_with_initial_len(p.crc, p.len as u64));
+            self.total_in += p.len as u64;
+            self.total_out += p.data.len() as u64;
+            self.inner.write_all(&p.data)?;
+        }
+        self.buf.drain(..whole);
+        Ok(())
+    }
+
+    /// Ends the deflate stream; returns the writer, the CRC-32 and the input size.
+    pub fn finish(mut self) -> io::Result<(W, u32, u64)> {
+        self.drain(true)?;
+        Ok((self.inner, self.crc.clone().finalize(), self.total_in))
+    }
+}
+
+impl<W: Write> Write for ParDeflate<W> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        // Keep the tail back: only `finish` knows which chunk is the last.
+        if self.buf.len() > self.batch * CHUNK {
+            self.drain(false)?;
+        }
+        Ok(data.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// One gzip member around a parallel deflate stream (what `gunzip` and pgzip readers expect).
+pub struct GzWriter<W: Write> {
+    deflate: ParDeflate<W>,
+}
+
+impl<W: Write> GzWriter<W> {
+    pub fn new(mut inner: W, level: u32) -> io::Result<GzWriter<W>> {
+        // Fixed header: no name, mtime 0, OS "unknown", so the bytes depend on the data only.
+        let xfl = match level {
+            9 => 2,
+            1 => 4,
+            _ => 0,
+        };
+        inner.write_all(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, xfl, 255])?;
+        Ok(GzWriter { deflate: ParDeflate::new(inner, std::sync::Arc::new(Engine::new(level))) })
+    }
+
+    pub fn finish(self) -> io::Result<W> {
+        let (mut w, crc, len) = self.deflate.finish()?;
+        w.write_all(&crc.to_le_bytes())?;
+        w.write_all(&(len as u32).to_le_bytes())?;
+        Ok(w)
+    }
+}
+
+impl<W: Write> Write for GzWriter<W> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.deflate.write(data)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use std::io::Read;
+
+    fn inflate(data: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        flate2::read::DeflateDecoder::new(data).read_to_end(&mut out).unwrap();
+        out
+    }
+
+    pub fn sample_data(n: usize) -> Vec<u8> {
+        // Text-like runs, zeros and pseudo-random bytes: every path of the engine.
+        let mut v = Vec::with_capacity(n);
+        let mut x: u64 = 0x9e3779b97f4a7c15;
+        while v.len() < n {
+            let kind = (v.len() / (300 << 10)) % 3;
+            for _ in 0..4096 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                v.push(match kind {
+                    0 => b"kiln builds images "[(x % 19) as usize],
+                    1 => 0,
+                    _ => x as u8,
+                });
+            }
+        }
+        v.truncate(n);
+        v
+    }
+
+    #[test]
+    fn chunks_join_into_one_stream() {
+        let data = sample_data(5 * CHUNK + 12345);
+        let mut w = ParDeflate::new(Vec::new(), std::sync::Arc::new(Engine::new(6)));
+        for part in data.chunks(700_001) {
+            w.write_all(part).unwrap();
+        }
+        let (out, crc, len) = w.finish().unwrap();
+        assert_eq!(len, data.len() as u64);
+        assert_eq!(crc, crc32fast::hash(&data));
+        assert!(out.len() < data.len() * 3 / 4, "compressible parts were compressed");
+        assert_eq!(inflate(&out), data);
+    }
+
+    #[test]
+    fn stored_blocks_and_empty_input() {
+        let data = sample_data(200_000);
+        assert_eq!(inflate(&stored(&data, true)), data);
+        assert_eq!(inflate(&stored(&[], true)), Vec::<u8>::new());
+        let (out, _, _) = ParDeflate::new(Vec::new(), std::sync::Arc::new(Engine::new(6))).finish().unwrap();
+        assert_eq!(inflate(&out), Vec::<u8>::new());
+    }
+
+    #[test]
+    fn random_is_detected_and_text_is_not() {
+        let mut x: u32 = 1;
+        let random: Vec<u8> = (0..CHUNK)
+            .map(|_| {
+                x = x.wrapping_mul(1664525).wrapping_add(1013904223);
+                (x >> 24) as u8
+            })
+            .collect();
+        assert!(incompressible(&random));
+        assert!(!incompressible(&vec![b'a'; CHUNK]));
+        assert!(all_zero(&vec![0; 1000]) && !all_zero(&[0, 0, 1]));
+    }
+
+    #[test]
+    fn gzip_reads_back_and_is_deterministic() {
+        let data = sample_data(3 * CHUNK + 7);
+        let gz = |d: &[u8]| {
+            let mut w = GzWriter::new(Vec::new(), 6).unwrap();
+            w.write_all(d).unwrap();
+            w.finish().unwrap()
+        };
+        let a = gz(&data);
+        assert_eq!(a, gz(&data));
+        let mut back = Vec::new();
+        flate2::read::GzDecoder::new(&a[..]).read_to_end(&mut back).unwrap();
+        assert_eq!(back, data);
+    }
+}
