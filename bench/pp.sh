@@ -69,6 +69,7 @@ sed 's/\["sha256"\]/["md5","sha1","sha224","sha256","sha384","sha512"]/' "$BENCH
 run() {
   local tool=$1 tpl=$2 pptype=$3; shift 3
   rm -rf "$BENCH_TMP/out"; mkdir -p "$BENCH_TMP/out"
+  sync  # the previous run's dirty pages must not slow this one down
   local log="$BENCH_TMP/last-$(basename "$tool").log"
   (cd "$BENCH_TMP" && "$tool" build -color=false "$@" "$BENCH_TMP/$tpl") 2>&1 | python3 -c '
 import sys, time

@@ -4,7 +4,7 @@
 
 use std::io::{self, Write};
 
-use super::deflate::{all_zero, deflate_raw, incompressible, par_map, stored, threads};
+use super::deflate::{all_zero, par_map, stored, threads, Pool, Scratch};
 
 /// Input bytes per block (what bgzip uses, so a stored block still fits in 64 KiB).
 pub const BLOCK: usize = 0xff00;
@@ -14,8 +14,8 @@ pub const EOF_BLOCK: [u8; 28] =
     [0x1f, 0x8b, 8, 4, 0, 0, 0, 0, 0, 0xff, 6, 0, b'B', b'C', 2, 0, 0x1b, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0];
 
 /// One BGZF member holding `data` (at most [`BLOCK`] bytes).
-fn member(data: &[u8], level: u32, store: bool) -> Vec<u8> {
-    let mut body = if store { stored(data, true) } else { deflate_raw(data, level, true) };
+fn member(data: &[u8], s: &mut Scratch, store: bool) -> Vec<u8> {
+    let mut body = if store { stored(data, true) } else { s.deflate(data, true) };
     if body.len() > 0x10000 - 26 {
         body = stored(data, true);
     }
@@ -32,7 +32,7 @@ fn member(data: &[u8], level: u32, store: bool) -> Vec<u8> {
 /// A `Write` producing BGZF into `inner`.
 pub struct BgzfWriter<W: Write> {
     inner: W,
-    level: u32,
+    pool: Pool,
     threads: usize,
     buf: Vec<u8>,
     zero: Option<Vec<u8>>,
@@ -41,7 +41,7 @@ pub struct BgzfWriter<W: Write> {
 impl<W: Write> BgzfWriter<W> {
     pub fn new(inner: W, level: u32) -> BgzfWriter<W> {
         let threads = threads();
-        BgzfWriter { inner, level, threads, buf: Vec::new(), zero: None }
+        BgzfWriter { inner, pool: Pool::new(level), threads, buf: Vec::new(), zero: None }
     }
 
     fn batch_bytes(&self) -> usize {
@@ -51,16 +51,18 @@ impl<W: Write> BgzfWriter<W> {
     fn drain(&mut self, all: bool) -> io::Result<()> {
         let whole = if all { self.buf.len() } else { self.buf.len() / (GROUP * BLOCK) * (GROUP * BLOCK) };
         let groups: Vec<&[u8]> = self.buf[..whole].chunks(GROUP * BLOCK).collect();
-        let level = self.level;
         let zero = self.zero.clone();
+        let pool = &self.pool;
         let out = par_map(&groups, self.threads, |g| {
-            let store = incompressible(g);
-            g.chunks(BLOCK)
-                .map(|b| match &zero {
-                    Some(z) if b.len() == BLOCK && all_zero(b) => z.clone(),
-                    _ => member(b, level, store),
-                })
-                .collect::<Vec<_>>()
+            pool.with(|s| {
+                let store = s.incompressible(g);
+                g.chunks(BLOCK)
+                    .map(|b| match &zero {
+                        Some(z) if b.len() == BLOCK && all_zero(b) => z.clone(),
+                        _ => member(b, s, store),
+                    })
+                    .collect::<Vec<_>>()
+            })
         });
         for m in out.into_iter().flatten() {
             self.inner.write_all(&m)?;
@@ -79,7 +81,7 @@ impl<W: Write> BgzfWriter<W> {
 impl<W: Write> Write for BgzfWriter<W> {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         if self.zero.is_none() {
-            self.zero = Some(member(&vec![0; BLOCK], self.level, false));
+            self.zero = Some(self.pool.with(|s| member(&vec![0; BLOCK], s, false)));
         }
         self.buf.extend_from_slice(data);
         if self.buf.len() >= self.batch_bytes() {

@@ -46,9 +46,55 @@ pub fn par_map<T: Sync, R: Send>(items: &[T], threads: usize, f: impl Fn(&T) -> 
     slots.into_iter().filter_map(|m| m.into_inner().ok().flatten()).collect()
 }
 
+/// Deflate states kept between chunks: a fresh one allocates and zeroes a few hundred KiB,
+/// which per 1 MiB chunk (or 64 KiB BGZF block) costs more than compressing random data.
+pub struct Scratch {
+    quick: Compress,
+    main: Compress,
+}
+
+/// The states of one writer, shared by its worker threads.
+pub struct Pool {
+    level: u32,
+    free: Mutex<Vec<Scratch>>,
+}
+
+impl Pool {
+    pub fn new(level: u32) -> Pool {
+        Pool { level, free: Mutex::new(Vec::new()) }
+    }
+
+    /// Runs `f` with a state of this pool's level.
+    pub fn with<R>(&self, f: impl FnOnce(&mut Scratch) -> R) -> R {
+        let taken = self.free.lock().ok().and_then(|mut v| v.pop());
+        let mut s = taken.unwrap_or_else(|| Scratch {
+            quick: Compress::new(Compression::new(1), false),
+            main: Compress::new(Compression::new(self.level), false),
+        });
+        let r = f(&mut s);
+        if let Ok(mut v) = self.free.lock() {
+            v.push(s);
+        }
+        r
+    }
+}
+
+impl Scratch {
+    pub fn deflate(&mut self, data: &[u8], last: bool) -> Vec<u8> {
+        self.main.reset();
+        deflate_with(&mut self.main, data, last)
+    }
+    pub fn incompressible(&mut self, data: &[u8]) -> bool {
+        incompressible_with(&mut self.quick, data)
+    }
+}
+
 /// Compresses `data` as raw deflate blocks: ending the stream when `last`, else with a sync flush.
 pub fn deflate_raw(data: &[u8], level: u32, last: bool) -> Vec<u8> {
-    let mut c = Compress::new(Compression::new(level), false);
+    deflate_with(&mut Compress::new(Compression::new(level), false), data, last)
+}
+
+fn deflate_with(c: &mut Compress, data: &[u8], last: bool) -> Vec<u8> {
     let mut out = Vec::with_capacity(data.len() + data.len() / 8 + 1024);
     let flush = if last { FlushCompress::Finish } else { FlushCompress::Sync };
     loop {
@@ -92,11 +138,14 @@ pub fn stored(data: &[u8], last: bool) -> Vec<u8> {
 /// Whether samples of `data` gain less than 2% at the fastest level: random or already
 /// compressed data, which deflate would only slow down on.
 pub fn incompressible(data: &[u8]) -> bool {
+    incompressible_with(&mut Compress::new(Compression::new(1), false), data)
+}
+
+fn incompressible_with(c: &mut Compress, data: &[u8]) -> bool {
     if data.len() < SAMPLES * SAMPLE * 2 {
         return false;
     }
     let step = data.len() / SAMPLES;
-    let mut c = Compress::new(Compression::new(1), false);
     let mut out = Vec::with_capacity(SAMPLE + SAMPLE / 8 + 64);
     let mut total_out = 0;
     for i in 0..SAMPLES {
@@ -151,12 +200,13 @@ pub fn write_stored(w: &mut impl Write, data: &[u8], last: bool) -> io::Result<u
 pub struct Engine {
     pub level: u32,
     pub threads: usize,
+    pool: Pool,
     zero: Mutex<Option<(usize, Vec<u8>, u32)>>,
 }
 
 impl Engine {
     pub fn new(level: u32) -> Engine {
-        Engine { level, threads: threads(), zero: Mutex::new(None) }
+        Engine { level, threads: threads(), pool: Pool::new(level), zero: Mutex::new(None) }
     }
 
     fn one(&self, data: &[u8], last: bool) -> Piece {
@@ -169,10 +219,16 @@ impl Engine {
             }
         }
         let crc = crc32fast::hash(data);
-        if !zero && incompressible(data) {
-            return Piece { data: Vec::new(), stored: true, crc, len: data.len() };
+        let (store, out) = self.pool.with(|s| {
+            if !zero && s.incompressible(data) {
+                (true, Vec::new())
+            } else {
+                (false, s.deflate(data, last))
+            }
+        });
+        if store {
+            return Piece { data: out, stored: true, crc, len: data.len() };
         }
-        let out = deflate_raw(data, self.level, last);
         if zero {
             if let Ok(mut z) = self.zero.lock() {
                 *z = Some((data.len(), out.clone(), crc));

@@ -124,12 +124,9 @@ impl PostProcessor for Compress {
             ui: ctx.ui.clone(),
             cancel: ctx.cancel.clone(),
         };
-        let cancel = ctx.cancel.clone();
+        // On cancellation the job notices at its next read and removes its partial file.
         let task = tokio::task::spawn_blocking(move || job.run());
-        let out = tokio::select! {
-            r = task => r.map_err(|e| Error::new(e.to_string()))??,
-            _ = cancel.cancelled() => return Err(Error::cancelled()),
-        };
+        let out = ctx.cancel.run(task).await?.map_err(|e| Error::new(e.to_string()))??;
         let a = BasicArtifact {
             builder_id: BUILDER_ID.into(),
             id: out.clone(),
@@ -214,7 +211,7 @@ impl Job {
             (Some(ArchiveKind::Tar), a) => {
                 self.ui.say(format!("Tarring {} with {}", self.target, a.map_or("no compression", Algorithm::name)))
             }
-            (None, a) => self.ui.message(format!(
+            (None, a) => self.ui.say(format!(
                 "Archiving {} with {}",
                 self.files.first().map_or("", String::as_str),
                 a.map_or("no compression", Algorithm::name)
@@ -247,7 +244,8 @@ impl Job {
         let mut shown = 0u64;
         let mut report = move |done: u64| {
             if cancel.is_cancelled() {
-                return Err(io::Error::new(io::ErrorKind::Interrupted, "cancelled"));
+                // Not ErrorKind::Interrupted: io::copy retries those forever.
+                return Err(io::Error::other("cancelled"));
             }
             // Every 64 MiB is enough for a progress bar and costs nothing.
             if done >> 26 != shown >> 26 || done == total {

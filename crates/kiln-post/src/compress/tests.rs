@@ -248,3 +248,15 @@ fn configure_checks_level_and_format() {
     let e = conf(r#"{"ouput": "a.zip"}"#).unwrap_err();
     assert!(e.0[0].help.as_deref().unwrap_or_default().contains("output"), "{:?}", e.0[0]);
 }
+
+#[test]
+fn cancelled_job_stops_and_removes_its_partial_file() {
+    let d = Dir::new("cancel");
+    let a = d.file("a.bin", &data());
+    let (j, _) = job(&d.path("a.tar.gz"), &[a], false);
+    j.cancel.cancel();
+    let e = j.run().unwrap_err();
+    assert!(e.cancelled, "{e}");
+    assert!(!Path::new(&d.path("a.tar.gz")).exists());
+    assert!(!Path::new(&d.path("a.tar.gz.kiln-partial")).exists());
+}
