@@ -176,24 +176,40 @@ pub struct Piece {
     pub len: usize,
 }
 
-/// Writes `data` as stored blocks without building them in memory first.
+/// Writes `data` as stored blocks without building them in memory first: one vectored write
+/// of headers and slices of the input, so a buffered writer passes it straight through.
 pub fn write_stored(w: &mut impl Write, data: &[u8], last: bool) -> io::Result<u64> {
     if data.is_empty() {
         w.write_all(&stored(data, last))?;
         return Ok(5);
     }
-    let mut n = 0;
-    let mut pieces = data.chunks(65535).peekable();
-    while let Some(p) = pieces.next() {
-        let len = p.len() as u16;
-        let mut h = [u8::from(last && pieces.peek().is_none()), 0, 0, 0, 0];
-        h[1..3].copy_from_slice(&len.to_le_bytes());
-        h[3..5].copy_from_slice(&(!len).to_le_bytes());
-        w.write_all(&h)?;
-        w.write_all(p)?;
-        n += 5 + p.len() as u64;
+    let pieces: Vec<&[u8]> = data.chunks(65535).collect();
+    let n = pieces.len();
+    let headers: Vec<[u8; 5]> = pieces
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let len = p.len() as u16;
+            let mut h = [u8::from(last && i + 1 == n), 0, 0, 0, 0];
+            h[1..3].copy_from_slice(&len.to_le_bytes());
+            h[3..5].copy_from_slice(&(!len).to_le_bytes());
+            h
+        })
+        .collect();
+    let mut slices: Vec<io::IoSlice> = Vec::with_capacity(2 * n);
+    for (h, p) in headers.iter().zip(&pieces) {
+        slices.push(io::IoSlice::new(h));
+        slices.push(io::IoSlice::new(p));
     }
-    Ok(n)
+    let mut rest = &mut slices[..];
+    while !rest.is_empty() {
+        let k = w.write_vectored(rest)?;
+        if k == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        io::IoSlice::advance_slices(&mut rest, k);
+    }
+    Ok(data.len() as u64 + 5 * n as u64)
 }
 
 /// Compresses chunks in parallel, with the zero-chunk cache and the stored shortcut.

@@ -279,7 +279,7 @@ impl Job {
 }
 
 /// Copies with 4 MiB reads (io::copy's 8 KiB would cost a call per 8 KiB into the compressor).
-fn copy_big(r: &mut impl Read, w: &mut impl Write) -> io::Result<()> {
+pub(crate) fn copy_big(r: &mut impl Read, w: &mut impl Write) -> io::Result<()> {
     let mut buf = vec![0u8; 4 << 20];
     loop {
         let n = r.read(&mut buf)?;
