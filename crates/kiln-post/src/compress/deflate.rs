@@ -261,63 +261,102 @@ impl Engine {
     }
 }
 
+/// A compressed batch waiting to be written: its input (stored pieces are copied from it), its
+/// pieces, and whether it ends the stream.
+struct Batch {
+    input: Vec<u8>,
+    pieces: Vec<Piece>,
+    last: bool,
+}
+
+fn write_batch<W: Write>(w: &mut W, b: &Batch) -> io::Result<()> {
+    let n = b.pieces.len();
+    for (i, p) in b.pieces.iter().enumerate() {
+        if p.stored {
+            let from = (i * CHUNK).min(b.input.len());
+            let to = (from + CHUNK).min(b.input.len());
+            write_stored(w, &b.input[from..to], b.last && i + 1 == n)?;
+        } else {
+            w.write_all(&p.data)?;
+        }
+    }
+    Ok(())
+}
+
 /// A `Write` that deflates what it is given in parallel into `inner`, tracking the CRC-32 and
-/// sizes a gzip trailer or zip header needs.
-pub struct ParDeflate<W: Write> {
+/// size a gzip trailer or zip header needs. A batch is written while the next one compresses.
+pub struct ParDeflate<W: Write + Send> {
     inner: W,
     engine: std::sync::Arc<Engine>,
     buf: Vec<u8>,
+    spare: Vec<u8>,
+    pending: Option<Batch>,
     batch: usize,
     crc: crc32fast::Hasher,
     pub total_in: u64,
-    pub total_out: u64,
 }
 
-impl<W: Write> ParDeflate<W> {
+impl<W: Write + Send> ParDeflate<W> {
     pub fn new(inner: W, engine: std::sync::Arc<Engine>) -> ParDeflate<W> {
         let batch = engine.threads.max(1) * 4;
         ParDeflate {
             inner,
             engine,
             buf: Vec::with_capacity(batch * CHUNK + CHUNK),
+            spare: Vec::new(),
+            pending: None,
             batch,
             crc: crc32fast::Hasher::new(),
             total_in: 0,
-            total_out: 0,
         }
     }
 
-    /// Compresses every whole chunk in the buffer, or everything (ending the stream) when `last`.
+    /// Compresses every whole chunk in the buffer, or everything (ending the stream) when
+    /// `last`, while the batch before is written out on another thread.
     fn drain(&mut self, last: bool) -> io::Result<()> {
         let whole = if last { self.buf.len() } else { self.buf.len() / CHUNK * CHUNK };
-        let mut chunks: Vec<&[u8]> = self.buf[..whole].chunks(CHUNK).collect();
+        let mut input = std::mem::replace(&mut self.buf, std::mem::take(&mut self.spare));
+        self.buf.clear();
+        self.buf.extend_from_slice(&input[whole..]);
+        input.truncate(whole);
+        let mut chunks: Vec<&[u8]> = input.chunks(CHUNK).collect();
         if last && chunks.is_empty() {
             chunks.push(&[]);
         }
-        let pieces = self.engine.run(&chunks, last);
-        let n = pieces.len();
-        for (i, (p, chunk)) in pieces.into_iter().zip(&chunks).enumerate() {
+        let pending = self.pending.take();
+        let (inner, engine) = (&mut self.inner, &self.engine);
+        let (written, pieces) = std::thread::scope(|s| {
+            let writer = pending.as_ref().map(|b| s.spawn(move || write_batch(inner, b)));
+            let pieces = engine.run(&chunks, last);
+            let written = match writer {
+                Some(h) => h.join().unwrap_or_else(|_| Err(io::Error::other("the writer thread failed"))),
+                None => Ok(()),
+            };
+            (written, pieces)
+        });
+        written?;
+        for p in &pieces {
             self.crc.combine(&crc32fast::Hasher::new_with_initial_len(p.crc, p.len as u64));
             self.total_in += p.len as u64;
-            if p.stored {
-                self.total_out += write_stored(&mut self.inner, chunk, last && i + 1 == n)?;
-            } else {
-                self.total_out += p.data.len() as u64;
-                self.inner.write_all(&p.data)?;
-            }
         }
-        self.buf.drain(..whole);
+        if let Some(old) = pending {
+            self.spare = old.input;
+        }
+        self.pending = Some(Batch { input, pieces, last });
         Ok(())
     }
 
     /// Ends the deflate stream; returns the writer, the CRC-32 and the input size.
     pub fn finish(mut self) -> io::Result<(W, u32, u64)> {
         self.drain(true)?;
+        if let Some(b) = self.pending.take() {
+            write_batch(&mut self.inner, &b)?;
+        }
         Ok((self.inner, self.crc.clone().finalize(), self.total_in))
     }
 }
 
-impl<W: Write> Write for ParDeflate<W> {
+impl<W: Write + Send> Write for ParDeflate<W> {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         self.buf.extend_from_slice(data);
         // Keep the tail back: only `finish` knows which chunk is the last.
@@ -332,11 +371,11 @@ impl<W: Write> Write for ParDeflate<W> {
 }
 
 /// One gzip member around a parallel deflate stream (what `gunzip` and pgzip readers expect).
-pub struct GzWriter<W: Write> {
+pub struct GzWriter<W: Write + Send> {
     deflate: ParDeflate<W>,
 }
 
-impl<W: Write> GzWriter<W> {
+impl<W: Write + Send> GzWriter<W> {
     pub fn new(mut inner: W, level: u32) -> io::Result<GzWriter<W>> {
         // Fixed header: no name, mtime 0, OS "unknown", so the bytes depend on the data only.
         let xfl = match level {
@@ -356,7 +395,7 @@ impl<W: Write> GzWriter<W> {
     }
 }
 
-impl<W: Write> Write for GzWriter<W> {
+impl<W: Write + Send> Write for GzWriter<W> {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         self.deflate.write(data)
     }
@@ -425,6 +464,26 @@ pub(crate) mod tests {
         assert_eq!(crc, crc32fast::hash(&data));
         // Zeros shrink to almost nothing, random bytes cost 5 bytes per 64 KiB block.
         assert!(out.len() < 3 * CHUNK + 3 * CHUNK / 65535 * 5 + 4096, "{}", out.len());
+        assert_eq!(inflate(&out), data);
+    }
+
+    #[test]
+    fn batches_written_while_the_next_compresses_stay_in_order() {
+        // Several batches (threads x 4 chunks each), a mix of every kind of chunk.
+        let engine = std::sync::Arc::new(Engine::new(1));
+        let mut data = sample_data((engine.threads * 4 * 2 + 3) * CHUNK + 99);
+        let mut x: u32 = 3;
+        for b in data[CHUNK..3 * CHUNK].iter_mut() {
+            x = x.wrapping_mul(1664525).wrapping_add(1013904223);
+            *b = (x >> 24) as u8;
+        }
+        data[4 * CHUNK..6 * CHUNK].fill(0);
+        let mut w = ParDeflate::new(Vec::new(), engine);
+        for part in data.chunks(3 << 20) {
+            w.write_all(part).unwrap();
+        }
+        let (out, crc, len) = w.finish().unwrap();
+        assert_eq!((crc, len), (crc32fast::hash(&data), data.len() as u64));
         assert_eq!(inflate(&out), data);
     }
 

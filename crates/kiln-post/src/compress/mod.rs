@@ -291,14 +291,14 @@ pub(crate) fn copy_big(r: &mut impl Read, w: &mut impl Write) -> io::Result<()> 
 }
 
 /// The compressing writer for one algorithm (or none) over `out`.
-enum Compressor<W: Write> {
+enum Compressor<W: Write + Send> {
     Plain(W),
     Gzip(deflate::GzWriter<W>),
     Bgzf(bgzf::BgzfWriter<W>),
     Lz4(lz4_flex::frame::FrameEncoder<W>),
 }
 
-fn compressor<W: Write>(out: W, alg: Option<Algorithm>, level: u32) -> io::Result<Compressor<W>> {
+fn compressor<W: Write + Send>(out: W, alg: Option<Algorithm>, level: u32) -> io::Result<Compressor<W>> {
     Ok(match alg {
         None => Compressor::Plain(out),
         Some(Algorithm::Gzip) => Compressor::Gzip(deflate::GzWriter::new(out, level)?),
@@ -311,7 +311,7 @@ fn compressor<W: Write>(out: W, alg: Option<Algorithm>, level: u32) -> io::Resul
     })
 }
 
-impl<W: Write> Compressor<W> {
+impl<W: Write + Send> Compressor<W> {
     fn finish(self) -> io::Result<()> {
         let mut w = match self {
             Compressor::Plain(w) => w,
@@ -323,7 +323,7 @@ impl<W: Write> Compressor<W> {
     }
 }
 
-impl<W: Write> Write for Compressor<W> {
+impl<W: Write + Send> Write for Compressor<W> {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         match self {
             Compressor::Plain(w) => w.write(data),
