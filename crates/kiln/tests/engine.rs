@@ -280,7 +280,7 @@ fn packer_log_writes_a_masked_debug_log() {
 }
 
 #[test]
-fn compress_consumes_its_input_and_overwrites_like_packer() {
+fn compress_consumes_its_input_and_never_overwrites_without_force() {
     let d = TempDir::new("compress");
     let t = template(&format!(
         r#"{{"builders": [{{"type":"file","content":"data","target":"{dir}/disk.raw"}}],
@@ -293,9 +293,12 @@ fn compress_consumes_its_input_and_overwrites_like_packer() {
     let tar = std::fs::read(d.path("file.tar")).unwrap();
     assert_eq!(&tar[257..262], b"ustar");
     assert!(!common::exists(&d.path("disk.raw")), "keep_input_artifact defaults to false");
+    // Packer replaces the archive silently; kiln keeps it and says how to replace it.
     let (code, out) = run(&t, &RunSettings::default(), plain());
-    assert_eq!(code, 0, "{out}");
-    assert!(out.contains(&format!("==> file: Overwriting the existing {}", d.path("file.tar"))), "{out}");
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains(&format!("output file {} already exists", d.path("file.tar"))), "{out}");
+    assert!(out.contains("-force"), "{out}");
+    assert_eq!(std::fs::read(d.path("file.tar")).unwrap(), tar);
 }
 
 #[test]

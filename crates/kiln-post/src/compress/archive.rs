@@ -1,201 +1,325 @@
-//! Writing the archive formats.
+//! Archives of several files: tar (streamed into a compressor or a file) and zip (written here,
+//! each entry deflated in parallel). Both are deterministic: entries in the order given (the
+//! caller sorts them), a fixed time, owner root.
 
 use std::fs::File;
-use std::io::{self, BufWriter, Read, Write};
-use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::sync::Arc;
 
-use kiln_core::progress::Progress;
+use super::deflate::{Engine, ParDeflate};
 
-use super::blocks::{bgzf_block, gzip_member, BlockWriter, BGZF_BLOCK, BGZF_EOF};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    Tar,
-    TarGz,
-    Gz,
-    Zip,
-    Lz4,
-    TarLz4,
-    Bgzf,
-    TarBgzf,
+/// One file to archive: the name inside the archive, the path to read.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub name: String,
+    pub path: String,
 }
 
-impl Format {
-    pub const NAMES: &'static [&'static str] =
-        &["tar.gz", "tgz", "tar", "gz", "zip", "lz4", "tar.lz4", "bgzf", "tar.bgzf"];
+/// Called after each read with the bytes read so far; an error (cancellation) stops the work.
+pub type Report<'a> = &'a mut dyn FnMut(u64) -> io::Result<()>;
 
-    pub fn name(self) -> &'static str {
-        match self {
-            Format::Tar => "tar",
-            Format::TarGz => "tar.gz",
-            Format::Gz => "gz",
-            Format::Zip => "zip",
-            Format::Lz4 => "lz4",
-            Format::TarLz4 => "tar.lz4",
-            Format::Bgzf => "bgzf",
-            Format::TarBgzf => "tar.bgzf",
-        }
-    }
-
-    /// Whether the format holds several files.
-    pub fn is_archive(self) -> bool {
-        !matches!(self, Format::Gz | Format::Lz4 | Format::Bgzf)
-    }
-
-    /// From the output's name; anything unknown is a .tar.gz, as in Packer.
-    pub fn from_name(name: &str) -> Result<Format, String> {
-        let n = name.to_ascii_lowercase();
-        for (ext, f) in [
-            (".tar.gz", Format::TarGz),
-            (".tgz", Format::TarGz),
-            (".tar.lz4", Format::TarLz4),
-            (".tar.bgzf", Format::TarBgzf),
-            (".tar", Format::Tar),
-            (".zip", Format::Zip),
-            (".gz", Format::Gz),
-            (".lz4", Format::Lz4),
-            (".bgzf", Format::Bgzf),
-        ] {
-            if n.ends_with(ext) {
-                return Ok(f);
-            }
-        }
-        for ext in [".xz", ".zst", ".bz2"] {
-            if n.ends_with(ext) {
-                return Err(format!(
-                    "{name}: kiln cannot write {ext} archives yet; use .tar.gz, .tar.lz4, .zip or .tar.bgzf"
-                ));
-            }
-        }
-        Ok(Format::TarGz)
-    }
-
-    /// From the `format` option (`tar.gz`, `.zip` …).
-    pub fn from_option(f: &str) -> Result<Format, String> {
-        let t = f.trim().trim_start_matches('.').to_ascii_lowercase();
-        if !Format::NAMES.contains(&t.as_str()) {
-            return Err(format!("unknown compress format {f:?}"));
-        }
-        Format::from_name(&format!("x.{t}"))
-    }
-}
-
-/// Counts bytes read for the progress bar and stops when asked.
-struct Counting<'a, R> {
-    inner: R,
-    progress: &'a Progress,
-    stop: &'a AtomicBool,
+/// Reads a file, reporting how far it got (progress events, cancellation).
+pub struct Counting<'a, R> {
+    pub inner: R,
+    pub done: u64,
+    pub report: Report<'a>,
 }
 
 impl<R: Read> Read for Counting<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.stop.load(Ordering::Relaxed) {
-            return Err(io::Error::other("cancelled"));
-        }
         let n = self.inner.read(buf)?;
-        self.progress.add(n as u64);
+        self.done += n as u64;
+        (self.report)(self.done)?;
         Ok(n)
     }
 }
 
-/// The name a file gets inside an archive: relative, `/` separators.
-fn entry_name(path: &str, base_only: bool) -> String {
-    let p = Path::new(path);
-    if base_only {
-        return p.file_name().map_or_else(|| path.to_string(), |n| n.to_string_lossy().into_owned());
-    }
-    let s = path.replace('\\', "/");
-    s.trim_start_matches("./").trim_start_matches('/').to_string()
+#[cfg(unix)]
+fn mode_of(meta: &std::fs::Metadata) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    meta.permissions().mode() & 0o7777
 }
 
-/// A tar stream of `files` into `w`: Packer's layout (file names only, mtime 0, uid/gid 0),
-/// which makes the archive the same bytes for the same inputs.
-fn tar_into<W: Write>(w: W, files: &[String], progress: &Progress, stop: &AtomicBool) -> io::Result<W> {
-    let mut b = tar::Builder::new(w);
-    for f in files {
-        let file = File::open(f)?;
-        let meta = file.metadata()?;
-        if !meta.is_file() {
-            return Err(io::Error::other(format!("{f} is not a regular file")));
-        }
+#[cfg(not(unix))]
+fn mode_of(_meta: &std::fs::Metadata) -> u32 {
+    0o644
+}
+
+/// Writes a tar of `entries` into `out` (any writer: a file or a compressor). Headers come
+/// from the `tar` crate; the data is copied here in 4 MiB reads (the crate's copy reads 8 KiB
+/// at a time, a syscall and a call into the compressor each).
+pub fn write_tar<W: Write>(mut out: W, entries: &[Entry], mtime: u64, report: Report<'_>) -> io::Result<W> {
+    let mut done = 0u64;
+    let mut buf = vec![0u8; 4 << 20];
+    for e in entries {
+        let mut f = File::open(&e.path).map_err(|err| with_path(err, &e.path))?;
+        let meta = f.metadata()?;
+        let size = meta.len();
         let mut h = tar::Header::new_gnu();
-        h.set_size(meta.len());
-        h.set_mode(std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o7777);
-        h.set_mtime(0);
+        if h.set_path(&e.name).is_err() || e.name.len() > 100 {
+            // GNU long name: an `L` entry holding the name, then the header with a cut name.
+            let mut l = tar::Header::new_gnu();
+            let name = e.name.as_bytes();
+            if let Some(g) = l.as_gnu_mut() {
+                g.name[..13].copy_from_slice(b"././@LongLink");
+            }
+            l.set_entry_type(tar::EntryType::GNULongName);
+            l.set_size(name.len() as u64 + 1);
+            l.set_mode(0o644);
+            l.set_mtime(mtime);
+            l.set_cksum();
+            out.write_all(l.as_bytes())?;
+            out.write_all(name)?;
+            out.write_all(&[0])?;
+            out.write_all(&vec![0u8; pad(name.len() as u64 + 1)])?;
+            if let Some(g) = h.as_gnu_mut() {
+                let cut = &name[..name.len().min(100)];
+                g.name = [0; 100];
+                g.name[..cut.len()].copy_from_slice(cut);
+            }
+        }
+        h.set_size(size);
+        h.set_mode(mode_of(&meta));
+        h.set_mtime(mtime);
         h.set_uid(0);
         h.set_gid(0);
+        h.set_username("root")?;
+        h.set_groupname("root")?;
         h.set_entry_type(tar::EntryType::Regular);
-        b.append_data(&mut h, entry_name(f, true), Counting { inner: file, progress, stop })?;
+        h.set_cksum();
+        out.write_all(h.as_bytes())?;
+        let mut left = size;
+        while left > 0 {
+            let want = buf.len().min(left as usize);
+            let n = f.read(&mut buf[..want])?;
+            if n == 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!("{} shrank while being archived", e.path),
+                ));
+            }
+            out.write_all(&buf[..n])?;
+            left -= n as u64;
+            done += n as u64;
+            report(done)?;
+        }
+        out.write_all(&vec![0u8; pad(size)])?;
     }
-    b.into_inner()
+    // The end of a tar: two empty blocks.
+    out.write_all(&[0u8; 1024])?;
+    Ok(out)
 }
 
-fn copy_one(files: &[String], w: &mut dyn Write, progress: &Progress, stop: &AtomicBool) -> io::Result<()> {
-    let f = files.first().ok_or_else(|| io::Error::other("no file to compress"))?;
-    let mut r = Counting { inner: File::open(f)?, progress, stop };
-    io::copy(&mut r, w)?;
+/// Zeros after `n` bytes of data up to the next 512-byte block.
+fn pad(n: u64) -> usize {
+    ((512 - n % 512) % 512) as usize
+}
+
+fn with_path(e: io::Error, path: &str) -> io::Error {
+    io::Error::new(e.kind(), format!("{path}: {e}"))
+}
+
+const MAX32: u64 = 0xffff_ffff;
+/// Entries at least this big get zip64 sizes in their local header (deflate can grow data a little).
+const ZIP64_FROM: u64 = 0xf000_0000;
+
+struct Central {
+    name: Vec<u8>,
+    crc: u32,
+    csize: u64,
+    usize: u64,
+    offset: u64,
+    mode: u32,
+    zip64_local: bool,
+}
+
+/// DOS date and time of a Unix time (zip cannot say anything before 1980).
+pub fn dos_time(unix: u64) -> (u16, u16) {
+    let days = (unix / 86400) as i64;
+    let secs = unix % 86400;
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719468;
+    let era = z.div_euclid(146097);
+    let doe = z - era * 146097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    if !(1980..=2107).contains(&y) {
+        return (if y < 1980 { (1 << 5) | 1 } else { (127 << 9) | (12 << 5) | 31 }, 0);
+    }
+    let date = (((y - 1980) as u16) << 9) | ((m as u16) << 5) | d as u16;
+    let time = (((secs / 3600) as u16) << 11) | ((((secs / 60) % 60) as u16) << 5) | ((secs % 60) / 2) as u16;
+    (date, time)
+}
+
+/// Writes a zip of `entries` into `out`, each deflated at `level`.
+pub fn write_zip(out: &mut File, entries: &[Entry], level: u32, mtime: u64, report: Report<'_>) -> io::Result<()> {
+    let (date, time) = dos_time(mtime);
+    let engine = Arc::new(Engine::new(level));
+    let mut central = Vec::new();
+    let mut done = 0u64;
+    let mut pos = out.stream_position()?;
+    for e in entries {
+        let f = File::open(&e.path).map_err(|err| with_path(err, &e.path))?;
+        let meta = f.metadata()?;
+        let name = e.name.as_bytes().to_vec();
+        let zip64 = meta.len() >= ZIP64_FROM;
+        let offset = pos;
+        let mut h = Vec::with_capacity(30 + name.len() + 20);
+        h.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
+        h.extend_from_slice(&(if zip64 { 45u16 } else { 20 }).to_le_bytes());
+        h.extend_from_slice(&0x0800u16.to_le_bytes()); // names are UTF-8
+        h.extend_from_slice(&8u16.to_le_bytes());
+        h.extend_from_slice(&time.to_le_bytes());
+        h.extend_from_slice(&date.to_le_bytes());
+        h.extend_from_slice(&[0; 4]); // crc, patched below
+        let placeholder = if zip64 { MAX32 as u32 } else { 0 };
+        h.extend_from_slice(&placeholder.to_le_bytes());
+        h.extend_from_slice(&placeholder.to_le_bytes());
+        h.extend_from_slice(&(name.len() as u16).to_le_bytes());
+        h.extend_from_slice(&(if zip64 { 20u16 } else { 0 }).to_le_bytes());
+        h.extend_from_slice(&name);
+        if zip64 {
+            h.extend_from_slice(&1u16.to_le_bytes());
+            h.extend_from_slice(&16u16.to_le_bytes());
+            h.extend_from_slice(&[0; 16]);
+        }
+        out.write_all(&h)?;
+        let base = done;
+        let mut rep = |n: u64| report(base + n);
+        let mut reader = Counting { inner: f, done: 0, report: &mut rep };
+        let mut w = ParDeflate::new(io::BufWriter::with_capacity(1 << 20, &mut *out), Arc::clone(&engine));
+        super::copy_big(&mut reader, &mut w)?;
+        let (bw, crc, usize_) = w.finish()?;
+        bw.into_inner().map_err(|e| e.into_error())?;
+        let end = out.stream_position()?;
+        let csize = end - offset - h.len() as u64;
+        if !zip64 && (csize > MAX32 || usize_ > MAX32) {
+            return Err(io::Error::other(format!("{} grew past 4 GiB while being archived", e.path)));
+        }
+        out.seek(SeekFrom::Start(offset + 14))?;
+        out.write_all(&crc.to_le_bytes())?;
+        if zip64 {
+            out.seek(SeekFrom::Start(offset + 30 + name.len() as u64 + 4))?;
+            out.write_all(&usize_.to_le_bytes())?;
+            out.write_all(&csize.to_le_bytes())?;
+        } else {
+            out.write_all(&(csize as u32).to_le_bytes())?;
+            out.write_all(&(usize_ as u32).to_le_bytes())?;
+        }
+        out.seek(SeekFrom::Start(end))?;
+        pos = end;
+        done += usize_;
+        central.push(Central { name, crc, csize, usize: usize_, offset, mode: mode_of(&meta), zip64_local: zip64 });
+    }
+    let cd_start = pos;
+    let mut cd = Vec::new();
+    for c in &central {
+        let mut extra = Vec::new();
+        let big = |v: u64| v >= MAX32;
+        for v in [c.usize, c.csize, c.offset] {
+            if big(v) {
+                extra.extend_from_slice(&v.to_le_bytes());
+            }
+        }
+        let needed: u16 = if c.zip64_local || !extra.is_empty() { 45 } else { 20 };
+        cd.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
+        cd.extend_from_slice(&(needed | (3 << 8)).to_le_bytes()); // made by Unix
+        cd.extend_from_slice(&needed.to_le_bytes());
+        cd.extend_from_slice(&0x0800u16.to_le_bytes());
+        cd.extend_from_slice(&8u16.to_le_bytes());
+        cd.extend_from_slice(&time.to_le_bytes());
+        cd.extend_from_slice(&date.to_le_bytes());
+        cd.extend_from_slice(&c.crc.to_le_bytes());
+        for v in [c.csize, c.usize] {
+            cd.extend_from_slice(&(v.min(MAX32) as u32).to_le_bytes());
+        }
+        cd.extend_from_slice(&(c.name.len() as u16).to_le_bytes());
+        let extra_len = if extra.is_empty() { 0 } else { extra.len() + 4 };
+        cd.extend_from_slice(&(extra_len as u16).to_le_bytes());
+        cd.extend_from_slice(&[0; 6]); // comment length, disk, internal attributes
+        cd.extend_from_slice(&((0o100000 | c.mode) << 16).to_le_bytes());
+        cd.extend_from_slice(&(c.offset.min(MAX32) as u32).to_le_bytes());
+        cd.extend_from_slice(&c.name);
+        if !extra.is_empty() {
+            cd.extend_from_slice(&1u16.to_le_bytes());
+            cd.extend_from_slice(&(extra.len() as u16).to_le_bytes());
+            cd.extend_from_slice(&extra);
+        }
+    }
+    out.write_all(&cd)?;
+    let cd_len = cd.len() as u64;
+    let n = central.len() as u64;
+    if n >= 0xffff || cd_start >= MAX32 || cd_len >= MAX32 {
+        let z64_at = cd_start + cd_len;
+        let mut r = Vec::new();
+        r.extend_from_slice(&0x0606_4b50u32.to_le_bytes());
+        r.extend_from_slice(&44u64.to_le_bytes());
+        r.extend_from_slice(&(45u16 | (3 << 8)).to_le_bytes());
+        r.extend_from_slice(&45u16.to_le_bytes());
+        r.extend_from_slice(&[0; 8]); // this disk, disk with the directory
+        r.extend_from_slice(&n.to_le_bytes());
+        r.extend_from_slice(&n.to_le_bytes());
+        r.extend_from_slice(&cd_len.to_le_bytes());
+        r.extend_from_slice(&cd_start.to_le_bytes());
+        r.extend_from_slice(&0x0706_4b50u32.to_le_bytes());
+        r.extend_from_slice(&0u32.to_le_bytes());
+        r.extend_from_slice(&z64_at.to_le_bytes());
+        r.extend_from_slice(&1u32.to_le_bytes());
+        out.write_all(&r)?;
+    }
+    let mut end = Vec::new();
+    end.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
+    end.extend_from_slice(&[0; 4]);
+    for _ in 0..2 {
+        end.extend_from_slice(&(n.min(0xffff) as u16).to_le_bytes());
+    }
+    end.extend_from_slice(&(cd_len.min(MAX32) as u32).to_le_bytes());
+    end.extend_from_slice(&(cd_start.min(MAX32) as u32).to_le_bytes());
+    end.extend_from_slice(&0u16.to_le_bytes());
+    out.write_all(&end)?;
     Ok(())
 }
 
-/// Writes `files` to `output` as `format`.
-pub fn write(
-    format: Format,
-    files: &[String],
-    output: &Path,
-    level: u32,
-    progress: &Progress,
-    stop: &AtomicBool,
-) -> io::Result<()> {
-    if let Some(parent) = output.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)?;
-    }
-    let out = BufWriter::with_capacity(1 << 20, File::create(output)?);
-    const GZ_BLOCK: usize = 1 << 20;
-    let mut done = match format {
-        Format::Tar => tar_into(out, files, progress, stop)?,
-        Format::TarGz => {
-            tar_into(BlockWriter::new(out, GZ_BLOCK, level, gzip_member, &[]), files, progress, stop)?.finish()?
-        }
-        Format::TarBgzf => {
-            tar_into(BlockWriter::new(out, BGZF_BLOCK, level, bgzf_block, BGZF_EOF), files, progress, stop)?.finish()?
-        }
-        Format::TarLz4 => {
-            let enc = tar_into(lz4_flex::frame::FrameEncoder::new(out), files, progress, stop)?;
-            enc.finish().map_err(io::Error::other)?
-        }
-        Format::Gz => {
-            let mut w = BlockWriter::new(out, GZ_BLOCK, level, gzip_member, &[]);
-            copy_one(files, &mut w, progress, stop)?;
-            w.finish()?
-        }
-        Format::Bgzf => {
-            let mut w = BlockWriter::new(out, BGZF_BLOCK, level, bgzf_block, BGZF_EOF);
-            copy_one(files, &mut w, progress, stop)?;
-            w.finish()?
-        }
-        Format::Lz4 => {
-            let mut w = lz4_flex::frame::FrameEncoder::new(out);
-            copy_one(files, &mut w, progress, stop)?;
-            w.finish().map_err(io::Error::other)?
-        }
-        Format::Zip => {
-            let mut z = zip::ZipWriter::new(out);
-            let options = zip::write::SimpleFileOptions::default()
-                .compression_method(zip::CompressionMethod::Deflated)
-                .compression_level(Some(i64::from(level)))
-                .large_file(true);
-            for f in files {
-                z.start_file(entry_name(f, false), options).map_err(io::Error::other)?;
-                let mut r = Counting { inner: File::open(f)?, progress, stop };
-                io::copy(&mut r, &mut z)?;
-            }
-            z.finish().map_err(io::Error::other)?
-        }
-    };
-    done.flush()?;
-    done.into_inner().map_err(|e| e.into_error())?.sync_all()
-}
-
 #[cfg(test)]
-mod tests;
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_names_and_padding_read_back() {
+        let dir = std::env::temp_dir().join(format!("kiln-tar-long-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("f");
+        std::fs::write(&p, vec![7u8; 1000]).unwrap();
+        let long = format!("{}.vmdk", "n".repeat(150));
+        let entries = [
+            Entry { name: long.clone(), path: p.to_string_lossy().into_owned() },
+            Entry { name: "short".into(), path: p.to_string_lossy().into_owned() },
+        ];
+        let out = write_tar(Vec::new(), &entries, 5, &mut |_| Ok(())).unwrap();
+        assert_eq!(out.len() % 512, 0);
+        let mut a = tar::Archive::new(&out[..]);
+        let got: Vec<(String, usize, u64)> = a
+            .entries()
+            .unwrap()
+            .map(|e| {
+                let mut e = e.unwrap();
+                let mut v = Vec::new();
+                e.read_to_end(&mut v).unwrap();
+                (e.path().unwrap().to_string_lossy().into_owned(), v.len(), e.header().mtime().unwrap())
+            })
+            .collect();
+        assert_eq!(got, [(long, 1000, 5), ("short".to_string(), 1000, 5)]);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn dos_times() {
+        assert_eq!(dos_time(0), ((1 << 5) | 1, 0));
+        // 2021-03-04 05:06:08 UTC
+        assert_eq!(dos_time(1614834368), ((41 << 9) | (3 << 5) | 4, (5 << 11) | (6 << 5) | 4));
+    }
+}

@@ -1,43 +1,49 @@
-//! `compress`: packs the artifact's files into one archive. The format comes from the output
-//! file's final name (`.tar.gz`, `.tgz`, `.tar`, `.gz`, `.zip`, `.lz4`, `.tar.lz4`, `.bgzf`,
-//! `.tar.bgzf`), or from `format`. gzip and BGZF compress blocks on every core.
+//! `compress`: packs the artifact's files into one archive (tar or zip) and/or compresses them
+//! (gzip, lz4, bgzf), on every core where the format allows.
 //!
-//! Unlike Packer 1.6.6, which looks at the output string before `{{ }}` are rendered (so a
-//! templated name ending in `.tar` silently becomes gzip), kiln looks at the rendered name.
+//! The format comes from the *rendered* output file name (Packer 1.6.6 looks at the template
+//! text instead, see docs/compatibility.md), or from `format`. Output is deterministic: tar and
+//! zip entries sorted by name, time `SOURCE_DATE_EPOCH` (else 0), owner root, no names or
+//! times in gzip headers. An existing output file is only replaced with `-force`.
 
-mod archive;
-mod blocks;
+pub mod archive;
+pub mod bgzf;
+pub mod deflate;
+mod format;
 
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::io::{self, Read, Write};
+use std::path::Path;
 use std::sync::Arc;
 
 use kiln_core::{
-    async_trait, Artifact, BasicArtifact, BuildInfo, Error, PostProcessed, PostProcessor, Result, RunContext,
+    async_trait, Artifact, BasicArtifact, BuildInfo, Cancel, Error, PostProcessed, PostProcessor, Result, RunContext,
+    Ui,
 };
-use kiln_template::diag::{did_you_mean, Diagnostic, Diagnostics};
+use kiln_template::diag::{Diagnostic, Diagnostics};
 use kiln_template::node::Node;
 use serde::Deserialize;
 
-pub use archive::Format;
+pub use format::{detect, Algorithm, ArchiveKind, Format};
 
 pub const BUILDER_ID: &str = "packer.post-processor.compress";
+/// Packer's default: no extension, so tar + gzip.
 const DEFAULT_OUTPUT: &str = "packer_{{.BuildName}}_{{.BuilderType}}";
+const DEFAULT_LEVEL: u32 = 6;
+const XZ_MISSING: &str = "kiln cannot write xz yet; use .tar.gz, .gz, .zip, .lz4 or .bgzf";
 
 /// Options of `compress`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    /// The archive to write; its extension picks the format (default
-    /// `packer_{{.BuildName}}_{{.BuilderType}}`, a .tar.gz). `{{.BuildName}}` and
-    /// `{{.BuilderType}}` are replaced.
+    /// The archive to write; `{{.BuildName}}` and `{{.BuilderType}}` are replaced. Its extension
+    /// picks the format (`.tar.gz`, `.tgz`, `.gz`, `.zip`, `.tar`, `.lz4`, `.tar.lz4`, `.bgzf`,
+    /// `.tar.bgzf`); anything else gives tar + gzip. Default `packer_{{.BuildName}}_{{.BuilderType}}`.
     #[serde(default)]
     pub output: Option<String>,
-    /// The format, whatever the extension: `tar.gz`, `tar`, `gz`, `zip`, `lz4`, `tar.lz4`,
-    /// `bgzf`, `tar.bgzf`.
+    /// The format, as an extension (`tar.gz`, `zip`, `lz4` …), instead of the output's.
     #[serde(default)]
     pub format: Option<String>,
-    /// 1 (fastest) to 9 (smallest); default 6.
+    /// 1 (fastest) to 9 (smallest); 0 and -1 mean the default, 6; above 9 means 9.
     #[serde(default)]
     pub compression_level: Option<i64>,
 }
@@ -56,91 +62,280 @@ pub fn new() -> Box<dyn PostProcessor> {
 impl PostProcessor for Compress {
     fn configure(&mut self, config: &Node, _info: &BuildInfo) -> Result<Vec<Diagnostic>, Diagnostics> {
         let c: Config = kiln_template::decode::decode_component(config, "the \"compress\" post-processor")?;
-        let at = |k: &str| config.get(k).and_then(|n| n.span.clone()).or(config.span.clone());
+        let span = |k: &str| config.get(k).and_then(|n| n.span.clone()).or(config.span.clone());
+        let mut warnings = Vec::new();
+        self.level = match c.compression_level {
+            None | Some(0) | Some(-1) => DEFAULT_LEVEL,
+            Some(n @ 1..=9) => n as u32,
+            Some(n) if n > 9 => 9,
+            Some(n) => {
+                return Err(Diagnostic::error(format!("compression_level {n} is out of range"))
+                    .at_opt(span("compression_level"))
+                    .with_detail("levels go from 1 (fastest) to 9 (smallest); 0 and -1 mean the default, 6")
+                    .with_help("use a level from 1 to 9, or leave it out for 6")
+                    .into())
+            }
+        };
         if let Some(f) = &c.format {
-            if let Err(e) = Format::from_option(f) {
-                let mut d = Diagnostic::error(e)
-                    .at_opt(at("format"))
-                    .with_detail(format!("the formats are: {}", Format::NAMES.join(", ")));
-                if let Some(s) = did_you_mean(f.trim_start_matches('.'), Format::NAMES.iter().copied()) {
-                    d = d.with_help(format!("did you mean {s:?}?"));
+            if format::parse(f).is_none() {
+                let mut w =
+                    Diagnostic::warning(format!("unknown compress format {f:?}: the output's extension decides"))
+                        .at_opt(span("format"))
+                        .with_detail(format!("the formats are: {}", format::NAMES.join(", ")));
+                if let Some(s) = kiln_template::diag::did_you_mean(f, format::NAMES.iter().copied()) {
+                    w = w.with_help(format!("did you mean {s:?}?"));
                 }
-                return Err(d.into());
+                warnings.push(w);
             }
         }
-        // Packer is lenient here: unset, 0 and -1 mean the default, higher values the maximum.
-        self.level = match c.compression_level {
-            None | Some(0) | Some(-1) => 6,
-            Some(l) => l.clamp(1, 9) as u32,
-        };
+        let literal = c.output.as_deref().filter(|o| !o.contains("{{"));
+        let fixed = c.format.as_deref().and_then(format::parse).or(literal.map(detect));
+        if fixed.is_some_and(|f| f.algorithm == Some(Algorithm::Xz)) {
+            let key = if c.format.is_some() { "format" } else { "output" };
+            return Err(Diagnostic::error("the xz format is not supported by kiln yet")
+                .at_opt(span(key))
+                .with_help("use .tar.gz, .gz, .zip, .lz4 or .bgzf")
+                .into());
+        }
+        if let Some(o) = &c.output {
+            if o.is_empty() {
+                return Err(Diagnostic::error("compress output is empty")
+                    .at_opt(span("output"))
+                    .with_help("name the archive to write, e.g. \"output\": \"image.tar.gz\"")
+                    .into());
+            }
+        }
         self.config = c;
-        Ok(Vec::new())
+        Ok(warnings)
     }
 
     async fn post_process(&self, ctx: &RunContext, artifact: Arc<dyn Artifact>) -> Result<PostProcessed> {
-        let output = self.config.output.as_deref().unwrap_or(DEFAULT_OUTPUT);
-        let output = kiln_core::late::render(output, &crate::template_data(&ctx.info))?;
-        let format = match &self.config.format {
-            Some(f) => Format::from_option(f),
-            None => Format::from_name(&output),
-        }
-        .map_err(Error::new)?;
+        let template = self.config.output.clone().unwrap_or_else(|| DEFAULT_OUTPUT.to_string());
+        let target = kiln_core::late::render(&template, &crate::template_data(&ctx.info))?;
+        let fmt = self.config.format.as_deref().and_then(format::parse).unwrap_or_else(|| detect(&target));
         let files = artifact.files();
-        if files.is_empty() {
-            return Err(Error::new("the artifact has no files to compress"));
-        }
-        if !format.is_archive() && files.len() > 1 {
-            return Err(Error::new(format!(
-                "{output}: the {} format holds one file, but the artifact has {}; name the output .tar.gz, .tar.lz4 or .zip",
-                format.name(),
-                files.len()
-            )));
-        }
-        let out_path = PathBuf::from(&output);
-        // Packer overwrites an existing archive (its -force is for builders' output folders);
-        // kiln does too, but says so.
-        if out_path.exists() {
-            ctx.ui.say(format!("Overwriting the existing {output}"));
-        }
-        ctx.ui.say(format!("Compressing {} file(s) into {output} ({})", files.len(), format.name()));
-        let total = files.iter().map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0)).sum();
-        let progress = kiln_core::progress::Progress::new(&ctx.ui, format!("compressing into {output}"), Some(total));
-        let stop = Arc::new(AtomicBool::new(false));
-        let job = {
-            let (files, out_path, stop, progress) =
-                (files.clone(), out_path.clone(), Arc::clone(&stop), Arc::clone(&progress));
-            let level = self.level;
-            tokio::task::spawn_blocking(move || archive::write(format, &files, &out_path, level, &progress, &stop))
+        let job = Job {
+            target: target.clone(),
+            files,
+            format: fmt,
+            level: self.level,
+            force: ctx.info.force,
+            mtime: source_date_epoch(),
+            ui: ctx.ui.clone(),
+            cancel: ctx.cancel.clone(),
         };
-        tokio::pin!(job);
-        let r = tokio::select! {
-            r = &mut job => r,
-            _ = ctx.cancel.cancelled() => {
-                stop.store(true, Ordering::SeqCst);
-                let _ = job.await;
-                let _ = std::fs::remove_file(&out_path);
-                return Err(Error::cancelled());
-            }
-        };
-        match r
-            .map_err(|e| Error::new(e.to_string()))
-            .and_then(|r| r.map_err(|e| Error::new(format!("compressing into {output}: {e}"))))
-        {
-            Ok(()) => {}
-            Err(e) => {
-                // A half-written archive is worse than none.
-                let _ = std::fs::remove_file(&out_path);
-                return Err(e);
-            }
-        }
-        progress.finish();
+        // On cancellation the job notices at its next read and removes its partial file.
+        let task = tokio::task::spawn_blocking(move || job.run());
+        let out = ctx.cancel.run(task).await?.map_err(|e| Error::new(e.to_string()))??;
         let a = BasicArtifact {
             builder_id: BUILDER_ID.into(),
-            description: format!("compressed artifacts in: {output}"),
-            files: vec![output],
+            id: out.clone(),
+            description: format!("compressed artifacts in: {out}"),
+            files: vec![out],
             owns_files: true,
             ..BasicArtifact::default()
         };
+        // Like Packer: the input goes unless keep_input_artifact says otherwise.
         Ok(PostProcessed { artifact: Some(Arc::new(a)), keep: false, force_keep: false })
     }
 }
+
+/// `SOURCE_DATE_EPOCH` (reproducible builds' convention) or 0.
+fn source_date_epoch() -> u64 {
+    std::env::var("SOURCE_DATE_EPOCH").ok().and_then(|v| v.trim().parse().ok()).unwrap_or(0)
+}
+
+/// One compression, free of the async runtime.
+pub struct Job {
+    pub target: String,
+    pub files: Vec<String>,
+    pub format: Format,
+    pub level: u32,
+    pub force: bool,
+    pub mtime: u64,
+    pub ui: Ui,
+    pub cancel: Cancel,
+}
+
+impl Job {
+    /// Writes the archive next to the target under a temporary name, then renames it, so a
+    /// failed or cancelled run never leaves a half archive under the real name.
+    pub fn run(&self) -> Result<String> {
+        let target = Path::new(&self.target);
+        if target.exists() && !self.force {
+            return Err(Error::new(format!(
+                "output file {} already exists; remove it or run with -force to replace it",
+                self.target
+            )));
+        }
+        if self.format.algorithm == Some(Algorithm::Xz) {
+            return Err(Error::new(format!("{}: {XZ_MISSING}", self.target)));
+        }
+        if self.format.archive.is_none() && self.files.len() != 1 {
+            return Err(Error::new(format!(
+                "{} can hold only one file, but the artifact has {}: {}; use a .tar.{} or .zip output to \
+                 archive several files",
+                self.target,
+                self.files.len(),
+                self.files.join(", "),
+                self.format.algorithm.map_or("gz", Algorithm::extension)
+            )));
+        }
+        if let Some(parent) = target.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| Error::new(format!("creating {}: {e}", parent.display())))?;
+        }
+        self.say_start();
+        let tmp = format!("{}.kiln-partial", self.target);
+        let r = self.write(Path::new(&tmp));
+        if let Err(e) = r {
+            let _ = std::fs::remove_file(&tmp);
+            if self.cancel.is_cancelled() {
+                return Err(Error::cancelled());
+            }
+            return Err(Error::new(format!("writing {}: {e}", self.target)));
+        }
+        std::fs::rename(&tmp, target).map_err(|e| Error::new(format!("renaming {tmp} to {}: {e}", self.target)))?;
+        self.ui.say(format!("Archive {} completed", self.target));
+        Ok(self.target.clone())
+    }
+
+    fn say_start(&self) {
+        let f = &self.format;
+        if let Some(a) = f.algorithm {
+            let cores = if a.parallel() { deflate::threads() } else { 1 };
+            let s = if cores == 1 { "" } else { "s" };
+            self.ui.say(format!("Using {} compression with {cores} core{s} for {}", a.name(), self.target));
+        }
+        match (f.archive, f.algorithm) {
+            (Some(ArchiveKind::Zip), _) => self.ui.say(format!("Zipping {}", self.target)),
+            (Some(ArchiveKind::Tar), a) => {
+                self.ui.say(format!("Tarring {} with {}", self.target, a.map_or("no compression", Algorithm::name)))
+            }
+            (None, a) => self.ui.say(format!(
+                "Archiving {} with {}",
+                self.files.first().map_or("", String::as_str),
+                a.map_or("no compression", Algorithm::name)
+            )),
+        }
+    }
+
+    /// Archive entries: base names for tar (as Packer), relative paths for zip; sorted.
+    fn entries(&self, zip: bool) -> Vec<archive::Entry> {
+        let mut v: Vec<archive::Entry> = self
+            .files
+            .iter()
+            .map(|f| {
+                let name = if zip {
+                    f.trim_start_matches("./").trim_start_matches('/').to_string()
+                } else {
+                    Path::new(f).file_name().map_or_else(|| f.clone(), |n| n.to_string_lossy().into_owned())
+                };
+                archive::Entry { name, path: f.clone() }
+            })
+            .collect();
+        v.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.path.cmp(&b.path)));
+        v
+    }
+
+    fn write(&self, tmp: &Path) -> io::Result<()> {
+        let total: u64 = self.files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
+        let label = format!("compressing into {}", self.target);
+        let (ui, cancel) = (self.ui.clone(), self.cancel.clone());
+        let mut shown = 0u64;
+        let mut report = move |done: u64| {
+            if cancel.is_cancelled() {
+                // Not ErrorKind::Interrupted: io::copy retries those forever.
+                return Err(io::Error::other("cancelled"));
+            }
+            // Every 64 MiB is enough for a progress bar and costs nothing.
+            if done >> 26 != shown >> 26 || done == total {
+                shown = done;
+                ui.progress(&label, done, Some(total));
+            }
+            Ok(())
+        };
+        let mut file = std::fs::File::create(tmp)?;
+        match (self.format.archive, self.format.algorithm) {
+            (Some(ArchiveKind::Zip), _) => {
+                archive::write_zip(&mut file, &self.entries(true), self.level, self.mtime, &mut report)?;
+            }
+            (Some(ArchiveKind::Tar), alg) => {
+                let entries = self.entries(false);
+                let w = compressor(io::BufWriter::with_capacity(1 << 20, file), alg, self.level)?;
+                let w = archive::write_tar(w, &entries, self.mtime, &mut report)?;
+                w.finish()?;
+            }
+            (None, alg) => {
+                let path = self.files.first().map(String::as_str).unwrap_or_default();
+                let src = std::fs::File::open(path).map_err(|e| io::Error::new(e.kind(), format!("{path}: {e}")))?;
+                let mut reader = archive::Counting { inner: src, done: 0, report: &mut report };
+                let mut w = compressor(io::BufWriter::with_capacity(1 << 20, file), alg, self.level)?;
+                copy_big(&mut reader, &mut w)?;
+                w.finish()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Copies with 4 MiB reads (io::copy's 8 KiB would cost a call per 8 KiB into the compressor).
+pub(crate) fn copy_big(r: &mut impl Read, w: &mut impl Write) -> io::Result<()> {
+    let mut buf = vec![0u8; 4 << 20];
+    loop {
+        let n = r.read(&mut buf)?;
+        if n == 0 {
+            return Ok(());
+        }
+        w.write_all(&buf[..n])?;
+    }
+}
+
+/// The compressing writer for one algorithm (or none) over `out`.
+enum Compressor<W: Write + Send> {
+    Plain(W),
+    Gzip(deflate::GzWriter<W>),
+    Bgzf(bgzf::BgzfWriter<W>),
+    Lz4(lz4_flex::frame::FrameEncoder<W>),
+}
+
+fn compressor<W: Write + Send>(out: W, alg: Option<Algorithm>, level: u32) -> io::Result<Compressor<W>> {
+    Ok(match alg {
+        None => Compressor::Plain(out),
+        Some(Algorithm::Gzip) => Compressor::Gzip(deflate::GzWriter::new(out, level)?),
+        Some(Algorithm::Bgzf) => Compressor::Bgzf(bgzf::BgzfWriter::new(out, level)),
+        Some(Algorithm::Xz) => return Err(io::Error::new(io::ErrorKind::Unsupported, XZ_MISSING)),
+        Some(Algorithm::Lz4) => {
+            let info = lz4_flex::frame::FrameInfo::new().block_size(lz4_flex::frame::BlockSize::Max4MB);
+            Compressor::Lz4(lz4_flex::frame::FrameEncoder::with_frame_info(info, out))
+        }
+    })
+}
+
+impl<W: Write + Send> Compressor<W> {
+    fn finish(self) -> io::Result<()> {
+        let mut w = match self {
+            Compressor::Plain(w) => w,
+            Compressor::Gzip(g) => g.finish()?,
+            Compressor::Bgzf(b) => b.finish()?,
+            Compressor::Lz4(l) => l.finish().map_err(io::Error::other)?,
+        };
+        w.flush()
+    }
+}
+
+impl<W: Write + Send> Write for Compressor<W> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        match self {
+            Compressor::Plain(w) => w.write(data),
+            Compressor::Gzip(g) => g.write(data),
+            Compressor::Bgzf(b) => b.write(data),
+            Compressor::Lz4(l) => l.write(data),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,128 @@
+//! BGZF (blocked gzip, as samtools' `bgzip` writes): a series of gzip members of at most 64 KiB,
+//! each with a `BC` extra field giving its size, ending with the standard empty member. Blocks
+//! are independent, so they are compressed on every core.
+
+use std::io::{self, Write};
+
+use super::deflate::{all_zero, par_map, stored, threads, Pool, Scratch};
+
+/// Input bytes per block (what bgzip uses, so a stored block still fits in 64 KiB).
+pub const BLOCK: usize = 0xff00;
+/// Blocks tested and compressed together on one thread.
+const GROUP: usize = 16;
+pub const EOF_BLOCK: [u8; 28] =
+    [0x1f, 0x8b, 8, 4, 0, 0, 0, 0, 0, 0xff, 6, 0, b'B', b'C', 2, 0, 0x1b, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+
+/// One BGZF member holding `data` (at most [`BLOCK`] bytes).
+fn member(data: &[u8], s: &mut Scratch, store: bool) -> Vec<u8> {
+    let mut body = if store { stored(data, true) } else { s.deflate(data, true) };
+    if body.len() > 0x10000 - 26 {
+        body = stored(data, true);
+    }
+    let total = body.len() + 26;
+    let mut out = Vec::with_capacity(total);
+    out.extend_from_slice(&[0x1f, 0x8b, 8, 4, 0, 0, 0, 0, 0, 0xff, 6, 0, b'B', b'C', 2, 0]);
+    out.extend_from_slice(&((total - 1) as u16).to_le_bytes());
+    out.extend_from_slice(&body);
+    out.extend_from_slice(&crc32fast::hash(data).to_le_bytes());
+    out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    out
+}
+
+/// A `Write` producing BGZF into `inner`.
+pub struct BgzfWriter<W: Write> {
+    inner: W,
+    pool: Pool,
+    threads: usize,
+    buf: Vec<u8>,
+    zero: Option<Vec<u8>>,
+}
+
+impl<W: Write> BgzfWriter<W> {
+    pub fn new(inner: W, level: u32) -> BgzfWriter<W> {
+        let threads = threads();
+        BgzfWriter { inner, pool: Pool::new(level), threads, buf: Vec::new(), zero: None }
+    }
+
+    fn batch_bytes(&self) -> usize {
+        self.threads * 4 * GROUP * BLOCK
+    }
+
+    fn drain(&mut self, all: bool) -> io::Result<()> {
+        let whole = if all { self.buf.len() } else { self.buf.len() / (GROUP * BLOCK) * (GROUP * BLOCK) };
+        let groups: Vec<&[u8]> = self.buf[..whole].chunks(GROUP * BLOCK).collect();
+        let zero = self.zero.clone();
+        let pool = &self.pool;
+        let out = par_map(&groups, self.threads, |g| {
+            pool.with(|s| {
+                let store = s.incompressible(g);
+                g.chunks(BLOCK)
+                    .map(|b| match &zero {
+                        Some(z) if b.len() == BLOCK && all_zero(b) => z.clone(),
+                        _ => member(b, s, store),
+                    })
+                    .collect::<Vec<_>>()
+            })
+        });
+        for m in out.into_iter().flatten() {
+            self.inner.write_all(&m)?;
+        }
+        self.buf.drain(..whole);
+        Ok(())
+    }
+
+    pub fn finish(mut self) -> io::Result<W> {
+        self.drain(true)?;
+        self.inner.write_all(&EOF_BLOCK)?;
+        Ok(self.inner)
+    }
+}
+
+impl<W: Write> Write for BgzfWriter<W> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        if self.zero.is_none() {
+            self.zero = Some(self.pool.with(|s| member(&vec![0; BLOCK], s, false)));
+        }
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= self.batch_bytes() {
+            self.drain(false)?;
+        }
+        Ok(data.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    #[test]
+    fn members_read_back_as_gzip() {
+        let data = super::super::deflate::tests::sample_data(40 * BLOCK + 99);
+        let run = || {
+            let mut w = BgzfWriter::new(Vec::new(), 6);
+            w.write_all(&data).unwrap();
+            w.finish().unwrap()
+        };
+        let out = run();
+        assert_eq!(out, run(), "deterministic");
+        assert!(out.ends_with(&EOF_BLOCK));
+        // Every member says its own size in the BC field.
+        let mut at = 0;
+        let mut members = 0;
+        while at < out.len() {
+            assert_eq!(&out[at..at + 4], &[0x1f, 0x8b, 8, 4]);
+            assert_eq!(&out[at + 12..at + 14], b"BC");
+            at += u16::from_le_bytes([out[at + 16], out[at + 17]]) as usize + 1;
+            members += 1;
+        }
+        assert_eq!(at, out.len());
+        assert_eq!(members, 41 + 1);
+        let mut back = Vec::new();
+        flate2::read::MultiGzDecoder::new(&out[..]).read_to_end(&mut back).unwrap();
+        assert_eq!(back, data);
+    }
+}

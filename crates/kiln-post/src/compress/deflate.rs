@@ -1,0 +1,527 @@
+//! Parallel deflate: the input is cut into chunks compressed independently on every core, then
+//! joined in order. A non-final chunk ends with a sync flush (byte-aligned, BFINAL=0), so the
+//! chunks concatenate into one valid deflate stream that any inflater reads (the pigz method).
+//! The gzip (.gz) and zip writers wrap it; BGZF uses the same pool on its own 64 KiB members.
+//!
+//! Two shortcuts keep the output identical run to run while saving most of the time on disk
+//! images: an all-zero chunk reuses the bytes of the first all-zero chunk compressed, and a
+//! chunk whose samples do not compress is written as stored blocks (what deflate would end up
+//! close to anyway, at memory speed).
+
+use std::io::{self, Write};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use flate2::{Compress, Compression, FlushCompress, Status};
+
+/// Input bytes per parallel chunk.
+pub const CHUNK: usize = 1 << 20;
+/// Samples per chunk for the incompressibility test, and their size.
+const SAMPLES: usize = 4;
+const SAMPLE: usize = 4 << 10;
+
+pub fn threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Runs `f` over `items` on `threads` threads, results in the items' order.
+pub fn par_map<T: Sync, R: Send>(items: &[T], threads: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    if threads <= 1 || items.len() <= 1 {
+        return items.iter().map(&f).collect();
+    }
+    let next = AtomicUsize::new(0);
+    let slots: Vec<Mutex<Option<R>>> = items.iter().map(|_| Mutex::new(None)).collect();
+    std::thread::scope(|s| {
+        for _ in 0..threads.min(items.len()) {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(item) = items.get(i) else { break };
+                let r = f(item);
+                if let Ok(mut slot) = slots[i].lock() {
+                    *slot = Some(r);
+                }
+            });
+        }
+    });
+    slots.into_iter().filter_map(|m| m.into_inner().ok().flatten()).collect()
+}
+
+/// Deflate states kept between chunks: a fresh one allocates and zeroes a few hundred KiB,
+/// which per 1 MiB chunk (or 64 KiB BGZF block) costs more than compressing random data.
+pub struct Scratch {
+    quick: Compress,
+    main: Compress,
+}
+
+/// The states of one writer, shared by its worker threads.
+pub struct Pool {
+    level: u32,
+    free: Mutex<Vec<Scratch>>,
+}
+
+impl Pool {
+    pub fn new(level: u32) -> Pool {
+        Pool { level, free: Mutex::new(Vec::new()) }
+    }
+
+    /// Runs `f` with a state of this pool's level.
+    pub fn with<R>(&self, f: impl FnOnce(&mut Scratch) -> R) -> R {
+        let taken = self.free.lock().ok().and_then(|mut v| v.pop());
+        let mut s = taken.unwrap_or_else(|| Scratch {
+            quick: Compress::new(Compression::new(1), false),
+            main: Compress::new(Compression::new(self.level), false),
+        });
+        let r = f(&mut s);
+        if let Ok(mut v) = self.free.lock() {
+            v.push(s);
+        }
+        r
+    }
+}
+
+impl Scratch {
+    pub fn deflate(&mut self, data: &[u8], last: bool) -> Vec<u8> {
+        self.main.reset();
+        deflate_with(&mut self.main, data, last)
+    }
+    pub fn incompressible(&mut self, data: &[u8]) -> bool {
+        incompressible_with(&mut self.quick, data)
+    }
+}
+
+/// Compresses `data` as raw deflate blocks: ending the stream when `last`, else with a sync flush.
+pub fn deflate_raw(data: &[u8], level: u32, last: bool) -> Vec<u8> {
+    deflate_with(&mut Compress::new(Compression::new(level), false), data, last)
+}
+
+fn deflate_with(c: &mut Compress, data: &[u8], last: bool) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() + data.len() / 8 + 1024);
+    let flush = if last { FlushCompress::Finish } else { FlushCompress::Sync };
+    loop {
+        let consumed = c.total_in() as usize;
+        let before = out.len();
+        let status = c.compress_vec(&data[consumed.min(data.len())..], &mut out, flush);
+        let done_input = c.total_in() as usize >= data.len();
+        match status {
+            Ok(Status::StreamEnd) => break,
+            Ok(_) if !last && done_input && out.len() < out.capacity() => break,
+            Ok(_) => {}
+            // Deflating memory cannot fail short of a bug; fall back to stored blocks.
+            Err(_) => return stored(data, last),
+        }
+        if out.len() == out.capacity() || out.len() == before {
+            out.reserve(64 << 10);
+        }
+    }
+    out
+}
+
+/// `data` as stored deflate blocks (byte-aligned: each chunk before ends with a sync flush).
+pub fn stored(data: &[u8], last: bool) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() + data.len() / 65535 * 5 + 5);
+    let mut pieces = data.chunks(65535).peekable();
+    if data.is_empty() {
+        out.push(u8::from(last));
+        out.extend_from_slice(&[0, 0, 0xff, 0xff]);
+        return out;
+    }
+    while let Some(p) = pieces.next() {
+        out.push(u8::from(last && pieces.peek().is_none()));
+        let n = p.len() as u16;
+        out.extend_from_slice(&n.to_le_bytes());
+        out.extend_from_slice(&(!n).to_le_bytes());
+        out.extend_from_slice(p);
+    }
+    out
+}
+
+/// Whether samples of `data` gain less than 2% at the fastest level: random or already
+/// compressed data, which deflate would only slow down on.
+pub fn incompressible(data: &[u8]) -> bool {
+    incompressible_with(&mut Compress::new(Compression::new(1), false), data)
+}
+
+fn incompressible_with(c: &mut Compress, data: &[u8]) -> bool {
+    if data.len() < SAMPLES * SAMPLE * 2 {
+        return false;
+    }
+    let step = data.len() / SAMPLES;
+    let mut out = Vec::with_capacity(SAMPLE + SAMPLE / 8 + 64);
+    let mut total_out = 0;
+    for i in 0..SAMPLES {
+        let s = &data[i * step..i * step + SAMPLE];
+        out.clear();
+        c.reset();
+        if c.compress_vec(s, &mut out, FlushCompress::Finish).is_err() {
+            return false;
+        }
+        total_out += if c.total_in() as usize == s.len() { out.len() } else { SAMPLE };
+    }
+    total_out * 100 >= SAMPLES * SAMPLE * 98
+}
+
+pub fn all_zero(data: &[u8]) -> bool {
+    // 64 bytes at a time (vectorised), stopping at the first block that is not zero.
+    let blocks = data.chunks_exact(64);
+    let tail = blocks.remainder();
+    blocks.into_iter().all(|b| b.iter().fold(0u8, |acc, &x| acc | x) == 0) && tail.iter().all(|&b| b == 0)
+}
+
+/// The compressed bytes of one chunk and its CRC-32. `stored` pieces carry no bytes: the
+/// writer copies the input straight out as stored blocks (see [`write_stored`]).
+pub struct Piece {
+    pub data: Vec<u8>,
+    pub stored: bool,
+    pub crc: u32,
+    pub len: usize,
+}
+
+/// Writes `data` as stored blocks without building them in memory first: one vectored write
+/// of headers and slices of the input, so a buffered writer passes it straight through.
+pub fn write_stored(w: &mut impl Write, data: &[u8], last: bool) -> io::Result<u64> {
+    if data.is_empty() {
+        w.write_all(&stored(data, last))?;
+        return Ok(5);
+    }
+    let pieces: Vec<&[u8]> = data.chunks(65535).collect();
+    let n = pieces.len();
+    let headers: Vec<[u8; 5]> = pieces
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let len = p.len() as u16;
+            let mut h = [u8::from(last && i + 1 == n), 0, 0, 0, 0];
+            h[1..3].copy_from_slice(&len.to_le_bytes());
+            h[3..5].copy_from_slice(&(!len).to_le_bytes());
+            h
+        })
+        .collect();
+    let mut slices: Vec<io::IoSlice> = Vec::with_capacity(2 * n);
+    for (h, p) in headers.iter().zip(&pieces) {
+        slices.push(io::IoSlice::new(h));
+        slices.push(io::IoSlice::new(p));
+    }
+    let mut rest = &mut slices[..];
+    while !rest.is_empty() {
+        let k = w.write_vectored(rest)?;
+        if k == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        io::IoSlice::advance_slices(&mut rest, k);
+    }
+    Ok(data.len() as u64 + 5 * n as u64)
+}
+
+/// Compresses chunks in parallel, with the zero-chunk cache and the stored shortcut.
+pub struct Engine {
+    pub level: u32,
+    pub threads: usize,
+    pool: Pool,
+    zero: Mutex<Option<(usize, Vec<u8>, u32)>>,
+}
+
+impl Engine {
+    pub fn new(level: u32) -> Engine {
+        Engine { level, threads: threads(), pool: Pool::new(level), zero: Mutex::new(None) }
+    }
+
+    fn one(&self, data: &[u8], last: bool) -> Piece {
+        let zero = !last && data.len() == CHUNK && all_zero(data);
+        if zero {
+            if let Ok(z) = self.zero.lock() {
+                if let Some((n, bytes, crc)) = z.as_ref().filter(|z| z.0 == data.len()) {
+                    return Piece { data: bytes.clone(), stored: false, crc: *crc, len: *n };
+                }
+            }
+        }
+        let crc = crc32fast::hash(data);
+        let (store, out) = self.pool.with(|s| {
+            if !zero && s.incompressible(data) {
+                (true, Vec::new())
+            } else {
+                (false, s.deflate(data, last))
+            }
+        });
+        if store {
+            return Piece { data: out, stored: true, crc, len: data.len() };
+        }
+        if zero {
+            if let Ok(mut z) = self.zero.lock() {
+                *z = Some((data.len(), out.clone(), crc));
+            }
+        }
+        Piece { data: out, stored: false, crc, len: data.len() }
+    }
+
+    /// Compresses `chunks`; the last one ends the stream when `last`.
+    pub fn run(&self, chunks: &[&[u8]], last: bool) -> Vec<Piece> {
+        let n = chunks.len();
+        let idx: Vec<usize> = (0..n).collect();
+        par_map(&idx, self.threads, |&i| self.one(chunks[i], last && i + 1 == n))
+    }
+}
+
+/// A compressed batch waiting to be written: its input (stored pieces are copied from it), its
+/// pieces, and whether it ends the stream.
+struct Batch {
+    input: Vec<u8>,
+    pieces: Vec<Piece>,
+    last: bool,
+}
+
+fn write_batch<W: Write>(w: &mut W, b: &Batch) -> io::Result<()> {
+    let n = b.pieces.len();
+    for (i, p) in b.pieces.iter().enumerate() {
+        if p.stored {
+            let from = (i * CHUNK).min(b.input.len());
+            let to = (from + CHUNK).min(b.input.len());
+            write_stored(w, &b.input[from..to], b.last && i + 1 == n)?;
+        } else {
+            w.write_all(&p.data)?;
+        }
+    }
+    Ok(())
+}
+
+/// A `Write` that deflates what it is given in parallel into `inner`, tracking the CRC-32 and
+/// size a gzip trailer or zip header needs. A batch is written while the next one compresses.
+pub struct ParDeflate<W: Write + Send> {
+    inner: W,
+    engine: std::sync::Arc<Engine>,
+    buf: Vec<u8>,
+    spare: Vec<u8>,
+    pending: Option<Batch>,
+    batch: usize,
+    crc: crc32fast::Hasher,
+    pub total_in: u64,
+}
+
+impl<W: Write + Send> ParDeflate<W> {
+    pub fn new(inner: W, engine: std::sync::Arc<Engine>) -> ParDeflate<W> {
+        let batch = engine.threads.max(1) * 4;
+        ParDeflate {
+            inner,
+            engine,
+            buf: Vec::with_capacity(batch * CHUNK + CHUNK),
+            spare: Vec::new(),
+            pending: None,
+            batch,
+            crc: crc32fast::Hasher::new(),
+            total_in: 0,
+        }
+    }
+
+    /// Compresses every whole chunk in the buffer, or everything (ending the stream) when
+    /// `last`, while the batch before is written out on another thread.
+    fn drain(&mut self, last: bool) -> io::Result<()> {
+        let whole = if last { self.buf.len() } else { self.buf.len() / CHUNK * CHUNK };
+        let mut input = std::mem::replace(&mut self.buf, std::mem::take(&mut self.spare));
+        self.buf.clear();
+        self.buf.extend_from_slice(&input[whole..]);
+        input.truncate(whole);
+        let mut chunks: Vec<&[u8]> = input.chunks(CHUNK).collect();
+        if last && chunks.is_empty() {
+            chunks.push(&[]);
+        }
+        let pending = self.pending.take();
+        let (inner, engine) = (&mut self.inner, &self.engine);
+        let (written, pieces) = std::thread::scope(|s| {
+            let writer = pending.as_ref().map(|b| s.spawn(move || write_batch(inner, b)));
+            let pieces = engine.run(&chunks, last);
+            let written = match writer {
+                Some(h) => h.join().unwrap_or_else(|_| Err(io::Error::other("the writer thread failed"))),
+                None => Ok(()),
+            };
+            (written, pieces)
+        });
+        written?;
+        for p in &pieces {
+            self.crc.combine(&crc32fast::Hasher::new_with_initial_len(p.crc, p.len as u64));
+            self.total_in += p.len as u64;
+        }
+        if let Some(old) = pending {
+            self.spare = old.input;
+        }
+        self.pending = Some(Batch { input, pieces, last });
+        Ok(())
+    }
+
+    /// Ends the deflate stream; returns the writer, the CRC-32 and the input size.
+    pub fn finish(mut self) -> io::Result<(W, u32, u64)> {
+        self.drain(true)?;
+        if let Some(b) = self.pending.take() {
+            write_batch(&mut self.inner, &b)?;
+        }
+        Ok((self.inner, self.crc.clone().finalize(), self.total_in))
+    }
+}
+
+impl<W: Write + Send> Write for ParDeflate<W> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        // Keep the tail back: only `finish` knows which chunk is the last.
+        if self.buf.len() > self.batch * CHUNK {
+            self.drain(false)?;
+        }
+        Ok(data.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// One gzip member around a parallel deflate stream (what `gunzip` and pgzip readers expect).
+pub struct GzWriter<W: Write + Send> {
+    deflate: ParDeflate<W>,
+}
+
+impl<W: Write + Send> GzWriter<W> {
+    pub fn new(mut inner: W, level: u32) -> io::Result<GzWriter<W>> {
+        // Fixed header: no name, mtime 0, OS "unknown", so the bytes depend on the data only.
+        let xfl = match level {
+            9 => 2,
+            1 => 4,
+            _ => 0,
+        };
+        inner.write_all(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, xfl, 255])?;
+        Ok(GzWriter { deflate: ParDeflate::new(inner, std::sync::Arc::new(Engine::new(level))) })
+    }
+
+    pub fn finish(self) -> io::Result<W> {
+        let (mut w, crc, len) = self.deflate.finish()?;
+        w.write_all(&crc.to_le_bytes())?;
+        w.write_all(&(len as u32).to_le_bytes())?;
+        Ok(w)
+    }
+}
+
+impl<W: Write + Send> Write for GzWriter<W> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.deflate.write(data)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use std::io::Read;
+
+    fn inflate(data: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        flate2::read::DeflateDecoder::new(data).read_to_end(&mut out).unwrap();
+        out
+    }
+
+    pub fn sample_data(n: usize) -> Vec<u8> {
+        // Text-like runs, zeros and pseudo-random bytes: every path of the engine.
+        let mut v = Vec::with_capacity(n);
+        let mut x: u64 = 0x9e3779b97f4a7c15;
+        while v.len() < n {
+            let kind = (v.len() / (300 << 10)) % 3;
+            for _ in 0..4096 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                v.push(match kind {
+                    0 => b"kiln builds images "[(x % 19) as usize],
+                    1 => 0,
+                    _ => x as u8,
+                });
+            }
+        }
+        v.truncate(n);
+        v
+    }
+
+    #[test]
+    fn chunks_join_into_one_stream() {
+        let data = sample_data(5 * CHUNK + 12345);
+        let mut w = ParDeflate::new(Vec::new(), std::sync::Arc::new(Engine::new(6)));
+        for part in data.chunks(700_001) {
+            w.write_all(part).unwrap();
+        }
+        let (out, crc, len) = w.finish().unwrap();
+        assert_eq!(len, data.len() as u64);
+        assert_eq!(crc, crc32fast::hash(&data));
+        assert!(out.len() < data.len() * 3 / 4, "compressible parts were compressed");
+        assert_eq!(inflate(&out), data);
+    }
+
+    #[test]
+    fn zero_and_random_chunks_take_the_shortcuts() {
+        let mut x: u32 = 7;
+        let mut data = vec![0u8; 3 * CHUNK];
+        data.extend((0..3 * CHUNK + 5).map(|_| {
+            x = x.wrapping_mul(1664525).wrapping_add(1013904223);
+            (x >> 24) as u8
+        }));
+        let mut w = ParDeflate::new(Vec::new(), std::sync::Arc::new(Engine::new(6)));
+        w.write_all(&data).unwrap();
+        let (out, crc, _) = w.finish().unwrap();
+        assert_eq!(crc, crc32fast::hash(&data));
+        // Zeros shrink to almost nothing, random bytes cost 5 bytes per 64 KiB block.
+        assert!(out.len() < 3 * CHUNK + 3 * CHUNK / 65535 * 5 + 4096, "{}", out.len());
+        assert_eq!(inflate(&out), data);
+    }
+
+    #[test]
+    fn batches_written_while_the_next_compresses_stay_in_order() {
+        // Several batches (threads x 4 chunks each), a mix of every kind of chunk.
+        let engine = std::sync::Arc::new(Engine::new(1));
+        let mut data = sample_data((engine.threads * 4 * 2 + 3) * CHUNK + 99);
+        let mut x: u32 = 3;
+        for b in data[CHUNK..3 * CHUNK].iter_mut() {
+            x = x.wrapping_mul(1664525).wrapping_add(1013904223);
+            *b = (x >> 24) as u8;
+        }
+        data[4 * CHUNK..6 * CHUNK].fill(0);
+        let mut w = ParDeflate::new(Vec::new(), engine);
+        for part in data.chunks(3 << 20) {
+            w.write_all(part).unwrap();
+        }
+        let (out, crc, len) = w.finish().unwrap();
+        assert_eq!((crc, len), (crc32fast::hash(&data), data.len() as u64));
+        assert_eq!(inflate(&out), data);
+    }
+
+    #[test]
+    fn stored_blocks_and_empty_input() {
+        let data = sample_data(200_000);
+        assert_eq!(inflate(&stored(&data, true)), data);
+        assert_eq!(inflate(&stored(&[], true)), Vec::<u8>::new());
+        let (out, _, _) = ParDeflate::new(Vec::new(), std::sync::Arc::new(Engine::new(6))).finish().unwrap();
+        assert_eq!(inflate(&out), Vec::<u8>::new());
+    }
+
+    #[test]
+    fn random_is_detected_and_text_is_not() {
+        let mut x: u32 = 1;
+        let random: Vec<u8> = (0..CHUNK)
+            .map(|_| {
+                x = x.wrapping_mul(1664525).wrapping_add(1013904223);
+                (x >> 24) as u8
+            })
+            .collect();
+        assert!(incompressible(&random));
+        assert!(!incompressible(&vec![b'a'; CHUNK]));
+        assert!(all_zero(&vec![0; 1000]) && !all_zero(&[0, 0, 1]));
+    }
+
+    #[test]
+    fn gzip_reads_back_and_is_deterministic() {
+        let data = sample_data(3 * CHUNK + 7);
+        let gz = |d: &[u8]| {
+            let mut w = GzWriter::new(Vec::new(), 6).unwrap();
+            w.write_all(d).unwrap();
+            w.finish().unwrap()
+        };
+        let a = gz(&data);
+        assert_eq!(a, gz(&data));
+        let mut back = Vec::new();
+        flate2::read::GzDecoder::new(&a[..]).read_to_end(&mut back).unwrap();
+        assert_eq!(back, data);
+    }
+}
