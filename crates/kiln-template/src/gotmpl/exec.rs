@@ -39,6 +39,8 @@ pub(crate) struct Notes {
     pub late: bool,
     /// Verbatim copies: (offset in the output, offset in the source, length).
     pub copies: Vec<(usize, usize, usize)>,
+    /// Output ranges written for late nodes (template text to be rendered again).
+    pub late_ranges: Vec<(usize, usize)>,
 }
 
 pub(crate) struct Exec<'a> {
@@ -70,7 +72,9 @@ impl<'a> Exec<'a> {
                     out.truncate(mark);
                     self.vars = before.clone().unwrap_or_else(|| self.vars[..1].to_vec());
                     if !self.late_if(node, out)? {
+                        let start = out.len();
                         self.emit_late(node, before, out);
+                        self.notes.late_ranges.push((start, out.len()));
                     }
                 }
                 Err(Fail::Err(e)) => return Err(e),

@@ -107,6 +107,31 @@ fn first_error(mut errors: Vec<RenderError>) -> RenderError {
     errors.into_iter().next().unwrap_or(RenderError { message: "invalid template".into(), offset: 0 })
 }
 
+/// When the output will be rendered again (it has late parts), `{{` that is plain text in it
+/// (from a variable's value, or a `{{"{{"}}` action) must stay text: it is written as
+/// `{{"{{"}}`. `late` holds the output ranges that are template text; `copies` offsets are
+/// moved accordingly.
+fn escape_rendered(text: &str, late: &[(usize, usize)], copies: &mut [(usize, usize, usize)]) -> String {
+    const ESCAPED: &str = "{{\"{{\"}}";
+    let mut out = String::with_capacity(text.len());
+    // (old offset, growth so far) at each late range start, to move the copies.
+    let mut shifts: Vec<(usize, usize)> = Vec::new();
+    let mut pos = 0;
+    for &(start, end) in late {
+        out.push_str(&text.get(pos..start).unwrap_or_default().replace("{{", ESCAPED));
+        shifts.push((start, out.len() - start));
+        out.push_str(text.get(start..end).unwrap_or_default());
+        pos = end;
+    }
+    out.push_str(&text.get(pos..).unwrap_or_default().replace("{{", ESCAPED));
+    for c in copies.iter_mut() {
+        if let Some((_, grow)) = shifts.iter().rev().find(|(start, _)| *start <= c.0) {
+            c.0 += grow;
+        }
+    }
+    out
+}
+
 /// A parsed template, to render many times with different contexts (parse once).
 #[derive(Debug, Clone)]
 pub struct Template {
@@ -192,6 +217,8 @@ impl Template {
         let mut warnings = ex.notes.warnings;
         warnings.sort_by(|a, b| (a.offset, &a.message).cmp(&(b.offset, &b.message)));
         warnings.dedup();
-        Ok(Rendered { text, warnings, late: ex.notes.late, late_copies: ex.notes.copies })
+        let mut copies = ex.notes.copies;
+        let text = if ex.notes.late { escape_rendered(&text, &ex.notes.late_ranges, &mut copies) } else { text };
+        Ok(Rendered { text, warnings, late: ex.notes.late, late_copies: copies })
     }
 }

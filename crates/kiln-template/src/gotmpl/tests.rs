@@ -554,3 +554,19 @@ fn late_actions_carry_the_values_known_now() {
     assert_eq!(out.text, "{{ printf \"%s%s\" .P \"\" }}");
     assert_eq!(out.warnings.len(), 1, "{:?}", out.warnings);
 }
+
+#[test]
+fn plain_braces_survive_a_second_render() {
+    let mut c = ctx();
+    c.user.insert("pw".into(), "a{{b".into());
+    // Final text is left alone.
+    assert_eq!(render("{{ user `pw` }}|{{ \"{{\" }}", &c).unwrap(), "a{{b|{{");
+    // Text that will be rendered again keeps its braces as text.
+    let src = "{{ user `pw` }} {{ .Path }} {{ \"{{\" }}";
+    let first = Template::parse(src).unwrap().render_full(&c).unwrap();
+    assert_eq!(first.text, "a{{\"{{\"}}b {{ .Path }} {{\"{{\"}}");
+    assert_eq!(first.source_offset(first.text.find(".Path").unwrap_or(0)), src.find(".Path"));
+    let later =
+        Context { strict_fields: true, data: BTreeMap::from([("Path".into(), "/p".into())]), ..Context::default() };
+    assert_eq!(render(&first.text, &later).unwrap(), "a{{b /p {{");
+}
