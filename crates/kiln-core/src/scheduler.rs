@@ -319,7 +319,12 @@ async fn post_process(
                 break 'chains;
             }
             ctx.ui.say(format!("Running post-processor: {}", pp.label));
-            let out = match pp.post_processor.post_process(ctx, Arc::clone(&prior)).await {
+            // A post-processor speaks as `build (label)`, as in Packer: `==> f (compress): …`.
+            let pp_ctx = RunContext {
+                ui: ctx.ui.for_build(&format!("{} ({})", ctx.ui.build_name().unwrap_or(&ctx.info.name), pp.label)),
+                ..ctx.clone()
+            };
+            let out = match pp.post_processor.post_process(&pp_ctx, Arc::clone(&prior)).await {
                 Ok(o) => o,
                 Err(e) => {
                     errors.push(format!("Post-processor failed: {e}"));

@@ -54,7 +54,8 @@ fn null_over_ssh_with_every_provisioner_and_post_processor() {
         "    remote: local side",
         &format!("    remote: data ssh 127.0.0.1:{} {}", sshd.port, sshd.user),
         "==> remote: Breakpoint provisioner with note \"skip me\" disabled; continuing...",
-        "    remote: post remote",
+        // Post-processors speak with their type, as in Packer.
+        "    remote (shell-local): post remote",
     ] {
         assert!(out.contains(line), "missing {line:?} in\n{out}");
     }
