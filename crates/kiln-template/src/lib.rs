@@ -16,6 +16,7 @@ pub mod diag;
 pub mod fix;
 pub mod fmt;
 pub mod functions;
+pub mod golang;
 pub mod gotmpl;
 pub mod hcl;
 pub mod inspect;

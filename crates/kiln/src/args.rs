@@ -91,7 +91,7 @@ pub fn parse(flags: &[Flag], argv: &[String]) -> Result<Parsed, String> {
         };
         let value = match (spec.kind, inline) {
             (FlagKind::Bool, None) => "true".to_string(),
-            (FlagKind::Bool, Some(v)) => match parse_go_bool(&v) {
+            (FlagKind::Bool, Some(v)) => match kiln_template::golang::parse_go_bool(&v) {
                 Some(b) => b.to_string(),
                 None => return Err(format!("invalid boolean value {v:?} for -{name}: parse error")),
             },
@@ -107,15 +107,6 @@ pub fn parse(flags: &[Flag], argv: &[String]) -> Result<Parsed, String> {
         out.values.entry(spec.name).or_default().push(value);
     }
     Ok(out)
-}
-
-/// Go's strconv.ParseBool.
-fn parse_go_bool(v: &str) -> Option<bool> {
-    match v {
-        "1" | "t" | "T" | "true" | "TRUE" | "True" => Some(true),
-        "0" | "f" | "F" | "false" | "FALSE" | "False" => Some(false),
-        _ => None,
-    }
 }
 
 /// The `Options:` section of a command's help text.

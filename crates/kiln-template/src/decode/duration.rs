@@ -43,39 +43,7 @@ impl<'de> serde::Deserialize<'de> for Duration {
     }
 }
 
-/// Parses Go's `time.ParseDuration` syntax: a sequence of decimal numbers with units
-/// `ns`, `us`/`µs`, `ms`, `s`, `m`, `h`. Negative durations are refused (no option wants one).
+/// Go's `time.ParseDuration` (surrounding spaces allowed); see [`crate::golang`].
 pub fn parse_go_duration(s: &str) -> Result<std::time::Duration, String> {
-    let bad = || format!("invalid duration {s:?}: write a number with a unit, such as \"30s\", \"5m\" or \"1h30m\"");
-    let t = s.trim();
-    let t = t.strip_prefix('+').unwrap_or(t);
-    if t == "0" {
-        return Ok(std::time::Duration::ZERO);
-    }
-    if t.is_empty() || t.starts_with('-') {
-        return Err(bad());
-    }
-    let mut total = 0f64;
-    let mut rest = t;
-    while !rest.is_empty() {
-        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
-        if num_len == 0 {
-            return Err(bad());
-        }
-        let n: f64 = rest[..num_len].parse().map_err(|_| bad())?;
-        rest = &rest[num_len..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
-        let scale = match &rest[..unit_len] {
-            "ns" => 1e-9,
-            "us" | "µs" | "μs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return Err(bad()),
-        };
-        rest = &rest[unit_len..];
-        total += n * scale;
-    }
-    std::time::Duration::try_from_secs_f64(total).map_err(|_| bad())
+    crate::golang::parse_go_duration(s.trim())
 }

@@ -3,7 +3,6 @@
 //! `plan::Build` per (build block, source) with `only`/`except`/`override` applied.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use hcl_edit::expr::Expression;
 use hcl_edit::structure::{Block, Body};
@@ -252,7 +251,7 @@ fn provisioner(
     let dur = |name: &str, diags: &mut Vec<Diagnostic>| {
         let a = b.body.get_attribute(name)?;
         let s = string_attr(&a.value, scope, diags)?;
-        match parse_duration(&s) {
+        match crate::golang::parse_go_duration(s.trim()).ok() {
             Some(d) => Some(d),
             None => {
                 diags.push(
@@ -461,38 +460,4 @@ fn resolve<'d>(
         None => e.with_help(format!("declared sources: {}", known.join(", "))),
     });
     None
-}
-
-/// Go's duration syntax: `1h30m`, `10s`, `500ms`, `1.5h`.
-pub(crate) fn parse_duration(s: &str) -> Option<Duration> {
-    let s = s.trim();
-    if s == "0" {
-        return Some(Duration::ZERO);
-    }
-    let mut total = 0f64;
-    let mut rest = s;
-    if rest.is_empty() {
-        return None;
-    }
-    while !rest.is_empty() {
-        let n_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
-        if n_end == 0 {
-            return None;
-        }
-        let n: f64 = rest[..n_end].parse().ok()?;
-        rest = &rest[n_end..];
-        let u_end = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
-        let unit = match &rest[..u_end] {
-            "ns" => 1e-9,
-            "us" | "µs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return None,
-        };
-        total += n * unit;
-        rest = &rest[u_end..];
-    }
-    Some(Duration::from_secs_f64(total))
 }

@@ -4,7 +4,6 @@
 //! interpolation through [`crate::gotmpl`].
 
 mod builds;
-mod duration;
 mod interp;
 mod parse;
 mod structure;
@@ -20,10 +19,10 @@ use crate::node::{Node, NodeKind};
 use crate::plan::{BuildBlock, SourceRef, Template, TemplateKind, Variable};
 use crate::secrets;
 
-pub use duration::parse_go_duration;
+pub use crate::golang::{parse_go_bool, parse_go_duration};
 pub use interp::Renderer;
 pub use parse::parse;
-pub use structure::{parse_go_bool, TOP_LEVEL_KEYS};
+pub use structure::TOP_LEVEL_KEYS;
 
 /// Loads the legacy JSON template at `path`.
 pub fn load(path: &Path, opts: &LoadOptions) -> Result<Template, Diagnostics> {

@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use super::duration::parse_go_duration;
 use crate::diag::{did_you_mean, Diagnostic, Diagnostics, Span};
+use crate::golang::{parse_go_bool, parse_go_duration};
 use crate::node::{Key, Node, NodeKind};
 
 pub const TOP_LEVEL_KEYS: &[&str] = &[
@@ -442,14 +442,5 @@ fn post_processor(pp: &Node, what: &str, diags: &mut Diagnostics) -> Option<RawP
             );
             None
         }
-    }
-}
-
-/// Go's strconv.ParseBool, which Packer's weak decoding applies to strings.
-pub fn parse_go_bool(v: &str) -> Option<bool> {
-    match v {
-        "1" | "t" | "T" | "true" | "TRUE" | "True" => Some(true),
-        "0" | "f" | "F" | "false" | "FALSE" | "False" => Some(false),
-        _ => None,
     }
 }

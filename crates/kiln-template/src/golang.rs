@@ -1,4 +1,7 @@
-//! Go's `time.ParseDuration`, which Packer uses for `pause_before`, `timeout` and the like.
+//! Go's parsing rules that Packer templates inherit: `time.ParseDuration` for `pause_before`,
+//! `timeout`, `ssh_timeout` …, and `strconv.ParseBool` for weakly typed booleans and flags.
+//! One implementation each, shared by the JSON loader, the HCL2 loader, the config decoder
+//! and the command line.
 
 use std::time::Duration;
 
@@ -37,8 +40,8 @@ pub fn parse_go_duration(s: &str) -> Result<Duration, String> {
             "s" => 1e9,
             "m" => 60e9,
             "h" => 3600e9,
-            "" => return Err(format!("missing unit in duration {s:?}: write \"{num}s\" for seconds")),
-            u => return Err(format!("unknown unit {u:?} in duration {s:?}: use ns, us, ms, s, m or h")),
+            "" => return Err(format!("invalid duration {s:?}: missing unit; write \"{num}s\" for seconds")),
+            u => return Err(format!("invalid duration {s:?}: unknown unit {u:?}; use ns, us, ms, s, m or h")),
         };
         rest = &rest[unit_len..];
         total += value * nanos_per;
@@ -47,6 +50,15 @@ pub fn parse_go_duration(s: &str) -> Result<Duration, String> {
         return Err(format!("duration {s:?} is too long"));
     }
     Ok(Duration::from_nanos(total as u64))
+}
+
+/// Go's strconv.ParseBool, which Packer's weak decoding and flag parsing apply to strings.
+pub fn parse_go_bool(v: &str) -> Option<bool> {
+    match v {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Some(true),
+        "0" | "f" | "F" | "false" | "FALSE" | "False" => Some(false),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
