@@ -21,43 +21,11 @@ fn kiln(dir: &Path, args: &[&str]) -> (i32, String, String) {
     )
 }
 
-const TEMPLATE: &str = r##"{
-  "variables": {"a": "1", "secret": "s3cr3t", "req": null, "long_name_here": "{{env `HOME`}}", "dup":"s3cr3t"},
-  "sensitive-variables": ["secret"],
-  "builders": [{"type": "null", "communicator": "none"}, {"type":"file","name":"f1","target":"x","content":"y"}, {"type":"file","name":"zz","target":"x","content":"y"}],
-  "provisioners": [{"type": "shell-local", "inline": ["echo"], "only": ["f1"]}, {"type":"file","source":"a","destination":"b"}],
-  "post-processors": ["manifest", {"type":"checksum","only":["null"]}, [{"type":"compress","output":"x.tgz"},{"type":"manifest","name":"mf"}]]
-}
-"##;
+/// The template and Packer's output are shared with kiln-template's inspect unit tests.
+const TEMPLATE: &str = include_str!("../../kiln-template/tests/data/inspect/template.json");
 
 /// `packer inspect` (1.6.6) on TEMPLATE.
-const PACKER_OUTPUT: &str = r##"Packer Inspect: JSON mode
-Required variables:
-
-  req
-
-Optional variables and their defaults:
-
-  a              = 1
-  dup            = <sensitive>
-  long_name_here = {{env `HOME`}}
-  secret         = <sensitive>
-
-Builders:
-
-  f1   (file)
-  null
-  zz   (file)
-
-Provisioners:
-
-  shell-local
-  file
-
-Note: If your build names contain user variables or template
-functions such as 'timestamp', these are processed at build time,
-and therefore only show in their raw form here.
-"##;
+const PACKER_OUTPUT: &str = include_str!("../../kiln-template/tests/data/inspect/packer-1.6.6-inspect.txt");
 
 #[test]
 fn prints_what_packer_prints() {

@@ -167,42 +167,11 @@ fn machine_readable_events_match_packer() {
     );
 }
 
-const TEMPLATE: &str = r##"{
-  "variables": {"a": "1", "secret": "s3cr3t", "req": null, "long_name_here": "{{env `HOME`}}", "dup":"s3cr3t"},
-  "sensitive-variables": ["secret"],
-  "builders": [{"type": "null", "communicator": "none"}, {"type":"file","name":"f1","target":"x","content":"y"}, {"type":"file","name":"zz","target":"x","content":"y"}],
-  "provisioners": [{"type": "shell-local", "inline": ["echo"], "only": ["f1"]}, {"type":"file","source":"a","destination":"b"}],
-  "post-processors": ["manifest", {"type":"checksum","only":["null"]}, [{"type":"compress","output":"x.tgz"},{"type":"manifest","name":"mf"}]]
-}
-"##;
+/// A JSON template exercising every inspect section (shared with the CLI test).
+const TEMPLATE: &str = include_str!("../../tests/data/inspect/template.json");
 
-const EXPECTED: &str = r##"Packer Inspect: JSON mode
-Required variables:
-
-  req
-
-Optional variables and their defaults:
-
-  a              = 1
-  dup            = <sensitive>
-  long_name_here = {{env `HOME`}}
-  secret         = <sensitive>
-
-Builders:
-
-  f1   (file)
-  null
-  zz   (file)
-
-Provisioners:
-
-  shell-local
-  file
-
-Note: If your build names contain user variables or template
-functions such as 'timestamp', these are processed at build time,
-and therefore only show in their raw form here.
-"##;
+/// `packer inspect` (1.6.6) on TEMPLATE.
+const EXPECTED: &str = include_str!("../../tests/data/inspect/packer-1.6.6-inspect.txt");
 
 #[test]
 fn secrets_are_masked_in_one_pass() {

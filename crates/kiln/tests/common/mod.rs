@@ -1,5 +1,5 @@
-//! Test support for the engine tests: a tiny stand-in for the JSON loader (no interpolation)
-//! that turns a legacy JSON template into a plan, and a registry and output capture.
+//! Test support for the engine tests: templates through the real JSON loader, the component
+//! registry, output capture and temporary folders.
 #![allow(dead_code)]
 
 #[path = "../../src/components.rs"]
@@ -9,8 +9,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use kiln_template::node::{Node, NodeKind};
-use kiln_template::plan::{self, Template, TemplateKind};
+use kiln_template::plan::Template;
 
 /// A fresh folder under the system temp dir, removed on drop.
 pub struct TempDir(pub PathBuf);
@@ -35,103 +34,12 @@ impl Drop for TempDir {
     }
 }
 
-fn go_duration(n: Option<&Node>) -> Option<std::time::Duration> {
-    n.and_then(Node::as_str).and_then(|s| kiln_template::decode::parse_go_duration(s).ok())
-}
-
-fn without(n: &Node, keys: &[&str]) -> Node {
-    match &n.kind {
-        NodeKind::Object(m) => {
-            Node::object(m.iter().filter(|(k, _)| !keys.contains(&k.name.as_str())).cloned().collect(), n.span.clone())
-        }
-        _ => n.clone(),
-    }
-}
-
-fn items(n: Option<&Node>) -> Vec<Node> {
-    match n.map(|n| &n.kind) {
-        Some(NodeKind::Array(a)) => a.clone(),
-        _ => Vec::new(),
-    }
-}
-
-/// A JSON template as the JSON loader will hand it over (no `{{ }}` support).
+/// A legacy JSON template loaded by kiln's own JSON loader, as `kiln build` loads it
+/// (spans name `template.json`).
 pub fn template(json: &str) -> Template {
-    let root = kiln_template::testing::json_node("template.json", json).unwrap();
-    let mut t = Template::new(TemplateKind::Json, "template.json");
-    let names: Vec<String> = items(root.get("builders"))
-        .iter()
-        .map(|b| b.get("name").or(b.get("type")).and_then(Node::as_str).unwrap_or("").to_string())
-        .collect();
-    for b in items(root.get("builders")) {
-        let ty = b.get("type").and_then(Node::as_str).unwrap_or("").to_string();
-        let name = b.get("name").and_then(Node::as_str).unwrap_or(&ty).to_string();
-        let mut provisioners = Vec::new();
-        for p in items(root.get("provisioners")) {
-            let listed =
-                |k: &str| items(p.get(k)).iter().filter_map(|n| n.as_str().map(String::from)).collect::<Vec<_>>();
-            let (only, except) = (listed("only"), listed("except"));
-            if (!only.is_empty() && !only.contains(&name)) || except.contains(&name) {
-                continue;
-            }
-            provisioners.push(plan::Provisioner {
-                provisioner_type: p.get("type").and_then(Node::as_str).unwrap_or("").into(),
-                name: None,
-                config: without(&p, &["type", "only", "except", "pause_before", "max_retries", "timeout", "override"]),
-                pause_before: go_duration(p.get("pause_before")),
-                max_retries: p
-                    .get("max_retries")
-                    .and_then(|n| match n.kind {
-                        NodeKind::Number(x) => Some(x as u32),
-                        _ => None,
-                    })
-                    .unwrap_or(0),
-                timeout: go_duration(p.get("timeout")),
-                span: p.span.clone(),
-            });
-        }
-        let mut chains = Vec::new();
-        for c in items(root.get("post-processors")) {
-            let chain = match &c.kind {
-                NodeKind::Array(a) => a.clone(),
-                _ => vec![c.clone()],
-            };
-            chains.push(
-                chain
-                    .iter()
-                    .map(|pp| plan::PostProcessor {
-                        post_processor_type: pp.get("type").and_then(Node::as_str).unwrap_or("").into(),
-                        name: None,
-                        config: without(pp, &["type", "keep_input_artifact", "only", "except"]),
-                        keep_input_artifact: pp.get("keep_input_artifact").and_then(|n| match n.kind {
-                            NodeKind::Bool(b) => Some(b),
-                            _ => None,
-                        }),
-                        span: pp.span.clone(),
-                    })
-                    .collect(),
-            );
-        }
-        t.builds.push(plan::Build {
-            name,
-            builder_type: ty,
-            config: without(&b, &["type", "name"]),
-            provisioners,
-            error_cleanup_provisioner: root.get("error-cleanup-provisioner").map(|p| plan::Provisioner {
-                provisioner_type: p.get("type").and_then(Node::as_str).unwrap_or("").into(),
-                name: None,
-                config: without(p, &["type"]),
-                pause_before: None,
-                max_retries: 0,
-                timeout: None,
-                span: p.span.clone(),
-            }),
-            post_processors: chains,
-            span: b.span.clone(),
-        });
-    }
-    let _ = names;
-    t
+    let opts = kiln_template::LoadOptions { stage: kiln_template::Stage::Full, ..Default::default() };
+    let file = kiln_template::SourceFile::new("template.json", json);
+    kiln_template::json::load_source(file, &opts, kiln_template::gotmpl::render).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// A shared byte buffer to render into.
