@@ -15,7 +15,6 @@ pub enum Algorithm {
     Gzip,
     Lz4,
     Bgzf,
-    /// Known to Packer; kiln has no xz encoder yet and says so.
     Xz,
 }
 
@@ -39,7 +38,7 @@ impl Algorithm {
     }
     /// Whether kiln compresses it on every core.
     pub fn parallel(self) -> bool {
-        matches!(self, Algorithm::Gzip | Algorithm::Bgzf)
+        matches!(self, Algorithm::Gzip | Algorithm::Bgzf | Algorithm::Xz)
     }
 }
 
