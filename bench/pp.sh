@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # kiln vs Packer 1.6.6 on the post-processors, in one run, on the same 1 GiB inputs and the same
 # templates (null builder -> artifice -> compress | checksum, keep_input_artifact true):
-#   compress .tar.gz .zip .bgzf .lz4, checksum sha256 and all six types in one post-processor.
+#   compress .tar.gz .zip .bgzf .lz4 .xz, checksum sha256 and all six types in one post-processor.
+# xz runs on an XZ_MIB sample (default 64; from 64 MiB into the input, where the disk image has
+# data): Packer's single-core xz takes minutes per GiB (the anchors measured it on 16 MiB).
 # Time = from the "Running post-processor: <type>" line to the end of the build (as the Packer
 # anchors measure it); MB/s = input bytes / time (MB = 10^6). Inputs are read from page cache.
 # Inputs: "random" = 1 GiB of /dev/urandom; "disk" = 1 GiB ext4 image of $DISK_SRC (default
 # /usr/bin, ~350 MB of files) padded with zeros, written densely (like a raw VM disk).
 # Usage: bench/pp.sh      Env: KILN (binary; default: target/release/kiln, else a dev build
-#   with the hot crates at opt-level 3), PACKER (packer), RUNS (1), FORMATS, ARTIFACTS,
+#   with the hot crates at opt-level 3), PACKER (packer), RUNS (1), FORMATS, ARTIFACTS, CHECKSUMS,
 #   BENCH_TMP (${TMPDIR:-/tmp}/kiln-bench-pp; the 1 GiB files live there and are removed at
 #   the end unless KEEP_INPUTS=1).
 set -euo pipefail
@@ -15,7 +17,9 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BENCH_TMP=${BENCH_TMP:-${TMPDIR:-/tmp}/kiln-bench-pp}
 PACKER=${PACKER:-packer}
 RUNS=${RUNS:-1}
-FORMATS=${FORMATS:-"tar.gz zip bgzf lz4"}
+FORMATS=${FORMATS:-"tar.gz zip bgzf lz4 xz"}
+XZ_MIB=${XZ_MIB:-64}
+CHECKSUMS=${CHECKSUMS-"sha256 all6"}
 ARTIFACTS=${ARTIFACTS:-"random disk"}
 DISK_SRC=${DISK_SRC:-/usr/bin}
 BYTES=$((1024 * 1024 * 1024))
@@ -85,46 +89,60 @@ print("%.3f" % (float(lines[-1][0]) - start))
 EOF
 }
 
-# Median of the runs of TOOL; prints "seconds MB/s".
+# Median of the runs of TOOL on $IN_BYTES of input; prints "seconds MB/s".
 measure() {
   local tool=$1; shift
   local times=()
   for _ in $(seq "$RUNS"); do times+=("$(run "$tool" "$@")"); done
-  printf '%s\n' "${times[@]}" | sort -n | awk -v b="$BYTES" '{a[NR]=$1} END{m=a[int((NR+1)/2)]; printf "%.2f %.0f", m, b/1e6/m}'
+  printf '%s\n' "${times[@]}" | sort -n | awk -v b="$IN_BYTES" '{a[NR]=$1} END{m=a[int((NR+1)/2)]; printf "%.2f %.0f", m, b/1e6/m}'
 }
 
 echo "# kiln: $KILN; packer: $($PACKER version | head -1); runs: $RUNS; load: $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-7s %-14s %9s %9s %9s %9s %8s %11s %11s\n' input post-processor packer_s kiln_s packer_MBs kiln_MBs speedup packer_ratio kiln_ratio
+printf '%-7s %-14s %9s %9s %9s %9s %8s %11s %11s %7s\n' input post-processor packer_s kiln_s packer_MBs kiln_MBs speedup packer_ratio kiln_ratio smaller
 for art in $ARTIFACTS; do
   src="$BENCH_TMP/$art.bin"
   cat "$src" > /dev/null
   for fmt in $FORMATS; do
-    vars=(-var "artifact=$src" -var "out=out/artifact.$fmt" -var "format=$fmt")
+    in=$src label="compress .$fmt"
+    IN_BYTES=$BYTES
+    if [ "$fmt" = xz ]; then
+      in="$BENCH_TMP/$art-xz-sample.bin" label="compress .xz*"
+      dd if="$src" of="$in" bs=1M skip=64 count="$XZ_MIB" status=none
+      IN_BYTES=$(stat -c %s "$in")
+    fi
+    vars=(-var "artifact=$in" -var "out=out/artifact.$fmt" -var "format=$fmt")
     p=$(measure "$PACKER" pp-compress.json compress "${vars[@]}")
-    pr=$(awk -v s="$(stat -c %s "$BENCH_TMP/out/artifact.$fmt")" -v b="$BYTES" 'BEGIN{printf "%.3f", s/b}')
+    psize=$(stat -c %s "$BENCH_TMP/out/artifact.$fmt")
+    pr=$(awk -v s="$psize" -v b="$IN_BYTES" 'BEGIN{printf "%.3f", s/b}')
     k=$(measure "$KILN" pp-compress.json compress "${vars[@]}")
-    kr=$(awk -v s="$(stat -c %s "$BENCH_TMP/out/artifact.$fmt")" -v b="$BYTES" 'BEGIN{printf "%.3f", s/b}')
+    ksize=$(stat -c %s "$BENCH_TMP/out/artifact.$fmt")
+    kr=$(awk -v s="$ksize" -v b="$IN_BYTES" 'BEGIN{printf "%.3f", s/b}')
     # The archive must read back to the input.
+    out="$BENCH_TMP/out/artifact.$fmt"
     case $fmt in
-      tar.gz) ok=$(tar -xzOf "$BENCH_TMP/out/artifact.$fmt" | cmp -s - "$src" && echo ok || echo BAD) ;;
-      zip) ok=$(unzip -p "$BENCH_TMP/out/artifact.$fmt" | cmp -s - "$src" && echo ok || echo BAD) ;;
-      bgzf) ok=$(gzip -dc < "$BENCH_TMP/out/artifact.$fmt" | cmp -s - "$src" && echo ok || echo BAD) ;;
-      lz4) ok=$(lz4 -dc < "$BENCH_TMP/out/artifact.$fmt" | cmp -s - "$src" && echo ok || echo BAD) ;;
+      tar.gz) ok=$(tar -xzOf "$out" | cmp -s - "$in" && echo ok || echo BAD) ;;
+      zip) ok=$(unzip -p "$out" | cmp -s - "$in" && echo ok || echo BAD) ;;
+      bgzf) ok=$(gzip -dc < "$out" | cmp -s - "$in" && echo ok || echo BAD) ;;
+      lz4) ok=$(lz4 -dc < "$out" | cmp -s - "$in" && echo ok || echo BAD) ;;
+      xz) ok=$(xz -dc < "$out" | cmp -s - "$in" && echo ok || echo BAD) ;;
       *) ok=- ;;
     esac
+    [ "$ksize" -le "$psize" ] && smaller=yes || smaller=no
     read -r ps pm <<< "$p"; read -r ks km <<< "$k"
-    printf '%-7s %-14s %9s %9s %9s %9s %7.1fx %11s %11s %s\n' "$art" "compress .$fmt" "$ps" "$ks" "$pm" "$km" \
-      "$(awk -v a="$ps" -v b="$ks" 'BEGIN{print a/b}')" "$pr" "$kr" "$ok"
+    printf '%-7s %-14s %9s %9s %9s %9s %7.1fx %11s %11s %7s %s\n' "$art" "$label" "$ps" "$ks" "$pm" "$km" \
+      "$(awk -v a="$ps" -v b="$ks" 'BEGIN{print a/b}')" "$pr" "$kr" "$smaller" "$ok"
+    [ "$fmt" = xz ] && rm -f "$in"
   done
-  for c in sha256 all6; do
+  IN_BYTES=$BYTES
+  for c in $CHECKSUMS; do
     tpl=pp-checksum.json; [ "$c" = all6 ] && tpl=pp-checksum-all.json
     p=$(measure "$PACKER" "$tpl" checksum -var "artifact=$src" -var "out=out")
     k=$(measure "$KILN" "$tpl" checksum -var "artifact=$src" -var "out=out")
     want=$(sha256sum "$src" | cut -d' ' -f1)
     ok=$(grep -q "$want" "$BENCH_TMP/out/sha256.checksum" && echo ok || echo BAD)
     read -r ps pm <<< "$p"; read -r ks km <<< "$k"
-    printf '%-7s %-14s %9s %9s %9s %9s %7.1fx %11s %11s %s\n' "$art" "checksum $c" "$ps" "$ks" "$pm" "$km" \
-      "$(awk -v a="$ps" -v b="$ks" 'BEGIN{print a/b}')" - - "$ok"
+    printf '%-7s %-14s %9s %9s %9s %9s %7.1fx %11s %11s %7s %s\n' "$art" "checksum $c" "$ps" "$ks" "$pm" "$km" \
+      "$(awk -v a="$ps" -v b="$ks" 'BEGIN{print a/b}')" - - - "$ok"
   done
 done
 echo "# load at end: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -280,12 +280,20 @@ pub(crate) fn copy_big(r: &mut impl Read, w: &mut impl Write) -> io::Result<()> 
     }
 }
 
-/// xz on every core: liblzma's multi-threaded encoder at preset `level`, CRC-64 like `xz`. Its
-/// blocks (3 x the preset's dictionary) are compressed independently, so the bytes do not
-/// depend on the number of threads.
+/// The xz preset for a template's `compression_level`. Packer 1.6.6 ignores the level for xz
+/// and writes about what xz's preset 0 does; the default (6) maps to preset 1, a little smaller
+/// than Packer's output and several times faster, and 9 stays 9.
+pub fn xz_preset(level: u32) -> u32 {
+    const MAP: [u32; 10] = [1, 0, 0, 1, 1, 1, 1, 3, 6, 9];
+    MAP[level.min(9) as usize]
+}
+
+/// xz on every core: liblzma's multi-threaded encoder, CRC-64 like `xz`. Its blocks (3 x the
+/// preset's dictionary) are compressed independently, so the bytes do not depend on the
+/// number of threads.
 fn xz<W: Write>(out: W, level: u32) -> io::Result<liblzma::write::XzEncoder<W>> {
     let stream = liblzma::stream::MtStreamBuilder::new()
-        .preset(level.min(9))
+        .preset(xz_preset(level))
         .check(liblzma::stream::Check::Crc64)
         .threads(deflate::threads() as u32)
         .encoder()

@@ -261,7 +261,7 @@ fn cancelled_job_stops_and_removes_its_partial_file() {
 #[test]
 fn xz_and_tar_xz_read_back_with_xz_and_are_deterministic() {
     let d = Dir::new("xz");
-    // Bigger than one xz block at level 1 (3 x 1 MiB dictionary), so several threads work.
+    // Bigger than one xz block at level 1 (preset 0: 3 x 256 KiB dictionary): several threads.
     let big = deflate::tests::sample_data(7 << 20);
     let a = d.file("a.bin", &big);
     let b = d.file("b.txt", b"hello\n");
