@@ -98,6 +98,9 @@ impl<'a> Bits<'a> {
 /// (rare, by construction) ones take a second lookup in the full table.
 const FAST: u32 = 10;
 
+/// The symbol of a fast-table entry holding two literals.
+const PAIR: u16 = u16::MAX;
+
 /// A decoded table entry: (symbol, code length, code length + the symbol's extra bits); length
 /// 0 marks a bit pattern no code starts with (or, in the fast table, a longer code).
 type Entry = (u16, u8, u8);
@@ -153,6 +156,23 @@ impl Table {
         Ok(Table { fast_width, fast, width, full })
     }
 
+    /// Makes each fast entry that starts with two literal codes skip both at once: literals
+    /// are most of the symbols, and each lookup waits for the one before.
+    fn pair_literals(mut self) -> Table {
+        let base = self.fast.clone();
+        for (i, e) in self.fast.iter_mut().enumerate() {
+            let (sym, len, _) = base[i];
+            if len == 0 || sym > 255 || u32::from(len) >= self.fast_width {
+                continue;
+            }
+            let (sym2, len2, _) = base[i >> len];
+            if len2 != 0 && sym2 <= 255 && u32::from(len + len2) <= self.fast_width {
+                *e = (PAIR, len + len2, len + len2);
+            }
+        }
+        self
+    }
+
     #[inline(always)]
     fn lookup(&self, bits: &Bits) -> Result<Entry, Malformed> {
         let e = self.fast[bits.peek(self.fast_width) as usize];
@@ -206,7 +226,7 @@ fn huffman_tables(lengths: &[u8], hlit: usize) -> Result<(Table, Table), Malform
     if lengths[286.min(hlit)..hlit].iter().chain(lengths[hlit..].iter().skip(30)).any(|&l| l != 0) {
         return Err(Malformed);
     }
-    Ok((Table::new(&lengths[..hlit], lit_extra)?, Table::new(&lengths[hlit..], dist_extra)?))
+    Ok((Table::new(&lengths[..hlit], lit_extra)?.pair_literals(), Table::new(&lengths[hlit..], dist_extra)?))
 }
 
 fn fixed_tables() -> Result<(Table, Table), Malformed> {
@@ -214,7 +234,8 @@ fn fixed_tables() -> Result<(Table, Table), Malformed> {
     lengths[144..256].fill(9);
     lengths[256..280].fill(7);
     lengths[288..].fill(5);
-    let (lit, dist) = (Table::new(&lengths[..288], lit_extra)?, Table::new(&lengths[288..], dist_extra)?);
+    let (lit, dist) =
+        (Table::new(&lengths[..288], lit_extra)?.pair_literals(), Table::new(&lengths[288..], dist_extra)?);
     Ok((lit, dist))
 }
 
@@ -244,14 +265,48 @@ fn dynamic_tables(bits: &mut Bits) -> Result<(Table, Table), Malformed> {
 }
 
 /// Skips the symbols of one Huffman-coded block up to its end-of-block code.
+///
+/// The hot loop of [`reopen`]: each lookup waits for the one before, so the bit buffer lives in
+/// registers (not behind `bits`), refills are branch-free while 8 bytes remain, and two
+/// literals in a row cost one lookup (see [`Table::pair_literals`]).
 fn skip_symbols(bits: &mut Bits, lit: &Table, dist: &Table) -> Result<(), Malformed> {
+    let data = bits.data;
+    let lit_mask = (1u64 << lit.fast_width) - 1;
+    let dist_mask = (1u64 << dist.fast_width) - 1;
     loop {
-        // A length and a distance with their extra bits take at most 48 bits.
+        let (mut buf, mut count, mut next) = (bits.buf, bits.count, bits.next);
+        while let Some(w) = data.get(next..next + 8) {
+            // Top up to at least 56 bits; a length and a distance with their extra bits take 48.
+            buf |= u64::from_le_bytes(w.try_into().unwrap_or_default()) << count;
+            let bytes = (63 - count) / 8;
+            next += bytes as usize;
+            count += bytes * 8;
+            buf &= u64::MAX >> (64 - count);
+            let (sym, _, all) = lit.fast[(buf & lit_mask) as usize];
+            if all == 0 || sym == 256 || (sym > 285 && sym != PAIR) {
+                break; // a long or invalid code, or the end of the block: the careful path
+            }
+            if (257..=285).contains(&sym) {
+                let (_, dlen, dall) = dist.fast[((buf >> all) & dist_mask) as usize];
+                if dlen == 0 {
+                    break;
+                }
+                buf >>= all;
+                count -= u32::from(all);
+                buf >>= dall;
+                count -= u32::from(dall);
+            } else {
+                buf >>= all;
+                count -= u32::from(all);
+            }
+        }
+        (bits.buf, bits.count, bits.next) = (buf, count, next);
+        // One symbol the careful way (every check, the long-code tables, the end of the data).
         if bits.count < 48 {
             bits.refill();
         }
         match lit.skip(bits)? {
-            0..=255 => {}
+            0..=255 | PAIR => {}
             256 => return Ok(()),
             257..=285 => {
                 dist.skip(bits)?;
@@ -350,6 +405,36 @@ mod tests {
             }
         }
         assert!(offsets.len() >= 6, "bit offsets seen: {offsets:?}");
+    }
+
+    /// Skewed byte frequencies give Huffman codes longer than the fast table (up to 15 bits),
+    /// which take the careful path; the walk must agree with a real inflater either way.
+    #[test]
+    fn long_codes_take_the_careful_path() {
+        let mut x: u64 = 0x2545f4914f6cdd1d;
+        let skewed: Vec<u8> = (0..400_000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x | (1 << 40)).trailing_zeros() as u8 * 3 // P(n) = 2^-(n+1): 16+ bit codes
+            })
+            .collect();
+        let lengths_seen = {
+            let s = libdeflate(&skewed, 6);
+            let mut b = Bits::new(&s);
+            b.take(1).unwrap();
+            assert_eq!(b.take(2).unwrap(), 2, "a dynamic block");
+            let (lit, _) = dynamic_tables(&mut b).unwrap();
+            lit.width
+        };
+        assert!(lengths_seen > FAST, "longest code {lengths_seen} bits");
+        for level in [1, 6, 12] {
+            let mut s = libdeflate(&skewed, level);
+            reopen(&mut s).unwrap();
+            s.extend(libdeflate(b"end", 6));
+            assert_eq!(inflate(&s), [&skewed[..], b"end"].concat(), "level {level}");
+        }
     }
 
     #[test]

@@ -270,19 +270,21 @@ fn write_batch<W: Write>(w: &mut W, b: &Batch) -> io::Result<()> {
 }
 
 /// A `Write` that deflates what it is given in parallel into `inner`, tracking the CRC-32 and
-/// size a gzip trailer or zip header needs. A batch is written while the next one compresses.
-pub struct ParDeflate<W: Write + Send> {
+/// size a gzip trailer or zip header needs. Compression runs behind the caller: while a batch
+/// compresses, the caller reads the next one and the batch before is written out.
+pub struct ParDeflate<W: Write> {
     inner: W,
     engine: std::sync::Arc<Engine>,
     buf: Vec<u8>,
     spare: Vec<u8>,
-    pending: Option<Batch>,
+    /// The batch being compressed.
+    running: Option<std::thread::JoinHandle<Batch>>,
     batch: usize,
     crc: crc32fast::Hasher,
     pub total_in: u64,
 }
 
-impl<W: Write + Send> ParDeflate<W> {
+impl<W: Write> ParDeflate<W> {
     pub fn new(inner: W, engine: std::sync::Arc<Engine>) -> ParDeflate<W> {
         let batch = engine.threads.max(1) * 4;
         ParDeflate {
@@ -290,59 +292,57 @@ impl<W: Write + Send> ParDeflate<W> {
             engine,
             buf: Vec::with_capacity(batch * CHUNK + CHUNK),
             spare: Vec::new(),
-            pending: None,
+            running: None,
             batch,
             crc: crc32fast::Hasher::new(),
             total_in: 0,
         }
     }
 
-    /// Compresses every whole chunk in the buffer, or everything (ending the stream) when
-    /// `last`, while the batch before is written out on another thread.
+    /// Waits for the running batch and writes it out.
+    fn write_running(&mut self) -> io::Result<()> {
+        let Some(h) = self.running.take() else { return Ok(()) };
+        let b = h.join().map_err(|_| io::Error::other("a compression thread failed"))?;
+        write_batch(&mut self.inner, &b)?;
+        for p in &b.pieces {
+            self.crc.combine(&crc32fast::Hasher::new_with_initial_len(p.crc, p.len as u64));
+            self.total_in += p.len as u64;
+        }
+        self.spare = b.input;
+        Ok(())
+    }
+
+    /// Starts compressing every whole chunk in the buffer, or everything (ending the stream)
+    /// when `last`, after writing out the batch before.
     fn drain(&mut self, last: bool) -> io::Result<()> {
+        self.write_running()?;
         let whole = if last { self.buf.len() } else { self.buf.len() / CHUNK * CHUNK };
         let mut input = std::mem::replace(&mut self.buf, std::mem::take(&mut self.spare));
         self.buf.clear();
         self.buf.extend_from_slice(&input[whole..]);
         input.truncate(whole);
-        let mut chunks: Vec<&[u8]> = input.chunks(CHUNK).collect();
-        if last && chunks.is_empty() {
-            chunks.push(&[]);
-        }
-        let pending = self.pending.take();
-        let (inner, engine) = (&mut self.inner, &self.engine);
-        let (written, pieces) = std::thread::scope(|s| {
-            let writer = pending.as_ref().map(|b| s.spawn(move || write_batch(inner, b)));
+        let engine = std::sync::Arc::clone(&self.engine);
+        let h = std::thread::Builder::new().name("kiln-deflate".into()).spawn(move || {
+            let mut chunks: Vec<&[u8]> = input.chunks(CHUNK).collect();
+            if last && chunks.is_empty() {
+                chunks.push(&[]);
+            }
             let pieces = engine.run(&chunks, last);
-            let written = match writer {
-                Some(h) => h.join().unwrap_or_else(|_| Err(io::Error::other("the writer thread failed"))),
-                None => Ok(()),
-            };
-            (written, pieces)
-        });
-        written?;
-        for p in &pieces {
-            self.crc.combine(&crc32fast::Hasher::new_with_initial_len(p.crc, p.len as u64));
-            self.total_in += p.len as u64;
-        }
-        if let Some(old) = pending {
-            self.spare = old.input;
-        }
-        self.pending = Some(Batch { input, pieces, last });
+            Batch { input, pieces, last }
+        })?;
+        self.running = Some(h);
         Ok(())
     }
 
     /// Ends the deflate stream; returns the writer, the CRC-32 and the input size.
     pub fn finish(mut self) -> io::Result<(W, u32, u64)> {
         self.drain(true)?;
-        if let Some(b) = self.pending.take() {
-            write_batch(&mut self.inner, &b)?;
-        }
+        self.write_running()?;
         Ok((self.inner, self.crc.clone().finalize(), self.total_in))
     }
 }
 
-impl<W: Write + Send> Write for ParDeflate<W> {
+impl<W: Write> Write for ParDeflate<W> {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         self.buf.extend_from_slice(data);
         // Keep the tail back: only `finish` knows which chunk is the last.
@@ -357,11 +357,11 @@ impl<W: Write + Send> Write for ParDeflate<W> {
 }
 
 /// One gzip member around a parallel deflate stream (what `gunzip` and pgzip readers expect).
-pub struct GzWriter<W: Write + Send> {
+pub struct GzWriter<W: Write> {
     deflate: ParDeflate<W>,
 }
 
-impl<W: Write + Send> GzWriter<W> {
+impl<W: Write> GzWriter<W> {
     pub fn new(mut inner: W, level: u32) -> io::Result<GzWriter<W>> {
         // Fixed header: no name, mtime 0, OS "unknown", so the bytes depend on the data only.
         let xfl = match level {
@@ -381,7 +381,7 @@ impl<W: Write + Send> GzWriter<W> {
     }
 }
 
-impl<W: Write + Send> Write for GzWriter<W> {
+impl<W: Write> Write for GzWriter<W> {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         self.deflate.write(data)
     }
