@@ -68,6 +68,9 @@ fn compressor(level: u32) -> Compressor {
 pub struct Scratch {
     quick: Compressor,
     main: Compressor,
+    /// libdeflate's output buffer, sized for the worst case once: a fresh zeroed megabyte per
+    /// chunk would cost page faults on every one.
+    out: Vec<u8>,
 }
 
 /// The states of one writer, shared by its worker threads.
@@ -84,7 +87,8 @@ impl Pool {
     /// Runs `f` with a state of this pool's level.
     pub fn with<R>(&self, f: impl FnOnce(&mut Scratch) -> R) -> R {
         let taken = self.free.lock().ok().and_then(|mut v| v.pop());
-        let mut s = taken.unwrap_or_else(|| Scratch { quick: compressor(1), main: compressor(self.level) });
+        let mut s =
+            taken.unwrap_or_else(|| Scratch { quick: compressor(1), main: compressor(self.level), out: Vec::new() });
         let r = f(&mut s);
         if let Ok(mut v) = self.free.lock() {
             v.push(s);
@@ -96,9 +100,14 @@ impl Pool {
 impl Scratch {
     /// `data` as raw deflate blocks: ending the stream when `last`, else with a sync flush.
     pub fn deflate(&mut self, data: &[u8], last: bool) -> Vec<u8> {
-        let mut out = vec![0; self.main.deflate_compress_bound(data.len())];
-        let Ok(n) = self.main.deflate_compress(data, &mut out) else { return stored(data, last) };
-        out.truncate(n);
+        let bound = self.main.deflate_compress_bound(data.len());
+        if self.out.len() < bound {
+            self.out.resize(bound, 0);
+        }
+        let Ok(n) = self.main.deflate_compress(data, &mut self.out) else { return stored(data, last) };
+        // Room for the sync-flush tail `reopen` adds.
+        let mut out = Vec::with_capacity(n + 8);
+        out.extend_from_slice(&self.out[..n]);
         // libdeflate's own output always walks; stored blocks are the safe answer regardless.
         if !last && blocks::reopen(&mut out).is_err() {
             return stored(data, last);
@@ -277,8 +286,9 @@ pub struct ParDeflate<W: Write> {
     engine: std::sync::Arc<Engine>,
     buf: Vec<u8>,
     spare: Vec<u8>,
-    /// The batch being compressed.
-    running: Option<std::thread::JoinHandle<Batch>>,
+    /// The batches being compressed, oldest first: two at a time, so that no core waits for
+    /// the slowest chunk of a batch before the next batch starts.
+    running: std::collections::VecDeque<std::thread::JoinHandle<Batch>>,
     batch: usize,
     crc: crc32fast::Hasher,
     pub total_in: u64,
@@ -292,16 +302,16 @@ impl<W: Write> ParDeflate<W> {
             engine,
             buf: Vec::with_capacity(batch * CHUNK + CHUNK),
             spare: Vec::new(),
-            running: None,
+            running: std::collections::VecDeque::new(),
             batch,
             crc: crc32fast::Hasher::new(),
             total_in: 0,
         }
     }
 
-    /// Waits for the running batch and writes it out.
-    fn write_running(&mut self) -> io::Result<()> {
-        let Some(h) = self.running.take() else { return Ok(()) };
+    /// Waits for the oldest running batch and writes it out.
+    fn write_oldest(&mut self) -> io::Result<()> {
+        let Some(h) = self.running.pop_front() else { return Ok(()) };
         let b = h.join().map_err(|_| io::Error::other("a compression thread failed"))?;
         write_batch(&mut self.inner, &b)?;
         for p in &b.pieces {
@@ -313,9 +323,11 @@ impl<W: Write> ParDeflate<W> {
     }
 
     /// Starts compressing every whole chunk in the buffer, or everything (ending the stream)
-    /// when `last`, after writing out the batch before.
+    /// when `last`; writes out the oldest batch when two are already running.
     fn drain(&mut self, last: bool) -> io::Result<()> {
-        self.write_running()?;
+        if self.running.len() >= 2 {
+            self.write_oldest()?;
+        }
         let whole = if last { self.buf.len() } else { self.buf.len() / CHUNK * CHUNK };
         let mut input = std::mem::replace(&mut self.buf, std::mem::take(&mut self.spare));
         self.buf.clear();
@@ -330,14 +342,16 @@ impl<W: Write> ParDeflate<W> {
             let pieces = engine.run(&chunks, last);
             Batch { input, pieces, last }
         })?;
-        self.running = Some(h);
+        self.running.push_back(h);
         Ok(())
     }
 
     /// Ends the deflate stream; returns the writer, the CRC-32 and the input size.
     pub fn finish(mut self) -> io::Result<(W, u32, u64)> {
         self.drain(true)?;
-        self.write_running()?;
+        while !self.running.is_empty() {
+            self.write_oldest()?;
+        }
         Ok((self.inner, self.crc.clone().finalize(), self.total_in))
     }
 }
