@@ -2,7 +2,10 @@
 //! each with a `BC` extra field giving its size, ending with the standard empty member. Blocks
 //! are independent, so they are compressed on every core.
 
+use std::collections::VecDeque;
 use std::io::{self, Write};
+use std::sync::Arc;
+use std::thread::JoinHandle;
 
 use super::deflate::{all_zero, par_map, stored, threads, Pool, Scratch};
 
@@ -29,50 +32,85 @@ fn member(data: &[u8], s: &mut Scratch, store: bool) -> Vec<u8> {
     out
 }
 
-/// A `Write` producing BGZF into `inner`.
+/// A `Write` producing BGZF into `inner`. As in [`super::deflate::ParDeflate`], batches are
+/// compressed behind the caller, two at a time.
 pub struct BgzfWriter<W: Write> {
     inner: W,
-    pool: Pool,
+    pool: Arc<Pool>,
     threads: usize,
     buf: Vec<u8>,
-    zero: Option<Vec<u8>>,
+    /// The member of an all-zero block, shared by every one.
+    zero: Option<Arc<Vec<u8>>>,
+    running: VecDeque<JoinHandle<Vec<Member>>>,
+}
+
+/// A compressed member, or a copy of the zero member.
+enum Member {
+    Own(Vec<u8>),
+    Zero(Arc<Vec<u8>>),
 }
 
 impl<W: Write> BgzfWriter<W> {
     pub fn new(inner: W, level: u32) -> BgzfWriter<W> {
         let threads = threads();
-        BgzfWriter { inner, pool: Pool::new(level), threads, buf: Vec::new(), zero: None }
+        BgzfWriter {
+            inner,
+            pool: Arc::new(Pool::new(level)),
+            threads,
+            buf: Vec::new(),
+            zero: None,
+            running: VecDeque::new(),
+        }
     }
 
     fn batch_bytes(&self) -> usize {
         self.threads * 4 * GROUP * BLOCK
     }
 
-    fn drain(&mut self, all: bool) -> io::Result<()> {
-        let whole = if all { self.buf.len() } else { self.buf.len() / (GROUP * BLOCK) * (GROUP * BLOCK) };
-        let groups: Vec<&[u8]> = self.buf[..whole].chunks(GROUP * BLOCK).collect();
-        let zero = self.zero.clone();
-        let pool = &self.pool;
-        let out = par_map(&groups, self.threads, |g| {
-            pool.with(|s| {
-                let store = s.incompressible(g);
-                g.chunks(BLOCK)
-                    .map(|b| match &zero {
-                        Some(z) if b.len() == BLOCK && all_zero(b) => z.clone(),
-                        _ => member(b, s, store),
-                    })
-                    .collect::<Vec<_>>()
-            })
-        });
-        for m in out.into_iter().flatten() {
-            self.inner.write_all(&m)?;
+    fn write_oldest(&mut self) -> io::Result<()> {
+        let Some(h) = self.running.pop_front() else { return Ok(()) };
+        let members = h.join().map_err(|_| io::Error::other("a compression thread failed"))?;
+        for m in members {
+            match m {
+                Member::Own(v) => self.inner.write_all(&v)?,
+                Member::Zero(z) => self.inner.write_all(&z)?,
+            }
         }
-        self.buf.drain(..whole);
+        Ok(())
+    }
+
+    fn drain(&mut self, all: bool) -> io::Result<()> {
+        if self.running.len() >= 2 {
+            self.write_oldest()?;
+        }
+        let whole = if all { self.buf.len() } else { self.buf.len() / (GROUP * BLOCK) * (GROUP * BLOCK) };
+        let rest = self.buf.split_off(whole);
+        let input = std::mem::replace(&mut self.buf, rest);
+        let (zero, pool, threads) = (self.zero.clone(), Arc::clone(&self.pool), self.threads);
+        let h = std::thread::Builder::new().name("kiln-bgzf".into()).spawn(move || {
+            let groups: Vec<&[u8]> = input.chunks(GROUP * BLOCK).collect();
+            let out = par_map(&groups, threads, |g| {
+                pool.with(|s| {
+                    let store = s.incompressible(g);
+                    g.chunks(BLOCK)
+                        .map(|b| match &zero {
+                            Some(z) if b.len() == BLOCK && all_zero(b) => Member::Zero(Arc::clone(z)),
+                            _ => Member::Own(member(b, s, store)),
+                        })
+                        .collect::<Vec<_>>()
+                })
+            });
+            out.into_iter().flatten().collect()
+        })?;
+        self.running.push_back(h);
         Ok(())
     }
 
     pub fn finish(mut self) -> io::Result<W> {
         self.drain(true)?;
+        while !self.running.is_empty() {
+            self.write_oldest()?;
+        }
         self.inner.write_all(&EOF_BLOCK)?;
         Ok(self.inner)
     }
@@ -81,7 +119,7 @@ impl<W: Write> BgzfWriter<W> {
 impl<W: Write> Write for BgzfWriter<W> {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         if self.zero.is_none() {
-            self.zero = Some(self.pool.with(|s| member(&vec![0; BLOCK], s, false)));
+            self.zero = Some(Arc::new(self.pool.with(|s| member(&vec![0; BLOCK], s, false))));
         }
         self.buf.extend_from_slice(data);
         if self.buf.len() >= self.batch_bytes() {
