@@ -49,12 +49,16 @@ impl Marker {
     /// `command` reporting its process group first. The login shell prints the marker, then
     /// replaces itself (same pid, so same group) by a new instance of itself running `command`
     /// exactly as sshd would have: quoting, stdin, environment, `$0`, the exit status and the
-    /// shell's own error messages stay the command's. Where the shell cannot be found again by
-    /// its name, `eval` runs the command instead. Assumes an sh-like login shell, as Packer's
-    /// own `execute_command` does.
+    /// shell's own error messages stay the command's. The new instance is found by the name sshd
+    /// gave the shell (`$0`), and used only when that is the login shell (`$SHELL`, set by
+    /// sshd); otherwise the command runs in the same shell through `eval`. Assumes an sh-like
+    /// login shell, as Packer's own `execute_command` does.
     pub fn wrap(&self, command: &str) -> String {
-        let q = super::quote(command);
-        format!("echo {}$$ >&2; command -v \"$0\" >/dev/null 2>&1 && exec \"$0\" -c {q}; eval {q}", self.tag)
+        format!(
+            "echo {}$$ >&2; kiln_command={}; [ \"$(command -v \"$0\")\" -ef \"${{SHELL:-}}\" ] && exec \"$0\" -c \"$kiln_command\"; eval \"$kiln_command\"",
+            self.tag,
+            super::quote(command)
+        )
     }
 
     /// When `line` ends with the marker: records the group and returns what the line held
@@ -286,10 +290,6 @@ mod tests {
     #[test]
     fn marker_is_taken_out_of_lines_and_raw_output() {
         let mut m = Marker::new("ab12");
-        assert_eq!(
-            m.wrap("exit 'x'"),
-            r#"echo kiln-pgid-ab12-$$ >&2; command -v "$0" >/dev/null 2>&1 && exec "$0" -c 'exit '"'"'x'"'"''; eval 'exit '"'"'x'"'"''"#
-        );
         assert_eq!(m.take("kiln-pgid-ab12-"), None);
         assert_eq!(m.take("kiln-pgid-ab12-12x"), None);
         assert_eq!(m.take("kiln-pgid-other-12"), None);
@@ -299,6 +299,38 @@ mod tests {
         assert_eq!(m.take("kiln-pgid-ab12-77"), Some(""));
         assert_eq!(m.find(b"noise\nkiln-pgid-ab12-99\r\nmore"), Some(99));
         assert_eq!(m.find(b"kiln-pgid-ab12-99"), None, "an unfinished line is not the marker yet");
+    }
+
+    /// (stdout, stderr without the marker line, exit status) of `command` wrapped, run by
+    /// `/bin/sh` as sshd runs a login shell, with `SHELL` set as given.
+    fn wrapped(command: &str, shell_var: Option<&str>) -> (String, String, Option<i32>) {
+        let mut m = Marker::new("ab12");
+        let mut c = std::process::Command::new("/bin/sh");
+        c.arg("-c").arg(m.wrap(command)).env_remove("SHELL");
+        if let Some(v) = shell_var {
+            c.env("SHELL", v);
+        }
+        let o = c.output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        let (first, rest) = err.split_once('\n').unwrap();
+        assert!(m.take(first).is_some_and(|before| before.is_empty()), "{err}");
+        (String::from_utf8_lossy(&o.stdout).into_owned(), rest.to_string(), o.status.code())
+    }
+
+    #[test]
+    fn wrapped_commands_run_unchanged_by_the_login_shell_or_through_eval() {
+        let command = "echo \"it's $0\" '$$'; echo oops >&2; exit 3";
+        let plain = std::process::Command::new("/bin/sh").args(["-c", command]).output().unwrap();
+        let plain = (
+            String::from_utf8_lossy(&plain.stdout).into_owned(),
+            String::from_utf8_lossy(&plain.stderr).into_owned(),
+            plain.status.code(),
+        );
+        assert_eq!(plain.0, "it's /bin/sh $$\n");
+        assert_eq!(wrapped(command, Some("/bin/sh")), plain);
+        // Not the login shell under that name: the same shell runs it.
+        assert_eq!(wrapped(command, None), plain);
+        assert_eq!(wrapped(command, Some("/nonexistent/sh")), plain);
     }
 
     #[test]
