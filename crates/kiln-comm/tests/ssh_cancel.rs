@@ -190,3 +190,49 @@ async fn a_command_that_ended_is_not_stopped() {
     comm.stop_cancelled(&ui).await;
     assert!(r.events().is_empty());
 }
+
+/// Live (not zombie) processes whose command line is `args`.
+fn running(args: &[&str]) -> usize {
+    let want = args.join("\0") + "\0";
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|e| std::fs::read(e.path().join("cmdline")).is_ok_and(|c| c == want.as_bytes()))
+        .filter(|e| std::fs::read_to_string(e.path().join("stat")).is_ok_and(|s| !s.contains(") Z ")))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_command_cancelled_at_any_moment_does_not_survive() {
+    let Some(sshd) = sshd_or_skip() else { return };
+    let comm = kiln_comm::ssh::connect(&sshd.config(), &quiet).await.unwrap();
+    // Cancelled while the channel opens, while sshd starts it, before and after it reported
+    // its group.
+    let mut started = 0;
+    for delay in [0u64, 2, 5, 10, 30, 100, 300] {
+        let secs = format!("{}", 600 + delay);
+        let pidfile = sshd.dir.join(format!("pid-{delay}"));
+        let out = |_: Stream, _: &str| {};
+        let command = format!("echo $$ > {}; sleep {secs}; echo not reached", pidfile.display());
+        let r = tokio::time::timeout(Duration::from_millis(delay), comm.start(&command, &out)).await;
+        assert!(r.is_err(), "the command ended by itself");
+        let (ui, r, log) = memory_ui();
+        let start = Instant::now();
+        comm.stop_cancelled(&ui).await;
+        assert!(start.elapsed() < Duration::from_secs(6), "{:?}", start.elapsed());
+        let said = format!("{:?} {}", r.events(), String::from_utf8_lossy(&log.lock().unwrap()));
+        // sshd may still be starting a command it had been asked for: give it time to show up
+        // (it takes a few hundred ms on a busy machine), then it must be gone.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let gone = Instant::now();
+        while running(&["sleep", &secs]) > 0 && gone.elapsed() < Duration::from_secs(5) {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(running(&["sleep", &secs]), 0, "cancelled after {delay} ms, the command survived: {said}");
+        if let Some(pgid) = std::fs::read_to_string(&pidfile).ok().and_then(|p| p.trim().parse::<u32>().ok()) {
+            started += 1;
+            assert_eq!(members(pgid), Vec::<String>::new(), "cancelled after {delay} ms");
+        }
+    }
+    eprintln!("{started} of the cancelled commands had started");
+}

@@ -23,8 +23,9 @@ use super::Conn;
 
 /// How long a stopped group has between SIGTERM and SIGKILL (as the local communicator).
 const GRACE_SECS: u32 = 3;
-/// How long to wait for the group of a command cancelled before it reported it.
-const MARKER_WAIT: Duration = Duration::from_secs(2);
+/// How long to wait for the group of a command cancelled before it reported it (sshd may
+/// still be starting it: that takes seconds on a busy machine).
+const MARKER_WAIT: Duration = Duration::from_secs(30);
 /// How long the kill over a new channel may take.
 const KILL_WAIT: Duration = Duration::from_secs(4);
 /// How long [`report`] waits for all of it (the engine gives a cancelled step 10 s).
@@ -135,6 +136,17 @@ impl Running {
         }
     }
 
+    /// Starts the command (wrapped by the marker). Dropped from here on, even before sshd
+    /// confirmed the start, the command is stopped.
+    pub async fn exec(&mut self, command: &str) -> Result<(), russh::Error> {
+        let Some(ch) = self.ch.as_ref() else { return Ok(()) };
+        let r = ch.exec(true, self.marker.wrap(command)).await;
+        if r.is_err() {
+            self.ended();
+        }
+        r
+    }
+
     pub async fn wait(&mut self) -> Option<ChannelMsg> {
         self.ch.as_mut()?.wait().await
     }
@@ -189,7 +201,10 @@ async fn stop(mut ch: Channel<Msg>, marker: Marker, mut seen: Vec<u8>, conn: Arc
                                 return Some(p);
                             }
                         }
-                        ChannelMsg::ExitStatus { .. } | ChannelMsg::ExitSignal { .. } => return None,
+                        // Ended, or never started (sshd refused it).
+                        ChannelMsg::ExitStatus { .. } | ChannelMsg::ExitSignal { .. } | ChannelMsg::Failure => {
+                            return None
+                        }
                         _ => {}
                     }
                 }
@@ -248,7 +263,9 @@ pub(super) async fn report(pending: &Pending, ui: &Ui) {
                 continue;
             }
             Err(_) => {
-                ui.log("stopping the cancelled remote command takes too long; going on (best effort)");
+                // Its task goes on while kiln runs: sshd may not have started the command yet.
+                ui.say("Cleaning up: stopping the remote command");
+                ui.log("the cancelled remote command has not reported its process group yet; going on (best effort)");
                 continue;
             }
         };

@@ -362,9 +362,8 @@ impl Communicator for Ssh {
             ch.request_pty(true, "xterm", 80, 40, 0, 0, &[]).await.map_err(|e| err("requesting a pty", e))?;
         }
         let marker = command::Marker::new(&self.nonce);
-        ch.exec(true, marker.wrap(command)).await.map_err(|e| err("starting the command", e))?;
-        // From here on, dropping this future stops the command on the machine.
         let mut run = command::Running::new(ch, marker, Arc::clone(&self.conn), Arc::clone(&self.stopping));
+        run.exec(command).await.map_err(|e| err("starting the command", e))?;
         let mut code = None;
         while let Some(msg) = run.wait().await {
             let (lines, data) = match msg {
