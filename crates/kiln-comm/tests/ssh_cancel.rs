@@ -236,3 +236,45 @@ async fn a_command_cancelled_at_any_moment_does_not_survive() {
     }
     eprintln!("{started} of the cancelled commands had started");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lost_connection_makes_the_stop_a_logged_best_effort() {
+    let Some(mut sshd) = sshd_or_skip() else { return };
+    let comm = kiln_comm::ssh::connect(&sshd.config(), &quiet).await.unwrap();
+    let pidfile = sshd.dir.join("pid-lost");
+    let command = format!("echo $$ > {}; sleep 30", pidfile.display());
+    let out = |_: Stream, _: &str| {};
+    let mut run = Box::pin(comm.start(&command, &out));
+    let pgid = loop {
+        tokio::select! {
+            r = &mut run => panic!("the command ended by itself: {r:?}"),
+            _ = tokio::time::sleep(Duration::from_millis(20)) => {}
+        }
+        if let Some(p) = std::fs::read_to_string(&pidfile).ok().and_then(|s| s.trim().parse::<u32>().ok()) {
+            break p;
+        }
+    };
+    // The machine goes away (its sshd restarts) while the command's future is not polled.
+    sshd.restart().unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    drop(run);
+    let (ui, r, log) = memory_ui();
+    let start = Instant::now();
+    comm.stop_cancelled(&ui).await;
+    assert!(start.elapsed() < Duration::from_secs(6), "{:?}", start.elapsed());
+    let log = String::from_utf8_lossy(&log.lock().unwrap()).into_owned();
+    assert_eq!(
+        r.events(),
+        [Event::Say { build: None, text: format!("Cleaning up: stopping the remote command (process group {pgid})") }]
+    );
+    assert!(
+        log.contains(&format!(
+            "could not stop process group {pgid} on the machine (the connection is gone); this is best effort"
+        )),
+        "{log}"
+    );
+    // The harness's sshd does not take its sessions' commands down with it: end this one here.
+    let _ = std::process::Command::new("kill").args(["-KILL", "--", &format!("-{pgid}")]).status();
+    // The communicator reconnects for the next command.
+    assert_eq!(over_ssh(&comm, "echo back").await, (vec!["back".into()], vec![], Some(0)));
+}
