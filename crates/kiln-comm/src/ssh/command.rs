@@ -29,7 +29,7 @@ const MARKER_WAIT: Duration = Duration::from_secs(30);
 /// How long the kill over a new channel may take.
 const KILL_WAIT: Duration = Duration::from_secs(4);
 /// How long [`report`] waits for all of it (the engine gives a cancelled step 10 s).
-pub(super) const STOP_WAIT: Duration = Duration::from_secs(6);
+const STOP_WAIT: Duration = Duration::from_secs(6);
 
 /// Stop tasks of cancelled commands, for [`report`].
 pub(super) type Pending = Arc<std::sync::Mutex<Vec<JoinHandle<Stopped>>>>;
@@ -52,8 +52,10 @@ impl Marker {
     /// exactly as sshd would have: quoting, stdin, environment, `$0`, the exit status and the
     /// shell's own error messages stay the command's. The new instance is found by the name sshd
     /// gave the shell (`$0`), and used only when that is the login shell (`$SHELL`, set by
-    /// sshd); otherwise the command runs in the same shell through `eval`. Assumes an sh-like
-    /// login shell, as Packer's own `execute_command` does.
+    /// sshd); otherwise the command runs in the same shell through `eval` (which changes the
+    /// shell's error messages a little). What the new instance does not get: `$SHLVL` is one
+    /// higher, and functions or options that startup files set without exporting are gone.
+    /// Assumes an sh-like login shell, as Packer's own `execute_command` does.
     pub fn wrap(&self, command: &str) -> String {
         format!(
             "echo {}$$ >&2; kiln_command={}; [ \"$(command -v \"$0\")\" -ef \"${{SHELL:-}}\" ] && exec \"$0\" -c \"$kiln_command\"; eval \"$kiln_command\"",
