@@ -53,8 +53,8 @@ impl Marker {
     /// shell's own error messages stay the command's. The new instance is found by the name sshd
     /// gave the shell (`$0`), and used only when that is the login shell (`$SHELL`, set by
     /// sshd); otherwise the command runs in the same shell through `eval` (which changes the
-    /// shell's error messages a little). What the new instance does not get: `$SHLVL` is one
-    /// higher, and functions or options that startup files set without exporting are gone.
+    /// shell's error messages a little). What the new instance does not get: functions or
+    /// options that startup files set without exporting (bash's `exec` keeps `$SHLVL`).
     /// Assumes an sh-like login shell, as Packer's own `execute_command` does.
     pub fn wrap(&self, command: &str) -> String {
         format!(
