@@ -4,7 +4,10 @@
 //! [`kiln_template::decode::decode_split`]); [`config::Config::connect`] turns it into a
 //! [`kiln_core::Communicator`]. `local` runs on this machine (shell-local uses it), `none`
 //! refuses every operation, `ssh` reaches a machine over SSH (russh).
+//! [`authorized_keys`] removes a build's temporary key from the machine
+//! (`ssh_clear_authorized_keys`).
 
+pub mod authorized_keys;
 pub mod config;
 pub mod keys;
 pub mod local;

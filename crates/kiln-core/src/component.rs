@@ -229,4 +229,9 @@ pub trait Communicator: Send + Sync {
     async fn download(&self, src: &str, dst: &Path) -> Result<()>;
     /// Copies the folder `src` on the machine to the local folder `dst`.
     async fn download_dir(&self, src: &str, dst: &Path, exclude: &[String]) -> Result<()>;
+    /// After a [`Communicator::start`] was cancelled (its future dropped): waits, briefly, until
+    /// what the communicator does to stop the command on the machine is done, and says it on
+    /// `ui` ("Cleaning up: stopping the remote command …"). Best effort, never an error. The
+    /// default does nothing, for communicators whose commands end with their future.
+    async fn stop_cancelled(&self, _ui: &Ui) {}
 }

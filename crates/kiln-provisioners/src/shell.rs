@@ -255,6 +255,10 @@ impl Shell {
                 Stream::Stderr => out_ui.error(line),
             };
             let started = ctx.cancel.run(comm.start(command, &output)).await;
+            if started.is_err() {
+                // The command may still run on the machine: have it stopped before its script goes.
+                comm.stop_cancelled(ui).await;
+            }
             // The uploaded script never outlives the run, whatever its outcome (unless
             // skip_clean). A machine that just rebooted may not answer: don't wait long.
             if !c.skip_clean {

@@ -86,9 +86,11 @@ impl Builder for NullBuilder {
         let (c, comm): (Config, kiln_comm::Config) =
             kiln_template::decode::decode_split(config, "the \"null\" builder")?;
         comm.check(config, true).into_result()?;
+        // The null builder never makes a temporary key pair for ssh_clear_authorized_keys to remove.
+        let warnings = comm.check_clear_authorized_keys(config, false).into_iter().collect();
         self.config = c;
         self.comm = comm;
-        Ok(Vec::new())
+        Ok(warnings)
     }
 
     async fn run(&self, ctx: &RunContext, hook: Arc<dyn ProvisionHook>) -> Result<Option<Arc<dyn Artifact>>> {
@@ -101,5 +103,21 @@ impl Builder for NullBuilder {
             description: "Did not export anything. This is the null builder".into(),
             ..BasicArtifact::default()
         })))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clear_authorized_keys_without_a_temporary_key_is_a_warning() {
+        let src = "{\"ssh_host\": \"h\", \"ssh_username\": \"u\",\n \"ssh_private_key_file\": \"k\", \"ssh_clear_authorized_keys\": true}";
+        let n = kiln_template::testing::json_node("t.json", src).unwrap();
+        let mut b = NullBuilder::default();
+        let w = b.prepare(&n, &BuildInfo::default()).unwrap();
+        assert_eq!(w.len(), 1);
+        assert_eq!(w[0].summary, "ssh_clear_authorized_keys does nothing here");
+        assert_eq!(w[0].span.as_ref().unwrap().line_col(), (2, 60));
     }
 }

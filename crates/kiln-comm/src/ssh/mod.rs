@@ -19,6 +19,8 @@ use tokio::sync::Mutex;
 
 use crate::config::Config;
 
+mod command;
+
 struct Client;
 
 impl client::Handler for Client {
@@ -31,7 +33,8 @@ impl client::Handler for Client {
 }
 
 pub struct Ssh {
-    conn: Mutex<Conn>,
+    /// Shared with the tasks that stop cancelled commands.
+    conn: Arc<Mutex<Conn>>,
     /// Counts reconnections, so an SFTP session of an old connection is not reused.
     generation: std::sync::atomic::AtomicU64,
     /// To reconnect when the machine went away (a reboot between provisioners).
@@ -40,6 +43,10 @@ pub struct Ssh {
     sftp: Mutex<Option<(u64, Arc<SftpSession>)>>,
     use_sftp: bool,
     pty: bool,
+    /// Makes the line each command reports its process group with unique to this connection.
+    nonce: String,
+    /// Stopping cancelled commands, until a provisioner asks how that went.
+    stopping: command::Pending,
 }
 
 fn err(what: &str, e: impl std::fmt::Display) -> Error {
@@ -190,13 +197,26 @@ pub async fn connect(c: &Config, say: &(dyn Fn(&str) + Send + Sync)) -> Result<S
     let conn = establish(c).await?;
     say("Connected to SSH!");
     Ok(Ssh {
-        conn: Mutex::new(conn),
+        conn: Arc::new(Mutex::new(conn)),
         generation: std::sync::atomic::AtomicU64::new(0),
         config: c.clone(),
         sftp: Mutex::new(None),
         use_sftp: c.ssh_file_transfer_method.as_deref() != Some("scp"),
         pty: c.ssh_pty.unwrap_or(false),
+        nonce: nonce(),
+        stopping: command::Pending::default(),
     })
+}
+
+/// 16 hex digits from the OS's random source (the time, where it cannot be read).
+fn nonce() -> String {
+    let mut b = [0u8; 8];
+    let read = std::fs::File::open("/dev/urandom").and_then(|mut f| std::io::Read::read_exact(&mut f, &mut b));
+    if read.is_err() {
+        let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        b = (t.as_nanos() as u64 ^ u64::from(std::process::id())).to_le_bytes();
+    }
+    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 /// The session and the bastion's (kept open for the tunnel).
@@ -236,28 +256,6 @@ async fn establish(c: &Config) -> Result<Conn> {
 
 fn quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\"'\"'"))
-}
-
-/// Splits a byte stream into lines for the output callback.
-struct Lines {
-    buf: Vec<u8>,
-    stream: Stream,
-}
-
-impl Lines {
-    fn push(&mut self, data: &[u8], out: OutputFn<'_>) {
-        self.buf.extend_from_slice(data);
-        while let Some(i) = self.buf.iter().position(|b| *b == b'\n') {
-            let line: Vec<u8> = self.buf.drain(..=i).collect();
-            out(self.stream, String::from_utf8_lossy(&line).trim_end_matches(['\n', '\r']));
-        }
-    }
-    fn finish(&mut self, out: OutputFn<'_>) {
-        if !self.buf.is_empty() {
-            out(self.stream, String::from_utf8_lossy(&self.buf).trim_end_matches('\r'));
-            self.buf.clear();
-        }
-    }
 }
 
 impl Ssh {
@@ -359,25 +357,52 @@ impl Ssh {
 #[async_trait]
 impl Communicator for Ssh {
     async fn start(&self, command: &str, output: OutputFn<'_>) -> Result<Option<i32>> {
-        let mut ch = self.channel().await?;
+        let ch = self.channel().await?;
         if self.pty {
             ch.request_pty(true, "xterm", 80, 40, 0, 0, &[]).await.map_err(|e| err("requesting a pty", e))?;
         }
-        ch.exec(true, command).await.map_err(|e| err("starting the command", e))?;
-        let mut out = Lines { buf: Vec::new(), stream: Stream::Stdout };
-        let mut errs = Lines { buf: Vec::new(), stream: Stream::Stderr };
+        let marker = command::Marker::new(&self.nonce);
+        let mut run = command::Running::new(ch, marker, Arc::clone(&self.conn), Arc::clone(&self.stopping));
+        run.exec(command).await.map_err(|e| err("starting the command", e))?;
         let mut code = None;
-        while let Some(msg) = ch.wait().await {
-            match msg {
-                ChannelMsg::Data { data } => out.push(&data, output),
-                ChannelMsg::ExtendedData { data, ext: 1 } => errs.push(&data, output),
-                ChannelMsg::ExitStatus { exit_status } => code = Some(exit_status as i32),
-                _ => {}
-            }
+        while let Some(msg) = run.wait().await {
+            let (lines, data) = match msg {
+                ChannelMsg::Data { data } => (&mut run.out, data),
+                ChannelMsg::ExtendedData { data, ext: 1 } => (&mut run.errs, data),
+                ChannelMsg::ExitStatus { exit_status } => {
+                    code = Some(exit_status as i32);
+                    run.ended();
+                    continue;
+                }
+                ChannelMsg::ExitSignal { .. } => {
+                    run.ended();
+                    continue;
+                }
+                _ => continue,
+            };
+            let marker = &mut run.marker;
+            lines.push(&data, |stream, line| {
+                // The marker line is the command's first on stderr (on the merged stream with a
+                // pty); nothing else is touched.
+                if marker.pgid.is_none() {
+                    if let Some(before) = marker.take(line) {
+                        if !before.is_empty() {
+                            output(stream, before);
+                        }
+                        return;
+                    }
+                }
+                output(stream, line);
+            });
         }
-        out.finish(output);
-        errs.finish(output);
+        run.ended();
+        run.out.finish(output);
+        run.errs.finish(output);
         Ok(code)
+    }
+
+    async fn stop_cancelled(&self, ui: &kiln_core::Ui) {
+        command::report(&self.stopping, ui).await;
     }
 
     async fn upload(&self, dst: &str, data: &[u8]) -> Result<()> {

@@ -1,0 +1,364 @@
+//! A command running over SSH, and stopping it when its `start` is cancelled.
+//!
+//! Cancelling a build drops the future of [`Communicator::start`](kiln_core::Communicator::start).
+//! Closing the channel does not stop the remote command: sshd leaves a command without a pty
+//! running, and the SSH "signal" request, where sshd honours it at all, is refused for root
+//! sessions ("session signalling requires privilege separation"). So every command first
+//! reports its process group: sshd runs each exec'd command in a new session, so the shell's
+//! `$$` is the group of everything the command starts. When the future is dropped while the
+//! command still runs, [`Running`]'s drop spawns a task that sends the signal request anyway
+//! (harmless where refused) and then kills that group over a fresh channel. The provisioner
+//! waits for that task and reports it with [`report`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kiln_core::{Stream, Ui};
+use russh::client::Msg;
+use russh::{Channel, ChannelMsg, Sig};
+use tokio::sync::Mutex;
+use tokio::task::JoinHandle;
+
+use super::Conn;
+
+/// How long a stopped group has between SIGTERM and SIGKILL (as the local communicator).
+const GRACE_SECS: u32 = 3;
+/// How long to wait for the group of a command cancelled before it reported it (sshd may
+/// still be starting it: that takes seconds on a busy machine).
+const MARKER_WAIT: Duration = Duration::from_secs(30);
+/// How long the kill over a new channel may take.
+const KILL_WAIT: Duration = Duration::from_secs(4);
+/// How long [`report`] waits for all of it (the engine gives a cancelled step 10 s).
+const STOP_WAIT: Duration = Duration::from_secs(6);
+
+/// Stop tasks of cancelled commands, for [`report`].
+pub(super) type Pending = Arc<std::sync::Mutex<Vec<JoinHandle<Stopped>>>>;
+
+/// The line a command prints first (on stderr; on the merged stream with a pty), which
+/// [`Marker`] takes out of the output: `kiln-pgid-<nonce>-<pid>`.
+pub(super) struct Marker {
+    tag: String,
+    pub pgid: Option<u32>,
+}
+
+impl Marker {
+    /// `nonce` makes the line one that no command prints by chance.
+    pub fn new(nonce: &str) -> Marker {
+        Marker { tag: format!("kiln-pgid-{nonce}-"), pgid: None }
+    }
+
+    /// `command` reporting its process group first. The login shell prints the marker, then
+    /// replaces itself (same pid, so same group) by a new instance of itself running `command`
+    /// exactly as sshd would have: quoting, stdin, environment, `$0`, the exit status and the
+    /// shell's own error messages stay the command's. The new instance is found by the name sshd
+    /// gave the shell (`$0`), and used only when that is the login shell (`$SHELL`, set by
+    /// sshd); otherwise the command runs in the same shell through `eval` (which changes the
+    /// shell's error messages a little). What the new instance does not get: functions or
+    /// options that startup files set without exporting (bash's `exec` keeps `$SHLVL`).
+    /// Assumes an sh-like login shell, as Packer's own `execute_command` does.
+    pub fn wrap(&self, command: &str) -> String {
+        format!(
+            "echo {}$$ >&2; kiln_command={}; [ \"$(command -v \"$0\")\" -ef \"${{SHELL:-}}\" ] && exec \"$0\" -c \"$kiln_command\"; eval \"$kiln_command\"",
+            self.tag,
+            super::quote(command)
+        )
+    }
+
+    /// When `line` ends with the marker: records the group and returns what the line held
+    /// before it (a startup file's output without a newline), else `None`.
+    pub fn take<'a>(&mut self, line: &'a str) -> Option<&'a str> {
+        let at = line.rfind(&self.tag)?;
+        let digits = &line[at + self.tag.len()..];
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        self.pgid = digits.parse().ok();
+        self.pgid.map(|_| &line[..at])
+    }
+
+    /// The group, from raw output bytes that may hold the marker's line.
+    fn find(&self, bytes: &[u8]) -> Option<u32> {
+        let text = String::from_utf8_lossy(bytes);
+        let at = text.find(&self.tag)?;
+        let rest = &text[at + self.tag.len()..];
+        let end = rest.find(['\r', '\n'])?;
+        rest[..end].parse().ok()
+    }
+}
+
+/// Splits a byte stream into lines for the output callback.
+pub(super) struct Lines {
+    buf: Vec<u8>,
+    stream: Stream,
+}
+
+impl Lines {
+    pub fn new(stream: Stream) -> Lines {
+        Lines { buf: Vec::new(), stream }
+    }
+
+    pub fn push(&mut self, data: &[u8], mut line: impl FnMut(Stream, &str)) {
+        self.buf.extend_from_slice(data);
+        while let Some(i) = self.buf.iter().position(|b| *b == b'\n') {
+            let l: Vec<u8> = self.buf.drain(..=i).collect();
+            line(self.stream, String::from_utf8_lossy(&l).trim_end_matches(['\n', '\r']));
+        }
+    }
+
+    pub fn finish(&mut self, mut line: impl FnMut(Stream, &str)) {
+        if !self.buf.is_empty() {
+            line(self.stream, String::from_utf8_lossy(&self.buf).trim_end_matches('\r'));
+            self.buf.clear();
+        }
+    }
+}
+
+/// The channel of a running command. Dropped before [`Running::ended`], it has the command
+/// stopped on the machine.
+pub(super) struct Running {
+    ch: Option<Channel<Msg>>,
+    pub marker: Marker,
+    pub out: Lines,
+    pub errs: Lines,
+    conn: Arc<Mutex<Conn>>,
+    pending: Pending,
+    ended: bool,
+}
+
+impl Running {
+    pub fn new(ch: Channel<Msg>, marker: Marker, conn: Arc<Mutex<Conn>>, pending: Pending) -> Running {
+        Running {
+            ch: Some(ch),
+            marker,
+            out: Lines::new(Stream::Stdout),
+            errs: Lines::new(Stream::Stderr),
+            conn,
+            pending,
+            ended: false,
+        }
+    }
+
+    /// Starts the command (wrapped by the marker). Dropped from here on, even before sshd
+    /// confirmed the start, the command is stopped.
+    pub async fn exec(&mut self, command: &str) -> Result<(), russh::Error> {
+        let Some(ch) = self.ch.as_ref() else { return Ok(()) };
+        let r = ch.exec(true, self.marker.wrap(command)).await;
+        if r.is_err() {
+            self.ended();
+        }
+        r
+    }
+
+    pub async fn wait(&mut self) -> Option<ChannelMsg> {
+        self.ch.as_mut()?.wait().await
+    }
+
+    /// The command ended (its exit status came, or its channel closed): nothing to stop any
+    /// more, even if the rest of its output is still being read.
+    pub fn ended(&mut self) {
+        self.ended = true;
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let Some(ch) = self.ch.take().filter(|_| !self.ended) else { return };
+        let Ok(rt) = tokio::runtime::Handle::try_current() else { return };
+        let marker = Marker { tag: self.marker.tag.clone(), pgid: self.marker.pgid };
+        // Unfinished lines may hold the start of the marker.
+        let seen = [std::mem::take(&mut self.errs.buf), std::mem::take(&mut self.out.buf)].concat();
+        let task = rt.spawn(stop(ch, marker, seen, Arc::clone(&self.conn)));
+        if let Ok(mut p) = self.pending.lock() {
+            p.retain(|t| !t.is_finished());
+            p.push(task);
+        }
+    }
+}
+
+/// What became of a cancelled command.
+#[derive(Debug)]
+pub(super) enum Stopped {
+    /// It ended by itself before it was stopped.
+    Ended,
+    /// SIGTERM went to its group (`running`: the group still had processes).
+    Signalled { pgid: u32, running: bool },
+    /// Its group is known but the machine could not be told.
+    Unreachable { pgid: u32, why: String },
+    /// It never reported its group (not an sh-like login shell?).
+    NoGroup,
+}
+
+async fn stop(mut ch: Channel<Msg>, marker: Marker, mut seen: Vec<u8>, conn: Arc<Mutex<Conn>>) -> Stopped {
+    // Stops the command where sshd honours it; refused for root sessions, and harmless then.
+    let _ = ch.signal(Sig::TERM).await;
+    let pgid = match marker.pgid.or_else(|| marker.find(&seen)) {
+        Some(p) => p,
+        None => {
+            let found = tokio::time::timeout(MARKER_WAIT, async {
+                while let Some(msg) = ch.wait().await {
+                    match msg {
+                        ChannelMsg::Data { data } | ChannelMsg::ExtendedData { data, .. } => {
+                            seen.extend_from_slice(&data);
+                            if let Some(p) = marker.find(&seen) {
+                                return Some(p);
+                            }
+                        }
+                        // Ended, or never started (sshd refused it).
+                        ChannelMsg::ExitStatus { .. } | ChannelMsg::ExitSignal { .. } | ChannelMsg::Failure => {
+                            return None
+                        }
+                        _ => {}
+                    }
+                }
+                None
+            })
+            .await;
+            match found {
+                Ok(Some(p)) => p,
+                Ok(None) => return Stopped::Ended,
+                Err(_) => return Stopped::NoGroup,
+            }
+        }
+    };
+    let stopped = match tokio::time::timeout(KILL_WAIT, kill(&conn, pgid)).await {
+        Ok(Ok(running)) => Stopped::Signalled { pgid, running },
+        Ok(Err(why)) => Stopped::Unreachable { pgid, why },
+        Err(_) => Stopped::Unreachable { pgid, why: "the machine did not answer in time".into() },
+    };
+    let _ = ch.close().await;
+    stopped
+}
+
+/// SIGTERM to group `pgid` over a new channel, SIGKILL after the grace (left running on the
+/// machine, so it happens even if kiln exits first). Whether the group had processes.
+async fn kill(conn: &Mutex<Conn>, pgid: u32) -> Result<bool, String> {
+    let mut ch = {
+        let c = conn.lock().await;
+        // Never reconnect here: a machine that went away (a reboot) has nothing left to stop.
+        if c.0.is_closed() {
+            return Err("the connection is gone".into());
+        }
+        c.0.channel_open_session().await.map_err(|e| e.to_string())?
+    };
+    let script = format!(
+        "if kill -TERM -{pgid} 2>/dev/null; then (sleep {GRACE_SECS}; kill -KILL -{pgid}) </dev/null >/dev/null 2>&1 & echo running; fi"
+    );
+    ch.exec(true, script).await.map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    while let Some(msg) = ch.wait().await {
+        if let ChannelMsg::Data { data } = msg {
+            out.extend_from_slice(&data);
+        }
+    }
+    Ok(String::from_utf8_lossy(&out).contains("running"))
+}
+
+/// Waits for the stop tasks of cancelled commands and says what they did: one "Cleaning up:"
+/// line for each command that was still running, the details in the debug log.
+pub(super) async fn report(pending: &Pending, ui: &Ui) {
+    let tasks: Vec<_> = pending.lock().map(|mut p| std::mem::take(&mut *p)).unwrap_or_default();
+    for task in tasks {
+        let stopped = match tokio::time::timeout(STOP_WAIT, task).await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => {
+                ui.log(format!("stopping the cancelled remote command failed (best effort): {e}"));
+                continue;
+            }
+            Err(_) => {
+                // Its task goes on while kiln runs: sshd may not have started the command yet.
+                ui.say("Cleaning up: stopping the remote command");
+                ui.log("the cancelled remote command has not reported its process group yet; going on (best effort)");
+                continue;
+            }
+        };
+        match stopped {
+            Stopped::Ended => ui.log("the cancelled remote command had already ended"),
+            Stopped::Signalled { pgid, running } => {
+                ui.say(format!("Cleaning up: stopping the remote command (process group {pgid})"));
+                if running {
+                    ui.log(format!(
+                        "sent SIGTERM to process group {pgid} on the machine; SIGKILL follows in {GRACE_SECS}s"
+                    ));
+                } else {
+                    ui.log(format!("process group {pgid} had already ended on the machine"));
+                }
+            }
+            Stopped::Unreachable { pgid, why } => {
+                ui.say(format!("Cleaning up: stopping the remote command (process group {pgid})"));
+                ui.log(format!(
+                    "could not stop process group {pgid} on the machine ({why}); this is best effort, the \
+                     build goes on, the command may still be running"
+                ));
+            }
+            Stopped::NoGroup => {
+                ui.say("Cleaning up: stopping the remote command");
+                ui.log(
+                    "the cancelled remote command never reported its process group (is the login shell \
+                     sh-compatible?); only an SSH signal request was sent, which OpenSSH refuses for root \
+                     sessions: the command may still be running",
+                );
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn marker_is_taken_out_of_lines_and_raw_output() {
+        let mut m = Marker::new("ab12");
+        assert_eq!(m.take("kiln-pgid-ab12-"), None);
+        assert_eq!(m.take("kiln-pgid-ab12-12x"), None);
+        assert_eq!(m.take("kiln-pgid-other-12"), None);
+        assert_eq!(m.pgid, None);
+        assert_eq!(m.take("from .bashrc: kiln-pgid-ab12-4242"), Some("from .bashrc: "));
+        assert_eq!(m.pgid, Some(4242));
+        assert_eq!(m.take("kiln-pgid-ab12-77"), Some(""));
+        assert_eq!(m.find(b"noise\nkiln-pgid-ab12-99\r\nmore"), Some(99));
+        assert_eq!(m.find(b"kiln-pgid-ab12-99"), None, "an unfinished line is not the marker yet");
+    }
+
+    /// (stdout, stderr without the marker line, exit status) of `command` wrapped, run by
+    /// `/bin/sh` as sshd runs a login shell, with `SHELL` set as given.
+    fn wrapped(command: &str, shell_var: Option<&str>) -> (String, String, Option<i32>) {
+        let mut m = Marker::new("ab12");
+        let mut c = std::process::Command::new("/bin/sh");
+        c.arg("-c").arg(m.wrap(command)).env_remove("SHELL");
+        if let Some(v) = shell_var {
+            c.env("SHELL", v);
+        }
+        let o = c.output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        let (first, rest) = err.split_once('\n').unwrap();
+        assert!(m.take(first).is_some_and(|before| before.is_empty()), "{err}");
+        (String::from_utf8_lossy(&o.stdout).into_owned(), rest.to_string(), o.status.code())
+    }
+
+    #[test]
+    fn wrapped_commands_run_unchanged_by_the_login_shell_or_through_eval() {
+        let command = "echo \"it's $0\" '$$'; echo oops >&2; exit 3";
+        let plain = std::process::Command::new("/bin/sh").args(["-c", command]).output().unwrap();
+        let plain = (
+            String::from_utf8_lossy(&plain.stdout).into_owned(),
+            String::from_utf8_lossy(&plain.stderr).into_owned(),
+            plain.status.code(),
+        );
+        assert_eq!(plain.0, "it's /bin/sh $$\n");
+        assert_eq!(wrapped(command, Some("/bin/sh")), plain);
+        // Not the login shell under that name: the same shell runs it.
+        assert_eq!(wrapped(command, None), plain);
+        assert_eq!(wrapped(command, Some("/nonexistent/sh")), plain);
+    }
+
+    #[test]
+    fn lines_keep_bytes_and_split_on_newlines() {
+        let mut l = Lines::new(Stream::Stdout);
+        let mut got = Vec::new();
+        l.push(b"a\r\nb", |_, s| got.push(s.to_string()));
+        l.push(b"c\n\nd", |_, s| got.push(s.to_string()));
+        l.finish(|_, s| got.push(s.to_string()));
+        assert_eq!(got, ["a", "bc", "", "d"]);
+    }
+}
