@@ -47,21 +47,15 @@ impl Marker {
         Marker { tag: format!("kiln-pgid-{nonce}-"), pgid: None }
     }
 
-    /// `command` reporting its process group first. The login shell prints the marker, then
-    /// replaces itself (same pid, so same group) by a new instance of itself running `command`
-    /// exactly as sshd would have: quoting, stdin, environment, `$0`, the exit status and the
-    /// shell's own error messages stay the command's. The new instance is found by the name sshd
-    /// gave the shell (`$0`), and used only when that is the login shell (`$SHELL`, set by
-    /// sshd); otherwise the command runs in the same shell through `eval` (which changes the
-    /// shell's error messages a little). What the new instance does not get: functions or
-    /// options that startup files set without exporting (bash's `exec` keeps `$SHLVL`).
-    /// Assumes an sh-like login shell, as Packer's own `execute_command` does.
+    /// `command` reporting its process group first: the login shell prints the marker, then
+    /// runs `command` itself through `eval`, so quoting, stdin, the environment, `$0`, startup
+    /// files' functions and options, and the exit status stay what sshd would have given it.
+    /// Only the shell's own syntax-error messages change a little (bash drops its `-c: line N:`
+    /// prefix, dash adds `eval:`). Not a re-exec of the shell (`exec "$0" -c …`): bash would
+    /// read `~/.bashrc` a second time, run by sshd as it still believes it is. Assumes an
+    /// sh-like login shell, as Packer's own `execute_command` does.
     pub fn wrap(&self, command: &str) -> String {
-        format!(
-            "echo {}$$ >&2; kiln_command={}; [ \"$(command -v \"$0\")\" -ef \"${{SHELL:-}}\" ] && exec \"$0\" -c \"$kiln_command\"; eval \"$kiln_command\"",
-            self.tag,
-            super::quote(command)
-        )
+        format!("echo {}$$ >&2; eval {}", self.tag, super::quote(command))
     }
 
     /// When `line` ends with the marker: records the group and returns what the line held
@@ -321,15 +315,10 @@ mod tests {
     }
 
     /// (stdout, stderr without the marker line, exit status) of `command` wrapped, run by
-    /// `/bin/sh` as sshd runs a login shell, with `SHELL` set as given.
-    fn wrapped(command: &str, shell_var: Option<&str>) -> (String, String, Option<i32>) {
+    /// `shell` as sshd runs a login shell.
+    fn wrapped(shell: &str, command: &str) -> (String, String, Option<i32>) {
         let mut m = Marker::new("ab12");
-        let mut c = std::process::Command::new("/bin/sh");
-        c.arg("-c").arg(m.wrap(command)).env_remove("SHELL");
-        if let Some(v) = shell_var {
-            c.env("SHELL", v);
-        }
-        let o = c.output().unwrap();
+        let o = std::process::Command::new(shell).arg("-c").arg(m.wrap(command)).output().unwrap();
         let err = String::from_utf8_lossy(&o.stderr).into_owned();
         let (first, rest) = err.split_once('\n').unwrap();
         assert!(m.take(first).is_some_and(|before| before.is_empty()), "{err}");
@@ -337,19 +326,44 @@ mod tests {
     }
 
     #[test]
-    fn wrapped_commands_run_unchanged_by_the_login_shell_or_through_eval() {
+    fn wrapped_commands_run_unchanged_in_the_login_shell() {
         let command = "echo \"it's $0\" '$$'; echo oops >&2; exit 3";
-        let plain = std::process::Command::new("/bin/sh").args(["-c", command]).output().unwrap();
-        let plain = (
-            String::from_utf8_lossy(&plain.stdout).into_owned(),
-            String::from_utf8_lossy(&plain.stderr).into_owned(),
-            plain.status.code(),
-        );
-        assert_eq!(plain.0, "it's /bin/sh $$\n");
-        assert_eq!(wrapped(command, Some("/bin/sh")), plain);
-        // Not the login shell under that name: the same shell runs it.
-        assert_eq!(wrapped(command, None), plain);
-        assert_eq!(wrapped(command, Some("/nonexistent/sh")), plain);
+        for shell in ["/bin/sh", "/bin/bash"] {
+            let plain = std::process::Command::new(shell).args(["-c", command]).output().unwrap();
+            let plain = (
+                String::from_utf8_lossy(&plain.stdout).into_owned(),
+                String::from_utf8_lossy(&plain.stderr).into_owned(),
+                plain.status.code(),
+            );
+            assert_eq!(plain.0, format!("it's {shell} $$\n"));
+            assert_eq!(wrapped(shell, command), plain);
+        }
+    }
+
+    /// bash reads ~/.bashrc when it believes sshd started it; the wrapper must not make that
+    /// happen twice (it did when the wrapper re-executed the shell).
+    #[test]
+    fn startup_files_run_once() {
+        let home = std::env::temp_dir().join(format!("kiln-wrap-home-{}", std::process::id()));
+        std::fs::create_dir_all(&home).unwrap();
+        std::fs::write(home.join(".bashrc"), "echo bashrc >&2\n").unwrap();
+        let mut m = Marker::new("ab12");
+        let o = std::process::Command::new("/bin/bash")
+            .arg("-c")
+            .arg(m.wrap("echo hi"))
+            .env_clear()
+            .env("HOME", &home)
+            .env("PATH", "/usr/bin:/bin")
+            .env("SHELL", "/bin/bash")
+            .env("SSH_CLIENT", "127.0.0.1 40000 22")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let _ = std::fs::remove_dir_all(&home);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(String::from_utf8_lossy(&o.stdout), "hi\n");
+        assert!(err.matches("bashrc").count() <= 1, "{err}");
+        assert!(err.lines().any(|l| m.take(l).is_some()), "{err}");
     }
 
     #[test]

@@ -277,11 +277,11 @@ fn skip_symbols(bits: &mut Bits, lit: &Table, dist: &Table) -> Result<(), Malfor
         let (mut buf, mut count, mut next) = (bits.buf, bits.count, bits.next);
         while let Some(w) = data.get(next..next + 8) {
             // Top up to at least 56 bits; a length and a distance with their extra bits take 48.
+            // The bits loaded past `count` are the next bytes' own: loading them again later ORs
+            // in the same values, so they need no masking.
             buf |= u64::from_le_bytes(w.try_into().unwrap_or_default()) << count;
-            let bytes = (63 - count) / 8;
-            next += bytes as usize;
-            count += bytes * 8;
-            buf &= u64::MAX >> (64 - count);
+            next += ((63 - count) / 8) as usize;
+            count |= 56;
             let (sym, _, all) = lit.fast[(buf & lit_mask) as usize];
             if all == 0 || sym == 256 || (sym > 285 && sym != PAIR) {
                 break; // a long or invalid code, or the end of the block: the careful path
@@ -300,6 +300,8 @@ fn skip_symbols(bits: &mut Bits, lit: &Table, dist: &Table) -> Result<(), Malfor
                 count -= u32::from(all);
             }
         }
+        // The careful path below expects no bits above `count`.
+        buf &= u64::MAX.checked_shr(64 - count).unwrap_or(0);
         (bits.buf, bits.count, bits.next) = (buf, count, next);
         // One symbol the careful way (every check, the long-code tables, the end of the data).
         if bits.count < 48 {
