@@ -41,7 +41,10 @@ pub struct BgzfWriter<W: Write> {
     buf: Vec<u8>,
     /// The member of an all-zero block, shared by every one.
     zero: Option<Arc<Vec<u8>>>,
-    running: VecDeque<JoinHandle<Vec<Member>>>,
+    /// Each batch's members and its input, whose memory the next batch reuses (fresh memory
+    /// costs a page fault per 4 KiB).
+    running: VecDeque<JoinHandle<(Vec<Member>, Vec<u8>)>>,
+    spare: Vec<u8>,
 }
 
 /// A compressed member, or a copy of the zero member.
@@ -60,6 +63,7 @@ impl<W: Write> BgzfWriter<W> {
             buf: Vec::new(),
             zero: None,
             running: VecDeque::new(),
+            spare: Vec::new(),
         }
     }
 
@@ -69,7 +73,8 @@ impl<W: Write> BgzfWriter<W> {
 
     fn write_oldest(&mut self) -> io::Result<()> {
         let Some(h) = self.running.pop_front() else { return Ok(()) };
-        let members = h.join().map_err(|_| io::Error::other("a compression thread failed"))?;
+        let (members, input) = h.join().map_err(|_| io::Error::other("a compression thread failed"))?;
+        self.spare = input;
         for m in members {
             match m {
                 Member::Own(v) => self.inner.write_all(&v)?,
@@ -84,8 +89,11 @@ impl<W: Write> BgzfWriter<W> {
             self.write_oldest()?;
         }
         let whole = if all { self.buf.len() } else { self.buf.len() / (GROUP * BLOCK) * (GROUP * BLOCK) };
-        let rest = self.buf.split_off(whole);
-        let input = std::mem::replace(&mut self.buf, rest);
+        let mut next = std::mem::take(&mut self.spare);
+        next.clear();
+        next.extend_from_slice(&self.buf[whole..]);
+        let mut input = std::mem::replace(&mut self.buf, next);
+        input.truncate(whole);
         let (zero, pool, threads) = (self.zero.clone(), Arc::clone(&self.pool), self.threads);
         let h = std::thread::Builder::new().name("kiln-bgzf".into()).spawn(move || {
             let groups: Vec<&[u8]> = input.chunks(GROUP * BLOCK).collect();
@@ -100,7 +108,7 @@ impl<W: Write> BgzfWriter<W> {
                         .collect::<Vec<_>>()
                 })
             });
-            out.into_iter().flatten().collect()
+            (out.into_iter().flatten().collect(), input)
         })?;
         self.running.push_back(h);
         Ok(())
