@@ -4,8 +4,8 @@
 //! The gzip (.gz) and zip writers wrap it; BGZF uses the same pool on its own 64 KiB members.
 //!
 //! Chunks are compressed by libdeflate (whole-buffer, about three times zlib's speed at the same
-//! level, smaller output); [`blocks::reopen`](super::blocks::reopen) turns its finished stream
-//! into a sync-flushed one. Two shortcuts keep the output identical run to run while saving
+//! level, smaller output), patched to end a chunk the way a sync flush does (see
+//! [`super::libdeflate`]). Two shortcuts keep the output identical run to run while saving
 //! most of the time on disk images: an all-zero chunk reuses the bytes of the first all-zero
 //! chunk compressed, and a chunk whose samples do not compress is written as stored blocks
 //! (what deflate would end up close to anyway, at memory speed).
@@ -14,9 +14,7 @@ use std::io::{self, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use libdeflater::{CompressionLvl, Compressor};
-
-use super::blocks;
+use super::libdeflate::Compressor;
 
 /// Input bytes per parallel chunk.
 pub const CHUNK: usize = 1 << 20;
@@ -60,7 +58,7 @@ pub fn libdeflate_level(level: u32) -> i32 {
 }
 
 fn compressor(level: u32) -> Compressor {
-    Compressor::new(CompressionLvl::new(libdeflate_level(level)).unwrap_or_default())
+    Compressor::new(libdeflate_level(level))
 }
 
 /// Compressor states kept between chunks: a fresh one allocates a few hundred KiB, which per
@@ -100,19 +98,14 @@ impl Pool {
 impl Scratch {
     /// `data` as raw deflate blocks: ending the stream when `last`, else with a sync flush.
     pub fn deflate(&mut self, data: &[u8], last: bool) -> Vec<u8> {
-        let bound = self.main.deflate_compress_bound(data.len());
+        let bound = self.main.bound(data.len());
         if self.out.len() < bound {
             self.out.resize(bound, 0);
         }
-        let Ok(n) = self.main.deflate_compress(data, &mut self.out) else { return stored(data, last) };
-        // Room for the sync-flush tail `reopen` adds.
-        let mut out = Vec::with_capacity(n + 8);
-        out.extend_from_slice(&self.out[..n]);
-        // libdeflate's own output always walks; stored blocks are the safe answer regardless.
-        if !last && blocks::reopen(&mut out).is_err() {
-            return stored(data, last);
+        match self.main.compress(data, &mut self.out, last) {
+            Some(n) => self.out[..n].to_vec(),
+            None => stored(data, last),
         }
-        out
     }
     pub fn incompressible(&mut self, data: &[u8]) -> bool {
         incompressible_with(&mut self.quick, data)
@@ -149,9 +142,9 @@ fn incompressible_with(c: &mut Compressor, data: &[u8]) -> bool {
         return false;
     }
     let step = data.len() / SAMPLES;
-    let mut out = vec![0; c.deflate_compress_bound(SAMPLE)];
+    let mut out = vec![0; c.bound(SAMPLE)];
     let total_out: usize =
-        (0..SAMPLES).map(|i| c.deflate_compress(&data[i * step..i * step + SAMPLE], &mut out).unwrap_or(SAMPLE)).sum();
+        (0..SAMPLES).map(|i| c.compress(&data[i * step..i * step + SAMPLE], &mut out, true).unwrap_or(SAMPLE)).sum();
     total_out * 100 >= SAMPLES * SAMPLE * 98
 }
 

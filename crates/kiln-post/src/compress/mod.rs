@@ -8,9 +8,9 @@
 
 pub mod archive;
 pub mod bgzf;
-mod blocks;
 pub mod deflate;
 mod format;
+mod libdeflate;
 
 use std::io::{self, Read, Write};
 use std::path::Path;
