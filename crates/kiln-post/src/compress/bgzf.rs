@@ -3,11 +3,11 @@
 //! are independent, so they are compressed on every core.
 
 use std::collections::VecDeque;
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use super::deflate::{all_zero, par_map, stored, threads, Pool, Scratch};
+use super::deflate::{all_zero, par_map, stored, threads, InBuf, Pool, ReadInto, Scratch};
 
 /// Input bytes per block (what bgzip uses, so a stored block still fits in 64 KiB).
 pub const BLOCK: usize = 0xff00;
@@ -38,13 +38,13 @@ pub struct BgzfWriter<W: Write> {
     inner: W,
     pool: Arc<Pool>,
     threads: usize,
-    buf: Vec<u8>,
+    buf: InBuf,
     /// The member of an all-zero block, shared by every one.
     zero: Option<Arc<Vec<u8>>>,
     /// Each batch's members and its input, whose memory the next batch reuses (fresh memory
     /// costs a page fault per 4 KiB).
-    running: VecDeque<JoinHandle<(Vec<Member>, Vec<u8>)>>,
-    spare: Vec<u8>,
+    running: VecDeque<JoinHandle<(Vec<Member>, InBuf)>>,
+    spare: InBuf,
 }
 
 /// A compressed member, or a copy of the zero member.
@@ -60,10 +60,10 @@ impl<W: Write> BgzfWriter<W> {
             inner,
             pool: Arc::new(Pool::new(level)),
             threads,
-            buf: Vec::new(),
+            buf: InBuf::default(),
             zero: None,
             running: VecDeque::new(),
-            spare: Vec::new(),
+            spare: InBuf::default(),
         }
     }
 
@@ -88,15 +88,11 @@ impl<W: Write> BgzfWriter<W> {
         if self.running.len() >= 2 {
             self.write_oldest()?;
         }
-        let whole = if all { self.buf.len() } else { self.buf.len() / (GROUP * BLOCK) * (GROUP * BLOCK) };
-        let mut next = std::mem::take(&mut self.spare);
-        next.clear();
-        next.extend_from_slice(&self.buf[whole..]);
-        let mut input = std::mem::replace(&mut self.buf, next);
-        input.truncate(whole);
+        let whole = if all { self.buf.len } else { self.buf.len / (GROUP * BLOCK) * (GROUP * BLOCK) };
+        let input = self.buf.cut(whole, std::mem::take(&mut self.spare));
         let (zero, pool, threads) = (self.zero.clone(), Arc::clone(&self.pool), self.threads);
         let h = std::thread::Builder::new().name("kiln-bgzf".into()).spawn(move || {
-            let groups: Vec<&[u8]> = input.chunks(GROUP * BLOCK).collect();
+            let groups: Vec<&[u8]> = input.filled().chunks(GROUP * BLOCK).collect();
             let out = par_map(&groups, threads, |g| {
                 pool.with(|s| {
                     let store = s.incompressible(g);
@@ -124,15 +120,30 @@ impl<W: Write> BgzfWriter<W> {
     }
 }
 
-impl<W: Write> Write for BgzfWriter<W> {
-    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+impl<W: Write> BgzfWriter<W> {
+    fn filled(&mut self) -> io::Result<()> {
         if self.zero.is_none() {
             self.zero = Some(Arc::new(self.pool.with(|s| member(&vec![0; BLOCK], s, false))));
         }
-        self.buf.extend_from_slice(data);
-        if self.buf.len() >= self.batch_bytes() {
+        if self.buf.len >= self.batch_bytes() {
             self.drain(false)?;
         }
+        Ok(())
+    }
+}
+
+impl<W: Write> ReadInto for BgzfWriter<W> {
+    fn read_into(&mut self, r: &mut dyn Read) -> io::Result<usize> {
+        let n = self.buf.read_from(r)?;
+        self.filled()?;
+        Ok(n)
+    }
+}
+
+impl<W: Write> Write for BgzfWriter<W> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.buf.push(data);
+        self.filled()?;
         Ok(data.len())
     }
     fn flush(&mut self) -> io::Result<()> {

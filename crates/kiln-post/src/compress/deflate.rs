@@ -10,7 +10,7 @@
 //! chunk compressed, and a chunk whose samples do not compress is written as stored blocks
 //! (what deflate would end up close to anyway, at memory speed).
 
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
@@ -249,21 +249,75 @@ impl Engine {
     }
 }
 
+/// How much a parallel writer reads from its source at a time.
+const READ: usize = 4 << 20;
+
+/// A parallel writer's input: memory initialised once and reused batch after batch, filled by
+/// copies (`Write`) or straight from a reader ([`InBuf::read_from`]), so that a big input is
+/// neither copied twice nor has its pages faulted in again for every batch.
+#[derive(Default)]
+pub struct InBuf {
+    data: Vec<u8>,
+    pub len: usize,
+}
+
+impl InBuf {
+    pub fn filled(&self) -> &[u8] {
+        &self.data[..self.len]
+    }
+
+    fn room(&mut self, n: usize) -> &mut [u8] {
+        if self.data.len() < self.len + n {
+            self.data.resize(self.len + n, 0);
+        }
+        &mut self.data[self.len..self.len + n]
+    }
+
+    pub fn push(&mut self, d: &[u8]) {
+        self.room(d.len()).copy_from_slice(d);
+        self.len += d.len();
+    }
+
+    /// One read of up to [`READ`] bytes from `r`; the bytes read.
+    pub fn read_from(&mut self, r: &mut dyn Read) -> io::Result<usize> {
+        let n = r.read(self.room(READ))?;
+        self.len += n;
+        Ok(n)
+    }
+
+    /// Cuts the buffer at `at`: returns a buffer holding the first `at` bytes (this one's
+    /// memory) and keeps the rest, moved into `next`'s memory.
+    pub fn cut(&mut self, at: usize, mut next: InBuf) -> InBuf {
+        next.len = 0;
+        next.push(&self.data[at..self.len]);
+        let mut head = std::mem::replace(self, next);
+        head.len = at;
+        head
+    }
+}
+
+/// Writers that can fill their input straight from a reader.
+pub trait ReadInto: Write {
+    /// One read from `r` into the writer; the bytes read (0 at the end of `r`).
+    fn read_into(&mut self, r: &mut dyn Read) -> io::Result<usize>;
+}
+
 /// A compressed batch waiting to be written: its input (stored pieces are copied from it), its
 /// pieces, and whether it ends the stream.
 struct Batch {
-    input: Vec<u8>,
+    input: InBuf,
     pieces: Vec<Piece>,
     last: bool,
 }
 
 fn write_batch<W: Write>(w: &mut W, b: &Batch) -> io::Result<()> {
     let n = b.pieces.len();
+    let input = b.input.filled();
     for (i, p) in b.pieces.iter().enumerate() {
         if p.stored {
-            let from = (i * CHUNK).min(b.input.len());
-            let to = (from + CHUNK).min(b.input.len());
-            write_stored(w, &b.input[from..to], b.last && i + 1 == n)?;
+            let from = (i * CHUNK).min(input.len());
+            let to = (from + CHUNK).min(input.len());
+            write_stored(w, &input[from..to], b.last && i + 1 == n)?;
         } else {
             w.write_all(&p.data)?;
         }
@@ -277,8 +331,8 @@ fn write_batch<W: Write>(w: &mut W, b: &Batch) -> io::Result<()> {
 pub struct ParDeflate<W: Write> {
     inner: W,
     engine: std::sync::Arc<Engine>,
-    buf: Vec<u8>,
-    spare: Vec<u8>,
+    buf: InBuf,
+    spare: InBuf,
     /// The batches being compressed, oldest first: two at a time, so that no core waits for
     /// the slowest chunk of a batch before the next batch starts.
     running: std::collections::VecDeque<std::thread::JoinHandle<Batch>>,
@@ -293,8 +347,8 @@ impl<W: Write> ParDeflate<W> {
         ParDeflate {
             inner,
             engine,
-            buf: Vec::with_capacity(batch * CHUNK + CHUNK),
-            spare: Vec::new(),
+            buf: InBuf::default(),
+            spare: InBuf::default(),
             running: std::collections::VecDeque::new(),
             batch,
             crc: crc32fast::Hasher::new(),
@@ -321,14 +375,11 @@ impl<W: Write> ParDeflate<W> {
         if self.running.len() >= 2 {
             self.write_oldest()?;
         }
-        let whole = if last { self.buf.len() } else { self.buf.len() / CHUNK * CHUNK };
-        let mut input = std::mem::replace(&mut self.buf, std::mem::take(&mut self.spare));
-        self.buf.clear();
-        self.buf.extend_from_slice(&input[whole..]);
-        input.truncate(whole);
+        let whole = if last { self.buf.len } else { self.buf.len / CHUNK * CHUNK };
+        let input = self.buf.cut(whole, std::mem::take(&mut self.spare));
         let engine = std::sync::Arc::clone(&self.engine);
         let h = std::thread::Builder::new().name("kiln-deflate".into()).spawn(move || {
-            let mut chunks: Vec<&[u8]> = input.chunks(CHUNK).collect();
+            let mut chunks: Vec<&[u8]> = input.filled().chunks(CHUNK).collect();
             if last && chunks.is_empty() {
                 chunks.push(&[]);
             }
@@ -349,13 +400,28 @@ impl<W: Write> ParDeflate<W> {
     }
 }
 
-impl<W: Write> Write for ParDeflate<W> {
-    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        self.buf.extend_from_slice(data);
+impl<W: Write> ParDeflate<W> {
+    fn filled(&mut self) -> io::Result<()> {
         // Keep the tail back: only `finish` knows which chunk is the last.
-        if self.buf.len() > self.batch * CHUNK {
+        if self.buf.len > self.batch * CHUNK {
             self.drain(false)?;
         }
+        Ok(())
+    }
+}
+
+impl<W: Write> ReadInto for ParDeflate<W> {
+    fn read_into(&mut self, r: &mut dyn Read) -> io::Result<usize> {
+        let n = self.buf.read_from(r)?;
+        self.filled()?;
+        Ok(n)
+    }
+}
+
+impl<W: Write> Write for ParDeflate<W> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.buf.push(data);
+        self.filled()?;
         Ok(data.len())
     }
     fn flush(&mut self) -> io::Result<()> {
@@ -385,6 +451,12 @@ impl<W: Write> GzWriter<W> {
         w.write_all(&crc.to_le_bytes())?;
         w.write_all(&(len as u32).to_le_bytes())?;
         Ok(w)
+    }
+}
+
+impl<W: Write> ReadInto for GzWriter<W> {
+    fn read_into(&mut self, r: &mut dyn Read) -> io::Result<usize> {
+        self.deflate.read_into(r)
     }
 }
 

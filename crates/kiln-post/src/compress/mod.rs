@@ -260,7 +260,7 @@ impl Job {
                 let src = std::fs::File::open(path).map_err(|e| io::Error::new(e.kind(), format!("{path}: {e}")))?;
                 let mut reader = archive::Counting { inner: src, done: 0, report: &mut report };
                 let mut w = compressor(io::BufWriter::with_capacity(1 << 20, file), alg, self.level)?;
-                copy_big(&mut reader, &mut w)?;
+                w.copy_from(&mut reader)?;
                 w.finish()?;
             }
         }
@@ -268,16 +268,10 @@ impl Job {
     }
 }
 
-/// Copies with 4 MiB reads (io::copy's 8 KiB would cost a call per 8 KiB into the compressor).
-pub(crate) fn copy_big(r: &mut impl Read, w: &mut impl Write) -> io::Result<()> {
-    let mut buf = vec![0u8; 4 << 20];
-    loop {
-        let n = r.read(&mut buf)?;
-        if n == 0 {
-            return Ok(());
-        }
-        w.write_all(&buf[..n])?;
-    }
+/// Feeds all of `r` to `w`, which reads it straight into its own buffers (big reads; no copy).
+pub(crate) fn copy_big(r: &mut impl Read, w: &mut impl deflate::ReadInto) -> io::Result<()> {
+    while w.read_into(r)? != 0 {}
+    Ok(())
 }
 
 /// The xz preset for a template's `compression_level`. Packer 1.6.6 ignores the level for xz
@@ -333,6 +327,27 @@ impl<W: Write + Send> Compressor<W> {
             Compressor::Xz(x) => x.finish()?,
         };
         w.flush()
+    }
+}
+
+impl<W: Write + Send> Compressor<W> {
+    /// Compresses all of `r`: the parallel writers read it into their own buffers; the others
+    /// take it through one 4 MiB buffer.
+    fn copy_from(&mut self, r: &mut impl Read) -> io::Result<()> {
+        match self {
+            Compressor::Gzip(g) => copy_big(r, g),
+            Compressor::Bgzf(b) => copy_big(r, b),
+            _ => {
+                let mut buf = vec![0u8; 4 << 20];
+                loop {
+                    let n = r.read(&mut buf)?;
+                    if n == 0 {
+                        return Ok(());
+                    }
+                    self.write_all(&buf[..n])?;
+                }
+            }
+        }
     }
 }
 
