@@ -11,10 +11,15 @@ struct RawCompressor {
     _private: [u8; 0],
 }
 
+// The vendored library's symbols carry a `kiln_` prefix (see build.rs).
 extern "C" {
+    #[link_name = "kiln_libdeflate_alloc_compressor"]
     fn libdeflate_alloc_compressor(level: c_int) -> *mut RawCompressor;
+    #[link_name = "kiln_libdeflate_free_compressor"]
     fn libdeflate_free_compressor(c: *mut RawCompressor);
+    #[link_name = "kiln_libdeflate_deflate_compress_bound"]
     fn libdeflate_deflate_compress_bound(c: *mut RawCompressor, in_nbytes: usize) -> usize;
+    #[link_name = "kiln_libdeflate_deflate_compress"]
     fn libdeflate_deflate_compress(
         c: *mut RawCompressor,
         input: *const c_void,
