@@ -1,7 +1,12 @@
 //! `kiln console` driven as a user runs it: expressions on stdin, values on stdout.
 
+#[path = "common/tempdir.rs"]
+mod tempdir;
+
 use std::io::Write;
 use std::process::{Command, Stdio};
+
+use tempdir::TempDir;
 
 fn console(args: &[&str], input: &str, dir: &std::path::Path) -> (i32, String, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_kiln"))
@@ -22,16 +27,9 @@ fn console(args: &[&str], input: &str, dir: &std::path::Path) -> (i32, String, S
     )
 }
 
-fn temp_dir(name: &str) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("kiln-console-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("temp dir");
-    d
-}
-
 #[test]
 fn prints_values_like_packer_console() {
-    let d = temp_dir("values");
+    let d = TempDir::new("values");
     std::fs::write(
         d.join("t.pkr.hcl"),
         "variable \"x\" {\n  default = \"abc\"\n}\nlocals {\n  l = [1, 2]\n  m = { a = 1 }\n}\n",
@@ -44,7 +42,7 @@ fn prints_values_like_packer_console() {
 
 #[test]
 fn errors_are_diagnostics_and_set_the_exit_code() {
-    let d = temp_dir("errors");
+    let d = TempDir::new("errors");
     std::fs::write(d.join("t.pkr.hcl"), "variable \"region\" {\n  default = \"eu\"\n}\n").expect("write");
     let (rc, out, err) = console(&["t.pkr.hcl"], "var.regoin\nvar.region\n", &d);
     assert_eq!(rc, 1);
@@ -54,7 +52,7 @@ fn errors_are_diagnostics_and_set_the_exit_code() {
 
 #[test]
 fn var_flags_apply() {
-    let d = temp_dir("vars");
+    let d = TempDir::new("vars");
     std::fs::write(d.join("t.pkr.hcl"), "variable \"x\" {\n  default = \"abc\"\n}\n").expect("write");
     let (rc, out, err) = console(&["-var", "x=from-cli", "t.pkr.hcl"], "var.x\n", &d);
     assert_eq!(rc, 0, "{err}");
@@ -63,7 +61,7 @@ fn var_flags_apply() {
 
 #[test]
 fn works_without_a_template() {
-    let d = temp_dir("none");
+    let d = TempDir::new("none");
     let (rc, out, err) = console(&[], "[for x in [1, 2] : x * 2]\n", &d);
     assert_eq!(rc, 0, "{err}");
     assert_eq!(out, "[\n  2,\n  4,\n]\n");
@@ -71,7 +69,7 @@ fn works_without_a_template() {
 
 #[test]
 fn json_templates_evaluate_go_templates_with_their_variables() {
-    let d = temp_dir("json");
+    let d = TempDir::new("json");
     std::fs::write(
         d.join("t.json"),
         r#"{"variables": {"region": "us-east-1", "name": null, "home": "{{env `KILN_CONSOLE_HOME`}}"},

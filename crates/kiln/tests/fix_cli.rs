@@ -1,15 +1,12 @@
 //! `kiln fix` through the binary: output, `-validate`, exit codes.
 
-use std::path::{Path, PathBuf};
+#[path = "common/tempdir.rs"]
+mod tempdir;
+
+use std::path::Path;
 use std::process::Command;
 
-/// A fresh temporary folder for one test.
-fn tempdir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("kiln-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("temp dir");
-    d
-}
+use tempdir::TempDir;
 
 /// Runs kiln with `args` in `dir`: (exit code, stdout, stderr).
 fn kiln(dir: &Path, args: &[&str]) -> (i32, String, String) {
@@ -61,7 +58,7 @@ const PACKER_OUTPUT: &str = r##"{
 
 #[test]
 fn prints_the_fixed_template_like_packer() {
-    let dir = tempdir("fix-ok");
+    let dir = TempDir::new("fix-ok");
     std::fs::write(dir.join("old.json"), OLD).unwrap();
     let (code, out, err) = kiln(&dir, &["fix", "old.json"]);
     assert_eq!(code, 0, "{err}");
@@ -71,7 +68,7 @@ fn prints_the_fixed_template_like_packer() {
 
 #[test]
 fn validates_the_fixed_template_unless_told_not_to() {
-    let dir = tempdir("fix-validate");
+    let dir = TempDir::new("fix-validate");
     let t = r#"{"builders": [{"type": "vmware", "ssh_wait_timeout": "5m"}], "provisioners": [{"type": "shell", "only": ["vmwar"]}]}"#;
     std::fs::write(dir.join("t.json"), t).unwrap();
     let (code, out, err) = kiln(&dir, &["fix", "t.json"]);
@@ -85,7 +82,7 @@ fn validates_the_fixed_template_unless_told_not_to() {
 
 #[test]
 fn errors_exit_1() {
-    let dir = tempdir("fix-errors");
+    let dir = TempDir::new("fix-errors");
     let (code, _, err) = kiln(&dir, &["fix", "missing.json"]);
     assert_eq!(code, 1);
     assert!(err.contains("cannot read the template missing.json"), "{err}");

@@ -1,6 +1,11 @@
 //! `kiln init`: reports built-in components for required_plugins, never downloads.
 
+#[path = "common/tempdir.rs"]
+mod tempdir;
+
 use std::process::Command;
+
+use tempdir::TempDir;
 
 fn init(dir: &std::path::Path, file: &str) -> (i32, String, String) {
     let out =
@@ -12,16 +17,9 @@ fn init(dir: &std::path::Path, file: &str) -> (i32, String, String) {
     )
 }
 
-fn temp_dir(name: &str) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("kiln-init-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("temp dir");
-    d
-}
-
 #[test]
 fn no_required_plugins_is_fine() {
-    let d = temp_dir("none");
+    let d = TempDir::new("none");
     std::fs::write(d.join("t.pkr.hcl"), "source \"null\" \"a\" {\n  communicator = \"none\"\n}\n").expect("write");
     let (rc, out, err) = init(&d, "t.pkr.hcl");
     assert_eq!(rc, 0, "{err}");
@@ -30,7 +28,7 @@ fn no_required_plugins_is_fine() {
 
 #[test]
 fn unknown_plugins_fail() {
-    let d = temp_dir("unknown");
+    let d = TempDir::new("unknown");
     std::fs::write(
         d.join("t.pkr.hcl"),
         "packer {\n  required_plugins {\n    zzz = {\n      source  = \"github.com/example/zzz\"\n      version = \">= 1.0\"\n    }\n  }\n}\n",
@@ -43,7 +41,7 @@ fn unknown_plugins_fail() {
 
 #[test]
 fn used_components_missing_from_kiln_fail_and_are_named() {
-    let d = temp_dir("amazon");
+    let d = TempDir::new("amazon");
     std::fs::write(
         d.join("t.pkr.hcl"),
         "packer {\n  required_plugins {\n    amazon = {\n      source  = \"github.com/hashicorp/amazon\"\n      version = \">= 1.0\"\n    }\n  }\n}\nsource \"amazon-ebs\" \"a\" {\n}\nbuild {\n  sources = [\"source.amazon-ebs.a\"]\n}\n",

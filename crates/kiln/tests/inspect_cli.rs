@@ -1,15 +1,12 @@
 //! `kiln inspect` on legacy JSON templates, driven through the binary.
 
-use std::path::{Path, PathBuf};
+#[path = "common/tempdir.rs"]
+mod tempdir;
+
+use std::path::Path;
 use std::process::Command;
 
-/// A fresh temporary folder for one test.
-fn tempdir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("kiln-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("temp dir");
-    d
-}
+use tempdir::TempDir;
 
 /// Runs kiln with `args` in `dir`: (exit code, stdout, stderr).
 fn kiln(dir: &Path, args: &[&str]) -> (i32, String, String) {
@@ -29,7 +26,7 @@ const PACKER_OUTPUT: &str = include_str!("../../kiln-template/tests/data/inspect
 
 #[test]
 fn prints_what_packer_prints() {
-    let dir = tempdir("inspect-json");
+    let dir = TempDir::new("inspect-json");
     std::fs::write(dir.join("t.json"), TEMPLATE).unwrap();
     let (code, out, err) = kiln(&dir, &["inspect", "t.json"]);
     assert_eq!(code, 0, "{err}");
@@ -40,7 +37,7 @@ fn prints_what_packer_prints() {
 
 #[test]
 fn never_prints_hard_coded_secrets() {
-    let dir = tempdir("inspect-secret");
+    let dir = TempDir::new("inspect-secret");
     let t = r#"{
   "variables": {"aws_secret_key": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"},
   "builders": [{"type": "amazon-ebs", "secret_key": "{{user `aws_secret_key`}}", "password": "hunter2"}]
@@ -59,7 +56,7 @@ fn never_prints_hard_coded_secrets() {
 
 #[test]
 fn broken_templates_fail_with_a_place() {
-    let dir = tempdir("inspect-broken");
+    let dir = TempDir::new("inspect-broken");
     std::fs::write(
         dir.join("b.json"),
         "{\n  \"builders\": [\n    {\"type\": \"null\"}\n    {\"type\": \"file\"}\n  ]\n}\n",
@@ -75,7 +72,7 @@ fn broken_templates_fail_with_a_place() {
 
 #[test]
 fn machine_readable_inspect_is_packer_csv() {
-    let d = tempdir("inspect-mr");
+    let d = TempDir::new("inspect-mr");
     std::fs::write(d.join("t.json"), TEMPLATE).unwrap();
     let (code, out, _) = kiln(&d, &["inspect", "-machine-readable", "t.json"]);
     assert_eq!(code, 0);
@@ -85,5 +82,4 @@ fn machine_readable_inspect_is_packer_csv() {
     // Required variables are flagged "1"; sensitive values never appear.
     assert!(out.contains(",template-variable,req,,1\n"), "{out}");
     assert!(!out.contains("s3cr3t"), "{out}");
-    let _ = std::fs::remove_dir_all(&d);
 }
