@@ -32,11 +32,6 @@ pub fn format(src: &str, file: &Arc<SourceFile>) -> Result<String, Diagnostics> 
     Ok(layout::layout(src, &tokens))
 }
 
-/// Whether `src` is already in canonical form. Errors as for [`format`].
-pub fn is_formatted(src: &str, file: &Arc<SourceFile>) -> Result<bool, Diagnostics> {
-    format(src, file).map(|out| out == src)
-}
-
 /// The text given to the parser: HCL ignores line breaks inside `(…)` and `[…]`, but the parser
 /// used for the remaining checks does not everywhere (`[!\n true]`), so those line breaks become
 /// spaces, and so does the text of every comment. Byte offsets are unchanged, so its errors still

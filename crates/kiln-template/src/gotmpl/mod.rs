@@ -3,8 +3,8 @@
 //!
 //! CONTRACT (other modules code against this; keep the signatures): [`Context`], [`render`],
 //! [`RenderError`]. Also: [`Template`] (parse once, render many times; its calls, fields and
-//! user variables), [`check`] (every syntax error at once), [`function_names`] and
-//! [`raw_offset`] (decoded JSON string offset → raw file text offset, for error positions).
+//! user variables), [`check`] (every syntax error at once) and [`raw_offset`] (decoded JSON
+//! string offset → raw file text offset, for error positions).
 //!
 //! Go's semantics are followed (text/template as of Go 1.15, which Packer 1.6.6 uses, plus
 //! later additions such as newlines inside actions and `break`/`continue`). Values that are
@@ -95,11 +95,6 @@ pub fn check(src: &str) -> Vec<RenderError> {
         Ok(_) => Vec::new(),
         Err(errors) => errors,
     }
-}
-
-/// The names of every template function, sorted (for "did you mean" and completion).
-pub fn function_names() -> Vec<&'static str> {
-    funcs::names().collect()
 }
 
 fn first_error(mut errors: Vec<RenderError>) -> RenderError {
