@@ -38,6 +38,7 @@ use std::time::SystemTime;
 
 pub use jsonpos::raw_offset;
 pub use refs::{FieldRef, FuncCall};
+pub(crate) use value::shortest_digits;
 
 /// Everything a template may refer to.
 #[derive(Debug, Clone, Default)]
