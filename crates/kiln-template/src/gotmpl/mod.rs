@@ -167,16 +167,6 @@ impl Template {
         Ok(Template { src: src.to_string(), nodes })
     }
 
-    /// The template's source text.
-    pub fn source(&self) -> &str {
-        &self.src
-    }
-
-    /// Whether the template has any action (a string without one renders to itself).
-    pub fn has_actions(&self) -> bool {
-        self.nodes.iter().any(|n| !matches!(n, parse::Node::Text(_)))
-    }
-
     /// Every function call, in source order (``{{user `x`}}`` → `user` with `[Some("x")]`).
     pub fn calls(&self) -> Vec<FuncCall> {
         refs::collect(&self.nodes).calls
