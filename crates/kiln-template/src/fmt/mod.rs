@@ -7,8 +7,8 @@
 //! refused, as `packer fmt` refuses it, with diagnostics that point at the problem.
 
 mod check;
-pub mod layout;
-pub mod lexer;
+mod layout;
+mod lexer;
 
 use crate::diag::{Diagnostic, Diagnostics, SourceFile, Span};
 use std::sync::Arc;
