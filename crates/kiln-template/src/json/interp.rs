@@ -113,5 +113,11 @@ mod tests {
         let e = RenderError { message: "function \"bad\" not defined".into(), offset: 3 };
         let d = render_error(&e, "\né{{bad}}", Some(&span));
         assert_eq!(d.span.as_ref().map(Span::text), Some("{{bad}}"));
+        // A surrogate pair is one 4-byte character.
+        let f = SourceFile::new("t.json", "{\"a\": \"\\ud83d\\ude00{{bad}}\"}");
+        let span = Span::new(&f, 6, 27);
+        assert_eq!(span.text(), "\"\\ud83d\\ude00{{bad}}\"");
+        assert_eq!(source_offset(&span, 4), 19);
+        assert_eq!(source_offset(&span, 11), 26);
     }
 }
