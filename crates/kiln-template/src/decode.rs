@@ -101,7 +101,8 @@ pub struct ErrorInner {
     span: Option<Span>,
     help: Option<String>,
     detail: Option<String>,
-    /// Indices from the root to the failing node (reversed while bubbling up, fixed at the end).
+    /// Indices from the root to the failing node (each level puts its own index in front while
+    /// the error bubbles up).
     path: Vec<usize>,
     located: bool,
     /// A `missing_field` error (see the retry loop in `decode_inner`).

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use crate::diag::{Diagnostic, Diagnostics, SourceFile};
 
 pub use fixers::{Fixer, FIXERS};
-pub use output::{go_float, to_packer_json};
+use output::to_packer_json;
 
 /// Reads and fixes the template at `path`; returns the text `fix` prints.
 pub fn fix_file(path: &Path) -> Result<String, Diagnostics> {

@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use serde_json::Value;
 
-pub fn to_packer_json(v: &Value) -> String {
+pub(crate) fn to_packer_json(v: &Value) -> String {
     let mut out = String::new();
     write_value(&mut out, v, 0);
     out
@@ -78,18 +78,14 @@ fn write_string(out: &mut String, s: &str) {
 
 /// Go's encoding/json float64 format: shortest digits that round-trip, plain decimal between
 /// 1e-6 and 1e21, exponent form (`1e+21`, `1e-7`) outside.
-pub fn go_float(f: f64) -> String {
+pub(crate) fn go_float(f: f64) -> String {
     if !f.is_finite() {
         return "null".to_string();
     }
     if f == 0.0 {
         return if f.is_sign_negative() { "-0".to_string() } else { "0".to_string() };
     }
-    // Rust's `{:e}` gives the shortest round-trip digits: "1.2345e19".
-    let sci = format!("{:e}", f.abs());
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let (digits, exp) = crate::gotmpl::shortest_digits(f);
     let sign = if f < 0.0 { "-" } else { "" };
     let abs = f.abs();
     if (1e-6..1e21).contains(&abs) {

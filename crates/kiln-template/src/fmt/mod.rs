@@ -7,8 +7,8 @@
 //! refused, as `packer fmt` refuses it, with diagnostics that point at the problem.
 
 mod check;
-pub mod layout;
-pub mod lexer;
+mod layout;
+mod lexer;
 
 use crate::diag::{Diagnostic, Diagnostics, SourceFile, Span};
 use std::sync::Arc;
@@ -30,11 +30,6 @@ pub fn format(src: &str, file: &Arc<SourceFile>) -> Result<String, Diagnostics> 
     check::directives(src, &tokens, file)?;
     check_syntax(&parser_view(src, &tokens), file)?;
     Ok(layout::layout(src, &tokens))
-}
-
-/// Whether `src` is already in canonical form. Errors as for [`format`].
-pub fn is_formatted(src: &str, file: &Arc<SourceFile>) -> Result<bool, Diagnostics> {
-    format(src, file).map(|out| out == src)
 }
 
 /// The text given to the parser: HCL ignores line breaks inside `(…)` and `[…]`, but the parser

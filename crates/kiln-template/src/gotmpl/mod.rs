@@ -3,8 +3,8 @@
 //!
 //! CONTRACT (other modules code against this; keep the signatures): [`Context`], [`render`],
 //! [`RenderError`]. Also: [`Template`] (parse once, render many times; its calls, fields and
-//! user variables), [`check`] (every syntax error at once), [`function_names`] and
-//! [`raw_offset`] (decoded JSON string offset → raw file text offset, for error positions).
+//! user variables), [`check`] (every syntax error at once) and [`raw_offset`] (decoded JSON
+//! string offset → raw file text offset, for error positions).
 //!
 //! Go's semantics are followed (text/template as of Go 1.15, which Packer 1.6.6 uses, plus
 //! later additions such as newlines inside actions and `break`/`continue`). Values that are
@@ -38,6 +38,7 @@ use std::time::SystemTime;
 
 pub use jsonpos::raw_offset;
 pub use refs::{FieldRef, FuncCall};
+pub(crate) use value::shortest_digits;
 
 /// Everything a template may refer to.
 #[derive(Debug, Clone, Default)]
@@ -95,11 +96,6 @@ pub fn check(src: &str) -> Vec<RenderError> {
         Ok(_) => Vec::new(),
         Err(errors) => errors,
     }
-}
-
-/// The names of every template function, sorted (for "did you mean" and completion).
-pub fn function_names() -> Vec<&'static str> {
-    funcs::names().collect()
 }
 
 fn first_error(mut errors: Vec<RenderError>) -> RenderError {
@@ -169,16 +165,6 @@ impl Template {
         let items = lexer::split(src).map_err(|e| vec![e])?;
         let nodes = parse::parse(items, src.len())?;
         Ok(Template { src: src.to_string(), nodes })
-    }
-
-    /// The template's source text.
-    pub fn source(&self) -> &str {
-        &self.src
-    }
-
-    /// Whether the template has any action (a string without one renders to itself).
-    pub fn has_actions(&self) -> bool {
-        self.nodes.iter().any(|n| !matches!(n, parse::Node::Text(_)))
     }
 
     /// Every function call, in source order (``{{user `x`}}`` → `user` with `[Some("x")]`).

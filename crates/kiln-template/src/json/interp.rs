@@ -42,30 +42,8 @@ pub fn render_error(e: &RenderError, text: &str, span: Option<&Span>) -> Diagnos
 /// Maps a byte offset in a decoded JSON string to the file offset, given the span of the string
 /// literal (quotes included). Escapes (`\n`, `\u00e9`) make the two differ.
 pub fn source_offset(span: &Span, decoded: usize) -> usize {
-    let raw = span.text().as_bytes();
-    let mut i = 1; // past the opening quote
-    let mut d = 0;
-    while i < raw.len() && d < decoded {
-        if raw[i] == b'\\' {
-            let (src_len, dec_len) = match raw.get(i + 1) {
-                Some(b'u') => {
-                    let cp = std::str::from_utf8(raw.get(i + 2..i + 6).unwrap_or(b""))
-                        .ok()
-                        .and_then(|h| u32::from_str_radix(h, 16).ok())
-                        .and_then(char::from_u32)
-                        .map_or(3, char::len_utf8);
-                    (6, cp)
-                }
-                _ => (2, 1),
-            };
-            i += src_len;
-            d += dec_len;
-        } else {
-            i += 1;
-            d += 1;
-        }
-    }
-    span.start + i.min(raw.len())
+    // Past the opening quote; the closing one stays in, so an offset past the end maps after it.
+    span.start + 1 + crate::gotmpl::raw_offset(span.text().get(1..).unwrap_or_default(), decoded)
 }
 
 /// Every `{{user `name`}}` reference in `s`: the name and the byte offset of the action.
@@ -135,5 +113,11 @@ mod tests {
         let e = RenderError { message: "function \"bad\" not defined".into(), offset: 3 };
         let d = render_error(&e, "\né{{bad}}", Some(&span));
         assert_eq!(d.span.as_ref().map(Span::text), Some("{{bad}}"));
+        // A surrogate pair is one 4-byte character.
+        let f = SourceFile::new("t.json", "{\"a\": \"\\ud83d\\ude00{{bad}}\"}");
+        let span = Span::new(&f, 6, 27);
+        assert_eq!(span.text(), "\"\\ud83d\\ude00{{bad}}\"");
+        assert_eq!(source_offset(&span, 4), 19);
+        assert_eq!(source_offset(&span, 11), 26);
     }
 }

@@ -19,7 +19,6 @@ use crate::node::{Node, NodeKind};
 use crate::plan::{BuildBlock, SourceRef, Template, TemplateKind, Variable};
 use crate::secrets;
 
-pub use crate::golang::{parse_go_bool, parse_go_duration};
 pub use interp::Renderer;
 pub use parse::parse;
 pub use structure::TOP_LEVEL_KEYS;

@@ -52,6 +52,10 @@ fn full() -> LoadOptions {
     LoadOptions { stage: Stage::Full, ..LoadOptions::default() }
 }
 
+fn syntax() -> LoadOptions {
+    LoadOptions { stage: Stage::Syntax, ..LoadOptions::default() }
+}
+
 fn errors(r: Result<Template, Diagnostics>) -> Vec<Diagnostic> {
     match r {
         Ok(_) => panic!("expected errors"),
@@ -82,7 +86,7 @@ const BASIC: &str = r#"{
 
 #[test]
 fn syntax_stage_fills_the_plan_without_builds() {
-    let t = load_text(BASIC, &LoadOptions::default().clone_with(Stage::Syntax)).unwrap();
+    let t = load_text(BASIC, &syntax()).unwrap();
     assert_eq!(t.kind, TemplateKind::Json);
     assert_eq!(t.description.as_deref(), Some("demo"));
     let names: Vec<&str> = t.variables.iter().map(|v| v.name.as_str()).collect();
@@ -95,15 +99,6 @@ fn syntax_stage_fills_the_plan_without_builds() {
     assert_eq!(t.build_blocks[0].provisioners, ["shell", "shell-local"]);
     assert_eq!(t.build_blocks[0].post_processors, [vec!["manifest"], vec!["checksum"], vec!["c", "manifest"]]);
     assert!(t.builds.is_empty());
-}
-
-trait CloneWith {
-    fn clone_with(&self, stage: Stage) -> LoadOptions;
-}
-impl CloneWith for LoadOptions {
-    fn clone_with(&self, stage: Stage) -> LoadOptions {
-        LoadOptions { stage, ..self.clone() }
-    }
 }
 
 #[test]
@@ -163,7 +158,7 @@ fn missing_required_variables_are_all_listed() {
     assert_eq!(s, ["required variable \"a\" is not set", "required variable \"b\" is not set"]);
     assert_eq!(errs[1].span.as_ref().map(Span::line_col), Some((2, 2)));
     // Not needed at the syntax stage.
-    assert!(load_text(text, &LoadOptions::default().clone_with(Stage::Syntax)).is_ok());
+    assert!(load_text(text, &syntax()).is_ok());
 }
 
 #[test]
@@ -176,7 +171,7 @@ fn structure_errors_are_collected_with_places() {
   "post-processors": [5, [{"x": 1}]],
   "_note": 1
 }"#;
-    let errs = errors(load_text(text, &LoadOptions::default().clone_with(Stage::Syntax)));
+    let errs = errors(load_text(text, &syntax()));
     let s: Vec<&str> = errs.iter().map(|d| d.summary.as_str()).collect();
     assert_eq!(s.len(), 8, "{s:#?}");
     assert_eq!(s[0], "unknown top-level key \"buildrs\" in the template");
@@ -257,7 +252,7 @@ fn min_packer_version_is_checked() {
 #[test]
 fn hardcoded_secrets_warn_and_never_show() {
     let text = "{\"variables\": {\"pw\": \"hunter2\"}, \"sensitive-variables\": [\"pw\"],\n \"builders\": [{\"type\": \"amazon-ebs\",\n \"secret_key\": \"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\", \"bad\": \"{{nope}}\"}]}";
-    let t = load_text(text, &LoadOptions::default().clone_with(Stage::Syntax)).unwrap();
+    let t = load_text(text, &syntax()).unwrap();
     let shown: String = t.warnings.iter().map(ToString::to_string).collect();
     assert!(shown.contains("hard-coded credential in option \"secret_key\" of builder \"amazon-ebs\""), "{shown}");
     assert!(!shown.contains("wJalrXUtnFEMI"), "{shown}");
