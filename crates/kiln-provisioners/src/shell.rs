@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use kiln_comm::{escape_single_quoted, shell_quote};
 use kiln_core::{async_trait, BuildInfo, Communicator, Error, GeneratedData, Provisioner, Result, RunContext, Stream};
 use kiln_template::decode::Duration as GoDuration;
 use kiln_template::diag::{Diagnostic, Diagnostics};
@@ -87,10 +88,6 @@ pub fn new() -> Box<dyn Provisioner> {
 fn unique() -> String {
     static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     format!("{}{}", std::process::id(), N.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
-}
-
-fn quote(v: &str) -> String {
-    v.replace('\'', "'\"'\"'")
 }
 
 /// Retries `f` until it succeeds, the build is cancelled, or `limit` has passed.
@@ -182,7 +179,7 @@ impl Provisioner for Shell {
         let default_exec;
         if c.use_env_var_file {
             let file = format!("{folder}/varfile_{}.sh", unique());
-            let body: String = env.iter().map(|(k, v)| format!("export {k}='{}'\n", quote(v))).collect();
+            let body: String = env.iter().map(|(k, v)| format!("export {k}={}\n", shell_quote(v))).collect();
             retry(ctx, limit, "uploading the variables file", || comm.upload(&file, body.as_bytes())).await?;
             data.insert("EnvVarFile".into(), file);
             data.insert("Vars".into(), String::new());
@@ -191,7 +188,7 @@ impl Provisioner for Shell {
             let fmt = c.env_var_format.as_deref().unwrap_or("%s='%s' ");
             let vars: String = env
                 .iter()
-                .map(|(k, v)| fmt.replacen("%s", k, 1).replacen("%s", &quote(v), 1))
+                .map(|(k, v)| fmt.replacen("%s", k, 1).replacen("%s", &escape_single_quoted(v), 1))
                 .collect::<Vec<_>>()
                 .concat();
             data.insert("Vars".into(), vars);
@@ -218,8 +215,9 @@ impl Provisioner for Shell {
         let result = self.run_scripts(ctx, &comm, c, scripts, &remote_path, &command, limit).await;
         if let (Some(f), false) = (data.get("EnvVarFile").filter(|f| !f.is_empty()), c.skip_clean) {
             let noop = |_: Stream, _: &str| {};
-            let _ = tokio::time::timeout(Duration::from_secs(30), comm.start(&format!("rm -f '{}'", quote(f)), &noop))
-                .await;
+            let _ =
+                tokio::time::timeout(Duration::from_secs(30), comm.start(&format!("rm -f {}", shell_quote(f)), &noop))
+                    .await;
         }
         result?;
         if let Some(p) = c.pause_after.filter(|p| !p.get().is_zero()) {
@@ -266,7 +264,7 @@ impl Shell {
                     ui.say(format!("Cleaning up: removing {remote_path}"));
                 }
                 let noop = |_: Stream, _: &str| {};
-                let rm = format!("rm -f '{}'", quote(remote_path));
+                let rm = format!("rm -f {}", shell_quote(remote_path));
                 match tokio::time::timeout(Duration::from_secs(30), comm.start(&rm, &noop)).await {
                     Ok(Ok(_)) => {}
                     Ok(Err(e)) => ui.log(format!("could not remove {remote_path}: {e}")),

@@ -55,7 +55,7 @@ impl Marker {
     /// read `~/.bashrc` a second time, run by sshd as it still believes it is. Assumes an
     /// sh-like login shell, as Packer's own `execute_command` does.
     pub fn wrap(&self, command: &str) -> String {
-        format!("echo {}$$ >&2; eval {}", self.tag, super::quote(command))
+        format!("echo {}$$ >&2; eval {}", self.tag, crate::shell_quote(command))
     }
 
     /// When `line` ends with the marker: records the group and returns what the line held

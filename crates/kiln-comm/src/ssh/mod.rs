@@ -18,6 +18,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::Mutex;
 
 use crate::config::Config;
+use crate::shell_quote as quote;
 
 mod command;
 
@@ -252,10 +253,6 @@ async fn establish(c: &Config) -> Result<Conn> {
             }
         }
     }
-}
-
-fn quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "'\"'\"'"))
 }
 
 impl Ssh {

@@ -83,10 +83,6 @@ fn temp_script(ext: Option<&str>) -> PathBuf {
     std::env::temp_dir().join(format!("packer-shell{}{n}{ext}", std::process::id()))
 }
 
-fn shell_quote_single(v: &str) -> String {
-    v.replace('\'', "'\"'\"'")
-}
-
 /// Runs the configured commands; `extra_env` comes first in `{{.Vars}}` (Packer's
 /// `PACKER_BUILDER_TYPE` and `PACKER_BUILD_NAME`).
 pub async fn run(c: &Config, ctx: &RunContext, extra_env: &[(String, String)]) -> Result<()> {
@@ -106,7 +102,7 @@ pub async fn run(c: &Config, ctx: &RunContext, extra_env: &[(String, String)]) -
     let fmt = c.env_var_format.as_deref().unwrap_or("%s='%s' ");
     let vars: String = env
         .iter()
-        .map(|(k, v)| fmt.replacen("%s", k, 1).replacen("%s", &shell_quote_single(v), 1))
+        .map(|(k, v)| fmt.replacen("%s", k, 1).replacen("%s", &kiln_comm::escape_single_quoted(v), 1))
         .collect::<Vec<_>>()
         .concat();
     let mut scripts: Vec<PathBuf> = Vec::new();
