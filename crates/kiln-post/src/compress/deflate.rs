@@ -204,7 +204,6 @@ pub fn write_stored(w: &mut impl Write, data: &[u8], last: bool) -> io::Result<u
 
 /// Compresses chunks in parallel, with the zero-chunk cache and the stored shortcut.
 pub struct Engine {
-    pub level: u32,
     pub threads: usize,
     pool: Pool,
     zero: Mutex<Option<(usize, Vec<u8>, u32)>>,
@@ -212,7 +211,7 @@ pub struct Engine {
 
 impl Engine {
     pub fn new(level: u32) -> Engine {
-        Engine { level, threads: threads(), pool: Pool::new(level), zero: Mutex::new(None) }
+        Engine { threads: threads(), pool: Pool::new(level), zero: Mutex::new(None) }
     }
 
     fn one(&self, data: &[u8], last: bool) -> Piece {
