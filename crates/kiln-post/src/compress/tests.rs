@@ -144,6 +144,9 @@ fn lz4_and_bgzf_single_file_round_trip() {
     assert_eq!(v, data());
     let (j, _) = job(&d.path("a.bgzf"), &[a], false);
     j.run().unwrap();
+    let mut v = Vec::new();
+    flate2::read::MultiGzDecoder::new(&std::fs::read(d.path("a.bgzf")).unwrap()[..]).read_to_end(&mut v).unwrap();
+    assert_eq!(v, data());
     if let Some(out) = tool("gzip", &["-dc", "a.bgzf"], &d.0) {
         assert_eq!(out, data(), "gzip reads BGZF");
     }
