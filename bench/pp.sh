@@ -32,7 +32,7 @@ if [ -z "${KILN:-}" ]; then
   else
     # Not --release (the whole workspace): only the crates doing the work are optimised.
     opts=()
-    for c in libdeflate-sys crc32fast lz4_flex sha2 sha1 md-5 kiln-post; do
+    for c in crc32fast lz4_flex sha2 sha1 md-5 kiln-post; do
       opts+=(--config "profile.dev.package.$c.opt-level=3")
     done
     (cd "$ROOT" && cargo build -q -p kiln "${opts[@]}")

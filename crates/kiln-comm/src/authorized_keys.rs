@@ -14,6 +14,7 @@ use kiln_template::diag::Diagnostic;
 use kiln_template::node::Node;
 
 use crate::keys::TempKeyPair;
+use crate::shell_quote as quote;
 use crate::Config;
 
 /// The files the key is removed from.
@@ -36,10 +37,6 @@ impl Default for AuthorizedKeysFiles {
 /// Builder state that may hold the build's temporary key pair.
 pub trait HasTempKey {
     fn temp_key(&self) -> Option<&TempKeyPair>;
-}
-
-fn quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "'\"'\"'"))
 }
 
 /// `path` as a shell word: `~/x` becomes `"$HOME"/'x'`, anything else is quoted.

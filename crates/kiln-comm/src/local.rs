@@ -156,10 +156,7 @@ impl Communicator for Local {
     }
 
     async fn download_dir(&self, src: &str, dst: &Path, exclude: &[String]) -> Result<()> {
-        let (src, dst, exclude) = (Path::new(src).to_path_buf(), dst.to_path_buf(), exclude.to_vec());
-        tokio::task::spawn_blocking(move || crate::transfer::copy_dir_packer(&src, &dst, &exclude))
-            .await
-            .map_err(|e| Error::new(e.to_string()))?
+        self.upload_dir(&dst.to_string_lossy(), Path::new(src), exclude).await
     }
 }
 

@@ -1,7 +1,7 @@
 //! Test support: a private OpenSSH sshd on 127.0.0.1 (own config, own host key, a free high
 //! port, key login for the current user), stopped and removed on drop.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -37,6 +37,19 @@ fn run(cmd: &mut Command) -> Result<(), String> {
     }
 }
 
+/// Starts `sshd` in the foreground on the config in `dir`, its log in `dir`/sshd.log.
+fn spawn(sshd: &Path, dir: &Path) -> Result<Child, String> {
+    let log = std::fs::File::create(dir.join("sshd.log")).map_err(|e| e.to_string())?;
+    Command::new(sshd)
+        .args(["-D", "-e", "-f"])
+        .arg(dir.join("sshd_config"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .map_err(|e| format!("starting sshd: {e}"))
+}
+
 impl Sshd {
     pub fn start() -> Result<Sshd, String> {
         let sshd = ["/usr/sbin/sshd", "/usr/bin/sshd"].iter().map(PathBuf::from).find(|p| p.exists());
@@ -61,28 +74,29 @@ impl Sshd {
         );
         std::fs::write(dir.join("sshd_config"), config).map_err(|e| e.to_string())?;
         let _ = std::fs::create_dir_all("/run/sshd");
-        let log = std::fs::File::create(dir.join("sshd.log")).map_err(|e| e.to_string())?;
-        let child = Command::new(&sshd)
-            .args(["-D", "-e", "-f"])
-            .arg(dir.join("sshd_config"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .map_err(|e| format!("starting sshd: {e}"))?;
+        let child = spawn(&sshd, &dir)?;
         let user = String::from_utf8_lossy(&Command::new("id").arg("-un").output().map_err(|e| e.to_string())?.stdout)
             .trim()
             .to_string();
         let mut s = Sshd { port, key: dir.join("client_key"), dir, user, sshd, child };
+        if !s.wait_for_port() {
+            let log = std::fs::read_to_string(s.dir.join("sshd.log")).unwrap_or_default();
+            return Err(format!("sshd did not start: {log}"));
+        }
+        Ok(s)
+    }
+
+    /// Waits up to 10 s for the server to accept connections; false when it did not, or its
+    /// process ended first.
+    fn wait_for_port(&mut self) -> bool {
         let start = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if start.elapsed() > Duration::from_secs(10) || s.child.try_wait().ok().flatten().is_some() {
-                let log = std::fs::read_to_string(s.dir.join("sshd.log")).unwrap_or_default();
-                return Err(format!("sshd did not start: {log}"));
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            if start.elapsed() > Duration::from_secs(10) || self.child.try_wait().ok().flatten().is_some() {
+                return false;
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        Ok(s)
+        true
     }
 
     /// Stops the server and starts it again on the same port (a machine rebooting).
@@ -103,21 +117,9 @@ impl Sshd {
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let log = std::fs::File::create(self.dir.join("sshd.log")).map_err(|e| e.to_string())?;
-        self.child = Command::new(self.sshd.clone())
-            .args(["-D", "-e", "-f"])
-            .arg(self.dir.join("sshd_config"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .map_err(|e| format!("starting sshd: {e}"))?;
-        let start = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            if start.elapsed() > Duration::from_secs(10) {
-                return Err("sshd did not come back".into());
-            }
-            std::thread::sleep(Duration::from_millis(50));
+        self.child = spawn(&self.sshd, &self.dir)?;
+        if !self.wait_for_port() {
+            return Err("sshd did not come back".into());
         }
         Ok(())
     }

@@ -228,8 +228,8 @@ mod tests {
 
     #[test]
     fn all_six_in_one_pass() {
-        let dir = std::env::temp_dir().join(format!("kiln-checksum-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let d = crate::testing::Dir::new("checksum");
+        let dir = &d.0;
         let f = dir.join("hello");
         std::fs::write(&f, "hello").unwrap();
         let kinds: Vec<String> = TYPES.iter().map(|s| s.to_string()).collect();
@@ -241,14 +241,13 @@ mod tests {
         let out = dir.join("out.md5").to_string_lossy().into_owned();
         write_checksums(&[f.to_string_lossy().into_owned()], &kinds[..1], std::slice::from_ref(&out)).unwrap();
         assert_eq!(std::fs::read_to_string(&out).unwrap(), "5d41402abc4b2a76b9719d911017c592\thello\n");
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
     fn files_of_many_chunks_hash_like_one_shot_digests() {
         use sha2::Digest;
-        let dir = std::env::temp_dir().join(format!("kiln-checksum-big-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let d = crate::testing::Dir::new("checksum-big");
+        let dir = &d.0;
         let f = dir.join("big");
         let data: Vec<u8> = (0..(3 * CHUNK + 12345)).map(|i| (i * 31 % 251) as u8).collect();
         std::fs::write(&f, &data).unwrap();
@@ -261,7 +260,6 @@ mod tests {
         assert_eq!(sums[4], hex(&sha2::Sha384::digest(&data)));
         assert_eq!(sums[5], hex(&sha2::Sha512::digest(&data)));
         assert_eq!(hash_file(&f, &kinds[3..4]).unwrap(), vec![sums[3].clone()]);
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -122,9 +122,8 @@ mod tests {
 
     #[test]
     fn appends_runs_in_packers_format() {
-        let dir = std::env::temp_dir().join(format!("kiln-manifest-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let d = crate::testing::Dir::new("manifest");
+        let dir = &d.0;
         let f = dir.join("out.txt");
         std::fs::write(&f, "hello").unwrap();
         let a =
@@ -169,6 +168,5 @@ mod tests {
   "last_run_uuid": "u2"
 }"#;
         assert_eq!(text, expected);
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

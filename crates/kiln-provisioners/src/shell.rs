@@ -5,11 +5,14 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use kiln_comm::shell_quote;
 use kiln_core::{async_trait, BuildInfo, Communicator, Error, GeneratedData, Provisioner, Result, RunContext, Stream};
 use kiln_template::decode::Duration as GoDuration;
 use kiln_template::diag::{Diagnostic, Diagnostics};
 use kiln_template::node::Node;
 use serde::Deserialize;
+
+use crate::shell_local::{self, unique};
 
 /// Options of `shell`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -82,15 +85,6 @@ pub struct Shell {
 
 pub fn new() -> Box<dyn Provisioner> {
     Box::<Shell>::default()
-}
-
-fn unique() -> String {
-    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    format!("{}{}", std::process::id(), N.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
-}
-
-fn quote(v: &str) -> String {
-    v.replace('\'', "'\"'\"'")
 }
 
 /// Retries `f` until it succeeds, the build is cancelled, or `limit` has passed.
@@ -166,12 +160,7 @@ impl Provisioner for Shell {
         let late: Option<Config> = kiln_core::late::redecode(self.node.as_ref(), data, "the \"shell\" provisioner")?;
         let c = late.as_ref().unwrap_or(&self.config);
         let ui = &ctx.ui;
-        let mut env: Vec<(String, String)> = vec![
-            ("PACKER_BUILDER_TYPE".into(), ctx.info.builder_type.clone()),
-            ("PACKER_BUILD_NAME".into(), ctx.info.name.clone()),
-        ];
-        env.extend(c.environment_vars.iter().filter_map(|kv| kv.split_once('=')).map(|(k, v)| (k.into(), v.into())));
-        env.extend(c.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+        let env = shell_local::environment(shell_local::packer_env(&ctx.info), &c.environment_vars, &c.env);
         let folder = c.remote_folder.clone().unwrap_or_else(|| "/tmp".into());
         let remote_path = c.remote_path.clone().unwrap_or_else(|| {
             format!("{folder}/{}", c.remote_file.clone().unwrap_or_else(|| format!("script_{}.sh", unique())))
@@ -182,19 +171,13 @@ impl Provisioner for Shell {
         let default_exec;
         if c.use_env_var_file {
             let file = format!("{folder}/varfile_{}.sh", unique());
-            let body: String = env.iter().map(|(k, v)| format!("export {k}='{}'\n", quote(v))).collect();
+            let body: String = env.iter().map(|(k, v)| format!("export {k}={}\n", shell_quote(v))).collect();
             retry(ctx, limit, "uploading the variables file", || comm.upload(&file, body.as_bytes())).await?;
             data.insert("EnvVarFile".into(), file);
             data.insert("Vars".into(), String::new());
             default_exec = "chmod +x {{.Path}}; . {{.EnvVarFile}} && {{.Path}}";
         } else {
-            let fmt = c.env_var_format.as_deref().unwrap_or("%s='%s' ");
-            let vars: String = env
-                .iter()
-                .map(|(k, v)| fmt.replacen("%s", k, 1).replacen("%s", &quote(v), 1))
-                .collect::<Vec<_>>()
-                .concat();
-            data.insert("Vars".into(), vars);
+            data.insert("Vars".into(), shell_local::vars(c.env_var_format.as_deref(), &env));
             data.insert("EnvVarFile".into(), String::new());
             default_exec = "chmod +x {{.Path}}; {{.Vars}} {{.Path}}";
         }
@@ -218,8 +201,9 @@ impl Provisioner for Shell {
         let result = self.run_scripts(ctx, &comm, c, scripts, &remote_path, &command, limit).await;
         if let (Some(f), false) = (data.get("EnvVarFile").filter(|f| !f.is_empty()), c.skip_clean) {
             let noop = |_: Stream, _: &str| {};
-            let _ = tokio::time::timeout(Duration::from_secs(30), comm.start(&format!("rm -f '{}'", quote(f)), &noop))
-                .await;
+            let _ =
+                tokio::time::timeout(Duration::from_secs(30), comm.start(&format!("rm -f {}", shell_quote(f)), &noop))
+                    .await;
         }
         result?;
         if let Some(p) = c.pause_after.filter(|p| !p.get().is_zero()) {
@@ -249,11 +233,7 @@ impl Shell {
             ui.say(format!("Provisioning with shell script: {name}"));
             retry(ctx, limit, &format!("uploading {name} to {remote_path}"), || comm.upload(remote_path, &body))
                 .await?;
-            let out_ui = ui.clone();
-            let output = move |s: Stream, line: &str| match s {
-                Stream::Stdout => out_ui.message(line),
-                Stream::Stderr => out_ui.error(line),
-            };
+            let output = shell_local::output_to(ui);
             let started = ctx.cancel.run(comm.start(command, &output)).await;
             if started.is_err() {
                 // The command may still run on the machine: have it stopped before its script goes.
@@ -266,7 +246,7 @@ impl Shell {
                     ui.say(format!("Cleaning up: removing {remote_path}"));
                 }
                 let noop = |_: Stream, _: &str| {};
-                let rm = format!("rm -f '{}'", quote(remote_path));
+                let rm = format!("rm -f {}", shell_quote(remote_path));
                 match tokio::time::timeout(Duration::from_secs(30), comm.start(&rm, &noop)).await {
                     Ok(Ok(_)) => {}
                     Ok(Err(e)) => ui.log(format!("could not remove {remote_path}: {e}")),
@@ -274,12 +254,7 @@ impl Shell {
                 }
             }
             match started?? {
-                Some(code) if valid.contains(&i64::from(code)) => {}
-                Some(code) => {
-                    return Err(Error::new(format!(
-                        "Script exited with non-zero exit status: {code}. Allowed exit codes are: {valid:?}"
-                    )))
-                }
+                Some(code) => shell_local::check_exit_code(code, &valid)?,
                 None if c.expect_disconnect => {
                     ui.say("The script ended the connection, as expect_disconnect allows.");
                 }

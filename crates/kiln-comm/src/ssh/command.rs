@@ -13,6 +13,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use kiln_core::component::OutputFn;
 use kiln_core::{Stream, Ui};
 use russh::client::Msg;
 use russh::{Channel, ChannelMsg, Sig};
@@ -38,7 +39,7 @@ pub(super) type Pending = Arc<std::sync::Mutex<Vec<JoinHandle<Stopped>>>>;
 /// [`Marker`] takes out of the output: `kiln-pgid-<nonce>-<pid>`.
 pub(super) struct Marker {
     tag: String,
-    pub pgid: Option<u32>,
+    pgid: Option<u32>,
 }
 
 impl Marker {
@@ -55,7 +56,7 @@ impl Marker {
     /// read `~/.bashrc` a second time, run by sshd as it still believes it is. Assumes an
     /// sh-like login shell, as Packer's own `execute_command` does.
     pub fn wrap(&self, command: &str) -> String {
-        format!("echo {}$$ >&2; eval {}", self.tag, super::quote(command))
+        format!("echo {}$$ >&2; eval {}", self.tag, crate::shell_quote(command))
     }
 
     /// When `line` ends with the marker: records the group and returns what the line held
@@ -111,9 +112,9 @@ impl Lines {
 /// stopped on the machine.
 pub(super) struct Running {
     ch: Option<Channel<Msg>>,
-    pub marker: Marker,
-    pub out: Lines,
-    pub errs: Lines,
+    marker: Marker,
+    out: Lines,
+    errs: Lines,
     conn: Arc<Mutex<Conn>>,
     pending: Pending,
     ended: bool,
@@ -143,14 +144,54 @@ impl Running {
         r
     }
 
-    pub async fn wait(&mut self) -> Option<ChannelMsg> {
+    async fn wait(&mut self) -> Option<ChannelMsg> {
         self.ch.as_mut()?.wait().await
     }
 
     /// The command ended (its exit status came, or its channel closed): nothing to stop any
     /// more, even if the rest of its output is still being read.
-    pub fn ended(&mut self) {
+    fn ended(&mut self) {
         self.ended = true;
+    }
+
+    /// Streams the command's output, lines without the marker's, until its channel closes;
+    /// its exit status.
+    pub async fn output(&mut self, output: OutputFn<'_>) -> Option<i32> {
+        let mut code = None;
+        while let Some(msg) = self.wait().await {
+            let (lines, data) = match msg {
+                ChannelMsg::Data { data } => (&mut self.out, data),
+                ChannelMsg::ExtendedData { data, ext: 1 } => (&mut self.errs, data),
+                ChannelMsg::ExitStatus { exit_status } => {
+                    code = Some(exit_status as i32);
+                    self.ended();
+                    continue;
+                }
+                ChannelMsg::ExitSignal { .. } => {
+                    self.ended();
+                    continue;
+                }
+                _ => continue,
+            };
+            let marker = &mut self.marker;
+            lines.push(&data, |stream, line| {
+                // The marker line is the command's first on stderr (on the merged stream with a
+                // pty); nothing else is touched.
+                if marker.pgid.is_none() {
+                    if let Some(before) = marker.take(line) {
+                        if !before.is_empty() {
+                            output(stream, before);
+                        }
+                        return;
+                    }
+                }
+                output(stream, line);
+            });
+        }
+        self.ended();
+        self.out.finish(output);
+        self.errs.finish(output);
+        code
     }
 }
 

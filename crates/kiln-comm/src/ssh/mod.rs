@@ -18,6 +18,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::Mutex;
 
 use crate::config::Config;
+use crate::shell_quote as quote;
 
 mod command;
 
@@ -254,10 +255,6 @@ async fn establish(c: &Config) -> Result<Conn> {
     }
 }
 
-fn quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "'\"'\"'"))
-}
-
 impl Ssh {
     /// A new session channel; reconnects first when the connection is gone.
     async fn channel(&self) -> Result<russh::Channel<client::Msg>> {
@@ -364,41 +361,7 @@ impl Communicator for Ssh {
         let marker = command::Marker::new(&self.nonce);
         let mut run = command::Running::new(ch, marker, Arc::clone(&self.conn), Arc::clone(&self.stopping));
         run.exec(command).await.map_err(|e| err("starting the command", e))?;
-        let mut code = None;
-        while let Some(msg) = run.wait().await {
-            let (lines, data) = match msg {
-                ChannelMsg::Data { data } => (&mut run.out, data),
-                ChannelMsg::ExtendedData { data, ext: 1 } => (&mut run.errs, data),
-                ChannelMsg::ExitStatus { exit_status } => {
-                    code = Some(exit_status as i32);
-                    run.ended();
-                    continue;
-                }
-                ChannelMsg::ExitSignal { .. } => {
-                    run.ended();
-                    continue;
-                }
-                _ => continue,
-            };
-            let marker = &mut run.marker;
-            lines.push(&data, |stream, line| {
-                // The marker line is the command's first on stderr (on the merged stream with a
-                // pty); nothing else is touched.
-                if marker.pgid.is_none() {
-                    if let Some(before) = marker.take(line) {
-                        if !before.is_empty() {
-                            output(stream, before);
-                        }
-                        return;
-                    }
-                }
-                output(stream, line);
-            });
-        }
-        run.ended();
-        run.out.finish(output);
-        run.errs.finish(output);
-        Ok(code)
+        Ok(run.output(output).await)
     }
 
     async fn stop_cancelled(&self, ui: &kiln_core::Ui) {

@@ -290,8 +290,8 @@ mod tests {
 
     #[test]
     fn long_names_and_padding_read_back() {
-        let dir = std::env::temp_dir().join(format!("kiln-tar-long-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let d = crate::testing::Dir::new("tar-long");
+        let dir = &d.0;
         let p = dir.join("f");
         std::fs::write(&p, vec![7u8; 1000]).unwrap();
         let long = format!("{}.vmdk", "n".repeat(150));
@@ -313,7 +313,6 @@ mod tests {
             })
             .collect();
         assert_eq!(got, [(long, 1000, 5), ("short".to_string(), 1000, 5)]);
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

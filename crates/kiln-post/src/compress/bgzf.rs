@@ -2,12 +2,10 @@
 //! each with a `BC` extra field giving its size, ending with the standard empty member. Blocks
 //! are independent, so they are compressed on every core.
 
-use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 
-use super::deflate::{all_zero, par_map, stored, threads, InBuf, Pool, ReadInto, Scratch};
+use super::deflate::{all_zero, par_map, stored, threads, Batches, Pool, ReadInto, Scratch};
 
 /// Input bytes per block (what bgzip uses, so a stored block still fits in 64 KiB).
 pub const BLOCK: usize = 0xff00;
@@ -33,18 +31,15 @@ fn member(data: &[u8], s: &mut Scratch, store: bool) -> Vec<u8> {
 }
 
 /// A `Write` producing BGZF into `inner`. As in [`super::deflate::ParDeflate`], batches are
-/// compressed behind the caller, two at a time.
+/// compressed behind the caller, two at a time ([`Batches`]).
 pub struct BgzfWriter<W: Write> {
     inner: W,
     pool: Arc<Pool>,
     threads: usize,
-    buf: InBuf,
     /// The member of an all-zero block, shared by every one.
     zero: Option<Arc<Vec<u8>>>,
-    /// Each batch's members and its input, whose memory the next batch reuses (fresh memory
-    /// costs a page fault per 4 KiB).
-    running: VecDeque<JoinHandle<(Vec<Member>, InBuf)>>,
-    spare: InBuf,
+    /// Each batch's members.
+    batches: Batches<Vec<Member>>,
 }
 
 /// A compressed member, or a copy of the zero member.
@@ -56,43 +51,34 @@ enum Member {
 impl<W: Write> BgzfWriter<W> {
     pub fn new(inner: W, level: u32) -> BgzfWriter<W> {
         let threads = threads();
-        BgzfWriter {
-            inner,
-            pool: Arc::new(Pool::new(level)),
-            threads,
-            buf: InBuf::default(),
-            zero: None,
-            running: VecDeque::new(),
-            spare: InBuf::default(),
-        }
+        BgzfWriter { inner, pool: Arc::new(Pool::new(level)), threads, zero: None, batches: Batches::new("kiln-bgzf") }
     }
 
     fn batch_bytes(&self) -> usize {
         self.threads * 4 * GROUP * BLOCK
     }
 
-    fn write_oldest(&mut self) -> io::Result<()> {
-        let Some(h) = self.running.pop_front() else { return Ok(()) };
-        let (members, input) = h.join().map_err(|_| io::Error::other("a compression thread failed"))?;
-        self.spare = input;
+    /// Waits for the oldest running batch and writes it out; false when none was running.
+    fn write_oldest(&mut self) -> io::Result<bool> {
+        let Some((members, _)) = self.batches.oldest()? else { return Ok(false) };
         for m in members {
             match m {
                 Member::Own(v) => self.inner.write_all(&v)?,
                 Member::Zero(z) => self.inner.write_all(&z)?,
             }
         }
-        Ok(())
+        Ok(true)
     }
 
     fn drain(&mut self, all: bool) -> io::Result<()> {
-        if self.running.len() >= 2 {
+        if self.batches.full() {
             self.write_oldest()?;
         }
-        let whole = if all { self.buf.len } else { self.buf.len / (GROUP * BLOCK) * (GROUP * BLOCK) };
-        let input = self.buf.cut(whole, std::mem::take(&mut self.spare));
+        let len = self.batches.buf.len;
+        let whole = if all { len } else { len / (GROUP * BLOCK) * (GROUP * BLOCK) };
         let (zero, pool, threads) = (self.zero.clone(), Arc::clone(&self.pool), self.threads);
-        let h = std::thread::Builder::new().name("kiln-bgzf".into()).spawn(move || {
-            let groups: Vec<&[u8]> = input.filled().chunks(GROUP * BLOCK).collect();
+        self.batches.start(whole, move |input| {
+            let groups: Vec<&[u8]> = input.chunks(GROUP * BLOCK).collect();
             let out = par_map(&groups, threads, |g| {
                 pool.with(|s| {
                     let store = s.incompressible(g);
@@ -104,17 +90,13 @@ impl<W: Write> BgzfWriter<W> {
                         .collect::<Vec<_>>()
                 })
             });
-            (out.into_iter().flatten().collect(), input)
-        })?;
-        self.running.push_back(h);
-        Ok(())
+            out.into_iter().flatten().collect()
+        })
     }
 
     pub fn finish(mut self) -> io::Result<W> {
         self.drain(true)?;
-        while !self.running.is_empty() {
-            self.write_oldest()?;
-        }
+        while self.write_oldest()? {}
         self.inner.write_all(&EOF_BLOCK)?;
         Ok(self.inner)
     }
@@ -125,7 +107,7 @@ impl<W: Write> BgzfWriter<W> {
         if self.zero.is_none() {
             self.zero = Some(Arc::new(self.pool.with(|s| member(&vec![0; BLOCK], s, false))));
         }
-        if self.buf.len >= self.batch_bytes() {
+        if self.batches.buf.len >= self.batch_bytes() {
             self.drain(false)?;
         }
         Ok(())
@@ -134,7 +116,7 @@ impl<W: Write> BgzfWriter<W> {
 
 impl<W: Write> ReadInto for BgzfWriter<W> {
     fn read_into(&mut self, r: &mut dyn Read) -> io::Result<usize> {
-        let n = self.buf.read_from(r)?;
+        let n = self.batches.buf.read_from(r)?;
         self.filled()?;
         Ok(n)
     }
@@ -142,7 +124,7 @@ impl<W: Write> ReadInto for BgzfWriter<W> {
 
 impl<W: Write> Write for BgzfWriter<W> {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        self.buf.push(data);
+        self.batches.buf.push(data);
         self.filled()?;
         Ok(data.len())
     }

@@ -10,9 +10,11 @@
 //! chunk compressed, and a chunk whose samples do not compress is written as stored blocks
 //! (what deflate would end up close to anyway, at memory speed).
 
+use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
+use std::thread::JoinHandle;
 
 use super::libdeflate::Compressor;
 
@@ -202,7 +204,6 @@ pub fn write_stored(w: &mut impl Write, data: &[u8], last: bool) -> io::Result<u
 
 /// Compresses chunks in parallel, with the zero-chunk cache and the stored shortcut.
 pub struct Engine {
-    pub level: u32,
     pub threads: usize,
     pool: Pool,
     zero: Mutex<Option<(usize, Vec<u8>, u32)>>,
@@ -210,7 +211,7 @@ pub struct Engine {
 
 impl Engine {
     pub fn new(level: u32) -> Engine {
-        Engine { level, threads: threads(), pool: Pool::new(level), zero: Mutex::new(None) }
+        Engine { threads: threads(), pool: Pool::new(level), zero: Mutex::new(None) }
     }
 
     fn one(&self, data: &[u8], last: bool) -> Piece {
@@ -302,17 +303,55 @@ pub trait ReadInto: Write {
     fn read_into(&mut self, r: &mut dyn Read) -> io::Result<usize>;
 }
 
-/// A compressed batch waiting to be written: its input (stored pieces are copied from it), its
-/// pieces, and whether it ends the stream.
+/// A parallel writer's input, cut into batches that are compressed behind the caller, each on a
+/// thread of its own, two at a time (so that no core waits for the slowest piece of a batch
+/// before the next batch starts). A batch's input memory is reused by the batch after it.
+pub struct Batches<R> {
+    /// What has not been handed to a batch yet.
+    pub buf: InBuf,
+    spare: InBuf,
+    /// The running batches, oldest first: each gives its result and its input back.
+    running: VecDeque<JoinHandle<(R, InBuf)>>,
+    name: &'static str,
+}
+
+impl<R: Send + 'static> Batches<R> {
+    /// `name` names the batches' threads.
+    pub fn new(name: &'static str) -> Batches<R> {
+        Batches { buf: InBuf::default(), spare: InBuf::default(), running: VecDeque::new(), name }
+    }
+
+    /// Whether two batches are running: the oldest is to be written out before another starts.
+    pub fn full(&self) -> bool {
+        self.running.len() >= 2
+    }
+
+    /// Waits for the oldest batch: its result and its input (`None` when none runs).
+    pub fn oldest(&mut self) -> io::Result<Option<(R, &[u8])>> {
+        let Some(h) = self.running.pop_front() else { return Ok(None) };
+        let (r, input) = h.join().map_err(|_| io::Error::other("a compression thread failed"))?;
+        self.spare = input;
+        Ok(Some((r, self.spare.filled())))
+    }
+
+    /// Starts `work` on the first `at` bytes of the buffer; the rest stays buffered.
+    pub fn start(&mut self, at: usize, work: impl FnOnce(&[u8]) -> R + Send + 'static) -> io::Result<()> {
+        let input = self.buf.cut(at, std::mem::take(&mut self.spare));
+        let h = std::thread::Builder::new().name(self.name.into()).spawn(move || (work(input.filled()), input))?;
+        self.running.push_back(h);
+        Ok(())
+    }
+}
+
+/// A compressed batch waiting to be written: its pieces, and whether it ends the stream.
 struct Batch {
-    input: InBuf,
     pieces: Vec<Piece>,
     last: bool,
 }
 
-fn write_batch<W: Write>(w: &mut W, b: &Batch) -> io::Result<()> {
+/// Writes `b`, whose input was `input` (stored pieces are copied from it).
+fn write_batch<W: Write>(w: &mut W, b: &Batch, input: &[u8]) -> io::Result<()> {
     let n = b.pieces.len();
-    let input = b.input.filled();
     for (i, p) in b.pieces.iter().enumerate() {
         if p.stored {
             let from = (i * CHUNK).min(input.len());
@@ -331,11 +370,7 @@ fn write_batch<W: Write>(w: &mut W, b: &Batch) -> io::Result<()> {
 pub struct ParDeflate<W: Write> {
     inner: W,
     engine: std::sync::Arc<Engine>,
-    buf: InBuf,
-    spare: InBuf,
-    /// The batches being compressed, oldest first: two at a time, so that no core waits for
-    /// the slowest chunk of a batch before the next batch starts.
-    running: std::collections::VecDeque<std::thread::JoinHandle<Batch>>,
+    batches: Batches<Batch>,
     batch: usize,
     crc: crc32fast::Hasher,
     pub total_in: u64,
@@ -347,55 +382,46 @@ impl<W: Write> ParDeflate<W> {
         ParDeflate {
             inner,
             engine,
-            buf: InBuf::default(),
-            spare: InBuf::default(),
-            running: std::collections::VecDeque::new(),
+            batches: Batches::new("kiln-deflate"),
             batch,
             crc: crc32fast::Hasher::new(),
             total_in: 0,
         }
     }
 
-    /// Waits for the oldest running batch and writes it out.
-    fn write_oldest(&mut self) -> io::Result<()> {
-        let Some(h) = self.running.pop_front() else { return Ok(()) };
-        let b = h.join().map_err(|_| io::Error::other("a compression thread failed"))?;
-        write_batch(&mut self.inner, &b)?;
+    /// Waits for the oldest running batch and writes it out; false when none was running.
+    fn write_oldest(&mut self) -> io::Result<bool> {
+        let Some((b, input)) = self.batches.oldest()? else { return Ok(false) };
+        write_batch(&mut self.inner, &b, input)?;
         for p in &b.pieces {
             self.crc.combine(&crc32fast::Hasher::new_with_initial_len(p.crc, p.len as u64));
             self.total_in += p.len as u64;
         }
-        self.spare = b.input;
-        Ok(())
+        Ok(true)
     }
 
     /// Starts compressing every whole chunk in the buffer, or everything (ending the stream)
     /// when `last`; writes out the oldest batch when two are already running.
     fn drain(&mut self, last: bool) -> io::Result<()> {
-        if self.running.len() >= 2 {
+        if self.batches.full() {
             self.write_oldest()?;
         }
-        let whole = if last { self.buf.len } else { self.buf.len / CHUNK * CHUNK };
-        let input = self.buf.cut(whole, std::mem::take(&mut self.spare));
+        let len = self.batches.buf.len;
+        let whole = if last { len } else { len / CHUNK * CHUNK };
         let engine = std::sync::Arc::clone(&self.engine);
-        let h = std::thread::Builder::new().name("kiln-deflate".into()).spawn(move || {
-            let mut chunks: Vec<&[u8]> = input.filled().chunks(CHUNK).collect();
+        self.batches.start(whole, move |input| {
+            let mut chunks: Vec<&[u8]> = input.chunks(CHUNK).collect();
             if last && chunks.is_empty() {
                 chunks.push(&[]);
             }
-            let pieces = engine.run(&chunks, last);
-            Batch { input, pieces, last }
-        })?;
-        self.running.push_back(h);
-        Ok(())
+            Batch { pieces: engine.run(&chunks, last), last }
+        })
     }
 
     /// Ends the deflate stream; returns the writer, the CRC-32 and the input size.
     pub fn finish(mut self) -> io::Result<(W, u32, u64)> {
         self.drain(true)?;
-        while !self.running.is_empty() {
-            self.write_oldest()?;
-        }
+        while self.write_oldest()? {}
         Ok((self.inner, self.crc.clone().finalize(), self.total_in))
     }
 }
@@ -403,7 +429,7 @@ impl<W: Write> ParDeflate<W> {
 impl<W: Write> ParDeflate<W> {
     fn filled(&mut self) -> io::Result<()> {
         // Keep the tail back: only `finish` knows which chunk is the last.
-        if self.buf.len > self.batch * CHUNK {
+        if self.batches.buf.len > self.batch * CHUNK {
             self.drain(false)?;
         }
         Ok(())
@@ -412,7 +438,7 @@ impl<W: Write> ParDeflate<W> {
 
 impl<W: Write> ReadInto for ParDeflate<W> {
     fn read_into(&mut self, r: &mut dyn Read) -> io::Result<usize> {
-        let n = self.buf.read_from(r)?;
+        let n = self.batches.buf.read_from(r)?;
         self.filled()?;
         Ok(n)
     }
@@ -420,7 +446,7 @@ impl<W: Write> ReadInto for ParDeflate<W> {
 
 impl<W: Write> Write for ParDeflate<W> {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        self.buf.push(data);
+        self.batches.buf.push(data);
         self.filled()?;
         Ok(data.len())
     }

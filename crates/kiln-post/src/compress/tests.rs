@@ -2,37 +2,13 @@
 //! determinism, refusal to overwrite, several files into one archive.
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use kiln_core::event::MemoryRenderer;
 
 use super::*;
-
-struct Dir(PathBuf);
-
-impl Dir {
-    fn new(tag: &str) -> Dir {
-        let d = std::env::temp_dir().join(format!("kiln-compress-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        Dir(d)
-    }
-    fn file(&self, name: &str, data: &[u8]) -> String {
-        let p = self.0.join(name);
-        std::fs::write(&p, data).unwrap();
-        p.to_string_lossy().into_owned()
-    }
-    fn path(&self, name: &str) -> String {
-        self.0.join(name).to_string_lossy().into_owned()
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use crate::testing::Dir;
 
 fn job(target: &str, files: &[String], force: bool) -> (Job, MemoryRenderer) {
     let r = MemoryRenderer::default();
@@ -168,6 +144,9 @@ fn lz4_and_bgzf_single_file_round_trip() {
     assert_eq!(v, data());
     let (j, _) = job(&d.path("a.bgzf"), &[a], false);
     j.run().unwrap();
+    let mut v = Vec::new();
+    flate2::read::MultiGzDecoder::new(&std::fs::read(d.path("a.bgzf")).unwrap()[..]).read_to_end(&mut v).unwrap();
+    assert_eq!(v, data());
     if let Some(out) = tool("gzip", &["-dc", "a.bgzf"], &d.0) {
         assert_eq!(out, data(), "gzip reads BGZF");
     }

@@ -1,12 +1,16 @@
 //! `shell-local`: runs commands on the machine running kiln, with the build's name and type in
-//! the environment. The post-processor of the same name uses [`run`] too.
+//! the environment. The post-processor of the same name uses [`run`] too; the `shell`
+//! provisioner shares its variables, output and exit-code handling.
 
 pub mod config;
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use kiln_core::{async_trait, BuildInfo, Communicator, Error, GeneratedData, Provisioner, Result, RunContext, Stream};
+use kiln_core::{
+    async_trait, BuildInfo, Communicator, Error, GeneratedData, Provisioner, Result, RunContext, Stream, Ui,
+};
 use kiln_template::diag::{Diagnostic, Diagnostics};
 use kiln_template::node::Node;
 
@@ -76,15 +80,53 @@ impl Drop for TempFile {
     }
 }
 
-fn temp_script(ext: Option<&str>) -> PathBuf {
+/// This process's id and a counter: unique names for temporary and uploaded scripts.
+pub(crate) fn unique() -> String {
     static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let ext = ext.map(|e| format!(".{}", e.trim_start_matches('.'))).unwrap_or_default();
-    std::env::temp_dir().join(format!("packer-shell{}{n}{ext}", std::process::id()))
+    format!("{}{}", std::process::id(), N.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
 }
 
-fn shell_quote_single(v: &str) -> String {
-    v.replace('\'', "'\"'\"'")
+fn temp_script(ext: Option<&str>) -> PathBuf {
+    let ext = ext.map(|e| format!(".{}", e.trim_start_matches('.'))).unwrap_or_default();
+    std::env::temp_dir().join(format!("packer-shell{}{ext}", unique()))
+}
+
+/// The scripts' variables: `first`, then `environment_vars` (`KEY=value`), then `env`.
+pub(crate) fn environment(
+    first: Vec<(String, String)>,
+    environment_vars: &[String],
+    env: &BTreeMap<String, String>,
+) -> Vec<(String, String)> {
+    let mut all = first;
+    all.extend(environment_vars.iter().filter_map(|kv| kv.split_once('=')).map(|(k, v)| (k.into(), v.into())));
+    all.extend(env.iter().map(|(k, v)| (k.clone(), v.clone())));
+    all
+}
+
+/// `{{.Vars}}`: each variable written with `env_var_format` (two `%s`; default `%s='%s' `).
+pub(crate) fn vars(env_var_format: Option<&str>, env: &[(String, String)]) -> String {
+    let fmt = env_var_format.unwrap_or("%s='%s' ");
+    env.iter()
+        .map(|(k, v)| fmt.replacen("%s", k, 1).replacen("%s", &kiln_comm::escape_single_quoted(v), 1))
+        .collect::<Vec<_>>()
+        .concat()
+}
+
+/// A script's output on `ui`: stdout as messages, stderr as errors.
+pub(crate) fn output_to(ui: &Ui) -> impl Fn(Stream, &str) + Send + Sync {
+    let ui = ui.clone();
+    move |s: Stream, line: &str| match s {
+        Stream::Stdout => ui.message(line),
+        Stream::Stderr => ui.error(line),
+    }
+}
+
+/// An error unless `code` is one of `valid`.
+pub(crate) fn check_exit_code(code: i32, valid: &[i64]) -> Result<()> {
+    if valid.contains(&i64::from(code)) {
+        return Ok(());
+    }
+    Err(Error::new(format!("Script exited with non-zero exit status: {code}. Allowed exit codes are: {valid:?}")))
 }
 
 /// Runs the configured commands; `extra_env` comes first in `{{.Vars}}` (Packer's
@@ -96,19 +138,8 @@ pub async fn run(c: &Config, ctx: &RunContext, extra_env: &[(String, String)]) -
         ui.say(format!("Skipping shell-local: only_on does not include {os}"));
         return Ok(());
     }
-    let mut env: Vec<(String, String)> = extra_env.to_vec();
-    for kv in &c.environment_vars {
-        if let Some((k, v)) = kv.split_once('=') {
-            env.push((k.to_string(), v.to_string()));
-        }
-    }
-    env.extend(c.env.iter().map(|(k, v)| (k.clone(), v.clone())));
-    let fmt = c.env_var_format.as_deref().unwrap_or("%s='%s' ");
-    let vars: String = env
-        .iter()
-        .map(|(k, v)| fmt.replacen("%s", k, 1).replacen("%s", &shell_quote_single(v), 1))
-        .collect::<Vec<_>>()
-        .concat();
+    let env = environment(extra_env.to_vec(), &c.environment_vars, &c.env);
+    let vars = vars(c.env_var_format.as_deref(), &env);
     let mut scripts: Vec<PathBuf> = Vec::new();
     let mut _temp = None;
     let inline = c.inline.clone().or_else(|| c.command.clone().map(|x| vec![x]));
@@ -135,19 +166,10 @@ pub async fn run(c: &Config, ctx: &RunContext, extra_env: &[(String, String)]) -
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect();
         let argv = exec.iter().map(|a| kiln_core::late::render(a, &data)).collect::<Result<Vec<_>>>()?;
-        let out_ui = ui.clone();
-        let output = move |s: Stream, line: &str| match s {
-            Stream::Stdout => out_ui.message(line),
-            Stream::Stderr => out_ui.error(line),
-        };
+        let output = output_to(ui);
         let code = ctx.cancel.run(kiln_comm::local::run_argv(&argv, &[], &output)).await??;
         match code {
-            Some(code) if valid.contains(&i64::from(code)) => {}
-            Some(code) => {
-                return Err(Error::new(format!(
-                    "Script exited with non-zero exit status: {code}. Allowed exit codes are: {valid:?}"
-                )))
-            }
+            Some(code) => check_exit_code(code, &valid)?,
             None => return Err(Error::new(format!("Script {script_s} was killed by a signal"))),
         }
     }
