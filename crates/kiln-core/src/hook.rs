@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use crate::component::{Communicator, GeneratedData, ProvisionHook, Provisioner, RunContext};
 use crate::step::{Outcome, Step};
 use crate::Result;
+use kiln_template::golang::format_go_duration;
 
 /// A provisioner ready to run, with the options Packer handles around every provisioner.
 pub struct PreparedProvisioner {
@@ -37,7 +38,7 @@ impl Provisioners {
     ) -> Result<()> {
         let ui = &ctx.ui;
         if let Some(d) = p.pause_before.filter(|d| !d.is_zero()) {
-            ui.say(format!("Pausing {} before the next provisioner...", go_duration(d)));
+            ui.say(format!("Pausing {} before the next provisioner...", format_go_duration(d)));
             ctx.cancel.run(tokio::time::sleep(d)).await?;
         }
         let tries = p.max_retries.saturating_add(1);
@@ -77,7 +78,7 @@ impl Provisioners {
         let Some(limit) = p.timeout.filter(|d| !d.is_zero()) else {
             return p.provisioner.provision(ctx, Arc::clone(comm), data).await;
         };
-        ctx.ui.say(format!("Setting a {} timeout for the next provisioner...", go_duration(limit)));
+        ctx.ui.say(format!("Setting a {} timeout for the next provisioner...", format_go_duration(limit)));
         let child = ctx.cancel.child();
         let pctx = ctx.with_cancel(child.clone());
         let fut = p.provisioner.provision(&pctx, Arc::clone(comm), data);
@@ -89,7 +90,7 @@ impl Provisioners {
                 ctx.ui.say("Cancelling provisioner after a timeout...");
                 // Let it remove what it uploaded before giving up on it.
                 let _ = tokio::time::timeout(crate::step::CANCEL_GRACE, &mut fut).await;
-                Err(crate::Error::new(format!("the {} provisioner timed out after {}", p.label, go_duration(limit))))
+                Err(crate::Error::new(format!("the {} provisioner timed out after {}", p.label, format_go_duration(limit))))
             }
         }
     }
@@ -179,50 +180,5 @@ impl<S: HasCommunicator + Send + Sync> Step<S> for StepProvision {
 
     fn is_provision(&self) -> bool {
         true
-    }
-}
-
-/// Go's `time.Duration.String()`: `1s`, `1m30s`, `1h0m0s`, `500ms`, `1.5s`.
-pub fn go_duration(d: Duration) -> String {
-    let ns = d.as_nanos();
-    if ns == 0 {
-        return "0s".into();
-    }
-    if ns < 1_000_000_000 {
-        let (v, unit) = if ns < 1_000 {
-            (ns as f64, "ns")
-        } else if ns < 1_000_000 {
-            (ns as f64 / 1e3, "µs")
-        } else {
-            (ns as f64 / 1e6, "ms")
-        };
-        return format!("{v}{unit}");
-    }
-    let total_s = d.as_secs();
-    let frac = d.subsec_nanos();
-    let h = total_s / 3600;
-    let m = total_s % 3600 / 60;
-    let s = total_s % 60;
-    let secs = if frac == 0 { format!("{s}s") } else { format!("{}s", format!("{s}.{frac:09}").trim_end_matches('0')) };
-    if h > 0 {
-        format!("{h}h{m}m{secs}")
-    } else if m > 0 {
-        format!("{m}m{secs}")
-    } else {
-        secs
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn go_duration_strings() {
-        assert_eq!(go_duration(Duration::from_secs(1)), "1s");
-        assert_eq!(go_duration(Duration::from_secs(90)), "1m30s");
-        assert_eq!(go_duration(Duration::from_secs(3600)), "1h0m0s");
-        assert_eq!(go_duration(Duration::from_millis(500)), "500ms");
-        assert_eq!(go_duration(Duration::from_millis(1500)), "1.5s");
     }
 }

@@ -207,7 +207,7 @@ impl Provisioner for Shell {
         }
         result?;
         if let Some(p) = c.pause_after.filter(|p| !p.get().is_zero()) {
-            ui.say(format!("Pausing {} after this provisioner...", kiln_core::hook::go_duration(p.get())));
+            ui.say(format!("Pausing {} after this provisioner...", kiln_template::golang::format_go_duration(p.get())));
             ctx.cancel.run(tokio::time::sleep(p.get())).await?;
         }
         Ok(())

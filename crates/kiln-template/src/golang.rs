@@ -61,6 +61,37 @@ pub fn parse_go_bool(v: &str) -> Option<bool> {
     }
 }
 
+/// Go's `time.Duration.String()`: `1s`, `1m30s`, `1h0m0s`, `500ms`, `1.5s`.
+pub fn format_go_duration(d: Duration) -> String {
+    let ns = d.as_nanos();
+    if ns == 0 {
+        return "0s".into();
+    }
+    if ns < 1_000_000_000 {
+        let (v, unit) = if ns < 1_000 {
+            (ns as f64, "ns")
+        } else if ns < 1_000_000 {
+            (ns as f64 / 1e3, "µs")
+        } else {
+            (ns as f64 / 1e6, "ms")
+        };
+        return format!("{v}{unit}");
+    }
+    let total_s = d.as_secs();
+    let frac = d.subsec_nanos();
+    let h = total_s / 3600;
+    let m = total_s % 3600 / 60;
+    let s = total_s % 60;
+    let secs = if frac == 0 { format!("{s}s") } else { format!("{}s", format!("{s}.{frac:09}").trim_end_matches('0')) };
+    if h > 0 {
+        format!("{h}h{m}m{secs}")
+    } else if m > 0 {
+        format!("{m}m{secs}")
+    } else {
+        secs
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -82,5 +113,14 @@ mod tests {
             assert!(parse_go_duration(s).is_err(), "{s}");
         }
         assert!(parse_go_duration("10").unwrap_err().contains("\"10s\""));
+    }
+
+    #[test]
+    fn go_duration_strings() {
+        assert_eq!(format_go_duration(Duration::from_secs(1)), "1s");
+        assert_eq!(format_go_duration(Duration::from_secs(90)), "1m30s");
+        assert_eq!(format_go_duration(Duration::from_secs(3600)), "1h0m0s");
+        assert_eq!(format_go_duration(Duration::from_millis(500)), "500ms");
+        assert_eq!(format_go_duration(Duration::from_millis(1500)), "1.5s");
     }
 }
