@@ -48,7 +48,7 @@ pub struct Config {
     /// Interval between keep-alive messages (default 5s).
     #[serde(default)]
     pub ssh_keep_alive_interval: Option<Duration>,
-    /// `sftp` or `scp` (default).
+    /// `sftp` (default; kiln falls back to `scp` when the server has no SFTP subsystem) or `scp`.
     #[serde(default)]
     pub ssh_file_transfer_method: Option<String>,
     /// Remove the temporary key from `authorized_keys` at the end.
