@@ -27,8 +27,8 @@ export CHECKPOINT_DISABLE=1
 mkdir -p "$BENCH_TMP"
 
 if [ -z "${KILN:-}" ]; then
-  if [ -x "$ROOT/target/release/kiln" ]; then
-    KILN="$ROOT/target/release/kiln"
+  if [ -x "${CARGO_TARGET_DIR:-$ROOT/target}/release/kiln" ]; then
+    KILN="${CARGO_TARGET_DIR:-$ROOT/target}/release/kiln"
   else
     # Not --release (the whole workspace): only the crates doing the work are optimised.
     opts=()
@@ -36,7 +36,7 @@ if [ -z "${KILN:-}" ]; then
       opts+=(--config "profile.dev.package.$c.opt-level=3")
     done
     (cd "$ROOT" && cargo build -q -p kiln "${opts[@]}")
-    KILN="$ROOT/target/debug/kiln"
+    KILN="${CARGO_TARGET_DIR:-$ROOT/target}/debug/kiln"
   fi
 fi
 command -v "$PACKER" >/dev/null || { echo "packer not found (set PACKER)" >&2; exit 1; }

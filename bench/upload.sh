@@ -13,7 +13,7 @@ W=${BENCH_TMP:-${TMPDIR:-/tmp}/kiln-bench-upload}
 export CHECKPOINT_DISABLE=1
 if [ -z "${KILN:-}" ]; then
   (cd "$ROOT" && cargo build -q --release -p kiln)
-  KILN="$ROOT/target/release/kiln"
+  KILN="${CARGO_TARGET_DIR:-$ROOT/target}/release/kiln"
 fi
 command -v "$PACKER" >/dev/null || { echo "packer not found (set PACKER)" >&2; exit 1; }
 SSHD=$(command -v sshd || echo /usr/sbin/sshd)
