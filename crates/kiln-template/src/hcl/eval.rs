@@ -102,13 +102,21 @@ pub(crate) fn eval(expr: &Expression, scope: &Scope) -> EvalResult {
     }
 }
 
-trait WithHelp {
+/// [`Diagnostic::with_help`] and [`Diagnostic::with_detail`] for the boxed diagnostics that
+/// evaluation returns.
+pub(crate) trait BoxedDiagnostic {
     fn with_help_box(self, help: &str) -> Self;
+    fn with_detail_box(self, detail: &str) -> Self;
 }
 
-impl WithHelp for Box<Diagnostic> {
+impl BoxedDiagnostic for Box<Diagnostic> {
     fn with_help_box(mut self, help: &str) -> Self {
         self.help = Some(help.to_string());
+        self
+    }
+
+    fn with_detail_box(mut self, detail: &str) -> Self {
+        self.detail = Some(detail.to_string());
         self
     }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use hcl_edit::template::{Directive, Element, Template};
 
-use super::eval::{err, eval, span_of, to_bool, EvalResult};
+use super::eval::{err, eval, span_of, to_bool, BoxedDiagnostic, EvalResult};
 use super::scope::{Ctx, Scope};
 use crate::diag::SourceFile;
 use crate::value::Value;
@@ -45,7 +45,7 @@ pub(crate) fn eval_template(t: &Template, scope: &Scope, strip_before: bool, str
                             "cannot include a null value in a string template",
                             span_of(scope.file, &i.expr),
                         )
-                        .with_help("use a conditional or coalesce() to give a fallback value"))
+                        .with_help_box("use a conditional or coalesce() to give a fallback value"))
                     }
                     other => match other.to_template_string() {
                         Some(s) => out.push_str(&s),
@@ -60,7 +60,7 @@ pub(crate) fn eval_template(t: &Template, scope: &Scope, strip_before: bool, str
                                     ),
                                     span_of(scope.file, &i.expr),
                                 )
-                                .with_help("use join() for lists, or jsonencode() for structured values"));
+                                .with_help_box("use join() for lists, or jsonencode() for structured values"));
                             }
                         }
                     },
@@ -176,17 +176,6 @@ fn strips_before(e: &Element) -> bool {
             Directive::If(i) => i.if_expr.strip.strip_start(),
             Directive::For(f) => f.for_expr.strip.strip_start(),
         },
-    }
-}
-
-trait Help {
-    fn with_help(self, h: &str) -> Self;
-}
-
-impl Help for Box<crate::diag::Diagnostic> {
-    fn with_help(mut self, h: &str) -> Self {
-        self.help = Some(h.to_string());
-        self
     }
 }
 
