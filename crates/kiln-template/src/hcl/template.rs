@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use hcl_edit::template::{Directive, Element, Template};
 
-use super::eval::{err, eval, span_of, to_bool, BoxedDiagnostic, EvalResult};
+use super::eval::{err, eval, iteration_pairs, span_of, to_bool, BoxedDiagnostic, EvalResult};
 use super::scope::{Ctx, Scope};
 use crate::diag::SourceFile;
 use crate::value::Value;
@@ -95,17 +95,13 @@ pub(crate) fn eval_template(t: &Template, scope: &Scope, strip_before: bool, str
                 }
                 Directive::For(ford) => {
                     let f = &ford.for_expr;
-                    let coll = eval(&f.collection_expr, scope)?;
-                    let pairs: Vec<(Value, Value)> = match coll {
-                        Value::Unknown => {
+                    let pairs = match iteration_pairs(eval(&f.collection_expr, scope)?) {
+                        Ok(pairs) => pairs,
+                        Err(Value::Unknown) => {
                             unknown = true;
                             continue;
                         }
-                        Value::List(items) => {
-                            items.into_iter().enumerate().map(|(i, v)| (Value::Number(i as f64), v)).collect()
-                        }
-                        Value::Object(m) => m.into_iter().map(|(k, v)| (Value::String(k), v)).collect(),
-                        other => {
+                        Err(other) => {
                             return Err(err(
                                 format!("%{{for}} needs a list or map, found a {}", other.type_name()),
                                 span_of(scope.file, &f.collection_expr),
