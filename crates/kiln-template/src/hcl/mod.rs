@@ -28,6 +28,7 @@ use crate::load::{LoadOptions, Stage};
 use crate::plan::{Local, RequiredPlugin, SourceRef, Template, TemplateKind, Variable};
 use crate::value::Value;
 
+pub(crate) use build::is_identifier;
 pub use display::display_value;
 
 use blocks::Parsed;

@@ -9,8 +9,9 @@ pub mod actions;
 mod emit;
 
 use crate::diag::{Diagnostic, Diagnostics, SourceFile, Span};
+use crate::hcl::is_identifier;
 use actions::Place;
-use emit::{is_identifier, Writer};
+use emit::Writer;
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;
 use std::sync::Arc;
