@@ -202,7 +202,9 @@ fn dedup(diags: Vec<Diagnostic>) -> Vec<Diagnostic> {
     out
 }
 
-fn collect_strings(v: &Value, out: &mut Vec<String>) {
+/// Every non-empty string in `v`, each once, added to `out` (the sensitive values of a
+/// variable or local).
+pub(crate) fn collect_strings(v: &Value, out: &mut Vec<String>) {
     match v {
         Value::String(s) if !s.is_empty() && !out.contains(s) => out.push(s.clone()),
         Value::List(items) => items.iter().for_each(|i| collect_strings(i, out)),
