@@ -112,7 +112,7 @@ pub fn load_with_scope(path: &Path, opts: &LoadOptions) -> Result<Loaded, Diagno
     let root = if root.as_os_str().is_empty() { PathBuf::from(".") } else { root };
     let cwd = std::env::current_dir().map(|d| d.to_string_lossy().into_owned()).unwrap_or_else(|_| ".".into());
     let mut ctx = Ctx::new(root.to_string_lossy().into_owned(), cwd, opts.now());
-    ctx.data = decls.data.iter().map(|(k, _)| k.clone()).collect();
+    ctx.data = decls.data.iter().cloned().collect();
     ctx.env = opts.env.clone();
     ctx.vars_allowed = false;
 
