@@ -2,6 +2,7 @@
 
 use std::fmt::Write;
 
+use crate::functions::go_g;
 use crate::hcl::collect_strings;
 use crate::plan::{Template, Variable};
 use crate::secrets::is_credential_name;
@@ -200,14 +201,7 @@ fn go_number(n: f64) -> String {
     if n.fract() == 0.0 && (-LIMIT..LIMIT).contains(&n) {
         return format_number(n);
     }
-    let sci = format!("{n:e}");
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((sci.as_str(), "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    if (-4..6).contains(&exp) {
-        return format!("{n}");
-    }
-    let sign = if exp < 0 { '-' } else { '+' };
-    format!("{mantissa}e{sign}{:02}", exp.abs())
+    go_g(n)
 }
 
 /// Go's `%q` for a string: double quotes, `\"`, `\\`, `\n`, `\t`, `\r`, other control
