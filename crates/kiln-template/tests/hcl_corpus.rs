@@ -1,23 +1,12 @@
 //! Conformance of `Stage::Syntax` with `packer validate -syntax-only` (Packer 1.6.6) over the
 //! corpus' HCL2 rows. Rows marked too_new_for_1_6_6 must be accepted by kiln whatever 1.6.6 said.
 
-use std::path::{Path, PathBuf};
+mod hcl_util;
 
+use std::path::Path;
+
+use hcl_util::corpus;
 use kiln_template::{LoadOptions, Stage};
-
-fn corpus() -> Option<PathBuf> {
-    if let Ok(c) = std::env::var("KILN_CORPUS") {
-        return Some(c.into());
-    }
-    if let Ok(s) = std::env::var("KILN_SHARED") {
-        return Some(Path::new(&s).join("corpus"));
-    }
-    if std::env::var("KILN_REQUIRE_TOOLS").as_deref() == Ok("1") {
-        panic!("KILN_CORPUS / KILN_SHARED not set");
-    }
-    eprintln!("notice: KILN_CORPUS / KILN_SHARED not set; skipping the corpus test");
-    None
-}
 
 struct Row {
     path: String,
@@ -47,7 +36,7 @@ fn rows(corpus: &Path) -> Vec<Row> {
 
 #[test]
 fn syntax_stage_agrees_with_packer() {
-    let Some(corpus) = corpus() else { return };
+    let Some(corpus) = corpus("the corpus test") else { return };
     let rows = rows(&corpus);
     assert!(!rows.is_empty(), "no HCL2 rows in the verdicts file");
     let (mut agree, mut total) = (0, 0);
@@ -103,7 +92,7 @@ fn syntax_stage_agrees_with_packer() {
 /// with single characters removed, loads to a result or to diagnostics.
 #[test]
 fn truncated_and_damaged_files_never_panic() {
-    let Some(corpus) = corpus() else { return };
+    let Some(corpus) = corpus("the corpus test") else { return };
     let dir = std::env::temp_dir().join(format!("kiln-hcl-damage-{}", std::process::id()));
     let _ = std::fs::create_dir_all(&dir);
     let mut checked = 0;

@@ -3,24 +3,13 @@
 //! ones, where kiln differs on purpose. Run as Packer was: from the file's own folder, naming
 //! the file by its base name (`.` for folders).
 
+mod hcl_util;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use hcl_util::corpus;
 use kiln_template::{LoadOptions, Stage};
-
-fn corpus() -> Option<PathBuf> {
-    if let Ok(c) = std::env::var("KILN_CORPUS") {
-        return Some(c.into());
-    }
-    if let Ok(s) = std::env::var("KILN_SHARED") {
-        return Some(Path::new(&s).join("corpus"));
-    }
-    if std::env::var("KILN_REQUIRE_TOOLS").as_deref() == Ok("1") {
-        panic!("KILN_CORPUS / KILN_SHARED not set");
-    }
-    eprintln!("notice: KILN_CORPUS / KILN_SHARED not set; skipping the inspect corpus test");
-    None
-}
 
 // Packer 1.6.6's `inspect` silently leaves out a build block it cannot decode. kiln shows it:
 // it accepts what newer Packer accepts, and `validate` reports what is really wrong.
@@ -134,7 +123,7 @@ fn first_difference(want: &str, got: &str) -> String {
 // One test: it changes the working directory, as Packer was run from each file's folder.
 #[test]
 fn hcl_inspect_matches_packer() {
-    let Some(corpus) = corpus() else { return };
+    let Some(corpus) = corpus("the inspect corpus test") else { return };
     let corpus = corpus.canonicalize().unwrap_or(corpus);
     let cases = cases(&corpus);
     assert!(cases.len() > 100, "expected the corpus' HCL2 inspect outputs, found {}", cases.len());

@@ -37,20 +37,8 @@ pub(super) const FUNCS: &[Func] = &[
     }),
     func("timestamp", &[], |a| Ok(Value::String(Tm::from_system(a.ctx().now).rfc3339()))),
     // Both take an optional format; without one they give the RFC 3339 time.
-    variadic("legacy_isotime", &[], "format", |a| {
-        let t = Tm::from_system(a.ctx().now);
-        Ok(Value::String(match legacy_format(a)? {
-            Some(f) => gotime::format_layout(&f, gotime::utc_parts(Some(a.ctx().now))),
-            None => t.rfc3339(),
-        }))
-    }),
-    variadic("legacy_strftime", &[], "format", |a| {
-        let t = Tm::from_system(a.ctx().now);
-        Ok(Value::String(match legacy_format(a)? {
-            Some(f) => gotime::strftime(&f, gotime::utc_parts(Some(a.ctx().now))),
-            None => t.rfc3339(),
-        }))
-    }),
+    variadic("legacy_isotime", &[], "format", |a| legacy_time(a, gotime::format_layout)),
+    variadic("legacy_strftime", &[], "format", |a| legacy_time(a, gotime::strftime)),
 ];
 
 /// The calendar fields `rfc3339_parse` and `unix_timestamp_parse` return.
@@ -71,6 +59,16 @@ fn parts(t: &Tm) -> BTreeMap<String, Value> {
         ("iso_year".to_string(), n(iso_year)),
         ("iso_week".to_string(), n(iso_week)),
     ])
+}
+
+/// `legacy_isotime` / `legacy_strftime`: the run's time in the format given, written by
+/// `render`, or in RFC 3339 without one.
+fn legacy_time(a: &Args, render: fn(&str, gotime::Parts) -> String) -> Result<Value, String> {
+    let now = a.ctx().now;
+    Ok(Value::String(match legacy_format(a)? {
+        Some(f) => render(&f, gotime::utc_parts(Some(now))),
+        None => Tm::from_system(now).rfc3339(),
+    }))
 }
 
 fn legacy_format(a: &Args) -> Result<Option<String>, String> {

@@ -124,8 +124,7 @@ fn format_one(verb: char, spec: &Spec, arg: &Value) -> Result<String, String> {
         'v' if spec.sharp => Ok(crate::functions::encoding::json_string(arg)),
         'v' => match arg {
             // Numbers print as Go's %g would (1e+06), unlike their string conversion.
-            Value::Number(n) if *n < 0.0 => Ok(format!("-{}", go_g_shortest(-n))),
-            Value::Number(n) => Ok(go_g_shortest(*n)),
+            Value::Number(n) => Ok(go_g(*n)),
             Value::String(s) => Ok(s.clone()),
             _ => Ok(crate::functions::encoding::json_string(arg)),
         },
@@ -225,6 +224,15 @@ fn format_number_verb(verb: char, spec: &Spec, n: f64) -> Result<String, String>
         }
     }
     Ok(format!("{sgn}{body}"))
+}
+
+/// Go's %v (and %g without a precision) for a number, with its sign.
+pub(crate) fn go_g(n: f64) -> String {
+    if n < 0.0 {
+        format!("-{}", go_g_shortest(-n))
+    } else {
+        go_g_shortest(n)
+    }
 }
 
 /// Go's %g without a precision: the shortest digits, in exponent form when the decimal

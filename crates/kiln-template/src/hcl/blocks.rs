@@ -49,8 +49,8 @@ pub(crate) struct Decls {
     pub variables: Vec<RawVar>,
     pub locals: Vec<RawLocal>,
     pub sources: Vec<RawSource>,
-    /// `type.name` and where it is declared.
-    pub data: Vec<(String, Span)>,
+    /// `type.name` of each data source.
+    pub data: Vec<String>,
     pub builds: Vec<(Arc<SourceFile>, Block)>,
 }
 
@@ -222,7 +222,7 @@ pub(crate) fn collect(files: &[Parsed], diags: &mut Vec<Diagnostic>) -> Decls {
                 "data" => {
                     let key = format!("{}.{}", label(0), label(1));
                     if check_dup("data source", &key, &label_span(0), &mut data_seen, diags) {
-                        d.data.push((key, span_of(file, b)));
+                        d.data.push(key);
                     }
                 }
                 _ => {}

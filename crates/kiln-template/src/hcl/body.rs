@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use hcl_edit::expr::Expression;
 use hcl_edit::structure::{Block, Body};
 
-use super::eval::{eval, span_of};
+use super::dynamic::iterator_value;
+use super::eval::{eval, iteration_pairs, span_of};
 use super::scope::Scope;
 use crate::diag::{Diagnostic, Span};
 use crate::node::{Key, Node, NodeKind};
@@ -131,14 +132,13 @@ fn expand_dynamic(block: &Block, scope: &Scope, diags: &mut Vec<Diagnostic>, mem
             return;
         }
     };
-    let items: Vec<(Value, Value)> = match eval(&for_each.value, scope) {
-        Ok(Value::List(items)) => items.into_iter().enumerate().map(|(i, v)| (Value::Number(i as f64), v)).collect(),
-        Ok(Value::Object(m)) => m.into_iter().map(|(k, v)| (Value::String(k), v)).collect(),
-        Ok(Value::Null) => {
+    let items = match eval(&for_each.value, scope).map(iteration_pairs) {
+        Ok(Ok(items)) => items,
+        Ok(Err(Value::Null)) => {
             diags.push(Diagnostic::error("`for_each` is null").at(span_of(scope.file, &for_each.value)));
             return;
         }
-        Ok(Value::Unknown) => {
+        Ok(Err(Value::Unknown)) => {
             diags.push(
                 Diagnostic::warning(format!("dynamic \"{label}\" blocks depend on values known only at build time"))
                     .at(span_of(scope.file, &for_each.value))
@@ -146,7 +146,7 @@ fn expand_dynamic(block: &Block, scope: &Scope, diags: &mut Vec<Diagnostic>, mem
             );
             return;
         }
-        Ok(other) => {
+        Ok(Err(other)) => {
             diags.push(
                 Diagnostic::error(format!(
                     "`for_each` must be a list, set, map or object, found a {}",
@@ -163,10 +163,7 @@ fn expand_dynamic(block: &Block, scope: &Scope, diags: &mut Vec<Diagnostic>, mem
     };
     for (k, v) in items {
         let mut inner = scope.child();
-        let mut obj = BTreeMap::new();
-        obj.insert("key".to_string(), k);
-        obj.insert("value".to_string(), v);
-        inner.bind(&iterator, Value::Object(obj));
+        inner.bind(&iterator, iterator_value(k, v));
         let node = Node::object(body_members(&content.body, &inner, &[], diags), Some(span_of(scope.file, content)));
         push_block(members, &label, span_of(scope.file, block), node);
     }

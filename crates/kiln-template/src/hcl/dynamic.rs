@@ -9,7 +9,7 @@ use hcl_edit::expr::Expression;
 use hcl_edit::structure::{Block, BlockLabel, Body};
 use hcl_edit::{Decorated, Ident};
 
-use super::eval::{eval, span_of};
+use super::eval::{eval, iteration_pairs, span_of};
 use super::scope::Scope;
 use crate::diag::{Diagnostic, SourceFile, Span};
 use crate::value::Value;
@@ -47,7 +47,7 @@ pub(crate) fn items(body: &Body, file: &Arc<SourceFile>, scope: &Scope, diags: &
     let mut out = Vec::new();
     for b in body.iter().filter_map(|s| s.as_block()) {
         if b.ident.value().as_str() != "dynamic" {
-            out.push(Item { block: b.clone(), bound: scope_bound(scope), span: span_of(file, b) });
+            out.push(Item { block: b.clone(), bound: scope.bound.clone(), span: span_of(file, b) });
             continue;
         }
         expand(b, file, scope, diags, &mut out);
@@ -55,8 +55,9 @@ pub(crate) fn items(body: &Body, file: &Arc<SourceFile>, scope: &Scope, diags: &
     out
 }
 
-fn scope_bound(scope: &Scope) -> Vec<(String, Value)> {
-    scope.bound.clone()
+/// The value a `dynamic` block's iterator holds for one element: `{ key, value }`.
+pub(super) fn iterator_value(key: Value, value: Value) -> Value {
+    Value::Object(BTreeMap::from([("key".to_string(), key), ("value".to_string(), value)]))
 }
 
 fn expand(b: &Block, file: &Arc<SourceFile>, scope: &Scope, diags: &mut Vec<Diagnostic>, out: &mut Vec<Item>) {
@@ -84,10 +85,9 @@ fn expand(b: &Block, file: &Arc<SourceFile>, scope: &Scope, diags: &mut Vec<Diag
         diags.push(Diagnostic::error("a dynamic block needs a `for_each` argument").at(at));
         return;
     };
-    let pairs: Vec<(Value, Value)> = match eval(&for_each.value, scope) {
-        Ok(Value::List(items)) => items.into_iter().enumerate().map(|(i, v)| (Value::Number(i as f64), v)).collect(),
-        Ok(Value::Object(m)) => m.into_iter().map(|(k, v)| (Value::String(k), v)).collect(),
-        Ok(Value::Unknown) => {
+    let pairs = match eval(&for_each.value, scope).map(iteration_pairs) {
+        Ok(Ok(pairs)) => pairs,
+        Ok(Err(Value::Unknown)) => {
             if !scope.ctx.lenient {
                 diags.push(
                     Diagnostic::warning(format!("dynamic \"{kind}\" blocks depend on values known only at build time"))
@@ -96,7 +96,7 @@ fn expand(b: &Block, file: &Arc<SourceFile>, scope: &Scope, diags: &mut Vec<Diag
             }
             return;
         }
-        Ok(other) => {
+        Ok(Err(other)) => {
             diags.push(
                 Diagnostic::error(format!(
                     "`for_each` must be a list, set, map or object, found a {}",
@@ -114,11 +114,8 @@ fn expand(b: &Block, file: &Arc<SourceFile>, scope: &Scope, diags: &mut Vec<Diag
         }
     };
     for (k, v) in pairs {
-        let mut it = BTreeMap::new();
-        it.insert("key".to_string(), k);
-        it.insert("value".to_string(), v);
         let mut inner = scope.child();
-        inner.bind(&iterator, Value::Object(it));
+        inner.bind(&iterator, iterator_value(k, v));
         let mut labels = Vec::new();
         if let Some(a) = b.body.get_attribute("labels") {
             match eval(&a.value, &inner) {

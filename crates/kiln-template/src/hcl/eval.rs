@@ -102,13 +102,21 @@ pub(crate) fn eval(expr: &Expression, scope: &Scope) -> EvalResult {
     }
 }
 
-trait WithHelp {
+/// [`Diagnostic::with_help`] and [`Diagnostic::with_detail`] for the boxed diagnostics that
+/// evaluation returns.
+pub(crate) trait BoxedDiagnostic {
     fn with_help_box(self, help: &str) -> Self;
+    fn with_detail_box(self, detail: &str) -> Self;
 }
 
-impl WithHelp for Box<Diagnostic> {
+impl BoxedDiagnostic for Box<Diagnostic> {
     fn with_help_box(mut self, help: &str) -> Self {
         self.help = Some(help.to_string());
+        self
+    }
+
+    fn with_detail_box(mut self, detail: &str) -> Self {
+        self.detail = Some(detail.to_string());
         self
     }
 }
@@ -292,6 +300,16 @@ pub(crate) fn to_number(v: &Value) -> Option<f64> {
     }
 }
 
+/// What `for` expressions, `%{ for }` directives and `dynamic` blocks iterate over: a list's
+/// (index, element) or an object's (key, value) pairs. `Err` gives back any other value.
+pub(crate) fn iteration_pairs(v: Value) -> Result<Vec<(Value, Value)>, Value> {
+    match v {
+        Value::List(items) => Ok(items.into_iter().enumerate().map(|(i, v)| (Value::Number(i as f64), v)).collect()),
+        Value::Object(m) => Ok(m.into_iter().map(|(k, v)| (Value::String(k), v)).collect()),
+        other => Err(other),
+    }
+}
+
 fn want_number(v: &Value, at: Span) -> Result<f64, Box<Diagnostic>> {
     to_number(v).ok_or_else(|| err(format!("a number is required, found {}", describe(v)), at))
 }
@@ -367,12 +385,10 @@ fn values_equal(a: &Value, b: &Value) -> bool {
 }
 
 fn eval_for(f: &ForExpr, scope: &Scope) -> EvalResult {
-    let coll = eval(&f.intro.collection_expr, scope)?;
-    let pairs: Vec<(Value, Value)> = match coll {
-        Value::Unknown => return Ok(Value::Unknown),
-        Value::List(items) => items.into_iter().enumerate().map(|(i, v)| (Value::Number(i as f64), v)).collect(),
-        Value::Object(m) => m.into_iter().map(|(k, v)| (Value::String(k), v)).collect(),
-        other => {
+    let pairs = match iteration_pairs(eval(&f.intro.collection_expr, scope)?) {
+        Ok(pairs) => pairs,
+        Err(Value::Unknown) => return Ok(Value::Unknown),
+        Err(other) => {
             return Err(err(
                 format!("a for expression needs a list, set, map or object, found {}", describe(&other)),
                 span_of(scope.file, &f.intro.collection_expr),
@@ -388,10 +404,8 @@ fn eval_for(f: &ForExpr, scope: &Scope) -> EvalResult {
         let mut inner = scope.child();
         if let Some(kn) = &kname {
             inner.bind(kn, k);
-            inner.bind(&vname, v);
-        } else {
-            inner.bind(&vname, v);
         }
+        inner.bind(&vname, v);
         if let Some(cond) = &f.cond {
             match eval(&cond.expr, &inner)? {
                 Value::Unknown => {

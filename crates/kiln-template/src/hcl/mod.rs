@@ -28,6 +28,7 @@ use crate::load::{LoadOptions, Stage};
 use crate::plan::{Local, RequiredPlugin, SourceRef, Template, TemplateKind, Variable};
 use crate::value::Value;
 
+pub(crate) use build::is_identifier;
 pub use display::display_value;
 
 use blocks::Parsed;
@@ -111,7 +112,7 @@ pub fn load_with_scope(path: &Path, opts: &LoadOptions) -> Result<Loaded, Diagno
     let root = if root.as_os_str().is_empty() { PathBuf::from(".") } else { root };
     let cwd = std::env::current_dir().map(|d| d.to_string_lossy().into_owned()).unwrap_or_else(|_| ".".into());
     let mut ctx = Ctx::new(root.to_string_lossy().into_owned(), cwd, opts.now());
-    ctx.data = decls.data.iter().map(|(k, _)| k.clone()).collect();
+    ctx.data = decls.data.iter().cloned().collect();
     ctx.env = opts.env.clone();
     ctx.vars_allowed = false;
 
@@ -201,7 +202,9 @@ fn dedup(diags: Vec<Diagnostic>) -> Vec<Diagnostic> {
     out
 }
 
-fn collect_strings(v: &Value, out: &mut Vec<String>) {
+/// Every non-empty string in `v`, each once, added to `out` (the sensitive values of a
+/// variable or local).
+pub(crate) fn collect_strings(v: &Value, out: &mut Vec<String>) {
     match v {
         Value::String(s) if !s.is_empty() && !out.contains(s) => out.push(s.clone()),
         Value::List(items) => items.iter().for_each(|i| collect_strings(i, out)),

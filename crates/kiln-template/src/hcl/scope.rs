@@ -10,7 +10,7 @@ use std::time::SystemTime;
 
 use hcl_edit::expr::Expression;
 
-use super::eval::{err, eval, EvalResult};
+use super::eval::{err, eval, BoxedDiagnostic, EvalResult};
 use crate::diag::{did_you_mean, Diagnostic, SourceFile, Span};
 use crate::value::Value;
 
@@ -194,17 +194,6 @@ fn undefined<'s, S: AsRef<str> + 's>(
         None => None,
     };
     e
-}
-
-trait WithDetail {
-    fn with_detail_box(self, d: &str) -> Self;
-}
-
-impl WithDetail for Box<Diagnostic> {
-    fn with_detail_box(mut self, d: &str) -> Self {
-        self.detail = Some(d.to_string());
-        self
-    }
 }
 
 /// One `locals` entry.

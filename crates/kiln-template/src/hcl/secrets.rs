@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use hcl_edit::expr::Expression;
-use hcl_edit::structure::{Body, Structure};
+use hcl_edit::structure::{BlockLabel, Body, Structure};
 use hcl_edit::Span as _;
 
 use crate::diag::{Diagnostic, SourceFile, Span};
@@ -42,10 +42,7 @@ fn walk(file: &Arc<SourceFile>, body: &Body, var_name: Option<&str>, out: &mut V
             }
             Structure::Block(b) => {
                 let var = (b.ident.value().as_str() == "variable").then(|| b.labels.first()).flatten();
-                let var = var.map(|l| match l {
-                    hcl_edit::structure::BlockLabel::String(s) => s.value().as_str(),
-                    hcl_edit::structure::BlockLabel::Ident(i) => i.value().as_str(),
-                });
+                let var = var.map(BlockLabel::as_str);
                 walk(file, &b.body, var, out)
             }
         }

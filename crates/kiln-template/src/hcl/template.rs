@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use hcl_edit::template::{Directive, Element, Template};
 
-use super::eval::{err, eval, span_of, to_bool, EvalResult};
+use super::eval::{err, eval, iteration_pairs, span_of, to_bool, BoxedDiagnostic, EvalResult};
 use super::scope::{Ctx, Scope};
 use crate::diag::SourceFile;
 use crate::value::Value;
@@ -45,7 +45,7 @@ pub(crate) fn eval_template(t: &Template, scope: &Scope, strip_before: bool, str
                             "cannot include a null value in a string template",
                             span_of(scope.file, &i.expr),
                         )
-                        .with_help("use a conditional or coalesce() to give a fallback value"))
+                        .with_help_box("use a conditional or coalesce() to give a fallback value"))
                     }
                     other => match other.to_template_string() {
                         Some(s) => out.push_str(&s),
@@ -60,7 +60,7 @@ pub(crate) fn eval_template(t: &Template, scope: &Scope, strip_before: bool, str
                                     ),
                                     span_of(scope.file, &i.expr),
                                 )
-                                .with_help("use join() for lists, or jsonencode() for structured values"));
+                                .with_help_box("use join() for lists, or jsonencode() for structured values"));
                             }
                         }
                     },
@@ -95,17 +95,13 @@ pub(crate) fn eval_template(t: &Template, scope: &Scope, strip_before: bool, str
                 }
                 Directive::For(ford) => {
                     let f = &ford.for_expr;
-                    let coll = eval(&f.collection_expr, scope)?;
-                    let pairs: Vec<(Value, Value)> = match coll {
-                        Value::Unknown => {
+                    let pairs = match iteration_pairs(eval(&f.collection_expr, scope)?) {
+                        Ok(pairs) => pairs,
+                        Err(Value::Unknown) => {
                             unknown = true;
                             continue;
                         }
-                        Value::List(items) => {
-                            items.into_iter().enumerate().map(|(i, v)| (Value::Number(i as f64), v)).collect()
-                        }
-                        Value::Object(m) => m.into_iter().map(|(k, v)| (Value::String(k), v)).collect(),
-                        other => {
+                        Err(other) => {
                             return Err(err(
                                 format!("%{{for}} needs a list or map, found a {}", other.type_name()),
                                 span_of(scope.file, &f.collection_expr),
@@ -176,17 +172,6 @@ fn strips_before(e: &Element) -> bool {
             Directive::If(i) => i.if_expr.strip.strip_start(),
             Directive::For(f) => f.for_expr.strip.strip_start(),
         },
-    }
-}
-
-trait Help {
-    fn with_help(self, h: &str) -> Self;
-}
-
-impl Help for Box<crate::diag::Diagnostic> {
-    fn with_help(mut self, h: &str) -> Self {
-        self.help = Some(h.to_string());
-        self
     }
 }
 

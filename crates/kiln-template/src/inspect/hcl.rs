@@ -2,6 +2,8 @@
 
 use std::fmt::Write;
 
+use crate::functions::go_g;
+use crate::hcl::collect_strings;
 use crate::plan::{Template, Variable};
 use crate::secrets::is_credential_name;
 use crate::value::{format_number, Value};
@@ -40,11 +42,11 @@ fn secrets(t: &Template) -> Vec<String> {
     let mut out = Vec::new();
     for v in t.variables.iter().filter(|v| v.sensitive) {
         if let Some(value) = variable_value(v) {
-            strings_in(&value, &mut out);
+            collect_strings(&value, &mut out);
         }
     }
     for l in t.locals.iter().filter(|l| l.sensitive) {
-        strings_in(&l.value, &mut out);
+        collect_strings(&l.value, &mut out);
     }
     out.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
     out.dedup();
@@ -55,15 +57,6 @@ fn secrets(t: &Template) -> Vec<String> {
 /// kiln hides it, where Packer prints it.
 fn hardcoded(t: &Template, name: &str, value: &Value) -> bool {
     matches!(value, Value::String(s) if is_credential_name(name) && t.sensitive_values.contains(s))
-}
-
-fn strings_in(v: &Value, out: &mut Vec<String>) {
-    match v {
-        Value::String(s) if !s.is_empty() => out.push(s.clone()),
-        Value::List(items) => items.iter().for_each(|i| strings_in(i, out)),
-        Value::Object(m) => m.values().for_each(|i| strings_in(i, out)),
-        _ => {}
-    }
 }
 
 /// Replaces each secret by `<sensitive>` in one pass, longest first, so that a short secret
@@ -208,14 +201,7 @@ fn go_number(n: f64) -> String {
     if n.fract() == 0.0 && (-LIMIT..LIMIT).contains(&n) {
         return format_number(n);
     }
-    let sci = format!("{n:e}");
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((sci.as_str(), "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    if (-4..6).contains(&exp) {
-        return format!("{n}");
-    }
-    let sign = if exp < 0 { '-' } else { '+' };
-    format!("{mantissa}e{sign}{:02}", exp.abs())
+    go_g(n)
 }
 
 /// Go's `%q` for a string: double quotes, `\"`, `\\`, `\n`, `\t`, `\r`, other control

@@ -160,7 +160,8 @@ fn words(inner: &str) -> Vec<Word> {
     out
 }
 
-fn hcl_string(s: &str) -> String {
+/// `s` as an HCL quoted string.
+pub(crate) fn hcl_string(s: &str) -> String {
     let mut out = String::from("\"");
     escape_literal(s, &mut out);
     out.push('"');

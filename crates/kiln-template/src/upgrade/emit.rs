@@ -2,6 +2,7 @@
 //! without indentation; the formatter lays it out afterwards.
 
 use super::actions::{translate, Names, Place, Translation};
+use crate::hcl::is_identifier;
 use serde_json::{Map, Value};
 
 /// Option names whose JSON object value is a map (an HCL attribute `name = { … }`), not a nested
@@ -44,12 +45,6 @@ fn is_map_option(key: &str) -> bool {
         || key.ends_with("_vars")
         || key.starts_with("vars_")
         || key.ends_with("_metadata")
-}
-
-pub fn is_identifier(s: &str) -> bool {
-    let mut chars = s.chars();
-    chars.next().is_some_and(|c| c.is_alphabetic() || c == '_')
-        && chars.all(|c| c.is_alphanumeric() || c == '_' || c == '-')
 }
 
 /// Collects, while writing, what the translations of strings needed.
