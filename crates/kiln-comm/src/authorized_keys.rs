@@ -7,11 +7,11 @@
 //! or another comment do not hide it); every other line stays byte for byte. As in Packer this is
 //! best effort: a failure is reported, never fails the build.
 
+use kiln_config::diag::Diagnostic;
+use kiln_config::node::Node;
 use kiln_core::hook::HasCommunicator;
 use kiln_core::step::Step;
 use kiln_core::{async_trait, Communicator, Error, Result, RunContext, Stream, Ui};
-use kiln_template::diag::Diagnostic;
-use kiln_template::node::Node;
 
 use crate::keys::TempKeyPair;
 use crate::shell_quote as quote;
@@ -216,7 +216,7 @@ mod tests {
     fn warns_where_no_temporary_key_exists() {
         let src = "{\n  \"ssh_host\": \"h\",\n  \"ssh_username\": \"u\",\n  \"ssh_private_key_file\": \"k\",\n  \"ssh_clear_authorized_keys\": true\n}";
         let n = kiln_template::testing::json_node("t.json", src).unwrap();
-        let c: Config = kiln_template::decode::decode(&n).unwrap();
+        let c: Config = kiln_config::decode::decode(&n).unwrap();
         let w = c.check_clear_authorized_keys(&n, false).unwrap();
         assert!(!w.is_error());
         assert_eq!(w.summary, "ssh_clear_authorized_keys does nothing here");
@@ -224,7 +224,7 @@ mod tests {
         assert!(w.detail.as_deref().unwrap().ends_with("it logs in with ssh_private_key_file"));
         assert!(c.check_clear_authorized_keys(&n, true).is_none());
         let n = kiln_template::testing::json_node("t.json", "{\"ssh_clear_authorized_keys\": false}").unwrap();
-        let c: Config = kiln_template::decode::decode(&n).unwrap();
+        let c: Config = kiln_config::decode::decode(&n).unwrap();
         assert!(c.check_clear_authorized_keys(&n, false).is_none());
     }
 }

@@ -2,14 +2,14 @@
 
 use std::sync::Arc;
 
+use kiln_config::decode::Duration;
+use kiln_config::diag::{did_you_mean, Diagnostic, Diagnostics};
+use kiln_config::node::Node;
 use kiln_core::{Communicator, Error, Result};
-use kiln_template::decode::Duration;
-use kiln_template::diag::{did_you_mean, Diagnostic, Diagnostics};
-use kiln_template::node::Node;
 use serde::Deserialize;
 
 /// Communicator options. Embedded in a builder's options with
-/// [`kiln_template::decode::decode_split`].
+/// [`kiln_config::decode::decode_split`].
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct Config {
     /// `ssh` (Packer's default), `none`, or `local` (kiln: run on this machine).
@@ -165,7 +165,7 @@ mod tests {
 
     #[test]
     fn in_memory_key_is_not_a_user_option() {
-        let fields = kiln_template::decode::fields_of::<Config>();
+        let fields = kiln_config::decode::fields_of::<Config>();
         assert!(fields.contains(&"ssh_private_key_file"));
         assert!(!fields.contains(&"ssh_private_key"));
     }
@@ -173,13 +173,13 @@ mod tests {
     #[test]
     fn ssh_needs_host_and_user() {
         let n = kiln_template::testing::json_node("t.json", r#"{"communicator":"ssh"}"#).unwrap();
-        let c: Config = kiln_template::decode::decode(&n).unwrap();
+        let c: Config = kiln_config::decode::decode(&n).unwrap();
         let d = c.check(&n, true);
         assert_eq!(d.0.len(), 3);
         assert_eq!(d.0[2].summary, "the ssh communicator needs a way to log in");
         assert!(d.0[0].summary.starts_with("ssh_host must be set"));
         let n = kiln_template::testing::json_node("t.json", r#"{"communicator":"nnoe"}"#).unwrap();
-        let c: Config = kiln_template::decode::decode(&n).unwrap();
+        let c: Config = kiln_config::decode::decode(&n).unwrap();
         let d = c.check(&n, true);
         assert_eq!(d.0[0].help.as_deref(), Some("did you mean \"none\"?"));
         assert_eq!(d.0[0].span.as_ref().unwrap().line_col(), (1, 17));

@@ -1,7 +1,7 @@
 //! Communicators: how a build runs commands on its machine and moves files to and from it.
 //!
 //! [`config::Config`] holds Packer's communicator options (embedded in builders' configs with
-//! [`kiln_template::decode::decode_split`]); [`config::Config::connect`] turns it into a
+//! [`kiln_config::decode::decode_split`]); [`config::Config::connect`] turns it into a
 //! [`kiln_core::Communicator`]. `local` runs on this machine (shell-local uses it), `none`
 //! refuses every operation, `ssh` reaches a machine over SSH (russh).
 //! [`authorized_keys`] removes a build's temporary key from the machine

@@ -71,7 +71,7 @@ async fn wrong_key_and_closed_port_fail_clearly() {
     let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let mut c = sshd.config();
     c.ssh_port = Some(free);
-    c.ssh_timeout = Some(kiln_template::decode::Duration(Duration::from_secs(1)));
+    c.ssh_timeout = Some(kiln_config::decode::Duration(Duration::from_secs(1)));
     let start = std::time::Instant::now();
     let e = kiln_comm::ssh::connect(&c, &quiet).await.err().unwrap();
     assert!(e.message.starts_with("Timeout waiting for SSH"), "{e}");

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use kiln_template::diag::{Diagnostic, Diagnostics};
-use kiln_template::node::Node;
+use kiln_config::diag::{Diagnostic, Diagnostics};
+use kiln_config::node::Node;
 
 use crate::cancel::Cancel;
 use crate::event::Ui;

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use crate::component::{Communicator, GeneratedData, ProvisionHook, Provisioner, RunContext};
 use crate::step::{Outcome, Step};
 use crate::Result;
-use kiln_template::golang::format_go_duration;
+use kiln_config::golang::format_go_duration;
 
 /// A provisioner ready to run, with the options Packer handles around every provisioner.
 pub struct PreparedProvisioner {

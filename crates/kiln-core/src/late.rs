@@ -63,8 +63,8 @@ pub fn render_known(src: &str, data: &BTreeMap<String, String>) -> String {
 }
 
 /// [`render_known`] over every string of a configuration tree.
-pub fn render_node(node: &kiln_template::node::Node, data: &BTreeMap<String, String>) -> kiln_template::node::Node {
-    use kiln_template::node::{Node, NodeKind};
+pub fn render_node(node: &kiln_config::node::Node, data: &BTreeMap<String, String>) -> kiln_config::node::Node {
+    use kiln_config::node::{Node, NodeKind};
     let kind = match &node.kind {
         NodeKind::String(s) if s.contains("{{") => NodeKind::String(render_known(s, data)),
         NodeKind::Array(items) => NodeKind::Array(items.iter().map(|n| render_node(n, data)).collect()),
@@ -78,12 +78,12 @@ pub fn render_node(node: &kiln_template::node::Node, data: &BTreeMap<String, Str
 /// The configuration decoded again from `node` with build data filled in, when `node` refers
 /// to any (`None`: the configuration decoded at prepare time stands).
 pub fn redecode<T: serde::de::DeserializeOwned>(
-    node: Option<&kiln_template::node::Node>,
+    node: Option<&kiln_config::node::Node>,
     data: &BTreeMap<String, String>,
     component: &str,
 ) -> crate::Result<Option<T>> {
     match node {
-        Some(n) if has_actions(n) => kiln_template::decode::decode_component(&render_node(n, data), component)
+        Some(n) if has_actions(n) => kiln_config::decode::decode_component(&render_node(n, data), component)
             .map(Some)
             .map_err(|d| crate::Error::new(d.to_string())),
         _ => Ok(None),
@@ -91,7 +91,7 @@ pub fn redecode<T: serde::de::DeserializeOwned>(
 }
 
 /// Whether any string of `node` still holds a template action.
-pub fn has_actions(node: &kiln_template::node::Node) -> bool {
+pub fn has_actions(node: &kiln_config::node::Node) -> bool {
     node.strings().iter().any(|s| s.contains("{{"))
 }
 

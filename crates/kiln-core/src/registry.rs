@@ -208,8 +208,8 @@ pub fn known_to_packer(kind: ComponentKind) -> &'static [&'static str] {
     }
 }
 
-use kiln_template::diag::{did_you_mean, Diagnostic, Span};
-use kiln_template::plan::Build;
+use kiln_config::build::Build;
+use kiln_config::diag::{did_you_mean, Diagnostic, Span};
 
 /// Whether `name` is a component kiln can run; otherwise the error to show at `span`.
 pub fn check_type(kind: ComponentKind, name: &str, span: Option<&Span>) -> Result<(), Diagnostic> {

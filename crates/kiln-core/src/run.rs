@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 
-use kiln_template::diag::{Diagnostic, Diagnostics};
+use kiln_config::diag::{Diagnostic, Diagnostics};
 use kiln_template::plan::Template;
 
 use crate::cancel::{install_signal_handlers, Cancel};

@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use kiln_template::diag::{Diagnostic, Diagnostics};
-use kiln_template::node::{Node, NodeKind};
-use kiln_template::plan::Build;
+use kiln_config::build::Build;
+use kiln_config::diag::{Diagnostic, Diagnostics};
+use kiln_config::node::{Node, NodeKind};
 
 use crate::cancel::Cancel;
 use crate::component::{Artifact, BuildInfo, Builder, OnError, PostProcessor, ProvisionHook, RunContext};
@@ -71,7 +71,7 @@ fn component_config(node: &Node) -> Node {
 }
 
 /// The error for a type the registry cannot construct.
-fn unknown(reg: &Registry, kind: ComponentKind, name: &str, span: Option<&kiln_template::Span>) -> Diagnostics {
+fn unknown(reg: &Registry, kind: ComponentKind, name: &str, span: Option<&kiln_config::Span>) -> Diagnostics {
     match check_type_for(reg, kind, name, span) {
         Err(d) => d.into(),
         Ok(()) => Diagnostic::error(format!("the {} type {name:?} cannot be constructed", kind.noun()))

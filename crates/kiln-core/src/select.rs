@@ -3,7 +3,7 @@
 //! Names are matched with Packer's glob rules (`*` any run of characters, `?` one character).
 //! An HCL2 build named `buildname.type.name` is also matched by `type.name`.
 
-use kiln_template::plan::Build;
+use kiln_config::build::Build;
 
 /// The builds selected by `only` (if non-empty) minus those matched by `except`.
 pub fn select_builds<'a>(builds: &'a [Build], only: &[String], except: &[String]) -> Vec<&'a Build> {

@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
+use kiln_config::diag::{Diagnostic, Diagnostics};
+use kiln_config::node::Node;
 use kiln_core::{async_trait, Artifact, BasicArtifact, BuildInfo, PostProcessed, PostProcessor, Result, RunContext};
-use kiln_template::diag::{Diagnostic, Diagnostics};
-use kiln_template::node::Node;
 use serde::Deserialize;
 
 pub const BUILDER_ID: &str = "packer.post-processor.artifice";
@@ -31,7 +31,7 @@ pub fn new() -> Box<dyn PostProcessor> {
 #[async_trait]
 impl PostProcessor for Artifice {
     fn configure(&mut self, config: &Node, _info: &BuildInfo) -> Result<Vec<Diagnostic>, Diagnostics> {
-        let c: Config = kiln_template::decode::decode_component(config, "the \"artifice\" post-processor")?;
+        let c: Config = kiln_config::decode::decode_component(config, "the \"artifice\" post-processor")?;
         if c.files.is_empty() {
             return Err(Diagnostic::error("artifice needs at least one file")
                 .at_opt(config.get("files").and_then(|n| n.span.clone()).or(config.span.clone()))

@@ -5,11 +5,11 @@ use std::io::{Read, Write};
 use std::path::Path;
 use std::sync::Arc;
 
+use kiln_config::diag::{did_you_mean, Diagnostic, Diagnostics};
+use kiln_config::node::{Node, NodeKind};
 use kiln_core::{
     async_trait, Artifact, BasicArtifact, BuildInfo, Error, PostProcessed, PostProcessor, Result, RunContext,
 };
-use kiln_template::diag::{did_you_mean, Diagnostic, Diagnostics};
-use kiln_template::node::{Node, NodeKind};
 use serde::Deserialize;
 use sha2::digest::DynDigest;
 
@@ -135,7 +135,7 @@ fn hex(bytes: &[u8]) -> String {
 #[async_trait]
 impl PostProcessor for Checksum {
     fn configure(&mut self, config: &Node, _info: &BuildInfo) -> Result<Vec<Diagnostic>, Diagnostics> {
-        let mut c: Config = kiln_template::decode::decode_component(config, "the \"checksum\" post-processor")?;
+        let mut c: Config = kiln_config::decode::decode_component(config, "the \"checksum\" post-processor")?;
         let mut d = Diagnostics::new();
         for (i, t) in c.checksum_types.iter().enumerate() {
             if !TYPES.contains(&t.as_str()) {

@@ -4,9 +4,9 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use kiln_config::diag::{Diagnostic, Diagnostics};
+use kiln_config::node::Node;
 use kiln_core::{async_trait, Artifact, BuildInfo, Error, PostProcessed, PostProcessor, Result, RunContext};
-use kiln_template::diag::{Diagnostic, Diagnostics};
-use kiln_template::node::Node;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
@@ -99,7 +99,7 @@ pub fn append(path: &Path, entry: Value, run_uuid: &str) -> Result<()> {
 #[async_trait]
 impl PostProcessor for Manifest {
     fn configure(&mut self, config: &Node, _info: &BuildInfo) -> Result<Vec<Diagnostic>, Diagnostics> {
-        self.config = kiln_template::decode::decode_component(config, "the \"manifest\" post-processor")?;
+        self.config = kiln_config::decode::decode_component(config, "the \"manifest\" post-processor")?;
         Ok(Vec::new())
     }
 

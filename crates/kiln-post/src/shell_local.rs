@@ -3,10 +3,10 @@
 
 use std::sync::Arc;
 
+use kiln_config::diag::{Diagnostic, Diagnostics};
+use kiln_config::node::Node;
 use kiln_core::{async_trait, Artifact, BuildInfo, PostProcessed, PostProcessor, Result, RunContext};
 use kiln_provisioners::shell_local::{self, Config};
-use kiln_template::diag::{Diagnostic, Diagnostics};
-use kiln_template::node::Node;
 
 #[derive(Default)]
 pub struct ShellLocal {
@@ -20,7 +20,7 @@ pub fn new() -> Box<dyn PostProcessor> {
 #[async_trait]
 impl PostProcessor for ShellLocal {
     fn configure(&mut self, config: &Node, _info: &BuildInfo) -> Result<Vec<Diagnostic>, Diagnostics> {
-        let c: Config = kiln_template::decode::decode_component(config, "the \"shell-local\" post-processor")?;
+        let c: Config = kiln_config::decode::decode_component(config, "the \"shell-local\" post-processor")?;
         shell_local::check(&c, config)?;
         self.config = c;
         Ok(Vec::new())

@@ -2,9 +2,9 @@
 
 use std::sync::Arc;
 
+use kiln_config::diag::{Diagnostic, Diagnostics};
+use kiln_config::node::Node;
 use kiln_core::{async_trait, BuildInfo, Communicator, GeneratedData, Provisioner, Result, RunContext};
-use kiln_template::diag::{Diagnostic, Diagnostics};
-use kiln_template::node::Node;
 use serde::Deserialize;
 
 /// Options of `breakpoint`.
@@ -31,7 +31,7 @@ pub fn new() -> Box<dyn Provisioner> {
 #[async_trait]
 impl Provisioner for Breakpoint {
     fn prepare(&mut self, config: &Node, _info: &BuildInfo) -> Result<Vec<Diagnostic>, Diagnostics> {
-        self.config = kiln_template::decode::decode_component(config, "the \"breakpoint\" provisioner")?;
+        self.config = kiln_config::decode::decode_component(config, "the \"breakpoint\" provisioner")?;
         Ok(Vec::new())
     }
 

@@ -3,9 +3,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use kiln_config::diag::{Diagnostic, Diagnostics};
+use kiln_config::node::Node;
 use kiln_core::{async_trait, BuildInfo, Communicator, Error, GeneratedData, Provisioner, Result, RunContext};
-use kiln_template::diag::{Diagnostic, Diagnostics};
-use kiln_template::node::Node;
 use serde::Deserialize;
 
 /// Options of `file`.
@@ -57,7 +57,7 @@ fn file_destination(dst: &str, src: &str) -> String {
 #[async_trait]
 impl Provisioner for FileProv {
     fn prepare(&mut self, config: &Node, _info: &BuildInfo) -> Result<Vec<Diagnostic>, Diagnostics> {
-        let c: Config = kiln_template::decode::decode_component(config, "the \"file\" provisioner")?;
+        let c: Config = kiln_config::decode::decode_component(config, "the \"file\" provisioner")?;
         let at = |k: &str| config.get(k).and_then(|n| n.span.clone()).or(config.span.clone());
         let mut d = Diagnostics::new();
         let direction = c.direction.as_deref().unwrap_or("upload");

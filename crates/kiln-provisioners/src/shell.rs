@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kiln_comm::shell_quote;
+use kiln_config::decode::Duration as GoDuration;
+use kiln_config::diag::{Diagnostic, Diagnostics};
+use kiln_config::node::Node;
 use kiln_core::{async_trait, BuildInfo, Communicator, Error, GeneratedData, Provisioner, Result, RunContext, Stream};
-use kiln_template::decode::Duration as GoDuration;
-use kiln_template::diag::{Diagnostic, Diagnostics};
-use kiln_template::node::Node;
 use serde::Deserialize;
 
 use crate::shell_local::{self, unique};
@@ -111,7 +111,7 @@ where
 #[async_trait]
 impl Provisioner for Shell {
     fn prepare(&mut self, config: &Node, _info: &BuildInfo) -> Result<Vec<Diagnostic>, Diagnostics> {
-        let c: Config = kiln_template::decode::decode_component(config, "the \"shell\" provisioner")?;
+        let c: Config = kiln_config::decode::decode_component(config, "the \"shell\" provisioner")?;
         let at = |k: &str| config.get(k).and_then(|n| n.span.clone()).or(config.span.clone());
         let mut d = Diagnostics::new();
         let set: Vec<&str> =
@@ -207,7 +207,7 @@ impl Provisioner for Shell {
         }
         result?;
         if let Some(p) = c.pause_after.filter(|p| !p.get().is_zero()) {
-            ui.say(format!("Pausing {} after this provisioner...", kiln_template::golang::format_go_duration(p.get())));
+            ui.say(format!("Pausing {} after this provisioner...", kiln_config::golang::format_go_duration(p.get())));
             ctx.cancel.run(tokio::time::sleep(p.get())).await?;
         }
         Ok(())

@@ -4,9 +4,9 @@
 
 use std::path::Path;
 
-use crate::diag::{Diagnostic, Diagnostics};
 use crate::hcl::{display_value, Loaded};
 use crate::load::{detect_format, Format, LoadOptions, Stage};
+use kiln_config::diag::{Diagnostic, Diagnostics};
 
 /// What expressions are evaluated against.
 pub enum Session {
@@ -52,9 +52,9 @@ impl Session {
         match self {
             Session::Hcl(l) => l.eval_str(line).map(|v| display_value(&v)),
             Session::Json(ctx) => crate::gotmpl::render(line, ctx).map_err(|e| {
-                let file = crate::diag::SourceFile::new("<console>", line);
+                let file = kiln_config::diag::SourceFile::new("<console>", line);
                 let at = e.offset.min(line.len());
-                Diagnostic::error(e.message).at(crate::diag::Span::new(&file, at, at + 1))
+                Diagnostic::error(e.message).at(kiln_config::diag::Span::new(&file, at, at + 1))
             }),
         }
     }

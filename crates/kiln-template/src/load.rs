@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use crate::diag::{Diagnostic, Diagnostics};
 use crate::plan::Template;
+use kiln_config::diag::{Diagnostic, Diagnostics};
 
 /// How far to go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -8,8 +8,8 @@
 
 use std::sync::Arc;
 
-use crate::diag::{Diagnostic, SourceFile, Span};
-use crate::node::{Node, NodeKind};
+use kiln_config::diag::{Diagnostic, SourceFile, Span};
+use kiln_config::node::{Node, NodeKind};
 
 const EXACT: &[&str] = &[
     "access_key",

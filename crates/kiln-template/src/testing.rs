@@ -2,8 +2,8 @@
 //! decoding and of the build engine can check `file:line:col` in errors. It is the template
 //! loader's JSON parser without the template (no interpolation, no template structure).
 
-use crate::diag::SourceFile;
-use crate::node::Node;
+use kiln_config::diag::SourceFile;
+use kiln_config::node::Node;
 
 /// Parses `text` (strict JSON) as file `path`. Errors are the parser's diagnostic, as text.
 pub fn json_node(path: &str, text: &str) -> Result<Node, String> {
@@ -13,7 +13,7 @@ pub fn json_node(path: &str, text: &str) -> Result<Node, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::node::NodeKind;
+    use kiln_config::node::NodeKind;
 
     #[test]
     fn spans_point_at_values_and_keys() {

@@ -152,7 +152,7 @@ fn unknown_keyword(name: &str) -> String {
         "dict" | "hash" => Some("map"),
         _ => None,
     };
-    if let Some(s) = alias.or_else(|| crate::diag::did_you_mean(name, KEYWORDS.iter().copied())) {
+    if let Some(s) = alias.or_else(|| kiln_config::diag::did_you_mean(name, KEYWORDS.iter().copied())) {
         msg.push_str(&format!("; did you mean {s:?}?"));
     } else {
         msg.push_str(

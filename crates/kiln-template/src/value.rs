@@ -1,5 +1,5 @@
 //! Values of HCL2 expressions (cty's values, simplified): what variables, locals, functions and
-//! expressions evaluate to before they become [`crate::node::Node`] configuration.
+//! expressions evaluate to before they become [`kiln_config::node::Node`] configuration.
 //!
 //! Lists, tuples and sets are all `List`; maps and objects are both `Object`, whose keys iterate
 //! in lexical order as cty's do. `Unknown` stands for a value known only at build time (such as
@@ -82,7 +82,7 @@ impl Value {
         match self {
             Value::Null | Value::Unknown => J::Null,
             Value::Bool(b) => J::Bool(*b),
-            Value::Number(n) => crate::node::number_to_json(*n),
+            Value::Number(n) => kiln_config::number::to_json(*n),
             Value::String(s) => J::String(s.clone()),
             Value::List(a) => J::Array(a.iter().map(Value::to_json).collect()),
             Value::Object(o) => J::Object(o.iter().map(|(k, v)| (k.clone(), v.to_json())).collect()),
@@ -90,14 +90,8 @@ impl Value {
     }
 }
 
-/// Numbers as cty prints them: integers without a fractional part, others in shortest form.
-pub fn format_number(n: f64) -> String {
-    if n.fract() == 0.0 && n.abs() < 1e21 {
-        format!("{}", n as i128)
-    } else {
-        format!("{n}")
-    }
-}
+/// Numbers as cty prints them (kiln-config owns it: decode errors print numbers the same way).
+pub use kiln_config::number::format_number;
 
 impl fmt::Display for Value {
     /// HCL-like literal syntax, as `kiln console` prints values.

@@ -2,7 +2,7 @@
 
 mod hcl_util;
 use hcl_util::*;
-use kiln_template::node::NodeKind;
+use kiln_config::node::NodeKind;
 use kiln_template::{LoadOptions, Stage, Value};
 
 const BUILD: &str = r#"

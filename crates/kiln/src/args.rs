@@ -91,7 +91,7 @@ pub fn parse(flags: &[Flag], argv: &[String]) -> Result<Parsed, String> {
         };
         let value = match (spec.kind, inline) {
             (FlagKind::Bool, None) => "true".to_string(),
-            (FlagKind::Bool, Some(v)) => match kiln_template::golang::parse_go_bool(&v) {
+            (FlagKind::Bool, Some(v)) => match kiln_config::golang::parse_go_bool(&v) {
                 Some(b) => b.to_string(),
                 None => return Err(format!("invalid boolean value {v:?} for -{name}: parse error")),
             },

@@ -53,7 +53,7 @@ fn run(ui: &mut Ui, argv: &[String]) -> u8 {
     };
     let Some(cmd) = COMMANDS.iter().find(|c| c.name == name) else {
         let mut msg = format!("{}: unknown command {name:?}\n", ui.program());
-        if let Some(s) = kiln_template::diag::did_you_mean(name, COMMANDS.iter().map(|c| c.name)) {
+        if let Some(s) = kiln_config::diag::did_you_mean(name, COMMANDS.iter().map(|c| c.name)) {
             msg.push_str(&format!("help: did you mean {s:?}?\n"));
         }
         msg.push('\n');

@@ -6,13 +6,13 @@ pub mod config;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use kiln_config::diag::{Diagnostic, Diagnostics};
+use kiln_config::node::Node;
 use kiln_core::hook::{HasCommunicator, StepProvision};
 use kiln_core::step::{run_steps, Outcome, Step};
 use kiln_core::{
     async_trait, Artifact, BasicArtifact, BuildInfo, Builder, Communicator, Error, ProvisionHook, Result, RunContext,
 };
-use kiln_template::diag::{Diagnostic, Diagnostics};
-use kiln_template::node::Node;
 
 pub use config::Config;
 
@@ -97,7 +97,7 @@ impl Step<State> for StepWriteFile {
 #[async_trait]
 impl Builder for FileBuilder {
     fn prepare(&mut self, config: &Node, _info: &BuildInfo) -> Result<Vec<Diagnostic>, Diagnostics> {
-        let c: Config = kiln_template::decode::decode_component(config, "the \"file\" builder")?;
+        let c: Config = kiln_config::decode::decode_component(config, "the \"file\" builder")?;
         let at = |k: &str| config.get(k).and_then(|n| n.span.clone()).or(config.span.clone());
         let mut d = Diagnostics::new();
         let mut warnings = Vec::new();

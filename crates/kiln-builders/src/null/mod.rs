@@ -5,14 +5,14 @@ pub mod config;
 
 use std::sync::Arc;
 
+use kiln_config::diag::{Diagnostic, Diagnostics};
+use kiln_config::node::Node;
 use kiln_core::hook::{HasCommunicator, StepProvision};
 use kiln_core::step::{run_steps, Outcome, Step};
 use kiln_core::{
     async_trait, Artifact, BasicArtifact, BuildInfo, Builder, Communicator, GeneratedData, ProvisionHook, Result,
     RunContext,
 };
-use kiln_template::diag::{Diagnostic, Diagnostics};
-use kiln_template::node::Node;
 
 pub use config::Config;
 
@@ -83,8 +83,7 @@ impl Step<State> for StepConnect {
 #[async_trait]
 impl Builder for NullBuilder {
     fn prepare(&mut self, config: &Node, _info: &BuildInfo) -> Result<Vec<Diagnostic>, Diagnostics> {
-        let (c, comm): (Config, kiln_comm::Config) =
-            kiln_template::decode::decode_split(config, "the \"null\" builder")?;
+        let (c, comm): (Config, kiln_comm::Config) = kiln_config::decode::decode_split(config, "the \"null\" builder")?;
         comm.check(config, true).into_result()?;
         // The null builder never makes a temporary key pair for ssh_clear_authorized_keys to remove.
         let warnings = comm.check_clear_authorized_keys(config, false).into_iter().collect();

@@ -3,8 +3,8 @@
 use std::sync::Mutex;
 
 use async_trait::async_trait;
-use kiln_template::node::Node;
-use kiln_template::plan;
+use kiln_config::build;
+use kiln_config::node::Node;
 
 use super::*;
 use crate::component::{BasicArtifact, Communicator, GeneratedData, PostProcessed, Provisioner};
@@ -34,7 +34,7 @@ struct TestBuilder(TestConfig);
 #[async_trait]
 impl Builder for TestBuilder {
     fn prepare(&mut self, config: &Node, _info: &BuildInfo) -> Result<Vec<Diagnostic>, Diagnostics> {
-        self.0 = kiln_template::decode::decode_component(config, "the \"test\" builder")?;
+        self.0 = kiln_config::decode::decode_component(config, "the \"test\" builder")?;
         Ok(vec![])
     }
     async fn run(&self, ctx: &RunContext, _hook: Arc<dyn ProvisionHook>) -> crate::Result<Option<Arc<dyn Artifact>>> {
@@ -74,7 +74,7 @@ struct TestPost(TestConfig);
 #[async_trait]
 impl PostProcessor for TestPost {
     fn configure(&mut self, config: &Node, _info: &BuildInfo) -> Result<Vec<Diagnostic>, Diagnostics> {
-        self.0 = kiln_template::decode::decode(config)?;
+        self.0 = kiln_config::decode::decode(config)?;
         Ok(vec![])
     }
     async fn post_process(&self, _ctx: &RunContext, a: Arc<dyn Artifact>) -> crate::Result<PostProcessed> {
@@ -110,8 +110,8 @@ fn cfg(json: &str) -> Node {
     kiln_template::testing::json_node("t.json", json).unwrap()
 }
 
-fn build(name: &str, config: &str, chains: &[&[&str]]) -> plan::Build {
-    plan::Build {
+fn build(name: &str, config: &str, chains: &[&[&str]]) -> build::Build {
+    build::Build {
         name: name.into(),
         builder_type: "test".into(),
         config: cfg(config),
@@ -126,7 +126,7 @@ fn build(name: &str, config: &str, chains: &[&[&str]]) -> plan::Build {
                             Some(c) => (c, Some(true)),
                             None => (*pp, None),
                         };
-                        plan::PostProcessor {
+                        build::PostProcessor {
                             post_processor_type: "pp".into(),
                             name: None,
                             config: cfg(conf),
@@ -141,7 +141,7 @@ fn build(name: &str, config: &str, chains: &[&[&str]]) -> plan::Build {
     }
 }
 
-async fn run(builds: &[plan::Build], parallel: usize) -> (Summary, Vec<Event>) {
+async fn run(builds: &[build::Build], parallel: usize) -> (Summary, Vec<Event>) {
     let reg = registry();
     let opts = RunOptions { parallel_builds: parallel, ..RunOptions::default() };
     let prepared = builds.iter().map(|b| prepare_build(&reg, b, &build_info(b, &opts)).map(|p| p.0).unwrap()).collect();
@@ -200,7 +200,7 @@ async fn failed_post_processor_fails_the_build() {
 fn prepare_reports_every_error_with_location() {
     let reg = registry();
     let mut b = build("x", "{\"fial\": true}", &[&["{\"kep\": 1}"]]);
-    b.provisioners.push(plan::Provisioner {
+    b.provisioners.push(build::Provisioner {
         provisioner_type: "shel".into(),
         name: None,
         config: cfg("{}"),

@@ -16,12 +16,12 @@ use std::io::{self, Read, Write};
 use std::path::Path;
 use std::sync::Arc;
 
+use kiln_config::diag::{Diagnostic, Diagnostics};
+use kiln_config::node::Node;
 use kiln_core::{
     async_trait, Artifact, BasicArtifact, BuildInfo, Cancel, Error, PostProcessed, PostProcessor, Result, RunContext,
     Ui,
 };
-use kiln_template::diag::{Diagnostic, Diagnostics};
-use kiln_template::node::Node;
 use serde::Deserialize;
 
 pub use format::{detect, Algorithm, ArchiveKind, Format};
@@ -63,7 +63,7 @@ pub fn new() -> Box<dyn PostProcessor> {
 #[async_trait]
 impl PostProcessor for Compress {
     fn configure(&mut self, config: &Node, _info: &BuildInfo) -> Result<Vec<Diagnostic>, Diagnostics> {
-        let c: Config = kiln_template::decode::decode_component(config, "the \"compress\" post-processor")?;
+        let c: Config = kiln_config::decode::decode_component(config, "the \"compress\" post-processor")?;
         let span = |k: &str| config.get(k).and_then(|n| n.span.clone()).or(config.span.clone());
         let mut warnings = Vec::new();
         self.level = match c.compression_level {
@@ -84,7 +84,7 @@ impl PostProcessor for Compress {
                     Diagnostic::warning(format!("unknown compress format {f:?}: the output's extension decides"))
                         .at_opt(span("format"))
                         .with_detail(format!("the formats are: {}", format::NAMES.join(", ")));
-                if let Some(s) = kiln_template::diag::did_you_mean(f, format::NAMES.iter().copied()) {
+                if let Some(s) = kiln_config::diag::did_you_mean(f, format::NAMES.iter().copied()) {
                     w = w.with_help(format!("did you mean {s:?}?"));
                 }
                 warnings.push(w);

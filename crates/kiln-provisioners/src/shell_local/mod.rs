@@ -8,11 +8,11 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use kiln_config::diag::{Diagnostic, Diagnostics};
+use kiln_config::node::Node;
 use kiln_core::{
     async_trait, BuildInfo, Communicator, Error, GeneratedData, Provisioner, Result, RunContext, Stream, Ui,
 };
-use kiln_template::diag::{Diagnostic, Diagnostics};
-use kiln_template::node::Node;
 
 pub use config::Config;
 
@@ -57,7 +57,7 @@ pub fn check(c: &Config, node: &Node) -> Result<(), Diagnostics> {
             let span = node
                 .get("environment_vars")
                 .and_then(|n| match &n.kind {
-                    kiln_template::node::NodeKind::Array(items) => items.get(i).and_then(|x| x.span.clone()),
+                    kiln_config::node::NodeKind::Array(items) => items.get(i).and_then(|x| x.span.clone()),
                     _ => None,
                 })
                 .or(at("environment_vars"));
@@ -204,7 +204,7 @@ pub fn new() -> Box<dyn Provisioner> {
 #[async_trait]
 impl Provisioner for ShellLocal {
     fn prepare(&mut self, config: &Node, _info: &BuildInfo) -> Result<Vec<Diagnostic>, Diagnostics> {
-        let c: Config = kiln_template::decode::decode_component(config, "the \"shell-local\" provisioner")?;
+        let c: Config = kiln_config::decode::decode_component(config, "the \"shell-local\" provisioner")?;
         check(&c, config)?;
         self.config = c;
         self.node = Some(config.clone());

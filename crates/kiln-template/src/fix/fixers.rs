@@ -308,7 +308,7 @@ fn amazon_private_ip(t: &mut Obj) -> Result<(), String> {
         let private = match b.get("ssh_private_ip") {
             None => continue,
             Some(Value::Bool(v)) => *v,
-            Some(Value::String(s)) => crate::golang::parse_go_bool(s)
+            Some(Value::String(s)) => kiln_config::golang::parse_go_bool(s)
                 .ok_or_else(|| format!("ssh_private_ip is not a boolean: {s:?} (write true or false)"))?,
             Some(other) => return Err(format!("ssh_private_ip is not a boolean: found {}", kind(other))),
         };

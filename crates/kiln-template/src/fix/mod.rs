@@ -9,7 +9,7 @@ mod output;
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::diag::{Diagnostic, Diagnostics, SourceFile};
+use kiln_config::diag::{Diagnostic, Diagnostics, SourceFile};
 
 pub use fixers::{Fixer, FIXERS};
 use output::to_packer_json;
@@ -52,10 +52,10 @@ pub fn fix_source(file: &Arc<SourceFile>) -> Result<String, Diagnostics> {
     Ok(out)
 }
 
-/// Like [`crate::node::Node::to_json`] but every number stays a float, as in Go (so `-0`
+/// Like [`kiln_config::node::Node::to_json`] but every number stays a float, as in Go (so `-0`
 /// survives).
-fn to_json_f64(n: &crate::node::Node) -> serde_json::Value {
-    use crate::node::NodeKind;
+fn to_json_f64(n: &kiln_config::node::Node) -> serde_json::Value {
+    use kiln_config::node::NodeKind;
     use serde_json::Value as J;
     match &n.kind {
         NodeKind::Number(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),

@@ -2,7 +2,7 @@
 //! opening bracket can be named; everything else is left to the HCL parser.
 
 use super::lexer::{Kind, Token};
-use crate::diag::{Diagnostic, Diagnostics, SourceFile, Span};
+use kiln_config::diag::{Diagnostic, Diagnostics, SourceFile, Span};
 use std::sync::Arc;
 
 fn closer_of(k: Kind) -> Option<&'static str> {
@@ -363,7 +363,7 @@ pub fn directives(src: &str, tokens: &[Token], file: &Arc<SourceFile>) -> Result
                         let kws = ["if", "else", "endif", "for", "endfor"];
                         let mut d = Diagnostic::error(format!("unknown template directive {other:?}"))
                             .at(Span::new(file, kw.start, kw.end));
-                        if let Some(s) = crate::diag::did_you_mean(other, kws) {
+                        if let Some(s) = kiln_config::diag::did_you_mean(other, kws) {
                             d = d.with_help(format!("did you mean {s:?}?"));
                         }
                         return Err(d.into());

@@ -5,7 +5,7 @@
 //! rules are written in terms of those tokens (a `#` comment owns its newline, a heredoc's lines
 //! are string literals, `${` opens a template sequence that a `}` closes).
 
-use crate::diag::{Diagnostic, SourceFile, Span};
+use kiln_config::diag::{Diagnostic, SourceFile, Span};
 use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

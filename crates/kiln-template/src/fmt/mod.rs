@@ -10,7 +10,7 @@ mod check;
 mod layout;
 mod lexer;
 
-use crate::diag::{Diagnostic, Diagnostics, SourceFile, Span};
+use kiln_config::diag::{Diagnostic, Diagnostics, SourceFile, Span};
 use std::sync::Arc;
 
 /// Formats HCL2 source `src`, read from `file` (used for diagnostics' spans).

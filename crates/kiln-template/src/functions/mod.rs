@@ -109,7 +109,7 @@ fn lookup(name: &str) -> Option<&'static Func> {
 pub fn call(name: &str, args: &[Value], ctx: &FuncContext) -> Result<Value, String> {
     let Some(f) = lookup(name) else {
         let mut msg = format!("there is no function named {name:?}");
-        if let Some(s) = crate::diag::did_you_mean(name, names()) {
+        if let Some(s) = kiln_config::diag::did_you_mean(name, names()) {
             msg.push_str(&format!("; did you mean {s:?}?"));
         }
         return Err(msg);

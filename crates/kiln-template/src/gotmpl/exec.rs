@@ -10,7 +10,7 @@ use super::parse::{Arg, ArgKind, Cmd, Node, Pipe};
 use super::value::{display, truth, V};
 use super::{funcs, printf};
 use super::{Context, RenderError};
-use crate::diag::did_you_mean;
+use kiln_config::diag::did_you_mean;
 
 /// Why evaluation stopped.
 #[derive(Debug)]

@@ -5,7 +5,7 @@ use super::exec::{fail, Exec, Fail};
 use super::strings::{escape_html, escape_js, escape_query, go_replace, go_split, simple_case};
 use super::value::{display, truth, V};
 use super::{printf, time, RenderError};
-use crate::diag::did_you_mean;
+use kiln_config::diag::did_you_mean;
 
 /// Every function name, sorted.
 const NAMES: &[&str] = &[

@@ -4,7 +4,7 @@
 use super::funcs;
 use super::lexer::{Item, Tok, TokKind};
 use super::RenderError;
-use crate::diag::did_you_mean;
+use kiln_config::diag::did_you_mean;
 
 /// A node of the template tree. `span` is the source range (for late values copied verbatim).
 #[derive(Debug, Clone)]

@@ -9,7 +9,7 @@ use hcl_edit::expr::Expression;
 use hcl_edit::structure::{Block, Body};
 
 use super::eval::span_of;
-use crate::diag::{did_you_mean, Diagnostic, SourceFile, Span};
+use kiln_config::diag::{did_you_mean, Diagnostic, SourceFile, Span};
 
 /// One parsed configuration file.
 pub(crate) struct Parsed {

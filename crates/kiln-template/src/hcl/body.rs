@@ -10,9 +10,9 @@ use hcl_edit::structure::{Block, Body};
 use super::dynamic::iterator_value;
 use super::eval::{eval, iteration_pairs, span_of};
 use super::scope::Scope;
-use crate::diag::{Diagnostic, Span};
-use crate::node::{Key, Node, NodeKind};
 use crate::value::Value;
+use kiln_config::diag::{Diagnostic, Span};
+use kiln_config::node::{Key, Node, NodeKind};
 
 /// The members of `body` (attributes and blocks, in source order, blocks of one type grouped
 /// where the first appears), skipping the attributes named in `skip`.

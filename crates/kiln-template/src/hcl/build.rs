@@ -12,10 +12,10 @@ use super::body::{body_members, merge_members, value_to_node};
 use super::dynamic::{self, Item};
 use super::eval::{eval, span_of};
 use super::scope::{BuildRefs, Ctx, Scope};
-use crate::diag::{did_you_mean, Diagnostic, SourceFile, Span};
-use crate::node::Node;
 use crate::plan::{Build, BuildBlock, PostProcessor, Provisioner};
 use crate::value::Value;
+use kiln_config::diag::{did_you_mean, Diagnostic, SourceFile, Span};
+use kiln_config::node::Node;
 
 const BUILD_ARGS: &[&str] = &["name", "description", "sources"];
 const BUILD_BLOCKS: &[&str] =
@@ -231,7 +231,7 @@ fn provisioner(
                         continue;
                     }
                     match value_to_node(&v, &vspan).kind {
-                        crate::node::NodeKind::Object(over) => merge_members(&mut members, over),
+                        kiln_config::node::NodeKind::Object(over) => merge_members(&mut members, over),
                         _ => diags.push(
                             Diagnostic::error(format!("override for \"{k}\" must be an object of settings"))
                                 .at(vspan.clone()),
@@ -251,7 +251,7 @@ fn provisioner(
     let dur = |name: &str, diags: &mut Vec<Diagnostic>| {
         let a = b.body.get_attribute(name)?;
         let s = string_attr(&a.value, scope, diags)?;
-        match crate::golang::parse_go_duration(s.trim()).ok() {
+        match kiln_config::golang::parse_go_duration(s.trim()).ok() {
             Some(d) => Some(d),
             None => {
                 diags.push(

@@ -8,8 +8,8 @@ use hcl_edit::Span as _;
 
 use super::scope::Scope;
 use super::template;
-use crate::diag::{did_you_mean, Diagnostic, SourceFile, Span};
 use crate::value::Value;
+use kiln_config::diag::{did_you_mean, Diagnostic, SourceFile, Span};
 
 pub(crate) type EvalResult = Result<Value, Box<Diagnostic>>;
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use hcl_edit::structure::Body;
 
-use crate::diag::{Diagnostic, SourceFile, Span};
+use kiln_config::diag::{Diagnostic, SourceFile, Span};
 
 /// A JSON value with the byte offset where it starts.
 #[derive(Debug)]

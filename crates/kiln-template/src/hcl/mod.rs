@@ -23,10 +23,10 @@ mod version;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::diag::{Diagnostic, Diagnostics, SourceFile, Span};
 use crate::load::{LoadOptions, Stage};
 use crate::plan::{Local, RequiredPlugin, SourceRef, Template, TemplateKind, Variable};
 use crate::value::Value;
+use kiln_config::diag::{Diagnostic, Diagnostics, SourceFile, Span};
 
 pub(crate) use build::is_identifier;
 pub use display::display_value;

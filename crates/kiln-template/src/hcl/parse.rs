@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use hcl_edit::structure::Body;
 
-use crate::diag::{Diagnostic, SourceFile, Span};
+use kiln_config::diag::{Diagnostic, SourceFile, Span};
 
 /// Parses a native-syntax HCL file. hcl-edit stops at the first error, so one error per file.
 pub(crate) fn parse_body(file: &Arc<SourceFile>) -> Result<Body, Diagnostic> {

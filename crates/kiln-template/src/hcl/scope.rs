@@ -11,8 +11,8 @@ use std::time::SystemTime;
 use hcl_edit::expr::Expression;
 
 use super::eval::{err, eval, BoxedDiagnostic, EvalResult};
-use crate::diag::{did_you_mean, Diagnostic, SourceFile, Span};
 use crate::value::Value;
+use kiln_config::diag::{did_you_mean, Diagnostic, SourceFile, Span};
 
 /// Everything shared by all evaluations of one load.
 pub(crate) struct Ctx {

@@ -10,8 +10,8 @@ use hcl_edit::expr::Expression;
 use hcl_edit::structure::{BlockLabel, Body, Structure};
 use hcl_edit::Span as _;
 
-use crate::diag::{Diagnostic, SourceFile, Span};
 use crate::secrets::{is_credential_name, mask_file};
+use kiln_config::diag::{Diagnostic, SourceFile, Span};
 
 /// One literal credential: the option's key span and the value's span and text.
 struct Found {

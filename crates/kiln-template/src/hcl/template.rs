@@ -7,8 +7,8 @@ use hcl_edit::template::{Directive, Element, Template};
 
 use super::eval::{err, eval, iteration_pairs, span_of, to_bool, BoxedDiagnostic, EvalResult};
 use super::scope::{Ctx, Scope};
-use crate::diag::SourceFile;
 use crate::value::Value;
+use kiln_config::diag::SourceFile;
 
 /// Evaluates a template. `strip_before`/`strip_after` say whether the enclosing directive's
 /// tags strip the whitespace at the template's start/end.
@@ -135,7 +135,7 @@ fn push_part(
     p: Value,
     scope: &Scope,
     at: &hcl_edit::expr::Expression,
-) -> Result<(), Box<crate::diag::Diagnostic>> {
+) -> Result<(), Box<kiln_config::diag::Diagnostic>> {
     match p {
         Value::Unknown => *unknown = true,
         other => match other.to_template_string() {

@@ -11,9 +11,9 @@ use hcl_edit::expr::Expression;
 use super::blocks::{unexpected_arg, unexpected_block, RawVar};
 use super::eval::{eval, span_of, to_bool};
 use super::scope::{Ctx, Scope};
-use crate::diag::{did_you_mean, Diagnostic, SourceFile, Span};
 use crate::types::{self, Type};
 use crate::value::Value;
+use kiln_config::diag::{did_you_mean, Diagnostic, SourceFile, Span};
 
 pub(crate) struct VarDecl {
     pub name: String,

@@ -1,9 +1,9 @@
 //! `{{ }}` interpolation of a configuration tree through a [`Renderer`] (normally
 //! [`crate::gotmpl::render`]), with errors mapped back to the exact place in the JSON file.
 
-use crate::diag::{Diagnostic, Diagnostics, Span};
 use crate::gotmpl::{Context, RenderError};
-use crate::node::{Node, NodeKind};
+use kiln_config::diag::{Diagnostic, Diagnostics, Span};
+use kiln_config::node::{Node, NodeKind};
 
 /// Renders one template string. Injectable so the loader can be tested on its own.
 pub type Renderer = fn(&str, &Context) -> Result<String, RenderError>;
@@ -91,7 +91,7 @@ fn find_word(s: &str, word: &str) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::diag::SourceFile;
+    use kiln_config::diag::SourceFile;
 
     #[test]
     fn finds_user_references() {

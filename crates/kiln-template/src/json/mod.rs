@@ -12,12 +12,12 @@ mod vars;
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::diag::{Diagnostic, Diagnostics, SourceFile, Span};
 use crate::gotmpl::Context;
 use crate::load::{LoadOptions, Stage};
-use crate::node::{Node, NodeKind};
 use crate::plan::{BuildBlock, SourceRef, Template, TemplateKind, Variable};
 use crate::secrets;
+use kiln_config::diag::{Diagnostic, Diagnostics, SourceFile, Span};
+use kiln_config::node::{Node, NodeKind};
 
 pub use interp::Renderer;
 pub use parse::parse;
@@ -239,7 +239,7 @@ fn warn_undefined_user_vars(
                 let mut d = Diagnostic::warning(format!("the user variable \"{name}\" is not defined"))
                     .at_opt(span)
                     .with_detail("Packer renders an undefined user variable as an empty string");
-                d = match crate::diag::did_you_mean(&name, known.iter().copied()) {
+                d = match kiln_config::diag::did_you_mean(&name, known.iter().copied()) {
                     Some(k) => d.with_help(format!("did you mean \"{k}\"?")),
                     None => d.with_help(format!("declare it in \"variables\": \"{name}\": \"default\"")),
                 };

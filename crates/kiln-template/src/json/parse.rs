@@ -10,8 +10,8 @@
 
 use std::sync::Arc;
 
-use crate::diag::{Diagnostic, SourceFile, Span};
-use crate::node::{Key, Node, NodeKind};
+use kiln_config::diag::{Diagnostic, SourceFile, Span};
+use kiln_config::node::{Key, Node, NodeKind};
 
 /// Nesting deeper than this is refused instead of risking the stack.
 const MAX_DEPTH: usize = 256;

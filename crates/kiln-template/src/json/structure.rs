@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
-use crate::diag::{did_you_mean, Diagnostic, Diagnostics, Span};
-use crate::golang::{parse_go_bool, parse_go_duration};
-use crate::node::{Key, Node, NodeKind};
+use kiln_config::diag::{did_you_mean, Diagnostic, Diagnostics, Span};
+use kiln_config::golang::{parse_go_bool, parse_go_duration};
+use kiln_config::node::{Key, Node, NodeKind};
 
 pub const TOP_LEVEL_KEYS: &[&str] = &[
     "builders",

@@ -8,10 +8,10 @@
 pub mod actions;
 mod emit;
 
-use crate::diag::{Diagnostic, Diagnostics, SourceFile, Span};
 use crate::hcl::is_identifier;
 use actions::{hcl_string, Place};
 use emit::Writer;
+use kiln_config::diag::{Diagnostic, Diagnostics, SourceFile, Span};
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -125,7 +125,7 @@ impl<'a> Template<'a> {
         for k in root.keys() {
             if !KNOWN_KEYS.contains(&k.as_str()) && !k.starts_with('_') {
                 let mut d = Diagnostic::error(format!("unknown template key {k:?}")).at(key_span(src, file, k, 0));
-                if let Some(s) = crate::diag::did_you_mean(k, KNOWN_KEYS.iter().copied()) {
+                if let Some(s) = kiln_config::diag::did_you_mean(k, KNOWN_KEYS.iter().copied()) {
                     d = d.with_help(format!("did you mean {s:?}?"));
                 }
                 diags.push(d);

@@ -214,7 +214,7 @@ fn describe_unexpected(u: &de::Unexpected<'_>) -> String {
 fn found(node: &Node) -> String {
     match &node.kind {
         NodeKind::String(s) => format!("the string {s:?}"),
-        NodeKind::Number(n) => format!("the number {}", crate::value::format_number(*n)),
+        NodeKind::Number(n) => format!("the number {}", crate::number::format_number(*n)),
         NodeKind::Bool(b) => format!("the bool {b}"),
         _ => node.kind_name().to_string(),
     }
@@ -267,7 +267,7 @@ impl<'a> NodeDe<'a> {
         match &self.node.kind {
             NodeKind::String(s) => Ok(s.clone()),
             NodeKind::Null => Ok(String::new()),
-            NodeKind::Number(n) => Ok(crate::value::format_number(*n)),
+            NodeKind::Number(n) => Ok(crate::number::format_number(*n)),
             NodeKind::Bool(b) => Ok(if *b { "1" } else { "0" }.to_string()),
             _ => Err(self.err("a string")),
         }
@@ -555,6 +555,3 @@ mod split;
 
 pub use duration::{parse_go_duration, Duration};
 pub use split::{decode_split, fields_of};
-
-#[cfg(test)]
-mod tests;

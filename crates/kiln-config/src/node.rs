@@ -4,7 +4,7 @@
 //! JSON templates produce it from the JSON document (after `{{ }}` interpolation); HCL2 produces
 //! it from evaluated attributes and nested blocks. Strings may still hold run-time Go-template
 //! actions such as `{{ .HTTPIP }}` or `{{ .Path }}`: those are "late values" that a component
-//! renders with [`crate::gotmpl`] once the value is known. In HCL2, `build.X` references inside
+//! renders with the Go-template engine (kiln-gotmpl) once the value is known. In HCL2, `build.X` references inside
 //! provisioners and post-processors evaluate to the late value `{{ .X }}` in the same way.
 
 use crate::diag::Span;
@@ -88,7 +88,7 @@ impl Node {
         match &self.kind {
             NodeKind::Null => J::Null,
             NodeKind::Bool(b) => J::Bool(*b),
-            NodeKind::Number(n) => number_to_json(*n),
+            NodeKind::Number(n) => crate::number::to_json(*n),
             NodeKind::String(s) => J::String(s.clone()),
             NodeKind::Array(items) | NodeKind::Blocks(items) => J::Array(items.iter().map(Node::to_json).collect()),
             NodeKind::Object(m) => J::Object(m.iter().map(|(k, v)| (k.name.clone(), v.to_json())).collect()),
@@ -109,14 +109,5 @@ impl Node {
             NodeKind::Object(m) => m.iter().for_each(|(_, n)| n.walk_strings(out)),
             _ => {}
         }
-    }
-}
-
-/// Integers as JSON integers, everything else as floats.
-pub fn number_to_json(n: f64) -> serde_json::Value {
-    if n.fract() == 0.0 && n.abs() < 9.007_199_254_740_992e15 {
-        serde_json::Value::from(n as i64)
-    } else {
-        serde_json::Number::from_f64(n).map_or(serde_json::Value::Null, serde_json::Value::Number)
     }
 }

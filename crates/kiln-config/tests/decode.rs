@@ -1,7 +1,8 @@
 use serde::Deserialize;
 
-use super::*;
-use crate::testing::json_node;
+use kiln_config::decode::*;
+use kiln_config::node::{Key, Node, NodeKind};
+use kiln_template::testing::json_node;
 
 #[derive(Debug, Deserialize, PartialEq, Default)]
 #[serde(deny_unknown_fields)]
