@@ -9,8 +9,8 @@ pub fn render(src: &str, data: &BTreeMap<String, String>) -> crate::Result<Strin
     if let Some(s) = substitute_fields(src, data) {
         return Ok(s);
     }
-    let ctx = kiln_template::gotmpl::Context { data: data.clone(), strict_fields: true, ..Default::default() };
-    kiln_template::gotmpl::render(src, &ctx).map_err(|e| crate::Error::new(format!("in {src:?}: {e}")))
+    let ctx = kiln_gotmpl::Context { data: data.clone(), strict_fields: true, ..Default::default() };
+    kiln_gotmpl::render(src, &ctx).map_err(|e| crate::Error::new(format!("in {src:?}: {e}")))
 }
 
 /// `Some` when every action in `src` is a bare `.Field` present in `data`.

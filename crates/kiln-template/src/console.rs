@@ -11,7 +11,7 @@ use kiln_config::diag::{Diagnostic, Diagnostics};
 /// What expressions are evaluated against.
 pub enum Session {
     Hcl(Box<Loaded>),
-    Json(Box<crate::gotmpl::Context>),
+    Json(Box<kiln_gotmpl::Context>),
 }
 
 /// Opens a session for `template` (a file or folder), or an empty HCL2 scope when `None`.
@@ -33,7 +33,7 @@ pub fn open(template: Option<&Path>, opts: &LoadOptions) -> Result<Session, Diag
                 Ok(t) => t,
                 Err(_) => crate::json::load(path, &opts)?,
             };
-            let mut ctx = crate::gotmpl::Context { env: opts.env.clone(), now: opts.now, ..Default::default() };
+            let mut ctx = kiln_gotmpl::Context { env: opts.env.clone(), now: opts.now, ..Default::default() };
             for v in &t.variables {
                 let value = v.value.as_ref().and_then(crate::value::Value::to_template_string);
                 if let Some(s) = value.or_else(|| v.default_display.clone()) {
@@ -51,7 +51,7 @@ impl Session {
     pub fn eval_line(&self, line: &str) -> Result<String, Diagnostic> {
         match self {
             Session::Hcl(l) => l.eval_str(line).map(|v| display_value(&v)),
-            Session::Json(ctx) => crate::gotmpl::render(line, ctx).map_err(|e| {
+            Session::Json(ctx) => kiln_gotmpl::render(line, ctx).map_err(|e| {
                 let file = kiln_config::diag::SourceFile::new("<console>", line);
                 let at = e.offset.min(line.len());
                 Diagnostic::error(e.message).at(kiln_config::diag::Span::new(&file, at, at + 1))

@@ -14,7 +14,6 @@ pub mod console;
 pub mod fix;
 pub mod fmt;
 pub mod functions;
-pub mod gotmpl;
 pub mod hcl;
 pub mod inspect;
 pub mod json;

@@ -226,7 +226,7 @@ fn mangled_templates_never_panic() {
                 for stage in [Stage::Syntax, Stage::Full] {
                     let opts = LoadOptions { stage, ..LoadOptions::default() };
                     let file = kiln_template::SourceFile::new(path, v.clone());
-                    let _ = json::load_source(file, &opts, kiln_template::gotmpl::render);
+                    let _ = json::load_source(file, &opts, kiln_gotmpl::render);
                     runs += 1;
                 }
                 let _ = kiln_template::fix::fix_source(&kiln_template::SourceFile::new(path, v));
@@ -238,7 +238,7 @@ fn mangled_templates_never_panic() {
 
 /// Passes strings through: the template-level checks of the full stage, without depending on
 /// the Go-template engine.
-fn identity(src: &str, _: &kiln_template::gotmpl::Context) -> Result<String, kiln_template::gotmpl::RenderError> {
+fn identity(src: &str, _: &kiln_gotmpl::Context) -> Result<String, kiln_gotmpl::RenderError> {
     Ok(src.to_string())
 }
 

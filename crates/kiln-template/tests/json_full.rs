@@ -1,11 +1,11 @@
-//! The full stage with the real Go-template engine ([`kiln_template::gotmpl`]): user variables,
+//! The full stage with the real Go-template engine ([`kiln_gotmpl`]): user variables,
 //! `env` in variables, `timestamp`, `build_name`, `template_dir`, late `.Field` values.
 //! Skipped with a notice while the engine is still a placeholder.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, UNIX_EPOCH};
 
-use kiln_template::gotmpl::{render, Context};
+use kiln_gotmpl::{render, Context};
 use kiln_template::{json, LoadOptions, Node, Stage};
 
 fn engine_ready() -> bool {

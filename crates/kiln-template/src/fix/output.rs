@@ -85,7 +85,7 @@ pub(crate) fn go_float(f: f64) -> String {
     if f == 0.0 {
         return if f.is_sign_negative() { "-0".to_string() } else { "0".to_string() };
     }
-    let (digits, exp) = crate::gotmpl::shortest_digits(f);
+    let (digits, exp) = kiln_gotmpl::shortest_digits(f);
     let sign = if f < 0.0 { "-" } else { "" };
     let abs = f.abs();
     if (1e-6..1e21).contains(&abs) {

@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use super::{func, variadic, Args, Func};
-use crate::gotmpl::time as gotime;
 use crate::value::Value;
+use kiln_gotmpl::time as gotime;
 
 mod civil;
 

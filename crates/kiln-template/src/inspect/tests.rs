@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 fn json_template(text: &str) -> Template {
     let opts = LoadOptions { stage: crate::Stage::Syntax, ..LoadOptions::default() };
-    crate::json::load_source(crate::SourceFile::new("t.json", text), &opts, crate::gotmpl::render).expect("loads")
+    crate::json::load_source(crate::SourceFile::new("t.json", text), &opts, kiln_gotmpl::render).expect("loads")
 }
 
 #[test]

@@ -3,10 +3,10 @@
 
 use super::interp::{render_node, Renderer};
 use super::structure::{Named, Raw, RawPp, RawProv};
-use crate::gotmpl::Context;
 use crate::plan::{Build, PostProcessor, Provisioner};
 use kiln_config::diag::{did_you_mean, Diagnostic, Diagnostics};
 use kiln_config::node::{Node, NodeKind};
+use kiln_gotmpl::Context;
 
 /// Checks that `only`/`except`/`override` name existing builders (Packer's template validation).
 pub fn check_references(raw: &Raw, diags: &mut Diagnostics) {

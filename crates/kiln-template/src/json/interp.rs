@@ -1,9 +1,9 @@
 //! `{{ }}` interpolation of a configuration tree through a [`Renderer`] (normally
-//! [`crate::gotmpl::render`]), with errors mapped back to the exact place in the JSON file.
+//! [`kiln_gotmpl::render`]), with errors mapped back to the exact place in the JSON file.
 
-use crate::gotmpl::{Context, RenderError};
 use kiln_config::diag::{Diagnostic, Diagnostics, Span};
 use kiln_config::node::{Node, NodeKind};
+use kiln_gotmpl::{Context, RenderError};
 
 /// Renders one template string. Injectable so the loader can be tested on its own.
 pub type Renderer = fn(&str, &Context) -> Result<String, RenderError>;
@@ -43,7 +43,7 @@ pub fn render_error(e: &RenderError, text: &str, span: Option<&Span>) -> Diagnos
 /// literal (quotes included). Escapes (`\n`, `\u00e9`) make the two differ.
 pub fn source_offset(span: &Span, decoded: usize) -> usize {
     // Past the opening quote; the closing one stays in, so an offset past the end maps after it.
-    span.start + 1 + crate::gotmpl::raw_offset(span.text().get(1..).unwrap_or_default(), decoded)
+    span.start + 1 + kiln_gotmpl::raw_offset(span.text().get(1..).unwrap_or_default(), decoded)
 }
 
 /// Every `{{user `name`}}` reference in `s`: the name and the byte offset of the action.

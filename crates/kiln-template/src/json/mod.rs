@@ -1,7 +1,7 @@
 //! Legacy JSON templates: a spanned JSON parser with Packer-grade error positions, the template
 //! structure (`variables`, `sensitive-variables`, `builders`, `provisioners`, `post-processors`,
 //! `min_packer_version`, `description`, `_comment`), user variables and per-build `{{ }}`
-//! interpolation through [`crate::gotmpl`].
+//! interpolation through [`kiln_gotmpl`].
 
 mod builds;
 mod interp;
@@ -12,12 +12,12 @@ mod vars;
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::gotmpl::Context;
 use crate::load::{LoadOptions, Stage};
 use crate::plan::{BuildBlock, SourceRef, Template, TemplateKind, Variable};
 use crate::secrets;
 use kiln_config::diag::{Diagnostic, Diagnostics, SourceFile, Span};
 use kiln_config::node::{Node, NodeKind};
+use kiln_gotmpl::Context;
 
 pub use interp::Renderer;
 pub use parse::parse;
@@ -25,7 +25,7 @@ pub use structure::TOP_LEVEL_KEYS;
 
 /// Loads the legacy JSON template at `path`.
 pub fn load(path: &Path, opts: &LoadOptions) -> Result<Template, Diagnostics> {
-    load_with(path, opts, crate::gotmpl::render)
+    load_with(path, opts, kiln_gotmpl::render)
 }
 
 /// [`load`] with a given template renderer (tests use a small one of their own).

@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use super::*;
-use crate::gotmpl::RenderError;
 use crate::value::Value;
+use kiln_gotmpl::RenderError;
 
 /// Knows `user`, `env`, `build_name`, `build_type` and `.Field` (left alone).
 fn mini(src: &str, ctx: &Context) -> Result<String, RenderError> {

@@ -10,10 +10,10 @@ use std::sync::Arc;
 
 use super::interp::{render_error, user_refs, Renderer};
 use super::structure::RawVar;
-use crate::gotmpl::Context;
 use crate::load::LoadOptions;
 use kiln_config::diag::{did_you_mean, Diagnostic, Diagnostics, SourceFile, Span};
 use kiln_config::node::NodeKind;
+use kiln_gotmpl::Context;
 
 /// One variable's value and where it came from (for error positions).
 struct Input {

@@ -19,7 +19,7 @@ use kiln_template::plan::Template;
 pub fn template(json: &str) -> Template {
     let opts = kiln_template::LoadOptions { stage: kiln_template::Stage::Full, ..Default::default() };
     let file = kiln_template::SourceFile::new("template.json", json);
-    kiln_template::json::load_source(file, &opts, kiln_template::gotmpl::render).unwrap_or_else(|e| panic!("{e}"))
+    kiln_template::json::load_source(file, &opts, kiln_gotmpl::render).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// A shared byte buffer to render into.

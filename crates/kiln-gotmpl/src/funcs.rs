@@ -318,7 +318,7 @@ pub(crate) fn call(name: &str, at: usize, vals: Vec<(V, usize)>, ex: &mut Exec) 
         }
         "packer_version" => {
             a.count(0)?;
-            s(crate::PACKER_COMPAT_VERSION.to_string())
+            s(kiln_config::PACKER_COMPAT_VERSION.to_string())
         }
         "split" => {
             a.count(3)?;

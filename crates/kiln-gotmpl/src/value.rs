@@ -109,7 +109,7 @@ fn write_value(out: &mut String, v: &V, data: &BTreeMap<String, String>) {
 
 /// Decimal digits and exponent of the shortest representation that reads back as `f`
 /// (`1234.5` → ("12345", 3)); `f` must be finite and non-zero.
-pub(crate) fn shortest_digits(f: f64) -> (String, i32) {
+pub fn shortest_digits(f: f64) -> (String, i32) {
     let s = format!("{:e}", f.abs());
     let (mant, exp) = s.split_once('e').unwrap_or((&s, "0"));
     let digits: String = mant.chars().filter(|c| c.is_ascii_digit()).collect();

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
-use kiln_template::gotmpl::{Context, Template};
+use kiln_gotmpl::{Context, Template};
 use serde_json::Value;
 
 fn dirs() -> Option<Vec<PathBuf>> {
@@ -112,7 +112,7 @@ fn check_template(path: &Path, stats: &mut Stats) {
     for _ in 0..4 {
         let snapshot = Context { user: base.user.clone(), ..in_vars_ctx.clone() };
         for v in base.user.values_mut() {
-            if let Ok(r) = kiln_template::gotmpl::render(v, &snapshot) {
+            if let Ok(r) = kiln_gotmpl::render(v, &snapshot) {
                 *v = r;
             }
         }

@@ -1,5 +1,8 @@
-//! A small interpreter for the Go-template subset Packer templates use (`{{user `x`}}`,
-//! `{{ .HTTPIP }}`, pipelines, `if`/`range`/`with`, trim markers), with Packer's functions.
+//! kiln-gotmpl is Packer's Go-template language: a small interpreter for the subset Packer
+//! templates use (`{{user `x`}}`, `{{ .HTTPIP }}`, pipelines, `if`/`range`/`with`, trim
+//! markers), with Packer's functions. The JSON loader renders templates with it, and the runtime
+//! (kiln-core) renders the late values (`{{ .Path }}`) components get once a build knows them.
+//! It depends only on kiln-config: no template syntax, no HCL2.
 //!
 //! CONTRACT (other modules code against this; keep the signatures): [`Context`], [`render`],
 //! [`RenderError`]. Also: [`Template`] (parse once, render many times; its calls, fields and
@@ -26,7 +29,7 @@ mod parse;
 mod printf;
 mod refs;
 mod strings;
-pub(crate) mod time;
+pub mod time;
 mod value;
 
 #[cfg(test)]
@@ -38,7 +41,7 @@ use std::time::SystemTime;
 
 pub use jsonpos::raw_offset;
 pub use refs::{FieldRef, FuncCall};
-pub(crate) use value::shortest_digits;
+pub use value::shortest_digits;
 
 /// Everything a template may refer to.
 #[derive(Debug, Clone, Default)]

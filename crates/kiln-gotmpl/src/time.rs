@@ -7,7 +7,7 @@ pub(crate) const RFC3339: &str = "2006-01-02T15:04:05Z07:00";
 
 /// A UTC instant broken into calendar parts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Parts {
+pub struct Parts {
     pub year: i64,
     /// 1..=12
     pub month: u32,
@@ -63,7 +63,7 @@ fn unix_nanos(now: Option<SystemTime>) -> (i64, u32) {
     }
 }
 
-pub(crate) fn utc_parts(now: Option<SystemTime>) -> Parts {
+pub fn utc_parts(now: Option<SystemTime>) -> Parts {
     let (secs, nanos) = unix_nanos(now);
     parts_from_unix(secs, nanos)
 }
@@ -217,7 +217,7 @@ pub(crate) fn has_elements(layout: &str) -> bool {
 }
 
 /// Formats `t` (UTC) with a Go reference-time layout.
-pub(crate) fn format_layout(layout: &str, t: Parts) -> String {
+pub fn format_layout(layout: &str, t: Parts) -> String {
     let mut out = String::with_capacity(layout.len() + 8);
     let mut rest = layout.as_bytes();
     while let Some((pre, std, len)) = next_std(rest) {
@@ -298,7 +298,7 @@ fn write_std(out: &mut String, std: Std, t: &Parts) {
 
 /// Packer's `strftime`: the C conversions its library knows (`%a %A %b %B %d %H %I %L %m %M
 /// %p %S %y %Y %z %Z %%`); any other `%x` stays as it is, as in Packer.
-pub(crate) fn strftime(format: &str, t: Parts) -> String {
+pub fn strftime(format: &str, t: Parts) -> String {
     let mut out = String::new();
     let mut chars = format.chars();
     while let Some(c) = chars.next() {

@@ -141,7 +141,7 @@ fn packer_functions() {
     assert_eq!(r("{{ replace \"a\" \"b\" 1 \"aaa\" }}|{{ replace_all \"a\" \"b\" \"aaa\" }}|{{ replace \"a\" \"b\" -1 \"aaa\" }}"), "baa|bbb|bbb");
     assert_eq!(r("{{ clean_resource_name \"a b:c@d(é)\" }}"), "a b-c@d(--)");
     assert_eq!(r("{{ clean_ami_name \"x/y=z[1]'\" }}"), "x/y-z[1]'");
-    assert_eq!(r("{{ packer_version }}"), crate::PACKER_COMPAT_VERSION);
+    assert_eq!(r("{{ packer_version }}"), kiln_config::PACKER_COMPAT_VERSION);
     assert_eq!(r("{{ template_dir }}"), "/tmp/tpl");
     assert!(!r("{{ pwd }}").is_empty());
     let u = r("{{ uuid }}");

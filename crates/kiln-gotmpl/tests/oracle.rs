@@ -9,7 +9,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime};
 
-use kiln_template::gotmpl::{render, Context};
+use kiln_gotmpl::{render, Context};
 
 const TEMPLATE: &str = r#"{"variables":{"name":"Hello World","region":"us-east-1","csv":"a,b,,c","img":"My Image: v1.2 (test) é"},"builders":[{"type":"null","communicator":"none"}]}"#;
 
