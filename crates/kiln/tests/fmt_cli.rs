@@ -175,7 +175,7 @@ fn check_diff_matches_packer_on_golden_inputs() {
         eprintln!("notice: packer not found; skipping");
         return;
     }
-    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../kiln-template/tests/fmt-data");
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../kiln-tools/tests/fmt-data");
     let t = tempfile::tempdir().expect("tempdir");
     let mut n = 0;
     for e in std::fs::read_dir(&data).expect("fmt-data") {
@@ -238,7 +238,7 @@ fn corpus_diffs_match_packer() {
     for f in &files {
         let src = std::fs::read_to_string(f).unwrap_or_default();
         let sf = kiln_template::SourceFile::new(f.clone(), src.clone());
-        if kiln_template::fmt::format(&src, &sf).is_ok() {
+        if kiln_tools::fmt::format(&src, &sf).is_ok() {
             write(t.path(), &format!("d/f{n:04}.pkr.hcl"), &src);
             n += 1;
         }

@@ -341,7 +341,7 @@ fn shown_ref(r: &str) -> Option<String> {
 }
 
 /// HCL's identifier: a letter or `_` first, then letters, digits, `_` and `-`.
-pub(crate) fn is_identifier(s: &str) -> bool {
+pub fn is_identifier(s: &str) -> bool {
     let mut chars = s.chars();
     chars.next().is_some_and(|c| c.is_alphabetic() || c == '_')
         && chars.all(|c| c.is_alphanumeric() || c == '_' || c == '-')

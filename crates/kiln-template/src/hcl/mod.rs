@@ -28,7 +28,7 @@ use crate::plan::{Local, RequiredPlugin, SourceRef, Template, TemplateKind, Vari
 use crate::value::Value;
 use kiln_config::diag::{Diagnostic, Diagnostics, SourceFile, Span};
 
-pub(crate) use build::is_identifier;
+pub use build::is_identifier;
 pub use display::display_value;
 
 use blocks::Parsed;

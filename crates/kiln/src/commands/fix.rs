@@ -32,7 +32,7 @@ fn run(ui: &mut Ui, p: Parsed) -> u8 {
         return 1;
     };
     let path = std::path::Path::new(template);
-    let fixed = match kiln_template::fix::fix_file(path) {
+    let fixed = match kiln_tools::fix::fix_file(path) {
         Ok(t) => t,
         Err(diags) => {
             report(ui, &diags);
@@ -41,7 +41,7 @@ fn run(ui: &mut Ui, p: Parsed) -> u8 {
     };
     ui.out(&fixed);
     if p.bool_or("validate", true) {
-        let diags = kiln_template::fix::validate_fixed(path, &fixed);
+        let diags = kiln_tools::fix::validate_fixed(path, &fixed);
         if diags.has_errors() {
             ui.err("Error! The fixed template failed to validate:\n\n");
             report(ui, &diags);
@@ -67,7 +67,7 @@ mod tests {
             .map(str::trim)
             .filter(|s| !s.is_empty())
             .collect();
-        let names: Vec<&str> = kiln_template::fix::FIXERS.iter().map(|f| f.name).collect();
+        let names: Vec<&str> = kiln_tools::fix::FIXERS.iter().map(|f| f.name).collect();
         assert_eq!(listed, names);
     }
 }

@@ -3,8 +3,8 @@
 use super::{one_template, report, Command};
 use crate::args::{flag, FlagKind, Parsed};
 use crate::ui::Ui;
-use kiln_template::upgrade::{upgrade, UpgradeOptions};
 use kiln_template::SourceFile;
+use kiln_tools::upgrade::{upgrade, UpgradeOptions};
 
 pub const COMMAND: Command = Command {
     name: "hcl2_upgrade",

@@ -2,7 +2,7 @@
 //! without indentation; the formatter lays it out afterwards.
 
 use super::actions::{translate, Names, Place, Translation};
-use crate::hcl::is_identifier;
+use kiln_template::hcl::is_identifier;
 use serde_json::{Map, Value};
 
 /// Option names whose JSON object value is a map (an HCL attribute `name = { … }`), not a nested

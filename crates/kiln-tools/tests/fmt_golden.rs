@@ -2,8 +2,8 @@
 //! `NAME.out.hcl`, or be refused when `NAME.err` exists. The outputs were recorded from
 //! `packer fmt` 1.6.6 by `tests/fmt-data/regen.sh`, so these run without packer.
 
-use kiln_template::fmt::format;
 use kiln_template::SourceFile;
+use kiln_tools::fmt::format;
 use std::path::PathBuf;
 
 fn data_dir() -> PathBuf {

@@ -3,8 +3,8 @@
 //! and, when `packer` is installed, must accept exactly what `packer fmt` accepts and produce
 //! the same bytes.
 
-use kiln_template::fmt::format;
 use kiln_template::SourceFile;
+use kiln_tools::fmt::format;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

@@ -2,8 +2,8 @@
 //! templates under $KILN_SHARED) is formatted by kiln and compared with `packer fmt`'s output when
 //! the `packer` binary is present, else with Packer's recorded `fmt -check` verdicts.
 
-use kiln_template::fmt::format;
 use kiln_template::SourceFile;
+use kiln_tools::fmt::format;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -2,8 +2,8 @@
 //! the output must be canonically formatted HCL2 and, when `packer` is installed, pass
 //! `packer validate -syntax-only` (Packer 1.6.6).
 
-use kiln_template::upgrade::{upgrade, UpgradeOptions};
 use kiln_template::SourceFile;
+use kiln_tools::upgrade::{upgrade, UpgradeOptions};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -60,7 +60,7 @@ fn corpus_templates_upgrade_to_valid_hcl2() {
                 }
             };
             let f = SourceFile::new("out.pkr.hcl", out.clone());
-            if kiln_template::fmt::format(&out, &f).as_deref() != Ok(out.as_str()) {
+            if kiln_tools::fmt::format(&out, &f).as_deref() != Ok(out.as_str()) {
                 failures.push(format!("{}: output is not canonically formatted", path.display()));
             }
             if ann {

@@ -67,7 +67,7 @@ fn fix_output_matches_packer_on_the_corpus() {
             continue;
         };
         let theirs = String::from_utf8_lossy(&out.stdout).into_owned();
-        let ours = kiln_template::fix::fix_file(&file);
+        let ours = kiln_tools::fix::fix_file(&file);
         total += 1;
         match (out.status.success(), ours) {
             (true, Ok(o)) if o == theirs => same += 1,

@@ -8,10 +8,10 @@
 pub mod actions;
 mod emit;
 
-use crate::hcl::is_identifier;
 use actions::{hcl_string, Place};
 use emit::Writer;
 use kiln_config::diag::{Diagnostic, Diagnostics, SourceFile, Span};
+use kiln_template::hcl::is_identifier;
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;
 use std::sync::Arc;

@@ -16,7 +16,7 @@ use output::to_packer_json;
 
 /// Reads and fixes the template at `path`; returns the text `fix` prints.
 pub fn fix_file(path: &Path) -> Result<String, Diagnostics> {
-    if crate::load::detect_format(path).ok() == Some(crate::load::Format::Hcl) {
+    if kiln_template::load::detect_format(path).ok() == Some(kiln_template::load::Format::Hcl) {
         return Err(Diagnostic::error(format!(
             "{} is an HCL2 configuration; fix works on legacy JSON templates",
             path.display()
@@ -24,12 +24,12 @@ pub fn fix_file(path: &Path) -> Result<String, Diagnostics> {
         .with_help("HCL2 needs no fixing; to turn a JSON template into HCL2 use hcl2_upgrade")
         .into());
     }
-    fix_source(&SourceFile::new(path, crate::json::read_text(path)?))
+    fix_source(&SourceFile::new(path, kiln_template::json::read_text(path)?))
 }
 
 /// Fixes a template already read.
 pub fn fix_source(file: &Arc<SourceFile>) -> Result<String, Diagnostics> {
-    let root = crate::json::parse(file)?;
+    let root = kiln_template::json::parse(file)?;
     let serde_json::Value::Object(mut t) = to_json_f64(&root) else {
         return Err(Diagnostic::error(format!("a template must be a JSON object, found {}", root.kind_name()))
             .at_opt(root.span.clone())
@@ -68,7 +68,7 @@ fn to_json_f64(n: &kiln_config::node::Node) -> serde_json::Value {
 /// What `fix -validate` reports about the fixed text (positions refer to the printed output).
 pub fn validate_fixed(path: &Path, fixed: &str) -> Diagnostics {
     let name = format!("{} (fixed)", path.display());
-    let mut d = crate::json::check(&SourceFile::new(name, fixed));
+    let mut d = kiln_template::json::check(&SourceFile::new(name, fixed));
     d.0.retain(Diagnostic::is_error);
     d
 }
