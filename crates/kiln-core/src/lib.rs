@@ -1,7 +1,12 @@
-//! kiln-core is the runtime between a loaded template and finished artifacts: the component
-//! traits (builder, provisioner, post-processor, communicator), the one registry table of
-//! component types, the step runner with cleanup, events and their renderers, and the scheduler
-//! that runs builds in parallel.
+//! kiln-core is the runtime between loaded builds and finished artifacts: the component traits
+//! (builder, provisioner, post-processor, communicator), the registry of component
+//! constructors, build preparation (every configuration error before anything runs), the step
+//! runner with cleanup, events and their renderers, and the scheduler that runs builds in
+//! parallel.
+//!
+//! It consumes kiln-config's runnable [`kiln_config::build::Build`]s and renders late values with
+//! kiln-gotmpl. It must not depend on the template loaders (kiln-template) nor name any
+//! concrete component: the table in kiln-components fills the [`registry::Registry`].
 
 pub mod cancel;
 pub mod component;
@@ -10,6 +15,7 @@ pub mod event;
 pub mod hook;
 pub mod late;
 pub mod output;
+pub mod prepare;
 pub mod progress;
 pub mod registry;
 pub mod render;
@@ -26,4 +32,4 @@ pub use component::{
 };
 pub use error::{Error, Result};
 pub use event::Ui;
-pub use run::{run_template, RunResult, RunSettings};
+pub use run::{run_template, RunInput, RunResult, RunSettings};

@@ -1,17 +1,28 @@
-//! The library entry point of `kiln build`: a loaded template and the flags in, a summary out.
-//! The CLI only parses flags and prints what this returns.
+//! The library entry point of `kiln build`: the loaded builds and the flags in, a summary out.
+//! The CLI only loads the template, parses flags and prints what this returns.
 
 use std::collections::BTreeMap;
 use std::io::Write;
 
+use kiln_config::build::Build;
 use kiln_config::diag::{Diagnostic, Diagnostics};
-use kiln_template::plan::Template;
 
 use crate::cancel::{install_signal_handlers, Cancel};
 use crate::event::{Event, Ui};
+use crate::prepare::{prepare_build, PreparedBuild};
 use crate::registry::Registry;
 use crate::render::Format;
-use crate::scheduler::{build_info, new_uuid, prepare_build, run_builds, PreparedBuild, RunOptions, Summary};
+use crate::scheduler::{build_info, new_uuid, run_builds, RunOptions, Summary};
+
+/// What a loaded template gives `kiln build` to run.
+#[derive(Debug, Clone, Copy)]
+pub struct RunInput<'a> {
+    /// The template's runnable builds, in order (`-only`/`-except` select among them).
+    pub builds: &'a [Build],
+    /// Values that must never be printed (sensitive variables' values, hard-coded secrets):
+    /// masked in every output and log.
+    pub sensitive_values: &'a [String],
+}
 
 /// Everything `kiln build` was asked for.
 #[derive(Debug, Clone, Default)]
@@ -56,15 +67,15 @@ pub fn log_from_env(env: &BTreeMap<String, String>) -> Option<Box<dyn Write + Se
     }
 }
 
-/// Selects and prepares the builds of `template`: every configuration error of every build at
-/// once, before anything runs. Builds that prepared are returned with the warnings; the errors
+/// Selects and prepares `builds`: every configuration error of every build at once, before
+/// anything runs. Builds that prepared are returned with the warnings; the errors
 /// of the others come back separately (Packer still runs the good builds, then exits 1).
-pub fn prepare_template(
+pub fn prepare_builds(
     reg: &Registry,
-    template: &Template,
+    builds: &[Build],
     settings: &RunSettings,
 ) -> (Vec<PreparedBuild>, Vec<Diagnostic>, Diagnostics) {
-    let selected = crate::select::select_builds(&template.builds, &settings.only, &settings.except);
+    let selected = crate::select::select_builds(builds, &settings.only, &settings.except);
     let mut errors = Diagnostics::new();
     let mut warnings = Vec::new();
     let mut prepared = Vec::new();
@@ -95,11 +106,11 @@ impl RunResult {
     }
 }
 
-/// Runs `template`'s builds with signal handling on a fresh runtime. Configuration errors and
+/// Runs `input`'s builds with signal handling on a fresh runtime. Configuration errors and
 /// warnings go to `report` (masked) before any build starts.
 pub fn run_template(
     reg: &Registry,
-    template: &Template,
+    input: RunInput<'_>,
     settings: &RunSettings,
     ui: &Ui,
     report: &dyn Fn(&str),
@@ -108,8 +119,8 @@ pub fn run_template(
     if settings.options.run_uuid.is_empty() {
         settings.options.run_uuid = new_uuid();
     }
-    ui.add_secrets(template.sensitive_values.iter().cloned());
-    let (builds, warnings, errors) = prepare_template(reg, template, &settings);
+    ui.add_secrets(input.sensitive_values.iter().cloned());
+    let (builds, warnings, errors) = prepare_builds(reg, input.builds, &settings);
     let mut shown = Diagnostics(warnings);
     shown.extend(errors.clone());
     if !shown.is_empty() {

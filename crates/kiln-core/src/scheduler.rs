@@ -1,20 +1,17 @@
-//! The scheduler: prepares every selected build (all errors before anything runs), runs them in
-//! parallel (`-parallel-builds`), runs each build's post-processor chains, and prints Packer's
-//! end-of-run summary. One failed build never stops the others.
+//! The scheduler: runs prepared builds (see [`crate::prepare`]) in parallel
+//! (`-parallel-builds`), runs each build's post-processor chains, and prints Packer's end-of-run
+//! summary. One failed build never stops the others.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kiln_config::build::Build;
-use kiln_config::diag::{Diagnostic, Diagnostics};
-use kiln_config::node::{Node, NodeKind};
 
 use crate::cancel::Cancel;
-use crate::component::{Artifact, BuildInfo, Builder, OnError, PostProcessor, ProvisionHook, RunContext};
+use crate::component::{Artifact, BuildInfo, OnError, ProvisionHook, RunContext};
 use crate::event::{Event, Ui};
-use crate::hook::{PreparedProvisioner, Provisioners};
-use crate::registry::{check_type_for, ComponentKind, Registry};
+use crate::prepare::{PreparedBuild, PreparedPostProcessor};
 use crate::render::format_duration;
 
 /// What the `build` command's flags ask for.
@@ -41,120 +38,6 @@ pub fn build_info(build: &Build, opts: &RunOptions) -> BuildInfo {
         on_error: opts.on_error,
         template_dir: opts.template_dir.clone(),
         run_uuid: opts.run_uuid.clone(),
-    }
-}
-
-pub struct PreparedPostProcessor {
-    pub label: String,
-    pub post_processor: Box<dyn PostProcessor>,
-    pub keep_input_artifact: Option<bool>,
-}
-
-/// A build whose components are constructed and configured, ready to run.
-pub struct PreparedBuild {
-    pub info: Arc<BuildInfo>,
-    pub builder: Box<dyn Builder>,
-    pub provisioners: Arc<Provisioners>,
-    pub post_processors: Vec<Vec<PreparedPostProcessor>>,
-}
-
-/// The configuration a component decodes: the node without the `type`/`name` keys the
-/// template format itself uses (loaders may leave them in).
-fn component_config(node: &Node) -> Node {
-    match &node.kind {
-        NodeKind::Object(m) => Node::object(
-            m.iter().filter(|(k, _)| k.name != "type" && k.name != "name").cloned().collect(),
-            node.span.clone(),
-        ),
-        _ => node.clone(),
-    }
-}
-
-/// The error for a type the registry cannot construct.
-fn unknown(reg: &Registry, kind: ComponentKind, name: &str, span: Option<&kiln_config::Span>) -> Diagnostics {
-    match check_type_for(reg, kind, name, span) {
-        Err(d) => d.into(),
-        Ok(()) => Diagnostic::error(format!("the {} type {name:?} cannot be constructed", kind.noun()))
-            .at_opt(span.cloned())
-            .into(),
-    }
-}
-
-/// Constructs and configures every component of `build`. Returns warnings, or every error.
-pub fn prepare_build(
-    reg: &Registry,
-    build: &Build,
-    info: &BuildInfo,
-) -> Result<(PreparedBuild, Vec<Diagnostic>), Diagnostics> {
-    let mut errors = Diagnostics::new();
-    let mut warnings = Vec::new();
-    let mut keep = |r: Result<Vec<Diagnostic>, Diagnostics>| match r {
-        Ok(w) => warnings.extend(w),
-        Err(d) => errors.extend(d),
-    };
-    let builder = match reg.new_builder(&build.builder_type) {
-        Some(mut b) => {
-            keep(b.prepare(&component_config(&build.config), info));
-            Some(b)
-        }
-        None => {
-            keep(Err(unknown(reg, ComponentKind::Builder, &build.builder_type, build.span.as_ref())));
-            None
-        }
-    };
-    let mut provisioners = Provisioners::default();
-    let all =
-        build.provisioners.iter().map(|p| (p, false)).chain(build.error_cleanup_provisioner.iter().map(|p| (p, true)));
-    for (p, is_cleanup) in all {
-        let Some(mut prov) = reg.new_provisioner(&p.provisioner_type) else {
-            keep(Err(unknown(reg, ComponentKind::Provisioner, &p.provisioner_type, p.span.as_ref())));
-            continue;
-        };
-        keep(prov.prepare(&component_config(&p.config), info));
-        let prepared = PreparedProvisioner {
-            label: p.name.clone().unwrap_or_else(|| p.provisioner_type.clone()),
-            provisioner: prov,
-            pause_before: p.pause_before,
-            max_retries: p.max_retries,
-            timeout: p.timeout,
-        };
-        if is_cleanup {
-            provisioners.error_cleanup = Some(prepared);
-        } else {
-            provisioners.list.push(prepared);
-        }
-    }
-    let mut chains = Vec::new();
-    for chain in &build.post_processors {
-        let mut out = Vec::new();
-        for pp in chain {
-            let Some(mut post) = reg.new_post_processor(&pp.post_processor_type) else {
-                keep(Err(unknown(reg, ComponentKind::PostProcessor, &pp.post_processor_type, pp.span.as_ref())));
-                continue;
-            };
-            keep(post.configure(&component_config(&pp.config), info));
-            out.push(PreparedPostProcessor {
-                label: pp.name.clone().unwrap_or_else(|| pp.post_processor_type.clone()),
-                post_processor: post,
-                keep_input_artifact: pp.keep_input_artifact,
-            });
-        }
-        chains.push(out);
-    }
-    match builder {
-        Some(builder) if !errors.has_errors() => Ok((
-            PreparedBuild {
-                info: Arc::new(info.clone()),
-                builder,
-                provisioners: Arc::new(provisioners),
-                post_processors: chains,
-            },
-            warnings,
-        )),
-        _ => {
-            errors.0.extend(warnings);
-            Err(errors)
-        }
     }
 }
 

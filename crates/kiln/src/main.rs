@@ -5,7 +5,6 @@
 
 mod args;
 mod commands;
-mod components;
 mod ui;
 
 use std::process::ExitCode;
@@ -22,7 +21,6 @@ fn main() -> ExitCode {
         .first()
         .and_then(|a| std::path::Path::new(a).file_stem().map(|s| s.to_string_lossy().into_owned()))
         .is_some_and(|s| s == "packer");
-    kiln_core::registry::install(components::registry());
     let mut ui = Ui::new(packer_mode);
     ExitCode::from(run(&mut ui, &argv[1..]))
 }

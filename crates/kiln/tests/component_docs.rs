@@ -1,24 +1,9 @@
 //! docs/components/*.md are generated from the components' config structs (their doc comments
-//! are the documentation). This test fails when a page is out of date; run it with
+//! are the documentation); the pages and their source files come from the component table
+//! (kiln_components::doc_pages). This test fails when a page is out of date; run it with
 //! KILN_BLESS=1 to rewrite the pages.
 
 use std::path::{Path, PathBuf};
-
-/// (page, title, source files with a `Config` struct, in order).
-const PAGES: &[(&str, &str, &[&str])] = &[
-    ("builder-null", "`null` builder", &["kiln-builders/src/null/config.rs", "kiln-comm/src/config.rs"]),
-    ("builder-file", "`file` builder", &["kiln-builders/src/file/config.rs"]),
-    ("provisioner-shell", "`shell` provisioner", &["kiln-provisioners/src/shell.rs"]),
-    ("provisioner-file", "`file` provisioner", &["kiln-provisioners/src/file.rs"]),
-    ("provisioner-shell-local", "`shell-local` provisioner", &["kiln-provisioners/src/shell_local/config.rs"]),
-    ("provisioner-breakpoint", "`breakpoint` provisioner", &["kiln-provisioners/src/breakpoint.rs"]),
-    ("post-processor-manifest", "`manifest` post-processor", &["kiln-post/src/manifest.rs"]),
-    ("post-processor-checksum", "`checksum` post-processor", &["kiln-post/src/checksum.rs"]),
-    ("post-processor-compress", "`compress` post-processor", &["kiln-post/src/compress/mod.rs"]),
-    ("post-processor-artifice", "`artifice` post-processor", &["kiln-post/src/artifice.rs"]),
-    ("post-processor-shell-local", "`shell-local` post-processor", &["kiln-provisioners/src/shell_local/config.rs"]),
-    ("communicators", "Communicator options", &["kiln-comm/src/config.rs"]),
-];
 
 struct Field {
     name: String,
@@ -120,9 +105,9 @@ fn component_pages_are_up_to_date() {
     let docs = crates.join("../docs/components");
     let bless = std::env::var("KILN_BLESS").as_deref() == Ok("1");
     let mut stale = Vec::new();
-    for (page, title, files) in PAGES {
-        let text = render(title, files, &crates);
-        let path = docs.join(format!("{page}.md"));
+    for page in kiln_components::doc_pages() {
+        let text = render(&page.title, page.sources, &crates);
+        let path = docs.join(format!("{}.md", page.name));
         if bless {
             std::fs::create_dir_all(&docs).unwrap();
             std::fs::write(&path, &text).unwrap();

@@ -4,22 +4,21 @@
 
 use std::process::Command;
 
-const BUILDERS: &[&str] = &["null", "file"];
-const PROVISIONERS: &[&str] = &["shell-local", "shell", "file", "breakpoint"];
-const POST: &[&str] = &["manifest", "checksum", "compress", "artifice", "shell-local"];
+use kiln_core::registry::ComponentKind;
 
 /// Whether every component in a `components` cell (`b:null;p:shell-local;pp:manifest`) is one
-/// kiln implements.
+/// kiln implements (by the component table).
 fn all_implemented(components: &str) -> bool {
+    let registry = kiln_components::registry();
     components.split(';').filter(|s| !s.is_empty()).all(|part| {
         let Some((kind, names)) = part.split_once(':') else { return false };
-        let known = match kind {
-            "b" => BUILDERS,
-            "p" => PROVISIONERS,
-            "pp" => POST,
+        let kind = match kind {
+            "b" => ComponentKind::Builder,
+            "p" => ComponentKind::Provisioner,
+            "pp" => ComponentKind::PostProcessor,
             _ => return false,
         };
-        names.split(',').all(|n| known.contains(&n))
+        names.split(',').all(|n| registry.names(kind).contains(&n))
     })
 }
 

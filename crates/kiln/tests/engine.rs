@@ -269,8 +269,9 @@ fn packer_log_writes_a_masked_debug_log() {
         Some(log),
         Box::new(kiln_core::event::StdinAsker),
     );
-    let reg = common::components::registry();
-    let r = kiln_core::run_template(&reg, &t, &RunSettings::default(), &ui, &|_| {});
+    let reg = kiln_components::registry();
+    let input = kiln_core::RunInput { builds: &t.builds, sensitive_values: &t.sensitive_values };
+    let r = kiln_core::run_template(&reg, input, &RunSettings::default(), &ui, &|_| {});
     assert_eq!(r.exit_code(), 0);
     let text = std::fs::read_to_string(&log_path).unwrap();
     assert!(text.contains("null: Running step StepProvision"), "{text}");

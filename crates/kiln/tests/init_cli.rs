@@ -49,7 +49,7 @@ fn used_components_missing_from_kiln_fail_and_are_named() {
     .expect("write");
     let (rc, out, err) = init(&d, "t.pkr.hcl");
     let implemented =
-        kiln_core::registry::implemented(kiln_core::registry::ComponentKind::Builder).contains(&"amazon-ebs");
+        kiln_components::registry().names(kiln_core::registry::ComponentKind::Builder).contains(&"amazon-ebs");
     assert!(out.contains("github.com/hashicorp/amazon"), "{out}");
     if implemented {
         assert_eq!(rc, 0, "{err}");

@@ -4,11 +4,16 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 use kiln_config::build;
+use kiln_config::diag::{Diagnostic, Diagnostics};
 use kiln_config::node::Node;
 
 use super::*;
-use crate::component::{BasicArtifact, Communicator, GeneratedData, PostProcessed, Provisioner};
+use crate::component::{
+    BasicArtifact, Builder, Communicator, GeneratedData, PostProcessed, PostProcessor, Provisioner,
+};
 use crate::event::MemoryRenderer;
+use crate::prepare::prepare_build;
+use crate::registry::Registry;
 
 /// Records what happened, shared by the test components.
 static LOG: Mutex<Vec<String>> = Mutex::new(Vec::new());

@@ -97,5 +97,6 @@ fn run(ui: &mut Ui, p: Parsed) -> u8 {
         use std::io::Write;
         let _ = std::io::stderr().lock().write_all(text.as_bytes());
     };
-    kiln_core::run_template(kiln_core::registry::global(), &t, &settings, &engine_ui, &report).exit_code()
+    let input = kiln_core::RunInput { builds: &t.builds, sensitive_values: &t.sensitive_values };
+    kiln_core::run_template(&kiln_components::registry(), input, &settings, &engine_ui, &report).exit_code()
 }

@@ -7,7 +7,7 @@
 use super::{one_template, report, Command};
 use crate::args::{flag, FlagKind, Parsed};
 use crate::ui::Ui;
-use kiln_core::registry::{implemented, known_to_packer, ComponentKind};
+use kiln_core::registry::ComponentKind;
 use kiln_template::{LoadOptions, Stage};
 
 pub const COMMAND: Command = Command {
@@ -19,9 +19,6 @@ which of its components kiln has and which are missing. It never downloads anyth
     flags: &[flag("upgrade", FlagKind::Bool, "Accepted for compatibility; kiln has nothing to upgrade.")],
     run,
 };
-
-const KINDS: [ComponentKind; 4] =
-    [ComponentKind::Builder, ComponentKind::Provisioner, ComponentKind::PostProcessor, ComponentKind::DataSource];
 
 /// The plugin's short name: `amazon` for `github.com/hashicorp/amazon`.
 fn plugin_short_name(source: &str) -> &str {
@@ -63,16 +60,18 @@ fn run(ui: &mut Ui, p: Parsed) -> u8 {
         used.extend(b.provisioners.iter().map(|s| component_type(s)));
         used.extend(b.post_processors.iter().flatten().map(|s| component_type(s)));
     }
+    let registry = kiln_components::registry();
     let mut failed = false;
     for plugin in &t.required_plugins {
         let short = plugin_short_name(&plugin.source);
         let version = plugin.version.as_deref().map(|v| format!(" {v}")).unwrap_or_default();
         let mut have = Vec::new();
         let mut missing = Vec::new();
-        for kind in KINDS {
-            for ty in known_to_packer(kind).iter().chain(implemented(kind)).filter(|t| belongs(t, short)) {
+        for kind in ComponentKind::ALL {
+            let implemented = registry.names(kind);
+            for ty in registry.known_to_packer(kind).iter().chain(implemented).filter(|t| belongs(t, short)) {
                 let entry = format!("{} {ty}", kind.noun());
-                if implemented(kind).contains(ty) {
+                if implemented.contains(ty) {
                     if !have.contains(&entry) {
                         have.push(entry);
                     }

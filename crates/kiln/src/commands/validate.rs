@@ -51,8 +51,9 @@ fn run(ui: &mut Ui, p: Parsed) -> u8 {
         return 0;
     }
     let selected = kiln_core::select::select_builds(&t.builds, &p.list("only"), &p.list("except"));
+    let registry = kiln_components::registry();
     for b in selected {
-        diags.0.extend(kiln_core::registry::check_build(b));
+        diags.0.extend(kiln_core::prepare::check_build(&registry, b));
     }
     report_masked(ui, &diags, &t.sensitive_values);
     if diags.has_errors() {

@@ -1,9 +1,7 @@
-//! Test support for the engine tests: templates through the real JSON loader, the component
-//! registry, output capture and temporary folders.
+//! Test support for the engine tests: templates through the real JSON loader, a run with the
+//! component registry, output capture and temporary folders.
 #![allow(dead_code)]
 
-#[path = "../../src/components.rs"]
-pub mod components;
 mod tempdir;
 
 pub use tempdir::TempDir;
@@ -46,10 +44,11 @@ impl Buf {
 pub fn run(t: &Template, settings: &kiln_core::RunSettings, format: kiln_core::render::Format) -> (u8, String) {
     let buf = Buf::default();
     let ui = kiln_core::Ui::new(kiln_core::render::renderer_to(format, Box::new(buf.clone())));
-    let reg = components::registry();
+    let reg = kiln_components::registry();
     let reported = std::sync::Mutex::new(String::new());
     let report = |s: &str| reported.lock().unwrap().push_str(s);
-    let r = kiln_core::run_template(&reg, t, settings, &ui, &report);
+    let input = kiln_core::RunInput { builds: &t.builds, sensitive_values: &t.sensitive_values };
+    let r = kiln_core::run_template(&reg, input, settings, &ui, &report);
     let reported = reported.into_inner().unwrap();
     (r.exit_code(), format!("{reported}{}", buf.text()))
 }

@@ -1,0 +1,195 @@
+//! kiln-components is the one table of component types: every type a template may name, with
+//! its constructor when kiln implements it. Everything that needs the list reads it here:
+//!
+//! - the [`Registry`] the binary passes to `validate` and `build` ([`registry`]);
+//! - the names Packer has that kiln does not implement yet, so that a template naming one gets
+//!   "not implemented in kiln yet" rather than "unknown" (and `init` can say what is missing);
+//! - the generated documentation: each implemented entry names the source files whose `Config`
+//!   struct documents it (`docs/components/*.md`, by `crates/kiln/tests/component_docs.rs`).
+//!
+//! Adding a component is one line here (and its crate as a dependency).
+
+use kiln_core::registry::{BuilderCtor, ComponentKind, PostProcessorCtor, ProvisionerCtor, Registry};
+
+/// How kiln makes a component of one type.
+#[derive(Clone, Copy)]
+pub enum Ctor {
+    Builder(BuilderCtor),
+    Provisioner(ProvisionerCtor),
+    PostProcessor(PostProcessorCtor),
+}
+
+/// One component type, as templates name it.
+#[derive(Clone, Copy)]
+pub struct Component {
+    pub kind: ComponentKind,
+    pub name: &'static str,
+    /// `None`: Packer has this type; kiln does not implement it yet.
+    pub ctor: Option<Ctor>,
+    /// The source files (relative to `crates/`) whose `pub struct Config` documents the options,
+    /// in page order; empty for types kiln does not implement.
+    pub doc_sources: &'static [&'static str],
+}
+
+/// A generated documentation page, `docs/components/<name>.md`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DocPage {
+    pub name: String,
+    pub title: String,
+    /// Files (relative to `crates/`) whose `pub struct Config` lists the options, in page order.
+    pub sources: &'static [&'static str],
+}
+
+const fn builder(name: &'static str, ctor: BuilderCtor, doc_sources: &'static [&'static str]) -> Component {
+    Component { kind: ComponentKind::Builder, name, ctor: Some(Ctor::Builder(ctor)), doc_sources }
+}
+
+const fn provisioner(name: &'static str, ctor: ProvisionerCtor, doc_sources: &'static [&'static str]) -> Component {
+    Component { kind: ComponentKind::Provisioner, name, ctor: Some(Ctor::Provisioner(ctor)), doc_sources }
+}
+
+const fn post_processor(
+    name: &'static str,
+    ctor: PostProcessorCtor,
+    doc_sources: &'static [&'static str],
+) -> Component {
+    Component { kind: ComponentKind::PostProcessor, name, ctor: Some(Ctor::PostProcessor(ctor)), doc_sources }
+}
+
+const fn packer_only(kind: ComponentKind, name: &'static str) -> Component {
+    Component { kind, name, ctor: None, doc_sources: &[] }
+}
+
+/// Every component type Packer (core and its official plugins) has, and kiln's implementations
+/// of them, per kind in Packer's order.
+pub const COMPONENTS: &[Component] = &[
+    // Builders
+    packer_only(ComponentKind::Builder, "alicloud-ecs"),
+    packer_only(ComponentKind::Builder, "amazon-chroot"),
+    packer_only(ComponentKind::Builder, "amazon-ebs"),
+    packer_only(ComponentKind::Builder, "amazon-ebssurrogate"),
+    packer_only(ComponentKind::Builder, "amazon-ebsvolume"),
+    packer_only(ComponentKind::Builder, "amazon-instance"),
+    packer_only(ComponentKind::Builder, "azure-arm"),
+    packer_only(ComponentKind::Builder, "azure-chroot"),
+    packer_only(ComponentKind::Builder, "azure-dtl"),
+    packer_only(ComponentKind::Builder, "cloudstack"),
+    packer_only(ComponentKind::Builder, "digitalocean"),
+    packer_only(ComponentKind::Builder, "docker"),
+    builder("file", kiln_builders::file::new, &["kiln-builders/src/file/config.rs"]),
+    packer_only(ComponentKind::Builder, "googlecompute"),
+    packer_only(ComponentKind::Builder, "hcloud"),
+    packer_only(ComponentKind::Builder, "hyperone"),
+    packer_only(ComponentKind::Builder, "hyperv-iso"),
+    packer_only(ComponentKind::Builder, "hyperv-vmcx"),
+    packer_only(ComponentKind::Builder, "jdcloud"),
+    packer_only(ComponentKind::Builder, "linode"),
+    packer_only(ComponentKind::Builder, "lxc"),
+    packer_only(ComponentKind::Builder, "lxd"),
+    packer_only(ComponentKind::Builder, "ncloud"),
+    builder("null", kiln_builders::null::new, &["kiln-builders/src/null/config.rs", "kiln-comm/src/config.rs"]),
+    packer_only(ComponentKind::Builder, "oneandone"),
+    packer_only(ComponentKind::Builder, "openstack"),
+    packer_only(ComponentKind::Builder, "oracle-classic"),
+    packer_only(ComponentKind::Builder, "oracle-oci"),
+    packer_only(ComponentKind::Builder, "osc-bsu"),
+    packer_only(ComponentKind::Builder, "osc-bsusurrogate"),
+    packer_only(ComponentKind::Builder, "osc-bsuvolume"),
+    packer_only(ComponentKind::Builder, "osc-chroot"),
+    packer_only(ComponentKind::Builder, "parallels-iso"),
+    packer_only(ComponentKind::Builder, "parallels-pvm"),
+    packer_only(ComponentKind::Builder, "profitbricks"),
+    packer_only(ComponentKind::Builder, "proxmox"),
+    packer_only(ComponentKind::Builder, "proxmox-clone"),
+    packer_only(ComponentKind::Builder, "proxmox-iso"),
+    packer_only(ComponentKind::Builder, "qemu"),
+    packer_only(ComponentKind::Builder, "scaleway"),
+    packer_only(ComponentKind::Builder, "tencentcloud-cvm"),
+    packer_only(ComponentKind::Builder, "triton"),
+    packer_only(ComponentKind::Builder, "ucloud-uhost"),
+    packer_only(ComponentKind::Builder, "vagrant"),
+    packer_only(ComponentKind::Builder, "virtualbox-iso"),
+    packer_only(ComponentKind::Builder, "virtualbox-ovf"),
+    packer_only(ComponentKind::Builder, "virtualbox-vm"),
+    packer_only(ComponentKind::Builder, "vmware-iso"),
+    packer_only(ComponentKind::Builder, "vmware-vmx"),
+    packer_only(ComponentKind::Builder, "vsphere-clone"),
+    packer_only(ComponentKind::Builder, "vsphere-iso"),
+    packer_only(ComponentKind::Builder, "yandex"),
+    // Provisioners
+    packer_only(ComponentKind::Provisioner, "ansible"),
+    packer_only(ComponentKind::Provisioner, "ansible-local"),
+    provisioner("breakpoint", kiln_provisioners::breakpoint::new, &["kiln-provisioners/src/breakpoint.rs"]),
+    packer_only(ComponentKind::Provisioner, "chef-client"),
+    packer_only(ComponentKind::Provisioner, "chef-solo"),
+    packer_only(ComponentKind::Provisioner, "converge"),
+    provisioner("file", kiln_provisioners::file::new, &["kiln-provisioners/src/file.rs"]),
+    packer_only(ComponentKind::Provisioner, "inspec"),
+    packer_only(ComponentKind::Provisioner, "powershell"),
+    packer_only(ComponentKind::Provisioner, "puppet-masterless"),
+    packer_only(ComponentKind::Provisioner, "puppet-server"),
+    packer_only(ComponentKind::Provisioner, "salt-masterless"),
+    provisioner("shell", kiln_provisioners::shell::new, &["kiln-provisioners/src/shell.rs"]),
+    provisioner("shell-local", kiln_provisioners::shell_local::new, &["kiln-provisioners/src/shell_local/config.rs"]),
+    packer_only(ComponentKind::Provisioner, "windows-restart"),
+    packer_only(ComponentKind::Provisioner, "windows-shell"),
+    // Post-processors
+    packer_only(ComponentKind::PostProcessor, "alicloud-import"),
+    packer_only(ComponentKind::PostProcessor, "amazon-import"),
+    post_processor("artifice", kiln_post::artifice::new, &["kiln-post/src/artifice.rs"]),
+    post_processor("checksum", kiln_post::checksum::new, &["kiln-post/src/checksum.rs"]),
+    post_processor("compress", kiln_post::compress::new, &["kiln-post/src/compress/mod.rs"]),
+    packer_only(ComponentKind::PostProcessor, "digitalocean-import"),
+    packer_only(ComponentKind::PostProcessor, "docker-import"),
+    packer_only(ComponentKind::PostProcessor, "docker-push"),
+    packer_only(ComponentKind::PostProcessor, "docker-save"),
+    packer_only(ComponentKind::PostProcessor, "docker-tag"),
+    packer_only(ComponentKind::PostProcessor, "exoscale-import"),
+    packer_only(ComponentKind::PostProcessor, "googlecompute-export"),
+    packer_only(ComponentKind::PostProcessor, "googlecompute-import"),
+    post_processor("manifest", kiln_post::manifest::new, &["kiln-post/src/manifest.rs"]),
+    post_processor("shell-local", kiln_post::shell_local::new, &["kiln-provisioners/src/shell_local/config.rs"]),
+    packer_only(ComponentKind::PostProcessor, "ucloud-import"),
+    packer_only(ComponentKind::PostProcessor, "vagrant"),
+    packer_only(ComponentKind::PostProcessor, "vagrant-cloud"),
+    packer_only(ComponentKind::PostProcessor, "vsphere"),
+    packer_only(ComponentKind::PostProcessor, "vsphere-template"),
+    packer_only(ComponentKind::PostProcessor, "yandex-export"),
+    packer_only(ComponentKind::PostProcessor, "yandex-import"),
+    // Data sources
+    packer_only(ComponentKind::DataSource, "amazon-ami"),
+    packer_only(ComponentKind::DataSource, "amazon-secretsmanager"),
+    packer_only(ComponentKind::DataSource, "amazon-parameterstore"),
+    packer_only(ComponentKind::DataSource, "http"),
+    packer_only(ComponentKind::DataSource, "null"),
+];
+
+/// Every generated page: one per implemented type (`builder-null`, `provisioner-shell` …), then
+/// the communicator options every builder that reaches a machine shares.
+pub fn doc_pages() -> Vec<DocPage> {
+    let components = COMPONENTS.iter().filter(|c| !c.doc_sources.is_empty()).map(|c| DocPage {
+        name: format!("{}-{}", c.kind.noun(), c.name),
+        title: format!("`{}` {}", c.name, c.kind.noun()),
+        sources: c.doc_sources,
+    });
+    let communicators = DocPage {
+        name: "communicators".into(),
+        title: "Communicator options".into(),
+        sources: &["kiln-comm/src/config.rs"],
+    };
+    components.chain([communicators]).collect()
+}
+
+/// The registry of [`COMPONENTS`]: the constructors of the implemented types and every name
+/// Packer has.
+pub fn registry() -> Registry {
+    COMPONENTS.iter().fold(Registry::new(), |reg, c| {
+        let reg = reg.known(c.kind, c.name);
+        match c.ctor {
+            Some(Ctor::Builder(f)) => reg.builder(c.name, f),
+            Some(Ctor::Provisioner(f)) => reg.provisioner(c.name, f),
+            Some(Ctor::PostProcessor(f)) => reg.post_processor(c.name, f),
+            None => reg,
+        }
+    })
+}
