@@ -14,7 +14,6 @@ pub mod local;
 pub mod none;
 pub mod ssh;
 #[doc(hidden)]
-pub mod testing;
 pub mod transfer;
 
 pub use config::Config;

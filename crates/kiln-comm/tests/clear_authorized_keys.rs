@@ -1,16 +1,19 @@
 //! `ssh_clear_authorized_keys` against a real OpenSSH sshd on 127.0.0.1: the temporary key's
 //! lines leave the harness's `authorized_keys` (never the real ~/.ssh), every other byte stays.
 
+mod support;
+
 use std::os::unix::fs::PermissionsExt;
 use std::sync::Arc;
 
 use kiln_comm::authorized_keys::{clear_authorized_keys, AuthorizedKeysFiles, HasTempKey, StepCleanupTempKeys};
 use kiln_comm::keys::TempKeyPair;
-use kiln_comm::testing::{sshd_or_skip, Sshd};
 use kiln_core::event::{Event, MemoryRenderer};
 use kiln_core::hook::HasCommunicator;
 use kiln_core::step::Step;
 use kiln_core::{Communicator, RunContext, Ui};
+use kiln_testing::sshd::{sshd_or_skip, Sshd};
+use support::ssh_config;
 
 fn quiet(_: &str) {}
 
@@ -35,7 +38,7 @@ fn with_and_without(others: &[String; 5], pair: &TempKeyPair) -> (String, String
 }
 
 async fn connect_with(sshd: &Sshd, pair: &TempKeyPair) -> kiln_core::Result<kiln_comm::ssh::Ssh> {
-    let mut c = sshd.config();
+    let mut c = ssh_config(sshd);
     c.ssh_private_key_file = None;
     c.ssh_private_key = Some(pair.private_openssh.clone());
     c.ssh_handshake_attempts = Some(1);
@@ -80,9 +83,9 @@ async fn the_temporary_key_leaves_both_files_and_nothing_else_does() {
     // The key no longer logs in; the harness's own key still does.
     let e = connect_with(&sshd, &pair).await.err().unwrap();
     assert!(e.message.starts_with("authentication as"), "{e}");
-    assert!(kiln_comm::ssh::connect(&sshd.config(), &quiet).await.is_ok());
+    assert!(kiln_comm::ssh::connect(&ssh_config(&sshd), &quiet).await.is_ok());
     // Running it again finds nothing to remove and changes nothing; a missing file is no error.
-    let comm = kiln_comm::ssh::connect(&sshd.config(), &quiet).await.unwrap();
+    let comm = kiln_comm::ssh::connect(&ssh_config(&sshd), &quiet).await.unwrap();
     let missing = AuthorizedKeysFiles { user: sshd.dir.join("none").to_string_lossy().into_owned(), root: None };
     assert!(clear_authorized_keys(&comm, &ui, &pair.public_authorized_key, &missing).await.is_ok());
     assert!(!sshd.dir.join("none").exists());
@@ -118,12 +121,12 @@ async fn the_step_runs_only_when_asked_and_a_temporary_key_exists() {
     let others = others(&std::fs::read_to_string(&auth).unwrap());
     let (with, without) = with_and_without(&others, &pair);
     std::fs::write(&auth, &with).unwrap();
-    let comm: Arc<dyn Communicator> = Arc::new(kiln_comm::ssh::connect(&sshd.config(), &quiet).await.unwrap());
+    let comm: Arc<dyn Communicator> = Arc::new(kiln_comm::ssh::connect(&ssh_config(&sshd), &quiet).await.unwrap());
     let r = MemoryRenderer::default();
     let ctx = RunContext { ui: Ui::new(Box::new(r.clone())), cancel: Default::default(), info: Default::default() };
     let files = AuthorizedKeysFiles { user: auth.to_string_lossy().into_owned(), root: None };
 
-    let mut config = sshd.config();
+    let mut config = ssh_config(&sshd);
     let step = StepCleanupTempKeys { config: config.clone(), files: files.clone() };
     let mut state = State { comm: Some(Arc::clone(&comm)), key: Some(pair) };
     step.run(&mut state, &ctx).await.unwrap();

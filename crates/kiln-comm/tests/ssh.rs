@@ -1,17 +1,20 @@
 //! The ssh communicator against a real OpenSSH sshd on 127.0.0.1.
 
+mod support;
+
 use std::sync::Mutex;
 use std::time::Duration;
 
-use kiln_comm::testing::sshd_or_skip;
 use kiln_core::{Communicator, Stream};
+use kiln_testing::sshd::sshd_or_skip;
+use support::ssh_config;
 
 fn quiet(_: &str) {}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn commands_files_and_folders() {
     let Some(sshd) = sshd_or_skip() else { return };
-    let comm = kiln_comm::ssh::connect(&sshd.config(), &quiet).await.unwrap();
+    let comm = kiln_comm::ssh::connect(&ssh_config(&sshd), &quiet).await.unwrap();
     let lines = Mutex::new(Vec::new());
     let out = |s: Stream, l: &str| lines.lock().unwrap().push(format!("{s:?}:{l}"));
     let code = comm.start("echo out; echo err >&2; printf 'no newline'; exit 7", &out).await.unwrap();
@@ -48,7 +51,7 @@ async fn commands_files_and_folders() {
 #[tokio::test(flavor = "multi_thread")]
 async fn scp_method_moves_files_without_sftp() {
     let Some(sshd) = sshd_or_skip() else { return };
-    let mut c = sshd.config();
+    let mut c = ssh_config(&sshd);
     c.ssh_file_transfer_method = Some("scp".into());
     let comm = kiln_comm::ssh::connect(&c, &quiet).await.unwrap();
     let target = sshd.dir.join("scp.txt");
@@ -62,14 +65,14 @@ async fn scp_method_moves_files_without_sftp() {
 #[tokio::test(flavor = "multi_thread")]
 async fn wrong_key_and_closed_port_fail_clearly() {
     let Some(sshd) = sshd_or_skip() else { return };
-    let mut c = sshd.config();
+    let mut c = ssh_config(&sshd);
     c.ssh_private_key_file = Some(sshd.dir.join("host_key").to_string_lossy().into_owned());
     c.ssh_handshake_attempts = Some(1);
     let e = kiln_comm::ssh::connect(&c, &quiet).await.err().unwrap();
     assert!(e.message.starts_with("authentication as"), "{e}");
 
     let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut c = sshd.config();
+    let mut c = ssh_config(&sshd);
     c.ssh_port = Some(free);
     c.ssh_timeout = Some(kiln_config::decode::Duration(Duration::from_secs(1)));
     let start = std::time::Instant::now();
@@ -82,7 +85,7 @@ async fn wrong_key_and_closed_port_fail_clearly() {
 async fn through_a_bastion() {
     let Some(sshd) = sshd_or_skip() else { return };
     // The same sshd is the bastion and, through its tunnel, the target.
-    let mut c = sshd.config();
+    let mut c = ssh_config(&sshd);
     c.ssh_bastion_host = Some("127.0.0.1".into());
     c.ssh_bastion_port = Some(sshd.port);
     let comm = kiln_comm::ssh::connect(&c, &quiet).await.unwrap();
@@ -100,7 +103,7 @@ async fn temporary_key_pair_logs_in() {
     let mut keys = std::fs::read_to_string(&auth).unwrap();
     keys.push_str(&format!("{}\n", pair.public_authorized_key));
     std::fs::write(&auth, keys).unwrap();
-    let mut c = sshd.config();
+    let mut c = ssh_config(&sshd);
     c.ssh_private_key_file = None;
     c.ssh_private_key = Some(pair.private_openssh.clone());
     let comm = kiln_comm::ssh::connect(&c, &quiet).await.unwrap();
@@ -111,7 +114,7 @@ async fn temporary_key_pair_logs_in() {
 #[tokio::test(flavor = "multi_thread")]
 async fn reconnects_after_the_machine_went_away() {
     let Some(mut sshd) = sshd_or_skip() else { return };
-    let comm = kiln_comm::ssh::connect(&sshd.config(), &quiet).await.unwrap();
+    let comm = kiln_comm::ssh::connect(&ssh_config(&sshd), &quiet).await.unwrap();
     let out = |_: Stream, _: &str| {};
     assert_eq!(comm.start("true", &out).await.unwrap(), Some(0));
     let target = sshd.dir.join("before.txt");

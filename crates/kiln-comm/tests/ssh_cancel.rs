@@ -3,13 +3,16 @@
 //! running `start` stops the command's whole process group on the machine (against a real
 //! OpenSSH sshd on 127.0.0.1, which logs in as root in CI, where sshd refuses signal requests).
 
+mod support;
+
 use std::os::unix::process::CommandExt;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use kiln_comm::testing::{sshd_or_skip, Sshd};
 use kiln_core::event::{Event, MemoryRenderer};
 use kiln_core::{Communicator, Stream, Ui};
+use kiln_testing::sshd::{sshd_or_skip, Sshd};
+use support::ssh_config;
 
 fn quiet(_: &str) {}
 
@@ -52,7 +55,7 @@ fn login_shell(sshd: &Sshd, command: &str) -> (Vec<String>, Vec<String>, Option<
 #[tokio::test(flavor = "multi_thread")]
 async fn commands_print_and_exit_exactly_as_without_kiln() {
     let Some(sshd) = sshd_or_skip() else { return };
-    let comm = kiln_comm::ssh::connect(&sshd.config(), &quiet).await.unwrap();
+    let comm = kiln_comm::ssh::connect(&ssh_config(&sshd), &quiet).await.unwrap();
     let script = sshd.dir.join("script.sh");
     std::fs::write(&script, "#!/bin/sh -e\necho \"in script: $FOO\"\necho 'to stderr' >&2\nexit 3\n").unwrap();
     let s = script.display();
@@ -85,7 +88,7 @@ async fn commands_print_and_exit_exactly_as_without_kiln() {
 #[tokio::test(flavor = "multi_thread")]
 async fn with_a_pty_the_merged_output_is_unchanged_too() {
     let Some(sshd) = sshd_or_skip() else { return };
-    let mut c = sshd.config();
+    let mut c = ssh_config(&sshd);
     c.ssh_pty = Some(true);
     let comm = kiln_comm::ssh::connect(&c, &quiet).await.unwrap();
     let (out, err, code) = over_ssh(&comm, "echo out; echo err >&2; exit 4").await;
@@ -129,7 +132,7 @@ fn memory_ui() -> (Ui, MemoryRenderer, Arc<Mutex<Vec<u8>>>) {
 async fn dropping_a_running_command_stops_its_process_group() {
     let Some(sshd) = sshd_or_skip() else { return };
     for pty in [false, true] {
-        let mut c = sshd.config();
+        let mut c = ssh_config(&sshd);
         c.ssh_pty = Some(pty);
         let comm = kiln_comm::ssh::connect(&c, &quiet).await.unwrap();
         let pidfile = sshd.dir.join(format!("pid-{pty}"));
@@ -188,7 +191,7 @@ async fn dropping_a_running_command_stops_its_process_group() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_command_that_ended_is_not_stopped() {
     let Some(sshd) = sshd_or_skip() else { return };
-    let comm = kiln_comm::ssh::connect(&sshd.config(), &quiet).await.unwrap();
+    let comm = kiln_comm::ssh::connect(&ssh_config(&sshd), &quiet).await.unwrap();
     assert_eq!(over_ssh(&comm, "exit 0").await.2, Some(0));
     let (ui, r, _) = memory_ui();
     comm.stop_cancelled(&ui).await;
@@ -209,7 +212,7 @@ fn running(args: &[&str]) -> usize {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_command_cancelled_at_any_moment_does_not_survive() {
     let Some(sshd) = sshd_or_skip() else { return };
-    let comm = kiln_comm::ssh::connect(&sshd.config(), &quiet).await.unwrap();
+    let comm = kiln_comm::ssh::connect(&ssh_config(&sshd), &quiet).await.unwrap();
     // Cancelled while the channel opens, while sshd starts it, before and after it reported
     // its group.
     let mut started = 0;
@@ -244,7 +247,7 @@ async fn a_command_cancelled_at_any_moment_does_not_survive() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_lost_connection_makes_the_stop_a_logged_best_effort() {
     let Some(mut sshd) = sshd_or_skip() else { return };
-    let comm = kiln_comm::ssh::connect(&sshd.config(), &quiet).await.unwrap();
+    let comm = kiln_comm::ssh::connect(&ssh_config(&sshd), &quiet).await.unwrap();
     let pidfile = sshd.dir.join("pid-lost");
     let command = format!("echo $$ > {}; sleep 30", pidfile.display());
     let out = |_: Stream, _: &str| {};

@@ -157,17 +157,6 @@ const ERRORS: &[&str] = &[
     "{{ printf \"%s\"(upper `a`) }}",
 ];
 
-fn packer_available() -> bool {
-    let ok = Command::new("packer").arg("version").output().map(|o| o.status.success()).unwrap_or(false);
-    if !ok {
-        if std::env::var("KILN_REQUIRE_TOOLS").as_deref() == Ok("1") {
-            panic!("packer is required (KILN_REQUIRE_TOOLS=1) but is not runnable");
-        }
-        eprintln!("notice: `packer` not found; skipping the Packer 1.6.6 oracle comparison");
-    }
-    ok
-}
-
 /// Runs `packer console` on one expression: Ok(output) or Err(error text).
 fn packer(dir: &std::path::Path, expr: &str) -> Result<String, String> {
     let mut child = Command::new("packer")
@@ -217,7 +206,7 @@ fn temp_dir() -> std::path::PathBuf {
 
 #[test]
 fn gotmpl_renders_like_packer() {
-    if !packer_available() {
+    if !kiln_testing::packer_or_skip() {
         return;
     }
     let dir = temp_dir();

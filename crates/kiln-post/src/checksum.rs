@@ -228,7 +228,7 @@ mod tests {
 
     #[test]
     fn all_six_in_one_pass() {
-        let d = crate::testing::Dir::new("checksum");
+        let d = kiln_testing::TempDir::new("checksum");
         let dir = &d.0;
         let f = dir.join("hello");
         std::fs::write(&f, "hello").unwrap();
@@ -246,7 +246,7 @@ mod tests {
     #[test]
     fn files_of_many_chunks_hash_like_one_shot_digests() {
         use sha2::Digest;
-        let d = crate::testing::Dir::new("checksum-big");
+        let d = kiln_testing::TempDir::new("checksum-big");
         let dir = &d.0;
         let f = dir.join("big");
         let data: Vec<u8> = (0..(3 * CHUNK + 12345)).map(|i| (i * 31 % 251) as u8).collect();

@@ -122,7 +122,7 @@ mod tests {
 
     #[test]
     fn appends_runs_in_packers_format() {
-        let d = crate::testing::Dir::new("manifest");
+        let d = kiln_testing::TempDir::new("manifest");
         let dir = &d.0;
         let f = dir.join("out.txt");
         std::fs::write(&f, "hello").unwrap();

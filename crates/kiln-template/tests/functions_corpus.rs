@@ -13,26 +13,6 @@ use hcl_edit::visit::{self, Visit};
 use kiln_template::functions;
 use kiln_template::types::Type;
 
-fn corpus_dir() -> Option<PathBuf> {
-    if let Some(c) = std::env::var_os("KILN_CORPUS") {
-        return Some(PathBuf::from(c));
-    }
-    std::env::var_os("KILN_SHARED").map(|s| PathBuf::from(s).join("corpus"))
-}
-
-fn corpus_or_skip() -> Option<PathBuf> {
-    match corpus_dir() {
-        Some(d) if d.is_dir() => Some(d),
-        _ if functions_support::require_tools() => {
-            panic!("KILN_REQUIRE_TOOLS=1 but KILN_CORPUS/KILN_SHARED is not set")
-        }
-        _ => {
-            println!("notice: KILN_CORPUS and KILN_SHARED are unset; skipping the corpus test");
-            None
-        }
-    }
-}
-
 fn hcl_files(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else { return };
     let mut entries: Vec<_> = entries.flatten().map(|e| e.path()).collect();
@@ -131,7 +111,7 @@ fn accepted(verdicts: &BTreeMap<String, String>, rel: &str) -> Option<bool> {
 
 #[test]
 fn corpus_functions_and_types() {
-    let Some(dir) = corpus_or_skip() else { return };
+    let Some(dir) = kiln_testing::corpus_or_skip("") else { return };
     let mut files = Vec::new();
     hcl_files(&dir, &mut files);
     assert!(!files.is_empty(), "no .hcl files under {}", dir.display());

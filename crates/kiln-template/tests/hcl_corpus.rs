@@ -5,8 +5,8 @@ mod hcl_util;
 
 use std::path::Path;
 
-use hcl_util::corpus;
 use kiln_template::{LoadOptions, Stage};
+use kiln_testing::corpus_or_skip;
 
 struct Row {
     path: String,
@@ -36,7 +36,7 @@ fn rows(corpus: &Path) -> Vec<Row> {
 
 #[test]
 fn syntax_stage_agrees_with_packer() {
-    let Some(corpus) = corpus("the corpus test") else { return };
+    let Some(corpus) = corpus_or_skip("") else { return };
     let rows = rows(&corpus);
     assert!(!rows.is_empty(), "no HCL2 rows in the verdicts file");
     let (mut agree, mut total) = (0, 0);
@@ -92,7 +92,7 @@ fn syntax_stage_agrees_with_packer() {
 /// with single characters removed, loads to a result or to diagnostics.
 #[test]
 fn truncated_and_damaged_files_never_panic() {
-    let Some(corpus) = corpus("the corpus test") else { return };
+    let Some(corpus) = corpus_or_skip("") else { return };
     let dir = std::env::temp_dir().join(format!("kiln-hcl-damage-{}", std::process::id()));
     let _ = std::fs::create_dir_all(&dir);
     let mut checked = 0;

@@ -256,24 +256,13 @@ fn parse_errors_name_the_line() {
 
 #[test]
 fn seed_templates() {
-    let Some(shared) = shared_dir() else { return };
+    let Some(shared) = kiln_testing::shared_or_skip() else { return };
     let seeds = shared.join("seed-templates");
     let e = kiln_template::load(&seeds.join("nginx-ubuntu.broken.pkr.hcl"), &opts(Stage::Syntax)).unwrap_err();
     let text = e.to_string();
     assert!(text.contains("nginx-ubuntu.broken.pkr.hcl:37:") && text.contains("missing comma"), "{text}");
     let r = kiln_template::load(&seeds.join("nginx-ubuntu.pkr.hcl"), &opts(Stage::Syntax));
     assert!(r.is_ok(), "{}", r.err().map(|e| e.to_string()).unwrap_or_default());
-}
-
-fn shared_dir() -> Option<std::path::PathBuf> {
-    match std::env::var("KILN_SHARED") {
-        Ok(s) => Some(s.into()),
-        Err(_) if std::env::var("KILN_REQUIRE_TOOLS").as_deref() == Ok("1") => panic!("KILN_SHARED is not set"),
-        Err(_) => {
-            eprintln!("notice: KILN_SHARED not set; skipping");
-            None
-        }
-    }
 }
 
 #[test]

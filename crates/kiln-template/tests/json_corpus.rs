@@ -7,20 +7,7 @@ use kiln_template::{json, LoadOptions, Stage};
 
 /// The corpus folder, or `None` (with a notice) when the tests cannot run here.
 fn corpus() -> Option<PathBuf> {
-    let dir = std::env::var_os("KILN_CORPUS")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("KILN_SHARED").map(|s| PathBuf::from(s).join("corpus")));
-    match dir {
-        Some(d) if d.join("packer-1.6.6-raw-outputs.jsonl").is_file() => Some(d),
-        _ => {
-            assert!(
-                std::env::var("KILN_REQUIRE_TOOLS").as_deref() != Ok("1"),
-                "KILN_REQUIRE_TOOLS=1 but KILN_CORPUS/KILN_SHARED does not name the corpus"
-            );
-            eprintln!("notice: KILN_CORPUS not set; skipping the corpus test");
-            None
-        }
-    }
+    kiln_testing::corpus_or_skip("packer-1.6.6-raw-outputs.jsonl")
 }
 
 struct Record {

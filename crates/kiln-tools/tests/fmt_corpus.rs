@@ -3,26 +3,11 @@
 //! the `packer` binary is present, else with Packer's recorded `fmt -check` verdicts.
 
 use kiln_template::SourceFile;
+use kiln_testing::{corpus_or_skip, packer_runs, skip};
 use kiln_tools::fmt::format;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-fn require_tools() -> bool {
-    std::env::var("KILN_REQUIRE_TOOLS").is_ok_and(|v| v == "1")
-}
-
-fn skip(why: &str) {
-    assert!(!require_tools(), "KILN_REQUIRE_TOOLS=1 but {why}");
-    eprintln!("notice: skipping: {why}");
-}
-
-fn corpus_dir() -> Option<PathBuf> {
-    if let Ok(c) = std::env::var("KILN_CORPUS") {
-        return Some(PathBuf::from(c));
-    }
-    std::env::var("KILN_SHARED").ok().map(|s| Path::new(&s).join("corpus"))
-}
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(rd) = std::fs::read_dir(dir) else { return };
@@ -47,10 +32,6 @@ fn verdicts(corpus: &Path) -> HashMap<String, String> {
             Some((cols.first()?.to_string(), cols.get(4)?.to_string()))
         })
         .collect()
-}
-
-fn packer_available() -> bool {
-    Command::new("packer").arg("version").output().is_ok_and(|o| o.status.success())
 }
 
 /// Runs `packer fmt` once over copies of all `files`; returns per file its formatted text, or
@@ -89,9 +70,7 @@ fn first_diff(a: &str, b: &str) -> String {
 
 #[test]
 fn corpus_matches_packer_fmt() {
-    let Some(corpus) = corpus_dir() else {
-        return skip("KILN_CORPUS / KILN_SHARED not set");
-    };
+    let Some(corpus) = corpus_or_skip("") else { return };
     let mut files = Vec::new();
     walk(&corpus, &mut files);
     if let Ok(shared) = std::env::var("KILN_SHARED") {
@@ -99,7 +78,7 @@ fn corpus_matches_packer_fmt() {
     }
     assert!(!files.is_empty(), "no HCL files under {}", corpus.display());
     let verdicts = verdicts(&corpus);
-    let oracle = if packer_available() {
+    let oracle = if packer_runs() {
         Some(packer_outputs(&files))
     } else {
         skip("packer not found: comparing with recorded verdicts only");

@@ -1,35 +1,7 @@
 //! `fix` on every legacy JSON template of the corpus, compared with the output of the real
 //! `packer fix` (needs KILN_CORPUS and a `packer` binary; skipped with a notice otherwise).
 
-use std::path::PathBuf;
 use std::process::Command;
-
-fn require() -> bool {
-    std::env::var("KILN_REQUIRE_TOOLS").as_deref() == Ok("1")
-}
-
-fn corpus() -> Option<PathBuf> {
-    let dir = std::env::var_os("KILN_CORPUS")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("KILN_SHARED").map(|s| PathBuf::from(s).join("corpus")));
-    match dir {
-        Some(d) if d.join("packer-1.6.6-verdicts.tsv").is_file() => Some(d),
-        _ => {
-            assert!(!require(), "KILN_REQUIRE_TOOLS=1 but KILN_CORPUS does not name the corpus");
-            eprintln!("notice: KILN_CORPUS not set; skipping the fix corpus test");
-            None
-        }
-    }
-}
-
-fn packer_available() -> bool {
-    let ok = Command::new("packer").arg("version").output().is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(!require(), "KILN_REQUIRE_TOOLS=1 but `packer` cannot be run");
-        eprintln!("notice: no `packer` binary; skipping the fix corpus test");
-    }
-    ok
-}
 
 /// Broken templates where Packer's `fix` does something kiln deliberately does not.
 const KNOWN: &[(&str, &str)] = &[
@@ -43,8 +15,8 @@ const KNOWN: &[(&str, &str)] = &[
 
 #[test]
 fn fix_output_matches_packer_on_the_corpus() {
-    let Some(dir) = corpus() else { return };
-    if !packer_available() {
+    let Some(dir) = kiln_testing::corpus_or_skip("packer-1.6.6-verdicts.tsv") else { return };
+    if !kiln_testing::packer_or_skip() {
         return;
     }
     let verdicts = std::fs::read_to_string(dir.join("packer-1.6.6-verdicts.tsv")).expect("verdicts");

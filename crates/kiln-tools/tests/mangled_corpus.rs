@@ -1,26 +1,6 @@
 //! Robustness on the corpus: the JSON loader and `fix` never panic, whatever the input.
 
-use std::path::PathBuf;
-
 use kiln_template::{json, LoadOptions, Stage};
-
-/// The corpus folder, or `None` (with a notice) when the test cannot run here.
-fn corpus() -> Option<PathBuf> {
-    let dir = std::env::var_os("KILN_CORPUS")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("KILN_SHARED").map(|s| PathBuf::from(s).join("corpus")));
-    match dir {
-        Some(d) if d.join("packer-1.6.6-raw-outputs.jsonl").is_file() => Some(d),
-        _ => {
-            assert!(
-                std::env::var("KILN_REQUIRE_TOOLS").as_deref() != Ok("1"),
-                "KILN_REQUIRE_TOOLS=1 but KILN_CORPUS/KILN_SHARED does not name the corpus"
-            );
-            eprintln!("notice: KILN_CORPUS not set; skipping the corpus test");
-            None
-        }
-    }
-}
 
 /// Paths whose verdict kind is `json` (legacy templates; `vars` rows are variable files).
 fn json_templates(dir: &std::path::Path) -> std::collections::BTreeSet<String> {
@@ -37,7 +17,7 @@ fn json_templates(dir: &std::path::Path) -> std::collections::BTreeSet<String> {
 /// No input panics the loader or `fix`: every corpus template cut short and with bytes swapped.
 #[test]
 fn mangled_templates_never_panic() {
-    let Some(dir) = corpus() else { return };
+    let Some(dir) = kiln_testing::corpus_or_skip("packer-1.6.6-raw-outputs.jsonl") else { return };
     let mut runs = 0;
     for path in json_templates(&dir).iter().take(40) {
         let Ok(text) = std::fs::read_to_string(dir.join(path)) else { continue };

@@ -7,17 +7,6 @@ use kiln_tools::upgrade::{upgrade, UpgradeOptions};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn require_tools() -> bool {
-    std::env::var("KILN_REQUIRE_TOOLS").is_ok_and(|v| v == "1")
-}
-
-fn corpus_dir() -> Option<PathBuf> {
-    if let Ok(c) = std::env::var("KILN_CORPUS") {
-        return Some(PathBuf::from(c));
-    }
-    std::env::var("KILN_SHARED").ok().map(|s| Path::new(&s).join("corpus"))
-}
-
 /// Paths of the JSON templates (not variable files) per the verdicts file.
 fn json_templates(corpus: &Path) -> Vec<PathBuf> {
     let text = std::fs::read_to_string(corpus.join("packer-1.6.6-verdicts.tsv")).unwrap_or_default();
@@ -32,17 +21,12 @@ fn json_templates(corpus: &Path) -> Vec<PathBuf> {
 
 #[test]
 fn corpus_templates_upgrade_to_valid_hcl2() {
-    let Some(corpus) = corpus_dir() else {
-        assert!(!require_tools(), "KILN_REQUIRE_TOOLS=1 but KILN_CORPUS / KILN_SHARED is not set");
-        eprintln!("notice: KILN_CORPUS / KILN_SHARED not set; skipping");
-        return;
-    };
+    let Some(corpus) = kiln_testing::corpus_or_skip("") else { return };
     let files = json_templates(&corpus);
     assert!(files.len() > 50, "only {} JSON templates found", files.len());
-    let packer = Command::new("packer").arg("version").output().is_ok_and(|o| o.status.success());
+    let packer = kiln_testing::packer_runs();
     if !packer {
-        assert!(!require_tools(), "KILN_REQUIRE_TOOLS=1 but packer is missing");
-        eprintln!("notice: packer not found; checking kiln's side only");
+        kiln_testing::skip("packer not found: checking kiln's side only");
     }
     let dir = std::env::temp_dir().join(format!("kiln-upgrade-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
@@ -113,14 +97,8 @@ fn validates(dir: &Path, file: &str) -> bool {
 /// validates, kiln's must too.
 #[test]
 fn upgraded_templates_validate_wherever_packers_own_upgrade_does() {
-    let Some(corpus) = corpus_dir() else {
-        assert!(!require_tools(), "KILN_REQUIRE_TOOLS=1 but KILN_CORPUS / KILN_SHARED is not set");
-        eprintln!("notice: KILN_CORPUS / KILN_SHARED not set; skipping");
-        return;
-    };
-    if !Command::new("packer").arg("version").output().is_ok_and(|o| o.status.success()) {
-        assert!(!require_tools(), "KILN_REQUIRE_TOOLS=1 but packer is missing");
-        eprintln!("notice: packer not found; skipping");
+    let Some(corpus) = kiln_testing::corpus_or_skip("") else { return };
+    if !kiln_testing::packer_or_skip() {
         return;
     }
     let text = std::fs::read_to_string(corpus.join("packer-1.6.6-verdicts.tsv")).unwrap_or_default();

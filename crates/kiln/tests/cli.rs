@@ -1,23 +1,15 @@
 //! The command line itself: help, version, exit codes, flag errors and the `packer` drop-in mode.
 
-#[path = "common/tempdir.rs"]
-mod tempdir;
+use std::process::Command;
 
-use std::process::{Command, Output};
-
-use tempdir::TempDir;
+use kiln_testing::TempDir;
 
 fn kiln() -> Command {
     Command::new(env!("CARGO_BIN_EXE_kiln"))
 }
 
 fn run(cmd: &mut Command) -> (i32, String, String) {
-    let Output { status, stdout, stderr } = cmd.output().expect("kiln binary runs");
-    (
-        status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&stdout).into_owned(),
-        String::from_utf8_lossy(&stderr).into_owned(),
-    )
+    kiln_testing::cli::text(cmd.output().expect("kiln binary runs"))
 }
 
 #[test]

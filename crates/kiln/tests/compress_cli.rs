@@ -8,7 +8,7 @@ use std::process::{Command, Output};
 use common::TempDir;
 
 fn kiln(dir: &std::path::Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kiln")).args(args).current_dir(dir).output().unwrap()
+    kiln_testing::cli::run_in(env!("CARGO_BIN_EXE_kiln"), dir, args)
 }
 
 fn text(o: &Output) -> String {

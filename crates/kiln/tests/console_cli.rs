@@ -1,12 +1,9 @@
 //! `kiln console` driven as a user runs it: expressions on stdin, values on stdout.
 
-#[path = "common/tempdir.rs"]
-mod tempdir;
-
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use tempdir::TempDir;
+use kiln_testing::TempDir;
 
 fn console(args: &[&str], input: &str, dir: &std::path::Path) -> (i32, String, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_kiln"))

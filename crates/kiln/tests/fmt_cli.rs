@@ -4,7 +4,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 fn kiln(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kiln")).args(args).current_dir(dir).output().expect("run kiln")
+    kiln_testing::cli::run_in(env!("CARGO_BIN_EXE_kiln"), dir, args)
 }
 
 fn stdout(o: &Output) -> String {
@@ -55,96 +55,96 @@ sub/a.pkrvars.hcl
 
 #[test]
 fn folder_is_rewritten_and_names_printed_in_packer_order() {
-    let t = tempfile::tempdir().expect("tempdir");
-    sample(t.path());
-    let o = kiln(t.path(), &["fmt", "sub/"]);
+    let t = kiln_testing::TempDir::new("fmt");
+    sample(&t.0);
+    let o = kiln(&t.0, &["fmt", "sub/"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(stdout(&o), "sub/s.pkr.hcl\nsub/a.pkrvars.hcl\n");
-    assert_eq!(read(t.path(), "sub/s.pkr.hcl"), "a = 1\nb = 2");
-    assert_eq!(read(t.path(), "sub/a.pkrvars.hcl"), "x {\n  y = 1\n}\n");
-    assert_eq!(read(t.path(), "sub/z.pkr.json"), "a=1\n", "JSON files are left alone");
-    let again = kiln(t.path(), &["fmt", "sub"]);
+    assert_eq!(read(&t.0, "sub/s.pkr.hcl"), "a = 1\nb = 2");
+    assert_eq!(read(&t.0, "sub/a.pkrvars.hcl"), "x {\n  y = 1\n}\n");
+    assert_eq!(read(&t.0, "sub/z.pkr.json"), "a=1\n", "JSON files are left alone");
+    let again = kiln(&t.0, &["fmt", "sub"]);
     assert_eq!((again.status.code(), stdout(&again)), (Some(0), String::new()));
 }
 
 #[test]
 fn check_lists_unformatted_files_exits_3_and_writes_nothing() {
-    let t = tempfile::tempdir().expect("tempdir");
-    sample(t.path());
-    let o = kiln(t.path(), &["fmt", "-check", "sub"]);
+    let t = kiln_testing::TempDir::new("fmt");
+    sample(&t.0);
+    let o = kiln(&t.0, &["fmt", "-check", "sub"]);
     assert_eq!(o.status.code(), Some(3));
     assert_eq!(stdout(&o), "sub/s.pkr.hcl\nsub/a.pkrvars.hcl\n");
-    assert_eq!(read(t.path(), "sub/s.pkr.hcl"), "a=1\nb = 2");
-    let ok = kiln(t.path(), &["fmt", "-check", "sub/ok.pkr.hcl"]);
+    assert_eq!(read(&t.0, "sub/s.pkr.hcl"), "a=1\nb = 2");
+    let ok = kiln(&t.0, &["fmt", "-check", "sub/ok.pkr.hcl"]);
     assert_eq!((ok.status.code(), stdout(&ok)), (Some(0), String::new()));
 }
 
 #[test]
 fn diff_output_is_packers() {
-    let t = tempfile::tempdir().expect("tempdir");
-    sample(t.path());
-    let o = kiln(t.path(), &["fmt", "-diff", "-write=false", "sub"]);
+    let t = kiln_testing::TempDir::new("fmt");
+    sample(&t.0);
+    let o = kiln(&t.0, &["fmt", "-diff", "-write=false", "sub"]);
     assert_eq!(o.status.code(), Some(0));
     assert_eq!(stdout(&o), SAMPLE_DIFF);
-    assert_eq!(read(t.path(), "sub/s.pkr.hcl"), "a=1\nb = 2", "-write=false must not write");
-    let c = kiln(t.path(), &["fmt", "-check", "-diff", "sub"]);
+    assert_eq!(read(&t.0, "sub/s.pkr.hcl"), "a=1\nb = 2", "-write=false must not write");
+    let c = kiln(&t.0, &["fmt", "-check", "-diff", "sub"]);
     assert_eq!((c.status.code(), stdout(&c)), (Some(3), SAMPLE_DIFF.to_string()));
 }
 
 #[test]
 fn invalid_file_is_refused_with_its_location_and_others_still_formatted() {
-    let t = tempfile::tempdir().expect("tempdir");
-    write(t.path(), "a.pkr.hcl", "x = {\n  y = [1,\n}\n");
-    write(t.path(), "b.pkr.hcl", "z=1\n");
-    let o = kiln(t.path(), &["fmt", "."]);
+    let t = kiln_testing::TempDir::new("fmt");
+    write(&t.0, "a.pkr.hcl", "x = {\n  y = [1,\n}\n");
+    write(&t.0, "b.pkr.hcl", "z=1\n");
+    let o = kiln(&t.0, &["fmt", "."]);
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(stdout(&o), "b.pkr.hcl\n");
     let err = stderr(&o);
     assert!(err.contains("a.pkr.hcl:3:1"), "{err}");
     assert!(err.contains("`[` opened at line 2, column 7"), "{err}");
-    assert_eq!(read(t.path(), "a.pkr.hcl"), "x = {\n  y = [1,\n}\n");
-    assert_eq!(read(t.path(), "b.pkr.hcl"), "z = 1\n");
+    assert_eq!(read(&t.0, "a.pkr.hcl"), "x = {\n  y = [1,\n}\n");
+    assert_eq!(read(&t.0, "b.pkr.hcl"), "z = 1\n");
 }
 
 #[test]
 fn bad_arguments() {
-    let t = tempfile::tempdir().expect("tempdir");
-    write(t.path(), "x.hcl", "a=1\n");
-    let o = kiln(t.path(), &["fmt", "x.hcl"]);
+    let t = kiln_testing::TempDir::new("fmt");
+    write(&t.0, "x.hcl", "a=1\n");
+    let o = kiln(&t.0, &["fmt", "x.hcl"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(
         stderr(&o).starts_with("Error: Cannot tell whether x.hcl contains HCL2 configuration data"),
         "{}",
         stderr(&o)
     );
-    let o = kiln(t.path(), &["fmt", "nope"]);
+    let o = kiln(&t.0, &["fmt", "nope"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("stat nope: no such file or directory"), "{}", stderr(&o));
-    let o = kiln(t.path(), &["fmt"]);
+    let o = kiln(&t.0, &["fmt"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("Usage:"), "{}", stderr(&o));
 }
 
 #[test]
 fn recursive_descends_into_subfolders() {
-    let t = tempfile::tempdir().expect("tempdir");
-    write(t.path(), "top.pkr.hcl", "a=1\n");
-    write(t.path(), "d/e/deep.pkr.hcl", "b=1\n");
-    let flat = kiln(t.path(), &["fmt", "-check", "."]);
+    let t = kiln_testing::TempDir::new("fmt");
+    write(&t.0, "top.pkr.hcl", "a=1\n");
+    write(&t.0, "d/e/deep.pkr.hcl", "b=1\n");
+    let flat = kiln(&t.0, &["fmt", "-check", "."]);
     assert_eq!(stdout(&flat), "top.pkr.hcl\n");
-    let o = kiln(t.path(), &["fmt", "-recursive", "."]);
+    let o = kiln(&t.0, &["fmt", "-recursive", "."]);
     assert_eq!(o.status.code(), Some(0));
     assert_eq!(stdout(&o), "top.pkr.hcl\nd/e/deep.pkr.hcl\n");
-    assert_eq!(read(t.path(), "d/e/deep.pkr.hcl"), "b = 1\n");
+    assert_eq!(read(&t.0, "d/e/deep.pkr.hcl"), "b = 1\n");
 }
 
 #[test]
 fn stdin_to_stdout() {
-    let t = tempfile::tempdir().expect("tempdir");
+    let t = kiln_testing::TempDir::new("fmt");
     let run = |args: &[&str], input: &str| {
         let mut child = Command::new(env!("CARGO_BIN_EXE_kiln"))
             .args(args)
-            .current_dir(t.path())
+            .current_dir(&t.0)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -176,22 +176,22 @@ fn check_diff_matches_packer_on_golden_inputs() {
         return;
     }
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../kiln-tools/tests/fmt-data");
-    let t = tempfile::tempdir().expect("tempdir");
+    let t = kiln_testing::TempDir::new("fmt");
     let mut n = 0;
     for e in std::fs::read_dir(&data).expect("fmt-data") {
         let p = e.expect("entry").path();
         let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
         if let Some(stem) = name.strip_suffix(".in.hcl") {
             if !data.join(format!("{stem}.err")).exists() {
-                write(t.path(), &format!("d/{stem}.pkr.hcl"), &std::fs::read_to_string(&p).expect("read"));
+                write(&t.0, &format!("d/{stem}.pkr.hcl"), &std::fs::read_to_string(&p).expect("read"));
                 n += 1;
             }
         }
     }
     assert!(n > 10);
-    let ours = kiln(t.path(), &["fmt", "-check", "-diff", "d"]);
+    let ours = kiln(&t.0, &["fmt", "-check", "-diff", "d"]);
     let theirs =
-        Command::new("packer").args(["fmt", "-check", "-diff", "d"]).current_dir(t.path()).output().expect("packer");
+        Command::new("packer").args(["fmt", "-check", "-diff", "d"]).current_dir(&t.0).output().expect("packer");
     assert_eq!(ours.status.code(), theirs.status.code());
     assert_eq!(stdout(&ours), stdout(&theirs));
 }
@@ -233,20 +233,20 @@ fn corpus_diffs_match_packer() {
     }
     let mut files = Vec::new();
     walk(&corpus, &mut files);
-    let t = tempfile::tempdir().expect("tempdir");
+    let t = kiln_testing::TempDir::new("fmt");
     let mut n = 0;
     for f in &files {
         let src = std::fs::read_to_string(f).unwrap_or_default();
         let sf = kiln_template::SourceFile::new(f.clone(), src.clone());
         if kiln_tools::fmt::format(&src, &sf).is_ok() {
-            write(t.path(), &format!("d/f{n:04}.pkr.hcl"), &src);
+            write(&t.0, &format!("d/f{n:04}.pkr.hcl"), &src);
             n += 1;
         }
     }
     assert!(n > 100, "only {n} valid corpus files");
-    let ours = kiln(t.path(), &["fmt", "-check", "-diff", "d"]);
+    let ours = kiln(&t.0, &["fmt", "-check", "-diff", "d"]);
     let theirs =
-        Command::new("packer").args(["fmt", "-check", "-diff", "d"]).current_dir(t.path()).output().expect("packer");
+        Command::new("packer").args(["fmt", "-check", "-diff", "d"]).current_dir(&t.0).output().expect("packer");
     assert_eq!(ours.status.code(), theirs.status.code());
     let (a, b) = (stdout(&ours), stdout(&theirs));
     if a != b {

@@ -1,20 +1,9 @@
 //! `kiln init`: reports built-in components for required_plugins, never downloads.
 
-#[path = "common/tempdir.rs"]
-mod tempdir;
-
-use std::process::Command;
-
-use tempdir::TempDir;
+use kiln_testing::TempDir;
 
 fn init(dir: &std::path::Path, file: &str) -> (i32, String, String) {
-    let out =
-        Command::new(env!("CARGO_BIN_EXE_kiln")).arg("init").arg(file).current_dir(dir).output().expect("run kiln");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    kiln_testing::cli::run_text(env!("CARGO_BIN_EXE_kiln"), dir, &["init", file])
 }
 
 #[test]

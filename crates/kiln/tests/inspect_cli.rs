@@ -1,21 +1,12 @@
 //! `kiln inspect` on legacy JSON templates, driven through the binary.
 
-#[path = "common/tempdir.rs"]
-mod tempdir;
-
 use std::path::Path;
-use std::process::Command;
 
-use tempdir::TempDir;
+use kiln_testing::TempDir;
 
 /// Runs kiln with `args` in `dir`: (exit code, stdout, stderr).
 fn kiln(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_kiln")).args(args).current_dir(dir).output().expect("kiln runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    kiln_testing::cli::run_text(env!("CARGO_BIN_EXE_kiln"), dir, args)
 }
 
 /// The template and Packer's output are shared with kiln-template's inspect unit tests.

@@ -9,8 +9,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::{plain, run, template, TempDir};
-use kiln_comm::testing::sshd_or_skip;
 use kiln_core::RunSettings;
+use kiln_testing::sshd::sshd_or_skip;
 
 #[test]
 fn sigint_mid_ssh_provisioner_stops_the_remote_command() {

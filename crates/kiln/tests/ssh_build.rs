@@ -4,8 +4,8 @@
 mod common;
 
 use common::{plain, run, template, TempDir};
-use kiln_comm::testing::{sshd_or_skip, Sshd};
 use kiln_core::RunSettings;
+use kiln_testing::sshd::{sshd_or_skip, Sshd};
 
 fn builder(sshd: &Sshd, name: &str) -> String {
     format!(

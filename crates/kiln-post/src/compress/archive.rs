@@ -290,7 +290,7 @@ mod tests {
 
     #[test]
     fn long_names_and_padding_read_back() {
-        let d = crate::testing::Dir::new("tar-long");
+        let d = kiln_testing::TempDir::new("tar-long");
         let dir = &d.0;
         let p = dir.join("f");
         std::fs::write(&p, vec![7u8; 1000]).unwrap();

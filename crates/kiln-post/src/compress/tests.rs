@@ -8,7 +8,7 @@ use std::process::Command;
 use kiln_core::event::MemoryRenderer;
 
 use super::*;
-use crate::testing::Dir;
+use kiln_testing::TempDir;
 
 fn job(target: &str, files: &[String], force: bool) -> (Job, MemoryRenderer) {
     let r = MemoryRenderer::default();
@@ -36,7 +36,7 @@ fn tool(name: &str, args: &[&str], dir: &Path) -> Option<Vec<u8>> {
             assert!(o.status.success(), "{name} {args:?}: {}", String::from_utf8_lossy(&o.stderr));
             Some(o.stdout)
         }
-        Err(_) if std::env::var("KILN_REQUIRE_TOOLS").as_deref() != Ok("1") => {
+        Err(_) if !kiln_testing::require_tools() => {
             eprintln!("notice: {name} not installed, checking with the crate's decoder only");
             None
         }
@@ -59,7 +59,7 @@ fn untar(bytes: &[u8]) -> Vec<(String, Vec<u8>, u64, u64)> {
 
 #[test]
 fn gz_single_file_round_trips_and_is_deterministic() {
-    let d = Dir::new("gz");
+    let d = TempDir::new("gz");
     let input = d.file("disk.raw", &data());
     let (j, r) = job(&d.path("disk.raw.gz"), std::slice::from_ref(&input), false);
     assert_eq!(j.run().unwrap(), d.path("disk.raw.gz"));
@@ -81,7 +81,7 @@ fn gz_single_file_round_trips_and_is_deterministic() {
 
 #[test]
 fn many_files_go_into_a_sorted_deterministic_tar() {
-    let d = Dir::new("tgz");
+    let d = TempDir::new("tgz");
     let b = d.file("b.vmdk", &data());
     let a = d.file("a.ovf", b"<ovf/>");
     let (j, _) = job(&d.path("box.tar.gz"), &[b.clone(), a.clone()], false);
@@ -103,7 +103,7 @@ fn many_files_go_into_a_sorted_deterministic_tar() {
 
 #[test]
 fn plain_tar_and_tar_lz4_and_tar_bgzf() {
-    let d = Dir::new("tar");
+    let d = TempDir::new("tar");
     let a = d.file("a.bin", &data());
     let b = d.file("b.txt", b"hello\n");
     for name in ["x.tar", "x.tar.lz4", "x.tar.bgzf"] {
@@ -132,7 +132,7 @@ fn plain_tar_and_tar_lz4_and_tar_bgzf() {
 
 #[test]
 fn lz4_and_bgzf_single_file_round_trip() {
-    let d = Dir::new("lz4");
+    let d = TempDir::new("lz4");
     let a = d.file("a.bin", &data());
     let (j, _) = job(&d.path("a.bin.lz4"), std::slice::from_ref(&a), false);
     j.run().unwrap();
@@ -154,7 +154,7 @@ fn lz4_and_bgzf_single_file_round_trip() {
 
 #[test]
 fn zip_round_trips_and_is_deterministic() {
-    let d = Dir::new("zip");
+    let d = TempDir::new("zip");
     std::fs::create_dir_all(d.0.join("sub")).unwrap();
     let a = d.file("sub/disk.vmdk", &data());
     let b = d.file("box.ovf", b"<ovf/>");
@@ -176,7 +176,7 @@ fn zip_round_trips_and_is_deterministic() {
 
 #[test]
 fn existing_output_is_kept_without_force() {
-    let d = Dir::new("force");
+    let d = TempDir::new("force");
     let a = d.file("a.bin", b"new data");
     let out = d.file("a.bin.gz", b"precious");
     let (j, _) = job(&out, std::slice::from_ref(&a), false);
@@ -190,7 +190,7 @@ fn existing_output_is_kept_without_force() {
 
 #[test]
 fn several_files_need_an_archive() {
-    let d = Dir::new("many");
+    let d = TempDir::new("many");
     let a = d.file("a", b"a");
     let b = d.file("b", b"b");
     let (j, _) = job(&d.path("x.gz"), &[a, b], false);
@@ -201,7 +201,7 @@ fn several_files_need_an_archive() {
 
 #[test]
 fn missing_input_leaves_nothing_behind() {
-    let d = Dir::new("missing");
+    let d = TempDir::new("missing");
     let (j, _) = job(&d.path("x.tar.gz"), &[d.path("nope")], false);
     let e = j.run().unwrap_err();
     assert!(e.message.contains("nope"), "{e}");
@@ -227,7 +227,7 @@ fn configure_checks_level_and_format() {
 
 #[test]
 fn cancelled_job_stops_and_removes_its_partial_file() {
-    let d = Dir::new("cancel");
+    let d = TempDir::new("cancel");
     let a = d.file("a.bin", &data());
     let (j, _) = job(&d.path("a.tar.gz"), &[a], false);
     j.cancel.cancel();
@@ -239,7 +239,7 @@ fn cancelled_job_stops_and_removes_its_partial_file() {
 
 #[test]
 fn xz_and_tar_xz_read_back_with_xz_and_are_deterministic() {
-    let d = Dir::new("xz");
+    let d = TempDir::new("xz");
     // Bigger than one xz block at level 1 (preset 0: 3 x 256 KiB dictionary): several threads.
     let big = deflate::tests::sample_data(7 << 20);
     let a = d.file("a.bin", &big);

@@ -247,7 +247,3 @@ fn tail(detail: &str) -> &str {
     let t = t.split_once("parameter: ").map(|(_, t)| t).unwrap_or(t);
     t.trim_end_matches('.')
 }
-
-pub fn require_tools() -> bool {
-    std::env::var("KILN_REQUIRE_TOOLS").is_ok_and(|v| v == "1")
-}

@@ -8,22 +8,6 @@ use kiln_template::{Diagnostics, LoadOptions, Stage, Template, Value};
 
 static N: AtomicUsize = AtomicUsize::new(0);
 
-/// The shared corpus (KILN_CORPUS, or KILN_SHARED/corpus); `None` with a notice naming `test`
-/// when neither is set, unless KILN_REQUIRE_TOOLS=1.
-pub fn corpus(test: &str) -> Option<PathBuf> {
-    if let Ok(c) = std::env::var("KILN_CORPUS") {
-        return Some(c.into());
-    }
-    if let Ok(s) = std::env::var("KILN_SHARED") {
-        return Some(std::path::Path::new(&s).join("corpus"));
-    }
-    if std::env::var("KILN_REQUIRE_TOOLS").as_deref() == Ok("1") {
-        panic!("KILN_CORPUS / KILN_SHARED not set");
-    }
-    eprintln!("notice: KILN_CORPUS / KILN_SHARED not set; skipping {test}");
-    None
-}
-
 /// A fresh folder under the system temp dir holding `files` (name, text).
 pub fn dir_with(files: &[(&str, &str)]) -> PathBuf {
     let d =

@@ -1,10 +1,8 @@
 //! Test support for the engine tests: templates through the real JSON loader, a run with the
-//! component registry, output capture and temporary folders.
+//! component registry, output capture; temporary folders are kiln_testing::TempDir.
 #![allow(dead_code)]
 
-mod tempdir;
-
-pub use tempdir::TempDir;
+pub use kiln_testing::TempDir;
 
 use std::io::Write;
 use std::path::Path;

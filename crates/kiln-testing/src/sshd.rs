@@ -1,4 +1,4 @@
-//! Test support: a private OpenSSH sshd on 127.0.0.1 (own config, own host key, a free high
+//! A private OpenSSH sshd on 127.0.0.1 (own config, own host key, a free high
 //! port, key login for the current user), stopped and removed on drop.
 
 use std::path::{Path, PathBuf};
@@ -15,13 +15,13 @@ pub struct Sshd {
     child: Child,
 }
 
-/// `Ok(None)` with a notice when sshd cannot run here (not installed); a failure instead when
+/// `None` with a notice when sshd cannot run here (not installed); a failure instead when
 /// `KILN_REQUIRE_TOOLS=1`.
 pub fn sshd_or_skip() -> Option<Sshd> {
     match Sshd::start() {
         Ok(s) => Some(s),
         Err(e) => {
-            assert!(std::env::var("KILN_REQUIRE_TOOLS").as_deref() != Ok("1"), "sshd is required: {e}");
+            assert!(!crate::require_tools(), "sshd is required: {e}");
             eprintln!("notice: skipping the sshd test: {e}");
             None
         }
@@ -122,18 +122,6 @@ impl Sshd {
             return Err("sshd did not come back".into());
         }
         Ok(())
-    }
-
-    /// Communicator options for this server, as a template would write them.
-    pub fn config(&self) -> crate::Config {
-        crate::Config {
-            communicator: Some("ssh".into()),
-            ssh_host: Some("127.0.0.1".into()),
-            ssh_port: Some(self.port),
-            ssh_username: Some(self.user.clone()),
-            ssh_private_key_file: Some(self.key.to_string_lossy().into_owned()),
-            ..crate::Config::default()
-        }
     }
 }
 

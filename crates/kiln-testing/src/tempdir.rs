@@ -1,22 +1,32 @@
-//! A fresh folder under the system temp dir, removed on drop. Its own file so that tests of
-//! the binary can use it without compiling the component table `common` brings.
+//! The one temporary-folder helper of kiln's tests.
 
 use std::path::{Path, PathBuf};
 
+/// A fresh folder `kiln-test-<tag>-<pid>-<n>` in the system's temporary folder, removed when
+/// dropped (also when the test fails).
 pub struct TempDir(pub PathBuf);
 
 impl TempDir {
+    /// Creates the folder (empty: a stale one of the same name is removed first).
     pub fn new(tag: &str) -> TempDir {
         static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let p = std::env::temp_dir().join(format!("kiln-test-{tag}-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
+        std::fs::create_dir_all(&p).unwrap_or_else(|e| panic!("creating {}: {e}", p.display()));
         TempDir(p)
     }
-    #[allow(dead_code)]
+
+    /// The path of `rel` in the folder, as a string (as templates and options take paths).
     pub fn path(&self, rel: &str) -> String {
         self.0.join(rel).to_string_lossy().into_owned()
+    }
+
+    /// Writes `data` to `rel` in the folder; its path.
+    pub fn file(&self, rel: &str, data: &[u8]) -> String {
+        let p = self.0.join(rel);
+        std::fs::write(&p, data).unwrap_or_else(|e| panic!("writing {}: {e}", p.display()));
+        p.to_string_lossy().into_owned()
     }
 }
 
