@@ -23,16 +23,7 @@ struct Row {
 }
 
 fn corpus() -> Option<PathBuf> {
-    match std::env::var_os("KILN_CORPUS") {
-        Some(p) => Some(PathBuf::from(p)),
-        None if std::env::var("KILN_REQUIRE_TOOLS").as_deref() == Ok("1") => {
-            panic!("KILN_CORPUS is not set but KILN_REQUIRE_TOOLS=1: point it at shared/corpus")
-        }
-        None => {
-            eprintln!("conformance: KILN_CORPUS is not set; skipping the corpus conformance suite");
-            None
-        }
-    }
+    kiln_testing::corpus_or_skip("packer-1.6.6-verdicts.tsv")
 }
 
 fn rc(s: &str) -> Option<i32> {

@@ -24,12 +24,8 @@ fn all_implemented(components: &str) -> bool {
 
 #[test]
 fn validate_agrees_with_packer_on_implemented_components() {
-    let Ok(corpus) = std::env::var("KILN_CORPUS") else {
-        assert!(std::env::var("KILN_REQUIRE_TOOLS").as_deref() != Ok("1"), "KILN_CORPUS is required");
-        eprintln!("notice: KILN_CORPUS not set; skipping the corpus comparison");
-        return;
-    };
-    let tsv = std::fs::read_to_string(format!("{corpus}/packer-1.6.6-verdicts.tsv")).unwrap();
+    let Some(corpus) = kiln_testing::corpus_or_skip("packer-1.6.6-verdicts.tsv") else { return };
+    let tsv = std::fs::read_to_string(corpus.join("packer-1.6.6-verdicts.tsv")).unwrap();
     // Deliberate differences, shared with the syntax conformance suite (check `validate-full`).
     let allowed: Vec<&str> = include_str!("conformance/allow.tsv")
         .lines()

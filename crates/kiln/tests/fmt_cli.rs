@@ -167,12 +167,7 @@ fn stdin_to_stdout() {
 /// folder of every golden input (invalid ones excluded: their error texts differ on purpose).
 #[test]
 fn check_diff_matches_packer_on_golden_inputs() {
-    if Command::new("packer").arg("version").output().map_or(true, |o| !o.status.success()) {
-        assert!(
-            std::env::var("KILN_REQUIRE_TOOLS").map_or(true, |v| v != "1"),
-            "KILN_REQUIRE_TOOLS=1 but packer is missing"
-        );
-        eprintln!("notice: packer not found; skipping");
+    if !kiln_testing::packer_or_skip() {
         return;
     }
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../kiln-tools/tests/fmt-data");
@@ -196,13 +191,6 @@ fn check_diff_matches_packer_on_golden_inputs() {
     assert_eq!(stdout(&ours), stdout(&theirs));
 }
 
-fn corpus_dir() -> Option<std::path::PathBuf> {
-    if let Ok(c) = std::env::var("KILN_CORPUS") {
-        return Some(c.into());
-    }
-    std::env::var("KILN_SHARED").ok().map(|s| Path::new(&s).join("corpus"))
-}
-
 fn walk(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
     let Ok(rd) = std::fs::read_dir(dir) else { return };
     let mut entries: Vec<_> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
@@ -220,15 +208,8 @@ fn walk(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
 /// byte (this exercises the diff algorithm against `diff -u`, which Packer runs).
 #[test]
 fn corpus_diffs_match_packer() {
-    let require = std::env::var("KILN_REQUIRE_TOOLS").is_ok_and(|v| v == "1");
-    let Some(corpus) = corpus_dir() else {
-        assert!(!require, "KILN_REQUIRE_TOOLS=1 but KILN_CORPUS/KILN_SHARED is not set");
-        eprintln!("notice: KILN_CORPUS / KILN_SHARED not set; skipping");
-        return;
-    };
-    if Command::new("packer").arg("version").output().map_or(true, |o| !o.status.success()) {
-        assert!(!require, "KILN_REQUIRE_TOOLS=1 but packer is missing");
-        eprintln!("notice: packer not found; skipping");
+    let Some(corpus) = kiln_testing::corpus_or_skip("") else { return };
+    if !kiln_testing::packer_or_skip() {
         return;
     }
     let mut files = Vec::new();

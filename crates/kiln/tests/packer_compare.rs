@@ -9,15 +9,6 @@ use std::process::Command;
 use common::{plain, run, template, TempDir};
 use kiln_core::RunSettings;
 
-fn packer_available() -> bool {
-    let ok = Command::new("packer").arg("version").output().is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(std::env::var("KILN_REQUIRE_TOOLS").as_deref() != Ok("1"), "packer is required (KILN_REQUIRE_TOOLS=1)");
-        eprintln!("notice: packer not found; skipping the comparison with Packer");
-    }
-    ok
-}
-
 /// Lines with durations and temporary script names made comparable.
 fn normalize(out: &str) -> Vec<String> {
     let mut lines: Vec<String> = out
@@ -39,7 +30,7 @@ fn normalize(out: &str) -> Vec<String> {
 
 #[test]
 fn file_build_with_shell_local_checksum_manifest_matches_packer() {
-    if !packer_available() {
+    if !kiln_testing::packer_or_skip() {
         return;
     }
     let text = r#"{
@@ -112,7 +103,7 @@ fn zip_names(path: &std::path::Path) -> Vec<String> {
 
 #[test]
 fn compress_matches_packer_entries_and_artifacts() {
-    if !packer_available() {
+    if !kiln_testing::packer_or_skip() {
         return;
     }
     let text = r#"{"builders":[{"type":"file","content":"hello","target":"sub/out.txt"}],
