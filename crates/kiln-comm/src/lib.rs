@@ -5,13 +5,15 @@
 //! [`kiln_core::Communicator`]. `local` runs on this machine (shell-local uses it), `none`
 //! refuses every operation, `ssh` reaches a machine over SSH (russh).
 //! [`authorized_keys`] removes a build's temporary key from the machine
-//! (`ssh_clear_authorized_keys`).
+//! (`ssh_clear_authorized_keys`). [`shell_local`] is the engine that runs commands and scripts
+//! on this machine for the `shell-local` provisioner and post-processor.
 
 pub mod authorized_keys;
 pub mod config;
 pub mod keys;
 pub mod local;
 pub mod none;
+pub mod shell_local;
 pub mod ssh;
 #[doc(hidden)]
 pub mod transfer;

@@ -130,7 +130,7 @@ pub const COMPONENTS: &[Component] = &[
     packer_only(ComponentKind::Provisioner, "puppet-server"),
     packer_only(ComponentKind::Provisioner, "salt-masterless"),
     provisioner("shell", kiln_provisioners::shell::new, &["kiln-provisioners/src/shell.rs"]),
-    provisioner("shell-local", kiln_provisioners::shell_local::new, &["kiln-provisioners/src/shell_local/config.rs"]),
+    provisioner("shell-local", kiln_provisioners::shell_local::new, &["kiln-comm/src/shell_local/config.rs"]),
     packer_only(ComponentKind::Provisioner, "windows-restart"),
     packer_only(ComponentKind::Provisioner, "windows-shell"),
     // Post-processors
@@ -148,7 +148,7 @@ pub const COMPONENTS: &[Component] = &[
     packer_only(ComponentKind::PostProcessor, "googlecompute-export"),
     packer_only(ComponentKind::PostProcessor, "googlecompute-import"),
     post_processor("manifest", kiln_post::manifest::new, &["kiln-post/src/manifest.rs"]),
-    post_processor("shell-local", kiln_post::shell_local::new, &["kiln-provisioners/src/shell_local/config.rs"]),
+    post_processor("shell-local", kiln_post::shell_local::new, &["kiln-comm/src/shell_local/config.rs"]),
     packer_only(ComponentKind::PostProcessor, "ucloud-import"),
     packer_only(ComponentKind::PostProcessor, "vagrant"),
     packer_only(ComponentKind::PostProcessor, "vagrant-cloud"),

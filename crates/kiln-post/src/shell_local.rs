@@ -3,10 +3,10 @@
 
 use std::sync::Arc;
 
+use kiln_comm::shell_local::{self, Config};
 use kiln_config::diag::{Diagnostic, Diagnostics};
 use kiln_config::node::Node;
 use kiln_core::{async_trait, Artifact, BuildInfo, PostProcessed, PostProcessor, Result, RunContext};
-use kiln_provisioners::shell_local::{self, Config};
 
 #[derive(Default)]
 pub struct ShellLocal {

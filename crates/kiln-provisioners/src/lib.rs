@@ -1,5 +1,5 @@
-//! kiln's provisioners, one module each. `shell_local` is also the engine of the shell-local
-//! post-processor.
+//! kiln's provisioners, one module each. The shell-local engine they share with the
+//! post-processor of that name is `kiln_comm::shell_local`.
 
 pub mod breakpoint;
 pub mod file;

@@ -5,14 +5,13 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use kiln_comm::shell_local::{self, unique};
 use kiln_comm::shell_quote;
 use kiln_config::decode::Duration as GoDuration;
 use kiln_config::diag::{Diagnostic, Diagnostics};
 use kiln_config::node::Node;
 use kiln_core::{async_trait, BuildInfo, Communicator, Error, GeneratedData, Provisioner, Result, RunContext, Stream};
 use serde::Deserialize;
-
-use crate::shell_local::{self, unique};
 
 /// Options of `shell`.
 #[derive(Debug, Clone, Default, Deserialize)]
