@@ -35,7 +35,7 @@ fn decode_inner<T: DeserializeOwned>(node: &Node, component: Option<&str>) -> Re
     let mut budget = count_nodes(node) + 1;
     let mut removed: Vec<Vec<usize>> = Vec::new();
     loop {
-        match T::deserialize(NodeDe { node: &work, component }) {
+        match T::deserialize(NodeDe { node: work.settled(), component }) {
             Ok(v) if diags.is_empty() => return Ok(v),
             Ok(_) => return Err(diags),
             Err(e) => {
@@ -274,7 +274,7 @@ impl<'a> NodeDe<'a> {
     }
 
     fn child(&self, node: &'a Node) -> NodeDe<'a> {
-        NodeDe { node, component: self.component }
+        NodeDe { node: node.settled(), component: self.component }
     }
 }
 
@@ -305,6 +305,8 @@ impl<'de, 'a> de::Deserializer<'de> for NodeDe<'a> {
             NodeKind::String(s) => v.visit_str(s),
             NodeKind::Array(items) | NodeKind::Blocks(items) => v.visit_seq(Seq::new(items, self.component)),
             NodeKind::Object(m) => v.visit_map(Map::new(m, self.component)),
+            // `child` settles it: decoding sees the placeholder.
+            NodeKind::Late(l) => return self.child(&l.placeholder).deserialize_any(v),
         };
         r.map_err(|e| self.locate(e))
     }
@@ -487,7 +489,7 @@ impl<'de, 'a> de::SeqAccess<'de> for Seq<'a> {
         };
         let i = self.next;
         self.next += 1;
-        seed.deserialize(NodeDe { node, component: self.component }).map(Some).map_err(|mut e| {
+        seed.deserialize(NodeDe { node: node.settled(), component: self.component }).map(Some).map_err(|mut e| {
             e = e.at(&node.span);
             e.path.insert(0, i);
             e
@@ -538,7 +540,7 @@ impl<'de, 'a> de::MapAccess<'de> for Map<'a> {
         let Some((_, node)) = self.members.get(i) else {
             return Err(Error::new("internal: value requested before key"));
         };
-        seed.deserialize(NodeDe { node, component: self.component }).map_err(|mut e| {
+        seed.deserialize(NodeDe { node: node.settled(), component: self.component }).map_err(|mut e| {
             e = e.at(&node.span);
             e.path.insert(0, i);
             e

@@ -57,8 +57,7 @@ pub struct BuildInfo {
     pub run_uuid: String,
 }
 
-/// Data a builder makes known at run time (`{{ build `Host` }}`, HCL2 `build.Host`).
-pub type GeneratedData = BTreeMap<String, String>;
+pub use crate::generated::GeneratedData;
 
 /// What a running component gets: where to talk, when to stop, which build it is in.
 #[derive(Clone)]
@@ -84,9 +83,14 @@ pub trait Artifact: Send + Sync + fmt::Debug {
     fn id(&self) -> String;
     /// The one-line description shown in the summary.
     fn description(&self) -> String;
-    /// Extra values by name (`atlas.artifact.metadata`, generated data …).
+    /// Extra values by name (`atlas.artifact.metadata` …).
     fn state(&self, _name: &str) -> Option<serde_json::Value> {
         None
+    }
+    /// The generated data of the build that made it (Packer's `generated_data` state), which
+    /// post-processors refer to as `build.X`.
+    fn generated_data(&self) -> GeneratedData {
+        GeneratedData::new()
     }
     /// Deletes what the artifact is made of (when no one keeps it).
     fn destroy(&self) -> Result<()>;
@@ -100,6 +104,8 @@ pub struct BasicArtifact {
     pub files: Vec<String>,
     pub description: String,
     pub state: BTreeMap<String, serde_json::Value>,
+    /// The build's generated data.
+    pub generated: GeneratedData,
     /// Whether `destroy` deletes the files.
     pub owns_files: bool,
 }
@@ -119,6 +125,9 @@ impl Artifact for BasicArtifact {
     }
     fn state(&self, name: &str) -> Option<serde_json::Value> {
         self.state.get(name).cloned()
+    }
+    fn generated_data(&self) -> GeneratedData {
+        self.generated.clone()
     }
     fn destroy(&self) -> Result<()> {
         if self.owns_files {
@@ -165,6 +174,12 @@ impl ProvisionHook for NoProvisioners {
 pub trait Builder: Send + Sync {
     /// Decodes and checks the configuration; returns warnings.
     fn prepare(&mut self, config: &Node, info: &BuildInfo) -> Result<Vec<Diagnostic>, Diagnostics>;
+    /// The generated-data keys the builder sets besides Packer's common ones
+    /// ([`crate::generated::COMMON_KEYS`]), known after `prepare` (Packer's `Prepare` returns
+    /// them): `SourceAMI`, `HTTPIP` …
+    fn generated_data_keys(&self) -> Vec<String> {
+        Vec::new()
+    }
     /// Runs the build (usually a list of steps, see [`crate::step`]) and returns its artifact,
     /// or `None` when there is nothing to show.
     async fn run(&self, ctx: &RunContext, hook: Arc<dyn ProvisionHook>) -> Result<Option<Arc<dyn Artifact>>>;

@@ -6,19 +6,45 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::component::{Communicator, GeneratedData, ProvisionHook, Provisioner, RunContext};
+use crate::component::{BuildInfo, Communicator, GeneratedData, ProvisionHook, Provisioner, RunContext};
 use crate::step::{Outcome, Step};
 use crate::Result;
 use kiln_config::golang::format_go_duration;
+use kiln_config::node::Node;
+
+/// Makes a new, unprepared provisioner of one type.
+pub type ProvisionerFactory = Arc<dyn Fn() -> Box<dyn Provisioner> + Send + Sync>;
 
 /// A provisioner ready to run, with the options Packer handles around every provisioner.
 pub struct PreparedProvisioner {
     /// Type (or HCL2 name) for messages.
     pub label: String,
+    /// Prepared with `config` as it was before the build ran.
     pub provisioner: Box<dyn Provisioner>,
+    /// Its configuration as loaded, late values unresolved.
+    pub config: Node,
+    /// Makes a fresh one to prepare with the resolved configuration, when `config` has late
+    /// values.
+    pub factory: ProvisionerFactory,
     pub pause_before: Option<Duration>,
     pub max_retries: u32,
     pub timeout: Option<Duration>,
+}
+
+impl PreparedProvisioner {
+    /// The provisioner to run with the build's `data`: prepared again with its configuration's
+    /// late values resolved, so its checks apply to the real values (as Packer's HCL2 engine
+    /// prepares a provisioner again before it runs); the one prepared before the build when
+    /// nothing in its configuration waited for the build.
+    fn for_run(&self, data: &GeneratedData, info: &BuildInfo) -> Result<Option<Box<dyn Provisioner>>> {
+        if !self.config.has_late() {
+            return Ok(None);
+        }
+        let resolved = self.config.resolve(data).map_err(|d| crate::Error::new(d.to_string()))?;
+        let mut fresh = (self.factory)();
+        fresh.prepare(&resolved, info).map_err(|d| crate::Error::new(d.to_string()))?;
+        Ok(Some(fresh))
+    }
 }
 
 /// A build's provisioners.
@@ -41,11 +67,13 @@ impl Provisioners {
             ui.say(format!("Pausing {} before the next provisioner...", format_go_duration(d)));
             ctx.cancel.run(tokio::time::sleep(d)).await?;
         }
+        let fresh = p.for_run(data, &ctx.info)?;
+        let provisioner = fresh.as_deref().unwrap_or(p.provisioner.as_ref());
         let tries = p.max_retries.saturating_add(1);
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let r = self.run_with_timeout(p, ctx, comm, data).await;
+            let r = self.run_with_timeout(p, provisioner, ctx, comm, data).await;
             match r {
                 Ok(()) => return Ok(()),
                 Err(e) if e.cancelled && ctx.cancel.is_cancelled() => return Err(e),
@@ -71,17 +99,18 @@ impl Provisioners {
     async fn run_with_timeout(
         &self,
         p: &PreparedProvisioner,
+        provisioner: &dyn Provisioner,
         ctx: &RunContext,
         comm: &Arc<dyn Communicator>,
         data: &GeneratedData,
     ) -> Result<()> {
         let Some(limit) = p.timeout.filter(|d| !d.is_zero()) else {
-            return p.provisioner.provision(ctx, Arc::clone(comm), data).await;
+            return provisioner.provision(ctx, Arc::clone(comm), data).await;
         };
         ctx.ui.say(format!("Setting a {} timeout for the next provisioner...", format_go_duration(limit)));
         let child = ctx.cancel.child();
         let pctx = ctx.with_cancel(child.clone());
-        let fut = p.provisioner.provision(&pctx, Arc::clone(comm), data);
+        let fut = provisioner.provision(&pctx, Arc::clone(comm), data);
         tokio::pin!(fut);
         tokio::select! {
             r = &mut fut => r,
@@ -136,15 +165,9 @@ pub trait HasCommunicator {
     }
 }
 
-/// What provisioners can refer to (`build.Host`, `{{ build `Host` }}`): the builder's data
-/// plus Packer's run-wide values.
+/// What provisioners can refer to (`build.Host`, `{{ build `Host` }}`).
 fn provision_data<S: HasCommunicator>(state: &S, ctx: &RunContext) -> GeneratedData {
-    let mut d = state.generated_data();
-    d.entry("PackerRunUUID".into()).or_insert_with(|| ctx.info.run_uuid.clone());
-    for k in ["ID", "Host", "Port", "User", "Password", "ConnType", "SSHPublicKey", "SSHPrivateKey", "WinRMPassword"] {
-        d.entry(k.into()).or_default();
-    }
-    d
+    crate::generated::build_data(&state.generated_data(), &ctx.info)
 }
 
 /// The step every builder puts where its machine is ready: runs the provisioners; on failure

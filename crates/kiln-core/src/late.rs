@@ -1,10 +1,106 @@
-//! Rendering late values: strings whose `{{ .Field }}` actions are only known at run time
-//! (`{{.Vars}} {{.Script}}` in an `execute_command`, `{{.BuildName}}` in a checksum `output`).
+//! Component fields finished when the component runs: Go-template actions that name values only
+//! the component knows at that moment (`{{ .Path }}` and `{{ .Vars }}` in a shell
+//! `execute_command`, `{{ .HTTPIP }}` in a `boot_command`, `{{ .BuildName }}` in a checksum
+//! `output`). A config struct types such a field as [`Late<String>`]; the component renders it
+//! with its own fields. (Values the *build* makes known, `build.Host`, are resolved by the
+//! engine before the component is prepared: see [`kiln_config::node::LateValue`].)
 
 use std::collections::BTreeMap;
+use std::fmt;
+use std::marker::PhantomData;
+use std::str::FromStr;
+
+use serde::de::{self, Deserialize, Deserializer, Visitor};
+
+/// A configuration value written as a template, rendered into a `T` when the component runs.
+pub struct Late<T = String> {
+    text: String,
+    _t: PhantomData<fn() -> T>,
+}
+
+impl<T> Late<T> {
+    pub fn new(text: impl Into<String>) -> Late<T> {
+        Late { text: text.into(), _t: PhantomData }
+    }
+
+    /// The template as written.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// The `.Field` names the template uses that `provided` does not hold (for `prepare` to
+    /// report), or the template's syntax error.
+    pub fn unknown_fields(&self, provided: &[&str]) -> Result<Vec<String>, String> {
+        if !self.text.contains("{{") {
+            return Ok(Vec::new());
+        }
+        let t = kiln_gotmpl::Template::parse(&self.text)
+            .map_err(|e| e.first().map(|e| e.message.clone()).unwrap_or_default())?;
+        Ok(t.fields()
+            .into_iter()
+            .map(|f| f.path.split('.').next().unwrap_or_default().to_string())
+            .filter(|f| !provided.contains(&f.as_str()))
+            .collect())
+    }
+}
+
+impl<T: FromStr> Late<T>
+where
+    T::Err: fmt::Display,
+{
+    /// The value for the component's `fields`; a field the template names that `fields` lacks
+    /// is an error.
+    pub fn render(&self, fields: &BTreeMap<String, String>) -> crate::Result<T> {
+        let s = render(&self.text, fields)?;
+        s.parse::<T>().map_err(|e| crate::Error::new(format!("{:?} (from {:?}): {e}", s, self.text)))
+    }
+}
+
+impl<T> Clone for Late<T> {
+    fn clone(&self) -> Self {
+        Late::new(self.text.clone())
+    }
+}
+
+impl<T> fmt::Debug for Late<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Late({:?})", self.text)
+    }
+}
+
+impl<T> PartialEq for Late<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
+    }
+}
+
+impl<T> Default for Late<T> {
+    fn default() -> Self {
+        Late::new(String::new())
+    }
+}
+
+impl<'de, T> Deserialize<'de> for Late<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(PhantomData<fn() -> T>);
+        impl<T> Visitor<'_> for V<T> {
+            type Value = Late<T>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Late<T>, E> {
+                Ok(Late::new(v))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Late<T>, E> {
+                Ok(Late::new(v))
+            }
+        }
+        d.deserialize_string(V(PhantomData))
+    }
+}
 
 /// Renders `src` with the fields in `data`. Plain `{{ .Field }}` actions are substituted here;
-/// anything richer goes to the Go-template engine.
+/// anything richer goes to the Go-template engine. A field missing from `data` is an error.
 pub fn render(src: &str, data: &BTreeMap<String, String>) -> crate::Result<String> {
     if let Some(s) = substitute_fields(src, data) {
         return Ok(s);
@@ -13,7 +109,8 @@ pub fn render(src: &str, data: &BTreeMap<String, String>) -> crate::Result<Strin
     kiln_gotmpl::render(src, &ctx).map_err(|e| crate::Error::new(format!("in {src:?}: {e}")))
 }
 
-/// `Some` when every action in `src` is a bare `.Field` present in `data`.
+/// `Some` when every action in `src` is a bare `.Field` present in `data`: the common case,
+/// without parsing a template.
 fn substitute_fields(src: &str, data: &BTreeMap<String, String>) -> Option<String> {
     let mut out = String::with_capacity(src.len());
     let mut rest = src;
@@ -32,90 +129,32 @@ fn substitute_fields(src: &str, data: &BTreeMap<String, String>) -> Option<Strin
     Some(out)
 }
 
-/// Replaces the actions naming a field of `data` (`{{ .Host }}`, `{{build `Host`}}`) and leaves
-/// every other action as it is, for a later render (`{{.Vars}}` in an `execute_command`).
-pub fn render_known(src: &str, data: &BTreeMap<String, String>) -> String {
-    let mut out = String::with_capacity(src.len());
-    let mut rest = src;
-    while let Some(start) = rest.find("{{") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        let Some(end) = after.find("}}") else {
-            out.push_str(&rest[start..]);
-            return out;
-        };
-        let inner = after[..end].trim().trim_start_matches('-').trim_end_matches('-').trim();
-        let field = inner.strip_prefix('.').or_else(|| {
-            inner.strip_prefix("build").map(str::trim).and_then(|a| {
-                a.strip_prefix('`')
-                    .and_then(|a| a.strip_suffix('`'))
-                    .or_else(|| a.strip_prefix('"').and_then(|a| a.strip_suffix('"')))
-            })
-        });
-        match field.and_then(|f| data.get(f)) {
-            Some(v) => out.push_str(v),
-            None => out.push_str(&rest[start..start + 2 + end + 2]),
-        }
-        rest = &after[end + 2..];
-    }
-    out.push_str(rest);
-    out
-}
-
-/// [`render_known`] over every string of a configuration tree.
-pub fn render_node(node: &kiln_config::node::Node, data: &BTreeMap<String, String>) -> kiln_config::node::Node {
-    use kiln_config::node::{Node, NodeKind};
-    let kind = match &node.kind {
-        NodeKind::String(s) if s.contains("{{") => NodeKind::String(render_known(s, data)),
-        NodeKind::Array(items) => NodeKind::Array(items.iter().map(|n| render_node(n, data)).collect()),
-        NodeKind::Blocks(items) => NodeKind::Blocks(items.iter().map(|n| render_node(n, data)).collect()),
-        NodeKind::Object(m) => NodeKind::Object(m.iter().map(|(k, v)| (k.clone(), render_node(v, data))).collect()),
-        other => other.clone(),
-    };
-    Node::new(kind, node.span.clone())
-}
-
-/// The configuration decoded again from `node` with build data filled in, when `node` refers
-/// to any (`None`: the configuration decoded at prepare time stands).
-pub fn redecode<T: serde::de::DeserializeOwned>(
-    node: Option<&kiln_config::node::Node>,
-    data: &BTreeMap<String, String>,
-    component: &str,
-) -> crate::Result<Option<T>> {
-    match node {
-        Some(n) if has_actions(n) => kiln_config::decode::decode_component(&render_node(n, data), component)
-            .map(Some)
-            .map_err(|d| crate::Error::new(d.to_string())),
-        _ => Ok(None),
-    }
-}
-
-/// Whether any string of `node` still holds a template action.
-pub fn has_actions(node: &kiln_config::node::Node) -> bool {
-    node.strings().iter().any(|s| s.contains("{{"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn fields_are_substituted() {
-        let data: BTreeMap<String, String> =
-            [("Vars", "A='1' "), ("Script", "/tmp/s")].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        assert_eq!(render("{{.Vars}} {{ .Script }}", &data).unwrap(), "A='1'  /tmp/s");
-        assert_eq!(render("plain", &data).unwrap(), "plain");
-        assert_eq!(substitute_fields("{{ .Missing }}", &data), None);
-        assert_eq!(substitute_fields("{{ upper .Vars }}", &data), None);
+    fn data(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     #[test]
-    fn known_fields_only() {
-        let data: BTreeMap<String, String> = [("Host".to_string(), "10.0.0.5".to_string())].into();
-        assert_eq!(
-            render_known("ssh {{ .Host }} {{build `Host`}} {{ build \"Host\" }} {{.Vars}} {{ .Port }}", &data),
-            "ssh 10.0.0.5 10.0.0.5 10.0.0.5 {{.Vars}} {{ .Port }}"
-        );
-        assert_eq!(render_known("unclosed {{ .Host", &data), "unclosed {{ .Host");
+    fn fields_are_substituted() {
+        let d = data(&[("Vars", "A='1' "), ("Script", "/tmp/s")]);
+        assert_eq!(render("{{.Vars}} {{ .Script }}", &d).unwrap(), "A='1'  /tmp/s");
+        assert_eq!(render("plain", &d).unwrap(), "plain");
+        assert_eq!(substitute_fields("{{ .Missing }}", &d), None);
+        assert_eq!(substitute_fields("{{ upper .Vars }}", &d), None);
+        assert!(render("{{ .Missing }}", &d).is_err());
+        assert_eq!(render("{{ upper .Script }}", &d).unwrap(), "/TMP/S");
+    }
+
+    #[test]
+    fn typed_late_values_render_and_report_unknown_fields() {
+        let port: Late<u16> = Late::new("{{ .SSHHostPort }}");
+        assert_eq!(port.render(&data(&[("SSHHostPort", "2222")])).unwrap(), 2222);
+        assert!(port.render(&data(&[("SSHHostPort", "x")])).is_err());
+        let cmd: Late = Late::new("chmod +x {{ .Path }}; {{ .Varz }} {{ .Path }}");
+        assert_eq!(cmd.unknown_fields(&["Path", "Vars"]).unwrap(), ["Varz"]);
+        assert!(Late::<String>::new("{{ .Path ").unknown_fields(&["Path"]).is_err());
     }
 }

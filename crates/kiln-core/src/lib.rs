@@ -12,6 +12,7 @@ pub mod cancel;
 pub mod component;
 pub mod error;
 pub mod event;
+pub mod generated;
 pub mod hook;
 pub mod late;
 pub mod output;

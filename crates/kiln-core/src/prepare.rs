@@ -8,14 +8,38 @@ use kiln_config::build::Build;
 use kiln_config::diag::{did_you_mean, Diagnostic, Diagnostics, Span};
 use kiln_config::node::{Node, NodeKind};
 
-use crate::component::{BuildInfo, Builder, PostProcessor};
+use crate::component::{BuildInfo, Builder, GeneratedData, PostProcessor};
 use crate::hook::{PreparedProvisioner, Provisioners};
 use crate::registry::{ComponentKind, Registry};
 
+/// Makes a new, unconfigured post-processor of one type.
+pub type PostProcessorFactory = Arc<dyn Fn() -> Box<dyn PostProcessor> + Send + Sync>;
+
 pub struct PreparedPostProcessor {
     pub label: String,
+    /// Configured with `config` as it was before the build ran.
     pub post_processor: Box<dyn PostProcessor>,
+    /// Its configuration as loaded, late values unresolved.
+    pub config: Node,
+    /// Makes a fresh one to configure with the resolved configuration, when `config` has late
+    /// values.
+    pub factory: PostProcessorFactory,
     pub keep_input_artifact: Option<bool>,
+}
+
+impl PreparedPostProcessor {
+    /// The post-processor to run with the build's `data`: configured again with its
+    /// configuration's late values resolved, or the one configured before the build when
+    /// nothing in its configuration waited for the build.
+    pub fn for_run(&self, data: &GeneratedData, info: &BuildInfo) -> crate::Result<Option<Box<dyn PostProcessor>>> {
+        if !self.config.has_late() {
+            return Ok(None);
+        }
+        let resolved = self.config.resolve(data).map_err(|d| crate::Error::new(d.to_string()))?;
+        let mut fresh = (self.factory)();
+        fresh.configure(&resolved, info).map_err(|d| crate::Error::new(d.to_string()))?;
+        Ok(Some(fresh))
+    }
 }
 
 /// A build whose components are constructed and configured, ready to run.
@@ -63,6 +87,20 @@ pub fn prepare_build(
     let builder = match reg.new_builder(&build.builder_type) {
         Some(mut b) => {
             keep(b.prepare(&component_config(&build.config), info));
+            // What provisioners and post-processors may refer to as `build.X`.
+            let keys = b.generated_data_keys();
+            let configs = build
+                .provisioners
+                .iter()
+                .chain(&build.error_cleanup_provisioner)
+                .map(|p| &p.config)
+                .chain(build.post_processors.iter().flatten().map(|p| &p.config));
+            for c in configs {
+                keep(match crate::generated::check_refs(c, &keys, &build.builder_type) {
+                    e if e.is_empty() => Ok(Vec::new()),
+                    e => Err(Diagnostics(e)),
+                });
+            }
             Some(b)
         }
         None => {
@@ -74,14 +112,18 @@ pub fn prepare_build(
     let all =
         build.provisioners.iter().map(|p| (p, false)).chain(build.error_cleanup_provisioner.iter().map(|p| (p, true)));
     for (p, is_cleanup) in all {
-        let Some(mut prov) = reg.new_provisioner(&p.provisioner_type) else {
+        let Some(factory) = reg.provisioner_factory(&p.provisioner_type) else {
             keep(Err(unknown(reg, ComponentKind::Provisioner, &p.provisioner_type, p.span.as_ref())));
             continue;
         };
-        keep(prov.prepare(&component_config(&p.config), info));
+        let mut prov = factory();
+        let config = component_config(&p.config);
+        keep(prov.prepare(&config, info));
         let prepared = PreparedProvisioner {
             label: p.name.clone().unwrap_or_else(|| p.provisioner_type.clone()),
             provisioner: prov,
+            config,
+            factory,
             pause_before: p.pause_before,
             max_retries: p.max_retries,
             timeout: p.timeout,
@@ -96,14 +138,18 @@ pub fn prepare_build(
     for chain in &build.post_processors {
         let mut out = Vec::new();
         for pp in chain {
-            let Some(mut post) = reg.new_post_processor(&pp.post_processor_type) else {
+            let Some(factory) = reg.post_processor_factory(&pp.post_processor_type) else {
                 keep(Err(unknown(reg, ComponentKind::PostProcessor, &pp.post_processor_type, pp.span.as_ref())));
                 continue;
             };
-            keep(post.configure(&component_config(&pp.config), info));
+            let mut post = factory();
+            let config = component_config(&pp.config);
+            keep(post.configure(&config, info));
             out.push(PreparedPostProcessor {
                 label: pp.name.clone().unwrap_or_else(|| pp.post_processor_type.clone()),
                 post_processor: post,
+                config,
+                factory,
                 keep_input_artifact: pp.keep_input_artifact,
             });
         }

@@ -105,4 +105,16 @@ impl Registry {
     pub fn new_post_processor(&self, name: &str) -> Option<Box<dyn PostProcessor>> {
         self.post_processors.iter().find(|(n, _)| *n == name).map(|(_, c)| c())
     }
+
+    /// What makes provisioners of type `name`, for preparing them again at run time.
+    pub fn provisioner_factory(&self, name: &str) -> Option<crate::hook::ProvisionerFactory> {
+        let ctor = self.provisioners.iter().find(|(n, _)| *n == name).map(|(_, c)| *c)?;
+        Some(std::sync::Arc::new(ctor))
+    }
+
+    /// What makes post-processors of type `name`, for configuring them again at run time.
+    pub fn post_processor_factory(&self, name: &str) -> Option<crate::prepare::PostProcessorFactory> {
+        let ctor = self.post_processors.iter().find(|(n, _)| *n == name).map(|(_, c)| *c)?;
+        Some(std::sync::Arc::new(ctor))
+    }
 }

@@ -195,6 +195,8 @@ async fn post_process(
     let mut artifacts: Vec<Arc<dyn Artifact>> = Vec::new();
     let mut errors = Vec::new();
     let mut keep_original = chains.is_empty();
+    // What post-processors refer to as `build.X`: the data of the build that made the artifact.
+    let data = crate::generated::build_data(&original.generated_data(), &ctx.info);
     'chains: for chain in chains {
         let mut prior = Arc::clone(&original);
         for (i, pp) in chain.iter().enumerate() {
@@ -207,7 +209,15 @@ async fn post_process(
                 ui: ctx.ui.for_build(&format!("{} ({})", ctx.ui.build_name().unwrap_or(&ctx.info.name), pp.label)),
                 ..ctx.clone()
             };
-            let out = match pp.post_processor.post_process(&pp_ctx, Arc::clone(&prior)).await {
+            let fresh = match pp.for_run(&data, &ctx.info) {
+                Ok(f) => f,
+                Err(e) => {
+                    errors.push(format!("Post-processor failed: {e}"));
+                    continue 'chains;
+                }
+            };
+            let post = fresh.as_deref().unwrap_or(pp.post_processor.as_ref());
+            let out = match post.post_process(&pp_ctx, Arc::clone(&prior)).await {
                 Ok(o) => o,
                 Err(e) => {
                     errors.push(format!("Post-processor failed: {e}"));

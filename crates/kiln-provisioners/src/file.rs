@@ -36,8 +36,6 @@ pub struct Config {
 #[derive(Default)]
 pub struct FileProv {
     config: Config,
-    /// The configuration as written, re-decoded at run time when it refers to build data.
-    node: Option<Node>,
 }
 
 pub fn new() -> Box<dyn Provisioner> {
@@ -102,13 +100,11 @@ impl Provisioner for FileProv {
         }
         d.into_result()?;
         self.config = c;
-        self.node = Some(config.clone());
         Ok(Vec::new())
     }
 
-    async fn provision(&self, ctx: &RunContext, comm: Arc<dyn Communicator>, data: &GeneratedData) -> Result<()> {
-        let late: Option<Config> = kiln_core::late::redecode(self.node.as_ref(), data, "the \"file\" provisioner")?;
-        let c = late.as_ref().unwrap_or(&self.config);
+    async fn provision(&self, ctx: &RunContext, comm: Arc<dyn Communicator>, _data: &GeneratedData) -> Result<()> {
+        let c = &self.config;
         let ui = &ctx.ui;
         let dst = &c.destination;
         if let Some(content) = &c.content {

@@ -78,8 +78,6 @@ pub struct Config {
 #[derive(Default)]
 pub struct Shell {
     config: Config,
-    /// The configuration as written, re-decoded at run time when it refers to build data.
-    node: Option<Node>,
 }
 
 pub fn new() -> Box<dyn Provisioner> {
@@ -151,13 +149,11 @@ impl Provisioner for Shell {
         }
         d.into_result()?;
         self.config = c;
-        self.node = Some(config.clone());
         Ok(Vec::new())
     }
 
-    async fn provision(&self, ctx: &RunContext, comm: Arc<dyn Communicator>, data: &GeneratedData) -> Result<()> {
-        let late: Option<Config> = kiln_core::late::redecode(self.node.as_ref(), data, "the \"shell\" provisioner")?;
-        let c = late.as_ref().unwrap_or(&self.config);
+    async fn provision(&self, ctx: &RunContext, comm: Arc<dyn Communicator>, _data: &GeneratedData) -> Result<()> {
+        let c = &self.config;
         let ui = &ctx.ui;
         let env = shell_local::environment(shell_local::packer_env(&ctx.info), &c.environment_vars, &c.env);
         let folder = c.remote_folder.clone().unwrap_or_else(|| "/tmp".into());

@@ -47,10 +47,12 @@ fn json_syntax_loads_like_native_syntax() {
     assert_eq!(b.name, "b.null.a");
     assert_eq!(b.config.get("tags").unwrap().to_json(), serde_json::json!({"Name": "img-eu-west-1"}));
     assert_eq!(b.provisioners.len(), 2);
-    assert_eq!(
-        b.provisioners[0].config.get("inline").unwrap().to_json(),
-        serde_json::json!(["echo {{ .ID }}", "echo \"quoted\""])
-    );
+    // `build.ID` is known when the build runs: "<unknown>" until then (as in Packer), resolved
+    // with the build's data.
+    let inline = b.provisioners[0].config.get("inline").unwrap();
+    assert_eq!(inline.to_json(), serde_json::json!(["echo <unknown>", "echo \"quoted\""]));
+    let data = [("ID".to_string(), "i-0abc".to_string())].into_iter().collect();
+    assert_eq!(inline.resolve(&data).unwrap().to_json(), serde_json::json!(["echo i-0abc", "echo \"quoted\""]));
     assert_eq!(b.provisioners[1].provisioner_type, "file");
     assert_eq!(b.post_processors.len(), 1);
     let chain: Vec<&str> = b.post_processors[0].iter().map(|p| p.post_processor_type.as_str()).collect();

@@ -95,11 +95,13 @@ impl Builder for NullBuilder {
     async fn run(&self, ctx: &RunContext, hook: Arc<dyn ProvisionHook>) -> Result<Option<Arc<dyn Artifact>>> {
         let steps: Vec<Box<dyn Step<State>>> =
             vec![Box::new(StepConnect(self.comm.clone())), Box::new(StepProvision { hook })];
-        run_steps(&steps, &mut State::default(), ctx).await?;
+        let mut state = State::default();
+        run_steps(&steps, &mut state, ctx).await?;
         Ok(Some(Arc::new(BasicArtifact {
             builder_id: BUILDER_ID.into(),
             id: "Null".into(),
             description: "Did not export anything. This is the null builder".into(),
+            generated: state.data,
             ..BasicArtifact::default()
         })))
     }

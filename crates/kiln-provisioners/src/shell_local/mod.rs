@@ -12,8 +12,6 @@ use kiln_core::{async_trait, BuildInfo, Communicator, GeneratedData, Provisioner
 #[derive(Default)]
 pub struct ShellLocal {
     config: Config,
-    /// The configuration as written, re-decoded at run time when it refers to build data.
-    node: Option<Node>,
 }
 
 pub fn new() -> Box<dyn Provisioner> {
@@ -26,14 +24,11 @@ impl Provisioner for ShellLocal {
         let c: Config = kiln_config::decode::decode_component(config, "the \"shell-local\" provisioner")?;
         check(&c, config)?;
         self.config = c;
-        self.node = Some(config.clone());
         Ok(Vec::new())
     }
 
-    async fn provision(&self, ctx: &RunContext, _comm: Arc<dyn Communicator>, data: &GeneratedData) -> Result<()> {
-        let late: Option<Config> =
-            kiln_core::late::redecode(self.node.as_ref(), data, "the \"shell-local\" provisioner")?;
-        run(late.as_ref().unwrap_or(&self.config), ctx, &packer_env(&ctx.info)).await
+    async fn provision(&self, ctx: &RunContext, _comm: Arc<dyn Communicator>, _data: &GeneratedData) -> Result<()> {
+        run(&self.config, ctx, &packer_env(&ctx.info)).await
     }
 }
 

@@ -9,7 +9,7 @@ use hcl_edit::structure::{Block, Body};
 
 use super::dynamic::iterator_value;
 use super::eval::{eval, iteration_pairs, span_of};
-use super::scope::Scope;
+use super::scope::{BuildRefs, Scope};
 use crate::value::Value;
 use kiln_config::diag::{Diagnostic, Span};
 use kiln_config::node::{Key, Node, NodeKind};
@@ -34,7 +34,14 @@ pub(crate) fn body_members(body: &Body, scope: &Scope, skip: &[&str], diags: &mu
             let vspan = span_of(scope.file, &attr.value);
             match eval(&attr.value, scope) {
                 Ok(v) => {
-                    members.push((Key { name: name.to_string(), span: Some(key_span) }, value_to_node(&v, &vspan)))
+                    let mut node = value_to_node(&v, &vspan);
+                    if scope.build == BuildRefs::Late {
+                        let refs = super::late::build_refs(&attr.value, scope);
+                        if !refs.is_empty() {
+                            node = super::late::late_node(&attr.value, scope, refs, node);
+                        }
+                    }
+                    members.push((Key { name: name.to_string(), span: Some(key_span) }, node))
                 }
                 Err(e) => diags.push(*e),
             }

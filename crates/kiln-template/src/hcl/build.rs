@@ -171,6 +171,7 @@ fn make_build(
     let mut late = Scope::new(file, ctx);
     late.source = source;
     late.build = BuildRefs::Late;
+    late.build_name = Some(bb.name.clone().unwrap_or_default());
     let applies = |b: &Item, diags: &mut Vec<Diagnostic>| {
         let s = b.scope(&late);
         let only = list_attr(&b.block.body, "only", &s, diags);

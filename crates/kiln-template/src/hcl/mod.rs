@@ -13,6 +13,7 @@ mod display;
 mod dynamic;
 mod eval;
 mod json_syntax;
+mod late;
 mod parse;
 mod scope;
 mod secrets;

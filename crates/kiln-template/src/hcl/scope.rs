@@ -31,6 +31,8 @@ pub(crate) struct Ctx {
     pub lenient: bool,
     /// The environment `env()` reads (only in variable defaults, as in Packer).
     pub env: BTreeMap<String, String>,
+    /// What late values keep of this context, made once when the first one is captured.
+    pub frozen: std::cell::OnceCell<Arc<super::late::Frozen>>,
 }
 
 impl Ctx {
@@ -46,18 +48,25 @@ impl Ctx {
             now,
             lenient: false,
             env: BTreeMap::new(),
+            frozen: std::cell::OnceCell::new(),
         }
     }
 }
 
 /// Where `build.X` references go.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum BuildRefs {
+pub(crate) enum BuildRefs<'a> {
     /// Outside provisioners and post-processors: not known before the build runs.
     Unknown,
-    /// Inside provisioners and post-processors: the late value `{{ .X }}`.
+    /// Inside provisioners and post-processors, before the build runs: Packer's placeholder
+    /// `"<unknown>"`; the attribute holding the reference becomes a late value.
     Late,
+    /// Resolving a late value: the build's generated data.
+    Known(&'a kiln_config::node::GeneratedData),
 }
+
+/// Packer's value of every generated-data key before the build runs.
+pub(crate) const UNKNOWN_BUILD_VALUE: &str = "<unknown>";
 
 /// The scope of one evaluation.
 pub(crate) struct Scope<'a> {
@@ -65,7 +74,9 @@ pub(crate) struct Scope<'a> {
     pub ctx: &'a Ctx,
     /// `source.type` and `source.name`, inside a build's source or provisioners.
     pub source: Option<(String, String)>,
-    pub build: BuildRefs,
+    pub build: BuildRefs<'a>,
+    /// The build block's `name` (`build.name`), inside its provisioners and post-processors.
+    pub build_name: Option<String>,
     /// Names bound by enclosing `for` expressions, `dynamic` iterators and `templatefile`.
     pub bound: Vec<(String, Value)>,
     /// When set, only `bound` names are visible (templatefile).
@@ -74,7 +85,15 @@ pub(crate) struct Scope<'a> {
 
 impl<'a> Scope<'a> {
     pub fn new(file: &'a Arc<SourceFile>, ctx: &'a Ctx) -> Scope<'a> {
-        Scope { file, ctx, source: None, build: BuildRefs::Unknown, bound: Vec::new(), isolated: false }
+        Scope {
+            file,
+            ctx,
+            source: None,
+            build: BuildRefs::Unknown,
+            build_name: None,
+            bound: Vec::new(),
+            isolated: false,
+        }
     }
 
     /// A scope for a nested binding (a `for` body).
@@ -84,6 +103,7 @@ impl<'a> Scope<'a> {
             ctx: self.ctx,
             source: self.source.clone(),
             build: self.build,
+            build_name: self.build_name.clone(),
             bound: self.bound.clone(),
             isolated: self.isolated,
         }
@@ -159,10 +179,20 @@ impl<'a> Scope<'a> {
                     Err(err("`source` can only be used inside a build block's sources and provisioners", at.clone()))
                 }
             },
-            "build" => Ok(match self.build {
-                BuildRefs::Late => Value::String(format!("{{{{ .{attr} }}}}")),
-                BuildRefs::Unknown => Value::Unknown,
-            }),
+            "build" => match (self.build, attr) {
+                (BuildRefs::Unknown, _) => Ok(Value::Unknown),
+                (_, "name") => Ok(Value::String(self.build_name.clone().unwrap_or_default())),
+                (BuildRefs::Late, _) => Ok(Value::String(UNKNOWN_BUILD_VALUE.to_string())),
+                (BuildRefs::Known(data), _) => match data.get(attr) {
+                    Some(v) => Ok(Value::String(v.clone())),
+                    None => {
+                        let mut known: Vec<&String> = data.keys().collect();
+                        let name = "name".to_string();
+                        known.push(&name);
+                        Err(undefined("build variable", "build", attr, known.into_iter(), at))
+                    }
+                },
+            },
             _ => Err(err(format!("unknown reference `{ns}.{attr}`"), at.clone())),
         }
     }
@@ -224,7 +254,20 @@ pub(crate) struct Locals {
 }
 
 impl Locals {
+    /// Locals whose values are already known (resolving a late value after the load).
+    pub fn preset(&self, values: &BTreeMap<String, Value>) {
+        let mut state = self.state.borrow_mut();
+        for (k, v) in values {
+            state.insert(k.clone(), LocalState::Done(v.clone()));
+        }
+    }
+
     pub fn get(&self, name: &str, ctx: &Ctx, at: &Span) -> EvalResult {
+        if self.defs.is_empty() {
+            if let Some(LocalState::Done(v)) = self.state.borrow().get(name) {
+                return Ok(v.clone());
+            }
+        }
         let Some(def) = self.defs.get(name) else {
             return Err(undefined("local", "local", name, self.defs.keys(), at));
         };

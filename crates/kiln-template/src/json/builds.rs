@@ -1,7 +1,7 @@
 //! One runnable [`Build`] per builder: provisioners and post-processors filtered by
 //! `only`/`except`, overrides merged, every string rendered with the build's context.
 
-use super::interp::{render_node, Renderer};
+use super::interp::{render_node, render_node_late, Renderer};
 use super::structure::{Named, Raw, RawPp, RawProv};
 use crate::plan::{Build, PostProcessor, Provisioner};
 use kiln_config::diag::{did_you_mean, Diagnostic, Diagnostics};
@@ -132,7 +132,7 @@ fn provisioner(p: &RawProv, build: &str, ctx: &Context, render: Renderer, diags:
     if let Some((_, o)) = p.overrides.iter().find(|(k, _)| k.name == build) {
         merge(&mut config, o);
     }
-    render_node(&mut config, ctx, render, diags);
+    render_node_late(&mut config, ctx, render, diags);
     Provisioner {
         provisioner_type: p.provisioner_type.clone(),
         name: None,
@@ -160,7 +160,7 @@ fn merge(config: &mut Node, over: &Node) {
 
 fn post_processor(pp: &RawPp, ctx: &Context, render: Renderer, diags: &mut Diagnostics) -> PostProcessor {
     let mut config = pp.config.clone();
-    render_node(&mut config, ctx, render, diags);
+    render_node_late(&mut config, ctx, render, diags);
     PostProcessor {
         post_processor_type: pp.post_processor_type.clone(),
         name: pp.name.clone(),

@@ -2,7 +2,7 @@
 //! [`kiln_gotmpl::render`]), with errors mapped back to the exact place in the JSON file.
 
 use kiln_config::diag::{Diagnostic, Diagnostics, Span};
-use kiln_config::node::{Node, NodeKind};
+use kiln_config::node::{GeneratedData, LateRef, LateValue, Node, NodeKind, Resolve};
 use kiln_gotmpl::{Context, RenderError};
 
 /// Renders one template string. Injectable so the loader can be tested on its own.
@@ -20,6 +20,73 @@ pub fn render_node(node: &mut Node, ctx: &Context, render: Renderer, diags: &mut
             items.iter_mut().for_each(|v| render_node(v, ctx, render, diags))
         }
         _ => {}
+    }
+}
+
+/// [`render_node`] for a provisioner's or post-processor's configuration: a string whose output
+/// still holds actions (`{{ build `Host` }}`, `{{ .Host }}`, `{{ .Vars }}`) becomes a late value,
+/// rendered again with the build's generated data when the component runs. Actions naming
+/// fields the generated data does not have stay for the component (`{{ .Vars }}` in an
+/// `execute_command`).
+pub fn render_node_late(node: &mut Node, ctx: &Context, render: Renderer, diags: &mut Diagnostics) {
+    match &mut node.kind {
+        NodeKind::String(s) if s.contains("{{") => match render(s, ctx) {
+            Ok(out) if out.contains("{{") => {
+                let refs = build_refs(s, node.span.as_ref());
+                let resolver = JsonLate { template: out.clone(), ctx: ctx.clone(), span: node.span.clone() };
+                let placeholder = Node::string(out, node.span.clone());
+                let late = LateValue::new(placeholder, s.clone(), refs, std::sync::Arc::new(resolver));
+                node.kind = NodeKind::Late(late);
+            }
+            Ok(out) => *s = out,
+            Err(e) => diags.push(render_error(&e, s, node.span.as_ref())),
+        },
+        NodeKind::Object(m) => m.iter_mut().for_each(|(_, v)| render_node_late(v, ctx, render, diags)),
+        NodeKind::Array(items) | NodeKind::Blocks(items) => {
+            items.iter_mut().for_each(|v| render_node_late(v, ctx, render, diags))
+        }
+        _ => {}
+    }
+}
+
+/// The ``{{ build `Name` }}`` references of `src`, located in the string literal at `span`.
+fn build_refs(src: &str, span: Option<&Span>) -> Vec<LateRef> {
+    let Ok(t) = kiln_gotmpl::Template::parse(src) else { return Vec::new() };
+    t.calls()
+        .into_iter()
+        .filter(|c| c.name == "build")
+        .filter_map(|c| {
+            let name = c.args.first().cloned().flatten()?;
+            let at = span.map(|sp| {
+                let start = source_offset(sp, c.offset);
+                Span::new(&sp.file, start, (start + "build".len()).min(sp.end))
+            });
+            Some(LateRef { name, span: at })
+        })
+        .collect()
+}
+
+/// A JSON string's late parts, rendered with the build's generated data.
+#[derive(Debug)]
+struct JsonLate {
+    /// The string as the loader rendered it: its late actions left as template text.
+    template: String,
+    ctx: Context,
+    span: Option<Span>,
+}
+
+impl Resolve for JsonLate {
+    fn resolve(&self, data: &GeneratedData) -> Result<Node, Diagnostics> {
+        let mut ctx = self.ctx.clone();
+        ctx.data = data.clone();
+        ctx.build_data = Some(data.clone());
+        match kiln_gotmpl::render(&self.template, &ctx) {
+            Ok(out) => Ok(Node::string(out, self.span.clone())),
+            Err(e) => Err(Diagnostic::error(format!("template error: {}", e.message))
+                .at_opt(self.span.clone())
+                .with_detail(format!("in {:?}", self.template))
+                .into()),
+        }
     }
 }
 

@@ -119,7 +119,9 @@ fn full_stage_builds_filter_merge_and_render() {
     assert_eq!((p.max_retries, p.timeout), (3, Some(Duration::from_secs(300))));
     // Provisioner 2 runs for null only; `.Path` stays for run time.
     assert_eq!(null.provisioners.len(), 1);
-    assert_eq!(null.provisioners[0].config.get("command").and_then(Node::as_str), Some("{{ .Path }}"));
+    let command = null.provisioners[0].config.get("command").unwrap();
+    assert_eq!(command.as_str(), Some("{{ .Path }}"));
+    assert!(matches!(command.kind, kiln_config::node::NodeKind::Late(_)));
     let chains = |b: &crate::plan::Build| -> Vec<Vec<String>> {
         b.post_processors.iter().map(|c| c.iter().map(|p| p.post_processor_type.clone()).collect()).collect()
     };
