@@ -1,0 +1,229 @@
+//! CD images read back by real readers: isoinfo (genisoimage), xorriso, and the Linux kernel.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+use kiln_toolkit::media::{CdSpec, MediaError, Source, Timestamp};
+use support::{read_tree, run, tool, Rng};
+
+/// A CD like the ones builders attach: cloud-init's seed, a Windows answer file, drivers in
+/// deep mixed-case directories, long names, a large local file, empty files and directories.
+fn sample(dir: &Path) -> (CdSpec, BTreeMap<String, Option<Vec<u8>>>) {
+    let mut rng = Rng(7);
+    let big = rng.bytes(5 * 1024 * 1024 + 123);
+    std::fs::write(dir.join("big.bin"), &big).unwrap();
+    std::fs::write(dir.join("network-config"), "version: 2\n").unwrap();
+    let long = format!("{}-x.yaml", "very-long-Name".repeat(14));
+    let longest = "n".repeat(255);
+    let deep = "a/B/c/D/e/F/g/H/i/J/deep-file.txt";
+    let files: Vec<(String, Source)> = vec![
+        ("user-data".into(), Source::Bytes(b"#cloud-config\nhostname: kiln\n".to_vec())),
+        ("meta-data".into(), Source::Bytes(b"instance-id: kiln\n".to_vec())),
+        ("network-config".into(), Source::File(dir.join("network-config"))),
+        ("network-configs".into(), Source::Bytes(b"other\n".to_vec())),
+        ("Autounattend.xml".into(), Source::Bytes(b"<unattend/>".to_vec())),
+        ("drivers/NetKVM/w10/amd64/netkvm.inf".into(), Source::Bytes(vec![b'i'; 3000])),
+        ("drivers/NetKVM/w10/amd64/netkvm.sys".into(), Source::Bytes(rng.bytes(70_000))),
+        (deep.into(), Source::Bytes(b"deep".to_vec())),
+        (long.clone(), Source::Bytes(b"long".to_vec())),
+        (longest.clone(), Source::Bytes(b"longest".to_vec())),
+        ("big/big.bin".into(), Source::File(dir.join("big.bin"))),
+        ("empty".into(), Source::Bytes(Vec::new())),
+        ("empty-dir".into(), Source::Directory),
+        ("dots.in.a.name.tar.gz".into(), Source::Bytes(b"gz".to_vec())),
+        ("UPPER.TXT".into(), Source::Bytes(b"UP".to_vec())),
+        ("lower.txt".into(), Source::Bytes(b"low".to_vec())),
+    ];
+    let mut expected = BTreeMap::new();
+    for (dest, source) in &files {
+        let parts: Vec<&str> = dest.split('/').collect();
+        for i in 1..parts.len() {
+            expected.insert(parts[..i].join("/"), None);
+        }
+        let content = match source {
+            Source::Bytes(b) => Some(b.clone()),
+            Source::File(p) => Some(std::fs::read(p).unwrap()),
+            Source::Directory => None,
+        };
+        expected.insert(dest.clone(), content);
+    }
+    let spec = CdSpec { label: "cidata".into(), files, timestamp: Some(Timestamp(1_700_000_000)) };
+    (spec, expected)
+}
+
+fn write(spec: &CdSpec, dir: &Path, name: &str) -> std::path::PathBuf {
+    let path = dir.join(name);
+    let size = spec.create(&path).unwrap();
+    assert_eq!(size, std::fs::metadata(&path).unwrap().len());
+    assert_eq!(size % 2048, 0);
+    path
+}
+
+#[test]
+fn isoinfo_sees_rock_ridge_joliet_and_the_label() {
+    let Some(isoinfo) = tool("isoinfo", "genisoimage") else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let (spec, expected) = sample(tmp.path());
+    let iso = write(&spec, tmp.path(), "cd.iso");
+
+    let info = run(Command::new(&isoinfo).arg("-d").arg("-i").arg(&iso));
+    assert!(info.contains("Volume id: cidata\n"), "{info}");
+    assert!(info.contains("Joliet with UCS level 3 found"), "{info}");
+    assert!(info.contains("Rock Ridge signatures version 1 found"), "{info}");
+    assert!(info.contains("Logical block size is: 2048"), "{info}");
+    let size = std::fs::metadata(&iso).unwrap().len() / 2048;
+    assert!(info.contains(&format!("Volume size is: {size}\n")), "{info}");
+
+    // Every path under Rock Ridge, exactly as given.
+    let listed = run(Command::new(&isoinfo).args(["-R", "-f", "-i"]).arg(&iso));
+    let mut listed: Vec<&str> = listed.lines().map(|l| l.trim_start_matches('/')).collect();
+    listed.sort();
+    let want: Vec<&str> = expected.keys().map(String::as_str).collect();
+    assert_eq!(listed, want);
+
+    // Contents through Rock Ridge and through Joliet names.
+    for (path, content) in &expected {
+        let Some(content) = content else { continue };
+        let got = Command::new(&isoinfo).args(["-R", "-x", &format!("/{path}"), "-i"]).arg(&iso).output().unwrap();
+        assert_eq!(&got.stdout, content, "Rock Ridge content of {path}");
+        if path.split('/').all(|p| p.len() <= 64) {
+            let got =
+                Command::new(&isoinfo).args(["-J", "-x", &format!("/{path};1"), "-i"]).arg(&iso).output().unwrap();
+            assert_eq!(&got.stdout, content, "Joliet content of {path}");
+        }
+    }
+
+    // Joliet keeps case and long names (within 64 characters).
+    let joliet = run(Command::new(&isoinfo).args(["-J", "-f", "-i"]).arg(&iso));
+    for name in [
+        "/user-data",
+        "/Autounattend.xml",
+        "/drivers/NetKVM/w10/amd64/netkvm.inf",
+        "/a/B/c/D/e/F/g/H/i/J/deep-file.txt",
+    ] {
+        assert!(joliet.lines().any(|l| l.trim_end_matches(";1") == name), "Joliet lacks {name}:\n{joliet}");
+    }
+    // The plain ISO9660 names are 8.3 upper case.
+    let plain = run(Command::new(&isoinfo).args(["-f", "-i"]).arg(&iso));
+    for line in plain.lines() {
+        for part in line.trim_start_matches('/').split('/') {
+            let part = part.trim_end_matches(";1");
+            let (name, ext) = part.split_once('.').unwrap_or((part, ""));
+            assert!(name.len() <= 8 && ext.len() <= 3, "{part} is not 8.3");
+            assert!(
+                part.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_' || c == '.'),
+                "{part}"
+            );
+        }
+    }
+}
+
+#[test]
+fn xorriso_extracts_the_same_tree() {
+    let Some(xorriso) = tool("xorriso", "xorriso") else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let (spec, expected) = sample(tmp.path());
+    let iso = write(&spec, tmp.path(), "cd.iso");
+    let out = tmp.path().join("out");
+    let report = Command::new(&xorriso)
+        .args(["-abort_on", "WARNING", "-osirrox", "on", "-indev"])
+        .arg(&iso)
+        .args(["-pvd_info", "-extract", "/"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&report.stderr).into_owned() + &String::from_utf8_lossy(&report.stdout);
+    assert!(report.status.success(), "{said}");
+    assert!(said.contains("Volume Id    : cidata"), "{said}");
+    assert_eq!(read_tree(&out), expected);
+}
+
+#[test]
+fn linux_mounts_it_with_rock_ridge_and_with_joliet() {
+    let Some(_) = tool("mount", "mount") else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let (spec, expected) = sample(tmp.path());
+    let iso = write(&spec, tmp.path(), "cd.iso");
+    let mnt = tmp.path().join("mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    if let Err(why) = support::try_mount(&iso, &mnt, "iso9660", "") {
+        assert!(!support::require_tools(), "KILN_REQUIRE_TOOLS=1 but mount -o loop fails here: {why}");
+        eprintln!("skipped: cannot loop-mount here: {why}");
+        return;
+    }
+    let rock = read_tree(&mnt);
+    support::umount(&mnt);
+    assert_eq!(rock, expected);
+
+    support::try_mount(&iso, &mnt, "iso9660", "norock").unwrap();
+    let joliet = read_tree(&mnt);
+    support::umount(&mnt);
+    for (path, content) in &expected {
+        if path.split('/').all(|p| p.len() <= 64) {
+            assert_eq!(joliet.get(path), Some(content), "Joliet view of {path}");
+        }
+    }
+    assert_eq!(joliet.len(), expected.len());
+
+    support::try_mount(&iso, &mnt, "iso9660", "norock,nojoliet").unwrap();
+    let plain = read_tree(&mnt);
+    support::umount(&mnt);
+    assert_eq!(plain.len(), expected.len());
+    assert_eq!(plain.get("user_dat").and_then(|c| c.as_deref()), Some(&b"#cloud-config\nhostname: kiln\n"[..]));
+}
+
+#[test]
+fn same_spec_same_bytes_whatever_the_order() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (spec, _) = sample(tmp.path());
+    let a = write(&spec, tmp.path(), "a.iso");
+    let b = write(&spec, tmp.path(), "b.iso");
+    let mut reversed = spec.clone();
+    reversed.files.reverse();
+    let c = write(&reversed, tmp.path(), "c.iso");
+    let a = std::fs::read(a).unwrap();
+    assert!(a == std::fs::read(b).unwrap(), "two writes differ");
+    assert!(a == std::fs::read(c).unwrap(), "the order of the spec's files changed the bytes");
+    let mut later = spec.clone();
+    later.timestamp = Some(Timestamp(1_800_000_000));
+    let mut d = Vec::new();
+    later.write(&mut d).unwrap();
+    assert!(a != d, "the timestamp is not in the image");
+}
+
+#[test]
+fn errors_name_the_problem() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = |label: &str, files: Vec<(&str, Source)>| CdSpec {
+        label: label.into(),
+        files: files.into_iter().map(|(d, s)| (d.to_string(), s)).collect(),
+        timestamp: Some(Timestamp::DEFAULT),
+    };
+    let err = spec(&"x".repeat(33), vec![]).write(&mut Vec::new()).unwrap_err();
+    assert!(matches!(err, MediaError::BadLabel { .. }), "{err}");
+    let err = spec("cidätä", vec![]).write(&mut Vec::new()).unwrap_err();
+    assert!(err.to_string().contains("printable ASCII"), "{err}");
+    let missing = tmp.path().join("missing");
+    let err = spec("x", vec![("a", Source::File(missing.clone()))]).write(&mut Vec::new()).unwrap_err();
+    assert!(err.to_string().contains(&missing.display().to_string()), "{err}");
+    let err = spec("x", vec![("a", Source::File(tmp.path().to_path_buf()))]).write(&mut Vec::new()).unwrap_err();
+    assert!(matches!(err, MediaError::NotRegular { .. }), "{err}");
+    // An existing output is never replaced.
+    std::fs::write(tmp.path().join("out.iso"), "keep").unwrap();
+    let err = spec("x", vec![]).create(&tmp.path().join("out.iso")).unwrap_err();
+    assert!(matches!(err, MediaError::Write { .. }), "{err}");
+    assert_eq!(std::fs::read(tmp.path().join("out.iso")).unwrap(), b"keep");
+}
+
+#[test]
+fn an_empty_cd_is_valid() {
+    let Some(isoinfo) = tool("isoinfo", "genisoimage") else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = CdSpec { label: String::new(), files: vec![], timestamp: None };
+    let iso = write(&spec, tmp.path(), "empty.iso");
+    let listed = run(Command::new(&isoinfo).args(["-R", "-f", "-i"]).arg(&iso));
+    assert_eq!(listed, "");
+}

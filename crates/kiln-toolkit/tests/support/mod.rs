@@ -1,0 +1,97 @@
+//! What the media tests share: finding the real readers, running them, comparing trees.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub fn require_tools() -> bool {
+    std::env::var("KILN_REQUIRE_TOOLS").is_ok_and(|v| v == "1")
+}
+
+/// The tool's path, or None after saying the test is skipped (a failure under
+/// KILN_REQUIRE_TOOLS=1). `package` is the Debian package that has it.
+pub fn tool(name: &str, package: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/sbin")])
+        .map(|d| d.join(name))
+        .find(|p| p.is_file());
+    if found.is_none() {
+        assert!(!require_tools(), "KILN_REQUIRE_TOOLS=1 but {name} (Debian package {package}) is not installed");
+        eprintln!("skipped: {name} is not installed (apt-get install {package})");
+    }
+    found
+}
+
+/// Runs a command; its stdout on success, a panic with everything it said otherwise.
+pub fn run(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed ({}):\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Every file (path -> bytes) and directory (path -> None) under `root`, paths relative.
+pub fn read_tree(root: &Path) -> BTreeMap<String, Option<Vec<u8>>> {
+    let mut out = BTreeMap::new();
+    walk(root, root, &mut out);
+    out
+}
+
+fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Option<Vec<u8>>>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let rel = path.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+        if path.is_dir() {
+            out.insert(rel, None);
+            walk(root, &path, out);
+        } else {
+            out.insert(rel, Some(std::fs::read(&path).unwrap()));
+        }
+    }
+}
+
+/// A small deterministic pseudo-random generator (xorshift64*), so failures replay.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+    pub fn bytes(&mut self, n: usize) -> Vec<u8> {
+        (0..n).map(|_| self.next() as u8).collect()
+    }
+}
+
+/// Whether this process may loop-mount (root, and the kernel allows it here). The mount is
+/// tried for real on a tiny image the caller provides.
+pub fn try_mount(image: &Path, dir: &Path, fstype: &str, options: &str) -> Result<(), String> {
+    let out = Command::new("mount")
+        .args(["-t", fstype, "-o", &format!("loop,ro,{options}")])
+        .arg(image)
+        .arg(dir)
+        .output()
+        .map_err(|e| e.to_string())?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+pub fn umount(dir: &Path) {
+    let _ = Command::new("umount").arg(dir).status();
+}
