@@ -1,6 +1,7 @@
 //! CD and floppy images for builders: `cd_*` and `floppy_*` options.
 
 mod error;
+pub mod fat;
 mod glob;
 pub mod iso9660;
 pub mod time;
@@ -9,6 +10,7 @@ mod tree;
 use std::path::PathBuf;
 
 pub use error::MediaError;
+pub use fat::FloppySpec;
 pub use iso9660::CdSpec;
 pub use time::Timestamp;
 
