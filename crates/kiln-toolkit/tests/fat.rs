@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use kiln_toolkit::media::{FloppySpec, MediaError, Source, Timestamp};
-use support::{read_tree, run, tool, Rng};
+use support::{mcopy_tree, read_tree, run, tool, Rng};
 
 /// A floppy like Windows builds use: an answer file, scripts, drivers in mixed-case
 /// directories, long names, and a name that is already 8.3.
@@ -56,17 +56,6 @@ fn write(spec: &FloppySpec, dir: &Path, name: &str) -> PathBuf {
     assert_eq!(size, spec.size);
     assert_eq!(std::fs::metadata(&path).unwrap().len(), spec.size);
     path
-}
-
-/// Every file and directory, copied out with mcopy (which reads VFAT long names).
-fn mcopy_tree(mcopy: &Path, img: &Path, out: &Path) -> BTreeMap<String, Option<Vec<u8>>> {
-    std::fs::create_dir_all(out).unwrap();
-    let listing = run(Command::new(mcopy.with_file_name("mdir")).args(["-b", "-/", "-i"]).arg(img).arg("::"));
-    if listing.trim().is_empty() {
-        return BTreeMap::new();
-    }
-    run(Command::new(mcopy).args(["-s", "-n", "-m", "-i"]).arg(img).arg("::*").arg(out));
-    read_tree(out)
 }
 
 #[test]

@@ -26,6 +26,11 @@ pub(crate) fn glob(base: &Path, pattern: &str) -> Result<Vec<(PathBuf, String)>,
             validate(part)?;
         }
     }
+    // Go splits off the last component as the pattern for names; after a trailing `/` that
+    // is the empty pattern, which matches no name.
+    if pattern.ends_with('/') {
+        return Ok(Vec::new());
+    }
     let start = if absolute { (PathBuf::from("/"), "/".to_string()) } else { (base.to_path_buf(), String::new()) };
     let mut current = vec![start];
     for part in parts {
@@ -266,6 +271,7 @@ mod tests {
         assert_eq!(shown("./[ab].txt"), ["a.txt", "b.txt"]);
         assert_eq!(shown("s*/*/z.txt"), ["sub/deep/z.txt"]);
         assert_eq!(shown("*/nothing"), Vec::<String>::new());
+        assert_eq!(shown("s*/"), Vec::<String>::new());
         assert!(glob(dir.path(), "[").is_err());
         let abs = format!("{}/*.log", dir.path().display());
         assert_eq!(glob(Path::new("/nowhere"), &abs).unwrap().len(), 1);

@@ -95,3 +95,24 @@ pub fn try_mount(image: &Path, dir: &Path, fstype: &str, options: &str) -> Resul
 pub fn umount(dir: &Path) {
     let _ = Command::new("umount").arg(dir).status();
 }
+
+/// Every file and directory of a FAT image, copied out with mcopy (which reads long names).
+pub fn mcopy_tree(mcopy: &Path, img: &Path, out: &Path) -> BTreeMap<String, Option<Vec<u8>>> {
+    std::fs::create_dir_all(out).unwrap();
+    let listing = run(Command::new(mcopy.with_file_name("mdir")).args(["-b", "-/", "-i"]).arg(img).arg("::"));
+    if listing.trim().is_empty() {
+        return BTreeMap::new();
+    }
+    run(Command::new(mcopy).args(["-s", "-n", "-m", "-i"]).arg(img).arg("::*").arg(out));
+    read_tree(out)
+}
+
+/// Every file and directory of an ISO image, extracted by xorriso through Rock Ridge.
+pub fn xorriso_tree(xorriso: &Path, iso: &Path, out: &Path) -> BTreeMap<String, Option<Vec<u8>>> {
+    run(Command::new(xorriso)
+        .args(["-abort_on", "WARNING", "-osirrox", "on", "-indev"])
+        .arg(iso)
+        .args(["-extract", "/"])
+        .arg(out));
+    read_tree(out)
+}

@@ -56,26 +56,30 @@ impl FloppySpec {
     /// A 3.5" high-density floppy, the one Packer always makes.
     pub const SIZE_1440K: u64 = 1_474_560;
 
-    /// Writes the image to `out`; returns its size in bytes. Everything that can be checked
-    /// before writing (label, names, whether the content fits) is checked first.
-    pub fn write(&self, out: &mut dyn Write) -> Result<u64, MediaError> {
-        let (ts, label, geometry) = self.prepare()?;
+    /// Checks everything that can be checked without writing: label, size, every path and
+    /// name, that the content fits, and that each local file exists and is a regular file.
+    pub fn check(&self) -> Result<(), MediaError> {
+        let label = label_bytes(&self.label)?;
+        let geometry = Geometry::for_size(self.size)?;
         let root = Dir::build(&self.files)?;
-        let plan = Plan::new(&root, geometry, label.is_some())?;
-        write_plan(&plan, label.as_ref(), ts, out, None)
+        Plan::new(&root, geometry, label.is_some()).map(|_| ())
+    }
+
+    /// Writes the image to `out`; returns its size in bytes. Everything
+    /// [`FloppySpec::check`] checks is checked before the first byte is written.
+    pub fn write(&self, out: &mut dyn Write) -> Result<u64, MediaError> {
+        self.write_to(out, None)
     }
 
     /// Writes the image to a new file at `path` (an existing file is never replaced); on
     /// error the partial file is removed.
     pub fn create(&self, path: &Path) -> Result<u64, MediaError> {
-        let (ts, label, geometry) = self.prepare()?;
-        let root = Dir::build(&self.files)?;
-        let plan = Plan::new(&root, geometry, label.is_some())?;
         let werr = |source| MediaError::Write { path: Some(path.to_path_buf()), source };
+        // Check before creating the file, so a bad spec leaves nothing behind.
+        self.check()?;
         let file = fs::File::create_new(path).map_err(werr)?;
         let mut out = BufWriter::with_capacity(256 * 1024, file);
-        let result = write_plan(&plan, label.as_ref(), ts, &mut out, Some(path))
-            .and_then(|n| out.flush().map(|_| n).map_err(werr));
+        let result = self.write_to(&mut out, Some(path)).and_then(|n| out.flush().map(|_| n).map_err(werr));
         if result.is_err() {
             drop(out);
             let _ = fs::remove_file(path);
@@ -83,12 +87,16 @@ impl FloppySpec {
         result
     }
 
-    fn prepare(&self) -> Result<(Timestamp, Option<[u8; 11]>, Geometry), MediaError> {
+    fn write_to(&self, out: &mut dyn Write, path: Option<&Path>) -> Result<u64, MediaError> {
         let ts = match self.timestamp {
             Some(ts) => ts,
             None => Timestamp::from_env()?,
         };
-        Ok((ts, label_bytes(&self.label)?, Geometry::for_size(self.size)?))
+        let label = label_bytes(&self.label)?;
+        let geometry = Geometry::for_size(self.size)?;
+        let root = Dir::build(&self.files)?;
+        let plan = Plan::new(&root, geometry, label.is_some())?;
+        write_plan(&plan, label.as_ref(), ts, out, path)
     }
 }
 

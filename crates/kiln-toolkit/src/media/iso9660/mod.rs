@@ -49,22 +49,38 @@ pub struct CdSpec {
 }
 
 impl CdSpec {
-    /// Writes the image to `out`; returns its size in bytes. Everything that can be checked
-    /// before writing (labels, names, sizes, local files) is checked first.
-    pub fn write(&self, out: &mut dyn Write) -> Result<u64, MediaError> {
-        let ts = match self.timestamp {
-            Some(ts) => ts,
-            None => Timestamp::from_env()?,
-        };
+    /// Checks everything that can be checked without writing: the label, every path and
+    /// name, sizes, and that each local file exists and is a regular file.
+    pub fn check(&self) -> Result<(), MediaError> {
+        let ts = self.timestamp.unwrap_or(Timestamp::DEFAULT);
         check_label(&self.label)?;
         let root = Dir::build(&self.files)?;
-        let plan = Plan::new(&root, ts)?;
-        plan.write(&self.label, ts, out, None)
+        Plan::new(&root, ts).map(|_| ())
+    }
+
+    /// Writes the image to `out`; returns its size in bytes. Everything [`CdSpec::check`]
+    /// checks is checked before the first byte is written.
+    pub fn write(&self, out: &mut dyn Write) -> Result<u64, MediaError> {
+        self.write_to(out, None)
     }
 
     /// Writes the image to a new file at `path` (an existing file is never replaced); on
     /// error the partial file is removed.
     pub fn create(&self, path: &Path) -> Result<u64, MediaError> {
+        let werr = |source| MediaError::Write { path: Some(path.to_path_buf()), source };
+        // Check before creating the file, so a bad spec leaves nothing behind.
+        self.check()?;
+        let file = fs::File::create_new(path).map_err(werr)?;
+        let mut out = BufWriter::with_capacity(256 * 1024, file);
+        let result = self.write_to(&mut out, Some(path)).and_then(|n| out.flush().map(|_| n).map_err(werr));
+        if result.is_err() {
+            drop(out);
+            let _ = fs::remove_file(path);
+        }
+        result
+    }
+
+    fn write_to(&self, out: &mut dyn Write, path: Option<&Path>) -> Result<u64, MediaError> {
         let ts = match self.timestamp {
             Some(ts) => ts,
             None => Timestamp::from_env()?,
@@ -72,18 +88,7 @@ impl CdSpec {
         check_label(&self.label)?;
         let root = Dir::build(&self.files)?;
         let plan = Plan::new(&root, ts)?;
-        let file = fs::File::create_new(path)
-            .map_err(|source| MediaError::Write { path: Some(path.to_path_buf()), source })?;
-        let mut out = BufWriter::with_capacity(256 * 1024, file);
-        let result = plan.write(&self.label, ts, &mut out, Some(path)).and_then(|n| {
-            out.flush().map_err(|source| MediaError::Write { path: Some(path.to_path_buf()), source })?;
-            Ok(n)
-        });
-        if result.is_err() {
-            drop(out);
-            let _ = fs::remove_file(path);
-        }
-        result
+        plan.write(&self.label, ts, out, path)
     }
 }
 
