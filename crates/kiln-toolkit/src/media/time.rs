@@ -68,6 +68,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn source_date_epoch() {
+        // The only test in this binary that reads the variable, so setting it races nothing.
+        std::env::set_var("SOURCE_DATE_EPOCH", "1700000000");
+        assert_eq!(Timestamp::from_env().unwrap(), Timestamp(1_700_000_000));
+        std::env::set_var("SOURCE_DATE_EPOCH", "");
+        assert_eq!(Timestamp::from_env().unwrap(), Timestamp::DEFAULT);
+        std::env::set_var("SOURCE_DATE_EPOCH", "yesterday");
+        let err = Timestamp::from_env().unwrap_err();
+        assert!(err.to_string().contains("SOURCE_DATE_EPOCH is \"yesterday\""), "{err}");
+        std::env::remove_var("SOURCE_DATE_EPOCH");
+        assert_eq!(Timestamp::from_env().unwrap(), Timestamp::DEFAULT);
+    }
+
+    #[test]
     fn civil_dates() {
         let c = Timestamp(0).civil();
         assert_eq!((c.year, c.month, c.day, c.hour), (1970, 1, 1, 0));

@@ -76,20 +76,28 @@ impl Rng {
     }
 }
 
-/// Whether this process may loop-mount (root, and the kernel allows it here). The mount is
-/// tried for real on a tiny image the caller provides.
-pub fn try_mount(image: &Path, dir: &Path, fstype: &str, options: &str) -> Result<(), String> {
+/// Loop-mounts `image` read-only. `Ok(false)`: skipped, because this kernel has no driver for
+/// `fstype` (a kernel's build, not something a package installs, so skipped even under
+/// KILN_REQUIRE_TOOLS=1) or mounting is not allowed here (a failure under KILN_REQUIRE_TOOLS=1).
+pub fn mount(image: &Path, dir: &Path, fstype: &str, options: &str) -> bool {
     let out = Command::new("mount")
         .args(["-t", fstype, "-o", &format!("loop,ro,{options}")])
         .arg(image)
         .arg(dir)
         .output()
-        .map_err(|e| e.to_string())?;
+        .unwrap_or_else(|e| panic!("cannot run mount: {e}"));
     if out.status.success() {
-        Ok(())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        return true;
     }
+    let why = String::from_utf8_lossy(&out.stderr).into_owned();
+    let known = std::fs::read_to_string("/proc/filesystems").unwrap_or_default();
+    if !known.lines().any(|l| l.split_whitespace().last() == Some(fstype)) {
+        eprintln!("skipped: this kernel has no {fstype} driver ({})", why.trim());
+        return false;
+    }
+    assert!(!require_tools(), "KILN_REQUIRE_TOOLS=1 but mount -o loop fails here: {why}");
+    eprintln!("skipped: cannot loop-mount here: {}", why.trim());
+    false
 }
 
 pub fn umount(dir: &Path) {
@@ -99,8 +107,11 @@ pub fn umount(dir: &Path) {
 /// Every file and directory of a FAT image, copied out with mcopy (which reads long names).
 pub fn mcopy_tree(mcopy: &Path, img: &Path, out: &Path) -> BTreeMap<String, Option<Vec<u8>>> {
     std::fs::create_dir_all(out).unwrap();
-    let listing = run(Command::new(mcopy.with_file_name("mdir")).args(["-b", "-/", "-i"]).arg(img).arg("::"));
-    if listing.trim().is_empty() {
+    // `mdir -b` of an empty root says `File "::" not found` and fails.
+    let listing =
+        Command::new(mcopy.with_file_name("mdir")).args(["-b", "-/", "-i"]).arg(img).arg("::").output().unwrap();
+    if listing.stdout.iter().all(u8::is_ascii_whitespace) {
+        assert!(String::from_utf8_lossy(&listing.stderr).contains("not found"), "mdir: {listing:?}");
         return BTreeMap::new();
     }
     run(Command::new(mcopy).args(["-s", "-n", "-m", "-i"]).arg(img).arg("::*").arg(out));
@@ -114,5 +125,13 @@ pub fn xorriso_tree(xorriso: &Path, iso: &Path, out: &Path) -> BTreeMap<String, 
         .arg(iso)
         .args(["-extract", "/"])
         .arg(out));
+    read_tree(out)
+}
+
+/// Every file and directory of an image as 7-Zip extracts it (Joliet names for an ISO, long
+/// names for FAT: the view Windows has).
+pub fn sevenzip_tree(sevenzip: &Path, image: &Path, out: &Path) -> BTreeMap<String, Option<Vec<u8>>> {
+    std::fs::create_dir_all(out).unwrap();
+    run(Command::new(sevenzip).args(["x", "-y", "-bd"]).arg(format!("-o{}", out.display())).arg(image));
     read_tree(out)
 }
