@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use kiln_toolkit::media::{FloppySpec, MediaError, Source, Timestamp};
-use support::{mcopy_tree, read_tree, run, tool, Rng};
+use support::{mcopy_tree, run, tool, Rng};
 
 /// A floppy like Windows builds use: an answer file, scripts, drivers in mixed-case
 /// directories, long names, and a name that is already 8.3.
@@ -28,19 +28,7 @@ fn sample(dir: &Path) -> (FloppySpec, BTreeMap<String, Option<Vec<u8>>>) {
         ("empty".into(), Source::Bytes(Vec::new())),
         ("empty-dir".into(), Source::Directory),
     ];
-    let mut expected = BTreeMap::new();
-    for (dest, source) in &files {
-        let parts: Vec<&str> = dest.split('/').collect();
-        for i in 1..parts.len() {
-            expected.insert(parts[..i].join("/"), None);
-        }
-        let content = match source {
-            Source::Bytes(b) => Some(b.clone()),
-            Source::File(p) => Some(std::fs::read(p).unwrap()),
-            Source::Directory => None,
-        };
-        expected.insert(dest.clone(), content);
-    }
+    let expected = support::expected_tree(&files);
     let spec = FloppySpec {
         label: "packer".into(),
         files,
@@ -117,17 +105,10 @@ fn larger_images_are_fat16_and_still_clean() {
 
 #[test]
 fn linux_mounts_it_as_vfat() {
-    let Some(_) = tool("mount", "mount") else { return };
     let tmp = tempfile::tempdir().unwrap();
     let (spec, expected) = sample(tmp.path());
     let img = write(&spec, tmp.path(), "floppy.img");
-    let mnt = tmp.path().join("mnt");
-    std::fs::create_dir(&mnt).unwrap();
-    if !support::mount(&img, &mnt, "vfat", "utf8") {
-        return;
-    }
-    let seen = read_tree(&mnt);
-    support::umount(&mnt);
+    let Some(seen) = support::mounted_tree(&img, "vfat", "utf8") else { return };
     assert_eq!(seen, expected);
 }
 

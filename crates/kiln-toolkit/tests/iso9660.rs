@@ -37,19 +37,7 @@ fn sample(dir: &Path) -> (CdSpec, BTreeMap<String, Option<Vec<u8>>>) {
         ("UPPER.TXT".into(), Source::Bytes(b"UP".to_vec())),
         ("lower.txt".into(), Source::Bytes(b"low".to_vec())),
     ];
-    let mut expected = BTreeMap::new();
-    for (dest, source) in &files {
-        let parts: Vec<&str> = dest.split('/').collect();
-        for i in 1..parts.len() {
-            expected.insert(parts[..i].join("/"), None);
-        }
-        let content = match source {
-            Source::Bytes(b) => Some(b.clone()),
-            Source::File(p) => Some(std::fs::read(p).unwrap()),
-            Source::Directory => None,
-        };
-        expected.insert(dest.clone(), content);
-    }
+    let expected = support::expected_tree(&files);
     let spec = CdSpec { label: "cidata".into(), files, timestamp: Some(Timestamp(1_700_000_000)) };
     (spec, expected)
 }
@@ -143,22 +131,13 @@ fn xorriso_extracts_the_same_tree() {
 
 #[test]
 fn linux_mounts_it_with_rock_ridge_and_with_joliet() {
-    let Some(_) = tool("mount", "mount") else { return };
     let tmp = tempfile::tempdir().unwrap();
     let (spec, expected) = sample(tmp.path());
     let iso = write(&spec, tmp.path(), "cd.iso");
-    let mnt = tmp.path().join("mnt");
-    std::fs::create_dir(&mnt).unwrap();
-    if !support::mount(&iso, &mnt, "iso9660", "") {
-        return;
-    }
-    let rock = read_tree(&mnt);
-    support::umount(&mnt);
+    let Some(rock) = support::mounted_tree(&iso, "iso9660", "") else { return };
     assert_eq!(rock, expected);
 
-    assert!(support::mount(&iso, &mnt, "iso9660", "norock"));
-    let joliet = read_tree(&mnt);
-    support::umount(&mnt);
+    let joliet = support::mounted_tree(&iso, "iso9660", "norock").unwrap();
     for (path, content) in &expected {
         if path.split('/').all(|p| p.len() <= 64) {
             assert_eq!(joliet.get(path), Some(content), "Joliet view of {path}");
@@ -166,9 +145,7 @@ fn linux_mounts_it_with_rock_ridge_and_with_joliet() {
     }
     assert_eq!(joliet.len(), expected.len());
 
-    assert!(support::mount(&iso, &mnt, "iso9660", "norock,nojoliet"));
-    let plain = read_tree(&mnt);
-    support::umount(&mnt);
+    let plain = support::mounted_tree(&iso, "iso9660", "norock,nojoliet").unwrap();
     assert_eq!(plain.len(), expected.len());
     assert_eq!(plain.get("user_dat").and_then(|c| c.as_deref()), Some(&b"#cloud-config\nhostname: kiln\n"[..]));
 }
@@ -285,4 +262,65 @@ fn a_large_file_streams_through() {
     let iso = write(&spec, tmp.path(), "large.iso");
     let got = support::xorriso_tree(&xorriso, &iso, &tmp.path().join("out"));
     assert!(got.get("disk/large.bin") == Some(&Some(data)), "large.bin reads back differently");
+}
+
+/// Windows finds directories through the path tables: for the primary and the Joliet volume,
+/// each path table entry must name a directory whose `.` record points at the same extent,
+/// and the entries must be in ECMA-119 order (level, parent number, name).
+#[test]
+fn path_tables_agree_with_the_directories() {
+    let Some(isoinfo) = tool("isoinfo", "genisoimage") else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let (spec, expected) = sample(tmp.path());
+    let iso = write(&spec, tmp.path(), "cd.iso");
+    let dirs_expected = 1 + expected.values().filter(|v| v.is_none()).count();
+    for joliet in [false, true] {
+        let flag: &[&str] = if joliet { &["-J"] } else { &[] };
+        let table = run(Command::new(&isoinfo).args(flag).args(["-p", "-i"]).arg(&iso));
+        // Each entry: (parent number, extent, name), numbered from 1.
+        let entries: Vec<(usize, u32, String)> = table
+            .lines()
+            .skip(1)
+            .map(|l| {
+                let (_, rest) = l.split_once(':').unwrap();
+                let mut f = rest.split_whitespace();
+                let parent = f.next().unwrap().parse().unwrap();
+                let extent = u32::from_str_radix(f.next().unwrap(), 16).unwrap();
+                (parent, extent, f.collect::<Vec<_>>().join(" "))
+            })
+            .collect();
+        assert_eq!(entries.len(), dirs_expected, "{table}");
+        let mut paths = vec!["/".to_string()];
+        let mut levels = vec![1usize];
+        for (i, (parent, _, name)) in entries.iter().enumerate().skip(1) {
+            assert!(*parent <= i, "entry {} has parent {parent}, not listed before it", i + 1);
+            paths.push(format!("{}{name}/", paths[parent - 1]));
+            levels.push(levels[parent - 1] + 1);
+        }
+        for i in 1..entries.len() {
+            let a = (levels[i - 1], entries[i - 1].0, &entries[i - 1].2);
+            let b = (levels[i], entries[i].0, &entries[i].2);
+            assert!(a < b, "path table out of order: {a:?} before {b:?}");
+        }
+        // The extent of each directory's `.` record, by path.
+        let listing = run(Command::new(&isoinfo).args(flag).args(["-l", "-i"]).arg(&iso));
+        let mut dots = BTreeMap::new();
+        let mut current = String::new();
+        for line in listing.lines() {
+            if let Some(dir) = line.strip_prefix("Directory listing of ") {
+                current = dir.trim().to_string();
+            } else if line.ends_with("]  . ") {
+                let inside = &line[line.find('[').unwrap() + 1..line.find(']').unwrap()];
+                dots.insert(current.clone(), inside.split_whitespace().next().unwrap().parse::<u32>().unwrap());
+            }
+        }
+        assert_eq!(dots.len(), entries.len(), "{listing}");
+        for (path, (_, extent, _)) in paths.iter().zip(&entries) {
+            assert_eq!(
+                dots.get(path),
+                Some(extent),
+                "joliet={joliet}: {path} in the path table and its `.` record differ"
+            );
+        }
+    }
 }

@@ -100,21 +100,6 @@ fn tree(rng: &mut Rng, depth: u32, path: &str, files: &mut Vec<(String, Source)>
     }
 }
 
-fn expected(files: &[(String, Source)]) -> BTreeMap<String, Option<Vec<u8>>> {
-    files
-        .iter()
-        .map(|(d, s)| {
-            (
-                d.clone(),
-                match s {
-                    Source::Bytes(b) => Some(b.clone()),
-                    _ => None,
-                },
-            )
-        })
-        .collect()
-}
-
 type Tree = BTreeMap<String, Option<Vec<u8>>>;
 
 /// Equal trees, or a panic that names the paths that differ (not their bytes).
@@ -191,12 +176,20 @@ fn random_trees_write_or_fail_for_a_reason() {
                     std::fs::write(&path, &iso).unwrap();
                     if let Some(xorriso) = &xorriso {
                         let got = xorriso_tree(xorriso, &path, &tmp.path().join(format!("{case}-iso")));
-                        assert_same(&got, &expected(&files), &format!("case {case}: the CD (Rock Ridge, xorriso)"));
+                        assert_same(
+                            &got,
+                            &support::expected_tree(&files),
+                            &format!("case {case}: the CD (Rock Ridge, xorriso)"),
+                        );
                         read_back += 1;
                     }
                     if let (Some(sevenzip), true) = (&sevenzip, joliet_keeps(&files)) {
                         let got = sevenzip_tree(sevenzip, &path, &tmp.path().join(format!("{case}-iso-7z")));
-                        assert_same(&got, &expected(&files), &format!("case {case}: the CD (Joliet, 7z)"));
+                        assert_same(
+                            &got,
+                            &support::expected_tree(&files),
+                            &format!("case {case}: the CD (Joliet, 7z)"),
+                        );
                         read_back += 1;
                     }
                 }
@@ -224,7 +217,11 @@ fn random_trees_write_or_fail_for_a_reason() {
                     let bmp = components(&files).all(|n| n.chars().all(|c| (c as u32) < 0x10000));
                     if let (Some(mcopy), true) = (&mcopy, bmp) {
                         let got = mcopy_tree(mcopy, &path, &tmp.path().join(format!("{case}-fat")));
-                        assert_same(&got, &expected(&files), &format!("case {case}: the floppy (mtools)"));
+                        assert_same(
+                            &got,
+                            &support::expected_tree(&files),
+                            &format!("case {case}: the floppy (mtools)"),
+                        );
                         read_back += 1;
                     }
                     if let Some(fsck) = &fsck {
@@ -232,7 +229,7 @@ fn random_trees_write_or_fail_for_a_reason() {
                     }
                     if let Some(sevenzip) = &sevenzip {
                         let got = sevenzip_tree(sevenzip, &path, &tmp.path().join(format!("{case}-fat-7z")));
-                        assert_same(&got, &expected(&files), &format!("case {case}: the floppy (7z)"));
+                        assert_same(&got, &support::expected_tree(&files), &format!("case {case}: the floppy (7z)"));
                         read_back += 1;
                     }
                 }

@@ -53,7 +53,9 @@ mod options;
 pub mod time;
 mod tree;
 
-use std::path::PathBuf;
+use std::fs;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
 
 pub use error::MediaError;
 pub use fat::FloppySpec;
@@ -71,4 +73,21 @@ pub enum Source {
     Bytes(Vec<u8>),
     /// A directory; empty unless other entries go below it.
     Directory,
+}
+
+/// Writes an image to a new file at `path` with `write` (an existing file is never replaced);
+/// on error the partial file is removed.
+fn create_image(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write, Option<&Path>) -> Result<u64, MediaError>,
+) -> Result<u64, MediaError> {
+    let werr = |source| MediaError::Write { path: Some(path.to_path_buf()), source };
+    let file = fs::File::create_new(path).map_err(werr)?;
+    let mut out = BufWriter::with_capacity(256 * 1024, file);
+    let result = write(&mut out, Some(path)).and_then(|n| out.flush().map(|_| n).map_err(werr));
+    if result.is_err() {
+        drop(out);
+        let _ = fs::remove_file(path);
+    }
+    result
 }

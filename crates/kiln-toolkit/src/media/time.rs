@@ -27,6 +27,11 @@ impl Timestamp {
         }
     }
 
+    /// `ts` when given, else [`Timestamp::from_env`].
+    pub fn or_env(ts: Option<Timestamp>) -> Result<Timestamp, MediaError> {
+        ts.map_or_else(Timestamp::from_env, Ok)
+    }
+
     /// The UTC calendar date and time.
     pub(crate) fn civil(self) -> Civil {
         let days = (self.0 / 86_400) as i64;

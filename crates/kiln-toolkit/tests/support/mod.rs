@@ -2,6 +2,8 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
+
+use kiln_toolkit::media::Source;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -76,32 +78,53 @@ impl Rng {
     }
 }
 
-/// Loop-mounts `image` read-only. `Ok(false)`: skipped, because this kernel has no driver for
-/// `fstype` (a kernel's build, not something a package installs, so skipped even under
-/// KILN_REQUIRE_TOOLS=1) or mounting is not allowed here (a failure under KILN_REQUIRE_TOOLS=1).
-pub fn mount(image: &Path, dir: &Path, fstype: &str, options: &str) -> bool {
+/// The tree an image of `files` must hold: every path with its parents, files with their
+/// bytes, directories as None. Later entries replace earlier ones, as in a spec.
+pub fn expected_tree(files: &[(String, Source)]) -> BTreeMap<String, Option<Vec<u8>>> {
+    let mut expected = BTreeMap::new();
+    for (dest, source) in files {
+        let parts: Vec<&str> = dest.split('/').collect();
+        for i in 1..parts.len() {
+            expected.insert(parts[..i].join("/"), None);
+        }
+        let content = match source {
+            Source::Bytes(b) => Some(b.clone()),
+            Source::File(p) => Some(std::fs::read(p).unwrap()),
+            Source::Directory => None,
+        };
+        expected.insert(dest.clone(), content);
+    }
+    expected
+}
+
+/// The tree the kernel shows when it loop-mounts `image` read-only, or None when skipped:
+/// this kernel has no driver for `fstype` (a kernel's build, not something a package
+/// installs, so skipped even under KILN_REQUIRE_TOOLS=1) or mounting is not allowed here (a
+/// failure under KILN_REQUIRE_TOOLS=1).
+pub fn mounted_tree(image: &Path, fstype: &str, options: &str) -> Option<BTreeMap<String, Option<Vec<u8>>>> {
+    tool("mount", "mount")?;
+    let dir = image.with_extension(format!("mnt-{}", options.replace(',', "-")));
+    std::fs::create_dir_all(&dir).unwrap();
     let out = Command::new("mount")
         .args(["-t", fstype, "-o", &format!("loop,ro,{options}")])
         .arg(image)
-        .arg(dir)
+        .arg(&dir)
         .output()
         .unwrap_or_else(|e| panic!("cannot run mount: {e}"));
-    if out.status.success() {
-        return true;
+    if !out.status.success() {
+        let why = String::from_utf8_lossy(&out.stderr).into_owned();
+        let known = std::fs::read_to_string("/proc/filesystems").unwrap_or_default();
+        if !known.lines().any(|l| l.split_whitespace().last() == Some(fstype)) {
+            eprintln!("skipped: this kernel has no {fstype} driver ({})", why.trim());
+            return None;
+        }
+        assert!(!require_tools(), "KILN_REQUIRE_TOOLS=1 but mount -o loop fails here: {why}");
+        eprintln!("skipped: cannot loop-mount here: {}", why.trim());
+        return None;
     }
-    let why = String::from_utf8_lossy(&out.stderr).into_owned();
-    let known = std::fs::read_to_string("/proc/filesystems").unwrap_or_default();
-    if !known.lines().any(|l| l.split_whitespace().last() == Some(fstype)) {
-        eprintln!("skipped: this kernel has no {fstype} driver ({})", why.trim());
-        return false;
-    }
-    assert!(!require_tools(), "KILN_REQUIRE_TOOLS=1 but mount -o loop fails here: {why}");
-    eprintln!("skipped: cannot loop-mount here: {}", why.trim());
-    false
-}
-
-pub fn umount(dir: &Path) {
-    let _ = Command::new("umount").arg(dir).status();
+    let tree = read_tree(&dir);
+    let _ = Command::new("umount").arg(&dir).status();
+    Some(tree)
 }
 
 /// Every file and directory of a FAT image, copied out with mcopy (which reads long names).

@@ -16,8 +16,7 @@ mod geometry;
 mod layout;
 mod names;
 
-use std::fs;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::Path;
 
 use geometry::{Geometry, FATS, RESERVED, SECTOR};
@@ -25,7 +24,7 @@ use layout::Plan;
 
 use super::time::Timestamp;
 use super::tree::{copy_content, write_zeros, Dir};
-use super::{MediaError, Source};
+use super::{create_image, MediaError, Source};
 
 /// What goes on a floppy: its label, its files and its size.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,6 +58,7 @@ impl FloppySpec {
     /// Checks everything that can be checked without writing: label, size, every path and
     /// name, that the content fits, and that each local file exists and is a regular file.
     pub fn check(&self) -> Result<(), MediaError> {
+        Timestamp::or_env(self.timestamp)?;
         let label = label_bytes(&self.label)?;
         let geometry = Geometry::for_size(self.size)?;
         let root = Dir::build(&self.files)?;
@@ -74,24 +74,13 @@ impl FloppySpec {
     /// Writes the image to a new file at `path` (an existing file is never replaced); on
     /// error the partial file is removed.
     pub fn create(&self, path: &Path) -> Result<u64, MediaError> {
-        let werr = |source| MediaError::Write { path: Some(path.to_path_buf()), source };
         // Check before creating the file, so a bad spec leaves nothing behind.
         self.check()?;
-        let file = fs::File::create_new(path).map_err(werr)?;
-        let mut out = BufWriter::with_capacity(256 * 1024, file);
-        let result = self.write_to(&mut out, Some(path)).and_then(|n| out.flush().map(|_| n).map_err(werr));
-        if result.is_err() {
-            drop(out);
-            let _ = fs::remove_file(path);
-        }
-        result
+        create_image(path, |out, path| self.write_to(out, path))
     }
 
     fn write_to(&self, out: &mut dyn Write, path: Option<&Path>) -> Result<u64, MediaError> {
-        let ts = match self.timestamp {
-            Some(ts) => ts,
-            None => Timestamp::from_env()?,
-        };
+        let ts = Timestamp::or_env(self.timestamp)?;
         let label = label_bytes(&self.label)?;
         let geometry = Geometry::for_size(self.size)?;
         let root = Dir::build(&self.files)?;

@@ -21,8 +21,7 @@ mod layout;
 mod names;
 mod records;
 
-use std::fs;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::Path;
 
 use layout::{Flat, Target, View};
@@ -30,7 +29,7 @@ use records::{Descriptor, Volume, SECTOR};
 
 use super::time::Timestamp;
 use super::tree::{copy_content, write_zeros, Dir};
-use super::{MediaError, Source};
+use super::{create_image, MediaError, Source};
 
 /// What goes on a CD: its label and its files.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -52,7 +51,7 @@ impl CdSpec {
     /// Checks everything that can be checked without writing: the label, every path and
     /// name, sizes, and that each local file exists and is a regular file.
     pub fn check(&self) -> Result<(), MediaError> {
-        let ts = self.timestamp.unwrap_or(Timestamp::DEFAULT);
+        let ts = Timestamp::or_env(self.timestamp)?;
         check_label(&self.label)?;
         let root = Dir::build(&self.files)?;
         Plan::new(&root, ts).map(|_| ())
@@ -67,24 +66,13 @@ impl CdSpec {
     /// Writes the image to a new file at `path` (an existing file is never replaced); on
     /// error the partial file is removed.
     pub fn create(&self, path: &Path) -> Result<u64, MediaError> {
-        let werr = |source| MediaError::Write { path: Some(path.to_path_buf()), source };
         // Check before creating the file, so a bad spec leaves nothing behind.
         self.check()?;
-        let file = fs::File::create_new(path).map_err(werr)?;
-        let mut out = BufWriter::with_capacity(256 * 1024, file);
-        let result = self.write_to(&mut out, Some(path)).and_then(|n| out.flush().map(|_| n).map_err(werr));
-        if result.is_err() {
-            drop(out);
-            let _ = fs::remove_file(path);
-        }
-        result
+        create_image(path, |out, path| self.write_to(out, path))
     }
 
     fn write_to(&self, out: &mut dyn Write, path: Option<&Path>) -> Result<u64, MediaError> {
-        let ts = match self.timestamp {
-            Some(ts) => ts,
-            None => Timestamp::from_env()?,
-        };
+        let ts = Timestamp::or_env(self.timestamp)?;
         check_label(&self.label)?;
         let root = Dir::build(&self.files)?;
         let plan = Plan::new(&root, ts)?;
