@@ -161,6 +161,11 @@ fn content_that_does_not_fit_is_an_error_before_writing() {
     let err = many.write(&mut Vec::new()).unwrap_err();
     assert!(matches!(err, MediaError::TooManyEntries { .. }), "{err}");
 
+    // 33000 lower-case names take a long-name entry each: more than a directory's 65536.
+    let crowded = spec((0..33_000).map(|i| (format!("d/f{i}"), Source::Bytes(vec![]))).collect());
+    let err = crowded.write(&mut Vec::new()).unwrap_err();
+    assert!(matches!(err, MediaError::TooManyEntries { needed: 66_002, limit: 65_536, .. }), "{err}");
+
     let case = spec(vec![("A.txt".into(), Source::Bytes(vec![])), ("a.txt".into(), Source::Bytes(vec![]))]);
     let err = case.write(&mut Vec::new()).unwrap_err();
     assert!(matches!(err, MediaError::Conflict { .. }), "{err}");

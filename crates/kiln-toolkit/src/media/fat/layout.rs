@@ -96,6 +96,10 @@ impl<'t, 'a> Plan<'t, 'a> {
 
     fn add(&mut self, dir: &'t Dir<'a>, parent: usize, path: &str) -> Result<usize, MediaError> {
         let index = self.dirs.len();
+        // Checked again with long names counted below; this bound keeps numeric tails short.
+        if dir.children.len() as u64 > MAX_DIR_ENTRIES {
+            return Err(too_many(path, dir.children.len() as u64));
+        }
         self.dirs.push(PlanDir { parent, entries: Vec::new(), first_cluster: 0, clusters: 0 });
         // FAT compares names without case: two names that differ only in case are one name.
         let mut seen: HashMap<String, &str> = HashMap::new();
@@ -123,13 +127,9 @@ impl<'t, 'a> Plan<'t, 'a> {
             };
             entries.push(Entry { short, long, target });
         }
-        if index != 0 && 2 + entries.iter().map(|e| 1 + e.long.len() as u64).sum::<u64>() > MAX_DIR_ENTRIES {
-            return Err(MediaError::TooManyEntries {
-                path: format!("/{path}"),
-                needed: 2 + entries.iter().map(|e| 1 + e.long.len() as u64).sum::<u64>(),
-                limit: MAX_DIR_ENTRIES,
-                hint: "a FAT directory holds at most 65536 entries (a long name takes one more per 13 characters); split the directory",
-            });
+        let needed = 2 + entries.iter().map(|e| 1 + e.long.len() as u64).sum::<u64>();
+        if index != 0 && needed > MAX_DIR_ENTRIES {
+            return Err(too_many(path, needed));
         }
         self.dirs[index].entries = entries;
         Ok(index)
@@ -196,6 +196,15 @@ impl<'t, 'a> Plan<'t, 'a> {
             }
         }
         out
+    }
+}
+
+fn too_many(path: &str, needed: u64) -> MediaError {
+    MediaError::TooManyEntries {
+        path: format!("/{path}"),
+        needed,
+        limit: MAX_DIR_ENTRIES,
+        hint: "a FAT directory holds at most 65536 entries (a long name takes one more per 13 characters); split the directory",
     }
 }
 

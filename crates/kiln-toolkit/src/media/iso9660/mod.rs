@@ -111,6 +111,16 @@ impl<'t, 'a> Plan<'t, 'a> {
         let flat = Flat::new(root)?;
         let primary = View::new(&flat, true, ts);
         let joliet = View::new(&flat, false, ts);
+        // A directory's size is a 32-bit field too.
+        let largest = primary.sectors.iter().chain(&joliet.sectors).max().copied().unwrap_or(1);
+        if u64::from(largest) * SECTOR as u64 > u64::from(u32::MAX) {
+            return Err(MediaError::TooManyEntries {
+                path: "a directory".into(),
+                needed: u64::from(largest) * SECTOR as u64,
+                limit: u64::from(u32::MAX),
+                hint: "an ISO9660 directory's records must fit in 4 GiB; spread the files over more directories",
+            });
+        }
         let mut next: u64 = 19; // system area (16), primary, Joliet, terminator
         let mut take = |n: u64| {
             let at = next;
