@@ -14,8 +14,8 @@
 //! - **Relative paths and patterns** start at the directory the builder passes (Packer: the
 //!   working directory). A path containing `*`, `?` or `[` is a glob (Go's `filepath.Glob`:
 //!   `*` stays within one directory and matches dot files, `[^a-z]` negates, `\` escapes,
-//!   no `**`); a glob that matches nothing adds nothing, a malformed one is an error. Any other
-//!   path must exist.
+//!   no `**`, a pattern ending in `/` matches nothing); a glob that matches nothing adds
+//!   nothing, a malformed one is an error. Any other path must exist.
 //! - **`cd_files`**: a file goes to the CD's root under its own name. A directory written
 //!   without a trailing slash (`dir`) is copied as itself, `dir/`, `dir/.` and `.` copy its
 //!   content to the root; each match of a glob is taken as written that way (`dir/*` puts the

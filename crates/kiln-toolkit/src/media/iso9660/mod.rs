@@ -10,8 +10,8 @@
 //!   shortened keeping a short extension, and numbered `~1` when that makes two the same),
 //!   `* / : ; ? \` and control characters as `_`, trailing dots dropped.
 //!
-//! Directories may nest deeper than ISO9660's eight levels (no relocation): Linux, Windows,
-//! xorriso and isoinfo read them. The layout is fixed: system area, volume descriptors
+//! Directories may nest deeper than ISO9660's eight levels, without Rock Ridge relocation
+//! (`rr_moved`): the kernel, xorriso, isoinfo and 7-Zip read them as they are. The layout is fixed: system area, volume descriptors
 //! (primary, Joliet, terminator), path tables, directory extents, Rock Ridge continuation
 //! areas, then file data in the order of a depth-first walk in name order, each file in one
 //! extent (so below 4 GiB). Every date is the spec's timestamp, so the same spec writes the
