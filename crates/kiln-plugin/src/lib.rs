@@ -7,17 +7,27 @@
 //! framing with msgpack bodies, concurrent calls matched by sequence number), `gob` (the few
 //! gob values the protocol carries), and the component clients on top.
 
+mod artifact;
 mod broker;
 mod client;
+pub mod communicator;
+mod components;
 pub mod error;
 pub mod gob;
 pub mod handshake;
 pub mod hcldec;
+pub mod host;
 pub mod msgpack;
 pub mod process;
 mod rpc;
+mod services;
 pub mod yamux;
 
+pub use artifact::ArtifactClient;
 pub use client::{Client, StartTimings};
+pub use components::{
+    BuilderClient, ConfigValue, DatasourceClient, PostProcessed, PostProcessorClient, Prepared, ProvisionerClient,
+};
 pub use error::{Error, ErrorKind, Result};
+pub use host::{BoxRead, BoxWrite, CancelSignal, HostArtifact, HostCommunicator, HostHook, HostUi};
 pub use process::PluginCommand;

@@ -51,3 +51,70 @@ impl Drop for TempDir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use kiln_plugin::communicator::PluginCommunicator;
+use kiln_plugin::{CancelSignal, HostHook, HostUi};
+
+/// A Ui that keeps what the plugin said, as `kind: text` lines.
+#[derive(Default)]
+pub struct RecordingUi(pub Mutex<Vec<String>>);
+
+impl RecordingUi {
+    pub fn lines(&self) -> Vec<String> {
+        self.0.lock().unwrap().clone()
+    }
+    fn push(&self, kind: &str, text: &str) {
+        self.0.lock().unwrap().push(format!("{kind}: {text}"));
+    }
+}
+
+#[async_trait]
+impl HostUi for RecordingUi {
+    async fn say(&self, m: &str) {
+        self.push("say", m)
+    }
+    async fn message(&self, m: &str) {
+        self.push("message", m)
+    }
+    async fn error(&self, m: &str) {
+        self.push("error", m)
+    }
+    async fn machine(&self, category: &str, args: &[String]) {
+        self.push("machine", &format!("{category} {args:?}"))
+    }
+}
+
+/// A hook that records its calls and succeeds.
+#[derive(Default)]
+pub struct RecordingHook(pub Mutex<Vec<(String, serde_json::Value)>>);
+
+#[async_trait]
+impl HostHook for RecordingHook {
+    async fn run(
+        &self,
+        name: &str,
+        _comm: PluginCommunicator,
+        data: serde_json::Value,
+        _cancel: CancelSignal,
+    ) -> Result<(), String> {
+        self.0.lock().unwrap().push((name.to_string(), data));
+        Ok(())
+    }
+}
+
+/// The `packer_*` values Packer passes next to a legacy template's builder config.
+pub fn packer_values(build_name: &str, builder_type: &str) -> serde_json::Value {
+    serde_json::json!({
+        "packer_build_name": build_name,
+        "packer_builder_type": builder_type,
+        "packer_core_version": "1.6.6",
+        "packer_debug": false,
+        "packer_force": false,
+        "packer_on_error": "cleanup",
+        "packer_template_path": "/dev/null",
+        "packer_user_variables": {},
+    })
+}

@@ -1,0 +1,190 @@
+//! The communicator a builder plugin connected to its machine, as the host's hook reaches it:
+//! commands and transfers run inside the plugin, their bytes flow over broker streams the host
+//! serves.
+
+use std::sync::Arc;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::task::JoinHandle;
+
+use crate::client::Conn;
+use crate::error::{Error, ErrorKind, Result};
+use crate::gob;
+use crate::host::{BoxRead, BoxWrite};
+use crate::msgpack::Value;
+use crate::rpc::RpcClient;
+use crate::yamux::Stream;
+
+/// A communicator served by the plugin.
+#[derive(Clone)]
+pub struct PluginCommunicator {
+    conn: Arc<Conn>,
+    rpc: RpcClient,
+}
+
+/// Aborts the helper tasks of a call that did not finish.
+struct Tasks(Vec<JoinHandle<()>>);
+
+impl Drop for Tasks {
+    fn drop(&mut self) {
+        for t in &self.0 {
+            t.abort();
+        }
+    }
+}
+
+impl PluginCommunicator {
+    pub(crate) fn new(conn: Arc<Conn>, rpc: RpcClient) -> Self {
+        PluginCommunicator { conn, rpc }
+    }
+
+    /// Accepts the plugin's connection to our server `id`, then runs `f` on it.
+    fn serve_stream<F, Fut>(&self, id: u32, f: F) -> JoinHandle<()>
+    where
+        F: FnOnce(Stream) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ()> + Send,
+    {
+        let broker = self.conn.broker.clone();
+        tokio::spawn(async move {
+            if let Ok(stream) = broker.accept(id).await {
+                f(stream).await;
+            }
+        })
+    }
+
+    /// Runs `command` on the machine; returns its exit status once it ends and its output has
+    /// been copied. Bounded by nothing but the plugin's life: drop the future to give up.
+    pub async fn exec(
+        &self,
+        command: &str,
+        stdin: Option<BoxRead>,
+        stdout: Option<BoxWrite>,
+        stderr: Option<BoxWrite>,
+    ) -> Result<i64> {
+        let broker = &self.conn.broker;
+        let mut tasks = Tasks(Vec::new());
+        let mut copies = Vec::new();
+        let mut ids = [0u32; 3];
+        if let Some(mut input) = stdin {
+            ids[0] = broker.next_id();
+            tasks.0.push(self.serve_stream(ids[0], |mut s| async move {
+                let _ = tokio::io::copy(&mut input, &mut s).await;
+                let _ = s.shutdown().await;
+            }));
+        }
+        for (slot, out) in [(1, stdout), (2, stderr)] {
+            if let Some(mut out) = out {
+                ids[slot] = broker.next_id();
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                tasks.0.push(self.serve_stream(ids[slot], |mut s| async move {
+                    let _ = tokio::io::copy(&mut s, &mut out).await;
+                    let _ = out.flush().await;
+                    let _ = tx.send(());
+                }));
+                copies.push(rx);
+            }
+        }
+        let response_id = broker.next_id();
+        let (tx, response) = tokio::sync::oneshot::channel();
+        tasks.0.push(self.serve_stream(response_id, |mut s| async move {
+            let mut buf = Vec::new();
+            let _ = s.read_to_end(&mut buf).await;
+            let _ = tx.send(buf);
+        }));
+        let arg = Value::record([
+            ("Command", Value::str(command)),
+            ("StdinStreamId", Value::Uint(ids[0].into())),
+            ("StdoutStreamId", Value::Uint(ids[1].into())),
+            ("StderrStreamId", Value::Uint(ids[2].into())),
+            ("ResponseStreamId", Value::Uint(response_id.into())),
+        ]);
+        self.conn.call_on(&self.rpc, "Communicator.Start", arg, false).await?;
+        // Output first, as Packer does: the status is only final once the output is copied.
+        for rx in copies {
+            let _ = rx.await;
+        }
+        let bytes = match response.await {
+            Ok(b) => b,
+            Err(_) => {
+                return Err(self
+                    .conn
+                    .process
+                    .error(Error::exited(format!("running {command:?}: no exit status")))
+                    .await)
+            }
+        };
+        if bytes.is_empty() {
+            return Err(self
+                .conn
+                .process
+                .error(Error::new(ErrorKind::Exited, format!("running {command:?}: the plugin sent no exit status")))
+                .await);
+        }
+        gob::decode_command_finished(&bytes).map_err(|e| self.conn.protocol_error(format!("running {command:?}: {e}")))
+    }
+
+    /// Writes `src` to the file `dst` on the machine.
+    pub async fn upload(&self, dst: &str, src: BoxRead) -> Result<()> {
+        let id = self.conn.broker.next_id();
+        let mut src = src;
+        let _tasks = Tasks(vec![self.serve_stream(id, |mut s| async move {
+            let _ = tokio::io::copy(&mut src, &mut s).await;
+            let _ = s.shutdown().await;
+        })]);
+        // FileInfo nil: the plugin's communicator picks the mode (0644 over scp/sftp).
+        let arg = Value::record([
+            ("Path", Value::str(dst)),
+            ("ReaderStreamId", Value::Uint(id.into())),
+            ("FileInfo", Value::Nil),
+        ]);
+        self.conn.call_on(&self.rpc, "Communicator.Upload", arg, true).await.map(drop)
+    }
+
+    /// Copies the file `src` on the machine into `dst`.
+    pub async fn download(&self, src: &str, dst: BoxWrite) -> Result<()> {
+        let id = self.conn.broker.next_id();
+        let (tx, done) = tokio::sync::oneshot::channel();
+        let mut dst = dst;
+        let _tasks = Tasks(vec![self.serve_stream(id, |mut s| async move {
+            let r = tokio::io::copy(&mut s, &mut dst).await.map(drop);
+            let r = match r {
+                Ok(()) => dst.flush().await,
+                Err(e) => Err(e),
+            };
+            let _ = tx.send(r);
+        })]);
+        let arg = Value::record([("Path", Value::str(src)), ("WriterStreamId", Value::Uint(id.into()))]);
+        self.conn.call_on(&self.rpc, "Communicator.Download", arg, true).await?;
+        match done.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(Error::new(ErrorKind::Exited, format!("downloading {src}: {e}"))),
+            Err(_) => {
+                Err(self.conn.process.error(Error::exited(format!("downloading {src}: the data never came"))).await)
+            }
+        }
+    }
+
+    /// Copies the local directory `src` to `dst` on the machine (the plugin reads `src`).
+    pub async fn upload_dir(&self, dst: &str, src: &str, exclude: &[String]) -> Result<()> {
+        self.dir_call("Communicator.UploadDir", dst, src, exclude).await
+    }
+
+    /// Copies the directory `src` on the machine to the local `dst` (the plugin writes `dst`).
+    pub async fn download_dir(&self, src: &str, dst: &str, exclude: &[String]) -> Result<()> {
+        self.dir_call("Communicator.DownloadDir", dst, src, exclude).await
+    }
+
+    async fn dir_call(&self, method: &str, dst: &str, src: &str, exclude: &[String]) -> Result<()> {
+        let arg = Value::record([
+            ("Dst", Value::str(dst)),
+            ("Src", Value::str(src)),
+            ("Exclude", Value::Array(exclude.iter().map(|e| Value::str(e.as_str())).collect())),
+        ]);
+        let reply = self.conn.call_on(&self.rpc, method, arg, true).await?;
+        // The reply is an `error`: nil or a BasicError.
+        match reply.get("Message").and_then(Value::as_str) {
+            Some(m) => Err(Error::remote(m).with_plugin(self.conn.process.name())),
+            None => Ok(()),
+        }
+    }
+}

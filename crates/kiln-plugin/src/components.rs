@@ -1,0 +1,277 @@
+//! The component a plugin serves on stream 0: builder, provisioner, post-processor or data
+//! source, with Packer's RPC method names and argument shapes.
+
+use std::sync::{Arc, Mutex};
+
+use crate::artifact::ArtifactClient;
+use crate::client::{Client, Conn};
+use crate::error::{Error, Result};
+use crate::hcldec::Spec;
+use crate::host::{HostArtifact, HostCommunicator, HostHook, HostUi};
+use crate::msgpack::Value;
+use crate::rpc::Service;
+use crate::services::{serve_on, ArtifactService, CommunicatorService, HookService, UiService};
+
+/// One configuration value for `Prepare`/`Configure` (Packer passes several, merged in order).
+#[derive(Debug, Clone)]
+pub enum ConfigValue {
+    /// A legacy JSON template's map (and the `packer_*` build values as a map of their own).
+    Json(serde_json::Value),
+    /// An HCL2 body decoded against the component's spec: the value and its cty type, both in
+    /// cty's JSON forms.
+    Cty { value: serde_json::Value, ty: serde_json::Value },
+}
+
+impl ConfigValue {
+    fn to_msgpack(&self) -> Value {
+        match self {
+            ConfigValue::Json(v) => Value::from_json(v),
+            // Sent as bytes: the plugin unmarshals them with cty's JSON as a dynamic value.
+            ConfigValue::Cty { value, ty } => {
+                Value::Bin(serde_json::json!({ "value": value, "type": ty }).to_string().into_bytes())
+            }
+        }
+    }
+}
+
+fn configs_arg(configs: &[ConfigValue]) -> Value {
+    Value::record([("Configs", Value::Array(configs.iter().map(ConfigValue::to_msgpack).collect()))])
+}
+
+/// What a builder's `Prepare` returned.
+#[derive(Debug, Clone, Default)]
+pub struct Prepared {
+    /// The names of the generated data the builder will set.
+    pub generated_vars: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+/// A `*BasicError` field: `Err` with its message when set.
+fn basic_error(conn: &Conn, v: Option<&Value>) -> Result<()> {
+    match v {
+        None | Some(Value::Nil) => Ok(()),
+        Some(e) => {
+            let m = e.get("Message").and_then(Value::as_str).or_else(|| e.as_str()).unwrap_or("an error without text");
+            Err(Error::remote(m).with_plugin(conn.process.name()))
+        }
+    }
+}
+
+/// Sends `Endpoint.Cancel` when a long call's future is dropped before it finished.
+struct CancelOnDrop {
+    conn: Arc<Conn>,
+    method: String,
+    armed: bool,
+}
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let (conn, method) = (self.conn.clone(), std::mem::take(&mut self.method));
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                let _ = conn.call(&method, Value::Nil).await;
+            });
+        }
+    }
+}
+
+async fn config_spec(conn: &Conn, endpoint: &str) -> Result<Spec> {
+    let reply = conn.call(&format!("{endpoint}.ConfigSpec"), Value::Nil).await?;
+    let Some(Value::Bin(bytes)) = reply.get("ConfigSpec") else {
+        return Err(conn.protocol_error(format!("{endpoint}.ConfigSpec answered {reply:?}")));
+    };
+    Spec::from_gob(bytes).map_err(|e| conn.protocol_error(format!("{endpoint}.ConfigSpec: {e}")))
+}
+
+impl Client {
+    pub fn builder(&self) -> BuilderClient {
+        BuilderClient { conn: self.conn.clone() }
+    }
+
+    pub fn provisioner(&self) -> ProvisionerClient {
+        ProvisionerClient { conn: self.conn.clone() }
+    }
+
+    pub fn post_processor(&self) -> PostProcessorClient {
+        PostProcessorClient { conn: self.conn.clone() }
+    }
+
+    pub fn datasource(&self) -> DatasourceClient {
+        DatasourceClient { conn: self.conn.clone() }
+    }
+}
+
+#[derive(Clone)]
+pub struct BuilderClient {
+    conn: Arc<Conn>,
+}
+
+impl BuilderClient {
+    /// The builder's HCL2 spec.
+    pub async fn config_spec(&self) -> Result<Spec> {
+        config_spec(&self.conn, "Builder").await
+    }
+
+    /// Checks and keeps the configuration; a bad one is a `Remote` error with the plugin's text.
+    pub async fn prepare(&self, configs: &[ConfigValue]) -> Result<Prepared> {
+        let reply = self.conn.call("Builder.Prepare", configs_arg(configs)).await?;
+        basic_error(&self.conn, reply.get("Error"))?;
+        Ok(Prepared {
+            generated_vars: reply.get("GeneratedVars").and_then(Value::as_strings).unwrap_or_default(),
+            warnings: reply.get("Warnings").and_then(Value::as_strings).unwrap_or_default(),
+        })
+    }
+
+    /// Runs the build; the plugin talks through `ui` and calls `hook` (provisioning). Dropping
+    /// the future cancels the build in the plugin. `Ok(None)`: the build made no artifact.
+    pub async fn run(&self, ui: Arc<dyn HostUi>, hook: Arc<dyn HostHook>) -> Result<Option<ArtifactClient>> {
+        let id = self.conn.broker.next_id();
+        let hook = HookService { hook, conn: self.conn.clone(), cancel: Mutex::new(None) };
+        let services: Vec<(&'static str, Arc<dyn Service>)> =
+            vec![("Ui", Arc::new(UiService(ui))), ("Hook", Arc::new(hook))];
+        serve_on(&self.conn.broker, id, services);
+        let mut guard = CancelOnDrop { conn: self.conn.clone(), method: "Builder.Cancel".into(), armed: true };
+        let reply = self.conn.call_long("Builder.Run", Value::Uint(id.into())).await;
+        guard.armed = false;
+        let artifact_id = match reply? {
+            Value::Nil => 0,
+            v => v.as_u64().ok_or_else(|| self.conn.protocol_error(format!("Builder.Run answered {v:?}")))?,
+        };
+        if artifact_id == 0 {
+            return Ok(None);
+        }
+        let rpc = self.conn.dial_rpc(artifact_id as u32).await?;
+        Ok(Some(ArtifactClient::new(self.conn.clone(), rpc)))
+    }
+
+    /// Asks the plugin to stop a running build (`run` then returns its error).
+    pub async fn cancel(&self) -> Result<()> {
+        self.conn.call("Builder.Cancel", Value::Nil).await.map(drop)
+    }
+}
+
+#[derive(Clone)]
+pub struct ProvisionerClient {
+    conn: Arc<Conn>,
+}
+
+impl ProvisionerClient {
+    pub async fn config_spec(&self) -> Result<Spec> {
+        config_spec(&self.conn, "Provisioner").await
+    }
+
+    pub async fn prepare(&self, configs: &[ConfigValue]) -> Result<()> {
+        self.conn.call("Provisioner.Prepare", configs_arg(configs)).await.map(drop)
+    }
+
+    /// Provisions the machine `comm` reaches. Dropping the future cancels it in the plugin.
+    pub async fn provision(
+        &self,
+        ui: Arc<dyn HostUi>,
+        comm: Arc<dyn HostCommunicator>,
+        generated_data: &serde_json::Value,
+    ) -> Result<()> {
+        let id = self.conn.broker.next_id();
+        let comm = CommunicatorService { comm, broker: self.conn.broker.clone() };
+        let services: Vec<(&'static str, Arc<dyn Service>)> =
+            vec![("Ui", Arc::new(UiService(ui))), ("Communicator", Arc::new(comm))];
+        serve_on(&self.conn.broker, id, services);
+        let mut guard = CancelOnDrop { conn: self.conn.clone(), method: "Provisioner.Cancel".into(), armed: true };
+        let arg =
+            Value::record([("GeneratedData", Value::from_json(generated_data)), ("StreamID", Value::Uint(id.into()))]);
+        let reply = self.conn.call_long("Provisioner.Provision", arg).await;
+        guard.armed = false;
+        reply.map(drop)
+    }
+
+    pub async fn cancel(&self) -> Result<()> {
+        self.conn.call("Provisioner.Cancel", Value::Nil).await.map(drop)
+    }
+}
+
+/// What a post-processor returned.
+pub struct PostProcessed {
+    pub artifact: Option<ArtifactClient>,
+    /// Keep the input artifact (the plugin's wish; `keep_input_artifact` may override it).
+    pub keep: bool,
+    /// The plugin insists on its `keep` over the user's setting.
+    pub force_override: bool,
+}
+
+#[derive(Clone)]
+pub struct PostProcessorClient {
+    conn: Arc<Conn>,
+}
+
+impl PostProcessorClient {
+    pub async fn config_spec(&self) -> Result<Spec> {
+        config_spec(&self.conn, "PostProcessor").await
+    }
+
+    pub async fn configure(&self, configs: &[ConfigValue]) -> Result<()> {
+        self.conn.call("PostProcessor.Configure", configs_arg(configs)).await.map(drop)
+    }
+
+    /// Processes `artifact`. Dropping the future cancels it in the plugin.
+    pub async fn post_process(&self, ui: Arc<dyn HostUi>, artifact: Arc<dyn HostArtifact>) -> Result<PostProcessed> {
+        let id = self.conn.broker.next_id();
+        let services: Vec<(&'static str, Arc<dyn Service>)> =
+            vec![("Ui", Arc::new(UiService(ui))), ("Artifact", Arc::new(ArtifactService(artifact)))];
+        serve_on(&self.conn.broker, id, services);
+        let mut guard = CancelOnDrop { conn: self.conn.clone(), method: "PostProcessor.Cancel".into(), armed: true };
+        let reply = self.conn.call_long("PostProcessor.PostProcess", Value::Uint(id.into())).await;
+        guard.armed = false;
+        let reply = reply?;
+        basic_error(&self.conn, reply.get("Err"))?;
+        let keep = reply.get("Keep").and_then(Value::as_bool).unwrap_or(false);
+        let force_override = reply.get("ForceOverride").and_then(Value::as_bool).unwrap_or(false);
+        let artifact = match reply.get("StreamId").and_then(Value::as_u64).unwrap_or(0) {
+            0 => None,
+            n => Some(ArtifactClient::new(self.conn.clone(), self.conn.dial_rpc(n as u32).await?)),
+        };
+        Ok(PostProcessed { artifact, keep, force_override })
+    }
+
+    pub async fn cancel(&self) -> Result<()> {
+        self.conn.call("PostProcessor.Cancel", Value::Nil).await.map(drop)
+    }
+}
+
+/// A data source (packer-plugin-sdk plugins only; Packer 1.6.6 has none).
+#[derive(Clone)]
+pub struct DatasourceClient {
+    conn: Arc<Conn>,
+}
+
+impl DatasourceClient {
+    pub async fn config_spec(&self) -> Result<Spec> {
+        config_spec(&self.conn, "Datasource").await
+    }
+
+    pub async fn configure(&self, configs: &[ConfigValue]) -> Result<()> {
+        let reply = self.conn.call("Datasource.Configure", configs_arg(configs)).await?;
+        basic_error(&self.conn, reply.get("Error"))
+    }
+
+    /// The spec of what `execute` returns.
+    pub async fn output_spec(&self) -> Result<Spec> {
+        let reply = self.conn.call("Datasource.OutputSpec", Value::Nil).await?;
+        let Some(Value::Bin(bytes)) = reply.get("OutputSpec") else {
+            return Err(self.conn.protocol_error(format!("Datasource.OutputSpec answered {reply:?}")));
+        };
+        Spec::from_gob(bytes).map_err(|e| self.conn.protocol_error(format!("Datasource.OutputSpec: {e}")))
+    }
+
+    /// Runs the data source; returns its value as the plugin sent it (a gob-encoded cty.Value).
+    pub async fn execute_raw(&self) -> Result<Vec<u8>> {
+        let reply = self.conn.call_long("Datasource.Execute", Value::Nil).await?;
+        basic_error(&self.conn, reply.get("Error"))?;
+        match reply.get("Value") {
+            Some(Value::Bin(b)) => Ok(b.clone()),
+            other => Err(self.conn.protocol_error(format!("Datasource.Execute answered {other:?}"))),
+        }
+    }
+}
