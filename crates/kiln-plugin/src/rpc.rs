@@ -186,7 +186,11 @@ pub(crate) async fn serve(stream: Stream, services: Vec<(&'static str, Arc<dyn S
         let writer = writer.clone();
         tasks.spawn(async move {
             let result = match service {
-                Some((service, m)) => service.call(&m, arg).await,
+                // In a task of its own, so that a panicking handler still gets an answer out.
+                Some((service, m)) => match tokio::spawn(async move { service.call(&m, arg).await }).await {
+                    Ok(r) => r,
+                    Err(e) => Err(format!("kiln's handler of {method} failed: {e}")),
+                },
                 None => Err(format!("rpc: can't find service {method}")),
             };
             let (error, body) = match result {
