@@ -123,20 +123,30 @@ impl PluginCommunicator {
         gob::decode_command_finished(&bytes).map_err(|e| self.conn.protocol_error(format!("running {command:?}: {e}")))
     }
 
-    /// Writes `src` to the file `dst` on the machine.
-    pub async fn upload(&self, dst: &str, src: BoxRead) -> Result<()> {
+    /// Writes `src` to the file `dst` on the machine. With `meta`, the file gets its mode (and
+    /// scp is told its size up front: it must be exact); without, the plugin's communicator
+    /// picks the mode (0644 over scp and sftp).
+    pub async fn upload(&self, dst: &str, src: BoxRead, meta: Option<FileMeta>) -> Result<()> {
         let id = self.conn.broker.next_id();
         let mut src = src;
         let _tasks = Tasks(vec![self.serve_stream(id, |mut s| async move {
             let _ = tokio::io::copy(&mut src, &mut s).await;
             let _ = s.shutdown().await;
         })]);
-        // FileInfo nil: the plugin's communicator picks the mode (0644 over scp/sftp).
-        let arg = Value::record([
-            ("Path", Value::str(dst)),
-            ("ReaderStreamId", Value::Uint(id.into())),
-            ("FileInfo", Value::Nil),
-        ]);
+        let info = match meta {
+            None => Value::Nil,
+            Some(m) => {
+                let name = dst.rsplit('/').next().unwrap_or(dst);
+                Value::record([
+                    ("N", Value::str(name)),
+                    ("S", Value::Uint(m.size)),
+                    ("M", Value::Uint(u64::from(m.mode & 0o7777))),
+                    ("T", msgpack_time(std::time::SystemTime::now())),
+                ])
+            }
+        };
+        let arg =
+            Value::record([("Path", Value::str(dst)), ("ReaderStreamId", Value::Uint(id.into())), ("FileInfo", info)]);
         self.conn.call_on(&self.rpc, "Communicator.Upload", arg, true).await.map(drop)
     }
 
@@ -187,4 +197,19 @@ impl PluginCommunicator {
             None => Ok(()),
         }
     }
+}
+
+/// Size and permission bits of a file being uploaded.
+#[derive(Debug, Clone, Copy)]
+pub struct FileMeta {
+    pub size: u64,
+    pub mode: u32,
+}
+
+/// A Go time.Time as ugorji writes it: msgpack's timestamp extension (-1), 64-bit form.
+fn msgpack_time(t: std::time::SystemTime) -> Value {
+    let d = t.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let secs = d.as_secs() & ((1 << 34) - 1);
+    let packed = (u64::from(d.subsec_nanos()) << 34) | secs;
+    Value::Ext(-1, packed.to_be_bytes().to_vec())
 }

@@ -163,11 +163,9 @@ impl Service for CommunicatorService {
                 let Some(reader) = self.dial(&arg, "ReaderStreamId").await? else {
                     return Err("Communicator.Upload without a data stream".into());
                 };
-                let mode = arg
-                    .get("FileInfo")
-                    .and_then(|fi| fi.get("M").or_else(|| fi.get("ModeValue")))
-                    .and_then(Value::as_u64)
-                    .map(|m| (m & 0o7777) as u32);
+                // FileInfo is {N name, S size, M mode, T mtime} or nil.
+                let mode =
+                    arg.get("FileInfo").and_then(|fi| fi.get("M")).and_then(Value::as_u64).map(|m| (m & 0o7777) as u32);
                 self.comm.upload(&Self::str_field(&arg, "Path"), Box::new(reader), mode).await?;
                 Ok(Value::Nil)
             }

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use common::{packer_values, pattern, RecordingUi, SharedBuf};
-use kiln_plugin::communicator::PluginCommunicator;
+use kiln_plugin::communicator::{FileMeta, PluginCommunicator};
 use kiln_plugin::{CancelSignal, Client, ConfigValue, HostHook};
 use serde_json::json;
 
@@ -48,11 +48,23 @@ impl ProvisioningHook {
         let up = self.dir.join("uploaded.bin");
         let big = pattern(3 * 1024 * 1024 + 17);
         let t = Instant::now();
-        comm.upload(up.to_str().unwrap(), Box::new(Cursor::new(big.clone()))).await.map_err(|e| e.to_string())?;
+        comm.upload(up.to_str().unwrap(), Box::new(Cursor::new(big.clone())), None).await.map_err(|e| e.to_string())?;
         log(format!("upload of {} bytes in {:?}", big.len(), t.elapsed()));
         if std::fs::read(&up).map_err(|e| e.to_string())? != big {
             return Err("the uploaded file differs".into());
         }
+        // With size and mode.
+        let exe = self.dir.join("tool.sh");
+        let script = b"#!/bin/sh\necho tool\n".to_vec();
+        let meta = FileMeta { size: script.len() as u64, mode: 0o750 };
+        comm.upload(exe.to_str().unwrap(), Box::new(Cursor::new(script.clone())), Some(meta))
+            .await
+            .map_err(|e| e.to_string())?;
+        let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&exe).unwrap().permissions());
+        if std::fs::read(&exe).unwrap() != script || mode & 0o7777 != 0o750 {
+            return Err(format!("upload with mode: mode {mode:o}"));
+        }
+        log("upload with mode ok".into());
         let down = SharedBuf::default();
         let t = Instant::now();
         comm.download(up.to_str().unwrap(), Box::new(down.clone())).await.map_err(|e| e.to_string())?;
@@ -124,8 +136,8 @@ async fn the_hook_drives_the_plugins_ssh_communicator() {
     assert!(ui.lines().iter().any(|l| l == "say: Using ssh communicator to connect: 127.0.0.1"), "{:?}", ui.lines());
     assert!(ui.lines().iter().any(|l| l == "say: Connected to SSH!"), "{:?}", ui.lines());
     let report = hook.report.lock().unwrap().clone();
-    assert_eq!(report.len(), 7, "{report:?}");
+    assert_eq!(report.len(), 8, "{report:?}");
     assert_eq!(report[0], "hook packer_provision");
-    assert!(report[6].contains("/nonexistent/file"), "{report:?}");
+    assert!(report[7].contains("/nonexistent/file"), "{report:?}");
     drop(sshd);
 }
