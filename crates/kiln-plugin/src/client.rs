@@ -37,7 +37,7 @@ impl Conn {
     /// A short call: bounded by the call timeout.
     pub(crate) async fn call(&self, method: &str, arg: Value) -> Result<Value> {
         match tokio::time::timeout(self.call_timeout, self.rpc.call(method, arg)).await {
-            Ok(r) => self.finish(r).await,
+            Ok(r) => self.finish(method, r).await,
             Err(_) => Err(self
                 .process
                 .error(Error::new(ErrorKind::Timeout, format!("{method} got no answer within {:?}", self.call_timeout)))
@@ -48,17 +48,17 @@ impl Conn {
     /// A long call (Run, Provision, PostProcess): ends when the plugin answers or dies.
     pub(crate) async fn call_long(&self, method: &str, arg: Value) -> Result<Value> {
         let r = self.rpc.call(method, arg).await;
-        self.finish(r).await
+        self.finish(method, r).await
     }
 
     /// Calls `method` on another RPC connection (an artifact or communicator the plugin serves).
     pub(crate) async fn call_on(&self, rpc: &RpcClient, method: &str, arg: Value, long: bool) -> Result<Value> {
         if long {
             let r = rpc.call(method, arg).await;
-            return self.finish(r).await;
+            return self.finish(method, r).await;
         }
         match tokio::time::timeout(self.call_timeout, rpc.call(method, arg)).await {
-            Ok(r) => self.finish(r).await,
+            Ok(r) => self.finish(method, r).await,
             Err(_) => Err(self
                 .process
                 .error(Error::new(ErrorKind::Timeout, format!("{method} got no answer within {:?}", self.call_timeout)))
@@ -66,9 +66,12 @@ impl Conn {
         }
     }
 
-    async fn finish(&self, r: Result<Value>) -> Result<Value> {
+    async fn finish(&self, method: &str, r: Result<Value>) -> Result<Value> {
         match r {
             Ok(v) => Ok(v),
+            Err(e) if e.kind() == ErrorKind::Exited => {
+                Err(self.process.error(Error::exited(format!("{method}: {}", e.message()))).await)
+            }
             Err(e) => Err(self.process.error(e).await),
         }
     }
@@ -144,6 +147,11 @@ impl Client {
     /// The plugin's last log lines.
     pub fn log_tail(&self) -> Vec<String> {
         self.conn.process.log_tail()
+    }
+
+    /// The plugin's process id (also its process group's).
+    pub fn pid(&self) -> u32 {
+        self.conn.process.pid()
     }
 
     /// Kills the plugin now (it is killed anyway when the last client is dropped).

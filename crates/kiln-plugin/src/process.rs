@@ -202,6 +202,10 @@ impl PluginProcess {
         Ok((process, handshake, started))
     }
 
+    pub(crate) fn pid(&self) -> u32 {
+        self.pgid as u32
+    }
+
     pub(crate) fn name(&self) -> &str {
         &self.name
     }

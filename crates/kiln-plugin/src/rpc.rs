@@ -137,6 +137,7 @@ async fn read_replies(mut reader: ValueReader<ReadHalf<Stream>>, inner: Arc<Clie
         let header = match reader.next().await {
             Ok(Some(h)) => h,
             Ok(None) => break "the plugin closed the connection".to_string(),
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => break e.to_string(),
             Err(e) => break format!("reading the plugin's replies: {e}"),
         };
         let body = match reader.next().await {
