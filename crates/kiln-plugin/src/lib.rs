@@ -12,6 +12,7 @@ mod broker;
 mod client;
 pub mod communicator;
 mod components;
+pub mod describe;
 pub mod error;
 pub mod gob;
 pub mod handshake;
@@ -28,6 +29,7 @@ pub use client::{Client, StartTimings};
 pub use components::{
     BuilderClient, ConfigValue, DatasourceClient, PostProcessed, PostProcessorClient, Prepared, ProvisionerClient,
 };
+pub use describe::{describe, ComponentKind, Description};
 pub use error::{Error, ErrorKind, Result};
 pub use host::{BoxRead, BoxWrite, CancelSignal, HostArtifact, HostCommunicator, HostHook, HostUi};
 pub use process::PluginCommand;
