@@ -154,6 +154,13 @@ impl Client {
         self.conn.process.pid()
     }
 
+    /// The yamux streams currently open to the plugin (to check that finished calls release
+    /// theirs).
+    #[doc(hidden)]
+    pub fn open_streams(&self) -> usize {
+        self.conn.broker.session().stream_count()
+    }
+
     /// Kills the plugin now (it is killed anyway when the last client is dropped).
     pub fn kill(&self) {
         self.conn.process.kill();

@@ -65,10 +65,20 @@ struct ClientInner {
     seq: AtomicU64,
 }
 
-/// The calling side of one net/rpc connection.
+/// The calling side of one net/rpc connection. When the last clone is dropped the stream is
+/// closed, so that the plugin's server for it ends too.
 #[derive(Clone)]
 pub(crate) struct RpcClient {
     inner: Arc<ClientInner>,
+    _reader: Arc<AbortOnDrop>,
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 impl RpcClient {
@@ -80,8 +90,8 @@ impl RpcClient {
             dead: Mutex::new(None),
             seq: AtomicU64::new(0),
         });
-        tokio::spawn(read_replies(ValueReader::new(reader), inner.clone()));
-        RpcClient { inner }
+        let reader = tokio::spawn(read_replies(ValueReader::new(reader), inner.clone()));
+        RpcClient { inner, _reader: Arc::new(AbortOnDrop(reader)) }
     }
 
     /// Calls `method` (`"Builder.Prepare"`) with `arg`; resolves with the result or the error the

@@ -87,6 +87,9 @@ async fn sdk_handshake_spec_prepare_and_run() {
     assert_eq!(artifact.files().await.unwrap(), ["/a", "/b"]);
     assert_eq!(artifact.state("x").await.unwrap(), json!({"asked": "x", "n": 3}));
     artifact.destroy().await.unwrap();
+    drop(artifact);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(client.open_streams(), 1, "only stream 0 stays open");
 }
 
 #[tokio::test]

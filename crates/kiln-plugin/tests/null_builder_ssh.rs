@@ -139,5 +139,8 @@ async fn the_hook_drives_the_plugins_ssh_communicator() {
     assert_eq!(report.len(), 8, "{report:?}");
     assert_eq!(report[0], "hook packer_provision");
     assert!(report[7].contains("/nonexistent/file"), "{report:?}");
+    // Every stream of the hook's transfers is closed again: stream 0 and the artifact's remain.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(client.open_streams(), 2);
     drop(sshd);
 }
