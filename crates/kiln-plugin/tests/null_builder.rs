@@ -73,3 +73,27 @@ async fn a_broken_config_gets_the_plugins_own_error() {
     assert_eq!(err.kind(), ErrorKind::Remote);
     assert!(err.message().contains("bogus_option"), "{err}");
 }
+
+#[tokio::test]
+async fn hcl2_config_as_a_cty_value() {
+    if !common::have("packer") {
+        return;
+    }
+    let client = Client::start(common::packer("packer-builder-null")).await.unwrap();
+    let builder = client.builder();
+    let good = ConfigValue::Cty {
+        value: json!({"communicator": "ssh", "ssh_host": "127.0.0.1", "ssh_port": 2222, "ssh_username": "u", "ssh_password": "p"}),
+        ty: json!(["object", {"communicator": "string", "ssh_host": "string", "ssh_port": "number", "ssh_username": "string", "ssh_password": "string"}]),
+    };
+    builder.prepare(&[ConfigValue::Json(packer_values("null", "null")), good]).await.unwrap();
+
+    let client = Client::start(common::packer("packer-builder-null")).await.unwrap();
+    let bad = ConfigValue::Cty {
+        value: json!({"communicator": "ssh", "ssh_port": "not a port"}),
+        ty: json!(["object", {"communicator": "string", "ssh_port": "string"}]),
+    };
+    let err = client.builder().prepare(&[ConfigValue::Json(packer_values("null", "null")), bad]).await.unwrap_err();
+    println!("{err}");
+    assert_eq!(err.kind(), ErrorKind::Remote);
+    assert!(err.message().contains("ssh_port"), "{err}");
+}
