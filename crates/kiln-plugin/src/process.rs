@@ -32,17 +32,23 @@ pub struct LogTail {
     lines: Mutex<VecDeque<String>>,
     cap: usize,
     sink: Option<LogSink>,
+    secrets: Vec<String>,
 }
 
 /// Called with each line a plugin logs, for the host's own log.
 pub type LogSink = Arc<dyn Fn(&str) + Send + Sync>;
 
 impl LogTail {
-    fn new(cap: usize, sink: Option<LogSink>) -> Self {
-        LogTail { lines: Mutex::new(VecDeque::with_capacity(cap)), cap, sink }
+    fn new(cap: usize, sink: Option<LogSink>, secrets: Vec<String>) -> Self {
+        LogTail { lines: Mutex::new(VecDeque::with_capacity(cap)), cap, sink, secrets }
     }
 
-    fn push(&self, line: String) {
+    fn push(&self, mut line: String) {
+        for secret in &self.secrets {
+            if line.contains(secret.as_str()) {
+                line = line.replace(secret.as_str(), "<sensitive>");
+            }
+        }
         if let Some(sink) = &self.sink {
             sink(&line);
         }
@@ -68,6 +74,7 @@ pub struct PluginCommand {
     pub(crate) start_timeout: Duration,
     pub(crate) call_timeout: Duration,
     pub(crate) log_sink: Option<LogSink>,
+    pub(crate) secrets: Vec<String>,
 }
 
 impl PluginCommand {
@@ -79,6 +86,7 @@ impl PluginCommand {
             start_timeout: Duration::from_secs(60),
             call_timeout: Duration::from_secs(300),
             log_sink: None,
+            secrets: Vec::new(),
         }
     }
 
@@ -113,6 +121,14 @@ impl PluginCommand {
     /// Receives every line the plugin logs.
     pub fn log_sink(mut self, sink: LogSink) -> Self {
         self.log_sink = Some(sink);
+        self
+    }
+
+    /// Values masked as `<sensitive>` in the plugin's log lines, before they reach the sink or
+    /// an error message (the plugin masks them itself too when its config's
+    /// `packer_sensitive_variables` lists them).
+    pub fn secrets<I: IntoIterator<Item = S>, S: Into<String>>(mut self, secrets: I) -> Self {
+        self.secrets.extend(secrets.into_iter().map(Into::into).filter(|s| !s.is_empty()));
         self
     }
 
@@ -158,7 +174,7 @@ impl PluginProcess {
             .spawn()
             .map_err(|e| Error::new(ErrorKind::Start, format!("cannot start it: {e}")).with_plugin(&name))?;
         let pgid = child.id().map(|id| id as i32).unwrap_or(0);
-        let log = Arc::new(LogTail::new(LOG_LINES, cmd.log_sink.clone()));
+        let log = Arc::new(LogTail::new(LOG_LINES, cmd.log_sink.clone(), cmd.secrets.clone()));
         let (stdout, stderr) = match (child.stdout.take(), child.stderr.take()) {
             (Some(out), Some(err)) => (out, err),
             _ => return Err(Error::new(ErrorKind::Start, "its stdout/stderr were not piped").with_plugin(&name)),

@@ -24,8 +24,15 @@ async fn packer_1_6_6_handshake_and_cleanup() {
     // Its log arrives on stderr.
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(client.log_tail().iter().any(|l| l.contains("Plugin address: unix")), "{:?}", client.log_tail());
+    let pid = client.pid() as i32;
     drop(client);
     // Killed with its group; no socket file left (the plugin unlinks it once connected).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    // SAFETY: signal 0 only checks that the process exists.
+    while unsafe { libc::kill(pid, 0) } == 0 {
+        assert!(Instant::now() < deadline, "plugin {pid} outlived its client");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert!(!std::path::Path::new(&h.address).exists());
 }
 
@@ -61,6 +68,15 @@ async fn a_plugin_that_exits_early_is_named_with_its_last_lines() {
     assert!(text.contains("/bin/sh -c"), "{text}");
     assert!(text.contains("exit status 3"), "{text}");
     assert!(text.contains("Error: no such builder"), "{text}");
+}
+
+#[tokio::test]
+async fn secrets_are_masked_in_its_log() {
+    let cmd = sh("echo \"password is $PW\" >&2; exit 1").env("PW", "hunter2").secrets(["hunter2"]);
+    let err = Client::start(cmd).await.err().unwrap();
+    let text = err.to_string();
+    assert!(text.contains("password is <sensitive>"), "{text}");
+    assert!(!text.contains("hunter2"), "{text}");
 }
 
 #[tokio::test]
