@@ -22,6 +22,8 @@ pub(crate) struct Conn {
     pub(crate) call_timeout: Duration,
     pub(crate) handshake: Handshake,
     pub(crate) timings: StartTimings,
+    /// Started with `--protobuf`: specs come as protobuf, data source values as cty msgpack.
+    pub(crate) protobuf: bool,
 }
 
 /// How long a start took, from spawning the binary.
@@ -128,7 +130,10 @@ impl Client {
         };
         let rpc = RpcClient::new(stream);
         let timings = StartTimings { handshake: handshake_at, connected: started.elapsed() };
-        Ok(Client { conn: Arc::new(Conn { process, broker, rpc, call_timeout: cmd.call_timeout, handshake, timings }) })
+        let protobuf = cmd.args.iter().any(|a| a == "--protobuf");
+        Ok(Client {
+            conn: Arc::new(Conn { process, broker, rpc, call_timeout: cmd.call_timeout, handshake, timings, protobuf }),
+        })
     }
 
     pub fn handshake(&self) -> &Handshake {

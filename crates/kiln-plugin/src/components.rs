@@ -83,7 +83,15 @@ async fn config_spec(conn: &Conn, endpoint: &str) -> Result<Spec> {
     let Some(Value::Bin(bytes)) = reply.get("ConfigSpec") else {
         return Err(conn.protocol_error(format!("{endpoint}.ConfigSpec answered {reply:?}")));
     };
-    Spec::from_gob(bytes).map_err(|e| conn.protocol_error(format!("{endpoint}.ConfigSpec: {e}")))
+    decode_spec(conn, bytes).map_err(|e| conn.protocol_error(format!("{endpoint}.ConfigSpec: {e}")))
+}
+
+fn decode_spec(conn: &Conn, bytes: &[u8]) -> Result<Spec, String> {
+    if conn.protobuf {
+        Spec::from_protobuf(bytes)
+    } else {
+        Spec::from_gob(bytes)
+    }
 }
 
 impl Client {
@@ -262,10 +270,25 @@ impl DatasourceClient {
         let Some(Value::Bin(bytes)) = reply.get("OutputSpec") else {
             return Err(self.conn.protocol_error(format!("Datasource.OutputSpec answered {reply:?}")));
         };
-        Spec::from_gob(bytes).map_err(|e| self.conn.protocol_error(format!("Datasource.OutputSpec: {e}")))
+        decode_spec(&self.conn, bytes).map_err(|e| self.conn.protocol_error(format!("Datasource.OutputSpec: {e}")))
     }
 
-    /// Runs the data source; returns its value as the plugin sent it (a gob-encoded cty.Value).
+    /// Runs the data source; returns its value and its cty type (cty's JSON forms). Needs a
+    /// plugin started with `--protobuf` (its value comes as cty msgpack; without, it is a
+    /// gob-encoded cty.Value, which kiln does not read: see `execute_raw`).
+    pub async fn execute(&self) -> Result<(serde_json::Value, serde_json::Value)> {
+        if !self.conn.protobuf {
+            return Err(Error::protocol(
+                "a data source's value comes gob-encoded unless the plugin is started with --protobuf",
+            )
+            .with_plugin(self.conn.process.name()));
+        }
+        let raw = self.execute_raw().await?;
+        crate::proto::cty_dynamic_from_msgpack(&raw)
+            .map_err(|e| self.conn.protocol_error(format!("Datasource.Execute: {e}")))
+    }
+
+    /// Runs the data source; returns its value as the plugin sent it.
     pub async fn execute_raw(&self) -> Result<Vec<u8>> {
         let reply = self.conn.call_long("Datasource.Execute", Value::Nil).await?;
         basic_error(&self.conn, reply.get("Error"))?;

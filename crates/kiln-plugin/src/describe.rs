@@ -47,11 +47,17 @@ pub struct Description {
     pub post_processors: Vec<String>,
     #[serde(default)]
     pub datasources: Vec<String>,
+    /// `v2`: the plugin can be started with `--protobuf`.
     #[serde(default)]
     pub protocol_version: String,
 }
 
 impl Description {
+    /// Whether the plugin speaks protobuf/msgpack (start it with [`PluginCommand::protobuf`]).
+    pub fn supports_protobuf(&self) -> bool {
+        self.protocol_version == "v2"
+    }
+
     pub fn components(&self, kind: ComponentKind) -> &[String] {
         match kind {
             ComponentKind::Builder => &self.builders,
@@ -102,6 +108,12 @@ impl PluginCommand {
     /// A packer-plugin-sdk plugin's component: `packer-plugin-NAME start KIND COMPONENT`.
     pub fn sdk(program: impl Into<PathBuf>, kind: ComponentKind, component: &str) -> PluginCommand {
         PluginCommand::new(program).args(["start", kind.as_str(), component])
+    }
+
+    /// Asks an SDK plugin for protobuf specs and msgpack values instead of gob (for plugins whose
+    /// `describe` says `protocol_version` `v2`).
+    pub fn protobuf(self) -> PluginCommand {
+        self.arg("--protobuf")
     }
 
     /// One of Packer 1.6.6's built-in components: `packer plugin packer-KIND-NAME`.

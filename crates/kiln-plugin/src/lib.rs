@@ -20,6 +20,7 @@ pub mod hcldec;
 pub mod host;
 pub mod msgpack;
 pub mod process;
+pub mod proto;
 mod rpc;
 mod services;
 pub mod yamux;

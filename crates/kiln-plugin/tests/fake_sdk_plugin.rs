@@ -150,4 +150,42 @@ async fn datasource() {
         Spec::Object(vec![("id".into(), Spec::Attr { name: "id".into(), ty: CtyType::String, required: false })])
     );
     assert_eq!(ds.execute_raw().await.unwrap(), b"opaque value bytes");
+    // Without --protobuf the value is a gob-encoded cty.Value, which kiln does not read.
+    assert_eq!(ds.execute().await.unwrap_err().kind(), ErrorKind::Protocol);
+}
+
+#[tokio::test]
+async fn protobuf_specs_and_msgpack_values() {
+    let Some(fake) = common::fake_plugin() else { return };
+    let d = describe(&fake, Duration::from_secs(20)).await.unwrap();
+    assert!(d.supports_protobuf());
+    let client = Client::start(PluginCommand::sdk(&fake, ComponentKind::Builder, "ok").protobuf()).await.unwrap();
+    let spec = client.builder().config_spec().await.unwrap();
+    println!("{spec}");
+    let Spec::Object(entries) = &spec else { panic!("{spec:?}") };
+    let get = |n: &str| entries.iter().find(|(k, _)| k == n).map(|(_, s)| s.clone()).unwrap();
+    assert_eq!(entries.len(), 7);
+    assert_eq!(get("greeting"), Spec::Attr { name: "greeting".into(), ty: CtyType::String, required: true });
+    assert_eq!(
+        get("tags"),
+        Spec::Attr { name: "tags".into(), ty: CtyType::Map(Box::new(CtyType::String)), required: false }
+    );
+    assert_eq!(
+        get("ports"),
+        Spec::Attr { name: "ports".into(), ty: CtyType::List(Box::new(CtyType::Number)), required: false }
+    );
+    let Spec::Block { nested, .. } = get("disk") else { panic!() };
+    assert_eq!(
+        *nested,
+        Spec::Object(vec![("size".into(), Spec::Attr { name: "size".into(), ty: CtyType::Number, required: true })])
+    );
+    assert!(matches!(get("mount"), Spec::BlockList { type_name, .. } if type_name == "mount"));
+
+    let client = Client::start(PluginCommand::sdk(&fake, ComponentKind::Datasource, "ok").protobuf()).await.unwrap();
+    let ds = client.datasource();
+    ds.configure(&[]).await.unwrap();
+    assert!(matches!(ds.output_spec().await.unwrap(), Spec::Object(e) if e.len() == 1));
+    let (value, ty) = ds.execute().await.unwrap();
+    assert_eq!(value, json!({"id": "ds-42", "count": 3, "tags": ["a", "b"]}));
+    assert_eq!(ty, json!(["object", {"id": "string", "count": "number", "tags": ["list", "string"]}]));
 }

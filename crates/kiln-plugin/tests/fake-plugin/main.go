@@ -2,7 +2,8 @@
 // the four-field handshake for `start builder|datasource NAME`, and serves over hashicorp/yamux
 // with a stream broker and net/rpc in ugorji's msgpack, as SDK plugins do. Builder names pick
 // behaviours the tests need: "ok", "hang" (ConfigSpec never answers), "crash" (Prepare exits),
-// "goaway" (Prepare refuses new streams).
+// "goaway" (Prepare refuses new streams). With `--protobuf` it sends specs as the SDK's protobuf
+// messages and a data source's value as cty's msgpack of a dynamic value.
 //
 // Built by the tests in GOPATH mode against Debian's golang-github-* packages. cty there no
 // longer speaks gob, so the spec is written with local types that produce the same gob stream
@@ -32,6 +33,8 @@ import (
 )
 
 const cookie = "d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2"
+
+var useProto bool
 
 // ---- the stream broker ----
 
@@ -178,8 +181,8 @@ var (
 	tBool   = Type{primitiveType{'B'}}
 )
 
-func spec() ([]byte, error) {
-	s := ObjectSpec{
+func specObject() ObjectSpec {
+	return ObjectSpec{
 		"greeting": &AttrSpec{Name: "greeting", Type: tString, Required: true},
 		"count":    &AttrSpec{Name: "count", Type: tNumber},
 		"enabled":  &AttrSpec{Name: "enabled", Type: tBool},
@@ -195,9 +198,84 @@ func spec() ([]byte, error) {
 			"path": &AttrSpec{Name: "path", Type: tString},
 		}},
 	}
+}
+
+func spec() ([]byte, error) { return encodeSpec(specObject()) }
+
+func encodeSpec(s ObjectSpec) ([]byte, error) {
+	if useProto {
+		// The SDK's protobuf form has no object types.
+		delete(s, "owner")
+		return pbSpec(nil, s), nil
+	}
 	var buf bytes.Buffer
 	err := gob.NewEncoder(&buf).Encode(s)
 	return buf.Bytes(), err
+}
+
+// ---- the SDK's protobuf spec (hcl_spec.proto), written by hand ----
+
+func pbVarint(b []byte, v uint64) []byte {
+	for v >= 0x80 {
+		b = append(b, byte(v)|0x80)
+		v >>= 7
+	}
+	return append(b, byte(v))
+}
+
+func pbBytes(b []byte, field int, data []byte) []byte {
+	b = pbVarint(b, uint64(field<<3|2))
+	b = pbVarint(b, uint64(len(data)))
+	return append(b, data...)
+}
+
+func pbBool(b []byte, field int, v bool) []byte {
+	if !v {
+		return b
+	}
+	return pbVarint(pbVarint(b, uint64(field<<3)), 1)
+}
+
+func pbType(t Type) []byte {
+	switch i := t.impl.(type) {
+	case primitiveType:
+		name := map[byte]string{'S': "cty.String", 'N': "cty.Number", 'B': "cty.Bool"}[i.Kind]
+		return pbBytes(nil, 1, pbBytes(nil, 1, []byte(name)))
+	case typeList:
+		return pbBytes(nil, 2, pbBytes(nil, 1, pbType(i.ElementTypeT)))
+	case typeMap:
+		return pbBytes(nil, 3, pbBytes(nil, 1, pbType(i.ElementTypeT)))
+	}
+	panic("type without a protobuf form")
+}
+
+// pbSpec appends the Spec message for s.
+func pbSpec(b []byte, s interface{}) []byte {
+	switch x := s.(type) {
+	case ObjectSpec:
+		var obj []byte
+		for k, v := range x {
+			entry := pbBytes(nil, 1, []byte(k))
+			entry = pbBytes(entry, 2, pbSpec(nil, v))
+			obj = pbBytes(obj, 1, entry)
+		}
+		return pbBytes(b, 1, obj)
+	case *AttrSpec:
+		a := pbBytes(nil, 1, []byte(x.Name))
+		a = pbBytes(a, 2, pbType(x.Type))
+		a = pbBool(a, 3, x.Required)
+		return pbBytes(b, 2, a)
+	case *BlockSpec:
+		bl := pbBytes(nil, 1, []byte(x.TypeName))
+		bl = pbBool(bl, 2, x.Required)
+		bl = pbBytes(bl, 3, pbSpec(nil, x.Nested))
+		return pbBytes(b, 3, bl)
+	case *BlockListSpec:
+		bl := pbBytes(nil, 1, []byte(x.TypeName))
+		bl = pbBytes(bl, 2, pbSpec(nil, x.Nested))
+		return pbBytes(b, 4, bl)
+	}
+	panic("spec without a protobuf form")
 }
 
 // ---- the builder ----
@@ -362,25 +440,47 @@ func (Datasource) ConfigSpec(_ interface{}, reply *ConfigSpecResponse) error {
 	return err
 }
 func (Datasource) OutputSpec(_ interface{}, reply *OutputSpecResponse) error {
-	var buf bytes.Buffer
-	err := gob.NewEncoder(&buf).Encode(ObjectSpec{"id": &AttrSpec{Name: "id", Type: tString}})
-	reply.OutputSpec = buf.Bytes()
+	b, err := encodeSpec(ObjectSpec{"id": &AttrSpec{Name: "id", Type: tString}})
+	reply.OutputSpec = b
 	return err
 }
+
+// Execute answers, under --protobuf, cty's msgpack of a dynamic value: [type JSON, value].
 func (Datasource) Execute(_ interface{}, reply *ExecuteResponse) error {
-	reply.Value = []byte("opaque value bytes")
-	return nil
+	if !useProto {
+		reply.Value = []byte("opaque value bytes")
+		return nil
+	}
+	ty := cty.Object(map[string]cty.Type{"id": cty.String, "count": cty.Number, "tags": cty.List(cty.String)})
+	tyJSON, err := ctyjson.MarshalType(ty)
+	if err != nil {
+		return err
+	}
+	value := map[string]interface{}{"id": "ds-42", "count": 3, "tags": []string{"a", "b"}}
+	var buf bytes.Buffer
+	err = codec.NewEncoder(&buf, handle()).Encode([]interface{}{tyJSON, value})
+	reply.Value = buf.Bytes()
+	return err
 }
 
 // ---- main ----
 
 func main() {
 	log.SetOutput(os.Stderr)
+	var args []string
+	for _, a := range os.Args {
+		if a == "--protobuf" {
+			useProto = true
+			continue
+		}
+		args = append(args, a)
+	}
+	os.Args = args
 	if len(os.Args) == 2 && os.Args[1] == "describe" {
 		json.NewEncoder(os.Stdout).Encode(map[string]interface{}{
 			"version": "0.0.1", "sdk_version": "0.0.0-fake", "api_version": "x5.0",
 			"builders": []string{"ok", "hang", "crash", "goaway"}, "post_processors": []string{},
-			"provisioners": []string{}, "datasources": []string{"ok"}, "protocol_version": "v1",
+			"provisioners": []string{}, "datasources": []string{"ok"}, "protocol_version": "v2",
 		})
 		return
 	}
