@@ -78,6 +78,23 @@ impl Drop for CancelOnDrop {
     }
 }
 
+/// A long call whose argument names a server the host runs for it (`services`, on a fresh
+/// broker id): Run, Provision, PostProcess. Dropping the future sends `endpoint.Cancel`.
+async fn call_serving(
+    conn: &Arc<Conn>,
+    endpoint: &str,
+    method: &str,
+    services: Vec<(&'static str, Arc<dyn Service>)>,
+    arg: impl FnOnce(u32) -> Value,
+) -> Result<Value> {
+    let id = conn.broker.next_id();
+    serve_on(&conn.broker, id, services);
+    let mut guard = CancelOnDrop { conn: conn.clone(), method: format!("{endpoint}.Cancel"), armed: true };
+    let reply = conn.call_long(&format!("{endpoint}.{method}"), arg(id)).await;
+    guard.armed = false;
+    reply
+}
+
 async fn config_spec(conn: &Conn, endpoint: &str) -> Result<Spec> {
     let reply = conn.call(&format!("{endpoint}.ConfigSpec"), Value::Nil).await?;
     let Some(Value::Bin(bytes)) = reply.get("ConfigSpec") else {
@@ -136,14 +153,10 @@ impl BuilderClient {
     /// Runs the build; the plugin talks through `ui` and calls `hook` (provisioning). Dropping
     /// the future cancels the build in the plugin. `Ok(None)`: the build made no artifact.
     pub async fn run(&self, ui: Arc<dyn HostUi>, hook: Arc<dyn HostHook>) -> Result<Option<ArtifactClient>> {
-        let id = self.conn.broker.next_id();
         let hook = HookService { hook, conn: self.conn.clone(), cancel: Mutex::new(None) };
         let services: Vec<(&'static str, Arc<dyn Service>)> =
             vec![("Ui", Arc::new(UiService(ui))), ("Hook", Arc::new(hook))];
-        serve_on(&self.conn.broker, id, services);
-        let mut guard = CancelOnDrop { conn: self.conn.clone(), method: "Builder.Cancel".into(), armed: true };
-        let reply = self.conn.call_long("Builder.Run", Value::Uint(id.into())).await;
-        guard.armed = false;
+        let reply = call_serving(&self.conn, "Builder", "Run", services, |id| Value::Uint(id.into())).await;
         let artifact_id = match reply? {
             Value::Nil => 0,
             v => v.as_u64().ok_or_else(|| self.conn.protocol_error(format!("Builder.Run answered {v:?}")))?,
@@ -182,17 +195,13 @@ impl ProvisionerClient {
         comm: Arc<dyn HostCommunicator>,
         generated_data: &serde_json::Value,
     ) -> Result<()> {
-        let id = self.conn.broker.next_id();
         let comm = CommunicatorService { comm, broker: self.conn.broker.clone() };
         let services: Vec<(&'static str, Arc<dyn Service>)> =
             vec![("Ui", Arc::new(UiService(ui))), ("Communicator", Arc::new(comm))];
-        serve_on(&self.conn.broker, id, services);
-        let mut guard = CancelOnDrop { conn: self.conn.clone(), method: "Provisioner.Cancel".into(), armed: true };
-        let arg =
-            Value::record([("GeneratedData", Value::from_json(generated_data)), ("StreamID", Value::Uint(id.into()))]);
-        let reply = self.conn.call_long("Provisioner.Provision", arg).await;
-        guard.armed = false;
-        reply.map(drop)
+        let arg = |id: u32| {
+            Value::record([("GeneratedData", Value::from_json(generated_data)), ("StreamID", Value::Uint(id.into()))])
+        };
+        call_serving(&self.conn, "Provisioner", "Provision", services, arg).await.map(drop)
     }
 
     pub async fn cancel(&self) -> Result<()> {
@@ -225,14 +234,10 @@ impl PostProcessorClient {
 
     /// Processes `artifact`. Dropping the future cancels it in the plugin.
     pub async fn post_process(&self, ui: Arc<dyn HostUi>, artifact: Arc<dyn HostArtifact>) -> Result<PostProcessed> {
-        let id = self.conn.broker.next_id();
         let services: Vec<(&'static str, Arc<dyn Service>)> =
             vec![("Ui", Arc::new(UiService(ui))), ("Artifact", Arc::new(ArtifactService(artifact)))];
-        serve_on(&self.conn.broker, id, services);
-        let mut guard = CancelOnDrop { conn: self.conn.clone(), method: "PostProcessor.Cancel".into(), armed: true };
-        let reply = self.conn.call_long("PostProcessor.PostProcess", Value::Uint(id.into())).await;
-        guard.armed = false;
-        let reply = reply?;
+        let reply =
+            call_serving(&self.conn, "PostProcessor", "PostProcess", services, |id| Value::Uint(id.into())).await?;
         basic_error(&self.conn, reply.get("Err"))?;
         let keep = reply.get("Keep").and_then(Value::as_bool).unwrap_or(false);
         let force_override = reply.get("ForceOverride").and_then(Value::as_bool).unwrap_or(false);

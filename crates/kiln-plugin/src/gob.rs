@@ -158,139 +158,86 @@ impl Decoder<'_> {
         }
     }
 
-    /// A `wireType` struct: exactly one of its fields is set.
-    fn wire_type(&mut self) -> GobResult<WireType> {
-        let mut field = -1i64;
-        let mut result = None;
+    /// Walks the fields of a struct value: `field` gets each field number sent (gob sends
+    /// deltas and leaves zero values out), until the terminating zero.
+    fn each_field(&mut self, mut field: impl FnMut(&mut Self, i64) -> GobResult<()>) -> GobResult<()> {
+        let mut f = -1i64;
         loop {
             let delta = self.uint()? as i64;
             if delta == 0 {
-                break;
+                return Ok(());
             }
-            field += delta;
+            f += delta;
+            field(self, f)?;
+        }
+    }
+
+    /// A `wireType` struct: exactly one of its fields is set.
+    fn wire_type(&mut self) -> GobResult<WireType> {
+        let mut result = None;
+        self.each_field(|d, field| {
             result = Some(match field {
-                // ArrayT {CommonType, Elem, Len}
-                0 => {
-                    let mut f = -1;
-                    let mut elem = 0;
-                    loop {
-                        let d = self.uint()? as i64;
-                        if d == 0 {
-                            break;
-                        }
-                        f += d;
-                        match f {
-                            0 => {
-                                self.common_type()?;
-                            }
-                            1 => elem = self.int()?,
-                            2 => {
-                                self.int()?;
-                            }
-                            _ => return Err("gob: bad arrayType".into()),
-                        }
-                    }
-                    WireType::List(elem)
-                }
-                // SliceT {CommonType, Elem}
-                1 => {
-                    let (_, fields) = self.common_then_ids()?;
-                    WireType::List(fields.first().copied().unwrap_or(0))
-                }
+                // ArrayT {CommonType, Elem, Len}, SliceT {CommonType, Elem}
+                0 | 1 => WireType::List(d.common_then_ids()?.1[0]),
                 // StructT {CommonType, Field []fieldType}
                 2 => {
-                    let mut f = -1;
                     let mut name = String::new();
                     let mut fields = Vec::new();
-                    loop {
-                        let d = self.uint()? as i64;
-                        if d == 0 {
-                            break;
-                        }
-                        f += d;
+                    d.each_field(|d, f| {
                         match f {
-                            0 => name = self.common_type()?,
+                            0 => name = d.name_and_id()?.0,
                             1 => {
-                                let n = self.uint()?;
-                                for _ in 0..n {
-                                    fields.push(self.field_type()?);
+                                for _ in 0..d.uint()? {
+                                    fields.push(d.name_and_id()?);
                                 }
                             }
                             _ => return Err("gob: bad structType".into()),
                         }
-                    }
+                        Ok(())
+                    })?;
                     WireType::Struct { name, fields }
                 }
                 // MapT {CommonType, Key, Elem}
                 3 => {
-                    let (_, ids) = self.common_then_ids()?;
-                    WireType::Map(ids.first().copied().unwrap_or(0), ids.get(1).copied().unwrap_or(0))
+                    let (_, ids) = d.common_then_ids()?;
+                    WireType::Map(ids[0], ids[1])
                 }
                 // GobEncoderT, BinaryMarshalerT, TextMarshalerT {CommonType}
-                4..=6 => WireType::Encoded(self.common_then_ids()?.0),
+                4..=6 => WireType::Encoded(d.common_then_ids()?.0),
                 _ => return Err(format!("gob: unknown wireType field {field}")),
             });
-        }
+            Ok(())
+        })?;
         result.ok_or_else(|| "gob: an empty type definition".to_string())
     }
 
-    /// A struct whose field 0 is a CommonType and whose other fields are type ids.
-    fn common_then_ids(&mut self) -> GobResult<(String, Vec<i64>)> {
-        let mut f = -1;
+    /// A struct whose field 0 is a CommonType and whose fields 1 and 2 are integers (type ids,
+    /// an array's length): the type's name and those two.
+    fn common_then_ids(&mut self) -> GobResult<(String, [i64; 2])> {
         let mut name = String::new();
-        let mut ids = vec![0; 2];
-        loop {
-            let d = self.uint()? as i64;
-            if d == 0 {
-                break;
-            }
-            f += d;
+        let mut ids = [0; 2];
+        self.each_field(|d, f| {
             match f {
-                0 => name = self.common_type()?,
-                1 | 2 => ids[f as usize - 1] = self.int()?,
+                0 => name = d.name_and_id()?.0,
+                1 | 2 => ids[f as usize - 1] = d.int()?,
                 _ => return Err("gob: bad type definition".into()),
             }
-        }
+            Ok(())
+        })?;
         Ok((name, ids))
     }
 
-    /// CommonType {Name string, Id typeId}: returns the name.
-    fn common_type(&mut self) -> GobResult<String> {
-        let mut f = -1;
-        let mut name = String::new();
-        loop {
-            let d = self.uint()? as i64;
-            if d == 0 {
-                break;
-            }
-            f += d;
-            match f {
-                0 => name = self.string()?,
-                1 => {
-                    self.int()?;
-                }
-                _ => return Err("gob: bad CommonType".into()),
-            }
-        }
-        Ok(name)
-    }
-
-    /// fieldType {Name string, Id typeId}
-    fn field_type(&mut self) -> GobResult<(String, i64)> {
-        let mut f = -1;
+    /// CommonType and fieldType, both {Name string, Id typeId}.
+    fn name_and_id(&mut self) -> GobResult<(String, i64)> {
         let (mut name, mut id) = (String::new(), 0);
-        loop {
-            let d = self.uint()? as i64;
-            if d == 0 {
-                break;
-            }
-            f += d;
+        self.each_field(|d, f| {
             match f {
-                0 => name = self.string()?,
-                1 => id = self.int()?,
-                _ => return Err("gob: bad fieldType".into()),
+                0 => name = d.string()?,
+                1 => id = d.int()?,
+                _ => return Err("gob: bad CommonType or fieldType".into()),
             }
-        }
+            Ok(())
+        })?;
         Ok((name, id))
     }
 
@@ -355,19 +302,14 @@ impl Decoder<'_> {
                 }
                 Some(WireType::Struct { name, fields: wire_fields }) => {
                     let mut fields = Vec::new();
-                    let mut f = -1i64;
-                    loop {
-                        let d = self.uint()? as i64;
-                        if d == 0 {
-                            break;
-                        }
-                        f += d;
+                    self.each_field(|d, f| {
                         let Some((fname, fid)) = usize::try_from(f).ok().and_then(|i| wire_fields.get(i)).cloned()
                         else {
                             return Err(format!("gob: field {f} of {name}, which has {}", wire_fields.len()));
                         };
-                        fields.push((fname, self.value(fid)?));
-                    }
+                        fields.push((fname, d.value(fid)?));
+                        Ok(())
+                    })?;
                     GobValue::Struct { name, fields }
                 }
             },

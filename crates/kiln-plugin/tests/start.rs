@@ -25,6 +25,14 @@ async fn packer_1_6_6_handshake_and_cleanup() {
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(client.log_tail().iter().any(|l| l.contains("Plugin address: unix")), "{:?}", client.log_tail());
     let pid = client.pid() as i32;
+    // Once connected it ignores SIGTERM (and SIGINT): only SIGKILL ends it.
+    // SAFETY: signals to the plugin this test started.
+    unsafe {
+        libc::kill(pid, libc::SIGTERM);
+        libc::kill(pid, libc::SIGINT);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    client.builder().config_spec().await.expect("the plugin died of SIGTERM");
     drop(client);
     // Killed with its group; no socket file left (the plugin unlinks it once connected).
     let deadline = Instant::now() + Duration::from_secs(5);
