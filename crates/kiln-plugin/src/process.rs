@@ -183,7 +183,7 @@ impl PluginProcess {
         let (exit_tx, exit) = watch::channel(None);
         tokio::spawn(async move {
             let status = child.wait().await.ok();
-            let _ = exit_tx.send(status);
+            exit_tx.send_replace(status);
         });
         let process = Arc::new(PluginProcess { name, pgid, log, exit, socket_path: Mutex::new(None) });
 

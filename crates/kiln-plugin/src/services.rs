@@ -76,7 +76,7 @@ impl Service for HookService {
             }
             "Cancel" => {
                 if let Some(tx) = self.cancel.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
-                    let _ = tx.send(true);
+                    tx.send_replace(true);
                 }
                 Ok(Value::Nil)
             }

@@ -113,11 +113,12 @@ impl Shared {
         }
         drop(st);
         let _ = self.out.send(Out::Close);
-        let _ = self.closed_tx.send(true);
+        // send_replace: a plain send is lost while nobody is subscribed.
+        self.closed_tx.send_replace(true);
     }
 }
 
-/// The client end of a yamux session.
+/// One end of a yamux session (kiln is the client end; the server end exists for tests).
 pub struct Session {
     shared: Arc<Shared>,
 }
@@ -132,8 +133,23 @@ impl Incoming {
 }
 
 impl Session {
-    /// Starts the session over `io`; spawns its reader and writer tasks.
+    /// Starts the client end over `io`; spawns its reader and writer tasks.
     pub fn client<T>(io: T) -> (Session, Incoming)
+    where
+        T: AsyncRead + AsyncWrite + Send + 'static,
+    {
+        Session::start(io, 1)
+    }
+
+    /// The server end (even stream ids), as a plugin runs it.
+    pub fn server<T>(io: T) -> (Session, Incoming)
+    where
+        T: AsyncRead + AsyncWrite + Send + 'static,
+    {
+        Session::start(io, 2)
+    }
+
+    fn start<T>(io: T, first_id: u32) -> (Session, Incoming)
     where
         T: AsyncRead + AsyncWrite + Send + 'static,
     {
@@ -144,7 +160,7 @@ impl Session {
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
                 streams: HashMap::new(),
-                next_id: 1,
+                next_id: first_id,
                 closed: None,
                 remote_go_away: false,
                 incoming: Some(in_tx),
@@ -281,7 +297,8 @@ async fn read_loop<R: AsyncRead + Unpin>(mut reader: R, shared: Arc<Shared>) {
 fn on_stream_frame(shared: &Arc<Shared>, flags: u16, id: u32, delta: u32, payload: Vec<u8>) -> Result<(), String> {
     let mut st = shared.lock();
     if flags & FLAG_SYN != 0 {
-        if st.streams.contains_key(&id) || id % 2 == 1 {
+        // The peer opens the ids of the parity we do not use.
+        if st.streams.contains_key(&id) || id % 2 == st.next_id % 2 {
             return Err(format!("yamux: the plugin opened stream {id}, which is not its to open"));
         }
         let Some(incoming) = st.incoming.clone() else { return Ok(()) };
@@ -447,5 +464,125 @@ impl Drop for Stream {
         if s.remote_closed || s.reset || session_closed {
             st.streams.remove(&self.id);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    fn pair() -> ((Session, Incoming), (Session, Incoming)) {
+        let (a, b) = tokio::io::duplex(64 * 1024);
+        (Session::client(a), Session::server(b))
+    }
+
+    fn data(n: usize) -> Vec<u8> {
+        (0..n).map(|i| (i % 251) as u8).collect()
+    }
+
+    #[tokio::test]
+    async fn flow_control_over_many_windows_both_ways_with_half_close() {
+        let ((client, _), (_server, mut incoming)) = pair();
+        let sent = data(5 * 1024 * 1024 + 3);
+        let mut s = client.open().unwrap();
+        let echo = tokio::spawn(async move {
+            let mut s = incoming.next().await.unwrap();
+            let mut got = Vec::new();
+            // Reads to the end: the client's shutdown is its FIN.
+            s.read_to_end(&mut got).await.unwrap();
+            s.write_all(&got).await.unwrap();
+            s.shutdown().await.unwrap();
+            got.len()
+        });
+        let t = std::time::Instant::now();
+        let writer = {
+            let sent = sent.clone();
+            async move {
+                s.write_all(&sent).await.unwrap();
+                // Half-close: we can still read the echo.
+                s.shutdown().await.unwrap();
+                let mut back = Vec::new();
+                s.read_to_end(&mut back).await.unwrap();
+                (s, back)
+            }
+        };
+        let (s, back) = writer.await;
+        assert_eq!(echo.await.unwrap(), sent.len());
+        assert_eq!(back, sent);
+        eprintln!("{} bytes each way in {:?}", sent.len(), t.elapsed());
+        drop(s);
+        // Both sides closed and the handle dropped: the stream is forgotten.
+        assert_eq!(client.stream_count(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_dropped_stream_ends_with_eof_and_its_unread_data_does_not_block_others() {
+        let ((client, mut client_in), (server, mut incoming)) = pair();
+        let mut a = client.open().unwrap();
+        a.write_all(b"x").await.unwrap();
+        let mut peer_a = incoming.next().await.unwrap();
+        // The server floods a stream the client drops without reading.
+        let flood = tokio::spawn(async move {
+            let _ = peer_a.write_all(&data(2 * 1024 * 1024)).await;
+            peer_a.shutdown().await.unwrap();
+            let mut rest = Vec::new();
+            peer_a.read_to_end(&mut rest).await.unwrap();
+            rest
+        });
+        drop(a);
+        // The flood finishes (its window is given back) and sees our FIN as EOF.
+        let rest = tokio::time::timeout(std::time::Duration::from_secs(10), flood).await.unwrap().unwrap();
+        assert_eq!(rest, b"x");
+        // Its FIN reaches us a moment later; then the stream is forgotten.
+        for _ in 0..100 {
+            if client.stream_count() == 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert_eq!(client.stream_count(), 0);
+        // Streams the other way still work.
+        let mut b = server.open().unwrap();
+        b.write_all(b"hello").await.unwrap();
+        b.shutdown().await.unwrap();
+        let mut got = Vec::new();
+        client_in.next().await.unwrap().read_to_end(&mut got).await.unwrap();
+        assert_eq!(got, b"hello");
+    }
+
+    #[tokio::test]
+    async fn go_away_and_a_closed_connection() {
+        let ((client, _), (server, mut incoming)) = pair();
+        let mut s = client.open().unwrap();
+        s.write_all(b"ping").await.unwrap();
+        let mut peer = incoming.next().await.unwrap();
+        let mut buf = [0u8; 4];
+        peer.read_exact(&mut buf).await.unwrap();
+        // The server says go-away: no new streams from us, the open one still works.
+        server.shared.send(frame(TYPE_GO_AWAY, 0, 0, 0, &[]));
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert_eq!(client.open().err().unwrap().kind(), io::ErrorKind::ConnectionRefused);
+        peer.write_all(b"pong").await.unwrap();
+        s.read_exact(&mut buf).await.unwrap();
+        assert_eq!(&buf, b"pong");
+        // The connection goes away: reads fail at once, saying why.
+        drop(server);
+        drop(peer);
+        let err = s.read(&mut buf).await;
+        assert!(matches!(err, Ok(0)) || err.is_err());
+        client.closed().await;
+        assert!(client.closed_reason().is_some());
+        assert!(s.write_all(b"more").await.is_err());
+    }
+
+    #[tokio::test]
+    async fn pings_are_answered() {
+        let (a, mut peer) = tokio::io::duplex(1024);
+        let (_client, _) = Session::client(a);
+        peer.write_all(&frame(TYPE_PING, FLAG_SYN, 0, 77, &[])).await.unwrap();
+        let mut answer = [0u8; 12];
+        peer.read_exact(&mut answer).await.unwrap();
+        assert_eq!(answer, frame(TYPE_PING, FLAG_ACK, 0, 77, &[])[..]);
     }
 }
