@@ -102,11 +102,22 @@ impl Client {
     pub async fn start(cmd: PluginCommand) -> Result<Client> {
         let (process, handshake, started) = PluginProcess::start(&cmd).await?;
         let handshake_at = started.elapsed();
-        let session = match connect(&handshake).await {
-            Ok(s) => s,
-            Err(e) => {
+        // Connecting and getting stream 0 acknowledged share the start-up deadline.
+        let remaining = cmd.start_timeout.saturating_sub(handshake_at).max(Duration::from_secs(5));
+        let deadline = tokio::time::Instant::now() + remaining;
+        let session = match tokio::time::timeout_at(deadline, connect(&handshake)).await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => {
                 return Err(process
                     .error(Error::new(ErrorKind::Handshake, format!("cannot connect to {}: {e}", handshake.address)))
+                    .await)
+            }
+            Err(_) => {
+                return Err(process
+                    .error(Error::new(
+                        ErrorKind::Timeout,
+                        format!("does not accept a connection on {}", handshake.address),
+                    ))
                     .await)
             }
         };
@@ -124,9 +135,14 @@ impl Client {
                 }
             });
         }
-        let stream = match broker.dial(0).await {
-            Ok(s) => s,
-            Err(e) => return Err(process.error(Error::exited(format!("connecting to its component: {e}"))).await),
+        let stream = match tokio::time::timeout_at(deadline, broker.dial(0)).await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => return Err(process.error(Error::exited(format!("connecting to its component: {e}"))).await),
+            Err(_) => {
+                return Err(process
+                    .error(Error::new(ErrorKind::Timeout, "did not acknowledge the connection to its component"))
+                    .await)
+            }
         };
         let rpc = RpcClient::new(stream);
         let timings = StartTimings { handshake: handshake_at, connected: started.elapsed() };

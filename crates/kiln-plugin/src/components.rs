@@ -195,7 +195,7 @@ impl ProvisionerClient {
         comm: Arc<dyn HostCommunicator>,
         generated_data: &serde_json::Value,
     ) -> Result<()> {
-        let comm = CommunicatorService { comm, broker: self.conn.broker.clone() };
+        let comm = CommunicatorService { comm, broker: self.conn.broker.clone(), running: Mutex::new(Vec::new()) };
         let services: Vec<(&'static str, Arc<dyn Service>)> =
             vec![("Ui", Arc::new(UiService(ui))), ("Communicator", Arc::new(comm))];
         let arg = |id: u32| {

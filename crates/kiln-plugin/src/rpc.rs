@@ -176,6 +176,9 @@ async fn read_replies(mut reader: ValueReader<ReadHalf<Stream>>, inner: Arc<Clie
 pub(crate) trait Service: Send + Sync + 'static {
     /// Handles `method` (the part after the dot); an `Err` goes back as the call's error text.
     async fn call(&self, method: &str, arg: Value) -> Result<Value, String>;
+
+    /// The plugin hung up (or died): nobody will read the answers of calls still running.
+    fn hangup(&self) {}
 }
 
 /// Serves `services` (by endpoint name) on `stream` until the plugin hangs up.
@@ -218,6 +221,10 @@ pub(crate) async fn serve(stream: Stream, services: Vec<(&'static str, Arc<dyn S
         // Reap finished handlers so a long session does not pile them up.
         while tasks.try_join_next().is_some() {}
     }
-    // The plugin hung up: let running handlers finish (their replies go nowhere).
+    // The plugin hung up: running handlers finish on their own (their replies go nowhere),
+    // once the services have stopped what the plugin no longer waits for.
+    for (_, service) in &services {
+        service.hangup();
+    }
     tasks.detach_all();
 }

@@ -83,11 +83,21 @@ impl Service for HookService {
             other => Err(format!("rpc: can't find method Hook.{other}")),
         }
     }
+
+    /// Packer's provisioning step stops waiting for the hook when the build is cancelled and
+    /// hangs up, sometimes before its Hook.Cancel is sent: a hang-up cancels the hook too.
+    fn hangup(&self) {
+        if let Some(tx) = self.cancel.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            tx.send_replace(true);
+        }
+    }
 }
 
 pub(crate) struct CommunicatorService {
     pub(crate) comm: Arc<dyn HostCommunicator>,
     pub(crate) broker: Arc<Broker>,
+    /// Commands still running, stopped (their futures dropped) when the plugin hangs up.
+    pub(crate) running: Mutex<Vec<tokio::task::AbortHandle>>,
 }
 
 impl CommunicatorService {
@@ -121,7 +131,7 @@ impl Service for CommunicatorService {
                 };
                 // Start answers at once; the exit status follows on the response stream.
                 let comm = self.comm.clone();
-                tokio::spawn(async move {
+                let task = tokio::spawn(async move {
                     // stderr goes through a pipe so that a failure to run the command can still
                     // be written to it afterwards.
                     let (err_in, err_copy) = match stderr {
@@ -157,6 +167,9 @@ impl Service for CommunicatorService {
                     }
                     let _ = response.shutdown().await;
                 });
+                let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+                running.retain(|t| !t.is_finished());
+                running.push(task.abort_handle());
                 Ok(Value::Nil)
             }
             "Upload" => {
@@ -188,6 +201,12 @@ impl Service for CommunicatorService {
                 Ok(Value::Nil)
             }
             other => Err(format!("rpc: can't find method Communicator.{other}")),
+        }
+    }
+
+    fn hangup(&self) {
+        for task in self.running.lock().unwrap_or_else(|p| p.into_inner()).drain(..) {
+            task.abort();
         }
     }
 }

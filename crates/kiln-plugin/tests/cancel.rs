@@ -70,6 +70,14 @@ async fn builder_cancel_reaches_the_hook() {
     tokio::time::timeout(Duration::from_secs(20), hook.entered.notified()).await.expect("the hook never ran");
     builder.cancel().await.unwrap();
     let result = tokio::time::timeout(Duration::from_secs(20), run).await.expect("run ignored the cancel").unwrap();
+    // The plugin sends Hook.Cancel, or hangs up first (Packer does not wait for the hook):
+    // either way the hook is cancelled.
+    for _ in 0..100 {
+        if hook.events.lock().unwrap().len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let events = hook.events.lock().unwrap().clone();
     println!("events {events:?}, result ok: {}", result.is_ok());
     assert_eq!(events[..2], ["start packer_provision", "cancelled"]);
@@ -145,4 +153,36 @@ async fn a_command_that_cannot_run() {
     println!("ui {:?}\n{err}", ui.lines());
     assert_eq!(err.kind(), ErrorKind::Remote);
     assert!(ui.lines().iter().any(|l| l == "error: kiln: the machine is gone"), "{:?}", ui.lines());
+}
+
+#[tokio::test]
+async fn a_cancelled_provisioner_stops_the_hosts_command() {
+    if !common::have("packer") {
+        return;
+    }
+    let dir = common::TempDir::new("cancel-prov");
+    let marker = dir.path().join("marker");
+    let client = Client::start(common::packer("packer-provisioner-shell")).await.unwrap();
+    let prov = client.provisioner();
+    let command = format!("sleep 3; touch '{}'", marker.display());
+    prov.prepare(&[
+        ConfigValue::Json(json!({"inline": [command], "remote_folder": dir.path()})),
+        ConfigValue::Json(packer_values("b", "null")),
+    ])
+    .await
+    .unwrap();
+    let run = tokio::spawn({
+        let prov = prov.clone();
+        async move { prov.provision(Arc::new(RecordingUi::default()), Arc::new(common::LocalComm), &json!({})).await }
+    });
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    prov.cancel().await.unwrap();
+    let t = std::time::Instant::now();
+    let result =
+        tokio::time::timeout(Duration::from_secs(10), run).await.expect("provision ignored the cancel").unwrap();
+    println!("after {:?}: {result:?}", t.elapsed());
+    assert!(result.is_err());
+    // The command was stopped with the provisioner, not left to finish.
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    assert!(!marker.exists(), "the host's command kept running after the provisioner was cancelled");
 }

@@ -69,7 +69,7 @@ async fn sdk_handshake_spec_prepare_and_run() {
     // The plugin pinged us over yamux and got its answer.
     assert_eq!(prepared.generated_vars, ["PingAnswered"]);
 
-    // hashicorp/yamux here pings every 50 ms and drops the session if an answer takes 500 ms.
+    // hashicorp/yamux here pings every 50 ms and drops the session if an answer takes 2 s.
     tokio::time::sleep(Duration::from_millis(1500)).await;
 
     let ui = Arc::new(RecordingUi::default());

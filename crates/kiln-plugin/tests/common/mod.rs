@@ -235,6 +235,19 @@ impl Drop for Sshd {
     }
 }
 
+struct KillGroup(i32);
+
+impl Drop for KillGroup {
+    fn drop(&mut self) {
+        if self.0 > 0 {
+            // SAFETY: signals the process group this test's command leads.
+            unsafe {
+                libc::killpg(self.0, libc::SIGKILL);
+            }
+        }
+    }
+}
+
 /// A host-side communicator that runs commands on this machine (what kiln's `local`
 /// communicator will do), for driving provisioner plugins.
 pub struct LocalComm;
@@ -254,9 +267,12 @@ impl kiln_plugin::HostCommunicator for LocalComm {
             .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
+            .process_group(0)
             .kill_on_drop(true)
             .spawn()
             .map_err(|e| e.to_string())?;
+        // Dropping exec (a cancelled provisioner) kills the command and whatever it started.
+        let _group = KillGroup(child.id().map(|p| p as i32).unwrap_or(0));
         let (cin, mut cout, mut cerr) =
             (child.stdin.take(), child.stdout.take().unwrap(), child.stderr.take().unwrap());
         let feed = async move {

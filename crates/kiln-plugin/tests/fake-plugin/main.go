@@ -510,9 +510,9 @@ func main() {
 	}
 	l.Close()
 	cfg := yamux.DefaultConfig()
-	// Pings every 50 ms that must be answered within 500 ms, or the session dies.
+	// Pings every 50 ms that must be answered within 2 s, or the session dies.
 	cfg.KeepAliveInterval = 50 * time.Millisecond
-	cfg.ConnectionWriteTimeout = 500 * time.Millisecond
+	cfg.ConnectionWriteTimeout = 2 * time.Second
 	cfg.LogOutput = os.Stderr
 	sess, err := yamux.Server(conn, cfg)
 	if err != nil {
