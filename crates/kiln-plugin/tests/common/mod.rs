@@ -60,15 +60,12 @@ fn build_fake_plugin() -> Result<std::path::PathBuf, String> {
     }
     let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fake-plugin");
     let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("kiln-fake-plugin");
-    let status = std::process::Command::new("go")
-        .args(["build", "-o"])
-        .arg(&out)
-        .arg(".")
-        .current_dir(&src)
-        .env("GOPATH", GOPATH)
-        .env("GO111MODULE", "off")
-        .output()
-        .map_err(|e| format!("go build: {e}"))?;
+    let mut go = std::process::Command::new("go");
+    go.args(["build", "-o"]).arg(&out).arg(".").current_dir(&src).env("GOPATH", GOPATH).env("GO111MODULE", "off");
+    if std::env::var_os("GOCACHE").is_none() {
+        go.env("GOCACHE", std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("go-cache"));
+    }
+    let status = go.output().map_err(|e| format!("go build: {e}"))?;
     if !status.status.success() {
         return Err(format!("go build of the fake plugin failed: {}", String::from_utf8_lossy(&status.stderr)));
     }

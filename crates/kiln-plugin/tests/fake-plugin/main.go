@@ -496,7 +496,6 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer os.RemoveAll(dir)
 	path := filepath.Join(dir, "sock")
 	l, err := net.Listen("unix", path)
 	if err != nil {
@@ -508,7 +507,10 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	// Closing the listener unlinks the socket; the host kills plugins with SIGKILL, so nothing
+	// may be left to clean up at exit.
 	l.Close()
+	os.RemoveAll(dir)
 	cfg := yamux.DefaultConfig()
 	// Pings every 50 ms that must be answered within 2 s, or the session dies.
 	cfg.KeepAliveInterval = 50 * time.Millisecond
