@@ -140,7 +140,7 @@ impl PluginCommunicator {
                 Value::record([
                     ("N", Value::str(name)),
                     ("S", Value::Uint(m.size)),
-                    ("M", Value::Uint(u64::from(m.mode & 0o7777))),
+                    ("M", Value::Uint(unix_to_go_mode(m.mode))),
                     ("T", msgpack_time(std::time::SystemTime::now())),
                 ])
             }
@@ -212,4 +212,46 @@ fn msgpack_time(t: std::time::SystemTime) -> Value {
     let secs = d.as_secs() & ((1 << 34) - 1);
     let packed = (u64::from(d.subsec_nanos()) << 34) | secs;
     Value::Ext(-1, packed.to_be_bytes().to_vec())
+}
+
+// Go's os.FileMode keeps the permission bits low but setuid, setgid and sticky high.
+const GO_SETUID: u64 = 1 << 23;
+const GO_SETGID: u64 = 1 << 22;
+const GO_STICKY: u64 = 1 << 20;
+
+/// Unix permission bits (with setuid 0o4000, setgid 0o2000, sticky 0o1000) as a Go FileMode.
+pub(crate) fn unix_to_go_mode(mode: u32) -> u64 {
+    let mut m = u64::from(mode & 0o777);
+    for (unix, go) in [(0o4000, GO_SETUID), (0o2000, GO_SETGID), (0o1000, GO_STICKY)] {
+        if mode & unix != 0 {
+            m |= go;
+        }
+    }
+    m
+}
+
+/// A Go FileMode's permission bits in Unix form.
+pub(crate) fn go_to_unix_mode(m: u64) -> u32 {
+    let mut mode = (m & 0o777) as u32;
+    for (unix, go) in [(0o4000, GO_SETUID), (0o2000, GO_SETGID), (0o1000, GO_STICKY)] {
+        if m & go != 0 {
+            mode |= unix;
+        }
+    }
+    mode
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_modes_between_unix_and_go() {
+        // os.FileMode(0750) and os.ModeSetuid|0755 as Go prints them in numbers.
+        assert_eq!(unix_to_go_mode(0o750), 0o750);
+        assert_eq!(unix_to_go_mode(0o4755), (1 << 23) | 0o755);
+        assert_eq!(go_to_unix_mode((1 << 23) | (1 << 20) | 0o755), 0o5755);
+        // A directory bit (1 << 31) is not a permission.
+        assert_eq!(go_to_unix_mode((1 << 31) | 0o700), 0o700);
+    }
 }

@@ -177,8 +177,11 @@ impl Service for CommunicatorService {
                     return Err("Communicator.Upload without a data stream".into());
                 };
                 // FileInfo is {N name, S size, M mode, T mtime} or nil.
-                let mode =
-                    arg.get("FileInfo").and_then(|fi| fi.get("M")).and_then(Value::as_u64).map(|m| (m & 0o7777) as u32);
+                let mode = arg
+                    .get("FileInfo")
+                    .and_then(|fi| fi.get("M"))
+                    .and_then(Value::as_u64)
+                    .map(crate::communicator::go_to_unix_mode);
                 self.comm.upload(&Self::str_field(&arg, "Path"), Box::new(reader), mode).await?;
                 Ok(Value::Nil)
             }
