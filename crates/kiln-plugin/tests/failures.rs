@@ -63,7 +63,13 @@ async fn cancel_stops_a_running_build() {
         let (ui, builder) = (ui.clone(), builder.clone());
         async move { builder.run(ui, Arc::new(RecordingHook::default())).await }
     });
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Cancel once it waits for SSH.
+    for _ in 0..400 {
+        if ui.lines().iter().any(|l| l.contains("Waiting for SSH")) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     builder.cancel().await.unwrap();
     let result = tokio::time::timeout(Duration::from_secs(20), run).await.expect("run ignored the cancel").unwrap();
     println!("ui: {:#?}", ui.lines());
