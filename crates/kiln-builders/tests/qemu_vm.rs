@@ -91,6 +91,8 @@ async fn qmp_commands_events_and_errors() {
     qmp.execute("cont", None).await.unwrap();
     assert_eq!(tokio::time::timeout(Duration::from_secs(5), events.recv()).await.unwrap().unwrap().name, "RESUME");
     assert_eq!(qmp.events_so_far().iter().map(|e| e.name.as_str()).collect::<Vec<_>>(), ["STOP", "RESUME"]);
+    // No VNC server: setting its password fails with QEMU's reason.
+    assert!(matches!(qmp.set_vnc_password("x").await, Err(QmpError::Command { .. })));
     qmp.quit().await.unwrap();
     assert_eq!(vm.wait_timeout(Duration::from_secs(10)).await, Some(Exit::Clean));
     qmp.closed().await;
@@ -127,6 +129,23 @@ async fn qemu_accepts_every_key_event() {
     let parsed = bootcommand::parse(&["<esc><leftCtrlOn>c<leftCtrlOff>Hello, World! ~|<f12><enter>"]).unwrap();
     bootcommand::type_steps(&qmp, &bootcommand::steps(&parsed.actions, Duration::ZERO)).await.unwrap();
     assert_eq!(vm.stop(Some(&qmp), Duration::from_millis(200)).await, Exit::Clean);
+}
+
+#[tokio::test]
+async fn a_vnc_password_is_set_over_qmp() {
+    if !have_qemu() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // A VNC server on a unix socket: no TCP port to reserve.
+    let vnc = format!("unix:{},password=on", dir.path().join("vnc.sock").display());
+    let vm = tiny_vm(dir.path(), "a", &["-machine", "none", "-vnc", &vnc]);
+    let qmp = vm.connect_qmp(Duration::from_secs(10)).await.unwrap();
+    let pw = vm::vnc_password().unwrap();
+    assert_eq!(pw.len(), 8);
+    assert_ne!(pw, vm::vnc_password().unwrap());
+    qmp.set_vnc_password(&pw).await.unwrap();
+    assert!(qmp.human_monitor_command("info vnc").await.unwrap().contains("vnc.sock"));
 }
 
 #[tokio::test]

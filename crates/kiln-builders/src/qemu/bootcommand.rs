@@ -260,6 +260,30 @@ pub async fn type_steps(qmp: &Qmp, steps: &[TypeStep]) -> Result<(), QmpError> {
     Ok(())
 }
 
+/// The typing for a configured `boot_command`: each entry rendered with `data` (`HTTPIP`,
+/// `HTTPPort`, `Name` …), then parsed and paced with `interval` (what StepTypeBootCommand
+/// sends after `boot_wait`). Errors name the entry and column.
+pub fn prepare(
+    entries: &[String],
+    data: &std::collections::BTreeMap<String, String>,
+    interval: Duration,
+) -> kiln_core::Result<Vec<TypeStep>> {
+    let mut rendered = Vec::with_capacity(entries.len());
+    for (i, e) in entries.iter().enumerate() {
+        let r = kiln_core::late::render(e, data)
+            .map_err(|err| kiln_core::Error::new(format!("boot_command entry {}: {}", i + 1, err.message)))?;
+        rendered.push(r);
+    }
+    let parsed = parse(&rendered).map_err(|errors| {
+        let list: Vec<String> = errors
+            .iter()
+            .map(|p| format!("boot_command entry {}, column {}: {}", p.pos.entry + 1, p.pos.column, p.message))
+            .collect();
+        kiln_core::Error::new(list.join("; "))
+    })?;
+    Ok(steps(&parsed.actions, interval))
+}
+
 /// `{{ ... }}` actions replaced by as many `x` as they have characters, so a boot command can be
 /// checked before its template values are known, with columns unchanged.
 pub fn mask_template_actions(s: &str) -> String {
@@ -405,6 +429,32 @@ mod tests {
         assert_eq!(duration(&st), ms(2040));
         // No interval: only the wait sleeps.
         assert_eq!(steps(&p.actions, Duration::ZERO).len(), 5);
+    }
+
+    #[test]
+    fn prepare_renders_the_templates_first() {
+        let data = [("HTTPIP", "10.0.2.2"), ("HTTPPort", "8100")].map(|(k, v)| (k.to_string(), v.to_string())).into();
+        let st = prepare(&["url=http://{{ .HTTPIP }}:{{ .HTTPPort }}/<enter>".into()], &data, Duration::ZERO).unwrap();
+        let typed: String = st
+            .iter()
+            .filter_map(|s| match s {
+                TypeStep::Keys(k) => k.iter().find(|e| e.down && e.qcode != "shift").map(|e| e.qcode),
+                TypeStep::Sleep(_) => None,
+            })
+            .map(|q| match q {
+                "dot" => ".".to_string(),
+                "semicolon" => ":".into(),
+                "slash" => "/".into(),
+                "equal" => "=".into(),
+                "ret" => "\\n".into(),
+                other => other.to_string(),
+            })
+            .collect();
+        assert_eq!(typed, "url=http://10.0.2.2:8100/\\n");
+        let e = prepare(&["ok".into(), "{{ .Missing }}".into()], &data, Duration::ZERO).unwrap_err();
+        assert!(e.message.starts_with("boot_command entry 2:"), "{e}");
+        let e = prepare(&["{{ .HTTPIP }} \u{e9}".into()], &data, Duration::ZERO).unwrap_err();
+        assert!(e.message.starts_with("boot_command entry 1, column 10: 'é'"), "{e}");
     }
 
     #[test]

@@ -302,6 +302,17 @@ impl DiskPlan {
     }
 }
 
+/// With `efi_boot`: copies `efi_firmware_vars` to `OUTPUT_DIRECTORY/efivars.fd`, the VM's own
+/// writable variable store (the template stays untouched). `None` without `efi_boot`.
+pub async fn prepare_efi_vars(config: &Config, output_dir: &Path) -> Result<Option<PathBuf>> {
+    if !config.efi() {
+        return Ok(None);
+    }
+    let dst = output_dir.join("efivars.fd");
+    copy(Path::new(config.efi_vars()), &dst).await?;
+    Ok(Some(dst))
+}
+
 /// Where the final conversion writes before it replaces the output (as Packer: `NAME.convert`).
 fn convert_target(output: &Path) -> PathBuf {
     let mut s = output.as_os_str().to_owned();

@@ -173,3 +173,17 @@ async fn a_failing_qemu_img_says_why() {
     let e = img.info(&dir.path().join("absent.qcow2")).await.unwrap_err();
     assert!(e.message.contains("qemu-img info") && e.message.contains("No such file"), "{e}");
 }
+
+#[tokio::test]
+async fn efi_vars_are_copied_for_the_vm() {
+    let dir = tempfile::tempdir().unwrap();
+    let vars = dir.path().join("VARS.fd");
+    std::fs::write(&vars, b"template").unwrap();
+    let c = config(&format!(r#"{{"efi_firmware_vars": {:?}}}"#, vars.to_str().unwrap()));
+    let copy = prepare_efi_vars(&c, dir.path()).await.unwrap().unwrap();
+    assert_eq!(
+        (copy.file_name().unwrap(), std::fs::read(&copy).unwrap()),
+        ("efivars.fd".as_ref(), b"template".to_vec())
+    );
+    assert_eq!(prepare_efi_vars(&config("{}"), dir.path()).await.unwrap(), None);
+}

@@ -315,6 +315,11 @@ impl Qmp {
         self.execute("input-send-event", Some(json!({ "events": events }))).await.map(drop)
     }
 
+    /// Sets the VNC server's password (QEMU started with `-vnc ...,password=on`).
+    pub async fn set_vnc_password(&self, password: &str) -> Result<(), QmpError> {
+        self.execute("set_password", Some(json!({ "protocol": "vnc", "password": password }))).await.map(drop)
+    }
+
     /// Runs a human monitor (HMP) command (`info registers`); its text output.
     pub async fn human_monitor_command(&self, command: &str) -> Result<String, QmpError> {
         let v = self.execute("human-monitor-command", Some(json!({ "command-line": command }))).await?;
