@@ -7,10 +7,12 @@
 //! - `disk_image` + `use_backing_file`: the output is a qcow2 overlay on the source image; it is
 //!   never flattened (compaction would drop the backing file);
 //! - `disk_image` otherwise: Packer copies (or converts) the source into the output, resizes it,
-//!   and compacts it at the end: two full passes. kiln boots a temporary qcow2 overlay on the
-//!   source (sized to `disk_size` at creation, so no resize) and writes the output once, at the
-//!   end, with one `qemu-img convert [-c]` from the overlay. When `qemu_img_args.resize` is set
-//!   kiln does as Packer does, so those arguments apply.
+//!   and compacts it at the end: two full passes. When the output is rewritten at the end anyway
+//!   (compaction, compression, or a format other than the source's), kiln boots a temporary
+//!   qcow2 overlay on the source (sized to `disk_size` at creation, so no resize) and writes the
+//!   output once, at the end, with one `qemu-img convert [-c]` from the overlay. Otherwise
+//!   (`skip_compaction`, same format) the plain copy is the one pass, as in Packer; so too when
+//!   `qemu_img_args.resize` is set, so that those arguments apply.
 //!
 //! Additional disks (`disk_additional_size`) are created blank as `VM_NAME-1` … and kept as
 //! the VM left them.
@@ -183,9 +185,12 @@ impl DiskPlan {
             (true, None) => return Err(Error::new("disk_image is set but there is no source image (iso_url)")),
             (true, Some((src, fmt))) => {
                 let (source, source_format) = (absolute(src)?, fmt.to_string());
+                // The overlay saves a pass only when the output is rewritten anyway (compaction,
+                // or another format); otherwise a plain copy is the one pass, and the cheaper.
+                let rewritten = compact || source_format != config.format.as_str();
                 if config.use_backing_file {
                     (Main::Backed { source, source_format, size: resize }, output.clone(), false)
-                } else if config.qemu_img_args.resize.is_empty() {
+                } else if rewritten && config.qemu_img_args.resize.is_empty() {
                     let overlay = output_dir.join(format!(".{vm_name}.kiln-overlay.qcow2"));
                     (Main::Overlay { source, source_format, size: resize }, overlay, true)
                 } else {

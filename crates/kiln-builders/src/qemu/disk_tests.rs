@@ -59,6 +59,9 @@ fn plans_follow_the_options() {
             .unwrap();
     assert!(matches!(&p.main, Main::Overlay { size: None, .. }));
     assert!(p.convert_at_end, "the overlay is always written out");
+    // Nothing to rewrite at the end: the copy is the one pass.
+    let p = DiskPlan::new(&config(r#"{"disk_image": true, "skip_compaction": true}"#), out, "vm", src).unwrap();
+    assert!(matches!(&p.main, Main::Copy { .. }) && !p.convert_at_end, "{p:?}");
 
     let p = DiskPlan::new(&config(r#"{"disk_image": true, "use_backing_file": true}"#), out, "vm", src).unwrap();
     assert!(matches!(&p.main, Main::Backed { .. }));
@@ -157,6 +160,16 @@ async fn a_backing_file_output_and_packers_copy_path() {
     let info = img.info(&p.output).await.unwrap();
     assert_eq!((info.format.as_str(), info.virtual_size), ("raw", 40 << 20));
     assert_pattern("raw", &p.output, 3, "0");
+
+    // skip_compaction, same format: a plain copy, grown by qemu-img resize, kept as it is.
+    let c = config(r#"{"disk_image": true, "skip_compaction": true, "disk_size": "40M"}"#);
+    let p = DiskPlan::new(&c, dir.path(), "plain", Some((&src, "qcow2"))).unwrap();
+    p.create(&img, &quiet, None).await.unwrap();
+    qemu_io("qcow2", &p.output, "write -P 4 39M 1M");
+    p.finish(&img, &quiet, None).await.unwrap();
+    assert_eq!(img.info(&p.output).await.unwrap().virtual_size, 40 << 20);
+    assert_pattern("qcow2", &p.output, 3, "0");
+    assert_pattern("qcow2", &p.output, 4, "39M");
 
     // Shrinking is refused before anything is written.
     let c = config(r#"{"disk_image": true, "disk_size": "16M"}"#);
