@@ -289,13 +289,13 @@ pub struct Config {
     /// The QEMU program. Default `qemu-system-x86_64`.
     #[serde(default)]
     pub qemu_binary: String,
+    // TODO: kiln_core::late::Late<String> once that type lands: these are run-time templates.
     /// Extra QEMU arguments, each a list: the flag and its value parts (joined without
     /// separator). A flag given here replaces all of kiln's default values for that flag
     /// (`["-m", "2048M"]` replaces the memory, `["-device", ...]` every default device; the
     /// network card is added back when no `-device` mentions `net_device`). Values may use
     /// `{{ .HTTPIP }}`, `{{ .HTTPPort }}`, `{{ .HTTPDir }}`, `{{ .OutputDir }}`, `{{ .Name }}`
     /// and `{{ .SSHHostPort }}`.
-    // TODO: kiln_core::late::Late<String> once that type lands: these are run-time templates.
     #[serde(default)]
     pub qemuargs: Vec<Vec<String>>,
     /// Open a QMP socket for your own tools (at `qmp_socket_path`). kiln's own control socket
@@ -322,10 +322,10 @@ pub struct Config {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BootConfig {
+    // TODO: kiln_core::late::Late<String> once that type lands: these are run-time templates.
     /// Keys to type once the VM has started and `boot_wait` has passed, in Packer's boot
     /// command language: text, `<enter>`, `<esc>`, `<f1>`…, `<leftCtrlOn>`…, `<wait5>`.
     /// Values may use `{{ .HTTPIP }}`, `{{ .HTTPPort }}` and `{{ .Name }}`.
-    // TODO: kiln_core::late::Late<String> once that type lands: these are run-time templates.
     #[serde(default)]
     pub boot_command: Vec<String>,
     /// How long to wait after starting the VM before typing. Default `10s`.
