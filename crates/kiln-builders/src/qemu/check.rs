@@ -118,10 +118,8 @@ pub(super) fn check(c: &Config, node: &Node) -> Diagnostics {
             ),
         );
     }
-    for (key, value) in [("firmware", c.firmware.as_str()), ("efi_firmware_code", c.efi_firmware_code.as_str())] {
-        if !value.is_empty() && !is_file(value) {
-            d.push(Diagnostic::error(format!("{key} {value:?} does not exist")).at_opt(at(key)));
-        }
+    if !c.firmware.is_empty() && !is_file(&c.firmware) {
+        d.push(Diagnostic::error(format!("firmware {:?} does not exist", c.firmware)).at_opt(at("firmware")));
     }
     if c.efi() {
         for (key, path) in [("efi_firmware_code", c.efi_code()), ("efi_firmware_vars", c.efi_vars())] {

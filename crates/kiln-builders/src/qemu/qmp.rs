@@ -227,6 +227,10 @@ impl Qmp {
             }
         }
         let _forget = Forget(&self.shared.pending, id);
+        // The reader may have closed (and failed the pending calls) before this one was added.
+        if *self.shared.closed.borrow() {
+            return Err(QmpError::Closed);
+        }
         let work = async {
             let mut line = msg.to_string();
             line.push('\n');

@@ -76,6 +76,8 @@ impl Vm {
     /// Starts QEMU. Synchronous on purpose: the caller stores the handle (pid, socket) in its
     /// state before its next await. Needs a tokio runtime (a task reaps the child).
     pub fn start(spec: VmSpec) -> Result<Vm> {
+        let runtime = tokio::runtime::Handle::try_current()
+            .map_err(|_| Error::new("starting QEMU needs a tokio runtime (to reap it)"))?;
         let mut cmd = tokio::process::Command::new(&spec.program);
         cmd.args(&spec.args).stdout(Stdio::null()).stderr(Stdio::piped());
         let mut child = process::spawn(&mut cmd)
@@ -85,7 +87,7 @@ impl Vm {
         let (tx, rx) = watch::channel(None);
         let (keep, on_line) = (stderr.clone(), spec.on_stderr.clone());
         let pipe = child.stderr();
-        tokio::spawn(async move {
+        runtime.spawn(async move {
             let read = async {
                 let Some(pipe) = pipe else { return };
                 let mut lines = BufReader::new(pipe).lines();
