@@ -123,7 +123,10 @@ async fn a_disk_image_is_written_once_from_an_overlay() {
         assert_eq!(overlay.backing_file.as_deref(), Some(src.to_str().unwrap()));
         assert_eq!(overlay.virtual_size, 48 << 20);
         qemu_io("qcow2", &p.working, "write -P 2 40M 1M");
-        p.finish(&img, &quiet, None).await.unwrap();
+        let ui = kiln_core::Ui::new(Box::new(kiln_core::event::MemoryRenderer::default()));
+        let progress = kiln_core::progress::Progress::new(&ui, "converting", Some(48 << 20));
+        p.finish(&img, &quiet, Some(&progress)).await.unwrap();
+        assert_eq!(progress.done(), 48 << 20, "qemu-img -p reached 100%");
         assert!(!p.working.exists());
         let info = img.info(&p.output).await.unwrap();
         assert_eq!((info.format.as_str(), info.virtual_size, info.backing_file), (fmt, 48 << 20, None));
