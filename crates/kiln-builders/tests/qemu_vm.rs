@@ -188,6 +188,32 @@ async fn stopping_escalates_and_dropping_kills() {
     }
 }
 
+/// Both watchers notice at once when QEMU goes away underneath them.
+#[tokio::test]
+async fn the_watchers_see_qemu_go() {
+    if !have_qemu() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let vm = tiny_vm(dir.path(), "a", &["-machine", "none"]);
+    let qmp = vm.connect_qmp(Duration::from_secs(10)).await.unwrap();
+    // A healthy VM passes the start window.
+    accel::watch_start(&qmp, Duration::from_millis(300), Duration::from_millis(100)).await.unwrap();
+    let t = Instant::now();
+    let (end, start, ()) = tokio::join!(
+        vm::watch(&vm, &qmp),
+        accel::watch_start(&qmp, Duration::from_secs(30), Duration::from_secs(10)),
+        async {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            vm.signal(9);
+        }
+    );
+    assert!(matches!(end, GuestEnd::Exited(Exit::Signalled { signal: 9, .. })), "{end:?}");
+    assert!(matches!(start, Err(Failure::Exited { .. })), "{start:?}");
+    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+    assert_eq!(end.to_error().message, "QEMU was killed by signal 9");
+}
+
 fn alive(pid: i32) -> bool {
     // Not a zombie: the reaper task may not have run yet.
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
