@@ -126,10 +126,13 @@ fn read_instance(i: Node<'_, '_>) -> Instance {
         subnet_id: xml::text(i, "subnetId"),
         vpc_id: xml::text(i, "vpcId"),
         private_ip_address: xml::text(i, "privateIpAddress"),
-        public_ip_address: xml::text(i, "ipAddress"),
+        public_ip_address: xml::text(i, "ipAddress").or_else(|| {
+            xml::items(i, "networkInterfaceSet")
+                .find_map(|n| xml::child(n, "association").and_then(|a| xml::text(a, "publicIp")))
+        }),
         private_dns_name: xml::text(i, "privateDnsName"),
         public_dns_name: xml::text(i, "dnsName"),
-        security_group_ids: xml::items(i, "groupSet").filter_map(|g| xml::text(g, "groupId")).collect(),
+        security_group_ids: read_group_ids(i),
         root_device_name: xml::text(i, "rootDeviceName"),
         root_device_type: xml::text(i, "rootDeviceType"),
         architecture: xml::text(i, "architecture"),
@@ -148,6 +151,22 @@ fn read_instance(i: Node<'_, '_>) -> Instance {
             .collect(),
         tags: read_tags(i),
     }
+}
+
+/// The instance's groups; when they were given on a network interface, some EC2 doubles
+/// (moto) list them only there.
+fn read_group_ids(i: Node<'_, '_>) -> Vec<String> {
+    let mut ids: Vec<String> = xml::items(i, "groupSet").filter_map(|g| xml::text(g, "groupId")).collect();
+    if ids.is_empty() {
+        for n in xml::items(i, "networkInterfaceSet") {
+            for id in xml::items(n, "groupSet").filter_map(|g| xml::text(g, "groupId")) {
+                if !ids.contains(&id) {
+                    ids.push(id);
+                }
+            }
+        }
+    }
+    ids
 }
 
 fn read_state_changes(root: Node<'_, '_>) -> Vec<InstanceStateChange> {
