@@ -71,6 +71,9 @@ fn endpoints_default_per_region_or_are_custom() {
         "https://localhost:5000/",
         "custom endpoints follow the region change"
     );
+    // International host names still work with idna's unicode-rs back end.
+    let idn = parse_endpoint(Service::Ec2, "https://bücher.example:8443").unwrap();
+    assert_eq!(idn.host_str(), Some("xn--bcher-kva.example"));
     let e = ConfigLoader::new()
         .env(env_with(dir.path(), &[("AWS_ACCESS_KEY_ID", "AK"), ("AWS_SECRET_ACCESS_KEY", "SK")]))
         .region("us-east-1")
