@@ -225,13 +225,8 @@ impl ConfigLoader {
             timeout: self.timeout.unwrap_or(Duration::from_secs(60)),
             hook: self.hook.clone(),
         });
-        let mut cfg = AwsConfig {
-            region: region.clone(),
-            credentials: CredentialsProvider::from_static(Credentials::new("", "", None)),
-            endpoints: Arc::new(endpoints),
-            transport: transport.clone(),
-        };
-        let sts = Arc::new(StsTarget { transport, endpoint: cfg.endpoint(Service::Sts)?, region });
+        let sts_endpoint = endpoint_in(&endpoints, &region, Service::Sts)?;
+        let sts = Arc::new(StsTarget { transport: transport.clone(), endpoint: sts_endpoint, region: region.clone() });
 
         let metadata_timeout = self.metadata_timeout.unwrap_or(Duration::from_secs(1));
         let imds_disabled =
@@ -282,7 +277,7 @@ impl ConfigLoader {
                 format!("instance metadata (IMDSv2), as there are {tried}"),
             )
         };
-        cfg.credentials = match self.assume_role {
+        let credentials = match self.assume_role {
             Some(mut role) => {
                 if role.role_arn.is_empty() {
                     return Err(Error::Config("assume_role needs role_arn".into()));
@@ -293,7 +288,7 @@ impl ConfigLoader {
             }
             None => base,
         };
-        Ok(cfg)
+        Ok(AwsConfig { region, credentials, endpoints: Arc::new(endpoints), transport })
     }
 }
 
@@ -329,12 +324,7 @@ impl AwsConfig {
 
     /// The service's endpoint in this region: the custom one, or `https://<service>.<region>.amazonaws.com`.
     pub fn endpoint(&self, service: Service) -> Result<Url> {
-        if let Some(u) = self.endpoints.get(&service) {
-            return Ok(u.clone());
-        }
-        let suffix = if self.region.starts_with("cn-") { "amazonaws.com.cn" } else { "amazonaws.com" };
-        let url = format!("https://{}.{}.{suffix}/", service.signing_name(), self.region);
-        Url::parse(&url).map_err(|e| Error::Config(format!("endpoint {url}: {e}")))
+        endpoint_in(&self.endpoints, &self.region, service)
     }
 
     pub(crate) async fn send(
@@ -358,6 +348,15 @@ impl fmt::Debug for AwsConfig {
             .field("endpoints", &self.endpoints.iter().map(|(s, u)| (s.display_name(), u.as_str())).collect::<Vec<_>>())
             .finish()
     }
+}
+
+fn endpoint_in(custom: &BTreeMap<Service, Url>, region: &str, service: Service) -> Result<Url> {
+    if let Some(u) = custom.get(&service) {
+        return Ok(u.clone());
+    }
+    let suffix = if region.starts_with("cn-") { "amazonaws.com.cn" } else { "amazonaws.com" };
+    let url = format!("https://{}.{region}.{suffix}/", service.signing_name());
+    Url::parse(&url).map_err(|e| Error::Config(format!("endpoint {url}: {e}")))
 }
 
 /// Region names go into host names: letters, digits and dashes only.

@@ -47,9 +47,9 @@ impl Error {
         }
     }
 
-    /// True for the `*.NotFound` family and the JSON services' `*NotFound*` codes.
+    /// True for EC2's `*.NotFound` family and the JSON services' `*NotFound*` codes.
     pub fn is_not_found(&self) -> bool {
-        self.code().is_some_and(|c| c.ends_with(".NotFound") || c.contains("NotFound"))
+        self.code().is_some_and(|c| c.contains("NotFound"))
     }
 
     pub(crate) fn response(service: &'static str, action: &str, message: impl Into<String>) -> Error {
