@@ -89,7 +89,32 @@ impl Ec2Client {
             }
         }
         p.opt("Description.Value", input.description.as_ref());
+        p.list("ProductCode", &input.product_codes);
         self.call_ok(&p).await
+    }
+
+    /// Lets accounts or groups create volumes from a snapshot.
+    pub async fn modify_snapshot_permissions(&self, input: &ModifySnapshotPermissions) -> Result<()> {
+        let mut p = Self::params("ModifySnapshotAttribute");
+        p.set("SnapshotId", &input.snapshot_id).set("Attribute", "createVolumePermission");
+        p.set("OperationType", "add");
+        p.list("UserId", &input.add_users);
+        p.list("UserGroup", &input.add_groups);
+        self.call_ok(&p).await
+    }
+
+    /// Who may create volumes from a snapshot: (user ids, groups).
+    pub async fn describe_snapshot_permissions(&self, snapshot_id: &str) -> Result<(Vec<String>, Vec<String>)> {
+        let mut p = Self::params("DescribeSnapshotAttribute");
+        p.set("SnapshotId", snapshot_id).set("Attribute", "createVolumePermission");
+        self.call_with(&p, |root| {
+            let items: Vec<_> = xml::items(root, "createVolumePermission").collect();
+            Ok((
+                items.iter().filter_map(|i| xml::text(*i, "userId")).collect(),
+                items.iter().filter_map(|i| xml::text(*i, "group")).collect(),
+            ))
+        })
+        .await
     }
 
     /// Who may launch the image (`DescribeImageAttribute launchPermission`).

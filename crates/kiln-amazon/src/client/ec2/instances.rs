@@ -102,6 +102,17 @@ impl Ec2Client {
             .await
     }
 
+    /// Changes one attribute of an instance.
+    pub async fn modify_instance_attribute(&self, instance_id: &str, attribute: &InstanceAttribute) -> Result<()> {
+        let mut p = Self::params("ModifyInstanceAttribute");
+        p.set("InstanceId", instance_id);
+        match attribute {
+            InstanceAttribute::EnaSupport(on) => p.set("EnaSupport.Value", bool_str(*on)),
+            InstanceAttribute::SriovNetSupport(v) => p.set("SriovNetSupport.Value", v),
+        };
+        self.call_ok(&p).await
+    }
+
     pub async fn delete_volume(&self, volume_id: &str) -> Result<()> {
         let mut p = Self::params("DeleteVolume");
         p.set("VolumeId", volume_id);

@@ -155,6 +155,26 @@ pub struct ModifyImageAttribute {
     pub add_launch_permissions: Vec<LaunchPermission>,
     pub remove_launch_permissions: Vec<LaunchPermission>,
     pub description: Option<String>,
+    /// Marketplace product codes to attach (an attribute of its own: not with the others).
+    pub product_codes: Vec<String>,
+}
+
+/// Who may create volumes from a snapshot (`ModifySnapshotAttribute createVolumePermission`).
+#[derive(Debug, Clone, Default)]
+pub struct ModifySnapshotPermissions {
+    pub snapshot_id: String,
+    pub add_users: Vec<String>,
+    /// `all` makes the snapshot public.
+    pub add_groups: Vec<String>,
+}
+
+/// An attribute of an instance to change (`ModifyInstanceAttribute`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InstanceAttribute {
+    /// ENA networking on or off (the instance must be stopped).
+    EnaSupport(bool),
+    /// SR-IOV networking: `simple` enables it.
+    SriovNetSupport(String),
 }
 
 /// `RunInstances`' input (one or more instances of one kind).
