@@ -136,9 +136,17 @@ impl EbsBuilder {
         ctx: &RunContext,
         connect: Vec<Box<dyn Step<State>>>,
     ) -> Result<Option<Arc<dyn Artifact>>> {
+        self.run_list(ctx, self.steps(connect)).await
+    }
+
+    /// Runs `steps` (normally [`EbsBuilder::steps`]) over a fresh state; returns the artifact.
+    pub async fn run_list(
+        &self,
+        ctx: &RunContext,
+        steps: Vec<Box<dyn Step<State>>>,
+    ) -> Result<Option<Arc<dyn Artifact>>> {
         ctx.ui.add_secrets(self.settings.access.secrets());
         let mut state = self.new_state()?;
-        let steps = self.steps(connect);
         run_steps(&steps, &mut state, ctx).await?;
         let amis = state.amis();
         if amis.is_empty() {

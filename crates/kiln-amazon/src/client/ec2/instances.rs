@@ -149,6 +149,7 @@ fn read_instance(i: Node<'_, '_>) -> Instance {
         architecture: xml::text(i, "architecture"),
         platform: xml::text(i, "platform"),
         spot_instance_request_id: xml::text(i, "spotInstanceRequestId"),
+        instance_lifecycle: xml::text(i, "instanceLifecycle"),
         iam_instance_profile_arn: xml::child(i, "iamInstanceProfile").and_then(|p| xml::text(p, "arn")),
         block_devices: xml::items(i, "blockDeviceMapping")
             .map(|m| {

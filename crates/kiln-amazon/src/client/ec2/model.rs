@@ -265,6 +265,8 @@ pub struct Instance {
     pub architecture: Option<String>,
     pub platform: Option<String>,
     pub spot_instance_request_id: Option<String>,
+    /// `spot` for a spot instance; absent for an on-demand one.
+    pub instance_lifecycle: Option<String>,
     pub iam_instance_profile_arn: Option<String>,
     pub block_devices: Vec<InstanceBlockDevice>,
     pub tags: Tags,

@@ -29,6 +29,14 @@ impl Ec2Client {
         self.call_with(&p, |root| Ok(read_key_pair(root))).await
     }
 
+    /// The names of the key pairs (all of them, or those of `names` that exist).
+    pub async fn describe_key_pairs(&self, names: &[String]) -> Result<Vec<String>> {
+        let mut p = Self::params("DescribeKeyPairs");
+        p.list("KeyName", names);
+        self.call_with(&p, |root| Ok(xml::items(root, "keySet").filter_map(|k| xml::text(k, "keyName")).collect()))
+            .await
+    }
+
     pub async fn delete_key_pair(&self, key_name: &str) -> Result<()> {
         let mut p = Self::params("DeleteKeyPair");
         p.set("KeyName", key_name);
