@@ -92,8 +92,9 @@ impl Step<State> for StepCreateTags {
             return Ok(());
         }
         let ami_tags = super::render_tags(state, &s.ami.tags, "tags")?;
+        let only_snapshot_tags = super::render_tags(state, &s.ami.snapshot_tags, "snapshot_tags")?;
         let mut snapshot_tags = ami_tags.clone();
-        snapshot_tags.extend(super::render_tags(state, &s.ami.snapshot_tags, "snapshot_tags")?);
+        snapshot_tags.extend(only_snapshot_tags.clone());
         let images: Vec<ImageHandle> = state.final_images().cloned().collect();
         for h in &images {
             let Some(id) = &h.image_id else { continue };
@@ -105,7 +106,7 @@ impl Step<State> for StepCreateTags {
             ctx.ui.say("Creating AMI tags");
             super::report_tags(&ctx.ui, &ami_tags);
             ctx.ui.say("Creating snapshot tags");
-            super::report_tags(&ctx.ui, &snapshot_tags);
+            super::report_tags(&ctx.ui, &only_snapshot_tags);
             for (resources, tags) in tag_calls(h, id, &ami_tags, &snapshot_tags) {
                 ec2.create_tags(&resources, &tags)
                     .await

@@ -94,6 +94,8 @@ pub struct Opts {
     /// Where the public address is looked up.
     pub checkip_url: Option<String>,
     pub info: BuildInfo,
+    /// The environment the builder sees (empty by default).
+    pub env: Vec<(&'static str, String)>,
 }
 
 /// Prepares and runs the builder on `node`.
@@ -109,8 +111,7 @@ pub async fn run(node: &Node, opts: Opts) -> Run {
             }
         })
     };
-    let mut b =
-        EbsBuilder::default().with_env(kiln_amazon::client::Env::from_vars::<&str, &str>([])).with_call_hook(hook);
+    let mut b = EbsBuilder::default().with_env(kiln_amazon::client::Env::from_vars(opts.env)).with_call_hook(hook);
     if let Some(u) = opts.checkip_url {
         b = b.with_checkip_url(u);
     }

@@ -137,3 +137,33 @@ async fn network_from_filters() {
     assert!(text.contains(&format!("Found Subnet ID: {}", subnet.subnet_id)), "{text}");
     artifact.destroy().unwrap();
 }
+
+#[tokio::test]
+async fn credentials_checked_with_sts_and_region_from_the_environment() {
+    let Some(moto) = Moto::start() else { return };
+    // No region in the template: AWS_REGION gives it; STS is moto too (AWS_ENDPOINT_URL_STS).
+    let node = config(&moto, r#""ami_name": "kiln-sts", "communicator": "none""#);
+    let node = kiln_template::testing::json_node(
+        "t.json",
+        &node
+            .to_json()
+            .to_string()
+            .replace(r#""region":"us-east-1","#, "")
+            .replace(r#""skip_credential_validation":true"#, r#""skip_credential_validation":false"#),
+    )
+    .unwrap();
+    assert!(node.get("region").is_none());
+    let env = vec![("AWS_REGION", "us-east-1".to_string()), ("AWS_ENDPOINT_URL_STS", moto.url.clone())];
+    let r = run(&node, Opts { env, ..Opts::default() }).await;
+    let artifact = r.artifact();
+    assert_eq!((r.calls[0].service, r.calls[0].action.as_str()), ("STS", "GetCallerIdentity"));
+    assert!(artifact.id().starts_with("us-east-1:ami-"));
+    artifact.destroy().unwrap();
+
+    // A region the environment names that kiln does not know stops the build before any EC2 call.
+    let env = vec![("AWS_REGION", "us-esat-1".to_string()), ("AWS_ENDPOINT_URL_STS", moto.url.clone())];
+    let r = run(&node, Opts { env, ..Opts::default() }).await;
+    let e = r.error();
+    assert!(e.contains("unknown region \"us-esat-1\" (did you mean \"us-east-1\"?)"), "{e}");
+    assert!(r.calls.iter().all(|c| c.service == "STS"), "{:?}", r.actions());
+}
