@@ -253,7 +253,7 @@ impl Drop for HttpServer {
     }
 }
 
-async fn read_request(sock: &mut tokio::net::TcpStream) -> Option<Request> {
+pub async fn read_request(sock: &mut tokio::net::TcpStream) -> Option<Request> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     let head_end = loop {

@@ -230,7 +230,7 @@ async fn terminate(state: &mut State, ctx: &RunContext, launch: &LaunchHandle) {
             let found = state
                 .ec2
                 .describe_instances(&DescribeInstances {
-                    filters: vec![Filter::new("client-token", [launch.client_token.as_str()])],
+                    filters: lost_launch_filter(state, launch),
                     ..DescribeInstances::default()
                 })
                 .await;
@@ -264,6 +264,18 @@ async fn terminate(state: &mut State, ctx: &RunContext, launch: &LaunchHandle) {
     match state.ec2.wait_instance_terminated(&id, &state.waits.instance, ctx.cancel.cancelled()).await {
         Ok(()) => state.launch = None,
         Err(e) => ctx.ui.error(format!("Error waiting for instance {id} to terminate: {e}")),
+    }
+}
+
+/// How to find an instance whose RunInstances answer never came: by the build's temporary
+/// group or key pair (nothing else uses them), else by the launch's client token.
+fn lost_launch_filter(state: &State, launch: &LaunchHandle) -> Vec<Filter> {
+    if let Some(id) = state.temporary_group.as_ref().and_then(|g| g.id.as_deref()) {
+        vec![Filter::new("instance.group-id", [id])]
+    } else if let Some(k) = state.temporary_key.as_ref().filter(|k| k.created) {
+        vec![Filter::new("key-name", [k.name.as_str()])]
+    } else {
+        vec![Filter::new("client-token", [launch.client_token.as_str()])]
     }
 }
 

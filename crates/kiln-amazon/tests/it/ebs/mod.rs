@@ -4,6 +4,7 @@
 
 mod build;
 mod failures;
+mod lost;
 mod options;
 
 use std::collections::BTreeSet;
@@ -96,12 +97,14 @@ pub struct Opts {
     pub info: BuildInfo,
     /// The environment the builder sees (empty by default).
     pub env: Vec<(&'static str, String)>,
+    /// The build's cancellation token, when the test cancels it itself.
+    pub cancel: Option<Cancel>,
 }
 
 /// Prepares and runs the builder on `node`.
 pub async fn run(node: &Node, opts: Opts) -> Run {
     let calls: Arc<Mutex<Vec<CallReport>>> = Arc::default();
-    let cancel = Cancel::new();
+    let cancel = opts.cancel.clone().unwrap_or_default();
     let hook = {
         let (calls, cancel, target) = (calls.clone(), cancel.clone(), opts.cancel_after);
         Arc::new(move |r: &CallReport| {
