@@ -205,3 +205,73 @@ fn seed_templates_prepare() {
     }
     assert!(checked >= 11, "only {checked} amazon-ebs builds found in {}", dir.display());
 }
+
+/// HCL2's blocks: one `source_ami_filter`, several `launch_block_device_mappings`, `tag` and
+/// `run_volume_tag` blocks, `assume_role`, `aws_polling`, `metadata_options`.
+#[test]
+fn hcl2_blocks() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.pkr.hcl");
+    std::fs::write(
+        &path,
+        r#"
+source "amazon-ebs" "x" {
+  region        = "eu-west-1"
+  instance_type = "t3.micro"
+  ami_name      = "kiln-hcl-{{ .SourceAMIName }}"
+  ssh_username  = "ubuntu"
+  source_ami_filter {
+    filters = {
+      name = "ubuntu/images/*"
+    }
+    owners      = ["099720109477"]
+    most_recent = true
+  }
+  launch_block_device_mappings {
+    device_name = "/dev/sda1"
+    volume_size = 20
+    volume_type = "gp3"
+  }
+  launch_block_device_mappings {
+    device_name  = "/dev/sdb"
+    virtual_name = "ephemeral0"
+  }
+  tag {
+    key   = "Name"
+    value = "{{ .SourceAMIName }}"
+  }
+  run_volume_tag {
+    name  = "vol"
+    value = "x"
+  }
+  assume_role {
+    role_arn     = "arn:aws:iam::111122223333:role/build"
+    session_name = "kiln"
+  }
+  aws_polling {
+    delay_seconds = 5
+    max_attempts  = 60
+  }
+  metadata_options {
+    http_tokens = "required"
+  }
+}
+build {
+  sources = ["source.amazon-ebs.x"]
+}
+"#,
+    )
+    .unwrap();
+    let t = kiln_template::load(&path, &kiln_template::LoadOptions::default()).unwrap_or_else(|d| panic!("{d}"));
+    let (s, w) = prepare(&t.builds[0].config, &BuildInfo::default()).unwrap_or_else(|d| panic!("{d}"));
+    assert!(w.is_empty(), "{w:?}");
+    let f = s.run.source_ami_filter.as_ref().unwrap();
+    assert_eq!((f.owners.as_slice(), f.most_recent), (&["099720109477".to_string()][..], true));
+    assert_eq!(s.ebs.launch_block_device_mappings.len(), 2);
+    assert_eq!(s.ebs.launch_block_device_mappings[1].virtual_name.as_deref(), Some("ephemeral0"));
+    assert_eq!(s.ami.tags["Name"], "{{ .SourceAMIName }}");
+    assert_eq!(s.ebs.run_volume_tags["vol"], "x");
+    assert_eq!(s.access.assume_role.as_ref().unwrap().session_name.as_deref(), Some("kiln"));
+    assert_eq!(s.access.aws_polling.as_ref().unwrap().max_attempts, Some(60));
+    assert_eq!(s.run.metadata_options.as_ref().unwrap().http_tokens.as_deref(), Some("required"));
+}
