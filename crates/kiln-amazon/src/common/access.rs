@@ -197,6 +197,7 @@ impl Config {
         if self.insecure_skip_tls_verify {
             let http = reqwest::Client::builder()
                 .user_agent(concat!("kiln/", env!("CARGO_PKG_VERSION")))
+                .connect_timeout(Duration::from_secs(10))
                 .danger_accept_invalid_certs(true)
                 .build()
                 .map_err(|e| crate::client::Error::Config(format!("cannot set up the HTTP client: {e}")))?;

@@ -160,6 +160,7 @@ async fn temporary_group_lets_in_one_address() {
         probe_run(&moto, r#""ami_name": "kiln-sg-public", "ssh_interface": "public_ip""#, Some(checkip.url.clone()))
             .await;
     println!("{}", r.transcript());
+    print_calls("kiln amazon-ebs, ssh communicator (the slot stands for the connect step)", &r.calls);
     r.artifact().destroy().unwrap();
     let seen = seen.expect("the slot ran");
     assert_eq!(single_rule(&seen), ("tcp", 22, 22, vec!["198.51.100.23/32".to_string()]));
