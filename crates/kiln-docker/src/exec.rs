@@ -79,7 +79,18 @@ impl Engine {
         };
         let drain = async {
             while let Some(frame) = output.next().await {
-                let frame = frame.map_err(|e| Error::engine(action(), e))?;
+                let frame = match frame {
+                    Ok(f) => f,
+                    // A command that exits with input still unread makes podman close
+                    // the connection with a reset; what it wrote was read before.
+                    // Whether it really ended is up to the exit-code check below.
+                    Err(bollard::errors::Error::IOError { err })
+                        if err.kind() == std::io::ErrorKind::ConnectionReset =>
+                    {
+                        break
+                    }
+                    Err(e) => return Err(Error::engine(action(), e)),
+                };
                 let (writer, bytes): (&mut (dyn AsyncWrite + Unpin + Send), _) = match frame {
                     LogOutput::StdOut { message } | LogOutput::Console { message } => (&mut *stdout, message),
                     LogOutput::StdErr { message } => (&mut *stderr, message),
