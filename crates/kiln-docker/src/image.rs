@@ -6,7 +6,8 @@ use std::path::Path;
 use bollard::auth::DockerCredentials;
 use bollard::models::{ContainerConfig, ImageInspect};
 use bollard::query_parameters::{
-    CommitContainerOptions, CreateImageOptions, PushImageOptions, RemoveImageOptions, TagImageOptions,
+    CommitContainerOptions, CreateImageOptions, ImportImageOptions, PushImageOptions, RemoveImageOptions,
+    TagImageOptions,
 };
 use bollard::Docker;
 use futures_util::StreamExt;
@@ -250,6 +251,23 @@ impl Engine {
     pub async fn save(&self, images: &[&str], dest: &Path) -> Result<u64> {
         let action = format!("saving {} to {}", images.join(" "), dest.display());
         stream_to_file(self.long.export_images(images), dest, &action).await
+    }
+
+    /// Loads a `docker save` archive (`docker load`); returns the engine's report
+    /// lines (e.g. "Loaded image: …").
+    pub async fn load(&self, archive: &Path) -> Result<Vec<String>> {
+        let body = bollard::body_try_stream(
+            file_stream(archive).await.map_err(|e| Error::io(format!("reading {}", archive.display()), e))?,
+        );
+        let action = format!("loading {}", archive.display());
+        let options = ImportImageOptions { quiet: true, ..ImportImageOptions::default() };
+        let mut stream = self.long.import_image(options, body, None);
+        let mut report = Vec::new();
+        while let Some(item) = stream.next().await {
+            let info = item.map_err(|e| Error::engine(&action, e))?;
+            report.extend(info.stream.map(|s| s.trim().to_string()).filter(|s| !s.is_empty()));
+        }
+        Ok(report)
     }
 
     /// The engine's description of an image.

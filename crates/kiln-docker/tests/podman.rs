@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use kiln_docker::normalize::{normalize_save, normalize_tar, Mtime};
 use kiln_docker::{CommitOptions, ContainerGuard, Engine, FileMeta, RegistryAuth, RunSpec};
-use support::{Podman, Registry, BASE_IMAGE};
+use support::{ImageGuard, Podman, Registry, BASE_IMAGE};
 
 /// Starts a container from the base image with Packer's default run_command.
 async fn start(engine: &Engine) -> ContainerGuard {
@@ -418,6 +418,7 @@ async fn identical_builds_give_identical_normalized_exports_and_saves() {
     let mut exports = Vec::new();
     let mut saves = Vec::new();
     let mut images = Vec::new();
+    let mut guards = Vec::new();
     for n in 0..2 {
         let c = start(engine).await;
         // Same files, written at different times, in a different order.
@@ -433,6 +434,7 @@ async fn identical_builds_give_identical_normalized_exports_and_saves() {
             .commit(c.id(), &CommitOptions { changes: vec!["LABEL v=1".into()], ..CommitOptions::default() })
             .await
             .unwrap();
+        guards.push(ImageGuard::new(engine, &image));
         let saved = dir.path().join(format!("save-{n}.tar"));
         engine.save(&[&image], &saved).await.unwrap();
         c.remove().await.unwrap();
@@ -466,8 +468,18 @@ async fn identical_builds_give_identical_normalized_exports_and_saves() {
     let (s0, s1) = (norm(&saves[0], true), norm(&saves[1], true));
     assert!(read(&s0) == read(&s1), "normalised saves differ");
 
+    // The normalised save loads, and the engine computes the same image ID.
+    let ids = normalize_save(&saves[0], &dir.path().join("again.tar"), epoch).unwrap();
+    let report = engine.load(&s0).await.unwrap();
+    assert!(!report.is_empty());
+    let _loaded = ImageGuard::new(engine, &ids[0]);
+    let info = engine.inspect_image(&ids[0]).await.unwrap();
+    assert_eq!(info.id.as_deref(), Some(ids[0].as_str()));
+    assert_eq!(info.created.as_deref().map(|c| c.starts_with("2023-11-14T22:13:20")), Some(true), "{:?}", info.created);
+
     // The normalised export is a usable image and keeps the hard link.
     let image = engine.import(&e0, Some("kiln-test/normalized:export"), &[], None).await.unwrap();
+    let _imported = ImageGuard::new(engine, &image);
     let c = ContainerGuard::new(
         engine,
         engine.create_container(&RunSpec::for_image(&image).to_request().unwrap()).await.unwrap(),
@@ -476,10 +488,6 @@ async fn identical_builds_give_identical_normalized_exports_and_saves() {
     let (_, out, _) = sh(engine, c.id(), "cat /opt/a/x /opt/b/y; stat -c %h /opt/a/x; stat -c %Y /opt/a/x").await;
     assert_eq!(out, "1\n2\n2\n1700000000\n");
     c.remove().await.unwrap();
-    engine.remove_image(&image, true).await.unwrap();
-    for image in images {
-        engine.remove_image(&image, true).await.unwrap();
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,8 +10,10 @@
 //! - user and group *names*, which the engine looks up when it writes the archive.
 //!
 //! A `docker save` archive adds, per image: the config's `created` time, the ID of
-//! the container it was committed from, the history's times, and every digest that
-//! hashes them (config name, image ID), plus each layer tarball's own mtimes.
+//! the container it was committed from, the history's times, the order of the
+//! environment (podman 4.3 writes a commit's `Env` from a Go map, so two commits of
+//! the same container list it in different orders), and every digest that hashes
+//! them (config name, image ID), plus each layer tarball's own mtimes.
 //!
 //! [`normalize_tar`] rewrites a tarball with entries sorted by path, mtimes clamped
 //! (or set) to one value, names of users and groups dropped (numeric IDs stay), and

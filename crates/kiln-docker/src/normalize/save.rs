@@ -166,6 +166,9 @@ fn canonical_config(config: &mut Value, diff_ids: Vec<Value>, mtime: Mtime) {
                 if c.contains_key("Hostname") {
                     c.insert("Hostname".into(), Value::String(String::new()));
                 }
+                if let Some(env) = c.get_mut("Env").and_then(Value::as_array_mut) {
+                    sort_env(env);
+                }
             }
         }
         if let Some(history) = obj.get_mut("history").and_then(Value::as_array_mut) {
@@ -181,6 +184,17 @@ fn canonical_config(config: &mut Value, diff_ids: Vec<Value>, mtime: Mtime) {
             r.insert("diff_ids".into(), Value::Array(diff_ids));
         }
     }
+}
+
+/// podman writes a commit's environment from a map, in random order. Sorted by name
+/// (the last of duplicate names kept, as it is the one that applies) it means the same.
+fn sort_env(env: &mut Vec<Value>) {
+    let mut by_name: BTreeMap<String, Value> = BTreeMap::new();
+    for v in env.drain(..) {
+        let name = v.as_str().map(|s| s.split_once('=').map_or(s, |(k, _)| k).to_string()).unwrap_or_default();
+        by_name.insert(name, v);
+    }
+    env.extend(by_name.into_values());
 }
 
 fn entry_header(size: u64, mtime: Mtime) -> tar::Header {

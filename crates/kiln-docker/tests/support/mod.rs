@@ -53,6 +53,30 @@ pub fn free_port() -> std::io::Result<u16> {
     Ok(listener.local_addr()?.port())
 }
 
+/// Removes an image when dropped, so a failing test leaves none behind.
+pub struct ImageGuard {
+    engine: kiln_docker::Engine,
+    image: String,
+}
+
+impl ImageGuard {
+    pub fn new(engine: &kiln_docker::Engine, image: &str) -> ImageGuard {
+        ImageGuard { engine: engine.clone(), image: image.to_string() }
+    }
+}
+
+impl Drop for ImageGuard {
+    fn drop(&mut self) {
+        let (engine, image) = (self.engine.clone(), self.image.clone());
+        let _ = std::thread::spawn(move || {
+            if let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                let _ = rt.block_on(engine.remove_image(&image, true));
+            }
+        })
+        .join();
+    }
+}
+
 /// Sends SIGTERM to `child`, waits up to `grace`, then SIGKILL.
 pub fn stop_child(child: &mut std::process::Child, grace: std::time::Duration) {
     if let Ok(Some(_)) = child.try_wait() {
