@@ -14,6 +14,25 @@
 //! object is already gone.
 //!
 //! [`normalize`] turns the engines' exports and saves into reproducible archives.
+//!
+//! podman 4.3's compatible API, as met by the tests (Docker behaves as documented):
+//! - `POST /commit` with no body fails ("Decode(): EOF"); bollard always sends one.
+//! - `changes`: one key per line only (`ENV A=1 B=2` sets A to "1 B=2"; multi-key
+//!   LABEL and multi-port EXPOSE fail), outer double quotes trimmed but escapes kept,
+//!   HEALTHCHECK refused; on import a newline-joined value is one change. Hence
+//!   [`canonical_changes`] and one query parameter per change.
+//! - import ignores `tag`; the reference goes whole in `repo`.
+//! - commits add the container's `TERM=xterm` and `container=podman` to the image's
+//!   environment, in random order (see [`normalize`]).
+//! - image inspect leaves out `OnBuild` (the image's config has it).
+//! - short names become `docker.io/…` in `RepoTags`.
+//! - an exec whose command exits with stdin unread ends in a connection reset.
+//! - `GET /archive` follows a symbolic link given as the path (Docker returns the
+//!   link); `PUT /archive` to a missing path creates it (Docker: 404).
+//! - push to a plain-HTTP registry on 127.0.0.1 needs it listed as insecure in
+//!   registries.conf (Docker allows 127.0.0.0/8 by default).
+//! - `/version` takes ~0.4 s (it asks conmon and runc), so the API version is read
+//!   from `/_ping`'s header instead.
 
 mod changes;
 mod container;
