@@ -68,11 +68,13 @@ impl Podman {
         let store = cache_dir().join("podman");
         std::fs::create_dir_all(&store).map_err(|e| format!("creating {}: {e}", store.display()))?;
         // crun fails on this host's cgroups; runc works. Explicit ulimits, because
-        // podman's defaults copy the host's, which runc may refuse.
+        // podman's defaults copy the host's, which runc may refuse. podman keeps each
+        // exec's conmon alive for exit_command_delay (300 s) so its exit code can be
+        // read later; kiln reads it at once, so 10 s keeps tests from piling them up.
         let conf = dir.path().join("containers.conf");
         std::fs::write(
             &conf,
-            "[containers]\ndefault_ulimits = [\"nofile=1024:1024\", \"nproc=1024:1024\"]\n\n[engine]\nruntime = \"runc\"\n",
+            "[containers]\ndefault_ulimits = [\"nofile=1024:1024\", \"nproc=1024:1024\"]\n\n[engine]\nruntime = \"runc\"\nexit_command_delay = 10\n",
         )
         .map_err(|e| e.to_string())?;
         let registries = dir.path().join("registries.conf");
