@@ -3,7 +3,9 @@
 use std::path::Path;
 
 use bollard::models::ContainerInspectResponse;
-use bollard::query_parameters::{CreateContainerOptions, RemoveContainerOptions};
+use bollard::query_parameters::{
+    CreateContainerOptions, KillContainerOptions, ListContainersOptions, RemoveContainerOptions,
+};
 
 use crate::engine::Engine;
 use crate::error::{Error, Result};
@@ -38,6 +40,16 @@ impl Engine {
         self.api.inspect_container(id, None).await.map_err(|e| Error::engine(format!("inspecting container {id}"), e))
     }
 
+    /// The IDs of the running containers.
+    pub async fn running_containers(&self) -> Result<Vec<String>> {
+        let list = self
+            .api
+            .list_containers(Some(ListContainersOptions { all: false, ..ListContainersOptions::default() }))
+            .await
+            .map_err(|e| Error::engine("listing containers", e))?;
+        Ok(list.into_iter().filter_map(|c| c.id).collect())
+    }
+
     /// Whether the container exists (running or not).
     pub async fn container_exists(&self, id: &str) -> Result<bool> {
         match self.inspect_container(id).await {
@@ -51,6 +63,11 @@ impl Engine {
     /// and on a container that never started: a container already gone (or being
     /// removed by an earlier call) is success.
     pub async fn remove_container(&self, id: &str) -> Result<()> {
+        // SIGKILL first: a forced removal stops the container with its stop signal
+        // and waits 10 s for it, and the builder's `/bin/sh` as PID 1 ignores SIGTERM.
+        // Errors (not running, already gone) are the removal's to report.
+        let kill = KillContainerOptions { signal: "KILL".into() };
+        let _ = self.api.kill_container(id, Some(kill)).await;
         let options = RemoveContainerOptions { force: true, v: true, link: false };
         match self.api.remove_container(id, Some(options)).await {
             Ok(()) => Ok(()),

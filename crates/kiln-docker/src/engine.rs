@@ -11,6 +11,19 @@ use crate::error::{Error, Result};
 /// Where the docker CLI looks when `DOCKER_HOST` is unset.
 pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
 
+/// The host [`Engine::connect`] uses instead of `DOCKER_HOST`, when set.
+static HOST_OVERRIDE: std::sync::RwLock<Option<String>> = std::sync::RwLock::new(None);
+
+/// Makes every later [`Engine::connect`] in this process (the docker builder's, the
+/// post-processors') use `host` instead of `DOCKER_HOST`; None goes back to the
+/// environment. For programs embedding kiln and for tests, which cannot safely
+/// change the environment of a running multi-threaded process.
+pub fn set_host_override(host: Option<String>) {
+    if let Ok(mut h) = HOST_OVERRIDE.write() {
+        *h = host;
+    }
+}
+
 /// Timeout for quick requests (inspect, create, start, remove, tag).
 const QUICK_TIMEOUT: Duration = Duration::from_secs(120);
 /// Timeout for requests whose answer waits for bulk work: commit, export, import,
@@ -83,9 +96,14 @@ impl Endpoint {
 }
 
 impl Engine {
-    /// Connects like the docker CLI: `DOCKER_HOST`, else `/var/run/docker.sock`.
-    /// `DOCKER_TLS_VERIFY` with a tcp host is refused rather than silently ignored.
+    /// Connects like the docker CLI: `DOCKER_HOST`, else `/var/run/docker.sock`
+    /// (see also [`set_host_override`]). `DOCKER_TLS_VERIFY` with a tcp host is
+    /// refused rather than silently ignored.
     pub async fn connect() -> Result<Engine> {
+        let forced = HOST_OVERRIDE.read().ok().and_then(|h| h.clone());
+        if let Some(host) = forced {
+            return Engine::connect_to(&host).await;
+        }
         let host = std::env::var("DOCKER_HOST")
             .ok()
             .filter(|h| !h.trim().is_empty())

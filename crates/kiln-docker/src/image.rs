@@ -132,16 +132,21 @@ fn split_changes(docker: &Docker) -> Docker {
 }
 
 impl Engine {
-    /// Pulls `reference` (`:latest` when it has no tag), passing each progress line
-    /// to `progress`.
+    /// Pulls `reference` (`:latest` when it has no tag), for `platform` (`os/arch`,
+    /// the engine's own when None), passing each progress line to `progress`.
     pub async fn pull(
         &self,
         reference: &str,
+        platform: Option<&str>,
         auth: Option<&RegistryAuth>,
         progress: &mut (dyn FnMut(&str) + Send),
     ) -> Result<()> {
         let image = ImageRef::parse(reference)?;
-        let options = CreateImageOptions { from_image: Some(image.to_string()), ..CreateImageOptions::default() };
+        let options = CreateImageOptions {
+            from_image: Some(image.to_string()),
+            platform: platform.unwrap_or_default().to_string(),
+            ..CreateImageOptions::default()
+        };
         let action = format!("pulling {image}");
         let mut stream = self.long.create_image(Some(options), None, auth.map(RegistryAuth::credentials));
         while let Some(item) = stream.next().await {
@@ -183,13 +188,15 @@ impl Engine {
     }
 
     /// Imports a filesystem tarball (`docker import`) and returns the new image's ID.
-    /// `reference` names it (`repo[:tag]`); `changes` as for commit.
+    /// `reference` names it (`repo[:tag]`); `changes` as for commit; `platform`
+    /// (`os[/arch[/variant]]`) is recorded in the image, the engine's own when None.
     pub async fn import(
         &self,
         tarball: &Path,
         reference: Option<&str>,
         changes: &[String],
         message: Option<&str>,
+        platform: Option<&str>,
     ) -> Result<String> {
         let changes = canonical_changes(changes)?;
         let repo = reference.map(ImageRef::parse).transpose()?;
@@ -203,6 +210,7 @@ impl Engine {
             repo: repo.as_ref().map(ToString::to_string),
             message: message.map(str::to_string),
             changes,
+            platform: platform.unwrap_or_default().to_string(),
             ..CreateImageOptions::default()
         };
         let action = format!("importing {}", tarball.display());

@@ -47,7 +47,7 @@ mod transfer;
 
 pub use changes::{canonical_changes, INSTRUCTIONS};
 pub use container::ContainerGuard;
-pub use engine::{ping_endpoint, Endpoint, Engine, DEFAULT_HOST};
+pub use engine::{ping_endpoint, set_host_override, Endpoint, Engine, DEFAULT_HOST};
 pub use error::{Error, Result};
 pub use image::{CommitOptions, ImageRef, RegistryAuth};
 pub use run::{default_run_command, CreateRequest, RunSpec};

@@ -112,14 +112,22 @@ impl Engine {
     /// Uploads the local directory `src` into the container with Packer's rules:
     /// `src` without a trailing slash lands in `dst/<basename of src>`, with one its
     /// contents land in `dst`. Directories are created as needed; modes and mtimes
-    /// are kept, ownership is `owner` (uid, gid), root by default.
-    pub async fn upload_dir(&self, container: &str, src: &Path, dst: &str, owner: Option<(u64, u64)>) -> Result<()> {
+    /// are kept, ownership is `owner` (uid, gid), root by default. `exclude` lists
+    /// paths relative to `src` to leave out (with everything under them).
+    pub async fn upload_dir(
+        &self,
+        container: &str,
+        src: &Path,
+        dst: &str,
+        owner: Option<(u64, u64)>,
+        exclude: &[String],
+    ) -> Result<()> {
         let meta = tokio::fs::metadata(src).await.map_err(|e| Error::io(format!("reading {}", src.display()), e))?;
         if !meta.is_dir() {
             return Err(Error::Invalid(format!("{} is not a directory", src.display())));
         }
-        let src_str = src.to_string_lossy();
-        let target = if src_str.ends_with('/') {
+        let contents_only = src.to_string_lossy().ends_with('/');
+        let target = if contents_only {
             dst.to_string()
         } else {
             let base =
@@ -130,11 +138,18 @@ impl Engine {
         let (uid, gid) = owner.unwrap_or((0, 0));
         let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(8);
         let src_owned = src.to_path_buf();
+        let skip = Exclude::new(exclude);
         let producer = tokio::task::spawn_blocking(move || {
             let err_tx = tx.clone();
             let result = (|| {
                 let mut builder = tar::Builder::new(ChannelWriter::new(tx));
-                append_tree(&mut builder, &src_owned, Path::new(&root_name), uid, gid)?;
+                let tree = Tree { uid, gid, skip: &skip };
+                if !contents_only {
+                    // The folder itself, with its mode and the owner, as `cp -R` makes it.
+                    let meta = std::fs::metadata(&src_owned)?;
+                    tree.append_dir(&mut builder, &meta, Path::new(&root_name))?;
+                }
+                tree.append(&mut builder, &src_owned, Path::new(&root_name), Path::new(""))?;
                 builder.into_inner()?.flush_all()
             })();
             if let Err(e) = &result {
@@ -205,8 +220,9 @@ impl Engine {
     /// Downloads the directory (or file) `src` from the container to the local `dst`,
     /// with the upload's rules: `src` without a trailing slash lands in
     /// `dst/<basename>`, with one its contents land in `dst`. Modes and mtimes are
-    /// kept; ownership is the local user's.
-    pub async fn download_dir(&self, container: &str, src: &str, dst: &Path) -> Result<()> {
+    /// kept; ownership is the local user's. `exclude` lists paths relative to `src`
+    /// to leave out (with everything under them).
+    pub async fn download_dir(&self, container: &str, src: &str, dst: &Path, exclude: &[String]) -> Result<()> {
         let request_path =
             if src.ends_with('/') { format!("{}/.", src.trim_end_matches('/')) } else { src.to_string() };
         let action = format!("downloading {src} from container {container} to {}", dst.display());
@@ -215,7 +231,12 @@ impl Engine {
             .map_err(|e| Error::io(format!("{action}: creating {}", dst.display()), e))?;
         let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(8);
         let dst_owned = dst.to_path_buf();
-        let unpacker = tokio::task::spawn_blocking(move || unpack_into(ChannelReader::new(rx), &dst_owned));
+        let skip = Exclude::new(exclude);
+        // `src` names the archive's root entry; `src/.` gives its contents (`./x` from
+        // Docker, `x` from podman).
+        let root_named = !src.ends_with('/');
+        let unpacker =
+            tokio::task::spawn_blocking(move || unpack_into(ChannelReader::new(rx), &dst_owned, &skip, root_named));
         let mut stream = std::pin::pin!(self
             .long
             .download_from_container(container, Some(DownloadFromContainerOptions { path: request_path }),));
@@ -268,50 +289,100 @@ impl FlushAll for ChannelWriter {
     }
 }
 
-/// Appends the contents of `dir` under `name` (not `dir` itself), sorted by name so
-/// the same tree always makes the same archive.
-fn append_tree<W: io::Write>(
-    builder: &mut tar::Builder<W>,
-    dir: &Path,
-    name: &Path,
-    uid: u64,
-    gid: u64,
-) -> io::Result<()> {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<io::Result<_>>()?;
-    entries.sort_by_key(|e| e.file_name());
-    for entry in entries {
-        let path = entry.path();
-        let entry_name = name.join(entry.file_name());
-        let meta = std::fs::symlink_metadata(&path)?;
-        let mut header = tar::Header::new_gnu();
-        header.set_metadata_in_mode(&meta, tar::HeaderMode::Complete);
-        header.set_uid(uid);
-        header.set_gid(gid);
-        let _ = header.set_username("");
-        let _ = header.set_groupname("");
-        let ft = meta.file_type();
-        if ft.is_dir() {
-            header.set_size(0);
-            builder.append_data(&mut header, &entry_name, io::empty())?;
-            append_tree(builder, &path, &entry_name, uid, gid)?;
-        } else if ft.is_file() {
-            let file = std::fs::File::open(&path)?;
-            builder.append_data(&mut header, &entry_name, file)?;
-        } else if ft.is_symlink() {
-            let target = std::fs::read_link(&path)?;
-            header.set_size(0);
-            builder.append_link(&mut header, &entry_name, target)?;
-        } else {
-            return Err(io::Error::other(format!(
-                "{} is neither a file, a directory nor a symbolic link",
-                path.display()
-            )));
-        }
+/// Relative paths to leave out of a directory transfer.
+struct Exclude(Vec<PathBuf>);
+
+impl Exclude {
+    fn new(list: &[String]) -> Exclude {
+        Exclude(
+            list.iter()
+                .map(|x| x.trim_start_matches("./").trim_end_matches('/'))
+                .filter(|x| !x.is_empty())
+                .map(PathBuf::from)
+                .collect(),
+        )
     }
-    Ok(())
+
+    /// True for an excluded path and everything under one.
+    fn skips(&self, rel: &Path) -> bool {
+        self.0.iter().any(|x| rel.starts_with(x))
+    }
 }
 
-fn unpack_into<R: io::Read>(reader: R, dst: &Path) -> io::Result<()> {
+/// How the entries of an uploaded tree are written.
+struct Tree<'a> {
+    uid: u64,
+    gid: u64,
+    skip: &'a Exclude,
+}
+
+impl Tree<'_> {
+    fn header(&self, meta: &std::fs::Metadata) -> tar::Header {
+        let mut header = tar::Header::new_gnu();
+        header.set_metadata_in_mode(meta, tar::HeaderMode::Complete);
+        header.set_uid(self.uid);
+        header.set_gid(self.gid);
+        let _ = header.set_username("");
+        let _ = header.set_groupname("");
+        header
+    }
+
+    fn append_dir<W: io::Write>(
+        &self,
+        builder: &mut tar::Builder<W>,
+        meta: &std::fs::Metadata,
+        name: &Path,
+    ) -> io::Result<()> {
+        let mut header = self.header(meta);
+        header.set_entry_type(tar::EntryType::Directory);
+        header.set_size(0);
+        builder.append_data(&mut header, name, io::empty())
+    }
+
+    /// Appends the contents of `dir` under `name` (not `dir` itself), sorted by name so
+    /// the same tree always makes the same archive. `rel` is `dir` relative to the
+    /// uploaded root, for `exclude`.
+    fn append<W: io::Write>(
+        &self,
+        builder: &mut tar::Builder<W>,
+        dir: &Path,
+        name: &Path,
+        rel: &Path,
+    ) -> io::Result<()> {
+        let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<io::Result<_>>()?;
+        entries.sort_by_key(|e| e.file_name());
+        for entry in entries {
+            let rel = rel.join(entry.file_name());
+            if self.skip.skips(&rel) {
+                continue;
+            }
+            let path = entry.path();
+            let entry_name = name.join(entry.file_name());
+            let meta = std::fs::symlink_metadata(&path)?;
+            let mut header = self.header(&meta);
+            let ft = meta.file_type();
+            if ft.is_dir() {
+                self.append_dir(builder, &meta, &entry_name)?;
+                self.append(builder, &path, &entry_name, &rel)?;
+            } else if ft.is_file() {
+                let file = std::fs::File::open(&path)?;
+                builder.append_data(&mut header, &entry_name, file)?;
+            } else if ft.is_symlink() {
+                let target = std::fs::read_link(&path)?;
+                header.set_size(0);
+                builder.append_link(&mut header, &entry_name, target)?;
+            } else {
+                return Err(io::Error::other(format!(
+                    "{} is neither a file, a directory nor a symbolic link",
+                    path.display()
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn unpack_into<R: io::Read>(reader: R, dst: &Path, skip: &Exclude, root_named: bool) -> io::Result<()> {
     let mut archive = tar::Archive::new(reader);
     archive.set_preserve_permissions(true);
     archive.set_preserve_mtime(true);
@@ -319,6 +390,16 @@ fn unpack_into<R: io::Read>(reader: R, dst: &Path) -> io::Result<()> {
     archive.set_overwrite(true);
     for entry in archive.entries()? {
         let mut entry = entry?;
+        // `exclude` is relative to the source, which the first component names.
+        let path = entry.path()?.into_owned();
+        let rel: PathBuf = path
+            .components()
+            .filter(|c| !matches!(c, std::path::Component::CurDir))
+            .skip(usize::from(root_named))
+            .collect();
+        if skip.skips(&rel) {
+            continue;
+        }
         // unpack_in refuses paths that would leave dst ("..", absolute, via links).
         entry.unpack_in(dst)?;
     }

@@ -151,10 +151,10 @@ async fn files_and_directories_round_trip_with_their_modes() {
     std::fs::set_permissions(src.join("sub/deeper"), std::fs::Permissions::from_mode(0o750)).unwrap();
     std::os::unix::fs::symlink("sub/run.sh", src.join("link")).unwrap();
 
-    engine.upload_dir(id, &src, "/srv", None).await.unwrap();
+    engine.upload_dir(id, &src, "/srv", None, &[]).await.unwrap();
     let mut with_slash = src.clone().into_os_string();
     with_slash.push("/");
-    engine.upload_dir(id, Path::new(&with_slash), "/flat", None).await.unwrap();
+    engine.upload_dir(id, Path::new(&with_slash), "/flat", None, &[]).await.unwrap();
     let listing = |dir: &str| {
         format!("cd {dir} && find . -mindepth 1 | sort | while read p; do stat -c '%n %a %u %F' \"$p\"; done")
     };
@@ -167,8 +167,8 @@ async fn files_and_directories_round_trip_with_their_modes() {
 
     // And back: the same rules on download, bytes and modes compared.
     let down = tempfile::tempdir().unwrap();
-    engine.download_dir(id, "/srv/site", down.path()).await.unwrap();
-    engine.download_dir(id, "/flat/", &down.path().join("flat")).await.unwrap();
+    engine.download_dir(id, "/srv/site", down.path(), &[]).await.unwrap();
+    engine.download_dir(id, "/flat/", &down.path().join("flat"), &[]).await.unwrap();
     for root in [down.path().join("site"), down.path().join("flat")] {
         assert_eq!(tree(&root), tree(&src), "{}", root.display());
     }
@@ -302,7 +302,7 @@ async fn export_then_import_gives_a_runnable_image() {
     let changes =
         vec!["ENV APP_VERSION=1".to_string(), "LABEL stage=imported".to_string(), "CMD [\"/bin/sh\"]".to_string()];
     let image =
-        engine.import(&tarball, Some("kiln-test/imported:v1"), &changes, Some("imported by kiln")).await.unwrap();
+        engine.import(&tarball, Some("kiln-test/imported:v1"), &changes, Some("imported by kiln"), None).await.unwrap();
     let info = engine.inspect_image("kiln-test/imported:v1").await.unwrap();
     assert_eq!(info.id.as_deref(), Some(image.as_str()));
     let config = info.config.unwrap();
@@ -348,8 +348,8 @@ async fn tag_push_to_a_registry_and_pull_back() {
     engine.remove_image(&reference, true).await.unwrap();
     engine.remove_image(&image, true).await.unwrap();
     assert!(!engine.image_exists(&reference).await.unwrap());
-    assert!(engine.pull(&reference, None, &mut |_: &str| {}).await.is_err());
-    engine.pull(&reference, Some(&auth), &mut |_: &str| {}).await.unwrap();
+    assert!(engine.pull(&reference, None, None, &mut |_: &str| {}).await.is_err());
+    engine.pull(&reference, None, Some(&auth), &mut |_: &str| {}).await.unwrap();
     let run = RunSpec::for_image(&reference).to_request().unwrap();
     let c2 = ContainerGuard::new(engine, engine.create_container(&run).await.unwrap());
     engine.start_container(c2.id()).await.unwrap();
@@ -478,7 +478,7 @@ async fn identical_builds_give_identical_normalized_exports_and_saves() {
     assert_eq!(info.created.as_deref().map(|c| c.starts_with("2023-11-14T22:13:20")), Some(true), "{:?}", info.created);
 
     // The normalised export is a usable image and keeps the hard link.
-    let image = engine.import(&e0, Some("kiln-test/normalized:export"), &[], None).await.unwrap();
+    let image = engine.import(&e0, Some("kiln-test/normalized:export"), &[], None, None).await.unwrap();
     let _imported = ImageGuard::new(engine, &image);
     let c = ContainerGuard::new(
         engine,

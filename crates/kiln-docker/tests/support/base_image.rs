@@ -105,7 +105,7 @@ pub async fn ensure(engine: &Engine) -> Result<(), String> {
     }
     let tarball = tokio::task::spawn_blocking(tarball).await.map_err(|e| e.to_string())??;
     engine
-        .import(&tarball, Some(BASE_IMAGE), &["CMD [\"/bin/bash\"]".to_string()], Some("kiln test base image"))
+        .import(&tarball, Some(BASE_IMAGE), &["CMD [\"/bin/bash\"]".to_string()], Some("kiln test base image"), None)
         .await
         .map(|_| ())
         .map_err(|e| e.to_string())
