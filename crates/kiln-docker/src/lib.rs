@@ -1,6 +1,10 @@
-//! kiln's Docker Engine API layer, for the `docker` builder, the `docker`
-//! communicator and the `docker-import`, `docker-tag`, `docker-push` and
-//! `docker-save` post-processors.
+//! kiln's `docker` builder ([`builder`]), `docker` communicator ([`comm`]) and
+//! `docker-import`, `docker-tag`, `docker-push` and `docker-save` post-processors
+//! ([`post`]), on one Docker Engine API layer ([`Engine`]).
+//!
+//! The components' constructors, for the registry table: `builder::new` ("docker"),
+//! `post::import::new` ("docker-import"), `post::tag::new` ("docker-tag"),
+//! `post::push::new` ("docker-push"), `post::save::new` ("docker-save").
 //!
 //! It speaks the Engine API (through bollard) rather than running the docker CLI,
 //! and works the same against Docker Engine and podman's compatible service
@@ -34,13 +38,18 @@
 //! - `/version` takes ~0.4 s (it asks conmon and runc), so the API version is read
 //!   from `/_ping`'s header instead.
 
+pub mod artifact;
+pub mod auth;
+pub mod builder;
 mod changes;
+pub mod comm;
 mod container;
 mod engine;
 mod error;
 mod exec;
 mod image;
 pub mod normalize;
+pub mod post;
 mod run;
 mod stream;
 mod transfer;
