@@ -7,13 +7,17 @@
 #![allow(dead_code)]
 
 pub mod base_image;
+pub mod build;
 pub mod podman;
 pub mod registry;
 
 use std::path::PathBuf;
 
+#[allow(unused_imports)]
 pub use base_image::BASE_IMAGE;
+#[allow(unused_imports)]
 pub use podman::Podman;
+#[allow(unused_imports)]
 pub use registry::Registry;
 
 /// kiln's cache: `KILN_CACHE_DIR`, else `~/.cache/kiln`.
