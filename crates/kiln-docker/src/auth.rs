@@ -9,6 +9,8 @@
 use std::path::PathBuf;
 
 use base64::Engine as _;
+use kiln_config::diag::{Diagnostic, Diagnostics};
+use kiln_config::node::Node;
 
 use crate::{ImageRef, RegistryAuth};
 
@@ -29,6 +31,45 @@ pub fn registry_of(reference: &str) -> String {
 pub fn saved_auth(registry: &str) -> Option<RegistryAuth> {
     let text = std::fs::read_to_string(config_path()?).ok()?;
     auth_in(&text, registry)
+}
+
+/// The checks of the login options the docker builder and docker-push share
+/// (`login`, `login_username`, `ecr_login`, `aws_*`): errors, and warnings in Ok.
+pub(crate) fn check_login(
+    node: &Node,
+    login: bool,
+    username: Option<&str>,
+    ecr_login: bool,
+) -> Result<Vec<Diagnostic>, Diagnostics> {
+    let at = |k: &str| node.get(k).and_then(|n| n.span.clone()).or(node.span.clone());
+    let mut d = Diagnostics::new();
+    let mut warnings = Vec::new();
+    if ecr_login {
+        d.push(
+            Diagnostic::error("ecr_login is not implemented in kiln yet")
+                .at_opt(at("ecr_login"))
+                .with_help("log in with \"login\": true, \"login_username\": \"AWS\" and \"login_password\" set to the output of `aws ecr get-login-password`"),
+        );
+    } else {
+        for k in ["aws_access_key", "aws_secret_key", "aws_token", "aws_profile"] {
+            if node.get(k).is_some() {
+                warnings.push(
+                    Diagnostic::warning(format!("{k} does nothing without ecr_login"))
+                        .at_opt(at(k))
+                        .with_help(format!("remove \"{k}\"")),
+                );
+            }
+        }
+    }
+    if login && username.unwrap_or("").is_empty() {
+        d.push(
+            Diagnostic::error("login needs login_username and login_password").at_opt(at("login")).with_help(
+                "add \"login_username\" and \"login_password\" (and \"login_server\" unless it is Docker Hub)",
+            ),
+        );
+    }
+    d.into_result()?;
+    Ok(warnings)
 }
 
 fn config_path() -> Option<PathBuf> {

@@ -84,6 +84,7 @@ async fn commit_with_shell_file_and_changes() {
     let _guard = image.as_ref().map(|i| ImageGuard::new(&podman.engine, i));
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("==> docker: Committing the container"), "{out}");
+    assert!(out.contains("==> docker: Using docker communicator to connect: "), "{out}");
     assert!(out.contains("    docker: MARK 12."), "{out}");
     assert!(out.contains("==> docker: to-stderr"), "{out}");
     assert!(!out.contains("kiln-pgid-"), "the process-group marker leaked into the output\n{out}");
@@ -352,6 +353,31 @@ async fn exec_user_fix_upload_owner_and_downloads() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ssh_communicator_connects_to_the_container_address() {
+    let Some(podman) = Podman::shared("ssh_communicator_connects_to_the_container_address").await else { return };
+    // No sshd runs in the base image: the build must try the container's own address,
+    // give up after ssh_timeout, and remove the container.
+    let json = format!(
+        r#"{{
+  "builders": [{{"type": "docker", "image": {image}, "pull": false, "discard": true,
+                "communicator": "ssh", "ssh_username": "root", "ssh_password": "unused", "ssh_timeout": "3s"}}],
+  "provisioners": [{{"type": "shell", "inline": ["echo never"]}}]
+}}"#,
+        image = js(BASE_IMAGE),
+    );
+    let (code, out) = build(&podman, json, RunSettings::default()).await;
+    assert_eq!(code, 1, "{out}");
+    let host = out
+        .lines()
+        .find_map(|l| l.strip_prefix("==> docker: Using ssh communicator to connect: "))
+        .unwrap_or_else(|| panic!("no connect line\n{out}"))
+        .to_string();
+    assert!(host.parse::<std::net::Ipv4Addr>().is_ok(), "{host:?} is not the container's address\n{out}");
+    assert!(!out.contains("    docker: never"), "{out}");
+    assert_no_containers(&podman, &out).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn configuration_errors_name_the_line() {
     let cases = [
         (r#"{"type":"docker","image":"x"}"#, "needs to know what to do with the container"),
@@ -374,5 +400,21 @@ async fn configuration_errors_name_the_line() {
         assert_eq!(code, 1, "{builder}: {out}");
         assert!(out.contains(expect), "{builder}: expected {expect:?} in\n{out}");
         assert!(out.contains("template.json:2:"), "{builder}: no line in\n{out}");
+    }
+    let post = [
+        (r#"{"type":"docker-save"}"#, "docker-save needs a path"),
+        (r#"{"type":"docker-tag","tags":["v1"]}"#, "docker-tag needs a repository"),
+        (r#"{"type":"docker-push","ecr_login":true}"#, "ecr_login is not implemented"),
+        (r#"{"type":"docker-push","login":true}"#, "login needs login_username"),
+        (r#"{"type":"docker-import","tag":"v1"}"#, "tag needs a repository"),
+        (r#"{"type":"docker-import","repository":"a","changes":["COPY x y"]}"#, "use a provisioner"),
+    ];
+    for (pp, expect) in post {
+        let json = format!("{{\"builders\": [{{\"type\":\"docker\",\"image\":\"x\",\"commit\":true}}],\n\"post-processors\": [\n{pp}]}}");
+        let (code, out) =
+            tokio::task::spawn_blocking(move || run(None, &template(&json), &RunSettings::default())).await.unwrap();
+        assert_eq!(code, 1, "{pp}: {out}");
+        assert!(out.contains(expect), "{pp}: expected {expect:?} in\n{out}");
+        assert!(out.contains("template.json:3:"), "{pp}: no line in\n{out}");
     }
 }

@@ -186,6 +186,10 @@ impl Config {
         let at = |k: &str| node.get(k).and_then(|n| n.span.clone()).or(node.span.clone());
         let mut d = Diagnostics::new();
         let mut warnings = Vec::new();
+        match crate::auth::check_login(node, self.login, self.login_username.as_deref(), self.ecr_login) {
+            Ok(w) => warnings.extend(w),
+            Err(e) => d.extend(e),
+        }
         if self.image.trim().is_empty() {
             d.push(
                 Diagnostic::error("the docker builder needs an image")
@@ -228,28 +232,6 @@ impl Config {
                     .at_opt(at("windows_container"))
                     .with_help("remove \"windows_container\"; build Windows images with Packer"),
             );
-        }
-        if self.ecr_login {
-            d.push(
-                Diagnostic::error("ecr_login is not implemented in kiln yet")
-                    .at_opt(at("ecr_login"))
-                    .with_help("log in with \"login\": true, \"login_username\": \"AWS\" and \"login_password\" set to the output of `aws ecr get-login-password`"),
-            );
-        } else {
-            for k in ["aws_access_key", "aws_secret_key", "aws_token", "aws_profile"] {
-                if node.get(k).is_some() {
-                    warnings.push(
-                        Diagnostic::warning(format!("{k} does nothing without ecr_login"))
-                            .at_opt(at(k))
-                            .with_help(format!("remove \"{k}\"")),
-                    );
-                }
-            }
-        }
-        if self.login && self.login_username.as_deref().unwrap_or("").is_empty() {
-            d.push(Diagnostic::error("login needs login_username and login_password").at_opt(at("login")).with_help(
-                "add \"login_username\" and \"login_password\" (and \"login_server\" unless it is Docker Hub)",
-            ));
         }
         if !self.container_dir().starts_with('/') {
             d.push(

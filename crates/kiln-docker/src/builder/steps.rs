@@ -181,6 +181,8 @@ impl Step<State> for StepConnect {
             }
             _ => {
                 let info = state.engine.inspect_container(&id).await.map_err(engine_err)?;
+                ctx.ui
+                    .say(format!("Using docker communicator to connect: {}", container_ip(&info).unwrap_or_default()));
                 let user = info.config.and_then(|c| c.user).unwrap_or_default();
                 let options = Options {
                     exec_user: self.config.exec_user.clone().filter(|u| !u.is_empty()),

@@ -60,30 +60,7 @@ pub fn new() -> Box<dyn PostProcessor> {
 impl PostProcessor for DockerPush {
     fn configure(&mut self, config: &Node, _info: &BuildInfo) -> Result<Vec<Diagnostic>, Diagnostics> {
         let c: Config = kiln_config::decode::decode_component(config, "the \"docker-push\" post-processor")?;
-        let at = |k: &str| config.get(k).and_then(|n| n.span.clone()).or(config.span.clone());
-        let mut d = Diagnostics::new();
-        let mut warnings = Vec::new();
-        if c.ecr_login {
-            d.push(
-                Diagnostic::error("ecr_login is not implemented in kiln yet")
-                    .at_opt(at("ecr_login"))
-                    .with_help("log in with \"login\": true, \"login_username\": \"AWS\" and \"login_password\" set to the output of `aws ecr get-login-password`"),
-            );
-        } else {
-            for k in ["aws_access_key", "aws_secret_key", "aws_token", "aws_profile"] {
-                if config.get(k).is_some() {
-                    warnings.push(Diagnostic::warning(format!("{k} does nothing without ecr_login")).at_opt(at(k)));
-                }
-            }
-        }
-        if c.login && c.login_username.as_deref().unwrap_or("").is_empty() {
-            d.push(
-                Diagnostic::error("login needs login_username and login_password")
-                    .at_opt(at("login"))
-                    .with_help("add \"login_username\" and \"login_password\""),
-            );
-        }
-        d.into_result()?;
+        let warnings = crate::auth::check_login(config, c.login, c.login_username.as_deref(), c.ecr_login)?;
         self.config = c;
         Ok(warnings)
     }
