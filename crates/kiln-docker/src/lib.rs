@@ -37,6 +37,14 @@
 //!   registries.conf (Docker allows 127.0.0.0/8 by default).
 //! - `/version` takes ~0.4 s (it asks conmon and runc), so the API version is read
 //!   from `/_ping`'s header instead.
+//! - a forced removal stops the container with SIGTERM and waits 10 s; the docker
+//!   builder's `/bin/sh` as PID 1 ignores SIGTERM, so removal sends SIGKILL first.
+//! - `GET /archive` of `dir/.` names the entries `x` (Docker: `./x`).
+//! - an exec whose command exits with stdin unread sometimes loses the output it
+//!   wrote before (seen ~1 run in 3 under load); the communicator sends no stdin.
+//! - each exec runs as a session leader (runc), so its pid is its process group:
+//!   what the communicator kills when a command is cancelled. The container's PID 1
+//!   shell does not reap orphans: killed processes stay as zombies.
 
 pub mod artifact;
 pub mod auth;
