@@ -116,6 +116,17 @@ async fn commit_with_shell_file_and_changes() {
 
     let files = run_in(&podman, &image, "cat /etc/kiln-built /etc/motd /etc/kiln-inline /srv/site/index.html").await;
     assert_eq!(files, "built\nhello from kiln\ninline\n<h1>kiln</h1>\n");
+
+    // The artifact's destroy removes the image (what keep_input_artifact false does).
+    let artifact = kiln_docker::artifact::ImageArtifact {
+        builder_id: kiln_docker::artifact::IMPORT_ID,
+        id: image.clone(),
+        tags: Vec::new(),
+        data: Default::default(),
+        engine: podman.engine.clone(),
+    };
+    kiln_core::Artifact::destroy(&artifact).unwrap();
+    assert!(!podman.engine.image_exists(&image).await.unwrap());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
