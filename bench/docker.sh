@@ -7,9 +7,7 @@
 # command. Runs alternate which tool goes first; the committed images are removed after
 # each run. Prints each run, the medians and the ratio kiln/Packer (target <= 0.5).
 #
-# The kiln binary must have the docker builder: when crates/kiln/src/components.rs does
-# not register it yet, the script builds and uses the kiln-docker-build example (kiln's
-# loader, engine and renderer with the docker components registered) and says so.
+# kiln is the release build of this checkout (cargo build --release -p kiln).
 #
 # Usage: bench/docker.sh     Env: RUNS (3), KILN (binary taking `build` arguments),
 #   PACKER (packer), IMAGE (localhost/debian:bookworm), BASE_TARBALL (rootfs tarball to
@@ -40,17 +38,9 @@ REAL_DOCKER=$(command -v docker)
 export REAL_DOCKER
 [ -f "$TEMPLATE" ] && [ -x "$SHIM/docker" ] || { echo "bench/docker.sh: no anchors at $ANCHORS (set KILN_SHARED)" >&2; exit 1; }
 
-# kiln with the docker builder.
 if [ -z "${KILN:-}" ]; then
-  if grep -q '"docker"' "$ROOT/crates/kiln/src/components.rs" 2>/dev/null; then
-    (cd "$ROOT" && cargo build -q -p kiln)
-    KILN="$TARGET/debug/kiln"
-  else
-    echo "# the kiln binary does not register the docker builder yet (crates/kiln/src/components.rs);"
-    echo "# using the kiln-docker-build example: kiln's loader and engine with the docker components"
-    (cd "$ROOT" && cargo build -q -p kiln-docker --example kiln-docker-build)
-    KILN="$TARGET/debug/examples/kiln-docker-build"
-  fi
+  (cd "$ROOT" && cargo build -q --release -p kiln)
+  KILN="$TARGET/release/kiln"
 fi
 
 # podman's Docker-compatible service on a socket and storage of the bench's own.

@@ -60,6 +60,9 @@ impl Artifact for ImageArtifact {
             format!("Imported Docker image: {} with tags {}", self.id, self.tags.join(" "))
         }
     }
+    fn generated_data(&self) -> kiln_core::GeneratedData {
+        self.data.clone()
+    }
     fn state(&self, name: &str) -> Option<serde_json::Value> {
         match name {
             "docker_tags" => Some(serde_json::Value::from(self.tags.clone())),

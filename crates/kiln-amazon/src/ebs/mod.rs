@@ -71,11 +71,6 @@ impl EbsBuilder {
         self
     }
 
-    /// The generated-data keys a build sets (the Builder trait has no such method yet).
-    pub fn generated_data_keys() -> &'static [&'static str] {
-        GENERATED_DATA_KEYS
-    }
-
     pub fn settings(&self) -> &Settings {
         &self.settings
     }
@@ -168,6 +163,10 @@ impl Builder for EbsBuilder {
         settings.checkip_url = self.settings.checkip_url.clone();
         self.settings = Arc::new(settings);
         Ok(warnings)
+    }
+
+    fn generated_data_keys(&self) -> Vec<String> {
+        GENERATED_DATA_KEYS.iter().map(|k| k.to_string()).collect()
     }
 
     async fn run(&self, ctx: &RunContext, _hook: Arc<dyn ProvisionHook>) -> Result<Option<Arc<dyn Artifact>>> {

@@ -86,6 +86,10 @@ impl Builder for DockerBuilder {
         Ok(warnings)
     }
 
+    fn generated_data_keys(&self) -> Vec<String> {
+        vec!["ImageSha256".to_string()]
+    }
+
     async fn run(&self, ctx: &RunContext, hook: Arc<dyn ProvisionHook>) -> Result<Option<Arc<dyn Artifact>>> {
         let c = &self.config;
         ctx.ui.add_secrets(c.login_password.iter().filter(|p| !p.is_empty()).cloned());
@@ -133,6 +137,7 @@ impl Builder for DockerBuilder {
                 files: vec![path.clone()],
                 description: format!("Exported Docker file: {path}"),
                 state: state_with_data(&state.data),
+                generated: state.data.clone(),
                 owns_files: true,
             }),
             Output::Discard => Arc::new(BasicArtifact {
@@ -140,6 +145,7 @@ impl Builder for DockerBuilder {
                 id: "Container".into(),
                 description: "Discarded the container (discard: true)".into(),
                 state: state_with_data(&state.data),
+                generated: state.data.clone(),
                 ..BasicArtifact::default()
             }),
         };
