@@ -81,7 +81,23 @@ pub struct Config {
     pub ssh_private_key: Option<String>,
 }
 
-const KINDS: &[&str] = &["ssh", "none", "local", "winrm", "docker"];
+/// Every communicator type a template may name, and whether kiln implements it: Packer's `ssh`,
+/// `none` and `winrm`, the docker builder's `docker` and `dockerWindowsContainer`, and kiln's
+/// `local`. Implementing one is setting its `true` here (and connecting it in the builder that
+/// uses it, or in [`Config::connect`]).
+pub const COMMUNICATORS: &[(&str, bool)] = &[
+    ("ssh", true),
+    ("none", true),
+    ("local", true),
+    ("winrm", false),
+    ("docker", false),
+    ("dockerWindowsContainer", false),
+];
+
+/// The communicator types kiln implements, in table order.
+pub fn implemented() -> Vec<&'static str> {
+    COMMUNICATORS.iter().filter(|(_, done)| *done).map(|(name, _)| *name).collect()
+}
 
 impl Config {
     /// The communicator type, `ssh` when unset (as Packer).
@@ -95,15 +111,27 @@ impl Config {
         let mut d = Diagnostics::new();
         let at = |key: &str| config.get(key).and_then(|n| n.span.clone()).or(config.span.clone());
         let kind = self.kind();
-        if !KINDS.contains(&kind) {
-            let mut e = Diagnostic::error(format!("unknown communicator {kind:?}"))
-                .at_opt(at("communicator"))
-                .with_detail(format!("the communicators are: {}", KINDS.join(", ")));
-            if let Some(s) = did_you_mean(kind, KINDS.iter().copied()) {
-                e = e.with_help(format!("did you mean {s:?}?"));
+        let implemented = implemented().join(", ");
+        match COMMUNICATORS.iter().find(|(name, _)| *name == kind) {
+            Some((_, true)) => {}
+            Some((_, false)) => {
+                d.push(
+                    Diagnostic::error(format!("the {kind} communicator is not implemented in kiln yet"))
+                        .at_opt(at("communicator"))
+                        .with_detail(format!("kiln implements these communicators: {implemented}")),
+                );
+                return d;
             }
-            d.push(e);
-            return d;
+            None => {
+                let mut e = Diagnostic::error(format!("unknown communicator {kind:?}"))
+                    .at_opt(at("communicator"))
+                    .with_detail(format!("kiln implements these communicators: {implemented}"));
+                if let Some(s) = did_you_mean(kind, COMMUNICATORS.iter().map(|(name, _)| *name)) {
+                    e = e.with_help(format!("did you mean {s:?}?"));
+                }
+                d.push(e);
+                return d;
+            }
         }
         if kind == "ssh" {
             if needs_host && self.ssh_host.as_deref().unwrap_or("").is_empty() {
@@ -153,7 +181,8 @@ impl Config {
             "local" => Ok(Arc::new(crate::Local::default())),
             "ssh" => Ok(Arc::new(crate::ssh::connect(self, say).await?)),
             other => Err(Error::new(format!(
-                "the {other} communicator is not implemented in kiln yet; use \"communicator\": \"none\" or \"local\""
+                "the {other} communicator is not implemented in kiln yet (kiln implements: {})",
+                implemented().join(", ")
             ))),
         }
     }
@@ -183,5 +212,19 @@ mod tests {
         let d = c.check(&n, true);
         assert_eq!(d.0[0].help.as_deref(), Some("did you mean \"none\"?"));
         assert_eq!(d.0[0].span.as_ref().unwrap().line_col(), (1, 17));
+    }
+
+    #[test]
+    fn packer_communicators_kiln_lacks_are_errors_at_the_option() {
+        for kind in ["winrm", "docker"] {
+            let text = format!("{{\"type\": \"null\",\n \"communicator\": \"{kind}\"}}");
+            let n = kiln_template::testing::json_node("t.json", &text).unwrap();
+            let c: Config = kiln_config::decode::decode(&n).unwrap();
+            let d = c.check(&n, true);
+            assert_eq!(d.0.len(), 1, "{d}");
+            assert_eq!(d.0[0].summary, format!("the {kind} communicator is not implemented in kiln yet"));
+            assert_eq!(d.0[0].detail.as_deref(), Some("kiln implements these communicators: ssh, none, local"));
+            assert_eq!(d.0[0].span.as_ref().unwrap().line_col(), (2, 18));
+        }
     }
 }
