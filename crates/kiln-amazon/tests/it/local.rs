@@ -1,0 +1,253 @@
+//! What moto cannot play, against a tiny local HTTP server: failing answers and retries,
+//! timeouts, the instance metadata service (IMDSv2) and a container credentials endpoint.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use kiln_amazon::client::*;
+
+use crate::support::{CallLog, Handler, HttpServer, ACCESS_KEY, SECRET_KEY};
+
+const REGIONS_XML: &str = "<DescribeRegionsResponse xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\">\
+    <requestId>r</requestId><regionInfo><item><regionName>us-east-1</regionName>\
+    <regionEndpoint>ec2.us-east-1.amazonaws.com</regionEndpoint><optInStatus>opt-in-not-required</optInStatus></item>\
+    </regionInfo></DescribeRegionsResponse>";
+
+fn throttled() -> String {
+    "<Response><Errors><Error><Code>RequestLimitExceeded</Code><Message>Request limit exceeded.</Message></Error>\
+     </Errors><RequestID>t-1</RequestID></Response>"
+        .into()
+}
+
+fn fast_retry(max_attempts: u32) -> RetryConfig {
+    RetryConfig { max_attempts, base: Duration::from_millis(10), max_backoff: Duration::from_millis(50) }
+}
+
+fn config(endpoint: &str, log: &CallLog, retry: RetryConfig, timeout: Duration) -> AwsConfig {
+    let mut l = ConfigLoader::new()
+        .env(Env::from_vars::<&str, &str>([]))
+        .region("us-east-1")
+        .credentials(Credentials::new(ACCESS_KEY, SECRET_KEY, Some("SESSIONTOKENEXAMPLE".into())))
+        .hook(log.hook())
+        .retry(retry)
+        .timeout(timeout);
+    for s in Service::ALL {
+        l = l.endpoint(s, endpoint);
+    }
+    l.load().unwrap()
+}
+
+fn handler(f: impl Fn(&crate::support::Request, usize) -> (u16, String) + Send + Sync + 'static) -> Handler {
+    Arc::new(f)
+}
+
+#[tokio::test]
+async fn retries_server_errors_and_throttling_then_succeeds() {
+    let server = HttpServer::start(handler(|_, i| match i {
+        0 => (503, String::new()),
+        1 => (400, throttled()),
+        _ => (200, REGIONS_XML.into()),
+    }))
+    .await;
+    let log = CallLog::default();
+    let ec2 = Ec2Client::new(&config(&server.url, &log, fast_retry(5), Duration::from_secs(5)));
+    let regions = ec2.describe_regions(false).await.unwrap();
+    assert_eq!(regions[0].region_name, "us-east-1");
+    let calls = log.calls();
+    assert_eq!(calls.len(), 1, "one call, reported once");
+    assert_eq!((calls[0].attempts, calls[0].status), (3, Some(200)));
+
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 3);
+    for r in &reqs {
+        assert_eq!((r.method.as_str(), r.path.as_str()), ("POST", "/"));
+        assert_eq!(r.body, "Action=DescribeRegions&Version=2016-11-15");
+        let auth = r.header("authorization").unwrap_or_default();
+        assert!(auth.starts_with(&format!("AWS4-HMAC-SHA256 Credential={ACCESS_KEY}/")), "{auth}");
+        assert!(auth
+            .contains("/us-east-1/ec2/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-security-token,"));
+        assert_eq!(r.header("x-amz-security-token"), Some("SESSIONTOKENEXAMPLE"));
+        assert!(!auth.contains(SECRET_KEY));
+    }
+    let shown = format!("{calls:?} {:?}", ec2.config());
+    assert!(!shown.contains(SECRET_KEY) && !shown.contains("SESSIONTOKENEXAMPLE"), "{shown}");
+}
+
+#[tokio::test]
+async fn gives_up_after_the_cap_and_does_not_retry_client_errors() {
+    let server = HttpServer::start(handler(|r, _| {
+        if r.body.contains("DescribeRegions") {
+            (503, "<html>busy</html>".into())
+        } else {
+            (
+                400,
+                "<Response><Errors><Error><Code>InvalidParameterValue</Code><Message>bad</Message></Error></Errors>\
+                 <RequestID>x-1</RequestID></Response>"
+                    .into(),
+            )
+        }
+    }))
+    .await;
+    let log = CallLog::default();
+    let ec2 = Ec2Client::new(&config(&server.url, &log, fast_retry(3), Duration::from_secs(5)));
+    let e = ec2.describe_regions(false).await.unwrap_err();
+    assert_eq!(e.code(), Some("HTTP503"), "{e}");
+    assert!(e.to_string().contains("Service Unavailable: <html>busy</html>"), "{e}");
+    assert_eq!(log.calls()[0].attempts, 3);
+
+    let e = ec2.delete_key_pair("k").await.unwrap_err();
+    let Error::Service(se) = &e else { panic!("{e:?}") };
+    assert_eq!(
+        (se.code.as_str(), se.message.as_str(), se.request_id.as_deref()),
+        ("InvalidParameterValue", "bad", Some("x-1"))
+    );
+    assert_eq!(log.calls()[1].attempts, 1);
+    assert_eq!(server.requests().len(), 4);
+}
+
+#[tokio::test]
+async fn per_request_timeout_and_connection_errors_are_retried() {
+    let server = HttpServer::start(handler(|_, _| (0, String::new()))).await;
+    let log = CallLog::default();
+    let ec2 = Ec2Client::new(&config(&server.url, &log, fast_retry(2), Duration::from_millis(300)));
+    let start = Instant::now();
+    let e = ec2.describe_regions(false).await.unwrap_err();
+    assert!(matches!(e, Error::Http { timed_out: true, .. }), "{e:?}");
+    assert!(start.elapsed() < Duration::from_secs(3), "{:?}", start.elapsed());
+    assert_eq!(server.requests().len(), 2);
+    assert_eq!(log.calls()[0].status, None);
+
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let ec2 = Ec2Client::new(&config(&format!("http://{closed}"), &log, fast_retry(2), Duration::from_secs(1)));
+    let e = ec2.describe_regions(false).await.unwrap_err();
+    assert!(matches!(e, Error::Http { timed_out: false, .. }), "{e:?}");
+    assert_eq!(log.calls()[1].attempts, 2);
+}
+
+#[tokio::test]
+async fn json_protocol_headers_and_retry() {
+    let server = HttpServer::start(handler(|_, i| match i {
+        0 => (400, r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#.into()),
+        _ => (200, r#"{"Parameter":{"Name":"/p","Type":"String","Value":"v","Version":3,"ARN":"arn:x"}}"#.into()),
+    }))
+    .await;
+    let log = CallLog::default();
+    let ssm = SsmClient::new(&config(&server.url, &log, fast_retry(3), Duration::from_secs(5)));
+    let p = ssm.get_parameter("/p", true).await.unwrap();
+    assert_eq!((p.value.expose().as_str(), p.version), ("v", 3));
+    let r = &server.requests()[1];
+    assert_eq!(r.header("x-amz-target"), Some("AmazonSSM.GetParameter"));
+    assert_eq!(r.header("content-type"), Some("application/x-amz-json-1.1"));
+    assert_eq!(r.body, r#"{"Name":"/p","WithDecryption":true}"#);
+    assert!(r.header("authorization").unwrap_or_default().contains("/us-east-1/ssm/aws4_request"));
+    assert_eq!(log.calls()[0].attempts, 2);
+}
+
+fn expiring_in(d: Duration) -> String {
+    kiln_amazon::client::time::format_iso8601(SystemTime::now() + d)
+}
+
+/// IMDSv2: a token first, then the role name and its credentials with the token; the
+/// credentials are refreshed when they are about to expire, and sign the EC2 request.
+#[tokio::test]
+async fn imdsv2_credentials_flow() {
+    let imds = HttpServer::start(handler(|r, _| {
+        let token_ok = r.header("x-aws-ec2-metadata-token") == Some("TOKEN-1");
+        match (r.method.as_str(), r.path.as_str()) {
+            ("PUT", "/latest/api/token") if r.header("x-aws-ec2-metadata-token-ttl-seconds").is_some() => (200, "TOKEN-1".into()),
+            (_, _) if !token_ok => (401, String::new()),
+            ("GET", "/latest/meta-data/iam/security-credentials/") => (200, "kiln-role\n".into()),
+            ("GET", "/latest/meta-data/iam/security-credentials/kiln-role") => (
+                200,
+                format!(
+                    r#"{{"Code":"Success","Type":"AWS-HMAC","AccessKeyId":"ASIAIMDSEXAMPLE","SecretAccessKey":"imds-secret",
+                        "Token":"IMDSTOKEN","Expiration":"{}"}}"#,
+                    expiring_in(Duration::from_secs(120))
+                ),
+            ),
+            ("GET", "/latest/meta-data/placement/region") => (200, "eu-north-1".into()),
+            _ => (404, String::new()),
+        }
+    }))
+    .await;
+    let ec2_server = HttpServer::start(handler(|_, _| (200, REGIONS_XML.into()))).await;
+    let cfg = ConfigLoader::new()
+        .env(Env::from_vars::<&str, &str>([]))
+        .region("us-east-1")
+        .imds_endpoint(&imds.url)
+        .endpoint(Service::Ec2, &ec2_server.url)
+        .load()
+        .unwrap();
+    assert!(cfg.credentials().description().starts_with("instance metadata (IMDSv2)"));
+    Ec2Client::new(&cfg).describe_regions(false).await.unwrap();
+    let signed = &ec2_server.requests()[0];
+    assert!(signed.header("authorization").unwrap_or_default().contains("Credential=ASIAIMDSEXAMPLE/"));
+    assert_eq!(signed.header("x-amz-security-token"), Some("IMDSTOKEN"));
+
+    // Two minutes left is inside the refresh margin: the next use fetches again.
+    let c = cfg.credentials().credentials().await.unwrap();
+    assert_eq!(c.secret_access_key.expose(), "imds-secret");
+    let seen: Vec<(String, String)> = imds.requests().iter().map(|r| (r.method.clone(), r.path.clone())).collect();
+    let once = [
+        ("PUT", "/latest/api/token"),
+        ("GET", "/latest/meta-data/iam/security-credentials/"),
+        ("GET", "/latest/meta-data/iam/security-credentials/kiln-role"),
+    ];
+    let expected: Vec<(String, String)> =
+        once.iter().chain(once.iter()).map(|(m, p)| (m.to_string(), p.to_string())).collect();
+    assert_eq!(seen, expected);
+
+    let client = Imds::new(&imds.url, Duration::from_secs(1)).unwrap();
+    assert_eq!(client.region().await.unwrap(), "eu-north-1");
+}
+
+#[tokio::test]
+async fn missing_imds_fails_fast() {
+    let silent = HttpServer::start(handler(|_, _| (0, String::new()))).await;
+    let cfg = ConfigLoader::new()
+        .env(Env::from_vars::<&str, &str>([]))
+        .region("us-east-1")
+        .imds_endpoint(&silent.url)
+        .metadata_timeout(Duration::from_millis(200))
+        .load()
+        .unwrap();
+    let start = Instant::now();
+    let e = cfg.credentials().credentials().await.unwrap_err().to_string();
+    assert!(start.elapsed() < Duration::from_secs(2), "{:?}", start.elapsed());
+    assert!(e.contains("no credentials in the template, the environment") && e.contains("not reachable"), "{e}");
+
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let cfg = ConfigLoader::new()
+        .env(Env::from_vars([("AWS_EC2_METADATA_SERVICE_ENDPOINT", format!("http://{closed}"))]))
+        .region("us-east-1")
+        .load()
+        .unwrap();
+    let e = cfg.credentials().credentials().await.unwrap_err().to_string();
+    assert!(e.contains(&closed.to_string()), "{e}");
+}
+
+#[tokio::test]
+async fn container_credentials_with_token_file() {
+    let server = HttpServer::start(handler(|r, _| {
+        if r.path == "/creds" && r.header("authorization") == Some("Bearer from-file") {
+            (200, r#"{"AccessKeyId":"ASIACONTAINER","SecretAccessKey":"c-secret","Token":"c-token","Expiration":"2099-01-01T00:00:00Z"}"#.into())
+        } else {
+            (403, String::new())
+        }
+    }))
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, "Bearer from-file\n").unwrap();
+    let env = Env::from_vars([
+        ("AWS_CONTAINER_CREDENTIALS_FULL_URI", format!("{}/creds", server.url)),
+        ("AWS_CONTAINER_AUTHORIZATION_TOKEN", "Bearer ignored-when-a-file-is-set".to_string()),
+        ("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", token_file.display().to_string()),
+    ]);
+    let cfg = ConfigLoader::new().env(env).region("us-east-1").load().unwrap();
+    assert_eq!(cfg.credentials().description(), "container credentials endpoint");
+    let c = cfg.credentials().credentials().await.unwrap();
+    assert_eq!((c.access_key_id.as_str(), c.secret_access_key.expose().as_str()), ("ASIACONTAINER", "c-secret"));
+    cfg.credentials().credentials().await.unwrap();
+    assert_eq!(server.requests().len(), 1, "cached until near expiry");
+}

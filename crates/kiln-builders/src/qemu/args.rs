@@ -1,0 +1,261 @@
+//! The QEMU command line: Packer's default arguments from the configuration and what the build
+//! has made (disks, media, ports), merged with `qemuargs` as Packer merges them.
+//!
+//! Packer's rules, kept: each `qemuargs` entry is a flag and value parts joined without
+//! separator; a flag given there replaces every default value of that flag; a flag without value
+//! is passed bare; when `-device` no longer mentions `net_device`, the network card is added
+//! back. Values are templates (`{{ .HTTPIP }}`, `{{ .SSHHostPort }}` …).
+//!
+//! Differences from Packer 1.6.6, each a fix (see `docs/compatibility.md`):
+//! - the communicator's forward listens on 127.0.0.1 (`hostfwd=tcp:127.0.0.1:PORT-:22`), not on
+//!   every interface;
+//! - the VNC display is `port - 5900` (1.6.6 subtracts `vnc_port_min`, so a range not starting
+//!   at 5900 points its own VNC client at the wrong port);
+//! - QEMU 7 spellings: `password=on`, `server=on,wait=off` (1.6.6's short forms are deprecated);
+//! - CD drives on `ide`/`virtio`/`scsi` are numbered after the disks of the same bus, and on
+//!   `virtio-scsi` hang off the PCI controller (1.6.6's command lines for both fail to start);
+//! - kiln adds its own QMP control socket after everything else (a `-qmp` in `qemuargs` adds a
+//!   monitor, it does not take kiln's away), and `-display none` when headless without VNC;
+//! - the arguments come in a fixed order (Packer's order is random from run to run).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use kiln_core::{Error, Result};
+
+use super::config::{Accelerator, CdromInterface, Config, DetectZeroes, DiskInterface, Format};
+
+/// One disk the VM gets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Disk {
+    pub path: PathBuf,
+    /// The format of the file QEMU opens (an overlay is qcow2 even for a raw output).
+    pub format: Format,
+}
+
+/// The VM's network.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Net {
+    /// QEMU's user-mode network, with the communicator's port forward `(host, guest)` on
+    /// 127.0.0.1 (`None` with `communicator = "none"`).
+    User { forward: Option<(u16, u16)> },
+    /// `net_bridge`.
+    Bridge(String),
+}
+
+/// What the command line needs besides the configuration: what the earlier steps made.
+#[derive(Debug, Clone)]
+pub struct Inputs<'a> {
+    pub config: &'a Config,
+    pub vm_name: &'a str,
+    /// Resolved (detected when `accelerator` is unset).
+    pub accelerator: Accelerator,
+    /// The main disk first, then `disk_additional_size`'s.
+    pub disks: &'a [Disk],
+    /// Whether the VM boots from its CD (an installer ISO) or its disk (`disk_image`).
+    pub boot_from_cd: bool,
+    /// CD images in order: the installer ISO, then the `cd_files` image.
+    pub cdroms: &'a [PathBuf],
+    pub floppy: Option<&'a Path>,
+    pub net: Net,
+    /// The reserved VNC port (`None`: no VNC server, `disable_vnc`).
+    pub vnc_port: Option<u16>,
+    /// The user's QMP socket (`qmp_enable`), if any.
+    pub user_qmp: Option<&'a Path>,
+    /// kiln's own QMP control socket.
+    pub control_qmp: &'a Path,
+    /// The VM's copy of the UEFI variable store (with `efi_boot`).
+    pub efi_vars: Option<&'a Path>,
+    /// Values for the `qemuargs` templates: `HTTPIP`, `HTTPPort`, `HTTPDir`, `OutputDir`,
+    /// `Name`, `SSHHostPort`.
+    pub template: &'a BTreeMap<String, String>,
+}
+
+type Args = Vec<(String, Vec<String>)>;
+
+fn push(args: &mut Args, key: &str, value: impl Into<String>) {
+    let value = value.into();
+    match args.iter_mut().find(|(k, _)| k == key) {
+        Some((_, v)) => v.push(value),
+        None => args.push((key.to_string(), vec![value])),
+    }
+}
+
+fn path(p: &Path) -> String {
+    p.display().to_string()
+}
+
+/// Packer's defaults for `inputs`, keyed by flag, in kiln's fixed order.
+pub fn defaults(i: &Inputs) -> Args {
+    let c = i.config;
+    let mut a = Args::new();
+    push(&mut a, "-name", i.vm_name);
+    let machine = match i.accelerator {
+        Accelerator::None => format!("type={}", c.machine_type()),
+        accel => format!("type={},accel={}", c.machine_type(), accel.as_str()),
+    };
+    push(&mut a, "-machine", machine);
+    push(&mut a, "-m", format!("{}M", c.memory()));
+    if c.cpus() > 1 {
+        push(&mut a, "-smp", format!("cpus={0},sockets={0}", c.cpus()));
+    }
+    let mut devices = Vec::new();
+    let mut scsi_controller = false;
+    for (n, d) in i.disks.iter().enumerate() {
+        let mut opts = match c.disk_interface {
+            DiskInterface::VirtioScsi | DiskInterface::Sata => format!("if=none,file={},id=drive{n}", path(&d.path)),
+            other => format!("file={},if={}", path(&d.path), other.as_str()),
+        };
+        opts.push_str(&format!(
+            ",cache={},discard={},format={}",
+            c.disk_cache.as_str(),
+            c.disk_discard.as_str(),
+            d.format.as_str()
+        ));
+        if c.disk_detect_zeroes != DetectZeroes::Off {
+            opts.push_str(&format!(",detect-zeroes={}", c.disk_detect_zeroes.as_str()));
+        }
+        push(&mut a, "-drive", opts);
+        match c.disk_interface {
+            DiskInterface::VirtioScsi => {
+                if !scsi_controller {
+                    devices.push("virtio-scsi-pci,id=scsi0".to_string());
+                    scsi_controller = true;
+                }
+                devices.push(format!("scsi-hd,bus=scsi0.0,drive=drive{n}"));
+            }
+            DiskInterface::Sata => {
+                if n == 0 {
+                    devices.push("ahci,id=ahci0".to_string());
+                }
+                devices.push(format!("ide-hd,bus=ahci0.{n},drive=drive{n}"));
+            }
+            _ => {}
+        }
+    }
+    devices.push(format!("{},netdev=user.0", c.net_device()));
+    for (j, cd) in i.cdroms.iter().enumerate() {
+        let iface = c.cdrom_interface;
+        // Numbered after the disks on the same bus, so the two never claim one unit.
+        let same_bus = match (iface, c.disk_interface) {
+            (Some(CdromInterface::Ide), DiskInterface::Ide)
+            | (Some(CdromInterface::Scsi), DiskInterface::Scsi)
+            | (Some(CdromInterface::Virtio), DiskInterface::Virtio) => i.disks.len(),
+            _ => 0,
+        };
+        let index = same_bus + j;
+        let drive = match iface {
+            None => format!("file={},media=cdrom", path(cd)),
+            Some(CdromInterface::VirtioScsi) => {
+                if !scsi_controller {
+                    devices.push("virtio-scsi-pci,id=scsi0".to_string());
+                    scsi_controller = true;
+                }
+                devices.push(format!("scsi-cd,bus=scsi0.0,drive=cdrom{j}"));
+                format!("file={},if=none,index={index},id=cdrom{j},media=cdrom", path(cd))
+            }
+            Some(other) => format!("file={},if={},index={index},id=cdrom{j},media=cdrom", path(cd), other.as_str()),
+        };
+        push(&mut a, "-drive", drive);
+    }
+    if c.efi() {
+        push(&mut a, "-drive", format!("if=pflash,unit=0,format=raw,readonly=on,file={}", c.efi_code()));
+        if let Some(vars) = i.efi_vars {
+            push(&mut a, "-drive", format!("if=pflash,unit=1,format=raw,file={}", path(vars)));
+        }
+    }
+    for d in devices {
+        push(&mut a, "-device", d);
+    }
+    let netdev = match &i.net {
+        Net::User { forward: Some((host, guest)) } => format!("user,id=user.0,hostfwd=tcp:127.0.0.1:{host}-:{guest}"),
+        Net::User { forward: None } => "user,id=user.0".to_string(),
+        Net::Bridge(br) => format!("bridge,id=user.0,br={br}"),
+    };
+    push(&mut a, "-netdev", netdev);
+    if let Some(port) = i.vnc_port {
+        let mut vnc = format!("{}:{}", c.vnc_bind_address(), port.saturating_sub(5900));
+        if c.vnc_use_password {
+            vnc.push_str(",password=on");
+        }
+        push(&mut a, "-vnc", vnc);
+    }
+    if c.headless {
+        if i.vnc_port.is_none() {
+            push(&mut a, "-display", "none");
+        }
+    } else if !c.use_default_display && c.display() != "none" {
+        push(&mut a, "-display", c.display());
+    }
+    push(&mut a, "-boot", if i.boot_from_cd { "once=d" } else { "c" });
+    if let Some(f) = i.floppy {
+        push(&mut a, "-fda", path(f));
+    }
+    if !c.firmware.is_empty() && !c.efi() {
+        push(&mut a, "-bios", c.firmware.as_str());
+    }
+    if let Some(q) = i.user_qmp {
+        push(&mut a, "-qmp", format!("unix:{},server=on,wait=off", path(q)));
+    }
+    a
+}
+
+/// The arguments of `qemu-system-*` (without the program).
+pub fn command_line(i: &Inputs) -> Result<Vec<String>> {
+    let c = i.config;
+    let mut user = Args::new();
+    for (n, entry) in c.qemuargs.iter().enumerate() {
+        let Some((flag, parts)) = entry.split_first() else {
+            return Err(Error::new(format!("qemuargs entry {} is empty", n + 1)));
+        };
+        let mut value = String::new();
+        for p in parts {
+            let rendered = kiln_core::late::render(p, i.template)
+                .map_err(|e| Error::new(format!("qemuargs entry {} ({flag}): {}", n + 1, e.message)))?;
+            value.push_str(&rendered);
+        }
+        let flag = kiln_core::late::render(flag, i.template)
+            .map_err(|e| Error::new(format!("qemuargs entry {}: {}", n + 1, e.message)))?;
+        let idx = match user.iter().position(|(k, _)| *k == flag) {
+            Some(p) => p,
+            None => {
+                user.push((flag, Vec::new()));
+                user.len() - 1
+            }
+        };
+        if !value.is_empty() {
+            user[idx].1.push(value);
+        }
+    }
+    let mut merged = Args::new();
+    for (key, values) in defaults(i) {
+        match user.iter().position(|(k, _)| *k == key) {
+            Some(p) => merged.push(user.remove(p)),
+            None => merged.push((key, values)),
+        }
+    }
+    merged.extend(user);
+    // Packer's rule: a -device override that drops the network card gets it back.
+    if let Some((_, devices)) = merged.iter_mut().find(|(k, _)| k == "-device") {
+        if !devices.concat().contains(c.net_device()) {
+            devices.push(format!("{},netdev=user.0", c.net_device()));
+        }
+    }
+    let mut out = Vec::new();
+    for (key, values) in merged {
+        if values.is_empty() {
+            out.push(key.clone());
+        }
+        for v in values {
+            out.push(key.clone());
+            out.push(v);
+        }
+    }
+    out.push("-qmp".into());
+    out.push(format!("unix:{},server=on,wait=off", path(i.control_qmp)));
+    Ok(out)
+}
+
+#[cfg(test)]
+#[path = "args_tests.rs"]
+mod tests;

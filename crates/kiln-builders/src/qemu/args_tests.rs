@@ -1,0 +1,624 @@
+//! The command lines Packer 1.6.6 ran (`PACKER_LOG=1 packer build`, the `Executing
+//! /usr/bin/qemu-system-x86_64: []string{...}` line) for the same configurations, against
+//! kiln's. Packer's order is random, so each flag's values are compared in order, flags as a
+//! set. Where kiln differs on purpose (see the module's documentation) the test says so.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use super::*;
+use crate::qemu::config::Config;
+
+fn config(json: &str) -> Config {
+    let n = kiln_template::testing::json_node("t.json", json).unwrap();
+    kiln_config::decode::decode_component(&n, "the \"qemu\" builder").unwrap()
+}
+
+/// Flag → values in order; a bare flag has an empty value.
+fn by_flag(args: &[String]) -> BTreeMap<String, Vec<String>> {
+    let mut m: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut i = 0;
+    while i < args.len() {
+        let flag = args[i].clone();
+        let value = args.get(i + 1).filter(|v| !v.starts_with('-')).cloned();
+        i += if value.is_some() { 2 } else { 1 };
+        m.entry(flag).or_default().push(value.unwrap_or_default());
+    }
+    m
+}
+
+/// Packer's spellings that kiln changes everywhere (QEMU 7's forms, the forward on 127.0.0.1).
+fn normalise_packer(args: &[&str]) -> Vec<String> {
+    args.iter()
+        .map(|a| {
+            a.replace("hostfwd=tcp::", "hostfwd=tcp:127.0.0.1:")
+                .replace(",server,nowait", ",server=on,wait=off")
+                .replace(",password", ",password=on")
+        })
+        .collect()
+}
+
+struct Case<'a> {
+    config: &'a str,
+    vm_name: &'a str,
+    accel: Accelerator,
+    disks: Vec<(&'a str, Format)>,
+    boot_from_cd: bool,
+    cdroms: Vec<&'a str>,
+    floppy: Option<&'a str>,
+    forward: u16,
+    vnc: Option<u16>,
+    user_qmp: Option<&'a str>,
+    template: &'a [(&'a str, &'a str)],
+}
+
+impl Case<'_> {
+    fn run(&self) -> Result<Vec<String>> {
+        let c = config(self.config);
+        let disks: Vec<Disk> = self.disks.iter().map(|(p, f)| Disk { path: PathBuf::from(p), format: *f }).collect();
+        let cdroms: Vec<PathBuf> = self.cdroms.iter().map(PathBuf::from).collect();
+        let template: BTreeMap<String, String> =
+            self.template.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let i = Inputs {
+            config: &c,
+            vm_name: self.vm_name,
+            accelerator: self.accel,
+            disks: &disks,
+            boot_from_cd: self.boot_from_cd,
+            cdroms: &cdroms,
+            floppy: self.floppy.map(Path::new),
+            net: Net::User { forward: Some((self.forward, 22)) },
+            vnc_port: self.vnc,
+            user_qmp: self.user_qmp.map(Path::new),
+            control_qmp: Path::new("/run/kiln-q/qmp.sock"),
+            efi_vars: None,
+            template: &template,
+        };
+        let mut out = command_line(&i)?;
+        // kiln's control socket comes last, always.
+        let tail: Vec<String> = out.split_off(out.len() - 2);
+        assert_eq!(tail, ["-qmp", "unix:/run/kiln-q/qmp.sock,server=on,wait=off"]);
+        Ok(out)
+    }
+
+    /// Compares with Packer's line after `fix` (kiln's intended differences for this case).
+    fn matches_packer(&self, packer: &[&str], fix: &[(&str, &str, &str)]) {
+        let mut want = by_flag(&normalise_packer(packer));
+        for (flag, from, to) in fix {
+            let values = want.entry(flag.to_string()).or_default();
+            match (from.is_empty(), to.is_empty()) {
+                (true, _) => values.push(to.to_string()),
+                (false, true) => values.retain(|v| v != from),
+                (false, false) => values.iter_mut().filter(|v| v == from).for_each(|v| *v = to.to_string()),
+            }
+            if values.is_empty() {
+                want.remove(*flag);
+            }
+        }
+        let got = self.run().unwrap();
+        assert_eq!(by_flag(&got), want, "kiln: {got:?}");
+    }
+}
+
+const TCG: Accelerator = Accelerator::Tcg;
+
+fn base<'a>(config: &'a str, vm_name: &'a str, disks: Vec<(&'a str, Format)>) -> Case<'a> {
+    Case {
+        config,
+        vm_name,
+        accel: TCG,
+        disks,
+        boot_from_cd: true,
+        cdroms: vec!["/tmp/pk/dummy.iso"],
+        floppy: None,
+        forward: 2222,
+        vnc: None,
+        user_qmp: None,
+        template: &[],
+    }
+}
+
+#[test]
+fn the_benchmark_template() {
+    // /work/shared/anchors/templates/qemu-debian.json: disk_image, -netdev override.
+    let cfg = r#"{"vm_name": "debian-packer.qcow2", "disk_image": true, "format": "qcow2", "skip_resize_disk": true,
+        "accelerator": "tcg", "headless": true, "memory": "1024", "cpus": "2", "net_device": "virtio-net",
+        "disk_interface": "virtio", "vnc_bind_address": "127.0.0.1",
+        "qemuargs": [["-netdev", "user,id=user.0,hostfwd=tcp:127.0.0.1:{{ .SSHHostPort }}-:22"]]}"#;
+    let case = Case {
+        boot_from_cd: false,
+        cdroms: vec![],
+        forward: 2703,
+        vnc: Some(5914),
+        template: &[("SSHHostPort", "2703")],
+        ..base(cfg, "debian-packer.qcow2", vec![("out1/debian-packer.qcow2", Format::Qcow2)])
+    };
+    case.matches_packer(
+        &[
+            "-name",
+            "debian-packer.qcow2",
+            "-vnc",
+            "127.0.0.1:14",
+            "-netdev",
+            "user,id=user.0,hostfwd=tcp:127.0.0.1:2703-:22",
+            "-boot",
+            "c",
+            "-m",
+            "1024M",
+            "-smp",
+            "cpus=2,sockets=2",
+            "-device",
+            "virtio-net,netdev=user.0",
+            "-drive",
+            "file=out1/debian-packer.qcow2,if=virtio,cache=writeback,discard=ignore,format=qcow2",
+            "-machine",
+            "type=pc,accel=tcg",
+        ],
+        &[],
+    );
+}
+
+#[test]
+fn an_iso_build_with_every_default() {
+    let case = Case {
+        accel: Accelerator::Kvm,
+        forward: 3842,
+        vnc: Some(5943),
+        ..base(r#"{"headless": true}"#, "packer-qemu", vec![("out-t2/packer-qemu", Format::Qcow2)])
+    };
+    case.matches_packer(
+        &[
+            "-netdev",
+            "user,id=user.0,hostfwd=tcp::3842-:22",
+            "-vnc",
+            "127.0.0.1:43",
+            "-m",
+            "512M",
+            "-device",
+            "virtio-net,netdev=user.0",
+            "-drive",
+            "file=out-t2/packer-qemu,if=virtio,cache=writeback,discard=ignore,format=qcow2",
+            "-drive",
+            "file=/tmp/pk/dummy.iso,media=cdrom",
+            "-boot",
+            "once=d",
+            "-name",
+            "packer-qemu",
+            "-machine",
+            "type=pc,accel=kvm",
+        ],
+        &[],
+    );
+}
+
+#[test]
+fn raw_ide_disks_with_media_and_many_options() {
+    let cfg = r#"{"accelerator": "tcg", "format": "raw", "disk_interface": "ide", "disk_size": "2G",
+        "disk_additional_size": ["1G", "512M"], "disk_cache": "none", "disk_discard": "unmap",
+        "disk_detect_zeroes": "unmap", "net_device": "e1000", "machine_type": "q35", "cpus": 3, "memory": 700,
+        "vnc_bind_address": "0.0.0.0", "vnc_port_min": 5990, "vnc_port_max": 5999, "host_port_min": 3000,
+        "host_port_max": 3010, "vm_name": "myvm.img", "headless": true}"#;
+    let case = Case {
+        cdroms: vec!["/tmp/pk/dummy.iso", "/tmp/packer2616891239.iso"],
+        floppy: Some("/tmp/packer679942460"),
+        forward: 3002,
+        vnc: Some(5998),
+        ..base(
+            cfg,
+            "myvm.img",
+            vec![
+                ("out-t3/myvm.img", Format::Raw),
+                ("out-t3/myvm.img-1", Format::Raw),
+                ("out-t3/myvm.img-2", Format::Raw),
+            ],
+        )
+    };
+    let disk = |p: &str| format!("file={p},if=ide,cache=none,discard=unmap,format=raw,detect-zeroes=unmap");
+    let (d0, d1, d2) = (disk("out-t3/myvm.img"), disk("out-t3/myvm.img-1"), disk("out-t3/myvm.img-2"));
+    case.matches_packer(
+        &[
+            "-machine",
+            "type=q35,accel=tcg",
+            "-vnc",
+            "0.0.0.0:8",
+            "-smp",
+            "cpus=3,sockets=3",
+            "-drive",
+            &d0,
+            "-drive",
+            &d1,
+            "-drive",
+            &d2,
+            "-drive",
+            "file=/tmp/pk/dummy.iso,media=cdrom",
+            "-drive",
+            "file=/tmp/packer2616891239.iso,media=cdrom",
+            "-netdev",
+            "user,id=user.0,hostfwd=tcp::3002-:22",
+            "-name",
+            "myvm.img",
+            "-fda",
+            "/tmp/packer679942460",
+            "-boot",
+            "once=d",
+            "-m",
+            "700M",
+            "-device",
+            "e1000,netdev=user.0",
+        ],
+        // Packer 1.6.6 numbers the display from vnc_port_min; QEMU numbers it from 5900.
+        &[("-vnc", "0.0.0.0:8", "0.0.0.0:98")],
+    );
+}
+
+#[test]
+fn qemuargs_override_defaults_and_render_templates() {
+    let cfg = r#"{"accelerator": "tcg", "disk_interface": "virtio-scsi", "qmp_enable": true, "vnc_use_password": true,
+        "headless": true,
+        "qemuargs": [["-m", "1024M"], ["-device", "virtio-rng-pci"], ["-no-reboot"],
+            ["-serial", "file:{{ .OutputDir }}/serial.log"],
+            ["-fw_cfg", "name=opt/x,string=http://{{ .HTTPIP }}:{{ .HTTPPort }}/{{ .Name }}"], ["-smp", "2", ",cores=2"]]}"#;
+    let case = Case {
+        forward: 3785,
+        vnc: Some(5974),
+        user_qmp: Some("out-t4/packer-qemu.monitor"),
+        template: &[("OutputDir", "out-t4"), ("HTTPIP", "10.0.2.2"), ("HTTPPort", "8129"), ("Name", "packer-qemu")],
+        ..base(cfg, "packer-qemu", vec![("out-t4/packer-qemu", Format::Qcow2)])
+    };
+    case.matches_packer(
+        &[
+            "-serial",
+            "file:out-t4/serial.log",
+            "-smp",
+            "2,cores=2",
+            "-qmp",
+            "unix:out-t4/packer-qemu.monitor,server,nowait",
+            "-name",
+            "packer-qemu",
+            "-vnc",
+            "127.0.0.1:74,password",
+            "-drive",
+            "if=none,file=out-t4/packer-qemu,id=drive0,cache=writeback,discard=ignore,format=qcow2",
+            "-drive",
+            "file=/tmp/pk/dummy.iso,media=cdrom",
+            "-boot",
+            "once=d",
+            "-m",
+            "1024M",
+            "-device",
+            "virtio-rng-pci",
+            "-device",
+            "virtio-net,netdev=user.0",
+            "-no-reboot",
+            "-fw_cfg",
+            "name=opt/x,string=http://10.0.2.2:8129/packer-qemu",
+            "-machine",
+            "type=pc,accel=tcg",
+            "-netdev",
+            "user,id=user.0,hostfwd=tcp::3785-:22",
+        ],
+        &[],
+    );
+    // A missing template value is an error naming the entry.
+    let e = Case { template: &[], ..case }.run().unwrap_err();
+    assert!(e.message.starts_with("qemuargs entry 4 (-serial):"), "{e}");
+}
+
+#[test]
+fn a_window_and_raw_disk_image() {
+    let case = Case {
+        boot_from_cd: false,
+        cdroms: vec![],
+        forward: 2995,
+        vnc: Some(5920),
+        ..base(r#"{"accelerator": "tcg", "headless": false}"#, "packer-qemu", vec![("out-t6/packer-qemu", Format::Raw)])
+    };
+    case.matches_packer(
+        &[
+            "-vnc",
+            "127.0.0.1:20",
+            "-name",
+            "packer-qemu",
+            "-machine",
+            "type=pc,accel=tcg",
+            "-netdev",
+            "user,id=user.0,hostfwd=tcp::2995-:22",
+            "-m",
+            "512M",
+            "-drive",
+            "file=out-t6/packer-qemu,if=virtio,cache=writeback,discard=ignore,format=raw",
+            "-device",
+            "virtio-net,netdev=user.0",
+            "-boot",
+            "c",
+            "-display",
+            "gtk",
+        ],
+        &[],
+    );
+}
+
+#[test]
+fn scsi_disk_with_a_virtio_cdrom() {
+    let cfg = r#"{"accelerator": "tcg", "headless": false, "display": "none", "disk_interface": "scsi",
+        "cdrom_interface": "virtio"}"#;
+    let case = Case {
+        forward: 3722,
+        vnc: Some(5931),
+        ..base(cfg, "packer-qemu", vec![("out-t7/packer-qemu", Format::Qcow2)])
+    };
+    case.matches_packer(
+        &[
+            "-m",
+            "512M",
+            "-vnc",
+            "127.0.0.1:31",
+            "-device",
+            "virtio-net,netdev=user.0",
+            "-drive",
+            "file=out-t7/packer-qemu,if=scsi,cache=writeback,discard=ignore,format=qcow2",
+            "-drive",
+            "file=/tmp/pk/dummy.iso,if=virtio,index=0,id=cdrom0,media=cdrom",
+            "-name",
+            "packer-qemu",
+            "-boot",
+            "once=d",
+            "-machine",
+            "type=pc,accel=tcg",
+            "-netdev",
+            "user,id=user.0,hostfwd=tcp::3722-:22",
+            "-display",
+            "gtk",
+        ],
+        // Documented (newer Packer): display "none" passes no -display; 1.6.6 passed gtk.
+        &[("-display", "gtk", "")],
+    );
+}
+
+#[test]
+fn virtio_scsi_disks_and_cdroms_share_one_controller() {
+    let cfg = r#"{"accelerator": "tcg", "headless": true, "disk_interface": "virtio-scsi",
+        "cdrom_interface": "virtio-scsi", "disk_additional_size": ["10M"]}"#;
+    let case = Case {
+        cdroms: vec!["/tmp/pk/dummy.iso", "/tmp/packer3339343185.iso"],
+        forward: 2472,
+        vnc: Some(5992),
+        ..base(
+            cfg,
+            "packer-qemu",
+            vec![("out-t10/packer-qemu", Format::Qcow2), ("out-t10/packer-qemu-1", Format::Qcow2)],
+        )
+    };
+    case.matches_packer(
+        &[
+            "-vnc",
+            "127.0.0.1:92",
+            "-m",
+            "512M",
+            "-device",
+            "virtio-scsi-pci,id=scsi0",
+            "-device",
+            "scsi-hd,bus=scsi0.0,drive=drive0",
+            "-device",
+            "scsi-hd,bus=scsi0.0,drive=drive1",
+            "-device",
+            "virtio-net,netdev=user.0",
+            "-device",
+            "virtio-scsi-device",
+            "-device",
+            "scsi-cd,drive=cdrom0",
+            "-device",
+            "virtio-scsi-device",
+            "-device",
+            "scsi-cd,drive=cdrom1",
+            "-drive",
+            "if=none,file=out-t10/packer-qemu,id=drive0,cache=writeback,discard=ignore,format=qcow2",
+            "-drive",
+            "if=none,file=out-t10/packer-qemu-1,id=drive1,cache=writeback,discard=ignore,format=qcow2",
+            "-drive",
+            "file=/tmp/pk/dummy.iso,if=none,index=0,id=cdrom0,media=cdrom",
+            "-drive",
+            "file=/tmp/packer3339343185.iso,if=none,index=1,id=cdrom1,media=cdrom",
+            "-boot",
+            "once=d",
+            "-name",
+            "packer-qemu",
+            "-machine",
+            "type=pc,accel=tcg",
+            "-netdev",
+            "user,id=user.0,hostfwd=tcp::2472-:22",
+        ],
+        // 1.6.6's virtio-scsi-device needs a virtio bus a pc machine does not have (QEMU
+        // refuses to start); kiln hangs the CDs off the PCI controller.
+        &[
+            ("-device", "virtio-scsi-device", ""),
+            ("-device", "scsi-cd,drive=cdrom0", "scsi-cd,bus=scsi0.0,drive=cdrom0"),
+            ("-device", "scsi-cd,drive=cdrom1", "scsi-cd,bus=scsi0.0,drive=cdrom1"),
+        ],
+    );
+}
+
+#[test]
+fn ide_cdroms_come_after_ide_disks() {
+    let cfg = r#"{"accelerator": "tcg", "headless": true, "disk_interface": "ide", "cdrom_interface": "ide"}"#;
+    let case = Case {
+        cdroms: vec!["/tmp/pk/dummy.iso", "/tmp/packer1827534201.iso"],
+        forward: 2837,
+        vnc: Some(5975),
+        ..base(cfg, "packer-qemu", vec![("out-t9/packer-qemu", Format::Qcow2)])
+    };
+    case.matches_packer(
+        &[
+            "-m",
+            "512M",
+            "-device",
+            "virtio-net,netdev=user.0",
+            "-drive",
+            "file=out-t9/packer-qemu,if=ide,cache=writeback,discard=ignore,format=qcow2",
+            "-drive",
+            "file=/tmp/pk/dummy.iso,if=ide,index=0,id=cdrom0,media=cdrom",
+            "-drive",
+            "file=/tmp/packer1827534201.iso,if=ide,index=1,id=cdrom1,media=cdrom",
+            "-boot",
+            "once=d",
+            "-name",
+            "packer-qemu",
+            "-machine",
+            "type=pc,accel=tcg",
+            "-netdev",
+            "user,id=user.0,hostfwd=tcp::2837-:22",
+            "-vnc",
+            "127.0.0.1:75",
+        ],
+        // 1.6.6 gives the first CD index 0, which the disk already has: QEMU refuses to start.
+        &[
+            (
+                "-drive",
+                "file=/tmp/pk/dummy.iso,if=ide,index=0,id=cdrom0,media=cdrom",
+                "file=/tmp/pk/dummy.iso,if=ide,index=1,id=cdrom0,media=cdrom",
+            ),
+            (
+                "-drive",
+                "file=/tmp/packer1827534201.iso,if=ide,index=1,id=cdrom1,media=cdrom",
+                "file=/tmp/packer1827534201.iso,if=ide,index=2,id=cdrom1,media=cdrom",
+            ),
+        ],
+    );
+}
+
+#[test]
+fn no_accelerator_a_vnc_password_and_a_user_qmp_socket() {
+    let cfg = r#"{"accelerator": "none", "vnc_use_password": true, "headless": true}"#;
+    let case = Case {
+        accel: Accelerator::None,
+        forward: 2983,
+        vnc: Some(5955),
+        user_qmp: Some("out-t11/packer-qemu.monitor"),
+        ..base(cfg, "packer-qemu", vec![("out-t11/packer-qemu", Format::Qcow2)])
+    };
+    case.matches_packer(
+        &[
+            "-netdev",
+            "user,id=user.0,hostfwd=tcp::2983-:22",
+            "-vnc",
+            "127.0.0.1:55,password",
+            "-boot",
+            "once=d",
+            "-qmp",
+            "unix:out-t11/packer-qemu.monitor,server,nowait",
+            "-m",
+            "512M",
+            "-drive",
+            "file=out-t11/packer-qemu,if=virtio,cache=writeback,discard=ignore,format=qcow2",
+            "-drive",
+            "file=/tmp/pk/dummy.iso,media=cdrom",
+            "-name",
+            "packer-qemu",
+            "-machine",
+            "type=pc",
+            "-device",
+            "virtio-net,netdev=user.0",
+        ],
+        &[],
+    );
+}
+
+#[test]
+fn a_disk_image_with_an_additional_disk() {
+    let cfg = r#"{"accelerator": "tcg", "headless": true, "cpus": 2, "memory": 1024, "disk_image": true,
+        "skip_resize_disk": true, "vm_name": "b1.qcow2", "disk_additional_size": ["64M"]}"#;
+    let case = Case {
+        boot_from_cd: false,
+        cdroms: vec![],
+        forward: 3945,
+        vnc: Some(5941),
+        ..base(cfg, "b1.qcow2", vec![("out-b1/b1.qcow2", Format::Qcow2), ("out-b1/b1.qcow2-1", Format::Qcow2)])
+    };
+    case.matches_packer(
+        &[
+            "-drive",
+            "file=out-b1/b1.qcow2,if=virtio,cache=writeback,discard=ignore,format=qcow2",
+            "-drive",
+            "file=out-b1/b1.qcow2-1,if=virtio,cache=writeback,discard=ignore,format=qcow2",
+            "-machine",
+            "type=pc,accel=tcg",
+            "-netdev",
+            "user,id=user.0,hostfwd=tcp::3945-:22",
+            "-smp",
+            "cpus=2,sockets=2",
+            "-m",
+            "1024M",
+            "-device",
+            "virtio-net,netdev=user.0",
+            "-boot",
+            "c",
+            "-name",
+            "b1.qcow2",
+            "-vnc",
+            "127.0.0.1:41",
+        ],
+        &[],
+    );
+}
+
+#[test]
+fn kiln_only_cases() {
+    // A -device override without the network card gets it back; a bare flag stays bare.
+    let cfg = r#"{"headless": true, "qemuargs": [["-device", "virtio-rng-pci"], ["-nographic"], ["-device", "e1000,netdev=x"]]}"#;
+    let got = Case { vnc: None, ..base(cfg, "vm", vec![("d", Format::Qcow2)]) }.run().unwrap();
+    let m = by_flag(&got);
+    assert_eq!(m["-device"], ["virtio-rng-pci", "e1000,netdev=x", "virtio-net,netdev=user.0"]);
+    assert_eq!(m["-nographic"], [""]);
+    // disable_vnc (no VNC port) and headless: nothing to show the screen on.
+    assert_eq!(m["-display"], ["none"]);
+    // Mentioning net_device keeps -device as given.
+    let cfg = r#"{"qemuargs": [["-device", "virtio-net-pci,netdev=user.0"]]}"#;
+    let m = by_flag(&base(cfg, "vm", vec![("d", Format::Qcow2)]).run().unwrap());
+    assert_eq!(m["-device"], ["virtio-net-pci,netdev=user.0"]);
+    // SATA: an AHCI controller and one port per disk.
+    let cfg = r#"{"disk_interface": "sata", "headless": true}"#;
+    let m = by_flag(
+        &Case { cdroms: vec![], ..base(cfg, "vm", vec![("a", Format::Qcow2), ("b", Format::Raw)]) }.run().unwrap(),
+    );
+    assert_eq!(
+        m["-device"],
+        [
+            "ahci,id=ahci0",
+            "ide-hd,bus=ahci0.0,drive=drive0",
+            "ide-hd,bus=ahci0.1,drive=drive1",
+            "virtio-net,netdev=user.0"
+        ]
+    );
+    assert_eq!(m["-drive"][1], "if=none,file=b,id=drive1,cache=writeback,discard=ignore,format=raw");
+    // Firmware; a bridge.
+    let c = config(r#"{"firmware": "/usr/share/seabios/bios.bin", "net_bridge": "br0"}"#);
+    let t = BTreeMap::new();
+    let i = Inputs {
+        config: &c,
+        vm_name: "vm",
+        accelerator: TCG,
+        disks: &[],
+        boot_from_cd: false,
+        cdroms: &[],
+        floppy: None,
+        net: Net::Bridge("br0".into()),
+        vnc_port: None,
+        user_qmp: None,
+        control_qmp: Path::new("q"),
+        efi_vars: None,
+        template: &t,
+    };
+    let m = by_flag(&command_line(&i).unwrap());
+    assert_eq!(m["-bios"], ["/usr/share/seabios/bios.bin"]);
+    assert_eq!(m["-netdev"], ["bridge,id=user.0,br=br0"]);
+    assert_eq!(m["-display"], ["gtk"]);
+    // EFI: code read-only, the VM's own copy of the variables.
+    let c = config(r#"{"efi_boot": true, "efi_firmware_code": "/fw/CODE.fd", "headless": true}"#);
+    let i = Inputs { config: &c, efi_vars: Some(Path::new("out/efivars.fd")), ..i };
+    let m = by_flag(&command_line(&i).unwrap());
+    assert_eq!(
+        m["-drive"],
+        ["if=pflash,unit=0,format=raw,readonly=on,file=/fw/CODE.fd", "if=pflash,unit=1,format=raw,file=out/efivars.fd"]
+    );
+    assert!(!m.contains_key("-bios"));
+}

@@ -1,0 +1,27 @@
+//! The `qemu` builder's own parts: everything that knows QEMU. The builder composes them with
+//! the toolkit's common steps:
+//!
+//! | step | this module |
+//! |---|---|
+//! | StepCreateDisk | [`disk::DiskPlan::new`], [`disk::DiskPlan::create`] |
+//! | StepRun (start the VM) | [`accel::detect`], [`args::command_line`], [`vm::Vm::start`], [`vm::Vm::connect_qmp`], [`accel::watch_start`] |
+//! | StepTypeBootCommand | [`bootcommand::parse`], [`bootcommand::steps`], [`bootcommand::type_steps`] |
+//! | (while provisioning) | [`vm::watch`]: the guest died, fail now |
+//! | StepWaitForShutdown | [`vm::Vm::wait_timeout`], [`vm::Vm::stop`] |
+//! | StepConvertDisk | [`disk::DiskPlan::finish`] |
+//!
+//! [`config`] holds the options and [`config::Config::check`] their checks. Child processes
+//! (QEMU, qemu-img) go through [`process`]: their own process group, killed on drop.
+
+pub mod accel;
+pub mod args;
+pub mod bootcommand;
+mod check;
+pub mod config;
+pub mod disk;
+pub mod keys;
+pub mod process;
+pub mod qmp;
+pub mod vm;
+
+pub use config::{BootConfig, Config};
