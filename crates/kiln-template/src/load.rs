@@ -36,8 +36,8 @@ pub struct LoadOptions {
     /// The build's clock, so `timestamp`/`{{timestamp}}` are the same everywhere in one run.
     /// `None` means now.
     pub now: Option<SystemTime>,
-    /// What runs HCL2 data sources at [`Stage::Full`]. Without it (and at [`Stage::Syntax`])
-    /// their values are unknown and their types and options are not checked.
+    /// What runs HCL2 data sources (`build`, full `validate`, `console`). Without it their
+    /// values are unknown and their types and options are not checked.
     pub data_sources: Option<Arc<dyn DataSources>>,
 }
 

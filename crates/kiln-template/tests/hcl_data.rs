@@ -67,11 +67,26 @@ fn data_blocks_run_in_dependency_order_and_sensitive_outputs_become_secrets() {
     assert_eq!(local(&t, "both"), s("a-b+s3cr3t-b"));
     assert!(t.sensitive_values.contains(&"s3cr3t-b".to_string()), "{:?}", t.sensitive_values);
     assert!(!t.sensitive_values.iter().any(|v| v.starts_with("a-")), "{:?}", t.sensitive_values);
-    // At the syntax stage nothing runs and the values are unknown.
+    // Without a runner (`validate -syntax-only`, `inspect`) nothing runs and the values are
+    // unknown.
+    let t = kiln_template::load(&d.join("t.pkr.hcl"), &opts(Stage::Full)).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(local(&t, "both"), Value::Unknown);
+    assert!(t.sensitive_values.is_empty(), "{:?}", t.sensitive_values);
+}
+
+#[test]
+fn a_data_source_whose_configuration_is_not_known_does_not_run() {
+    // At the syntax stage (the console) a variable without a default has no value: the data
+    // source that uses it is unknown, the other one runs.
+    let d = dir_with(&[(
+        "t.pkr.hcl",
+        "variable \"v\" {\n  type = string\n}\n\ndata \"echo\" \"a\" {\n  public = var.v\n}\n\ndata \"echo\" \"b\" {\n  public = \"b\"\n}\n\nlocals {\n  a = data.echo.a.public\n  b = data.echo.b.public\n}\n",
+    )]);
     let echo = Arc::new(Echo::default());
     let mut o = opts(Stage::Syntax);
     o.data_sources = Some(echo.clone());
     let t = kiln_template::load(&d.join("t.pkr.hcl"), &o).unwrap_or_else(|e| panic!("{e}"));
-    assert!(echo.seen.lock().unwrap().is_empty());
-    assert!(t.sensitive_values.is_empty(), "{:?}", t.sensitive_values);
+    assert_eq!(*echo.seen.lock().unwrap(), ["echo.b"]);
+    assert_eq!(local(&t, "a"), Value::Unknown);
+    assert_eq!(local(&t, "b"), s("b"));
 }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use hcl_edit::structure::Body;
 
 use super::body::body_members;
-use super::eval::{err, BoxedDiagnostic, EvalResult};
+use super::eval::{err, eval, BoxedDiagnostic, EvalResult};
 use super::scope::{undefined, Ctx, Scope};
 use crate::load::{DataRequest, DataSources};
 use crate::value::Value;
@@ -125,8 +125,14 @@ impl Data {
     /// Evaluates the body and runs the data source; `None` when either failed (the errors are
     /// recorded).
     fn run(&self, def: &RawData, runner: &dyn DataSources, ctx: &Ctx) -> Option<Value> {
+        let scope = Scope::new(&def.file, ctx);
+        if uses_unknown(&def.body, &scope) {
+            // A variable without a value (console), or a data source that failed (its error is
+            // recorded): running it would only add a misleading error.
+            return Some(Value::Unknown);
+        }
         let mut diags = Vec::new();
-        let members = body_members(&def.body, &Scope::new(&def.file, ctx), &[], &mut diags);
+        let members = body_members(&def.body, &scope, &[], &mut diags);
         let failed = diags.iter().any(Diagnostic::is_error);
         self.diags.borrow_mut().extend(diags);
         if failed {
@@ -170,6 +176,16 @@ impl Data {
         }
         (std::mem::take(&mut *self.diags.borrow_mut()), std::mem::take(&mut *self.secrets.borrow_mut()))
     }
+}
+
+/// Whether an attribute of `body`, or of a block in it, evaluates to a value not known yet.
+/// Errors are left for the evaluation proper to report.
+fn uses_unknown(body: &Body, scope: &Scope) -> bool {
+    body.iter().any(|s| match (s.as_attribute(), s.as_block()) {
+        (Some(a), _) => matches!(eval(&a.value, scope), Ok(v) if !v.is_known()),
+        (_, Some(b)) => uses_unknown(&b.body, scope),
+        _ => false,
+    })
 }
 
 impl Ctx {

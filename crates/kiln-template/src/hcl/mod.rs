@@ -115,8 +115,8 @@ pub fn load_with_scope(path: &Path, opts: &LoadOptions) -> Result<Loaded, Diagno
     let cwd = std::env::current_dir().map(|d| d.to_string_lossy().into_owned()).unwrap_or_else(|_| ".".into());
     let mut ctx = Ctx::new(root.to_string_lossy().into_owned(), cwd, opts.now());
     let full = opts.stage == Stage::Full;
-    // Data sources run only when everything is evaluated; otherwise their values are unknown.
-    ctx.data = data::Data::new(&decls.data, opts.data_sources.clone().filter(|_| full));
+    // Data sources run when the caller gives a runner; otherwise their values are unknown.
+    ctx.data = data::Data::new(&decls.data, opts.data_sources.clone());
     ctx.env = opts.env.clone();
     ctx.vars_allowed = false;
 

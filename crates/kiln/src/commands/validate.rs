@@ -42,7 +42,10 @@ fn run(ui: &mut Ui, p: Parsed) -> u8 {
     let syntax_only = p.bool("syntax-only");
     opts.stage = if syntax_only { Stage::Syntax } else { Stage::Full };
     let registry = Arc::new(kiln_components::registry());
-    run_data_sources(&mut opts, Arc::clone(&registry));
+    // `-syntax-only` runs nothing: data sources' values stay unknown.
+    if !syntax_only {
+        run_data_sources(&mut opts, Arc::clone(&registry));
+    }
     let t = match kiln_template::load(template.as_ref(), &opts) {
         Ok(t) => t,
         Err(diags) => {
