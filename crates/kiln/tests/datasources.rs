@@ -214,32 +214,42 @@ fn communicators_kiln_lacks_are_reported_at_the_option() {
 }
 
 /// Packer's own data source fixtures, with what current Packer's `packer validate` (its core
-/// data sources `null` and `http`, no plugins installed) says of each.
-const FIXTURES: &[(&str, i32, &str)] = &[
+/// data sources `null` and `http`, no plugins installed) says of each: (path, folder to run in
+/// relative to the corpus, empty for the file's own; exit code; text kiln must print).
+const FIXTURES: &[(&str, &str, i32, &str)] = &[
     // amazon-ami is a plugin (Packer's test suite registers a mock under that name, whose
     // options are these): an error without it, and with it (`string` is not an option).
-    ("packer/hcl2template/testdata/datasources/basic.pkr.hcl", 1, "amazon-ami"),
-    ("packer/hcl2template/testdata/datasources/not-allowed.pkr.hcl", 1, "amazon-ami"),
-    ("packer/hcl2template/testdata/complete/datasource.pkr.hcl", 1, "amazon-ami"),
-    ("packer/hcl2template/testdata/datasources/recursive.pkr.hcl", 0, "The configuration is valid."),
-    ("packer/hcl2template/testdata/datasources/duplicate.pkr.hcl", 1, "duplicate data source \"amazon-ami.test\""),
-    ("packer/hcl2template/testdata/datasources/nonexistent.pkr.hcl", 1, "unknown data source type \"nonexistent\""),
-    ("packer/hcl2template/testdata/datasources/unnamed.pkr.hcl", 1, "missing name for data block"),
-    ("packer/hcl2template/testdata/datasources/untyped.pkr.hcl", 1, "missing type and name for data block"),
-    ("packer/datasource/http/test-fixtures/empty_url.pkr.hcl", 1, "the http data source needs a `url`"),
+    ("packer/hcl2template/testdata/datasources/basic.pkr.hcl", "", 1, "amazon-ami"),
+    ("packer/hcl2template/testdata/datasources/not-allowed.pkr.hcl", "", 1, "amazon-ami"),
+    ("packer/hcl2template/testdata/complete/datasource.pkr.hcl", "", 1, "amazon-ami"),
+    ("packer/hcl2template/testdata/datasources/recursive.pkr.hcl", "", 0, "The configuration is valid."),
+    ("packer/hcl2template/testdata/datasources/duplicate.pkr.hcl", "", 1, "duplicate data source \"amazon-ami.test\""),
+    ("packer/hcl2template/testdata/datasources/nonexistent.pkr.hcl", "", 1, "unknown data source type \"nonexistent\""),
+    ("packer/hcl2template/testdata/datasources/unnamed.pkr.hcl", "", 1, "missing name for data block"),
+    ("packer/hcl2template/testdata/datasources/untyped.pkr.hcl", "", 1, "missing type and name for data block"),
+    ("packer/datasource/http/test-fixtures/empty_url.pkr.hcl", "", 1, "the http data source needs a `url`"),
     // `mock` exists only in Packer's test suite.
-    ("packer/command/test-fixtures/validate/datasource.pkr.hcl", 1, "unknown data source type \"mock\""),
-    ("packer/command/test-fixtures/hcl/datasource.pkr.hcl", 1, "unknown data source type \"mock\""),
+    ("packer/command/test-fixtures/validate/datasource.pkr.hcl", "", 1, "unknown data source type \"mock\""),
+    ("packer/command/test-fixtures/hcl/datasource.pkr.hcl", "", 1, "unknown data source type \"mock\""),
+    // Packer's command tests run these from command/: a data source's value in a local and in a
+    // provisioner option that is checked at validate (the file provisioner's `direction`).
+    ("test-fixtures/hcl/data-source-validation.pkr.hcl", "packer/command", 0, "The configuration is valid."),
+    ("test-fixtures/hcl/local-ds-validate.pkr.hcl", "packer/command", 0, "The configuration is valid."),
+    ("test-fixtures/hcl/build_no_source.pkr.hcl", "packer/command", 1, "missing source reference"),
 ];
 
 #[test]
 fn packer_data_source_fixtures_agree_with_packer() {
     let Some(corpus) = kiln_testing::corpus_or_skip("packer/hcl2template/testdata/datasources") else { return };
     let mut wrong = Vec::new();
-    for (path, want, says) in FIXTURES {
-        let full = corpus.join(path);
-        let (dir, name) = (full.parent().unwrap(), full.file_name().unwrap().to_str().unwrap());
-        let (rc, out) = kiln(dir, &["validate", name]);
+    for (path, run_in, want, says) in FIXTURES {
+        let (dir, name) = if run_in.is_empty() {
+            let full = corpus.join(path);
+            (full.parent().unwrap().to_path_buf(), full.file_name().unwrap().to_str().unwrap().to_string())
+        } else {
+            (corpus.join(run_in), path.to_string())
+        };
+        let (rc, out) = kiln(&dir, &["validate", &name]);
         if rc != *want || !out.contains(says) {
             wrong.push(format!("{path}: packer {want} kiln {rc}, expected {says:?} in:\n{out}"));
         }

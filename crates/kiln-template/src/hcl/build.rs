@@ -140,7 +140,7 @@ fn one_build(
         diags.push(
             Diagnostic::error("missing source reference")
                 .at(span_of(file, &block.ident))
-                .with_detail("a build block must reference at least one source to be built")
+                .with_detail("this build names no source, so there is nothing to build")
                 .with_help("add `sources = [\"source.type.name\"]` or a `source \"source.type.name\" { }` block"),
         );
     }
