@@ -3,9 +3,6 @@
 //! cycles named, `-syntax-only` leaving them alone; Packer's own data source fixtures in the
 //! corpus; a build block without sources; communicators kiln does not implement.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 use kiln_testing::http::{HttpServer, Request, Response};
 use kiln_testing::TempDir;
 
@@ -17,16 +14,7 @@ fn kiln(dir: &std::path::Path, args: &[&str]) -> (i32, String) {
 
 /// `kiln console TEMPLATE` with `input` on stdin: (exit code, stdout, stderr).
 fn console(dir: &std::path::Path, template: &str, input: &str) -> (i32, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kiln"))
-        .args(["console", template])
-        .current_dir(dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn kiln");
-    child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
-    kiln_testing::cli::text(child.wait_with_output().expect("wait"))
+    kiln_testing::cli::run_with_input(env!("CARGO_BIN_EXE_kiln"), dir, &["console", template], input)
 }
 
 fn dir_with(tag: &str, template: &str) -> TempDir {
