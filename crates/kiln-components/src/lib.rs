@@ -66,7 +66,17 @@ pub const COMPONENTS: &[Component] = &[
     // Builders
     packer_only(ComponentKind::Builder, "alicloud-ecs"),
     packer_only(ComponentKind::Builder, "amazon-chroot"),
-    packer_only(ComponentKind::Builder, "amazon-ebs"),
+    builder(
+        "amazon-ebs",
+        kiln_amazon::ebs::new,
+        &[
+            "kiln-amazon/src/ebs/config.rs",
+            "kiln-amazon/src/common/access.rs",
+            "kiln-amazon/src/common/ami.rs",
+            "kiln-amazon/src/common/run.rs",
+            "kiln-comm/src/config.rs",
+        ],
+    ),
     packer_only(ComponentKind::Builder, "amazon-ebssurrogate"),
     packer_only(ComponentKind::Builder, "amazon-ebsvolume"),
     packer_only(ComponentKind::Builder, "amazon-instance"),
