@@ -25,7 +25,8 @@ enum At {
     Line(&'static str),
 }
 
-fn template(w: &World, endpoint: &str) -> String {
+/// The template; `provision` is the shell provisioner's inline command list (JSON).
+fn template(w: &World, endpoint: &str, provision: &str) -> String {
     let src = r#"{
   "builders": [{
     "type": "amazon-ebs",
@@ -40,22 +41,23 @@ fn template(w: &World, endpoint: &str) -> String {
     "ami_regions": ["us-west-2"],
     "tags": {"Purpose": "interrupt test"}
   }],
-  "provisioners": [{"type": "shell", "inline": ["echo provisioning", "/bin/sleep 60"]}]
-}"#;
-    let mut t: serde_json::Value = serde_json::from_str(&w.json_copy(src)).expect("template");
+  "provisioners": [{"type": "shell", "inline": PROVISION}]
+}"#
+    .replace("PROVISION", provision);
+    let mut t: serde_json::Value = serde_json::from_str(&w.json_copy(&src)).expect("template");
     t["builders"][0]["custom_endpoint_ec2"] = endpoint.into();
     serde_json::to_string_pretty(&t).expect("json")
 }
 
 fn interrupt(at: At) {
     let Some(w) = World::start("ebs-int", &REGIONS) else { return };
-    let action = match at {
-        At::Call(a) => a,
-        // Nothing to hold: a name no request has.
-        At::Line(_) => "Nothing",
+    let (action, provision) = match at {
+        At::Call(a) => (a, r#"["echo provisioning"]"#),
+        // Nothing to hold (a name no request has); the provisioner runs until the signal.
+        At::Line(_) => ("Nothing", r#"["echo provisioning", "/bin/sleep 60"]"#),
     };
     let proxy = HoldingProxy::start(w.moto.port, action);
-    std::fs::write(w.dir.0.join("t.json"), template(&w, &proxy.url)).expect("template");
+    std::fs::write(w.dir.0.join("t.json"), template(&w, &proxy.url, provision)).expect("template");
     let before = w.inventory(&REGIONS);
 
     let mut child = w.kiln(&["build", "t.json"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("kiln");
@@ -97,11 +99,11 @@ fn interrupt(at: At) {
         let _ = child.wait();
         panic!("the build never got there:\n{}", text());
     }
+    let start = Instant::now();
     let _ = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status();
     std::thread::sleep(Duration::from_millis(500));
     proxy.release();
 
-    let start = Instant::now();
     let status = loop {
         if let Some(s) = child.try_wait().expect("wait") {
             break s;
