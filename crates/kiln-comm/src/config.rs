@@ -81,7 +81,40 @@ pub struct Config {
     pub ssh_private_key: Option<String>,
 }
 
-const KINDS: &[&str] = &["ssh", "none", "local", "winrm", "docker"];
+/// Whether kiln implements a communicator type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Support {
+    /// Every builder that reaches a machine can use it ([`Config::connect`]).
+    Yes,
+    /// Only the builder of this type connects it (the docker builder's `docker`).
+    Builder(&'static str),
+    /// Packer has it; kiln does not yet.
+    No,
+}
+
+/// Every communicator type a template may name, and whether kiln implements it: Packer's `ssh`,
+/// `none` and `winrm`, the docker builder's `docker` and `dockerWindowsContainer`, and kiln's
+/// `local`. Implementing one is changing its line here (and connecting it in the builder that
+/// uses it, or in [`Config::connect`]).
+pub const COMMUNICATORS: &[(&str, Support)] = &[
+    ("ssh", Support::Yes),
+    ("none", Support::Yes),
+    ("local", Support::Yes),
+    ("docker", Support::Builder("docker")),
+    ("winrm", Support::No),
+    ("dockerWindowsContainer", Support::No),
+];
+
+/// The communicator types kiln implements, in table order, for messages:
+/// `ssh, none, local, docker (docker builder only)`.
+pub fn implemented() -> String {
+    let names = COMMUNICATORS.iter().filter_map(|(name, support)| match support {
+        Support::Yes => Some(name.to_string()),
+        Support::Builder(b) => Some(format!("{name} ({b} builder only)")),
+        Support::No => None,
+    });
+    names.collect::<Vec<_>>().join(", ")
+}
 
 impl Config {
     /// The communicator type, `ssh` when unset (as Packer).
@@ -95,15 +128,30 @@ impl Config {
         let mut d = Diagnostics::new();
         let at = |key: &str| config.get(key).and_then(|n| n.span.clone()).or(config.span.clone());
         let kind = self.kind();
-        if !KINDS.contains(&kind) {
-            let mut e = Diagnostic::error(format!("unknown communicator {kind:?}"))
+        let unsupported = |summary: String| {
+            Diagnostic::error(summary)
                 .at_opt(at("communicator"))
-                .with_detail(format!("the communicators are: {}", KINDS.join(", ")));
-            if let Some(s) = did_you_mean(kind, KINDS.iter().copied()) {
-                e = e.with_help(format!("did you mean {s:?}?"));
+                .with_detail(format!("kiln implements these communicators: {}", implemented()))
+        };
+        match COMMUNICATORS.iter().find(|(name, _)| *name == kind) {
+            Some((_, Support::Yes)) => {}
+            Some((_, Support::Builder(b))) => {
+                // The builder that owns it connects it and does not call this check.
+                d.push(unsupported(format!("the {kind} communicator works only with the {b} builder")));
+                return d;
             }
-            d.push(e);
-            return d;
+            Some((_, Support::No)) => {
+                d.push(unsupported(format!("the {kind} communicator is not implemented in kiln yet")));
+                return d;
+            }
+            None => {
+                let mut e = unsupported(format!("unknown communicator {kind:?}"));
+                if let Some(s) = did_you_mean(kind, COMMUNICATORS.iter().map(|(name, _)| *name)) {
+                    e = e.with_help(format!("did you mean {s:?}?"));
+                }
+                d.push(e);
+                return d;
+            }
         }
         if kind == "ssh" {
             if needs_host && self.ssh_host.as_deref().unwrap_or("").is_empty() {
@@ -153,7 +201,8 @@ impl Config {
             "local" => Ok(Arc::new(crate::Local::default())),
             "ssh" => Ok(Arc::new(crate::ssh::connect(self, say).await?)),
             other => Err(Error::new(format!(
-                "the {other} communicator is not implemented in kiln yet; use \"communicator\": \"none\" or \"local\""
+                "the {other} communicator is not available here (kiln implements: {})",
+                implemented()
             ))),
         }
     }
@@ -183,5 +232,26 @@ mod tests {
         let d = c.check(&n, true);
         assert_eq!(d.0[0].help.as_deref(), Some("did you mean \"none\"?"));
         assert_eq!(d.0[0].span.as_ref().unwrap().line_col(), (1, 17));
+    }
+
+    #[test]
+    fn packer_communicators_kiln_lacks_are_errors_at_the_option() {
+        let cases = [
+            ("winrm", "the winrm communicator is not implemented in kiln yet"),
+            ("docker", "the docker communicator works only with the docker builder"),
+        ];
+        for (kind, summary) in cases {
+            let text = format!("{{\"type\": \"null\",\n \"communicator\": \"{kind}\"}}");
+            let n = kiln_template::testing::json_node("t.json", &text).unwrap();
+            let c: Config = kiln_config::decode::decode(&n).unwrap();
+            let d = c.check(&n, true);
+            assert_eq!(d.0.len(), 1, "{d}");
+            assert_eq!(d.0[0].summary, summary);
+            assert_eq!(
+                d.0[0].detail.as_deref(),
+                Some("kiln implements these communicators: ssh, none, local, docker (docker builder only)")
+            );
+            assert_eq!(d.0[0].span.as_ref().unwrap().line_col(), (2, 18));
+        }
     }
 }

@@ -9,7 +9,8 @@
 //!
 //! Adding a component is one line here (and its crate as a dependency).
 
-use kiln_core::registry::{BuilderCtor, ComponentKind, PostProcessorCtor, ProvisionerCtor, Registry};
+use kiln_core::datasource::Output;
+use kiln_core::registry::{BuilderCtor, ComponentKind, DataSourceCtor, PostProcessorCtor, ProvisionerCtor, Registry};
 
 /// How kiln makes a component of one type.
 #[derive(Clone, Copy)]
@@ -17,6 +18,7 @@ pub enum Ctor {
     Builder(BuilderCtor),
     Provisioner(ProvisionerCtor),
     PostProcessor(PostProcessorCtor),
+    DataSource(DataSourceCtor),
 }
 
 /// One component type, as templates name it.
@@ -38,6 +40,8 @@ pub struct DocPage {
     pub title: String,
     /// Files (relative to `crates/`) whose `pub struct Config` lists the options, in page order.
     pub sources: &'static [&'static str],
+    /// A data source's outputs (empty for other kinds).
+    pub outputs: &'static [Output],
 }
 
 const fn builder(name: &'static str, ctor: BuilderCtor, doc_sources: &'static [&'static str]) -> Component {
@@ -54,6 +58,10 @@ const fn post_processor(
     doc_sources: &'static [&'static str],
 ) -> Component {
     Component { kind: ComponentKind::PostProcessor, name, ctor: Some(Ctor::PostProcessor(ctor)), doc_sources }
+}
+
+const fn data_source(name: &'static str, ctor: DataSourceCtor, doc_sources: &'static [&'static str]) -> Component {
+    Component { kind: ComponentKind::DataSource, name, ctor: Some(Ctor::DataSource(ctor)), doc_sources }
 }
 
 const fn packer_only(kind: ComponentKind, name: &'static str) -> Component {
@@ -170,22 +178,27 @@ pub const COMPONENTS: &[Component] = &[
     packer_only(ComponentKind::DataSource, "amazon-ami"),
     packer_only(ComponentKind::DataSource, "amazon-secretsmanager"),
     packer_only(ComponentKind::DataSource, "amazon-parameterstore"),
-    packer_only(ComponentKind::DataSource, "http"),
-    packer_only(ComponentKind::DataSource, "null"),
+    data_source("http", kiln_datasources::http::new, &["kiln-datasources/src/http.rs"]),
+    data_source("null", kiln_datasources::null::new, &["kiln-datasources/src/null.rs"]),
 ];
 
 /// Every generated page: one per implemented type (`builder-null`, `provisioner-shell` …), then
 /// the communicator options every builder that reaches a machine shares.
 pub fn doc_pages() -> Vec<DocPage> {
     let components = COMPONENTS.iter().filter(|c| !c.doc_sources.is_empty()).map(|c| DocPage {
-        name: format!("{}-{}", c.kind.noun(), c.name),
+        name: format!("{}-{}", c.kind.noun().replace(' ', "-"), c.name),
         title: format!("`{}` {}", c.name, c.kind.noun()),
         sources: c.doc_sources,
+        outputs: match c.ctor {
+            Some(Ctor::DataSource(f)) => f().outputs(),
+            _ => &[],
+        },
     });
     let communicators = DocPage {
         name: "communicators".into(),
         title: "Communicator options".into(),
         sources: &["kiln-comm/src/config.rs"],
+        outputs: &[],
     };
     components.chain([communicators]).collect()
 }
@@ -199,6 +212,7 @@ pub fn registry() -> Registry {
             Some(Ctor::Builder(f)) => reg.builder(c.name, f),
             Some(Ctor::Provisioner(f)) => reg.provisioner(c.name, f),
             Some(Ctor::PostProcessor(f)) => reg.post_processor(c.name, f),
+            Some(Ctor::DataSource(f)) => reg.data_source(c.name, f),
             None => reg,
         }
     })

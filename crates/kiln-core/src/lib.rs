@@ -1,5 +1,5 @@
 //! kiln-core is the runtime between loaded builds and finished artifacts: the component traits
-//! (builder, provisioner, post-processor, communicator), the registry of component
+//! (builder, provisioner, post-processor, communicator, data source), the registry of component
 //! constructors, build preparation (every configuration error before anything runs), the step
 //! runner with cleanup, events and their renderers, and the scheduler that runs builds in
 //! parallel.
@@ -10,6 +10,7 @@
 
 pub mod cancel;
 pub mod component;
+pub mod datasource;
 pub mod error;
 pub mod event;
 pub mod generated;

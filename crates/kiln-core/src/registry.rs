@@ -5,6 +5,7 @@
 //! checking a build's components is [`crate::prepare`]'s job.
 
 use crate::component::{Builder, PostProcessor, Provisioner};
+use crate::datasource::DataSource;
 
 /// The kind of a component, as Packer names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +43,7 @@ impl ComponentKind {
 pub type BuilderCtor = fn() -> Box<dyn Builder>;
 pub type ProvisionerCtor = fn() -> Box<dyn Provisioner>;
 pub type PostProcessorCtor = fn() -> Box<dyn PostProcessor>;
+pub type DataSourceCtor = fn() -> Box<dyn DataSource>;
 
 /// Type names to constructors, per kind, and the type names Packer has (so that a template
 /// naming one kiln lacks gets "not implemented in kiln yet" rather than "unknown").
@@ -50,6 +52,7 @@ pub struct Registry {
     builders: Vec<(&'static str, BuilderCtor)>,
     provisioners: Vec<(&'static str, ProvisionerCtor)>,
     post_processors: Vec<(&'static str, PostProcessorCtor)>,
+    data_sources: Vec<(&'static str, DataSourceCtor)>,
     names: [Vec<&'static str>; 4],
     known: [Vec<&'static str>; 4],
 }
@@ -74,6 +77,12 @@ impl Registry {
     pub fn post_processor(mut self, name: &'static str, ctor: PostProcessorCtor) -> Registry {
         self.post_processors.push((name, ctor));
         self.names[ComponentKind::PostProcessor.index()].push(name);
+        self
+    }
+
+    pub fn data_source(mut self, name: &'static str, ctor: DataSourceCtor) -> Registry {
+        self.data_sources.push((name, ctor));
+        self.names[ComponentKind::DataSource.index()].push(name);
         self
     }
 
@@ -104,6 +113,10 @@ impl Registry {
 
     pub fn new_post_processor(&self, name: &str) -> Option<Box<dyn PostProcessor>> {
         self.post_processors.iter().find(|(n, _)| *n == name).map(|(_, c)| c())
+    }
+
+    pub fn new_data_source(&self, name: &str) -> Option<Box<dyn DataSource>> {
+        self.data_sources.iter().find(|(n, _)| *n == name).map(|(_, c)| c())
     }
 
     /// What makes provisioners of type `name`, for preparing them again at run time.

@@ -27,6 +27,6 @@ pub mod value;
 pub use kiln_config::diag::{Diagnostic, Diagnostics, Severity, SourceFile, Span};
 pub use kiln_config::node::Node;
 pub use kiln_config::PACKER_COMPAT_VERSION;
-pub use load::{load, LoadOptions, Stage};
+pub use load::{load, DataOutput, DataRequest, DataSources, LoadOptions, Stage};
 pub use plan::Template;
 pub use value::Value;

@@ -2,11 +2,15 @@
 //! [`Template`] or every error found out.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use crate::plan::Template;
-use kiln_config::diag::{Diagnostic, Diagnostics};
+use crate::value::Value;
+use kiln_config::diag::{Diagnostic, Diagnostics, Span};
+use kiln_config::node::Node;
 
 /// How far to go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -32,6 +36,38 @@ pub struct LoadOptions {
     /// The build's clock, so `timestamp`/`{{timestamp}}` are the same everywhere in one run.
     /// `None` means now.
     pub now: Option<SystemTime>,
+    /// What runs HCL2 data sources (`build`, full `validate`, `console`). Without it their
+    /// values are unknown and their types and options are not checked.
+    pub data_sources: Option<Arc<dyn DataSources>>,
+}
+
+/// Runs HCL2 data sources (`data "type" "name" { }`) while a configuration loads. The loader
+/// evaluates each data block's body in dependency order and asks for its value; the CLI
+/// implements this with the component registry (the loader knows no component).
+pub trait DataSources: Send + Sync + fmt::Debug {
+    /// Checks that the type exists and accepts `request.config`, and runs the data source.
+    fn run(&self, request: &DataRequest) -> Result<DataOutput, Diagnostics>;
+}
+
+/// One data block, its body evaluated.
+pub struct DataRequest<'a> {
+    pub ty: &'a str,
+    pub name: &'a str,
+    pub config: &'a Node,
+    /// The type label (an unknown type is reported there).
+    pub type_span: &'a Span,
+    /// The block's header (the data source's own errors are reported there).
+    pub block_span: &'a Span,
+}
+
+/// What a data source gave.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DataOutput {
+    /// An object with one member per output (unknown values where it did not run).
+    pub value: Value,
+    /// The outputs whose values are secrets.
+    pub sensitive: Vec<String>,
+    pub warnings: Vec<Diagnostic>,
 }
 
 impl LoadOptions {

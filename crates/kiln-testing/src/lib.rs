@@ -2,6 +2,8 @@
 //! no shipped crate may depend on it normally.
 //!
 //! - [`sshd`]: a private OpenSSH server on 127.0.0.1, stopped by its PID on drop;
+//! - [`http`]: a small HTTP/1.1 server on 127.0.0.1 that answers with a test's handler and
+//!   records the requests, stopped on drop;
 //! - [`TempDir`]: a fresh folder per test, removed on drop (also when the test fails);
 //! - tools and shared data: [`require_tools`] / [`skip`] (`KILN_REQUIRE_TOOLS=1` turns "missing,
 //!   skipped" into a failure), [`corpus_dir`] / [`shared_dir`] (`KILN_CORPUS`, `KILN_SHARED`),
@@ -25,6 +27,7 @@
 
 pub mod base_image;
 pub mod cli;
+pub mod http;
 pub mod moto;
 pub mod sshd;
 pub mod standin;

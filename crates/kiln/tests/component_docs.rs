@@ -74,7 +74,8 @@ fn packer_type(rust: &str) -> String {
     .to_string()
 }
 
-fn render(title: &str, files: &[&str], root: &Path) -> String {
+fn render(page: &kiln_components::DocPage, root: &Path) -> String {
+    let (title, files) = (&page.title, page.sources);
     let mut out = format!("# {title}\n\n<!-- Generated from the config structs by crates/kiln/tests/component_docs.rs (KILN_BLESS=1). -->\n\n");
     let mut first = true;
     for f in files {
@@ -99,6 +100,13 @@ fn render(title: &str, files: &[&str], root: &Path) -> String {
         }
         first = false;
     }
+    if !page.outputs.is_empty() {
+        out.push_str("\nOutputs (`data.<type>.<name>.<output>`):\n\n| output | type | description |\n|---|---|---|\n");
+        for o in page.outputs {
+            let secret = if o.sensitive { " Sensitive: masked in every output and log." } else { "" };
+            out.push_str(&format!("| `{}` | {} | {}{secret} |\n", o.name, o.ty.describe(), o.doc.replace('|', "\\|")));
+        }
+    }
     out
 }
 
@@ -109,7 +117,7 @@ fn component_pages_are_up_to_date() {
     let bless = std::env::var("KILN_BLESS").as_deref() == Ok("1");
     let mut stale = Vec::new();
     for page in kiln_components::doc_pages() {
-        let text = render(&page.title, page.sources, &crates);
+        let text = render(&page, &crates);
         let path = docs.join(format!("{}.md", page.name));
         if bless {
             std::fs::create_dir_all(&docs).unwrap();

@@ -1,27 +1,10 @@
 //! `kiln console` driven as a user runs it: expressions on stdin, values on stdout.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 use kiln_testing::TempDir;
 
 fn console(args: &[&str], input: &str, dir: &std::path::Path) -> (i32, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kiln"))
-        .arg("console")
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn kiln");
-    child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
-    let out = child.wait_with_output().expect("wait");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let args: Vec<&str> = ["console"].into_iter().chain(args.iter().copied()).collect();
+    kiln_testing::cli::run_with_input(env!("CARGO_BIN_EXE_kiln"), dir, &args, input)
 }
 
 #[test]

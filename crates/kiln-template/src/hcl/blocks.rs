@@ -8,6 +8,7 @@ use std::sync::Arc;
 use hcl_edit::expr::Expression;
 use hcl_edit::structure::{Block, Body};
 
+use super::data::RawData;
 use super::eval::span_of;
 use kiln_config::diag::{did_you_mean, Diagnostic, SourceFile, Span};
 
@@ -49,8 +50,7 @@ pub(crate) struct Decls {
     pub variables: Vec<RawVar>,
     pub locals: Vec<RawLocal>,
     pub sources: Vec<RawSource>,
-    /// `type.name` of each data source.
-    pub data: Vec<String>,
+    pub data: Vec<Arc<RawData>>,
     pub builds: Vec<(Arc<SourceFile>, Block)>,
 }
 
@@ -222,7 +222,21 @@ pub(crate) fn collect(files: &[Parsed], diags: &mut Vec<Diagnostic>) -> Decls {
                 "data" => {
                     let key = format!("{}.{}", label(0), label(1));
                     if check_dup("data source", &key, &label_span(0), &mut data_seen, diags) {
-                        d.data.push(key);
+                        // `data "type" "name"`, where the data source's own errors point.
+                        let last = b.labels.last().map(|l| span_of(file, l));
+                        let header_span = match last {
+                            Some(l) if l.end > at.start => Span::new(file, at.start, l.end),
+                            _ => at.clone(),
+                        };
+                        d.data.push(Arc::new(RawData {
+                            ty: label(0),
+                            name: label(1),
+                            file: Arc::clone(file),
+                            body: b.body.clone(),
+                            type_span: label_span(0),
+                            header_span,
+                            block_span: span_of(file, b),
+                        }));
                     }
                 }
                 _ => {}

@@ -136,6 +136,14 @@ fn one_build(
     if ctx.lenient && shown.iter().any(Option::is_none) {
         return;
     }
+    if full && shown.is_empty() {
+        diags.push(
+            Diagnostic::error("missing source reference")
+                .at(span_of(file, &block.ident))
+                .with_detail("this build names no source, so there is nothing to build")
+                .with_help("add `sources = [\"source.type.name\"]` or a `source \"source.type.name\" { }` block"),
+        );
+    }
     bb.sources = shown.into_iter().flatten().collect();
     bb.provisioners = provs.iter().map(|p| display_name(p, &scope)).collect();
     bb.post_processors = chains.iter().map(|c| c.iter().map(|p| display_name(p, &scope)).collect()).collect();

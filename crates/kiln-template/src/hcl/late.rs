@@ -33,7 +33,7 @@ pub(crate) struct Frozen {
     base_dir: PathBuf,
     now: SystemTime,
     env: BTreeMap<String, String>,
-    data: std::collections::BTreeSet<String>,
+    data: BTreeMap<String, Value>,
 }
 
 impl Frozen {
@@ -52,7 +52,7 @@ impl Frozen {
             base_dir: ctx.base_dir.clone(),
             now: ctx.now,
             env: ctx.env.clone(),
-            data: ctx.data.clone(),
+            data: ctx.data.values(),
         })
     }
 
@@ -61,7 +61,7 @@ impl Frozen {
         ctx.vars = self.vars.clone();
         ctx.base_dir = self.base_dir.clone();
         ctx.env = self.env.clone();
-        ctx.data = self.data.clone();
+        ctx.data = super::data::Data::preset(self.data.clone());
         ctx.locals.preset(&self.locals);
         ctx
     }

@@ -9,6 +9,7 @@
 mod blocks;
 mod body;
 mod build;
+mod data;
 mod display;
 mod dynamic;
 mod eval;
@@ -113,11 +114,12 @@ pub fn load_with_scope(path: &Path, opts: &LoadOptions) -> Result<Loaded, Diagno
     let root = if root.as_os_str().is_empty() { PathBuf::from(".") } else { root };
     let cwd = std::env::current_dir().map(|d| d.to_string_lossy().into_owned()).unwrap_or_else(|_| ".".into());
     let mut ctx = Ctx::new(root.to_string_lossy().into_owned(), cwd, opts.now());
-    ctx.data = decls.data.iter().cloned().collect();
+    let full = opts.stage == Stage::Full;
+    // Data sources run when the caller gives a runner; otherwise their values are unknown.
+    ctx.data = data::Data::new(&decls.data, opts.data_sources.clone());
     ctx.env = opts.env.clone();
     ctx.vars_allowed = false;
 
-    let full = opts.stage == Stage::Full;
     let var_decls = vars::declare(&decls.variables, &ctx, &mut diags);
     let inputs = vars::Inputs { env: &opts.env, auto_files: &auto_paths, var_files: &opts.var_files, cli: &opts.vars };
     let assigned = vars::assign(&var_decls, &inputs, &ctx, &mut template.files, &mut diags);
@@ -135,6 +137,9 @@ pub fn load_with_scope(path: &Path, opts: &LoadOptions) -> Result<Loaded, Diagno
             scope::LocalDef { expr: l.expr.clone(), file: Arc::clone(&l.file), span: l.span.clone() },
         );
     }
+    let (data_diags, data_secrets) = ctx.data.run_all(&ctx);
+    diags.extend(data_diags);
+    template.sensitive_values.extend(data_secrets);
     let (local_values, local_errors) = ctx.locals.evaluate_all(&ctx);
     // Syntax-only checks do not need locals to evaluate (functions may need run-time state).
     if full {

@@ -1,6 +1,6 @@
-//! What an expression can refer to: variables, locals (evaluated lazily, in dependency order,
-//! with cycles reported), `path.*`, `packer.version`, `source.*`, `data.*`, `build.*` and the
-//! names bound by `for` expressions and `dynamic` blocks.
+//! What an expression can refer to: variables, locals and data sources (evaluated lazily, in
+//! dependency order, with cycles reported), `path.*`, `packer.version`, `source.*`, `build.*`
+//! and the names bound by `for` expressions and `dynamic` blocks.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
@@ -10,6 +10,7 @@ use std::time::SystemTime;
 
 use hcl_edit::expr::Expression;
 
+use super::data::Data;
 use super::eval::{err, eval, BoxedDiagnostic, EvalResult};
 use crate::value::Value;
 use kiln_config::diag::{did_you_mean, Diagnostic, SourceFile, Span};
@@ -20,9 +21,12 @@ pub(crate) struct Ctx {
     pub vars: BTreeMap<String, Value>,
     /// False while evaluating variable defaults, which may not refer to other variables.
     pub vars_allowed: bool,
-    /// Declared data sources, `type.name`.
-    pub data: BTreeSet<String>,
+    /// Data sources, run on first use.
+    pub data: Data,
     pub locals: Locals,
+    /// The locals and data sources being evaluated (`local.x`, `data.t.n`), outermost first,
+    /// for cycle messages.
+    pub evaluating: RefCell<Vec<String>>,
     pub path_root: String,
     pub path_cwd: String,
     pub base_dir: PathBuf,
@@ -40,8 +44,9 @@ impl Ctx {
         Ctx {
             vars: BTreeMap::new(),
             vars_allowed: true,
-            data: BTreeSet::new(),
+            data: Data::default(),
             locals: Locals::default(),
+            evaluating: RefCell::new(Vec::new()),
             base_dir: PathBuf::from(&path_cwd),
             path_root,
             path_cwd,
@@ -197,18 +202,13 @@ impl<'a> Scope<'a> {
         }
     }
 
-    /// `data.type.name`: data sources only run at build time, so their values are unknown here.
+    /// `data.type.name`: the data source's outputs (unknown where data sources do not run).
     pub fn data_ref(&self, ty: &str, name: &str, at: &Span) -> EvalResult {
-        let key = format!("{ty}.{name}");
-        if self.ctx.data.contains(&key) {
-            Ok(Value::Unknown)
-        } else {
-            Err(undefined("data source", "data", &key, self.ctx.data.iter(), at))
-        }
+        self.ctx.data.get(&format!("{ty}.{name}"), self.ctx, at)
     }
 }
 
-fn undefined<'s, S: AsRef<str> + 's>(
+pub(crate) fn undefined<'s, S: AsRef<str> + 's>(
     what: &str,
     ns: &str,
     name: &str,
@@ -240,14 +240,21 @@ enum LocalState {
     Failed,
 }
 
+impl Ctx {
+    /// Every local being evaluated now depends on a local or data source that failed.
+    pub(crate) fn taint_evaluating(&self) {
+        let stack = self.evaluating.borrow();
+        let locals = stack.iter().filter_map(|n| n.strip_prefix("local."));
+        self.locals.tainted.borrow_mut().extend(locals.map(str::to_string));
+    }
+}
+
 /// Locals, evaluated on first use so that they may refer to each other in any order.
 #[derive(Default)]
 pub(crate) struct Locals {
     pub defs: BTreeMap<String, LocalDef>,
     state: RefCell<BTreeMap<String, LocalState>>,
     errors: RefCell<Vec<Diagnostic>>,
-    /// Names being evaluated, outermost first, for cycle messages.
-    stack: RefCell<Vec<String>>,
     /// Locals whose evaluation failed or used a local that failed: Packer cannot evaluate
     /// them either, so `inspect` leaves them out.
     tainted: RefCell<BTreeSet<String>>,
@@ -274,29 +281,22 @@ impl Locals {
         match self.state.borrow().get(name) {
             Some(LocalState::Done(v)) => {
                 if self.tainted.borrow().contains(name) {
-                    self.taint_stack();
+                    ctx.taint_evaluating();
                 }
                 return Ok(v.clone());
             }
             Some(LocalState::Failed) => {
-                self.taint_stack();
+                ctx.taint_evaluating();
                 return Ok(Value::Unknown);
             }
-            Some(LocalState::InProgress) => {
-                let stack = self.stack.borrow();
-                let start = stack.iter().position(|n| n == name).unwrap_or(0);
-                let mut chain: Vec<String> = stack[start..].iter().map(|n| format!("local.{n}")).collect();
-                chain.push(format!("local.{name}"));
-                return Err(err(format!("local.{name} depends on itself"), at.clone())
-                    .with_detail_box(&format!("cycle: {}", chain.join(" -> "))));
-            }
+            Some(LocalState::InProgress) => return Err(ctx.cycle(&format!("local.{name}"), at)),
             None => {}
         }
         self.state.borrow_mut().insert(name.to_string(), LocalState::InProgress);
-        self.stack.borrow_mut().push(name.to_string());
+        ctx.evaluating.borrow_mut().push(format!("local.{name}"));
         let scope = Scope::new(&def.file, ctx);
         let result = eval(&def.expr, &scope);
-        self.stack.borrow_mut().pop();
+        ctx.evaluating.borrow_mut().pop();
         let v = match result {
             Ok(v) => {
                 self.state.borrow_mut().insert(name.to_string(), LocalState::Done(v.clone()));
@@ -306,17 +306,11 @@ impl Locals {
                 self.errors.borrow_mut().push(*e);
                 self.state.borrow_mut().insert(name.to_string(), LocalState::Failed);
                 self.tainted.borrow_mut().insert(name.to_string());
-                self.taint_stack();
+                ctx.taint_evaluating();
                 Value::Unknown
             }
         };
         Ok(v)
-    }
-
-    /// Every local being evaluated now depends on a failed one.
-    fn taint_stack(&self) {
-        let stack = self.stack.borrow();
-        self.tainted.borrow_mut().extend(stack.iter().cloned());
     }
 
     /// Whether `name` could not be evaluated, by its own error or one of a local it uses.

@@ -1,5 +1,8 @@
 //! `build`: runs every selected build of a template and prints the artifacts.
 
+use std::sync::Arc;
+
+use super::datasources::run_data_sources;
 use super::{load_options, one_template, report, Command, EXCEPT, ONLY, VAR, VAR_FILE};
 use crate::args::{flag, FlagKind, Parsed};
 use crate::ui::Ui;
@@ -38,7 +41,7 @@ fn run(ui: &mut Ui, p: Parsed) -> u8 {
     let Some(template) = one_template(ui, &COMMAND, &p) else {
         return 1;
     };
-    let Some(opts) = load_options(ui, &p) else {
+    let Some(mut opts) = load_options(ui, &p) else {
         return 1;
     };
     let parallel_builds = match p.value("parallel-builds").map(str::trim) {
@@ -63,6 +66,8 @@ fn run(ui: &mut Ui, p: Parsed) -> u8 {
             return 1;
         }
     };
+    let registry = Arc::new(kiln_components::registry());
+    run_data_sources(&mut opts, Arc::clone(&registry));
     let t = match kiln_template::load(template.as_ref(), &opts) {
         Ok(t) => t,
         Err(diags) => {
@@ -98,5 +103,5 @@ fn run(ui: &mut Ui, p: Parsed) -> u8 {
         let _ = std::io::stderr().lock().write_all(text.as_bytes());
     };
     let input = kiln_core::RunInput { builds: &t.builds, sensitive_values: &t.sensitive_values };
-    kiln_core::run_template(&kiln_components::registry(), input, &settings, &engine_ui, &report).exit_code()
+    kiln_core::run_template(&registry, input, &settings, &engine_ui, &report).exit_code()
 }

@@ -5,6 +5,7 @@ use crate::ui::Ui;
 
 pub mod build;
 pub mod console;
+pub mod datasources;
 pub mod fix;
 pub mod fmt;
 pub mod hcl2_upgrade;

@@ -1,6 +1,9 @@
 //! `validate`: checks a template's syntax and, unless `-syntax-only`, that every build's
 //! components exist in kiln and accept their configuration.
 
+use std::sync::Arc;
+
+use super::datasources::run_data_sources;
 use super::{load_options, one_template, report, report_masked, Command, EXCEPT, ONLY, VAR, VAR_FILE};
 use crate::args::{flag, FlagKind, Parsed};
 use crate::ui::Ui;
@@ -11,7 +14,8 @@ pub const COMMAND: Command = Command {
     synopsis: "check that a template is valid",
     usage: "validate [options] TEMPLATE",
     description: "Checks that the template is valid: its syntax, its variables, and the configuration\n\
-of every builder, provisioner and post-processor. Exits 0 when valid, 1 otherwise.",
+of every builder, provisioner, post-processor and data source. HCL2 data sources are run, so\n\
+that everything that uses their values is checked with them. Exits 0 when valid, 1 otherwise.",
     flags: &[
         flag("syntax-only", FlagKind::Bool, "Only check the syntax; do not evaluate or decode components."),
         EXCEPT,
@@ -21,7 +25,7 @@ of every builder, provisioner and post-processor. Exits 0 when valid, 1 otherwis
         flag(
             "evaluate-datasources",
             FlagKind::Bool,
-            "Evaluate data sources during validation (accepted; kiln always does).",
+            "Accepted for Packer's command lines: kiln always runs data sources in a full validate (not with -syntax-only).",
         ),
         flag("no-warn-undeclared-var", FlagKind::Bool, "Do not warn about variables set but not declared."),
     ],
@@ -37,6 +41,11 @@ fn run(ui: &mut Ui, p: Parsed) -> u8 {
     };
     let syntax_only = p.bool("syntax-only");
     opts.stage = if syntax_only { Stage::Syntax } else { Stage::Full };
+    let registry = Arc::new(kiln_components::registry());
+    // `-syntax-only` runs nothing: data sources' values stay unknown.
+    if !syntax_only {
+        run_data_sources(&mut opts, Arc::clone(&registry));
+    }
     let t = match kiln_template::load(template.as_ref(), &opts) {
         Ok(t) => t,
         Err(diags) => {
@@ -51,7 +60,6 @@ fn run(ui: &mut Ui, p: Parsed) -> u8 {
         return 0;
     }
     let selected = kiln_core::select::select_builds(&t.builds, &p.list("only"), &p.list("except"));
-    let registry = kiln_components::registry();
     for b in selected {
         diags.0.extend(kiln_core::prepare::check_build(&registry, b));
     }
