@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 
 use kiln_config::diag::{Diagnostic, Diagnostics};
 use kiln_config::node::Node;
+use kiln_core::async_trait;
+use kiln_core::datasource::{DataSource, Output, OutputType};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -31,15 +33,30 @@ pub struct Config {
 }
 
 /// A configured `amazon-ami` data source.
+const OUTPUTS: &[Output] = &[
+    Output::new("id", OutputType::String, "The AMI's id."),
+    Output::new("name", OutputType::String, "The AMI's name."),
+    Output::new("creation_date", OutputType::String, "When the AMI was made (ISO 8601)."),
+    Output::new("owner", OutputType::String, "The id of the account that owns the AMI."),
+    Output::new("owner_name", OutputType::String, "The owner's alias (`amazon`, `aws-marketplace`), when it has one."),
+    Output::new("tags", OutputType::StringMap, "The AMI's tags."),
+];
+
 #[derive(Debug, Clone, Default)]
 pub struct AmiData {
     pub access: access::Config,
     pub config: Config,
+    /// The environment credentials and the region are read from (the process's by default).
+    pub env: Option<Env>,
 }
 
-impl AmiData {
-    /// Decodes and checks `node`; returns the warnings.
-    pub fn configure(&mut self, node: &Node) -> Result<Vec<Diagnostic>, Diagnostics> {
+pub fn new() -> Box<dyn DataSource> {
+    Box::<AmiData>::default()
+}
+
+#[async_trait]
+impl DataSource for AmiData {
+    fn configure(&mut self, node: &Node) -> Result<Vec<Diagnostic>, Diagnostics> {
         let (access, config): (access::Config, Config) = super::decode(node, COMPONENT)?;
         if config.filters.is_empty() && config.owners.is_empty() {
             return Err(Diagnostic::error("amazon-ami needs filters or owners to choose an image")
@@ -47,13 +64,18 @@ impl AmiData {
                 .with_help("add a filters map (for example name = \"ubuntu/images/*\") and owners")
                 .into());
         }
-        *self = AmiData { access, config };
+        *self = AmiData { access, config, env: self.env.take() };
         Ok(Vec::new())
     }
 
     /// `id`, `name`, `creation_date`, `owner`, `owner_name` and `tags` of the image found.
-    pub async fn execute(&self, env: &Env) -> kiln_core::Result<Value> {
-        let ec2 = Ec2Client::new(&super::load(&self.access, env)?);
+    fn outputs(&self) -> &'static [Output] {
+        OUTPUTS
+    }
+
+    async fn execute(&self) -> kiln_core::Result<Value> {
+        let env = self.env.clone().unwrap_or_else(Env::process);
+        let ec2 = Ec2Client::new(&super::load(&self.access, &env)?);
         let filter =
             AmiFilter { filters: self.config.filters.clone(), owners: self.config.owners.clone(), most_recent: false };
         let image = find_image(&ec2, &query(&[], Some(&filter)), self.config.most_recent, "filters").await?;

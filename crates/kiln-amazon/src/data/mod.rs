@@ -2,7 +2,7 @@
 //! `amazon-secretsmanager` (a secret's value) and `amazon-parameterstore` (an SSM parameter).
 //!
 //! Each is one object of options: Packer's access options (credentials, region, endpoint) and
-//! its own, decoded with unknown-option errors. [`DataSource::execute`] returns a JSON object
+//! its own, decoded with unknown-option errors. `execute` returns a JSON object
 //! with one member per output; values read from a secret store are sensitive outputs, so the
 //! loader masks them everywhere.
 

@@ -3,6 +3,8 @@
 
 use kiln_config::diag::{Diagnostic, Diagnostics};
 use kiln_config::node::Node;
+use kiln_core::async_trait;
+use kiln_core::datasource::{DataSource, Output, OutputType};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -24,14 +26,27 @@ pub struct Config {
 }
 
 /// A configured `amazon-parameterstore` data source.
+const OUTPUTS: &[Output] = &[
+    Output::new("value", OutputType::String, "The parameter's value (decrypted with `with_decryption`).").sensitive(),
+    Output::new("version", OutputType::String, "The parameter's version."),
+    Output::new("arn", OutputType::String, "The parameter's ARN."),
+];
+
 #[derive(Debug, Clone, Default)]
 pub struct ParameterStoreData {
     pub access: access::Config,
     pub config: Config,
+    /// The environment credentials and the region are read from (the process's by default).
+    pub env: Option<Env>,
 }
 
-impl ParameterStoreData {
-    pub fn configure(&mut self, node: &Node) -> Result<Vec<Diagnostic>, Diagnostics> {
+pub fn new() -> Box<dyn DataSource> {
+    Box::<ParameterStoreData>::default()
+}
+
+#[async_trait]
+impl DataSource for ParameterStoreData {
+    fn configure(&mut self, node: &Node) -> Result<Vec<Diagnostic>, Diagnostics> {
         let (access, config): (access::Config, Config) = super::decode(node, COMPONENT)?;
         if config.name.is_empty() {
             return Err(Diagnostic::error("amazon-parameterstore needs the parameter's name")
@@ -39,13 +54,18 @@ impl ParameterStoreData {
                 .with_help("add name = \"/path/to/parameter\"")
                 .into());
         }
-        *self = ParameterStoreData { access, config };
+        *self = ParameterStoreData { access, config, env: self.env.take() };
         Ok(Vec::new())
     }
 
     /// `value`, `version` and `arn`.
-    pub async fn execute(&self, env: &Env) -> kiln_core::Result<Value> {
-        let ssm = SsmClient::new(&super::load(&self.access, env)?);
+    fn outputs(&self) -> &'static [Output] {
+        OUTPUTS
+    }
+
+    async fn execute(&self) -> kiln_core::Result<Value> {
+        let env = self.env.clone().unwrap_or_else(Env::process);
+        let ssm = SsmClient::new(&super::load(&self.access, &env)?);
         let p = ssm
             .get_parameter(&self.config.name, self.config.with_decryption)
             .await

@@ -4,6 +4,8 @@
 use base64::Engine as _;
 use kiln_config::diag::{Diagnostic, Diagnostics};
 use kiln_config::node::Node;
+use kiln_core::async_trait;
+use kiln_core::datasource::{DataSource, Output, OutputType};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -32,14 +34,38 @@ pub struct Config {
 }
 
 /// A configured `amazon-secretsmanager` data source.
+const OUTPUTS: &[Output] = &[
+    Output::new(
+        "value",
+        OutputType::String,
+        "The value of `key` in the secret (a JSON object of keys), or without `key` the first value found.",
+    )
+    .sensitive(),
+    Output::new("secret_string", OutputType::String, "The whole secret, as text.").sensitive(),
+    Output::new(
+        "secret_binary",
+        OutputType::String,
+        "The secret's binary value, base64-encoded (empty for a text secret).",
+    )
+    .sensitive(),
+    Output::new("version_id", OutputType::String, "The version of the secret read."),
+];
+
 #[derive(Debug, Clone, Default)]
 pub struct SecretsManagerData {
     pub access: access::Config,
     pub config: Config,
+    /// The environment credentials and the region are read from (the process's by default).
+    pub env: Option<Env>,
 }
 
-impl SecretsManagerData {
-    pub fn configure(&mut self, node: &Node) -> Result<Vec<Diagnostic>, Diagnostics> {
+pub fn new() -> Box<dyn DataSource> {
+    Box::<SecretsManagerData>::default()
+}
+
+#[async_trait]
+impl DataSource for SecretsManagerData {
+    fn configure(&mut self, node: &Node) -> Result<Vec<Diagnostic>, Diagnostics> {
         let (access, config): (access::Config, Config) = super::decode(node, COMPONENT)?;
         if config.name.is_empty() {
             return Err(Diagnostic::error("amazon-secretsmanager needs the secret's name")
@@ -47,14 +73,19 @@ impl SecretsManagerData {
                 .with_help("add name = \"<the secret's name or ARN>\"")
                 .into());
         }
-        *self = SecretsManagerData { access, config };
+        *self = SecretsManagerData { access, config, env: self.env.take() };
         Ok(Vec::new())
     }
 
     /// `value`, `secret_string`, `secret_binary` (base64) and `version_id`.
-    pub async fn execute(&self, env: &Env) -> kiln_core::Result<Value> {
+    fn outputs(&self) -> &'static [Output] {
+        OUTPUTS
+    }
+
+    async fn execute(&self) -> kiln_core::Result<Value> {
+        let env = self.env.clone().unwrap_or_else(Env::process);
         let c = &self.config;
-        let sm = SecretsManagerClient::new(&super::load(&self.access, env)?);
+        let sm = SecretsManagerClient::new(&super::load(&self.access, &env)?);
         let secret = sm
             .get_secret_value(&c.name, c.version_id.as_deref(), c.version_stage.as_deref())
             .await
