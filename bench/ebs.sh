@@ -53,6 +53,10 @@ import http.client, http.server, re, sys, urllib.parse
 upstream, port, current = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 class Proxy(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # One write per answer and no Nagle: otherwise the headers and the body go in two small
+    # segments and the client's delayed ACK adds about 40 ms to some calls.
+    disable_nagle_algorithm = True
+    wbufsize = 1 << 16
     def log_message(self, *a): pass
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
@@ -115,10 +119,15 @@ run() {
   local tool=$1 i=$2 log="$BENCH_TMP/$1-$2.log" calls="$BENCH_TMP/$1-$2.calls" t0 t1 rc bin
   : > "$calls"
   echo "$calls" > "$BENCH_TMP/current"
-  if [ "$tool" = packer ]; then bin=$PACKER; else bin=$KILN; fi
   t0=$(date +%s.%N)
   set +e
-  (cd "$BENCH_TMP" && "$bin" build -color=false -var "run=$tool-$i" ebs.json) > "$log" 2>&1
+  if [ "$tool" = packer ]; then
+    (cd "$BENCH_TMP" && "$PACKER" build -color=false -var "run=$tool-$i" ebs.json) > "$log" 2>&1
+  else
+    # kiln's debug log has each AWS call with its duration (the time spent waiting for moto).
+    (cd "$BENCH_TMP" && PACKER_LOG=1 PACKER_LOG_PATH="$BENCH_TMP/kiln-$i.debug" \
+      "$KILN" build -color=false -var "run=$tool-$i" ebs.json) > "$log" 2>&1
+  fi
   rc=$?
   set -e
   t1=$(date +%s.%N)
@@ -152,7 +161,9 @@ if [ "$mk" != NA ] && [ "$mp" != NA ]; then
   awk -v k="$mk" -v p="$mp" 'BEGIN { r = k / p; printf "ratio kiln/packer %.2f (target <= 0.50): %s\n", r, (r <= 0.5 ? "met" : "NOT met") }'
   echo "EC2 calls kiln/packer: $KC/$PC ($([ "$KC" -le "$PC" ] && echo "no more than Packer" || echo "MORE than Packer"))"
 fi
+echo "# kiln's last run waited $(sed -n 's/.*aws: .* took \([0-9]*\) ms.*/\1/p' "$BENCH_TMP/kiln-$RUNS.debug" 2>/dev/null \
+  | awk '{ s += $1 } END { print s + 0 }') ms in total for moto's answers (from its debug log)"
 echo "# call sequences of the last runs (kiln | packer):"
-paste -d'|' <(nl -w2 -s' ' "$BENCH_TMP/kiln-$RUNS.calls" 2>/dev/null | awk '{ printf "%-40s", $0 }') \
+paste -d'|' <(nl -w2 -s' ' "$BENCH_TMP/kiln-$RUNS.calls" 2>/dev/null | awk '{ printf "%-40s\n", $0 }') \
   <(nl -w2 -s' ' "$BENCH_TMP/packer-$RUNS.calls" 2>/dev/null) | sed 's/^/#   /'
 echo "# logs: $BENCH_TMP/{kiln,packer}-N.{log,calls}"
