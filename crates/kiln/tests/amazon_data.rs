@@ -138,3 +138,50 @@ fn a_missing_secret_fails_with_the_secret_named() {
     );
     assert!(text.contains("t.pkr.hcl:1"), "the error points at the data block:\n{text}");
 }
+
+/// `{{aws_secretsmanager `name` `key`}}` in a JSON template's variables: read from moto's
+/// Secrets Manager (region from `AWS_REGION`), handed to the provisioner intact, shown as
+/// `<sensitive>` everywhere.
+#[test]
+fn json_aws_secretsmanager_function_reads_the_secret_and_masks_it() {
+    let Some(moto) = Moto::start(&seed_amis()) else { return };
+    let dir = TempDir::new("ebs-json-secret");
+    let mut l = ConfigLoader::new()
+        .env(Env::from_vars::<&str, &str>([]))
+        .region("us-east-1")
+        .credentials(Credentials::new(ACCESS_KEY, SECRET_KEY, None));
+    for s in Service::ALL {
+        l = l.endpoint(s, &moto.url);
+    }
+    let sm = SecretsManagerClient::new(&l.load().expect("config"));
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let secret = format!(r#"{{"password": "{DB_SECRET}"}}"#);
+    rt.block_on(sm.create_secret("kiln/db", &secret.as_str().into(), None)).expect("CreateSecret");
+    std::fs::write(
+        dir.0.join("t.json"),
+        r#"{
+  "variables": {"db_password": "{{aws_secretsmanager `kiln/db` `password`}}"},
+  "builders": [{"type": "null", "communicator": "none"}],
+  "provisioners": [{"type": "shell-local", "inline": [
+    "echo pw={{user `db_password`}}",
+    "printf '%s' '{{user `db_password`}}' > pw.txt"
+  ]}]
+}"#,
+    )
+    .expect("template");
+    let out = kiln(&moto, &dir, &["build", "t.json"]).env("AWS_REGION", "us-east-1").output().expect("kiln build");
+    let text = all_output(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("pw=<sensitive>"), "{text}");
+    assert!(!text.contains(DB_SECRET), "the secret was shown:\n{text}");
+    assert_eq!(std::fs::read_to_string(dir.0.join("pw.txt")).expect("pw.txt"), DB_SECRET);
+
+    // A secret that does not exist: the error names it and the function.
+    std::fs::write(dir.0.join("bad.json"), r#"{"variables": {"x": "{{aws_secretsmanager `kiln/none` `k`}}"}, "builders": [{"type": "null", "communicator": "none"}]}"#)
+        .expect("template");
+    let out =
+        kiln(&moto, &dir, &["validate", "bad.json"]).env("AWS_REGION", "us-east-1").output().expect("kiln validate");
+    let text = all_output(&out);
+    assert_ne!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("aws_secretsmanager") && text.contains("kiln/none"), "{text}");
+}
