@@ -10,4 +10,6 @@
 
 pub mod client;
 pub mod common;
+pub mod data;
 pub mod ebs;
+pub mod inventory;

@@ -74,7 +74,17 @@ pub const COMPONENTS: &[Component] = &[
     // Builders
     packer_only(ComponentKind::Builder, "alicloud-ecs"),
     packer_only(ComponentKind::Builder, "amazon-chroot"),
-    packer_only(ComponentKind::Builder, "amazon-ebs"),
+    builder(
+        "amazon-ebs",
+        kiln_amazon::ebs::new,
+        &[
+            "kiln-amazon/src/ebs/config.rs",
+            "kiln-amazon/src/common/access.rs",
+            "kiln-amazon/src/common/ami.rs",
+            "kiln-amazon/src/common/run.rs",
+            "kiln-comm/src/config.rs",
+        ],
+    ),
     packer_only(ComponentKind::Builder, "amazon-ebssurrogate"),
     packer_only(ComponentKind::Builder, "amazon-ebsvolume"),
     packer_only(ComponentKind::Builder, "amazon-instance"),
@@ -165,9 +175,21 @@ pub const COMPONENTS: &[Component] = &[
     packer_only(ComponentKind::PostProcessor, "yandex-export"),
     packer_only(ComponentKind::PostProcessor, "yandex-import"),
     // Data sources
-    packer_only(ComponentKind::DataSource, "amazon-ami"),
-    packer_only(ComponentKind::DataSource, "amazon-secretsmanager"),
-    packer_only(ComponentKind::DataSource, "amazon-parameterstore"),
+    data_source(
+        "amazon-ami",
+        kiln_amazon::data::ami::new,
+        &["kiln-amazon/src/data/ami.rs", "kiln-amazon/src/common/access.rs"],
+    ),
+    data_source(
+        "amazon-secretsmanager",
+        kiln_amazon::data::secretsmanager::new,
+        &["kiln-amazon/src/data/secretsmanager.rs", "kiln-amazon/src/common/access.rs"],
+    ),
+    data_source(
+        "amazon-parameterstore",
+        kiln_amazon::data::parameterstore::new,
+        &["kiln-amazon/src/data/parameterstore.rs", "kiln-amazon/src/common/access.rs"],
+    ),
     data_source("http", kiln_datasources::http::new, &["kiln-datasources/src/http.rs"]),
     data_source("null", kiln_datasources::null::new, &["kiln-datasources/src/null.rs"]),
 ];

@@ -368,6 +368,18 @@ pub(crate) fn call(name: &str, at: usize, vals: Vec<(V, usize)>, ex: &mut Exec) 
             };
             s(clean(a.str(0)?, rules))
         }
+        "aws_secretsmanager" if ctx.secrets.is_some() => {
+            if a.vals.is_empty() || a.vals.len() > 2 {
+                return Err(fail(
+                    format!("wrong number of args for aws_secretsmanager: want 1 or 2 got {}", a.vals.len()),
+                    a.at,
+                ));
+            }
+            let name = a.str(0)?;
+            let key = if a.vals.len() == 2 { Some(a.str(1)?) } else { None };
+            let reader = ctx.secrets.as_ref().ok_or_else(|| a.err("no secret store"))?;
+            s(reader.aws_secretsmanager(name, key.filter(|k| !k.is_empty())).map_err(|e| a.err(e))?)
+        }
         "consul_key" | "vault" | "aws_secretsmanager" => Err(a.err(format!(
             "{name} is not supported by kiln: read the secret outside kiln and pass it with -var or a -var-file"
         ))),

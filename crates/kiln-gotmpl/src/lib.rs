@@ -67,6 +67,16 @@ pub struct Context {
     /// When true, a `.Field` missing from `data` is an error instead of a late value
     /// (components rendering at run time set this).
     pub strict_fields: bool,
+    /// What reads secrets for `{{aws_secretsmanager}}`; without it the function is an error.
+    pub secrets: Option<std::sync::Arc<dyn SecretReader>>,
+}
+
+/// Reads secrets from a secret store for the template functions that fetch them. The loader
+/// provides it (this crate knows no store) and marks every value it returns as sensitive.
+pub trait SecretReader: Send + Sync + std::fmt::Debug {
+    /// `{{aws_secretsmanager `name` `key`}}`: the value of `key` in the AWS Secrets Manager
+    /// secret `name` (the first value when `key` is `None`).
+    fn aws_secretsmanager(&self, name: &str, key: Option<&str>) -> Result<String, String>;
 }
 
 /// A template error, with the byte offset in the rendered string where it was found.

@@ -8,7 +8,11 @@
 //! - tools and shared data: [`require_tools`] / [`skip`] (`KILN_REQUIRE_TOOLS=1` turns "missing,
 //!   skipped" into a failure), [`corpus_dir`] / [`shared_dir`] (`KILN_CORPUS`, `KILN_SHARED`),
 //!   [`packer_runs`];
-//! - [`cli`]: running the `kiln` binary from its own tests.
+//! - [`cli`]: running the `kiln` binary from its own tests;
+//! - [`base_image`]: a Debian root filesystem from debootstrap, cached as a tarball;
+//! - [`moto`]: moto's EC2/STS/SSM/Secrets Manager server on 127.0.0.1;
+//! - [`standin`]: a stand-in for a cloud instance: sshd in a podman container from the base
+//!   image, published on 127.0.0.1.
 //!
 //! The other real peers tests need go here as they arrive (QEMU with TCG, podman's Docker API
 //! service, moto's EC2 server, a distribution registry, ansible-core): each one a module with a
@@ -21,9 +25,12 @@
 //! (Configuration nodes written as JSON come from the JSON loader:
 //! `kiln_template::testing::json_node`.)
 
+pub mod base_image;
 pub mod cli;
 pub mod http;
+pub mod moto;
 pub mod sshd;
+pub mod standin;
 mod tempdir;
 mod tools;
 
@@ -31,3 +38,13 @@ pub use tempdir::TempDir;
 pub use tools::{
     corpus_dir, corpus_or_skip, packer_or_skip, packer_runs, require_tools, shared_dir, shared_or_skip, skip,
 };
+
+/// kiln's cache, where tests keep what is slow to make (the base image, podman's store):
+/// `KILN_CACHE_DIR`, else `~/.cache/kiln`.
+pub fn cache_dir() -> std::path::PathBuf {
+    if let Some(dir) = std::env::var_os("KILN_CACHE_DIR").filter(|d| !d.is_empty()) {
+        return std::path::PathBuf::from(dir);
+    }
+    let home = std::env::var_os("HOME").map(std::path::PathBuf::from).unwrap_or_else(std::env::temp_dir);
+    home.join(".cache").join("kiln")
+}

@@ -88,8 +88,11 @@ fn render(page: &kiln_components::DocPage, root: &Path) -> String {
             first = false;
             continue;
         }
-        if !first {
+        if !first && f.ends_with("kiln-comm/src/config.rs") {
             out.push_str("\nCommunicator options (see [communicators](communicators.md)):\n\n");
+        } else if !first {
+            // A shared option set (amazon's access, AMI and run options): its own doc heads it.
+            out.push_str(&format!("\n{doc}\n\n"));
         }
         out.push_str("| option | type | description |\n|---|---|---|\n");
         for fl in fields {

@@ -7,6 +7,7 @@ pub mod ami;
 pub mod artifact;
 pub mod block_device;
 pub mod decode;
+pub mod find_image;
 pub mod names;
 pub mod regions;
 pub mod run;

@@ -1,7 +1,7 @@
 //! The `amazon-ebs` builder: an EBS-backed AMI from an instance launched from a source AMI.
 //!
-//! [`EbsBuilder::steps`] is the story of a build. The connect and provision steps come from
-//! the builder toolkit; until they are wired, [`EbsBuilder::run_with`] takes them as a slot.
+//! [`EbsBuilder::steps`] is the story of a build. [`Builder::run`] puts the connect and
+//! provision steps in its slot; tests put steps of their own there with [`EbsBuilder::run_with`].
 
 pub mod config;
 mod prepare;
@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use kiln_config::diag::{Diagnostic, Diagnostics};
 use kiln_config::node::Node;
+use kiln_core::hook::StepProvision;
 use kiln_core::step::{run_steps, Step};
 use kiln_core::{async_trait, Artifact, BuildInfo, Builder, Error, ProvisionHook, Result, RunContext};
 
@@ -104,10 +105,11 @@ impl EbsBuilder {
         list
     }
 
-    /// A fresh state: the AWS configuration loaded (no call made yet).
-    pub fn new_state(&self) -> Result<State> {
+    /// A fresh state: the AWS configuration loaded (no call made yet), each AWS call reported
+    /// to `hook`.
+    pub fn new_state(&self, hook: Option<CallHook>) -> Result<State> {
         let s = &self.settings;
-        let cfg = s.access.load(self.env.clone(), self.hook.clone()).map_err(|e| Error::new(e.to_string()))?;
+        let cfg = s.access.load(self.env.clone(), hook).map_err(|e| Error::new(e.to_string()))?;
         let ec2 = Ec2Client::new(&cfg);
         let minutes = |m: u64| Duration::from_secs(60 * m);
         let waits = Waits {
@@ -134,6 +136,34 @@ impl EbsBuilder {
         self.run_list(ctx, self.steps(connect)).await
     }
 
+    /// Writes each AWS call to the debug log (`PACKER_LOG=1`, `-debug`, JSON logs) with its
+    /// duration, then calls the hook given with [`EbsBuilder::with_call_hook`]. A report holds
+    /// no parameter, header or body, so no secret can reach the log this way.
+    fn logging_hook(&self, ctx: &RunContext) -> CallHook {
+        let ui = ctx.ui.clone();
+        let next = self.hook.clone();
+        Arc::new(move |r: &crate::client::CallReport| {
+            let outcome = match (&r.error_code, r.status) {
+                (Some(code), _) => format!("error {code}"),
+                (None, Some(status)) => format!("HTTP {status}"),
+                (None, None) => "no answer".to_string(),
+            };
+            ui.log(format!(
+                "aws: {} {} in {} took {} ms ({} attempt{}, {outcome}{})",
+                r.service,
+                r.action,
+                r.region,
+                r.duration.as_millis(),
+                r.attempts,
+                if r.attempts == 1 { "" } else { "s" },
+                r.request_id.as_deref().map(|id| format!(", request {id}")).unwrap_or_default()
+            ));
+            if let Some(h) = &next {
+                h(r);
+            }
+        })
+    }
+
     /// Runs `steps` (normally [`EbsBuilder::steps`]) over a fresh state; returns the artifact.
     pub async fn run_list(
         &self,
@@ -141,7 +171,7 @@ impl EbsBuilder {
         steps: Vec<Box<dyn Step<State>>>,
     ) -> Result<Option<Arc<dyn Artifact>>> {
         ctx.ui.add_secrets(self.settings.access.secrets());
-        let mut state = self.new_state()?;
+        let mut state = self.new_state(Some(self.logging_hook(ctx)))?;
         run_steps(&steps, &mut state, ctx).await?;
         let amis = state.amis();
         if amis.is_empty() {
@@ -169,16 +199,7 @@ impl Builder for EbsBuilder {
         GENERATED_DATA_KEYS.iter().map(|k| k.to_string()).collect()
     }
 
-    async fn run(&self, ctx: &RunContext, _hook: Arc<dyn ProvisionHook>) -> Result<Option<Arc<dyn Artifact>>> {
-        // TODO(lead): wire the builder toolkit's connect step and kiln_core::hook::StepProvision
-        // { hook } into this slot (see `EbsBuilder::steps`); until then only `"communicator":
-        // "none"` builds, and the provisioners are not run.
-        if self.settings.comm.kind() != "none" {
-            return Err(Error::new(format!(
-                "amazon-ebs cannot connect with the {} communicator yet (its connect step is not wired); use \"communicator\": \"none\"",
-                self.settings.comm.kind()
-            )));
-        }
-        self.run_with(ctx, Vec::new()).await
+    async fn run(&self, ctx: &RunContext, hook: Arc<dyn ProvisionHook>) -> Result<Option<Arc<dyn Artifact>>> {
+        self.run_with(ctx, vec![Box::new(steps::StepConnect), Box::new(StepProvision { hook })]).await
     }
 }

@@ -3,52 +3,14 @@
 //! (This moves to the dev-only kiln-testing crate later.)
 
 use std::future::Future;
-use std::path::{Path, PathBuf};
 use std::pin::Pin;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use kiln_amazon::client::{AwsConfig, CallHook, CallReport, ConfigLoader, Credentials, Env, Service};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-pub const ACCESS_KEY: &str = "AKIAIOSFODNN7EXAMPLE";
-pub const SECRET_KEY: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
-
-const INSTALL: &str = "install moto with: python3 -m venv $HOME/.cache/kiln/moto-venv && \
-                       $HOME/.cache/kiln/moto-venv/bin/pip install 'moto[server]' (or set KILN_MOTO_SERVER to a moto_server)";
-
-fn require_tools() -> bool {
-    std::env::var("KILN_REQUIRE_TOOLS").is_ok_and(|v| v == "1")
-}
-
-fn find_moto_server() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("KILN_MOTO_SERVER") {
-        let p = PathBuf::from(p);
-        if !p.is_file() {
-            eprintln!("KILN_MOTO_SERVER={} is not a file", p.display());
-            return None;
-        }
-        return Some(p);
-    }
-    if let Some(home) = std::env::var_os("HOME") {
-        let p = Path::new(&home).join(".cache/kiln/moto-venv/bin/moto_server");
-        if p.is_file() {
-            return Some(p);
-        }
-    }
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|d| d.join("moto_server")).find(|p| {
-        // A pyenv shim exists even when no Python version has moto: ask it.
-        p.is_file()
-            && Command::new(p)
-                .arg("--help")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
-    })
-}
+pub use kiln_testing::moto::{ACCESS_KEY, SECRET_KEY};
 
 /// Images moto serves instead of its bundled list (`MOTO_AMIS_PATH`): two Ubuntu focal builds
 /// by Canonical, of different dates, and a newer impostor with the same name in another account.
@@ -59,53 +21,24 @@ pub const AMIS: &str = r#"[
  {"ami_id":"ami-0focal0000000instore","owner_id":"099720109477","name":"ubuntu/images/hvm-instance/ubuntu-focal-20.04-amd64-server-20240301","creation_date":"2024-03-01T10:00:00.000Z","state":"available","public":true,"root_device_type":"instance-store","root_device_name":"/dev/sda1","architecture":"x86_64","virtualization_type":"hvm","hypervisor":"xen","image_type":"machine","platform":null,"description":"instance store","image_location":"amazon/ubuntu-focal-is","sriov":"simple"}
 ]"#;
 
-/// A running `moto_server` on 127.0.0.1, killed by PID when dropped.
+/// moto's server with [`AMIS`] (kiln_testing's, killed by PID when dropped).
 pub struct Moto {
-    child: Child,
+    server: kiln_testing::moto::Moto,
     pub url: String,
-    _dir: tempfile::TempDir,
 }
 
 impl Moto {
     /// Starts moto, or returns `None` (after saying why) when it is not installed and
     /// KILN_REQUIRE_TOOLS is not 1.
     pub fn start() -> Option<Moto> {
-        let Some(server) = find_moto_server() else {
-            if require_tools() {
-                panic!("moto_server not found and KILN_REQUIRE_TOOLS=1: {INSTALL}");
-            }
-            eprintln!("SKIP: moto_server not found: {INSTALL}");
-            return None;
-        };
-        let dir = tempfile::tempdir().expect("temp dir");
-        let amis = dir.path().join("amis.json");
-        std::fs::write(&amis, AMIS).expect("write amis.json");
-        let log_path = dir.path().join("moto.log");
-        let log = std::fs::File::create(&log_path).expect("moto log");
-        let port = free_port();
-        let mut cmd = Command::new(&server);
-        cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .env("MOTO_AMIS_PATH", &amis)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log fd"))
-            .stderr(log);
-        die_with_parent(&mut cmd);
-        let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {}: {e}", server.display()));
-        let mut moto = Moto { child, url: format!("http://127.0.0.1:{port}"), _dir: dir };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Ok(Some(status)) = moto.child.try_wait() {
-                panic!(
-                    "moto_server exited ({status}) before answering:\n{}",
-                    std::fs::read_to_string(&log_path).unwrap_or_default()
-                );
-            }
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() && get_ok(port, "/moto-api/") {
-                return Some(moto);
-            }
-            assert!(Instant::now() < deadline, "moto_server did not answer within 60 s");
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        let server = kiln_testing::moto::Moto::start(AMIS)?;
+        Some(Moto { url: server.url.clone(), server })
+    }
+
+    /// The server's PID.
+    #[allow(dead_code)]
+    pub fn pid(&self) -> u32 {
+        self.server.pid()
     }
 
     /// A configuration whose every service is this moto, with the documented example keys.
@@ -122,41 +55,6 @@ impl Moto {
         }
         l.load().expect("config")
     }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// If the test process dies without unwinding, the kernel kills the server too.
-fn die_with_parent(cmd: &mut Command) {
-    use std::os::unix::process::CommandExt;
-    // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
-    unsafe {
-        cmd.pre_exec(|| {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            Ok(())
-        });
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
-}
-
-/// A blocking `GET` that is true on a 200 answer.
-fn get_ok(port: u16, path: &str) -> bool {
-    use std::io::{Read, Write};
-    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return false };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-    if s.write_all(format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").as_bytes()).is_err() {
-        return false;
-    }
-    let mut buf = [0u8; 16];
-    s.read(&mut buf).is_ok_and(|n| buf[..n].starts_with(b"HTTP/1.0 200") || buf[..n].starts_with(b"HTTP/1.1 200"))
 }
 
 /// Collects every call the client reports.

@@ -6,6 +6,7 @@
 mod builds;
 mod interp;
 mod parse;
+mod secret_reader;
 mod structure;
 mod vars;
 
@@ -119,10 +120,17 @@ pub fn load_source(file: Arc<SourceFile>, opts: &LoadOptions, render: Renderer) 
             check_min_version(v, span.clone(), &mut diags);
         }
         builds::check_references(&raw, &mut diags);
+        // {{aws_secretsmanager}} reads through the data sources, when the loader has them.
+        let reader = opts
+            .data_sources
+            .clone()
+            .zip(root.span.clone())
+            .map(|(ds, span)| Arc::new(secret_reader::SecretReader::new(ds, span)));
         let base = Context {
             env: opts.env.clone(),
             template_dir: template_dir(&file.path),
             now: Some(opts.now()),
+            secrets: reader.clone().map(|r| r as Arc<dyn kiln_gotmpl::SecretReader>),
             ..Context::default()
         };
         let values = vars::resolve(&raw.variables, opts, &base, render, &mut t.files, &mut diags);
@@ -143,6 +151,9 @@ pub fn load_source(file: Arc<SourceFile>, opts: &LoadOptions, render: Renderer) 
             }
             let ctx = Context { user, ..base };
             t.builds = builds::builds(&raw, &ctx, render, &mut diags);
+        }
+        if let Some(r) = &reader {
+            t.sensitive_values.extend(r.values_read());
         }
     } else {
         for v in &raw.variables {

@@ -1,6 +1,7 @@
 //! The steps of `amazon-ebs`, in the order the build runs them (see [`super::EbsBuilder::steps`]).
 
 mod access;
+mod connect;
 mod image;
 mod instance;
 mod key_pair;
@@ -10,6 +11,7 @@ mod publish;
 mod source_ami;
 
 pub use access::{StepAuthorizeAccess, StepSecurityGroup};
+pub use connect::StepConnect;
 pub use image::{StepCopyImage, StepCreateImage, StepDeregisterAmi};
 pub use instance::{StepInstanceAddress, StepModifyInstance, StepRunInstance, StepStopInstance};
 pub use key_pair::StepKeyPair;

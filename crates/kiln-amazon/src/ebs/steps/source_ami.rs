@@ -4,8 +4,8 @@
 use kiln_core::step::Step;
 use kiln_core::{async_trait, Error, Result, RunContext};
 
-use crate::client::{DescribeImages, Filter, Image};
-use crate::common::aws_error;
+use crate::client::Image;
+use crate::common::find_image;
 use crate::ebs::State;
 
 pub struct StepSourceAmi;
@@ -19,36 +19,11 @@ impl Step<State> for StepSourceAmi {
     async fn run(&self, state: &mut State, ctx: &RunContext) -> Result<()> {
         let s = state.settings.clone();
         let run = &s.run;
-        let mut input = DescribeImages::default();
-        if let Some(id) = run.source_ami.as_deref().filter(|i| !i.is_empty()) {
-            input.image_ids.push(id.to_string());
-        }
-        let mut most_recent = false;
-        if let Some(f) = &run.source_ami_filter {
-            input.owners = f.owners.clone();
-            input.filters = f.filters.iter().map(|(k, v)| Filter::new(k, [v])).collect();
-            most_recent = f.most_recent;
-        }
-        let mut images = state.ec2.describe_images(&input).await.map_err(|e| aws_error(e, "Error querying AMI"))?;
-        if images.is_empty() {
-            return Err(Error::new(format!(
-                "No AMI was found matching {} in {}",
-                describe_query(&input),
-                state.region
-            )));
-        }
-        if images.len() > 1 && !most_recent {
-            let names: Vec<String> = images.iter().take(5).map(|i| format!("{} ({})", i.image_id, i.name)).collect();
-            return Err(Error::new(format!(
-                "Your query returned more than one result. Please try a more specific search, or set most_recent to true. Found {}: {}{}",
-                images.len(),
-                names.join(", "),
-                if images.len() > 5 { ", …" } else { "" }
-            )));
-        }
-        // ISO 8601 dates sort as strings; an image without a date is the oldest.
-        images.sort_by(|a, b| a.creation_date.cmp(&b.creation_date).then_with(|| a.image_id.cmp(&b.image_id)));
-        let Some(image) = images.pop() else { return Err(Error::new("No AMI was found")) };
+        let ids: Vec<String> = run.source_ami.iter().filter(|i| !i.is_empty()).cloned().collect();
+        let filter = run.source_ami_filter.as_ref();
+        let input = find_image::query(&ids, filter);
+        let most_recent = filter.is_some_and(|f| f.most_recent);
+        let image = find_image::find_image(&state.ec2, &input, most_recent, "source_ami_filter").await?;
         ctx.ui.message(format!("Found Image ID: {}", image.image_id));
         check_networking(state, &image)?;
         set_build_data(state, &image);
@@ -59,20 +34,6 @@ impl Step<State> for StepSourceAmi {
         }
         Ok(())
     }
-}
-
-/// The query in words, for "nothing matched": owners, ids and each filter.
-fn describe_query(input: &DescribeImages) -> String {
-    let mut parts = Vec::new();
-    if !input.image_ids.is_empty() {
-        parts.push(format!("source_ami {}", input.image_ids.join(", ")));
-    }
-    if !input.filters.is_empty() || !input.owners.is_empty() {
-        let filters: Vec<String> =
-            input.filters.iter().map(|f| format!("{} = {:?}", f.name, f.values.join(","))).collect();
-        parts.push(format!("source_ami_filter {{ owners [{}], {} }}", input.owners.join(", "), filters.join(", ")));
-    }
-    parts.join(" and ")
 }
 
 /// ENA and SR-IOV need an HVM image (Packer's check).

@@ -7,7 +7,7 @@ use kiln_amazon::client::{DescribeBy, Ec2Client, LaunchPermission};
 use kiln_amazon::ebs::BUILDER_ID;
 use kiln_core::{Builder, RunContext};
 
-use super::{config, print_calls, run, Inventory, Opts, Probe, Seen};
+use super::{config, inventory, print_calls, run, Inventory, Opts, Probe, Seen};
 use crate::support::{HttpServer, Moto};
 
 /// Packer 1.6.6's amazon-ebs made 26 EC2 calls for this template against moto (DEPENDENCIES.md §5).
@@ -16,7 +16,7 @@ const PACKER_CALLS: usize = 26;
 #[tokio::test]
 async fn whole_build_with_communicator_none() {
     let Some(moto) = Moto::start() else { return };
-    let before = Inventory::take(&moto).await;
+    let before = inventory(&moto).await;
     // The template of DEPENDENCIES.md §5 (communicator none), with a fixed name.
     let node = config(
         &moto,
@@ -63,21 +63,21 @@ async fn whole_build_with_communicator_none() {
         }
     }
 
-    let added = Inventory::take(&moto).await.added_since(&before);
+    let added = inventory(&moto).await.added_since(&before);
     assert!(added.instances.is_empty() && added.key_pairs.is_empty() && added.groups.is_empty(), "{added:#?}");
     assert!(added.volumes.is_empty(), "{added:#?}");
     assert_eq!(added.images.len(), 2, "{added:#?}");
 
     // The artifact's destroy deregisters both AMIs and deletes their snapshots.
     artifact.destroy().unwrap();
-    let left = Inventory::take(&moto).await.added_since(&before);
+    let left = inventory(&moto).await.added_since(&before);
     assert_eq!(left, Inventory::default(), "after destroy");
 }
 
 #[tokio::test]
 async fn descriptions_tags_and_permissions_everywhere() {
     let Some(moto) = Moto::start() else { return };
-    let before = Inventory::take(&moto).await;
+    let before = inventory(&moto).await;
     let node = config(
         &moto,
         r#""ami_name": "kiln {{ .SourceAMIName }}", "ami_description": "from {{ .SourceAMI }} in {{ .BuildRegion }}",
@@ -130,7 +130,7 @@ async fn descriptions_tags_and_permissions_everywhere() {
     ] {
         assert!(text.contains(line), "missing {line:?} in\n{text}");
     }
-    let added = Inventory::take(&moto).await.added_since(&before);
+    let added = inventory(&moto).await.added_since(&before);
     assert!(added.instances.is_empty() && added.groups.is_empty() && added.volumes.is_empty(), "{added:#?}");
     artifact.destroy().unwrap();
 }
@@ -152,7 +152,7 @@ fn single_rule(seen: &Seen) -> (&str, i32, i32, Vec<String>) {
 #[tokio::test]
 async fn temporary_group_lets_in_one_address() {
     let Some(moto) = Moto::start() else { return };
-    let before = Inventory::take(&moto).await;
+    let before = inventory(&moto).await;
     let checkip = HttpServer::start(Arc::new(|_req, _i| (200, "198.51.100.23\n".to_string()))).await;
 
     // Public address: kiln's public address as the lookup service sees it, /32.
@@ -218,14 +218,14 @@ async fn temporary_group_lets_in_one_address() {
     r.artifact().destroy().unwrap();
     assert_eq!(single_rule(&seen.unwrap()).3, ["198.51.100.23/32"]);
 
-    let added = Inventory::take(&moto).await.added_since(&before);
+    let added = inventory(&moto).await.added_since(&before);
     assert_eq!(added, Inventory::default(), "keys, groups, instances and AMIs all gone");
 }
 
 #[tokio::test]
 async fn no_public_address_stops_the_build_and_says_what_to_set() {
     let Some(moto) = Moto::start() else { return };
-    let before = Inventory::take(&moto).await;
+    let before = inventory(&moto).await;
     let checkip = HttpServer::start(Arc::new(|_req, _i| (503, "unavailable".to_string()))).await;
     let (r, seen) =
         probe_run(&moto, r#""ami_name": "kiln-sg-nolookup", "ssh_interface": "public_ip""#, Some(checkip.url.clone()))
@@ -236,23 +236,48 @@ async fn no_public_address_stops_the_build_and_says_what_to_set() {
     assert!(e.contains("set temporary_security_group_source_cidrs"), "{e}");
     assert!(seen.is_none(), "stopped before connecting");
     assert!(!r.actions().contains(&"AuthorizeSecurityGroupIngress".to_string()), "never opened to anyone");
-    assert_eq!(Inventory::take(&moto).await.added_since(&before), Inventory::default());
+    assert_eq!(inventory(&moto).await.added_since(&before), Inventory::default());
 }
 
+/// `Builder::run` connects over SSH (to `ssh_host`, here a port where nothing answers): the
+/// connect step retries until `ssh_timeout`, the build fails with Packer's message, and its
+/// cleanups leave nothing in moto.
 #[tokio::test]
-async fn builder_run_refuses_ssh_until_the_connect_step_is_wired() {
+async fn builder_run_connects_and_a_failed_connect_cleans_up() {
     let Some(moto) = Moto::start() else { return };
-    let node = config(&moto, r#""ami_name": "kiln-ssh", "ssh_username": "ubuntu""#);
-    let mut b = kiln_amazon::ebs::EbsBuilder::default();
+    let before = inventory(&moto).await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let node = config(
+        &moto,
+        &format!(
+            r#""ami_name": "kiln-ssh", "ssh_username": "ubuntu", "ssh_host": "127.0.0.1", "ssh_port": {closed},
+               "ssh_timeout": "2s""#
+        ),
+    );
+    let mut b = kiln_amazon::ebs::EbsBuilder::default().with_env(kiln_amazon::client::Env::from_vars::<&str, &str>([]));
     b.prepare(&node, &kiln_core::BuildInfo::default()).unwrap();
+    let renderer = kiln_core::event::MemoryRenderer::default();
     let ctx = RunContext {
-        ui: kiln_core::Ui::new(Box::new(kiln_core::event::MemoryRenderer::default())),
+        ui: kiln_core::Ui::new(Box::new(renderer.clone())),
         cancel: kiln_core::Cancel::new(),
         info: Arc::new(kiln_core::BuildInfo::default()),
     };
+    let start = std::time::Instant::now();
     let e = match b.run(&ctx, Arc::new(kiln_core::component::NoProvisioners)).await {
         Err(e) => e,
-        Ok(_) => panic!("ran without a connect step"),
+        Ok(_) => panic!("connected to a closed port"),
     };
-    assert!(e.message.contains("not wired"), "{e}");
+    assert!(e.message.contains(&format!("Timeout waiting for SSH on 127.0.0.1:{closed}")), "{e}");
+    assert!(start.elapsed() < std::time::Duration::from_secs(60), "took {:?}", start.elapsed());
+    let said: Vec<String> = renderer
+        .events()
+        .into_iter()
+        .filter_map(|ev| match ev {
+            kiln_core::event::Event::Say { text, .. } => Some(text),
+            _ => None,
+        })
+        .collect();
+    assert!(said.iter().any(|t| t == "Using ssh communicator to connect: 127.0.0.1"), "{said:?}");
+    assert!(said.iter().any(|t| t == "Waiting for SSH to become available..."), "{said:?}");
+    assert_eq!(inventory(&moto).await.added_since(&before), Inventory::default());
 }

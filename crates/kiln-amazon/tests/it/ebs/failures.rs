@@ -5,7 +5,7 @@ use kiln_amazon::ebs::State;
 use kiln_core::step::Step;
 use kiln_core::{async_trait, RunContext};
 
-use super::{config, index_of, run, Inventory, Opts};
+use super::{config, index_of, inventory, run, Inventory, Opts};
 use crate::support::Moto;
 
 /// A step that fails (for failures after a given step).
@@ -38,7 +38,7 @@ impl Step<State> for CancelHere {
 #[tokio::test]
 async fn no_matching_source_ami_names_the_filter() {
     let Some(moto) = Moto::start() else { return };
-    let before = Inventory::take(&moto).await;
+    let before = inventory(&moto).await;
     let mut node = config(&moto, r#""ami_name": "kiln-nosource", "communicator": "none""#);
     node = kiln_template::testing::json_node(
         "t.json",
@@ -54,7 +54,7 @@ async fn no_matching_source_ami_names_the_filter() {
     );
     assert!(e.ends_with("in us-east-1"), "{e}");
     assert_eq!(r.actions(), ["DescribeImages", "DescribeImages"], "nothing made");
-    assert_eq!(Inventory::take(&moto).await.added_since(&before), Inventory::default());
+    assert_eq!(inventory(&moto).await.added_since(&before), Inventory::default());
 }
 
 #[tokio::test]
@@ -70,14 +70,14 @@ async fn taken_ami_name_stops_before_anything_is_made_unless_forced() {
         })
         .await
         .unwrap();
-    let before = Inventory::take(&moto).await;
+    let before = inventory(&moto).await;
     let node = config(&moto, r#""ami_name": "kiln-taken", "ami_regions": ["us-west-2"], "communicator": "none""#);
     let r = run(&node, Opts::default()).await;
     let e = r.error();
     assert!(e.contains(&format!("AMI Name: 'kiln-taken' is used by an existing AMI: {old} (in us-west-2)")), "{e}");
     assert!(e.contains("force_deregister"), "{e}");
     assert_eq!(r.actions(), ["DescribeImages", "DescribeImages"], "checked both regions, made nothing");
-    assert_eq!(Inventory::take(&moto).await.added_since(&before), Inventory::default());
+    assert_eq!(inventory(&moto).await.added_since(&before), Inventory::default());
 
     // With force_deregister the old one goes and the build goes on.
     let node = config(
@@ -104,7 +104,7 @@ async fn taken_ami_name_stops_before_anything_is_made_unless_forced() {
 #[tokio::test]
 async fn a_failure_after_the_copies_removes_them_all() {
     let Some(moto) = Moto::start() else { return };
-    let before = Inventory::take(&moto).await;
+    let before = inventory(&moto).await;
     let node = config(
         &moto,
         r#""ami_name": "kiln-fail-late", "ami_regions": ["us-west-2"], "ami_users": ["111122223333"],
@@ -126,7 +126,7 @@ async fn a_failure_after_the_copies_removes_them_all() {
     ] {
         assert!(text.contains(line), "missing {line:?}");
     }
-    assert_eq!(Inventory::take(&moto).await.added_since(&before), Inventory::default());
+    assert_eq!(inventory(&moto).await.added_since(&before), Inventory::default());
 }
 
 #[tokio::test]
@@ -148,7 +148,7 @@ async fn cancelling_at_any_point_leaves_nothing() {
         ("while the AMI is shared", Opts { cancel_after: Some("ModifyImageAttribute"), ..Opts::default() }),
     ];
     for (i, (what, opts)) in cases.into_iter().enumerate() {
-        let before = Inventory::take(&moto).await;
+        let before = inventory(&moto).await;
         let node =
             config(&moto, &format!("\"ami_name\": \"kiln-cancel-{i}\", \"ami_users\": [\"111122223333\"], {base}"));
         let r = run(&node, opts).await;
@@ -157,7 +157,7 @@ async fn cancelling_at_any_point_leaves_nothing() {
             Ok(_) => panic!("{what}: not cancelled\n{}", r.transcript()),
         };
         assert!(e.cancelled, "{what}: {e}\n{}", r.transcript());
-        let left = Inventory::take(&moto).await.added_since(&before);
+        let left = inventory(&moto).await.added_since(&before);
         assert_eq!(left, Inventory::default(), "{what}: left behind\n{}", r.transcript());
         println!("cancelled {what}: {} calls, nothing left ({})", r.calls.len(), r.actions().join(" "));
     }

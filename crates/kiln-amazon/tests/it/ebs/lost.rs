@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::Notify;
 
-use super::{config, run, Inventory, Opts};
+use super::{config, inventory, run, Inventory, Opts};
 use crate::support::{read_request, Moto};
 
 /// A proxy to moto that holds the answer to one action for a long time, and says when that
@@ -66,7 +66,7 @@ impl Drop for SlowProxy {
 async fn resources_whose_answer_was_lost_are_found_and_removed() {
     let Some(moto) = Moto::start() else { return };
     for action in ["CreateSecurityGroup", "RunInstances", "CreateImage", "CopyImage"] {
-        let before = Inventory::take(&moto).await;
+        let before = inventory(&moto).await;
         let proxy = SlowProxy::start(moto.url.clone(), action, Duration::from_secs(40)).await;
         let node = config(
             &moto,
@@ -91,7 +91,7 @@ async fn resources_whose_answer_was_lost_are_found_and_removed() {
             Ok(_) => panic!("{action}: not cancelled"),
         };
         assert!(e.cancelled, "{action}: {e}");
-        let left = Inventory::take(&moto).await.added_since(&before);
+        let left = inventory(&moto).await.added_since(&before);
         assert_eq!(left, Inventory::default(), "{action}: left behind\n{}", r.transcript());
         let text = r.transcript();
         let cleanups: Vec<&str> = text.lines().filter_map(|l| l.split_once("Cleaning up: ").map(|(_, c)| c)).collect();

@@ -7,12 +7,9 @@ mod failures;
 mod lost;
 mod options;
 
-use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
-use kiln_amazon::client::{
-    CallReport, DescribeBy, DescribeImages, DescribeInstances, Ec2Client, Instance, IpPermission,
-};
+use kiln_amazon::client::{CallReport, DescribeBy, Ec2Client, Instance, IpPermission};
 use kiln_amazon::ebs::{EbsBuilder, State};
 use kiln_config::node::Node;
 use kiln_core::event::{Event, MemoryRenderer};
@@ -143,70 +140,11 @@ pub fn index_of(name: &str) -> usize {
         .unwrap_or_else(|| panic!("no step {name}"))
 }
 
-/// What moto holds that a build could leave behind.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Inventory {
-    /// Instances not terminated.
-    pub instances: BTreeSet<String>,
-    pub key_pairs: BTreeSet<String>,
-    pub groups: BTreeSet<String>,
-    /// `region/ami-…` of the caller's images.
-    pub images: BTreeSet<String>,
-    /// `region/snap-…` of the caller's snapshots.
-    pub snapshots: BTreeSet<String>,
-    /// `region/vol-…`.
-    pub volumes: BTreeSet<String>,
-}
+pub use kiln_amazon::inventory::Inventory;
 
-impl Inventory {
-    pub async fn take(moto: &Moto) -> Inventory {
-        let mut inv = Inventory::default();
-        for region in REGIONS {
-            let ec2 = Ec2Client::new(&moto.config(region, None));
-            for i in ec2.describe_instances(&DescribeInstances::default()).await.unwrap() {
-                if i.state.name != "terminated" {
-                    inv.instances.insert(format!("{region}/{}/{}", i.instance_id, i.state.name));
-                }
-            }
-            inv.key_pairs
-                .extend(ec2.describe_key_pairs(&[]).await.unwrap().into_iter().map(|k| format!("{region}/{k}")));
-            let groups = ec2.describe_security_groups(&DescribeBy::default()).await.unwrap();
-            inv.groups.extend(groups.into_iter().map(|g| format!("{region}/{}/{}", g.group_id, g.group_name)));
-            let mine = DescribeImages { owners: vec!["self".into()], ..DescribeImages::default() };
-            inv.images.extend(
-                ec2.describe_images(&mine).await.unwrap().into_iter().map(|i| format!("{region}/{}", i.image_id)),
-            );
-            let snaps = DescribeBy { names: vec!["self".into()], ..DescribeBy::default() };
-            inv.snapshots.extend(
-                ec2.describe_snapshots(&snaps)
-                    .await
-                    .unwrap()
-                    .into_iter()
-                    .map(|s| format!("{region}/{}", s.snapshot_id)),
-            );
-            inv.volumes.extend(
-                ec2.describe_volumes(&DescribeBy::default())
-                    .await
-                    .unwrap()
-                    .into_iter()
-                    .map(|v| format!("{region}/{}", v.volume_id)),
-            );
-        }
-        inv
-    }
-
-    /// What is in `self` and was not in `before`.
-    pub fn added_since(&self, before: &Inventory) -> Inventory {
-        let diff = |a: &BTreeSet<String>, b: &BTreeSet<String>| a.difference(b).cloned().collect();
-        Inventory {
-            instances: diff(&self.instances, &before.instances),
-            key_pairs: diff(&self.key_pairs, &before.key_pairs),
-            groups: diff(&self.groups, &before.groups),
-            images: diff(&self.images, &before.images),
-            snapshots: diff(&self.snapshots, &before.snapshots),
-            volumes: diff(&self.volumes, &before.volumes),
-        }
-    }
+/// What moto holds in [`REGIONS`].
+pub async fn inventory(moto: &Moto) -> Inventory {
+    Inventory::take(&Ec2Client::new(&moto.config("us-east-1", None)), &REGIONS).await.expect("inventory")
 }
 
 /// Prints the calls as a numbered list, for the comparison with Packer.

@@ -3,7 +3,7 @@
 
 use kiln_amazon::client::{DescribeBy, Ec2Client, Filter};
 
-use super::{config, run, Inventory, Opts, Probe};
+use super::{config, inventory, run, Inventory, Opts, Probe};
 use crate::support::Moto;
 
 fn amis_of(id: &str) -> Vec<(String, String)> {
@@ -13,7 +13,7 @@ fn amis_of(id: &str) -> Vec<(String, String)> {
 #[tokio::test]
 async fn spot_instance_through_a_one_time_request() {
     let Some(moto) = Moto::start() else { return };
-    let before = Inventory::take(&moto).await;
+    let before = inventory(&moto).await;
     let (probe, seen) = Probe::new(&moto);
     let node = config(
         &moto,
@@ -27,13 +27,13 @@ async fn spot_instance_through_a_one_time_request() {
     assert_eq!(seen.instance.tags.get("bid").map(String::as_str), Some("auto"), "spot_tags on the instance");
     assert!(!r.actions().contains(&"StopInstances".to_string()), "a one-time spot instance is not stopped");
     artifact.destroy().unwrap();
-    assert_eq!(Inventory::take(&moto).await.added_since(&before), Inventory::default());
+    assert_eq!(inventory(&moto).await.added_since(&before), Inventory::default());
 }
 
 #[tokio::test]
 async fn encrypt_boot_replaces_the_build_region_ami_with_an_encrypted_copy() {
     let Some(moto) = Moto::start() else { return };
-    let before = Inventory::take(&moto).await;
+    let before = inventory(&moto).await;
     let node = config(
         &moto,
         r#""ami_name": "kiln-encrypted", "encrypt_boot": true, "kms_key_id": "alias/kiln",
@@ -53,16 +53,16 @@ async fn encrypt_boot_replaces_the_build_region_ami_with_an_encrypted_copy() {
         assert_eq!(image.name, "kiln-encrypted", "{region}");
         assert_eq!(image.tags.get("enc").map(String::as_str), Some("yes"), "{region}");
     }
-    let added = Inventory::take(&moto).await.added_since(&before);
+    let added = inventory(&moto).await.added_since(&before);
     assert_eq!(added.images.len(), 2, "the intermediary AMI is gone: {added:#?}");
     artifact.destroy().unwrap();
-    assert_eq!(Inventory::take(&moto).await.added_since(&before), Inventory::default());
+    assert_eq!(inventory(&moto).await.added_since(&before), Inventory::default());
 }
 
 #[tokio::test]
 async fn skip_save_build_region_keeps_only_the_copies() {
     let Some(moto) = Moto::start() else { return };
-    let before = Inventory::take(&moto).await;
+    let before = inventory(&moto).await;
     let node = config(
         &moto,
         r#""ami_name": "kiln-copies-only", "skip_save_build_region": true, "ami_regions": ["us-west-2"], "communicator": "none""#,
@@ -70,7 +70,7 @@ async fn skip_save_build_region_keeps_only_the_copies() {
     let r = run(&node, Opts::default()).await;
     let artifact = r.artifact();
     assert!(artifact.id().starts_with("us-west-2:ami-") && !artifact.id().contains(','), "{}", artifact.id());
-    let added = Inventory::take(&moto).await.added_since(&before);
+    let added = inventory(&moto).await.added_since(&before);
     assert!(added.images.iter().all(|i| i.starts_with("us-west-2/")) && added.images.len() == 1, "{added:#?}");
     artifact.destroy().unwrap();
 }
