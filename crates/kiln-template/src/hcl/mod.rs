@@ -47,9 +47,8 @@ impl Loaded {
     pub fn eval_str(&self, text: &str) -> Result<Value, Diagnostic> {
         let file = SourceFile::new("<console>", text);
         let expr = hcl_edit::parser::parse_expr(text).map_err(|e| {
-            let off = e.location().offset().min(text.len());
             Diagnostic::error(format!("invalid expression: {}", e.message().lines().next().unwrap_or("")))
-                .at(Span::new(&file, off, off + 1))
+                .at(Span::at_char(&file, e.location().offset()))
         })?;
         eval::eval(&expr, &Scope::new(&file, &self.ctx)).map_err(|e| *e)
     }
@@ -72,10 +71,10 @@ pub fn load_with_scope(path: &Path, opts: &LoadOptions) -> Result<Loaded, Diagno
     let mut template = Template::new(TemplateKind::Hcl, path);
     let mut parsed = Vec::new();
     for p in &tpl_paths {
-        let text = match std::fs::read_to_string(p) {
+        let text = match kiln_config::limits::read_source(p, "the template") {
             Ok(t) => t,
             Err(e) => {
-                diags.push(Diagnostic::error(format!("cannot read {}: {e}", p.display())));
+                diags.push(e);
                 continue;
             }
         };

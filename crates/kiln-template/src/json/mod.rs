@@ -35,7 +35,7 @@ pub fn load_with(path: &Path, opts: &LoadOptions, render: Renderer) -> Result<Te
 
 /// A template file's text. Invalid UTF-8 is replaced, as Go's decoder does, rather than refused.
 pub fn read_text(path: &Path) -> Result<String, Diagnostic> {
-    let bytes = std::fs::read(path).map_err(|e| {
+    let bytes = kiln_config::limits::read_input(path).map_err(|e| {
         Diagnostic::error(format!("cannot read the template {}: {e}", path.display()))
             .with_help("check the path and that the file is readable")
     })?;

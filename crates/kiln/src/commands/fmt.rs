@@ -9,7 +9,6 @@ use super::Command;
 use crate::args::{flag, FlagKind, Parsed};
 use crate::ui::Ui;
 use kiln_template::{Diagnostics, SourceFile};
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 pub const COMMAND: Command = Command {
@@ -66,7 +65,7 @@ fn run(ui: &mut Ui, p: Parsed) -> u8 {
     let mut unformatted = false;
     for path in files {
         let name = path.to_string_lossy().into_owned();
-        let src = match std::fs::read(&path).map(String::from_utf8) {
+        let src = match kiln_config::limits::read_input(&path).map(String::from_utf8) {
             Ok(Ok(s)) => s,
             Ok(Err(_)) => {
                 errors.push(format!("Error: {name} is not valid UTF-8 text\n"));
@@ -114,11 +113,17 @@ fn run(ui: &mut Ui, p: Parsed) -> u8 {
 
 /// `-`: standard input to standard output (the formatted text, or the diff with `-diff`).
 fn stdin(ui: &mut Ui, opts: &Options) -> u8 {
-    let mut src = String::new();
-    if let Err(e) = std::io::stdin().read_to_string(&mut src) {
-        ui.err(&format!("Error: cannot read standard input: {e}\n"));
-        return 1;
-    }
+    let src = match kiln_config::limits::read_bounded(std::io::stdin()).map(String::from_utf8) {
+        Ok(Ok(s)) => s,
+        Ok(Err(_)) => {
+            ui.err("Error: standard input is not valid UTF-8 text\n");
+            return 1;
+        }
+        Err(e) => {
+            ui.err(&format!("Error: cannot read standard input: {e}\n"));
+            return 1;
+        }
+    };
     let file = SourceFile::new("<stdin>", src.clone());
     let out = match kiln_tools::fmt::format(&src, &file) {
         Ok(out) => out,
