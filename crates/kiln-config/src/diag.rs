@@ -118,11 +118,21 @@ pub struct Diagnostic {
     pub span: Option<Span>,
     /// What to do ("did you mean \"ssh_username\"?").
     pub help: Option<String>,
+    /// The sensitive values known where the diagnostic was made: its rendering masks them
+    /// (summary, snippet, detail and help alike).
+    pub masker: Option<Arc<crate::mask::Masker>>,
 }
 
 impl Diagnostic {
     pub fn error(summary: impl Into<String>) -> Diagnostic {
-        Diagnostic { severity: Severity::Error, summary: summary.into(), detail: None, span: None, help: None }
+        Diagnostic {
+            severity: Severity::Error,
+            summary: summary.into(),
+            detail: None,
+            span: None,
+            help: None,
+            masker: None,
+        }
     }
 
     pub fn warning(summary: impl Into<String>) -> Diagnostic {
@@ -151,6 +161,14 @@ impl Diagnostic {
         self
     }
 
+    /// Masks `masker`'s values wherever this diagnostic is shown.
+    pub fn masked(mut self, masker: &Arc<crate::mask::Masker>) -> Diagnostic {
+        if !masker.is_empty() {
+            self.masker = Some(Arc::clone(masker));
+        }
+        self
+    }
+
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
     }
@@ -168,6 +186,18 @@ impl fmt::Display for Diagnostic {
     ///    = help: add a comma after the previous item
     /// ```
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut text = String::new();
+        self.render(&mut text)?;
+        match &self.masker {
+            Some(m) => f.write_str(&m.mask(&text)),
+            None => f.write_str(&crate::mask::show_hidden(&text)),
+        }
+    }
+}
+
+impl Diagnostic {
+    fn render(&self, f: &mut String) -> fmt::Result {
+        use std::fmt::Write;
         let label = match self.severity {
             Severity::Error => "Error",
             Severity::Warning => "Warning",
@@ -208,6 +238,14 @@ const SNIPPET_CHARS: usize = 160;
 /// Returns the text, the column and the marker width within it. Control and bidirectional
 /// characters are shown escaped, so a line cannot rewrite the terminal or reorder its text.
 fn snippet_window(line: &str, col: usize, width: usize) -> (String, usize, usize) {
+    // The marker is as wide as what is shown under it (a hidden secret shows as the mask,
+    // whatever its length).
+    let marked: String = line.chars().skip(col.saturating_sub(1)).take(width).collect();
+    let width = if marked.is_empty() {
+        width
+    } else {
+        escape_controls(&crate::mask::show_hidden(&marked), true).chars().count().max(1)
+    };
     let total = line.chars().count();
     let (first, cut_left) = if total <= SNIPPET_CHARS {
         (0, false)
@@ -223,13 +261,14 @@ fn snippet_window(line: &str, col: usize, width: usize) -> (String, usize, usize
         out.push('…');
         new_col += 1;
     }
-    out.push_str(&escape_controls(&shown, true));
+    out.push_str(&escape_controls(&crate::mask::show_hidden(&shown), true));
     if cut_right {
         out.push('…');
     }
     // Escapes widen the text before the column: line the caret up with the escaped text.
     let before: String = line.chars().skip(first).take(col.saturating_sub(1 + first)).collect();
-    new_col += escape_controls(&before, true).chars().count() - before.chars().count();
+    let shown_before = escape_controls(&crate::mask::show_hidden(&before), true).chars().count();
+    new_col = (new_col + shown_before).saturating_sub(before.chars().count()).max(1);
     let width = width.min(SNIPPET_CHARS);
     (out, new_col, width)
 }

@@ -26,6 +26,7 @@ fn main() -> ExitCode {
     // An output still being written on another thread (an interrupted compress) is not left
     // half-written behind.
     kiln_core::output::remove_partials();
+    kiln_core::private_temp::remove_dir();
     ExitCode::from(code)
 }
 

@@ -223,3 +223,115 @@ fn parallel_runs_appending_to_one_manifest_lose_no_entry() {
         .collect();
     assert!(stray.is_empty(), "{stray:?}");
 }
+
+#[test]
+fn inline_scripts_are_private_and_leave_nothing_behind() {
+    let d = TempDir::new("private");
+    let tmp = d.0.join("tmp");
+    std::fs::create_dir_all(&tmp).expect("mkdir");
+    d.file(
+        "t.json",
+        br#"{"builders": [{"type": "null", "communicator": "none"}],
+             "provisioners": [{"type": "shell-local",
+               "inline": ["stat -c 'modes %a' \"$0\"", "stat -c 'modes %a' \"$(dirname \"$0\")\"", "echo \"dir $(dirname \"$0\")\""]}]}"#,
+    );
+    let tmp_s = tmp.to_string_lossy().into_owned();
+    let (code, out, err) = kiln_env(&d, &["build", "t.json"], &[("TMPDIR", &tmp_s)], "");
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(out.matches("modes 700").count(), 2, "{out}");
+    // Not a predictable name directly in the shared temporary folder.
+    assert!(!out.contains(&format!("dir {tmp_s}\n")), "{out}");
+    let left: Vec<_> = std::fs::read_dir(&tmp).expect("ls").filter_map(|e| e.ok()).map(|e| e.file_name()).collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+#[test]
+fn multi_line_and_short_secrets_are_masked_without_mangling_output() {
+    let d = TempDir::new("mask");
+    d.file(
+        "t.pkr.hcl",
+        br#"
+variable "key" {
+  sensitive = true
+  default   = "-----BEGIN KEY-----\nMIIEowIBAAKCAQEAfirst\nsecondLINEofTheKey42\n-----END KEY-----\n"
+}
+variable "pw" {
+  sensitive = true
+  default   = "a"
+}
+source "null" "n" { communicator = "none" }
+build {
+  sources = ["source.null.n"]
+  provisioner "shell-local" {
+    inline = ["printf '%s' '${var.key}'", "echo password is ${var.pw}"]
+  }
+}
+"#,
+    );
+    for extra in [&[][..], &["-machine-readable"][..]] {
+        let mut args = extra.to_vec();
+        args.extend(["build", "t.pkr.hcl"]);
+        let (code, out, err) = kiln(&d, &args);
+        assert_eq!(code, 0, "{out}{err}");
+        assert!(!out.contains("MIIEowIBAAKCAQEAfirst") && !out.contains("secondLINEofTheKey42"), "{out}");
+        assert!(out.contains("password is <sensitive>"), "{out}");
+        // The letter `a` is kept in kiln's own words.
+        assert!(out.contains("finished after") || out.contains("finished"), "{out}");
+        assert!(out.contains("artifact") || out.contains("Artifacts") || out.contains("null"), "{out}");
+    }
+}
+
+#[test]
+fn function_errors_do_not_quote_sensitive_values() {
+    let d = TempDir::new("maskerr");
+    d.file(
+        "t.pkr.hcl",
+        br#"
+variable "pw" {
+  sensitive = true
+  default   = "hunter2hunter2"
+}
+locals {
+  n = tonumber(var.pw)
+  f = file(var.pw)
+}
+source "null" "n" { communicator = "none" }
+build { sources = ["source.null.n"] }
+"#,
+    );
+    for cmd in ["validate", "build"] {
+        let (code, out, err) = kiln(&d, &[cmd, "t.pkr.hcl"]);
+        assert_eq!(code, 1, "{out}{err}");
+        assert!(!err.contains("hunter2") && !out.contains("hunter2"), "{cmd}: {err}");
+        assert!(err.contains("<sensitive>"), "{cmd}: {err}");
+    }
+    // A value given on the command line that fails to convert is masked too.
+    d.file(
+        "u.pkr.hcl",
+        br#"
+variable "port" {
+  type      = number
+  sensitive = true
+}
+source "null" "n" { communicator = "none" }
+build { sources = ["source.null.n"] }
+"#,
+    );
+    let (code, _, err) = kiln(&d, &["validate", "-var", "port=opensesame99", "u.pkr.hcl"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(!err.contains("opensesame99"), "{err}");
+}
+
+#[test]
+fn hard_coded_credential_warning_does_not_reveal_the_length() {
+    let d = TempDir::new("hardcoded");
+    d.file(
+        "t.json",
+        br#"{"builders": [{"type": "null", "communicator": "ssh", "ssh_host": "h", "ssh_username": "u", "ssh_password": "abc"}]}"#,
+    );
+    let (_, out, err) = kiln(&d, &["validate", "t.json"]);
+    let all = out + &err;
+    assert!(all.contains("hard-coded credential"), "{all}");
+    assert!(!all.contains("\"***\"") && !all.contains("\"abc\""), "{all}");
+    assert!(all.contains("<sensitive>"), "{all}");
+}

@@ -185,7 +185,13 @@ pub fn load_with_scope(path: &Path, opts: &LoadOptions) -> Result<Loaded, Diagno
 
     let diags = dedup(diags);
     if diags.iter().any(Diagnostic::is_error) {
-        return Err(Diagnostics(diags));
+        // A sensitive variable's value as given, also when it could not be converted.
+        for d in var_decls.iter().filter(|d| d.sensitive) {
+            let env = opts.env.get(&format!("PKR_VAR_{}", d.name));
+            let cli = opts.vars.iter().filter(|(n, _)| *n == d.name).map(|(_, v)| v);
+            template.sensitive_values.extend(cli.chain(env).cloned());
+        }
+        return Err(Diagnostics(crate::secrets::mask_diagnostics(diags, &template.sensitive_values)));
     }
     template.warnings = diags;
     Ok(Loaded { template, ctx })

@@ -158,7 +158,7 @@ pub fn load_source(file: Arc<SourceFile>, opts: &LoadOptions, render: Renderer) 
     t.sensitive_values.sort();
     t.sensitive_values.dedup();
     if diags.has_errors() {
-        return Err(diags);
+        return Err(Diagnostics(secrets::mask_diagnostics(diags.0, &t.sensitive_values)));
     }
     t.warnings = diags.0;
     Ok(t)

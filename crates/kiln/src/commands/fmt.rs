@@ -235,24 +235,22 @@ fn system_diff(old: &str, new: &str, name: &str) -> Option<String> {
     use std::sync::atomic::{AtomicUsize, Ordering};
     static COUNTER: AtomicUsize = AtomicUsize::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let base = std::env::temp_dir().join(format!("kiln-fmt-{}-{n}", std::process::id()));
-    let (a, b) = (base.with_extension("old"), base.with_extension("new"));
     let result = (|| {
-        std::fs::write(&a, old).ok()?;
-        std::fs::write(&b, new).ok()?;
+        use kiln_core::private_temp::TempFile;
+        let old_file = TempFile::create(&format!("fmt-{n}.old"), old.as_bytes(), 0o600).ok()?;
+        let new_file = TempFile::create(&format!("fmt-{n}.new"), new.as_bytes(), 0o600).ok()?;
+        let (a, b) = (old_file.path(), new_file.path());
         let out = std::process::Command::new("diff")
             .arg(format!("--label=old/{name}"))
             .arg(format!("--label=new/{name}"))
             .arg("-u")
-            .arg(&a)
-            .arg(&b)
+            .arg(a)
+            .arg(b)
             .output()
             .ok()?;
         // diff exits 1 when the files differ; anything else is trouble.
         (out.status.code() == Some(1)).then(|| String::from_utf8(out.stdout).ok()).flatten()
     })();
-    let _ = std::fs::remove_file(&a);
-    let _ = std::fs::remove_file(&b);
     result
 }
 
