@@ -202,7 +202,7 @@ impl Diagnostic {
             Severity::Error => "Error",
             Severity::Warning => "Warning",
         };
-        writeln!(f, "{label}: {}", self.summary)?;
+        writeln!(f, "{label}: {}", message_text(&self.summary))?;
         if let Some(span) = &self.span {
             let (line, col) = span.line_col();
             let gutter = line.to_string().len();
@@ -218,15 +218,35 @@ impl Diagnostic {
             writeln!(f, "{pad} | {lead}{}", "^".repeat(width))?;
         }
         if let Some(detail) = &self.detail {
-            for l in detail.lines() {
+            for l in message_text(detail).lines() {
                 writeln!(f, "  {l}")?;
             }
         }
         if let Some(help) = &self.help {
-            writeln!(f, "  help: {help}")?;
+            writeln!(f, "  help: {}", message_text(help))?;
         }
         Ok(())
     }
+}
+
+/// How many characters of one line of a message are shown: a message that quotes a huge value
+/// shows its start.
+const MESSAGE_LINE_CHARS: usize = 1000;
+
+/// A summary, detail or help as printed: each line with control and bidirectional characters
+/// escaped (names and values quoted in it come from the template) and cut to
+/// [`MESSAGE_LINE_CHARS`].
+fn message_text(text: &str) -> String {
+    let line = |l: &str| {
+        let cut = l.char_indices().nth(MESSAGE_LINE_CHARS).map(|(i, _)| i);
+        let shown = escape_controls(&l[..cut.unwrap_or(l.len())], true);
+        if cut.is_some() {
+            format!("{shown}…")
+        } else {
+            shown
+        }
+    };
+    text.split('\n').map(|l| line(l.trim_end_matches('\r'))).collect::<Vec<_>>().join("\n")
 }
 
 /// How many characters of a source line a snippet shows at most: a minified file's one huge line
@@ -444,6 +464,16 @@ mod tests {
         assert!(!d.contains('\u{1b}') && !d.contains('\u{202e}'), "{d:?}");
         assert!(d.contains("a\\u{1b}[2J\\u{202e}Z = 1"), "{d}");
         assert_eq!(char_pos(&d, 2, 'Z'), char_pos(&d, 3, '^'), "{d}");
+    }
+
+    #[test]
+    fn messages_escape_controls_and_cut_huge_lines() {
+        let d = Diagnostic::error(format!("unknown variable \"a\u{1b}[31m\u{202e}b\"\nsecond {}", "v".repeat(5000)))
+            .with_help("x\u{7}");
+        let text = d.to_string();
+        assert!(text.contains("unknown variable \"a\\u{1b}[31m\\u{202e}b\""), "{text}");
+        assert!(text.contains("help: x\\u{7}"), "{text}");
+        assert!(text.len() < 1200, "{}", text.len());
     }
 
     fn char_pos(text: &str, line: usize, c: char) -> Option<usize> {

@@ -335,3 +335,16 @@ fn hard_coded_credential_warning_does_not_reveal_the_length() {
     assert!(!all.contains("\"***\"") && !all.contains("\"abc\""), "{all}");
     assert!(all.contains("<sensitive>"), "{all}");
 }
+
+#[test]
+fn only_and_except_that_match_nothing_say_so() {
+    let d = TempDir::new("only");
+    d.file("t.json", br#"{"builders": [{"type": "null", "name": "web", "communicator": "none"}]}"#);
+    let (code, out, err) = kiln(&d, &["build", "-only=wbe", "t.json"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let all = out + &err;
+    assert!(all.contains("-only=wbe matches no build; the builds are: web"), "{all}");
+    assert!(all.contains("did you mean -only=web?"), "{all}");
+    let (_, out, err) = kiln(&d, &["validate", "-except=nope", "t.json"]);
+    assert!((out + &err).contains("-except=nope matches no build"));
+}
