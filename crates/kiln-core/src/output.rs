@@ -246,6 +246,9 @@ mod tests {
         let _ = std::fs::remove_dir_all(&d);
     }
 
+    /// `remove_partials` acts on the whole process: the tests that make output files take turns.
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
     fn dir(tag: &str) -> PathBuf {
         let d = std::env::temp_dir().join(format!("kiln-output-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&d);
@@ -262,6 +265,7 @@ mod tests {
 
     #[test]
     fn output_files_are_created_at_commit_and_never_partial() {
+        let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
         let d = dir("commit");
         let target = d.join("out.bin");
         let mut a = OutputFile::create(&target, false, &[] as &[&Path]).unwrap();
@@ -284,6 +288,7 @@ mod tests {
 
     #[test]
     fn symlinks_are_replaced_and_inputs_are_protected() {
+        let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
         let d = dir("symlink");
         let victim = d.join("victim");
         std::fs::write(&victim, "precious").unwrap();
@@ -306,6 +311,7 @@ mod tests {
 
     #[test]
     fn partials_are_removed_at_exit() {
+        let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
         let d = dir("partials");
         let mut o = OutputFile::create(&d.join("big"), false, &[] as &[&Path]).unwrap();
         o.file().write_all(b"half").unwrap();

@@ -348,3 +348,27 @@ fn only_and_except_that_match_nothing_say_so() {
     let (_, out, err) = kiln(&d, &["validate", "-except=nope", "t.json"]);
     assert!((out + &err).contains("-except=nope matches no build"));
 }
+
+#[test]
+fn compress_after_artifice_keeps_the_users_files_unless_told() {
+    let d = TempDir::new("artifice");
+    d.file("mine.txt", b"the user's own file");
+    let t = |keep: &str| {
+        format!(
+            r#"{{"builders": [{{"type": "file", "content": "x", "target": "out.txt"}}],
+                "post-processors": [[{{"type": "artifice", "files": ["mine.txt"]}},
+                                     {{"type": "compress", "output": "mine.tar.gz"{keep}}}]]}}"#
+        )
+    };
+    d.file("t.json", t("").as_bytes());
+    let (code, out, err) = kiln(&d, &["build", "t.json"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(d.0.join("mine.txt").exists(), "artifice's input was deleted: {out}");
+    assert!(d.0.join("mine.tar.gz").exists());
+    std::fs::remove_file(d.0.join("mine.tar.gz")).expect("rm");
+    d.file("t.json", t(r#", "keep_input_artifact": false"#).as_bytes());
+    let (code, out, err) = kiln(&d, &["build", "-force", "t.json"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(!d.0.join("mine.txt").exists());
+    assert!(out.contains("Deleting the input artifact of") && out.contains("mine.txt"), "{out}");
+}
