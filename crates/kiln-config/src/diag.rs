@@ -53,8 +53,21 @@ pub struct Span {
 }
 
 impl Span {
+    /// The span of bytes `start..end` of `file`. This is the one way to make a span from byte
+    /// offsets a parser reported: both ends are clamped to the file and moved back to a character
+    /// boundary, so a span can always be sliced, whatever offset a parser gives.
     pub fn new(file: &Arc<SourceFile>, start: usize, end: usize) -> Span {
-        Span { file: Arc::clone(file), start, end: end.max(start) }
+        let start = clamp_to_char_boundary(&file.text, start);
+        let end = clamp_to_char_boundary(&file.text, end).max(start);
+        Span { file: Arc::clone(file), start, end }
+    }
+
+    /// The span of the one character at byte `offset` (which may fall inside it), empty at the
+    /// end of the file: where a parser stopped.
+    pub fn at_char(file: &Arc<SourceFile>, offset: usize) -> Span {
+        let start = clamp_to_char_boundary(&file.text, offset);
+        let len = file.text[start..].chars().next().map_or(0, char::len_utf8);
+        Span { file: Arc::clone(file), start, end: start + len }
     }
 
     /// 1-based line and column of the start.
@@ -105,11 +118,21 @@ pub struct Diagnostic {
     pub span: Option<Span>,
     /// What to do ("did you mean \"ssh_username\"?").
     pub help: Option<String>,
+    /// The sensitive values known where the diagnostic was made: its rendering masks them
+    /// (summary, snippet, detail and help alike).
+    pub masker: Option<Arc<crate::mask::Masker>>,
 }
 
 impl Diagnostic {
     pub fn error(summary: impl Into<String>) -> Diagnostic {
-        Diagnostic { severity: Severity::Error, summary: summary.into(), detail: None, span: None, help: None }
+        Diagnostic {
+            severity: Severity::Error,
+            summary: summary.into(),
+            detail: None,
+            span: None,
+            help: None,
+            masker: None,
+        }
     }
 
     pub fn warning(summary: impl Into<String>) -> Diagnostic {
@@ -138,6 +161,14 @@ impl Diagnostic {
         self
     }
 
+    /// Masks `masker`'s values wherever this diagnostic is shown.
+    pub fn masked(mut self, masker: &Arc<crate::mask::Masker>) -> Diagnostic {
+        if !masker.is_empty() {
+            self.masker = Some(Arc::clone(masker));
+        }
+        self
+    }
+
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
     }
@@ -155,35 +186,134 @@ impl fmt::Display for Diagnostic {
     ///    = help: add a comma after the previous item
     /// ```
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut text = String::new();
+        self.render(&mut text)?;
+        match &self.masker {
+            Some(m) => f.write_str(&m.mask(&text)),
+            None => f.write_str(&crate::mask::show_hidden(&text)),
+        }
+    }
+}
+
+impl Diagnostic {
+    fn render(&self, f: &mut String) -> fmt::Result {
+        use std::fmt::Write;
         let label = match self.severity {
             Severity::Error => "Error",
             Severity::Warning => "Warning",
         };
-        writeln!(f, "{label}: {}", self.summary)?;
+        writeln!(f, "{label}: {}", message_text(&self.summary))?;
         if let Some(span) = &self.span {
             let (line, col) = span.line_col();
             let gutter = line.to_string().len();
             let pad = " ".repeat(gutter);
             writeln!(f, "{pad}--> {}:{line}:{col}", span.path().display())?;
             writeln!(f, "{pad} |")?;
-            let text = span.file.line_text(line);
-            writeln!(f, "{line} | {text}")?;
             let (end_line, end_col) = span.file.line_col(span.end);
             let width = if end_line == line && end_col > col { end_col - col } else { 1 };
+            let (text, col, width) = snippet_window(span.file.line_text(line), col, width);
+            writeln!(f, "{line} | {text}")?;
             // Keep tabs in the marker line so the caret lines up under tab-indented text.
             let lead: String = text.chars().take(col - 1).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
             writeln!(f, "{pad} | {lead}{}", "^".repeat(width))?;
         }
         if let Some(detail) = &self.detail {
-            for l in detail.lines() {
+            for l in message_text(detail).lines() {
                 writeln!(f, "  {l}")?;
             }
         }
         if let Some(help) = &self.help {
-            writeln!(f, "  help: {help}")?;
+            writeln!(f, "  help: {}", message_text(help))?;
         }
         Ok(())
     }
+}
+
+/// How many characters of one line of a message are shown: a message that quotes a huge value
+/// shows its start.
+const MESSAGE_LINE_CHARS: usize = 1000;
+
+/// A summary, detail or help as printed: each line with control and bidirectional characters
+/// escaped (names and values quoted in it come from the template) and cut to
+/// [`MESSAGE_LINE_CHARS`].
+fn message_text(text: &str) -> String {
+    let line = |l: &str| {
+        let cut = l.char_indices().nth(MESSAGE_LINE_CHARS).map(|(i, _)| i);
+        let shown = escape_controls(&l[..cut.unwrap_or(l.len())], true);
+        if cut.is_some() {
+            format!("{shown}…")
+        } else {
+            shown
+        }
+    };
+    text.split('\n').map(|l| line(l.trim_end_matches('\r'))).collect::<Vec<_>>().join("\n")
+}
+
+/// How many characters of a source line a snippet shows at most: a minified file's one huge line
+/// must not be printed whole.
+const SNIPPET_CHARS: usize = 160;
+
+/// The part of `line` a snippet shows: the whole line when it is short, else a window of
+/// [`SNIPPET_CHARS`] characters around 1-based column `col`, with `…` where text was cut.
+/// Returns the text, the column and the marker width within it. Control and bidirectional
+/// characters are shown escaped, so a line cannot rewrite the terminal or reorder its text.
+fn snippet_window(line: &str, col: usize, width: usize) -> (String, usize, usize) {
+    // The marker is as wide as what is shown under it (a hidden secret shows as the mask,
+    // whatever its length).
+    let marked: String = line.chars().skip(col.saturating_sub(1)).take(width).collect();
+    let width = if marked.is_empty() {
+        width
+    } else {
+        escape_controls(&crate::mask::show_hidden(&marked), true).chars().count().max(1)
+    };
+    let total = line.chars().count();
+    let (first, cut_left) = if total <= SNIPPET_CHARS {
+        (0, false)
+    } else {
+        let first = col.saturating_sub(1 + SNIPPET_CHARS / 2).min(total - SNIPPET_CHARS);
+        (first, first > 0)
+    };
+    let shown: String = line.chars().skip(first).take(SNIPPET_CHARS).collect();
+    let cut_right = first + SNIPPET_CHARS < total;
+    let mut out = String::new();
+    let mut new_col = col - first;
+    if cut_left {
+        out.push('…');
+        new_col += 1;
+    }
+    out.push_str(&escape_controls(&crate::mask::show_hidden(&shown), true));
+    if cut_right {
+        out.push('…');
+    }
+    // Escapes widen the text before the column: line the caret up with the escaped text.
+    let before: String = line.chars().skip(first).take(col.saturating_sub(1 + first)).collect();
+    let shown_before = escape_controls(&crate::mask::show_hidden(&before), true).chars().count();
+    new_col = (new_col + shown_before).saturating_sub(before.chars().count()).max(1);
+    let width = width.min(SNIPPET_CHARS);
+    (out, new_col, width)
+}
+
+/// `text` with control characters (except tab, when `keep_tab`) and Unicode bidirectional
+/// formatting characters written as `\u{…}` escapes: text from a template or a value, printed
+/// in a message, cannot move the cursor or reorder what the terminal shows.
+pub fn escape_controls(text: &str, keep_tab: bool) -> String {
+    if !text.chars().any(|c| needs_escape(c, keep_tab)) {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if needs_escape(c, keep_tab) {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn needs_escape(c: char, keep_tab: bool) -> bool {
+    (c.is_control() && !(keep_tab && c == '\t'))
+        || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 /// Several diagnostics, in the order they were found. Loaders collect as many as they can in one
@@ -301,6 +431,53 @@ mod tests {
         assert_eq!(f.line_col(2), (1, 2));
         assert_eq!(f.line_col(9), (2, 3));
         assert_eq!(f.line_col(999), (2, 4));
+    }
+
+    #[test]
+    fn spans_from_any_offset_are_safe() {
+        // A parser offset inside a multi-byte character must never be sliced as is.
+        let f = SourceFile::new("u", "b= --tt?-\u{490}");
+        let inside = f.text.len() - 1;
+        let s = Span::new(&f, inside, inside + 1);
+        assert!(f.text.is_char_boundary(s.start) && f.text.is_char_boundary(s.end));
+        assert_eq!(Span::at_char(&f, inside).text(), "\u{490}");
+        assert_eq!(Span::at_char(&f, 999).text(), "");
+        let d = Diagnostic::error("bad").at(Span::new(&f, inside, 999)).to_string();
+        assert!(d.contains("1:10"), "{d}");
+    }
+
+    #[test]
+    fn long_lines_show_a_window_around_the_column() {
+        let mut line = "x".repeat(1_000_000);
+        line.replace_range(500_000..500_001, "!");
+        let f = SourceFile::new("big.json", line);
+        let d = Diagnostic::error("bad").at(Span::new(&f, 500_000, 500_001)).to_string();
+        assert!(d.len() < 1000, "snippet of {} bytes", d.len());
+        assert!(d.contains("1:500001"), "{d}");
+        assert_eq!(char_pos(&d, 2, '!'), char_pos(&d, 3, '^'), "{d}");
+    }
+
+    #[test]
+    fn control_and_bidi_characters_are_escaped_in_snippets() {
+        let f = SourceFile::new("t", "a\u{1b}[2J\u{202e}Z = 1");
+        let d = Diagnostic::error("bad").at(Span::new(&f, 8, 9)).to_string();
+        assert!(!d.contains('\u{1b}') && !d.contains('\u{202e}'), "{d:?}");
+        assert!(d.contains("a\\u{1b}[2J\\u{202e}Z = 1"), "{d}");
+        assert_eq!(char_pos(&d, 2, 'Z'), char_pos(&d, 3, '^'), "{d}");
+    }
+
+    #[test]
+    fn messages_escape_controls_and_cut_huge_lines() {
+        let d = Diagnostic::error(format!("unknown variable \"a\u{1b}[31m\u{202e}b\"\nsecond {}", "v".repeat(5000)))
+            .with_help("x\u{7}");
+        let text = d.to_string();
+        assert!(text.contains("unknown variable \"a\\u{1b}[31m\\u{202e}b\""), "{text}");
+        assert!(text.contains("help: x\\u{7}"), "{text}");
+        assert!(text.len() < 1200, "{}", text.len());
+    }
+
+    fn char_pos(text: &str, line: usize, c: char) -> Option<usize> {
+        text.lines().nth(line)?.chars().position(|x| x == c)
     }
 
     #[test]

@@ -5,6 +5,8 @@
 //! - [`node`]: the spanned configuration tree ([`Node`]) a component decodes;
 //! - [`decode`]: the serde decoder over that tree, as lenient as Packer's, reporting every error;
 //! - [`golang`]: Go's duration and bool rules that templates inherit;
+//! - [`limits`]: the size cap on files read and values computed, and the one bounded reader;
+//! - [`mask`]: masking sensitive values in everything kiln prints;
 //! - [`number`]: how configuration numbers are printed;
 //! - [`build`]: the runnable description of a build (builder, provisioners, post-processor
 //!   chains) the loaders produce and the runtime runs.
@@ -17,6 +19,8 @@ pub mod build;
 pub mod decode;
 pub mod diag;
 pub mod golang;
+pub mod limits;
+pub mod mask;
 pub mod node;
 pub mod number;
 

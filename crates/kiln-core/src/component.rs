@@ -94,6 +94,12 @@ pub trait Artifact: Send + Sync + fmt::Debug {
     }
     /// Deletes what the artifact is made of (when no one keeps it).
     fn destroy(&self) -> Result<()>;
+    /// Whether the artifact is made of files the user already had (artifice's `files`), not
+    /// files the build made: they are deleted only when the template asks for it explicitly
+    /// (`keep_input_artifact = false`), never by a post-processor's default.
+    fn user_files(&self) -> bool {
+        false
+    }
 }
 
 /// An artifact made of local files (or of nothing), good for most builders and post-processors.
@@ -108,6 +114,8 @@ pub struct BasicArtifact {
     pub generated: GeneratedData,
     /// Whether `destroy` deletes the files.
     pub owns_files: bool,
+    /// See [`Artifact::user_files`].
+    pub user_files: bool,
 }
 
 impl Artifact for BasicArtifact {
@@ -129,6 +137,10 @@ impl Artifact for BasicArtifact {
     fn generated_data(&self) -> GeneratedData {
         self.generated.clone()
     }
+    fn user_files(&self) -> bool {
+        self.user_files
+    }
+
     fn destroy(&self) -> Result<()> {
         if self.owns_files {
             for f in &self.files {

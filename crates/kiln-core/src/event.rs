@@ -6,6 +6,8 @@ use std::io::Write;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::SystemTime;
 
+use kiln_config::mask::Masker;
+
 /// One thing to show the user.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
@@ -33,14 +35,11 @@ pub enum Event {
 }
 
 impl Event {
-    fn mask(&mut self, secrets: &[String]) {
-        let m = |s: &mut String| {
-            for secret in secrets {
-                if !secret.is_empty() && s.contains(secret.as_str()) {
-                    *s = s.replace(secret.as_str(), "<sensitive>");
-                }
-            }
-        };
+    fn mask(&mut self, secrets: &Masker) {
+        if secrets.is_empty() {
+            return;
+        }
+        let m = |s: &mut String| *s = secrets.mask(s);
         match self {
             Event::Start { builds } => builds.iter_mut().for_each(m),
             Event::Say { text, .. }
@@ -86,7 +85,7 @@ impl Asker for StdinAsker {
 
 struct Inner {
     renderer: Box<dyn Renderer>,
-    secrets: RwLock<Vec<String>>,
+    secrets: RwLock<Masker>,
     log: Option<Mutex<Box<dyn Write + Send>>>,
     asker: Box<dyn Asker>,
     /// One question at a time, whatever the number of parallel builds.
@@ -106,7 +105,7 @@ impl Ui {
         Ui {
             inner: Arc::new(Inner {
                 renderer,
-                secrets: RwLock::new(Vec::new()),
+                secrets: RwLock::new(Masker::default()),
                 log: None,
                 asker: Box::new(StdinAsker),
                 ask_lock: tokio::sync::Mutex::new(()),
@@ -120,7 +119,7 @@ impl Ui {
         Ui {
             inner: Arc::new(Inner {
                 renderer,
-                secrets: RwLock::new(Vec::new()),
+                secrets: RwLock::new(Masker::default()),
                 log: log.map(Mutex::new),
                 asker,
                 ask_lock: tokio::sync::Mutex::new(()),
@@ -137,13 +136,11 @@ impl Ui {
         self.build.as_deref()
     }
 
-    /// Registers values that must never be shown; they print as `<sensitive>`.
+    /// Registers values that must never be shown; they print as `<sensitive>`
+    /// (rules in [`kiln_config::mask`]).
     pub fn add_secrets<I: IntoIterator<Item = String>>(&self, secrets: I) {
         if let Ok(mut s) = self.inner.secrets.write() {
-            s.extend(secrets.into_iter().filter(|v| !v.is_empty()));
-            // Longest first, so a secret containing another is masked whole.
-            s.sort_by_key(|v| std::cmp::Reverse(v.len()));
-            s.dedup();
+            s.add(secrets);
         }
     }
 

@@ -18,6 +18,7 @@ pub mod hook;
 pub mod late;
 pub mod output;
 pub mod prepare;
+pub mod private_temp;
 pub mod progress;
 pub mod registry;
 pub mod render;

@@ -88,9 +88,14 @@ pub fn copy_file_with_progress(
     dst: &std::path::Path,
     progress: &Progress,
 ) -> std::io::Result<u64> {
+    copy_with_progress(src, &mut std::fs::File::create(dst)?, progress)
+}
+
+/// Copies the local file `src` into `dst` reporting progress (blocking; run it off the runtime).
+pub fn copy_with_progress(src: &std::path::Path, dst: &mut std::fs::File, progress: &Progress) -> std::io::Result<u64> {
     use std::io::{Read, Write};
     let mut r = std::fs::File::open(src)?;
-    let mut w = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(dst)?);
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, dst);
     let mut buf = vec![0u8; 1 << 20];
     let mut total = 0;
     loop {

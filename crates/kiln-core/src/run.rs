@@ -77,7 +77,7 @@ pub fn prepare_builds(
 ) -> (Vec<PreparedBuild>, Vec<Diagnostic>, Diagnostics) {
     let selected = crate::select::select_builds(builds, &settings.only, &settings.except);
     let mut errors = Diagnostics::new();
-    let mut warnings = Vec::new();
+    let mut warnings = crate::select::unmatched(builds, &settings.only, &settings.except);
     let mut prepared = Vec::new();
     for b in selected {
         match prepare_build(reg, b, &build_info(b, &settings.options)) {

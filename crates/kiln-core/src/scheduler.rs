@@ -233,8 +233,14 @@ async fn post_process(
                     true
                 }
                 Some(user) => user,
+                // Files the user had before the build are not the post-processor's to delete.
+                None if prior.user_files() => true,
                 None => out.keep,
             };
+            if !keep && i > 0 && !prior.files().is_empty() {
+                // Say what goes: these may be files the user named (artifice).
+                ctx.ui.say(format!("Deleting the input artifact of {}: {}", pp.label, prior.files().join(", ")));
+            }
             if i == 0 {
                 // Other chains may still need the builder's artifact: decide at the end.
                 keep_original |= keep;

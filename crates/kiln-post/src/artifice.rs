@@ -49,6 +49,7 @@ impl PostProcessor for Artifice {
             description: crate::files_description(&files),
             files,
             owns_files: true,
+            user_files: true,
             ..BasicArtifact::default()
         };
         Ok(PostProcessed { artifact: Some(Arc::new(a)), keep: true, force_keep: false })

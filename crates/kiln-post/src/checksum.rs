@@ -198,26 +198,36 @@ impl PostProcessor for Checksum {
 }
 
 /// Appends `<hex>\t<file name>` lines for each file to each type's output file.
+///
+/// "Appends" as Packer does, but safely: the new file (the old lines, then the new ones) is
+/// written beside it and renamed over it, under a lock on its folder, so parallel builds never
+/// lose each other's lines, a symlink at the output is replaced rather than written through, and
+/// an output that is one of the files being summed is refused.
 fn write_checksums(files: &[String], kinds: &[String], outputs: &[String]) -> Result<()> {
-    let mut sinks = Vec::new();
-    for o in outputs {
+    let mut sums = Vec::new();
+    for file in files {
+        let s = hash_file(Path::new(file), kinds).map_err(|e| Error::new(format!("reading {file}: {e}")))?;
+        let name = Path::new(file).file_name().map_or_else(|| file.clone(), |n| n.to_string_lossy().into_owned());
+        sums.push((name, s));
+    }
+    for (i, o) in outputs.iter().enumerate() {
         let p = Path::new(o);
         if let Some(parent) = p.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent)?;
         }
-        let f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(p)
-            .map_err(|e| Error::new(format!("opening checksum file {o}: {e}")))?;
-        sinks.push(f);
-    }
-    for file in files {
-        let sums = hash_file(Path::new(file), kinds).map_err(|e| Error::new(format!("reading {file}: {e}")))?;
-        let name = Path::new(file).file_name().map_or_else(|| file.clone(), |n| n.to_string_lossy().into_owned());
-        for (sink, sum) in sinks.iter_mut().zip(sums) {
-            writeln!(sink, "{sum}\t{name}")?;
+        let _lock = kiln_core::output::FolderLock::acquire(p)?;
+        let mut out = kiln_core::output::OutputFile::create(p, true, files)?;
+        // Only a regular file's lines are kept; a symlink is replaced, not read through.
+        if std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_file()) {
+            let old = std::fs::read(p).map_err(|e| Error::new(format!("reading checksum file {o}: {e}")))?;
+            out.file().write_all(&old)?;
         }
+        for (name, s) in &sums {
+            if let Some(sum) = s.get(i) {
+                writeln!(out.file(), "{sum}\t{name}")?;
+            }
+        }
+        out.commit(0o644)?;
     }
     Ok(())
 }

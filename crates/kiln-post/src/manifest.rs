@@ -69,9 +69,16 @@ pub fn entry(config: &Config, info: &BuildInfo, artifact: &dyn Artifact, now: u6
     Value::Object(m)
 }
 
-/// Appends `entry` to the manifest at `path` (created when missing).
+/// Appends `entry` to the manifest at `path` (created when missing). Builds of this run take
+/// turns through `WRITE_LOCK`, other kiln processes through a lock on the manifest's folder;
+/// the new manifest replaces the old one whole (renamed into place), so no entry is lost and
+/// no reader sees half a file.
 pub fn append(path: &Path, entry: Value, run_uuid: &str) -> Result<()> {
     let _guard = WRITE_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
+    let _lock = kiln_core::output::FolderLock::acquire(path)?;
     let mut doc = match std::fs::read_to_string(path) {
         Ok(text) if !text.trim().is_empty() => serde_json::from_str::<Value>(&text).map_err(|e| {
             Error::new(format!("the manifest {} is not valid JSON ({e}); move it away", path.display()))
@@ -90,10 +97,10 @@ pub fn append(path: &Path, entry: Value, run_uuid: &str) -> Result<()> {
     }
     obj.insert("last_run_uuid".into(), json!(run_uuid));
     let text = serde_json::to_string_pretty(&doc).map_err(|e| Error::new(e.to_string()))?;
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)?;
-    }
-    std::fs::write(path, text).map_err(|e| Error::new(format!("writing manifest {}: {e}", path.display())))
+    let mut out = kiln_core::output::OutputFile::create(path, true, &[] as &[&Path])?;
+    std::io::Write::write_all(out.file(), text.as_bytes())
+        .map_err(|e| Error::new(format!("writing manifest {}: {e}", path.display())))?;
+    out.commit(0o644)
 }
 
 #[async_trait]

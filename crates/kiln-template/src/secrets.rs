@@ -4,7 +4,8 @@
 //! that holds a literal string rather than a variable reference is reported with a warning that
 //! names the place and the option, never the value. The values themselves go into the
 //! template's `sensitive_values`, and [`mask_file`] gives a copy of the source whose snippets
-//! show asterisks instead, so no diagnostic about that file can print them.
+//! show `<sensitive>` instead (whatever the value's length), so no diagnostic about that file can
+//! print them.
 
 use std::sync::Arc;
 
@@ -53,6 +54,13 @@ pub fn scan_hardcoded(node: &Node, component: &str) -> Vec<Diagnostic> {
         .collect()
 }
 
+/// `diags` rendered with `values` masked: errors a loader returns quote values (a function's
+/// "cannot convert ..."), sensitive ones included.
+pub fn mask_diagnostics(diags: Vec<Diagnostic>, values: &[String]) -> Vec<Diagnostic> {
+    let masker = Arc::new(kiln_config::mask::Masker::new(values));
+    diags.into_iter().map(|d| d.masked(&masker)).collect()
+}
+
 /// The hard-coded credential values in `node`, for `sensitive_values`.
 pub fn hardcoded_values(node: &Node) -> Vec<String> {
     found(node).into_iter().map(|(_, _, v)| v.as_str().unwrap_or_default().to_string()).collect()
@@ -86,8 +94,9 @@ fn walk<'a>(node: &'a Node, out: &mut Vec<(&'a str, Option<Span>, &'a Node)>) {
     }
 }
 
-/// A copy of `file` with the text inside each span replaced by `*`, byte for byte, so offsets,
-/// lines and the columns before each secret stay the same.
+/// A copy of `file` with the text inside each span hidden ([`kiln_config::mask::HIDDEN`], byte
+/// for byte, so offsets and lines stay the same); diagnostics show each hidden run as
+/// `<sensitive>`.
 pub fn mask_file(file: &Arc<SourceFile>, spans: &[Span]) -> Arc<SourceFile> {
     let mut bytes = file.text.clone().into_bytes();
     for s in spans {
@@ -95,7 +104,7 @@ pub fn mask_file(file: &Arc<SourceFile>, spans: &[Span]) -> Arc<SourceFile> {
         for b in &mut bytes[start..end] {
             // Keep the quotes of a JSON string so the snippet still reads as JSON.
             if *b != b'"' {
-                *b = b'*';
+                *b = kiln_config::mask::HIDDEN as u8;
             }
         }
     }
@@ -170,6 +179,8 @@ mod tests {
         assert!(!text.contains(SECRET), "{text}");
         assert!(!text.contains("AKIAIOSFODNN7EXAMPLE"), "{text}");
         assert!(text.contains("--> t.json:2:2"), "{text}");
-        assert!(text.contains("\"secret_key\": \"****"), "{text}");
+        assert!(text.contains("\"secret_key\": \"<sensitive>\","), "{text}");
+        // The snippet still points at the option.
+        assert!(text.contains(" |  ^^^^^^^^^^^^\n"), "{text}");
     }
 }

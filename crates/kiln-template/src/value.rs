@@ -44,6 +44,17 @@ impl Value {
         }
     }
 
+    /// About how many bytes the value holds (its strings, keys and a word per scalar): what the
+    /// size cap ([`kiln_config::limits`]) is checked against.
+    pub fn approx_size(&self) -> usize {
+        match self {
+            Value::String(s) => s.len(),
+            Value::List(items) => items.iter().map(|v| v.approx_size() + 8).sum(),
+            Value::Object(m) => m.iter().map(|(k, v)| k.len() + v.approx_size() + 8).sum(),
+            _ => 8,
+        }
+    }
+
     pub fn is_known(&self) -> bool {
         match self {
             Value::Unknown => false,

@@ -22,7 +22,12 @@ fn main() -> ExitCode {
         .and_then(|a| std::path::Path::new(a).file_stem().map(|s| s.to_string_lossy().into_owned()))
         .is_some_and(|s| s == "packer");
     let mut ui = Ui::new(packer_mode);
-    ExitCode::from(run(&mut ui, &argv[1..]))
+    let code = run(&mut ui, &argv[1..]);
+    // An output still being written on another thread (an interrupted compress) is not left
+    // half-written behind.
+    kiln_core::output::remove_partials();
+    kiln_core::private_temp::remove_dir();
+    ExitCode::from(code)
 }
 
 fn run(ui: &mut Ui, argv: &[String]) -> u8 {

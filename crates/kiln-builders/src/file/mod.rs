@@ -49,33 +49,34 @@ impl Step<State> for StepWriteFile {
 
     async fn run(&self, state: &mut State, ctx: &RunContext) -> Result<()> {
         let target = PathBuf::from(&self.0.target);
-        // The target is the artifact: an existing one is only replaced with -force.
-        kiln_core::output::check_output_file(&target, ctx.info.force)?;
-        if let Some(parent) = target.parent().filter(|p| !p.as_os_str().is_empty()) {
-            tokio::fs::create_dir_all(parent)
-                .await
-                .map_err(|e| Error::new(format!("creating the folder of target {}: {e}", self.0.target)))?;
-        }
+        // The target is the artifact: an existing one is only replaced with -force, never when
+        // it is the source, and is created whole (a temporary file renamed into place).
+        let inputs: Vec<&str> = self.0.source.iter().map(String::as_str).collect();
+        let mut out = kiln_core::output::OutputFile::create(&target, ctx.info.force, &inputs)?;
         match &self.0.source {
             Some(src) => {
                 ctx.ui.say(format!("Copying {src} to {}", self.0.target));
                 let size = tokio::fs::metadata(src).await.map(|m| m.len()).ok();
                 let progress = kiln_core::progress::Progress::new(&ctx.ui, format!("copying {src}"), size);
-                let (from, to) = (std::path::PathBuf::from(src), target.clone());
-                tokio::task::spawn_blocking(move || {
-                    kiln_core::progress::copy_file_with_progress(&from, &to, &progress)
+                let from = std::path::PathBuf::from(src);
+                let copied = tokio::task::spawn_blocking(move || {
+                    let r = kiln_core::progress::copy_with_progress(&from, out.file(), &progress);
+                    (out, r)
                 })
                 .await
-                .map_err(|e| Error::new(e.to_string()))?
-                .map_err(|e| Error::new(format!("copying source {src} to target {}: {e}", self.0.target)))?;
+                .map_err(|e| Error::new(e.to_string()))?;
+                out = copied.0;
+                copied.1.map_err(|e| Error::new(format!("copying source {src} to target {}: {e}", self.0.target)))?;
             }
             None => {
+                use std::io::Write;
                 let content = self.0.content.as_deref().unwrap_or("");
-                tokio::fs::write(&target, content)
-                    .await
+                out.file()
+                    .write_all(content.as_bytes())
                     .map_err(|e| Error::new(format!("writing target {}: {e}", self.0.target)))?;
             }
         }
+        out.commit(0o644)?;
         state.written = Some(target);
         Ok(())
     }

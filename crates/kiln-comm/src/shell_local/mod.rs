@@ -69,24 +69,17 @@ pub fn check(c: &Config, node: &Node) -> Result<(), Diagnostics> {
     d.into_result()
 }
 
-/// Deletes a temporary file when dropped (also when the build is cancelled mid-script).
-struct TempFile(PathBuf);
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
 /// This process's id and a counter: unique names for temporary and uploaded scripts.
 pub fn unique() -> String {
     static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     format!("{}{}", std::process::id(), N.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
 }
 
-fn temp_script(ext: Option<&str>) -> PathBuf {
+/// The name of an inline script: Packer's `packer-shell<n>`, in kiln's private temporary
+/// folder ([`kiln_core::private_temp`]).
+fn temp_script_name(ext: Option<&str>) -> String {
     let ext = ext.map(|e| format!(".{}", e.trim_start_matches('.'))).unwrap_or_default();
-    std::env::temp_dir().join(format!("packer-shell{}{ext}", unique()))
+    format!("packer-shell{}{ext}", unique())
 }
 
 /// The scripts' variables: `first`, then `environment_vars` (`KEY=value`), then `env`.
@@ -142,13 +135,16 @@ pub async fn run(c: &Config, ctx: &RunContext, extra_env: &[(String, String)]) -
     let mut _temp = None;
     let inline = c.inline.clone().or_else(|| c.command.clone().map(|x| vec![x]));
     if let Some(lines) = inline {
-        let path = temp_script(c.tempfile_extension.as_deref());
         let shebang = c.inline_shebang.as_deref().unwrap_or("/bin/sh -e");
         let body = format!("#!{shebang}\n{}\n", lines.join("\n"));
-        tokio::fs::write(&path, body).await.map_err(|e| Error::new(format!("writing {}: {e}", path.display())))?;
-        _temp = Some(TempFile(path.clone()));
-        set_executable(&path)?;
-        scripts.push(path);
+        // It holds rendered values (secrets too): private, created exclusively, owner-only.
+        let temp = kiln_core::private_temp::TempFile::create(
+            &temp_script_name(c.tempfile_extension.as_deref()),
+            body.as_bytes(),
+            0o700,
+        )?;
+        scripts.push(temp.path().to_path_buf());
+        _temp = Some(temp);
     } else {
         scripts.extend(c.script.iter().chain(c.scripts.iter().flatten()).map(PathBuf::from));
     }
@@ -172,12 +168,6 @@ pub async fn run(c: &Config, ctx: &RunContext, extra_env: &[(String, String)]) -
         }
     }
     Ok(())
-}
-
-fn set_executable(p: &std::path::Path) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755))
-        .map_err(|e| Error::new(format!("making {} executable: {e}", p.display())))
 }
 
 /// The variables Packer gives every shell-local script.

@@ -139,6 +139,7 @@ impl Builder for DockerBuilder {
                 state: state_with_data(&state.data),
                 generated: state.data.clone(),
                 owns_files: true,
+                ..BasicArtifact::default()
             }),
             Output::Discard => Arc::new(BasicArtifact {
                 builder_id: BUILDER_ID.into(),

@@ -244,10 +244,9 @@ pub(super) struct StepExport {
     pub path: String,
 }
 
-/// A file beside `path` for work in progress.
+/// A file beside `path` for work in progress, unique to this run.
 fn beside(path: &Path, tag: &str) -> PathBuf {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    path.with_file_name(format!(".{name}.{tag}.kiln-partial"))
+    kiln_core::output::temp_path_beside(path, tag)
 }
 
 #[async_trait]
@@ -290,9 +289,7 @@ impl Step<State> for StepExport {
                 normalized
             }
         };
-        tokio::fs::rename(&done, &path)
-            .await
-            .map_err(|e| Error::new(format!("writing export_path {}: {e}", self.path)))?;
+        kiln_core::output::commit(&done, &path, ctx.info.force)?;
         state.partial.clear();
         state.exported = Some(path);
         Ok(())

@@ -52,8 +52,7 @@ impl Drop for Partial {
 }
 
 fn beside(path: &Path, tag: &str) -> PathBuf {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    path.with_file_name(format!(".{name}.{tag}.kiln-partial"))
+    kiln_core::output::temp_path_beside(path, tag)
 }
 
 #[async_trait]
@@ -101,7 +100,7 @@ impl PostProcessor for DockerSave {
                 normalized
             }
         };
-        tokio::fs::rename(&done, &path).await.map_err(|e| Error::new(format!("writing {}: {e}", self.config.path)))?;
+        kiln_core::output::commit(&done, &path, ctx.info.force)?;
         ctx.ui.message(format!("Saved to: {}", self.config.path));
         Ok(PostProcessed { artifact: Some(artifact), keep: true, force_keep: false })
     }

@@ -155,12 +155,6 @@ impl Job {
     /// failed or cancelled run never leaves a half archive under the real name.
     pub fn run(&self) -> Result<String> {
         let target = Path::new(&self.target);
-        if target.exists() && !self.force {
-            return Err(Error::new(format!(
-                "output file {} already exists; remove it or run with -force to replace it",
-                self.target
-            )));
-        }
         if self.format.archive.is_none() && self.files.len() != 1 {
             return Err(Error::new(format!(
                 "{} can hold only one file, but the artifact has {}: {}; use a .tar.{} or .zip output to \
@@ -171,20 +165,17 @@ impl Job {
                 self.format.algorithm.map_or("gz", Algorithm::extension)
             )));
         }
-        if let Some(parent) = target.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|e| Error::new(format!("creating {}: {e}", parent.display())))?;
-        }
+        // A unique temporary file, removed when anything fails (or the process exits mid-write).
+        let mut out = kiln_core::output::OutputFile::create(target, self.force, &self.files)?;
         self.say_start();
-        let tmp = format!("{}.kiln-partial", self.target);
-        let r = self.write(Path::new(&tmp));
-        if let Err(e) = r {
-            let _ = std::fs::remove_file(&tmp);
+        if let Err(e) = self.write(out.file()) {
+            drop(out);
             if self.cancel.is_cancelled() {
                 return Err(Error::cancelled());
             }
             return Err(Error::new(format!("writing {}: {e}", self.target)));
         }
-        std::fs::rename(&tmp, target).map_err(|e| Error::new(format!("renaming {tmp} to {}: {e}", self.target)))?;
+        out.commit(0o644)?;
         self.ui.say(format!("Archive {} completed", self.target));
         Ok(self.target.clone())
     }
@@ -227,7 +218,7 @@ impl Job {
         v
     }
 
-    fn write(&self, tmp: &Path) -> io::Result<()> {
+    fn write(&self, file: &mut std::fs::File) -> io::Result<()> {
         let total: u64 = self.files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
         let label = format!("compressing into {}", self.target);
         let (ui, cancel) = (self.ui.clone(), self.cancel.clone());
@@ -244,10 +235,9 @@ impl Job {
             }
             Ok(())
         };
-        let mut file = std::fs::File::create(tmp)?;
         match (self.format.archive, self.format.algorithm) {
             (Some(ArchiveKind::Zip), _) => {
-                archive::write_zip(&mut file, &self.entries(true), self.level, self.mtime, &mut report)?;
+                archive::write_zip(file, &self.entries(true), self.level, self.mtime, &mut report)?;
             }
             (Some(ArchiveKind::Tar), alg) => {
                 let entries = self.entries(false);

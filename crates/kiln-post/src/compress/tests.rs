@@ -234,7 +234,40 @@ fn cancelled_job_stops_and_removes_its_partial_file() {
     let e = j.run().unwrap_err();
     assert!(e.cancelled, "{e}");
     assert!(!Path::new(&d.path("a.tar.gz")).exists());
-    assert!(!Path::new(&d.path("a.tar.gz.kiln-partial")).exists());
+    let left: Vec<_> = std::fs::read_dir(&d.0).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(left, ["a.bin"], "a partial file remains");
+}
+
+#[test]
+fn two_jobs_with_one_target_never_share_a_file() {
+    // Both start before either finishes: one writes the archive, the other fails at creation
+    // (no -force); the archive is whole.
+    let d = TempDir::new("race");
+    let a = d.file("a.bin", &data());
+    let (j1, _) = job(&d.path("a.tar.gz"), &[a.clone()], false);
+    let (j2, _) = job(&d.path("a.tar.gz"), &[a], false);
+    let (r1, r2) = std::thread::scope(|s| {
+        let h1 = s.spawn(|| j1.run());
+        let h2 = s.spawn(|| j2.run());
+        (h1.join().unwrap(), h2.join().unwrap())
+    });
+    assert!(r1.is_ok() != r2.is_ok(), "{r1:?} {r2:?}");
+    let e = r1.err().or(r2.err()).unwrap();
+    assert!(e.message.contains("already exists"), "{e}");
+    let out = std::process::Command::new("gzip").args(["-t", &d.path("a.tar.gz")]).status().unwrap();
+    assert!(out.success());
+    let left: Vec<_> = std::fs::read_dir(&d.0).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(left.len(), 2, "{left:?}");
+}
+
+#[test]
+fn an_archive_never_replaces_its_own_input() {
+    let d = TempDir::new("self");
+    let a = d.file("a.gz", &data());
+    let (j, _) = job(&d.path("a.gz"), &[a.clone()], true);
+    let e = j.run().unwrap_err();
+    assert!(e.message.contains("destroy its own input"), "{e}");
+    assert_eq!(std::fs::read(&a).unwrap(), data());
 }
 
 #[test]

@@ -58,9 +58,54 @@ pub(super) const FUNCS: &[Func] = &[
         }
         let bytes = read(a, &p)?;
         let src = String::from_utf8(bytes).map_err(|_| a.err(0, format!("contents of {p} are not valid UTF-8")))?;
+        let _guard = TemplateChain::enter(&resolve(a, &expand_home(&p)), &p).map_err(|e| a.err(0, e))?;
         (a.ctx().render_template)(&src, vars).map(Value::String).map_err(|e| format!("{p}: {e}"))
     }),
 ];
+
+/// How deep `templatefile()` calls may nest (a template that renders a template …).
+const MAX_TEMPLATE_DEPTH: usize = 16;
+
+thread_local! {
+    /// The template files being rendered on this thread, outermost first, as (file identity,
+    /// name as written). Evaluation is synchronous, so a thread-local stack is exact.
+    static TEMPLATE_CHAIN: std::cell::RefCell<Vec<(PathBuf, String)>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// One `templatefile()` being rendered; leaving the scope pops it. A template that includes
+/// itself, directly or through others, is an error naming the chain instead of a stack overflow.
+struct TemplateChain;
+
+impl TemplateChain {
+    fn enter(path: &Path, shown: &str) -> Result<TemplateChain, String> {
+        let id = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        TEMPLATE_CHAIN.with(|c| {
+            let mut chain = c.borrow_mut();
+            let names = |chain: &[(PathBuf, String)]| {
+                let mut v: Vec<&str> = chain.iter().map(|(_, n)| n.as_str()).collect();
+                v.push(shown);
+                v.join(" -> ")
+            };
+            if chain.iter().any(|(p, _)| *p == id) {
+                return Err(format!("templatefile() includes itself: {}", names(&chain)));
+            }
+            if chain.len() >= MAX_TEMPLATE_DEPTH {
+                return Err(format!(
+                    "templatefile() calls nest more than {MAX_TEMPLATE_DEPTH} deep: {}",
+                    names(&chain)
+                ));
+            }
+            chain.push((id, shown.to_string()));
+            Ok(TemplateChain)
+        })
+    }
+}
+
+impl Drop for TemplateChain {
+    fn drop(&mut self) {
+        TEMPLATE_CHAIN.with(|c| c.borrow_mut().pop());
+    }
+}
 
 fn resolve(a: &Args, p: &str) -> PathBuf {
     let path = Path::new(p);
@@ -73,7 +118,7 @@ fn resolve(a: &Args, p: &str) -> PathBuf {
 
 fn read(a: &Args, p: &str) -> Result<Vec<u8>, String> {
     let path = resolve(a, &expand_home(p));
-    std::fs::read(&path).map_err(|e| match e.kind() {
+    kiln_config::limits::read_input(&path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => a.err(0, format!("no file exists at {p}; this function works only with files that are distributed as part of the configuration source code")),
         _ => a.err(0, format!("failed to read {p}: {e}")),
     })

@@ -400,7 +400,12 @@ fn eval_for(f: &ForExpr, scope: &Scope) -> EvalResult {
     let mut list = Vec::new();
     let mut obj: std::collections::BTreeMap<String, Value> = std::collections::BTreeMap::new();
     let mut unknown = false;
+    let mut size = 0usize;
     for (k, v) in pairs {
+        // The result's size so far, checked per item: many copies of a large value stop here.
+        size = size.saturating_add(list.last().map_or(0, Value::approx_size));
+        kiln_config::limits::check_size(size)
+            .map_err(|m| err(format!("the for expression's result is too large: {m}"), span_of(scope.file, f)))?;
         let mut inner = scope.child();
         if let Some(kn) = &kname {
             inner.bind(kn, k);
@@ -575,9 +580,12 @@ fn eval_call(f: &FuncCall, scope: &Scope) -> EvalResult {
         now: scope.ctx.now,
         render_template: &render,
     };
-    crate::functions::call(name, &vals, &fctx).map_err(|m| {
-        let mut e = err(format!("error in function call {name}(): {m}"), at);
+    let v = crate::functions::call(name, &vals, &fctx).map_err(|m| {
+        let mut e = err(format!("error in function call {name}(): {m}"), at.clone());
         e.help = Some(format!("check the arguments of {name}()"));
         e
-    })
+    })?;
+    kiln_config::limits::check_size(v.approx_size())
+        .map_err(|m| err(format!("the result of {name}() is too large: {m}"), at))?;
+    Ok(v)
 }

@@ -41,8 +41,7 @@ pub(crate) fn parse(file: &Arc<SourceFile>) -> Result<(Arc<SourceFile>, Body), D
     // The rewritten text is parsed with the JSON file's name: lines match the JSON text.
     let generated = SourceFile::new(&file.path, w.out);
     let body = hcl_edit::parser::parse_body(&generated.text).map_err(|e| {
-        let off = e.location().offset().min(generated.text.len());
-        let (line, _) = generated.line_col(off);
+        let (line, _) = Span::at_char(&generated, e.location().offset()).line_col();
         let json_off = line_start(text, line);
         Diagnostic::error(format!("invalid expression in JSON syntax: {}", e.message().lines().next().unwrap_or("")))
             .at(Span::new(file, json_off, json_off + 1))

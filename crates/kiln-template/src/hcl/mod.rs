@@ -48,9 +48,8 @@ impl Loaded {
     pub fn eval_str(&self, text: &str) -> Result<Value, Diagnostic> {
         let file = SourceFile::new("<console>", text);
         let expr = hcl_edit::parser::parse_expr(text).map_err(|e| {
-            let off = e.location().offset().min(text.len());
             Diagnostic::error(format!("invalid expression: {}", e.message().lines().next().unwrap_or("")))
-                .at(Span::new(&file, off, off + 1))
+                .at(Span::at_char(&file, e.location().offset()))
         })?;
         eval::eval(&expr, &Scope::new(&file, &self.ctx)).map_err(|e| *e)
     }
@@ -73,10 +72,10 @@ pub fn load_with_scope(path: &Path, opts: &LoadOptions) -> Result<Loaded, Diagno
     let mut template = Template::new(TemplateKind::Hcl, path);
     let mut parsed = Vec::new();
     for p in &tpl_paths {
-        let text = match std::fs::read_to_string(p) {
+        let text = match kiln_config::limits::read_source(p, "the template") {
             Ok(t) => t,
             Err(e) => {
-                diags.push(Diagnostic::error(format!("cannot read {}: {e}", p.display())));
+                diags.push(e);
                 continue;
             }
         };
@@ -191,7 +190,13 @@ pub fn load_with_scope(path: &Path, opts: &LoadOptions) -> Result<Loaded, Diagno
 
     let diags = dedup(diags);
     if diags.iter().any(Diagnostic::is_error) {
-        return Err(Diagnostics(diags));
+        // A sensitive variable's value as given, also when it could not be converted.
+        for d in var_decls.iter().filter(|d| d.sensitive) {
+            let env = opts.env.get(&format!("PKR_VAR_{}", d.name));
+            let cli = opts.vars.iter().filter(|(n, _)| *n == d.name).map(|(_, v)| v);
+            template.sensitive_values.extend(cli.chain(env).cloned());
+        }
+        return Err(Diagnostics(crate::secrets::mask_diagnostics(diags, &template.sensitive_values)));
     }
     template.warnings = diags;
     Ok(Loaded { template, ctx })

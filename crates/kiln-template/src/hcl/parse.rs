@@ -74,10 +74,7 @@ fn top_level_item(text: &str, offset: usize) -> Option<(usize, usize)> {
 }
 
 fn parse_error(file: &Arc<SourceFile>, e: &hcl_edit::parser::Error) -> Diagnostic {
-    let mut offset = e.location().offset().min(file.text.len());
-    while !file.text.is_char_boundary(offset) {
-        offset -= 1;
-    }
+    let offset = Span::at_char(file, e.location().offset()).start;
     let msg = first_line(e.message());
     let x = explain(&file.text, offset, msg);
     let at = x.at.unwrap_or(offset);

@@ -48,7 +48,14 @@ pub(crate) fn eval_template(t: &Template, scope: &Scope, strip_before: bool, str
                         .with_help_box("use a conditional or coalesce() to give a fallback value"))
                     }
                     other => match other.to_template_string() {
-                        Some(s) => out.push_str(&s),
+                        Some(s) => {
+                            // Checked before the string grows: locals that each double a string
+                            // stop here, at the interpolation that crossed the cap.
+                            kiln_config::limits::check_size(out.len() + s.len()).map_err(|m| {
+                                err(format!("the string is too large: {m}"), span_of(scope.file, &i.expr))
+                            })?;
+                            out.push_str(&s)
+                        }
                         None => {
                             if !other.is_known() {
                                 unknown = true;

@@ -254,17 +254,16 @@ fn from_string(d: &VarDecl, raw: &str, origin: &str, diags: &mut Vec<Diagnostic>
     }
     let file = SourceFile::new(format!("<value for {origin}>"), raw);
     let parsed = hcl_edit::parser::parse_expr(raw);
-    let result =
-        match parsed {
-            Ok(e) => {
-                let ctx = Ctx::new(String::new(), String::new(), std::time::SystemTime::now());
-                let mut ctx = ctx;
-                ctx.vars_allowed = false;
-                eval(&e, &Scope::new(&file, &ctx)).map_err(|e| *e)
-            }
-            Err(e) => Err(Diagnostic::error(format!("{origin}: cannot parse the value: {}", e.message()))
-                .at(Span::new(&file, e.location().offset(), e.location().offset() + 1))),
-        };
+    let result = match parsed {
+        Ok(e) => {
+            let ctx = Ctx::new(String::new(), String::new(), std::time::SystemTime::now());
+            let mut ctx = ctx;
+            ctx.vars_allowed = false;
+            eval(&e, &Scope::new(&file, &ctx)).map_err(|e| *e)
+        }
+        Err(e) => Err(Diagnostic::error(format!("{origin}: cannot parse the value: {}", e.message()))
+            .at(Span::at_char(&file, e.location().offset()))),
+    };
     match result {
         Ok(v) => Some(v),
         Err(e) => {
@@ -285,13 +284,10 @@ fn read_var_file(
     files: &mut Vec<Arc<SourceFile>>,
     diags: &mut Vec<Diagnostic>,
 ) -> Vec<(String, Value, Span)> {
-    let text = match std::fs::read_to_string(path) {
+    let text = match kiln_config::limits::read_source(path, "the variable file") {
         Ok(t) => t,
         Err(e) => {
-            diags.push(
-                Diagnostic::error(format!("cannot read variable file {}: {e}", path.display()))
-                    .with_help("check the -var-file path"),
-            );
+            diags.push(e);
             return Vec::new();
         }
     };

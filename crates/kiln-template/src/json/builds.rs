@@ -34,7 +34,7 @@ pub fn check_references(raw: &Raw, diags: &mut Diagnostics) {
         }
     }
     if raw.builders.is_empty() {
-        diags.push(Diagnostic::error("the template defines no builders").with_help(
+        diags.push(Diagnostic::error("the template defines no builders").at_opt(raw.builders_at.clone()).with_help(
             "add at least one builder to \"builders\", such as { \"type\": \"null\", \"communicator\": \"none\" }",
         ));
     }

@@ -36,7 +36,7 @@ pub fn load_with(path: &Path, opts: &LoadOptions, render: Renderer) -> Result<Te
 
 /// A template file's text. Invalid UTF-8 is replaced, as Go's decoder does, rather than refused.
 pub fn read_text(path: &Path) -> Result<String, Diagnostic> {
-    let bytes = std::fs::read(path).map_err(|e| {
+    let bytes = kiln_config::limits::read_input(path).map_err(|e| {
         Diagnostic::error(format!("cannot read the template {}: {e}", path.display()))
             .with_help("check the path and that the file is readable")
     })?;
@@ -169,7 +169,7 @@ pub fn load_source(file: Arc<SourceFile>, opts: &LoadOptions, render: Renderer) 
     t.sensitive_values.sort();
     t.sensitive_values.dedup();
     if diags.has_errors() {
-        return Err(diags);
+        return Err(Diagnostics(secrets::mask_diagnostics(diags.0, &t.sensitive_values)));
     }
     t.warnings = diags.0;
     Ok(t)

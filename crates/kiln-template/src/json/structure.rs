@@ -32,6 +32,9 @@ pub struct Raw {
     pub provisioners: Vec<RawProv>,
     pub error_cleanup: Option<RawProv>,
     pub post_processors: Vec<Vec<RawPp>>,
+    /// Where the builders are (the `"builders"` key), else the template's top object: where
+    /// "the template defines no builders" points.
+    pub builders_at: Option<Span>,
 }
 
 #[derive(Debug)]
@@ -89,7 +92,7 @@ fn members(node: &Node) -> &[(Key, Node)] {
 
 /// Checks the template's structure.
 pub fn read(root: &Node, diags: &mut Diagnostics) -> Raw {
-    let mut raw = Raw::default();
+    let mut raw = Raw { builders_at: root.span.clone(), ..Raw::default() };
     if !matches!(root.kind, NodeKind::Object(_)) {
         diags.push(
             err(format!("a template must be a JSON object, found {}", root.kind_name()), root)
@@ -106,7 +109,10 @@ pub fn read(root: &Node, diags: &mut Diagnostics) -> Raw {
             }
             "variables" => raw.variables = variables(value, diags),
             "sensitive-variables" => raw.sensitive = string_list(value, "sensitive-variables", diags),
-            "builders" => raw.builders = builders(value, diags),
+            "builders" => {
+                raw.builders = builders(value, diags);
+                raw.builders_at = key.span.clone().or_else(|| value.span.clone());
+            }
             "provisioners" => match &value.kind {
                 NodeKind::Array(items) => {
                     raw.provisioners =

@@ -81,13 +81,10 @@ fn read_var_file(
     files: &mut Vec<Arc<SourceFile>>,
     diags: &mut Diagnostics,
 ) {
-    let text = match std::fs::read_to_string(path) {
+    let text = match kiln_config::limits::read_source(path, "the variable file") {
         Ok(t) => t,
         Err(e) => {
-            diags.push(
-                Diagnostic::error(format!("cannot read the variable file {}: {e}", path.display()))
-                    .with_help("check the path given to -var-file"),
-            );
+            diags.push(e);
             return;
         }
     };

@@ -71,16 +71,15 @@ fn parser_view(src: &str, tokens: &[lexer::Token]) -> String {
 /// unbalanced bracket.
 fn check_syntax(src: &str, file: &Arc<SourceFile>) -> Result<(), Diagnostics> {
     if let Err(e) = hcl_edit::parser::parse_body(src) {
-        let loc = e.location();
-        let start = loc.offset().min(src.len());
-        let end = src[start..].chars().next().map_or(start, |c| start + c.len_utf8());
         let message = e.message().trim();
         let summary = if message.is_empty() {
             "invalid HCL syntax".to_string()
         } else {
             format!("invalid HCL syntax: {message}")
         };
-        let d = Diagnostic::error(summary).at(Span::new(file, start, end)).with_help(check::help_for(message));
+        let d = Diagnostic::error(summary)
+            .at(Span::at_char(file, e.location().offset()))
+            .with_help(check::help_for(message));
         return Err(d.into());
     }
     Ok(())

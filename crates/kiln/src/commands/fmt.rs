@@ -9,7 +9,6 @@ use super::Command;
 use crate::args::{flag, FlagKind, Parsed};
 use crate::ui::Ui;
 use kiln_template::{Diagnostics, SourceFile};
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 pub const COMMAND: Command = Command {
@@ -66,7 +65,7 @@ fn run(ui: &mut Ui, p: Parsed) -> u8 {
     let mut unformatted = false;
     for path in files {
         let name = path.to_string_lossy().into_owned();
-        let src = match std::fs::read(&path).map(String::from_utf8) {
+        let src = match kiln_config::limits::read_input(&path).map(String::from_utf8) {
             Ok(Ok(s)) => s,
             Ok(Err(_)) => {
                 errors.push(format!("Error: {name} is not valid UTF-8 text\n"));
@@ -114,11 +113,17 @@ fn run(ui: &mut Ui, p: Parsed) -> u8 {
 
 /// `-`: standard input to standard output (the formatted text, or the diff with `-diff`).
 fn stdin(ui: &mut Ui, opts: &Options) -> u8 {
-    let mut src = String::new();
-    if let Err(e) = std::io::stdin().read_to_string(&mut src) {
-        ui.err(&format!("Error: cannot read standard input: {e}\n"));
-        return 1;
-    }
+    let src = match kiln_config::limits::read_bounded(std::io::stdin()).map(String::from_utf8) {
+        Ok(Ok(s)) => s,
+        Ok(Err(_)) => {
+            ui.err("Error: standard input is not valid UTF-8 text\n");
+            return 1;
+        }
+        Err(e) => {
+            ui.err(&format!("Error: cannot read standard input: {e}\n"));
+            return 1;
+        }
+    };
     let file = SourceFile::new("<stdin>", src.clone());
     let out = match kiln_tools::fmt::format(&src, &file) {
         Ok(out) => out,
@@ -230,24 +235,22 @@ fn system_diff(old: &str, new: &str, name: &str) -> Option<String> {
     use std::sync::atomic::{AtomicUsize, Ordering};
     static COUNTER: AtomicUsize = AtomicUsize::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let base = std::env::temp_dir().join(format!("kiln-fmt-{}-{n}", std::process::id()));
-    let (a, b) = (base.with_extension("old"), base.with_extension("new"));
     let result = (|| {
-        std::fs::write(&a, old).ok()?;
-        std::fs::write(&b, new).ok()?;
+        use kiln_core::private_temp::TempFile;
+        let old_file = TempFile::create(&format!("fmt-{n}.old"), old.as_bytes(), 0o600).ok()?;
+        let new_file = TempFile::create(&format!("fmt-{n}.new"), new.as_bytes(), 0o600).ok()?;
+        let (a, b) = (old_file.path(), new_file.path());
         let out = std::process::Command::new("diff")
             .arg(format!("--label=old/{name}"))
             .arg(format!("--label=new/{name}"))
             .arg("-u")
-            .arg(&a)
-            .arg(&b)
+            .arg(a)
+            .arg(b)
             .output()
             .ok()?;
         // diff exits 1 when the files differ; anything else is trouble.
         (out.status.code() == Some(1)).then(|| String::from_utf8(out.stdout).ok()).flatten()
     })();
-    let _ = std::fs::remove_file(&a);
-    let _ = std::fs::remove_file(&b);
     result
 }
 

@@ -27,8 +27,12 @@ fn run(ui: &mut Ui, p: Parsed) -> u8 {
         ));
         return 1;
     }
-    let src = match std::fs::read_to_string(template) {
-        Ok(s) => s,
+    let src = match kiln_config::limits::read_input(std::path::Path::new(&template)).map(String::from_utf8) {
+        Ok(Ok(s)) => s,
+        Ok(Err(_)) => {
+            ui.err(&format!("Error: {template} is not valid UTF-8 text\n"));
+            return 1;
+        }
         Err(e) => {
             ui.err(&format!("Error: cannot read {template}: {e}\n"));
             return 1;
@@ -49,7 +53,14 @@ fn run(ui: &mut Ui, p: Parsed) -> u8 {
             return 1;
         }
     };
-    if let Err(e) = std::fs::write(&output, hcl) {
+    // Created at once, never over a file that appeared meanwhile, nor through a symlink.
+    let written = kiln_core::output::OutputFile::create(std::path::Path::new(&output), false, &[&template]).and_then(
+        |mut out| {
+            std::io::Write::write_all(out.file(), hcl.as_bytes()).map_err(|e| kiln_core::Error::new(e.to_string()))?;
+            out.commit(0o644)
+        },
+    );
+    if let Err(e) = written {
         ui.err(&format!("Error: cannot write {output}: {e}\n"));
         return 1;
     }

@@ -110,10 +110,7 @@ pub fn report_masked(ui: &mut Ui, diags: &kiln_template::Diagnostics, secrets: &
     }
 }
 
-/// `text` with each non-empty secret replaced by `<sensitive>`, longest first so that a secret
-/// containing another is hidden whole.
+/// `text` with the secrets masked (rules in [`kiln_config::mask`]).
 pub fn mask(text: &str, secrets: &[String]) -> String {
-    let mut secrets: Vec<&String> = secrets.iter().filter(|s| !s.is_empty()).collect();
-    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-    secrets.iter().fold(text.to_string(), |t, s| t.replace(s.as_str(), "<sensitive>"))
+    kiln_config::mask::Masker::new(secrets).mask(text)
 }

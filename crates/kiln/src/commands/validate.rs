@@ -59,7 +59,9 @@ fn run(ui: &mut Ui, p: Parsed) -> u8 {
         ui.out("Syntax-only check passed. Everything looks okay.\n");
         return 0;
     }
-    let selected = kiln_core::select::select_builds(&t.builds, &p.list("only"), &p.list("except"));
+    let (only, except) = (p.list("only"), p.list("except"));
+    diags.0.extend(kiln_core::select::unmatched(&t.builds, &only, &except));
+    let selected = kiln_core::select::select_builds(&t.builds, &only, &except);
     for b in selected {
         diags.0.extend(kiln_core::prepare::check_build(&registry, b));
     }
