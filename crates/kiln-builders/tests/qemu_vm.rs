@@ -37,23 +37,19 @@ fn have_qemu() -> bool {
     ok
 }
 
-/// The newest complete base image made by scripts/base-image.
+/// The base image of this checkout's scripts/base-image (its recipe's cache entry: an image of
+/// another recipe may log in differently), built there when missing and running as root.
 fn base_image() -> Option<PathBuf> {
-    let root = std::env::var_os("KILN_CACHE_DIR")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache/kiln")))
-        .map(|c| c.join("base-images"));
-    let newest = root.and_then(|r| std::fs::read_dir(r).ok()).and_then(|entries| {
-        entries
-            .filter_map(|e| e.ok())
-            .map(|e| e.path().join("debian-bookworm-base.qcow2"))
-            .filter(|p| p.is_file())
-            .max_by_key(|p| p.metadata().and_then(|m| m.modified()).ok())
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/base-image");
+    let out = std::process::Command::new(script).stderr(std::process::Stdio::inherit()).output();
+    let path = out.ok().filter(|o| o.status.success()).and_then(|o| {
+        let text = String::from_utf8_lossy(&o.stdout).into_owned();
+        text.lines().last().map(|l| PathBuf::from(l.trim())).filter(|p| p.is_file())
     });
-    if newest.is_none() {
+    if path.is_none() {
         skip("no base image: run scripts/base-image (as root) first");
     }
-    newest
+    path
 }
 
 /// A VM without disks: `-machine none` (no guest code at all) or an empty `pc`.
@@ -303,7 +299,7 @@ async fn typing_a_boot_command_into_the_guest() {
     // Both gettys start together; give tty1's a moment.
     let line = "The quick brown fox: 0123456789 !\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~ END";
     let command = [
-        "<wait2>kiln<enter><wait5>kiln<enter><wait5>",
+        "<wait2>kiln<enter><wait5>kiln-base<enter><wait5>",
         "sudo tee /dev/ttyS0<enter><wait3>",
         // `<` is typed as text when it starts no expression, as in Packer.
         line,
