@@ -72,8 +72,11 @@ fn one_build_per_build_block_and_source() {
     assert!(matches!(a.config.get("tag").map(|n| &n.kind), Some(NodeKind::Blocks(b)) if b.len() == 1));
     // only = ["null.a"] keeps the first provisioner for null.a only; build.Host is a late value.
     assert_eq!(a.provisioners.len(), 2);
-    let inline = a.provisioners[0].config.get("inline").unwrap().to_json();
-    assert_eq!(inline, serde_json::json!(["echo {{ .Host }} a"]));
+    // Before the build, a late value reads as Packer's placeholder; it names what it waits for.
+    let inline = a.provisioners[0].config.get("inline").unwrap();
+    assert_eq!(inline.to_json(), serde_json::json!(["echo <unknown> a"]));
+    assert!(inline.has_late());
+    assert_eq!(inline.late_refs().iter().map(|r| r.name.as_str()).collect::<Vec<_>>(), ["Host"]);
     assert!(a.provisioners[0].config.get("only").is_none());
     // override applies to null.a.
     assert_eq!(a.provisioners[1].config.get("inline").unwrap().to_json(), serde_json::json!(["echo overridden"]));
@@ -365,7 +368,9 @@ fn build_references_are_late_in_post_processors_and_unknown_in_sources() {
     );
     let b = &t.builds[0];
     assert_eq!(b.config.get("x").map(|n| n.kind.clone()), Some(NodeKind::Null));
-    assert_eq!(b.post_processors[0][0].config.get("inline").unwrap().to_json(), serde_json::json!(["echo {{ .ID }}"]));
+    let inline = b.post_processors[0][0].config.get("inline").unwrap();
+    assert_eq!(inline.to_json(), serde_json::json!(["echo <unknown>"]));
+    assert_eq!(inline.late_refs().iter().map(|r| r.name.as_str()).collect::<Vec<_>>(), ["ID"]);
     let cleanup = b.error_cleanup_provisioner.as_ref().expect("error-cleanup-provisioner");
     assert_eq!(cleanup.config.get("inline").unwrap().to_json(), serde_json::json!(["echo null-a"]));
     assert!(t.warnings.iter().any(|w| w.summary.contains("hcp_packer_registry")), "{:?}", t.warnings);
