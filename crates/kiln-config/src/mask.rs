@@ -87,7 +87,8 @@ fn replace_word(text: &str, word: &str) -> String {
         let after = rest[i + word.len()..].chars().next();
         let starts_word = word.chars().next().is_some_and(is_word);
         let ends_word = word.chars().next_back().is_some_and(is_word);
-        let whole = !(starts_word && before.is_some_and(is_word)) && !(ends_word && after.is_some_and(is_word));
+        let joined = starts_word && before.is_some_and(is_word) || ends_word && after.is_some_and(is_word);
+        let whole = !joined;
         out.push_str(&rest[..i]);
         out.push_str(if whole { MASK } else { word });
         rest = &rest[i + word.len()..];

@@ -244,7 +244,7 @@ fn two_jobs_with_one_target_never_share_a_file() {
     // (no -force); the archive is whole.
     let d = TempDir::new("race");
     let a = d.file("a.bin", &data());
-    let (j1, _) = job(&d.path("a.tar.gz"), &[a.clone()], false);
+    let (j1, _) = job(&d.path("a.tar.gz"), std::slice::from_ref(&a), false);
     let (j2, _) = job(&d.path("a.tar.gz"), &[a], false);
     let (r1, r2) = std::thread::scope(|s| {
         let h1 = s.spawn(|| j1.run());
@@ -264,7 +264,7 @@ fn two_jobs_with_one_target_never_share_a_file() {
 fn an_archive_never_replaces_its_own_input() {
     let d = TempDir::new("self");
     let a = d.file("a.gz", &data());
-    let (j, _) = job(&d.path("a.gz"), &[a.clone()], true);
+    let (j, _) = job(&d.path("a.gz"), std::slice::from_ref(&a), true);
     let e = j.run().unwrap_err();
     assert!(e.message.contains("destroy its own input"), "{e}");
     assert_eq!(std::fs::read(&a).unwrap(), data());
