@@ -79,23 +79,28 @@ fn one_file_format_with_several_files_fails_and_names_the_fix() {
 }
 
 #[test]
-fn input_is_deleted_unless_kept_as_packer_does() {
+fn artifice_inputs_are_deleted_only_when_the_template_says_so() {
+    // Packer deletes artifice's files after compress by default; kiln keeps the user's files
+    // unless keep_input_artifact = false is explicit (docs/compatibility.md).
     let d = TempDir::new("compress-cli-keep");
-    for f in ["a", "b", "c"] {
+    for f in ["a", "b", "c", "e"] {
         std::fs::write(d.0.join(f), f).unwrap();
     }
     std::fs::write(
         d.0.join("t.json"),
         r#"{"builders":[{"type":"null","communicator":"none"}],
   "post-processors":[
-    [{"type":"artifice","files":["a","b"]},{"type":"compress","output":"ab.tar.lz4"}],
-    [{"type":"artifice","files":["c"]},{"type":"compress","output":"c.gz","keep_input_artifact":true}]]}"#,
+    [{"type":"artifice","files":["a","b"]},{"type":"compress","output":"ab.tar.lz4","keep_input_artifact":false}],
+    [{"type":"artifice","files":["c"]},{"type":"compress","output":"c.gz","keep_input_artifact":true}],
+    [{"type":"artifice","files":["e"]},{"type":"compress","output":"e.gz"}]]}"#,
     )
     .unwrap();
     let o = kiln(&d.0, &["build", "-color=false", "t.json"]);
     let out = text(&o);
     assert_eq!(o.status.code(), Some(0), "{out}");
-    assert!(!d.0.join("a").exists() && !d.0.join("b").exists(), "compressed inputs are deleted");
+    assert!(!d.0.join("a").exists() && !d.0.join("b").exists(), "keep_input_artifact=false deletes them");
+    assert!(out.contains("Deleting the input artifact of"), "{out}");
     assert!(d.0.join("c").exists(), "keep_input_artifact keeps them");
+    assert!(d.0.join("e").exists(), "the user's files stay by default");
     assert!(d.0.join("ab.tar.lz4").exists() && d.0.join("c.gz").exists());
 }
