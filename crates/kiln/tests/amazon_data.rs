@@ -7,8 +7,8 @@ mod amazon_support;
 
 use std::process::Command;
 
-use amazon_support::{all_output, seed_amis, NEWEST_FOCAL};
-use kiln_amazon::client::{ConfigLoader, Credentials, Env, PutParameter, SecretsManagerClient, Service, SsmClient};
+use amazon_support::{all_output, moto_config, seed_amis, NEWEST_FOCAL};
+use kiln_amazon::client::{PutParameter, SecretsManagerClient, SsmClient};
 use kiln_testing::moto::{Moto, ACCESS_KEY, SECRET_KEY};
 use kiln_testing::TempDir;
 
@@ -75,14 +75,7 @@ fn kiln(moto: &Moto, dir: &TempDir, args: &[&str]) -> Command {
 fn amazon_data_sources_feed_a_build_and_their_secrets_stay_masked() {
     let Some(moto) = Moto::start(&seed_amis()) else { return };
     let dir = TempDir::new("ebs-data");
-    let mut l = ConfigLoader::new()
-        .env(Env::from_vars::<&str, &str>([]))
-        .region("us-east-1")
-        .credentials(Credentials::new(ACCESS_KEY, SECRET_KEY, None));
-    for s in Service::ALL {
-        l = l.endpoint(s, &moto.url);
-    }
-    let cfg = l.load().expect("config");
+    let cfg = moto_config(&moto, "us-east-1");
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let secret = format!(r#"{{"user": "app", "password": "{DB_SECRET}"}}"#);
     rt.block_on(SecretsManagerClient::new(&cfg).create_secret("kiln/db", &secret.as_str().into(), None))
@@ -146,14 +139,7 @@ fn a_missing_secret_fails_with_the_secret_named() {
 fn json_aws_secretsmanager_function_reads_the_secret_and_masks_it() {
     let Some(moto) = Moto::start(&seed_amis()) else { return };
     let dir = TempDir::new("ebs-json-secret");
-    let mut l = ConfigLoader::new()
-        .env(Env::from_vars::<&str, &str>([]))
-        .region("us-east-1")
-        .credentials(Credentials::new(ACCESS_KEY, SECRET_KEY, None));
-    for s in Service::ALL {
-        l = l.endpoint(s, &moto.url);
-    }
-    let sm = SecretsManagerClient::new(&l.load().expect("config"));
+    let sm = SecretsManagerClient::new(&moto_config(&moto, "us-east-1"));
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let secret = format!(r#"{{"password": "{DB_SECRET}"}}"#);
     rt.block_on(sm.create_secret("kiln/db", &secret.as_str().into(), None)).expect("CreateSecret");

@@ -11,13 +11,58 @@ pub mod parameterstore;
 pub mod secretsmanager;
 
 use kiln_config::decode::fields_of;
-use kiln_config::diag::Diagnostics;
+use kiln_config::diag::{Diagnostic, Diagnostics};
 use kiln_config::node::Node;
+use kiln_core::async_trait;
+use kiln_core::datasource::{DataSource, Output};
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 
 use crate::client::{AwsConfig, Env};
 use crate::common::access;
 use crate::common::decode::{decode_part, split_members};
+
+/// What one amazon data source asks AWS, besides the access options every one of them has.
+#[async_trait]
+pub trait AwsQuery: DeserializeOwned + Default + Send + Sync + 'static {
+    /// `the "amazon-…" data source`, for errors.
+    const COMPONENT: &'static str;
+    const OUTPUTS: &'static [Output];
+    /// Checks beyond decoding (a required option); `node` is the whole configuration.
+    fn check(&self, node: &Node) -> Result<(), Diagnostic>;
+    /// Asks AWS; one member per output.
+    async fn fetch(&self, aws: &AwsConfig) -> kiln_core::Result<Value>;
+}
+
+/// An amazon data source: the access options and its query.
+#[derive(Debug, Clone, Default)]
+pub struct AwsData<Q> {
+    pub access: access::Config,
+    pub query: Q,
+    /// The environment credentials and the region are read from (the process's by default).
+    pub env: Option<Env>,
+}
+
+#[async_trait]
+impl<Q: AwsQuery> DataSource for AwsData<Q> {
+    fn configure(&mut self, node: &Node) -> Result<Vec<Diagnostic>, Diagnostics> {
+        let (access, query): (access::Config, Q) = decode(node, Q::COMPONENT)?;
+        query.check(node)?;
+        self.access = access;
+        self.query = query;
+        Ok(Vec::new())
+    }
+
+    fn outputs(&self) -> &'static [Output] {
+        Q::OUTPUTS
+    }
+
+    async fn execute(&self) -> kiln_core::Result<Value> {
+        let env = self.env.clone().unwrap_or_else(Env::process);
+        let aws = self.access.load(env, None).map_err(|e| kiln_core::Error::new(e.to_string()))?;
+        self.query.fetch(&aws).await
+    }
+}
 
 /// Decodes `node` into the access options and `T`, then checks the access options.
 fn decode<T: DeserializeOwned + Default>(node: &Node, component: &str) -> Result<(access::Config, T), Diagnostics> {
@@ -30,9 +75,4 @@ fn decode<T: DeserializeOwned + Default>(node: &Node, component: &str) -> Result
     }
     d.into_result()?;
     Ok((access, own))
-}
-
-/// The AWS configuration the access options give, in the process environment.
-fn load(access: &access::Config, env: &Env) -> kiln_core::Result<AwsConfig> {
-    access.load(env.clone(), None).map_err(|e| kiln_core::Error::new(e.to_string()))
 }

@@ -11,8 +11,6 @@ pub mod build;
 pub mod podman;
 pub mod registry;
 
-use std::path::PathBuf;
-
 #[allow(unused_imports)]
 pub use base_image::BASE_IMAGE;
 #[allow(unused_imports)]
@@ -20,14 +18,7 @@ pub use podman::Podman;
 #[allow(unused_imports)]
 pub use registry::Registry;
 
-/// kiln's cache: `KILN_CACHE_DIR`, else `~/.cache/kiln`.
-pub fn cache_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("KILN_CACHE_DIR").filter(|d| !d.is_empty()) {
-        return PathBuf::from(dir);
-    }
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
-    home.join(".cache").join("kiln")
-}
+pub use kiln_testing::cache_dir;
 
 /// Whether a missing tool fails the test instead of skipping it (CI sets it).
 pub fn tools_required() -> bool {
@@ -42,14 +33,7 @@ pub fn skip(test: &str, why: &str) {
     eprintln!("skipped {test}: {why}");
 }
 
-/// Finds `tool` on PATH.
-pub fn which(tool: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/sbin")])
-        .map(|dir| dir.join(tool))
-        .find(|p| p.is_file())
-}
+pub use kiln_testing::base_image::which;
 
 /// A free TCP port on 127.0.0.1 (free when asked; the caller binds it at once).
 pub fn free_port() -> std::io::Result<u16> {

@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use kiln_amazon::client::{ConfigLoader, Credentials, Ec2Client, Env, Service};
+use kiln_amazon::client::{AwsConfig, ConfigLoader, Credentials, Ec2Client, Env, Service};
 use kiln_amazon::inventory::Inventory;
 use kiln_testing::moto::{Moto, ACCESS_KEY, SECRET_KEY};
 use kiln_testing::standin::{standin_or_skip, StandIn};
@@ -138,14 +138,7 @@ impl World {
 
     /// A client of moto in `region`, with the example keys.
     pub fn ec2(&self, region: &str) -> Ec2Client {
-        let mut l = ConfigLoader::new()
-            .env(Env::from_vars::<&str, &str>([]))
-            .region(region)
-            .credentials(Credentials::new(ACCESS_KEY, SECRET_KEY, None));
-        for s in Service::ALL {
-            l = l.endpoint(s, &self.moto.url);
-        }
-        Ec2Client::new(&l.load().expect("config"))
+        Ec2Client::new(&moto_config(&self.moto, region))
     }
 
     /// What moto holds in `regions`.
@@ -222,6 +215,18 @@ impl World {
         }
         c
     }
+}
+
+/// Every service at `moto`, in `region`, with the example keys and no other environment.
+pub fn moto_config(moto: &Moto, region: &str) -> AwsConfig {
+    let mut l = ConfigLoader::new()
+        .env(Env::from_vars::<&str, &str>([]))
+        .region(region)
+        .credentials(Credentials::new(ACCESS_KEY, SECRET_KEY, None));
+    for s in Service::ALL {
+        l = l.endpoint(s, &moto.url);
+    }
+    l.load().expect("config")
 }
 
 /// Copies the seed folder's `files` next to the test copy.
