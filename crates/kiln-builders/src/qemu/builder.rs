@@ -20,8 +20,7 @@ use kiln_toolkit::shutdown::{ShutdownConfig, StepShutdown};
 use super::config::{BootConfig, Config};
 use super::state::State;
 use super::steps::{
-    StepConfigureVnc, StepConvertDisk, StepCreateDisk, StepPortForward, StepRun, StepTypeBootCommand, StepWaitForSsh,
-    WhileGuestRuns,
+    StepConfigureVnc, StepConvertDisk, StepCreateDisk, StepPortForward, StepRun, StepTypeBootCommand, WhileGuestRuns,
 };
 
 /// Packer's id for the qemu builder's artifacts.
@@ -118,7 +117,6 @@ impl Builder for QemuBuilder {
             Box::new(StepConfigureVnc { config: Arc::clone(c), boot: Arc::clone(&p.boot) }),
             Box::new(StepRun(Arc::clone(c))),
             Box::new(WhileGuestRuns(StepTypeBootCommand(Arc::clone(&p.boot)))),
-            Box::new(WhileGuestRuns(StepWaitForSsh { timeout: ssh_timeout(&p.comm) })),
             Box::new(WhileGuestRuns(StepConnect::new(&p.comm))),
             Box::new(WhileGuestRuns(StepProvision { hook })),
             Box::new(StepShutdown::new(&p.shutdown)),
@@ -135,14 +133,6 @@ impl Builder for QemuBuilder {
         run_steps(&steps, &mut state, ctx).await?;
         Ok(Some(Arc::new(artifact(c, &state)?)))
     }
-}
-
-/// `ssh_timeout` (Packer's default 5 minutes); no wait at all for other communicators.
-fn ssh_timeout(comm: &kiln_comm::Config) -> std::time::Duration {
-    if comm.kind() != "ssh" {
-        return std::time::Duration::ZERO;
-    }
-    comm.ssh_timeout.map_or(std::time::Duration::from_secs(300), |d| d.get())
 }
 
 /// The artifact: every file in the output directory (Packer's qemu artifact).

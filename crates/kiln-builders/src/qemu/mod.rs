@@ -23,7 +23,6 @@ pub mod disk;
 pub mod keys;
 pub mod process;
 pub mod qmp;
-mod sshwait;
 mod state;
 mod steps;
 pub mod vm;

@@ -317,27 +317,6 @@ impl Step<State> for StepTypeBootCommand {
     }
 }
 
-/// Waits until the guest's SSH server answers on the forwarded port (see [`super::sshwait`]),
-/// so the communicator's login succeeds at its first attempt. Only for `ssh` over QEMU's user
-/// network.
-pub(super) struct StepWaitForSsh {
-    /// `ssh_timeout`; zero for other communicators (nothing to wait for).
-    pub timeout: Duration,
-}
-
-#[async_trait]
-impl Step<State> for StepWaitForSsh {
-    fn name(&self) -> &'static str {
-        "StepWaitForSsh"
-    }
-
-    async fn run(&self, state: &mut State, ctx: &RunContext) -> Result<()> {
-        let Some(port) = state.host_port().filter(|_| !self.timeout.is_zero()) else { return Ok(()) };
-        ctx.ui.log(format!("waiting for the guest's SSH server on 127.0.0.1:{port}"));
-        ctx.cancel.run(super::sshwait::wait_for_banner(port, self.timeout)).await?
-    }
-}
-
 /// Runs a step while watching the guest: when QEMU exits or the VM stops for good
 /// (`internal-error`, a panic) the step fails at once with the reason, instead of waiting for a
 /// timeout (an SSH connection that can never come).
