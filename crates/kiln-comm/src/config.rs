@@ -75,6 +75,13 @@ pub struct Config {
     /// Log in to the bastion with the SSH agent (default `ssh_agent_auth`).
     #[serde(default)]
     pub ssh_bastion_agent_auth: Option<bool>,
+    /// The type of the temporary key pair a builder makes when no password or key is given:
+    /// `ed25519` (kiln's default; Packer's is `rsa`) or `rsa`.
+    #[serde(default)]
+    pub temporary_key_pair_type: Option<String>,
+    /// The size of an RSA temporary key in bits (2048 to 16384, default 4096).
+    #[serde(default)]
+    pub temporary_key_pair_bits: Option<u32>,
     /// A private key in OpenSSH format held in memory (a builder's temporary key pair); not an
     /// option users set.
     #[serde(skip)]
@@ -177,6 +184,17 @@ impl Config {
                         .at_opt(config.span.clone())
                         .with_help("set \"ssh_password\", \"ssh_private_key_file\" or \"ssh_agent_auth\": true"),
                 );
+            }
+            if let Err(e) = crate::keys::KeyType::from_options(
+                self.temporary_key_pair_type.as_deref(),
+                self.temporary_key_pair_bits,
+            ) {
+                let key = if self.temporary_key_pair_type.is_some() && !e.starts_with("temporary_key_pair_bits") {
+                    "temporary_key_pair_type"
+                } else {
+                    "temporary_key_pair_bits"
+                };
+                d.push(Diagnostic::error(e).at_opt(at(key)));
             }
             if let Some(m) = self.ssh_file_transfer_method.as_deref() {
                 if m != "scp" && m != "sftp" {

@@ -1,10 +1,11 @@
 //! Temporary SSH key pairs for builders that create a machine and must log in to it
-//! (Packer's `ssh_temporary_key_pair_*`): ed25519, from the OS's random source.
+//! (Packer's `temporary_key_pair_type` / `temporary_key_pair_bits`): ed25519 (kiln's default)
+//! or RSA, from the OS's random source.
 
 use std::io::Read;
 
 use kiln_core::{Error, Result};
-use russh::keys::ssh_key::private::Ed25519Keypair;
+use russh::keys::ssh_key::private::{Ed25519Keypair, KeypairData, RsaKeypair};
 use russh::keys::ssh_key::{LineEnding, PrivateKey};
 
 /// A fresh key pair: the private key in OpenSSH format (for `Config::ssh_private_key` or a
@@ -14,14 +15,71 @@ pub struct TempKeyPair {
     pub public_authorized_key: String,
 }
 
+/// The kinds of temporary key kiln makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyType {
+    Ed25519,
+    /// RSA with this many bits.
+    Rsa(usize),
+}
+
+/// RSA's size when `temporary_key_pair_bits` is not set (Packer's).
+pub const DEFAULT_RSA_BITS: usize = 4096;
+
+impl KeyType {
+    /// Reads `temporary_key_pair_type` and `temporary_key_pair_bits` (kiln's default type is
+    /// ed25519; Packer's is rsa).
+    pub fn from_options(kind: Option<&str>, bits: Option<u32>) -> std::result::Result<KeyType, String> {
+        match kind.unwrap_or("").to_ascii_lowercase().as_str() {
+            "" | "ed25519" => match bits {
+                None | Some(0) | Some(256) => Ok(KeyType::Ed25519),
+                Some(b) => Err(format!("temporary_key_pair_bits {b} does not apply to ed25519 keys (always 256 bits)")),
+            },
+            "rsa" => match bits.map_or(DEFAULT_RSA_BITS, |b| b as usize) {
+                0 => Ok(KeyType::Rsa(DEFAULT_RSA_BITS)),
+                b @ 2048..=16384 => Ok(KeyType::Rsa(b)),
+                b => Err(format!("temporary_key_pair_bits {b} is out of range for RSA: use 2048 to 16384")),
+            },
+            "dsa" | "ecdsa" => Err(format!(
+                "kiln makes ed25519 and rsa temporary keys, not {}: set temporary_key_pair_type to \"ed25519\" or \"rsa\"",
+                kind.unwrap_or("")
+            )),
+            other => Err(format!("unknown temporary_key_pair_type {other:?}: use \"ed25519\" or \"rsa\"")),
+        }
+    }
+
+    /// `ED25519` or `RSA`, for messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            KeyType::Ed25519 => "ED25519",
+            KeyType::Rsa(_) => "RSA",
+        }
+    }
+}
+
 impl TempKeyPair {
-    /// `comment` ends the public line (Packer uses `packer_<id>`).
+    /// An ed25519 pair; `comment` ends the public line (Packer uses `packer_<id>`).
     pub fn generate(comment: &str) -> Result<TempKeyPair> {
-        let mut seed = [0u8; 32];
-        std::fs::File::open("/dev/urandom")
-            .and_then(|mut f| f.read_exact(&mut seed))
-            .map_err(|e| Error::new(format!("reading random bytes for a temporary SSH key: {e}")))?;
-        let mut key = PrivateKey::from(Ed25519Keypair::from_seed(&seed));
+        TempKeyPair::generate_type(KeyType::Ed25519, comment)
+    }
+
+    /// A pair of the given type.
+    pub fn generate_type(kind: KeyType, comment: &str) -> Result<TempKeyPair> {
+        let data = match kind {
+            KeyType::Ed25519 => {
+                let mut seed = [0u8; 32];
+                std::fs::File::open("/dev/urandom")
+                    .and_then(|mut f| f.read_exact(&mut seed))
+                    .map_err(|e| Error::new(format!("reading random bytes for a temporary SSH key: {e}")))?;
+                KeypairData::from(Ed25519Keypair::from_seed(&seed))
+            }
+            KeyType::Rsa(bits) => KeypairData::from(
+                RsaKeypair::random(&mut rand::rng(), bits)
+                    .map_err(|e| Error::new(format!("generating a {bits}-bit RSA key: {e}")))?,
+            ),
+        };
+        let mut key =
+            PrivateKey::new(data, comment).map_err(|e| Error::new(format!("making the temporary key: {e}")))?;
         key.set_comment(comment);
         let private_openssh =
             key.to_openssh(LineEnding::LF).map_err(|e| Error::new(format!("encoding the temporary key: {e}")))?;
@@ -43,5 +101,19 @@ mod tests {
         assert!(a.public_authorized_key.ends_with(" packer_test"));
         assert_ne!(a.public_authorized_key, b.public_authorized_key);
         assert!(russh::keys::decode_secret_key(&a.private_openssh, None).is_ok());
+        let r = TempKeyPair::generate_type(KeyType::Rsa(2048), "packer_rsa").unwrap();
+        assert!(r.public_authorized_key.starts_with("ssh-rsa "));
+        assert!(russh::keys::decode_secret_key(&r.private_openssh, None).is_ok());
+    }
+
+    #[test]
+    fn options() {
+        assert_eq!(KeyType::from_options(None, None), Ok(KeyType::Ed25519));
+        assert_eq!(KeyType::from_options(Some("RSA"), None), Ok(KeyType::Rsa(4096)));
+        assert_eq!(KeyType::from_options(Some("rsa"), Some(3072)), Ok(KeyType::Rsa(3072)));
+        assert!(KeyType::from_options(Some("rsa"), Some(512)).unwrap_err().contains("out of range"));
+        assert!(KeyType::from_options(Some("ed25519"), Some(2048)).is_err());
+        assert!(KeyType::from_options(Some("dsa"), None).unwrap_err().contains("not dsa"));
+        assert!(KeyType::from_options(Some("rsb"), None).unwrap_err().contains("unknown"));
     }
 }

@@ -556,4 +556,4 @@ mod duration;
 mod split;
 
 pub use duration::{parse_go_duration, Duration};
-pub use split::{decode_split, fields_of};
+pub use split::{decode_parts, decode_split, fields_of, Parts};

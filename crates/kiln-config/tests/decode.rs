@@ -217,6 +217,37 @@ fn split_decoding_shares_one_object() {
     assert_eq!(e.0[1].span.as_ref().unwrap().line_col(), (2, 12));
 }
 
+#[derive(Debug, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+struct Http {
+    #[serde(default)]
+    http_directory: String,
+    #[serde(default)]
+    http_port_min: Option<u16>,
+}
+
+#[test]
+fn many_parts_share_one_object() {
+    let n = node(r#"{"content":"x","communicator":"none","http_directory":"www"}"#);
+    let (a, b, c): (Own, Common, Http) = decode_parts(&n, "the \"qemu\" builder").unwrap();
+    assert_eq!((a.content.as_deref(), b.communicator.as_deref()), (Some("x"), Some("none")));
+    assert_eq!(c.http_directory, "www");
+    // Every part's errors at once; the unknown option's did-you-mean looks at every part.
+    let e = decode_parts::<(Own, Common, Http)>(
+        &node("{\"http_dirctory\":\"w\",\n\"ssh_port\":\"no\",\n\"http_port_min\":[]}"),
+        "the \"qemu\" builder",
+    )
+    .unwrap_err();
+    assert_eq!(e.0.len(), 3, "{e}");
+    assert_eq!(e.0[0].help.as_deref(), Some("did you mean \"http_directory\"?"));
+    assert_eq!(
+        e.0[0].detail.as_deref(),
+        Some("the options of the \"qemu\" builder are: content, communicator, ssh_port, http_directory, http_port_min")
+    );
+    assert_eq!(e.0[1].span.as_ref().unwrap().line_col(), (2, 12));
+    assert_eq!(e.0[2].span.as_ref().unwrap().line_col(), (3, 17));
+}
+
 #[test]
 fn null_means_not_set() {
     let c: Conf = decode(&node(

@@ -13,8 +13,14 @@ struct Field {
 
 /// The doc comment and fields of `pub struct Config` in `src`.
 fn parse(src: &str) -> (String, Vec<Field>) {
+    parse_struct(src, "Config")
+}
+
+/// The doc comment and fields of `pub struct <name>` in `src`.
+fn parse_struct(src: &str, name: &str) -> (String, Vec<Field>) {
     let lines: Vec<&str> = src.lines().collect();
-    let Some(start) = lines.iter().position(|l| l.trim_start().starts_with("pub struct Config")) else {
+    let header = format!("pub struct {name} ");
+    let Some(start) = lines.iter().position(|l| l.trim_start().starts_with(&header)) else {
         return (String::new(), Vec::new());
     };
     let doc_above = |i: usize| {
@@ -79,8 +85,10 @@ fn render(page: &kiln_components::DocPage, root: &Path) -> String {
     let mut out = format!("# {title}\n\n<!-- Generated from the config structs by crates/kiln/tests/component_docs.rs (KILN_BLESS=1). -->\n\n");
     let mut first = true;
     for f in files {
-        let src = std::fs::read_to_string(root.join(f)).unwrap();
-        let (doc, fields) = parse(&src);
+        // `file#Struct` names an embedded part's struct (a builder toolkit part); else `Config`.
+        let (file, name) = f.split_once('#').unwrap_or((f, "Config"));
+        let src = std::fs::read_to_string(root.join(file)).unwrap();
+        let (doc, fields) = parse_struct(&src, name);
         if first && !doc.is_empty() {
             out.push_str(&format!("{doc}\n\n"));
         }
@@ -88,11 +96,12 @@ fn render(page: &kiln_components::DocPage, root: &Path) -> String {
             first = false;
             continue;
         }
-        if !first && f.ends_with("kiln-comm/src/config.rs") {
+        if !first && file == "kiln-comm/src/config.rs" {
             out.push_str("\nCommunicator options (see [communicators](communicators.md)):\n\n");
         } else if !first {
-            // A shared option set (amazon's access, AMI and run options): its own doc heads it.
-            out.push_str(&format!("\n{doc}\n\n"));
+            // An embedded part: a section titled by its doc comment's first sentence.
+            let title = doc.split(". ").next().unwrap_or(name).trim_end_matches('.');
+            out.push_str(&format!("\n## {title}\n\n"));
         }
         out.push_str("| option | type | description |\n|---|---|---|\n");
         for fl in fields {
@@ -138,4 +147,18 @@ fn parses_fields_and_docs() {
     assert_eq!(f.len(), 2);
     assert_eq!((f[0].name.as_str(), f[0].ty.as_str(), f[0].doc.as_str()), ("target", "string", "The target."));
     assert_eq!(f[1].ty, "duration (`\"5m\"`)");
+}
+
+#[test]
+fn embedded_parts_are_sections() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let page = render(
+        "qemu",
+        &["kiln-builders/src/null/config.rs", "kiln-toolkit/src/http.rs#HttpConfig", "kiln-comm/src/config.rs"],
+        &root,
+    );
+    let http = page.find("\n## The HTTP server options\n\n| option |").unwrap();
+    let option = page.find("| `http_directory` | string |").unwrap();
+    let comm = page.find("Communicator options (see").unwrap();
+    assert!(http < option && option < comm, "{page}");
 }

@@ -46,7 +46,7 @@ fn null_over_ssh_with_every_provisioner_and_post_processor() {
     assert_eq!(code, 0, "{out}");
     for line in [
         "==> remote: Using ssh communicator to connect: 127.0.0.1",
-        "==> remote: Waiting for SSH to become available...",
+        &format!("==> remote: Waiting for SSH to become available on 127.0.0.1:{} (timeout 5m0s)...", sshd.port),
         "==> remote: Connected to SSH!",
         &format!("    remote: on {} as {}", hostname(), sshd.user),
         "==> remote: to-stderr",

@@ -7,12 +7,11 @@ use std::sync::Arc;
 
 use kiln_config::diag::{Diagnostic, Diagnostics};
 use kiln_config::node::Node;
-use kiln_core::hook::{HasCommunicator, StepProvision};
-use kiln_core::step::{run_steps, Outcome, Step};
-use kiln_core::{
-    async_trait, Artifact, BasicArtifact, BuildInfo, Builder, Communicator, GeneratedData, ProvisionHook, Result,
-    RunContext,
-};
+use kiln_core::hook::StepProvision;
+use kiln_core::step::{run_steps, Step};
+use kiln_core::{async_trait, Artifact, BasicArtifact, BuildInfo, Builder, ProvisionHook, Result, RunContext};
+use kiln_toolkit::connect::StepConnect;
+use kiln_toolkit::CommonState;
 
 pub use config::Config;
 
@@ -28,58 +27,6 @@ pub fn new() -> Box<dyn Builder> {
     Box::<NullBuilder>::default()
 }
 
-/// What the steps share.
-#[derive(Default)]
-struct State {
-    comm: Option<Arc<dyn Communicator>>,
-    data: GeneratedData,
-}
-
-impl HasCommunicator for State {
-    fn communicator(&self) -> Option<Arc<dyn Communicator>> {
-        self.comm.clone()
-    }
-    fn generated_data(&self) -> GeneratedData {
-        self.data.clone()
-    }
-}
-
-struct StepConnect(kiln_comm::Config);
-
-#[async_trait]
-impl Step<State> for StepConnect {
-    fn name(&self) -> &'static str {
-        "StepConnect"
-    }
-    async fn run(&self, state: &mut State, ctx: &RunContext) -> Result<()> {
-        if self.0.kind() != "none" {
-            ctx.ui.say(format!(
-                "Using {} communicator to connect: {}",
-                self.0.kind(),
-                self.0.ssh_host.as_deref().unwrap_or("localhost")
-            ));
-        }
-        let ui = ctx.ui.clone();
-        let say = move |s: &str| ui.say(s);
-        state.comm = Some(self.0.connect(&say).await?);
-        let c = &self.0;
-        let port = c.ssh_port.unwrap_or(22).to_string();
-        for (k, v) in [
-            ("ConnType", c.kind()),
-            ("Host", c.ssh_host.as_deref().unwrap_or("")),
-            ("Port", port.as_str()),
-            ("User", c.ssh_username.as_deref().unwrap_or("")),
-            ("Password", c.ssh_password.as_deref().unwrap_or("")),
-        ] {
-            state.data.insert(k.to_string(), v.to_string());
-        }
-        Ok(())
-    }
-    async fn cleanup(&self, state: &mut State, _ctx: &RunContext, _o: Outcome) {
-        state.comm = None;
-    }
-}
-
 #[async_trait]
 impl Builder for NullBuilder {
     fn prepare(&mut self, config: &Node, _info: &BuildInfo) -> Result<Vec<Diagnostic>, Diagnostics> {
@@ -93,15 +40,15 @@ impl Builder for NullBuilder {
     }
 
     async fn run(&self, ctx: &RunContext, hook: Arc<dyn ProvisionHook>) -> Result<Option<Arc<dyn Artifact>>> {
-        let steps: Vec<Box<dyn Step<State>>> =
-            vec![Box::new(StepConnect(self.comm.clone())), Box::new(StepProvision { hook })];
-        let mut state = State::default();
+        let steps: Vec<Box<dyn Step<CommonState>>> =
+            vec![Box::new(StepConnect::new(&self.comm)), Box::new(StepProvision { hook })];
+        let mut state = CommonState::default();
         run_steps(&steps, &mut state, ctx).await?;
         Ok(Some(Arc::new(BasicArtifact {
             builder_id: BUILDER_ID.into(),
             id: "Null".into(),
             description: "Did not export anything. This is the null builder".into(),
-            generated: state.data,
+            generated: state.generated,
             ..BasicArtifact::default()
         })))
     }

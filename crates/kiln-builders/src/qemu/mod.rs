@@ -16,12 +16,16 @@
 pub mod accel;
 pub mod args;
 pub mod bootcommand;
+mod builder;
 mod check;
 pub mod config;
 pub mod disk;
 pub mod keys;
 pub mod process;
 pub mod qmp;
+mod state;
+mod steps;
 pub mod vm;
 
+pub use builder::{new, QemuBuilder, BUILDER_ID, GENERATED};
 pub use config::{BootConfig, Config};

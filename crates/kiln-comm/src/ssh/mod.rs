@@ -194,7 +194,16 @@ async fn attempt(c: &Config, host: &str, port: u16) -> Attempt<(Handle<Client>, 
 /// Connects as `c` says, retrying until `ssh_timeout` (default 5m) or `ssh_handshake_attempts`
 /// failed authentications (default 10). `say` reports progress.
 pub async fn connect(c: &Config, say: &(dyn Fn(&str) + Send + Sync)) -> Result<Ssh> {
-    say("Waiting for SSH to become available...");
+    let via = match c.ssh_bastion_host.as_deref().filter(|b| !b.is_empty()) {
+        Some(b) => format!(" through the bastion {b}:{}", c.ssh_bastion_port.unwrap_or(22)),
+        None => String::new(),
+    };
+    say(&format!(
+        "Waiting for SSH to become available on {}:{}{via} (timeout {})...",
+        c.ssh_host.as_deref().unwrap_or_default(),
+        c.ssh_port.unwrap_or(22),
+        kiln_config::golang::format_go_duration(ssh_timeout(c))
+    ));
     let conn = establish(c).await?;
     say("Connected to SSH!");
     Ok(Ssh {
@@ -223,29 +232,55 @@ fn nonce() -> String {
 /// The session and the bastion's (kept open for the tunnel).
 type Conn = (Handle<Client>, Option<Handle<Client>>);
 
+/// `ssh_timeout`, default 5 minutes.
+fn ssh_timeout(c: &Config) -> Duration {
+    c.ssh_timeout.map_or(Duration::from_secs(300), |d| d.get())
+}
+
+/// The longest one attempt (TCP, banner, handshake, login) may take before it is abandoned and
+/// tried again: a machine that accepts connections before its sshd answers (a booting guest
+/// behind QEMU's port forwarding) must not hold the whole wait.
+const ATTEMPT_LIMIT: Duration = Duration::from_secs(20);
+
 /// The retry loop of [`connect`], also used to reconnect after the machine went away.
 async fn establish(c: &Config) -> Result<Conn> {
     let host = c.ssh_host.clone().unwrap_or_default();
     let port = c.ssh_port.unwrap_or(22);
     let addr = format!("{host}:{port}");
-    let timeout = c.ssh_timeout.map_or(Duration::from_secs(300), |d| d.get());
+    let timeout = ssh_timeout(c);
     let max_handshakes = c.ssh_handshake_attempts.unwrap_or(10).max(1);
     let start = Instant::now();
     let mut handshakes = 0;
     let mut wait = Duration::from_millis(100);
     loop {
-        match attempt(c, &host, port).await {
+        let limit = timeout.saturating_sub(start.elapsed()).clamp(Duration::from_millis(100), ATTEMPT_LIMIT);
+        let r = match tokio::time::timeout(limit, attempt(c, &host, port)).await {
+            Ok(r) => r,
+            Err(_) => Err((
+                true,
+                Error::new(format!(
+                    "no SSH handshake within {}: the port accepts connections but no SSH server answered",
+                    kiln_config::golang::format_go_duration(limit)
+                )),
+            )),
+        };
+        match r {
             Ok(conn) => return Ok(conn),
             Err((false, e)) => return Err(e),
             Err((true, e)) => {
                 if e.message.starts_with("authentication") {
                     handshakes += 1;
                     if handshakes >= max_handshakes {
-                        return Err(e);
+                        return Err(
+                            e.context(format!("giving up after {handshakes} handshakes (ssh_handshake_attempts)"))
+                        );
                     }
                 }
                 if start.elapsed() + wait > timeout {
-                    return Err(Error::new(format!("Timeout waiting for SSH on {addr} (last error: {e})")));
+                    return Err(Error::new(format!(
+                        "Timeout waiting for SSH on {addr} after {} (ssh_timeout); last error: {e}",
+                        kiln_config::golang::format_go_duration(timeout)
+                    )));
                 }
                 // Poll quickly at first (a local machine answers at once), then back off.
                 tokio::time::sleep(wait).await;

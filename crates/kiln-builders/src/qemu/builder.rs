@@ -1,0 +1,172 @@
+//! The `qemu` builder: Packer's options and steps, with the toolkit's common steps around the
+//! QEMU-specific ones of [`super::steps`].
+
+use std::path::Path;
+use std::sync::Arc;
+
+use kiln_config::diag::{Diagnostic, Diagnostics};
+use kiln_config::node::Node;
+use kiln_core::hook::StepProvision;
+use kiln_core::step::{run_steps, Step};
+use kiln_core::{async_trait, Artifact, BasicArtifact, BuildInfo, Builder, ProvisionHook, Result, RunContext};
+use kiln_toolkit::connect::StepConnect;
+use kiln_toolkit::download::{IsoConfig, StepDownload};
+use kiln_toolkit::http::{HttpConfig, StepHttpServer};
+use kiln_toolkit::keypair::StepTempKeyPair;
+use kiln_toolkit::media_steps::{CdConfig, FloppyConfig, StepCreateCd, StepCreateFloppy};
+use kiln_toolkit::output::{OutputConfig, StepOutputDir};
+use kiln_toolkit::shutdown::{ShutdownConfig, StepShutdown};
+
+use super::config::{BootConfig, Config};
+use super::state::State;
+use super::steps::{
+    StepConfigureVnc, StepConvertDisk, StepCreateDisk, StepPortForward, StepRun, StepTypeBootCommand, WhileGuestRuns,
+};
+
+/// Packer's id for the qemu builder's artifacts.
+pub const BUILDER_ID: &str = "transcend.qemu";
+
+/// The generated data the builder sets, besides Packer's common keys.
+pub const GENERATED: &[&str] = &["SSHHostPort", "HTTPIP", "HTTPPort"];
+
+/// The parts, in the order options are looked up.
+type All = (
+    Config,
+    BootConfig,
+    kiln_comm::Config,
+    IsoConfig,
+    HttpConfig,
+    CdConfig,
+    FloppyConfig,
+    ShutdownConfig,
+    OutputConfig,
+);
+
+/// Every part of a `qemu` source, decoded from one configuration object.
+#[derive(Clone)]
+struct Parts {
+    qemu: Arc<Config>,
+    boot: Arc<BootConfig>,
+    comm: kiln_comm::Config,
+    iso: IsoConfig,
+    http: HttpConfig,
+    cd: CdConfig,
+    floppy: FloppyConfig,
+    shutdown: ShutdownConfig,
+    output: OutputConfig,
+}
+
+#[derive(Default)]
+pub struct QemuBuilder {
+    /// Set by `prepare`.
+    parts: Option<Parts>,
+}
+
+pub fn new() -> Box<dyn Builder> {
+    Box::<QemuBuilder>::default()
+}
+
+#[async_trait]
+impl Builder for QemuBuilder {
+    fn prepare(&mut self, config: &Node, _info: &BuildInfo) -> Result<Vec<Diagnostic>, Diagnostics> {
+        let (qemu, boot, comm, iso, http, cd, floppy, shutdown, output): All =
+            kiln_config::decode::decode_parts(config, "the \"qemu\" builder")?;
+        let mut d = Diagnostics::new();
+        d.extend(qemu.check(config));
+        d.extend(boot.check(config));
+        d.extend(comm.check(config, false));
+        d.extend(http.check(config));
+        let mut warnings = match iso.check(config) {
+            Ok(w) => w,
+            Err(e) => {
+                d.extend(e);
+                Vec::new()
+            }
+        };
+        if d.has_errors() {
+            return Err(d);
+        }
+        warnings.extend(d.0);
+        self.parts =
+            Some(Parts { qemu: Arc::new(qemu), boot: Arc::new(boot), comm, iso, http, cd, floppy, shutdown, output });
+        Ok(warnings)
+    }
+
+    fn generated_data_keys(&self) -> Vec<String> {
+        GENERATED.iter().map(|k| k.to_string()).collect()
+    }
+
+    async fn run(&self, ctx: &RunContext, hook: Arc<dyn ProvisionHook>) -> Result<Option<Arc<dyn Artifact>>> {
+        let Some(p) = &self.parts else {
+            return Err(kiln_core::Error::new("the qemu builder was not prepared"));
+        };
+        let c = &p.qemu;
+        // Packer's steps, in Packer's order.
+        let steps: Vec<Box<dyn Step<State>>> = vec![
+            Box::new(StepDownload::new(&p.iso)),
+            Box::new(StepOutputDir::new(&p.output, &ctx.info)),
+            Box::new(StepCreateFloppy::new(&p.floppy, &ctx.info.template_dir)),
+            Box::new(StepCreateCd::new(&p.cd, &ctx.info.template_dir)),
+            Box::new(StepCreateDisk(Arc::clone(c))),
+            Box::new(StepHttpServer::new(&p.http)),
+            Box::new(StepTempKeyPair::new(&p.comm)),
+            Box::new(StepPortForward {
+                config: Arc::clone(c),
+                needed: c.net_bridge.is_empty() && p.comm.kind() != "none",
+            }),
+            Box::new(StepConfigureVnc { config: Arc::clone(c), boot: Arc::clone(&p.boot) }),
+            Box::new(StepRun(Arc::clone(c))),
+            Box::new(WhileGuestRuns(StepTypeBootCommand(Arc::clone(&p.boot)))),
+            Box::new(WhileGuestRuns(StepConnect::new(&p.comm))),
+            Box::new(WhileGuestRuns(StepProvision { hook })),
+            Box::new(StepShutdown::new(&p.shutdown)),
+            Box::new(StepConvertDisk),
+        ];
+        let vm_name = c.vm_name(&ctx.info.name);
+        let mut state = State {
+            vm_name,
+            boot_from_iso: !c.disk_image,
+            guest_port: p.comm.ssh_port.unwrap_or(22),
+            bridged: !c.net_bridge.is_empty(),
+            ..State::default()
+        };
+        run_steps(&steps, &mut state, ctx).await?;
+        Ok(Some(Arc::new(artifact(c, &state)?)))
+    }
+}
+
+/// The artifact: every file in the output directory (Packer's qemu artifact).
+fn artifact(c: &Config, state: &State) -> Result<BasicArtifact> {
+    let dir = state.output_dir();
+    let mut files = list_files(dir)?;
+    files.sort();
+    let mut st = std::collections::BTreeMap::new();
+    st.insert("diskName".to_string(), serde_json::json!(state.vm_name));
+    st.insert("diskType".to_string(), serde_json::json!(c.format.as_str()));
+    st.insert("diskSize".to_string(), serde_json::json!(c.disk_size().map(|s| s.text).unwrap_or_default()));
+    st.insert("domainType".to_string(), serde_json::json!(state.accelerator.as_str()));
+    Ok(BasicArtifact {
+        builder_id: BUILDER_ID.into(),
+        id: "VM".into(),
+        files,
+        description: format!("VM files in directory: {}", dir.display()),
+        state: st,
+        generated: state.common.generated.clone(),
+        owns_files: true,
+    })
+}
+
+fn list_files(dir: &Path) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| kiln_core::Error::new(format!("listing {}: {e}", dir.display())))?;
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(list_files(&p)?);
+        } else {
+            out.push(p.display().to_string());
+        }
+    }
+    Ok(out)
+}

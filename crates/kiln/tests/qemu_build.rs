@@ -1,0 +1,166 @@
+//! The qemu builder end to end, through the `kiln` binary, under TCG, from the Debian base image
+//! scripts/base-image makes: a build with a shell provisioner over SSH whose artifact is checked
+//! with `qemu-img`; SIGINT during boot, provisioning and export, each leaving no QEMU or qemu-img
+//! process, no listening forward port and no output directory; and `accelerator = "kvm"` on a
+//! host whose KVM cannot run the guest, failing fast with the fix in the message.
+//!
+//! Needs qemu-system-x86_64, qemu-img and the base image (built by scripts/base-image when
+//! running as root, cached after); without them the tests say so and pass, unless
+//! KILN_REQUIRE_TOOLS=1. The guests run one at a time: two TCG guests on a 2-core machine would
+//! each take twice as long.
+
+mod qemu_common;
+
+use std::time::{Duration, Instant};
+
+use kiln_testing::TempDir;
+use qemu_common::{base_image, no_leftovers, qemu_img_info, serial, tools_or_skip, Build};
+
+/// A qemu build of the base image; `extra` adds builder options, `inline` the shell
+/// provisioner's commands.
+fn template(base: &str, out: &str, extra: &str, inline: &[&str]) -> String {
+    let inline: Vec<String> = inline.iter().map(|l| format!("{l:?}")).collect();
+    format!(
+        r#"{{"builders": [{{"type": "qemu", "disk_image": true, "iso_url": "{base}", "iso_checksum": "none",
+  "skip_resize_disk": true, "accelerator": "tcg", "headless": true, "cpus": 2, "memory": 1024,
+  "output_directory": "{out}", "vm_name": "disk.qcow2",
+  "ssh_username": "kiln", "ssh_password": "kiln-base", "ssh_timeout": "10m",
+  "shutdown_command": "sudo systemctl poweroff"{extra}}}],
+ "provisioners": [{{"type": "shell", "inline": [{}]}}]}}"#,
+        inline.join(", ")
+    )
+}
+
+#[test]
+fn builds_provisions_and_exports_a_qcow2() {
+    if !tools_or_skip() {
+        return;
+    }
+    let Some(base) = base_image() else { return };
+    let _one = serial();
+    let dir = TempDir::new("qemu-e2e");
+    let out = dir.join("out");
+    let t = template(
+        &base.display().to_string(),
+        &out.display().to_string(),
+        "",
+        &["echo provisioned on $(uname -r) as $(id -un)", "echo built-by-kiln | sudo tee /etc/kiln-e2e"],
+    );
+    let t0 = Instant::now();
+    let b = Build::start(&dir, &t, &[]);
+    let (code, log) = b.finish(Duration::from_secs(900));
+    eprintln!("build took {:.1}s", t0.elapsed().as_secs_f64());
+    assert_eq!(code, 0, "{log}");
+    assert!(log.contains("provisioned on 6."), "{log}");
+    assert!(log.contains("as kiln"), "{log}");
+    assert!(log.contains("Connected to SSH!"), "{log}");
+    assert!(log.contains("Converting hard drive..."), "{log}");
+    assert!(log.contains("VM files in directory: "), "{log}");
+    // Only the disk: no overlay, no half-written conversion, no socket.
+    let mut files: Vec<String> =
+        std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    files.sort();
+    assert_eq!(files, ["disk.qcow2"], "{log}");
+    let disk = out.join("disk.qcow2");
+    let info = qemu_img_info(&disk);
+    assert_eq!(info["format"], "qcow2", "{info}");
+    assert!(info.get("backing-filename").is_none(), "the artifact must stand alone: {info}");
+    assert_eq!(info["virtual-size"], qemu_img_info(&base)["virtual-size"], "{info}");
+    // The provisioner's write is in the image: it differs from the base image.
+    let cmp = std::process::Command::new("qemu-img").arg("compare").arg(&base).arg(&disk).output().unwrap();
+    assert_eq!(cmp.status.code(), Some(1), "{}", String::from_utf8_lossy(&cmp.stdout));
+    no_leftovers(&log, &out, false);
+}
+
+/// Starts a build, waits for `marker` in its output, waits `then`, sends SIGINT: the build ends
+/// within `limit` with Packer's exit code and leaves nothing behind.
+fn interrupt_at(name: &str, extra: &str, inline: &[&str], marker: &str, then: Duration, limit: Duration) {
+    if !tools_or_skip() {
+        return;
+    }
+    let Some(base) = base_image() else { return };
+    let _one = serial();
+    let dir = TempDir::new(&format!("qemu-int-{name}"));
+    let out = dir.join(format!("out-{name}"));
+    let t = template(&base.display().to_string(), &out.display().to_string(), extra, inline);
+    let mut b = Build::start(&dir, &t, &[]);
+    assert!(b.wait_for(marker, Duration::from_secs(600)), "{marker:?} never came:\n{}", b.log());
+    std::thread::sleep(then);
+    let signalled = Instant::now();
+    b.sigint();
+    let (code, log) = b.finish(limit);
+    let took = signalled.elapsed();
+    eprintln!("{name}: the build ended {:.1}s after SIGINT", took.as_secs_f64());
+    assert_eq!(code, 1, "{log}");
+    assert!(took < limit, "{took:?}\n{log}");
+    assert!(log.contains("Cancelling build after receiving interrupt"), "{log}");
+    no_leftovers(&log, &out, true);
+}
+
+#[test]
+fn sigint_during_boot_leaves_nothing() {
+    interrupt_at(
+        "boot",
+        "",
+        &["echo never"],
+        "Starting VM, booting disk image",
+        Duration::from_secs(3),
+        Duration::from_secs(30),
+    );
+}
+
+#[test]
+fn sigint_during_provisioning_leaves_nothing() {
+    interrupt_at(
+        "provision",
+        "",
+        &["echo kiln-provisioning-started", "sleep 300"],
+        "kiln-provisioning-started",
+        Duration::from_secs(1),
+        Duration::from_secs(30),
+    );
+}
+
+#[test]
+fn sigint_during_export_leaves_nothing() {
+    // zlib compression makes the export long enough to be interrupted (15 s here).
+    interrupt_at(
+        "export",
+        r#", "disk_compression": true"#,
+        &["echo ok"],
+        "Converting hard drive...",
+        Duration::from_millis(1500),
+        Duration::from_secs(30),
+    );
+}
+
+/// `/dev/kvm` here is PVM's, which stops an ordinary guest with an internal error in its boot
+/// loader: the build must say so, with the fix, long before any SSH timeout. Runs only where
+/// KVM is of that kind.
+#[test]
+fn kvm_that_cannot_run_the_guest_fails_fast_with_the_fix() {
+    if !tools_or_skip() {
+        return;
+    }
+    let facts = kiln_builders::qemu::accel::HostFacts::probe();
+    if !(facts.kvm_usable && facts.kvm_pvm) {
+        eprintln!("notice: skipping: /dev/kvm here is not a PVM backend that fails ordinary guests");
+        return;
+    }
+    let Some(base) = base_image() else { return };
+    let _one = serial();
+    let dir = TempDir::new("qemu-kvm");
+    let out = dir.join("out-kvm");
+    let t = template(&base.display().to_string(), &out.display().to_string(), "", &["echo never"])
+        .replace(r#""accelerator": "tcg""#, r#""accelerator": "kvm""#);
+    let t0 = Instant::now();
+    let (code, log) = Build::start(&dir, &t, &[]).finish(Duration::from_secs(120));
+    let took = t0.elapsed();
+    eprintln!("kvm: failed after {:.1}s", took.as_secs_f64());
+    assert_eq!(code, 1, "{log}");
+    assert!(took < Duration::from_secs(60), "{took:?}\n{log}");
+    assert!(log.contains("internal error of the kvm accelerator"), "{log}");
+    assert!(log.contains(r#"accelerator = "tcg""#), "{log}");
+    assert!(!log.contains("Timeout waiting for SSH"), "{log}");
+    no_leftovers(&log, &out, true);
+}
