@@ -185,12 +185,15 @@ async fn a_temporary_key_logs_in_and_is_in_the_generated_data() {
 }
 
 #[tokio::test]
-async fn none_connects_to_nothing() {
+async fn none_connects_to_a_communicator_that_refuses_everything() {
     let (ctx, rec) = context();
     let c = kiln_comm::Config { communicator: Some("none".into()), ..kiln_comm::Config::default() };
     let mut state = CommonState::default();
     StepConnect::new(&c).run(&mut state, &ctx).await.unwrap();
-    assert!(state.comm.is_none());
+    // The none communicator: provisioners that need no machine (shell-local) still run.
+    let comm = state.comm.clone().unwrap();
+    let e = comm.start("true", &|_, _| {}).await.unwrap_err();
+    assert!(e.message.contains("none"), "{e}");
     assert_eq!(state.generated["ConnType"], "none");
     assert!(rec.says().is_empty());
 }
