@@ -59,7 +59,10 @@ impl<S: HasCommon> Step<S> for StepConnect {
         let ui = &ctx.ui;
         if kind == "none" {
             ui.log("communicator none: not connecting");
-            state.common_mut().set_data("ConnType", "none");
+            // A communicator that refuses everything, so provisioners that need none still run.
+            let common = state.common_mut();
+            common.comm = Some(std::sync::Arc::new(kiln_comm::NoneComm));
+            common.set_data("ConnType", "none");
             return Ok(());
         }
         let mut c = if kind == "ssh" { self.resolve(state.common())? } else { self.config.clone() };

@@ -14,7 +14,7 @@ use std::fs::{File, OpenOptions};
 use std::net::TcpListener;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::os::unix::io::AsRawFd;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use kiln_core::{Error, Result};
 use sha2::{Digest, Sha256};
@@ -131,30 +131,10 @@ pub fn reserve_vnc(host: &str, min: u16, max: u16) -> Result<Reservation> {
     reserve_port(host, min, max, "VNC")
 }
 
-/// `path` absolute and without `.` or `..`, without touching the file system.
-fn absolute(path: &Path) -> PathBuf {
-    let joined = if path.is_absolute() {
-        path.to_path_buf()
-    } else {
-        std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")).join(path)
-    };
-    let mut out = PathBuf::from("/");
-    for c in joined.components() {
-        match c {
-            Component::Normal(n) => out.push(n),
-            Component::ParentDir => {
-                out.pop();
-            }
-            _ => {}
-        }
-    }
-    out
-}
-
 /// Reserves a path (an output directory or file) for one build: an error naming `what` when
 /// another build of this machine holds it.
 pub fn reserve_path(path: &Path, what: &str) -> Result<Reservation> {
-    let abs = absolute(path);
+    let abs = crate::media::options::lexical_absolute(path);
     let digest = Sha256::digest(abs.as_os_str().as_encoded_bytes());
     let name: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
     match try_lock(&format!("path-{name}"))? {

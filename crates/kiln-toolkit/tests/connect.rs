@@ -140,7 +140,8 @@ async fn failed_logins_stop_at_ssh_handshake_attempts() {
     let (ctx, _rec) = context();
     let start = Instant::now();
     let e = StepConnect::new(&c).run(&mut state_for(sshd.port), &ctx).await.unwrap_err();
-    assert!(e.message.starts_with("giving up after 2 handshakes (ssh_handshake_attempts): authentication"), "{e}");
+    assert!(e.message.starts_with("authentication as"), "{e}");
+    assert!(e.message.ends_with("; gave up after 2 attempts (ssh_handshake_attempts)"), "{e}");
     assert!(start.elapsed() < Duration::from_secs(10));
 }
 
@@ -184,12 +185,35 @@ async fn a_temporary_key_logs_in_and_is_in_the_generated_data() {
 }
 
 #[tokio::test]
-async fn none_connects_to_nothing() {
+async fn none_connects_to_a_communicator_that_refuses_everything() {
     let (ctx, rec) = context();
     let c = kiln_comm::Config { communicator: Some("none".into()), ..kiln_comm::Config::default() };
     let mut state = CommonState::default();
     StepConnect::new(&c).run(&mut state, &ctx).await.unwrap();
-    assert!(state.comm.is_none());
+    // The none communicator: provisioners that need no machine (shell-local) still run.
+    let comm = state.comm.clone().unwrap();
+    let e = comm.start("true", &|_, _| {}).await.unwrap_err();
+    assert!(e.message.contains("none"), "{e}");
     assert_eq!(state.generated["ConnType"], "none");
     assert!(rec.says().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn through_a_bastion() {
+    let Some(sshd) = sshd_or_skip() else { return };
+    // The bastion is the same sshd: it opens a direct-tcpip channel to itself.
+    let mut c = config(&sshd);
+    c.ssh_bastion_host = Some("127.0.0.1".into());
+    c.ssh_bastion_port = Some(sshd.port);
+    let (ctx, rec) = context();
+    let mut state = state_for(sshd.port);
+    StepConnect::new(&c).run(&mut state, &ctx).await.unwrap();
+    assert_eq!(
+        rec.says()[1],
+        format!(
+            "Waiting for SSH to become available on 127.0.0.1:{0} through the bastion 127.0.0.1:{0} (timeout 5m0s)...",
+            sshd.port
+        )
+    );
+    assert_eq!(echo(&state, "via-bastion").await, ["via-bastion"]);
 }

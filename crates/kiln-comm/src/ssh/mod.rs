@@ -271,9 +271,9 @@ async fn establish(c: &Config) -> Result<Conn> {
                 if e.message.starts_with("authentication") {
                     handshakes += 1;
                     if handshakes >= max_handshakes {
-                        return Err(
-                            e.context(format!("giving up after {handshakes} handshakes (ssh_handshake_attempts)"))
-                        );
+                        return Err(Error::new(format!(
+                            "{e}; gave up after {handshakes} attempts (ssh_handshake_attempts)"
+                        )));
                     }
                 }
                 if start.elapsed() + wait > timeout {

@@ -49,7 +49,7 @@ mod error;
 pub mod fat;
 mod glob;
 pub mod iso9660;
-mod options;
+pub(crate) mod options;
 pub mod time;
 mod tree;
 

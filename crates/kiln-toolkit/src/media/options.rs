@@ -177,7 +177,7 @@ fn dir_name_as_written(shown: &str) -> String {
 
 /// `path` made absolute (from the working directory) and cleaned of `.` and `..` without
 /// touching the file system, as Go's `filepath.Abs` does.
-fn lexical_absolute(path: &Path) -> PathBuf {
+pub(crate) fn lexical_absolute(path: &Path) -> PathBuf {
     let joined = if path.is_absolute() {
         path.to_path_buf()
     } else {
