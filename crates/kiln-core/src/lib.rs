@@ -9,6 +9,7 @@
 //! concrete component: the table in kiln-components fills the [`registry::Registry`].
 
 pub mod cancel;
+pub mod communicator;
 pub mod component;
 pub mod error;
 pub mod event;
@@ -28,8 +29,8 @@ pub mod step;
 pub use async_trait::async_trait;
 pub use cancel::Cancel;
 pub use component::{
-    Artifact, BasicArtifact, BuildInfo, Builder, Communicator, GeneratedData, OnError, PostProcessed, PostProcessor,
-    ProvisionHook, Provisioner, RunContext, Stream,
+    Artifact, BasicArtifact, BuildInfo, Builder, Communicator, ExecIo, GeneratedData, OnError, PostProcessed,
+    PostProcessor, ProvisionHook, Provisioner, RunContext, Stream, UploadMeta,
 };
 pub use error::{Error, Result};
 pub use event::Ui;

@@ -59,7 +59,13 @@ pub fn run(host: Option<&str>, t: &Template, settings: &RunSettings) -> (u8, Str
             r.push_str(s);
         }
     };
-    let r = kiln_core::run_template(&registry(), kiln_core::RunInput { builds: &t.builds, sensitive_values: &t.sensitive_values }, settings, &ui, &report);
+    let r = kiln_core::run_template(
+        &registry(),
+        kiln_core::RunInput { builds: &t.builds, sensitive_values: &t.sensitive_values },
+        settings,
+        &ui,
+        &report,
+    );
     let text = String::from_utf8_lossy(&buf.0.lock().map(|v| v.clone()).unwrap_or_default()).into_owned();
     let reported = reported.into_inner().unwrap_or_default();
     (r.exit_code(), format!("{reported}{text}"))
