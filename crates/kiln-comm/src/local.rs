@@ -1,9 +1,9 @@
 //! The `local` communicator: commands run through `/bin/sh -c` on this machine and "uploads"
 //! are local copies. shell-local uses it.
 //!
-//! Each command runs in its own process group; if the command's future is dropped (the build
-//! was cancelled, a provisioner timed out) the whole group is terminated, so no script or its
-//! children outlive the build.
+//! Each command runs in its own process group ([`kiln_core::process`]); if the command's future
+//! is dropped (the build was cancelled, a provisioner timed out) the whole group is stopped, so
+//! no script or its children outlive the build.
 
 use std::path::Path;
 use std::process::Stdio;
@@ -20,35 +20,6 @@ pub struct Local {
 impl Default for Local {
     fn default() -> Local {
         Local { shell: vec!["/bin/sh".into(), "-c".into()] }
-    }
-}
-
-/// Terminates a process group when dropped before [`GroupGuard::disarm`].
-struct GroupGuard {
-    pgid: Option<i32>,
-}
-
-impl GroupGuard {
-    fn disarm(&mut self) {
-        self.pgid = None;
-    }
-}
-
-impl Drop for GroupGuard {
-    fn drop(&mut self) {
-        let Some(pgid) = self.pgid else { return };
-        // SAFETY: killpg only sends a signal; pgid is the group this guard's child leads.
-        unsafe {
-            libc::killpg(pgid, libc::SIGTERM);
-        }
-        // Give the scripts a moment to clean up after themselves, then make sure.
-        std::thread::spawn(move || {
-            std::thread::sleep(std::time::Duration::from_secs(3));
-            // SAFETY: as above.
-            unsafe {
-                libc::killpg(pgid, libc::SIGKILL);
-            }
-        });
     }
 }
 
@@ -74,12 +45,10 @@ pub async fn run_argv_io(argv: &[String], env: &[(String, String)], io: ExecIo<'
         .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(if io.stdin.is_some() { Stdio::piped() } else { Stdio::null() })
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true);
-    let mut child = cmd.spawn().map_err(|e| Error::new(format!("cannot run {program}: {e}")))?;
-    let mut guard = GroupGuard { pgid: child.id().and_then(|id| i32::try_from(id).ok()) };
-    let (out, err, input) = (child.stdout.take(), child.stderr.take(), child.stdin.take());
+        .stderr(Stdio::piped());
+    let mut child =
+        kiln_core::process::spawn(&mut cmd).map_err(|e| Error::new(format!("cannot run {program}: {e}")))?;
+    let (out, err, input) = (child.stdout(), child.stderr(), child.stdin());
     let ExecIo { stdin, stdout, stderr } = io;
     let feed = async {
         if let (Some(mut w), Some(r)) = (input, stdin) {
@@ -101,7 +70,6 @@ pub async fn run_argv_io(argv: &[String], env: &[(String, String)], io: ExecIo<'
         }
     };
     let (_, o, e, status) = tokio::join!(feed, copy_out, copy_err, child.wait());
-    guard.disarm();
     o.map_err(|e| Error::new(format!("passing on the output of {program}: {e}")))?;
     e.map_err(|e| Error::new(format!("passing on the output of {program}: {e}")))?;
     Ok(status?.code())

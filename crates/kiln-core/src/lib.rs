@@ -18,6 +18,7 @@ pub mod hook;
 pub mod late;
 pub mod output;
 pub mod prepare;
+pub mod process;
 pub mod progress;
 pub mod registry;
 pub mod render;
@@ -25,6 +26,8 @@ pub mod run;
 pub mod scheduler;
 pub mod select;
 pub mod step;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 pub use async_trait::async_trait;
 pub use cancel::Cancel;

@@ -140,6 +140,8 @@ pub fn run_template(
             });
             // Don't wait for stray blocking reads (a pending -debug prompt) at exit.
             rt.shutdown_background();
+            // Children of cancelled steps get their SIGKILL (after their grace) before kiln exits.
+            crate::process::settle();
             summary
         }
         Err(e) => {

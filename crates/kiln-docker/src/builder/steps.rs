@@ -149,6 +149,10 @@ impl Step<State> for StepConnect {
     fn name(&self) -> &'static str {
         "StepConnect"
     }
+    /// Waiting for SSH holds nothing yet: a cancel stops it at once.
+    fn role(&self) -> kiln_core::step::StepRole {
+        kiln_core::step::StepRole::Wait
+    }
 
     async fn run(&self, state: &mut State, ctx: &RunContext) -> Result<()> {
         let id = state.container.clone().ok_or_else(|| Error::new("no container to connect to"))?;
