@@ -15,6 +15,7 @@ pub mod error;
 pub mod event;
 pub mod generated;
 pub mod hook;
+pub mod journal;
 pub mod late;
 pub mod output;
 pub mod prepare;
