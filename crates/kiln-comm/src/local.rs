@@ -1,16 +1,16 @@
 //! The `local` communicator: commands run through `/bin/sh -c` on this machine and "uploads"
 //! are local copies. shell-local uses it.
 //!
-//! Each command runs in its own process group; if the command's future is dropped (the build
-//! was cancelled, a provisioner timed out) the whole group is terminated, so no script or its
-//! children outlive the build.
+//! Each command runs in its own process group ([`kiln_core::process`]); if the command's future
+//! is dropped (the build was cancelled, a provisioner timed out) the whole group is stopped, so
+//! no script or its children outlive the build.
 
 use std::path::Path;
 use std::process::Stdio;
 
-use kiln_core::component::OutputFn;
-use kiln_core::{async_trait, Communicator, Error, Result, Stream};
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use kiln_core::communicator::{LineWriter, OutputFn, Reader, Writer};
+use kiln_core::{async_trait, Communicator, Error, ExecIo, Result, Stream, UploadMeta};
+use tokio::io::AsyncWriteExt;
 
 /// Runs on this machine. `shell` is the command prefix (`["/bin/sh", "-c"]`).
 pub struct Local {
@@ -23,125 +23,82 @@ impl Default for Local {
     }
 }
 
-/// Terminates a process group when dropped before [`GroupGuard::disarm`].
-struct GroupGuard {
-    pgid: Option<i32>,
-}
-
-impl GroupGuard {
-    fn disarm(&mut self) {
-        self.pgid = None;
-    }
-}
-
-impl Drop for GroupGuard {
-    fn drop(&mut self) {
-        let Some(pgid) = self.pgid else { return };
-        // SAFETY: killpg only sends a signal; pgid is the group this guard's child leads.
-        unsafe {
-            libc::killpg(pgid, libc::SIGTERM);
-        }
-        // Give the scripts a moment to clean up after themselves, then make sure.
-        std::thread::spawn(move || {
-            std::thread::sleep(std::time::Duration::from_secs(3));
-            // SAFETY: as above.
-            unsafe {
-                libc::killpg(pgid, libc::SIGKILL);
-            }
-        });
-    }
-}
-
-async fn pump(r: impl AsyncRead + Unpin, stream: Stream, output: OutputFn<'_>) {
-    let mut r = BufReader::new(r);
-    let mut buf = Vec::new();
-    loop {
-        buf.clear();
-        match r.read_until(b'\n', &mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {
-                let line = String::from_utf8_lossy(&buf);
-                output(stream, line.trim_end_matches(['\n', '\r']));
-            }
-        }
-    }
-}
-
-/// Runs `argv` locally, streaming output; the exit status, `None` when killed by a signal.
+/// Runs `argv` locally, streaming output a line at a time; the exit status, `None` when killed
+/// by a signal.
 pub async fn run_argv(argv: &[String], env: &[(String, String)], output: OutputFn<'_>) -> Result<Option<i32>> {
+    let mut out = LineWriter::new(Stream::Stdout, output);
+    let mut err = LineWriter::new(Stream::Stderr, output);
+    let code = run_argv_io(argv, env, ExecIo::new(&mut out, &mut err)).await;
+    out.finish();
+    err.finish();
+    code
+}
+
+/// Runs `argv` locally in its own process group with `io`'s streams; the exit status, `None`
+/// when killed by a signal. Dropping the future stops the whole group.
+pub async fn run_argv_io(argv: &[String], env: &[(String, String)], io: ExecIo<'_>) -> Result<Option<i32>> {
     let Some((program, args)) = argv.split_first() else {
         return Err(Error::new("empty command"));
     };
     let mut cmd = tokio::process::Command::new(program);
     cmd.args(args)
         .envs(env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::null())
+        .stdin(if io.stdin.is_some() { Stdio::piped() } else { Stdio::null() })
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true);
-    let mut child = cmd.spawn().map_err(|e| Error::new(format!("cannot run {program}: {e}")))?;
-    let mut guard = GroupGuard { pgid: child.id().and_then(|id| i32::try_from(id).ok()) };
-    let out = child.stdout.take();
-    let err = child.stderr.take();
-    let pumps = async {
-        tokio::join!(
-            async {
-                if let Some(o) = out {
-                    pump(o, Stream::Stdout, output).await
-                }
-            },
-            async {
-                if let Some(e) = err {
-                    pump(e, Stream::Stderr, output).await
-                }
-            }
-        )
+        .stderr(Stdio::piped());
+    let mut child =
+        kiln_core::process::spawn(&mut cmd).map_err(|e| Error::new(format!("cannot run {program}: {e}")))?;
+    let (out, err, input) = (child.stdout(), child.stderr(), child.stdin());
+    let ExecIo { stdin, stdout, stderr } = io;
+    let feed = async {
+        if let (Some(mut w), Some(r)) = (input, stdin) {
+            // The command may stop reading early (a broken pipe): that is its business.
+            let _ = tokio::io::copy(r, &mut w).await;
+            let _ = w.shutdown().await;
+        }
     };
-    let (_, status) = tokio::join!(pumps, child.wait());
-    guard.disarm();
-    let status = status?;
-    Ok(status.code())
+    let copy_out = async {
+        match out {
+            Some(mut o) => tokio::io::copy(&mut o, stdout).await.map(|_| ()),
+            None => Ok(()),
+        }
+    };
+    let copy_err = async {
+        match err {
+            Some(mut e) => tokio::io::copy(&mut e, stderr).await.map(|_| ()),
+            None => Ok(()),
+        }
+    };
+    let (_, o, e, status) = tokio::join!(feed, copy_out, copy_err, child.wait());
+    o.map_err(|e| Error::new(format!("passing on the output of {program}: {e}")))?;
+    e.map_err(|e| Error::new(format!("passing on the output of {program}: {e}")))?;
+    Ok(status?.code())
 }
 
 #[async_trait]
 impl Communicator for Local {
-    async fn start(&self, command: &str, output: OutputFn<'_>) -> Result<Option<i32>> {
+    async fn exec(&self, command: &str, io: ExecIo<'_>) -> Result<Option<i32>> {
         let mut argv = self.shell.clone();
         argv.push(command.to_string());
-        run_argv(&argv, &[], output).await
+        run_argv_io(&argv, &[], io).await
     }
 
-    async fn upload(&self, dst: &str, data: &[u8]) -> Result<()> {
-        tokio::fs::write(dst, data).await.map_err(|e| Error::new(format!("writing {dst}: {e}")))
-    }
-
-    async fn upload_file(&self, dst: &str, src: &Path) -> Result<()> {
-        let src = src.to_path_buf();
-        let dst = Path::new(dst).to_path_buf();
-        tokio::task::spawn_blocking(move || crate::transfer::copy_file(&src, &dst))
-            .await
-            .map_err(|e| Error::new(e.to_string()))?
-    }
-
-    async fn upload_file_progress(
-        &self,
-        dst: &str,
-        src: &Path,
-        progress: std::sync::Arc<kiln_core::progress::Progress>,
-    ) -> Result<()> {
-        let shown = dst.to_string();
-        let (src, dst) = (src.to_path_buf(), Path::new(dst).to_path_buf());
-        tokio::task::spawn_blocking(move || {
-            if let Some(parent) = dst.parent().filter(|p| !p.as_os_str().is_empty()) {
-                std::fs::create_dir_all(parent)?;
-            }
-            kiln_core::progress::copy_file_with_progress(&src, &dst, &progress)
-        })
-        .await
-        .map_err(|e| Error::new(e.to_string()))?
-        .map(|_| ())
-        .map_err(|e| Error::new(format!("copying to {shown}: {e}")))
+    async fn upload(&self, dst: &str, src: Reader<'_>, meta: UploadMeta) -> Result<()> {
+        let path = Path::new(dst);
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            tokio::fs::create_dir_all(parent)
+                .await
+                .map_err(|e| Error::new(format!("creating {}: {e}", parent.display())))?;
+        }
+        let werr = |e: std::io::Error| Error::new(format!("writing {dst}: {e}"));
+        let mut f = tokio::fs::File::create(path).await.map_err(werr)?;
+        tokio::io::copy(&mut meta.track(src), &mut f).await.map_err(werr)?;
+        f.flush().await.map_err(werr)?;
+        if let Some(mode) = meta.mode {
+            use std::os::unix::fs::PermissionsExt;
+            tokio::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).await.map_err(werr)?;
+        }
+        Ok(())
     }
 
     async fn upload_dir(&self, dst: &str, src: &Path, exclude: &[String]) -> Result<()> {
@@ -151,8 +108,11 @@ impl Communicator for Local {
             .map_err(|e| Error::new(e.to_string()))?
     }
 
-    async fn download(&self, src: &str, dst: &Path) -> Result<()> {
-        self.upload_file(&dst.to_string_lossy(), Path::new(src)).await
+    async fn download(&self, src: &str, dst: Writer<'_>) -> Result<()> {
+        let mut f = tokio::fs::File::open(src).await.map_err(|e| Error::new(format!("reading {src}: {e}")))?;
+        tokio::io::copy(&mut f, dst).await.map_err(|e| Error::new(format!("copying {src}: {e}")))?;
+        dst.flush().await?;
+        Ok(())
     }
 
     async fn download_dir(&self, src: &str, dst: &Path, exclude: &[String]) -> Result<()> {
@@ -197,6 +157,30 @@ mod tests {
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
         assert!(!alive, "the background sleep survived");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn exec_pipes_stdin_and_uploads_keep_their_mode() {
+        let comm = Local::default();
+        let input: Vec<u8> = (0..(1u32 << 20)).map(|i| (i % 251) as u8).collect();
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let mut src = &input[..];
+        let io = ExecIo::new(&mut out, &mut err).with_stdin(&mut src);
+        assert_eq!(comm.exec("cat; printf oops >&2; exit 4", io).await.unwrap(), Some(4));
+        assert!(out == input);
+        assert_eq!(err, b"oops");
+
+        let dir = std::env::temp_dir().join(format!("kiln-local-up-{}", std::process::id()));
+        let dst = dir.join("sub/run.sh");
+        let mut data = &b"#!/bin/sh\n"[..];
+        let meta = UploadMeta { mode: Some(0o700), ..UploadMeta::default() };
+        comm.upload(&dst.to_string_lossy(), &mut data, meta).await.unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&dst).unwrap().permissions().mode() & 0o777, 0o700);
+        let mut back = Vec::new();
+        comm.download(&dst.to_string_lossy(), &mut back).await.unwrap();
+        assert_eq!(back, b"#!/bin/sh\n");
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -3,7 +3,8 @@
 
 use std::path::Path;
 
-use kiln_core::{async_trait, Communicator, Error, Result};
+use kiln_core::communicator::{Reader, Writer};
+use kiln_core::{async_trait, Communicator, Error, ExecIo, Result, UploadMeta};
 
 pub struct NoneComm;
 
@@ -15,19 +16,16 @@ fn refuse(what: &str) -> Error {
 
 #[async_trait]
 impl Communicator for NoneComm {
-    async fn start(&self, _command: &str, _output: kiln_core::component::OutputFn<'_>) -> Result<Option<i32>> {
+    async fn exec(&self, _command: &str, _io: ExecIo<'_>) -> Result<Option<i32>> {
         Err(refuse("run a command"))
     }
-    async fn upload(&self, _dst: &str, _data: &[u8]) -> Result<()> {
-        Err(refuse("upload"))
-    }
-    async fn upload_file(&self, _dst: &str, _src: &Path) -> Result<()> {
+    async fn upload(&self, _dst: &str, _src: Reader<'_>, _meta: UploadMeta) -> Result<()> {
         Err(refuse("upload"))
     }
     async fn upload_dir(&self, _dst: &str, _src: &Path, _exclude: &[String]) -> Result<()> {
         Err(refuse("upload"))
     }
-    async fn download(&self, _src: &str, _dst: &Path) -> Result<()> {
+    async fn download(&self, _src: &str, _dst: Writer<'_>) -> Result<()> {
         Err(refuse("download"))
     }
     async fn download_dir(&self, _src: &str, _dst: &Path, _exclude: &[String]) -> Result<()> {

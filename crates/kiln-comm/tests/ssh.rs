@@ -26,7 +26,7 @@ async fn commands_files_and_folders() {
     let dir = sshd.dir.join("remote");
     let remote = dir.to_string_lossy().into_owned();
     std::fs::create_dir_all(&dir).unwrap();
-    comm.upload(&format!("{remote}/bytes.txt"), b"hello").await.unwrap();
+    comm.upload_bytes(&format!("{remote}/bytes.txt"), b"hello").await.unwrap();
     assert_eq!(std::fs::read_to_string(dir.join("bytes.txt")).unwrap(), "hello");
 
     let local = sshd.dir.join("local");
@@ -42,7 +42,7 @@ async fn commands_files_and_folders() {
     assert_eq!(std::fs::read_to_string(dir.join("contents/sub/b.txt")).unwrap(), "b");
 
     let back = sshd.dir.join("back");
-    comm.download(&format!("{remote}/bytes.txt"), &back.join("x.txt")).await.unwrap();
+    comm.download_file(&format!("{remote}/bytes.txt"), &back.join("x.txt")).await.unwrap();
     assert_eq!(std::fs::read_to_string(back.join("x.txt")).unwrap(), "hello");
     comm.download_dir(&format!("{remote}/with"), &back, &[]).await.unwrap();
     assert_eq!(std::fs::read_to_string(back.join("with/app/sub/b.txt")).unwrap(), "b");
@@ -55,10 +55,10 @@ async fn scp_method_moves_files_without_sftp() {
     c.ssh_file_transfer_method = Some("scp".into());
     let comm = kiln_comm::ssh::connect(&c, &quiet).await.unwrap();
     let target = sshd.dir.join("scp.txt");
-    comm.upload(&target.to_string_lossy(), b"via cat").await.unwrap();
+    comm.upload_bytes(&target.to_string_lossy(), b"via cat").await.unwrap();
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "via cat");
     let back = sshd.dir.join("scp-back.txt");
-    comm.download(&target.to_string_lossy(), &back).await.unwrap();
+    comm.download_file(&target.to_string_lossy(), &back).await.unwrap();
     assert_eq!(std::fs::read_to_string(&back).unwrap(), "via cat");
 }
 
@@ -118,11 +118,11 @@ async fn reconnects_after_the_machine_went_away() {
     let out = |_: Stream, _: &str| {};
     assert_eq!(comm.start("true", &out).await.unwrap(), Some(0));
     let target = sshd.dir.join("before.txt");
-    comm.upload(&target.to_string_lossy(), b"1").await.unwrap();
+    comm.upload_bytes(&target.to_string_lossy(), b"1").await.unwrap();
     sshd.restart().unwrap();
     // The old session is gone; the next command waits for the machine and goes on.
     assert_eq!(comm.start("true", &out).await.unwrap(), Some(0));
     let target = sshd.dir.join("after.txt");
-    comm.upload(&target.to_string_lossy(), b"2").await.unwrap();
+    comm.upload_bytes(&target.to_string_lossy(), b"2").await.unwrap();
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "2");
 }

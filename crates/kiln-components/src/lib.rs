@@ -232,7 +232,9 @@ pub fn doc_pages() -> Vec<DocPage> {
 /// The registry of [`COMPONENTS`]: the constructors of the implemented types and every name
 /// Packer has.
 pub fn registry() -> Registry {
-    COMPONENTS.iter().fold(Registry::new(), |reg, c| {
+    // How `kiln cleanup` deletes each kind of resource builders write to the cleanup journal.
+    let cleaners = Registry::new().cleaner(kiln_docker::JOURNAL_CONTAINER, kiln_docker::clean_container);
+    COMPONENTS.iter().fold(cleaners, |reg, c| {
         let reg = reg.known(c.kind, c.name);
         match c.ctor {
             Some(Ctor::Builder(f)) => reg.builder(c.name, f),

@@ -1,5 +1,5 @@
-//! Cancellation: one token shared by every build of a run. The first Ctrl-C or SIGTERM cancels
-//! it (every build stops and cleans up); a second one exits the process at once.
+//! Cancellation: one token shared by every build of a run. The first Ctrl-C, SIGTERM or SIGHUP
+//! cancels it (every build stops and cleans up); a second one lists what is left and exits.
 
 use std::sync::Arc;
 
@@ -70,11 +70,15 @@ impl Cancel {
     }
 }
 
-/// Cancels `cancel` on the first SIGINT/SIGTERM, calling `on_first` (to print "Cancelling …");
-/// exits the process with status 1 on the second.
+/// Cancels `cancel` on the first SIGINT, SIGTERM or SIGHUP (a closed terminal is a request to
+/// stop like any other, not a reason to skip the cleanup), calling `on_first` (to print
+/// "Cancelling …"). On the second: prints what the running builds' cleanups have not undone yet
+/// ([`crate::step::left_behind`]) and exits with status 1.
 pub fn install_signal_handlers(cancel: Cancel, on_first: impl Fn() + Send + 'static) {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+    let (Ok(mut int), Ok(mut term), Ok(mut hup)) =
+        (signal(SignalKind::interrupt()), signal(SignalKind::terminate()), signal(SignalKind::hangup()))
+    else {
         return;
     };
     tokio::spawn(async move {
@@ -83,17 +87,33 @@ pub fn install_signal_handlers(cancel: Cancel, on_first: impl Fn() + Send + 'sta
             tokio::select! {
                 _ = int.recv() => {}
                 _ = term.recv() => {}
+                _ = hup.recv() => {}
             }
             count += 1;
             if count == 1 {
                 on_first();
                 cancel.cancel();
             } else {
-                eprintln!("Interrupted again: exiting at once without cleaning up.");
+                eprintln!("{}", second_interrupt_message(&crate::step::left_behind()));
+                // No child process outlives kiln: those still running and those told to stop.
+                crate::process::kill_all();
+                crate::process::settle();
                 std::process::exit(1);
             }
         }
     });
+}
+
+/// What kiln says when interrupted again: that it exits now, and what is left behind.
+pub fn second_interrupt_message(left: &[(String, String)]) -> String {
+    if left.is_empty() {
+        return "Interrupted again: exiting at once; nothing was left to clean up.".into();
+    }
+    let mut text = String::from("Interrupted again: exiting at once without finishing the cleanup. Left behind:");
+    for (build, what) in left {
+        text.push_str(&format!("\n  - {build}: {what}"));
+    }
+    text
 }
 
 #[cfg(test)]

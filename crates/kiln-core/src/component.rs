@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -74,6 +74,7 @@ impl RunContext {
 }
 
 /// What a build produced: files, an image id, a box …
+#[async_trait]
 pub trait Artifact: Send + Sync + fmt::Debug {
     /// The id of the builder or post-processor that made it (`packer.file`, `mitchellh.amazonebs`).
     fn builder_id(&self) -> &str;
@@ -92,8 +93,9 @@ pub trait Artifact: Send + Sync + fmt::Debug {
     fn generated_data(&self) -> GeneratedData {
         GeneratedData::new()
     }
-    /// Deletes what the artifact is made of (when no one keeps it).
-    fn destroy(&self) -> Result<()>;
+    /// Deletes what the artifact is made of (when no one keeps it): files, an image, an AMI
+    /// and its snapshots. Async because most of these are network calls.
+    async fn destroy(&self) -> Result<()>;
     /// Whether the artifact is made of files the user already had (artifice's `files`), not
     /// files the build made: they are deleted only when the template asks for it explicitly
     /// (`keep_input_artifact = false`), never by a post-processor's default.
@@ -118,6 +120,7 @@ pub struct BasicArtifact {
     pub user_files: bool,
 }
 
+#[async_trait]
 impl Artifact for BasicArtifact {
     fn builder_id(&self) -> &str {
         &self.builder_id
@@ -141,10 +144,10 @@ impl Artifact for BasicArtifact {
         self.user_files
     }
 
-    fn destroy(&self) -> Result<()> {
+    async fn destroy(&self) -> Result<()> {
         if self.owns_files {
             for f in &self.files {
-                match std::fs::remove_file(f) {
+                match tokio::fs::remove_file(f).await {
                     Ok(()) => {}
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                     Err(e) => return Err(crate::Error::new(format!("deleting {f}: {e}"))),
@@ -219,46 +222,4 @@ pub trait PostProcessor: Send + Sync {
     async fn post_process(&self, ctx: &RunContext, artifact: Arc<dyn Artifact>) -> Result<PostProcessed>;
 }
 
-/// Which output stream a line of a remote command came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stream {
-    Stdout,
-    Stderr,
-}
-
-/// Receives a remote command's output, a line at a time, as it comes.
-pub type OutputFn<'a> = &'a (dyn Fn(Stream, &str) + Send + Sync);
-
-/// How to reach a machine: run commands, move files. Paths on the machine are strings.
-#[async_trait]
-pub trait Communicator: Send + Sync {
-    /// Runs `command` through the machine's shell, streams its output, returns its exit status
-    /// (`None` when it ended without one: killed, connection lost).
-    async fn start(&self, command: &str, output: OutputFn<'_>) -> Result<Option<i32>>;
-    /// Writes `data` to the file `dst` on the machine.
-    async fn upload(&self, dst: &str, data: &[u8]) -> Result<()>;
-    /// Copies the local file `src` to `dst` on the machine.
-    async fn upload_file(&self, dst: &str, src: &Path) -> Result<()>;
-    /// [`Communicator::upload_file`] reporting its progress (communicators that can count
-    /// bytes override it).
-    async fn upload_file_progress(
-        &self,
-        dst: &str,
-        src: &Path,
-        _progress: Arc<crate::progress::Progress>,
-    ) -> Result<()> {
-        self.upload_file(dst, src).await
-    }
-    /// Copies the local folder `src` to `dst` with Packer's rule: `src/` copies the folder's
-    /// contents, `src` copies the folder itself into `dst`.
-    async fn upload_dir(&self, dst: &str, src: &Path, exclude: &[String]) -> Result<()>;
-    /// Copies the file `src` on the machine to the local path `dst`.
-    async fn download(&self, src: &str, dst: &Path) -> Result<()>;
-    /// Copies the folder `src` on the machine to the local folder `dst`.
-    async fn download_dir(&self, src: &str, dst: &Path, exclude: &[String]) -> Result<()>;
-    /// After a [`Communicator::start`] was cancelled (its future dropped): waits, briefly, until
-    /// what the communicator does to stop the command on the machine is done, and says it on
-    /// `ui` ("Cleaning up: stopping the remote command …"). Best effort, never an error. The
-    /// default does nothing, for communicators whose commands end with their future.
-    async fn stop_cancelled(&self, _ui: &Ui) {}
-}
+pub use crate::communicator::{Communicator, ExecIo, OutputFn, Stream, UploadMeta};

@@ -201,7 +201,7 @@ impl<S: HasCommunicator + Send + Sync> Step<S> for StepProvision {
         }
     }
 
-    fn is_provision(&self) -> bool {
-        true
+    fn role(&self) -> crate::step::StepRole {
+        crate::step::StepRole::Provision
     }
 }

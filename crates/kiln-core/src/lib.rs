@@ -9,16 +9,19 @@
 //! concrete component: the table in kiln-components fills the [`registry::Registry`].
 
 pub mod cancel;
+pub mod communicator;
 pub mod component;
 pub mod datasource;
 pub mod error;
 pub mod event;
 pub mod generated;
 pub mod hook;
+pub mod journal;
 pub mod late;
 pub mod output;
 pub mod prepare;
 pub mod private_temp;
+pub mod process;
 pub mod progress;
 pub mod registry;
 pub mod render;
@@ -26,12 +29,14 @@ pub mod run;
 pub mod scheduler;
 pub mod select;
 pub mod step;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 pub use async_trait::async_trait;
 pub use cancel::Cancel;
 pub use component::{
-    Artifact, BasicArtifact, BuildInfo, Builder, Communicator, GeneratedData, OnError, PostProcessed, PostProcessor,
-    ProvisionHook, Provisioner, RunContext, Stream,
+    Artifact, BasicArtifact, BuildInfo, Builder, Communicator, ExecIo, GeneratedData, OnError, PostProcessed,
+    PostProcessor, ProvisionHook, Provisioner, RunContext, Stream, UploadMeta,
 };
 pub use error::{Error, Result};
 pub use event::Ui;

@@ -45,6 +45,12 @@ pub type ProvisionerCtor = fn() -> Box<dyn Provisioner>;
 pub type PostProcessorCtor = fn() -> Box<dyn PostProcessor>;
 pub type DataSourceCtor = fn() -> Box<dyn DataSource>;
 
+/// What a cleaner returns: deleting one journaled resource.
+pub type CleanerFuture = std::pin::Pin<Box<dyn std::future::Future<Output = crate::Result<()>> + Send>>;
+/// Deletes a resource a killed kiln process left in the cleanup journal (`kiln cleanup`);
+/// a resource already gone is success.
+pub type Cleaner = fn(crate::journal::Entry) -> CleanerFuture;
+
 /// Type names to constructors, per kind, and the type names Packer has (so that a template
 /// naming one kiln lacks gets "not implemented in kiln yet" rather than "unknown").
 #[derive(Default)]
@@ -55,6 +61,7 @@ pub struct Registry {
     data_sources: Vec<(&'static str, DataSourceCtor)>,
     names: [Vec<&'static str>; 4],
     known: [Vec<&'static str>; 4],
+    cleaners: Vec<(&'static str, Cleaner)>,
 }
 
 impl Registry {
@@ -84,6 +91,17 @@ impl Registry {
         self.data_sources.push((name, ctor));
         self.names[ComponentKind::DataSource.index()].push(name);
         self
+    }
+
+    /// Registers how to delete journaled resources of `kind` ([`crate::journal`]).
+    pub fn cleaner(mut self, kind: &'static str, cleaner: Cleaner) -> Registry {
+        self.cleaners.push((kind, cleaner));
+        self
+    }
+
+    /// The cleaner of journal entries of `kind`.
+    pub fn cleaner_for(&self, kind: &str) -> Option<Cleaner> {
+        self.cleaners.iter().find(|(k, _)| *k == kind).map(|(_, c)| *c)
     }
 
     /// Records that Packer has component type `name`, whether or not this registry can

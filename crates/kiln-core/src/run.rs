@@ -128,6 +128,10 @@ pub fn run_template(
         ui.log(&text);
         report(&ui.mask(&format!("{text}\n")));
     }
+    if let Some(w) = crate::journal::orphan_warning(&crate::journal::orphaned(&crate::journal::journal_dir())) {
+        ui.log(&w);
+        report(&ui.mask(&format!("Warning: {w}\n")));
+    }
     let summary = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => {
             let summary = rt.block_on(async {
@@ -140,6 +144,8 @@ pub fn run_template(
             });
             // Don't wait for stray blocking reads (a pending -debug prompt) at exit.
             rt.shutdown_background();
+            // Children of cancelled steps get their SIGKILL (after their grace) before kiln exits.
+            crate::process::settle();
             summary
         }
         Err(e) => {

@@ -246,7 +246,7 @@ async fn post_process(
                 keep_original |= keep;
             } else if keep {
                 artifacts.push(Arc::clone(&prior));
-            } else if let Err(e) = prior.destroy() {
+            } else if let Err(e) = prior.destroy().await {
                 errors.push(format!("Failed cleaning up prior artifact: {e}; post-processor is {}", pp.label));
             }
             prior = next;
@@ -259,7 +259,7 @@ async fn post_process(
     }
     if keep_original {
         artifacts.insert(0, original);
-    } else if let Err(e) = original.destroy() {
+    } else if let Err(e) = original.destroy().await {
         errors.push(format!("Error destroying builder artifact: {e}"));
     }
     (artifacts, errors)

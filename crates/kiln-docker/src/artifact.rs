@@ -43,6 +43,7 @@ impl fmt::Debug for ImageArtifact {
     }
 }
 
+#[kiln_core::async_trait]
 impl Artifact for ImageArtifact {
     fn builder_id(&self) -> &str {
         self.builder_id
@@ -72,9 +73,8 @@ impl Artifact for ImageArtifact {
     }
     /// Removes the image (`docker rmi`: not forced, so an image another tag or
     /// container still uses stays, with an error saying so).
-    fn destroy(&self) -> Result<()> {
-        let (engine, id) = (self.engine.clone(), self.id.clone());
-        block_on(async move { engine.remove_image(&id, false).await })?.map_err(|e| Error::new(e.to_string()))
+    async fn destroy(&self) -> Result<()> {
+        self.engine.remove_image(&self.id, false).await.map_err(|e| Error::new(e.to_string()))
     }
 }
 
@@ -88,16 +88,4 @@ pub(crate) fn data_json(data: &GeneratedData) -> serde_json::Value {
 /// A state map with `generated_data`.
 pub(crate) fn state_with_data(data: &GeneratedData) -> BTreeMap<String, serde_json::Value> {
     [("generated_data".to_string(), data_json(data))].into()
-}
-
-/// Runs `fut` to completion from synchronous code (an artifact's `destroy`), on a
-/// thread of its own so that it also works inside a runtime.
-pub(crate) fn block_on<T: Send + 'static>(fut: impl std::future::Future<Output = T> + Send + 'static) -> Result<T> {
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
-        Ok::<T, String>(rt.block_on(fut))
-    })
-    .join()
-    .map_err(|_| Error::new("the engine call panicked"))?
-    .map_err(Error::new)
 }

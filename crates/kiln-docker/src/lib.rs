@@ -72,3 +72,17 @@ pub use transfer::{download_target, FileMeta};
 
 /// The engine's descriptions of containers and images, as bollard models them.
 pub use bollard::models::{ContainerInspectResponse, ImageInspect};
+
+/// The cleanup journal's kind for a container the docker builder made.
+pub const JOURNAL_CONTAINER: &str = "docker-container";
+
+/// Removes a journaled container ([`JOURNAL_CONTAINER`]) that a killed kiln left behind, on
+/// the engine it was made on (`kiln cleanup`).
+pub fn clean_container(entry: kiln_core::journal::Entry) -> kiln_core::registry::CleanerFuture {
+    Box::pin(async move {
+        let engine =
+            if entry.endpoint.is_empty() { Engine::connect().await } else { Engine::connect_to(&entry.endpoint).await };
+        let engine = engine.map_err(|e| kiln_core::Error::new(e.to_string()))?;
+        engine.remove_container(&entry.id).await.map_err(|e| kiln_core::Error::new(e.to_string()))
+    })
+}

@@ -53,7 +53,7 @@ impl Engine {
     /// Relative destinations are taken from `/`; missing directories are created.
     pub async fn upload_file<R>(&self, container: &str, dst: &str, src: R, size: u64, meta: FileMeta) -> Result<()>
     where
-        R: AsyncRead + Send + Unpin + 'static,
+        R: AsyncRead + Send + Unpin,
     {
         if dst.ends_with('/') {
             return Err(Error::Invalid(format!("upload destination {dst:?} ends with \"/\": name the file to write")));
@@ -73,7 +73,8 @@ impl Engine {
         let head = Bytes::from(head[..head.len() - 1024].to_vec());
 
         let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(8);
-        let producer = tokio::spawn(async move {
+        // Run next to the request (not spawned), so `src` may borrow.
+        let producer = async move {
             let result = async {
                 tx.send(Ok(head)).await.map_err(|_| closed())?;
                 let mut src = src;
@@ -104,7 +105,7 @@ impl Engine {
                 let _ = tx.send(Err(io::Error::new(e.kind(), e.to_string()))).await;
             }
             result
-        });
+        };
         let action = format!("uploading to {dst} in container {container}");
         self.put_archive(container, rx, producer, &action).await
     }
@@ -158,6 +159,7 @@ impl Engine {
             result
         });
         let action = format!("uploading {} to {target} in container {container}", src.display());
+        let producer = async { producer.await.unwrap_or_else(|e| Err(io::Error::other(e.to_string()))) };
         self.put_archive(container, rx, producer, &action).await
     }
 
@@ -165,18 +167,16 @@ impl Engine {
         &self,
         container: &str,
         rx: mpsc::Receiver<io::Result<Bytes>>,
-        producer: tokio::task::JoinHandle<io::Result<()>>,
+        producer: impl std::future::Future<Output = io::Result<()>>,
         action: &str,
     ) -> Result<()> {
         let options = UploadToContainerOptions { path: "/".into(), ..UploadToContainerOptions::default() };
-        let sent =
-            self.long.upload_to_container(container, Some(options), bollard::body_try_stream(channel_stream(rx))).await;
+        let request =
+            self.long.upload_to_container(container, Some(options), bollard::body_try_stream(channel_stream(rx)));
+        // Once the request ends, the body (rx) is gone and the producer's sends fail: both end.
+        let (sent, produced) = tokio::join!(request, producer);
         // The producer's own error says more than the engine's "unexpected EOF".
-        match producer.await {
-            Ok(Err(e)) => return Err(Error::io(action, e)),
-            Err(e) => return Err(Error::io(action, io::Error::other(e.to_string()))),
-            Ok(Ok(())) => {}
-        }
+        produced.map_err(|e| Error::io(action, e))?;
         sent.map_err(|e| Error::engine(action, e))
     }
 

@@ -125,7 +125,7 @@ async fn commit_with_shell_file_and_changes() {
         data: Default::default(),
         engine: podman.engine.clone(),
     };
-    kiln_core::Artifact::destroy(&artifact).unwrap();
+    kiln_core::Artifact::destroy(&artifact).await.unwrap();
     assert!(!podman.engine.image_exists(&image).await.unwrap());
 }
 

@@ -104,7 +104,7 @@ async fn transfers_keep_modes_set_owners_and_skip_excluded() {
         let options = Options { fix_upload_owner: fix, container_user: "nobody".into(), exec_user: Some("0".into()) };
         let comm = DockerComm::new(engine.clone(), c.id(), options);
         let base = format!("/up-{fix}");
-        comm.upload(&format!("{base}/bytes"), b"data").await.unwrap();
+        comm.upload_bytes(&format!("{base}/bytes"), b"data").await.unwrap();
         comm.upload_file(&format!("{base}/run.sh"), &tree.join("keep/run.sh")).await.unwrap();
         comm.upload_dir(&base, &tree, &["skip".to_string()]).await.unwrap();
         let (code, out, err) = sh(
@@ -136,11 +136,45 @@ async fn transfers_keep_modes_set_owners_and_skip_excluded() {
     assert_eq!(std::fs::read_to_string(back.join("sub/a")).unwrap(), "a\n");
     assert_eq!(std::fs::metadata(back.join("sub/a")).unwrap().permissions().mode() & 0o777, 0o600);
     assert!(!back.join("cache").exists());
-    comm.download("/srv/d/sub/a", &dir.path().join("one/a.txt")).await.unwrap();
+    comm.download_file("/srv/d/sub/a", &dir.path().join("one/a.txt")).await.unwrap();
     assert_eq!(std::fs::read_to_string(dir.path().join("one/a.txt")).unwrap(), "a\n");
     // A missing file fails and leaves no local file behind.
     let missing = dir.path().join("missing.txt");
-    assert!(comm.download("/no/such/file", &missing).await.is_err());
+    assert!(comm.download_file("/no/such/file", &missing).await.is_err());
     assert!(!missing.exists());
     c.remove().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn raw_streams_stdin_and_uploads_of_unknown_size() {
+    let Some(podman) = Podman::shared("raw_streams_stdin_and_uploads_of_unknown_size").await else { return };
+    let c = container(&podman.engine, None).await;
+    let comm = DockerComm::new(podman.engine.clone(), c.id(), Options::default());
+
+    // 1 MiB through cat, stderr apart and without the process-group marker.
+    let input: Vec<u8> = (0..(1u32 << 20)).map(|i| (i % 253) as u8).collect();
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let mut src = &input[..];
+    let io = kiln_core::ExecIo::new(&mut out, &mut err).with_stdin(&mut src);
+    let code = tokio::time::timeout(Duration::from_secs(120), comm.exec("cat; printf e >&2; exit 3", io)).await;
+    assert_eq!(code.unwrap().unwrap(), Some(3));
+    assert!(out == input, "stdin came back changed ({} bytes)", out.len());
+    assert_eq!(err, b"e");
+
+    // No size given: the communicator spools, then uploads with the mode asked for.
+    let data: Vec<u8> = (0..200_000u32).map(|i| (i % 7) as u8).collect();
+    let mut reader = &data[..];
+    let meta = kiln_core::UploadMeta { mode: Some(0o751), ..kiln_core::UploadMeta::default() };
+    comm.upload("/srv/up/unknown.bin", &mut reader, meta).await.unwrap();
+    let (code, out, _) = sh(&comm, "stat -c '%a %s' /srv/up/unknown.bin").await;
+    assert_eq!((code, out), (Some(0), vec!["751 200000".to_string()]));
+    let mut back = Vec::new();
+    comm.download("/srv/up/unknown.bin", &mut back).await.unwrap();
+    assert!(back == data);
+    let spooled = std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with(&format!("kiln-docker-upload-{}-", std::process::id())))
+        .count();
+    assert_eq!(spooled, 0, "the spool file is removed");
 }

@@ -40,6 +40,7 @@ mod broker;
 mod client;
 pub mod communicator;
 mod components;
+pub mod core_comm;
 pub mod describe;
 pub mod error;
 pub mod gob;
@@ -58,6 +59,7 @@ pub use client::{Client, StartTimings};
 pub use components::{
     BuilderClient, ConfigValue, DatasourceClient, PostProcessed, PostProcessorClient, Prepared, ProvisionerClient,
 };
+pub use core_comm::CoreCommunicator;
 pub use describe::{describe, ComponentKind, Description};
 pub use error::{Error, ErrorKind, Result};
 pub use host::{BoxRead, BoxWrite, CancelSignal, HostArtifact, HostCommunicator, HostHook, HostUi};

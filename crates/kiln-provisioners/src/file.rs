@@ -109,7 +109,7 @@ impl Provisioner for FileProv {
         let dst = &c.destination;
         if let Some(content) = &c.content {
             ui.say(format!("Uploading content => {dst}"));
-            return ctx.cancel.run(comm.upload(dst, content.as_bytes())).await?;
+            return ctx.cancel.run(comm.upload_bytes(dst, content.as_bytes())).await?;
         }
         let sources: Vec<String> = c.source.iter().chain(c.sources.iter().flatten()).cloned().collect();
         // Several sources go into the destination folder.
@@ -121,7 +121,7 @@ impl Provisioner for FileProv {
                     ctx.cancel.run(comm.download_dir(src, Path::new(&dst), &[])).await??;
                 } else {
                     let target = PathBuf::from(file_destination(&dst, src));
-                    ctx.cancel.run(comm.download(src, &target)).await??;
+                    ctx.cancel.run(comm.download_file(src, &target)).await??;
                 }
                 continue;
             }

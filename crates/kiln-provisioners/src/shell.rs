@@ -167,7 +167,7 @@ impl Provisioner for Shell {
         if c.use_env_var_file {
             let file = format!("{folder}/varfile_{}.sh", unique());
             let body: String = env.iter().map(|(k, v)| format!("export {k}={}\n", shell_quote(v))).collect();
-            retry(ctx, limit, "uploading the variables file", || comm.upload(&file, body.as_bytes())).await?;
+            retry(ctx, limit, "uploading the variables file", || comm.upload_bytes(&file, body.as_bytes())).await?;
             data.insert("EnvVarFile".into(), file);
             data.insert("Vars".into(), String::new());
             default_exec = "chmod +x {{.Path}}; . {{.EnvVarFile}} && {{.Path}}";
@@ -226,7 +226,7 @@ impl Shell {
         let valid = c.valid_exit_codes.clone().unwrap_or_else(|| vec![0]);
         for (name, body) in scripts {
             ui.say(format!("Provisioning with shell script: {name}"));
-            retry(ctx, limit, &format!("uploading {name} to {remote_path}"), || comm.upload(remote_path, &body))
+            retry(ctx, limit, &format!("uploading {name} to {remote_path}"), || comm.upload_bytes(remote_path, &body))
                 .await?;
             let output = shell_local::output_to(ui);
             let started = ctx.cancel.run(comm.start(command, &output)).await;

@@ -74,6 +74,7 @@ pub async fn delete_snapshots(ec2: &Ec2Client, ids: &[String]) -> crate::client:
     Ok(())
 }
 
+#[kiln_core::async_trait]
 impl Artifact for AmiArtifact {
     fn builder_id(&self) -> &str {
         &self.builder_id
@@ -104,19 +105,7 @@ impl Artifact for AmiArtifact {
         }
     }
 
-    /// `Artifact::destroy` is synchronous in kiln-core; the work is async, so it runs on a
-    /// runtime of its own on a helper thread (safe from inside or outside a tokio runtime).
-    fn destroy(&self) -> kiln_core::Result<()> {
-        std::thread::scope(|s| {
-            s.spawn(|| {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .map_err(|e| kiln_core::Error::new(format!("deleting the AMIs: {e}")))?;
-                rt.block_on(self.destroy_async())
-            })
-            .join()
-            .unwrap_or_else(|_| Err(kiln_core::Error::new("deleting the AMIs: the helper thread panicked")))
-        })
+    async fn destroy(&self) -> kiln_core::Result<()> {
+        self.destroy_async().await
     }
 }

@@ -1,8 +1,6 @@
-//! The one way the qemu builder starts a child (`qemu-system-*`, `qemu-img`): in a process group
-//! of its own, so a signal reaches everything it started, and killed with its group when its
-//! handle is dropped (a cancelled or failed build leaves no VM and no half-written image).
-//!
-//! Kept small on purpose: when kiln-core grows a shared process helper, this goes.
+//! How the qemu builder runs its children (`qemu-system-*`, `qemu-img`): through
+//! [`kiln_core::process`] (own process group, stopped with its group when the handle is
+//! dropped: a cancelled or failed build leaves no VM and no half-written image), stdin closed.
 
 use std::io;
 use std::path::Path;
@@ -11,76 +9,12 @@ use std::process::{ExitStatus, Stdio};
 use kiln_core::{Error, Result};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
-/// A running child in its own process group; the group gets SIGKILL when this is dropped before
-/// the child was reaped.
-#[derive(Debug)]
-pub struct Child {
-    inner: tokio::process::Child,
-    pgid: Option<i32>,
-    reaped: bool,
-}
+pub use kiln_core::process::Child;
 
-/// Spawns `cmd` in a new process group with stdin closed.
+/// Spawns `cmd` in a new process group with stdin closed ([`kiln_core::process::spawn`]).
 pub fn spawn(cmd: &mut tokio::process::Command) -> io::Result<Child> {
-    cmd.stdin(Stdio::null()).process_group(0).kill_on_drop(true);
-    let inner = cmd.spawn()?;
-    // The child leads its group, so its pid is the group id.
-    let pgid = inner.id().and_then(|id| i32::try_from(id).ok());
-    Ok(Child { inner, pgid, reaped: false })
-}
-
-impl Child {
-    /// The child's pid (its process group id too); `None` once reaped.
-    pub fn id(&self) -> Option<u32> {
-        if self.reaped {
-            None
-        } else {
-            self.inner.id()
-        }
-    }
-
-    pub fn stdout(&mut self) -> Option<tokio::process::ChildStdout> {
-        self.inner.stdout.take()
-    }
-
-    pub fn stderr(&mut self) -> Option<tokio::process::ChildStderr> {
-        self.inner.stderr.take()
-    }
-
-    /// Waits for the child to exit and reaps it.
-    pub async fn wait(&mut self) -> io::Result<ExitStatus> {
-        let status = self.inner.wait().await?;
-        self.reaped = true;
-        Ok(status)
-    }
-
-    /// Whether the child has exited (reaping it if so).
-    pub fn try_wait(&mut self) -> io::Result<Option<ExitStatus>> {
-        let r = self.inner.try_wait()?;
-        if r.is_some() {
-            self.reaped = true;
-        }
-        Ok(r)
-    }
-
-    /// Sends `signal` to the child's process group (nothing once the child was reaped: its pid
-    /// may belong to someone else by then).
-    pub fn signal_group(&self, signal: i32) {
-        if let (false, Some(pgid)) = (self.reaped, self.pgid) {
-            // SAFETY: killpg only sends a signal, to the group this child leads.
-            unsafe {
-                libc::killpg(pgid, signal);
-            }
-        }
-    }
-}
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        if !self.reaped && !matches!(self.inner.try_wait(), Ok(Some(_))) {
-            self.signal_group(libc::SIGKILL);
-        }
-    }
+    cmd.stdin(Stdio::null());
+    kiln_core::process::spawn(cmd)
 }
 
 /// What [`run`] collected from a finished child.

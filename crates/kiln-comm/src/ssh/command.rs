@@ -13,10 +13,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use kiln_core::component::OutputFn;
-use kiln_core::{Stream, Ui};
+use kiln_core::communicator::Writer;
+use kiln_core::{Error, ExecIo, Result, Ui};
 use russh::client::Msg;
 use russh::{Channel, ChannelMsg, Sig};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
 
@@ -61,14 +62,22 @@ impl Marker {
 
     /// When `line` ends with the marker: records the group and returns what the line held
     /// before it (a startup file's output without a newline), else `None`.
+    #[cfg(test)]
     pub fn take<'a>(&mut self, line: &'a str) -> Option<&'a str> {
-        let at = line.rfind(&self.tag)?;
-        let digits = &line[at + self.tag.len()..];
-        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        // The tag is ASCII, so where it starts is a character boundary.
+        self.take_bytes(line.as_bytes()).map(|at| &line[..at])
+    }
+
+    /// [`Marker::take`] on a line's bytes (without its line end): where the marker starts.
+    pub fn take_bytes(&mut self, line: &[u8]) -> Option<usize> {
+        let tag = self.tag.as_bytes();
+        let at = line.windows(tag.len()).rposition(|w| w == tag)?;
+        let digits = &line[at + tag.len()..];
+        if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
             return None;
         }
-        self.pgid = digits.parse().ok();
-        self.pgid.map(|_| &line[..at])
+        self.pgid = std::str::from_utf8(digits).ok().and_then(|d| d.parse().ok());
+        self.pgid.map(|_| at)
     }
 
     /// The group, from raw output bytes that may hold the marker's line.
@@ -81,30 +90,48 @@ impl Marker {
     }
 }
 
-/// Splits a byte stream into lines for the output callback.
-pub(super) struct Lines {
+/// One output stream of a command on its way out: line by line until the marker was seen
+/// (on either stream), which is taken out; byte for byte after that.
+#[derive(Default)]
+pub(super) struct Cut {
+    /// An unfinished line, held while the marker may still come.
     buf: Vec<u8>,
-    stream: Stream,
 }
 
-impl Lines {
-    pub fn new(stream: Stream) -> Lines {
-        Lines { buf: Vec::new(), stream }
-    }
-
-    pub fn push(&mut self, data: &[u8], mut line: impl FnMut(Stream, &str)) {
+impl Cut {
+    /// What of `data` goes on now.
+    pub fn feed(&mut self, marker: &mut Marker, data: &[u8]) -> Vec<u8> {
+        if marker.pgid.is_some() && self.buf.is_empty() {
+            return data.to_vec();
+        }
         self.buf.extend_from_slice(data);
-        while let Some(i) = self.buf.iter().position(|b| *b == b'\n') {
-            let l: Vec<u8> = self.buf.drain(..=i).collect();
-            line(self.stream, String::from_utf8_lossy(&l).trim_end_matches(['\n', '\r']));
+        let mut out = Vec::new();
+        while marker.pgid.is_none() {
+            let Some(i) = self.buf.iter().position(|b| *b == b'\n') else { break };
+            let line: Vec<u8> = self.buf.drain(..=i).collect();
+            let mut body = &line[..line.len() - 1];
+            if body.last() == Some(&b'\r') {
+                body = &body[..body.len() - 1];
+            }
+            match marker.take_bytes(body) {
+                // A startup file's output before the marker stays a line of its own.
+                Some(at) if at > 0 => {
+                    out.extend_from_slice(&body[..at]);
+                    out.push(b'\n');
+                }
+                Some(_) => {}
+                None => out.extend_from_slice(&line),
+            }
         }
+        if marker.pgid.is_some() {
+            out.append(&mut self.buf);
+        }
+        out
     }
 
-    pub fn finish(&mut self, mut line: impl FnMut(Stream, &str)) {
-        if !self.buf.is_empty() {
-            line(self.stream, String::from_utf8_lossy(&self.buf).trim_end_matches('\r'));
-            self.buf.clear();
-        }
+    /// What is left when the stream ended.
+    pub fn finish(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.buf)
     }
 }
 
@@ -113,8 +140,8 @@ impl Lines {
 pub(super) struct Running {
     ch: Option<Channel<Msg>>,
     marker: Marker,
-    out: Lines,
-    errs: Lines,
+    out: Cut,
+    errs: Cut,
     conn: Arc<Mutex<Conn>>,
     pending: Pending,
     ended: bool,
@@ -122,15 +149,7 @@ pub(super) struct Running {
 
 impl Running {
     pub fn new(ch: Channel<Msg>, marker: Marker, conn: Arc<Mutex<Conn>>, pending: Pending) -> Running {
-        Running {
-            ch: Some(ch),
-            marker,
-            out: Lines::new(Stream::Stdout),
-            errs: Lines::new(Stream::Stderr),
-            conn,
-            pending,
-            ended: false,
-        }
+        Running { ch: Some(ch), marker, out: Cut::default(), errs: Cut::default(), conn, pending, ended: false }
     }
 
     /// Starts the command (wrapped by the marker). Dropped from here on, even before sshd
@@ -154,14 +173,54 @@ impl Running {
         self.ended = true;
     }
 
-    /// Streams the command's output, lines without the marker's, until its channel closes;
-    /// its exit status.
-    pub async fn output(&mut self, output: OutputFn<'_>) -> Option<i32> {
+    /// Feeds the command `io`'s stdin (end-of-file at once when there is none, except on a
+    /// pty, where sshd would take it for the terminal's end) and copies its output to `io`'s
+    /// writers, without the marker, until its channel closes; its exit status.
+    pub async fn pipe(&mut self, io: ExecIo<'_>, pty: bool) -> Result<Option<i32>> {
+        let ExecIo { stdin, stdout, stderr } = io;
+        let Some(ch) = self.ch.as_ref() else { return Ok(None) };
+        let mut w = ch.make_writer();
+        let feed = async move {
+            match stdin {
+                Some(r) => {
+                    let mut buf = vec![0u8; 64 * 1024];
+                    loop {
+                        let n = r
+                            .read(&mut buf)
+                            .await
+                            .map_err(|e| Error::new(format!("reading the command's input: {e}")))?;
+                        // A write error: the command stopped reading; its exit status tells.
+                        if n == 0 || w.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                    let _ = w.shutdown().await;
+                }
+                None if !pty => {
+                    let _ = w.shutdown().await;
+                }
+                None => {}
+            }
+            Ok::<(), Error>(())
+        };
+        tokio::pin!(feed);
+        let output = self.output(stdout, stderr);
+        tokio::pin!(output);
+        tokio::select! {
+            code = &mut output => return code,
+            fed = &mut feed => fed?,
+        }
+        output.await
+    }
+
+    /// Copies the command's output until its channel closes; its exit status.
+    async fn output(&mut self, stdout: Writer<'_>, stderr: Writer<'_>) -> Result<Option<i32>> {
+        let werr = |e: std::io::Error| Error::new(format!("passing on the command's output: {e}"));
         let mut code = None;
         while let Some(msg) = self.wait().await {
-            let (lines, data) = match msg {
-                ChannelMsg::Data { data } => (&mut self.out, data),
-                ChannelMsg::ExtendedData { data, ext: 1 } => (&mut self.errs, data),
+            let (is_err, data) = match msg {
+                ChannelMsg::Data { data } => (false, data),
+                ChannelMsg::ExtendedData { data, ext: 1 } => (true, data),
                 ChannelMsg::ExitStatus { exit_status } => {
                     code = Some(exit_status as i32);
                     self.ended();
@@ -173,25 +232,20 @@ impl Running {
                 }
                 _ => continue,
             };
-            let marker = &mut self.marker;
-            lines.push(&data, |stream, line| {
-                // The marker line is the command's first on stderr (on the merged stream with a
-                // pty); nothing else is touched.
-                if marker.pgid.is_none() {
-                    if let Some(before) = marker.take(line) {
-                        if !before.is_empty() {
-                            output(stream, before);
-                        }
-                        return;
-                    }
-                }
-                output(stream, line);
-            });
+            let cut = if is_err { &mut self.errs } else { &mut self.out };
+            let bytes = cut.feed(&mut self.marker, &data);
+            if bytes.is_empty() {
+                continue;
+            }
+            let written = if is_err { stderr.write_all(&bytes).await } else { stdout.write_all(&bytes).await };
+            written.map_err(werr)?;
         }
         self.ended();
-        self.out.finish(output);
-        self.errs.finish(output);
-        code
+        stdout.write_all(&self.out.finish()).await.map_err(werr)?;
+        stderr.write_all(&self.errs.finish()).await.map_err(werr)?;
+        stdout.flush().await.map_err(werr)?;
+        stderr.flush().await.map_err(werr)?;
+        Ok(code)
     }
 }
 
@@ -408,12 +462,15 @@ mod tests {
     }
 
     #[test]
-    fn lines_keep_bytes_and_split_on_newlines() {
-        let mut l = Lines::new(Stream::Stdout);
-        let mut got = Vec::new();
-        l.push(b"a\r\nb", |_, s| got.push(s.to_string()));
-        l.push(b"c\n\nd", |_, s| got.push(s.to_string()));
-        l.finish(|_, s| got.push(s.to_string()));
-        assert_eq!(got, ["a", "bc", "", "d"]);
+    fn cut_takes_the_marker_out_then_passes_bytes_through() {
+        let mut m = Marker::new("ab12");
+        let (mut out, mut err) = (Cut::default(), Cut::default());
+        assert_eq!(out.feed(&mut m, b"partial"), b"");
+        assert_eq!(err.feed(&mut m, b"from rc\nrc: kiln-pgid-ab"), b"from rc\n");
+        assert_eq!(err.feed(&mut m, b"12-77\r\nwarn"), b"rc: \nwarn");
+        assert_eq!(m.pgid, Some(77));
+        assert_eq!(out.feed(&mut m, b" line\nkiln-pgid-ab12-5\n"), b"partial line\nkiln-pgid-ab12-5\n");
+        assert_eq!(out.finish(), b"");
+        assert_eq!(err.feed(&mut m, b"raw\r"), b"raw\r");
     }
 }

@@ -8,12 +8,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use kiln_core::component::OutputFn;
-use kiln_core::{async_trait, Communicator, Error, Result, Stream};
+use kiln_core::communicator::{Reader, Writer};
+use kiln_core::{async_trait, Communicator, Error, ExecIo, Result, Stream, UploadMeta};
 use russh::client::{self, Handle};
 use russh::keys::{load_secret_key, PrivateKeyWithHashAlg};
 use russh::ChannelMsg;
 use russh_sftp::client::SftpSession;
+use russh_sftp::protocol::FileAttributes;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::Mutex;
 
@@ -364,16 +365,25 @@ impl Ssh {
         Ok(code)
     }
 
-    async fn upload_reader(&self, dst: &str, src: &mut (dyn tokio::io::AsyncRead + Unpin + Send)) -> Result<()> {
+    async fn upload_reader(&self, dst: &str, src: Reader<'_>, meta: UploadMeta) -> Result<()> {
+        let mut src = meta.track(src);
         if let Some(sftp) = self.sftp().await? {
             let mut f = sftp.create(dst).await.map_err(|e| err(&format!("creating {dst}"), e))?;
             // Large reads mean large SFTP writes, which the server acknowledges in fewer round trips.
-            let mut r = tokio::io::BufReader::with_capacity(256 * 1024, src);
+            let mut r = tokio::io::BufReader::with_capacity(256 * 1024, &mut src);
             tokio::io::copy_buf(&mut r, &mut f).await.map_err(|e| err(&format!("uploading to {dst}"), e))?;
             f.shutdown().await.map_err(|e| err(&format!("closing {dst}"), e))?;
+            if let Some(mode) = meta.mode {
+                let attrs = FileAttributes { permissions: Some(mode), ..FileAttributes::empty() };
+                sftp.set_metadata(dst, attrs).await.map_err(|e| err(&format!("setting the mode of {dst}"), e))?;
+            }
             return Ok(());
         }
-        self.run_with_input(&format!("cat > {}", quote(dst)), src).await.map(|_| ())
+        let mut command = format!("cat > {}", quote(dst));
+        if let Some(mode) = meta.mode {
+            command.push_str(&format!(" && chmod {mode:o} {}", quote(dst)));
+        }
+        self.run_with_input(&command, &mut src).await.map(|_| ())
     }
 
     async fn mkdir_p(&self, dirs: &[String]) -> Result<()> {
@@ -388,7 +398,7 @@ impl Ssh {
 
 #[async_trait]
 impl Communicator for Ssh {
-    async fn start(&self, command: &str, output: OutputFn<'_>) -> Result<Option<i32>> {
+    async fn exec(&self, command: &str, io: ExecIo<'_>) -> Result<Option<i32>> {
         let ch = self.channel().await?;
         if self.pty {
             ch.request_pty(true, "xterm", 80, 40, 0, 0, &[]).await.map_err(|e| err("requesting a pty", e))?;
@@ -396,34 +406,15 @@ impl Communicator for Ssh {
         let marker = command::Marker::new(&self.nonce);
         let mut run = command::Running::new(ch, marker, Arc::clone(&self.conn), Arc::clone(&self.stopping));
         run.exec(command).await.map_err(|e| err("starting the command", e))?;
-        Ok(run.output(output).await)
+        run.pipe(io, self.pty).await
     }
 
     async fn stop_cancelled(&self, ui: &kiln_core::Ui) {
         command::report(&self.stopping, ui).await;
     }
 
-    async fn upload(&self, dst: &str, data: &[u8]) -> Result<()> {
-        let mut r = data;
-        self.upload_reader(dst, &mut r).await
-    }
-
-    async fn upload_file(&self, dst: &str, src: &Path) -> Result<()> {
-        let mut f = tokio::fs::File::open(src).await.map_err(|e| err(&format!("reading {}", src.display()), e))?;
-        self.upload_reader(dst, &mut f).await
-    }
-
-    async fn upload_file_progress(
-        &self,
-        dst: &str,
-        src: &Path,
-        progress: Arc<kiln_core::progress::Progress>,
-    ) -> Result<()> {
-        let f = tokio::fs::File::open(src).await.map_err(|e| err(&format!("reading {}", src.display()), e))?;
-        let mut r = kiln_core::progress::ProgressReader::new(f, Arc::clone(&progress));
-        self.upload_reader(dst, &mut r).await?;
-        progress.finish();
-        Ok(())
+    async fn upload(&self, dst: &str, src: Reader<'_>, meta: UploadMeta) -> Result<()> {
+        self.upload_reader(dst, src, meta).await
     }
 
     async fn upload_dir(&self, dst: &str, src: &Path, exclude: &[String]) -> Result<()> {
@@ -461,14 +452,10 @@ impl Communicator for Ssh {
         Ok(())
     }
 
-    async fn download(&self, src: &str, dst: &Path) -> Result<()> {
-        if let Some(parent) = dst.parent().filter(|p| !p.as_os_str().is_empty()) {
-            tokio::fs::create_dir_all(parent).await?;
-        }
-        let mut out = tokio::fs::File::create(dst).await.map_err(|e| err(&format!("creating {}", dst.display()), e))?;
+    async fn download(&self, src: &str, out: Writer<'_>) -> Result<()> {
         if let Some(sftp) = self.sftp().await? {
             let mut f = sftp.open(src).await.map_err(|e| err(&format!("opening {src} on the machine"), e))?;
-            tokio::io::copy(&mut f, &mut out).await.map_err(|e| err(&format!("downloading {src}"), e))?;
+            tokio::io::copy(&mut f, out).await.map_err(|e| err(&format!("downloading {src}"), e))?;
             out.flush().await?;
             return Ok(());
         }
@@ -482,7 +469,6 @@ impl Communicator for Ssh {
                 _ => {}
             }
         }
-        // tokio writes files in the background: flush before reporting success.
         out.flush().await?;
         if code != Some(0) {
             return Err(Error::new(format!("downloading {src} failed")));
@@ -516,7 +502,7 @@ impl Communicator for Ssh {
             if exclude.contains(&rel) {
                 continue;
             }
-            self.download(&format!("{base}/{rel}"), &target.join(&rel)).await?;
+            self.download_file(&format!("{base}/{rel}"), &target.join(&rel)).await?;
         }
         Ok(())
     }

@@ -54,6 +54,7 @@ impl Builder for TestBuilder {
 #[derive(Debug)]
 struct TestArtifact(String);
 
+#[async_trait::async_trait]
 impl Artifact for TestArtifact {
     fn builder_id(&self) -> &str {
         "test"
@@ -67,7 +68,7 @@ impl Artifact for TestArtifact {
     fn description(&self) -> String {
         format!("artifact {}", self.0)
     }
-    fn destroy(&self) -> crate::Result<()> {
+    async fn destroy(&self) -> crate::Result<()> {
         log(format!("destroy {}", self.0));
         Ok(())
     }

@@ -41,8 +41,12 @@ impl Step<State> for Named {
     async fn cleanup(&self, s: &mut State, _ctx: &RunContext, o: Outcome) {
         s.log.push(format!("cleanup {} failed={} cancelled={}", self.0, o.failed, o.cancelled));
     }
-    fn is_provision(&self) -> bool {
-        self.1
+    fn role(&self) -> StepRole {
+        if self.1 {
+            StepRole::Provision
+        } else {
+            StepRole::Normal
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use kiln_core::journal::Journal;
 use kiln_core::step::{Outcome, Step};
 use kiln_core::{async_trait, Error, Result, RunContext};
 
@@ -116,9 +117,17 @@ impl Step<State> for StepRun {
         shown.extend(spec.run_command.iter().cloned());
         ctx.ui.message(format!("Run command: docker run {}", shown.join(" ")));
         let id = state.engine.create_container(&request).await.map_err(engine_err)?;
-        // Recorded before anything else can fail or be cancelled.
+        // Recorded before anything else can fail or be cancelled, in the state and in the
+        // cleanup journal (which a later `kiln cleanup` reads if kiln gets killed).
         state.container = Some(id.clone());
         state.data.insert("ID".into(), id.clone());
+        let journal = Journal::for_build(&ctx.info);
+        if let Err(e) = journal.record(crate::JOURNAL_CONTAINER, &id, state.engine.host()) {
+            ctx.ui.error(format!(
+                "Could not write container {id} to the cleanup journal {}: {e}",
+                journal.path().display()
+            ));
+        }
         state.engine.start_container(&id).await.map_err(|e| Error::new(format!("Error running container: {e}")))?;
         ctx.ui.message(format!("Container ID: {id}"));
         Ok(())
@@ -131,8 +140,13 @@ impl Step<State> for StepRun {
     async fn cleanup(&self, state: &mut State, ctx: &RunContext, _outcome: Outcome) {
         let Some(id) = state.container.take() else { return };
         ctx.ui.say(format!("Killing the container: {id}"));
-        if let Err(e) = state.engine.remove_container(&id).await {
-            ctx.ui.error(format!("Could not remove container {id}: {e}; remove it with `docker rm -f {id}`"));
+        match state.engine.remove_container(&id).await {
+            Ok(()) => {
+                if let Err(e) = Journal::for_build(&ctx.info).forget(crate::JOURNAL_CONTAINER, &id) {
+                    ctx.ui.log(format!("could not cross container {id} out of the cleanup journal: {e}"));
+                }
+            }
+            Err(e) => ctx.ui.error(format!("Could not remove container {id}: {e}; remove it with `docker rm -f {id}`")),
         }
     }
 }
@@ -148,6 +162,10 @@ pub(super) struct StepConnect {
 impl Step<State> for StepConnect {
     fn name(&self) -> &'static str {
         "StepConnect"
+    }
+    /// Waiting for SSH holds nothing yet: a cancel stops it at once.
+    fn role(&self) -> kiln_core::step::StepRole {
+        kiln_core::step::StepRole::Wait
     }
 
     async fn run(&self, state: &mut State, ctx: &RunContext) -> Result<()> {

@@ -7,9 +7,8 @@
 //! are kept both ways. Unlike Packer's, downloads of folders work, and uploads keep
 //! the source's mtime.
 //!
-//! Every method is a thin layer over a stream-level function ([`DockerComm::exec`],
-//! [`DockerComm::upload_reader`], [`DockerComm::download_to`]) so that a
-//! stream-based Communicator trait maps onto it one to one.
+//! The stream-level operations of kiln's Communicator map one to one onto the Engine
+//! API's: exec with attached streams, and single-entry archives streamed both ways.
 //!
 //! A cancelled command: the Engine API cannot stop an exec, so every command first
 //! prints its process group on stderr (runc makes each exec a session leader); when
@@ -24,15 +23,14 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use kiln_core::component::OutputFn;
-use kiln_core::progress::{Progress, ProgressReader};
-use kiln_core::{async_trait, Communicator, Error, Result, Stream, Ui};
-use tokio::io::{AsyncRead, AsyncWrite};
+use kiln_core::communicator::{Reader, Tracked, Writer};
+use kiln_core::{async_trait, Communicator, Error, ExecIo, Result, Ui, UploadMeta};
+use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 use tokio::sync::OnceCell;
 use tokio::task::JoinHandle;
 
 use crate::{Engine, FileMeta};
-use output::{LineSink, MarkerFilter};
+use output::MarkerFilter;
 
 /// How long a cancelled command's process group has between SIGTERM and SIGKILL.
 const GRACE_SECS: u32 = 3;
@@ -94,33 +92,6 @@ impl DockerComm {
         format!("kiln-pgid-{}-", self.nonce)
     }
 
-    /// Runs `command` through `/bin/sh -c` in the container, feeding it `stdin` (empty
-    /// when None) and copying its output to `stdout` and `stderr`; returns its exit
-    /// code. Dropping the future stops the command (see the module's doc).
-    pub async fn exec<R, O, E>(&self, command: &str, stdin: Option<R>, stdout: &mut O, stderr: &mut E) -> Result<i64>
-    where
-        R: AsyncRead + Unpin + Send,
-        O: AsyncWrite + Unpin + Send,
-        E: AsyncWrite + Unpin + Send,
-    {
-        // `$$` is the exec's own process, a session (so group) leader under runc.
-        let wrapped = format!("echo {}$$ >&2; ({command})", self.marker());
-        let argv = ["/bin/sh".to_string(), "-c".to_string(), wrapped];
-        let pid = Arc::new(AtomicI64::new(0));
-        let mut running = Running {
-            engine: self.engine.clone(),
-            container: self.container.clone(),
-            pid: Arc::clone(&pid),
-            stopping: Arc::clone(&self.stopping),
-            done: false,
-        };
-        let mut err = MarkerFilter::new(stderr, self.marker(), pid);
-        let code =
-            self.engine.exec(&self.container, &argv, self.options.exec_user.as_deref(), stdin, stdout, &mut err).await;
-        running.done = true;
-        code.map_err(|e| Error::new(e.to_string()))
-    }
-
     /// The uid and gid uploads get.
     async fn owner(&self) -> Result<(u64, u64)> {
         let user = self.options.container_user.trim();
@@ -147,53 +118,41 @@ impl DockerComm {
         }
     }
 
-    /// Writes `size` bytes from `src` to the file `dst` in the container, with the
-    /// permission bits `mode` and modification time `mtime`.
-    pub async fn upload_reader<R>(&self, dst: &str, src: R, size: u64, mode: u32, mtime: u64) -> Result<()>
-    where
-        R: AsyncRead + Send + Unpin + 'static,
-    {
+    /// Writes `size` bytes from `src` to the file `dst` in the container.
+    async fn upload_sized(&self, dst: &str, src: Reader<'_>, size: u64, meta: &UploadMeta) -> Result<()> {
         let (uid, gid) = self.owner().await?;
-        let meta = FileMeta { mode, uid, gid, mtime };
+        let meta = FileMeta { mode: meta.mode.unwrap_or(0o644), uid, gid, mtime: meta.mtime.unwrap_or_else(now) };
         self.engine.upload_file(&self.container, dst, src, size, meta).await.map_err(|e| Error::new(e.to_string()))
     }
+}
 
-    /// Copies the file `src` of the container to `dst`; returns the bytes copied.
-    pub async fn download_to<W>(&self, src: &str, dst: &mut W) -> Result<u64>
-    where
-        W: AsyncWrite + Unpin + Send,
-    {
-        self.engine.download_file(&self.container, src, dst).await.map_err(|e| Error::new(e.to_string()))
-    }
+/// A file in the temporary folder, removed when dropped: where an upload of unknown size
+/// waits until its size is known (the archive endpoint needs it up front).
+struct Spool {
+    path: std::path::PathBuf,
+}
 
-    async fn upload_local(&self, dst: &str, src: &Path, progress: Option<Arc<Progress>>) -> Result<()> {
-        let file =
-            tokio::fs::File::open(src).await.map_err(|e| Error::new(format!("reading {}: {e}", src.display())))?;
-        let meta = file.metadata().await.map_err(|e| Error::new(format!("reading {}: {e}", src.display())))?;
-        let (mode, mtime) = mode_and_mtime(&meta);
-        match progress {
-            Some(p) => {
-                let reader = ProgressReader::new(file, Arc::clone(&p));
-                self.upload_reader(dst, reader, meta.len(), mode, mtime).await?;
-                p.finish();
-                Ok(())
-            }
-            None => self.upload_reader(dst, file, meta.len(), mode, mtime).await,
-        }
+impl Spool {
+    /// Copies `src` into a new spool file; the file, open at its start, and its size.
+    async fn fill(src: &mut Tracked<'_>) -> Result<(Spool, tokio::fs::File, u64)> {
+        static COUNT: AtomicI64 = AtomicI64::new(0);
+        let n = COUNT.fetch_add(1, Ordering::SeqCst);
+        let path = std::env::temp_dir().join(format!("kiln-docker-upload-{}-{n}", std::process::id()));
+        let spool = Spool { path };
+        let e = |e: std::io::Error| Error::new(format!("spooling an upload in {}: {e}", spool.path.display()));
+        let mut f =
+            tokio::fs::OpenOptions::new().read(true).write(true).create_new(true).open(&spool.path).await.map_err(e)?;
+        let size = tokio::io::copy(src, &mut f).await.map_err(e)?;
+        f.flush().await.map_err(e)?;
+        f.seek(std::io::SeekFrom::Start(0)).await.map_err(e)?;
+        Ok((spool, f, size))
     }
 }
 
-#[cfg(unix)]
-fn mode_and_mtime(meta: &std::fs::Metadata) -> (u32, u64) {
-    use std::os::unix::fs::MetadataExt;
-    (meta.mode() & 0o7777, u64::try_from(meta.mtime()).unwrap_or(0))
-}
-
-#[cfg(not(unix))]
-fn mode_and_mtime(meta: &std::fs::Metadata) -> (u32, u64) {
-    let mtime =
-        meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, |d| d.as_secs());
-    (if meta.permissions().readonly() { 0o444 } else { 0o644 }, mtime)
+impl Drop for Spool {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
 }
 
 fn nanos() -> u128 {
@@ -266,26 +225,43 @@ kill -KILL -{pgid} 2>/dev/null; exit 0",
 
 #[async_trait]
 impl Communicator for DockerComm {
-    async fn start(&self, command: &str, output: OutputFn<'_>) -> Result<Option<i32>> {
-        let mut out = LineSink::new(Stream::Stdout, output);
-        let mut err = LineSink::new(Stream::Stderr, output);
-        let code = self.exec(command, None::<tokio::io::Empty>, &mut out, &mut err).await;
-        out.finish();
-        err.finish();
-        Ok(Some(i32::try_from(code?).unwrap_or(-1)))
+    /// Runs `command` through `/bin/sh -c` in the container. Dropping the future stops the
+    /// command (see the module's doc).
+    async fn exec(&self, command: &str, io: ExecIo<'_>) -> Result<Option<i32>> {
+        // `$$` is the exec's own process, a session (so group) leader under runc.
+        let wrapped = format!("echo {}$$ >&2; ({command})", self.marker());
+        let argv = ["/bin/sh".to_string(), "-c".to_string(), wrapped];
+        let pid = Arc::new(AtomicI64::new(0));
+        let mut running = Running {
+            engine: self.engine.clone(),
+            container: self.container.clone(),
+            pid: Arc::clone(&pid),
+            stopping: Arc::clone(&self.stopping),
+            done: false,
+        };
+        let ExecIo { stdin, mut stdout, stderr } = io;
+        let mut err = MarkerFilter::new(stderr, self.marker(), pid);
+        let code = self
+            .engine
+            .exec(&self.container, &argv, self.options.exec_user.as_deref(), stdin, &mut stdout, &mut err)
+            .await;
+        running.done = true;
+        let code = code.map_err(|e| Error::new(e.to_string()))?;
+        err.flush().await.map_err(|e| Error::new(format!("passing on the command's output: {e}")))?;
+        Ok(Some(i32::try_from(code).unwrap_or(-1)))
     }
 
-    async fn upload(&self, dst: &str, data: &[u8]) -> Result<()> {
-        let size = data.len() as u64;
-        self.upload_reader(dst, std::io::Cursor::new(data.to_vec()), size, 0o644, now()).await
-    }
-
-    async fn upload_file(&self, dst: &str, src: &Path) -> Result<()> {
-        self.upload_local(dst, src, None).await
-    }
-
-    async fn upload_file_progress(&self, dst: &str, src: &Path, progress: Arc<Progress>) -> Result<()> {
-        self.upload_local(dst, src, Some(progress)).await
+    /// Uploads of unknown size are spooled to a temporary file first (the archive endpoint
+    /// needs the size before the data).
+    async fn upload(&self, dst: &str, src: Reader<'_>, meta: UploadMeta) -> Result<()> {
+        let mut src = meta.track(src);
+        match meta.size {
+            Some(size) => self.upload_sized(dst, &mut src, size, &meta).await,
+            None => {
+                let (_spool, mut file, size) = Spool::fill(&mut src).await?;
+                self.upload_sized(dst, &mut file, size, &meta).await
+            }
+        }
     }
 
     async fn upload_dir(&self, dst: &str, src: &Path, exclude: &[String]) -> Result<()> {
@@ -296,20 +272,10 @@ impl Communicator for DockerComm {
             .map_err(|e| Error::new(e.to_string()))
     }
 
-    async fn download(&self, src: &str, dst: &Path) -> Result<()> {
-        if let Some(parent) = dst.parent().filter(|p| !p.as_os_str().is_empty()) {
-            tokio::fs::create_dir_all(parent)
-                .await
-                .map_err(|e| Error::new(format!("creating {}: {e}", parent.display())))?;
-        }
-        let mut file =
-            tokio::fs::File::create(dst).await.map_err(|e| Error::new(format!("creating {}: {e}", dst.display())))?;
-        let r = self.download_to(src, &mut file).await;
-        if r.is_err() {
-            drop(file);
-            let _ = tokio::fs::remove_file(dst).await;
-        }
-        r.map(|_| ())
+    async fn download(&self, src: &str, dst: Writer<'_>) -> Result<()> {
+        let mut dst = dst;
+        self.engine.download_file(&self.container, src, &mut dst).await.map_err(|e| Error::new(e.to_string()))?;
+        Ok(())
     }
 
     async fn download_dir(&self, src: &str, dst: &Path, exclude: &[String]) -> Result<()> {

@@ -1,62 +1,12 @@
-//! A remote command's output as lines for kiln's [`OutputFn`], and the marker line
-//! through which the command reports its process group.
+//! The marker line through which a command reports its process group, taken out of
+//! its stderr.
 
 use std::pin::Pin;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use kiln_core::component::OutputFn;
-use kiln_core::Stream;
 use tokio::io::AsyncWrite;
-
-/// Cuts the bytes written to it into lines for `output`.
-pub(crate) struct LineSink<'a> {
-    stream: Stream,
-    output: OutputFn<'a>,
-    buf: Vec<u8>,
-}
-
-impl<'a> LineSink<'a> {
-    pub(crate) fn new(stream: Stream, output: OutputFn<'a>) -> LineSink<'a> {
-        LineSink { stream, output, buf: Vec::new() }
-    }
-
-    fn take_lines(&mut self) {
-        while let Some(i) = self.buf.iter().position(|&b| b == b'\n') {
-            let rest = self.buf.split_off(i + 1);
-            let line = std::mem::replace(&mut self.buf, rest);
-            let text = String::from_utf8_lossy(&line);
-            (self.output)(self.stream, text.trim_end_matches(['\n', '\r']));
-        }
-    }
-
-    /// Passes on what is left after the command ended (a last line without a newline).
-    pub(crate) fn finish(&mut self) {
-        self.take_lines();
-        if !self.buf.is_empty() {
-            let rest = std::mem::take(&mut self.buf);
-            let text = String::from_utf8_lossy(&rest);
-            (self.output)(self.stream, text.trim_end_matches('\r'));
-        }
-    }
-}
-
-impl AsyncWrite for LineSink<'_> {
-    fn poll_write(mut self: Pin<&mut Self>, _cx: &mut Context<'_>, data: &[u8]) -> Poll<std::io::Result<usize>> {
-        self.buf.extend_from_slice(data);
-        self.take_lines();
-        Poll::Ready(Ok(data.len()))
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-}
 
 /// Takes the marker line (`<prefix><pid>`) that the command's wrapper prints first on
 /// stderr out of the stream, records the pid, and passes everything else through.
@@ -163,6 +113,8 @@ impl<W: AsyncWrite + Unpin> AsyncWrite for MarkerFilter<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kiln_core::communicator::LineWriter;
+    use kiln_core::Stream;
     use std::sync::Mutex;
     use tokio::io::AsyncWriteExt;
 
@@ -171,7 +123,7 @@ mod tests {
         let got = Mutex::new(Vec::new());
         let out = |s: Stream, l: &str| got.lock().unwrap().push(format!("{s:?} {l}"));
         let pid = Arc::new(AtomicI64::new(0));
-        let mut err = MarkerFilter::new(LineSink::new(Stream::Stderr, &out), "kiln-pid-ab-".into(), Arc::clone(&pid));
+        let mut err = MarkerFilter::new(LineWriter::new(Stream::Stderr, &out), "kiln-pid-ab-".into(), Arc::clone(&pid));
         err.write_all(b"kiln-pid-ab-4").await.unwrap();
         err.write_all(b"2\nwarn").await.unwrap();
         err.write_all(b"ing\r\nkiln-pid-ab-7\nlast").await.unwrap();

@@ -4,6 +4,7 @@ use crate::args::{flag, Flag, FlagKind, Parsed};
 use crate::ui::Ui;
 
 pub mod build;
+pub mod cleanup;
 pub mod console;
 pub mod datasources;
 pub mod fix;
@@ -42,6 +43,7 @@ impl Command {
 /// Sorted as Packer lists them.
 pub const COMMANDS: &[Command] = &[
     build::COMMAND,
+    cleanup::COMMAND,
     console::COMMAND,
     fix::COMMAND,
     fmt::COMMAND,

@@ -69,7 +69,7 @@ async fn whole_build_with_communicator_none() {
     assert_eq!(added.images.len(), 2, "{added:#?}");
 
     // The artifact's destroy deregisters both AMIs and deletes their snapshots.
-    artifact.destroy().unwrap();
+    artifact.destroy().await.unwrap();
     let left = inventory(&moto).await.added_since(&before);
     assert_eq!(left, Inventory::default(), "after destroy");
 }
@@ -132,7 +132,7 @@ async fn descriptions_tags_and_permissions_everywhere() {
     }
     let added = inventory(&moto).await.added_since(&before);
     assert!(added.instances.is_empty() && added.groups.is_empty() && added.volumes.is_empty(), "{added:#?}");
-    artifact.destroy().unwrap();
+    artifact.destroy().await.unwrap();
 }
 
 async fn probe_run(moto: &Moto, extra: &str, checkip_url: Option<String>) -> (super::Run, Option<Seen>) {
@@ -161,7 +161,7 @@ async fn temporary_group_lets_in_one_address() {
             .await;
     println!("{}", r.transcript());
     print_calls("kiln amazon-ebs, ssh communicator (the slot stands for the connect step)", &r.calls);
-    r.artifact().destroy().unwrap();
+    r.artifact().destroy().await.unwrap();
     let seen = seen.expect("the slot ran");
     assert_eq!(single_rule(&seen), ("tcp", 22, 22, vec!["198.51.100.23/32".to_string()]));
     assert_eq!(seen.host, seen.instance.public_ip_address, "connects to the public IP");
@@ -188,7 +188,7 @@ async fn temporary_group_lets_in_one_address() {
         Some(checkip.url.clone()),
     )
     .await;
-    r.artifact().destroy().unwrap();
+    r.artifact().destroy().await.unwrap();
     let seen = seen.expect("the slot ran");
     let private: std::net::IpAddr = seen.instance.private_ip_address.clone().unwrap().parse().unwrap();
     let sock = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
@@ -205,7 +205,7 @@ async fn temporary_group_lets_in_one_address() {
         None,
     )
     .await;
-    r.artifact().destroy().unwrap();
+    r.artifact().destroy().await.unwrap();
     assert_eq!(single_rule(&seen.unwrap()).3, ["10.9.0.0/16", "192.0.2.1/32"]);
 
     // temporary_security_group_source_public_ip: the lookup, whatever the address.
@@ -215,7 +215,7 @@ async fn temporary_group_lets_in_one_address() {
         Some(checkip.url.clone()),
     )
     .await;
-    r.artifact().destroy().unwrap();
+    r.artifact().destroy().await.unwrap();
     assert_eq!(single_rule(&seen.unwrap()).3, ["198.51.100.23/32"]);
 
     let added = inventory(&moto).await.added_since(&before);

@@ -98,7 +98,7 @@ async fn taken_ami_name_stops_before_anything_is_made_unless_forced() {
         .unwrap();
     assert_eq!(named.len(), 1);
     assert_ne!(named[0].image_id, old);
-    artifact.destroy().unwrap();
+    artifact.destroy().await.unwrap();
 }
 
 #[tokio::test]

@@ -26,7 +26,7 @@ async fn spot_instance_through_a_one_time_request() {
     assert_eq!(seen.instance.instance_lifecycle.as_deref(), Some("spot"), "{:?}", seen.instance);
     assert_eq!(seen.instance.tags.get("bid").map(String::as_str), Some("auto"), "spot_tags on the instance");
     assert!(!r.actions().contains(&"StopInstances".to_string()), "a one-time spot instance is not stopped");
-    artifact.destroy().unwrap();
+    artifact.destroy().await.unwrap();
     assert_eq!(inventory(&moto).await.added_since(&before), Inventory::default());
 }
 
@@ -55,7 +55,7 @@ async fn encrypt_boot_replaces_the_build_region_ami_with_an_encrypted_copy() {
     }
     let added = inventory(&moto).await.added_since(&before);
     assert_eq!(added.images.len(), 2, "the intermediary AMI is gone: {added:#?}");
-    artifact.destroy().unwrap();
+    artifact.destroy().await.unwrap();
     assert_eq!(inventory(&moto).await.added_since(&before), Inventory::default());
 }
 
@@ -72,7 +72,7 @@ async fn skip_save_build_region_keeps_only_the_copies() {
     assert!(artifact.id().starts_with("us-west-2:ami-") && !artifact.id().contains(','), "{}", artifact.id());
     let added = inventory(&moto).await.added_since(&before);
     assert!(added.images.iter().all(|i| i.starts_with("us-west-2/")) && added.images.len() == 1, "{added:#?}");
-    artifact.destroy().unwrap();
+    artifact.destroy().await.unwrap();
 }
 
 #[tokio::test]
@@ -91,7 +91,7 @@ async fn enhanced_networking_is_set_on_the_stopped_instance() {
     assert!(modify.iter().all(|i| *i > stop), "after the stop: {actions:?}");
     assert!(r.transcript().contains("Enabling Enhanced Networking (SR-IOV)..."));
     assert!(r.transcript().contains("Enabling Enhanced Networking (ENA)..."));
-    artifact.destroy().unwrap();
+    artifact.destroy().await.unwrap();
 }
 
 #[tokio::test]
@@ -135,7 +135,7 @@ async fn network_from_filters() {
     let text = r.transcript();
     assert!(text.contains(&format!("Found VPC ID: {}", default_vpc.vpc_id)), "{text}");
     assert!(text.contains(&format!("Found Subnet ID: {}", subnet.subnet_id)), "{text}");
-    artifact.destroy().unwrap();
+    artifact.destroy().await.unwrap();
 }
 
 #[tokio::test]
@@ -158,7 +158,7 @@ async fn credentials_checked_with_sts_and_region_from_the_environment() {
     let artifact = r.artifact();
     assert_eq!((r.calls[0].service, r.calls[0].action.as_str()), ("STS", "GetCallerIdentity"));
     assert!(artifact.id().starts_with("us-east-1:ami-"));
-    artifact.destroy().unwrap();
+    artifact.destroy().await.unwrap();
 
     // A region the environment names that kiln does not know stops the build before any EC2 call.
     let env = vec![("AWS_REGION", "us-esat-1".to_string()), ("AWS_ENDPOINT_URL_STS", moto.url.clone())];
