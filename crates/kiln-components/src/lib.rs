@@ -38,7 +38,8 @@ pub struct Component {
 pub struct DocPage {
     pub name: String,
     pub title: String,
-    /// Files (relative to `crates/`) whose `pub struct Config` lists the options, in page order.
+    /// Files (relative to `crates/`) whose `pub struct Config` lists the options, in page order;
+    /// `file#Struct` names another struct (an embedded part such as a builder toolkit's).
     pub sources: &'static [&'static str],
     /// A data source's outputs (empty for other kinds).
     pub outputs: &'static [Output],

@@ -54,6 +54,11 @@ impl<S: HasCommon> Step<S> for StepConnect {
         "StepConnect"
     }
 
+    /// Waiting for the communicator holds nothing yet: a cancel stops it at once.
+    fn role(&self) -> kiln_core::step::StepRole {
+        kiln_core::step::StepRole::Wait
+    }
+
     async fn run(&self, state: &mut S, ctx: &RunContext) -> Result<()> {
         let kind = self.config.kind().to_string();
         let ui = &ctx.ui;

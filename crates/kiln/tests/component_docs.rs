@@ -152,11 +152,13 @@ fn parses_fields_and_docs() {
 #[test]
 fn embedded_parts_are_sections() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let page = render(
-        "qemu",
-        &["kiln-builders/src/null/config.rs", "kiln-toolkit/src/http.rs#HttpConfig", "kiln-comm/src/config.rs"],
-        &root,
-    );
+    let page = kiln_components::DocPage {
+        name: "builder-qemu".into(),
+        title: "qemu".into(),
+        sources: &["kiln-builders/src/null/config.rs", "kiln-toolkit/src/http.rs#HttpConfig", "kiln-comm/src/config.rs"],
+        outputs: &[],
+    };
+    let page = render(&page, &root);
     let http = page.find("\n## The HTTP server options\n\n| option |").unwrap();
     let option = page.find("| `http_directory` | string |").unwrap();
     let comm = page.find("Communicator options (see").unwrap();

@@ -153,6 +153,7 @@ fn artifact(c: &Config, state: &State) -> Result<BasicArtifact> {
         state: st,
         generated: state.common.generated.clone(),
         owns_files: true,
+        user_files: false,
     })
 }
 

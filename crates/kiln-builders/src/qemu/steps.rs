@@ -347,8 +347,12 @@ impl<T: Step<State>> Step<State> for WhileGuestRuns<T> {
         self.0.cleanup(state, ctx, outcome).await
     }
 
-    fn is_provision(&self) -> bool {
-        self.0.is_provision()
+    fn role(&self) -> kiln_core::step::StepRole {
+        self.0.role()
+    }
+
+    fn cleanup_timeout(&self) -> std::time::Duration {
+        self.0.cleanup_timeout()
     }
 }
 
