@@ -5,6 +5,7 @@
 //! - [`node`]: the spanned configuration tree ([`Node`]) a component decodes;
 //! - [`decode`]: the serde decoder over that tree, as lenient as Packer's, reporting every error;
 //! - [`golang`]: Go's duration and bool rules that templates inherit;
+//! - [`civil`]: calendar dates and RFC 3339 times, for every crate that prints or reads one;
 //! - [`number`]: how configuration numbers are printed;
 //! - [`build`]: the runnable description of a build (builder, provisioners, post-processor
 //!   chains) the loaders produce and the runtime runs.
@@ -14,6 +15,7 @@
 //! and its dependencies few: every crate of kiln is rebuilt when it changes.
 
 pub mod build;
+pub mod civil;
 pub mod decode;
 pub mod diag;
 pub mod golang;
