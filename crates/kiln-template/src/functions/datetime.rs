@@ -6,10 +6,8 @@ use super::{func, variadic, Args, Func};
 use crate::value::Value;
 use kiln_gotmpl::time as gotime;
 
-mod civil;
-
-use civil::parse_duration;
 use kiln_config::civil::{parse_rfc3339, DateTime, MONTHS, WEEKDAYS};
+use kiln_config::golang::parse_go_duration_nanos;
 
 pub(super) const FUNCS: &[Func] = &[
     func("formatdate", &["format", "time"], formatdate),
@@ -82,7 +80,7 @@ fn legacy_format(a: &Args) -> Result<Option<String>, String> {
 
 fn timeadd(a: &Args) -> Result<Value, String> {
     let t = parse_rfc3339(&a.string(0)?).map_err(|e| a.err(0, e))?;
-    let d = parse_duration(&a.string(1)?).map_err(|e| a.err(1, e))?;
+    let d = i128::from(parse_go_duration_nanos(&a.string(1)?).map_err(|e| a.err(1, e))?);
     let total = (i128::from(t.unix()) * 1_000_000_000 + i128::from(t.nanos))
         .checked_add(d)
         .ok_or_else(|| a.err(1, "the result is out of range"))?;
