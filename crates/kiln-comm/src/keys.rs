@@ -1,8 +1,6 @@
 //! Temporary SSH key pairs for builders that create a machine and must log in to it
 //! (Packer's `ssh_temporary_key_pair_*`): ed25519, from the OS's random source.
 
-use std::io::Read;
-
 use kiln_core::{Error, Result};
 use russh::keys::ssh_key::private::Ed25519Keypair;
 use russh::keys::ssh_key::{LineEnding, PrivateKey};
@@ -18,9 +16,7 @@ impl TempKeyPair {
     /// `comment` ends the public line (Packer uses `packer_<id>`).
     pub fn generate(comment: &str) -> Result<TempKeyPair> {
         let mut seed = [0u8; 32];
-        std::fs::File::open("/dev/urandom")
-            .and_then(|mut f| f.read_exact(&mut seed))
-            .map_err(|e| Error::new(format!("reading random bytes for a temporary SSH key: {e}")))?;
+        kiln_config::random::fill(&mut seed).map_err(|e| Error::new(format!("{e}, for a temporary SSH key")))?;
         let mut key = PrivateKey::from(Ed25519Keypair::from_seed(&seed));
         key.set_comment(comment);
         let private_openssh =

@@ -7,6 +7,7 @@
 //! - [`golang`]: Go's duration and bool rules that templates inherit;
 //! - [`civil`]: calendar dates and RFC 3339 times, for every crate that prints or reads one;
 //! - [`number`]: how configuration numbers are printed;
+//! - [`random`]: random bytes and UUIDs from the operating system;
 //! - [`build`]: the runnable description of a build (builder, provisioners, post-processor
 //!   chains) the loaders produce and the runtime runs.
 //!
@@ -21,6 +22,7 @@ pub mod diag;
 pub mod golang;
 pub mod node;
 pub mod number;
+pub mod random;
 
 pub use diag::{Diagnostic, Diagnostics, Severity, SourceFile, Span};
 pub use node::Node;

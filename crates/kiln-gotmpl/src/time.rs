@@ -1,7 +1,7 @@
 //! Time for `timestamp`, `isotime` (Go's reference-time layouts), `strftime` and `uuid`.
 //! Packer renders these in UTC.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use kiln_config::civil::{self, DateTime, MONTHS, WEEKDAYS};
 
@@ -268,25 +268,16 @@ pub fn strftime(format: &str, t: DateTime) -> String {
 
 /// Packer's time-ordered UUID: the Unix time in the first 8 hex digits, then random bits.
 pub(crate) fn uuid(now: Option<SystemTime>) -> String {
-    use std::collections::hash_map::RandomState;
-    use std::hash::{BuildHasher, Hasher};
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
     let unix = unix_seconds(now) as u32;
-    let mut random = [0u8; 16];
-    for chunk in random.chunks_mut(8) {
-        let mut h = RandomState::new().build_hasher();
-        h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-        h.write_u128(SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0));
-        chunk.copy_from_slice(&h.finish().to_le_bytes());
-    }
-    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    let random = kiln_config::random::bytes::<12>();
+    let hex = kiln_config::random::hex;
     format!("{unix:08x}-{}-{}-{}-{}", hex(&random[0..2]), hex(&random[2..4]), hex(&random[4..6]), hex(&random[6..12]))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::UNIX_EPOCH;
 
     // 2026-11-21 10:59:19.937 UTC, a Saturday.
     fn t() -> DateTime {
