@@ -93,11 +93,10 @@ impl Config {
     /// `config` is the builder's whole configuration, to point at the right lines.
     pub fn check(&self, config: &Node, needs_host: bool) -> Diagnostics {
         let mut d = Diagnostics::new();
-        let at = |key: &str| config.get(key).and_then(|n| n.span.clone()).or(config.span.clone());
         let kind = self.kind();
         if !KINDS.contains(&kind) {
             let mut e = Diagnostic::error(format!("unknown communicator {kind:?}"))
-                .at_opt(at("communicator"))
+                .at_opt(config.span_of("communicator"))
                 .with_detail(format!("the communicators are: {}", KINDS.join(", ")));
             if let Some(s) = did_you_mean(kind, KINDS.iter().copied()) {
                 e = e.with_help(format!("did you mean {s:?}?"));
@@ -134,7 +133,7 @@ impl Config {
                 if m != "scp" && m != "sftp" {
                     d.push(
                         Diagnostic::error(format!("invalid ssh_file_transfer_method {m:?}"))
-                            .at_opt(at("ssh_file_transfer_method"))
+                            .at_opt(config.span_of("ssh_file_transfer_method"))
                             .with_help("use \"scp\" or \"sftp\""),
                     );
                 }
