@@ -28,7 +28,7 @@ mod lexer;
 mod parse;
 mod printf;
 mod refs;
-mod strings;
+pub mod strings;
 pub mod time;
 mod value;
 
