@@ -40,6 +40,7 @@ use std::path::PathBuf;
 use std::time::SystemTime;
 
 pub use jsonpos::raw_offset;
+pub use printf::quote;
 pub use refs::{FieldRef, FuncCall};
 pub use value::shortest_digits;
 
