@@ -122,8 +122,8 @@ pub(crate) fn escape_js(s: &str) -> String {
     out
 }
 
-/// Go's `url.QueryEscape`.
-pub(crate) fn escape_query(s: &str) -> String {
+/// Go's `url.QueryEscape`: unreserved bytes stay, space becomes `+`, the rest `%XX`.
+pub fn escape_query(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         match b {
