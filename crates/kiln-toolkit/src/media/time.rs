@@ -34,18 +34,8 @@ impl Timestamp {
 
     /// The UTC calendar date and time.
     pub(crate) fn civil(self) -> Civil {
-        let days = (self.0 / 86_400) as i64;
         let secs = self.0 % 86_400;
-        // Days since 1970 to a proleptic Gregorian date (the era-based conversion).
-        let z = days + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z.rem_euclid(146_097);
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-        let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-        let year = yoe + era * 400 + i64::from(month <= 2);
+        let (year, month, day) = kiln_config::civil::civil_from_days((self.0 / 86_400) as i64);
         Civil {
             year,
             month,
