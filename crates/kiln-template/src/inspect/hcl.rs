@@ -26,16 +26,8 @@ fn variable_value(v: &Variable) -> Option<Value> {
     if let Some(value) = &v.value {
         return Some(value.clone());
     }
-    // default_display holds the evaluated default as `display_value` shows it.
-    let d = v.default_display.as_deref()?;
     // A default with unknown parts is unknown as a whole, as Packer shows it.
-    if v.required || d.contains("<unknown>") {
-        return None;
-    }
-    Some(match serde_json::from_str::<serde_json::Value>(d) {
-        Ok(j) => Value::from_json(&j),
-        Err(_) => Value::String(d.to_string()),
-    })
+    v.default.clone().filter(|d| !v.required && d.is_known())
 }
 
 /// The strings to hide: every known, non-empty string in the values of sensitive variables

@@ -38,6 +38,10 @@ fn var(name: &str, default: Option<&str>, sensitive: bool) -> Variable {
         name: name.into(),
         type_expr: None,
         default_display: default.map(String::from),
+        default: default.map(|d| match serde_json::from_str::<serde_json::Value>(d) {
+            Ok(j) => Value::from_json(&j),
+            Err(_) => Value::string(d),
+        }),
         value: None,
         required: default.is_none(),
         sensitive,
