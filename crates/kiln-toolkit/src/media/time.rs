@@ -1,5 +1,7 @@
 //! The one timestamp an image carries on every file, and its calendar forms.
 
+use kiln_config::civil::DateTime;
+
 use super::MediaError;
 
 /// Seconds since 1970-01-01T00:00:00Z, written on every file, directory and volume of an image.
@@ -33,29 +35,9 @@ impl Timestamp {
     }
 
     /// The UTC calendar date and time.
-    pub(crate) fn civil(self) -> Civil {
-        let secs = self.0 % 86_400;
-        let (year, month, day) = kiln_config::civil::civil_from_days((self.0 / 86_400) as i64);
-        Civil {
-            year,
-            month,
-            day,
-            hour: (secs / 3600) as u32,
-            minute: (secs / 60 % 60) as u32,
-            second: (secs % 60) as u32,
-        }
+    pub(crate) fn civil(self) -> DateTime {
+        DateTime::from_unix(i64::try_from(self.0).unwrap_or(i64::MAX), 0, 0, true)
     }
-}
-
-/// A UTC calendar date and time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Civil {
-    pub year: i64,
-    pub month: u32,
-    pub day: u32,
-    pub hour: u32,
-    pub minute: u32,
-    pub second: u32,
 }
 
 #[cfg(test)]
