@@ -168,7 +168,7 @@ impl Config {
         if self.ssh_clear_authorized_keys != Some(true) || makes_temp_key || self.kind() != "ssh" {
             return None;
         }
-        let span = config.get("ssh_clear_authorized_keys").and_then(|n| n.span.clone()).or(config.span.clone());
+        let span = config.span_of("ssh_clear_authorized_keys");
         let how = if self.ssh_private_key_file.is_some() {
             "it logs in with ssh_private_key_file"
         } else if self.ssh_password.is_some() {

@@ -133,11 +133,10 @@ impl Config {
     /// `config` is the builder's whole configuration, to point at the right lines.
     pub fn check(&self, config: &Node, needs_host: bool) -> Diagnostics {
         let mut d = Diagnostics::new();
-        let at = |key: &str| config.get(key).and_then(|n| n.span.clone()).or(config.span.clone());
         let kind = self.kind();
         let unsupported = |summary: String| {
             Diagnostic::error(summary)
-                .at_opt(at("communicator"))
+                .at_opt(config.span_of("communicator"))
                 .with_detail(format!("kiln implements these communicators: {}", implemented()))
         };
         match COMMUNICATORS.iter().find(|(name, _)| *name == kind) {
@@ -194,13 +193,13 @@ impl Config {
                 } else {
                     "temporary_key_pair_bits"
                 };
-                d.push(Diagnostic::error(e).at_opt(at(key)));
+                d.push(Diagnostic::error(e).at_opt(config.span_of(key)));
             }
             if let Some(m) = self.ssh_file_transfer_method.as_deref() {
                 if m != "scp" && m != "sftp" {
                     d.push(
                         Diagnostic::error(format!("invalid ssh_file_transfer_method {m:?}"))
-                            .at_opt(at("ssh_file_transfer_method"))
+                            .at_opt(config.span_of("ssh_file_transfer_method"))
                             .with_help("use \"scp\" or \"sftp\""),
                     );
                 }

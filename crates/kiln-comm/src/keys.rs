@@ -2,8 +2,6 @@
 //! (Packer's `temporary_key_pair_type` / `temporary_key_pair_bits`): ed25519 (kiln's default)
 //! or RSA, from the OS's random source.
 
-use std::io::Read;
-
 use kiln_core::{Error, Result};
 use russh::keys::ssh_key::private::{Ed25519Keypair, KeypairData, RsaKeypair};
 use russh::keys::ssh_key::{LineEnding, PrivateKey};
@@ -68,9 +66,7 @@ impl TempKeyPair {
         let data = match kind {
             KeyType::Ed25519 => {
                 let mut seed = [0u8; 32];
-                std::fs::File::open("/dev/urandom")
-                    .and_then(|mut f| f.read_exact(&mut seed))
-                    .map_err(|e| Error::new(format!("reading random bytes for a temporary SSH key: {e}")))?;
+                kiln_config::random::fill(&mut seed).map_err(|e| Error::new(format!("{e}, for a temporary SSH key")))?;
                 KeypairData::from(Ed25519Keypair::from_seed(&seed))
             }
             KeyType::Rsa(bits) => KeypairData::from(

@@ -8,48 +8,76 @@ use std::time::Duration;
 /// Parses "10s", "1m30s", "1.5h", "300ms", "0". Negative durations are refused (nothing in a
 /// template means a negative wait). `Err` says what a valid value looks like.
 pub fn parse_go_duration(s: &str) -> Result<Duration, String> {
+    let nanos = parse_go_duration_nanos(s)?;
+    u64::try_from(nanos)
+        .map(Duration::from_nanos)
+        .map_err(|_| format!("invalid duration {s:?}: it must not be negative"))
+}
+
+/// Go's `time.ParseDuration` to signed nanoseconds ("1h30m", "-1.5s", "300ms"), with Go's
+/// arithmetic: whole numbers exactly, a fraction's nanoseconds truncated, at most
+/// 2^63-1 nanoseconds.
+pub fn parse_go_duration_nanos(s: &str) -> Result<i64, String> {
     let bad = || format!("invalid duration {s:?}: write a number with a unit, such as \"10s\", \"1m30s\" or \"1h\"");
-    let mut rest = s.strip_prefix('+').unwrap_or(s);
-    if let Some(neg) = rest.strip_prefix('-') {
-        return if neg == "0" {
-            Ok(Duration::ZERO)
-        } else {
-            Err(format!("invalid duration {s:?}: it must not be negative"))
-        };
-    }
+    let too_long = || format!("duration {s:?} is too long");
+    let (neg, mut rest) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
     if rest == "0" {
-        return Ok(Duration::ZERO);
+        return Ok(0);
     }
     if rest.is_empty() {
         return Err(bad());
     }
-    let mut total = 0f64;
+    let digits = |t: &str| t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let mut total: u64 = 0;
     while !rest.is_empty() {
-        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
-        let num = &rest[..num_len];
-        if num.is_empty() || num == "." || num.matches('.').count() > 1 {
+        let number_start = rest;
+        let whole = &rest[..digits(rest)];
+        rest = &rest[whole.len()..];
+        let mut fraction = "";
+        if let Some(after_dot) = rest.strip_prefix('.') {
+            fraction = &after_dot[..digits(after_dot)];
+            rest = &after_dot[fraction.len()..];
+        }
+        if whole.is_empty() && fraction.is_empty() {
             return Err(bad());
         }
-        let value: f64 = num.parse().map_err(|_| bad())?;
-        rest = &rest[num_len..];
+        let number = &number_start[..number_start.len() - rest.len()];
         let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
-        let nanos_per = match &rest[..unit_len] {
-            "ns" => 1.0,
-            "us" | "µs" | "μs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            "" => return Err(format!("invalid duration {s:?}: missing unit; write \"{num}s\" for seconds")),
+        let unit: u64 = match &rest[..unit_len] {
+            "ns" => 1,
+            "us" | "µs" | "μs" => 1_000,
+            "ms" => 1_000_000,
+            "s" => 1_000_000_000,
+            "m" => 60_000_000_000,
+            "h" => 3_600_000_000_000,
+            "" => return Err(format!("invalid duration {s:?}: missing unit; write \"{number}s\" for seconds")),
             u => return Err(format!("invalid duration {s:?}: unknown unit {u:?}; use ns, us, ms, s, m or h")),
         };
         rest = &rest[unit_len..];
-        total += value * nanos_per;
+        let whole: u64 = if whole.is_empty() { 0 } else { whole.parse().map_err(|_| too_long())? };
+        let mut v = whole.checked_mul(unit).ok_or_else(too_long)?;
+        // Go keeps the fraction's digits while they fit in 63 bits and ignores the rest.
+        let (mut f, mut scale) = (0u64, 1f64);
+        for d in fraction.bytes() {
+            match f.checked_mul(10).map(|x| x + u64::from(d - b'0')) {
+                Some(y) if f <= (i64::MAX as u64) / 10 && y <= 1 << 63 => {
+                    f = y;
+                    scale *= 10.0;
+                }
+                _ => break,
+            }
+        }
+        if f > 0 {
+            v = v.checked_add((f as f64 * (unit as f64 / scale)) as u64).ok_or_else(too_long)?;
+        }
+        total = total.checked_add(v).filter(|t| *t <= i64::MAX as u64).ok_or_else(too_long)?;
     }
-    if total > u64::MAX as f64 {
-        return Err(format!("duration {s:?} is too long"));
-    }
-    Ok(Duration::from_nanos(total as u64))
+    let total = total as i64;
+    Ok(if neg { -total } else { total })
 }
 
 /// Go's strconv.ParseBool, which Packer's weak decoding and flag parsing apply to strings.
@@ -113,6 +141,24 @@ mod tests {
             assert!(parse_go_duration(s).is_err(), "{s}");
         }
         assert!(parse_go_duration("10").unwrap_err().contains("\"10s\""));
+        assert!(parse_go_duration("3000000h").unwrap_err().contains("too long"));
+    }
+
+    #[test]
+    fn signed_nanoseconds_as_go_computes_them() {
+        assert_eq!(parse_go_duration_nanos("1h30m"), Ok(5_400_000_000_000));
+        assert_eq!(parse_go_duration_nanos("-1.5s"), Ok(-1_500_000_000));
+        assert_eq!(parse_go_duration_nanos(".5s"), Ok(500_000_000));
+        assert_eq!(parse_go_duration_nanos("5.s"), Ok(5_000_000_000));
+        assert_eq!(parse_go_duration_nanos("0.3s"), Ok(300_000_000));
+        // The fraction's nanoseconds are truncated, not rounded.
+        assert_eq!(parse_go_duration_nanos("0.9999999999s"), Ok(999_999_999));
+        assert_eq!(parse_go_duration_nanos("1µs1μs1us"), Ok(3_000));
+        assert_eq!(parse_go_duration_nanos("2562047h47m16.854775807s"), Ok(i64::MAX));
+        assert!(parse_go_duration_nanos("2562047h47m16.854775808s").is_err());
+        for s in ["", "-", ".s", "1d", "10"] {
+            assert!(parse_go_duration_nanos(s).is_err(), "{s}");
+        }
     }
 
     #[test]

@@ -7,7 +7,9 @@
 //! - [`golang`]: Go's duration and bool rules that templates inherit;
 //! - [`limits`]: the size cap on files read and values computed, and the one bounded reader;
 //! - [`mask`]: masking sensitive values in everything kiln prints;
+//! - [`civil`]: calendar dates and RFC 3339 times, for every crate that prints or reads one;
 //! - [`number`]: how configuration numbers are printed;
+//! - [`random`]: random bytes and UUIDs from the operating system;
 //! - [`build`]: the runnable description of a build (builder, provisioners, post-processor
 //!   chains) the loaders produce and the runtime runs.
 //!
@@ -16,6 +18,7 @@
 //! and its dependencies few: every crate of kiln is rebuilt when it changes.
 
 pub mod build;
+pub mod civil;
 pub mod decode;
 pub mod diag;
 pub mod golang;
@@ -23,6 +26,7 @@ pub mod limits;
 pub mod mask;
 pub mod node;
 pub mod number;
+pub mod random;
 
 pub use diag::{Diagnostic, Diagnostics, Severity, SourceFile, Span};
 pub use node::Node;

@@ -122,6 +122,11 @@ impl Node {
         }
     }
 
+    /// The span of member `key`, else this node's: where an error about one option points.
+    pub fn span_of(&self, key: &str) -> Option<Span> {
+        self.get(key).and_then(|n| n.span.clone()).or_else(|| self.span.clone())
+    }
+
     pub fn as_str(&self) -> Option<&str> {
         match &self.settled().kind {
             NodeKind::String(s) => Some(s),

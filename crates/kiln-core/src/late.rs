@@ -99,34 +99,14 @@ impl<'de, T> Deserialize<'de> for Late<T> {
     }
 }
 
-/// Renders `src` with the fields in `data`. Plain `{{ .Field }}` actions are substituted here;
-/// anything richer goes to the Go-template engine. A field missing from `data` is an error.
+/// Renders `src` with the fields in `data` (the Go-template engine); a field missing from
+/// `data` is an error.
 pub fn render(src: &str, data: &BTreeMap<String, String>) -> crate::Result<String> {
-    if let Some(s) = substitute_fields(src, data) {
-        return Ok(s);
+    if !src.contains("{{") {
+        return Ok(src.to_string());
     }
     let ctx = kiln_gotmpl::Context { data: data.clone(), strict_fields: true, ..Default::default() };
     kiln_gotmpl::render(src, &ctx).map_err(|e| crate::Error::new(format!("in {src:?}: {e}")))
-}
-
-/// `Some` when every action in `src` is a bare `.Field` present in `data`: the common case,
-/// without parsing a template.
-fn substitute_fields(src: &str, data: &BTreeMap<String, String>) -> Option<String> {
-    let mut out = String::with_capacity(src.len());
-    let mut rest = src;
-    while let Some(start) = rest.find("{{") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        let end = after.find("}}")?;
-        let field = after[..end].trim().strip_prefix('.')?;
-        if !field.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            return None;
-        }
-        out.push_str(data.get(field)?);
-        rest = &after[end + 2..];
-    }
-    out.push_str(rest);
-    Some(out)
 }
 
 #[cfg(test)]
@@ -142,8 +122,6 @@ mod tests {
         let d = data(&[("Vars", "A='1' "), ("Script", "/tmp/s")]);
         assert_eq!(render("{{.Vars}} {{ .Script }}", &d).unwrap(), "A='1'  /tmp/s");
         assert_eq!(render("plain", &d).unwrap(), "plain");
-        assert_eq!(substitute_fields("{{ .Missing }}", &d), None);
-        assert_eq!(substitute_fields("{{ upper .Vars }}", &d), None);
         assert!(render("{{ .Missing }}", &d).is_err());
         assert_eq!(render("{{ upper .Script }}", &d).unwrap(), "/TMP/S");
     }

@@ -260,21 +260,11 @@ pub fn go_log_time(t: SystemTime) -> String {
     format!("{y:04}/{mo:02}/{d:02} {h:02}:{mi:02}:{s:02}")
 }
 
-/// UTC calendar date and time of `t` (Howard Hinnant's days-to-civil).
+/// UTC calendar date and time of `t` (the epoch for a time before it, as before).
 fn civil(t: SystemTime) -> (i64, u32, u32, u32, u32, u32) {
-    let secs = t.duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d, (rem / 3600) as u32, (rem % 3600 / 60) as u32, (rem % 60) as u32)
+    let t = if t < UNIX_EPOCH { UNIX_EPOCH } else { t };
+    let c = kiln_config::civil::DateTime::from_system(t);
+    (c.year, c.month, c.day, c.hour, c.minute, c.second)
 }
 
 /// Packer's human durations: the two largest non-zero units, "1 second 855 milliseconds".

@@ -267,18 +267,7 @@ async fn post_process(
 
 /// A random version-4 UUID from the OS's random source, for `packer_run_uuid`.
 pub fn new_uuid() -> String {
-    use std::io::Read;
-    let mut b = [0u8; 16];
-    let ok = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut b)).is_ok();
-    if !ok {
-        // No /dev/urandom: time and pid are unique enough for a run id.
-        let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-        b = (t ^ (u128::from(std::process::id()) << 64)).to_le_bytes();
-    }
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    kiln_config::random::uuid_v4()
 }
 
 #[cfg(test)]

@@ -41,13 +41,12 @@ pub(crate) fn check_login(
     username: Option<&str>,
     ecr_login: bool,
 ) -> Result<Vec<Diagnostic>, Diagnostics> {
-    let at = |k: &str| node.get(k).and_then(|n| n.span.clone()).or(node.span.clone());
     let mut d = Diagnostics::new();
     let mut warnings = Vec::new();
     if ecr_login {
         d.push(
             Diagnostic::error("ecr_login is not implemented in kiln yet")
-                .at_opt(at("ecr_login"))
+                .at_opt(node.span_of("ecr_login"))
                 .with_help("log in with \"login\": true, \"login_username\": \"AWS\" and \"login_password\" set to the output of `aws ecr get-login-password`"),
         );
     } else {
@@ -55,7 +54,7 @@ pub(crate) fn check_login(
             if node.get(k).is_some() {
                 warnings.push(
                     Diagnostic::warning(format!("{k} does nothing without ecr_login"))
-                        .at_opt(at(k))
+                        .at_opt(node.span_of(k))
                         .with_help(format!("remove \"{k}\"")),
                 );
             }
@@ -63,7 +62,7 @@ pub(crate) fn check_login(
     }
     if login && username.unwrap_or("").is_empty() {
         d.push(
-            Diagnostic::error("login needs login_username and login_password").at_opt(at("login")).with_help(
+            Diagnostic::error("login needs login_username and login_password").at_opt(node.span_of("login")).with_help(
                 "add \"login_username\" and \"login_password\" (and \"login_server\" unless it is Docker Hub)",
             ),
         );

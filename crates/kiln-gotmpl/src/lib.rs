@@ -28,7 +28,7 @@ mod lexer;
 mod parse;
 mod printf;
 mod refs;
-mod strings;
+pub mod strings;
 pub mod time;
 mod value;
 
@@ -40,6 +40,7 @@ use std::path::PathBuf;
 use std::time::SystemTime;
 
 pub use jsonpos::raw_offset;
+pub use printf::quote;
 pub use refs::{FieldRef, FuncCall};
 pub use value::shortest_digits;
 

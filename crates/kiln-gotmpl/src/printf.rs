@@ -319,9 +319,14 @@ fn hex_bytes(b: &[u8], upper: bool, sp: &Spec) -> String {
     out
 }
 
-/// Go's `strconv.Quote` (`%q`); `#` prefers a raw backquoted string when possible.
-pub(crate) fn quote(s: &str, ascii_only: bool, sharp: bool) -> String {
-    if sharp && !s.contains('`') && s.chars().all(|c| c == '\t' || !c.is_control()) {
+/// Go's `strconv.Quote` (`%q`): `ascii_only` (`%+q`) escapes every non-ASCII character, `sharp`
+/// (`%#q`) prefers a raw backquoted string when Go's `strconv.CanBackquote` allows one.
+pub fn quote(s: &str, ascii_only: bool, sharp: bool) -> String {
+    let backquotable = || {
+        s.chars()
+            .all(|c| if c.is_ascii() { c == '\t' || (c >= ' ' && c != '`' && c != '\x7f') } else { c != '\u{feff}' })
+    };
+    if sharp && backquotable() {
         return format!("`{s}`");
     }
     let mut out = String::from("\"");
@@ -344,7 +349,7 @@ fn escape_char(c: char, quote: char, ascii_only: bool) -> String {
         '\\' => "\\\\".into(),
         c if c == quote => format!("\\{c}"),
         c if (c as u32) < 0x20 || c as u32 == 0x7f => format!("\\x{:02x}", c as u32),
-        c if (ascii_only && !c.is_ascii()) || c.is_control() => {
+        c if (ascii_only && !c.is_ascii()) || !is_go_print(c) => {
             if (c as u32) < 0x10000 {
                 format!("\\u{:04x}", c as u32)
             } else {
@@ -353,6 +358,39 @@ fn escape_char(c: char, quote: char, ascii_only: bool) -> String {
         }
         c => c.to_string(),
     }
+}
+
+/// Go's `strconv.IsPrint` without its tables of unassigned code points: not a control
+/// character, not a space other than U+0020, not a line or paragraph separator, not a format
+/// character (U+00AD, zero-width and bidi marks, U+FEFF …), not private use, not a noncharacter.
+fn is_go_print(c: char) -> bool {
+    let u = c as u32;
+    !(c.is_control()
+        || matches!(u, 0xa0 | 0x1680 | 0x2000..=0x200a | 0x202f | 0x205f | 0x3000 | 0x2028 | 0x2029)
+        || matches!(
+            u,
+            0xad | 0x600..=0x605
+                | 0x61c
+                | 0x6dd
+                | 0x70f
+                | 0x8e2
+                | 0x180e
+                | 0x200b..=0x200f
+                | 0x202a..=0x202e
+                | 0x2060..=0x2064
+                | 0x2066..=0x206f
+                | 0xfeff
+                | 0xfff9..=0xfffb
+                | 0x110bd
+                | 0x110cd
+                | 0x13430..=0x13438
+                | 0x1bca0..=0x1bca3
+                | 0x1d173..=0x1d17a
+                | 0xe0001
+                | 0xe0020..=0xe007f
+        )
+        || matches!(u, 0xe000..=0xf8ff | 0xf0000..=0x10ffff | 0xfdd0..=0xfdef)
+        || u & 0xfffe == 0xfffe)
 }
 
 #[cfg(test)]
@@ -381,6 +419,11 @@ mod tests {
         assert_eq!(f("%e|%g|%.3g", &[V::Float(1.5), V::Float(1e6), V::Float(2.34567)]), "1.500000e+00|1e+06|2.35");
         assert_eq!(f("%t|%v|%c|%q", &[V::Bool(true), V::Nil, V::Int(65), V::Int(97)]), "true|<nil>|A|'a'");
         assert_eq!(f("%q", &[s("a\"b\n")]), "\"a\\\"b\\n\"");
+        // Packer 1.6.6: everything Go's strconv.IsPrint rejects is escaped.
+        assert_eq!(
+            f("%q|%+q|%#q", &[s("a\u{85}\u{a0}\u{ad}\u{2028}\u{1}\u{7f}é"), s("\u{a0}é"), s("\u{85}x")]),
+            "\"a\\u0085\\u00a0\\u00ad\\u2028\\x01\\x7fé\"|\"\\u00a0\\u00e9\"|`\u{85}x`"
+        );
         assert_eq!(f("100%%", &[]), "100%");
     }
 

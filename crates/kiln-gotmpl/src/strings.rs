@@ -33,22 +33,57 @@ pub(crate) fn go_replace(text: &str, old: &str, new: &str, n: i64) -> String {
     text.replacen(old, new, limit)
 }
 
-/// Go's per-character case mapping: a character whose full mapping is several characters
-/// (`ß` → `SS`) keeps its one-character mapping or stays as it is.
-pub(crate) fn simple_case(s: &str, upper: bool) -> String {
-    s.chars()
-        .map(|c| {
-            if !upper && c == '\u{130}' {
-                return 'i';
-            }
-            let mut m: Vec<char> = if upper { c.to_uppercase().collect() } else { c.to_lowercase().collect() };
-            if m.len() == 1 {
-                m.pop().unwrap_or(c)
-            } else {
-                c
-            }
-        })
-        .collect()
+/// Go's `strings.ToUpper` / `strings.ToLower`: each character mapped to one character by
+/// Unicode's simple case mapping (`unicode.ToUpper` / `unicode.ToLower`).
+pub fn simple_case(s: &str, upper: bool) -> String {
+    s.chars().map(|c| if upper { to_upper(c) } else { to_lower(c) }).collect()
+}
+
+/// Go's `unicode.ToUpper`: `ß` and `ǰ` stay (their full mappings are several characters),
+/// `ᾀ` becomes `ᾈ` (its simple mapping, where Rust's full one gives `ἈΙ`).
+pub fn to_upper(c: char) -> char {
+    let mut m = c.to_uppercase();
+    match (m.next(), m.next()) {
+        (Some(one), None) => one,
+        _ => greek_iota_title(c).unwrap_or(c),
+    }
+}
+
+/// Go's `unicode.ToLower`: `İ` becomes `i` (Rust's full mapping adds a combining dot).
+pub fn to_lower(c: char) -> char {
+    if c == '\u{130}' {
+        return 'i';
+    }
+    let mut m = c.to_lowercase();
+    match (m.next(), m.next()) {
+        (Some(one), None) => one,
+        _ => c,
+    }
+}
+
+/// Go's `unicode.ToTitle`: the upper case, except the digraphs (`ǆ` → `ǅ`), which have a
+/// title case of their own.
+pub fn to_title(c: char) -> char {
+    match c {
+        '\u{1c4}'..='\u{1c6}' => '\u{1c5}',
+        '\u{1c7}'..='\u{1c9}' => '\u{1c8}',
+        '\u{1ca}'..='\u{1cc}' => '\u{1cb}',
+        '\u{1f1}'..='\u{1f3}' => '\u{1f2}',
+        c => to_upper(c),
+    }
+}
+
+/// The simple upper (and title) case of the Greek letters with a iota subscript, whose full
+/// upper case is two letters: `ᾀ`..`ᾧ` → `ᾈ`..`ᾯ`, `ᾳ` → `ᾼ`, `ῃ` → `ῌ`, `ῳ` → `ῼ`.
+fn greek_iota_title(c: char) -> Option<char> {
+    let u = c as u32;
+    let mapped = match u {
+        0x1f80..=0x1f87 | 0x1f90..=0x1f97 | 0x1fa0..=0x1fa7 => u + 8,
+        0x1f88..=0x1f8f | 0x1f98..=0x1f9f | 0x1fa8..=0x1faf | 0x1fbc | 0x1fcc | 0x1ffc => u,
+        0x1fb3 | 0x1fc3 | 0x1ff3 => u + 9,
+        _ => return None,
+    };
+    char::from_u32(mapped)
 }
 
 pub(crate) fn escape_html(s: &str) -> String {
@@ -87,8 +122,8 @@ pub(crate) fn escape_js(s: &str) -> String {
     out
 }
 
-/// Go's `url.QueryEscape`.
-pub(crate) fn escape_query(s: &str) -> String {
+/// Go's `url.QueryEscape`: unreserved bytes stay, space becomes `+`, the rest `%XX`.
+pub fn escape_query(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         match b {

@@ -1,43 +1,11 @@
 //! Time for `timestamp`, `isotime` (Go's reference-time layouts), `strftime` and `uuid`.
 //! Packer renders these in UTC.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
+
+use kiln_config::civil::{self, DateTime, MONTHS, WEEKDAYS};
 
 pub(crate) const RFC3339: &str = "2006-01-02T15:04:05Z07:00";
-
-/// A UTC instant broken into calendar parts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Parts {
-    pub year: i64,
-    /// 1..=12
-    pub month: u32,
-    /// 1..=31
-    pub day: u32,
-    pub hour: u32,
-    pub minute: u32,
-    pub second: u32,
-    pub nanos: u32,
-    /// 0 = Sunday
-    pub weekday: u32,
-    /// 1..=366
-    pub yday: u32,
-}
-
-const MONTHS: [&str; 12] = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-];
-const DAYS: [&str; 7] = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
 
 fn now_or(now: Option<SystemTime>) -> SystemTime {
     now.unwrap_or_else(SystemTime::now)
@@ -45,56 +13,12 @@ fn now_or(now: Option<SystemTime>) -> SystemTime {
 
 /// Seconds since the Unix epoch (negative before it).
 pub(crate) fn unix_seconds(now: Option<SystemTime>) -> i64 {
-    unix_nanos(now).0
+    civil::unix_parts(now_or(now)).0
 }
 
-fn unix_nanos(now: Option<SystemTime>) -> (i64, u32) {
-    match now_or(now).duration_since(UNIX_EPOCH) {
-        Ok(d) => (d.as_secs() as i64, d.subsec_nanos()),
-        Err(e) => {
-            let d = e.duration();
-            let (s, n) = (d.as_secs() as i64, d.subsec_nanos());
-            if n == 0 {
-                (-s, 0)
-            } else {
-                (-s - 1, 1_000_000_000 - n)
-            }
-        }
-    }
-}
-
-pub fn utc_parts(now: Option<SystemTime>) -> Parts {
-    let (secs, nanos) = unix_nanos(now);
-    parts_from_unix(secs, nanos)
-}
-
-pub(crate) fn parts_from_unix(secs: i64, nanos: u32) -> Parts {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Civil-from-days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + if month <= 2 { 1 } else { 0 };
-    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-    const CUM: [u32; 12] = [0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334];
-    let yday = CUM[(month - 1) as usize] + day + if leap && month > 2 { 1 } else { 0 };
-    Parts {
-        year,
-        month,
-        day,
-        hour: (rem / 3600) as u32,
-        minute: (rem / 60 % 60) as u32,
-        second: (rem % 60) as u32,
-        nanos,
-        weekday: (days + 4).rem_euclid(7) as u32,
-        yday,
-    }
+/// The run's time (or now) in UTC.
+pub fn utc_parts(now: Option<SystemTime>) -> DateTime {
+    DateTime::from_system(now_or(now))
 }
 
 /// One element of a Go layout.
@@ -217,7 +141,7 @@ pub(crate) fn has_elements(layout: &str) -> bool {
 }
 
 /// Formats `t` (UTC) with a Go reference-time layout.
-pub fn format_layout(layout: &str, t: Parts) -> String {
+pub fn format_layout(layout: &str, t: DateTime) -> String {
     let mut out = String::with_capacity(layout.len() + 8);
     let mut rest = layout.as_bytes();
     while let Some((pre, std, len)) = next_std(rest) {
@@ -229,7 +153,7 @@ pub fn format_layout(layout: &str, t: Parts) -> String {
     out
 }
 
-fn write_std(out: &mut String, std: Std, t: &Parts) {
+fn write_std(out: &mut String, std: Std, t: &DateTime) {
     let hour12 = match t.hour % 12 {
         0 => 12,
         h => h,
@@ -239,13 +163,13 @@ fn write_std(out: &mut String, std: Std, t: &Parts) {
         Std::Month => MONTHS[(t.month - 1) as usize][..3].to_string(),
         Std::NumMonth => t.month.to_string(),
         Std::ZeroMonth => format!("{:02}", t.month),
-        Std::LongWeekDay => DAYS[t.weekday as usize].to_string(),
-        Std::WeekDay => DAYS[t.weekday as usize][..3].to_string(),
+        Std::LongWeekDay => WEEKDAYS[t.weekday()].to_string(),
+        Std::WeekDay => WEEKDAYS[t.weekday()][..3].to_string(),
         Std::Day => t.day.to_string(),
         Std::UnderDay => format!("{:>2}", t.day),
         Std::ZeroDay => format!("{:02}", t.day),
-        Std::UnderYearDay => format!("{:>3}", t.yday),
-        Std::ZeroYearDay => format!("{:03}", t.yday),
+        Std::UnderYearDay => format!("{:>3}", t.yday()),
+        Std::ZeroYearDay => format!("{:03}", t.yday()),
         Std::Hour => format!("{:02}", t.hour),
         Std::Hour12 => hour12.to_string(),
         Std::ZeroHour12 => format!("{hour12:02}"),
@@ -298,7 +222,7 @@ fn write_std(out: &mut String, std: Std, t: &Parts) {
 
 /// Packer's `strftime`: the C conversions its library knows (`%a %A %b %B %d %H %I %L %m %M
 /// %p %S %y %Y %z %Z %%`); any other `%x` stays as it is, as in Packer.
-pub fn strftime(format: &str, t: Parts) -> String {
+pub fn strftime(format: &str, t: DateTime) -> String {
     let mut out = String::new();
     let mut chars = format.chars();
     while let Some(c) = chars.next() {
@@ -344,41 +268,20 @@ pub fn strftime(format: &str, t: Parts) -> String {
 
 /// Packer's time-ordered UUID: the Unix time in the first 8 hex digits, then random bits.
 pub(crate) fn uuid(now: Option<SystemTime>) -> String {
-    use std::collections::hash_map::RandomState;
-    use std::hash::{BuildHasher, Hasher};
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
     let unix = unix_seconds(now) as u32;
-    let mut random = [0u8; 16];
-    for chunk in random.chunks_mut(8) {
-        let mut h = RandomState::new().build_hasher();
-        h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-        h.write_u128(SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0));
-        chunk.copy_from_slice(&h.finish().to_le_bytes());
-    }
-    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    let random = kiln_config::random::bytes::<12>();
+    let hex = kiln_config::random::hex;
     format!("{unix:08x}-{}-{}-{}-{}", hex(&random[0..2]), hex(&random[2..4]), hex(&random[4..6]), hex(&random[6..12]))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::UNIX_EPOCH;
 
     // 2026-11-21 10:59:19.937 UTC, a Saturday.
-    fn t() -> Parts {
-        parts_from_unix(1_795_258_759, 937_000_000)
-    }
-
-    #[test]
-    fn calendar_parts() {
-        let p = t();
-        assert_eq!((p.year, p.month, p.day, p.hour, p.minute, p.second), (2026, 11, 21, 10, 59, 19));
-        assert_eq!(p.weekday, 6);
-        assert_eq!(p.yday, 325);
-        let epoch = parts_from_unix(0, 0);
-        assert_eq!((epoch.year, epoch.month, epoch.day, epoch.weekday), (1970, 1, 1, 4));
-        let leap = parts_from_unix(951_782_400, 0); // 2000-02-29
-        assert_eq!((leap.year, leap.month, leap.day, leap.yday), (2000, 2, 29, 60));
+    fn t() -> DateTime {
+        DateTime::from_unix(1_795_258_759, 937_000_000, 0, true)
     }
 
     #[test]

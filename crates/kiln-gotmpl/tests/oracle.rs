@@ -63,6 +63,9 @@ const SAME: &[&str] = &[
     "{{ print 1.0 'a' -0.0 }}|{{ eq \"a\" \"a\" \"b\" }}|{{ len \"\" }}|{{ slice \"abc\" }}|{{ not \"\" }}|{{ or 0 }}",
     "{{ urlquery \"é~-_.!*'()\" }}|{{ js \"\\u2028 \\x01 é\" }}|{{ html \"\\x00\" }}",
     "{{ upper \"ßaé\" }}|{{ lower \"İSTANBUL ÀÉ\" }}",
+    // Decided by this oracle when kiln's copies of %q and of case mapping became one each.
+    "{{ printf \"%q|%+q|%#q\" \"a\\u0085\\u00a0\\u00ad\\u2028\\x01\\x7fé\" \"\\u00a0é\" \"\\u0085x\" }}",
+    "{{ upper \"ᾀ ǰ ΐ ﬀ ᾳ ῳ ᾈ\" }}|{{ lower \"ᾈ ᾼ İ K Ω\" }}",
     "{{ printf \"%s|%v|%d\" 'a' 'a' 1.5 }}",
     "{{ printf \"%3.1s|%-5.3q|%05q|%x|%X|% X\" \"abc\" \"abcdef\" \"a\" -1 \"hi\" \"hi\" }}",
     "{{ printf \"%.3x|%#X|%#o|%#b|%O\" \"abcdef\" 255 0 5 8 }}",

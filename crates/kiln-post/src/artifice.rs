@@ -34,7 +34,7 @@ impl PostProcessor for Artifice {
         let c: Config = kiln_config::decode::decode_component(config, "the \"artifice\" post-processor")?;
         if c.files.is_empty() {
             return Err(Diagnostic::error("artifice needs at least one file")
-                .at_opt(config.get("files").and_then(|n| n.span.clone()).or(config.span.clone()))
+                .at_opt(config.span_of("files"))
                 .with_help("list the files of the new artifact in \"files\"")
                 .into());
         }

@@ -86,8 +86,15 @@ pub fn hash_file(path: &Path, kinds: &[String]) -> std::io::Result<Vec<String>> 
             }));
         }
         let read = (|| -> std::io::Result<()> {
+            // Chunks in flight, oldest first: one every worker has finished is read into again,
+            // so a file costs about QUEUE + 2 buffers, not one allocation per chunk.
+            let mut in_flight: std::collections::VecDeque<Arc<Vec<u8>>> = std::collections::VecDeque::new();
             loop {
-                let mut buf = vec![0u8; CHUNK];
+                let mut buf = match in_flight.front().map(Arc::strong_count) {
+                    Some(1) => in_flight.pop_front().and_then(|c| Arc::try_unwrap(c).ok()).unwrap_or_default(),
+                    _ => Vec::new(),
+                };
+                buf.resize(CHUNK, 0);
                 let n = read_full(&mut f, &mut buf)?;
                 if n == 0 {
                     return Ok(());
@@ -98,6 +105,7 @@ pub fn hash_file(path: &Path, kinds: &[String]) -> std::io::Result<Vec<String>> 
                     // A worker only stops early by panicking, which the join below reports.
                     let _ = tx.send(Arc::clone(&chunk));
                 }
+                in_flight.push_back(chunk);
             }
         })();
         drop(senders);

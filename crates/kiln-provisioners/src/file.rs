@@ -56,13 +56,12 @@ fn file_destination(dst: &str, src: &str) -> String {
 impl Provisioner for FileProv {
     fn prepare(&mut self, config: &Node, _info: &BuildInfo) -> Result<Vec<Diagnostic>, Diagnostics> {
         let c: Config = kiln_config::decode::decode_component(config, "the \"file\" provisioner")?;
-        let at = |k: &str| config.get(k).and_then(|n| n.span.clone()).or(config.span.clone());
         let mut d = Diagnostics::new();
         let direction = c.direction.as_deref().unwrap_or("upload");
         if direction != "upload" && direction != "download" {
             d.push(
                 Diagnostic::error(format!("invalid direction {direction:?}"))
-                    .at_opt(at("direction"))
+                    .at_opt(config.span_of("direction"))
                     .with_help("use \"upload\" or \"download\""),
             );
         }
@@ -77,12 +76,12 @@ impl Provisioner for FileProv {
             d.push(Diagnostic::error("only one of source, sources or content may be set").at_opt(config.span.clone()));
         }
         if c.content.is_some() && direction == "download" {
-            d.push(Diagnostic::error("content can only be uploaded").at_opt(at("content")));
+            d.push(Diagnostic::error("content can only be uploaded").at_opt(config.span_of("content")));
         }
         if c.destination.is_empty() {
             d.push(
                 Diagnostic::error("the file provisioner needs a destination")
-                    .at_opt(at("destination"))
+                    .at_opt(config.span_of("destination"))
                     .with_help("add \"destination\""),
             );
         }
@@ -92,7 +91,7 @@ impl Provisioner for FileProv {
                     let key = if c.source.is_some() { "source" } else { "sources" };
                     d.push(
                         Diagnostic::error(format!("source {s:?} does not exist"))
-                            .at_opt(at(key))
+                            .at_opt(config.span_of(key))
                             .with_help("fix the path, or set \"generated\": true if the build creates it"),
                     );
                 }

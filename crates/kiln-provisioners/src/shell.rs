@@ -109,7 +109,6 @@ where
 impl Provisioner for Shell {
     fn prepare(&mut self, config: &Node, _info: &BuildInfo) -> Result<Vec<Diagnostic>, Diagnostics> {
         let c: Config = kiln_config::decode::decode_component(config, "the \"shell\" provisioner")?;
-        let at = |k: &str| config.get(k).and_then(|n| n.span.clone()).or(config.span.clone());
         let mut d = Diagnostics::new();
         let set: Vec<&str> =
             [("inline", c.inline.is_some()), ("script", c.script.is_some()), ("scripts", c.scripts.is_some())]
@@ -129,20 +128,20 @@ impl Provisioner for Shell {
                     "only one of inline, script or scripts may be set; found {}",
                     set.join(", ")
                 ))
-                .at_opt(at(set[1])),
+                .at_opt(config.span_of(set[1])),
             ),
         }
         for s in c.script.iter().chain(c.scripts.iter().flatten()) {
             if !std::path::Path::new(s).is_file() {
                 let key = if c.script.as_deref() == Some(s.as_str()) { "script" } else { "scripts" };
-                d.push(Diagnostic::error(format!("script {s:?} does not exist")).at_opt(at(key)));
+                d.push(Diagnostic::error(format!("script {s:?} does not exist")).at_opt(config.span_of(key)));
             }
         }
         for kv in &c.environment_vars {
             if !kv.contains('=') {
                 d.push(
                     Diagnostic::error(format!("environment variable {kv:?} is not KEY=value"))
-                        .at_opt(at("environment_vars"))
+                        .at_opt(config.span_of("environment_vars"))
                         .with_help("write it as \"NAME=value\""),
                 );
             }

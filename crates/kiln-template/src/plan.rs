@@ -87,6 +87,9 @@ pub struct Variable {
     /// Default as `inspect` shows it: JSON's raw string (`{{env `X`}}` not expanded), HCL2's
     /// evaluated value as JSON. `None` when the variable is required.
     pub default_display: Option<String>,
+    /// HCL2's evaluated default, unknown parts kept (what `inspect` shows); `None` for JSON
+    /// variables and required ones.
+    pub default: Option<crate::value::Value>,
     /// The value the build uses, after defaults, var files, `-var` and `PKR_VAR_*`. `None` at
     /// the syntax stage or when unset.
     pub value: Option<crate::value::Value>,

@@ -138,6 +138,30 @@ build {
     assert_eq!(cfg.get("disk").unwrap().to_json(), serde_json::json!([{"size": 10}, {"size": 20}]));
 }
 
+/// One validator serves both kinds of `dynamic` block (a component's nested blocks and a
+/// build's provisioners/sources): Packer 1.6.6 rejects a null `for_each` and an unknown
+/// argument in either.
+#[test]
+fn dynamic_blocks_are_checked_alike_in_both_places() {
+    let cases = [
+        ("for_each = null", "`for_each` is null"),
+        ("for_each = [1]\n    bogus = 1", "unsupported argument \"bogus\" in a dynamic block"),
+        ("for_each = [1]\n    content {}", "a dynamic block takes only one `content` block"),
+    ];
+    for (body, want) in cases {
+        let nested = format!(
+            "source \"null\" \"a\" {{\n  dynamic \"tag\" {{\n    {body}\n    content {{}}\n  }}\n}}\nbuild {{\n  sources = [\"source.null.a\"]\n}}\n"
+        );
+        let build = format!(
+            "source \"null\" \"a\" {{\n}}\nbuild {{\n  sources = [\"source.null.a\"]\n  dynamic \"provisioner\" {{\n    labels = [\"shell-local\"]\n    {body}\n    content {{}}\n  }}\n}}\n"
+        );
+        for src in [nested, build] {
+            let summaries: Vec<String> = load_err(&src).0.iter().map(|d| d.summary.clone()).collect();
+            assert!(summaries.iter().any(|s| s == want), "{want:?} not in {summaries:?} for:\n{src}");
+        }
+    }
+}
+
 #[test]
 fn locals_in_any_order_and_cycles_reported() {
     let t = load_ok("locals {\n  c = local.b + 1\n}\nlocals {\n  b = local.a * 2\n  a = 1\n}\n");

@@ -157,3 +157,22 @@ build {
     assert!(!out.contains("> bad:"), "{out}");
     assert!(out.contains("> good:"), "{out}");
 }
+
+/// Packer 1.6.6 shows a string default as the string, even when it reads like JSON, and a
+/// list of such strings as a list of strings (kiln once re-parsed the default's display text).
+#[test]
+fn string_defaults_that_look_like_json_stay_strings() {
+    let out = inspect(
+        r#"
+variable "x" {
+  default = "[1, 2]"
+}
+variable "y" {
+  default = ["[1]", "2"]
+}
+source "null" "n" { communicator = "none" }
+build { sources = ["source.null.n"] }
+"#,
+    );
+    assert_eq!(vars_part(&out), [r#"var.x: "[1, 2]""#, r#"var.y: "[\n  \"[1]\",\n  \"2\",\n]""#]);
+}

@@ -90,7 +90,7 @@ fn corpus_matches_packer_fmt() {
     for (i, path) in files.iter().enumerate() {
         let src = std::fs::read_to_string(path).expect("read");
         let file = SourceFile::new(path.clone(), src.clone());
-        let ours = format(&src, &file).ok();
+        let ours = format(&file).ok();
         let rel = path.strip_prefix(&corpus).map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
         let expected: Option<Option<String>> = match &oracle {
             Some(outs) => Some(outs[i].clone()),
@@ -117,7 +117,7 @@ fn corpus_matches_packer_fmt() {
             (None, None) => matched += 1,
             (Some(a), Some(b)) => failures.push(format!("{}: {}", path.display(), first_diff(a, b))),
             (None, Some(_)) => {
-                let err = format(&src, &file).err().map(|d| d.to_string()).unwrap_or_default();
+                let err = format(&file).err().map(|d| d.to_string()).unwrap_or_default();
                 failures.push(format!("{}: kiln refused, packer formatted:\n{err}", path.display()))
             }
             (Some(_), None) => failures.push(format!("{}: kiln formatted, packer refused", path.display())),

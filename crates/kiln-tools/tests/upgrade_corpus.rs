@@ -44,7 +44,7 @@ fn corpus_templates_upgrade_to_valid_hcl2() {
                 }
             };
             let f = SourceFile::new("out.pkr.hcl", out.clone());
-            if kiln_tools::fmt::format(&out, &f).as_deref() != Ok(out.as_str()) {
+            if kiln_tools::fmt::format(&f).as_deref() != Ok(out.as_str()) {
                 failures.push(format!("{}: output is not canonically formatted", path.display()));
             }
             if ann {

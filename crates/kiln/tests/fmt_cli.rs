@@ -219,7 +219,7 @@ fn corpus_diffs_match_packer() {
     for f in &files {
         let src = std::fs::read_to_string(f).unwrap_or_default();
         let sf = kiln_template::SourceFile::new(f.clone(), src.clone());
-        if kiln_tools::fmt::format(&src, &sf).is_ok() {
+        if kiln_tools::fmt::format(&sf).is_ok() {
             write(&t.0, &format!("d/f{n:04}.pkr.hcl"), &src);
             n += 1;
         }

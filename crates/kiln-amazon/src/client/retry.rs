@@ -1,6 +1,5 @@
 //! Which failures are retried, and how long to wait between attempts.
 
-use std::hash::{BuildHasher, Hasher};
 use std::time::Duration;
 
 /// Retries with capped exponential backoff and full jitter (AWS's recommended scheme): the
@@ -59,13 +58,9 @@ pub(crate) fn is_retryable_status(status: u16) -> bool {
     matches!(status, 429 | 500 | 502 | 503 | 504)
 }
 
-/// A number in [0, 1): std's per-process random hash keys, mixed with the clock, are enough
-/// for jitter and spare a dependency on a random-number crate.
+/// A number in [0, 1), for jitter.
 pub(crate) fn random_fraction() -> f64 {
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-    h.write_u128(nanos);
-    (h.finish() >> 11) as f64 / (1u64 << 53) as f64
+    kiln_config::random::fraction()
 }
 
 #[cfg(test)]

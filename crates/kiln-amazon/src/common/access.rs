@@ -111,19 +111,18 @@ pub struct AwsPolling {
 impl Config {
     /// Checks what can be checked before the build; `node` is the builder's whole configuration.
     pub fn check(&self, node: &Node, d: &mut Diagnostics) {
-        let at = |k: &str| node.get(k).and_then(|n| n.span.clone()).or(node.span.clone());
         let set = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.is_empty());
         if set(&self.access_key) != set(&self.secret_key) {
             let missing = if set(&self.access_key) { "secret_key" } else { "access_key" };
             d.push(
                 Diagnostic::error("`access_key` and `secret_key` must both be either set or not set.")
-                    .at_opt(at(if missing == "secret_key" { "access_key" } else { "secret_key" }))
+                    .at_opt(node.span_of(if missing == "secret_key" { "access_key" } else { "secret_key" }))
                     .with_help(format!("add {missing:?}, or leave both out to use the environment or a profile")),
             );
         }
         if let Some(r) = &self.assume_role {
             if r.role_arn.is_empty() {
-                d.push(Diagnostic::error("assume_role needs role_arn").at_opt(at("assume_role")));
+                d.push(Diagnostic::error("assume_role needs role_arn").at_opt(node.span_of("assume_role")));
             }
         }
         for (key, set) in [
@@ -132,22 +131,26 @@ impl Config {
             ("decode_authorization_messages", self.decode_authorization_messages),
         ] {
             if set {
-                d.push(Diagnostic::error(format!("{key} is not supported by kiln yet")).at_opt(at(key)).with_help(
-                    "remove it: give credentials through access_key/secret_key, a profile or the environment",
-                ));
+                d.push(
+                    Diagnostic::error(format!("{key} is not supported by kiln yet"))
+                        .at_opt(node.span_of(key))
+                        .with_help(
+                            "remove it: give credentials through access_key/secret_key, a profile or the environment",
+                        ),
+                );
             }
         }
         if let Some(p) = &self.aws_polling {
             if p.delay_seconds == Some(0) || p.max_attempts == Some(0) {
                 d.push(
                     Diagnostic::error("aws_polling: delay_seconds and max_attempts must be above 0")
-                        .at_opt(at("aws_polling")),
+                        .at_opt(node.span_of("aws_polling")),
                 );
             }
         }
         if let Some(e) = &self.custom_endpoint_ec2 {
             if e.trim().is_empty() {
-                d.push(Diagnostic::error("custom_endpoint_ec2 is empty").at_opt(at("custom_endpoint_ec2")));
+                d.push(Diagnostic::error("custom_endpoint_ec2 is empty").at_opt(node.span_of("custom_endpoint_ec2")));
             }
         }
     }

@@ -85,9 +85,14 @@ impl Config {
     /// Merges the tag blocks into the maps and checks everything that needs no AWS call.
     /// `build_region` is the region given in the template, when it is.
     pub fn prepare(&mut self, node: &Node, build_region: Option<&str>, d: &mut Diagnostics) {
-        let at = |k: &str| node.get(k).and_then(|n| n.span.clone()).or(node.span.clone());
-        tags::merge_blocks(&mut self.tags, &self.tag, at("tag"), "tag", d);
-        tags::merge_blocks(&mut self.snapshot_tags, &self.snapshot_tag, at("snapshot_tag"), "snapshot_tag", d);
+        tags::merge_blocks(&mut self.tags, &self.tag, node.span_of("tag"), "tag", d);
+        tags::merge_blocks(
+            &mut self.snapshot_tags,
+            &self.snapshot_tag,
+            node.span_of("snapshot_tag"),
+            "snapshot_tag",
+            d,
+        );
 
         if self.ami_name.is_empty() {
             d.push(
@@ -97,7 +102,7 @@ impl Config {
             );
         } else {
             for e in check_ami_name(&self.ami_name) {
-                d.push(Diagnostic::error(e).at_opt(at("ami_name")).with_help(
+                d.push(Diagnostic::error(e).at_opt(node.span_of("ami_name")).with_help(
                     "AMI names take letters, digits, spaces and ()[]./-'@_; `{{ clean_resource_name \"...\" }}` replaces the others",
                 ));
             }
@@ -106,7 +111,7 @@ impl Config {
             if !matches!(v, "hvm" | "paravirtual") {
                 d.push(
                     Diagnostic::error(format!("invalid ami_virtualization_type {v:?}"))
-                        .at_opt(at("ami_virtualization_type"))
+                        .at_opt(node.span_of("ami_virtualization_type"))
                         .with_help("use \"hvm\" or \"paravirtual\""),
                 );
             }
@@ -121,8 +126,8 @@ impl Config {
         }
         self.ami_regions = seen;
         if !self.skip_region_validation {
-            let named = build_region.into_iter().map(|r| (r, at("region")));
-            for (r, span) in named.chain(self.ami_regions.iter().map(|r| (r.as_str(), at("ami_regions")))) {
+            let named = build_region.into_iter().map(|r| (r, node.span_of("region")));
+            for (r, span) in named.chain(self.ami_regions.iter().map(|r| (r.as_str(), node.span_of("ami_regions")))) {
                 check_region(r, span, d);
             }
         }
@@ -130,7 +135,7 @@ impl Config {
             if !self.ami_regions.contains(r) && Some(r.as_str()) != build_region {
                 d.push(
                     Diagnostic::error(format!("Region {r} is in region_kms_key_ids but not in ami_regions"))
-                        .at_opt(at("region_kms_key_ids")),
+                        .at_opt(node.span_of("region_kms_key_ids")),
                 );
             }
         }
@@ -139,41 +144,42 @@ impl Config {
                 if !self.region_kms_key_ids.contains_key(r) {
                     d.push(
                         Diagnostic::error(format!("Region {r} is in ami_regions but not in region_kms_key_ids"))
-                            .at_opt(at("ami_regions"))
+                            .at_opt(node.span_of("ami_regions"))
                             .with_help("give every copy region a key (an empty string for the default key)"),
                     );
                 }
             }
         }
-        self.check_encryption(&at, d);
+        self.check_encryption(node, d);
         if self.force_delete_snapshot && !self.force_deregister {
             d.push(
                 Diagnostic::warning("force_delete_snapshot does nothing without force_deregister")
-                    .at_opt(at("force_delete_snapshot")),
+                    .at_opt(node.span_of("force_delete_snapshot")),
             );
         }
     }
 
-    fn check_encryption(&self, at: &dyn Fn(&str) -> Option<Span>, d: &mut Diagnostics) {
+    fn check_encryption(&self, node: &Node, d: &mut Diagnostics) {
         let encrypt = self.encrypt_boot == Some(true);
         let default_key = self.kms_key_id.as_deref().unwrap_or("").is_empty();
         let region_default = self.region_kms_key_ids.values().any(String::is_empty);
         if !self.ami_users.is_empty() && encrypt && default_key {
             d.push(
                 Diagnostic::error("Cannot share AMI encrypted with default KMS key")
-                    .at_opt(at("ami_users"))
+                    .at_opt(node.span_of("ami_users"))
                     .with_help("set kms_key_id to a customer managed key the accounts may use"),
             );
         }
         if !self.ami_users.is_empty() && region_default {
             d.push(
                 Diagnostic::error("Cannot share AMI encrypted with default KMS key for other regions")
-                    .at_opt(at("region_kms_key_ids")),
+                    .at_opt(node.span_of("region_kms_key_ids")),
             );
         }
         if !self.snapshot_users.is_empty() && encrypt && default_key && self.region_kms_key_ids.is_empty() {
             d.push(
-                Diagnostic::error("Cannot share snapshot encrypted with default KMS key").at_opt(at("snapshot_users")),
+                Diagnostic::error("Cannot share snapshot encrypted with default KMS key")
+                    .at_opt(node.span_of("snapshot_users")),
             );
         }
         let keys: Vec<&str> = self
@@ -188,7 +194,7 @@ impl Config {
                 Diagnostic::error(
                     "If you have set either region_kms_key_ids or kms_key_id, encrypt_boot must also be true.",
                 )
-                .at_opt(at(if self.kms_key_id.is_some() { "kms_key_id" } else { "region_kms_key_ids" }))
+                .at_opt(node.span_of(if self.kms_key_id.is_some() { "kms_key_id" } else { "region_kms_key_ids" }))
                 .with_help("add \"encrypt_boot\": true"),
             );
         }
@@ -196,7 +202,7 @@ impl Config {
             if !valid_kms_key(k) {
                 d.push(
                     Diagnostic::error(format!("{k:?} is not a valid KMS Key Id."))
-                        .at_opt(at(if self.kms_key_id.as_deref() == Some(k) {
+                        .at_opt(node.span_of(if self.kms_key_id.as_deref() == Some(k) {
                             "kms_key_id"
                         } else {
                             "region_kms_key_ids"

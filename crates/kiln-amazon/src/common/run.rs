@@ -246,16 +246,15 @@ impl Config {
     /// Merges the tag blocks, normalises, and checks what needs no AWS call. `comm` is the
     /// communicator's options (for `ssh_keypair_name`'s requirements).
     pub fn prepare(&mut self, node: &Node, comm: &kiln_comm::Config, d: &mut Diagnostics) {
-        let at = |k: &str| node.get(k).and_then(|n| n.span.clone()).or(node.span.clone());
         let err = |d: &mut Diagnostics, key: &str, msg: String, help: Option<&str>| {
-            let mut e = Diagnostic::error(msg).at_opt(at(key));
+            let mut e = Diagnostic::error(msg).at_opt(node.span_of(key));
             if let Some(h) = help {
                 e = e.with_help(h);
             }
             d.push(e);
         };
-        tags::merge_blocks(&mut self.run_tags, &self.run_tag, at("run_tag"), "run_tag", d);
-        tags::merge_blocks(&mut self.spot_tags, &self.spot_tag, at("spot_tag"), "spot_tag", d);
+        tags::merge_blocks(&mut self.run_tags, &self.run_tag, node.span_of("run_tag"), "run_tag", d);
+        tags::merge_blocks(&mut self.spot_tags, &self.spot_tag, node.span_of("spot_tag"), "spot_tag", d);
 
         let empty = |s: &Option<String>| s.as_deref().unwrap_or("").is_empty();
         match &self.source_ami_filter {
@@ -328,7 +327,7 @@ impl Config {
         if self.spot_price_auto_product.as_deref().is_some_and(|p| !p.is_empty()) {
             d.push(
                 Diagnostic::warning("spot_price_auto_product is deprecated and no longer necessary")
-                    .at_opt(at("spot_price_auto_product"))
+                    .at_opt(node.span_of("spot_price_auto_product"))
                     .with_help("remove it (`kiln fix` does)"),
             );
         }
@@ -417,12 +416,11 @@ impl Config {
 
     /// Options with a fixed set of values.
     fn check_values(&self, node: &Node, d: &mut Diagnostics) {
-        let at = |k: &str| node.get(k).and_then(|n| n.span.clone()).or(node.span.clone());
         let one_of = |d: &mut Diagnostics, key: &str, v: Option<&str>, allowed: &[&str]| {
             let Some(v) = v.filter(|v| !v.is_empty()) else { return };
             if !allowed.contains(&v) {
                 let mut e = Diagnostic::error(format!("invalid {key} {v:?}"))
-                    .at_opt(at(key.split('.').next().unwrap_or(key)))
+                    .at_opt(node.span_of(key.split('.').next().unwrap_or(key)))
                     .with_detail(format!("the accepted values are: {}", allowed.join(", ")));
                 if let Some(s) = did_you_mean(v, allowed.iter().copied()) {
                     e = e.with_help(format!("did you mean {s:?}?"));
@@ -449,14 +447,14 @@ impl Config {
             if m.http_put_response_hop_limit.is_some_and(|h| !(1..=64).contains(&h)) {
                 d.push(
                     Diagnostic::error("metadata_options.http_put_response_hop_limit must be between 1 and 64")
-                        .at_opt(at("metadata_options")),
+                        .at_opt(node.span_of("metadata_options")),
                 );
             }
         }
         if self.ssh_interface.as_deref() == Some("session_manager") {
             d.push(
                 Diagnostic::error("ssh_interface \"session_manager\" is not supported by kiln yet")
-                    .at_opt(at("ssh_interface"))
+                    .at_opt(node.span_of("ssh_interface"))
                     .with_help("use \"public_ip\", \"private_ip\", \"public_dns\" or \"private_dns\""),
             );
         }

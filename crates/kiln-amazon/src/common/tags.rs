@@ -64,7 +64,7 @@ pub fn merge_named(
 
 /// Reports template syntax errors in the keys and values of the map `option` at prepare time.
 pub fn check_templates(map: &BTreeMap<String, String>, option: &str, node: &Node, d: &mut Diagnostics) {
-    let span = node.get(option).and_then(|n| n.span.clone()).or(node.span.clone());
+    let span = node.span_of(option);
     for s in map.iter().flat_map(|(k, v)| [k, v]) {
         check_template(s, option, span.clone(), d);
     }

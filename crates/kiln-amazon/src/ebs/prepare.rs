@@ -60,14 +60,29 @@ pub fn prepare(node: &Node, info: &BuildInfo) -> Result<(Settings, Vec<Diagnosti
 }
 
 fn check_ebs(ebs: &mut Config, ami: &ami::Config, run: &run::Config, node: &Node, d: &mut Diagnostics) {
-    let at = |k: &str| node.get(k).and_then(|n| n.span.clone()).or(node.span.clone());
-    tags::merge_named(&mut ebs.run_volume_tags, &ebs.run_volume_tag, at("run_volume_tag"), "run_volume_tag", d);
-    check_all(&ebs.launch_block_device_mappings, "launch_block_device_mappings", at("launch_block_device_mappings"), d);
-    check_all(&ebs.ami_block_device_mappings, "ami_block_device_mappings", at("ami_block_device_mappings"), d);
+    tags::merge_named(
+        &mut ebs.run_volume_tags,
+        &ebs.run_volume_tag,
+        node.span_of("run_volume_tag"),
+        "run_volume_tag",
+        d,
+    );
+    check_all(
+        &ebs.launch_block_device_mappings,
+        "launch_block_device_mappings",
+        node.span_of("launch_block_device_mappings"),
+        d,
+    );
+    check_all(
+        &ebs.ami_block_device_mappings,
+        "ami_block_device_mappings",
+        node.span_of("ami_block_device_mappings"),
+        d,
+    );
 
-    check_template(&ami.ami_name, "ami_name", at("ami_name"), d);
+    check_template(&ami.ami_name, "ami_name", node.span_of("ami_name"), d);
     if let Some(desc) = &ami.ami_description {
-        check_template(desc, "ami_description", at("ami_description"), d);
+        check_template(desc, "ami_description", node.span_of("ami_description"), d);
     }
     check_templates(&ami.tags, if node.get("tag").is_some() { "tag" } else { "tags" }, node, d);
     check_templates(&ami.snapshot_tags, "snapshot_tags", node, d);
@@ -80,13 +95,13 @@ fn check_ebs(ebs: &mut Config, ami: &ami::Config, run: &run::Config, node: &Node
                 "Spot instances do not support modification, which is required when either `ena_support` or \
                  `sriov_support` are set. Please ensure you use an AMI that already has either SR-IOV or ENA enabled.",
             )
-            .at_opt(at(if ami.sriov_support { "sriov_support" } else { "ena_support" })),
+            .at_opt(node.span_of(if ami.sriov_support { "sriov_support" } else { "ena_support" })),
         );
     }
     if ami.skip_save_build_region && ami.ami_regions.is_empty() {
         d.push(
             Diagnostic::error("skip_save_build_region keeps only the copies, but ami_regions names no other region")
-                .at_opt(at("skip_save_build_region"))
+                .at_opt(node.span_of("skip_save_build_region"))
                 .with_help("add the regions to copy to in \"ami_regions\", or remove skip_save_build_region"),
         );
     }

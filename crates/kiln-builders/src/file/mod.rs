@@ -99,20 +99,19 @@ impl Step<State> for StepWriteFile {
 impl Builder for FileBuilder {
     fn prepare(&mut self, config: &Node, _info: &BuildInfo) -> Result<Vec<Diagnostic>, Diagnostics> {
         let c: Config = kiln_config::decode::decode_component(config, "the \"file\" builder")?;
-        let at = |k: &str| config.get(k).and_then(|n| n.span.clone()).or(config.span.clone());
         let mut d = Diagnostics::new();
         let mut warnings = Vec::new();
         if c.target.is_empty() {
             d.push(
                 Diagnostic::error("the file builder needs a target")
-                    .at_opt(at("target"))
+                    .at_opt(config.span_of("target"))
                     .with_help("add \"target\": the path of the file to create"),
             );
         }
         match (&c.source, &c.content) {
             (Some(_), Some(_)) => d.push(
                 Diagnostic::error("source and content cannot both be set")
-                    .at_opt(at("content"))
+                    .at_opt(config.span_of("content"))
                     .with_help("keep one: content writes literal text, source copies a file"),
             ),
             (None, None) => warnings.push(
@@ -121,7 +120,7 @@ impl Builder for FileBuilder {
             ),
             (Some(src), None) if !std::path::Path::new(src).is_file() => d.push(
                 Diagnostic::error(format!("source file {src:?} does not exist"))
-                    .at_opt(at("source"))
+                    .at_opt(config.span_of("source"))
                     .with_help("give the path of an existing file, relative to the current directory"),
             ),
             _ => {}

@@ -19,7 +19,6 @@ pub const BUILDER_ID: &str = "fnoeding.null";
 
 #[derive(Default)]
 pub struct NullBuilder {
-    config: Config,
     comm: kiln_comm::Config,
 }
 
@@ -30,11 +29,12 @@ pub fn new() -> Box<dyn Builder> {
 #[async_trait]
 impl Builder for NullBuilder {
     fn prepare(&mut self, config: &Node, _info: &BuildInfo) -> Result<Vec<Diagnostic>, Diagnostics> {
-        let (c, comm): (Config, kiln_comm::Config) = kiln_config::decode::decode_split(config, "the \"null\" builder")?;
+        // The builder's own options are none: decoding them only rejects unknown keys.
+        let (_none, comm): (Config, kiln_comm::Config) =
+            kiln_config::decode::decode_split(config, "the \"null\" builder")?;
         comm.check(config, true).into_result()?;
         // The null builder never makes a temporary key pair for ssh_clear_authorized_keys to remove.
         let warnings = comm.check_clear_authorized_keys(config, false).into_iter().collect();
-        self.config = c;
         self.comm = comm;
         Ok(warnings)
     }

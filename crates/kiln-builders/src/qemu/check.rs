@@ -11,34 +11,33 @@ use super::config::{is_file, Config, Format, NET_DEVICES};
 
 pub(super) fn check(c: &Config, node: &Node) -> Diagnostics {
     let mut d = Diagnostics::new();
-    let at = |key: &str| node.get(key).and_then(|n| n.span.clone()).or(node.span.clone());
     let item = |key: &str, i: usize| match node.get(key).map(|n| &n.kind) {
         Some(NodeKind::Array(items)) => items.get(i).and_then(|n| n.span.clone()),
         _ => None,
     };
 
     if let Err(e) = c.disk_size() {
-        d.push(Diagnostic::error(format!("disk_size: {e}")).at_opt(at("disk_size")));
+        d.push(Diagnostic::error(format!("disk_size: {e}")).at_opt(node.span_of("disk_size")));
     }
     for (i, s) in c.disk_additional_size.iter().enumerate() {
         if let Err(e) = s.parse::<super::config::DiskSize>() {
             d.push(
                 Diagnostic::error(format!("disk_additional_size: {e}"))
-                    .at_opt(item("disk_additional_size", i).or(at("disk_additional_size"))),
+                    .at_opt(item("disk_additional_size", i).or(node.span_of("disk_additional_size"))),
             );
         }
     }
     if c.use_backing_file && !(c.disk_image && c.format == Format::Qcow2) {
         d.push(
             Diagnostic::error("use_backing_file can only be enabled for qcow2 images and when disk_image is true")
-                .at_opt(at("use_backing_file"))
+                .at_opt(node.span_of("use_backing_file"))
                 .with_help("set \"disk_image\": true and \"format\": \"qcow2\", or remove use_backing_file"),
         );
     }
     if c.skip_resize_disk && !c.disk_image {
         d.push(
             Diagnostic::error("skip_resize_disk can only be used when disk_image is true")
-                .at_opt(at("skip_resize_disk"))
+                .at_opt(node.span_of("skip_resize_disk"))
                 .with_help("a blank disk is created at disk_size; remove skip_resize_disk"),
         );
     }
@@ -48,39 +47,44 @@ pub(super) fn check(c: &Config, node: &Node) -> Diagnostics {
     if c.disk_interface == super::config::DiskInterface::Sata && 1 + c.disk_additional_size.len() > 6 {
         d.push(
             Diagnostic::error("disk_interface \"sata\" has 6 ports: too many disks")
-                .at_opt(at("disk_additional_size"))
+                .at_opt(node.span_of("disk_additional_size"))
                 .with_help("use \"virtio\" or \"virtio-scsi\" for more disks"),
         );
     }
     if c.format == Format::Raw && c.disk_compression {
         d.push(
             Diagnostic::warning("disk_compression does nothing for raw images")
-                .at_opt(at("disk_compression"))
+                .at_opt(node.span_of("disk_compression"))
                 .with_help("only qcow2 images are compressed; remove disk_compression or use \"format\": \"qcow2\""),
         );
     }
 
     let (hmin, hmax) = c.host_ports();
     if hmin > hmax {
-        d.push(Diagnostic::error("host_port_min must not be more than host_port_max").at_opt(at("host_port_min")));
+        d.push(
+            Diagnostic::error("host_port_min must not be more than host_port_max")
+                .at_opt(node.span_of("host_port_min")),
+        );
     }
     for old in ["ssh_host_port_min", "ssh_host_port_max"] {
         if node.get(old).is_some() {
             let new = old.trim_start_matches("ssh_");
             d.push(
                 Diagnostic::warning(format!("{old} is deprecated"))
-                    .at_opt(at(old))
+                    .at_opt(node.span_of(old))
                     .with_help(format!("rename it to {new} (`packer fix` does)")),
             );
         }
     }
     if c.vnc_port_min > c.vnc_port_max {
-        d.push(Diagnostic::error("vnc_port_min must not be more than vnc_port_max").at_opt(at("vnc_port_min")));
+        d.push(
+            Diagnostic::error("vnc_port_min must not be more than vnc_port_max").at_opt(node.span_of("vnc_port_min")),
+        );
     }
     if c.vnc_port_min < 5900 {
         d.push(
             Diagnostic::error(format!("vnc_port_min {} is below 5900", c.vnc_port_min))
-                .at_opt(at("vnc_port_min"))
+                .at_opt(node.span_of("vnc_port_min"))
                 .with_detail("QEMU's -vnc takes a display number N and listens on port 5900+N")
                 .with_help("use ports from 5900 up"),
         );
@@ -88,7 +92,7 @@ pub(super) fn check(c: &Config, node: &Node) -> Diagnostics {
 
     if !NET_DEVICES.contains(&c.net_device()) {
         let mut w = Diagnostic::warning(format!("net_device {:?} is not one Packer documents", c.net_device()))
-            .at_opt(at("net_device"))
+            .at_opt(node.span_of("net_device"))
             .with_detail("it is passed to QEMU as it is (`qemu-system-x86_64 -device help` lists the models)");
         if let Some(s) = did_you_mean(c.net_device(), NET_DEVICES.iter().copied()) {
             w = w.with_help(format!("did you mean {s:?}?"));
@@ -96,7 +100,7 @@ pub(super) fn check(c: &Config, node: &Node) -> Diagnostics {
         d.push(w);
     }
     for (i, args) in c.qemuargs.iter().enumerate() {
-        let span = item("qemuargs", i).or(at("qemuargs"));
+        let span = item("qemuargs", i).or(node.span_of("qemuargs"));
         match args.first() {
             None => d.push(
                 Diagnostic::error(format!("qemuargs entry {} is empty", i + 1))
@@ -113,20 +117,22 @@ pub(super) fn check(c: &Config, node: &Node) -> Diagnostics {
     }
     if !c.vm_name.is_empty() && (c.vm_name.contains('/') || c.vm_name == "." || c.vm_name == "..") {
         d.push(
-            Diagnostic::error(format!("vm_name {:?} must be a file name", c.vm_name)).at_opt(at("vm_name")).with_help(
-                "the disk is written into output_directory under this name; set output_directory for the folder",
-            ),
+            Diagnostic::error(format!("vm_name {:?} must be a file name", c.vm_name))
+                .at_opt(node.span_of("vm_name"))
+                .with_help(
+                    "the disk is written into output_directory under this name; set output_directory for the folder",
+                ),
         );
     }
     if !c.firmware.is_empty() && !is_file(&c.firmware) {
-        d.push(Diagnostic::error(format!("firmware {:?} does not exist", c.firmware)).at_opt(at("firmware")));
+        d.push(Diagnostic::error(format!("firmware {:?} does not exist", c.firmware)).at_opt(node.span_of("firmware")));
     }
     if c.efi() {
         for (key, path) in [("efi_firmware_code", c.efi_code()), ("efi_firmware_vars", c.efi_vars())] {
             if !is_file(path) {
                 d.push(
                     Diagnostic::error(format!("{key} {path:?} does not exist"))
-                        .at_opt(if node.get(key).is_some() { at(key) } else { at("efi_boot") })
+                        .at_opt(if node.get(key).is_some() { node.span_of(key) } else { node.span_of("efi_boot") })
                         .with_help(
                             "install OVMF (Debian: the ovmf package) or set efi_firmware_code and efi_firmware_vars",
                         ),
@@ -136,13 +142,17 @@ pub(super) fn check(c: &Config, node: &Node) -> Diagnostics {
         if !c.firmware.is_empty() {
             d.push(
                 Diagnostic::error("firmware and efi_boot cannot both be used")
-                    .at_opt(at("firmware"))
+                    .at_opt(node.span_of("firmware"))
                     .with_help("efi_boot loads efi_firmware_code; remove firmware"),
             );
         }
     }
     if node.get("run_once").is_some() {
-        d.push(Diagnostic::warning("run_once is deprecated and ignored").at_opt(at("run_once")).with_help("remove it"));
+        d.push(
+            Diagnostic::warning("run_once is deprecated and ignored")
+                .at_opt(node.span_of("run_once"))
+                .with_help("remove it"),
+        );
     }
     d
 }
@@ -162,7 +172,7 @@ fn check_disk_image_source(node: &Node, d: &mut Diagnostics) {
     if urls.is_empty() {
         d.push(
             Diagnostic::error("disk_image needs iso_url: the disk image to start from")
-                .at_opt(node.get("disk_image").and_then(|n| n.span.clone()).or(node.span.clone()))
+                .at_opt(node.span_of("disk_image"))
                 .with_help("set \"iso_url\" to a qcow2 or raw image (and \"iso_checksum\")"),
         );
     }

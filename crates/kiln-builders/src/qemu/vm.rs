@@ -204,12 +204,9 @@ impl Drop for Vm {
 /// A random VNC password (`vnc_use_password`): VNC uses at most 8 characters. It is a secret:
 /// register it as sensitive before showing it.
 pub fn vnc_password() -> Result<String> {
-    use std::io::Read;
     const CHARS: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
     let mut bytes = [0u8; 8];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut bytes))
-        .map_err(|e| Error::new(format!("reading /dev/urandom for the VNC password: {e}")))?;
+    kiln_config::random::fill(&mut bytes).map_err(|e| Error::new(format!("{e}, for the VNC password")))?;
     Ok(bytes.iter().map(|b| CHARS[usize::from(*b) % CHARS.len()] as char).collect())
 }
 

@@ -16,7 +16,6 @@ pub use config::Config;
 
 /// Checks `c` (decoded from `node`): exactly one source of commands, scripts that exist.
 pub fn check(c: &Config, node: &Node) -> Result<(), Diagnostics> {
-    let at = |k: &str| node.get(k).and_then(|n| n.span.clone()).or(node.span.clone());
     let mut d = Diagnostics::new();
     let set: Vec<&str> = [
         ("command", c.command.is_some()),
@@ -40,14 +39,14 @@ pub fn check(c: &Config, node: &Node) -> Result<(), Diagnostics> {
                 "only one of command, inline, script or scripts may be set; found {}",
                 set.join(", ")
             ))
-            .at_opt(at(set[1]))
+            .at_opt(node.span_of(set[1]))
             .with_help(format!("keep {:?} and remove the others", set[0])),
         ),
     }
     for s in c.script.iter().chain(c.scripts.iter().flatten()) {
         if !std::path::Path::new(s).is_file() {
             let key = if c.script.as_deref() == Some(s.as_str()) { "script" } else { "scripts" };
-            d.push(Diagnostic::error(format!("script {s:?} does not exist")).at_opt(at(key)));
+            d.push(Diagnostic::error(format!("script {s:?} does not exist")).at_opt(node.span_of(key)));
         }
     }
     for (i, kv) in c.environment_vars.iter().enumerate() {
@@ -58,7 +57,7 @@ pub fn check(c: &Config, node: &Node) -> Result<(), Diagnostics> {
                     kiln_config::node::NodeKind::Array(items) => items.get(i).and_then(|x| x.span.clone()),
                     _ => None,
                 })
-                .or(at("environment_vars"));
+                .or(node.span_of("environment_vars"));
             d.push(
                 Diagnostic::error(format!("environment variable {kv:?} is not KEY=value"))
                     .at_opt(span)

@@ -219,15 +219,9 @@ pub async fn connect(c: &Config, say: &(dyn Fn(&str) + Send + Sync)) -> Result<S
     })
 }
 
-/// 16 hex digits from the OS's random source (the time, where it cannot be read).
+/// 16 hex digits from the OS's random source.
 fn nonce() -> String {
-    let mut b = [0u8; 8];
-    let read = std::fs::File::open("/dev/urandom").and_then(|mut f| std::io::Read::read_exact(&mut f, &mut b));
-    if read.is_err() {
-        let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-        b = (t.as_nanos() as u64 ^ u64::from(std::process::id())).to_le_bytes();
-    }
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    kiln_config::random::hex(&kiln_config::random::bytes::<8>())
 }
 
 /// The session and the bastion's (kept open for the tunnel).

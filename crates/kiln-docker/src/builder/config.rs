@@ -183,7 +183,6 @@ impl Config {
 
     /// The checks Packer makes and kiln's own; warnings in Ok.
     pub fn check(&self, node: &Node, comm: &kiln_comm::Config) -> Result<Vec<Diagnostic>, Diagnostics> {
-        let at = |k: &str| node.get(k).and_then(|n| n.span.clone()).or(node.span.clone());
         let mut d = Diagnostics::new();
         let mut warnings = Vec::new();
         match crate::auth::check_login(node, self.login, self.login_username.as_deref(), self.ecr_login) {
@@ -193,7 +192,7 @@ impl Config {
         if self.image.trim().is_empty() {
             d.push(
                 Diagnostic::error("the docker builder needs an image")
-                    .at_opt(at("image"))
+                    .at_opt(node.span_of("image"))
                     .with_help("add \"image\": the image to start the container from, e.g. \"debian:bookworm\""),
             );
         }
@@ -215,28 +214,28 @@ impl Config {
             1 => {}
             _ => d.push(
                 Diagnostic::error(format!("{} cannot be used together", chosen.join(" and ")))
-                    .at_opt(at(chosen[1]))
+                    .at_opt(node.span_of(chosen[1]))
                     .with_help("keep one of commit, export_path and discard"),
             ),
         }
         if let Some(p) = self.export_path.as_deref().filter(|p| std::path::Path::new(p).is_dir()) {
             d.push(
                 Diagnostic::error(format!("export_path {p:?} is a folder"))
-                    .at_opt(at("export_path"))
+                    .at_opt(node.span_of("export_path"))
                     .with_help("name the tarball to write, e.g. \"out/image.tar\""),
             );
         }
         if self.windows_container {
             d.push(
                 Diagnostic::error("Windows containers are not supported by kiln's docker builder")
-                    .at_opt(at("windows_container"))
+                    .at_opt(node.span_of("windows_container"))
                     .with_help("remove \"windows_container\"; build Windows images with Packer"),
             );
         }
         if !self.container_dir().starts_with('/') {
             d.push(
                 Diagnostic::error(format!("container_dir {:?} is not an absolute path", self.container_dir()))
-                    .at_opt(at("container_dir"))
+                    .at_opt(node.span_of("container_dir"))
                     .with_help("use an absolute path in the container, e.g. \"/packer-files\""),
             );
         }
@@ -251,13 +250,13 @@ impl Config {
         if !self.image.trim().is_empty() {
             match self.run_spec(Some("/tmp/kiln-check")).and_then(|s| s.to_request().map_err(|e| e.to_string())) {
                 Ok(_) => {}
-                Err(e) => d.push(Diagnostic::error(e).at_opt(at("run_command"))),
+                Err(e) => d.push(Diagnostic::error(e).at_opt(node.span_of("run_command"))),
             }
         }
         if self.source_date_epoch.is_some() && !matches!(self.output(), Output::Export(_)) {
             warnings.push(
                 Diagnostic::warning("source_date_epoch only applies to export_path")
-                    .at_opt(at("source_date_epoch"))
+                    .at_opt(node.span_of("source_date_epoch"))
                     .with_help(
                         "for a reproducible image archive, use the docker-save post-processor's source_date_epoch",
                     ),
@@ -268,7 +267,7 @@ impl Config {
             "ssh" => d.extend(comm.check(node, false)),
             other => d.push(
                 Diagnostic::error(format!("the docker builder cannot use the {other} communicator"))
-                    .at_opt(at("communicator"))
+                    .at_opt(node.span_of("communicator"))
                     .with_help("use \"docker\" (the default), \"ssh\" (to an sshd in the container) or \"none\""),
             ),
         }

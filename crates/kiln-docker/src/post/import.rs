@@ -55,22 +55,21 @@ impl Config {
 impl PostProcessor for DockerImport {
     fn configure(&mut self, config: &Node, _info: &BuildInfo) -> Result<Vec<Diagnostic>, Diagnostics> {
         let c: Config = kiln_config::decode::decode_component(config, "the \"docker-import\" post-processor")?;
-        let at = |k: &str| config.get(k).and_then(|n| n.span.clone()).or(config.span.clone());
         let mut d = Diagnostics::new();
         if let Err(e) = crate::canonical_changes(&c.changes) {
-            d.push(Diagnostic::error(e.to_string()).at_opt(at("changes")));
+            d.push(Diagnostic::error(e.to_string()).at_opt(config.span_of("changes")));
         }
         if c.tag.as_deref().is_some_and(|t| !t.is_empty()) && c.repository.is_empty() {
             d.push(
                 Diagnostic::error("tag needs a repository")
-                    .at_opt(at("tag"))
+                    .at_opt(config.span_of("tag"))
                     .with_help("add \"repository\", e.g. \"registry.example.com/team/app\""),
             );
         }
         let reference = c.reference();
         if !reference.is_empty() {
             if let Err(e) = crate::ImageRef::parse(&reference) {
-                d.push(Diagnostic::error(e.to_string()).at_opt(at("repository")));
+                d.push(Diagnostic::error(e.to_string()).at_opt(config.span_of("repository")));
             }
         }
         d.into_result()?;

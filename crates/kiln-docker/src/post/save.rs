@@ -61,7 +61,7 @@ impl PostProcessor for DockerSave {
         let c: Config = kiln_config::decode::decode_component(config, "the \"docker-save\" post-processor")?;
         if c.path.trim().is_empty() {
             return Err(Diagnostic::error("docker-save needs a path")
-                .at_opt(config.get("path").and_then(|n| n.span.clone()).or(config.span.clone()))
+                .at_opt(config.span_of("path"))
                 .with_help("add \"path\": the archive to write, e.g. \"image.tar\"")
                 .into());
         }

@@ -54,33 +54,36 @@ impl Config {
 impl PostProcessor for DockerTag {
     fn configure(&mut self, config: &Node, _info: &BuildInfo) -> Result<Vec<Diagnostic>, Diagnostics> {
         let c: Config = kiln_config::decode::decode_component(config, "the \"docker-tag\" post-processor")?;
-        let at = |k: &str| config.get(k).and_then(|n| n.span.clone()).or(config.span.clone());
         let mut d = Diagnostics::new();
         let mut warnings = Vec::new();
         if c.repository.trim().is_empty() {
             d.push(
                 Diagnostic::error("docker-tag needs a repository")
-                    .at_opt(at("repository"))
+                    .at_opt(config.span_of("repository"))
                     .with_help("add \"repository\", e.g. \"registry.example.com/team/app\""),
             );
         } else {
             for r in c.references() {
                 if let Err(e) = crate::ImageRef::parse(&r) {
-                    d.push(Diagnostic::error(e.to_string()).at_opt(at(if c.tags.is_empty() { "tag" } else { "tags" })));
+                    d.push(Diagnostic::error(e.to_string()).at_opt(config.span_of(if c.tags.is_empty() {
+                        "tag"
+                    } else {
+                        "tags"
+                    })));
                 }
             }
         }
         if !c.tag.is_empty() {
             warnings.push(
                 Diagnostic::warning("\"tag\" is deprecated in docker-tag; use \"tags\"")
-                    .at_opt(at("tag"))
+                    .at_opt(config.span_of("tag"))
                     .with_help("rename \"tag\" to \"tags\" (or run `kiln fix`)"),
             );
         }
         if config.get("force").is_some() {
             warnings.push(
                 Diagnostic::warning("force does nothing: the Engine API always moves an existing tag")
-                    .at_opt(at("force")),
+                    .at_opt(config.span_of("force")),
             );
         }
         d.into_result()?;

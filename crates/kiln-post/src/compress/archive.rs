@@ -135,18 +135,8 @@ struct Central {
 
 /// DOS date and time of a Unix time (zip cannot say anything before 1980).
 pub fn dos_time(unix: u64) -> (u16, u16) {
-    let days = (unix / 86400) as i64;
     let secs = unix % 86400;
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719468;
-    let era = z.div_euclid(146097);
-    let doe = z - era * 146097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
+    let (y, m, d) = kiln_config::civil::civil_from_days((unix / 86400) as i64);
     if !(1980..=2107).contains(&y) {
         return (if y < 1980 { (1 << 5) | 1 } else { (127 << 9) | (12 << 5) | 31 }, 0);
     }

@@ -64,7 +64,6 @@ pub fn new() -> Box<dyn PostProcessor> {
 impl PostProcessor for Compress {
     fn configure(&mut self, config: &Node, _info: &BuildInfo) -> Result<Vec<Diagnostic>, Diagnostics> {
         let c: Config = kiln_config::decode::decode_component(config, "the \"compress\" post-processor")?;
-        let span = |k: &str| config.get(k).and_then(|n| n.span.clone()).or(config.span.clone());
         let mut warnings = Vec::new();
         self.level = match c.compression_level {
             None | Some(0) | Some(-1) => DEFAULT_LEVEL,
@@ -72,7 +71,7 @@ impl PostProcessor for Compress {
             Some(n) if n > 9 => 9,
             Some(n) => {
                 return Err(Diagnostic::error(format!("compression_level {n} is out of range"))
-                    .at_opt(span("compression_level"))
+                    .at_opt(config.span_of("compression_level"))
                     .with_detail("levels go from 1 (fastest) to 9 (smallest); 0 and -1 mean the default, 6")
                     .with_help("use a level from 1 to 9, or leave it out for 6")
                     .into())
@@ -82,7 +81,7 @@ impl PostProcessor for Compress {
             if format::parse(f).is_none() {
                 let mut w =
                     Diagnostic::warning(format!("unknown compress format {f:?}: the output's extension decides"))
-                        .at_opt(span("format"))
+                        .at_opt(config.span_of("format"))
                         .with_detail(format!("the formats are: {}", format::NAMES.join(", ")));
                 if let Some(s) = kiln_config::diag::did_you_mean(f, format::NAMES.iter().copied()) {
                     w = w.with_help(format!("did you mean {s:?}?"));
@@ -93,7 +92,7 @@ impl PostProcessor for Compress {
         if let Some(o) = &c.output {
             if o.is_empty() {
                 return Err(Diagnostic::error("compress output is empty")
-                    .at_opt(span("output"))
+                    .at_opt(config.span_of("output"))
                     .with_help("name the archive to write, e.g. \"output\": \"image.tar.gz\"")
                     .into());
             }

@@ -4,6 +4,8 @@ use md5::Md5;
 use sha1::{Digest, Sha1};
 use sha2::{Sha256, Sha512};
 
+use kiln_config::random::{hex, uuid_string};
+
 use super::{func, variadic, Args, Func};
 use crate::value::Value;
 
@@ -13,21 +15,12 @@ pub(super) const FUNCS: &[Func] = &[
     func("sha1", &["str"], |a| Ok(Value::String(hex(&Sha1::digest(a.string(0)?.as_bytes()))))),
     func("sha256", &["str"], |a| Ok(Value::String(hex(&Sha256::digest(a.string(0)?.as_bytes()))))),
     func("sha512", &["str"], |a| Ok(Value::String(hex(&Sha512::digest(a.string(0)?.as_bytes()))))),
-    func("uuidv4", &[], |_| {
-        let mut b = random16();
-        b[6] = (b[6] & 0x0f) | 0x40;
-        b[8] = (b[8] & 0x3f) | 0x80;
-        Ok(Value::String(uuid_string(&b)))
-    }),
+    func("uuidv4", &[], |_| Ok(Value::String(kiln_config::random::uuid_v4()))),
     func("uuidv5", &["namespace", "name"], uuidv5),
     func("rsadecrypt", &["ciphertext", "privatekey"], |_| {
         Err("the rsadecrypt() function is not supported by kiln; decrypt the value before the build and pass it in a variable".into())
     }),
 ];
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
 
 fn bcrypt(a: &Args) -> Result<Value, String> {
     let s = a.string(0)?;
@@ -42,31 +35,6 @@ fn bcrypt(a: &Args) -> Result<Value, String> {
         .map_err(|e| format!("error occured generating password {e}"))?;
     // Go's bcrypt writes the $2a$ prefix.
     Ok(Value::String(h.format_for_version(::bcrypt::Version::TwoA)))
-}
-
-fn random16() -> [u8; 16] {
-    let mut b = [0u8; 16];
-    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
-        use std::io::Read;
-        if f.read_exact(&mut b).is_ok() {
-            return b;
-        }
-    }
-    // Fallback where /dev/urandom is missing: std's randomly keyed hasher mixed with the clock.
-    use std::hash::{BuildHasher, Hasher};
-    for chunk in b.chunks_mut(8) {
-        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_u128(
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0),
-        );
-        chunk.copy_from_slice(&h.finish().to_le_bytes()[..chunk.len()]);
-    }
-    b
-}
-
-fn uuid_string(b: &[u8]) -> String {
-    let h = hex(b);
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
 }
 
 /// The forms Go's uuid.Parse accepts: dashed, bare hex, `{...}` and `urn:uuid:...`.

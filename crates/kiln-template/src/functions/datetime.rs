@@ -6,9 +6,8 @@ use super::{func, variadic, Args, Func};
 use crate::value::Value;
 use kiln_gotmpl::time as gotime;
 
-mod civil;
-
-use civil::{parse_duration, parse_rfc3339, Tm, MONTHS, WEEKDAYS};
+use kiln_config::civil::{parse_rfc3339, DateTime, MONTHS, WEEKDAYS};
+use kiln_config::golang::parse_go_duration_nanos;
 
 pub(super) const FUNCS: &[Func] = &[
     func("formatdate", &["format", "time"], formatdate),
@@ -30,32 +29,32 @@ pub(super) const FUNCS: &[Func] = &[
         if n.fract() != 0.0 || !(-6.2e10..=2.5e11).contains(&n) {
             return Err(a.err(0, "unix_timestamp must be a whole number of seconds between the years 0 and 9999"));
         }
-        let t = Tm::from_unix(n as i64, 0, 0, true);
+        let t = DateTime::from_unix(n as i64, 0, 0, true);
         let mut o = parts(&t);
         o.insert("rfc3339".into(), Value::String(t.rfc3339()));
         Ok(Value::Object(o))
     }),
-    func("timestamp", &[], |a| Ok(Value::String(Tm::from_system(a.ctx().now).rfc3339()))),
+    func("timestamp", &[], |a| Ok(Value::String(DateTime::from_system(a.ctx().now).rfc3339()))),
     // Both take an optional format; without one they give the RFC 3339 time.
     variadic("legacy_isotime", &[], "format", |a| legacy_time(a, gotime::format_layout)),
     variadic("legacy_strftime", &[], "format", |a| legacy_time(a, gotime::strftime)),
 ];
 
 /// The calendar fields `rfc3339_parse` and `unix_timestamp_parse` return.
-fn parts(t: &Tm) -> BTreeMap<String, Value> {
+fn parts(t: &DateTime) -> BTreeMap<String, Value> {
     let n = |x: i64| Value::Number(x as f64);
     let (iso_year, iso_week) = t.iso_week();
     BTreeMap::from([
         ("year".to_string(), n(t.year)),
-        ("year_day".to_string(), n(t.yday())),
+        ("year_day".to_string(), n(i64::from(t.yday()))),
         ("day".to_string(), n(i64::from(t.day))),
         ("month".to_string(), n(i64::from(t.month))),
         ("month_name".to_string(), Value::string(MONTHS[t.month as usize - 1])),
         ("weekday".to_string(), n(t.weekday() as i64)),
         ("weekday_name".to_string(), Value::string(WEEKDAYS[t.weekday()])),
         ("hour".to_string(), n(i64::from(t.hour))),
-        ("minute".to_string(), n(i64::from(t.min))),
-        ("second".to_string(), n(i64::from(t.sec))),
+        ("minute".to_string(), n(i64::from(t.minute))),
+        ("second".to_string(), n(i64::from(t.second))),
         ("iso_year".to_string(), n(iso_year)),
         ("iso_week".to_string(), n(iso_week)),
     ])
@@ -63,11 +62,11 @@ fn parts(t: &Tm) -> BTreeMap<String, Value> {
 
 /// `legacy_isotime` / `legacy_strftime`: the run's time in the format given, written by
 /// `render`, or in RFC 3339 without one.
-fn legacy_time(a: &Args, render: fn(&str, gotime::Parts) -> String) -> Result<Value, String> {
+fn legacy_time(a: &Args, render: fn(&str, DateTime) -> String) -> Result<Value, String> {
     let now = a.ctx().now;
     Ok(Value::String(match legacy_format(a)? {
         Some(f) => render(&f, gotime::utc_parts(Some(now))),
-        None => Tm::from_system(now).rfc3339(),
+        None => DateTime::from_system(now).rfc3339(),
     }))
 }
 
@@ -81,13 +80,13 @@ fn legacy_format(a: &Args) -> Result<Option<String>, String> {
 
 fn timeadd(a: &Args) -> Result<Value, String> {
     let t = parse_rfc3339(&a.string(0)?).map_err(|e| a.err(0, e))?;
-    let d = parse_duration(&a.string(1)?).map_err(|e| a.err(1, e))?;
+    let d = i128::from(parse_go_duration_nanos(&a.string(1)?).map_err(|e| a.err(1, e))?);
     let total = (i128::from(t.unix()) * 1_000_000_000 + i128::from(t.nanos))
         .checked_add(d)
         .ok_or_else(|| a.err(1, "the result is out of range"))?;
     let secs = total.div_euclid(1_000_000_000);
     let secs = i64::try_from(secs).map_err(|_| a.err(1, "the result is out of range"))?;
-    let r = Tm::from_unix(secs, total.rem_euclid(1_000_000_000) as u32, t.offset, t.utc);
+    let r = DateTime::from_unix(secs, total.rem_euclid(1_000_000_000) as u32, t.offset, t.utc);
     if !(0..=9999).contains(&r.year) {
         return Err(a.err(1, "the result is outside the years 0 to 9999"));
     }
@@ -144,7 +143,7 @@ fn formatdate(a: &Args) -> Result<Value, String> {
     Ok(Value::String(out))
 }
 
-fn date_verb(verb: &str, t: &Tm) -> Result<String, String> {
+fn date_verb(verb: &str, t: &DateTime) -> Result<String, String> {
     let h12 = if t.hour % 12 == 0 { 12 } else { t.hour % 12 };
     let bad = |why: &str| {
         if why.is_empty() {
@@ -177,11 +176,11 @@ fn date_verb(verb: &str, t: &Tm) -> Result<String, String> {
         "AA" => (if t.hour < 12 { "AM" } else { "PM" }).to_string(),
         "aa" => (if t.hour < 12 { "am" } else { "pm" }).to_string(),
         v if v.starts_with('A') || v.starts_with('a') => return Err(bad("must be \"AA\" or \"aa\"")),
-        "mm" => format!("{:02}", t.min),
-        "m" => t.min.to_string(),
+        "mm" => format!("{:02}", t.minute),
+        "m" => t.minute.to_string(),
         v if v.starts_with('m') => return Err(bad("minute must either be \"m\" or \"mm\"")),
-        "ss" => format!("{:02}", t.sec),
-        "s" => t.sec.to_string(),
+        "ss" => format!("{:02}", t.second),
+        "s" => t.second.to_string(),
         v if v.starts_with('s') => return Err(bad("second must either be \"s\" or \"ss\"")),
         "ZZZZZ" => t.offset_str(false, true),
         "ZZZZ" => t.offset_str(false, false),

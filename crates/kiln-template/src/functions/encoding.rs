@@ -33,7 +33,7 @@ pub(super) const FUNCS: &[Func] = &[
     nullable(func("jsonencode", &["val"], |a| Ok(Value::String(json_string(a.get(0)))))),
     func("textdecodebase64", &["source", "encoding"], textdecodebase64),
     func("textencodebase64", &["string", "encoding"], textencodebase64),
-    func("urlencode", &["str"], |a| Ok(Value::String(urlencode(&a.string(0)?)))),
+    func("urlencode", &["str"], |a| Ok(Value::String(kiln_gotmpl::strings::escape_query(&a.string(0)?)))),
     func("yamldecode", &["src"], |a| yaml::decode(&a.string(0)?).map_err(|e| a.err(0, e))),
     nullable(func("yamlencode", &["value"], |a| Ok(Value::String(yaml::encode(a.get(0)))))),
 ];
@@ -96,19 +96,6 @@ fn write_json_str(s: &str, out: &mut String) {
         }
     }
     out.push('"');
-}
-
-/// Go's url.QueryEscape: unreserved bytes stay, space becomes `+`, the rest `%XX`.
-fn urlencode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
 }
 
 /// RFC 4180 CSV: the first row names the attributes of every following row's object.

@@ -132,7 +132,8 @@ fn format_one(verb: char, spec: &Spec, arg: &Value) -> Result<String, String> {
             Some(p) => string_arg(arg)?.chars().take(p).collect(),
             None => string_arg(arg)?,
         }),
-        'q' => Ok(go_quote(&string_arg(arg)?)),
+        // cty quotes as JSON does (`\u0001`, `\u003c`), not as Go's strconv.Quote.
+        'q' => Ok(crate::functions::encoding::json_string(&Value::String(string_arg(arg)?))),
         't' => match convert(arg, &Type::Bool) {
             Ok(Value::Bool(b)) => Ok(b.to_string()),
             _ => Err("bool required".into()),
@@ -287,28 +288,6 @@ fn pad(s: &str, spec: &Spec, verb: char) -> String {
     } else {
         format!("{fill}{s}")
     }
-}
-
-/// Go's %q: a double-quoted string with Go escapes.
-pub(super) fn go_quote(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\x07' => out.push_str("\\a"),
-            '\x08' => out.push_str("\\b"),
-            '\x0c' => out.push_str("\\f"),
-            '\x0b' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 /// `formatlist`: list arguments are iterated in step (all of one length); others repeat.

@@ -104,25 +104,46 @@ fn lookup(name: &str) -> Option<&'static Func> {
     families().into_iter().flat_map(|f| f.iter()).find(|f| f.name == name)
 }
 
-/// Calls function `name`. `Err` carries a message for the user ("invalid value for \"n\"
-/// parameter: must be a number"); the caller attaches the span.
+/// A function of the library, found once by [`function`] and then called.
+#[derive(Clone, Copy)]
+pub struct Function(&'static Func);
+
+/// The function named `name`, if kiln implements it.
+pub fn function(name: &str) -> Option<Function> {
+    lookup(name).map(Function)
+}
+
+impl Function {
+    /// Calls the function. `Err` carries a message for the user ("invalid value for \"n\"
+    /// parameter: must be a number"); the caller attaches the span.
+    pub fn call(self, args: &[Value], ctx: &FuncContext) -> Result<Value, String> {
+        let f = self.0;
+        check_arity(f, args.len())?;
+        if !f.allow_null {
+            for (i, v) in args.iter().enumerate() {
+                if matches!(v, Value::Null) {
+                    return Err(format!(
+                        "invalid value for {:?} parameter: argument must not be null",
+                        param_name(f, i)
+                    ));
+                }
+            }
+        }
+        (f.imp)(&Args { f, vals: args, ctx })
+    }
+}
+
+/// Calls function `name` (see [`Function::call`]); an unknown name is an error with a
+/// did-you-mean.
 pub fn call(name: &str, args: &[Value], ctx: &FuncContext) -> Result<Value, String> {
-    let Some(f) = lookup(name) else {
+    let Some(f) = function(name) else {
         let mut msg = format!("there is no function named {name:?}");
         if let Some(s) = kiln_config::diag::did_you_mean(name, names()) {
             msg.push_str(&format!("; did you mean {s:?}?"));
         }
         return Err(msg);
     };
-    check_arity(f, args.len())?;
-    if !f.allow_null {
-        for (i, v) in args.iter().enumerate() {
-            if matches!(v, Value::Null) {
-                return Err(format!("invalid value for {:?} parameter: argument must not be null", param_name(f, i)));
-            }
-        }
-    }
-    (f.imp)(&Args { f, vals: args, ctx })
+    f.call(args, ctx)
 }
 
 fn param_name(f: &Func, i: usize) -> &'static str {

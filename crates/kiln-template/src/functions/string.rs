@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use kiln_gotmpl::strings::{simple_case, to_title};
 use regex::Regex;
 
 use super::graphemes::graphemes;
@@ -22,12 +23,8 @@ pub(super) const FUNCS: &[Func] = &[
     })),
     func("indent", &["spaces", "str"], indent),
     variadic("join", &["separator"], "lists", join),
-    func("lower", &["str"], |a| {
-        Ok(Value::String(a.string(0)?.chars().map(|c| simple_case(c, c.to_lowercase())).collect()))
-    }),
-    func("upper", &["str"], |a| {
-        Ok(Value::String(a.string(0)?.chars().map(|c| simple_case(c, c.to_uppercase())).collect()))
-    }),
+    func("lower", &["str"], |a| Ok(Value::String(simple_case(&a.string(0)?, false)))),
+    func("upper", &["str"], |a| Ok(Value::String(simple_case(&a.string(0)?, true)))),
     func("replace", &["str", "substr", "replace"], replace),
     func("regex_replace", &["str", "substr", "replace"], regex_replace),
     func("regex", &["pattern", "string"], |a| regex_fn(a, false)),
@@ -53,17 +50,6 @@ pub(super) const FUNCS: &[Func] = &[
     func("endswith", &["str", "suffix"], |a| Ok(Value::Bool(a.string(0)?.ends_with(&a.string(1)?)))),
     func("strcontains", &["str", "substr"], |a| Ok(Value::Bool(a.string(0)?.contains(&a.string(1)?)))),
 ];
-
-/// Go maps case one character to one character: `ß` stays `ß` in upper case, and `İ` becomes
-/// a plain `i` in lower case (Rust's full mapping would give `SS` and `i` + a combining dot).
-fn simple_case(c: char, mapped: impl Iterator<Item = char>) -> char {
-    let m: Vec<char> = mapped.collect();
-    match m.as_slice() {
-        [one] => *one,
-        [first, rest @ ..] if rest.iter().all(|r| ('\u{300}'..='\u{36f}').contains(r)) => *first,
-        _ => c,
-    }
-}
 
 fn indent(a: &Args) -> Result<Value, String> {
     let n = a.int(0)?;
@@ -190,7 +176,7 @@ fn title(s: &str) -> String {
     let mut prev_sep = true;
     for c in s.chars() {
         if prev_sep {
-            out.extend(c.to_uppercase());
+            out.push(to_title(c));
         } else {
             out.push(c);
         }

@@ -4,11 +4,10 @@
 
 use std::collections::BTreeMap;
 
-use hcl_edit::expr::Expression;
 use hcl_edit::structure::{Block, Body};
 
-use super::dynamic::iterator_value;
-use super::eval::{eval, iteration_pairs, span_of};
+use super::dynamic::{check, iterator_value, Dynamic};
+use super::eval::{eval, span_of};
 use super::scope::{BuildRefs, Scope};
 use crate::value::Value;
 use kiln_config::diag::{Diagnostic, Span};
@@ -83,90 +82,10 @@ fn push_block(members: &mut Vec<(Key, Node)>, name: &str, key_span: Span, node: 
 }
 
 fn expand_dynamic(block: &Block, scope: &Scope, diags: &mut Vec<Diagnostic>, members: &mut Vec<(Key, Node)>) {
-    let at = span_of(scope.file, block);
-    let Some(label) = block.labels.first().map(|l| l.as_str().to_string()) else {
-        diags.push(
-            Diagnostic::error("a dynamic block needs the type of block it generates as its label")
-                .at(at)
-                .with_help("write e.g. `dynamic \"tag\" { for_each = ..., content { ... } }`"),
-        );
+    let example = "dynamic \"tag\" { for_each = ..., content { ... } }";
+    let Some(Dynamic { label, iterator, content, pairs: items }) = check(block, scope.file, scope, example, diags)
+    else {
         return;
-    };
-    let Some(for_each) = block.body.get_attribute("for_each") else {
-        diags.push(Diagnostic::error("a dynamic block needs a `for_each` argument").at(at));
-        return;
-    };
-    let mut iterator = label.clone();
-    for s in block.body.iter() {
-        if let Some(a) = s.as_attribute() {
-            match a.key.value().as_str() {
-                "for_each" | "labels" => {}
-                "iterator" => match &a.value {
-                    Expression::Variable(v) => iterator = v.value().as_str().to_string(),
-                    other => diags.push(
-                        Diagnostic::error("`iterator` must be a bare name")
-                            .at(span_of(scope.file, other))
-                            .with_help(format!("write `iterator = {label}` without quotes")),
-                    ),
-                },
-                other => diags.push(
-                    Diagnostic::error(format!("unsupported argument \"{other}\" in a dynamic block"))
-                        .at(span_of(scope.file, &a.key))
-                        .with_help("a dynamic block takes for_each, iterator, labels and one content block"),
-                ),
-            }
-        } else if let Some(b) = s.as_block() {
-            if b.ident.value().as_str() != "content" && b.ident.value().as_str() != "dynamic" {
-                diags.push(
-                    Diagnostic::error(format!("unsupported block \"{}\" in a dynamic block", b.ident.value().as_str()))
-                        .at(span_of(scope.file, &b.ident))
-                        .with_help("put the generated block's contents in a `content { }` block"),
-                );
-            }
-        }
-    }
-    let contents: Vec<&Block> = block.body.get_blocks("content").collect();
-    let content = match contents.as_slice() {
-        [c] => *c,
-        [] => {
-            diags.push(Diagnostic::error("a dynamic block needs one `content` block").at(at));
-            return;
-        }
-        [_, second, ..] => {
-            diags.push(
-                Diagnostic::error("a dynamic block takes only one `content` block").at(span_of(scope.file, *second)),
-            );
-            return;
-        }
-    };
-    let items = match eval(&for_each.value, scope).map(iteration_pairs) {
-        Ok(Ok(items)) => items,
-        Ok(Err(Value::Null)) => {
-            diags.push(Diagnostic::error("`for_each` is null").at(span_of(scope.file, &for_each.value)));
-            return;
-        }
-        Ok(Err(Value::Unknown)) => {
-            diags.push(
-                Diagnostic::warning(format!("dynamic \"{label}\" blocks depend on values known only at build time"))
-                    .at(span_of(scope.file, &for_each.value))
-                    .with_help("no blocks were generated while validating"),
-            );
-            return;
-        }
-        Ok(Err(other)) => {
-            diags.push(
-                Diagnostic::error(format!(
-                    "`for_each` must be a list, set, map or object, found a {}",
-                    other.type_name()
-                ))
-                .at(span_of(scope.file, &for_each.value)),
-            );
-            return;
-        }
-        Err(e) => {
-            diags.push(*e);
-            return;
-        }
     };
     for (k, v) in items {
         let mut inner = scope.child();

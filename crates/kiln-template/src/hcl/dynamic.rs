@@ -60,41 +60,102 @@ pub(super) fn iterator_value(key: Value, value: Value) -> Value {
     Value::Object(BTreeMap::from([("key".to_string(), key), ("value".to_string(), value)]))
 }
 
-fn expand(b: &Block, file: &Arc<SourceFile>, scope: &Scope, diags: &mut Vec<Diagnostic>, out: &mut Vec<Item>) {
+/// A checked `dynamic` block with its `for_each` evaluated: what both expanders (a build's
+/// blocks here, a component's nested blocks in `body.rs`) generate blocks from.
+pub(super) struct Dynamic<'b> {
+    /// The type of the blocks it generates.
+    pub label: String,
+    /// The name the content sees each element by (`iterator`, else the label).
+    pub iterator: String,
+    pub content: &'b Block,
+    pub pairs: Vec<(Value, Value)>,
+}
+
+/// Checks a `dynamic` block as HCL's dynblock does (a label; `for_each`, `iterator`, `labels`
+/// and exactly one `content` block, nothing else; `for_each` a collection, not null) and
+/// evaluates its `for_each`. `None` when nothing is to be generated, with the reason in
+/// `diags` (a warning when `for_each` is known only at build time). In lenient mode (values
+/// not all known) an unknown or failing `for_each` generates nothing, silently.
+pub(super) fn check<'b>(
+    b: &'b Block,
+    file: &Arc<SourceFile>,
+    scope: &Scope,
+    example: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<Dynamic<'b>> {
     let at = span_of(file, b);
-    let Some(kind) = b.labels.first().map(|l| l.as_str().to_string()) else {
+    let Some(label) = b.labels.first().map(|l| l.as_str().to_string()) else {
         diags.push(
-            Diagnostic::error("a dynamic block needs the type of block it generates as its label").at(at).with_help(
-                "write e.g. `dynamic \"provisioner\" { for_each = ..., labels = [\"shell\"], content { ... } }`",
-            ),
+            Diagnostic::error("a dynamic block needs the type of block it generates as its label")
+                .at(at)
+                .with_help(format!("write e.g. `{example}`")),
         );
-        return;
-    };
-    let mut iterator = kind.clone();
-    if let Some(a) = b.body.get_attribute("iterator") {
-        match &a.value {
-            Expression::Variable(v) => iterator = v.value().as_str().to_string(),
-            other => diags.push(Diagnostic::error("`iterator` must be a bare name").at(span_of(file, other))),
-        }
-    }
-    let Some(content) = b.body.get_blocks("content").next() else {
-        diags.push(Diagnostic::error("a dynamic block needs one `content` block").at(at));
-        return;
+        return None;
     };
     let Some(for_each) = b.body.get_attribute("for_each") else {
         diags.push(Diagnostic::error("a dynamic block needs a `for_each` argument").at(at));
-        return;
+        return None;
     };
-    let pairs = match eval(&for_each.value, scope).map(iteration_pairs) {
-        Ok(Ok(pairs)) => pairs,
-        Ok(Err(Value::Unknown)) => {
-            if !scope.ctx.lenient {
+    let mut iterator = label.clone();
+    for s in b.body.iter() {
+        if let Some(a) = s.as_attribute() {
+            match a.key.value().as_str() {
+                "for_each" | "labels" => {}
+                "iterator" => match &a.value {
+                    Expression::Variable(v) => iterator = v.value().as_str().to_string(),
+                    other => diags.push(
+                        Diagnostic::error("`iterator` must be a bare name")
+                            .at(span_of(file, other))
+                            .with_help(format!("write `iterator = {label}` without quotes")),
+                    ),
+                },
+                other => diags.push(
+                    Diagnostic::error(format!("unsupported argument \"{other}\" in a dynamic block"))
+                        .at(span_of(file, &a.key))
+                        .with_help("a dynamic block takes for_each, iterator, labels and one content block"),
+                ),
+            }
+        } else if let Some(inner) = s.as_block() {
+            let kind = inner.ident.value().as_str();
+            if kind != "content" && kind != "dynamic" {
                 diags.push(
-                    Diagnostic::warning(format!("dynamic \"{kind}\" blocks depend on values known only at build time"))
-                        .at(span_of(file, &for_each.value)),
+                    Diagnostic::error(format!("unsupported block \"{kind}\" in a dynamic block"))
+                        .at(span_of(file, &inner.ident))
+                        .with_help("put the generated block's contents in a `content { }` block"),
                 );
             }
-            return;
+        }
+    }
+    let contents: Vec<&Block> = b.body.get_blocks("content").collect();
+    let content = match contents.as_slice() {
+        [c] => *c,
+        [] => {
+            diags.push(Diagnostic::error("a dynamic block needs one `content` block").at(at));
+            return None;
+        }
+        [_, second, ..] => {
+            diags.push(Diagnostic::error("a dynamic block takes only one `content` block").at(span_of(file, *second)));
+            return None;
+        }
+    };
+    let lenient = scope.ctx.lenient;
+    let pairs = match eval(&for_each.value, scope).map(iteration_pairs) {
+        Ok(Ok(pairs)) => pairs,
+        Ok(Err(Value::Null)) => {
+            diags.push(Diagnostic::error("`for_each` is null").at(span_of(file, &for_each.value)));
+            return None;
+        }
+        Ok(Err(Value::Unknown)) => {
+            if !lenient {
+                diags.push(
+                    Diagnostic::warning(format!(
+                        "dynamic \"{label}\" blocks depend on values known only at build time"
+                    ))
+                    .at(span_of(file, &for_each.value))
+                    .with_help("no blocks were generated while validating"),
+                );
+            }
+            return None;
         }
         Ok(Err(other)) => {
             diags.push(
@@ -104,15 +165,24 @@ fn expand(b: &Block, file: &Arc<SourceFile>, scope: &Scope, diags: &mut Vec<Diag
                 ))
                 .at(span_of(file, &for_each.value)),
             );
-            return;
+            return None;
         }
         Err(e) => {
-            if !scope.ctx.lenient {
+            if !lenient {
                 diags.push(*e);
             }
-            return;
+            return None;
         }
     };
+    Some(Dynamic { label, iterator, content, pairs })
+}
+
+fn expand(b: &Block, file: &Arc<SourceFile>, scope: &Scope, diags: &mut Vec<Diagnostic>, out: &mut Vec<Item>) {
+    let example = "dynamic \"provisioner\" { for_each = ..., labels = [\"shell\"], content { ... } }";
+    let Some(Dynamic { label: kind, iterator, content, pairs }) = check(b, file, scope, example, diags) else {
+        return;
+    };
+    let at = span_of(file, b);
     for (k, v) in pairs {
         let mut inner = scope.child();
         inner.bind(&iterator, iterator_value(k, v));

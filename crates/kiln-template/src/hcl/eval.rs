@@ -545,14 +545,14 @@ fn eval_call(f: &FuncCall, scope: &Scope) -> EvalResult {
         }
         _ => {}
     }
-    if !crate::functions::exists(name) {
+    let Some(function) = crate::functions::function(name) else {
         let names = crate::functions::names();
         let mut e = err(format!("call to unknown function \"{name}\""), span_of(scope.file, &f.name.name));
         if let Some(s) = did_you_mean(name, names.iter().copied()) {
             e.help = Some(format!("did you mean \"{s}\"?"));
         }
         return Err(e);
-    }
+    };
     let mut vals = Vec::with_capacity(args.len());
     for (i, a) in args.iter().enumerate() {
         let v = eval(a, scope)?;
@@ -580,7 +580,7 @@ fn eval_call(f: &FuncCall, scope: &Scope) -> EvalResult {
         now: scope.ctx.now,
         render_template: &render,
     };
-    let v = crate::functions::call(name, &vals, &fctx).map_err(|m| {
+    let v = function.call(&vals, &fctx).map_err(|m| {
         let mut e = err(format!("error in function call {name}(): {m}"), at.clone());
         e.help = Some(format!("check the arguments of {name}()"));
         e

@@ -170,6 +170,7 @@ pub fn load_with_scope(path: &Path, opts: &LoadOptions) -> Result<Loaded, Diagno
             name: d.name.clone(),
             type_expr: d.type_text.clone(),
             default_display: Some(d.default.as_ref().map_or_else(|| "<unknown>".to_string(), display_value)),
+            default: d.default.clone(),
             value: value.filter(Value::is_known),
             required: d.default.is_none(),
             sensitive: d.sensitive,

@@ -2,6 +2,8 @@
 
 use std::fmt::Write;
 
+use kiln_gotmpl::quote;
+
 use crate::functions::go_g;
 use crate::hcl::collect_strings;
 use crate::plan::{Template, Variable};
@@ -24,16 +26,8 @@ fn variable_value(v: &Variable) -> Option<Value> {
     if let Some(value) = &v.value {
         return Some(value.clone());
     }
-    // default_display holds the evaluated default as `display_value` shows it.
-    let d = v.default_display.as_deref()?;
     // A default with unknown parts is unknown as a whole, as Packer shows it.
-    if v.required || d.contains("<unknown>") {
-        return None;
-    }
-    Some(match serde_json::from_str::<serde_json::Value>(d) {
-        Ok(j) => Value::from_json(&j),
-        Err(_) => Value::String(d.to_string()),
-    })
+    v.default.clone().filter(|d| !v.required && d.is_known())
 }
 
 /// The strings to hide: every known, non-empty string in the values of sensitive variables
@@ -95,14 +89,14 @@ fn render_parts(t: &Template) -> (String, usize, usize) {
             Some(value) => printable(value),
             None => "<unknown>".to_string(),
         };
-        let _ = writeln!(out, "var.{}: {}", v.name, go_quote(&shown));
+        let _ = writeln!(out, "var.{}: {}", v.name, quote(&shown, false, false));
     }
     out.push_str("\n> local-variables:\n\n");
     let mut locals: Vec<_> = t.locals.iter().collect();
     locals.sort_by(|a, b| a.name.cmp(&b.name));
     for l in locals {
         let shown = if hardcoded(t, &l.name, &l.value) { "<sensitive>".to_string() } else { printable(&l.value) };
-        let _ = writeln!(out, "local.{}: {}", l.name, go_quote(&shown));
+        let _ = writeln!(out, "local.{}: {}", l.name, quote(&shown, false, false));
     }
     out.push('\n');
     let builds_at = out.len();
@@ -169,7 +163,7 @@ fn hcl_literal(v: &Value, indent: usize) -> String {
         Value::Unknown => "<unknown>".to_string(),
         Value::Bool(b) => b.to_string(),
         Value::Number(n) => go_number(*n),
-        Value::String(s) => go_quote(s),
+        Value::String(s) => quote(s, false, false),
         Value::List(items) if items.is_empty() => "[]".to_string(),
         Value::List(items) => {
             let mut s = String::from("[\n");
@@ -184,7 +178,7 @@ fn hcl_literal(v: &Value, indent: usize) -> String {
         Value::Object(m) => {
             let mut s = String::from("{\n");
             for (k, item) in m {
-                let _ = writeln!(s, "{pad}{} = {}", go_quote(k), hcl_literal(item, indent + 1));
+                let _ = writeln!(s, "{pad}{} = {}", quote(k, false, false), hcl_literal(item, indent + 1));
             }
             s.push_str(&close);
             s.push('}');
@@ -202,33 +196,4 @@ fn go_number(n: f64) -> String {
         return format_number(n);
     }
     go_g(n)
-}
-
-/// Go's `%q` for a string: double quotes, `\"`, `\\`, `\n`, `\t`, `\r`, other control
-/// characters as `\x..`/`\u....`; printable Unicode kept.
-pub fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            '\u{7}' => out.push_str("\\a"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\u{b}' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                let _ = write!(out, "\\x{:02x}", c as u32);
-            }
-            c if c.is_control() => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }

@@ -6,7 +6,7 @@ mod hcl;
 
 use crate::plan::{Template, TemplateKind, Variable};
 
-pub use hcl::{go_quote, printable};
+pub use hcl::printable;
 
 /// One thing `inspect` says: Packer's machine-readable type and data. Human output is the
 /// text of every `("ui", ["say", text])` followed by a newline.

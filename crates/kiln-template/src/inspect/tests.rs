@@ -38,6 +38,10 @@ fn var(name: &str, default: Option<&str>, sensitive: bool) -> Variable {
         name: name.into(),
         type_expr: None,
         default_display: default.map(String::from),
+        default: default.map(|d| match serde_json::from_str::<serde_json::Value>(d) {
+            Ok(j) => Value::from_json(&j),
+            Err(_) => Value::string(d),
+        }),
         value: None,
         required: default.is_none(),
         sensitive,
@@ -100,7 +104,9 @@ fn hcl_mode_without_builds() {
 
 #[test]
 fn go_quoting() {
-    assert_eq!(go_quote("a\"b\\c\nd\u{1}é"), "\"a\\\"b\\\\c\\nd\\x01é\"");
+    // Packer 1.6.6's inspect prints strings with Go's strconv.Quote.
+    let shown = printable(&Value::string("a\u{a0}b\u{1}c\u{85}<é"));
+    assert_eq!(kiln_gotmpl::quote(&shown, false, false), "\"a\\u00a0b\\x01c\\u0085<é\"");
     assert_eq!(printable(&Value::List(vec![])), "[]");
     assert_eq!(printable(&Value::Number(2.0)), "2");
 }

@@ -113,46 +113,15 @@ pub fn source_offset(span: &Span, decoded: usize) -> usize {
     span.start + 1 + kiln_gotmpl::raw_offset(span.text().get(1..).unwrap_or_default(), decoded)
 }
 
-/// Every `{{user `name`}}` reference in `s`: the name and the byte offset of the action.
+/// Every ``{{user `name`}}`` reference in `s` (from the Go-template parser): the name and the
+/// byte offset of its action's `{{`. A template that does not parse refers to nothing: its
+/// render error is reported instead.
 pub fn user_refs(s: &str) -> Vec<(String, usize)> {
-    let mut out = Vec::new();
-    let mut from = 0;
-    while let Some(open) = s[from..].find("{{").map(|i| from + i) {
-        let close = s[open..].find("}}").map_or(s.len(), |i| open + i);
-        let action = &s[open + 2..close];
-        let mut rest = action;
-        while let Some(i) = find_word(rest, "user") {
-            let after = rest[i + 4..].trim_start();
-            let quote = after.chars().next();
-            if let Some(q @ ('`' | '"')) = quote {
-                if let Some(end) = after[1..].find(q) {
-                    out.push((after[1..1 + end].to_string(), open));
-                }
-            }
-            rest = &rest[i + 4..];
-        }
-        from = close.min(s.len());
-        if from >= s.len() {
-            break;
-        }
+    if !s.contains("{{") {
+        return Vec::new();
     }
-    out
-}
-
-/// `word` as a whole identifier in `s`.
-fn find_word(s: &str, word: &str) -> Option<usize> {
-    let bytes = s.as_bytes();
-    let is_ident = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'.';
-    let mut from = 0;
-    while let Some(i) = s[from..].find(word).map(|i| from + i) {
-        let before_ok = i == 0 || !is_ident(bytes[i - 1]);
-        let after_ok = bytes.get(i + word.len()).is_none_or(|&b| !is_ident(b));
-        if before_ok && after_ok {
-            return Some(i);
-        }
-        from = i + word.len();
-    }
-    None
+    let Ok(t) = kiln_gotmpl::Template::parse(s) else { return Vec::new() };
+    t.user_vars().into_iter().map(|(name, at)| (name, s[..at].rfind("{{").unwrap_or(at))).collect()
 }
 
 #[cfg(test)]
@@ -166,7 +135,8 @@ mod tests {
         let names: Vec<&str> = refs.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(names, ["x", "y"]);
         assert_eq!(refs[0].1, 2);
-        assert!(user_refs("{{user `x`").len() == 1);
+        assert_eq!(refs[1].1, 15);
+        assert!(user_refs("{{user `x`").is_empty());
         assert!(user_refs("no actions").is_empty());
     }
 

@@ -72,6 +72,7 @@ pub fn load_source(file: Arc<SourceFile>, opts: &LoadOptions, render: Renderer) 
             name: v.name.clone(),
             type_expr: None,
             default_display: v.default.clone(),
+            default: None,
             value: None,
             required: v.default.is_none(),
             sensitive: sensitive.contains(&v.name.as_str()),

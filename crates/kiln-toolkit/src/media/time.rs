@@ -1,5 +1,7 @@
 //! The one timestamp an image carries on every file, and its calendar forms.
 
+use kiln_config::civil::DateTime;
+
 use super::MediaError;
 
 /// Seconds since 1970-01-01T00:00:00Z, written on every file, directory and volume of an image.
@@ -33,39 +35,9 @@ impl Timestamp {
     }
 
     /// The UTC calendar date and time.
-    pub(crate) fn civil(self) -> Civil {
-        let days = (self.0 / 86_400) as i64;
-        let secs = self.0 % 86_400;
-        // Days since 1970 to a proleptic Gregorian date (the era-based conversion).
-        let z = days + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z.rem_euclid(146_097);
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-        let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-        let year = yoe + era * 400 + i64::from(month <= 2);
-        Civil {
-            year,
-            month,
-            day,
-            hour: (secs / 3600) as u32,
-            minute: (secs / 60 % 60) as u32,
-            second: (secs % 60) as u32,
-        }
+    pub(crate) fn civil(self) -> DateTime {
+        DateTime::from_unix(i64::try_from(self.0).unwrap_or(i64::MAX), 0, 0, true)
     }
-}
-
-/// A UTC calendar date and time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Civil {
-    pub year: i64,
-    pub month: u32,
-    pub day: u32,
-    pub hour: u32,
-    pub minute: u32,
-    pub second: u32,
 }
 
 #[cfg(test)]

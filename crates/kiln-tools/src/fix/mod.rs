@@ -38,7 +38,7 @@ pub fn fix_source(file: &Arc<SourceFile>) -> Result<String, Diagnostics> {
     };
     for f in FIXERS {
         if let Err(msg) = (f.run)(&mut t) {
-            let span = root.get("builders").and_then(|b| b.span.clone()).or(root.span.clone());
+            let span = root.span_of("builders");
             return Err(Diagnostic::error(format!("cannot fix the template ({}): {msg}", f.name))
                 .at_opt(span)
                 .with_help("correct the option by hand, then run fix again")

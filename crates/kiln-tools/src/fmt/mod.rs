@@ -13,13 +13,13 @@ mod lexer;
 use kiln_config::diag::{Diagnostic, Diagnostics, SourceFile, Span};
 use std::sync::Arc;
 
-/// Formats HCL2 source `src`, read from `file` (used for diagnostics' spans).
-pub fn format(src: &str, file: &Arc<SourceFile>) -> Result<String, Diagnostics> {
+/// Formats the HCL2 source in `file` (its path names it in diagnostics).
+pub fn format(file: &Arc<SourceFile>) -> Result<String, Diagnostics> {
+    let src = file.text.as_str();
     // A UTF-8 byte order mark is accepted and dropped, as `packer fmt` does. Spans stay right
     // because they index a file that starts after the mark.
     if let Some(rest) = src.strip_prefix('\u{feff}') {
-        let inner = SourceFile::new(file.path.clone(), rest);
-        return format(rest, &inner);
+        return format(&SourceFile::new(file.path.clone(), rest));
     }
     let (tokens, errors) = lexer::lex(src, file);
     if !errors.is_empty() {

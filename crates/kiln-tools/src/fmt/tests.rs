@@ -2,7 +2,7 @@ use super::*;
 
 fn fmt(src: &str) -> String {
     let f = SourceFile::new("t.pkr.hcl", src);
-    match format(src, &f) {
+    match format(&f) {
         Ok(s) => s,
         Err(d) => panic!("format failed: {d}"),
     }
@@ -18,7 +18,7 @@ fn aligns_equals_and_comments() {
 
 fn err(src: &str) -> (String, (usize, usize), String) {
     let f = SourceFile::new("t.pkr.hcl", src);
-    let Err(d) = format(src, &f) else { panic!("expected an error for {src:?}") };
+    let Err(d) = format(&f) else { panic!("expected an error for {src:?}") };
     let first = &d.0[0];
     let span = first.span.as_ref().expect("a span");
     (first.summary.clone(), span.line_col(), first.help.clone().unwrap_or_default())
@@ -73,7 +73,7 @@ fn heredoc_lines_keep_their_bytes_and_the_line_after_aligns() {
 fn no_panic_on_odd_input() {
     for src in ["\"", "${", "<<", "<<EOF", "a = \"${\"", "}}}", "/*", "a = \"\\", "\r", "\u{feff}a = 1", "a = 1 ~}"] {
         let f = SourceFile::new("t", src);
-        let _ = format(src, &f);
+        let _ = format(&f);
     }
 }
 
@@ -99,7 +99,7 @@ fn missing_commas_are_named() {
         "a = [<<EOF\nx\nEOF\n  , \"y\"]\n",
     ] {
         let f = SourceFile::new("t.pkr.hcl", ok);
-        assert!(format(ok, &f).is_ok(), "{ok:?}: {:?}", format(ok, &f).err().map(|d| d.to_string()));
+        assert!(format(&f).is_ok(), "{ok:?}: {:?}", format(&f).err().map(|d| d.to_string()));
     }
 }
 
@@ -122,6 +122,6 @@ fn decimal_followed_by_exponent_name_is_a_bad_number() {
     assert_eq!((summary.as_str(), at), ("invalid number literal", (1, 5)));
     for ok in ["a = 1.e10\n", "a = 1.5.e\n", "a = x.e10\n", "a = 1.x.e1\n"] {
         let f = SourceFile::new("t.pkr.hcl", ok);
-        assert!(format(ok, &f).is_ok(), "{ok:?}");
+        assert!(format(&f).is_ok(), "{ok:?}");
     }
 }

@@ -37,7 +37,7 @@ pub fn upgrade(src: &str, file: &Arc<SourceFile>, opts: &UpgradeOptions) -> Resu
         return Err(diags);
     }
     let text = t.write(opts);
-    crate::fmt::format(&text, &SourceFile::new(format!("{}.pkr.hcl", file.path.display()), text.clone())).map_err(|d| {
+    crate::fmt::format(&SourceFile::new(format!("{}.pkr.hcl", file.path.display()), text.clone())).map_err(|d| {
         // The writer produced invalid HCL: a bug, reported rather than written out.
         let mut out = Diagnostics::from(
             Diagnostic::error("internal error: the upgraded configuration does not parse")

@@ -77,7 +77,7 @@ fn run(ui: &mut Ui, p: Parsed) -> u8 {
             }
         };
         let file = SourceFile::new(&path, src.clone());
-        let out = match kiln_tools::fmt::format(&src, &file) {
+        let out = match kiln_tools::fmt::format(&file) {
             Ok(out) => out,
             Err(diags) => {
                 errors.push(refusal(&name, &diags));
@@ -125,7 +125,7 @@ fn stdin(ui: &mut Ui, opts: &Options) -> u8 {
         }
     };
     let file = SourceFile::new("<stdin>", src.clone());
-    let out = match kiln_tools::fmt::format(&src, &file) {
+    let out = match kiln_tools::fmt::format(&file) {
         Ok(out) => out,
         Err(diags) => {
             ui.err(&refusal("<stdin>", &diags));
