@@ -6,7 +6,8 @@
 //! - tools and shared data: [`require_tools`] / [`skip`] (`KILN_REQUIRE_TOOLS=1` turns "missing,
 //!   skipped" into a failure), [`corpus_dir`] / [`shared_dir`] (`KILN_CORPUS`, `KILN_SHARED`),
 //!   [`packer_runs`];
-//! - [`cli`]: running the `kiln` binary from its own tests.
+//! - [`cli`]: running the `kiln` binary from its own tests;
+//! - [`plugins`]: Packer 1.6.6's components as plugin executables, and the fake SDK plugin.
 //!
 //! The other real peers tests need go here as they arrive (QEMU with TCG, podman's Docker API
 //! service, moto's EC2 server, a distribution registry, ansible-core): each one a module with a
@@ -20,6 +21,7 @@
 //! `kiln_template::testing::json_node`.)
 
 pub mod cli;
+pub mod plugins;
 pub mod sshd;
 mod tempdir;
 mod tools;

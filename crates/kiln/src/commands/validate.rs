@@ -51,7 +51,7 @@ fn run(ui: &mut Ui, p: Parsed) -> u8 {
         return 0;
     }
     let selected = kiln_core::select::select_builds(&t.builds, &p.list("only"), &p.list("except"));
-    let registry = kiln_components::registry();
+    let registry = super::registry(ui, &t.required_plugins);
     for b in selected {
         diags.0.extend(kiln_core::prepare::check_build(&registry, b));
     }
