@@ -161,10 +161,17 @@ fn validate_reports_a_plugins_own_errors_at_the_option() {
     let (code, out, err) = kiln(&d, &[("KILN_USE_PLUGINS", "null")], &["validate", "t.json"]);
     println!("{out}{err}");
     assert_eq!(code, 1);
-    // Packer's null builder rejects the unknown key and the missing host: each at its line.
+    // Packer's null builder rejects the unknown key: at its line.
     assert!(err.contains("t.json:6:5") && err.contains("ssh_bogus"), "{err}");
-    assert!(err.contains("ssh_host must be specified"), "{err}");
     assert!(err.contains("reported by the plugin"), "{err}");
+    // Without it, the missing host: at the builder, which has no such option.
+    std::fs::write(d.0.join("t.json"), t.replace(",\n    \"ssh_bogus\": 1", "")).unwrap();
+    let (code, out, err) = kiln(&d, &[("KILN_USE_PLUGINS", "null")], &["validate", "t.json"]);
+    println!("{out}{err}");
+    assert_eq!(code, 1);
+    let at_builder =
+        err.split("\n\n").any(|d| d.contains("An ssh_username must be specified") && d.contains("t.json:2:16"));
+    assert!(at_builder, "{err}");
 }
 
 #[test]
@@ -226,4 +233,167 @@ fn a_broken_plugin_is_named_with_its_last_log_lines() {
     println!("{out}{err}");
     assert_eq!(code, 1);
     assert!(err.contains("panic: frobnicator exploded") && err.contains("exit status 3"), "{err}");
+}
+
+#[test]
+fn cloud_builders_validate_through_the_plugin_and_fail_cleanly_at_build() {
+    if !kiln_testing::packer_or_skip() {
+        return;
+    }
+    let d = TempDir::new("plugin-cloud");
+    plugins(
+        &d,
+        &[
+            "builder-azure-arm",
+            "builder-googlecompute",
+            "builder-openstack",
+            "builder-vmware-iso",
+            "builder-virtualbox-iso",
+        ],
+    );
+    // Each builder's own Prepare finds what is missing.
+    let incomplete = r#"{"builders": [
+ {"type": "azure-arm", "name": "az", "os_type": "Linux"},
+ {"type": "googlecompute", "name": "gce", "zone": "us-central1-a"},
+ {"type": "openstack", "name": "os", "flavor": "m1.small"},
+ {"type": "vmware-iso", "name": "vmw", "iso_checksum": "none"},
+ {"type": "virtualbox-iso", "name": "vb", "iso_checksum": "none"}
+]}
+"#;
+    std::fs::write(d.0.join("incomplete.json"), incomplete).unwrap();
+    let (code, out, err) = kiln(&d, &[], &["validate", "incomplete.json"]);
+    println!("{out}{err}");
+    assert_eq!(code, 1);
+    for (line, text) in [
+        (2, "An image_publisher must be specified"),
+        (3, "a project_id must be specified"),
+        (4, "An image_name must be specified"),
+        (5, "One of iso_url or iso_urls must be specified"),
+        (6, "One of iso_url or iso_urls must be specified"),
+    ] {
+        let at = format!("incomplete.json:{line}:2");
+        let found = err.split("\n\n").any(|d| d.contains(text) && d.contains(&at));
+        assert!(found, "no {text:?} at {at} in\n{err}");
+    }
+    // Complete enough for Prepare; the builds fail for lack of a cloud or a hypervisor.
+    std::fs::write(
+        d.0.join("acct.json"),
+        r#"{"type":"service_account","project_id":"p","private_key_id":"1","client_email":"a@p.iam.gserviceaccount.com","client_id":"1","token_uri":"http://127.0.0.1:9/token","private_key":"-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n"}"#,
+    )
+    .unwrap();
+    let complete = r#"{"builders": [
+ {"type": "googlecompute", "name": "gce", "zone": "us-central1-a", "project_id": "a-project", "source_image": "debian-11", "ssh_username": "root", "account_file": "acct.json"},
+ {"type": "vmware-iso", "name": "vmw", "iso_url": "x.iso", "iso_checksum": "none", "ssh_username": "root", "shutdown_command": "poweroff"},
+ {"type": "virtualbox-iso", "name": "vb", "iso_url": "x.iso", "iso_checksum": "none", "guest_os_type": "Debian_64", "ssh_username": "root", "shutdown_command": "poweroff"}
+]}
+"#;
+    std::fs::write(d.0.join("complete.json"), complete).unwrap();
+    let (code, out, err) = kiln(&d, &[], &["validate", "complete.json"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let started = std::time::Instant::now();
+    let (code, out, err) = kiln(&d, &[], &["build", "-color=false", "complete.json"]);
+    println!("{out}{err}");
+    assert_eq!(code, 1);
+    assert!(started.elapsed() < std::time::Duration::from_secs(60), "{:?}", started.elapsed());
+    for text in [
+        "--> gce: Error getting source image for instance creation",
+        "--> vmw: Failed creating VMware driver",
+        "--> vb: Failed creating VirtualBox driver: exec: \"VBoxManage\": executable file not found",
+    ] {
+        assert!(out.contains(text), "missing {text:?} in\n{out}");
+    }
+    // openstack's Prepare already authenticates: the refused connection is a validate error.
+    let os = r#"{"builders": [{"type": "openstack", "flavor": "m1.small", "identity_endpoint": "http://127.0.0.1:9/v3", "username": "a-user", "password": "an-openstack-password", "tenant_name": "t", "domain_name": "Default", "region": "r", "image_name": "i", "source_image": "s", "ssh_username": "root"}]}"#;
+    std::fs::write(d.0.join("os.json"), os).unwrap();
+    let (code, out, err) = kiln(&d, &[], &["validate", "os.json"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("connection refused") && err.contains("os.json:1:15"), "{err}");
+}
+
+/// A wrapper that records its process id in `pids/NAME` before it becomes Packer's plugin.
+fn pid_wrapper(d: &TempDir, component: &str) {
+    let p = d.0.join("plugins");
+    std::fs::create_dir_all(&p).unwrap();
+    std::fs::create_dir_all(d.0.join("pids")).unwrap();
+    let bin = p.join(format!("packer-{component}"));
+    let pids = d.0.join("pids");
+    let script = format!(
+        "#!/bin/sh\necho $$ > {}/{component}.$$\nexec packer plugin packer-{component} \"$@\"\n",
+        pids.display()
+    );
+    std::fs::write(&bin, script).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// Whether `pid` runs (a killed process that nobody has reaped yet, a zombie, does not).
+fn alive(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the command name in parentheses.
+        Ok(stat) => stat.rsplit(')').next().and_then(|r| r.split_whitespace().next()) != Some("Z"),
+        Err(_) => false,
+    }
+}
+
+#[test]
+fn ctrl_c_reaches_the_plugin_which_cleans_up_and_no_plugin_outlives_kiln() {
+    if !kiln_testing::packer_or_skip() {
+        return;
+    }
+    let d = TempDir::new("plugin-cancel");
+    pid_wrapper(&d, "builder-null");
+    pid_wrapper(&d, "provisioner-shell-local");
+    let started = d.0.join("started");
+    let finished = d.0.join("finished");
+    let t = format!(
+        r#"{{"builders": [{{"type": "null", "communicator": "none"}}],
+ "provisioners": [{{"type": "shell-local", "inline": ["touch {}", "sleep 8", "touch {}"]}}]}}"#,
+        started.display(),
+        finished.display()
+    );
+    std::fs::write(d.0.join("t.json"), t).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_kiln"))
+        .args(["build", "-color=false", "t.json"])
+        .current_dir(&d.0)
+        .env("PACKER_PLUGIN_PATH", d.0.join("plugins"))
+        .env("PACKER_CONFIG_DIR", d.0.join("config"))
+        .env("KILN_USE_PLUGINS", "all")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    while !started.exists() {
+        assert!(t0.elapsed() < std::time::Duration::from_secs(30), "the provisioner never started");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // SAFETY: signals the kiln process this test started.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let signalled = std::time::Instant::now();
+    let out = child.wait_with_output().unwrap();
+    let (code, out, err) = kiln_testing::cli::text(out);
+    println!("{out}{err}");
+    assert_eq!(code, 1);
+    assert!(signalled.elapsed() < std::time::Duration::from_secs(6), "{:?}", signalled.elapsed());
+    assert!(out.contains("Cancelling build after receiving interrupt"), "{out}");
+    assert!(out.contains("Build 'null' cancelled") || out.contains("cancelled"), "{out}");
+    // Both plugins were started, and none is left.
+    let pids: Vec<i32> = std::fs::read_dir(d.0.join("pids"))
+        .unwrap()
+        .flatten()
+        .map(|e| std::fs::read_to_string(e.path()).unwrap().trim().parse().unwrap())
+        .collect();
+    assert!(pids.len() >= 2, "{pids:?}");
+    for pid in pids {
+        let t = std::time::Instant::now();
+        while alive(pid) && t.elapsed() < std::time::Duration::from_secs(2) {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        assert!(!alive(pid), "plugin {pid} outlived kiln");
+    }
+    // Packer's shell-local provisioner killed its command on Cancel.
+    std::thread::sleep(std::time::Duration::from_secs(9).saturating_sub(signalled.elapsed()));
+    assert!(!finished.exists(), "the provisioner's command ran on after the cancel");
 }

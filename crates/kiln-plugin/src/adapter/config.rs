@@ -32,19 +32,40 @@ pub fn packer_values(info: &BuildInfo) -> Value {
     })
 }
 
+/// What Packer passes provisioners and post-processors last: every build variable as a
+/// placeholder, so that a legacy template's ``{{ build `Host` }}`` renders while the build has
+/// not run yet (the plugin recognises the map by its `PackerRunUUID`). kiln prepares the
+/// component again with the real values before it runs.
+pub fn build_placeholders() -> Value {
+    let msg = "To set this dynamically in the Packer template, you must use the `build` function";
+    Value::Object(
+        kiln_core::generated::COMMON_KEYS.iter().map(|k| (k.to_string(), format!("Build_{k}. {msg}").into())).collect(),
+    )
+}
+
 /// The values for `Prepare`/`Configure`: JSON `[config, packer values]`, HCL2
-/// `[packer values, config as cty]` (the orders Packer uses).
-pub fn config_values(config: &Node, spec: Option<&Spec>, info: &BuildInfo) -> Result<Vec<ConfigValue>, Diagnostics> {
+/// `[packer values, config as cty]` (the orders Packer uses), and for provisioners and
+/// post-processors (`placeholders`) the build variables' [`build_placeholders`].
+pub fn config_values(
+    config: &Node,
+    spec: Option<&Spec>,
+    info: &BuildInfo,
+    placeholders: bool,
+) -> Result<Vec<ConfigValue>, Diagnostics> {
     let packer = ConfigValue::Json(packer_values(info));
-    match spec {
-        None => Ok(vec![ConfigValue::Json(config.to_json()), packer]),
+    let mut values = match spec {
+        None => vec![ConfigValue::Json(config.to_json()), packer],
         Some(spec) => {
             let mut errors = Diagnostics::new();
             let (value, ty) = decode(config, spec, config.span.as_ref(), &mut errors);
             errors.into_result()?;
-            Ok(vec![packer, ConfigValue::Cty { value, ty: ty.to_json() }])
+            vec![packer, ConfigValue::Cty { value, ty: ty.to_json() }]
         }
+    };
+    if placeholders {
+        values.push(ConfigValue::Json(build_placeholders()));
     }
+    Ok(values)
 }
 
 /// Decodes `node` (a body: an object) against `spec`; every error goes to `errors`.

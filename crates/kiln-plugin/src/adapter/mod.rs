@@ -169,7 +169,7 @@ impl Builder for PluginBuilder {
             let b = b.clone();
             async move { b.config_spec().await }
         })?;
-        let values = config::config_values(config, spec.as_ref(), info)?;
+        let values = config::config_values(config, spec.as_ref(), info, false)?;
         let prepared = block(async move { b.prepare(&values).await })
             .and_then(|r| r)
             .map_err(|e| self.source.prepare_error(e, config))?;
@@ -227,7 +227,7 @@ impl Provisioner for PluginProvisioner {
             let p = p.clone();
             async move { p.config_spec().await }
         })?;
-        let values = config::config_values(config, spec.as_ref(), info)?;
+        let values = config::config_values(config, spec.as_ref(), info, true)?;
         block(async move { p.prepare(&values).await })
             .and_then(|r| r)
             .map_err(|e| self.source.prepare_error(e, config))?;
@@ -275,7 +275,7 @@ impl PostProcessor for PluginPostProcessor {
             let pp = pp.clone();
             async move { pp.config_spec().await }
         })?;
-        let values = config::config_values(config, spec.as_ref(), info)?;
+        let values = config::config_values(config, spec.as_ref(), info, true)?;
         block(async move { pp.configure(&values).await })
             .and_then(|r| r)
             .map_err(|e| self.source.prepare_error(e, config))?;
