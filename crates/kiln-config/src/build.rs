@@ -26,6 +26,9 @@ pub struct Build {
     /// post-processor's artifact to the next.
     pub post_processors: Vec<Vec<PostProcessor>>,
     pub span: Option<Span>,
+    /// It comes from an HCL2 configuration (external plugins take HCL2 bodies as typed cty
+    /// values and legacy JSON ones as plain maps).
+    pub hcl2: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -55,6 +55,8 @@ pub struct BuildInfo {
     pub template_dir: PathBuf,
     /// One id for the whole run (the manifest's `packer_run_uuid`).
     pub run_uuid: String,
+    /// The build comes from an HCL2 configuration (not a legacy JSON template).
+    pub hcl2: bool,
 }
 
 pub use crate::generated::GeneratedData;

@@ -208,7 +208,12 @@ fn list_or_none(names: &[&str]) -> String {
 /// (and warning) of decoding and checking their configuration, as `validate` reports them.
 /// The components see the build as `build` would run it with no flags.
 pub fn check_build(reg: &Registry, build: &Build) -> Vec<Diagnostic> {
-    let info = BuildInfo { name: build.name.clone(), builder_type: build.builder_type.clone(), ..BuildInfo::default() };
+    let info = BuildInfo {
+        name: build.name.clone(),
+        builder_type: build.builder_type.clone(),
+        hcl2: build.hcl2,
+        ..BuildInfo::default()
+    };
     match prepare_build(reg, build, &info) {
         Ok((_, warnings)) => warnings,
         Err(d) => d.0,

@@ -4,8 +4,12 @@
 //! fills a [`Registry`], which is passed (`&Registry`) to whatever needs it. Constructing and
 //! checking a build's components is [`crate::prepare`]'s job.
 
+use std::sync::Arc;
+
 use crate::component::{Builder, PostProcessor, Provisioner};
 use crate::datasource::DataSource;
+use crate::hook::ProvisionerFactory;
+use crate::prepare::PostProcessorFactory;
 
 /// The kind of a component, as Packer names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,17 +55,58 @@ pub type CleanerFuture = std::pin::Pin<Box<dyn std::future::Future<Output = crat
 /// a resource already gone is success.
 pub type Cleaner = fn(crate::journal::Entry) -> CleanerFuture;
 
+/// A constructor that may hold state (an external plugin's binary and component name).
+pub type BuilderFactory = Arc<dyn Fn() -> Box<dyn Builder> + Send + Sync>;
+
+/// A data source constructor that may hold state.
+pub type DataSourceFactory = Arc<dyn Fn() -> Box<dyn DataSource> + Send + Sync>;
+
+/// Where a component type comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// Compiled into kiln.
+    BuiltIn,
+    /// An external Packer plugin: how it is started (its binary and arguments).
+    Plugin(String),
+}
+
 /// Type names to constructors, per kind, and the type names Packer has (so that a template
 /// naming one kiln lacks gets "not implemented in kiln yet" rather than "unknown").
+///
+/// Names are `&'static str`: built-in ones are literals, and the few an external plugin adds
+/// are leaked once (a registry lives as long as the command).
 #[derive(Default)]
 pub struct Registry {
-    builders: Vec<(&'static str, BuilderCtor)>,
-    provisioners: Vec<(&'static str, ProvisionerCtor)>,
-    post_processors: Vec<(&'static str, PostProcessorCtor)>,
-    data_sources: Vec<(&'static str, DataSourceCtor)>,
+    builders: Vec<(&'static str, BuilderFactory, Origin)>,
+    provisioners: Vec<(&'static str, ProvisionerFactory, Origin)>,
+    post_processors: Vec<(&'static str, PostProcessorFactory, Origin)>,
+    data_sources: Vec<(&'static str, DataSourceFactory, Origin)>,
     names: [Vec<&'static str>; 4],
     known: [Vec<&'static str>; 4],
     cleaners: Vec<(&'static str, Cleaner)>,
+}
+
+/// Adds or replaces `name` in `list` (a later registration wins: an external plugin can take a
+/// built-in type's place).
+fn put<F>(
+    list: &mut Vec<(&'static str, F, Origin)>,
+    names: &mut Vec<&'static str>,
+    name: &'static str,
+    f: F,
+    o: Origin,
+) {
+    match list.iter_mut().find(|(n, ..)| *n == name) {
+        Some(entry) => *entry = (name, f, o),
+        None => {
+            list.push((name, f, o));
+            names.push(name);
+        }
+    }
+}
+
+/// A `&'static str` for a name only known at run time (see [`Registry`]).
+fn leak(name: &str) -> &'static str {
+    Box::leak(name.to_string().into_boxed_str())
 }
 
 impl Registry {
@@ -70,26 +115,22 @@ impl Registry {
     }
 
     pub fn builder(mut self, name: &'static str, ctor: BuilderCtor) -> Registry {
-        self.builders.push((name, ctor));
-        self.names[ComponentKind::Builder.index()].push(name);
+        put(&mut self.builders, &mut self.names[0], name, Arc::new(ctor), Origin::BuiltIn);
         self
     }
 
     pub fn provisioner(mut self, name: &'static str, ctor: ProvisionerCtor) -> Registry {
-        self.provisioners.push((name, ctor));
-        self.names[ComponentKind::Provisioner.index()].push(name);
+        put(&mut self.provisioners, &mut self.names[1], name, Arc::new(ctor), Origin::BuiltIn);
         self
     }
 
     pub fn post_processor(mut self, name: &'static str, ctor: PostProcessorCtor) -> Registry {
-        self.post_processors.push((name, ctor));
-        self.names[ComponentKind::PostProcessor.index()].push(name);
+        put(&mut self.post_processors, &mut self.names[2], name, Arc::new(ctor), Origin::BuiltIn);
         self
     }
 
     pub fn data_source(mut self, name: &'static str, ctor: DataSourceCtor) -> Registry {
-        self.data_sources.push((name, ctor));
-        self.names[ComponentKind::DataSource.index()].push(name);
+        put(&mut self.data_sources, &mut self.names[3], name, Arc::new(ctor), Origin::BuiltIn);
         self
     }
 
@@ -102,6 +143,33 @@ impl Registry {
     /// The cleaner of journal entries of `kind`.
     pub fn cleaner_for(&self, kind: &str) -> Option<Cleaner> {
         self.cleaners.iter().find(|(k, _)| *k == kind).map(|(_, c)| *c)
+    }
+
+    /// Adds (or replaces) builder type `name` made by `f`.
+    pub fn builder_factory(mut self, name: &str, f: BuilderFactory, origin: Origin) -> Registry {
+        let name = self.static_name(ComponentKind::Builder, name);
+        put(&mut self.builders, &mut self.names[0], name, f, origin);
+        self
+    }
+
+    /// Adds (or replaces) provisioner type `name` made by `f`.
+    pub fn provisioner_factory_with(mut self, name: &str, f: ProvisionerFactory, origin: Origin) -> Registry {
+        let name = self.static_name(ComponentKind::Provisioner, name);
+        put(&mut self.provisioners, &mut self.names[1], name, f, origin);
+        self
+    }
+
+    /// Adds (or replaces) post-processor type `name` made by `f`.
+    pub fn post_processor_factory_with(mut self, name: &str, f: PostProcessorFactory, origin: Origin) -> Registry {
+        let name = self.static_name(ComponentKind::PostProcessor, name);
+        put(&mut self.post_processors, &mut self.names[2], name, f, origin);
+        self
+    }
+
+    /// The registered or known `&'static` spelling of `name`, or a leaked copy.
+    fn static_name(&self, kind: ComponentKind, name: &str) -> &'static str {
+        let i = kind.index();
+        self.names[i].iter().chain(&self.known[i]).find(|n| **n == name).copied().unwrap_or_else(|| leak(name))
     }
 
     /// Records that Packer has component type `name`, whether or not this registry can
@@ -121,31 +189,88 @@ impl Registry {
         &self.known[kind.index()]
     }
 
+    /// Where type `name` comes from, when this registry can construct it.
+    pub fn origin(&self, kind: ComponentKind, name: &str) -> Option<&Origin> {
+        fn find<'a, F>(list: &'a [(&'static str, F, Origin)], name: &str) -> Option<&'a Origin> {
+            list.iter().find(|(n, ..)| *n == name).map(|(.., o)| o)
+        }
+        match kind {
+            ComponentKind::Builder => find(&self.builders, name),
+            ComponentKind::Provisioner => find(&self.provisioners, name),
+            ComponentKind::PostProcessor => find(&self.post_processors, name),
+            ComponentKind::DataSource => find(&self.data_sources, name),
+        }
+    }
+
     pub fn new_builder(&self, name: &str) -> Option<Box<dyn Builder>> {
-        self.builders.iter().find(|(n, _)| *n == name).map(|(_, c)| c())
+        self.builders.iter().find(|(n, ..)| *n == name).map(|(_, c, _)| c())
     }
 
     pub fn new_provisioner(&self, name: &str) -> Option<Box<dyn Provisioner>> {
-        self.provisioners.iter().find(|(n, _)| *n == name).map(|(_, c)| c())
+        self.provisioners.iter().find(|(n, ..)| *n == name).map(|(_, c, _)| c())
     }
 
     pub fn new_post_processor(&self, name: &str) -> Option<Box<dyn PostProcessor>> {
-        self.post_processors.iter().find(|(n, _)| *n == name).map(|(_, c)| c())
+        self.post_processors.iter().find(|(n, ..)| *n == name).map(|(_, c, _)| c())
     }
 
     pub fn new_data_source(&self, name: &str) -> Option<Box<dyn DataSource>> {
-        self.data_sources.iter().find(|(n, _)| *n == name).map(|(_, c)| c())
+        self.data_sources.iter().find(|(n, ..)| *n == name).map(|(_, c, _)| c())
     }
 
     /// What makes provisioners of type `name`, for preparing them again at run time.
-    pub fn provisioner_factory(&self, name: &str) -> Option<crate::hook::ProvisionerFactory> {
-        let ctor = self.provisioners.iter().find(|(n, _)| *n == name).map(|(_, c)| *c)?;
-        Some(std::sync::Arc::new(ctor))
+    pub fn provisioner_factory(&self, name: &str) -> Option<ProvisionerFactory> {
+        self.provisioners.iter().find(|(n, ..)| *n == name).map(|(_, c, _)| c.clone())
     }
 
     /// What makes post-processors of type `name`, for configuring them again at run time.
-    pub fn post_processor_factory(&self, name: &str) -> Option<crate::prepare::PostProcessorFactory> {
-        let ctor = self.post_processors.iter().find(|(n, _)| *n == name).map(|(_, c)| *c)?;
-        Some(std::sync::Arc::new(ctor))
+    pub fn post_processor_factory(&self, name: &str) -> Option<PostProcessorFactory> {
+        self.post_processors.iter().find(|(n, ..)| *n == name).map(|(_, c, _)| c.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct B(&'static str);
+
+    #[async_trait::async_trait]
+    impl Builder for B {
+        fn prepare(
+            &mut self,
+            _: &kiln_config::node::Node,
+            _: &crate::component::BuildInfo,
+        ) -> Result<Vec<kiln_config::diag::Diagnostic>, kiln_config::diag::Diagnostics> {
+            Err(kiln_config::diag::Diagnostic::error(self.0).into())
+        }
+        async fn run(
+            &self,
+            _: &crate::component::RunContext,
+            _: Arc<dyn crate::component::ProvisionHook>,
+        ) -> crate::Result<Option<Arc<dyn crate::component::Artifact>>> {
+            Ok(None)
+        }
+    }
+
+    fn which(reg: &Registry, name: &str) -> String {
+        let mut b = reg.new_builder(name).unwrap();
+        b.prepare(&kiln_config::node::Node::null(), &Default::default()).unwrap_err().0[0].summary.clone()
+    }
+
+    #[test]
+    fn a_later_registration_replaces_the_type_and_says_where_it_comes_from() {
+        let reg = Registry::new().builder("null", || Box::new(B("built-in")));
+        assert_eq!(which(&reg, "null"), "built-in");
+        assert_eq!(reg.origin(ComponentKind::Builder, "null"), Some(&Origin::BuiltIn));
+        let plugin = Origin::Plugin("packer-builder-null".into());
+        let reg = reg
+            .builder_factory("null", Arc::new(|| Box::new(B("plugin")) as Box<dyn Builder>), plugin.clone())
+            .builder_factory("vsphere-iso", Arc::new(|| Box::new(B("vsphere")) as Box<dyn Builder>), plugin.clone());
+        assert_eq!(which(&reg, "null"), "plugin");
+        assert_eq!(which(&reg, "vsphere-iso"), "vsphere");
+        assert_eq!(reg.names(ComponentKind::Builder), ["null", "vsphere-iso"]);
+        assert_eq!(reg.origin(ComponentKind::Builder, "null"), Some(&plugin));
+        assert_eq!(reg.origin(ComponentKind::Builder, "nope"), None);
     }
 }

@@ -38,6 +38,7 @@ pub fn build_info(build: &Build, opts: &RunOptions) -> BuildInfo {
         on_error: opts.on_error,
         template_dir: opts.template_dir.clone(),
         run_uuid: opts.run_uuid.clone(),
+        hcl2: build.hcl2,
     }
 }
 

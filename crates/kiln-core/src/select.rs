@@ -88,6 +88,7 @@ mod tests {
             error_cleanup_provisioner: None,
             post_processors: Vec::new(),
             span: None,
+            hcl2: false,
         };
         let builds = [b("docker.ubuntu"), b("null.n")];
         let w = unmatched(&builds, &["docker.ubuntoo".into(), "null.*".into()], &["x\u{1b}".into()]);

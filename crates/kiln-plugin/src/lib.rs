@@ -35,6 +35,7 @@
 //! what happened to the plugin. Start-up cost on top of the plugin's own (spawn to handshake,
 //! ~30-50 ms for Packer 1.6.6): about 1 ms to connect, open yamux and get stream 0 acknowledged.
 
+pub mod adapter;
 mod artifact;
 mod broker;
 mod client;
@@ -42,16 +43,20 @@ pub mod communicator;
 mod components;
 pub mod core_comm;
 pub mod describe;
+pub mod discover;
 pub mod error;
 pub mod gob;
 pub mod handshake;
 pub mod hcldec;
 pub mod host;
+pub mod install;
 pub mod msgpack;
 pub mod process;
 pub mod proto;
 mod rpc;
+pub mod runtime;
 mod services;
+pub mod version;
 pub mod yamux;
 
 pub use artifact::ArtifactClient;

@@ -143,6 +143,38 @@ impl PluginCommand {
     }
 }
 
+/// The process groups of the plugins running now, killed by an `atexit` handler: a plugin must
+/// not outlive kiln, even when kiln exits while a task still holds its handle (a second Ctrl-C
+/// exits at once).
+static LIVE: Mutex<Vec<i32>> = Mutex::new(Vec::new());
+
+extern "C" fn kill_live_plugins() {
+    // At exit another thread may hold the lock; never wait for it there.
+    if let Ok(live) = LIVE.try_lock() {
+        for pgid in live.iter() {
+            // SAFETY: signals a process group kiln started.
+            unsafe {
+                libc::killpg(*pgid, libc::SIGKILL);
+            }
+        }
+    }
+}
+
+fn track(pgid: i32) {
+    static AT_EXIT: std::sync::Once = std::sync::Once::new();
+    AT_EXIT.call_once(|| {
+        // SAFETY: registers a function that only sends signals.
+        unsafe {
+            libc::atexit(kill_live_plugins);
+        }
+    });
+    LIVE.lock().unwrap_or_else(|p| p.into_inner()).push(pgid);
+}
+
+fn untrack(pgid: i32) {
+    LIVE.lock().unwrap_or_else(|p| p.into_inner()).retain(|p| *p != pgid);
+}
+
 /// A running plugin process. Dropping it kills the process group.
 pub(crate) struct PluginProcess {
     name: String,
@@ -174,6 +206,9 @@ impl PluginProcess {
             .spawn()
             .map_err(|e| Error::new(ErrorKind::Start, format!("cannot start it: {e}")).with_plugin(&name))?;
         let pgid = child.id().map(|id| id as i32).unwrap_or(0);
+        if pgid > 0 {
+            track(pgid);
+        }
         let log = Arc::new(LogTail::new(LOG_LINES, cmd.log_sink.clone(), cmd.secrets.clone()));
         let (stdout, stderr) = match (child.stdout.take(), child.stderr.take()) {
             (Some(out), Some(err)) => (out, err),
@@ -272,6 +307,9 @@ impl PluginProcess {
             unsafe {
                 libc::killpg(self.pgid, libc::SIGKILL);
             }
+        }
+        if self.pgid > 0 {
+            untrack(self.pgid);
         }
         // A killed plugin leaves its socket file behind.
         if let Some(path) = self.socket_path.lock().unwrap_or_else(|p| p.into_inner()).take() {

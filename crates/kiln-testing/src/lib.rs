@@ -13,6 +13,7 @@
 //! - [`moto`]: moto's EC2/STS/SSM/Secrets Manager server on 127.0.0.1;
 //! - [`standin`]: a stand-in for a cloud instance: sshd in a podman container from the base
 //!   image, published on 127.0.0.1.
+//! - [`plugins`]: Packer 1.6.6's components as plugin executables, and the fake SDK plugin.
 //!
 //! The other real peers tests need go here as they arrive (QEMU with TCG, podman's Docker API
 //! service, moto's EC2 server, a distribution registry, ansible-core): each one a module with a
@@ -29,6 +30,7 @@ pub mod base_image;
 pub mod cli;
 pub mod http;
 pub mod moto;
+pub mod plugins;
 pub mod sshd;
 pub mod standin;
 mod tempdir;

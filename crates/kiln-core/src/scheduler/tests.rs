@@ -144,6 +144,7 @@ fn build(name: &str, config: &str, chains: &[&[&str]]) -> build::Build {
             })
             .collect(),
         span: None,
+        hcl2: false,
     }
 }
 

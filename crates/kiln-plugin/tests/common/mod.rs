@@ -24,56 +24,11 @@ pub fn packer(component: &str) -> PluginCommand {
     PluginCommand::new("packer").args(["plugin", component]).call_timeout(Duration::from_secs(60))
 }
 
-/// Builds the fake SDK-style plugin (tests/fake-plugin, Go in GOPATH mode against Debian's
-/// golang-github-* packages) once per test binary; `None` (skip) when Go or those are missing.
+/// The fake SDK-style plugin (tests/fake-plugin, Go in GOPATH mode against Debian's
+/// golang-github-* packages), built once per test binary; `None` (skip) when Go or those are
+/// missing.
 pub fn fake_plugin() -> Option<std::path::PathBuf> {
-    static BUILT: Mutex<Option<Result<std::path::PathBuf, String>>> = Mutex::new(None);
-    let mut built = BUILT.lock().unwrap_or_else(|p| p.into_inner());
-    if built.is_none() {
-        *built = Some(build_fake_plugin());
-    }
-    match built.as_ref().unwrap() {
-        Ok(p) => Some(p.clone()),
-        Err(why) => {
-            if std::env::var("KILN_REQUIRE_TOOLS").as_deref() == Ok("1") {
-                panic!("the fake plugin is required (KILN_REQUIRE_TOOLS=1): {why}");
-            }
-            eprintln!("skipped: {why}");
-            None
-        }
-    }
-}
-
-fn build_fake_plugin() -> Result<std::path::PathBuf, String> {
-    const GOPATH: &str = "/usr/share/gocode";
-    if !have_quietly("go") {
-        return Err("go is not installed (Debian: golang-go)".into());
-    }
-    for (dir, pkg) in [
-        ("github.com/hashicorp/yamux", "golang-github-hashicorp-yamux-dev"),
-        ("github.com/ugorji/go/codec", "golang-github-ugorji-go-codec-dev"),
-        ("github.com/zclconf/go-cty/cty", "golang-github-zclconf-go-cty-dev"),
-    ] {
-        if !std::path::Path::new(GOPATH).join("src").join(dir).is_dir() {
-            return Err(format!("{dir} is missing (Debian: {pkg})"));
-        }
-    }
-    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fake-plugin");
-    let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("kiln-fake-plugin");
-    let mut go = std::process::Command::new("go");
-    go.args(["build", "-o"]).arg(&out).arg(".").current_dir(&src).env("GOPATH", GOPATH).env("GO111MODULE", "off");
-    if std::env::var_os("GOCACHE").is_none() {
-        go.env("GOCACHE", std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("go-cache"));
-    }
-    let status = go.output().map_err(|e| format!("go build: {e}"))?;
-    if !status.status.success() {
-        return Err(format!("go build of the fake plugin failed: {}", String::from_utf8_lossy(&status.stderr)));
-    }
-    Ok(out)
-}
-
-fn have_quietly(tool: &str) -> bool {
-    std::env::var_os("PATH").map(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file())).unwrap_or(false)
+    kiln_testing::plugins::fake_plugin_or_skip(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")))
 }
 
 /// A fresh temporary directory, removed on drop.

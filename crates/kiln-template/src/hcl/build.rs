@@ -217,6 +217,7 @@ fn make_build(
         error_cleanup_provisioner,
         post_processors,
         span: Some(u.span.clone()),
+        hcl2: true,
     }
 }
 

@@ -122,6 +122,7 @@ pub fn builds(raw: &Raw, base: &Context, render: Renderer, diags: &mut Diagnosti
             error_cleanup_provisioner,
             post_processors,
             span: b.span.clone(),
+            hcl2: false,
         });
     }
     out

@@ -103,5 +103,6 @@ fn run(ui: &mut Ui, p: Parsed) -> u8 {
         let _ = std::io::stderr().lock().write_all(text.as_bytes());
     };
     let input = kiln_core::RunInput { builds: &t.builds, sensitive_values: &t.sensitive_values };
+    let registry = super::registry(ui, &t.required_plugins);
     kiln_core::run_template(&registry, input, &settings, &engine_ui, &report).exit_code()
 }

@@ -1,30 +1,34 @@
-//! `init`: checks a configuration's `required_plugins` against kiln's built-in components.
+//! `init`: installs the external plugins a configuration's `required_plugins` asks for, from a
+//! local binary or mirror folder (`-from`), and reports, for each required plugin, which of the
+//! components the configuration uses run as kiln's built-in ones and which through the plugin.
 //!
-//! Packer downloads plugins; kiln's components are compiled in, so `init` reports, for each
-//! required plugin, which of its components kiln has, and fails when the configuration uses
-//! one that kiln lacks. It never downloads anything.
+//! kiln never downloads: Packer's `init` fetches from GitHub; kiln's takes what `-from` names
+//! (a `packer-plugin-NAME` binary, or a folder holding release binaries
+//! `packer-plugin-NAME_vX.Y.Z_x5.0_OS_ARCH`) and installs it where Packer would
+//! (`PACKER_PLUGIN_PATH`, else `PACKER_CONFIG_DIR/plugins`), with its `_SHA256SUM`.
 
-use super::{one_template, report, Command};
+use super::{one_template, report, requirements, Command};
 use crate::args::{flag, FlagKind, Parsed};
 use crate::ui::Ui;
-use kiln_core::registry::ComponentKind;
+use kiln_core::registry::{ComponentKind, Origin};
+use kiln_plugin::discover::Settings;
+use kiln_plugin::install;
 use kiln_template::{LoadOptions, Stage};
 
 pub const COMMAND: Command = Command {
     name: "init",
     synopsis: "Install missing plugins or upgrade plugins",
     usage: "init [options] [TEMPLATE]",
-    description: "kiln's components are built in: init reports, for each plugin in required_plugins,\n\
-which of its components kiln has and which are missing. It never downloads anything.",
-    flags: &[flag("upgrade", FlagKind::Bool, "Accepted for compatibility; kiln has nothing to upgrade.")],
+    description: "Installs the plugins in required_plugins from a local file or mirror folder (-from) and reports,\n\
+for each, whether kiln's built-in components or the plugin's run. It never downloads anything.\n\
+Where kiln has a component built in, the built-in one runs unless KILN_USE_PLUGINS names it\n\
+(a type, a plugin name or source, or `all`).",
+    flags: &[
+        flag("upgrade", FlagKind::Bool, "Install the newest allowed version even when one is installed."),
+        flag("from", FlagKind::Value, "A plugin binary or a mirror folder of plugin binaries to install from."),
+    ],
     run,
 };
-
-/// The plugin's short name: `amazon` for `github.com/hashicorp/amazon`.
-fn plugin_short_name(source: &str) -> &str {
-    let last = source.rsplit('/').next().unwrap_or(source);
-    last.strip_prefix("packer-plugin-").unwrap_or(last)
-}
 
 /// Whether component type `ty` belongs to plugin `short` (Packer names components after their
 /// plugin: `amazon-ebs`, `ansible-local`, `docker-push`).
@@ -53,6 +57,50 @@ fn run(ui: &mut Ui, p: Parsed) -> u8 {
         ui.out("No required_plugins found: this configuration declares no plugins, so there is nothing to check.\n");
         return 0;
     }
+    let reqs = requirements(ui, &t.required_plugins);
+    let settings = Settings::from_env();
+    let mut failed = false;
+    if let Some(from) = p.value("from") {
+        let Some(dir) = settings.install_dir() else {
+            ui.err("Error: nowhere to install plugins: set PACKER_PLUGIN_PATH or PACKER_CONFIG_DIR (or HOME)\n");
+            return 1;
+        };
+        for req in &reqs {
+            if !p.bool("upgrade") {
+                if let Some(have) = install::already_installed(dir, req) {
+                    ui.out(&format!("Plugin {} is installed: {}\n", req.source, have.display()));
+                    continue;
+                }
+            }
+            let offers = match install::offers(std::path::Path::new(from), req) {
+                Ok(o) => o,
+                Err(e) => {
+                    ui.err(&format!("Error: plugin {}: {e}\n", req.source));
+                    failed = true;
+                    continue;
+                }
+            };
+            let Some(offer) = install::choose(offers, req) else {
+                // Not an error yet: kiln may have its components built in (checked below).
+                ui.out(&format!("No version of {} that the configuration allows is in {from}\n", req.source));
+                continue;
+            };
+            match install::install(dir, &req.source, &offer) {
+                Ok(install::Installed::New(at)) => {
+                    ui.out(&format!("Installed plugin {} v{} in {}\n", req.source, offer.version, at.display()))
+                }
+                Ok(install::Installed::Already(at)) => {
+                    ui.out(&format!("Plugin {} v{} is installed: {}\n", req.source, offer.version, at.display()))
+                }
+                Err(e) => {
+                    ui.err(&format!("Error: installing plugin {}: {e}\n", req.source));
+                    failed = true;
+                }
+            }
+        }
+    }
+    let registry = super::registry(ui, &t.required_plugins);
+    let builtin = kiln_components::registry();
     // Component types the configuration uses.
     let mut used: Vec<&str> = t.sources.iter().map(|s| s.builder_type.as_str()).collect();
     for b in &t.build_blocks {
@@ -60,54 +108,61 @@ fn run(ui: &mut Ui, p: Parsed) -> u8 {
         used.extend(b.provisioners.iter().map(|s| component_type(s)));
         used.extend(b.post_processors.iter().flatten().map(|s| component_type(s)));
     }
-    let registry = kiln_components::registry();
-    let mut failed = false;
     for plugin in &t.required_plugins {
-        let short = plugin_short_name(&plugin.source);
+        let short = install::short_name(&plugin.source);
         let version = plugin.version.as_deref().map(|v| format!(" {v}")).unwrap_or_default();
-        let mut have = Vec::new();
-        let mut missing = Vec::new();
+        // Every type of the plugin kiln knows of: built in, from the plugin, or neither.
+        let mut entries: Vec<(ComponentKind, &str)> = Vec::new();
         for kind in ComponentKind::ALL {
-            let implemented = registry.names(kind);
-            for ty in registry.known_to_packer(kind).iter().chain(implemented).filter(|t| belongs(t, short)) {
-                let entry = format!("{} {ty}", kind.noun());
-                if implemented.contains(ty) {
-                    if !have.contains(&entry) {
-                        have.push(entry);
-                    }
-                } else if !missing.contains(&(entry.clone(), *ty)) {
-                    missing.push((entry, *ty));
+            for ty in registry.names(kind).iter().chain(registry.known_to_packer(kind)).filter(|t| belongs(t, short)) {
+                if !entries.contains(&(kind, *ty)) {
+                    entries.push((kind, *ty));
                 }
             }
         }
-        if have.is_empty() && missing.is_empty() {
+        if entries.is_empty() {
             failed = true;
             ui.err(&format!(
-                "Error: plugin {}{version} ({}) is unknown to kiln: kiln has none of its components built in\n",
+                "Error: plugin {}{version} ({}) is unknown to kiln: kiln has none of its components built in and it is not installed (kiln init -from=PATH installs it)\n",
                 plugin.source, plugin.name
             ));
             continue;
         }
-        let needed: Vec<&str> = missing.iter().filter(|(_, ty)| used.contains(ty)).map(|(e, _)| e.as_str()).collect();
-        let status = if missing.is_empty() {
-            "built into kiln"
-        } else if have.is_empty() {
-            "not in kiln yet"
-        } else {
-            "partly built into kiln"
+        let (mut builtin_list, mut plugin_list, mut missing) = (Vec::new(), Vec::new(), Vec::new());
+        for (kind, ty) in &entries {
+            let entry = format!("{} {ty}", kind.noun());
+            match registry.origin(*kind, ty) {
+                Some(Origin::BuiltIn) => builtin_list.push(entry),
+                Some(Origin::Plugin(bin)) => {
+                    let shadowed = builtin.names(*kind).contains(ty);
+                    plugin_list
+                        .push(format!("{entry} ({bin}{})", if shadowed { ", instead of kiln's own" } else { "" }))
+                }
+                None => missing.push((entry, *ty)),
+            }
+        }
+        let status = match (builtin_list.is_empty(), plugin_list.is_empty(), missing.is_empty()) {
+            (false, true, true) => "built into kiln",
+            (_, false, true) => "available (built in or installed)",
+            (true, true, false) => "not in kiln yet and not installed",
+            _ => "partly available",
         };
         ui.out(&format!("Plugin {}{version}: {status}\n", plugin.source));
-        if !have.is_empty() {
-            ui.out(&format!("  available: {}\n", have.join(", ")));
+        if !builtin_list.is_empty() {
+            ui.out(&format!("  kiln's built-in: {}\n", builtin_list.join(", ")));
+        }
+        if !plugin_list.is_empty() {
+            ui.out(&format!("  through the plugin: {}\n", plugin_list.join(", ")));
         }
         if !missing.is_empty() {
             let names: Vec<&str> = missing.iter().map(|(e, _)| e.as_str()).collect();
-            ui.out(&format!("  not in kiln yet: {}\n", names.join(", ")));
+            ui.out(&format!("  not available: {}\n", names.join(", ")));
         }
+        let needed: Vec<&str> = missing.iter().filter(|(_, ty)| used.contains(ty)).map(|(e, _)| e.as_str()).collect();
         if !needed.is_empty() {
             failed = true;
             ui.err(&format!(
-                "Error: this configuration uses {} from plugin {}, which kiln does not implement yet\n",
+                "Error: this configuration uses {} from plugin {}, which kiln does not implement and which is not installed (kiln init -from=PATH installs it)\n",
                 needed.join(", "),
                 plugin.source
             ));
@@ -116,7 +171,7 @@ fn run(ui: &mut Ui, p: Parsed) -> u8 {
     if failed {
         return 1;
     }
-    ui.out("All required plugins are built into kiln; nothing to install.\n");
+    ui.out("Every component the configuration uses is available.\n");
     0
 }
 
@@ -131,8 +186,8 @@ mod tests {
 
     #[test]
     fn components_belong_to_plugins_by_name() {
-        assert_eq!(plugin_short_name("github.com/hashicorp/amazon"), "amazon");
-        assert_eq!(plugin_short_name("github.com/ethanmdavidson/packer-plugin-git"), "git");
+        assert_eq!(install::short_name("github.com/hashicorp/amazon"), "amazon");
+        assert_eq!(install::short_name("github.com/ethanmdavidson/packer-plugin-git"), "git");
         assert!(belongs("amazon-ebs", "amazon"));
         assert!(belongs("ansible-local", "ansible"));
         assert!(belongs("docker", "docker"));

@@ -78,6 +78,42 @@ pub fn load_options(ui: &mut Ui, p: &Parsed) -> Option<kiln_template::LoadOption
     Some(opts)
 }
 
+/// `required_plugins` as discovery reads them; a constraint that does not parse is reported
+/// and ignored.
+pub fn requirements(
+    ui: &mut Ui,
+    required: &[kiln_template::plan::RequiredPlugin],
+) -> Vec<kiln_plugin::discover::Requirement> {
+    let mut out = Vec::new();
+    for r in required {
+        let constraints = match kiln_plugin::version::Constraints::parse(r.version.as_deref().unwrap_or("")) {
+            Ok(c) => c,
+            Err(e) => {
+                let at = r.span.as_ref().map(|s| {
+                    let (l, c) = s.line_col();
+                    format!("{}:{l}:{c}: ", s.path().display())
+                });
+                ui.err(&format!("{}Error: plugin {}: {e}\n", at.unwrap_or_default(), r.source));
+                kiln_plugin::version::Constraints::default()
+            }
+        };
+        out.push(kiln_plugin::discover::Requirement { source: r.source.clone(), constraints });
+    }
+    out
+}
+
+/// kiln's components and the installed external plugins (found as Packer finds them, see
+/// `kiln_plugin::discover`); plugins skipped are reported as warnings.
+pub fn registry(ui: &mut Ui, required: &[kiln_template::plan::RequiredPlugin]) -> kiln_core::registry::Registry {
+    let reqs = requirements(ui, required);
+    let settings = kiln_plugin::discover::Settings::from_env();
+    let found = kiln_plugin::discover::discover(&settings, &reqs);
+    for w in &found.warnings {
+        ui.err(&format!("Warning: {w}\n"));
+    }
+    kiln_plugin::discover::register(kiln_components::registry(), &found, &settings.preference)
+}
+
 /// Exactly one positional argument, the template; prints the usage error otherwise.
 pub fn one_template<'a>(ui: &mut Ui, cmd: &Command, p: &'a Parsed) -> Option<&'a str> {
     match p.args.as_slice() {

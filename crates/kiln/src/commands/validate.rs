@@ -62,6 +62,7 @@ fn run(ui: &mut Ui, p: Parsed) -> u8 {
     let (only, except) = (p.list("only"), p.list("except"));
     diags.0.extend(kiln_core::select::unmatched(&t.builds, &only, &except));
     let selected = kiln_core::select::select_builds(&t.builds, &only, &except);
+    let registry = super::registry(ui, &t.required_plugins);
     for b in selected {
         diags.0.extend(kiln_core::prepare::check_build(&registry, b));
     }
