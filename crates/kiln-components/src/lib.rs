@@ -205,6 +205,11 @@ pub const COMPONENTS: &[Component] = &[
         kiln_amazon::data::parameterstore::new,
         &["kiln-amazon/src/data/parameterstore.rs", "kiln-amazon/src/common/access.rs"],
     ),
+    // HCP Packer's registry (a HashiCorp service kiln does not reach).
+    packer_only(ComponentKind::DataSource, "hcp-packer-artifact"),
+    packer_only(ComponentKind::DataSource, "hcp-packer-image"),
+    packer_only(ComponentKind::DataSource, "hcp-packer-iteration"),
+    packer_only(ComponentKind::DataSource, "hcp-packer-version"),
     data_source("http", kiln_datasources::http::new, &["kiln-datasources/src/http.rs"]),
     data_source("null", kiln_datasources::null::new, &["kiln-datasources/src/null.rs"]),
 ];

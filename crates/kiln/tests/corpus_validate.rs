@@ -62,5 +62,5 @@ fn validate_agrees_with_packer_on_implemented_components() {
 fn component_filter() {
     assert!(all_implemented("b:null;p:shell-local;pp:manifest"));
     assert!(!all_implemented("b:null;d:amazon-ami"));
-    assert!(!all_implemented("b:amazon-ebs;p:shell"));
+    assert!(!all_implemented("b:azure-arm;p:shell"));
 }

@@ -99,16 +99,16 @@ fn cycles_are_errors_that_name_the_chain() {
 fn unknown_types_are_errors_at_the_type_label() {
     let d = dir_with(
         "ds-unknown",
-        "data \"nul\" \"a\" {\n  input = \"x\"\n}\n\ndata \"amazon-ami\" \"b\" {\n  owners = [\"self\"]\n}\n",
+        "data \"nul\" \"a\" {\n  input = \"x\"\n}\n\ndata \"hcp-packer-image\" \"b\" {\n  bucket_name = \"web\"\n}\n",
     );
     let (rc, out) = kiln(&d, &["validate", "t.pkr.hcl"]);
     assert_eq!(rc, 1, "{out}");
     assert!(out.contains("unknown data source type \"nul\""), "{out}");
     assert!(out.contains("did you mean \"null\"?"), "{out}");
     assert!(out.contains("t.pkr.hcl:1:6"), "{out}");
-    assert!(out.contains("the data source type \"amazon-ami\" is not implemented in kiln yet"), "{out}");
+    assert!(out.contains("the data source type \"hcp-packer-image\" is not implemented in kiln yet"), "{out}");
     assert!(out.contains("t.pkr.hcl:5:6"), "{out}");
-    assert!(out.contains("kiln implements these data sources: http, null"), "{out}");
+    assert!(out.contains("kiln implements these data sources: amazon-ami, amazon-parameterstore, amazon-secretsmanager, http, null"), "{out}");
     let (rc, out) = kiln(&d, &["validate", "-syntax-only", "t.pkr.hcl"]);
     assert_eq!(rc, 0, "{out}");
     // A reference to an output the data source does not have.
