@@ -75,6 +75,16 @@ pub struct Config {
     /// Log in to the bastion with the SSH agent (default `ssh_agent_auth`).
     #[serde(default)]
     pub ssh_bastion_agent_auth: Option<bool>,
+    /// Ports on this machine's loopback forwarded to the machine being built (`ssh -L`): each
+    /// `PORT:HOST:HOSTPORT` listens on 127.0.0.1:PORT here and connects to HOST:HOSTPORT as
+    /// the machine sees it.
+    #[serde(default)]
+    pub ssh_local_tunnels: Option<Vec<String>>,
+    /// Ports on the machine's loopback forwarded back to this one (`ssh -R`): each
+    /// `PORT:HOST:HOSTPORT` listens on 127.0.0.1:PORT on the machine and connects to
+    /// HOST:HOSTPORT as this machine sees it.
+    #[serde(default)]
+    pub ssh_remote_tunnels: Option<Vec<String>>,
     /// The type of the temporary key pair a builder makes when no password or key is given:
     /// `ed25519` (kiln's default; Packer's is `rsa`) or `rsa`.
     #[serde(default)]
@@ -194,6 +204,18 @@ impl Config {
                     "temporary_key_pair_bits"
                 };
                 d.push(Diagnostic::error(e).at_opt(config.span_of(key)));
+            }
+            for (key, list) in [("ssh_local_tunnels", &self.ssh_local_tunnels), ("ssh_remote_tunnels", &self.ssh_remote_tunnels)] {
+                let items = match config.get(key).map(|n| &n.settled().kind) {
+                    Some(kiln_config::node::NodeKind::Array(items)) => items.as_slice(),
+                    _ => &[],
+                };
+                for (i, text) in list.iter().flatten().enumerate() {
+                    if let Err(e) = crate::ssh::tunnel::Spec::parse(text) {
+                        let at = items.get(i).and_then(|n| n.span.clone()).or_else(|| config.span_of(key));
+                        d.push(Diagnostic::error(format!("{key}: {e}")).at_opt(at));
+                    }
+                }
             }
             if let Some(m) = self.ssh_file_transfer_method.as_deref() {
                 if m != "scp" && m != "sftp" {

@@ -126,3 +126,76 @@ async fn reconnects_after_the_machine_went_away() {
     comm.upload_bytes(&target.to_string_lossy(), b"2").await.unwrap();
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "2");
 }
+
+/// A TCP server on 127.0.0.1 that answers each connection's first line with `reply: <line>`.
+async fn line_server(reply: &'static str) -> u16 {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((s, _)) = l.accept().await {
+            tokio::spawn(async move {
+                let (r, mut w) = s.into_split();
+                let mut line = String::new();
+                let _ = BufReader::new(r).read_line(&mut line).await;
+                let _ = w.write_all(format!("{reply}: {}\n", line.trim_end()).as_bytes()).await;
+            });
+        }
+    });
+    port
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn local_tunnel_reaches_a_port_as_the_machine_sees_it() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let Some(sshd) = sshd_or_skip() else { return };
+    let target = line_server("far side").await;
+    let listen = free_port();
+    let mut c = ssh_config(&sshd);
+    c.ssh_local_tunnels = Some(vec![format!("{listen}:127.0.0.1:{target}")]);
+    let comm = kiln_comm::ssh::connect(&c, &quiet).await.unwrap();
+    let s = tokio::net::TcpStream::connect(("127.0.0.1", listen)).await.unwrap();
+    let (r, mut w) = s.into_split();
+    w.write_all(b"ping\n").await.unwrap();
+    let mut line = String::new();
+    tokio::time::timeout(Duration::from_secs(10), BufReader::new(r).read_line(&mut line)).await.unwrap().unwrap();
+    assert_eq!(line, "far side: ping\n");
+    // The listener goes with the communicator.
+    drop(comm);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(tokio::net::TcpStream::connect(("127.0.0.1", listen)).await.is_err(), "still listening");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn remote_tunnel_reaches_this_machine_from_the_machine() {
+    let Some(sshd) = sshd_or_skip() else { return };
+    let here = line_server("kiln side").await;
+    let remote_port = free_port();
+    let mut c = ssh_config(&sshd);
+    c.ssh_remote_tunnels = Some(vec![format!("{remote_port}:127.0.0.1:{here}")]);
+    let comm = kiln_comm::ssh::connect(&c, &quiet).await.unwrap();
+    let lines = Mutex::new(Vec::new());
+    let out = |_: Stream, l: &str| lines.lock().unwrap().push(l.to_string());
+    // On the machine: connect to the forwarded port with bash's /dev/tcp.
+    let cmd = format!("exec 3<>/dev/tcp/127.0.0.1/{remote_port} && echo pong >&3 && head -n1 <&3");
+    assert_eq!(comm.start(&format!("bash -c '{cmd}'"), &out).await.unwrap(), Some(0));
+    assert_eq!(lines.into_inner().unwrap(), ["kiln side: pong"]);
+}
+
+#[test]
+fn bad_tunnel_specs_are_located() {
+    let n = kiln_template::testing::json_node(
+        "t.json",
+        "{\"communicator\": \"ssh\", \"ssh_host\": \"h\", \"ssh_username\": \"u\", \"ssh_password\": \"p\",\n \"ssh_local_tunnels\": [\"10022:localhost:22\", \"10023:localhost\"]}",
+    )
+    .unwrap();
+    let c: kiln_comm::Config = kiln_config::decode::decode(&n).unwrap();
+    let d = c.check(&n, true);
+    assert_eq!(d.0.len(), 1, "{d:?}");
+    assert!(d.0[0].summary.starts_with("ssh_local_tunnels: \"10023:localhost\" has no host port"), "{}", d.0[0].summary);
+    assert_eq!(d.0[0].span.as_ref().unwrap().line_col(), (2, 45));
+}

@@ -22,8 +22,14 @@ use crate::config::Config;
 use crate::shell_quote as quote;
 
 mod command;
+pub mod tunnel;
 
-struct Client;
+/// A connection's handler: accepts the server's host key and the connections it forwards
+/// from the remote tunnels' ports.
+#[derive(Default)]
+struct Client {
+    remote: Arc<Vec<tunnel::Spec>>,
+}
 
 impl client::Handler for Client {
     type Error = russh::Error;
@@ -32,11 +38,39 @@ impl client::Handler for Client {
     async fn check_server_key(&mut self, _key: &russh::keys::PublicKeyOrCertificate) -> Result<bool, Self::Error> {
         Ok(true)
     }
+
+    async fn server_channel_open_forwarded_tcpip(
+        &mut self,
+        channel: russh::Channel<client::Msg>,
+        _connected_address: &str,
+        connected_port: u32,
+        _originator_address: &str,
+        _originator_port: u32,
+        reply: client::ChannelOpenHandle,
+        _session: &mut client::Session,
+    ) -> Result<(), Self::Error> {
+        // Not ours: dropping the reply refuses the channel.
+        if tunnel::forwarded(&self.remote, connected_port, channel) {
+            reply.accept().await;
+        }
+        Ok(())
+    }
+}
+
+/// The tunnels a config asks for (checked by `Config::check`; a bad entry here is an error).
+fn tunnels(c: &Config) -> Result<(Vec<tunnel::Spec>, Vec<tunnel::Spec>)> {
+    let parse = |key: &str, list: &Option<Vec<String>>| -> Result<Vec<tunnel::Spec>> {
+        list.iter().flatten().map(|t| tunnel::Spec::parse(t).map_err(|e| Error::new(format!("{key}: {e}")))).collect()
+    };
+    Ok((parse("ssh_local_tunnels", &c.ssh_local_tunnels)?, parse("ssh_remote_tunnels", &c.ssh_remote_tunnels)?))
 }
 
 pub struct Ssh {
-    /// Shared with the tasks that stop cancelled commands.
+    /// Shared with the tasks that stop cancelled commands and the local tunnels' listeners.
     conn: Arc<Mutex<Conn>>,
+    /// The local tunnels' listeners, stopped with the communicator.
+    _local_tunnels: tunnel::Listeners,
+    remote_tunnels: Arc<Vec<tunnel::Spec>>,
     /// Counts reconnections, so an SFTP session of an old connection is not reused.
     generation: std::sync::atomic::AtomicU64,
     /// To reconnect when the machine went away (a reboot between provisioners).
@@ -163,19 +197,25 @@ async fn authenticate(h: &mut Handle<Client>, login: &Login) -> Attempt<()> {
 
 /// One attempt: TCP (directly or through the bastion), handshake, authentication. Returns the
 /// session and the bastion's, which must live as long as it.
-async fn attempt(c: &Config, host: &str, port: u16) -> Attempt<(Handle<Client>, Option<Handle<Client>>)> {
+async fn attempt(
+    c: &Config,
+    host: &str,
+    port: u16,
+    remote: &Arc<Vec<tunnel::Spec>>,
+) -> Attempt<(Handle<Client>, Option<Handle<Client>>)> {
     let config = client_config(c);
+    let target = Client { remote: Arc::clone(remote) };
     match c.ssh_bastion_host.as_deref().filter(|b| !b.is_empty()) {
         None => {
             // A refused or dropped connection means "not up yet": retry.
             let mut h =
-                client::connect(config, (host, port), Client).await.map_err(|e| (true, err("connecting", e)))?;
+                client::connect(config, (host, port), target).await.map_err(|e| (true, err("connecting", e)))?;
             authenticate(&mut h, &Login::target(c)).await?;
             Ok((h, None))
         }
         Some(bastion) => {
             let bport = c.ssh_bastion_port.unwrap_or(22);
-            let mut b = client::connect(Arc::clone(&config), (bastion, bport), Client)
+            let mut b = client::connect(Arc::clone(&config), (bastion, bport), Client::default())
                 .await
                 .map_err(|e| (true, err(&format!("connecting to the bastion {bastion}:{bport}"), e)))?;
             authenticate(&mut b, &Login::bastion(c)).await.map_err(|(r, e)| (r, e.context("bastion")))?;
@@ -183,7 +223,7 @@ async fn attempt(c: &Config, host: &str, port: u16) -> Attempt<(Handle<Client>, 
                 .channel_open_direct_tcpip(host, u32::from(port), "127.0.0.1", 0)
                 .await
                 .map_err(|e| (true, err(&format!("tunnelling to {host}:{port} through the bastion"), e)))?;
-            let mut h = client::connect_stream(config, ch.into_stream(), Client)
+            let mut h = client::connect_stream(config, ch.into_stream(), target)
                 .await
                 .map_err(|e| (true, err("connecting through the bastion", e)))?;
             authenticate(&mut h, &Login::target(c)).await?;
@@ -205,10 +245,17 @@ pub async fn connect(c: &Config, say: &(dyn Fn(&str) + Send + Sync)) -> Result<S
         c.ssh_port.unwrap_or(22),
         kiln_config::golang::format_go_duration(ssh_timeout(c))
     ));
-    let conn = establish(c).await?;
+    let (local, remote) = tunnels(c)?;
+    let remote = Arc::new(remote);
+    let conn = establish(c, &remote).await?;
     say("Connected to SSH!");
+    tunnel::request_remote(&conn.0, &remote).await?;
+    let conn = Arc::new(Mutex::new(conn));
+    let local_tunnels = tunnel::listen_local(&conn, &local).await?;
     Ok(Ssh {
-        conn: Arc::new(Mutex::new(conn)),
+        conn,
+        _local_tunnels: local_tunnels,
+        remote_tunnels: remote,
         generation: std::sync::atomic::AtomicU64::new(0),
         config: c.clone(),
         sftp: Mutex::new(None),
@@ -238,7 +285,7 @@ fn ssh_timeout(c: &Config) -> Duration {
 const ATTEMPT_LIMIT: Duration = Duration::from_secs(20);
 
 /// The retry loop of [`connect`], also used to reconnect after the machine went away.
-async fn establish(c: &Config) -> Result<Conn> {
+async fn establish(c: &Config, remote: &Arc<Vec<tunnel::Spec>>) -> Result<Conn> {
     let host = c.ssh_host.clone().unwrap_or_default();
     let port = c.ssh_port.unwrap_or(22);
     let addr = format!("{host}:{port}");
@@ -249,7 +296,7 @@ async fn establish(c: &Config) -> Result<Conn> {
     let mut wait = Duration::from_millis(100);
     loop {
         let limit = timeout.saturating_sub(start.elapsed()).clamp(Duration::from_millis(100), ATTEMPT_LIMIT);
-        let r = match tokio::time::timeout(limit, attempt(c, &host, port)).await {
+        let r = match tokio::time::timeout(limit, attempt(c, &host, port, remote)).await {
             Ok(r) => r,
             Err(_) => Err((
                 true,
@@ -294,8 +341,10 @@ impl Ssh {
                 return Ok(ch);
             }
         }
-        *conn = establish(&self.config).await?;
+        *conn = establish(&self.config, &self.remote_tunnels).await?;
         self.generation.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        // The machine's sshd forgot the remote tunnels with the old connection.
+        tunnel::request_remote(&conn.0, &self.remote_tunnels).await?;
         conn.0.channel_open_session().await.map_err(|e| err("opening a channel", e))
     }
 
