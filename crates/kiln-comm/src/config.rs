@@ -205,7 +205,9 @@ impl Config {
                 };
                 d.push(Diagnostic::error(e).at_opt(config.span_of(key)));
             }
-            for (key, list) in [("ssh_local_tunnels", &self.ssh_local_tunnels), ("ssh_remote_tunnels", &self.ssh_remote_tunnels)] {
+            for (key, list) in
+                [("ssh_local_tunnels", &self.ssh_local_tunnels), ("ssh_remote_tunnels", &self.ssh_remote_tunnels)]
+            {
                 let items = match config.get(key).map(|n| &n.settled().kind) {
                     Some(kiln_config::node::NodeKind::Array(items)) => items.as_slice(),
                     _ => &[],

@@ -196,6 +196,10 @@ fn bad_tunnel_specs_are_located() {
     let c: kiln_comm::Config = kiln_config::decode::decode(&n).unwrap();
     let d = c.check(&n, true);
     assert_eq!(d.0.len(), 1, "{d:?}");
-    assert!(d.0[0].summary.starts_with("ssh_local_tunnels: \"10023:localhost\" has no host port"), "{}", d.0[0].summary);
-    assert_eq!(d.0[0].span.as_ref().unwrap().line_col(), (2, 45));
+    assert!(
+        d.0[0].summary.starts_with("ssh_local_tunnels: \"10023:localhost\" has no host port"),
+        "{}",
+        d.0[0].summary
+    );
+    assert_eq!(d.0[0].span.as_ref().unwrap().line_col(), (2, 46));
 }

@@ -107,8 +107,13 @@ pub(super) async fn listen_local(conn: &Arc<Mutex<super::Conn>>, local: &[Spec])
                 tokio::spawn(async move {
                     let opened = {
                         let c = conn.lock().await;
-                        c.0.channel_open_direct_tcpip(spec.host.clone(), u32::from(spec.port), "127.0.0.1", u32::from(peer.port()))
-                            .await
+                        c.0.channel_open_direct_tcpip(
+                            spec.host.clone(),
+                            u32::from(spec.port),
+                            "127.0.0.1",
+                            u32::from(peer.port()),
+                        )
+                        .await
                     };
                     // A refused channel (nothing listens there) closes the local connection.
                     if let Ok(ch) = opened {
