@@ -285,3 +285,87 @@ async fn a_lost_connection_makes_the_stop_a_logged_best_effort() {
     // The communicator reconnects for the next command.
     assert_eq!(over_ssh(&comm, "echo back").await, (vec!["back".into()], vec![], Some(0)));
 }
+
+/// A reader that gives `first` bytes, then never anything more (an upload stuck mid-way).
+struct Stalls(usize);
+
+impl tokio::io::AsyncRead for Stalls {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        if self.0 == 0 {
+            return std::task::Poll::Pending;
+        }
+        let n = self.0.min(buf.remaining());
+        buf.put_slice(&vec![b'x'; n]);
+        self.0 -= n;
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cancelled_upload_leaves_no_partial_file() {
+    let Some(sshd) = sshd_or_skip() else { return };
+    for method in ["sftp", "scp"] {
+        let mut c = ssh_config(&sshd);
+        c.ssh_file_transfer_method = Some(method.into());
+        let comm = kiln_comm::ssh::connect(&c, &quiet).await.unwrap();
+        let target = sshd.dir.join(format!("partial-{method}.bin"));
+        let dst = target.to_string_lossy().into_owned();
+        let mut src = Stalls(1 << 20);
+        let upload = comm.upload(&dst, &mut src, kiln_core::UploadMeta::default());
+        // Cancelled once part of the file is on the machine.
+        let cancel = async {
+            let start = Instant::now();
+            while std::fs::metadata(&target).map_or(0, |m| m.len()) == 0 && start.elapsed() < Duration::from_secs(10) {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        };
+        tokio::select! {
+            r = upload => panic!("{method}: the stalled upload ended: {r:?}"),
+            _ = cancel => {}
+        }
+        assert!(target.exists(), "{method}: nothing arrived before the cancel");
+        let (ui, r, _) = memory_ui();
+        comm.stop_cancelled(&ui).await;
+        assert!(!target.exists(), "{method}: the partial file stayed");
+        let said: Vec<String> = r
+            .events()
+            .into_iter()
+            .filter_map(|e| match e {
+                Event::Say { text, .. } => Some(text),
+                _ => None,
+            })
+            .collect();
+        assert!(said.contains(&format!("Cleaning up: removing the partial upload {dst} on the machine")), "{said:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_upload_says_its_partial_file_was_removed() {
+    let Some(sshd) = sshd_or_skip() else { return };
+    let comm = kiln_comm::ssh::connect(&ssh_config(&sshd), &quiet).await.unwrap();
+    /// Gives some bytes, then fails (a local read error mid-upload).
+    struct Fails(bool);
+    impl tokio::io::AsyncRead for Fails {
+        fn poll_read(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+            buf: &mut tokio::io::ReadBuf<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            if std::mem::replace(&mut self.0, true) {
+                return std::task::Poll::Ready(Err(std::io::Error::other("disk gone")));
+            }
+            buf.put_slice(b"half");
+            std::task::Poll::Ready(Ok(()))
+        }
+    }
+    let target = sshd.dir.join("failed.bin");
+    let dst = target.to_string_lossy().into_owned();
+    let e = comm.upload(&dst, &mut Fails(false), kiln_core::UploadMeta::default()).await.unwrap_err();
+    assert!(e.message.contains("disk gone"), "{e}");
+    assert!(e.message.ends_with(&format!("the partial file {dst} was removed from the machine")), "{e}");
+    assert!(!target.exists());
+}

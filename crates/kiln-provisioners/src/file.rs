@@ -103,6 +103,17 @@ impl Provisioner for FileProv {
     }
 
     async fn provision(&self, ctx: &RunContext, comm: Arc<dyn Communicator>, _data: &GeneratedData) -> Result<()> {
+        let r = self.transfer(ctx, &comm).await;
+        if matches!(r, Err(ref e) if e.cancelled) {
+            // A cancelled upload's partial file is being removed: wait for it and say so.
+            comm.stop_cancelled(&ctx.ui).await;
+        }
+        r
+    }
+}
+
+impl FileProv {
+    async fn transfer(&self, ctx: &RunContext, comm: &Arc<dyn Communicator>) -> Result<()> {
         let c = &self.config;
         let ui = &ctx.ui;
         let dst = &c.destination;

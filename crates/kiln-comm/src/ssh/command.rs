@@ -275,6 +275,9 @@ pub(super) enum Stopped {
     Unreachable { pgid: u32, why: String },
     /// It never reported its group (not an sh-like login shell?).
     NoGroup,
+    /// Not a command: a cancelled upload, whose partial file on the machine was removed (or
+    /// could not be).
+    PartialUpload { path: String, removed: std::result::Result<(), String> },
 }
 
 async fn stop(mut ch: Channel<Msg>, marker: Marker, mut seen: Vec<u8>, conn: Arc<Mutex<Conn>>) -> Stopped {
@@ -378,6 +381,12 @@ pub(super) async fn report(pending: &Pending, ui: &Ui) {
                     "could not stop process group {pgid} on the machine ({why}); this is best effort, the \
                      build goes on, the command may still be running"
                 ));
+            }
+            Stopped::PartialUpload { path, removed } => {
+                ui.say(format!("Cleaning up: removing the partial upload {path} on the machine"));
+                if let Err(e) = removed {
+                    ui.log(format!("could not remove the partial upload {path} ({e}); it is still on the machine"));
+                }
             }
             Stopped::NoGroup => {
                 ui.say("Cleaning up: stopping the remote command");

@@ -22,6 +22,7 @@ use crate::config::Config;
 use crate::shell_quote as quote;
 
 mod command;
+mod partial;
 pub mod tunnel;
 
 /// A connection's handler: accepts the server's host key and the connections it forwards
@@ -410,23 +411,42 @@ impl Ssh {
 
     async fn upload_reader(&self, dst: &str, src: Reader<'_>, meta: UploadMeta) -> Result<()> {
         let mut src = meta.track(src);
-        if let Some(sftp) = self.sftp().await? {
-            let mut f = sftp.create(dst).await.map_err(|e| err(&format!("creating {dst}"), e))?;
-            // Large reads mean large SFTP writes, which the server acknowledges in fewer round trips.
-            let mut r = tokio::io::BufReader::with_capacity(256 * 1024, &mut src);
-            tokio::io::copy_buf(&mut r, &mut f).await.map_err(|e| err(&format!("uploading to {dst}"), e))?;
-            f.shutdown().await.map_err(|e| err(&format!("closing {dst}"), e))?;
-            if let Some(mode) = meta.mode {
-                let attrs = FileAttributes { permissions: Some(mode), ..FileAttributes::empty() };
-                sftp.set_metadata(dst, attrs).await.map_err(|e| err(&format!("setting the mode of {dst}"), e))?;
+        let sftp = self.sftp().await?;
+        // From here on a failed or cancelled upload must not leave a partial file behind.
+        let mut partial = partial::Partial::new(dst, sftp.clone(), Arc::clone(&self.conn), Arc::clone(&self.stopping));
+        let sent = match sftp {
+            Some(sftp) => {
+                async {
+                    let mut f = sftp.create(dst).await.map_err(|e| err(&format!("creating {dst}"), e))?;
+                    // Large reads mean large SFTP writes, which the server acknowledges in fewer round trips.
+                    let mut r = tokio::io::BufReader::with_capacity(256 * 1024, &mut src);
+                    tokio::io::copy_buf(&mut r, &mut f).await.map_err(|e| err(&format!("uploading to {dst}"), e))?;
+                    f.shutdown().await.map_err(|e| err(&format!("closing {dst}"), e))?;
+                    if let Some(mode) = meta.mode {
+                        let attrs = FileAttributes { permissions: Some(mode), ..FileAttributes::empty() };
+                        sftp.set_metadata(dst, attrs)
+                            .await
+                            .map_err(|e| err(&format!("setting the mode of {dst}"), e))?;
+                    }
+                    Ok(())
+                }
+                .await
             }
-            return Ok(());
+            None => {
+                let mut command = format!("cat > {}", quote(dst));
+                if let Some(mode) = meta.mode {
+                    command.push_str(&format!(" && chmod {mode:o} {}", quote(dst)));
+                }
+                self.run_with_input(&command, &mut src).await.map(|_| ())
+            }
+        };
+        match sent {
+            Ok(()) => {
+                partial.done();
+                Ok(())
+            }
+            Err(e) => Err(partial.remove_now(e).await),
         }
-        let mut command = format!("cat > {}", quote(dst));
-        if let Some(mode) = meta.mode {
-            command.push_str(&format!(" && chmod {mode:o} {}", quote(dst)));
-        }
-        self.run_with_input(&command, &mut src).await.map(|_| ())
     }
 
     async fn mkdir_p(&self, dirs: &[String]) -> Result<()> {
