@@ -369,3 +369,53 @@ async fn a_failed_upload_says_its_partial_file_was_removed() {
     assert!(e.message.ends_with(&format!("the partial file {dst} was removed from the machine")), "{e}");
     assert!(!target.exists());
 }
+
+/// A reader of `n` bytes, given slowly enough that the upload is still running when the test
+/// kills the session.
+struct Slow(usize);
+
+impl tokio::io::AsyncRead for Slow {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let n = self.0.min(buf.remaining()).min(64 * 1024);
+        buf.put_slice(&vec![b'y'; n]);
+        self.0 -= n;
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_session_that_dies_during_an_upload_fails_it_in_time() {
+    let Some(mut sshd) = sshd_or_skip() else { return };
+    for method in ["scp", "sftp"] {
+        let mut c = ssh_config(&sshd);
+        c.ssh_file_transfer_method = Some(method.into());
+        c.ssh_timeout = Some(kiln_config::decode::Duration(Duration::from_secs(3)));
+        let comm = kiln_comm::ssh::connect(&c, &quiet).await.unwrap();
+        let target = sshd.dir.join(format!("dies-{method}.bin"));
+        let dst = target.to_string_lossy().into_owned();
+        let mut src = Slow(8 << 30);
+        let upload = comm.upload(&dst, &mut src, kiln_core::UploadMeta::default());
+        tokio::pin!(upload);
+        let start = Instant::now();
+        // Once bytes arrive, the machine's side of the session is killed (sshd restarts).
+        loop {
+            tokio::select! {
+                r = &mut upload => panic!("{method}: ended before the kill: {r:?}"),
+                _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+            }
+            if std::fs::metadata(&target).map_or(0, |m| m.len()) > 0 || start.elapsed() > Duration::from_secs(10) {
+                break;
+            }
+        }
+        sshd.restart().unwrap();
+        let killed = Instant::now();
+        let r = tokio::time::timeout(Duration::from_secs(60), &mut upload).await;
+        let r = r.unwrap_or_else(|_| panic!("{method}: the upload still waits 60 s after its session died"));
+        assert!(r.is_err(), "{method}: {r:?}");
+        assert!(killed.elapsed() < Duration::from_secs(30), "{method}: took {:?}", killed.elapsed());
+    }
+}

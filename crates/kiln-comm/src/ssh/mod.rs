@@ -409,37 +409,32 @@ impl Ssh {
         Ok(code)
     }
 
+    /// Runs `work` (a transfer on the current connection) until it ends or the connection is
+    /// lost: a session that dies mid-transfer (sshd killed, the machine gone, keep-alives
+    /// unanswered) can leave a write waiting forever for window space that never comes.
+    async fn while_connected<T>(&self, what: &str, work: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+        let generation = self.generation.load(std::sync::atomic::Ordering::SeqCst);
+        let lost = async {
+            loop {
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                let closed = self.conn.lock().await.0.is_closed();
+                if closed || self.generation.load(std::sync::atomic::Ordering::SeqCst) != generation {
+                    return;
+                }
+            }
+        };
+        tokio::select! {
+            r = work => r,
+            _ = lost => Err(Error::new(format!("{what}: the SSH connection was lost"))),
+        }
+    }
+
     async fn upload_reader(&self, dst: &str, src: Reader<'_>, meta: UploadMeta) -> Result<()> {
         let mut src = meta.track(src);
         let sftp = self.sftp().await?;
         // From here on a failed or cancelled upload must not leave a partial file behind.
         let mut partial = partial::Partial::new(dst, sftp.clone(), Arc::clone(&self.conn), Arc::clone(&self.stopping));
-        let sent = match sftp {
-            Some(sftp) => {
-                async {
-                    let mut f = sftp.create(dst).await.map_err(|e| err(&format!("creating {dst}"), e))?;
-                    // Large reads mean large SFTP writes, which the server acknowledges in fewer round trips.
-                    let mut r = tokio::io::BufReader::with_capacity(256 * 1024, &mut src);
-                    tokio::io::copy_buf(&mut r, &mut f).await.map_err(|e| err(&format!("uploading to {dst}"), e))?;
-                    f.shutdown().await.map_err(|e| err(&format!("closing {dst}"), e))?;
-                    if let Some(mode) = meta.mode {
-                        let attrs = FileAttributes { permissions: Some(mode), ..FileAttributes::empty() };
-                        sftp.set_metadata(dst, attrs)
-                            .await
-                            .map_err(|e| err(&format!("setting the mode of {dst}"), e))?;
-                    }
-                    Ok(())
-                }
-                .await
-            }
-            None => {
-                let mut command = format!("cat > {}", quote(dst));
-                if let Some(mode) = meta.mode {
-                    command.push_str(&format!(" && chmod {mode:o} {}", quote(dst)));
-                }
-                self.run_with_input(&command, &mut src).await.map(|_| ())
-            }
-        };
+        let sent = self.while_connected(&format!("uploading to {dst}"), self.send(dst, sftp, &mut src, &meta)).await;
         match sent {
             Ok(()) => {
                 partial.done();
@@ -447,6 +442,57 @@ impl Ssh {
             }
             Err(e) => Err(partial.remove_now(e).await),
         }
+    }
+
+    /// The bytes of an upload, over SFTP when there is a session, else through `cat`.
+    async fn send(
+        &self,
+        dst: &str,
+        sftp: Option<Arc<SftpSession>>,
+        src: &mut (dyn tokio::io::AsyncRead + Unpin + Send),
+        meta: &UploadMeta,
+    ) -> Result<()> {
+        let Some(sftp) = sftp else {
+            let mut command = format!("cat > {}", quote(dst));
+            if let Some(mode) = meta.mode {
+                command.push_str(&format!(" && chmod {mode:o} {}", quote(dst)));
+            }
+            return self.run_with_input(&command, src).await.map(|_| ());
+        };
+        let mut f = sftp.create(dst).await.map_err(|e| err(&format!("creating {dst}"), e))?;
+        // Large reads mean large SFTP writes, which the server acknowledges in fewer round trips.
+        let mut r = tokio::io::BufReader::with_capacity(256 * 1024, src);
+        tokio::io::copy_buf(&mut r, &mut f).await.map_err(|e| err(&format!("uploading to {dst}"), e))?;
+        f.shutdown().await.map_err(|e| err(&format!("closing {dst}"), e))?;
+        if let Some(mode) = meta.mode {
+            let attrs = FileAttributes { permissions: Some(mode), ..FileAttributes::empty() };
+            sftp.set_metadata(dst, attrs).await.map_err(|e| err(&format!("setting the mode of {dst}"), e))?;
+        }
+        Ok(())
+    }
+
+    async fn download_to(&self, src: &str, out: Writer<'_>) -> Result<()> {
+        if let Some(sftp) = self.sftp().await? {
+            let mut f = sftp.open(src).await.map_err(|e| err(&format!("opening {src} on the machine"), e))?;
+            tokio::io::copy(&mut f, out).await.map_err(|e| err(&format!("downloading {src}"), e))?;
+            out.flush().await?;
+            return Ok(());
+        }
+        let mut ch = self.channel().await?;
+        ch.exec(true, format!("cat {}", quote(src))).await.map_err(|e| err("starting cat", e))?;
+        let mut code = None;
+        while let Some(msg) = ch.wait().await {
+            match msg {
+                ChannelMsg::Data { data } => out.write_all(&data).await?,
+                ChannelMsg::ExitStatus { exit_status } => code = Some(exit_status),
+                _ => {}
+            }
+        }
+        out.flush().await?;
+        if code != Some(0) {
+            return Err(Error::new(format!("downloading {src} failed")));
+        }
+        Ok(())
     }
 
     async fn mkdir_p(&self, dirs: &[String]) -> Result<()> {
@@ -516,29 +562,8 @@ impl Communicator for Ssh {
     }
 
     async fn download(&self, src: &str, out: Writer<'_>) -> Result<()> {
-        if let Some(sftp) = self.sftp().await? {
-            let mut f = sftp.open(src).await.map_err(|e| err(&format!("opening {src} on the machine"), e))?;
-            tokio::io::copy(&mut f, out).await.map_err(|e| err(&format!("downloading {src}"), e))?;
-            out.flush().await?;
-            return Ok(());
-        }
-        let mut ch = self.channel().await?;
-        ch.exec(true, format!("cat {}", quote(src))).await.map_err(|e| err("starting cat", e))?;
-        let mut code = None;
-        while let Some(msg) = ch.wait().await {
-            match msg {
-                ChannelMsg::Data { data } => out.write_all(&data).await?,
-                ChannelMsg::ExitStatus { exit_status } => code = Some(exit_status),
-                _ => {}
-            }
-        }
-        out.flush().await?;
-        if code != Some(0) {
-            return Err(Error::new(format!("downloading {src} failed")));
-        }
-        Ok(())
+        self.while_connected(&format!("downloading {src}"), self.download_to(src, out)).await
     }
-
     async fn download_dir(&self, src: &str, dst: &Path, exclude: &[String]) -> Result<()> {
         // List the remote tree with find, then fetch file by file.
         let lines = std::sync::Mutex::new(Vec::new());
