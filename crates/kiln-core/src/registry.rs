@@ -166,6 +166,13 @@ impl Registry {
         self
     }
 
+    /// Adds (or replaces) data source type `name` made by `f`.
+    pub fn data_source_factory(mut self, name: &str, f: DataSourceFactory, origin: Origin) -> Registry {
+        let name = self.static_name(ComponentKind::DataSource, name);
+        put(&mut self.data_sources, &mut self.names[3], name, f, origin);
+        self
+    }
+
     /// The registered or known `&'static` spelling of `name`, or a leaked copy.
     fn static_name(&self, kind: ComponentKind, name: &str) -> &'static str {
         let i = kind.index();

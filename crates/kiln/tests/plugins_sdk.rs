@@ -148,3 +148,49 @@ fn a_crash_and_a_hang_name_the_plugin_and_its_log() {
     assert!(t.elapsed() < std::time::Duration::from_secs(20), "{:?}", t.elapsed());
     assert!(err.contains("got no answer within 3s") && err.contains("hanging on purpose"), "{err}");
 }
+
+#[test]
+fn a_plugin_data_source_feeds_the_build() {
+    let Some(bin) = fake() else { return };
+    let d = TempDir::new("sdk-datasource");
+    mirror(&d, &bin);
+    let config = r#"packer {
+  required_plugins {
+    fake = {
+      source  = "github.com/kiln-test/fake"
+      version = "< 0.0.2"
+    }
+  }
+}
+
+data "fake-ok" "x" {
+  greeting = "hi"
+}
+
+locals {
+  id = data.fake-ok.x.id
+}
+
+source "null" "n" {
+  communicator = "none"
+}
+
+build {
+  sources = ["source.null.n"]
+  provisioner "shell-local" {
+    inline = ["echo data says ${local.id}"]
+  }
+}
+"#;
+    std::fs::write(d.0.join("t.pkr.hcl"), config).unwrap();
+    let (code, out, err) = kiln(&d, &[], &["init", "-from=mirror", "t.pkr.hcl"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = kiln(&d, &[], &["build", "t.pkr.hcl"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("data says ds-42"), "{out}{err}");
+    // An output the plugin does not declare is an error at the reference.
+    std::fs::write(d.0.join("t.pkr.hcl"), config.replace("data.fake-ok.x.id", "data.fake-ok.x.idd")).unwrap();
+    let (code, out, err) = kiln(&d, &[], &["validate", "t.pkr.hcl"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("idd") && err.contains("t.pkr.hcl:"), "{err}");
+}

@@ -13,6 +13,7 @@
 pub mod artifact;
 pub mod comm;
 pub mod config;
+pub mod datasource;
 pub mod ui;
 
 use std::future::Future;
@@ -323,7 +324,16 @@ pub fn register(reg: Registry, kind: crate::describe::ComponentKind, component: 
             Arc::new(move || Box::new(PluginPostProcessor::new(source.clone())) as Box<dyn PostProcessor>),
             origin,
         ),
-        // Data sources join the registry with kiln-core's data source trait.
-        K::Datasource => reg,
+        K::Datasource => {
+            let outputs = Arc::new(std::sync::OnceLock::new());
+            reg.data_source_factory(
+                &name,
+                Arc::new(move || {
+                    Box::new(datasource::PluginDataSource::new(source.clone(), outputs.clone()))
+                        as Box<dyn kiln_core::datasource::DataSource>
+                }),
+                origin,
+            )
+        }
     }
 }
