@@ -8,6 +8,7 @@ use super::{func, nullable, Args, Func};
 use crate::value::Value;
 
 mod base64;
+mod json;
 mod yaml;
 
 pub(super) const FUNCS: &[Func] = &[
@@ -27,8 +28,7 @@ pub(super) const FUNCS: &[Func] = &[
     func("csvdecode", &["str"], csvdecode),
     func("jsondecode", &["str"], |a| {
         let s = a.string(0)?;
-        let j: serde_json::Value = serde_json::from_str(&s).map_err(|e| a.err(0, format!("invalid JSON: {e}")))?;
-        Ok(Value::from_json(&j))
+        json::decode(&s).map_err(|e| a.err(0, e))
     }),
     nullable(func("jsonencode", &["val"], |a| {
         if has_infinity(a.get(0)) {

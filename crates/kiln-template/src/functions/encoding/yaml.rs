@@ -18,7 +18,10 @@ fn from_yaml(y: &serde_yaml::Value) -> Result<Value, String> {
     Ok(match y {
         Y::Null => Value::Null,
         Y::Bool(b) => Value::Bool(*b),
-        Y::Number(n) => Number::parse(&n.to_string()).map_or(Value::Null, Value::Number),
+        // serde_yaml keeps an f64: its shortest text read back at 512 bits (`.inf` as infinity).
+        Y::Number(n) => {
+            Number::parse(&n.to_string()).map_or_else(|| Value::float(n.as_f64().unwrap_or(f64::NAN)), Value::Number)
+        }
         Y::String(s) => Value::String(s.clone()),
         Y::Sequence(items) => Value::List(items.iter().map(from_yaml).collect::<Result<_, _>>()?),
         Y::Mapping(m) => {
