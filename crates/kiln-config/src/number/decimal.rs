@@ -74,6 +74,18 @@ impl Decimal {
     /// bounds position by position, as Go's `roundShortest` does (so the output is the same).
     pub fn shortest(b: &Big, prec: u32) -> Decimal {
         let mut d = Decimal::exact(b);
+        // Any other decimal with fewer digits is at least 10^-n away (relative), while the bounds
+        // are 2^-prec away: for a short exact value the digit walk would keep every digit.
+        if (d.digits.len() as f64) < f64::from(prec) * std::f64::consts::LOG10_2 - 1.0 {
+            return d;
+        }
+        d.shorten(b, prec);
+        d
+    }
+
+    /// The digit walk of [`Decimal::shortest`] on the exact digits `self` of `b`.
+    pub fn shorten(&mut self, b: &Big, prec: u32) {
+        let d = self;
         // A mantissa of prec+1 bits whose last bit is half an ulp; it is always even here, so
         // both bounds round to `b` and are allowed.
         let widen = i64::from(prec) + 1 - b.mant.bits() as i64;
@@ -97,9 +109,8 @@ impl Decimal {
                 (false, true) => d.round_up(i + 1),
                 (false, false) => continue,
             }
-            return d;
+            return;
         }
-        d
     }
 
     /// `%f` body: `prec` digits after the point (none and no point when 0).

@@ -85,3 +85,20 @@ fn bad_text_is_no_number() {
     assert_eq!(n(".5").to_string(), "0.5");
     assert_eq!(n("5.").to_string(), "5");
 }
+
+#[test]
+fn short_exact_values_need_no_digit_walk() {
+    use super::decimal::Decimal;
+    for f in [0.75, 3.875, 1234.5, 0.0009765625, 123456789012.25, 2f64.powi(40)] {
+        for prec in [F64_PREC, INT_PREC, PARSE_PREC] {
+            let b = Number::from_f64(f).and_then(|n| n.big().map(|b| b.into_owned())).unwrap();
+            let exact = Decimal::exact(&b);
+            let mut walked = exact.clone();
+            walked.shorten(&b, prec);
+            assert_eq!((walked.digits, walked.exp), (exact.digits, exact.exp), "{f} at {prec} bits");
+        }
+    }
+    // The walk does shorten long expansions: 2^60 (19 digits) at 53 bits, 0.1 as an f64 (55).
+    assert_eq!(Number::from_f64(2f64.powi(60)).unwrap().to_string(), "1152921504606847000");
+    assert_eq!(Number::from_f64(0.1).unwrap().to_string(), "0.1");
+}
