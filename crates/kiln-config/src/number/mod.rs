@@ -360,7 +360,7 @@ pub fn go_float_v(f: f64) -> String {
     let digits: Vec<u8> = mant.bytes().filter(u8::is_ascii_digit).collect();
     let exp: i64 = exp.parse().unwrap_or(0);
     let d = decimal::Decimal { digits, exp: exp + 1 };
-    let body = if exp < -4 || exp >= 6 {
+    let body = if !(-4..6).contains(&exp) {
         d.fmt_e(d.digits.len() - 1, false)
     } else {
         d.fmt_f((d.digits.len() as i64 - d.exp).max(0) as usize)
