@@ -199,6 +199,29 @@ impl Number {
         }
     }
 
+    /// The largest integer not above the value (infinities stay), at the value's precision.
+    pub fn floor(&self) -> Number {
+        self.to_integer(false)
+    }
+
+    /// The smallest integer not below the value (infinities stay), at the value's precision.
+    pub fn ceil(&self) -> Number {
+        self.to_integer(true)
+    }
+
+    fn to_integer(&self, up: bool) -> Number {
+        let Repr::Big(b) = &self.v else { return self.clone() };
+        if b.is_integer() {
+            return self.clone();
+        }
+        // Truncation moves toward zero: away from it is one more in magnitude.
+        let mut m = b.trunc_magnitude();
+        if up != b.neg {
+            m += 1u32;
+        }
+        Number::from_big(Big::round(b.neg, m, 0, false, self.prec), self.prec)
+    }
+
     /// `self + other` at the wider of the two precisions; `None` for `∞ - ∞`.
     pub fn add(&self, other: &Number) -> Option<Number> {
         let prec = self.prec.max(other.prec);

@@ -102,3 +102,15 @@ fn short_exact_values_need_no_digit_walk() {
     assert_eq!(Number::from_f64(2f64.powi(60)).unwrap().to_string(), "1152921504606847000");
     assert_eq!(Number::from_f64(0.1).unwrap().to_string(), "0.1");
 }
+
+#[test]
+fn floor_and_ceil_are_exact() {
+    assert_eq!(n("-0.5").floor().to_string(), "-1");
+    assert_eq!(n("-0.5").ceil().to_string(), "0");
+    assert_eq!(n("2.5").floor().to_string(), "2");
+    assert_eq!(n("2.1").ceil().to_string(), "3");
+    assert_eq!(n("1e30").floor().to_string(), "1000000000000000000000000000000");
+    let big = n("1").div(&n("3")).unwrap().mul(&n("1e20")).unwrap();
+    assert_eq!(big.floor().to_string(), "33333333333333333333");
+    assert_eq!(big.ceil().to_string(), "33333333333333333334");
+}

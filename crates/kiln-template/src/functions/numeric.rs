@@ -5,18 +5,17 @@ use crate::value::{Number, Value};
 
 pub(super) const FUNCS: &[Func] = &[
     func("abs", &["num"], |a| Ok(Value::Number(a.number(0)?.abs()))),
-    func("ceil", &["num"], |a| Ok(Value::int(go_int64(a.float(0)?.ceil())))),
-    func("floor", &["num"], |a| Ok(Value::int(go_int64(a.float(0)?.floor())))),
+    // Exact, as current cty (1.6.6 went through float64 and int64: floor(1e20) overflowed).
+    func("ceil", &["num"], |a| Ok(Value::Number(a.number(0)?.ceil()))),
+    func("floor", &["num"], |a| Ok(Value::Number(a.number(0)?.floor()))),
     func("log", &["num", "base"], log),
     variadic("max", &[], "numbers", |a| extreme(a, std::cmp::Ordering::Greater)),
     variadic("min", &[], "numbers", |a| extreme(a, std::cmp::Ordering::Less)),
     func("parseint", &["number", "base"], parseint),
     func("pow", &["num", "power"], |a| finite(a.float(0)?.powf(a.float(1)?))),
     func("signum", &["num"], |a| {
+        // Any number, as newer Packer (1.6.6 took whole numbers only).
         let n = a.number(0)?;
-        if n.to_i64().is_none() {
-            return Err(a.err(0, "value must be a whole number, between -9223372036854775808 and 9223372036854775807"));
-        }
         Ok(Value::int(if n.is_zero() {
             0
         } else if n.is_negative() {
@@ -26,17 +25,6 @@ pub(super) const FUNCS: &[Func] = &[
         }))
     }),
 ];
-
-/// Go's conversion of a float64 to int64 on amd64, which cty's `floor` and `ceil` use: values
-/// outside the int64 range (and NaN) become its minimum, as Packer 1.6.6 prints them.
-fn go_int64(f: f64) -> i64 {
-    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
-    if (-LIMIT..LIMIT).contains(&f) {
-        f as i64
-    } else {
-        i64::MIN
-    }
-}
 
 /// `pow` and `log` compute in float64, as cty does: their results carry 53 bits.
 fn finite(n: f64) -> Result<Value, String> {
