@@ -10,7 +10,7 @@ use std::fmt;
 
 use hcl_edit::expr::{Expression, ObjectKey};
 
-use crate::value::{format_number, Value};
+use crate::value::{Number, Value};
 
 mod defaults;
 
@@ -189,7 +189,7 @@ pub fn convert(v: &Value, t: &Type) -> Result<Value, String> {
         Type::Any => Ok(v.clone()),
         Type::String => match v {
             Value::String(_) => Ok(v.clone()),
-            Value::Number(n) => Ok(Value::String(format_number(*n))),
+            Value::Number(n) => Ok(Value::String(n.to_string())),
             Value::Bool(b) => Ok(Value::String(b.to_string())),
             _ => Err("string required".into()),
         },
@@ -283,7 +283,7 @@ pub fn convert(v: &Value, t: &Type) -> Result<Value, String> {
 }
 
 /// Parses a string as cty does when converting it to a number.
-pub fn parse_number(s: &str) -> Option<f64> {
+pub fn parse_number(s: &str) -> Option<Number> {
     // cty accepts decimal and exponent forms only: no hex, no "inf"/"nan", no surrounding spaces.
     let ok = !s.is_empty()
         && s.chars().all(|c| c.is_ascii_digit() || matches!(c, '.' | '-' | '+' | 'e' | 'E'))
@@ -291,7 +291,7 @@ pub fn parse_number(s: &str) -> Option<f64> {
     if !ok {
         return None;
     }
-    s.parse::<f64>().ok().filter(|n| n.is_finite())
+    Number::parse(s)
 }
 
 /// cty's unification for `list(any)`/`map(any)`: elements of mixed primitive types become strings
@@ -323,7 +323,7 @@ pub fn set_normalize(items: Vec<Value>) -> Vec<Value> {
     }
     out.sort_by(|a, b| match (a, b) {
         (Value::String(x), Value::String(y)) => x.cmp(y),
-        (Value::Number(x), Value::Number(y)) => x.partial_cmp(y).unwrap_or(std::cmp::Ordering::Equal),
+        (Value::Number(x), Value::Number(y)) => x.cmp(y),
         (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
         _ => std::cmp::Ordering::Equal,
     });

@@ -8,12 +8,14 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+pub use kiln_config::number::Number;
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     Null,
     Unknown,
     Bool(bool),
-    Number(f64),
+    Number(Number),
     String(String),
     List(Vec<Value>),
     Object(BTreeMap<String, Value>),
@@ -22,6 +24,16 @@ pub enum Value {
 impl Value {
     pub fn string(s: impl Into<String>) -> Value {
         Value::String(s.into())
+    }
+
+    /// A number from a count or index (64-bit precision, as cty's `NumberIntVal`).
+    pub fn int(v: i64) -> Value {
+        Value::Number(Number::from_i64(v))
+    }
+
+    /// A number from an `f64` (53-bit precision, as cty's `NumberFloatVal`); NaN is null.
+    pub fn float(v: f64) -> Value {
+        Number::from_f64(v).map_or(Value::Null, Value::Number)
     }
 
     /// cty's friendly type name, for error messages: "string", "number", "bool", "list", "object", "null".
@@ -69,7 +81,7 @@ impl Value {
     pub fn to_template_string(&self) -> Option<String> {
         match self {
             Value::String(s) => Some(s.clone()),
-            Value::Number(n) => Some(format_number(*n)),
+            Value::Number(n) => Some(n.to_string()),
             Value::Bool(b) => Some(b.to_string()),
             _ => None,
         }
@@ -80,7 +92,9 @@ impl Value {
         match j {
             J::Null => Value::Null,
             J::Bool(b) => Value::Bool(*b),
-            J::Number(n) => Value::Number(n.as_f64().unwrap_or(0.0)),
+            // serde_json prints an f64 in its shortest form, which reads back at 512 bits as cty
+            // reads the number's text.
+            J::Number(n) => Number::parse(&n.to_string()).map_or(Value::Null, Value::Number),
             J::String(s) => Value::String(s.clone()),
             J::Array(a) => Value::List(a.iter().map(Value::from_json).collect()),
             J::Object(o) => Value::Object(o.iter().map(|(k, v)| (k.clone(), Value::from_json(v))).collect()),
@@ -93,7 +107,7 @@ impl Value {
         match self {
             Value::Null | Value::Unknown => J::Null,
             Value::Bool(b) => J::Bool(*b),
-            Value::Number(n) => kiln_config::number::to_json(*n),
+            Value::Number(n) => kiln_config::number::to_json(n.to_f64()),
             Value::String(s) => J::String(s.clone()),
             Value::List(a) => J::Array(a.iter().map(Value::to_json).collect()),
             Value::Object(o) => J::Object(o.iter().map(|(k, v)| (k.clone(), v.to_json())).collect()),
@@ -104,6 +118,14 @@ impl Value {
 /// Numbers as cty prints them (kiln-config owns it: decode errors print numbers the same way).
 pub use kiln_config::number::format_number;
 
+/// A number literal of an HCL expression, from its text as written (`0.1` at 512 bits, as
+/// HCL reads it), or its parsed value when the text is not kept. `None` when out of range.
+pub fn number_literal(n: &hcl_edit::expr::Expression) -> Option<Number> {
+    let hcl_edit::expr::Expression::Number(n) = n else { return None };
+    let text: String = n.as_repr().map(|r| r.chars().filter(|c| !c.is_whitespace()).collect()).unwrap_or_default();
+    Number::parse(&text).or_else(|| Number::from_f64(n.value().as_f64()?).filter(Number::is_finite))
+}
+
 impl fmt::Display for Value {
     /// HCL-like literal syntax, as `kiln console` prints values.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -111,7 +133,7 @@ impl fmt::Display for Value {
             Value::Null => write!(f, "null"),
             Value::Unknown => write!(f, "(known after build)"),
             Value::Bool(b) => write!(f, "{b}"),
-            Value::Number(n) => write!(f, "{}", format_number(*n)),
+            Value::Number(n) => write!(f, "{n}"),
             Value::String(s) => write!(f, "{}", serde_json::Value::String(s.clone())),
             Value::List(items) => {
                 write!(f, "[")?;
@@ -146,7 +168,10 @@ mod tests {
         assert_eq!(format_number(5.0), "5");
         assert_eq!(format_number(-2.0), "-2");
         assert_eq!(format_number(1.5), "1.5");
-        assert_eq!(Value::Number(3.0).to_template_string().as_deref(), Some("3"));
+        assert_eq!(Value::int(3).to_template_string().as_deref(), Some("3"));
+        let third = Number::parse("1").and_then(|one| one.div(&Number::parse("3")?));
+        let s = third.map(Value::Number).and_then(|v| v.to_template_string()).unwrap_or_default();
+        assert!(s.starts_with("0.333333333333333333333") && s.ends_with('5'), "{s}");
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use super::{Func, FuncContext};
 use crate::types::{self, Type};
-use crate::value::Value;
+use crate::value::{Number, Value};
 
 pub(crate) struct Args<'a> {
     pub(super) f: &'static Func,
@@ -46,20 +46,21 @@ impl<'a> Args<'a> {
         }
     }
 
-    pub fn number(&self, i: usize) -> Result<f64, String> {
+    pub fn number(&self, i: usize) -> Result<Number, String> {
         match self.convert(i, &Type::Number)? {
             Value::Number(n) => Ok(n),
             _ => Err(self.err(i, "argument must not be null")),
         }
     }
 
-    /// A number that must be whole (indexes, counts, sizes).
+    /// A number as the nearest `f64`, for functions cty computes in float64.
+    pub fn float(&self, i: usize) -> Result<f64, String> {
+        self.number(i).map(|n| n.to_f64())
+    }
+
+    /// A number that must be whole and fit 64 bits (indexes, counts, sizes).
     pub fn int(&self, i: usize) -> Result<i64, String> {
-        let n = self.number(i)?;
-        if n.fract() != 0.0 || !n.is_finite() || n.abs() > 9.0e15 {
-            return Err(self.err(i, "value must be a whole number"));
-        }
-        Ok(n as i64)
+        self.number(i)?.to_i64().ok_or_else(|| self.err(i, "value must be a whole number"))
     }
 
     /// A list, tuple or set argument.

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use super::{func, nullable, variadic, Args, Func};
 use crate::types::{unify, Type};
-use crate::value::Value;
+use crate::value::{Number, Value};
 
 pub(super) const FUNCS: &[Func] = &[
     func("alltrue", &["list"], |a| truth(a, true)),
@@ -41,15 +41,15 @@ pub(super) const FUNCS: &[Func] = &[
             return Err(a.err(0, "cannot search an empty list"));
         }
         match items.iter().position(|v| v == a.get(1)) {
-            Some(i) => Ok(Value::Number(i as f64)),
+            Some(i) => Ok(Value::int(i as i64)),
             None => Err(a.err(1, "item not found")),
         }
     }),
     func("keys", &["inputMap"], |a| Ok(Value::List(a.object(0)?.keys().map(Value::string).collect()))),
     func("length", &["value"], |a| match a.get(0) {
-        Value::String(s) => Ok(Value::Number(super::graphemes::graphemes(s).len() as f64)),
-        Value::List(items) => Ok(Value::Number(items.len() as f64)),
-        Value::Object(m) => Ok(Value::Number(m.len() as f64)),
+        Value::String(s) => Ok(Value::int(super::graphemes::graphemes(s).len() as i64)),
+        Value::List(items) => Ok(Value::int(items.len() as i64)),
+        Value::Object(m) => Ok(Value::int(m.len() as i64)),
         _ => Err(a.err(0, "argument must be a string, a collection type, or a structural type")),
     }),
     func("lookup", &["inputMap", "key", "default"], lookup),
@@ -164,37 +164,36 @@ fn merge(a: &Args) -> Result<Value, String> {
 
 fn range(a: &Args) -> Result<Value, String> {
     let nums = (0..a.len()).map(|i| a.number(i)).collect::<Result<Vec<_>, _>>()?;
+    let (zero, one) = (Number::from_i64(0), Number::from_i64(1));
     let (start, end, step) = match nums.as_slice() {
-        [end] => (0.0, *end, if *end < 0.0 { -1.0 } else { 1.0 }),
-        [start, end] => (*start, *end, if start > end { -1.0 } else { 1.0 }),
-        [start, end, step] => (*start, *end, *step),
+        [end] => (zero.clone(), end.clone(), if *end < zero { one.neg() } else { one }),
+        [start, end] => (start.clone(), end.clone(), if start > end { one.neg() } else { one }),
+        [start, end, step] => (start.clone(), end.clone(), step.clone()),
         _ => return Err("range requires one, two, or three arguments".into()),
     };
-    if step == 0.0 {
+    if step.is_zero() {
         return Err(a.err(0, "step must not be zero"));
     }
-    if step < 0.0 && start < end {
+    let down = step.is_negative();
+    if down && start < end {
         return Err(a.err(0, "end must be less than start when step is negative"));
     }
-    if step > 0.0 && start > end {
+    if !down && start > end {
         return Err(a.err(0, "end must be greater than start when step is positive"));
     }
     let mut out = Vec::new();
     let mut x = start;
-    while (step > 0.0 && x < end) || (step < 0.0 && x > end) {
+    // cty adds the step each time at the numbers' precision: 0 + 3 × 0.3 is 0.9 plus a
+    // 512-bit rounding error, as in Packer.
+    while (!down && x < end) || (down && x > end) {
         if out.len() >= 1024 {
             return Err(a.err(0, "more than 1024 values were generated; either decrease the difference between start and end or use a smaller step"));
         }
+        let next = x.add(&step).ok_or_else(|| a.err(0, "the step does not progress"))?;
         out.push(Value::Number(x));
-        // cty counts in decimal: computing from the start and rounding to 15 significant digits
-        // keeps 1 + 3 × 0.3 at 1.9.
-        x = decimal_round(start + out.len() as f64 * step);
+        x = next;
     }
     Ok(Value::List(out))
-}
-
-fn decimal_round(x: f64) -> f64 {
-    format!("{x:.14e}").parse().unwrap_or(x)
 }
 
 fn slice(a: &Args) -> Result<Value, String> {
@@ -230,15 +229,22 @@ fn sum(a: &Args) -> Result<Value, String> {
     if items.is_empty() {
         return Err(a.err(0, "cannot sum an empty list"));
     }
-    let mut total = 0.0;
+    let mut total: Option<Number> = None;
     for (i, v) in items.iter().enumerate() {
         match crate::types::convert(v, &Type::Number) {
-            Ok(Value::Number(n)) => total += n,
+            Ok(Value::Number(n)) => {
+                total = Some(match total {
+                    None => n,
+                    Some(t) => {
+                        t.add(&n).ok_or_else(|| a.err(0, "the sum is not a number (infinities of both signs)"))?
+                    }
+                })
+            }
             Ok(_) => return Err(a.err(0, format!("element {i}: argument must not be null"))),
             Err(_) => return Err(a.err(0, "argument must be list, set, or tuple of number values")),
         }
     }
-    Ok(Value::Number(total))
+    Ok(total.map_or(Value::Null, Value::Number))
 }
 
 fn transpose(a: &Args) -> Result<Value, String> {
@@ -275,7 +281,7 @@ mod tests {
         Value::string(x)
     }
     fn n(x: f64) -> Value {
-        Value::Number(x)
+        Value::float(x)
     }
     fn l(items: Vec<Value>) -> Value {
         Value::List(items)

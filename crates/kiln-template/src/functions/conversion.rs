@@ -40,9 +40,9 @@ mod tests {
 
     #[test]
     fn primitive_conversions() {
-        assert_eq!(call("tostring", &[Value::Number(1.5)]), Ok(Value::string("1.5")));
+        assert_eq!(call("tostring", &[Value::float(1.5)]), Ok(Value::string("1.5")));
         assert_eq!(call("tostring", &[Value::Bool(true)]), Ok(Value::string("true")));
-        assert_eq!(call("tonumber", &[Value::string("5")]), Ok(Value::Number(5.0)));
+        assert_eq!(call("tonumber", &[Value::string("5")]), Ok(Value::int(5)));
         assert_eq!(call("tobool", &[Value::string("false")]), Ok(Value::Bool(false)));
         assert_eq!(call("tostring", &[Value::Null]), Ok(Value::Null));
         let e = call("tonumber", &[Value::string("x")]).unwrap_err();
@@ -52,10 +52,10 @@ mod tests {
 
     #[test]
     fn collection_conversions() {
-        let mixed = Value::List(vec![Value::string("b"), Value::Number(1.0), Value::string("b")]);
+        let mixed = Value::List(vec![Value::string("b"), Value::int(1), Value::string("b")]);
         assert_eq!(call("toset", std::slice::from_ref(&mixed)).unwrap().to_string(), r#"["1", "b"]"#);
         assert_eq!(call("tolist", &[mixed]).unwrap().to_string(), r#"["b", "1", "b"]"#);
-        let obj = Value::Object([("a".into(), Value::Number(1.0)), ("b".into(), Value::string("x"))].into());
+        let obj = Value::Object([("a".into(), Value::int(1)), ("b".into(), Value::string("x"))].into());
         assert_eq!(call("tomap", std::slice::from_ref(&obj)).unwrap().to_string(), r#"{a = "1", b = "x"}"#);
         let bad = Value::Object([("a".into(), Value::List(vec![])), ("b".into(), Value::string("x"))].into());
         assert!(call("tomap", &[bad]).is_err());

@@ -119,10 +119,10 @@ mod tests {
 
     #[test]
     fn bcrypt_verifies() {
-        let h = call("bcrypt", &[s("secret"), Value::Number(4.0)]).unwrap();
+        let h = call("bcrypt", &[s("secret"), Value::int(4)]).unwrap();
         let h = h.as_str().unwrap();
         assert!(h.starts_with("$2a$04$"), "{h}");
         assert!(::bcrypt::verify("secret", h).unwrap());
-        assert!(call("bcrypt", &[s("x"), Value::Number(99.0)]).unwrap_err().contains("cost"));
+        assert!(call("bcrypt", &[s("x"), Value::int(99)]).unwrap_err().contains("cost"));
     }
 }

@@ -21,11 +21,11 @@ pub(super) const FUNCS: &[Func] = &[
         let t = parse_rfc3339(&ts)
             .map_err(|_| a.err(0, format!("{:?} is not a valid RFC3339 timestamp", a.get(0).as_str().unwrap_or(""))))?;
         let mut o = parts(&t);
-        o.insert("unix".into(), Value::Number(t.unix() as f64));
+        o.insert("unix".into(), Value::int(t.unix()));
         Ok(Value::Object(o))
     }),
     func("unix_timestamp_parse", &["unix_timestamp"], |a| {
-        let n = a.number(0)?;
+        let n = a.float(0)?;
         if n.fract() != 0.0 || !(-6.2e10..=2.5e11).contains(&n) {
             return Err(a.err(0, "unix_timestamp must be a whole number of seconds between the years 0 and 9999"));
         }
@@ -42,7 +42,7 @@ pub(super) const FUNCS: &[Func] = &[
 
 /// The calendar fields `rfc3339_parse` and `unix_timestamp_parse` return.
 fn parts(t: &DateTime) -> BTreeMap<String, Value> {
-    let n = |x: i64| Value::Number(x as f64);
+    let n = Value::int;
     let (iso_year, iso_week) = t.iso_week();
     BTreeMap::from([
         ("year".to_string(), n(t.year)),
@@ -246,20 +246,20 @@ mod tests {
         );
         let same = at(0, "rfc3339_parse", &[s("2023-07-25 23:43:16Z")]).unwrap();
         let Value::Object(m) = &same else { panic!("object expected") };
-        assert_eq!(m.get("unix"), Some(&Value::Number(1_690_328_596.0)));
-        assert_eq!(m.get("iso_week"), Some(&Value::Number(30.0)));
+        assert_eq!(m.get("unix"), Some(&Value::int(1_690_328_596)));
+        assert_eq!(m.get("iso_week"), Some(&Value::int(30)));
         let e = at(0, "rfc3339_parse", &[s("yesterday")]).unwrap_err();
         assert!(e.contains("\"timestamp\"") && e.contains("not a valid RFC3339"), "{e}");
-        let u = at(0, "unix_timestamp_parse", &[Value::Number(851_042_397.0)]).unwrap();
+        let u = at(0, "unix_timestamp_parse", &[Value::int(851_042_397)]).unwrap();
         let Value::Object(m) = &u else { panic!("object expected") };
         assert_eq!(m.get("rfc3339"), Some(&s("1996-12-20T00:39:57Z")));
-        assert_eq!(m.get("year_day"), Some(&Value::Number(355.0)));
+        assert_eq!(m.get("year_day"), Some(&Value::int(355)));
         assert_eq!(m.get("weekday_name"), Some(&s("Friday")));
-        assert!(at(0, "unix_timestamp_parse", &[Value::Number(1.5)]).is_err());
+        assert!(at(0, "unix_timestamp_parse", &[Value::float(1.5)]).is_err());
         // 2021-01-03 is a Sunday in ISO week 53 of 2020.
         let w = at(0, "rfc3339_parse", &[s("2021-01-03T00:00:00Z")]).unwrap();
         let Value::Object(m) = &w else { panic!("object expected") };
-        assert_eq!((m.get("iso_year"), m.get("iso_week")), (Some(&Value::Number(2020.0)), Some(&Value::Number(53.0))));
+        assert_eq!((m.get("iso_year"), m.get("iso_week")), (Some(&Value::int(2020)), Some(&Value::int(53))));
     }
 
     #[test]

@@ -5,9 +5,10 @@ use std::collections::BTreeMap;
 use std::io::Write;
 
 use super::{func, nullable, Args, Func};
-use crate::value::{format_number, Value};
+use crate::value::Value;
 
 mod base64;
+mod json;
 mod yaml;
 
 pub(super) const FUNCS: &[Func] = &[
@@ -27,16 +28,29 @@ pub(super) const FUNCS: &[Func] = &[
     func("csvdecode", &["str"], csvdecode),
     func("jsondecode", &["str"], |a| {
         let s = a.string(0)?;
-        let j: serde_json::Value = serde_json::from_str(&s).map_err(|e| a.err(0, format!("invalid JSON: {e}")))?;
-        Ok(Value::from_json(&j))
+        json::decode(&s).map_err(|e| a.err(0, e))
     }),
-    nullable(func("jsonencode", &["val"], |a| Ok(Value::String(json_string(a.get(0)))))),
+    nullable(func("jsonencode", &["val"], |a| {
+        if has_infinity(a.get(0)) {
+            return Err(a.err(0, "cannot serialize infinity as JSON"));
+        }
+        Ok(Value::String(json_string(a.get(0))))
+    })),
     func("textdecodebase64", &["source", "encoding"], textdecodebase64),
     func("textencodebase64", &["string", "encoding"], textencodebase64),
     func("urlencode", &["str"], |a| Ok(Value::String(kiln_gotmpl::strings::escape_query(&a.string(0)?)))),
     func("yamldecode", &["src"], |a| yaml::decode(&a.string(0)?).map_err(|e| a.err(0, e))),
     nullable(func("yamlencode", &["value"], |a| Ok(Value::String(yaml::encode(a.get(0)))))),
 ];
+
+fn has_infinity(v: &Value) -> bool {
+    match v {
+        Value::Number(n) => !n.is_finite(),
+        Value::List(items) => items.iter().any(has_infinity),
+        Value::Object(m) => m.values().any(has_infinity),
+        _ => false,
+    }
+}
 
 pub(crate) fn base64_encode(bytes: &[u8]) -> String {
     base64::encode(bytes)
@@ -54,7 +68,8 @@ fn write_json(v: &Value, out: &mut String) {
     match v {
         Value::Null | Value::Unknown => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(n) => out.push_str(&format_number(*n)),
+        // All the digits, as cty writes them; an infinity has no JSON form (jsonencode refuses it).
+        Value::Number(n) => out.push_str(n.to_json_text().as_deref().unwrap_or("null")),
         Value::String(s) => write_json_str(s, out),
         Value::List(items) => {
             out.push('[');

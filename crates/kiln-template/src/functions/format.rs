@@ -2,7 +2,7 @@
 //! %t %b %o %x %X %%, flags `+ - # 0 space`, width, precision and `%[n]` argument indexes).
 
 use crate::types::{convert, Type};
-use crate::value::{format_number, Value};
+use crate::value::{Number, Value};
 
 const MAX_WIDTH: usize = 10_000;
 
@@ -124,7 +124,7 @@ fn format_one(verb: char, spec: &Spec, arg: &Value) -> Result<String, String> {
         'v' if spec.sharp => Ok(crate::functions::encoding::json_string(arg)),
         'v' => match arg {
             // Numbers print as Go's %g would (1e+06), unlike their string conversion.
-            Value::Number(n) => Ok(go_g(*n)),
+            Value::Number(n) => Ok(n.text('g', None)),
             Value::String(s) => Ok(s.clone()),
             _ => Ok(crate::functions::encoding::json_string(arg)),
         },
@@ -156,8 +156,8 @@ fn string_arg(arg: &Value) -> Result<String, String> {
     }
 }
 
-fn sign(n: f64, spec: &Spec) -> &'static str {
-    if n < 0.0 {
+fn sign(n: &Number, spec: &Spec) -> &'static str {
+    if n.is_negative() {
         "-"
     } else if spec.plus {
         "+"
@@ -168,54 +168,30 @@ fn sign(n: f64, spec: &Spec) -> &'static str {
     }
 }
 
-fn format_number_verb(verb: char, spec: &Spec, n: f64) -> Result<String, String> {
-    let abs = n.abs();
+fn format_number_verb(verb: char, spec: &Spec, n: Number) -> Result<String, String> {
     let body = match verb {
         'd' | 'b' | 'o' | 'x' | 'X' => {
-            if n.fract() != 0.0 || !n.is_finite() {
-                return Err("an integer is required".into());
-            }
-            let i = abs as u128;
-            match verb {
-                'd' => i.to_string(),
-                'b' => format!("{i:b}"),
-                'o' => format!("{}{i:o}", if spec.sharp { "0" } else { "" }),
-                'x' => format!("{}{i:x}", if spec.sharp { "0x" } else { "" }),
-                _ => format!("{}{i:X}", if spec.sharp { "0X" } else { "" }),
-            }
-        }
-        'f' => format!("{:.*}", spec.prec.unwrap_or(6), abs),
-        'e' | 'E' => {
-            let s = go_exp(abs, spec.prec.unwrap_or(6));
-            if verb == 'E' {
-                s.to_uppercase()
-            } else {
-                s
-            }
-        }
-        _ => {
-            // %g: shortest representation; exponent form for very large/small magnitudes, as Go.
-            let s = match spec.prec {
-                Some(p) => {
-                    let p = p.max(1);
-                    let e = if abs == 0.0 { 0 } else { abs.log10().floor() as i32 };
-                    if e < -4 || e >= p as i32 {
-                        go_exp(abs, p - 1)
-                    } else {
-                        let t = format!("{:.*}", (p as i32 - 1 - e).max(0) as usize, abs);
-                        trim_zeros(&t)
-                    }
-                }
-                None => go_g_shortest(abs),
+            let radix = match verb {
+                'd' => 10,
+                'b' => 2,
+                'o' => 8,
+                _ => 16,
             };
-            if verb == 'G' {
-                s.to_uppercase()
-            } else {
-                s
+            let digits = n.int_digits(radix).ok_or("an integer is required")?;
+            match verb {
+                'o' if spec.sharp => format!("0{digits}"),
+                'x' if spec.sharp => format!("0x{digits}"),
+                'X' if spec.sharp => format!("0X{}", digits.to_uppercase()),
+                'X' => digits.to_uppercase(),
+                _ => digits,
             }
         }
+        // Go's big.Float formatting at the number's own precision; %g without a precision
+        // gives the shortest digits that read back to the value.
+        'f' | 'e' | 'E' => n.abs().text(verb, Some(spec.prec.unwrap_or(6))),
+        _ => n.abs().text(verb, spec.prec),
     };
-    let sgn = sign(n, spec);
+    let sgn = sign(&n, spec);
     if spec.zero && !spec.minus {
         if let Some(w) = spec.width {
             let len = sgn.len() + body.chars().count();
@@ -225,53 +201,6 @@ fn format_number_verb(verb: char, spec: &Spec, n: f64) -> Result<String, String>
         }
     }
     Ok(format!("{sgn}{body}"))
-}
-
-/// Go's %v (and %g without a precision) for a number, with its sign.
-pub(crate) fn go_g(n: f64) -> String {
-    if n < 0.0 {
-        format!("-{}", go_g_shortest(-n))
-    } else {
-        go_g_shortest(n)
-    }
-}
-
-/// Go's %g without a precision: the shortest digits, in exponent form when the decimal
-/// exponent is below -4 or at least 6.
-fn go_g_shortest(abs: f64) -> String {
-    let e = format!("{abs:e}");
-    let exp: i32 = e.split_once('e').and_then(|(_, x)| x.parse().ok()).unwrap_or(0);
-    if abs != 0.0 && !(-4..6).contains(&exp) {
-        fix_exp(&e)
-    } else {
-        format_number(abs)
-    }
-}
-
-fn trim_zeros(s: &str) -> String {
-    if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        s.to_string()
-    }
-}
-
-/// Go's %e form: mantissa with `prec` decimals, exponent with sign and at least two digits.
-fn go_exp(abs: f64, prec: usize) -> String {
-    fix_exp(&format!("{abs:.prec$e}"))
-}
-
-fn fix_exp(s: &str) -> String {
-    match s.split_once('e') {
-        Some((m, e)) => {
-            let (sgn, digits) = match e.strip_prefix('-') {
-                Some(d) => ('-', d),
-                None => ('+', e),
-            };
-            format!("{m}e{sgn}{digits:0>2}")
-        }
-        None => s.to_string(),
-    }
 }
 
 fn pad(s: &str, spec: &Spec, verb: char) -> String {

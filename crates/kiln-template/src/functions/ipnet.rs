@@ -172,7 +172,7 @@ mod tests {
         Value::string(x)
     }
     fn n(x: f64) -> Value {
-        Value::Number(x)
+        Value::float(x)
     }
 
     #[test]

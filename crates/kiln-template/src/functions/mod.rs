@@ -38,7 +38,6 @@ use std::time::SystemTime;
 use crate::value::Value;
 
 pub(crate) use args::Args;
-pub(crate) use format::go_g;
 
 /// What functions may depend on besides their arguments.
 pub struct FuncContext<'a> {

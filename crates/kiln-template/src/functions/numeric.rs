@@ -1,48 +1,55 @@
 //! Numeric functions: abs ceil floor log max min parseint pow signum.
 
 use super::{func, variadic, Args, Func};
-use crate::value::Value;
+use crate::value::{Number, Value};
 
 pub(super) const FUNCS: &[Func] = &[
     func("abs", &["num"], |a| Ok(Value::Number(a.number(0)?.abs()))),
+    // Exact, as current cty (1.6.6 went through float64 and int64: floor(1e20) overflowed).
     func("ceil", &["num"], |a| Ok(Value::Number(a.number(0)?.ceil()))),
     func("floor", &["num"], |a| Ok(Value::Number(a.number(0)?.floor()))),
     func("log", &["num", "base"], log),
-    variadic("max", &[], "numbers", |a| extreme(a, f64::max)),
-    variadic("min", &[], "numbers", |a| extreme(a, f64::min)),
+    variadic("max", &[], "numbers", |a| extreme(a, std::cmp::Ordering::Greater)),
+    variadic("min", &[], "numbers", |a| extreme(a, std::cmp::Ordering::Less)),
     func("parseint", &["number", "base"], parseint),
-    func("pow", &["num", "power"], |a| finite(a.number(0)?.powf(a.number(1)?))),
+    func("pow", &["num", "power"], |a| finite(a.float(0)?.powf(a.float(1)?))),
     func("signum", &["num"], |a| {
+        // Any number, as newer Packer (1.6.6 took whole numbers only).
         let n = a.number(0)?;
-        Ok(Value::Number(if n > 0.0 {
-            1.0
-        } else if n < 0.0 {
-            -1.0
+        Ok(Value::int(if n.is_zero() {
+            0
+        } else if n.is_negative() {
+            -1
         } else {
-            0.0
+            1
         }))
     }),
 ];
 
+/// `pow` and `log` compute in float64, as cty does: their results carry 53 bits.
 fn finite(n: f64) -> Result<Value, String> {
     if n.is_nan() {
         return Err("the result is not a number".into());
     }
-    Ok(Value::Number(n))
+    Ok(Value::float(n))
 }
 
 fn log(a: &Args) -> Result<Value, String> {
-    let (n, base) = (a.number(0)?, a.number(1)?);
+    let (n, base) = (a.float(0)?, a.float(1)?);
     finite(n.ln() / base.ln())
 }
 
-fn extreme(a: &Args, pick: fn(f64, f64) -> f64) -> Result<Value, String> {
+/// The first of the largest (or smallest) arguments, as given: its precision is kept.
+fn extreme(a: &Args, want: std::cmp::Ordering) -> Result<Value, String> {
     if a.len() == 0 {
         return Err("invalid value for \"numbers\" parameter: must pass at least one number".into());
     }
     let mut best = a.number(0)?;
     for i in 1..a.len() {
-        best = pick(best, a.number(i)?);
+        let n = a.number(i)?;
+        if n.cmp(&best) == want {
+            best = n;
+        }
     }
     Ok(Value::Number(best))
 }
@@ -63,9 +70,7 @@ fn parseint(a: &Args) -> Result<Value, String> {
     if digits.is_empty() {
         return Err(a.err(0, format!("cannot parse {s:?} as a base {base} integer")));
     }
-    // Exact in u128 while it fits; f64 beyond.
-    let mut exact: Option<u128> = Some(0);
-    let mut n: f64 = 0.0;
+    let mut digit_values = Vec::with_capacity(digits.len());
     for c in digits.chars() {
         // Go's big.Int digit order: 0-9, then a-z, then A-Z for bases above 36.
         let d = match c {
@@ -78,13 +83,11 @@ fn parseint(a: &Args) -> Result<Value, String> {
         if d < 0 || d >= base {
             return Err(a.err(0, format!("cannot parse {s:?} as a base {base} integer")));
         }
-        n = n * base as f64 + d as f64;
-        exact = exact.and_then(|e| e.checked_mul(base as u128)).and_then(|e| e.checked_add(d as u128));
+        digit_values.push(d as u8);
     }
-    if let Some(e) = exact {
-        n = e as f64;
-    }
-    Ok(Value::Number(if neg { -n } else { n }))
+    // cty parses into a big integer: exact at any length.
+    let n = Number::from_digits(neg, &digit_values, base as u32).ok_or_else(|| a.err(0, "the number is too long"))?;
+    Ok(Value::Number(n))
 }
 
 #[cfg(test)]
@@ -93,7 +96,7 @@ mod tests {
     use crate::value::Value;
 
     fn n(x: f64) -> Value {
-        Value::Number(x)
+        Value::float(x)
     }
 
     #[test]

@@ -194,7 +194,7 @@ mod tests {
         Value::string(x)
     }
     fn n(x: f64) -> Value {
-        Value::Number(x)
+        Value::float(x)
     }
     fn l(items: &[&str]) -> Value {
         Value::List(items.iter().map(|x| s(x)).collect())

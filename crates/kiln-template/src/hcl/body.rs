@@ -101,7 +101,8 @@ pub(crate) fn value_to_node(v: &Value, span: &Span) -> Node {
     let kind = match v {
         Value::Null | Value::Unknown => NodeKind::Null,
         Value::Bool(b) => NodeKind::Bool(*b),
-        Value::Number(n) => NodeKind::Number(*n),
+        // Components take numbers as Packer hands them over: int64 or float64.
+        Value::Number(n) => NodeKind::Number(n.to_f64()),
         Value::String(s) => NodeKind::String(s.clone()),
         Value::List(items) => NodeKind::Array(items.iter().map(|i| value_to_node(i, span)).collect()),
         Value::Object(m) => NodeKind::Object(

@@ -278,8 +278,8 @@ fn provisioner(
     let max_retries = match b.body.get_attribute("max_retries") {
         None => 0,
         Some(a) => match eval(&a.value, scope) {
-            Ok(v) => match super::eval::to_number(&v) {
-                Some(n) if n >= 0.0 && n.fract() == 0.0 => n as u32,
+            Ok(v) => match super::eval::to_number(&v).and_then(|n| n.to_i64()).and_then(|n| u32::try_from(n).ok()) {
+                Some(n) => n,
                 _ => {
                     diags.push(Diagnostic::error("max_retries must be a whole number").at(span_of(file, &a.value)));
                     0

@@ -17,7 +17,7 @@ mod tests {
     #[test]
     fn shows_values_like_packer_inspect() {
         assert_eq!(display_value(&Value::string("cidata")), "cidata");
-        assert_eq!(display_value(&Value::Number(2.0)), "2");
+        assert_eq!(display_value(&Value::int(2)), "2");
         assert_eq!(display_value(&Value::Null), "null");
         let l = Value::List(vec![Value::string("A"), Value::string("B")]);
         assert_eq!(display_value(&l), "[\n  \"A\",\n  \"B\",\n]");

@@ -8,7 +8,7 @@ use hcl_edit::Span as _;
 
 use super::scope::Scope;
 use super::template;
-use crate::value::Value;
+use crate::value::{Number, Value};
 use kiln_config::diag::{did_you_mean, Diagnostic, SourceFile, Span};
 
 pub(crate) type EvalResult = Result<Value, Box<Diagnostic>>;
@@ -31,8 +31,8 @@ pub(crate) fn eval(expr: &Expression, scope: &Scope) -> EvalResult {
     match expr {
         Expression::Null(_) => Ok(Value::Null),
         Expression::Bool(b) => Ok(Value::Bool(*b.value())),
-        Expression::Number(n) => match n.value().as_f64() {
-            Some(f) => Ok(Value::Number(f)),
+        Expression::Number(_) => match crate::value::number_literal(expr) {
+            Some(n) => Ok(Value::Number(n)),
             None => Err(err("number out of range", span())),
         },
         Expression::String(s) => Ok(Value::String(s.value().clone())),
@@ -93,7 +93,7 @@ pub(crate) fn eval(expr: &Expression, scope: &Scope) -> EvalResult {
             }
             let at = span_of(scope.file, &u.expr);
             match u.operator.value() {
-                UnaryOperator::Neg => Ok(Value::Number(-want_number(&v, at)?)),
+                UnaryOperator::Neg => Ok(Value::Number(want_number(&v, at)?.neg())),
                 UnaryOperator::Not => Ok(Value::Bool(!want_bool(&v, at)?)),
             }
         }
@@ -176,7 +176,7 @@ fn apply_operators(mut v: Value, ops: &[hcl_edit::Decorated<TraversalOperator>],
         let at = span_of(scope.file, op);
         match op.value() {
             TraversalOperator::GetAttr(a) => v = get_attr(v, a.value().as_str(), at)?,
-            TraversalOperator::LegacyIndex(n) => v = index(v, &Value::Number(*n.value() as f64), at)?,
+            TraversalOperator::LegacyIndex(n) => v = index(v, &Value::int(*n.value() as i64), at)?,
             TraversalOperator::Index(e) => {
                 let key = eval(e, scope)?;
                 if key == Value::Unknown {
@@ -241,24 +241,23 @@ pub(crate) fn index(v: Value, key: &Value, at: Span) -> EvalResult {
         Value::Unknown => Ok(Value::Unknown),
         Value::List(mut items) => {
             let n = match key {
-                Value::Number(n) => Some(*n),
-                Value::String(s) => s.trim().parse::<f64>().ok(),
+                Value::Number(n) => Some(n.clone()),
+                Value::String(s) => crate::types::parse_number(s.trim()),
                 _ => None,
             };
             let Some(n) = n else {
                 return Err(err(format!("a list index must be a number, found a {}", key.type_name()), at));
             };
-            if n.fract() != 0.0 || n < 0.0 || n as usize >= items.len() {
+            if !n.is_integer() {
                 return Err(err(
-                    format!(
-                        "index {} is out of range for a list of {} elements",
-                        crate::value::format_number(n),
-                        items.len()
-                    ),
+                    format!("indexing a list requires a whole number, but the index {n} has a fractional part"),
                     at,
                 ));
             }
-            Ok(items.swap_remove(n as usize))
+            match n.to_i64().and_then(|i| usize::try_from(i).ok()).filter(|&i| i < items.len()) {
+                Some(i) => Ok(items.swap_remove(i)),
+                None => Err(err(format!("index {n} is out of range for a list of {} elements", items.len()), at)),
+            }
         }
         Value::Object(mut m) => {
             let Some(k) = key.to_template_string() else {
@@ -292,10 +291,10 @@ pub(crate) fn to_bool(v: &Value) -> Option<bool> {
 }
 
 /// Converts to a number as cty does: numbers and numeric strings.
-pub(crate) fn to_number(v: &Value) -> Option<f64> {
+pub(crate) fn to_number(v: &Value) -> Option<Number> {
     match v {
-        Value::Number(n) => Some(*n),
-        Value::String(s) => s.trim().parse::<f64>().ok().filter(|n| n.is_finite()),
+        Value::Number(n) => Some(n.clone()),
+        Value::String(s) => crate::types::parse_number(s.trim()),
         _ => None,
     }
 }
@@ -304,13 +303,13 @@ pub(crate) fn to_number(v: &Value) -> Option<f64> {
 /// (index, element) or an object's (key, value) pairs. `Err` gives back any other value.
 pub(crate) fn iteration_pairs(v: Value) -> Result<Vec<(Value, Value)>, Value> {
     match v {
-        Value::List(items) => Ok(items.into_iter().enumerate().map(|(i, v)| (Value::Number(i as f64), v)).collect()),
+        Value::List(items) => Ok(items.into_iter().enumerate().map(|(i, v)| (Value::int(i as i64), v)).collect()),
         Value::Object(m) => Ok(m.into_iter().map(|(k, v)| (Value::String(k), v)).collect()),
         other => Err(other),
     }
 }
 
-fn want_number(v: &Value, at: Span) -> Result<f64, Box<Diagnostic>> {
+fn want_number(v: &Value, at: Span) -> Result<Number, Box<Diagnostic>> {
     to_number(v).ok_or_else(|| err(format!("a number is required, found {}", describe(v)), at))
 }
 
@@ -352,22 +351,23 @@ fn eval_binary(b: &hcl_edit::expr::BinaryOp, scope: &Scope) -> EvalResult {
         _ => {
             let x = want_number(&l, ls())?;
             let y = want_number(&r, rs())?;
+            let nan = || err("the result is not a number (an infinity minus itself, or zero times one)", ls());
             Ok(match op {
-                Op::Plus => Value::Number(x + y),
-                Op::Minus => Value::Number(x - y),
-                Op::Mul => Value::Number(x * y),
+                Op::Plus => Value::Number(x.add(&y).ok_or_else(nan)?),
+                Op::Minus => Value::Number(x.sub(&y).ok_or_else(nan)?),
+                Op::Mul => Value::Number(x.mul(&y).ok_or_else(nan)?),
                 Op::Div => {
-                    if y == 0.0 {
+                    if y.is_zero() {
                         return Err(err("division by zero", rs()));
                     }
-                    Value::Number(x / y)
+                    Value::Number(x.div(&y).ok_or_else(nan)?)
                 }
                 Op::Mod => {
-                    if y == 0.0 {
+                    if y.is_zero() {
                         return Err(err("modulo by zero", rs()));
                     }
-                    // cty's modulo keeps the sign of the dividend, like Rust's `%`.
-                    Value::Number(x % y)
+                    // cty's modulo truncates the quotient: the sign of the dividend.
+                    Value::Number(x.rem(&y).ok_or_else(nan)?)
                 }
                 Op::Less => Value::Bool(x < y),
                 Op::LessEq => Value::Bool(x <= y),

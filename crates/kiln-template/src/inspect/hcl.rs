@@ -4,11 +4,10 @@ use std::fmt::Write;
 
 use kiln_gotmpl::quote;
 
-use crate::functions::go_g;
 use crate::hcl::collect_strings;
 use crate::plan::{Template, Variable};
 use crate::secrets::is_credential_name;
-use crate::value::{format_number, Value};
+use crate::value::Value;
 
 /// The three texts Packer "says" in HCL2 mode (the header, variables with locals, builds);
 /// each is printed followed by a newline. Like Packer, every string of a sensitive variable's
@@ -162,7 +161,7 @@ fn hcl_literal(v: &Value, indent: usize) -> String {
         Value::Null => "null".to_string(),
         Value::Unknown => "<unknown>".to_string(),
         Value::Bool(b) => b.to_string(),
-        Value::Number(n) => go_number(*n),
+        Value::Number(n) => n.console_text(),
         Value::String(s) => quote(s, false, false),
         Value::List(items) if items.is_empty() => "[]".to_string(),
         Value::List(items) => {
@@ -185,15 +184,4 @@ fn hcl_literal(v: &Value, indent: usize) -> String {
             s
         }
     }
-}
-
-/// A number as Packer prints it: whole numbers that fit in 64 bits in full, others as Go's
-/// `%g` (shortest digits; an exponent when it is below -4 or at least 6: `1.2345675e+06`).
-fn go_number(n: f64) -> String {
-    // 2^63: the bounds of Go's int64.
-    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
-    if n.fract() == 0.0 && (-LIMIT..LIMIT).contains(&n) {
-        return format_number(n);
-    }
-    go_g(n)
 }

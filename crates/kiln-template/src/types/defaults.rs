@@ -86,11 +86,11 @@ fn literal(e: &Expression) -> Result<Value, String> {
     Ok(match e {
         Expression::Null(_) => Value::Null,
         Expression::Bool(b) => Value::Bool(*b.value()),
-        Expression::Number(n) => Value::Number(n.value().as_f64().ok_or("the number is out of range")?),
+        Expression::Number(_) => Value::Number(crate::value::number_literal(e).ok_or("the number is out of range")?),
         Expression::String(s) => Value::String(s.value().clone()),
         Expression::Parenthesis(p) => literal(p.inner())?,
         Expression::UnaryOp(u) if *u.operator.value() == UnaryOperator::Neg => match literal(&u.expr)? {
-            Value::Number(n) => Value::Number(-n),
+            Value::Number(n) => Value::Number(n.neg()),
             _ => return Err("only a number can be negated".into()),
         },
         Expression::Array(a) => Value::List(a.iter().map(literal).collect::<Result<_, _>>()?),

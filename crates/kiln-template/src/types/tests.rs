@@ -44,22 +44,22 @@ fn parse_errors_explain() {
 
 #[test]
 fn converts_primitives_like_cty() {
-    assert_eq!(convert(&s("5"), &Type::Number), Ok(Value::Number(5.0)));
+    assert_eq!(convert(&s("5"), &Type::Number), Ok(Value::int(5)));
     assert_eq!(convert(&s("true"), &Type::Bool), Ok(Value::Bool(true)));
-    assert_eq!(convert(&Value::Number(5.0), &Type::String), Ok(s("5")));
-    assert_eq!(convert(&Value::Number(1.5), &Type::String), Ok(s("1.5")));
+    assert_eq!(convert(&Value::int(5), &Type::String), Ok(s("5")));
+    assert_eq!(convert(&Value::float(1.5), &Type::String), Ok(s("1.5")));
     assert_eq!(convert(&Value::Bool(false), &Type::String), Ok(s("false")));
     assert_eq!(convert(&Value::Null, &Type::Number), Ok(Value::Null));
     assert!(convert(&s("five"), &Type::Number).unwrap_err().starts_with("a number is required"));
     assert!(convert(&s("yes"), &Type::Bool).unwrap_err().starts_with("a bool is required"));
     assert_eq!(convert(&Value::Bool(true), &Type::Number), Err("number required".into()));
-    assert_eq!(convert(&Value::Number(1.0), &Type::Bool), Err("bool required".into()));
+    assert_eq!(convert(&Value::int(1), &Type::Bool), Err("bool required".into()));
     assert_eq!(convert(&Value::List(vec![]), &Type::String), Err("string required".into()));
 }
 
 #[test]
 fn converts_collections() {
-    let tuple = Value::List(vec![s("a"), Value::Number(2.0), s("x")]);
+    let tuple = Value::List(vec![s("a"), Value::int(2), s("x")]);
     assert_eq!(convert(&tuple, &ty("list(string)").unwrap()), Ok(Value::List(vec![s("a"), s("2"), s("x")])));
     assert_eq!(
         convert(&tuple, &ty("list(number)").unwrap()).unwrap_err(),
@@ -70,16 +70,13 @@ fn converts_collections() {
     let set = convert(&Value::List(vec![s("b"), s("a"), s("b")]), &ty("set(string)").unwrap()).unwrap();
     assert_eq!(set, Value::List(vec![s("a"), s("b")]));
     assert_eq!(convert(&s("x"), &ty("list(string)").unwrap()), Err("list of string required".into()));
-    let m = obj(&[("a", Value::Number(1.0)), ("b", s("2"))]);
-    assert_eq!(
-        convert(&m, &ty("map(number)").unwrap()),
-        Ok(obj(&[("a", Value::Number(1.0)), ("b", Value::Number(2.0))]))
-    );
+    let m = obj(&[("a", Value::int(1)), ("b", s("2"))]);
+    assert_eq!(convert(&m, &ty("map(number)").unwrap()), Ok(obj(&[("a", Value::int(1)), ("b", Value::int(2))])));
     assert!(convert(&m, &ty("map(bool)").unwrap()).unwrap_err().starts_with("element \"a\": bool required"));
     assert_eq!(convert(&m, &ty("map(any)").unwrap()), Ok(obj(&[("a", s("1")), ("b", s("2"))])));
     let t = ty("tuple([string, bool])").unwrap();
     assert_eq!(
-        convert(&Value::List(vec![Value::Number(1.0), s("true")]), &t),
+        convert(&Value::List(vec![Value::int(1), s("true")]), &t),
         Ok(Value::List(vec![s("1"), Value::Bool(true)]))
     );
     assert!(convert(&Value::List(vec![]), &t).unwrap_err().contains("exactly 2 elements"));
@@ -89,8 +86,8 @@ fn converts_collections() {
 fn converts_objects_with_optional_attributes() {
     let t = ty("object({ name = string, size = optional(number), tags = optional(map(string)) })").unwrap();
     let v = obj(&[("name", s("web")), ("size", s("10")), ("extra", Value::Bool(true))]);
-    assert_eq!(convert(&v, &t), Ok(obj(&[("name", s("web")), ("size", Value::Number(10.0)), ("tags", Value::Null)])));
-    assert_eq!(convert(&obj(&[("size", Value::Number(1.0))]), &t), Err("attribute \"name\" is required".into()));
+    assert_eq!(convert(&v, &t), Ok(obj(&[("name", s("web")), ("size", Value::int(10)), ("tags", Value::Null)])));
+    assert_eq!(convert(&obj(&[("size", Value::int(1))]), &t), Err("attribute \"name\" is required".into()));
     assert_eq!(
         convert(&obj(&[("name", s("x")), ("size", s("big"))]), &t),
         Err("attribute \"size\": a number is required (cannot convert \"big\")".into())
@@ -98,7 +95,7 @@ fn converts_objects_with_optional_attributes() {
     assert_eq!(convert(&s("x"), &t), Err("object required".into()));
     // Nested structures report the whole path.
     let nested = ty("list(object({ port = number }))").unwrap();
-    let v = Value::List(vec![obj(&[("port", Value::Number(22.0))]), obj(&[("port", s("ssh"))])]);
+    let v = Value::List(vec![obj(&[("port", Value::int(22))]), obj(&[("port", s("ssh"))])]);
     assert_eq!(
         convert(&v, &nested),
         Err("element 1: attribute \"port\": a number is required (cannot convert \"ssh\")".into())
@@ -107,15 +104,15 @@ fn converts_objects_with_optional_attributes() {
 
 #[test]
 fn any_passes_and_unknown_stays_unknown() {
-    let v = obj(&[("a", Value::List(vec![Value::Number(1.0)]))]);
+    let v = obj(&[("a", Value::List(vec![Value::int(1)]))]);
     assert_eq!(convert(&v, &Type::Any), Ok(v.clone()));
     assert_eq!(convert(&Value::Unknown, &Type::String), Ok(Value::Unknown));
 }
 
 #[test]
 fn number_parsing_is_strict() {
-    assert_eq!(parse_number("1e3"), Some(1000.0));
-    assert_eq!(parse_number("-2.5"), Some(-2.5));
+    assert_eq!(parse_number("1e3"), Number::from_f64(1000.0));
+    assert_eq!(parse_number("-2.5"), Number::from_f64(-2.5));
     assert_eq!(parse_number(" 5"), None);
     assert_eq!(parse_number("0x10"), None);
     assert_eq!(parse_number("inf"), None);
@@ -140,7 +137,7 @@ fn optional_defaults_fill_nulls_at_every_depth() {
         r#"{disks = [{gb = 20, kind = "ssd"}], name = "web", size = 10, tags = {team = "infra"}}"#
     );
     // An explicit value wins over the default; a missing list gets its default.
-    let v = obj(&[("name", s("db")), ("size", Value::Number(1.0))]);
+    let v = obj(&[("name", s("db")), ("size", Value::int(1))]);
     let filled = apply_defaults(&convert(&v, &t).unwrap(), &t, &d);
     assert_eq!(filled.to_string(), r#"{disks = [], name = "db", size = 1, tags = {team = "infra"}}"#);
 }

@@ -56,7 +56,7 @@ fn eval(e: &Expression, ctx: &FuncContext) -> Result<Value, String> {
     Ok(match e {
         Expression::Null(_) => Value::Null,
         Expression::Bool(b) => Value::Bool(*b.value()),
-        Expression::Number(n) => Value::Number(n.value().as_f64().ok_or("bad number")?),
+        Expression::Number(_) => Value::Number(kiln_template::value::number_literal(e).ok_or("bad number")?),
         Expression::String(s) => Value::String(s.value().clone()),
         Expression::Array(a) => Value::List(a.iter().map(|x| eval(x, ctx)).collect::<Result<_, _>>()?),
         Expression::Object(o) => {
@@ -75,7 +75,7 @@ fn eval(e: &Expression, ctx: &FuncContext) -> Result<Value, String> {
         }
         Expression::Parenthesis(p) => eval(p.inner(), ctx)?,
         Expression::UnaryOp(u) if *u.operator.value() == UnaryOperator::Neg => match eval(&u.expr, ctx)? {
-            Value::Number(n) => Value::Number(-n),
+            Value::Number(n) => Value::Number(n.neg()),
             _ => return Err("test evaluator: - needs a number".into()),
         },
         Expression::FuncCall(c) => {
@@ -112,7 +112,7 @@ fn nested(v: &Value, indent: usize) -> String {
         Value::Null => "null".into(),
         Value::Unknown => "(known after apply)".into(),
         Value::Bool(b) => b.to_string(),
-        Value::Number(n) => number(*n),
+        Value::Number(n) => n.console_text(),
         Value::String(s) => quote(s),
         Value::List(items) if items.is_empty() => "[]".into(),
         Value::Object(m) if m.is_empty() => "{}".into(),
@@ -147,25 +147,6 @@ fn quote(s: &str) -> String {
     }
     out.push('"');
     out
-}
-
-/// cty's console form: integers that fit in 64 bits in full, others as Go's %g.
-fn number(n: f64) -> String {
-    if n.is_infinite() {
-        return if n > 0.0 { "+Inf".into() } else { "-Inf".into() };
-    }
-    if n.fract() == 0.0 && n.abs() < 9.2e18 {
-        return format!("{}", n as i64);
-    }
-    let e = format!("{n:e}");
-    let (mant, exp) = e.split_once('e').unwrap_or((&e, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    if !(-4..21).contains(&exp) || exp >= 6 {
-        let sign = if exp < 0 { '-' } else { '+' };
-        format!("{mant}e{sign}{:02}", exp.abs())
-    } else {
-        format!("{n}")
-    }
 }
 
 /// Cases where kiln deliberately differs from Packer 1.6.6, with the reason.

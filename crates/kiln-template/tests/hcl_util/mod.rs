@@ -57,7 +57,7 @@ pub fn s(v: &str) -> Value {
 }
 
 pub fn n(v: f64) -> Value {
-    Value::Number(v)
+    Value::float(v)
 }
 
 pub fn list(items: Vec<Value>) -> Value {

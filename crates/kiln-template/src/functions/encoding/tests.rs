@@ -21,7 +21,7 @@ fn base64_round_trip() {
 #[test]
 fn jsonencode_is_go_compatible() {
     let v = Value::Object(
-        [("b".into(), s("<>&\n\u{1}")), ("a".into(), Value::List(vec![Value::Number(1.0), Value::Number(2.5)]))].into(),
+        [("b".into(), s("<>&\n\u{1}")), ("a".into(), Value::List(vec![Value::int(1), Value::float(2.5)]))].into(),
     );
     assert_eq!(call("jsonencode", &[v]), Ok(s(r#"{"a":[1,2.5],"b":"\u003c\u003e\u0026\n\u0001"}"#)));
     assert_eq!(call("jsonencode", &[Value::Null]), Ok(s("null")));

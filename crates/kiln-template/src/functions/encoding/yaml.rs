@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::value::{format_number, Value};
+use crate::value::{Number, Value};
 
 pub(crate) fn decode(src: &str) -> Result<Value, String> {
     if src.trim().is_empty() {
@@ -18,7 +18,10 @@ fn from_yaml(y: &serde_yaml::Value) -> Result<Value, String> {
     Ok(match y {
         Y::Null => Value::Null,
         Y::Bool(b) => Value::Bool(*b),
-        Y::Number(n) => Value::Number(n.as_f64().unwrap_or(0.0)),
+        // serde_yaml keeps an f64: its shortest text read back at 512 bits (`.inf` as infinity).
+        Y::Number(n) => {
+            Number::parse(&n.to_string()).map_or_else(|| Value::float(n.as_f64().unwrap_or(f64::NAN)), Value::Number)
+        }
         Y::String(s) => Value::String(s.clone()),
         Y::Sequence(items) => Value::List(items.iter().map(from_yaml).collect::<Result<_, _>>()?),
         Y::Mapping(m) => {
@@ -80,7 +83,7 @@ fn scalar(v: &Value, indent: usize) -> String {
     match v {
         Value::Null | Value::Unknown => "null".into(),
         Value::Bool(b) => b.to_string(),
-        Value::Number(n) => format_number(*n),
+        Value::Number(n) => n.to_string(),
         Value::String(s) => string(s, indent),
         Value::List(_) => "[]".into(),
         Value::Object(_) => "{}".into(),
