@@ -40,11 +40,31 @@ fn builds_provisions_and_exports_a_qcow2() {
     let _one = serial();
     let dir = TempDir::new("qemu-e2e");
     let out = dir.join("out");
+    // A file above the drive channel's threshold, not whole sectors, with a mode to keep: it
+    // goes through a hot-plugged disk (the guest's kernel names it vdb) and arrives exact.
+    let upload = dir.join("up.bin");
+    let mut data = vec![0u8; 9 * 1024 * 1024 + 3];
+    for (i, b) in data.iter_mut().enumerate() {
+        *b = (i as u64).wrapping_mul(2654435761).to_le_bytes()[3];
+    }
+    std::fs::write(&upload, &data).unwrap();
+    std::fs::set_permissions(&upload, std::os::unix::fs::PermissionsExt::from_mode(0o640)).unwrap();
+    let sum = std::process::Command::new("sha256sum").arg(&upload).output().unwrap();
+    let sum = String::from_utf8_lossy(&sum.stdout).split_whitespace().next().unwrap_or_default().to_string();
     let t = template(
         &base.display().to_string(),
         &out.display().to_string(),
         "",
-        &["echo provisioned on $(uname -r) as $(id -un)", "echo built-by-kiln | sudo tee /etc/kiln-e2e"],
+        &[
+            "echo provisioned on $(uname -r) as $(id -un)",
+            "echo built-by-kiln | sudo tee /etc/kiln-e2e",
+            "echo uploaded $(sha256sum /tmp/up.bin) mode $(stat -c %a /tmp/up.bin) owner $(stat -c %U /tmp/up.bin)",
+            "sudo dmesg | grep -o '\\[vdb\\].*' | head -1",
+        ],
+    )
+    .replace(
+        r#""provisioners": ["#,
+        r#""provisioners": [{"type": "file", "source": "up.bin", "destination": "/tmp/up.bin"}, "#,
     );
     let t0 = Instant::now();
     let b = Build::start(&dir, &t, &[]);
@@ -53,6 +73,8 @@ fn builds_provisions_and_exports_a_qcow2() {
     assert_eq!(code, 0, "{log}");
     assert!(log.contains("provisioned on 6."), "{log}");
     assert!(log.contains("as kiln"), "{log}");
+    assert!(log.contains(&format!("uploaded {sum} /tmp/up.bin mode 640 owner kiln")), "{log}");
+    assert!(log.contains("[vdb]"), "the upload did not go through a virtual disk: {log}");
     assert!(log.contains("Connected to SSH!"), "{log}");
     assert!(log.contains("Converting hard drive..."), "{log}");
     assert!(log.contains("VM files in directory: "), "{log}");

@@ -9,7 +9,6 @@ use kiln_config::node::Node;
 use kiln_core::hook::StepProvision;
 use kiln_core::step::{run_steps, Step};
 use kiln_core::{async_trait, Artifact, BasicArtifact, BuildInfo, Builder, ProvisionHook, Result, RunContext};
-use kiln_toolkit::connect::StepConnect;
 use kiln_toolkit::download::{IsoConfig, StepDownload};
 use kiln_toolkit::http::{HttpConfig, StepHttpServer};
 use kiln_toolkit::keypair::StepTempKeyPair;
@@ -20,7 +19,8 @@ use kiln_toolkit::shutdown::{ShutdownConfig, StepShutdown};
 use super::config::{BootConfig, Config};
 use super::state::State;
 use super::steps::{
-    StepConfigureVnc, StepConvertDisk, StepCreateDisk, StepPortForward, StepRun, StepTypeBootCommand, WhileGuestRuns,
+    StepConfigureVnc, StepConnectWhenUp, StepConvertDisk, StepCreateDisk, StepDriveUploads, StepPortForward, StepRun,
+    StepTypeBootCommand, WhileGuestRuns,
 };
 
 /// Packer's id for the qemu builder's artifacts.
@@ -117,7 +117,8 @@ impl Builder for QemuBuilder {
             Box::new(StepConfigureVnc { config: Arc::clone(c), boot: Arc::clone(&p.boot) }),
             Box::new(StepRun(Arc::clone(c))),
             Box::new(WhileGuestRuns(StepTypeBootCommand(Arc::clone(&p.boot)))),
-            Box::new(WhileGuestRuns(StepConnect::new(&p.comm))),
+            Box::new(WhileGuestRuns(StepConnectWhenUp { config: p.comm.clone() })),
+            Box::new(StepDriveUploads { ssh: p.comm.kind() == "ssh" }),
             Box::new(WhileGuestRuns(StepProvision { hook })),
             Box::new(StepShutdown::new(&p.shutdown)),
             Box::new(StepConvertDisk),

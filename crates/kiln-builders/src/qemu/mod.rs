@@ -6,6 +6,8 @@
 //! | StepCreateDisk | [`disk::DiskPlan::new`], [`disk::DiskPlan::create`] |
 //! | StepRun (start the VM) | [`accel::detect`], [`args::command_line`], [`vm::Vm::start`], [`vm::Vm::connect_qmp`], [`accel::watch_start`] |
 //! | StepTypeBootCommand | [`bootcommand::parse`], [`bootcommand::steps`], [`bootcommand::type_steps`] |
+//! | StepConnectWhenUp | [`netwatch`]: connect once the guest's network is up and its sshd answers |
+//! | StepDriveUploads | [`upload::DriveUpload`]: large uploads through a hot-plugged disk |
 //! | (while provisioning) | [`vm::watch`]: the guest died, fail now |
 //! | StepWaitForShutdown | [`vm::Vm::wait_timeout`], [`vm::Vm::stop`] |
 //! | StepConvertDisk | [`disk::DiskPlan::finish`] |
@@ -21,10 +23,12 @@ mod check;
 pub mod config;
 pub mod disk;
 pub mod keys;
+pub mod netwatch;
 pub mod process;
 pub mod qmp;
 mod state;
 mod steps;
+pub mod upload;
 pub mod vm;
 
 pub use builder::{new, QemuBuilder, BUILDER_ID, GENERATED};

@@ -43,6 +43,9 @@ pub(super) struct State {
     pub vm: Option<Arc<Vm>>,
     /// kiln's QMP connection to it.
     pub qmp: Option<Arc<Qmp>>,
+    /// The dump of the user-mode network kiln reads to know when the guest's network is up
+    /// (see [`super::netwatch`]), while it runs.
+    pub net_watch: Option<PathBuf>,
 }
 
 kiln_toolkit::impl_has_common!(State, common);

@@ -16,8 +16,10 @@ use super::args::{self, Inputs, Net};
 use super::bootcommand;
 use super::config::{Accelerator, BootConfig, Config};
 use super::disk::{self, DiskPlan, QemuImg};
+use super::netwatch;
 use super::qmp::RunState;
 use super::state::State;
+use super::upload::DriveUpload;
 use super::vm::{self, Exit, GuestEnd, Vm, VmSpec};
 use kiln_toolkit::reserve;
 
@@ -221,6 +223,15 @@ impl Step<State> for StepRun {
         let vm = state.vm.clone().ok_or_else(|| Error::new("the VM vanished"))?;
         let qmp = ctx.cancel.run(vm.connect_qmp(QMP_CONNECT)).await??;
         state.qmp = Some(Arc::new(qmp));
+        if !state.bridged && state.host_port().is_some() {
+            let file = control_dir.join("net.pcap");
+            if let Some(q) = &state.qmp {
+                match netwatch::start(q, "user.0", &file).await {
+                    Ok(()) => state.net_watch = Some(file),
+                    Err(e) => ctx.ui.log(format!("no watch on the guest's network ({e}): connecting the usual way")),
+                }
+            }
+        }
         if let Some(port) = state.vnc_port {
             if c.vnc_use_password {
                 let password = vm::vnc_password()?;
@@ -400,5 +411,94 @@ impl Step<State> for StepConvertDisk {
         ctx.cancel.run(plan.finish(&img, &move |m| ui.say(m), Some(&progress))).await??;
         progress.finish();
         Ok(())
+    }
+}
+
+/// Puts [`DriveUpload`] around the connected communicator: large uploads go through a
+/// hot-plugged disk instead of SSH (see [`super::upload`]). Only for SSH (a POSIX shell in the
+/// guest); the plain communicator comes back at cleanup.
+pub(super) struct StepDriveUploads {
+    /// Whether the communicator is `ssh`.
+    pub ssh: bool,
+}
+
+#[async_trait]
+impl Step<State> for StepDriveUploads {
+    fn name(&self) -> &'static str {
+        "StepDriveUploads"
+    }
+
+    async fn run(&self, state: &mut State, ctx: &RunContext) -> Result<()> {
+        let (true, Some(comm), Some(qmp), Some(dir)) =
+            (self.ssh, state.common.comm.clone(), state.qmp.clone(), state.control_dir.clone())
+        else {
+            return Ok(());
+        };
+        state.common.comm = Some(Arc::new(DriveUpload::new(comm, qmp, &dir, ctx.ui.clone())));
+        Ok(())
+    }
+}
+
+/// The toolkit's StepConnect, started once the guest's sshd answers (see [`super::netwatch`]):
+/// nothing is sent to the guest before it has spoken on its network, so no connection is left
+/// behind in QEMU to start an sshd for nothing, and no SYN waits out QEMU's back-off.
+pub(super) struct StepConnectWhenUp {
+    pub config: kiln_comm::Config,
+}
+
+impl StepConnectWhenUp {
+    /// Whether the wait applies: SSH through the user-mode network's forward, straight to it.
+    fn gated(&self, state: &State) -> bool {
+        let c = &self.config;
+        let unset = |o: &Option<String>| o.as_deref().unwrap_or("").is_empty();
+        c.kind() == "ssh"
+            && unset(&c.ssh_host)
+            && unset(&c.ssh_bastion_host)
+            && state.net_watch.is_some()
+            && state.qmp.is_some()
+            && state.host_port().is_some()
+    }
+}
+
+#[async_trait]
+impl Step<State> for StepConnectWhenUp {
+    fn name(&self) -> &'static str {
+        "StepConnect"
+    }
+
+    fn role(&self) -> kiln_core::step::StepRole {
+        kiln_core::step::StepRole::Wait
+    }
+
+    async fn run(&self, state: &mut State, ctx: &RunContext) -> Result<()> {
+        let timeout = self.config.ssh_timeout.map_or(Duration::from_secs(300), |d| d.get());
+        let mut config = self.config.clone();
+        if self.gated(state) {
+            let (Some(file), Some(qmp), Some(port)) = (state.net_watch.take(), state.qmp.clone(), state.host_port())
+            else {
+                return Err(Error::new("the network watch lost its VM"));
+            };
+            let start = std::time::Instant::now();
+            let up = ctx.cancel.run(tokio::time::timeout(timeout, netwatch::wait_guest_spoke(&file))).await?.is_ok();
+            netwatch::stop(&qmp).await;
+            let _ = tokio::fs::remove_file(&file).await;
+            ctx.ui.log(format!("the guest's network is up after {:.1}s", start.elapsed().as_secs_f64()));
+            let left = timeout.saturating_sub(start.elapsed());
+            let answered = up && ctx.cancel.run(netwatch::wait_banner(&qmp, port, left)).await?;
+            if !answered {
+                return Err(Error::new(format!(
+                    "Timeout waiting for SSH on 127.0.0.1:{port} after {} (ssh_timeout): the guest's SSH server never answered",
+                    kiln_config::golang::format_go_duration(timeout)
+                )));
+            }
+            ctx.ui.log(format!("the guest's SSH server answered after {:.1}s", start.elapsed().as_secs_f64()));
+            let left = timeout.saturating_sub(start.elapsed()).max(Duration::from_secs(30));
+            config.ssh_timeout = Some(kiln_config::decode::Duration(left));
+        }
+        kiln_toolkit::connect::StepConnect::new(&config).run(state, ctx).await
+    }
+
+    async fn cleanup(&self, state: &mut State, ctx: &RunContext, outcome: Outcome) {
+        kiln_toolkit::connect::StepConnect::new(&self.config).cleanup(state, ctx, outcome).await
     }
 }

@@ -1,0 +1,303 @@
+//! Large uploads through a virtual drive instead of SSH.
+//!
+//! Under TCG the guest's sshd decrypts every byte in an emulated CPU: an upload over SSH runs at
+//! a few MB/s. [`DriveUpload`] wraps the build's communicator: a file of at least
+//! [`MIN_DRIVE_UPLOAD`] bytes is written to a raw image on the host, hot-plugged into the guest
+//! over QMP as a read-only virtio disk (its serial names it), and copied by the guest with `dd`
+//! to the destination (as the SSH user; `sudo -n` only reads the disk); the disk is then
+//! unplugged. Every other operation, smaller files, and any upload the drive cannot carry go
+//! through the wrapped communicator, so provisioners see no difference. A guest that has no
+//! hot-plug, no `sudo -n` or no such disk within [`DEVICE_WAIT_TENTHS`] makes the wrapper stop
+//! trying (one fallback, then plain SSH for the rest of the build).
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use kiln_core::communicator::{Reader, Writer};
+use kiln_core::{async_trait, Communicator, Error, ExecIo, Result, Ui, UploadMeta};
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+
+use super::qmp::Qmp;
+
+/// Smaller files go over SSH: the hot-plug costs about a second of guest time.
+pub const MIN_DRIVE_UPLOAD: u64 = 8 * 1024 * 1024;
+
+/// How long the guest looks for the disk, in tenths of a second.
+const DEVICE_WAIT_TENTHS: u32 = 300;
+
+/// How long the guest gets to release an unplugged disk.
+const UNPLUG_WAIT: Duration = Duration::from_secs(10);
+
+/// The guest script's exit statuses that mean "this guest cannot use the drive channel".
+const NO_DEVICE: i32 = 97;
+const NO_SUDO: i32 = 98;
+
+/// Why the drive channel did not carry a file.
+enum Failed {
+    /// The VM or the guest cannot do it (no hot-plug, no disk, no `sudo -n`): stop trying.
+    Unsupported(String),
+    /// This file did not make it (the copy failed): SSH gets it.
+    Once(String),
+    /// The build was cancelled: no fallback.
+    Cancelled(Error),
+}
+
+/// A communicator that moves large uploads through a hot-plugged disk (see the module doc).
+pub struct DriveUpload {
+    inner: Arc<dyn Communicator>,
+    qmp: Arc<Qmp>,
+    /// kiln's private folder (the VM's control folder): the images live there while in use.
+    dir: PathBuf,
+    ui: Ui,
+    seq: AtomicU32,
+    /// Set when the guest showed it cannot use the channel.
+    disabled: AtomicBool,
+}
+
+impl DriveUpload {
+    pub fn new(inner: Arc<dyn Communicator>, qmp: Arc<Qmp>, dir: &Path, ui: Ui) -> DriveUpload {
+        DriveUpload { inner, qmp, dir: dir.to_path_buf(), ui, seq: AtomicU32::new(0), disabled: AtomicBool::new(false) }
+    }
+
+    /// Copies `src` into a new image file padded to whole sectors; returns its path and the
+    /// number of bytes copied.
+    async fn spool(&self, n: u32, src: Reader<'_>, meta: &UploadMeta) -> Result<(PathBuf, u64)> {
+        let started = std::time::Instant::now();
+        use std::os::unix::fs::OpenOptionsExt;
+        let path = self.dir.join(format!("upload-{n}.img"));
+        let werr = |e: std::io::Error| Error::new(format!("writing {}: {e}", path.display()));
+        let std_file =
+            std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path).map_err(werr)?;
+        let mut file = tokio::fs::File::from_std(std_file);
+        let mut tracked = tokio::io::BufReader::with_capacity(1 << 20, meta.track(src));
+        let copied = tokio::io::copy_buf(&mut tracked, &mut file)
+            .await
+            .map_err(|e| Error::new(format!("reading the upload: {e}")))?;
+        // A disk is whole 512-byte sectors: the guest copies exactly `copied` bytes back.
+        file.set_len(copied.div_ceil(512).max(1) * 512).await.map_err(werr)?;
+        file.flush().await.map_err(werr)?;
+        self.ui.log(format!(
+            "upload image {}: {copied} bytes in {:.1}s",
+            path.display(),
+            started.elapsed().as_secs_f64()
+        ));
+        Ok((path, copied))
+    }
+
+    /// The drive channel for one file: plug, copy in the guest, unplug.
+    async fn through_drive(
+        &self,
+        n: u32,
+        dst: &str,
+        image: &Path,
+        size: u64,
+        mode: Option<u32>,
+    ) -> std::result::Result<(), Failed> {
+        let node = format!("kiln-upload-{n}");
+        let device = format!("kiln-upload-dev-{n}");
+        self.qmp
+            .execute(
+                "blockdev-add",
+                Some(json!({
+                    "driver": "raw",
+                    "node-name": node,
+                    "read-only": true,
+                    "file": { "driver": "file", "filename": image.display().to_string(), "read-only": true },
+                })),
+            )
+            .await
+            .map_err(|e| Failed::Unsupported(format!("adding the upload disk: {e}")))?;
+        let plugged = self
+            .qmp
+            .execute(
+                "device_add",
+                Some(json!({ "driver": "virtio-blk-pci", "id": device, "drive": node, "serial": node })),
+            )
+            .await;
+        let started = std::time::Instant::now();
+        let result = match &plugged {
+            Ok(_) => self.copy_in_guest(&node, dst, size, mode).await,
+            Err(e) => Err(Failed::Unsupported(format!("plugging the upload disk in: {e}"))),
+        };
+        self.ui.log(format!("upload disk {node}: the guest's copy took {:.1}s", started.elapsed().as_secs_f64()));
+        // The guest lets the disk go while the build goes on; the image goes once it has (or
+        // with the VM's control folder).
+        let (qmp, ui, plugged) = (Arc::clone(&self.qmp), self.ui.clone(), plugged.is_ok());
+        // On failure the caller still reads the image (its SSH fallback) and removes it.
+        let remove = result.is_ok().then(|| image.to_path_buf());
+        tokio::spawn(async move {
+            if plugged {
+                unplug(&qmp, &ui, &device).await;
+            }
+            if let Err(e) = qmp.execute("blockdev-del", Some(json!({ "node-name": node }))).await {
+                ui.log(format!("upload disk {node}: {e} (it goes with the VM)"));
+            }
+            if let Some(image) = remove {
+                let _ = tokio::fs::remove_file(&image).await;
+            }
+        });
+        result
+    }
+
+    async fn copy_in_guest(
+        &self,
+        serial: &str,
+        dst: &str,
+        size: u64,
+        mode: Option<u32>,
+    ) -> std::result::Result<(), Failed> {
+        let script = guest_script(serial, dst, size, mode);
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let status = match self.inner.exec(&script, ExecIo::new(&mut out, &mut err)).await {
+            Ok(s) => s,
+            Err(e) if e.cancelled => return Err(Failed::Cancelled(e)),
+            Err(e) => return Err(Failed::Once(e.message)),
+        };
+        let said = String::from_utf8_lossy(&err).trim().to_string();
+        match status {
+            Some(0) => Ok(()),
+            Some(NO_DEVICE) => Err(Failed::Unsupported("the guest did not see the upload disk".into())),
+            Some(NO_SUDO) => {
+                Err(Failed::Unsupported("reading a disk needs root, and `sudo -n` asks for a password".into()))
+            }
+            Some(code) => Err(Failed::Once(format!("the guest's copy exited with {code}: {said}"))),
+            None => Err(Failed::Once("the guest's copy ended without a status".into())),
+        }
+    }
+}
+
+/// Asks the guest to let the disk go and waits for QEMU to say it went.
+async fn unplug(qmp: &Qmp, ui: &Ui, device: &str) {
+    let mut events = qmp.subscribe();
+    if let Err(e) = qmp.execute("device_del", Some(json!({ "id": device }))).await {
+        ui.log(format!("unplugging {device}: {e}"));
+        return;
+    }
+    let gone = async {
+        loop {
+            match events.recv().await {
+                Ok(ev) if ev.name == "DEVICE_DELETED" && ev.data["device"] == device => return,
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    };
+    if tokio::time::timeout(UNPLUG_WAIT, gone).await.is_err() {
+        ui.log(format!("the guest did not release {device} within {}s; it goes with the VM", UNPLUG_WAIT.as_secs()));
+    }
+}
+
+/// The guest's side: find the disk by its serial, copy it into `dst` and cut that to `size`
+/// bytes. The disk is read with O_DIRECT (one copy fewer in the emulated CPU; the disk is whole
+/// sectors, so every read is aligned); `sudo -n` is asked only when the user is not root.
+pub fn guest_script(serial: &str, dst: &str, size: u64, mode: Option<u32>) -> String {
+    let dst = kiln_comm::shell_quote(dst);
+    let chmod = mode.map(|m| format!(" && chmod {m:o} {dst}")).unwrap_or_default();
+    format!(
+        "dev=; i=0; while [ $i -lt {DEVICE_WAIT_TENTHS} ]; do \
+           for b in /sys/block/*; do [ \"$(cat \"$b/serial\" 2>/dev/null)\" = {serial} ] && dev=/dev/${{b##*/}}; done; \
+           [ -n \"$dev\" ] && [ -b \"$dev\" ] && break; dev=; i=$((i+1)); sleep 0.1; \
+         done; \
+         [ -n \"$dev\" ] || exit {NO_DEVICE}; \
+         s=; [ \"$(id -u)\" = 0 ] || s='sudo -n'; \
+         if ! $s dd if=\"$dev\" bs=4M iflag=direct status=none > {dst}; then \
+           [ -z \"$s\" ] || sudo -n true 2>/dev/null || exit {NO_SUDO}; exit 1; \
+         fi; \
+         truncate -s {size} {dst}{chmod}"
+    )
+}
+
+#[async_trait]
+impl Communicator for DriveUpload {
+    async fn exec(&self, command: &str, io: ExecIo<'_>) -> Result<Option<i32>> {
+        self.inner.exec(command, io).await
+    }
+
+    async fn upload(&self, dst: &str, src: Reader<'_>, meta: UploadMeta) -> Result<()> {
+        let big = meta.size.is_some_and(|s| s >= MIN_DRIVE_UPLOAD);
+        if !big || self.disabled.load(Ordering::Relaxed) {
+            return self.inner.upload(dst, src, meta).await;
+        }
+        let n = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
+        let spooled = self.spool(n, src, &meta).await;
+        let (image, size) = match spooled {
+            Ok(s) => s,
+            Err(e) => {
+                let _ = tokio::fs::remove_file(self.dir.join(format!("upload-{n}.img"))).await;
+                return Err(e);
+            }
+        };
+        let drive = self.through_drive(n, dst, &image, size, meta.mode).await;
+        // After a success the unplugging task removes the image; otherwise it is done here.
+        let carried = drive.is_ok();
+        let r = match drive {
+            Ok(()) => {
+                self.ui.log(format!("uploaded {dst} ({size} bytes) through a virtual disk"));
+                Ok(())
+            }
+            Err(Failed::Cancelled(e)) => Err(e),
+            Err(Failed::Unsupported(why)) => {
+                self.disabled.store(true, Ordering::Relaxed);
+                self.ui.log(format!("uploads through a virtual disk are off for this build: {why}"));
+                self.resend(dst, &image, size, &meta).await
+            }
+            Err(Failed::Once(why)) => {
+                self.ui.log(format!(
+                    "upload of {dst} through a virtual disk failed ({why}); sending it over the communicator"
+                ));
+                self.resend(dst, &image, size, &meta).await
+            }
+        };
+        if !carried {
+            let _ = tokio::fs::remove_file(&image).await;
+        }
+        r
+    }
+
+    async fn upload_dir(&self, dst: &str, src: &Path, exclude: &[String]) -> Result<()> {
+        self.inner.upload_dir(dst, src, exclude).await
+    }
+
+    async fn download(&self, src: &str, dst: Writer<'_>) -> Result<()> {
+        self.inner.download(src, dst).await
+    }
+
+    async fn download_dir(&self, src: &str, dst: &Path, exclude: &[String]) -> Result<()> {
+        self.inner.download_dir(src, dst, exclude).await
+    }
+
+    async fn stop_cancelled(&self, ui: &Ui) {
+        self.inner.stop_cancelled(ui).await
+    }
+}
+
+impl DriveUpload {
+    /// The spooled bytes over the wrapped communicator (the source reader is spent).
+    async fn resend(&self, dst: &str, image: &Path, size: u64, meta: &UploadMeta) -> Result<()> {
+        let mut f =
+            tokio::fs::File::open(image).await.map_err(|e| Error::new(format!("reading {}: {e}", image.display())))?;
+        f.seek(std::io::SeekFrom::Start(0))
+            .await
+            .map_err(|e| Error::new(format!("reading {}: {e}", image.display())))?;
+        let mut limited = f.take(size);
+        let meta = UploadMeta { size: Some(size), mode: meta.mode, mtime: meta.mtime, progress: None };
+        self.inner.upload(dst, &mut limited, meta).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_guest_script_reads_exactly_the_file_and_keeps_its_mode() {
+        let s = guest_script("kiln-upload-3", "/tmp/a b", 1234567, Some(0o755));
+        assert!(s.contains("= kiln-upload-3 ]"), "{s}");
+        assert!(s.contains("iflag=direct"), "{s}");
+        assert!(s.ends_with("truncate -s 1234567 '/tmp/a b' && chmod 755 '/tmp/a b'"), "{s}");
+        assert!(!guest_script("x", "d", 1, None).contains("chmod"));
+    }
+}
