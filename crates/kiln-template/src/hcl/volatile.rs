@@ -31,7 +31,7 @@ pub(crate) fn volatile_uses(body: &Body, scope: &Scope) -> Vec<Volatile> {
                 b.ident.as_str().to_string()
             }
         };
-        if let Some((what, span)) = f.found {
+        if let Some((what, _, span)) = f.found {
             out.push(Volatile { option, what, span });
         }
     }
@@ -43,11 +43,12 @@ struct Finder<'s> {
     file: &'s Arc<SourceFile>,
     /// Locals already looked into (they may refer to each other).
     seen: BTreeSet<String>,
-    found: Option<(String, Option<Span>)>,
+    /// What it uses as written here, the volatile function itself, where.
+    found: Option<(String, String, Option<Span>)>,
 }
 
 impl Finder<'_> {
-    /// Whether local `name`'s expression (or a local it uses) is volatile; what it uses.
+    /// Whether local `name`'s expression (or a local it uses) is volatile: the function.
     fn local(&mut self, name: &str) -> Option<String> {
         if !self.seen.insert(name.to_string()) {
             return None;
@@ -57,7 +58,7 @@ impl Finder<'_> {
             Finder { scope: self.scope, file: &def.file, seen: std::mem::take(&mut self.seen), found: None };
         inner.visit_expr(&def.expr);
         self.seen = inner.seen;
-        inner.found.map(|(what, _)| what)
+        inner.found.map(|(_, function, _)| function)
     }
 }
 
@@ -65,7 +66,8 @@ impl Visit for Finder<'_> {
     fn visit_func_call(&mut self, call: &FuncCall) {
         let name = call.name.name.as_str();
         if self.found.is_none() && call.name.namespace.is_empty() && VOLATILE.contains(&name) {
-            self.found = Some((format!("{name}()"), Some(span_of(self.file, call))));
+            let function = format!("{name}()");
+            self.found = Some((function.clone(), function, Some(span_of(self.file, call))));
             return;
         }
         visit_func_call(self, call);
@@ -77,9 +79,9 @@ impl Visit for Finder<'_> {
                 if v.value().as_str() == "local" && self.scope.is_namespace("local") {
                     if let TraversalOperator::GetAttr(a) = first.value() {
                         let name = a.value().as_str().to_string();
-                        if let Some(what) = self.local(&name) {
-                            self.found =
-                                Some((format!("local.{name} (which uses {what})"), Some(span_of(self.file, t))));
+                        if let Some(function) = self.local(&name) {
+                            let what = format!("local.{name} (which uses {function})");
+                            self.found = Some((what, function, Some(span_of(self.file, t))));
                             return;
                         }
                     }
