@@ -30,7 +30,13 @@ use sha2::{Digest, Sha256};
 use crate::component::{Communicator, RunContext};
 use crate::{Error, Result};
 
-pub use store::{list, remove, steps_dir, CacheMode, Entry, StepCache};
+pub use store::{list, remove, steps_dir, to_prune, CacheMode, Entry, StepCache};
+
+/// The journal kind under which `Registry::cleaner` deletes a snapshot of builder `kind` for
+/// `kiln cache prune` (the journal entry's `id` is the snapshot, `endpoint` where it lives).
+pub fn snapshot_cleaner_kind(kind: &str) -> String {
+    format!("step-cache-{kind}")
+}
 
 /// Whether a provisioner's step can be cached.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -184,6 +190,26 @@ pub trait Snapshot: Send {
     async fn resume_from(&mut self, ctx: &RunContext, snapshot: &str) -> Result<Arc<dyn Communicator>>;
     /// Whether `snapshot` still exists (an image removed behind kiln's back is a miss).
     async fn exists(&self, snapshot: &str) -> bool;
+}
+
+/// Removes `entry`'s snapshot with the registry's cleaner for its builder type (on a runtime of
+/// its own: for `kiln cache prune`). `Ok(false)`: kiln has no cleaner for that type.
+pub fn remove_snapshot(reg: &crate::registry::Registry, entry: &Entry) -> Result<bool> {
+    let kind = snapshot_cleaner_kind(&entry.kind);
+    let Some(clean) = reg.cleaner_for(&kind) else { return Ok(false) };
+    let job = crate::journal::Entry {
+        kind,
+        id: entry.snapshot.clone(),
+        endpoint: entry.endpoint.clone(),
+        build: entry.build.clone(),
+        pid: 0,
+        time: entry.created,
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::new(format!("cannot start the runtime: {e}")))?;
+    rt.block_on(clean(job)).map(|()| true)
 }
 
 #[cfg(test)]

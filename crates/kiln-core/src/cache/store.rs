@@ -189,6 +189,20 @@ pub fn list(dir: &Path) -> Vec<Entry> {
     out
 }
 
+/// The entries `kiln cache prune` removes: all but the `keep` most recently used, and those
+/// not used for `older_than`; children before their parents (newest first), so a snapshot is
+/// removed before the one it was made from.
+pub fn to_prune(entries: &[Entry], keep: usize, older_than: Option<Duration>, now: u64) -> Vec<Entry> {
+    let mut out: Vec<Entry> = entries
+        .iter()
+        .enumerate()
+        .filter(|(i, e)| *i >= keep || older_than.is_some_and(|d| now.saturating_sub(e.used) >= d.as_secs()))
+        .map(|(_, e)| e.clone())
+        .collect();
+    out.sort_by(|a, b| b.created.cmp(&a.created).then_with(|| a.key.cmp(&b.key)));
+    out
+}
+
 /// Deletes the entry for `key` (its snapshot is the caller's to remove).
 pub fn remove(dir: &Path, key: &str) -> Result<()> {
     let path = dir.join(format!("{key}.json"));

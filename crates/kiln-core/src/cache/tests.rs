@@ -92,6 +92,22 @@ fn store_round_trips_refresh_skips_and_lists_by_use() {
 }
 
 #[test]
+fn prune_keeps_the_most_recently_used_and_removes_children_first() {
+    let e = |key: &str, created: u64, used: u64| Entry {
+        created,
+        used,
+        ..StepCache::new(Path::new("."), CacheMode::Use).entry(key, "docker", key, Duration::ZERO, Duration::ZERO)
+    };
+    // As `list` gives them: most recently used first.
+    let all = [e("c", 30, 300), e("b", 20, 200), e("a", 10, 100)];
+    let keys = |v: Vec<Entry>| v.into_iter().map(|e| e.key).collect::<Vec<_>>();
+    assert_eq!(keys(to_prune(&all, 1, None, 1000)), ["b", "a"]);
+    assert_eq!(keys(to_prune(&all, 0, None, 1000)), ["c", "b", "a"]);
+    assert_eq!(keys(to_prune(&all, 3, Some(Duration::from_secs(850)), 1000)), ["b", "a"]);
+    assert!(to_prune(&all, 3, None, 1000).is_empty());
+}
+
+#[test]
 fn cache_modes_parse() {
     assert_eq!(CacheMode::parse("1"), Ok(Some(CacheMode::Use)));
     assert_eq!(CacheMode::parse("true"), Ok(Some(CacheMode::Use)));
