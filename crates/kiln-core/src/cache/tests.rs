@@ -103,7 +103,7 @@ fn prune_keeps_the_most_recently_used_and_removes_children_first() {
     let keys = |v: Vec<Entry>| v.into_iter().map(|e| e.key).collect::<Vec<_>>();
     assert_eq!(keys(to_prune(&all, 1, None, 1000)), ["b", "a"]);
     assert_eq!(keys(to_prune(&all, 0, None, 1000)), ["c", "b", "a"]);
-    assert_eq!(keys(to_prune(&all, 3, Some(Duration::from_secs(850)), 1000)), ["b", "a"]);
+    assert_eq!(keys(to_prune(&all, 3, Some(Duration::from_secs(750)), 1000)), ["b", "a"]);
     assert!(to_prune(&all, 3, None, 1000).is_empty());
 }
 
@@ -150,6 +150,8 @@ struct Snaps {
     machine: Machine,
     store: Store,
     resumed: Option<String>,
+    /// Cancels the build while the snapshot is being taken (Ctrl-C during a commit).
+    cancel_in_snapshot: Option<crate::Cancel>,
 }
 
 #[async_trait]
@@ -161,6 +163,9 @@ impl Snapshot for Snaps {
         Ok("base".into())
     }
     async fn snapshot(&mut self, _: &RunContext, key: &str) -> Result<String> {
+        if let Some(c) = &self.cancel_in_snapshot {
+            c.cancel();
+        }
         let id = format!("snap-{}", &key[..8]);
         self.store.0.lock().unwrap().insert(id.clone(), self.machine.log.lock().unwrap().clone());
         Ok(id)
@@ -235,7 +240,7 @@ async fn build(
     let ctx =
         RunContext { ui: Ui::new(Box::new(renderer.clone())), cancel: crate::Cancel::new(), info: Arc::new(info) };
     let machine = Machine::default();
-    let mut snaps = Snaps { machine: machine.clone(), store: store.clone(), resumed: None };
+    let mut snaps = Snaps { machine: machine.clone(), store: store.clone(), resumed: None, cancel_in_snapshot: None };
     let comm: Arc<dyn Communicator> = Arc::new(machine);
     provisioners(configs).provision_with(&ctx, comm, Some(&mut snaps), &GeneratedData::new()).await.unwrap();
     let said = renderer
@@ -305,7 +310,7 @@ async fn a_volatile_option_stops_caching_and_says_which() {
     let ctx =
         RunContext { ui: Ui::new(Box::new(renderer.clone())), cancel: crate::Cancel::new(), info: Arc::new(info) };
     let machine = Machine::default();
-    let mut snaps = Snaps { machine: machine.clone(), store: store.clone(), resumed: None };
+    let mut snaps = Snaps { machine: machine.clone(), store: store.clone(), resumed: None, cancel_in_snapshot: None };
     ps.provision_with(&ctx, Arc::new(machine), Some(&mut snaps), &GeneratedData::new()).await.unwrap();
     let said: Vec<String> = renderer
         .events()
@@ -321,5 +326,52 @@ async fn a_volatile_option_stops_caching_and_says_which() {
     );
     // The first step was cached, the volatile one was not.
     assert_eq!(list(&d).len(), 1);
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+#[tokio::test]
+async fn an_interrupted_snapshot_never_becomes_an_entry() {
+    let d = temp("interrupted");
+    let cache = Arc::new(StepCache::new(&d, CacheMode::Use));
+    let info = BuildInfo { name: "b".into(), builder_type: "test".into(), cache: Some(cache), ..BuildInfo::default() };
+    let cancel = crate::Cancel::new();
+    let ui = Ui::new(Box::new(MemoryRenderer::default()));
+    let ctx = RunContext { ui, cancel: cancel.clone(), info: Arc::new(info) };
+    let machine = Machine::default();
+    let mut snaps =
+        Snaps { machine: machine.clone(), store: Store::default(), resumed: None, cancel_in_snapshot: Some(cancel) };
+    let ps = provisioners(&[r#"{"command":"one"}"#, r#"{"command":"two"}"#]);
+    let e = ps.provision_with(&ctx, Arc::new(machine), Some(&mut snaps), &GeneratedData::new()).await.unwrap_err();
+    assert!(e.cancelled, "{e}");
+    assert!(list(&d).is_empty(), "an entry was written for an interrupted snapshot");
+    assert_eq!(*snaps.machine.log.lock().unwrap(), ["one"], "the build stopped at the cancel");
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+#[test]
+fn builds_writing_the_cache_at_once_leave_only_whole_entries() {
+    let d = temp("concurrent");
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            let d = d.clone();
+            std::thread::spawn(move || {
+                let cache = StepCache::new(&d, CacheMode::Use);
+                for i in 0..40u64 {
+                    // Half the keys are shared by every thread, half are its own.
+                    let key = if i % 2 == 0 { format!("{:04x}", i) } else { format!("{t:02x}{i:04x}") };
+                    let mut e = cache.entry(&key, "docker", &format!("snap-{t}-{i}"), Duration::ZERO, Duration::ZERO);
+                    e.provisioner = "p".repeat(1000 + i as usize);
+                    cache.put(&e).unwrap();
+                }
+            })
+        })
+        .collect();
+    threads.into_iter().for_each(|t| t.join().unwrap());
+    let files: Vec<_> = std::fs::read_dir(&d).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(files.len(), 20 + 8 * 20, "{files:?}");
+    for f in files {
+        let e: Entry = serde_json::from_slice(&std::fs::read(&f).unwrap()).unwrap_or_else(|e| panic!("{f:?}: {e}"));
+        assert_eq!(f.file_stem().unwrap().to_string_lossy(), e.key);
+    }
     let _ = std::fs::remove_dir_all(&d);
 }
