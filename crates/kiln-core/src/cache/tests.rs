@@ -227,6 +227,18 @@ fn provisioners(configs: &[&str]) -> Provisioners {
     Provisioners { list, error_cleanup: None }
 }
 
+/// What a build said (`ui.say`).
+fn said(renderer: &MemoryRenderer) -> Vec<String> {
+    renderer
+        .events()
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::Say { text, .. } => Some(text),
+            _ => None,
+        })
+        .collect()
+}
+
 /// One build: the machine's commands, what was said, the snapshot it resumed from.
 async fn build(
     dir: &Path,
@@ -243,14 +255,7 @@ async fn build(
     let mut snaps = Snaps { machine: machine.clone(), store: store.clone(), resumed: None, cancel_in_snapshot: None };
     let comm: Arc<dyn Communicator> = Arc::new(machine);
     provisioners(configs).provision_with(&ctx, comm, Some(&mut snaps), &GeneratedData::new()).await.unwrap();
-    let said = renderer
-        .events()
-        .into_iter()
-        .filter_map(|e| match e {
-            Event::Say { text, .. } => Some(text),
-            _ => None,
-        })
-        .collect();
+    let said = said(&renderer);
     let log = snaps.machine.log.lock().unwrap().clone();
     (log, said, snaps.resumed)
 }
@@ -312,14 +317,7 @@ async fn a_volatile_option_stops_caching_and_says_which() {
     let machine = Machine::default();
     let mut snaps = Snaps { machine: machine.clone(), store: store.clone(), resumed: None, cancel_in_snapshot: None };
     ps.provision_with(&ctx, Arc::new(machine), Some(&mut snaps), &GeneratedData::new()).await.unwrap();
-    let said: Vec<String> = renderer
-        .events()
-        .into_iter()
-        .filter_map(|e| match e {
-            Event::Say { text, .. } => Some(text),
-            _ => None,
-        })
-        .collect();
+    let said = said(&renderer);
     assert!(
         said.iter().any(|s| s.contains("provisioner 2/2 (run) cannot be cached: option \"command\" uses timestamp()")),
         "{said:?}"
