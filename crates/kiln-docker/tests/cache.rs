@@ -144,9 +144,74 @@ async fn rebuilds_resume_after_the_last_unchanged_provisioner() {
     let copy = entries(&tar("again")).remove("opt/copy").map(|e| e.1);
     assert_eq!(copy.as_deref(), Some(&b"payload v2\n"[..]));
 
-    // 4. -cache=refresh runs everything although every step is cached.
+    // 4. -cache=refresh runs everything although every step is cached, and deletes the
+    //    snapshots its new ones replace.
+    let before: BTreeMap<String, String> = list(&cache).into_iter().map(|e| (e.key, e.snapshot)).collect();
     let (code, out) =
         build(&podman, json(&payload, &tar("refresh"), "changed"), settings(Some(&cache), CacheMode::Refresh)).await;
     assert_eq!(code, 0, "{out}");
     assert_eq!(counts(&out), (0, 3), "{out}");
+    let mut replaced = 0;
+    for e in list(&cache) {
+        match before.get(&e.key) {
+            Some(old) if *old != e.snapshot => {
+                replaced += 1;
+                assert!(!podman.engine.image_exists(old).await.unwrap(), "replaced snapshot {old} survived\n{out}");
+                assert!(podman.engine.image_exists(&e.snapshot).await.unwrap());
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(replaced, 3, "{out}");
+}
+
+/// A committed image from a resumed build has the configuration and files of a full build's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cached_commit_has_the_full_builds_configuration() {
+    let Some(podman) = Podman::shared("a_cached_commit_has_the_full_builds_configuration").await else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    struct Snapshots(Arc<Podman>, std::path::PathBuf);
+    impl Drop for Snapshots {
+        fn drop(&mut self) {
+            for e in list(&self.1) {
+                drop(ImageGuard::new(&self.0.engine, &e.snapshot));
+            }
+        }
+    }
+    let _snapshots = Snapshots(Arc::clone(&podman), cache.clone());
+    let json = |last: &str| {
+        format!(
+            r#"{{
+  "builders": [{{"type": "docker", "image": {image}, "pull": false, "commit": true,
+                "changes": ["ENV STAGE=test", "LABEL kiln=cache", "WORKDIR /opt", "CMD [\"cat\", \"/opt/last\"]"]}}],
+  "provisioners": [
+    {{"type": "shell", "inline": ["echo first > /opt/first"]}},
+    {{"type": "shell", "inline": ["echo {last} > /opt/last"]}}
+  ]
+}}"#,
+            image = js(BASE_IMAGE)
+        )
+    };
+    let mut images = Vec::new();
+    for (last, cache) in [("a", Some(&cache)), ("b", Some(&cache)), ("b", None)] {
+        let (code, out) = build(&podman, json(last), settings(cache.map(|c| c.as_path()), CacheMode::Use)).await;
+        let image = support::build::image_id(&out).unwrap_or_else(|| panic!("no image\n{out}"));
+        images.push((ImageGuard::new(&podman.engine, &image), image, out.clone()));
+        assert_eq!(code, 0, "{out}");
+    }
+    assert_eq!(counts(&images[1].2), (1, 1), "{}", images[1].2);
+    let config = |i: usize| {
+        let podman = Arc::clone(&podman);
+        let image = images[i].1.clone();
+        async move {
+            let c = podman.engine.inspect_image(&image).await.unwrap().config.unwrap();
+            let mut env = c.env.unwrap_or_default();
+            env.sort();
+            (env, c.labels, c.working_dir, c.cmd, c.entrypoint, c.user)
+        }
+    };
+    let (cached, full) = (config(1).await, config(2).await);
+    assert_eq!(cached, full);
+    assert!(cached.0.contains(&"STAGE=test".to_string()), "{cached:?}");
 }

@@ -190,6 +190,9 @@ pub trait Snapshot: Send {
     async fn resume_from(&mut self, ctx: &RunContext, snapshot: &str) -> Result<Arc<dyn Communicator>>;
     /// Whether `snapshot` still exists (an image removed behind kiln's back is a miss).
     async fn exists(&self, snapshot: &str) -> bool;
+    /// Deletes a snapshot no entry names any more (one that a new snapshot of the same key
+    /// replaced: `-cache=refresh`, a snapshot that had disappeared).
+    async fn discard(&self, snapshot: &str) -> Result<()>;
 }
 
 /// Removes `entry`'s snapshot with the registry's cleaner for its builder type (on a runtime of

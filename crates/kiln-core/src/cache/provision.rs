@@ -94,6 +94,9 @@ impl Provisioners {
         }
         cache.record(first, n - first, saved);
         let mut saves = saved;
+        // Snapshots whose entries new ones replaced, deleted at the end, newest first (a
+        // snapshot may be the base of the next one).
+        let mut replaced_snapshots = Vec::new();
         for i in first..n {
             let p = &self.list[i];
             // Digest before it runs: its inputs as this run sees them.
@@ -123,12 +126,15 @@ impl Provisioners {
                 // An interrupted snapshot is never an entry.
                 Ok(_) if ctx.cancel.is_cancelled() => return Err(crate::Error::cancelled()),
                 Ok(id) => {
+                    let replaced = cache.existing(k).filter(|old| old.kind == snap.kind() && old.snapshot != id);
                     let mut e = cache.entry(k, snap.kind(), &id, took, saves);
                     e.build = ctx.info.name.clone();
                     e.endpoint = snap.endpoint();
                     e.provisioner = p.label.clone();
                     if let Err(err) = cache.put(&e) {
                         ui.error(format!("Step cache: could not write the entry for {}: {err}", label(i)));
+                    } else {
+                        replaced_snapshots.extend(replaced.map(|old| old.snapshot));
                     }
                 }
                 Err(e) if e.cancelled || ctx.cancel.is_cancelled() => return Err(crate::Error::cancelled()),
@@ -136,6 +142,11 @@ impl Provisioners {
                     ui.error(format!("Step cache: could not snapshot after {}: {e}", label(i)));
                     key = None;
                 }
+            }
+        }
+        for old in replaced_snapshots.iter().rev() {
+            if let Err(err) = snap.discard(old).await {
+                ui.log(format!("step cache: could not delete the replaced snapshot {old}: {err}"));
             }
         }
         Ok(())

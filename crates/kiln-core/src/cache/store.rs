@@ -107,6 +107,11 @@ impl StepCache {
         if self.mode == CacheMode::Refresh {
             return None;
         }
+        self.existing(key)
+    }
+
+    /// The entry for `key`, in any mode (the one a new snapshot replaces).
+    pub fn existing(&self, key: &str) -> Option<Entry> {
         read_entry(&self.path(key)?).filter(|e| e.key == key)
     }
 

@@ -144,7 +144,7 @@ impl Communicator for Machine {
 
 /// Snapshots of [`Machine`]s, kept across "runs" as an engine keeps images.
 #[derive(Default, Clone)]
-struct Store(Arc<Mutex<BTreeMap<String, Vec<String>>>>);
+struct Store(Arc<Mutex<BTreeMap<String, Vec<String>>>>, Arc<std::sync::atomic::AtomicUsize>);
 
 struct Snaps {
     machine: Machine,
@@ -166,7 +166,8 @@ impl Snapshot for Snaps {
         if let Some(c) = &self.cancel_in_snapshot {
             c.cancel();
         }
-        let id = format!("snap-{}", &key[..8]);
+        // A new ID each time, as an engine gives a new image ID to each commit.
+        let id = format!("snap-{}-{}", &key[..8], self.store.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst));
         self.store.0.lock().unwrap().insert(id.clone(), self.machine.log.lock().unwrap().clone());
         Ok(id)
     }
@@ -178,6 +179,10 @@ impl Snapshot for Snaps {
     }
     async fn exists(&self, snapshot: &str) -> bool {
         self.store.0.lock().unwrap().contains_key(snapshot)
+    }
+    async fn discard(&self, snapshot: &str) -> Result<()> {
+        self.store.0.lock().unwrap().remove(snapshot);
+        Ok(())
     }
 }
 
@@ -291,11 +296,13 @@ async fn a_rebuild_runs_only_what_changed_and_ends_in_the_same_state() {
     assert_eq!((log, resumed), (vec!["one".to_string(), "two".into(), "3".into()], None));
     assert_eq!(said.iter().filter(|s| s.ends_with(": running")).count(), 3, "{said:?}");
 
-    // Refresh runs everything even though the entries exist.
+    // Refresh runs everything even though the entries exist, and replaces their snapshots.
+    let before = store.0.lock().unwrap().len();
     let (_, said, resumed) =
         build(&cache_dir, &store, &[&one, r#"{"command":"two"}"#, r#"{"command":"3"}"#], CacheMode::Refresh).await;
     assert_eq!(resumed, None);
     assert_eq!(said.iter().filter(|s| s.ends_with(": running")).count(), 3, "{said:?}");
+    assert_eq!(store.0.lock().unwrap().len(), before, "the replaced snapshots were deleted");
     let _ = std::fs::remove_dir_all(&d);
 }
 

@@ -110,4 +110,8 @@ impl Snapshot for State {
     async fn exists(&self, snapshot: &str) -> bool {
         self.engine.image_exists(snapshot).await.unwrap_or(false)
     }
+
+    async fn discard(&self, snapshot: &str) -> Result<()> {
+        self.engine.remove_image(snapshot, false).await.map_err(engine_err)
+    }
 }
