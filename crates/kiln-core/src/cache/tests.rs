@@ -1,6 +1,10 @@
 //! The step cache's keys, store and provisioning loop, on an in-memory machine whose state is
 //! the list of commands run on it (the docker builder's tests run the same loop on podman).
 
+// Each async test has a runtime of its own: holding the `output` tests' lock across its awaits
+// blocks no other task.
+#![allow(clippy::await_holding_lock)]
+
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -22,6 +26,12 @@ fn temp(name: &str) -> std::path::PathBuf {
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
+}
+
+/// Tests that write entries wait for `output`'s test of `remove_partials`, which removes every
+/// temporary file of the process.
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    crate::output::tests::SERIAL.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn digest_of(node: &Node) -> String {
@@ -70,6 +80,7 @@ fn path_digests_see_one_byte_modes_and_names() {
 
 #[test]
 fn store_round_trips_refresh_skips_and_lists_by_use() {
+    let _serial = serial();
     let d = temp("store");
     let cache = StepCache::new(&d, CacheMode::Use);
     let mut e = cache.entry("ab12", "docker", "sha256:1", Duration::from_secs(2), Duration::from_secs(5));
@@ -267,6 +278,7 @@ async fn build(
 
 #[tokio::test]
 async fn a_rebuild_runs_only_what_changed_and_ends_in_the_same_state() {
+    let _serial = serial();
     let d = temp("loop");
     let store = Store::default();
     let file = d.join("payload");
@@ -308,6 +320,7 @@ async fn a_rebuild_runs_only_what_changed_and_ends_in_the_same_state() {
 
 #[tokio::test]
 async fn a_volatile_option_stops_caching_and_says_which() {
+    let _serial = serial();
     let d = temp("volatile");
     let store = Store::default();
     let mut ps = provisioners(&[r#"{"command":"one"}"#, r#"{"command":"two"}"#]);
@@ -336,6 +349,7 @@ async fn a_volatile_option_stops_caching_and_says_which() {
 
 #[tokio::test]
 async fn an_interrupted_snapshot_never_becomes_an_entry() {
+    let _serial = serial();
     let d = temp("interrupted");
     let cache = Arc::new(StepCache::new(&d, CacheMode::Use));
     let info = BuildInfo { name: "b".into(), builder_type: "test".into(), cache: Some(cache), ..BuildInfo::default() };
@@ -355,6 +369,7 @@ async fn an_interrupted_snapshot_never_becomes_an_entry() {
 
 #[test]
 fn builds_writing_the_cache_at_once_leave_only_whole_entries() {
+    let _serial = serial();
     let d = temp("concurrent");
     let threads: Vec<_> = (0..8)
         .map(|t| {
