@@ -43,6 +43,30 @@ pub struct Provisioner {
     pub max_retries: u32,
     pub timeout: Option<Duration>,
     pub span: Option<Span>,
+    /// Options whose value changes on every run: the step cache never caches this provisioner.
+    pub volatile: Vec<Volatile>,
+}
+
+/// An option whose value changes on every run because it uses `timestamp()`, `uuidv4()`,
+/// `{{timestamp}}`, `{{uuid}}` … (directly or through a local or user variable). The loaders
+/// find them; the step cache says which option keeps a step from being cached.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Volatile {
+    /// The top-level option (`inline`, `environment_vars`).
+    pub option: String,
+    /// What changes (`timestamp()`, `{{uuid}}`, `local.stamp`).
+    pub what: String,
+    pub span: Option<Span>,
+}
+
+impl std::fmt::Display for Volatile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "option {:?} uses {}, whose value changes on every run", self.option, self.what)?;
+        if let Some(s) = &self.span {
+            write!(f, " ({s})")?;
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -57,6 +57,8 @@ pub struct BuildInfo {
     pub run_uuid: String,
     /// The build comes from an HCL2 configuration (not a legacy JSON template).
     pub hcl2: bool,
+    /// The step cache, when `-cache` or `KILN_CACHE` turned it on.
+    pub cache: Option<Arc<crate::cache::StepCache>>,
 }
 
 pub use crate::generated::GeneratedData;
@@ -172,6 +174,18 @@ pub trait ProvisionHook: Send + Sync {
         comm: Arc<dyn Communicator>,
         data: &GeneratedData,
     ) -> Result<()>;
+    /// [`ProvisionHook::provision`] on a machine the step cache may snapshot after each
+    /// provisioner and resume from (see [`crate::cache`]). The default ignores `snapshots`.
+    async fn provision_with(
+        &self,
+        ctx: &RunContext,
+        comm: Arc<dyn Communicator>,
+        snapshots: Option<&mut dyn crate::cache::Snapshot>,
+        data: &GeneratedData,
+    ) -> Result<()> {
+        let _ = snapshots;
+        self.provision(ctx, comm, data).await
+    }
 }
 
 /// A hook with no provisioners (for tests and for builders run on their own).
@@ -206,6 +220,14 @@ pub trait Builder: Send + Sync {
 pub trait Provisioner: Send + Sync {
     fn prepare(&mut self, config: &Node, info: &BuildInfo) -> Result<Vec<Diagnostic>, Diagnostics>;
     async fn provision(&self, ctx: &RunContext, comm: Arc<dyn Communicator>, data: &GeneratedData) -> Result<()>;
+    /// For the step cache: adds to `inputs` what the provisioner's effect depends on besides
+    /// its configuration (which the hook digests itself, late values as written): the bytes of
+    /// every file, script or folder it uploads or runs, the environment it gives them.
+    /// The default, [`Cacheable::No`], keeps its step out of the cache.
+    fn inputs(&self, info: &BuildInfo, inputs: &mut crate::cache::Inputs) -> Result<crate::cache::Cacheable> {
+        let _ = (info, inputs);
+        Ok(crate::cache::Cacheable::No("it does not report its inputs to the step cache".into()))
+    }
 }
 
 /// What a post-processor returns: its artifact and whether the input should be kept.

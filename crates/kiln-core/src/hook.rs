@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+use crate::cache::Snapshot;
 use crate::component::{BuildInfo, Communicator, GeneratedData, ProvisionHook, Provisioner, RunContext};
 use crate::step::{Outcome, Step};
 use crate::Result;
@@ -19,6 +20,8 @@ pub type ProvisionerFactory = Arc<dyn Fn() -> Box<dyn Provisioner> + Send + Sync
 pub struct PreparedProvisioner {
     /// Type (or HCL2 name) for messages.
     pub label: String,
+    /// The provisioner's type (part of its step cache digest).
+    pub kind: String,
     /// Prepared with `config` as it was before the build ran.
     pub provisioner: Box<dyn Provisioner>,
     /// Its configuration as loaded, late values unresolved.
@@ -29,6 +32,8 @@ pub struct PreparedProvisioner {
     pub pause_before: Option<Duration>,
     pub max_retries: u32,
     pub timeout: Option<Duration>,
+    /// Options whose value changes on every run (the loader found them): never cached.
+    pub volatile: Vec<kiln_config::build::Volatile>,
 }
 
 impl PreparedProvisioner {
@@ -55,7 +60,22 @@ pub struct Provisioners {
 }
 
 impl Provisioners {
-    async fn run_one(
+    /// What comes before each provisioner: a cancel check, the log line, `-debug`'s pause.
+    pub(crate) async fn before_one(&self, p: &PreparedProvisioner, ctx: &RunContext) -> Result<()> {
+        if ctx.cancel.is_cancelled() {
+            return Err(crate::Error::cancelled());
+        }
+        ctx.ui.log(format!("Running provisioner {}", p.label));
+        if ctx.info.debug {
+            tokio::select! {
+                _ = ctx.ui.ask("Pausing before the next provisioner . Press enter to continue.") => {}
+                _ = ctx.cancel.cancelled() => return Err(crate::Error::cancelled()),
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn run_one(
         &self,
         p: &PreparedProvisioner,
         ctx: &RunContext,
@@ -129,19 +149,33 @@ impl Provisioners {
 impl ProvisionHook for Provisioners {
     async fn provision(&self, ctx: &RunContext, comm: Arc<dyn Communicator>, data: &GeneratedData) -> Result<()> {
         for p in &self.list {
-            if ctx.cancel.is_cancelled() {
-                return Err(crate::Error::cancelled());
-            }
-            ctx.ui.log(format!("Running provisioner {}", p.label));
-            if ctx.info.debug {
-                tokio::select! {
-                    _ = ctx.ui.ask("Pausing before the next provisioner . Press enter to continue.") => {}
-                    _ = ctx.cancel.cancelled() => return Err(crate::Error::cancelled()),
-                }
-            }
+            self.before_one(p, ctx).await?;
             self.run_one(p, ctx, &comm, data).await?;
         }
         Ok(())
+    }
+
+    async fn provision_with(
+        &self,
+        ctx: &RunContext,
+        comm: Arc<dyn Communicator>,
+        snapshots: Option<&mut dyn Snapshot>,
+        data: &GeneratedData,
+    ) -> Result<()> {
+        let Some(cache) = ctx.info.cache.clone().filter(|_| !self.list.is_empty()) else {
+            return self.provision(ctx, comm, data).await;
+        };
+        match snapshots {
+            Some(snap) => self.provision_cached(ctx, comm, snap, data, &cache).await,
+            None => {
+                ctx.ui.say(format!(
+                    "Step cache: the {} builder cannot snapshot its machine; every provisioner runs",
+                    ctx.info.builder_type
+                ));
+                cache.record(0, self.list.len(), Duration::ZERO);
+                self.provision(ctx, comm, data).await
+            }
+        }
     }
 
     async fn cleanup_provision(
@@ -162,6 +196,11 @@ pub trait HasCommunicator {
     fn communicator(&self) -> Option<Arc<dyn Communicator>>;
     fn generated_data(&self) -> GeneratedData {
         GeneratedData::new()
+    }
+    /// The running machine's snapshot capability, for the step cache; `None` (the default):
+    /// the builder cannot snapshot, and every provisioner runs.
+    fn snapshots(&mut self) -> Option<&mut dyn Snapshot> {
+        None
     }
 }
 
@@ -186,7 +225,8 @@ impl<S: HasCommunicator + Send + Sync> Step<S> for StepProvision {
         let Some(comm) = state.communicator() else {
             return Err(crate::Error::new("no communicator to provision with"));
         };
-        self.hook.provision(ctx, comm, &provision_data(state, ctx)).await
+        let data = provision_data(state, ctx);
+        self.hook.provision_with(ctx, comm, state.snapshots(), &data).await
     }
 
     async fn cleanup(&self, state: &mut S, ctx: &RunContext, outcome: Outcome) {

@@ -8,6 +8,7 @@
 //! kiln-gotmpl. It must not depend on the template loaders (kiln-template) nor name any
 //! concrete component: the table in kiln-components fills the [`registry::Registry`].
 
+pub mod cache;
 pub mod cancel;
 pub mod communicator;
 pub mod component;

@@ -226,7 +226,7 @@ impl FolderLock {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -247,7 +247,7 @@ mod tests {
     }
 
     /// `remove_partials` acts on the whole process: the tests that make output files take turns.
-    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    pub(crate) static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
     fn dir(tag: &str) -> PathBuf {
         let d = std::env::temp_dir().join(format!("kiln-output-{tag}-{}", std::process::id()));

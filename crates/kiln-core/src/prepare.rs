@@ -121,6 +121,8 @@ pub fn prepare_build(
         keep(prov.prepare(&config, info));
         let prepared = PreparedProvisioner {
             label: p.name.clone().unwrap_or_else(|| p.provisioner_type.clone()),
+            kind: p.provisioner_type.clone(),
+            volatile: p.volatile.clone(),
             provisioner: prov,
             config,
             factory,

@@ -26,6 +26,8 @@ pub struct RunOptions {
     pub template_dir: PathBuf,
     /// The run's id (manifest's `packer_run_uuid`); generated when empty.
     pub run_uuid: String,
+    /// The step cache (`-cache`, `KILN_CACHE`); `None` when off.
+    pub cache: Option<Arc<crate::cache::StepCache>>,
 }
 
 /// The [`BuildInfo`] components of `build` get.
@@ -39,6 +41,7 @@ pub fn build_info(build: &Build, opts: &RunOptions) -> BuildInfo {
         template_dir: opts.template_dir.clone(),
         run_uuid: opts.run_uuid.clone(),
         hcl2: build.hcl2,
+        cache: opts.cache.clone(),
     }
 }
 
@@ -111,6 +114,9 @@ pub async fn run_builds(builds: Vec<PreparedBuild>, opts: &RunOptions, ui: &Ui, 
     }
     summary.cancelled |= cancel.is_cancelled();
     print_summary(ui, &summary, start.elapsed());
+    if let Some(cache) = &opts.cache {
+        ui.emit(Event::Plain { text: format!("==> {}", cache.summary()) });
+    }
     summary
 }
 

@@ -76,13 +76,29 @@ pub use bollard::models::{ContainerInspectResponse, ImageInspect};
 /// The cleanup journal's kind for a container the docker builder made.
 pub const JOURNAL_CONTAINER: &str = "docker-container";
 
+/// The kind under which `kiln cache prune` deletes the docker builder's step cache snapshots
+/// (`kiln_core::cache::snapshot_cleaner_kind("docker")`).
+pub const CACHE_SNAPSHOT: &str = "step-cache-docker";
+
+/// The engine at `endpoint` (a journal or cache entry's), or the default one when empty.
+async fn engine_at(endpoint: &str) -> kiln_core::Result<Engine> {
+    let engine = if endpoint.is_empty() { Engine::connect().await } else { Engine::connect_to(endpoint).await };
+    engine.map_err(|e| kiln_core::Error::new(e.to_string()))
+}
+
+/// Deletes a step cache snapshot (an image) for `kiln cache prune`; one already gone is fine.
+pub fn clean_snapshot(entry: kiln_core::journal::Entry) -> kiln_core::registry::CleanerFuture {
+    Box::pin(async move {
+        let engine = engine_at(&entry.endpoint).await?;
+        engine.remove_image(&entry.id, false).await.map_err(|e| kiln_core::Error::new(e.to_string()))
+    })
+}
+
 /// Removes a journaled container ([`JOURNAL_CONTAINER`]) that a killed kiln left behind, on
 /// the engine it was made on (`kiln cleanup`).
 pub fn clean_container(entry: kiln_core::journal::Entry) -> kiln_core::registry::CleanerFuture {
     Box::pin(async move {
-        let engine =
-            if entry.endpoint.is_empty() { Engine::connect().await } else { Engine::connect_to(&entry.endpoint).await };
-        let engine = engine.map_err(|e| kiln_core::Error::new(e.to_string()))?;
+        let engine = engine_at(&entry.endpoint).await?;
         engine.remove_container(&entry.id).await.map_err(|e| kiln_core::Error::new(e.to_string()))
     })
 }

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use kiln_config::diag::{Diagnostic, Diagnostics};
 use kiln_config::node::Node;
+use kiln_core::cache::{Cacheable, Inputs};
 use kiln_core::{async_trait, BuildInfo, Communicator, GeneratedData, Provisioner, Result, RunContext};
 use serde::Deserialize;
 
@@ -46,5 +47,10 @@ impl Provisioner for Breakpoint {
             _ = ctx.ui.ask("Press enter to continue.") => Ok(()),
             _ = ctx.cancel.cancelled() => Err(kiln_core::Error::cancelled()),
         }
+    }
+
+    /// A breakpoint changes nothing on the machine: its configuration is all there is.
+    fn inputs(&self, _info: &BuildInfo, _inputs: &mut Inputs) -> Result<Cacheable> {
+        Ok(Cacheable::Yes)
     }
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use kiln_config::diag::{Diagnostic, Diagnostics};
 use kiln_config::node::Node;
+use kiln_core::cache::{Cacheable, Inputs};
 use kiln_core::{async_trait, BuildInfo, Communicator, Error, GeneratedData, Provisioner, Result, RunContext};
 use serde::Deserialize;
 
@@ -100,6 +101,19 @@ impl Provisioner for FileProv {
         d.into_result()?;
         self.config = c;
         Ok(Vec::new())
+    }
+
+    /// The bytes of every file and folder it uploads (`content` is in the configuration). A
+    /// download writes files on this machine, which a cached step would not do: not cacheable.
+    fn inputs(&self, _info: &BuildInfo, inputs: &mut Inputs) -> Result<Cacheable> {
+        let c = &self.config;
+        if c.direction.as_deref() == Some("download") {
+            return Ok(Cacheable::No("it downloads files to this machine (direction \"download\")".into()));
+        }
+        for s in c.source.iter().chain(c.sources.iter().flatten()) {
+            inputs.add_path("source", Path::new(s))?;
+        }
+        Ok(Cacheable::Yes)
     }
 
     async fn provision(&self, ctx: &RunContext, comm: Arc<dyn Communicator>, _data: &GeneratedData) -> Result<()> {

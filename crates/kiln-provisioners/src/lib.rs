@@ -5,3 +5,10 @@ pub mod breakpoint;
 pub mod file;
 pub mod shell;
 pub mod shell_local;
+
+/// Adds the environment kiln gives a provisioner's commands to its step cache digest.
+fn add_env(inputs: &mut kiln_core::cache::Inputs, env: &[(String, String)]) {
+    for (k, v) in env {
+        inputs.add("env", format!("{k}={v}").as_bytes());
+    }
+}

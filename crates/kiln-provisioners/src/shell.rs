@@ -10,6 +10,7 @@ use kiln_comm::shell_quote;
 use kiln_config::decode::Duration as GoDuration;
 use kiln_config::diag::{Diagnostic, Diagnostics};
 use kiln_config::node::Node;
+use kiln_core::cache::{Cacheable, Inputs};
 use kiln_core::{async_trait, BuildInfo, Communicator, Error, GeneratedData, Provisioner, Result, RunContext, Stream};
 use serde::Deserialize;
 
@@ -149,6 +150,17 @@ impl Provisioner for Shell {
         d.into_result()?;
         self.config = c;
         Ok(Vec::new())
+    }
+
+    /// Its scripts' bytes and the environment kiln adds (inline lines and variables are in the
+    /// configuration the hook digests).
+    fn inputs(&self, info: &BuildInfo, inputs: &mut Inputs) -> Result<Cacheable> {
+        let c = &self.config;
+        for s in c.script.iter().chain(c.scripts.iter().flatten()) {
+            inputs.add_path("script", std::path::Path::new(s))?;
+        }
+        crate::add_env(inputs, &shell_local::packer_env(info));
+        Ok(Cacheable::Yes)
     }
 
     async fn provision(&self, ctx: &RunContext, comm: Arc<dyn Communicator>, _data: &GeneratedData) -> Result<()> {

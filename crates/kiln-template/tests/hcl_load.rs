@@ -448,3 +448,58 @@ fn build_sources_accept_the_sources_prefix_packer_takes() {
     assert_eq!(t.builds.len(), 1);
     assert_eq!(t.builds[0].name, "null.a");
 }
+
+/// The step cache must know which provisioner options change on every run, also through locals.
+#[test]
+fn options_that_change_every_run_are_marked() {
+    let t = load_ok(
+        r#"
+locals {
+  stamp = formatdate("YYYY", local.now)
+  now   = timestamp()
+  fixed = "x"
+}
+source "null" "a" {
+  communicator = "none"
+}
+build {
+  sources = ["source.null.a"]
+  provisioner "shell" {
+    inline           = ["echo ${local.fixed}"]
+    environment_vars = ["STAMP=${local.stamp}"]
+  }
+  provisioner "shell" {
+    inline = ["echo ${uuidv4()}"]
+  }
+  provisioner "shell" {
+    inline = ["echo ${upper(local.fixed)}"]
+  }
+}
+"#,
+    );
+    let marks: Vec<Vec<(String, String, String)>> = t.builds[0]
+        .provisioners
+        .iter()
+        .map(|p| {
+            p.volatile
+                .iter()
+                .map(|v| {
+                    (
+                        v.option.clone(),
+                        v.what.clone(),
+                        v.span.as_ref().map(|s| s.text().to_string()).unwrap_or_default(),
+                    )
+                })
+                .collect()
+        })
+        .collect();
+    let m = |o: &str, w: &str, at: &str| (o.to_string(), w.to_string(), at.to_string());
+    assert_eq!(
+        marks,
+        vec![
+            vec![m("environment_vars", "local.stamp (which uses timestamp())", "local.stamp")],
+            vec![m("inline", "uuidv4()", "uuidv4()")],
+            vec![],
+        ]
+    );
+}

@@ -106,3 +106,47 @@ fn seed_templates_load_fully() {
     assert_eq!(get(&t.builds[0].config, "ami_name"), Some("elasticsearch-1-0-0"));
     assert_eq!(get(&t.builds[0].config, "region"), Some("us-east-1"));
 }
+
+/// The step cache must know which provisioner options change on every run.
+#[test]
+fn options_that_change_every_run_are_marked() {
+    if !engine_ready() {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("kiln-json-volatile-{}", std::process::id()));
+    let path = write(
+        &dir,
+        "t.json",
+        r#"{
+  "builders": [{"type": "null", "communicator": "none"}],
+  "provisioners": [
+    {"type": "shell", "inline": ["echo fixed"], "environment_vars": ["STAMP={{ timestamp }}"]},
+    {"type": "shell", "inline": ["echo {{uuid}}", "echo {{user `x`}}"]},
+    {"type": "shell", "inline": ["echo {{ build_name }}"]}
+  ]
+}"#,
+    );
+    let t = json::load(&path, &opts()).unwrap_or_else(|e| panic!("{e}"));
+    let marks: Vec<Vec<(String, String, String)>> = t.builds[0]
+        .provisioners
+        .iter()
+        .map(|p| {
+            p.volatile
+                .iter()
+                .map(|v| {
+                    (
+                        v.option.clone(),
+                        v.what.clone(),
+                        v.span.as_ref().map(|s| s.text().to_string()).unwrap_or_default(),
+                    )
+                })
+                .collect()
+        })
+        .collect();
+    let m = |o: &str, w: &str, at: &str| (o.to_string(), w.to_string(), at.to_string());
+    assert_eq!(
+        marks,
+        vec![vec![m("environment_vars", "{{timestamp}}", "timestamp")], vec![m("inline", "{{uuid}}", "uuid")], vec![]]
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -15,6 +15,8 @@ pub enum FlagKind {
     Value,
     /// `-var a=1 -var b=2`; every occurrence is kept.
     Multi,
+    /// `-cache` (the value `true`) or `-cache=refresh`: a value only in the `=` form.
+    OptionalValue,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -90,7 +92,7 @@ pub fn parse(flags: &[Flag], argv: &[String]) -> Result<Parsed, String> {
             return Err(format!("flag provided but not defined: -{name}"));
         };
         let value = match (spec.kind, inline) {
-            (FlagKind::Bool, None) => "true".to_string(),
+            (FlagKind::Bool | FlagKind::OptionalValue, None) => "true".to_string(),
             (FlagKind::Bool, Some(v)) => match kiln_config::golang::parse_go_bool(&v) {
                 Some(b) => b.to_string(),
                 None => return Err(format!("invalid boolean value {v:?} for -{name}: parse error")),
@@ -115,6 +117,7 @@ pub fn options_help(flags: &[Flag]) -> String {
     for f in flags {
         let left = match f.kind {
             FlagKind::Bool => format!("-{}", f.name),
+            FlagKind::OptionalValue => format!("-{}[=...]", f.name),
             _ => format!("-{}=...", f.name),
         };
         out.push_str(&format!("  {left:<28} {}\n", f.help));

@@ -215,6 +215,7 @@ fn prepare_reports_every_error_with_location() {
         max_retries: 0,
         timeout: None,
         span: None,
+        volatile: Vec::new(),
     });
     let Err(d) = prepare_build(&reg, &b, &build_info(&b, &RunOptions::default())) else { panic!("prepared") };
     let summaries: Vec<&str> = d.0.iter().map(|d| d.summary.as_str()).collect();

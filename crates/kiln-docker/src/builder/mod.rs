@@ -18,12 +18,14 @@
 //! base image's files keep theirs.
 
 pub mod config;
+mod snapshot;
 mod steps;
 
 use std::sync::Arc;
 
 use kiln_config::diag::{Diagnostic, Diagnostics};
 use kiln_config::node::Node;
+use kiln_core::cache::Snapshot;
 use kiln_core::hook::{HasCommunicator, StepProvision};
 use kiln_core::step::{run_steps, Step};
 use kiln_core::{
@@ -34,6 +36,7 @@ use kiln_core::{
 use crate::artifact::{state_with_data, ImageArtifact, BUILDER_ID, IMPORT_ID};
 use crate::Engine;
 pub use config::{Config, Output};
+pub use snapshot::SNAPSHOT_REPO;
 
 /// The generated data the builder sets, besides the common ones.
 pub const GENERATED: &[&str] = &["ImageSha256"];
@@ -42,6 +45,8 @@ pub const GENERATED: &[&str] = &["ImageSha256"];
 pub struct DockerBuilder {
     config: Arc<Config>,
     comm: kiln_comm::Config,
+    /// The digest of the options that change the machine (the step cache's source key).
+    config_digest: String,
 }
 
 pub fn new() -> Box<dyn Builder> {
@@ -51,6 +56,11 @@ pub fn new() -> Box<dyn Builder> {
 /// What the steps share.
 struct State {
     engine: Engine,
+    config: Arc<Config>,
+    /// See [`DockerBuilder::config_digest`].
+    config_digest: String,
+    /// The communicator's type (`docker`, `ssh`, `none`); snapshots need `docker`.
+    comm_kind: String,
     /// The temporary folder mounted at `container_dir`.
     temp_dir: Option<std::path::PathBuf>,
     /// The container, from the moment the engine created it.
@@ -72,6 +82,9 @@ impl HasCommunicator for State {
     fn generated_data(&self) -> GeneratedData {
         self.data.clone()
     }
+    fn snapshots(&mut self) -> Option<&mut dyn Snapshot> {
+        Some(self)
+    }
 }
 
 #[async_trait]
@@ -83,6 +96,7 @@ impl Builder for DockerBuilder {
         let warnings = c.check(config, &comm)?;
         self.config = Arc::new(c);
         self.comm = comm;
+        self.config_digest = snapshot::config_digest(config);
         Ok(warnings)
     }
 
@@ -104,7 +118,7 @@ impl Builder for DockerBuilder {
             Box::new(steps::StepTempDir),
             Box::new(steps::StepPull(Arc::clone(c))),
             Box::new(steps::StepRun(Arc::clone(c))),
-            Box::new(steps::StepConnect { config: Arc::clone(c), comm: self.comm.clone() }),
+            Box::new(steps::StepConnect { comm: self.comm.clone() }),
             Box::new(StepProvision { hook }),
         ];
         match c.output() {
@@ -114,6 +128,9 @@ impl Builder for DockerBuilder {
         }
         let mut state = State {
             engine: engine.clone(),
+            config: Arc::clone(c),
+            config_digest: self.config_digest.clone(),
+            comm_kind: String::new(),
             temp_dir: None,
             container: None,
             comm: None,

@@ -13,7 +13,7 @@ use crate::comm::{DockerComm, Options};
 use crate::normalize::{normalize_tar, Mtime};
 use crate::CommitOptions;
 
-fn engine_err(e: crate::Error) -> Error {
+pub(super) fn engine_err(e: crate::Error) -> Error {
     Error::new(e.to_string())
 }
 
@@ -106,31 +106,7 @@ impl Step<State> for StepRun {
     }
 
     async fn run(&self, state: &mut State, ctx: &RunContext) -> Result<()> {
-        let temp = state.temp_dir.as_ref().map(|d| d.to_string_lossy().into_owned());
-        let spec = self.0.run_spec(temp.as_deref()).map_err(Error::new)?;
-        let request = spec.to_request().map_err(engine_err)?;
-        ctx.ui.say("Starting docker container...");
-        let mut shown: Vec<String> = Vec::new();
-        for (host, guest) in &spec.volumes {
-            shown.push(format!("-v {host}:{guest}"));
-        }
-        shown.extend(spec.run_command.iter().cloned());
-        ctx.ui.message(format!("Run command: docker run {}", shown.join(" ")));
-        let id = state.engine.create_container(&request).await.map_err(engine_err)?;
-        // Recorded before anything else can fail or be cancelled, in the state and in the
-        // cleanup journal (which a later `kiln cleanup` reads if kiln gets killed).
-        state.container = Some(id.clone());
-        state.data.insert("ID".into(), id.clone());
-        let journal = Journal::for_build(&ctx.info);
-        if let Err(e) = journal.record(crate::JOURNAL_CONTAINER, &id, state.engine.host()) {
-            ctx.ui.error(format!(
-                "Could not write container {id} to the cleanup journal {}: {e}",
-                journal.path().display()
-            ));
-        }
-        state.engine.start_container(&id).await.map_err(|e| Error::new(format!("Error running container: {e}")))?;
-        ctx.ui.message(format!("Container ID: {id}"));
-        Ok(())
+        start_container(state, ctx, &self.0).await
     }
 
     fn cleans(&self, state: &State) -> Option<String> {
@@ -151,10 +127,49 @@ impl Step<State> for StepRun {
     }
 }
 
+/// Creates and starts a container as `config` says (the step cache resumes with `image` set to
+/// a snapshot); its ID is in the state and the cleanup journal before anything else happens.
+pub(super) async fn start_container(state: &mut State, ctx: &RunContext, config: &Config) -> Result<()> {
+    let temp = state.temp_dir.as_ref().map(|d| d.to_string_lossy().into_owned());
+    let spec = config.run_spec(temp.as_deref()).map_err(Error::new)?;
+    let request = spec.to_request().map_err(engine_err)?;
+    ctx.ui.say("Starting docker container...");
+    let mut shown: Vec<String> = Vec::new();
+    for (host, guest) in &spec.volumes {
+        shown.push(format!("-v {host}:{guest}"));
+    }
+    shown.extend(spec.run_command.iter().cloned());
+    ctx.ui.message(format!("Run command: docker run {}", shown.join(" ")));
+    let id = state.engine.create_container(&request).await.map_err(engine_err)?;
+    // Recorded before anything else can fail or be cancelled, in the state and in the
+    // cleanup journal (which a later `kiln cleanup` reads if kiln gets killed).
+    state.container = Some(id.clone());
+    state.data.insert("ID".into(), id.clone());
+    let journal = Journal::for_build(&ctx.info);
+    if let Err(e) = journal.record(crate::JOURNAL_CONTAINER, &id, state.engine.host()) {
+        ctx.ui
+            .error(format!("Could not write container {id} to the cleanup journal {}: {e}", journal.path().display()));
+    }
+    state.engine.start_container(&id).await.map_err(|e| Error::new(format!("Error running container: {e}")))?;
+    ctx.ui.message(format!("Container ID: {id}"));
+    Ok(())
+}
+
+/// The docker communicator for container `id`, as the user the container runs as.
+pub(super) async fn docker_comm(state: &State, id: &str) -> Result<Arc<dyn kiln_core::Communicator>> {
+    let info = state.engine.inspect_container(id).await.map_err(engine_err)?;
+    let user = info.config.and_then(|c| c.user).unwrap_or_default();
+    let options = Options {
+        exec_user: state.config.exec_user.clone().filter(|u| !u.is_empty()),
+        fix_upload_owner: state.config.fix_upload_owner.unwrap_or(true),
+        container_user: user,
+    };
+    Ok(Arc::new(DockerComm::new(state.engine.clone(), id.to_string(), options)))
+}
+
 /// Makes the communicator: `docker` (exec and archives), `ssh` (to the container's
 /// address) or `none`.
 pub(super) struct StepConnect {
-    pub config: Arc<Config>,
     pub comm: kiln_comm::Config,
 }
 
@@ -172,6 +187,7 @@ impl Step<State> for StepConnect {
         let id = state.container.clone().ok_or_else(|| Error::new("no container to connect to"))?;
         let kind = self.comm.kind().to_string();
         state.data.insert("ConnType".into(), kind.clone());
+        state.comm_kind = kind.clone();
         match kind.as_str() {
             "none" => state.comm = Some(Arc::new(kiln_comm::NoneComm)),
             "ssh" => {
@@ -201,13 +217,7 @@ impl Step<State> for StepConnect {
                 let info = state.engine.inspect_container(&id).await.map_err(engine_err)?;
                 ctx.ui
                     .say(format!("Using docker communicator to connect: {}", container_ip(&info).unwrap_or_default()));
-                let user = info.config.and_then(|c| c.user).unwrap_or_default();
-                let options = Options {
-                    exec_user: self.config.exec_user.clone().filter(|u| !u.is_empty()),
-                    fix_upload_owner: self.config.fix_upload_owner.unwrap_or(true),
-                    container_user: user,
-                };
-                state.comm = Some(Arc::new(DockerComm::new(state.engine.clone(), id, options)));
+                state.comm = Some(docker_comm(state, &id).await?);
             }
         }
         Ok(())

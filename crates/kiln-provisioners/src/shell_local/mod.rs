@@ -7,6 +7,7 @@ use std::sync::Arc;
 use kiln_comm::shell_local::{check, packer_env, run, Config};
 use kiln_config::diag::{Diagnostic, Diagnostics};
 use kiln_config::node::Node;
+use kiln_core::cache::{Cacheable, Inputs};
 use kiln_core::{async_trait, BuildInfo, Communicator, GeneratedData, Provisioner, Result, RunContext};
 
 #[derive(Default)]
@@ -29,6 +30,17 @@ impl Provisioner for ShellLocal {
 
     async fn provision(&self, ctx: &RunContext, _comm: Arc<dyn Communicator>, _data: &GeneratedData) -> Result<()> {
         run(&self.config, ctx, &packer_env(&ctx.info)).await
+    }
+
+    /// Its scripts' bytes and the environment kiln adds. A cached step does not run, here
+    /// either: what its commands did on this machine is not redone (docs/step-cache.md).
+    fn inputs(&self, info: &BuildInfo, inputs: &mut Inputs) -> Result<Cacheable> {
+        let c = &self.config;
+        for s in c.script.iter().chain(c.scripts.iter().flatten()) {
+            inputs.add_path("script", std::path::Path::new(s))?;
+        }
+        crate::add_env(inputs, &packer_env(info));
+        Ok(Cacheable::Yes)
     }
 }
 

@@ -292,6 +292,7 @@ fn provisioner(
         },
     };
     let name = b.body.get_attribute("name").and_then(|a| string_attr(&a.value, scope, diags));
+    let volatile = super::volatile::volatile_uses(&b.body, scope);
     Provisioner {
         provisioner_type: ty,
         name,
@@ -300,6 +301,7 @@ fn provisioner(
         max_retries,
         timeout,
         span: Some(item.span.clone()),
+        volatile,
     }
 }
 

@@ -21,6 +21,7 @@ mod secrets;
 mod template;
 mod vars;
 mod version;
+mod volatile;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -1,7 +1,7 @@
 //! One runnable [`Build`] per builder: provisioners and post-processors filtered by
 //! `only`/`except`, overrides merged, every string rendered with the build's context.
 
-use super::interp::{render_node, render_node_late, Renderer};
+use super::interp::{render_node, render_node_late, volatile_uses, Renderer};
 use super::structure::{Named, Raw, RawPp, RawProv};
 use crate::plan::{Build, PostProcessor, Provisioner};
 use kiln_config::diag::{did_you_mean, Diagnostic, Diagnostics};
@@ -133,6 +133,7 @@ fn provisioner(p: &RawProv, build: &str, ctx: &Context, render: Renderer, diags:
     if let Some((_, o)) = p.overrides.iter().find(|(k, _)| k.name == build) {
         merge(&mut config, o);
     }
+    let volatile = volatile_uses(&config);
     render_node_late(&mut config, ctx, render, diags);
     Provisioner {
         provisioner_type: p.provisioner_type.clone(),
@@ -142,6 +143,7 @@ fn provisioner(p: &RawProv, build: &str, ctx: &Context, render: Renderer, diags:
         max_retries: p.max_retries,
         timeout: p.timeout,
         span: p.span.clone(),
+        volatile,
     }
 }
 

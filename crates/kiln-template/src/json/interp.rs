@@ -1,6 +1,7 @@
 //! `{{ }}` interpolation of a configuration tree through a [`Renderer`] (normally
 //! [`kiln_gotmpl::render`]), with errors mapped back to the exact place in the JSON file.
 
+use kiln_config::build::Volatile;
 use kiln_config::diag::{Diagnostic, Diagnostics, Span};
 use kiln_config::node::{GeneratedData, LateRef, LateValue, Node, NodeKind, Resolve};
 use kiln_gotmpl::{Context, RenderError};
@@ -111,6 +112,38 @@ pub fn render_error(e: &RenderError, text: &str, span: Option<&Span>) -> Diagnos
 pub fn source_offset(span: &Span, decoded: usize) -> usize {
     // Past the opening quote; the closing one stays in, so an offset past the end maps after it.
     span.start + 1 + kiln_gotmpl::raw_offset(span.text().get(1..).unwrap_or_default(), decoded)
+}
+
+/// Go-template functions whose value changes on every run (Packer's `isotime` and `strftime`
+/// format the run's start time).
+const VOLATILE: &[&str] = &["timestamp", "uuid", "isotime", "strftime"];
+
+/// The options of a component's configuration (before rendering) that use a value changing on
+/// every run: the first such call of each top-level option, for the step cache.
+pub fn volatile_uses(config: &Node) -> Vec<Volatile> {
+    fn first(node: &Node) -> Option<(String, Option<Span>)> {
+        match &node.kind {
+            NodeKind::String(s) if s.contains("{{") => {
+                let t = kiln_gotmpl::Template::parse(s).ok()?;
+                let call = t.calls().into_iter().find(|c| VOLATILE.contains(&c.name.as_str()))?;
+                let at = node.span.as_ref().map(|sp| {
+                    let start = source_offset(sp, call.offset);
+                    Span::new(&sp.file, start, (start + call.name.len()).min(sp.end))
+                });
+                Some((format!("{{{{{}}}}}", call.name), at))
+            }
+            NodeKind::Object(m) => m.iter().find_map(|(_, v)| first(v)),
+            NodeKind::Array(items) | NodeKind::Blocks(items) => items.iter().find_map(first),
+            _ => None,
+        }
+    }
+    match &config.kind {
+        NodeKind::Object(m) => m
+            .iter()
+            .filter_map(|(k, v)| first(v).map(|(what, span)| Volatile { option: k.name.clone(), what, span }))
+            .collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// Every ``{{user `name`}}`` reference in `s` (from the Go-template parser): the name and the

@@ -6,6 +6,7 @@ use super::datasources::run_data_sources;
 use super::{load_options, one_template, report, Command, EXCEPT, ONLY, VAR, VAR_FILE};
 use crate::args::{flag, FlagKind, Parsed};
 use crate::ui::Ui;
+use kiln_core::cache::{CacheMode, StepCache};
 use kiln_core::event::StdinAsker;
 use kiln_core::run::{format_from, log_from_env};
 use kiln_core::scheduler::RunOptions;
@@ -17,6 +18,11 @@ pub const COMMAND: Command = Command {
     usage: "build [options] TEMPLATE",
     description: "Runs every build in the template, in parallel, and prints the artifacts they produce.",
     flags: &[
+        flag(
+            "cache",
+            FlagKind::OptionalValue,
+            "Use the step cache: resume after the last unchanged provisioner (-cache=refresh: run all, renew the cache; also KILN_CACHE=1).",
+        ),
         flag("color", FlagKind::Bool, "Colorize the output (default true; -color=false disables)."),
         flag("debug", FlagKind::Bool, "Debug mode: pause between steps, keep parallelism at 1."),
         EXCEPT,
@@ -66,6 +72,17 @@ fn run(ui: &mut Ui, p: Parsed) -> u8 {
             return 1;
         }
     };
+    // `-cache` wins over KILN_CACHE.
+    let cache = match p.value("cache").or_else(|| opts.env.get("KILN_CACHE").map(String::as_str)) {
+        None => None,
+        Some(v) => match CacheMode::parse(v) {
+            Ok(mode) => mode.map(|m| Arc::new(StepCache::in_cache_dir(m))),
+            Err(e) => {
+                ui.err(&format!("invalid value for -cache or KILN_CACHE: {e}\n"));
+                return 1;
+            }
+        },
+    };
     let registry = Arc::new(kiln_components::registry());
     run_data_sources(&mut opts, Arc::clone(&registry));
     let t = match kiln_template::load(template.as_ref(), &opts) {
@@ -91,6 +108,7 @@ fn run(ui: &mut Ui, p: Parsed) -> u8 {
             on_error,
             template_dir,
             run_uuid: String::new(),
+            cache,
         },
     };
     let format =

@@ -4,6 +4,7 @@ use crate::args::{flag, Flag, FlagKind, Parsed};
 use crate::ui::Ui;
 
 pub mod build;
+pub mod cache;
 pub mod cleanup;
 pub mod console;
 pub mod datasources;
@@ -43,6 +44,7 @@ impl Command {
 /// Sorted as Packer lists them.
 pub const COMMANDS: &[Command] = &[
     build::COMMAND,
+    cache::COMMAND,
     cleanup::COMMAND,
     console::COMMAND,
     fix::COMMAND,

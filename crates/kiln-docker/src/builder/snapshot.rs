@@ -1,0 +1,117 @@
+//! The docker builder's snapshots for the step cache: a snapshot is a commit of the container
+//! (tagged `kiln-step-cache:<key>` so the engine keeps it and `kiln cache prune` finds it);
+//! resuming removes the container and starts a new one from the committed image with the same
+//! run options.
+
+use std::sync::Arc;
+
+use kiln_config::node::{Node, NodeKind};
+use kiln_core::cache::{Inputs, Snapshot};
+use kiln_core::journal::Journal;
+use kiln_core::{async_trait, Communicator, Error, Result, RunContext};
+
+use super::steps::{docker_comm, engine_err, start_container};
+use super::{Config, State};
+use crate::CommitOptions;
+
+/// The repository the cache's snapshots are tagged in.
+pub const SNAPSHOT_REPO: &str = "kiln-step-cache";
+
+/// Options that do not change the machine the provisioners see: what happens after them
+/// (commit, export, changes), credentials and pulling.
+const NOT_MACHINE: &[&str] = &[
+    "commit",
+    "export_path",
+    "discard",
+    "changes",
+    "author",
+    "message",
+    "pull",
+    "login",
+    "login_server",
+    "login_username",
+    "login_password",
+    "ecr_login",
+    "aws_access_key",
+    "aws_secret_key",
+    "aws_token",
+    "aws_profile",
+    "source_date_epoch",
+];
+
+/// The digest of the builder options that change the machine.
+pub(super) fn config_digest(node: &Node) -> String {
+    let kept = match &node.kind {
+        NodeKind::Object(m) => {
+            Node::object(m.iter().filter(|(k, _)| !NOT_MACHINE.contains(&k.name.as_str())).cloned().collect(), None)
+        }
+        _ => node.clone(),
+    };
+    let mut i = Inputs::new();
+    i.add_node("docker builder", &kept);
+    i.finish()
+}
+
+#[async_trait]
+impl Snapshot for State {
+    fn kind(&self) -> &str {
+        "docker"
+    }
+
+    fn endpoint(&self) -> String {
+        self.engine.host().to_string()
+    }
+
+    async fn source_key(&self, _ctx: &RunContext) -> Result<String> {
+        if self.comm_kind != "docker" {
+            return Err(Error::new(format!(
+                "the docker builder snapshots only with the docker communicator (this build uses {:?})",
+                self.comm_kind
+            )));
+        }
+        let image = &self.config.image;
+        let info = self.engine.inspect_image(image).await.map_err(engine_err)?;
+        let id = info.id.ok_or_else(|| Error::new(format!("the engine gives no ID for image {image}")))?;
+        let mut i = Inputs::new();
+        i.add("engine", self.engine.host().as_bytes());
+        i.add("image", id.as_bytes());
+        i.add("options", self.config_digest.as_bytes());
+        Ok(i.finish())
+    }
+
+    async fn snapshot(&mut self, ctx: &RunContext, key: &str) -> Result<String> {
+        let id = self.container.clone().ok_or_else(|| Error::new("no container to snapshot"))?;
+        let short: String = key.chars().take(32).collect();
+        let options = CommitOptions { reference: Some(format!("{SNAPSHOT_REPO}:{short}")), ..CommitOptions::default() };
+        ctx.ui.log(format!("step cache: committing container {id}"));
+        self.engine.commit(&id, &options).await.map_err(|e| Error::new(format!("committing container {id}: {e}")))
+    }
+
+    async fn resume_from(&mut self, ctx: &RunContext, snapshot: &str) -> Result<Arc<dyn Communicator>> {
+        if let Some(old) = self.container.take() {
+            self.comm = None;
+            if let Err(e) = self.engine.remove_container(&old).await {
+                // Still ours to remove at the end.
+                self.container = Some(old.clone());
+                return Err(Error::new(format!("removing container {old} to resume from the cache: {e}")));
+            }
+            if let Err(e) = Journal::for_build(&ctx.info).forget(crate::JOURNAL_CONTAINER, &old) {
+                ctx.ui.log(format!("could not cross container {old} out of the cleanup journal: {e}"));
+            }
+        }
+        let from = Config { image: snapshot.to_string(), ..(*self.config).clone() };
+        start_container(self, ctx, &from).await?;
+        let id = self.container.clone().ok_or_else(|| Error::new("no container after resuming"))?;
+        let comm = docker_comm(self, &id).await?;
+        self.comm = Some(Arc::clone(&comm));
+        Ok(comm)
+    }
+
+    async fn exists(&self, snapshot: &str) -> bool {
+        self.engine.image_exists(snapshot).await.unwrap_or(false)
+    }
+
+    async fn discard(&self, snapshot: &str) -> Result<()> {
+        self.engine.remove_image(snapshot, false).await.map_err(engine_err)
+    }
+}
