@@ -218,3 +218,45 @@ fn ansible_runs_the_seed_app_playbook() {
     assert_eq!(code, 0, "{log}");
     assert_eq!(read(&marker), "provisioned\n");
 }
+
+/// With use_proxy, Ansible connects to kiln's SSH endpoint on 127.0.0.1, which relays to the
+/// build's communicator: commands with their exit status, file copies by scp and by SFTP (the
+/// endpoint's host key is ed25519, which current OpenSSH accepts).
+#[test]
+fn ansible_through_kilns_ssh_proxy_with_scp_and_sftp() {
+    let Some(sshd) = sshd_or_skip() else { return };
+    if !ansible_or_skip() {
+        return;
+    }
+    let d = TempDir::new("ansible-proxy");
+    ansible_tree(&d);
+    for sftp in [false, true] {
+        let out = d.0.join(format!("out-{sftp}"));
+        std::fs::create_dir_all(&out).unwrap();
+        let (code, log) = build(
+            &sshd,
+            serde_json::json!([{
+                "type": "ansible",
+                "use_proxy": true,
+                "use_sftp": sftp,
+                "playbook_file": d.0.join("tree/site.yml"),
+                "groups": ["proxied"],
+                "extra_arguments": ["-e", format!("out_dir={}", out.display()), "-e", "greeting=via-proxy"],
+                "ansible_env_vars": ["ANSIBLE_NOCOLOR=1"],
+                "roles_path": d.0.join("roles")
+            }]),
+        );
+        assert_eq!(code, 0, "use_sftp {sftp}: {log}");
+        assert!(log.contains("==> null: Serving an SSH endpoint for Ansible on 127.0.0.1:"), "{log}");
+        assert_eq!(read(&out.join("marker.txt")), "via-proxy from null\n");
+        assert_eq!(read(&out.join("motd")), "Welcome to default in proxied via null\n");
+        assert_eq!(read(&out.join("role.txt")), "role ran\n");
+    }
+    // A failing task's status comes back through the proxy.
+    let (code, log) = build(
+        &sshd,
+        serde_json::json!([{"type": "ansible", "use_proxy": true, "playbook_file": d.0.join("fail.yml")}]),
+    );
+    assert_eq!(code, 1, "{log}");
+    assert!(log.contains("planned failure") && log.contains("the playbook failed: non-zero exit status 2"), "{log}");
+}

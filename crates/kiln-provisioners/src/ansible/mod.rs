@@ -1,8 +1,10 @@
 //! `ansible`: runs `ansible-playbook` on the machine running kiln, against the machine being
 //! built. Over an SSH communicator Ansible gets the real connection (host, port, user and the
-//! build's private key in a private temporary file).
+//! build's private key in a private temporary file); with `use_proxy`, or another communicator,
+//! it connects to an SSH endpoint kiln serves on 127.0.0.1 ([`proxy`]).
 
 mod inventory;
+pub mod proxy;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -78,17 +80,16 @@ pub struct Config {
     /// Where Galaxy collections are installed, and `ANSIBLE_COLLECTIONS_PATH` for the playbook.
     #[serde(default)]
     pub collections_path: Option<String>,
-    /// Reach the machine through an SSH endpoint kiln serves on 127.0.0.1 that relays to the
-    /// communicator (needed when the communicator is not SSH). Not implemented in kiln yet:
-    /// `true`, or a communicator other than SSH, is an error; unset or `false` gives Ansible the
-    /// real SSH connection.
+    /// Reach the machine through an SSH endpoint kiln serves on 127.0.0.1 that relays commands
+    /// and file copies (scp and SFTP) to the build's communicator. Always used when the
+    /// communicator is not SSH; over SSH, unset or `false` gives Ansible the real connection.
     #[serde(default)]
     pub use_proxy: Option<bool>,
     /// The port of the proxy endpoint (default: a free one). Proxy only.
     #[serde(default)]
     pub local_port: Option<u16>,
-    /// The SFTP server command the proxy runs on the machine (default
-    /// `/usr/lib/sftp-server -e`). Proxy only.
+    /// The SFTP server command the proxy runs on the machine for Ansible's SFTP sessions
+    /// (default: the first `sftp-server` found in the usual places, with `-e`). Proxy only.
     #[serde(default)]
     pub sftp_command: Option<String>,
     /// Do not check that `command` can be found before running it (for an Ansible that an
@@ -101,7 +102,9 @@ pub struct Config {
     /// The proxy's SSH host key (default: a new ed25519 key each run). Proxy only.
     #[serde(default)]
     pub ssh_host_key_file: Option<String>,
-    /// The public key the proxy accepts (default: a new key pair each run). Proxy only.
+    /// The public key the proxy accepts (default: a new key pair each run, its private half
+    /// given to Ansible; with this option, Ansible must find the private half itself, in an
+    /// agent or through `extra_arguments`). Proxy only.
     #[serde(default)]
     pub ssh_authorized_key_file: Option<String>,
 }
@@ -113,6 +116,11 @@ pub struct Ansible {
 
 pub fn new() -> Box<dyn Provisioner> {
     Box::<Ansible>::default()
+}
+
+/// The user running kiln (Ansible's user for the proxy, as in Packer).
+fn local_user() -> String {
+    std::env::var("USER").ok().filter(|u| !u.is_empty()).unwrap_or_else(|| "root".into())
 }
 
 /// `KEY=value` pairs, split.
@@ -207,13 +215,6 @@ impl Provisioner for Ansible {
                 );
             }
         }
-        if c.use_proxy == Some(true) {
-            d.push(
-                Diagnostic::error("use_proxy = true is not implemented in kiln yet")
-                    .at_opt(config.span_of("use_proxy"))
-                    .with_help("leave use_proxy unset (or false): over SSH, Ansible connects to the machine directly"),
-            );
-        }
         if let Some(t) = &c.inventory_file_template {
             if let Err(e) = render_inventory(&c, t, &Inventory::example()) {
                 d.push(
@@ -237,54 +238,67 @@ impl Provisioner for Ansible {
         Ok(Vec::new())
     }
 
-    async fn provision(&self, ctx: &RunContext, _comm: Arc<dyn Communicator>, data: &GeneratedData) -> Result<()> {
+    async fn provision(&self, ctx: &RunContext, comm: Arc<dyn Communicator>, data: &GeneratedData) -> Result<()> {
         let c = &self.config;
         let ui = &ctx.ui;
         let field = |k: &str| data.get(k).cloned().unwrap_or_default();
-        let conn = field("ConnType");
-        if conn != "ssh" {
-            return Err(Error::new(format!(
-                "the ansible provisioner reaches the machine over SSH; this build's communicator is {:?} \
-                 (kiln does not serve Packer's SSH proxy yet)",
-                conn
-            )));
-        }
         let env = ansible_env(c);
         if let Some(f) = &c.galaxy_file {
             self.galaxy(ctx, f, &env).await?;
         }
-        let target = Inventory {
-            host_alias: c.host_alias.clone().unwrap_or_else(|| "default".into()),
-            host: field("Host"),
-            port: field("Port"),
-            user: c.user.clone().unwrap_or_else(|| field("User")),
+        let direct = field("ConnType") == "ssh" && c.use_proxy != Some(true);
+        let mut proxy = None;
+        let (target, key) = if direct {
+            let target = Inventory {
+                host_alias: c.host_alias.clone().unwrap_or_else(|| "default".into()),
+                host: field("Host"),
+                port: field("Port"),
+                user: c.user.clone().unwrap_or_else(|| field("User")),
+            };
+            // The build's key, readable only by this user, gone when `key` drops.
+            let key_data = field("SSHPrivateKey");
+            let key = if key_data.is_empty() {
+                None
+            } else {
+                let name = format!("ansible-key{}", kiln_comm::shell_local::unique());
+                Some(TempFile::create(&name, key_data.as_bytes(), 0o600)?)
+            };
+            (target, key)
+        } else {
+            let p = proxy::start(c, Arc::clone(&comm), ui).await?;
+            let target = Inventory {
+                host_alias: c.host_alias.clone().unwrap_or_else(|| "default".into()),
+                host: "127.0.0.1".into(),
+                port: p.port.to_string(),
+                user: c.user.clone().unwrap_or_else(local_user),
+            };
+            proxy = Some(p);
+            (target, None)
         };
+        let key_path =
+            key.as_ref().or(proxy.as_ref().and_then(|p| p.client_key.as_ref())).map(|k| k.path().to_path_buf());
         let template = c.inventory_file_template.as_deref().unwrap_or(DEFAULT_INVENTORY_TEMPLATE);
         let text = render_inventory(c, template, &target)?;
         let inventory = inventory::write(c, &text)?;
         if c.keep_inventory_file {
             ui.say(format!("Keeping the inventory file {}", inventory.path().display()));
         }
-        // The build's key, readable only by this user, gone when `key` drops.
-        let key_data = field("SSHPrivateKey");
-        let key = if key_data.is_empty() {
-            None
-        } else {
-            let name = format!("ansible-key{}", kiln_comm::shell_local::unique());
-            Some(TempFile::create(&name, key_data.as_bytes(), 0o600)?)
-        };
         let mut args = vec!["-e".to_string(), format!("packer_build_name={}", ctx.info.name)];
         args.extend(["-e".into(), format!("packer_builder_type={}", ctx.info.builder_type)]);
         let http = field("PackerHTTPAddr");
         if !http.is_empty() {
             args.extend(["-e".into(), format!("packer_http_addr={http}")]);
         }
-        let ssh_extra = c.ansible_ssh_extra_args.clone().unwrap_or_else(|| vec!["-o IdentitiesOnly=yes".into()]);
+        let mut ssh_extra = c.ansible_ssh_extra_args.clone().unwrap_or_else(|| vec!["-o IdentitiesOnly=yes".into()]);
+        if proxy.is_some() {
+            // The proxy's host key is new each run: keep it out of the user's known_hosts.
+            ssh_extra.push("-o UserKnownHostsFile=/dev/null".into());
+        }
         if !ssh_extra.is_empty() {
             args.push(format!("--ssh-extra-args={}", ssh_extra.join(" ")));
         }
-        if let Some(k) = &key {
-            args.push(format!("--private-key={}", k.path().display()));
+        if let Some(k) = &key_path {
+            args.push(format!("--private-key={}", k.display()));
         }
         args.extend(c.extra_arguments.iter().cloned());
         args.extend(["-i".into(), inventory.path().to_string_lossy().into_owned()]);
@@ -294,6 +308,7 @@ impl Provisioner for Ansible {
         let result = run_local(ctx, &shell_argv(command, args), &env, "the playbook").await;
         drop(key);
         drop(inventory);
+        drop(proxy);
         result
     }
 }

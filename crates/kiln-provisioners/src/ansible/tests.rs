@@ -16,7 +16,7 @@ fn options_are_checked_before_the_build() {
     let e = prepare("{}").err().unwrap();
     assert_eq!(summaries(&e), ["the ansible provisioner needs a playbook_file"]);
     let e = prepare(
-        r#"{"playbook_file": "none.yml", "ansible_env_vars": ["NOEQUALS"], "use_proxy": true,
+        r#"{"playbook_file": "none.yml", "ansible_env_vars": ["NOEQUALS"], 
             "command": "surely-not-a-program-kiln", "inventory_file_template": "{{ .Nope }}"}"#,
     )
     .err()
@@ -24,9 +24,8 @@ fn options_are_checked_before_the_build() {
     let s = summaries(&e);
     assert_eq!(s[0], "playbook_file: \"none.yml\" does not exist");
     assert_eq!(s[1], "ansible_env_vars: \"NOEQUALS\" is not KEY=value");
-    assert_eq!(s[2], "use_proxy = true is not implemented in kiln yet");
-    assert!(s[3].starts_with("inventory_file_template: "), "{s:?}");
-    assert_eq!(s[4], "surely-not-a-program-kiln is not installed (not found on PATH)");
+    assert!(s[2].starts_with("inventory_file_template: "), "{s:?}");
+    assert_eq!(s[3], "surely-not-a-program-kiln is not installed (not found on PATH)");
     // skip_version_check: the program may come later.
     assert!(prepare(r#"{"playbook_file": "Cargo.toml", "command": "X=1 not-there-yet", "skip_version_check": true}"#)
         .is_ok());
