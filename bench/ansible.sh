@@ -4,8 +4,10 @@
 # script) gathers facts and runs ten tasks: copies, templates, lineinfile, a command, a stat,
 # into a scratch folder. kiln = wall time of `kiln build` of a null-builder template with one
 # `ansible` provisioner (start, SSH connect, the playbook, the end); by hand = wall time of
-# `ansible-playbook` with an inventory naming the same host, port, user and key. Runs alternate
-# which goes first. Prints each run, the medians and the overhead kiln/hand (target <= +10%).
+# `ansible-playbook` with an inventory naming the same host, port, user and key; "proxy" = kiln
+# with `use_proxy: true` (Ansible talks to kiln's SSH endpoint, which relays to the sshd). The
+# order of the three rotates from run to run. Prints each run, the medians and each kiln
+# variant's overhead over the run by hand (target <= +10%).
 #
 # kiln is the release build of this checkout (cargo build --release -p kiln).
 #
@@ -89,12 +91,12 @@ cat > "$D/playbook.yml" <<YML
 YML
 printf 'default ansible_host=127.0.0.1 ansible_user=%s ansible_port=%s\n' "$USER_NAME" "$PORT" > "$D/inventory"
 
-template() { # $1: run id
+template() { # $1: run id, $2: use_proxy
   cat <<JSON
 {"builders": [{"type": "null", "ssh_host": "127.0.0.1", "ssh_port": $PORT, "ssh_username": "$USER_NAME",
   "ssh_private_key_file": "$D/client_key"}],
  "provisioners": [{"type": "ansible", "playbook_file": "$D/playbook.yml",
-  "extra_arguments": ["-e", "run=$1"]}]}
+  "use_proxy": $2, "extra_arguments": ["-e", "run=$1"]}]}
 JSON
 }
 
@@ -107,15 +109,23 @@ run_hand() { # $1: run id
 }
 
 run_kiln() { # $1: run id
-  template "$1" > "$D/t-$1.json"
+  template "$1" false > "$D/t-$1.json"
   "$KILN" build "$D/t-$1.json" >"$D/kiln-$1.log" 2>&1
 }
 
+run_proxy() { # $1: run id
+  template "$1" true > "$D/t-$1.json"
+  "$KILN" build "$D/t-$1.json" >"$D/proxy-$1.log" 2>&1
+}
+
 echo "# $(ansible-playbook --version | head -1); $(ssh -V 2>&1); kiln: $KILN"
-K=() H=()
+K=() H=() P=()
 for i in $(seq "$RUNS"); do
-  order=(hand kiln)
-  [ $((i % 2)) -eq 0 ] && order=(kiln hand)
+  case $((i % 3)) in
+    1) order=(hand kiln proxy) ;;
+    2) order=(kiln proxy hand) ;;
+    0) order=(proxy hand kiln) ;;
+  esac
   for tool in "${order[@]}"; do
     id="$tool$i"
     t0=$(now)
@@ -126,15 +136,19 @@ for i in $(seq "$RUNS"); do
     fi
     t1=$(now)
     s=$(elapsed "$t0" "$t1")
-    # Both must have done the work.
+    # Each must have done the work.
     [ -f "$OUT/dir-$id/motd" ] || { echo "run $i $tool: the playbook's files are missing" >&2; exit 1; }
     printf 'run %d %-5s %s s\n' "$i" "$tool" "$s"
-    if [ "$tool" = kiln ]; then K+=("$s"); else H+=("$s"); fi
+    case $tool in kiln) K+=("$s") ;; hand) H+=("$s") ;; proxy) P+=("$s") ;; esac
   done
 done
 
 median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-mk=$(median "${K[@]}") mh=$(median "${H[@]}")
-echo "median kiln $mk s (${#K[@]} runs)"
-echo "median hand $mh s (${#H[@]} runs)"
-awk -v k="$mk" -v h="$mh" 'BEGIN { r = (k / h - 1) * 100; printf "kiln overhead %+.1f%% (target <= +10%%): %s\n", r, (r <= 10 ? "met" : "NOT met") }'
+mk=$(median "${K[@]}") mh=$(median "${H[@]}") mp=$(median "${P[@]}")
+echo "median hand  $mh s (${#H[@]} runs)"
+echo "median kiln  $mk s (${#K[@]} runs, direct SSH)"
+echo "median proxy $mp s (${#P[@]} runs, use_proxy)"
+for v in "kiln $mk" "proxy $mp"; do
+  set -- $v
+  awk -v n="$1" -v k="$2" -v h="$mh" 'BEGIN { r = (k / h - 1) * 100; printf "%s overhead %+.1f%% (target <= +10%%): %s\n", n, r, (r <= 10 ? "met" : "NOT met") }'
+done
