@@ -260,3 +260,51 @@ fn ansible_through_kilns_ssh_proxy_with_scp_and_sftp() {
     assert_eq!(code, 1, "{log}");
     assert!(log.contains("planned failure") && log.contains("the playbook failed: non-zero exit status 2"), "{log}");
 }
+
+/// galaxy_file: both provisioners install the requirements' roles (a role archive on this
+/// machine, as Galaxy takes `file://` sources) before the playbook that uses them runs.
+#[test]
+fn galaxy_requirements_are_installed_before_the_playbook() {
+    let Some(sshd) = sshd_or_skip() else { return };
+    if !ansible_or_skip() {
+        return;
+    }
+    let d = TempDir::new("ansible-galaxy");
+    write(
+        &d.0.join("src/greeter/tasks/main.yml"),
+        "- copy:\n    dest: \"{{ out_dir }}/galaxy-{{ mode }}.txt\"\n    content: \"from galaxy\\n\"\n",
+    );
+    write(
+        &d.0.join("src/greeter/meta/main.yml"),
+        "galaxy_info:\n  author: kiln\n  description: test role\n  license: MIT\n  min_ansible_version: '2.9'\n  platforms: []\ndependencies: []\n",
+    );
+    let archive = d.0.join("greeter.tar.gz");
+    let ok = std::process::Command::new("tar")
+        .arg("czf")
+        .arg(&archive)
+        .arg("-C")
+        .arg(d.0.join("src"))
+        .arg("greeter")
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    write(&d.0.join("requirements.yml"), &format!("- src: file://{}\n  name: greeter\n", archive.display()));
+    write(&d.0.join("play.yml"), "- hosts: all\n  gather_facts: false\n  roles:\n    - greeter\n");
+    let out = d.0.join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let vars = |mode: &str| format!("{{\"out_dir\": \"{}\", \"mode\": \"{mode}\"}}", out.display());
+    let (code, log) = build(
+        &sshd,
+        serde_json::json!([
+            {"type": "ansible", "playbook_file": d.0.join("play.yml"), "galaxy_file": d.0.join("requirements.yml"),
+             "roles_path": d.0.join("galaxy-roles"), "extra_arguments": ["-e", vars("remote")]},
+            {"type": "ansible-local", "playbook_file": d.0.join("play.yml"), "galaxy_file": d.0.join("requirements.yml"),
+             "staging_directory": d.0.join("staging"), "extra_arguments": ["--extra-vars", format!("'{}'", vars("local"))]}
+        ]),
+    );
+    assert_eq!(code, 0, "{log}");
+    assert_eq!(read(&out.join("galaxy-remote.txt")), "from galaxy\n");
+    assert_eq!(read(&out.join("galaxy-local.txt")), "from galaxy\n");
+    assert!(d.0.join("galaxy-roles/greeter/tasks/main.yml").is_file());
+    assert!(d.0.join("staging/roles/greeter/tasks/main.yml").is_file());
+}
