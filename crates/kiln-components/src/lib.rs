@@ -150,8 +150,8 @@ pub const COMPONENTS: &[Component] = &[
     packer_only(ComponentKind::Builder, "vsphere-iso"),
     packer_only(ComponentKind::Builder, "yandex"),
     // Provisioners
-    packer_only(ComponentKind::Provisioner, "ansible"),
-    packer_only(ComponentKind::Provisioner, "ansible-local"),
+    provisioner("ansible", kiln_provisioners::ansible::new, &["kiln-provisioners/src/ansible/mod.rs"]),
+    provisioner("ansible-local", kiln_provisioners::ansible_local::new, &["kiln-provisioners/src/ansible_local.rs"]),
     provisioner("breakpoint", kiln_provisioners::breakpoint::new, &["kiln-provisioners/src/breakpoint.rs"]),
     packer_only(ComponentKind::Provisioner, "chef-client"),
     packer_only(ComponentKind::Provisioner, "chef-solo"),

@@ -234,11 +234,20 @@ impl Running {
             };
             let cut = if is_err { &mut self.errs } else { &mut self.out };
             let bytes = cut.feed(&mut self.marker, &data);
-            if bytes.is_empty() {
-                continue;
+            if !bytes.is_empty() {
+                let written = if is_err { stderr.write_all(&bytes).await } else { stdout.write_all(&bytes).await };
+                written.map_err(werr)?;
             }
-            let written = if is_err { stderr.write_all(&bytes).await } else { stdout.write_all(&bytes).await };
-            written.map_err(werr)?;
+            // The marker seen on one stream releases what the other held back: a protocol on
+            // stdout (an SFTP server's first reply) may send nothing more until it is read.
+            if self.marker.pgid.is_some() {
+                let other = if is_err { &mut self.out } else { &mut self.errs };
+                let held = other.feed(&mut self.marker, &[]);
+                if !held.is_empty() {
+                    let written = if is_err { stdout.write_all(&held).await } else { stderr.write_all(&held).await };
+                    written.map_err(werr)?;
+                }
+            }
         }
         self.ended();
         stdout.write_all(&self.out.finish()).await.map_err(werr)?;
