@@ -66,7 +66,8 @@ impl TempKeyPair {
         let data = match kind {
             KeyType::Ed25519 => {
                 let mut seed = [0u8; 32];
-                kiln_config::random::fill(&mut seed).map_err(|e| Error::new(format!("{e}, for a temporary SSH key")))?;
+                kiln_config::random::fill(&mut seed)
+                    .map_err(|e| Error::new(format!("{e}, for a temporary SSH key")))?;
                 KeypairData::from(Ed25519Keypair::from_seed(&seed))
             }
             KeyType::Rsa(bits) => KeypairData::from(

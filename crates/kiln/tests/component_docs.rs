@@ -155,7 +155,11 @@ fn embedded_parts_are_sections() {
     let page = kiln_components::DocPage {
         name: "builder-qemu".into(),
         title: "qemu".into(),
-        sources: &["kiln-builders/src/null/config.rs", "kiln-toolkit/src/http.rs#HttpConfig", "kiln-comm/src/config.rs"],
+        sources: &[
+            "kiln-builders/src/null/config.rs",
+            "kiln-toolkit/src/http.rs#HttpConfig",
+            "kiln-comm/src/config.rs",
+        ],
         outputs: &[],
     };
     let page = render(&page, &root);

@@ -108,7 +108,12 @@ fn unknown_types_are_errors_at_the_type_label() {
     assert!(out.contains("t.pkr.hcl:1:6"), "{out}");
     assert!(out.contains("the data source type \"hcp-packer-image\" is not implemented in kiln yet"), "{out}");
     assert!(out.contains("t.pkr.hcl:5:6"), "{out}");
-    assert!(out.contains("kiln implements these data sources: amazon-ami, amazon-parameterstore, amazon-secretsmanager, http, null"), "{out}");
+    assert!(
+        out.contains(
+            "kiln implements these data sources: amazon-ami, amazon-parameterstore, amazon-secretsmanager, http, null"
+        ),
+        "{out}"
+    );
     let (rc, out) = kiln(&d, &["validate", "-syntax-only", "t.pkr.hcl"]);
     assert_eq!(rc, 0, "{out}");
     // A reference to an output the data source does not have.

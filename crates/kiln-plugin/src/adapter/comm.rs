@@ -34,7 +34,10 @@ const PIPE: usize = 64 * 1024;
 
 /// Copies `src` into `dst` and closes `dst`; what a bridge between kiln's streams and the
 /// plugin's does on kiln's side.
-async fn pump(src: &mut (dyn AsyncRead + Send + Unpin), dst: &mut (dyn AsyncWrite + Send + Unpin)) -> std::io::Result<()> {
+async fn pump(
+    src: &mut (dyn AsyncRead + Send + Unpin),
+    dst: &mut (dyn AsyncWrite + Send + Unpin),
+) -> std::io::Result<()> {
     tokio::io::copy(src, dst).await?;
     dst.shutdown().await
 }
@@ -62,12 +65,8 @@ impl Communicator for PluginComm {
                 let _ = pump(src, &mut w).await;
             }
         };
-        let (status, _, out, err) = tokio::join!(
-            exec,
-            feed,
-            tokio::io::copy(&mut out_r, stdout),
-            tokio::io::copy(&mut err_r, stderr)
-        );
+        let (status, _, out, err) =
+            tokio::join!(exec, feed, tokio::io::copy(&mut out_r, stdout), tokio::io::copy(&mut err_r, stderr));
         let status = status?;
         out?;
         err?;
