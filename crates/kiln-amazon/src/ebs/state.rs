@@ -9,6 +9,7 @@ use kiln_core::hook::HasCommunicator;
 use kiln_core::{Communicator, GeneratedData};
 
 use crate::client::{Ec2Client, Image, Instance, Secret, WaitConfig};
+use crate::common::journal::Recorder;
 use crate::common::tags::BuildData;
 use crate::common::{access, ami, run};
 
@@ -139,6 +140,9 @@ pub struct State {
     pub comm: Option<Arc<dyn Communicator>>,
 
     pub images: Vec<ImageHandle>,
+
+    /// The cleanup journal every resource is written to before it is made.
+    pub journal: Recorder,
 }
 
 impl State {
@@ -169,6 +173,7 @@ impl State {
             ssh_port,
             comm: None,
             images: Vec::new(),
+            journal: Recorder::default(),
         }
     }
 

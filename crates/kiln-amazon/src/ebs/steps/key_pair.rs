@@ -7,7 +7,7 @@ use kiln_core::step::{Outcome, Step};
 use kiln_core::{async_trait, Error, Result, RunContext};
 
 use crate::client::Secret;
-use crate::common::{aws_error, names};
+use crate::common::{aws_error, journal, names};
 use crate::ebs::state::KeyPairHandle;
 use crate::ebs::State;
 
@@ -57,6 +57,7 @@ impl Step<State> for StepKeyPair {
             s.run.temporary_key_pair_name.clone().filter(|n| !n.is_empty()).unwrap_or_else(names::temporary_name);
         ctx.ui.say(format!("Creating temporary keypair: {name}"));
         state.temporary_key = Some(KeyPairHandle { name: name.clone(), created: false });
+        state.journal.record(&ctx.ui, journal::KEY_PAIR, &name, &state.region, &[]);
         let key_type = s.run.temporary_key_pair_type.as_deref().filter(|t| *t != "rsa");
         let key = match state.ec2.create_key_pair(&name, key_type, &[]).await {
             Ok(k) => k,
@@ -64,6 +65,7 @@ impl Step<State> for StepKeyPair {
                 // An answer from EC2 means nothing was made; otherwise the cleanup deletes it by name.
                 if matches!(e, crate::client::Error::Service(_)) {
                     state.temporary_key = None;
+                    state.journal.forget(&ctx.ui, journal::KEY_PAIR, &name);
                 }
                 return Err(aws_error(e, "Error creating temporary keypair"));
             }
@@ -89,10 +91,12 @@ impl Step<State> for StepKeyPair {
         let Some(key) = state.temporary_key.clone() else { return };
         ctx.ui.say("Deleting temporary keypair...");
         match state.ec2.delete_key_pair(&key.name).await {
-            Ok(()) => state.temporary_key = None,
-            Err(e) if e.is_not_found() => state.temporary_key = None,
-            Err(e) => {
+            Err(e) if !e.is_not_found() => {
                 ctx.ui.error(format!("Error cleaning up keypair. Please delete the key manually: {} ({e})", key.name))
+            }
+            _ => {
+                state.temporary_key = None;
+                state.journal.forget(&ctx.ui, journal::KEY_PAIR, &key.name);
             }
         }
         state.private_key = None;
