@@ -30,12 +30,25 @@ pub const SECURITY_GROUP: &str = "amazon-security-group";
 pub const IMAGE: &str = "amazon-image";
 
 /// Every kind, with its cleaner (for the registry).
-pub const CLEANERS: [(&str, kiln_core::registry::Cleaner); 4] = [
-    (INSTANCE, clean_instance),
-    (KEY_PAIR, clean_key_pair),
-    (SECURITY_GROUP, clean_security_group),
-    (IMAGE, clean_image),
-];
+pub const CLEANERS: [(&str, kiln_core::registry::Cleaner); 4] =
+    [(INSTANCE, cleaner), (KEY_PAIR, cleaner), (SECURITY_GROUP, cleaner), (IMAGE, cleaner)];
+
+/// The registry's cleaner of every amazon kind: [`clean`] with the process environment.
+pub fn cleaner(e: Entry) -> CleanerFuture {
+    Box::pin(clean(e, Env::process()))
+}
+
+/// Deletes the resource of entry `e` (already gone is success), with credentials from `env`.
+pub async fn clean(e: Entry, env: Env) -> kiln_core::Result<()> {
+    let ec2 = client(&e, env)?;
+    match e.kind.as_str() {
+        INSTANCE => clean_instance(&e, &ec2).await,
+        KEY_PAIR => clean_key_pair(&e, &ec2).await,
+        SECURITY_GROUP => clean_security_group(&e, &ec2).await,
+        IMAGE => clean_image(&e, &ec2).await,
+        other => Err(kiln_core::Error::new(format!("{other:?} is not a kind of amazon resource"))),
+    }
+}
 
 // Parameter names.
 const ENDPOINT: &str = "custom_endpoint_ec2";
@@ -129,7 +142,7 @@ impl Recorder {
 
 /// EC2 in the entry's region, reached as the build reached it, with credentials from the
 /// environment `kiln cleanup` runs in.
-fn client(e: &Entry) -> kiln_core::Result<Ec2Client> {
+fn client(e: &Entry, env: Env) -> kiln_core::Result<Ec2Client> {
     let p = |k: &str| e.params.get(k).cloned();
     let config = access::Config {
         region: Some(e.endpoint.clone()).filter(|r| !r.is_empty()),
@@ -141,7 +154,7 @@ fn client(e: &Entry) -> kiln_core::Result<Ec2Client> {
         skip_metadata_api_check: p(SKIP_METADATA).is_some(),
         ..access::Config::default()
     };
-    let cfg = config.load(Env::process(), None).map_err(|err| kiln_core::Error::new(err.to_string()))?;
+    let cfg = config.load(env, None).map_err(|err| kiln_core::Error::new(err.to_string()))?;
     Ok(Ec2Client::new(&cfg))
 }
 
@@ -154,115 +167,103 @@ const PATIENCE: Duration = Duration::from_secs(600);
 
 /// Terminates the instance (found through the lost launch's traces when only its client token
 /// was recorded), waits until it is gone, and deletes the volumes it kept.
-pub fn clean_instance(e: Entry) -> CleanerFuture {
-    Box::pin(async move {
-        let ec2 = client(&e)?;
-        let ids = if e.id.starts_with("i-") {
-            vec![e.id.clone()]
-        } else {
-            let filter = match (e.params.get(GROUP_ID), e.params.get(KEY_NAME)) {
-                (Some(g), _) => Filter::new("instance.group-id", [g.as_str()]),
-                (None, Some(k)) => Filter::new("key-name", [k.as_str()]),
-                (None, None) => Filter::new("client-token", [e.id.as_str()]),
-            };
-            let found = ec2
-                .describe_instances(&DescribeInstances { filters: vec![filter], ..DescribeInstances::default() })
-                .await
-                .map_err(failed)?;
-            found.into_iter().filter(|i| i.state.name != "terminated").map(|i| i.instance_id).collect()
+async fn clean_instance(e: &Entry, ec2: &Ec2Client) -> kiln_core::Result<()> {
+    let ids = if e.id.starts_with("i-") {
+        vec![e.id.clone()]
+    } else {
+        let filter = match (e.params.get(GROUP_ID), e.params.get(KEY_NAME)) {
+            (Some(g), _) => Filter::new("instance.group-id", [g.as_str()]),
+            (None, Some(k)) => Filter::new("key-name", [k.as_str()]),
+            (None, None) => Filter::new("client-token", [e.id.as_str()]),
         };
-        let wait = WaitConfig { timeout: PATIENCE, ..WaitConfig::default() };
-        for id in &ids {
-            match ec2.terminate_instances(std::slice::from_ref(id)).await {
-                Ok(_) => {}
-                Err(err) if err.is_not_found() => continue,
+        let found = ec2
+            .describe_instances(&DescribeInstances { filters: vec![filter], ..DescribeInstances::default() })
+            .await
+            .map_err(failed)?;
+        found.into_iter().filter(|i| i.state.name != "terminated").map(|i| i.instance_id).collect()
+    };
+    let wait = WaitConfig { timeout: PATIENCE, ..WaitConfig::default() };
+    for id in &ids {
+        match ec2.terminate_instances(std::slice::from_ref(id)).await {
+            Ok(_) => {}
+            Err(err) if err.is_not_found() => continue,
+            Err(err) => return Err(failed(err)),
+        }
+        ec2.wait_instance_terminated(id, &wait, std::future::pending()).await.map_err(failed)?;
+    }
+    let volumes: Vec<String> = e
+        .params
+        .get(VOLUMES)
+        .map(|v| v.split(',').filter(|v| !v.is_empty()).map(String::from).collect())
+        .unwrap_or_default();
+    if !volumes.is_empty() {
+        let found = match ec2.describe_volumes(&DescribeBy::ids(volumes)).await {
+            Ok(v) => v,
+            Err(err) if err.is_not_found() => Vec::new(),
+            Err(err) => return Err(failed(err)),
+        };
+        for v in found.into_iter().filter(|v| v.state == "available") {
+            match ec2.delete_volume(&v.volume_id).await {
+                Ok(()) => {}
+                Err(err) if err.is_not_found() => {}
                 Err(err) => return Err(failed(err)),
             }
-            ec2.wait_instance_terminated(id, &wait, std::future::pending()).await.map_err(failed)?;
         }
-        let volumes: Vec<String> = e
-            .params
-            .get(VOLUMES)
-            .map(|v| v.split(',').filter(|v| !v.is_empty()).map(String::from).collect())
-            .unwrap_or_default();
-        if !volumes.is_empty() {
-            let found = match ec2.describe_volumes(&DescribeBy::ids(volumes)).await {
-                Ok(v) => v,
-                Err(err) if err.is_not_found() => Vec::new(),
-                Err(err) => return Err(failed(err)),
-            };
-            for v in found.into_iter().filter(|v| v.state == "available") {
-                match ec2.delete_volume(&v.volume_id).await {
-                    Ok(()) => {}
-                    Err(err) if err.is_not_found() => {}
-                    Err(err) => return Err(failed(err)),
-                }
-            }
-        }
-        Ok(())
-    })
+    }
+    Ok(())
 }
 
-pub fn clean_key_pair(e: Entry) -> CleanerFuture {
-    Box::pin(async move {
-        match client(&e)?.delete_key_pair(&e.id).await {
-            Err(err) if !err.is_not_found() => Err(failed(err)),
-            _ => Ok(()),
-        }
-    })
+async fn clean_key_pair(e: &Entry, ec2: &Ec2Client) -> kiln_core::Result<()> {
+    match ec2.delete_key_pair(&e.id).await {
+        Err(err) if !err.is_not_found() => Err(failed(err)),
+        _ => Ok(()),
+    }
 }
 
 /// Deletes the group (found by name when its id was never recorded), waiting while an
 /// instance's network interface still holds it.
-pub fn clean_security_group(e: Entry) -> CleanerFuture {
-    Box::pin(async move {
-        let ec2 = client(&e)?;
-        let id = if e.id.starts_with("sg-") {
-            e.id.clone()
-        } else {
-            let mut filters = vec![Filter::new("group-name", [e.id.as_str()])];
-            if let Some(v) = e.params.get(VPC) {
-                filters.push(Filter::new("vpc-id", [v.as_str()]));
-            }
-            match ec2.describe_security_groups(&DescribeBy::filters(filters)).await.map_err(failed)?.into_iter().next()
-            {
-                Some(g) => g.group_id,
-                None => return Ok(()),
-            }
-        };
-        let deadline = std::time::Instant::now() + PATIENCE;
-        let mut delay = Duration::from_secs(1);
-        loop {
-            match ec2.delete_security_group(&id).await {
-                Ok(()) => return Ok(()),
-                Err(err) if err.is_not_found() => return Ok(()),
-                Err(err) if err.code() == Some("DependencyViolation") && std::time::Instant::now() < deadline => {
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(15));
-                }
-                Err(err) => return Err(failed(err)),
-            }
+async fn clean_security_group(e: &Entry, ec2: &Ec2Client) -> kiln_core::Result<()> {
+    let id = if e.id.starts_with("sg-") {
+        e.id.clone()
+    } else {
+        let mut filters = vec![Filter::new("group-name", [e.id.as_str()])];
+        if let Some(v) = e.params.get(VPC) {
+            filters.push(Filter::new("vpc-id", [v.as_str()]));
         }
-    })
+        match ec2.describe_security_groups(&DescribeBy::filters(filters)).await.map_err(failed)?.into_iter().next() {
+            Some(g) => g.group_id,
+            None => return Ok(()),
+        }
+    };
+    let deadline = std::time::Instant::now() + PATIENCE;
+    let mut delay = Duration::from_secs(1);
+    loop {
+        match ec2.delete_security_group(&id).await {
+            Ok(()) => return Ok(()),
+            Err(err) if err.is_not_found() => return Ok(()),
+            Err(err) if err.code() == Some("DependencyViolation") && std::time::Instant::now() < deadline => {
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(15));
+            }
+            Err(err) => return Err(failed(err)),
+        }
+    }
 }
 
 /// Deregisters the AMI (found by name when its id was never recorded) and deletes its snapshots.
-pub fn clean_image(e: Entry) -> CleanerFuture {
-    Box::pin(async move {
-        let ec2 = client(&e)?;
-        let ids = if e.id.starts_with("ami-") {
-            vec![e.id.clone()]
-        } else {
-            let mine = DescribeImages {
-                owners: vec!["self".into()],
-                filters: vec![Filter::new("name", [e.id.as_str()])],
-                ..DescribeImages::default()
-            };
-            ec2.describe_images(&mine).await.map_err(failed)?.into_iter().map(|i| i.image_id).collect()
+async fn clean_image(e: &Entry, ec2: &Ec2Client) -> kiln_core::Result<()> {
+    let ids = if e.id.starts_with("ami-") {
+        vec![e.id.clone()]
+    } else {
+        let mine = DescribeImages {
+            owners: vec!["self".into()],
+            filters: vec![Filter::new("name", [e.id.as_str()])],
+            ..DescribeImages::default()
         };
-        for id in ids {
-            destroy_ami(&ec2, &e.endpoint, &id).await.map_err(failed)?;
-        }
-        Ok(())
-    })
+        ec2.describe_images(&mine).await.map_err(failed)?.into_iter().map(|i| i.image_id).collect()
+    };
+    for id in ids {
+        destroy_ami(ec2, &e.endpoint, &id).await.map_err(failed)?;
+    }
+    Ok(())
 }
