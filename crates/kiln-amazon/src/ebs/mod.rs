@@ -95,7 +95,8 @@ impl EbsBuilder {
     }
 
     /// The steps of a build. `connect` goes where the instance is ready and reachable (the
-    /// toolkit's connect step and the provision step): it can read
+    /// connect step, the provision step, and kiln-comm's `StepCleanupTempKeys` for
+    /// `ssh_clear_authorized_keys`): it can read
     /// [`State::communicator_config`] (host, port, user, temporary private key or password)
     /// and must set [`State::comm`].
     pub fn steps(&self, connect: Vec<Box<dyn Step<State>>>) -> Vec<Box<dyn Step<State>>> {
@@ -219,6 +220,8 @@ impl Builder for EbsBuilder {
     }
 
     async fn run(&self, ctx: &RunContext, hook: Arc<dyn ProvisionHook>) -> Result<Option<Arc<dyn Artifact>>> {
-        self.run_with(ctx, vec![Box::new(steps::StepConnect), Box::new(StepProvision { hook })]).await
+        let clear_keys = kiln_comm::authorized_keys::StepCleanupTempKeys::new(&self.settings.comm);
+        self.run_with(ctx, vec![Box::new(steps::StepConnect), Box::new(StepProvision { hook }), Box::new(clear_keys)])
+            .await
     }
 }

@@ -122,6 +122,9 @@ pub struct State {
     pub temporary_key: Option<KeyPairHandle>,
     /// The temporary key's private half, for the communicator.
     pub private_key: Option<Secret>,
+    /// The temporary key pair with its public half (`ssh_clear_authorized_keys` removes that
+    /// line from the instance).
+    pub temp_key_pair: Option<kiln_comm::keys::TempKeyPair>,
 
     pub security_group_ids: Vec<String>,
     pub temporary_group: Option<GroupHandle>,
@@ -164,6 +167,7 @@ impl State {
             key_name: None,
             temporary_key: None,
             private_key: None,
+            temp_key_pair: None,
             security_group_ids: Vec::new(),
             temporary_group: None,
             launch: None,
@@ -204,6 +208,12 @@ impl State {
             c.ssh_private_key = Some(k.expose().clone());
         }
         c
+    }
+}
+
+impl kiln_comm::authorized_keys::HasTempKey for State {
+    fn temp_key(&self) -> Option<&kiln_comm::keys::TempKeyPair> {
+        self.temp_key_pair.as_ref()
     }
 }
 

@@ -72,7 +72,7 @@ impl Step<State> for StepKeyPair {
         };
         ctx.ui.add_secrets([key.key_material.expose().trim().to_string()]);
         state.temporary_key = Some(KeyPairHandle { name: name.clone(), created: true });
-        state.key_name = Some(name);
+        state.key_name = Some(name.clone());
         if ctx.info.debug {
             let path = debug_key_path(ctx);
             ctx.ui.message(format!("Saving key for debug purposes: {}", path.display()));
@@ -80,6 +80,13 @@ impl Step<State> for StepKeyPair {
                 .map_err(|e| Error::new(format!("Error saving debug key: {e}")))?;
         }
         state.private_key = Some(Secret::new(key.key_material.expose().clone()));
+        if s.comm.ssh_clear_authorized_keys == Some(true) {
+            // Only needed to find the key's line on the instance again.
+            match kiln_comm::keys::TempKeyPair::from_private(key.key_material.expose(), &name) {
+                Ok(pair) => state.temp_key_pair = Some(pair),
+                Err(e) => ctx.ui.error(format!("ssh_clear_authorized_keys: {e}; the key stays in the image")),
+            }
+        }
         Ok(())
     }
 
@@ -100,6 +107,7 @@ impl Step<State> for StepKeyPair {
             }
         }
         state.private_key = None;
+        state.temp_key_pair = None;
         if ctx.info.debug {
             let _ = std::fs::remove_file(debug_key_path(ctx));
         }

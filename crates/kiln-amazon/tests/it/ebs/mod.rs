@@ -3,6 +3,7 @@
 //! holds afterwards.
 
 mod build;
+mod clear_keys;
 mod failures;
 mod journal;
 mod lost;
