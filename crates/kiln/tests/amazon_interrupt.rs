@@ -124,6 +124,7 @@ fn interrupt(at: At) {
     assert!(text.contains("Cleanly cancelled builds after being interrupted."), "{text}");
     let left = w.inventory(&REGIONS).added_since(&before);
     assert!(left.is_empty(), "left in moto after SIGINT: {left:?}\n{text}");
+    assert_eq!(w.journal_entries(), Vec::<String>::new(), "everything deleted is crossed out of the journal");
 }
 
 #[test]
@@ -159,16 +160,9 @@ fn sigkill_then_cleanup(action: &str) {
     let Some(w) = World::start("ebs-kill", &REGIONS) else { return };
     let proxy = HoldingProxy::start(w.moto.port, action);
     std::fs::write(w.dir.0.join("t.json"), template(&w, &proxy.url, r#"["echo provisioning"]"#)).expect("template");
-    let cache = w.dir.path("cache");
     let before = w.inventory(&REGIONS);
 
-    let mut child = w
-        .kiln(&["build", "t.json"])
-        .env("PACKER_CACHE_DIR", &cache)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("kiln");
+    let mut child = w.kiln(&["build", "t.json"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("kiln");
     if !proxy.wait_held(Duration::from_secs(90)) {
         let _ = child.kill();
         let _ = child.wait();
@@ -191,27 +185,27 @@ fn sigkill_then_cleanup(action: &str) {
     // The next build, of any template, says what was left and how to delete it.
     std::fs::write(w.dir.0.join("null.json"), r#"{"builders":[{"type":"null","communicator":"none"}]}"#)
         .expect("template");
-    let o = w.kiln(&["build", "null.json"]).env("PACKER_CACHE_DIR", &cache).output().expect("kiln");
+    let o = w.kiln(&["build", "null.json"]).output().expect("kiln");
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{err}");
     assert!(err.contains("resource(s) left behind by kiln processes that did not finish their cleanup"), "{err}");
     assert!(err.contains("amazon-instance i-") && err.contains("amazon-security-group sg-"), "{err}");
     assert!(err.contains("Run `kiln cleanup` to delete them"), "{err}");
 
-    let o = w.kiln(&["cleanup", "-dry-run"]).env("PACKER_CACHE_DIR", &cache).output().expect("kiln");
+    let o = w.kiln(&["cleanup", "-dry-run"]).output().expect("kiln");
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains("Would delete amazon-instance i-"), "{out}");
     assert_eq!(w.inventory(&REGIONS).added_since(&before), left, "-dry-run deletes nothing");
 
     // No AWS_ENDPOINT_URL: the journal says where the build's EC2 was.
-    let o = w.kiln(&["cleanup"]).env("PACKER_CACHE_DIR", &cache).env_remove("AWS_ENDPOINT_URL").output().expect("kiln");
+    let o = w.kiln(&["cleanup"]).env_remove("AWS_ENDPOINT_URL").output().expect("kiln");
     let out = all_output(&o);
     eprintln!("{out}");
     assert!(o.status.success(), "{out}");
     assert!(out.contains("Deleted amazon-instance i-") && out.contains("Deleted amazon-security-group sg-"), "{out}");
     let left = w.inventory(&REGIONS).added_since(&before);
     assert!(left.is_empty(), "left in moto after kiln cleanup: {left:?}\n{out}");
-    let o = w.kiln(&["cleanup"]).env("PACKER_CACHE_DIR", &cache).output().expect("kiln");
+    let o = w.kiln(&["cleanup"]).output().expect("kiln");
     assert!(String::from_utf8_lossy(&o.stdout).starts_with("Nothing to clean up"), "the journal is empty");
 }
 
