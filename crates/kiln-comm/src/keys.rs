@@ -84,6 +84,17 @@ impl TempKeyPair {
             key.public_key().to_openssh().map_err(|e| Error::new(format!("encoding the temporary key: {e}")))?;
         Ok(TempKeyPair { private_openssh: private_openssh.to_string(), public_authorized_key })
     }
+
+    /// The pair of a private key made elsewhere (EC2's CreateKeyPair answers one in PEM):
+    /// the key as given, and its public half as an `authorized_keys` line ending in `comment`.
+    pub fn from_private(private: &str, comment: &str) -> Result<TempKeyPair> {
+        let mut key = russh::keys::decode_secret_key(private, None)
+            .map_err(|e| Error::new(format!("reading the temporary private key: {e}")))?;
+        key.set_comment(comment);
+        let public_authorized_key =
+            key.public_key().to_openssh().map_err(|e| Error::new(format!("encoding the temporary key: {e}")))?;
+        Ok(TempKeyPair { private_openssh: private.to_string(), public_authorized_key })
+    }
 }
 
 #[cfg(test)]
@@ -101,6 +112,16 @@ mod tests {
         let r = TempKeyPair::generate_type(KeyType::Rsa(2048), "packer_rsa").unwrap();
         assert!(r.public_authorized_key.starts_with("ssh-rsa "));
         assert!(russh::keys::decode_secret_key(&r.private_openssh, None).is_ok());
+    }
+
+    #[test]
+    fn a_private_key_made_elsewhere_gives_its_public_line() {
+        let made = TempKeyPair::generate_type(KeyType::Rsa(2048), "elsewhere").unwrap();
+        let read = TempKeyPair::from_private(&made.private_openssh, "packer_x").unwrap();
+        let blob = |l: &str| l.split(' ').nth(1).unwrap().to_string();
+        assert_eq!(blob(&read.public_authorized_key), blob(&made.public_authorized_key));
+        assert!(read.public_authorized_key.ends_with(" packer_x"));
+        assert!(TempKeyPair::from_private("not a key", "c").is_err());
     }
 
     #[test]

@@ -239,9 +239,12 @@ pub fn doc_pages() -> Vec<DocPage> {
 /// Packer has.
 pub fn registry() -> Registry {
     // How `kiln cleanup` deletes each kind of resource builders write to the cleanup journal.
-    let cleaners = Registry::new()
-        .cleaner(kiln_docker::JOURNAL_CONTAINER, kiln_docker::clean_container)
-        .cleaner(kiln_docker::CACHE_SNAPSHOT, kiln_docker::clean_snapshot);
+    let cleaners = kiln_amazon::common::journal::CLEANERS.into_iter().fold(
+        Registry::new()
+            .cleaner(kiln_docker::JOURNAL_CONTAINER, kiln_docker::clean_container)
+            .cleaner(kiln_docker::CACHE_SNAPSHOT, kiln_docker::clean_snapshot),
+        |reg, (kind, cleaner)| reg.cleaner(kind, cleaner),
+    );
     COMPONENTS.iter().fold(cleaners, |reg, c| {
         let reg = reg.known(c.kind, c.name);
         match c.ctor {

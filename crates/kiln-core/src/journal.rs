@@ -14,6 +14,7 @@
 //! (a name or client token) or, when the id only comes back from the call, records the
 //! entry first with what it knows and [`Journal::update`]s it right after.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -38,6 +39,11 @@ pub struct Entry {
     pub pid: u32,
     /// When it was written down, seconds since the epoch.
     pub time: u64,
+    /// What else its cleaner needs to reach and find it (an API endpoint, a profile's name,
+    /// the ids of what goes with it). Never a secret: cleaners take credentials from the
+    /// environment they run in.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub params: BTreeMap<String, String>,
 }
 
 impl Entry {
@@ -95,6 +101,17 @@ impl Journal {
 
     /// Writes down a resource about to be created; durable when this returns.
     pub fn record(&self, kind: &str, id: &str, endpoint: &str) -> std::io::Result<Entry> {
+        self.record_with(kind, id, endpoint, BTreeMap::new())
+    }
+
+    /// [`Journal::record`] with the parameters its cleaner needs ([`Entry::params`]).
+    pub fn record_with(
+        &self,
+        kind: &str,
+        id: &str,
+        endpoint: &str,
+        params: BTreeMap<String, String>,
+    ) -> std::io::Result<Entry> {
         let entry = Entry {
             kind: kind.into(),
             id: id.into(),
@@ -102,6 +119,7 @@ impl Journal {
             build: self.build.clone(),
             pid: std::process::id(),
             time: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()),
+            params,
         };
         let _g = LOCK.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(dir) = self.path.parent() {
@@ -121,6 +139,17 @@ impl Journal {
         rewrite(&self.path, |mut e| {
             if e.kind == kind && e.id == old {
                 e.id = new.to_string();
+            }
+            Some(e)
+        })
+    }
+
+    /// Sets parameter `key` of the entry of `kind` with id `id` (what its cleaner learnt to
+    /// need after it was recorded, like the volumes an instance keeps).
+    pub fn set_param(&self, kind: &str, id: &str, key: &str, value: &str) -> std::io::Result<()> {
+        rewrite(&self.path, |mut e| {
+            if e.kind == kind && e.id == id {
+                e.params.insert(key.to_string(), value.to_string());
             }
             Some(e)
         })
@@ -221,8 +250,15 @@ pub fn orphan_warning(orphans: &[(PathBuf, Entry)]) -> Option<String> {
 /// Deletes what killed kiln processes left in the journals of `dir` through `reg`'s cleaners
 /// (only lists it with `dry_run`), saying each on `say`; the number of entries that could not
 /// be deleted (no cleaner for their kind, or the cleaner failed).
+///
+/// Each journal is cleaned from its last entry to its first, as a build's own cleanups run:
+/// what was made later may depend on what was made earlier (an instance in a security group),
+/// never the other way round.
 pub async fn clean_orphans(reg: &crate::registry::Registry, dir: &Path, dry_run: bool, say: &dyn Fn(&str)) -> usize {
-    let orphans = orphaned(dir);
+    let mut orphans = orphaned(dir);
+    // Files stay in their order; the entries of each are reversed.
+    orphans.reverse();
+    orphans.sort_by(|a, b| a.0.cmp(&b.0));
     if orphans.is_empty() {
         say("Nothing to clean up: the cleanup journal has no entries of finished kiln processes.");
         return 0;

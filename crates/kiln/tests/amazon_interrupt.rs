@@ -13,7 +13,7 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use amazon_support::{HoldingProxy, World};
+use amazon_support::{all_output, HoldingProxy, World};
 
 const REGIONS: [&str; 2] = ["us-east-1", "us-west-2"];
 
@@ -124,6 +124,7 @@ fn interrupt(at: At) {
     assert!(text.contains("Cleanly cancelled builds after being interrupted."), "{text}");
     let left = w.inventory(&REGIONS).added_since(&before);
     assert!(left.is_empty(), "left in moto after SIGINT: {left:?}\n{text}");
+    assert_eq!(w.journal_entries(), Vec::<String>::new(), "everything deleted is crossed out of the journal");
 }
 
 #[test]
@@ -149,4 +150,71 @@ fn sigint_while_the_ami_is_made() {
 #[test]
 fn sigint_during_the_copy() {
     interrupt(At::Call("CopyImage"));
+}
+
+/// `kill -9` while the answer to `action` is held: the build's cleanups never run, so what it
+/// made stays in moto; the next `kiln build` warns about it, and `kiln cleanup` deletes all of
+/// it through the journal (reaching moto at the endpoint the build used, with credentials from
+/// the environment).
+fn sigkill_then_cleanup(action: &str) {
+    let Some(w) = World::start("ebs-kill", &REGIONS) else { return };
+    let proxy = HoldingProxy::start(w.moto.port, action);
+    std::fs::write(w.dir.0.join("t.json"), template(&w, &proxy.url, r#"["echo provisioning"]"#)).expect("template");
+    let before = w.inventory(&REGIONS);
+
+    let mut child = w.kiln(&["build", "t.json"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("kiln");
+    if !proxy.wait_held(Duration::from_secs(90)) {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("the build never called {action}");
+    }
+    child.kill().expect("SIGKILL");
+    child.wait().expect("wait");
+    proxy.release();
+
+    let left = w.inventory(&REGIONS).added_since(&before);
+    assert_eq!(
+        (left.instances.len(), left.groups.len()),
+        (1, 1),
+        "the killed build left its instance and group: {left:?}"
+    );
+    if action == "CreateImage" {
+        assert_eq!(left.images.len(), 1, "and the AMI being made: {left:?}");
+    }
+
+    // The next build, of any template, says what was left and how to delete it.
+    std::fs::write(w.dir.0.join("null.json"), r#"{"builders":[{"type":"null","communicator":"none"}]}"#)
+        .expect("template");
+    let o = w.kiln(&["build", "null.json"]).output().expect("kiln");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("resource(s) left behind by kiln processes that did not finish their cleanup"), "{err}");
+    assert!(err.contains("amazon-instance i-") && err.contains("amazon-security-group sg-"), "{err}");
+    assert!(err.contains("Run `kiln cleanup` to delete them"), "{err}");
+
+    let o = w.kiln(&["cleanup", "-dry-run"]).output().expect("kiln");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("Would delete amazon-instance i-"), "{out}");
+    assert_eq!(w.inventory(&REGIONS).added_since(&before), left, "-dry-run deletes nothing");
+
+    // No AWS_ENDPOINT_URL: the journal says where the build's EC2 was.
+    let o = w.kiln(&["cleanup"]).env_remove("AWS_ENDPOINT_URL").output().expect("kiln");
+    let out = all_output(&o);
+    eprintln!("{out}");
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains("Deleted amazon-instance i-") && out.contains("Deleted amazon-security-group sg-"), "{out}");
+    let left = w.inventory(&REGIONS).added_since(&before);
+    assert!(left.is_empty(), "left in moto after kiln cleanup: {left:?}\n{out}");
+    let o = w.kiln(&["cleanup"]).output().expect("kiln");
+    assert!(String::from_utf8_lossy(&o.stdout).starts_with("Nothing to clean up"), "the journal is empty");
+}
+
+#[test]
+fn sigkill_while_the_instance_runs_then_cleanup() {
+    sigkill_then_cleanup("StopInstances");
+}
+
+#[test]
+fn sigkill_while_the_ami_is_made_then_cleanup() {
+    sigkill_then_cleanup("CreateImage");
 }

@@ -78,6 +78,7 @@ fn build(seed: &Seed) -> Option<(World, String)> {
     assert_eq!(added.images.iter().cloned().collect::<Vec<_>>(), vec![format!("{}/{}", seed.region, amis[0])]);
     assert_eq!(added.snapshots.len(), 1, "{added:?}");
     assert!(added.instances.is_empty(), "an instance is left: {added:?}");
+    assert_eq!(w.journal_entries(), Vec::<String>::new(), "the cleanup journal keeps nothing of a finished build");
     assert!(added.key_pairs.is_empty(), "a key pair is left: {added:?}");
     assert!(added.groups.is_empty(), "a security group is left: {added:?}");
     assert!(added.volumes.is_empty(), "a volume is left: {added:?}");

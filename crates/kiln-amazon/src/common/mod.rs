@@ -8,6 +8,7 @@ pub mod artifact;
 pub mod block_device;
 pub mod decode;
 pub mod find_image;
+pub mod journal;
 pub mod names;
 pub mod regions;
 pub mod run;

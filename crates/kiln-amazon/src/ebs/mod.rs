@@ -22,6 +22,7 @@ pub use state::{Settings, State, Waits};
 
 use crate::client::{CallHook, Ec2Client, Env, WaitConfig};
 use crate::common::artifact::AmiArtifact;
+use crate::common::journal::Recorder;
 use crate::common::source_address::DEFAULT_CHECKIP_URL;
 
 /// Packer's id of the amazon-ebs builder's artifacts.
@@ -37,6 +38,8 @@ pub struct EbsBuilder {
     settings: Arc<Settings>,
     env: Env,
     hook: Option<CallHook>,
+    /// Where the cleanup journal goes (default: kiln's, under the cache folder).
+    journal_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for EbsBuilder {
@@ -45,6 +48,7 @@ impl Default for EbsBuilder {
             settings: Arc::new(Settings { checkip_url: DEFAULT_CHECKIP_URL.into(), ..Settings::default() }),
             env: Env::process(),
             hook: None,
+            journal_dir: None,
         }
     }
 }
@@ -66,6 +70,20 @@ impl EbsBuilder {
         self
     }
 
+    /// Writes the cleanup journal to `dir` instead of kiln's journal folder (tests).
+    pub fn with_journal_dir(mut self, dir: impl Into<std::path::PathBuf>) -> EbsBuilder {
+        self.journal_dir = Some(dir.into());
+        self
+    }
+
+    /// The build's cleanup journal.
+    pub fn journal(&self, info: &BuildInfo) -> kiln_core::journal::Journal {
+        match &self.journal_dir {
+            Some(d) => kiln_core::journal::Journal::in_dir(d, &info.name, &info.run_uuid),
+            None => kiln_core::journal::Journal::for_build(info),
+        }
+    }
+
     /// Where kiln's public address is looked up (default `https://checkip.amazonaws.com`).
     pub fn with_checkip_url(mut self, url: impl Into<String>) -> EbsBuilder {
         Arc::make_mut(&mut self.settings).checkip_url = url.into();
@@ -77,7 +95,8 @@ impl EbsBuilder {
     }
 
     /// The steps of a build. `connect` goes where the instance is ready and reachable (the
-    /// toolkit's connect step and the provision step): it can read
+    /// connect step, the provision step, and kiln-comm's `StepCleanupTempKeys` for
+    /// `ssh_clear_authorized_keys`): it can read
     /// [`State::communicator_config`] (host, port, user, temporary private key or password)
     /// and must set [`State::comm`].
     pub fn steps(&self, connect: Vec<Box<dyn Step<State>>>) -> Vec<Box<dyn Step<State>>> {
@@ -172,6 +191,7 @@ impl EbsBuilder {
     ) -> Result<Option<Arc<dyn Artifact>>> {
         ctx.ui.add_secrets(self.settings.access.secrets());
         let mut state = self.new_state(Some(self.logging_hook(ctx)))?;
+        state.journal = Recorder::new(self.journal(&ctx.info), &self.settings.access);
         run_steps(&steps, &mut state, ctx).await?;
         let amis = state.amis();
         if amis.is_empty() {
@@ -200,6 +220,8 @@ impl Builder for EbsBuilder {
     }
 
     async fn run(&self, ctx: &RunContext, hook: Arc<dyn ProvisionHook>) -> Result<Option<Arc<dyn Artifact>>> {
-        self.run_with(ctx, vec![Box::new(steps::StepConnect), Box::new(StepProvision { hook })]).await
+        let clear_keys = kiln_comm::authorized_keys::StepCleanupTempKeys::new(&self.settings.comm);
+        self.run_with(ctx, vec![Box::new(steps::StepConnect), Box::new(StepProvision { hook }), Box::new(clear_keys)])
+            .await
     }
 }

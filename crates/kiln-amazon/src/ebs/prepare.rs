@@ -54,6 +54,13 @@ pub fn prepare(node: &Node, info: &BuildInfo) -> Result<(Settings, Vec<Diagnosti
     if d.has_errors() {
         return Err(d);
     }
+    let set = |o: &Option<String>| o.as_deref().is_some_and(|v| !v.is_empty());
+    // The temporary key pair is made unless the template gives a way in (see StepKeyPair).
+    let makes_temp_key =
+        !(set(&comm.ssh_private_key_file) || comm.ssh_agent_auth == Some(true) || set(&comm.ssh_password));
+    if let Some(w) = comm.check_clear_authorized_keys(node, makes_temp_key) {
+        d.push(w);
+    }
     let warnings = d.0;
     let settings = Settings { access, ami, run, ebs, comm, force: info.force, checkip_url: DEFAULT_CHECKIP_URL.into() };
     Ok((settings, warnings))

@@ -9,6 +9,7 @@ use kiln_core::hook::HasCommunicator;
 use kiln_core::{Communicator, GeneratedData};
 
 use crate::client::{Ec2Client, Image, Instance, Secret, WaitConfig};
+use crate::common::journal::Recorder;
 use crate::common::tags::BuildData;
 use crate::common::{access, ami, run};
 
@@ -121,6 +122,9 @@ pub struct State {
     pub temporary_key: Option<KeyPairHandle>,
     /// The temporary key's private half, for the communicator.
     pub private_key: Option<Secret>,
+    /// The temporary key pair with its public half (`ssh_clear_authorized_keys` removes that
+    /// line from the instance).
+    pub temp_key_pair: Option<kiln_comm::keys::TempKeyPair>,
 
     pub security_group_ids: Vec<String>,
     pub temporary_group: Option<GroupHandle>,
@@ -139,6 +143,9 @@ pub struct State {
     pub comm: Option<Arc<dyn Communicator>>,
 
     pub images: Vec<ImageHandle>,
+
+    /// The cleanup journal every resource is written to before it is made.
+    pub journal: Recorder,
 }
 
 impl State {
@@ -160,6 +167,7 @@ impl State {
             key_name: None,
             temporary_key: None,
             private_key: None,
+            temp_key_pair: None,
             security_group_ids: Vec::new(),
             temporary_group: None,
             launch: None,
@@ -169,6 +177,7 @@ impl State {
             ssh_port,
             comm: None,
             images: Vec::new(),
+            journal: Recorder::default(),
         }
     }
 
@@ -199,6 +208,12 @@ impl State {
             c.ssh_private_key = Some(k.expose().clone());
         }
         c
+    }
+}
+
+impl kiln_comm::authorized_keys::HasTempKey for State {
+    fn temp_key(&self) -> Option<&kiln_comm::keys::TempKeyPair> {
+        self.temp_key_pair.as_ref()
     }
 }
 

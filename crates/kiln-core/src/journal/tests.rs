@@ -51,6 +51,7 @@ async fn entries_of_a_killed_process_are_warned_about_and_cleaned() {
         build: "victim".into(),
         pid: victim.id(),
         time: 1,
+        params: Default::default(),
     };
     let file = dir.join("victim.jsonl");
     std::fs::write(&file, format!("{}\n", serde_json::to_string(&entry).unwrap())).unwrap();
@@ -81,5 +82,66 @@ async fn entries_of_a_killed_process_are_warned_about_and_cleaned() {
     assert!(said[1].starts_with("Would delete test-file"), "{said:?}");
     assert!(said[2].starts_with("Deleted test-file"), "{said:?}");
     assert!(said[3].starts_with("Nothing to clean up"), "{said:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The order cleaners ran in (the fake kind that records instead of deleting).
+static CLEANED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+fn note(e: Entry) -> CleanerFuture {
+    Box::pin(async move {
+        CLEANED.lock().unwrap().push(format!("{}:{}", e.id, e.params.get("with").cloned().unwrap_or_default()));
+        Ok(())
+    })
+}
+
+#[tokio::test]
+async fn a_journal_is_cleaned_last_entry_first_with_its_params() {
+    let dir = temp("order");
+    let mut victim = std::process::Command::new("sleep").arg("100").spawn().unwrap();
+    let line = |id: &str, with: Option<&str>| {
+        let mut e = Entry {
+            kind: "note".into(),
+            id: id.into(),
+            endpoint: String::new(),
+            build: "victim".into(),
+            pid: victim.id(),
+            time: 1,
+            params: Default::default(),
+        };
+        if let Some(w) = with {
+            e.params.insert("with".into(), w.into());
+        }
+        format!("{}\n", serde_json::to_string(&e).unwrap())
+    };
+    // Entries without params are written as before (older kiln versions read them).
+    assert!(!line("x", None).contains("params"));
+    std::fs::write(dir.join("1-a.jsonl"), format!("{}{}", line("group", None), line("instance", Some("vol-1"))))
+        .unwrap();
+    std::fs::write(dir.join("2-b.jsonl"), line("other", None)).unwrap();
+    victim.kill().unwrap();
+    victim.wait().unwrap();
+    let reg = Registry::new().cleaner("note", note);
+    assert_eq!(clean_orphans(&reg, &dir, false, &|_| {}).await, 0);
+    assert_eq!(*CLEANED.lock().unwrap(), ["instance:vol-1", "group:", "other:"]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn params_are_kept_through_updates() {
+    let dir = temp("params");
+    let j = Journal::in_dir(&dir, "b", "r");
+    let params = [("endpoint".to_string(), "http://127.0.0.1:5000".to_string())].into_iter().collect();
+    j.record_with("k", "token-1", "us-east-1", params).unwrap();
+    j.update("k", "token-1", "i-1").unwrap();
+    j.set_param("k", "i-1", "volumes", "vol-1,vol-2").unwrap();
+    let all = entries(&dir);
+    assert_eq!(all.len(), 1);
+    let e = &all[0].1;
+    assert_eq!(e.id, "i-1");
+    assert_eq!(e.params.get("endpoint").map(String::as_str), Some("http://127.0.0.1:5000"));
+    assert_eq!(e.params.get("volumes").map(String::as_str), Some("vol-1,vol-2"));
+    j.forget("k", "i-1").unwrap();
+    assert!(!j.path().exists());
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -9,10 +9,13 @@ pub const COMMAND: Command = Command {
     name: "cleanup",
     synopsis: "delete resources that killed kiln runs left behind",
     usage: "cleanup [options]",
-    description: "Deletes the resources (containers, cloud instances, key pairs, security groups) that kiln \
+    description:
+        "Deletes the resources (containers, cloud instances, key pairs, security groups, unfinished AMIs) that kiln \
                   processes wrote into the cleanup journal and never deleted, because they were killed before \
-                  their cleanup ran. Entries of kiln processes still running are left alone. The journal lives \
-                  in $PACKER_CACHE_DIR/journal (default ~/.cache/kiln/journal).",
+                  their cleanup ran. Entries of kiln processes still running are left alone. Cloud resources are \
+                  reached as the build reached them (region, custom endpoint, profile), with credentials from \
+                  the environment. The journal lives in $PACKER_CACHE_DIR/journal (default \
+                  ~/.cache/kiln/journal).",
     flags: &[flag("dry-run", FlagKind::Bool, "Only list what would be deleted.")],
     run,
 };

@@ -141,6 +141,17 @@ impl World {
         Ec2Client::new(&moto_config(&self.moto, region))
     }
 
+    /// The entries in the cleanup journal of the builds [`World::kiln`] ran.
+    pub fn journal_entries(&self) -> Vec<String> {
+        let dir = self.dir.0.join("cache").join("journal");
+        let files =
+            std::fs::read_dir(dir).map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or_else(|_| Vec::new());
+        files
+            .iter()
+            .flat_map(|f| std::fs::read_to_string(f).unwrap_or_default().lines().map(String::from).collect::<Vec<_>>())
+            .collect()
+    }
+
     /// What moto holds in `regions`.
     pub fn inventory(&self, regions: &[&str]) -> Inventory {
         let ec2 = self.ec2(regions[0]);
@@ -206,10 +217,12 @@ impl World {
         env
     }
 
-    /// A `kiln` command in the template's folder with [`World::env`].
+    /// A `kiln` command in the template's folder with [`World::env`], its cache (and so its
+    /// cleanup journal) in the world's folder.
     pub fn kiln(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_kiln"));
         c.args(args).current_dir(&self.dir.0).env_remove("AWS_PROFILE").env_remove("AWS_REGION");
+        c.env("PACKER_CACHE_DIR", self.dir.path("cache"));
         for (k, v) in self.env() {
             c.env(k, v);
         }

@@ -10,7 +10,7 @@ use kiln_core::{async_trait, Error, Result, RunContext};
 
 use crate::client::{CreateSecurityGroup, DescribeBy, Filter, IpPermission};
 use crate::common::source_address::{host_cidr, is_private, outbound_address, public_address};
-use crate::common::{aws_error, names};
+use crate::common::{aws_error, journal, names};
 use crate::ebs::state::GroupHandle;
 use crate::ebs::State;
 
@@ -60,6 +60,8 @@ impl Step<State> for StepSecurityGroup {
         let name = names::temporary_name();
         ctx.ui.say(format!("Creating temporary security group for this instance: {name}"));
         state.temporary_group = Some(GroupHandle { name: name.clone(), id: None, vpc_id: state.vpc_id.clone() });
+        let vpc = state.vpc_id.clone().unwrap_or_default();
+        state.journal.record(&ctx.ui, journal::SECURITY_GROUP, &name, &state.region, &[(journal::VPC, &vpc)]);
         let input = CreateSecurityGroup {
             group_name: name.clone(),
             description: "Temporary group for Packer".into(),
@@ -68,6 +70,7 @@ impl Step<State> for StepSecurityGroup {
         };
         match state.ec2.create_security_group(&input).await {
             Ok(id) => {
+                state.journal.update(&ctx.ui, journal::SECURITY_GROUP, &name, &id);
                 state.temporary_group = Some(GroupHandle { name, id: Some(id.clone()), vpc_id: state.vpc_id.clone() });
                 state.security_group_ids = vec![id];
                 Ok(())
@@ -75,6 +78,7 @@ impl Step<State> for StepSecurityGroup {
             Err(e) => {
                 if matches!(e, crate::client::Error::Service(_)) {
                     state.temporary_group = None;
+                    state.journal.forget(&ctx.ui, journal::SECURITY_GROUP, &name);
                 }
                 Err(aws_error(e, "Error creating temporary security group"))
             }
@@ -95,6 +99,7 @@ impl Step<State> for StepSecurityGroup {
                 Ok(Some(id)) => id,
                 Ok(None) => {
                     state.temporary_group = None;
+                    state.journal.forget(&ctx.ui, journal::SECURITY_GROUP, &group.name);
                     return;
                 }
                 Err(e) => {
@@ -128,6 +133,9 @@ impl Step<State> for StepSecurityGroup {
             }
         }
         state.temporary_group = None;
+        // Recorded by name until the id came.
+        state.journal.forget(&ctx.ui, journal::SECURITY_GROUP, &id);
+        state.journal.forget(&ctx.ui, journal::SECURITY_GROUP, &group.name);
     }
 }
 

@@ -17,6 +17,11 @@ impl Step<State> for StepConnect {
         "StepConnect"
     }
 
+    /// Waiting for SSH holds nothing yet: a cancel stops it at once.
+    fn role(&self) -> kiln_core::step::StepRole {
+        kiln_core::step::StepRole::Wait
+    }
+
     async fn run(&self, state: &mut State, ctx: &RunContext) -> Result<()> {
         let c = state.communicator_config();
         let kind = c.kind().to_string();

@@ -9,7 +9,7 @@ use kiln_core::{async_trait, Error, Result, RunContext};
 
 use crate::client::{CopyImage, CreateImage, DescribeImages, Ec2Client, Filter, TagSpecification};
 use crate::common::artifact::destroy_ami;
-use crate::common::{aws_error, names, tags};
+use crate::common::{aws_error, journal, names, tags};
 use crate::ebs::state::{ImageHandle, ImageRole};
 use crate::ebs::State;
 
@@ -101,15 +101,18 @@ impl Step<State> for StepCreateImage {
             tagged: !image_tags.is_empty(),
             ..ImageHandle::new(&state.region, &name, ImageRole::Original)
         });
+        state.journal.record(&ctx.ui, journal::IMAGE, &name, &state.region, &[]);
         let id = match create_image(state, ctx, &input).await {
             Ok(id) => id,
             Err(e) => {
                 if matches!(e, crate::client::Error::Service(_)) {
                     state.images.retain(|h| h.role != ImageRole::Original);
+                    state.journal.forget(&ctx.ui, journal::IMAGE, &name);
                 }
                 return Err(aws_error(e, "Error creating AMI"));
             }
         };
+        state.journal.update(&ctx.ui, journal::IMAGE, &name, &id);
         set_id(state, ImageRole::Original, &state.region.clone(), &id);
         ctx.ui.message(format!("AMI: {id}"));
         ctx.ui.say("Waiting for AMI to become ready...");
@@ -131,6 +134,8 @@ impl Step<State> for StepCreateImage {
 
     async fn cleanup(&self, state: &mut State, ctx: &RunContext, outcome: Outcome) {
         if !(outcome.failed || outcome.cancelled) {
+            // The build's result: no longer the journal's business.
+            forget_handles(state, ctx, &[ImageRole::Original]);
             return;
         }
         if !state.images.iter().any(|h| h.role == ImageRole::Original) {
@@ -215,7 +220,22 @@ async fn destroy_handles(state: &mut State, ctx: &RunContext, roles: &[ImageRole
         }
         if ok {
             state.images.retain(|x| x != &h);
+            forget(state, ctx, &h);
         }
+    }
+}
+
+/// Crosses an AMI out of the cleanup journal (recorded by name until its id came).
+fn forget(state: &State, ctx: &RunContext, h: &ImageHandle) {
+    for id in h.image_id.iter().chain([&h.name]) {
+        state.journal.forget(&ctx.ui, journal::IMAGE, id);
+    }
+}
+
+/// Crosses the finished AMIs of `roles` out of the cleanup journal.
+fn forget_handles(state: &State, ctx: &RunContext, roles: &[ImageRole]) {
+    for h in state.images.iter().filter(|h| roles.contains(&h.role)) {
+        forget(state, ctx, h);
     }
 }
 
@@ -272,6 +292,7 @@ impl Step<State> for StepCopyImage {
             let ec2 =
                 state.ec2.in_region(&region).map_err(|e| aws_error(e, "Error getting region connection for copy"))?;
             state.images.push(ImageHandle::new(&region, &name, role));
+            state.journal.record(&ctx.ui, journal::IMAGE, &name, &region, &[]);
             let input = CopyImage {
                 source_image_id: source.clone(),
                 source_region: state.region.clone(),
@@ -283,12 +304,14 @@ impl Step<State> for StepCopyImage {
             };
             match ec2.copy_image(&input).await {
                 Ok(id) => {
+                    state.journal.update(&ctx.ui, journal::IMAGE, &name, &id);
                     set_id(state, role, &region, &id);
                     copies.push((ec2, region, role, id));
                 }
                 Err(e) => {
                     if matches!(e, crate::client::Error::Service(_)) {
                         state.images.retain(|h| !(h.role == role && h.region == region));
+                        state.journal.forget(&ctx.ui, journal::IMAGE, &name);
                     }
                     return Err(aws_error(e, format!("Error Copying AMI ({source}) to region ({region})")));
                 }
@@ -321,6 +344,7 @@ impl Step<State> for StepCopyImage {
 
     async fn cleanup(&self, state: &mut State, ctx: &RunContext, outcome: Outcome) {
         if !(outcome.failed || outcome.cancelled) {
+            forget_handles(state, ctx, &[ImageRole::Copy, ImageRole::EncryptedCopy]);
             return;
         }
         if !state.images.iter().any(|h| matches!(h.role, ImageRole::Copy | ImageRole::EncryptedCopy)) {

@@ -11,7 +11,7 @@ use crate::client::{
     RunInstances, Secret, TagSpecification,
 };
 use crate::common::block_device::no_ephemeral_mappings;
-use crate::common::{aws_error, names};
+use crate::common::{aws_error, journal, names};
 use crate::ebs::state::LaunchHandle;
 use crate::ebs::State;
 
@@ -27,12 +27,19 @@ impl Step<State> for StepRunInstance {
         let input = launch_input(state, ctx)?;
         let token = names::time_ordered_uuid();
         state.launch = Some(LaunchHandle { client_token: token.clone(), instance_id: None });
-        let input = RunInstances { client_token: Some(token), ..input };
+        // What finds the instance if RunInstances' answer is lost (moto and some EC2 look-alikes
+        // cannot filter by client token).
+        let group = state.temporary_group.as_ref().and_then(|g| g.id.clone()).unwrap_or_default();
+        let key = state.temporary_key.as_ref().filter(|k| k.created).map(|k| k.name.clone()).unwrap_or_default();
+        let traces = [(journal::GROUP_ID, group.as_str()), (journal::KEY_NAME, key.as_str())];
+        state.journal.record(&ctx.ui, journal::INSTANCE, &token, &state.region, &traces);
+        let input = RunInstances { client_token: Some(token.clone()), ..input };
         let launched = match run_instances(state, &input).await {
             Ok(l) => l,
             Err(e) => {
                 if matches!(e, crate::client::Error::Service(_)) {
                     state.launch = None;
+                    state.journal.forget(&ctx.ui, journal::INSTANCE, &token);
                 }
                 if e.code() == Some("VPCIdNotSpecified") {
                     return Err(Error::new("Error launching source instance: a valid Subnet Id was not specified"));
@@ -46,6 +53,7 @@ impl Step<State> for StepRunInstance {
         if let Some(l) = &mut state.launch {
             l.instance_id = Some(id.clone());
         }
+        state.journal.update(&ctx.ui, journal::INSTANCE, &token, &id);
         ctx.ui.message(format!("Instance ID: {id}"));
         ctx.ui.say(format!("Waiting for instance ({id}) to become ready..."));
         let instance = state
@@ -73,6 +81,10 @@ impl Step<State> for StepRunInstance {
             .filter(|b| b.delete_on_termination == Some(false) && !asked.contains(&b.device_name.as_str()))
             .map(|b| b.volume_id.clone())
             .collect();
+        if !state.orphan_volume_candidates.is_empty() {
+            let volumes = state.orphan_volume_candidates.join(",");
+            state.journal.set_param(&ctx.ui, journal::INSTANCE, &id, journal::VOLUMES, &volumes);
+        }
         state.generated.insert("InstanceId".into(), id);
         state.instance = Some(instance);
         Ok(())
@@ -87,31 +99,44 @@ impl Step<State> for StepRunInstance {
     }
 
     async fn cleanup(&self, state: &mut State, ctx: &RunContext, _outcome: Outcome) {
-        if let Some(launch) = state.launch.clone() {
-            terminate(state, ctx, &launch).await;
+        let launch = state.launch.clone();
+        if let Some(launch) = &launch {
+            terminate(state, ctx, launch).await;
         }
-        ctx.ui.say("Cleaning up any extra volumes...");
-        let candidates = std::mem::take(&mut state.orphan_volume_candidates);
-        if candidates.is_empty() {
-            ctx.ui.say("No volumes to clean up, skipping");
+        delete_volumes(state, ctx).await;
+        // Crossed out once the instance is gone and the volumes it kept were deleted (recorded
+        // by client token until its id came).
+        if let Some(l) = launch.filter(|_| state.launch.is_none()) {
+            for id in l.instance_id.iter().chain([&l.client_token]) {
+                state.journal.forget(&ctx.ui, journal::INSTANCE, id);
+            }
+        }
+    }
+}
+
+/// Deletes the volumes the instance kept that the template did not ask for, once free.
+async fn delete_volumes(state: &mut State, ctx: &RunContext) {
+    ctx.ui.say("Cleaning up any extra volumes...");
+    let candidates = std::mem::take(&mut state.orphan_volume_candidates);
+    if candidates.is_empty() {
+        ctx.ui.say("No volumes to clean up, skipping");
+        return;
+    }
+    let volumes = match state.ec2.describe_volumes(&DescribeBy::ids(candidates.clone())).await {
+        Ok(v) => v,
+        Err(e) => {
+            ctx.ui.error(format!("Error describing volumes {}: {e}", candidates.join(", ")));
             return;
         }
-        let volumes = match state.ec2.describe_volumes(&DescribeBy::ids(candidates.clone())).await {
-            Ok(v) => v,
-            Err(e) => {
-                ctx.ui.error(format!("Error describing volumes {}: {e}", candidates.join(", ")));
-                return;
-            }
-        };
-        let free: Vec<_> = volumes.into_iter().filter(|v| v.state == "available").collect();
-        if free.is_empty() {
-            ctx.ui.say("No volumes to clean up, skipping");
-        }
-        for v in free {
-            ctx.ui.say(format!("Destroying volume ({})...", v.volume_id));
-            if let Err(e) = state.ec2.delete_volume(&v.volume_id).await {
-                ctx.ui.say(format!("Error deleting volume: {e}"));
-            }
+    };
+    let free: Vec<_> = volumes.into_iter().filter(|v| v.state == "available").collect();
+    if free.is_empty() {
+        ctx.ui.say("No volumes to clean up, skipping");
+    }
+    for v in free {
+        ctx.ui.say(format!("Destroying volume ({})...", v.volume_id));
+        if let Err(e) = state.ec2.delete_volume(&v.volume_id).await {
+            ctx.ui.say(format!("Error deleting volume: {e}"));
         }
     }
 }

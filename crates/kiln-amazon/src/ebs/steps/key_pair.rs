@@ -7,7 +7,7 @@ use kiln_core::step::{Outcome, Step};
 use kiln_core::{async_trait, Error, Result, RunContext};
 
 use crate::client::Secret;
-use crate::common::{aws_error, names};
+use crate::common::{aws_error, journal, names};
 use crate::ebs::state::KeyPairHandle;
 use crate::ebs::State;
 
@@ -57,6 +57,7 @@ impl Step<State> for StepKeyPair {
             s.run.temporary_key_pair_name.clone().filter(|n| !n.is_empty()).unwrap_or_else(names::temporary_name);
         ctx.ui.say(format!("Creating temporary keypair: {name}"));
         state.temporary_key = Some(KeyPairHandle { name: name.clone(), created: false });
+        state.journal.record(&ctx.ui, journal::KEY_PAIR, &name, &state.region, &[]);
         let key_type = s.run.temporary_key_pair_type.as_deref().filter(|t| *t != "rsa");
         let key = match state.ec2.create_key_pair(&name, key_type, &[]).await {
             Ok(k) => k,
@@ -64,13 +65,14 @@ impl Step<State> for StepKeyPair {
                 // An answer from EC2 means nothing was made; otherwise the cleanup deletes it by name.
                 if matches!(e, crate::client::Error::Service(_)) {
                     state.temporary_key = None;
+                    state.journal.forget(&ctx.ui, journal::KEY_PAIR, &name);
                 }
                 return Err(aws_error(e, "Error creating temporary keypair"));
             }
         };
         ctx.ui.add_secrets([key.key_material.expose().trim().to_string()]);
         state.temporary_key = Some(KeyPairHandle { name: name.clone(), created: true });
-        state.key_name = Some(name);
+        state.key_name = Some(name.clone());
         if ctx.info.debug {
             let path = debug_key_path(ctx);
             ctx.ui.message(format!("Saving key for debug purposes: {}", path.display()));
@@ -78,6 +80,13 @@ impl Step<State> for StepKeyPair {
                 .map_err(|e| Error::new(format!("Error saving debug key: {e}")))?;
         }
         state.private_key = Some(Secret::new(key.key_material.expose().clone()));
+        if s.comm.ssh_clear_authorized_keys == Some(true) {
+            // Only needed to find the key's line on the instance again.
+            match kiln_comm::keys::TempKeyPair::from_private(key.key_material.expose(), &name) {
+                Ok(pair) => state.temp_key_pair = Some(pair),
+                Err(e) => ctx.ui.error(format!("ssh_clear_authorized_keys: {e}; the key stays in the image")),
+            }
+        }
         Ok(())
     }
 
@@ -89,13 +98,16 @@ impl Step<State> for StepKeyPair {
         let Some(key) = state.temporary_key.clone() else { return };
         ctx.ui.say("Deleting temporary keypair...");
         match state.ec2.delete_key_pair(&key.name).await {
-            Ok(()) => state.temporary_key = None,
-            Err(e) if e.is_not_found() => state.temporary_key = None,
-            Err(e) => {
+            Err(e) if !e.is_not_found() => {
                 ctx.ui.error(format!("Error cleaning up keypair. Please delete the key manually: {} ({e})", key.name))
+            }
+            _ => {
+                state.temporary_key = None;
+                state.journal.forget(&ctx.ui, journal::KEY_PAIR, &key.name);
             }
         }
         state.private_key = None;
+        state.temp_key_pair = None;
         if ctx.info.debug {
             let _ = std::fs::remove_file(debug_key_path(ctx));
         }

@@ -26,6 +26,7 @@ async fn whole_build_with_communicator_none() {
     let r = run(&node, Opts::default()).await;
     println!("{}", r.transcript());
     let artifact = r.artifact();
+    assert_eq!(r.journal, [], "the finished AMIs and everything deleted are out of the journal");
     print_calls("kiln amazon-ebs, communicator none", &r.calls);
     println!("Packer 1.6.6 made {PACKER_CALLS} calls for the same template");
     assert!(r.calls.iter().all(|c| c.status == Some(200) && c.attempts == 1), "{:?}", r.calls);
@@ -254,7 +255,10 @@ async fn builder_run_connects_and_a_failed_connect_cleans_up() {
                "ssh_timeout": "2s""#
         ),
     );
-    let mut b = kiln_amazon::ebs::EbsBuilder::default().with_env(kiln_amazon::client::Env::from_vars::<&str, &str>([]));
+    let journal = tempfile::tempdir().unwrap();
+    let mut b = kiln_amazon::ebs::EbsBuilder::default()
+        .with_env(kiln_amazon::client::Env::from_vars::<&str, &str>([]))
+        .with_journal_dir(journal.path());
     b.prepare(&node, &kiln_core::BuildInfo::default()).unwrap();
     let renderer = kiln_core::event::MemoryRenderer::default();
     let ctx = RunContext {
@@ -281,4 +285,5 @@ async fn builder_run_connects_and_a_failed_connect_cleans_up() {
     let waiting = format!("Waiting for SSH to become available on 127.0.0.1:{closed} (timeout 2s)...");
     assert!(said.contains(&waiting), "{said:?}");
     assert_eq!(inventory(&moto).await.added_since(&before), Inventory::default());
+    assert!(kiln_core::journal::entries(journal.path()).is_empty(), "everything deleted is crossed out");
 }

@@ -127,6 +127,7 @@ async fn a_failure_after_the_copies_removes_them_all() {
         assert!(text.contains(line), "missing {line:?}");
     }
     assert_eq!(inventory(&moto).await.added_since(&before), Inventory::default());
+    assert_eq!(r.journal, [], "everything deleted is crossed out");
 }
 
 #[tokio::test]
@@ -159,6 +160,7 @@ async fn cancelling_at_any_point_leaves_nothing() {
         assert!(e.cancelled, "{what}: {e}\n{}", r.transcript());
         let left = inventory(&moto).await.added_since(&before);
         assert_eq!(left, Inventory::default(), "{what}: left behind\n{}", r.transcript());
+        assert_eq!(r.journal, [], "{what}: left in the journal");
         println!("cancelled {what}: {} calls, nothing left ({})", r.calls.len(), r.actions().join(" "));
     }
 }

@@ -93,6 +93,7 @@ async fn resources_whose_answer_was_lost_are_found_and_removed() {
         assert!(e.cancelled, "{action}: {e}");
         let left = inventory(&moto).await.added_since(&before);
         assert_eq!(left, Inventory::default(), "{action}: left behind\n{}", r.transcript());
+        assert_eq!(r.journal, [], "{action}: left in the journal");
         let text = r.transcript();
         let cleanups: Vec<&str> = text.lines().filter_map(|l| l.split_once("Cleaning up: ").map(|(_, c)| c)).collect();
         println!("{action}: answer held, build dropped after {:?}; cleaned up: {cleanups:?}", started.elapsed());

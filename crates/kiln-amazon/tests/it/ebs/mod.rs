@@ -3,7 +3,9 @@
 //! holds afterwards.
 
 mod build;
+mod clear_keys;
 mod failures;
+mod journal;
 mod lost;
 mod options;
 
@@ -43,6 +45,8 @@ pub struct Run {
     pub result: kiln_core::Result<Option<Arc<dyn Artifact>>>,
     pub events: Vec<Event>,
     pub calls: Vec<CallReport>,
+    /// What the build left in its cleanup journal (a folder of its own).
+    pub journal: Vec<kiln_core::journal::Entry>,
 }
 
 impl Run {
@@ -96,6 +100,8 @@ pub struct Opts {
     pub env: Vec<(&'static str, String)>,
     /// The build's cancellation token, when the test cancels it itself.
     pub cancel: Option<Cancel>,
+    /// Where the cleanup journal goes (default: a temporary folder of the run's own).
+    pub journal_dir: Option<std::path::PathBuf>,
 }
 
 /// Prepares and runs the builder on `node`.
@@ -115,6 +121,9 @@ pub async fn run(node: &Node, opts: Opts) -> Run {
     if let Some(u) = opts.checkip_url {
         b = b.with_checkip_url(u);
     }
+    let temp = tempfile::tempdir().expect("journal folder");
+    let journal_dir = opts.journal_dir.clone().unwrap_or_else(|| temp.path().to_path_buf());
+    b = b.with_journal_dir(&journal_dir);
     let info = BuildInfo { name: "amazon-ebs".into(), builder_type: "amazon-ebs".into(), ..opts.info };
     if let Err(d) = b.prepare(node, &info) {
         panic!("prepare: {d}");
@@ -128,7 +137,8 @@ pub async fn run(node: &Node, opts: Opts) -> Run {
     }
     let result = b.run_list(&ctx, steps).await;
     let calls = calls.lock().unwrap().clone();
-    Run { result, events: renderer.events(), calls }
+    let journal = kiln_core::journal::entries(&journal_dir).into_iter().map(|(_, e)| e).collect();
+    Run { result, events: renderer.events(), calls, journal }
 }
 
 /// Index of the step named `name` in the default list (with an empty slot).
