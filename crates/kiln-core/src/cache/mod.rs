@@ -207,6 +207,7 @@ pub fn remove_snapshot(reg: &crate::registry::Registry, entry: &Entry) -> Result
         build: entry.build.clone(),
         pid: 0,
         time: entry.created,
+        params: Default::default(),
     };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
