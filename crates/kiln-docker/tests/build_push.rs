@@ -77,9 +77,33 @@ async fn tag_push_and_pull_back(reg: &Registry, podman: &Podman) {
     if let Some(i) = &image {
         engine.remove_image(i, true).await.unwrap();
     }
+    let reference = format!("{repo}:v1");
+    // The builder pulls it back itself (`pull` with `login`, and `platform`) and
+    // provisions a container of it.
+    let json = format!(
+        r#"{{
+  "builders": [{{"type": "docker", "image": {reference}, "pull": true, "discard": true, "platform": "linux/amd64",
+                "login": true, "login_server": {server}, "login_username": "{user}", "login_password": "{password}"}}],
+  "provisioners": [{{"type": "shell", "inline": ["cat /etc/kiln-pushed"]}}]
+}}"#,
+        reference = js(&reference),
+        server = js(&reg.addr),
+        user = registry::USER,
+        password = registry::PASSWORD,
+    );
+    let host = podman.host();
+    let (code, out) =
+        tokio::task::spawn_blocking(move || run(Some(&host), &template(&json), &RunSettings::default())).await.unwrap();
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains(&format!("==> docker: Pulling Docker image: {reference}")), "{out}");
+    assert!(out.contains("    docker: pushed-by-kiln"), "{out}");
+    assert!(!out.contains(registry::PASSWORD), "the password leaked into the output\n{out}");
+    for id in containers(&out) {
+        assert!(!podman.engine.container_exists(&id).await.unwrap());
+    }
+    engine.remove_image(&reference, true).await.unwrap();
     let auth =
         RegistryAuth { server: reg.addr.clone(), username: registry::USER.into(), password: registry::PASSWORD.into() };
-    let reference = format!("{repo}:v1");
     engine.pull(&reference, None, Some(&auth), &mut |_: &str| {}).await.unwrap();
     let info = engine.inspect_image(&reference).await.unwrap();
     assert_eq!(info.config.unwrap().labels.unwrap_or_default().get("app").map(String::as_str), Some("kiln"));

@@ -63,8 +63,8 @@ async fn commit_with_shell_file_and_changes() {
     "type": "docker", "image": {image}, "pull": false, "commit": true,
     "author": "kiln tests <kiln@example.com>", "message": "built by kiln",
     "changes": ["ENV APP_HOME=/srv/site GREETING=\"hello world\"", "LABEL built-by=kiln stage=test",
-                "EXPOSE 8080 53/udp", "WORKDIR /srv/site", "USER nobody",
-                "CMD [\"/bin/sh\", \"-c\", \"cat /etc/motd\"]"]
+                "EXPOSE 8080 53/udp", "WORKDIR /srv/site", "USER nobody", "VOLUME /data",
+                "ONBUILD RUN echo child", "CMD [\"/bin/sh\", \"-c\", \"cat /etc/motd\"]"]
   }}],
   "provisioners": [
     {{"type": "shell", "inline": ["echo MARK $(cat /etc/debian_version)", "echo built > /etc/kiln-built",
@@ -111,6 +111,9 @@ async fn commit_with_shell_file_and_changes() {
     assert_eq!(config.working_dir.as_deref(), Some("/srv/site"));
     assert_eq!(config.user.as_deref(), Some("nobody"));
     assert_eq!(config.cmd.unwrap_or_default(), ["/bin/sh", "-c", "cat /etc/motd"]);
+    assert_eq!(config.volumes.unwrap_or_default(), ["/data"]);
+    // (ENTRYPOINT and ONBUILD, which podman's inspect leaves out, are checked on the
+    // engine's commit in podman.rs; the builder passes `changes` through unchanged.)
     // The default run_command's entrypoint, as Packer's images get it.
     assert_eq!(config.entrypoint.unwrap_or_default(), ["/bin/sh"]);
 

@@ -1,6 +1,6 @@
 //! podman's Docker-compatible API service on a socket of its own.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
@@ -17,7 +17,7 @@ use super::{base_image, cache_dir, skip, stop_child, which};
 pub struct Podman {
     child: Child,
     dir: tempfile::TempDir,
-    socket: PathBuf,
+    endpoint: Endpoint,
     pub engine: Engine,
 }
 
@@ -42,13 +42,24 @@ impl Podman {
     /// A service of its own; `insecure_registries` (host:port) may be pushed to and
     /// pulled from over plain HTTP. None (after saying why) when podman cannot run.
     pub async fn start(test: &str, insecure_registries: &[String]) -> Option<Podman> {
+        Podman::start_listening(test, insecure_registries, false).await
+    }
+
+    /// A service of its own listening on `tcp://127.0.0.1:<free port>` instead of a
+    /// socket (the engine's plain-TCP `DOCKER_HOST`). None (after saying why) when podman
+    /// cannot run.
+    pub async fn start_tcp(test: &str) -> Option<Podman> {
+        Podman::start_listening(test, &[], true).await
+    }
+
+    async fn start_listening(test: &str, insecure_registries: &[String], tcp: bool) -> Option<Podman> {
         for tool in ["podman", "runc"] {
             if which(tool).is_none() {
                 skip(test, &format!("{tool} is not installed (apt-get install podman runc)"));
                 return None;
             }
         }
-        match Podman::try_start(insecure_registries).await {
+        match Podman::try_start(insecure_registries, tcp).await {
             Ok(p) => match base_image::ensure(&p.engine).await {
                 Ok(()) => Some(p),
                 Err(e) => {
@@ -63,7 +74,7 @@ impl Podman {
         }
     }
 
-    async fn try_start(insecure_registries: &[String]) -> Result<Podman, String> {
+    async fn try_start(insecure_registries: &[String], tcp: bool) -> Result<Podman, String> {
         let dir = tempfile::Builder::new().prefix("kiln-podman-").tempdir().map_err(|e| e.to_string())?;
         let store = cache_dir().join("podman");
         std::fs::create_dir_all(&store).map_err(|e| format!("creating {}: {e}", store.display()))?;
@@ -84,6 +95,11 @@ impl Podman {
         }
         std::fs::write(&registries, reg).map_err(|e| e.to_string())?;
         let socket = dir.path().join("podman.sock");
+        let endpoint = if tcp {
+            Endpoint::Tcp(format!("127.0.0.1:{}", super::free_port().map_err(|e| e.to_string())?))
+        } else {
+            Endpoint::Unix(socket.display().to_string())
+        };
         let log = std::fs::File::create(dir.path().join("service.log")).map_err(|e| e.to_string())?;
         let log2 = log.try_clone().map_err(|e| e.to_string())?;
         let mut child = Command::new("podman")
@@ -92,7 +108,7 @@ impl Podman {
             .arg("--runroot")
             .arg(store.join("runroot"))
             .args(["system", "service", "--time=0"])
-            .arg(format!("unix://{}", socket.display()))
+            .arg(endpoint.to_host())
             .env("CONTAINERS_CONF", &conf)
             .env("CONTAINERS_REGISTRIES_CONF", &registries)
             .stdin(Stdio::null())
@@ -100,18 +116,17 @@ impl Podman {
             .stderr(log2)
             .spawn()
             .map_err(|e| format!("running podman: {e}"))?;
-        let endpoint = Endpoint::Unix(socket.display().to_string());
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Ok(Some(status)) = child.try_wait() {
                 return Err(format!("podman exited ({status}): {}", read_log(dir.path())));
             }
-            if socket.exists() && kiln_docker::ping_endpoint(&endpoint, Duration::from_secs(2)).await.is_ok() {
+            if (tcp || socket.exists()) && kiln_docker::ping_endpoint(&endpoint, Duration::from_secs(2)).await.is_ok() {
                 break;
             }
             if Instant::now() > deadline {
                 stop_child(&mut child, Duration::from_secs(2));
-                return Err(format!("no answer on {} after 30 s: {}", socket.display(), read_log(dir.path())));
+                return Err(format!("no answer on {} after 30 s: {}", endpoint.to_host(), read_log(dir.path())));
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -122,12 +137,12 @@ impl Podman {
                 return Err(e.to_string());
             }
         };
-        Ok(Podman { child, dir, socket, engine })
+        Ok(Podman { child, dir, endpoint, engine })
     }
 
     /// `DOCKER_HOST` for this service.
     pub fn host(&self) -> String {
-        format!("unix://{}", self.socket.display())
+        self.endpoint.to_host()
     }
 
     /// The service's PID.

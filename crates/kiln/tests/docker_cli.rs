@@ -1,0 +1,193 @@
+//! `kiln build` (the binary) of docker templates against podman's API service, found
+//! through `DOCKER_HOST` as the docker CLI finds its daemon: a unix socket and plain
+//! tcp://127.0.0.1; the anchors' docker template (shell, file upload, shell, commit with
+//! a LABEL change) built with no shim; SIGINT to the binary in the middle of a
+//! provisioner leaves no container and no partial export.
+//!
+//! Needs podman + runc (and the cached base image); the anchors' test needs KILN_SHARED.
+//! Without them the tests say so and pass, unless KILN_REQUIRE_TOOLS=1.
+
+#[path = "../../kiln-docker/tests/support/mod.rs"]
+mod support;
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::build::{containers, image_id, js};
+use support::{ImageGuard, Podman, BASE_IMAGE};
+
+const KILN: &str = env!("CARGO_BIN_EXE_kiln");
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime")
+}
+
+/// `kiln build -color=false <args>` in `dir` with `DOCKER_HOST=host`: (exit code, stdout + stderr).
+fn kiln_build(dir: &Path, host: &str, args: &[&str]) -> (i32, String) {
+    let out = Command::new(KILN)
+        .arg("build")
+        .arg("-color=false")
+        .args(args)
+        .current_dir(dir)
+        .env("DOCKER_HOST", host)
+        .env_remove("DOCKER_TLS_VERIFY")
+        .output()
+        .unwrap_or_else(|e| panic!("running {KILN}: {e}"));
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.code().unwrap_or(-1), text)
+}
+
+/// Asserts that none of the containers a build's output names still exists.
+fn assert_no_containers(rt: &tokio::runtime::Runtime, podman: &Podman, out: &str) {
+    let ids = containers(out);
+    assert!(!ids.is_empty(), "the build started no container?\n{out}");
+    for id in ids {
+        let exists = rt.block_on(podman.engine.container_exists(&id)).expect("container inspect");
+        assert!(!exists, "container {id} survived the build\n{out}");
+    }
+}
+
+#[test]
+fn anchors_template_builds_over_a_unix_docker_host() {
+    let test = "anchors_template_builds_over_a_unix_docker_host";
+    let Some(shared) = kiln_testing::shared_or_skip() else { return };
+    let template = shared.join("anchors/templates/docker-podman.json");
+    assert!(template.is_file(), "{} is missing", template.display());
+    let rt = runtime();
+    let Some(podman) = rt.block_on(Podman::start(test, &[])) else { return };
+    assert!(podman.host().starts_with("unix://"));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let upload = dir.path().join("upload.bin");
+    std::fs::write(&upload, vec![7u8; 1 << 20]).expect("upload file");
+    let (code, out) = kiln_build(
+        dir.path(),
+        &podman.host(),
+        &[
+            "-var",
+            &format!("image={BASE_IMAGE}"),
+            "-var",
+            &format!("upload_file={}", upload.display()),
+            &template.to_string_lossy(),
+        ],
+    );
+    let image = image_id(&out);
+    let _guard = image.as_ref().map(|i| ImageGuard::new(&podman.engine, i));
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("    docker: MARK shell-start"), "{out}");
+    assert!(out.contains("    docker: MARK shell-end"), "{out}");
+    assert!(out.contains("/tmp/upload.bin"), "the second shell provisioner did not list the upload\n{out}");
+    assert!(out.contains("==> docker: Committing the container"), "{out}");
+    assert_no_containers(&rt, &podman, &out);
+    let image = image.unwrap_or_else(|| panic!("no image ID\n{out}"));
+    let info = rt.block_on(podman.engine.inspect_image(&image)).expect("image inspect");
+    let labels = info.config.and_then(|c| c.labels).unwrap_or_default();
+    assert_eq!(labels.get("built-by").map(String::as_str), Some("packer-anchor"), "{labels:?}");
+}
+
+#[test]
+fn tcp_docker_host_selects_the_engine() {
+    let test = "tcp_docker_host_selects_the_engine";
+    let rt = runtime();
+    let Some(podman) = rt.block_on(Podman::start_tcp(test)) else { return };
+    let host = podman.host();
+    assert!(host.starts_with("tcp://127.0.0.1:"), "{host}");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let json = format!(
+        r#"{{
+  "builders": [{{"type": "docker", "image": {image}, "pull": false, "commit": true,
+                "changes": ["ENV SELECTED_BY=docker_host"]}}],
+  "provisioners": [{{"type": "shell", "inline": ["echo over tcp > /etc/kiln-tcp"]}}],
+  "post-processors": [{{"type": "manifest", "output": "m.json",
+                        "custom_data": {{"sha": "{{{{ build `ImageSha256` }}}}"}}}}]
+}}"#,
+        image = js(BASE_IMAGE),
+    );
+    std::fs::write(dir.path().join("t.json"), json).expect("template");
+    let (code, out) = kiln_build(dir.path(), &host, &["t.json"]);
+    let image = image_id(&out);
+    let _guard = image.as_ref().map(|i| ImageGuard::new(&podman.engine, i));
+    assert_eq!(code, 0, "{out}");
+    assert_no_containers(&rt, &podman, &out);
+    let image = image.unwrap_or_else(|| panic!("no image ID\n{out}"));
+    let info = rt.block_on(podman.engine.inspect_image(&image)).expect("image inspect");
+    let env = info.config.and_then(|c| c.env).unwrap_or_default();
+    assert!(env.contains(&"SELECTED_BY=docker_host".to_string()), "{env:?}");
+    // The generated data reaches the post-processors: ImageSha256 is the committed image.
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("m.json")).expect("m.json")).expect("manifest JSON");
+    assert_eq!(manifest["builds"][0]["custom_data"]["sha"], serde_json::json!(image), "{manifest}");
+
+    // Nothing listens there: the build fails before any container, naming the host.
+    let nowhere = format!("tcp://127.0.0.1:{}", support::free_port().expect("a free port"));
+    let (code, out) = kiln_build(dir.path(), &nowhere, &["t.json"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains(&nowhere), "the error does not name DOCKER_HOST\n{out}");
+    assert!(containers(&out).is_empty(), "{out}");
+    // A scheme the engine layer cannot speak is refused with the reason.
+    let (code, out) = kiln_build(dir.path(), "ssh://builder@example.invalid", &["t.json"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("ssh:// is not supported yet"), "{out}");
+}
+
+#[test]
+fn sigint_to_kiln_mid_provisioner_leaves_no_container() {
+    let test = "sigint_to_kiln_mid_provisioner_leaves_no_container";
+    let rt = runtime();
+    let Some(podman) = rt.block_on(Podman::start(test, &[])) else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tarball = dir.path().join("never.tar");
+    let json = format!(
+        r#"{{
+  "builders": [{{"type": "docker", "image": {image}, "pull": false, "export_path": {tar}}}],
+  "provisioners": [{{"type": "shell", "inline": ["echo started", "sleep 300 & wait", "echo never"]}}]
+}}"#,
+        image = js(BASE_IMAGE),
+        tar = js(&tarball.to_string_lossy()),
+    );
+    std::fs::write(dir.path().join("t.json"), json).expect("template");
+    let started = Instant::now();
+    let mut child = Command::new(KILN)
+        .args(["build", "-color=false", "t.json"])
+        .current_dir(dir.path())
+        .env("DOCKER_HOST", podman.host())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("running {KILN}: {e}"));
+    let mut stderr = child.stderr.take().expect("stderr");
+    let err_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    // Read stdout until the provisioner runs, then Ctrl-C the binary, and read the rest.
+    let mut out = String::new();
+    let mut signalled = false;
+    for line in BufReader::new(child.stdout.take().expect("stdout")).lines().map_while(Result::ok) {
+        out.push_str(&line);
+        out.push('\n');
+        if !signalled && line.contains("    docker: started") {
+            // The shell's `sleep` starts right after its echo; give it a moment.
+            std::thread::sleep(Duration::from_millis(500));
+            let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill");
+            assert!(status.success());
+            signalled = true;
+        }
+    }
+    let status = child.wait().expect("wait for kiln");
+    out.push_str(&err_reader.join().unwrap_or_default());
+    assert!(signalled, "the provisioner never started\n{out}");
+    assert_eq!(status.code(), Some(1), "{out}");
+    assert!(started.elapsed() < Duration::from_secs(90), "took {:?}\n{out}", started.elapsed());
+    assert!(!out.contains("    docker: never"), "{out}");
+    assert!(out.contains("Cleaning up: stopping the remote command (process group"), "{out}");
+    assert!(out.contains("==> docker: Cleaning up: removing container "), "{out}");
+    assert!(out.contains("Build 'docker' cancelled after "), "{out}");
+    assert_no_containers(&rt, &podman, &out);
+    assert!(!tarball.exists());
+    let left: Vec<_> =
+        std::fs::read_dir(dir.path()).expect("dir").filter_map(|e| e.ok()).map(|e| e.file_name()).collect();
+    assert_eq!(left, [std::ffi::OsString::from("t.json")], "files left beside the template");
+}
