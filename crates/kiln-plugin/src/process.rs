@@ -157,6 +157,27 @@ extern "C" fn kill_live_plugins() {
                 libc::killpg(*pgid, libc::SIGKILL);
             }
         }
+        for pgid in live.iter() {
+            wait_dead(*pgid);
+        }
+    }
+}
+
+/// Waits (at most half a second) until the killed process `pid` has exited: SIGKILL is
+/// delivered at once but the process ends a moment later, and until then its binary is busy
+/// and it still counts as running; kiln's command must not return before it is gone.
+fn wait_dead(pid: i32) {
+    let stat = format!("/proc/{pid}/stat");
+    let start = std::time::Instant::now();
+    while start.elapsed() < Duration::from_millis(500) {
+        match std::fs::read_to_string(&stat) {
+            // Gone, or a zombie (exited; only its parent's reaping is left).
+            Err(_) => return,
+            Ok(s) if s.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with('Z') || rest.starts_with('X')) => {
+                return
+            }
+            Ok(_) => std::thread::sleep(Duration::from_millis(2)),
+        }
     }
 }
 
@@ -307,6 +328,7 @@ impl PluginProcess {
             unsafe {
                 libc::killpg(self.pgid, libc::SIGKILL);
             }
+            wait_dead(self.pgid);
         }
         if self.pgid > 0 {
             untrack(self.pgid);
