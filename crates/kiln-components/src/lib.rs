@@ -193,7 +193,7 @@ pub const COMPONENTS: &[Component] = &[
     data_source(
         "amazon-ami",
         kiln_amazon::data::ami::new,
-        &["kiln-amazon/src/data/ami.rs", "kiln-amazon/src/common/access.rs"],
+        &["kiln-amazon/src/common/run.rs#AmiFilter", "kiln-amazon/src/common/access.rs"],
     ),
     data_source(
         "amazon-secretsmanager",

@@ -15,20 +15,11 @@ use crate::client::{AwsConfig, Ec2Client};
 use crate::common::find_image::{find_image, query};
 use crate::common::run::AmiFilter;
 
-/// Options of `data "amazon-ami"` besides the access options (credentials, region …).
+/// Options of `data "amazon-ami"` besides the access options (credentials, region …): the same
+/// image lookup as amazon-ebs's `source_ami_filter` (filters, owners, most_recent).
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Config {
-    /// DescribeImages filters: name → value (`*` and `?` wildcards), as in `source_ami_filter`.
-    #[serde(default)]
-    pub filters: BTreeMap<String, String>,
-    /// Account ids, `self`, `amazon` or `aws-marketplace` the AMI must belong to.
-    #[serde(default)]
-    pub owners: Vec<String>,
-    /// Take the newest image when several match (otherwise several matches are an error).
-    #[serde(default)]
-    pub most_recent: bool,
-}
+#[serde(transparent)]
+pub struct Config(pub AmiFilter);
 
 pub fn new() -> Box<dyn DataSource> {
     Box::<AwsData<Config>>::default()
@@ -51,7 +42,7 @@ impl AwsQuery for Config {
     ];
 
     fn check(&self, node: &Node) -> Result<(), Diagnostic> {
-        if self.filters.is_empty() && self.owners.is_empty() {
+        if self.0.filters.is_empty() && self.0.owners.is_empty() {
             return Err(Diagnostic::error("amazon-ami needs filters or owners to choose an image")
                 .at_opt(node.span.clone())
                 .with_help("add a filters map (for example name = \"ubuntu/images/*\") and owners"));
@@ -61,8 +52,7 @@ impl AwsQuery for Config {
 
     async fn fetch(&self, aws: &AwsConfig) -> kiln_core::Result<Value> {
         let ec2 = Ec2Client::new(aws);
-        let filter = AmiFilter { filters: self.filters.clone(), owners: self.owners.clone(), most_recent: false };
-        let image = find_image(&ec2, &query(&[], Some(&filter)), self.most_recent, "filters").await?;
+        let image = find_image(&ec2, &query(&[], Some(&self.0)), self.0.most_recent, "filters").await?;
         Ok(json!({
             "id": image.image_id,
             "name": image.name,
