@@ -157,7 +157,7 @@ pub struct AmiFilter {
     /// Account ids, `self`, `amazon` or `aws-marketplace` the AMI must belong to.
     #[serde(default)]
     pub owners: Vec<String>,
-    /// Take the newest image when several match.
+    /// Take the newest image when several match (otherwise several matches are an error).
     #[serde(default)]
     pub most_recent: bool,
 }
