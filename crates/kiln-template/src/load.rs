@@ -58,6 +58,9 @@ pub struct DataRequest<'a> {
     pub type_span: &'a Span,
     /// The block's header (the data source's own errors are reported there).
     pub block_span: &'a Span,
+    /// The template's `required_plugins` (HCL2's `packer {}` block; none in JSON), so a data
+    /// source from a plugin comes from the version the build will use.
+    pub required_plugins: &'a [crate::plan::RequiredPlugin],
 }
 
 /// What a data source gave.

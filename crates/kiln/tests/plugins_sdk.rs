@@ -185,9 +185,15 @@ build {
     std::fs::write(d.0.join("t.pkr.hcl"), config).unwrap();
     let (code, out, err) = kiln(&d, &[], &["init", "-from=mirror", "t.pkr.hcl"]);
     assert_eq!(code, 0, "{out}{err}");
-    let (code, out, err) = kiln(&d, &[], &["build", "t.pkr.hcl"]);
+    let log = d.0.join("plugin-runs.log");
+    let (code, out, err) = kiln(&d, &[("KILN_FAKE_PLUGIN_LOG", log.to_str().unwrap())], &["build", "t.pkr.hcl"]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("data says ds-42"), "{out}{err}");
+    // Plugins are discovered once per command: the data source (while loading) and the build
+    // use the same discovery, so the plugin is described once and started once for its data source.
+    let runs = std::fs::read_to_string(&log).expect("the plugin ran");
+    assert_eq!(runs.lines().filter(|l| l.contains("describe")).count(), 1, "plugin runs:\n{runs}");
+    assert_eq!(runs.lines().filter(|l| l.contains("datasource")).count(), 1, "plugin runs:\n{runs}");
     // An output the plugin does not declare is an error at the reference.
     std::fs::write(d.0.join("t.pkr.hcl"), config.replace("data.fake-ok.x.id", "data.fake-ok.x.idd")).unwrap();
     let (code, out, err) = kiln(&d, &[], &["validate", "t.pkr.hcl"]);

@@ -467,6 +467,13 @@ func (Datasource) Execute(_ interface{}, reply *ExecuteResponse) error {
 
 func main() {
 	log.SetOutput(os.Stderr)
+	// Tests count how often kiln runs the plugin (and with which arguments).
+	if p := os.Getenv("KILN_FAKE_PLUGIN_LOG"); p != "" {
+		if f, err := os.OpenFile(p, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
+			fmt.Fprintln(f, os.Args[1:])
+			f.Close()
+		}
+	}
 	var args []string
 	for _, a := range os.Args {
 		if a == "--protobuf" {

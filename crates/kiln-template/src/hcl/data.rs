@@ -53,6 +53,9 @@ pub(crate) struct Data {
     diags: RefCell<Vec<Diagnostic>>,
     /// The values of outputs marked sensitive.
     secrets: RefCell<Vec<String>>,
+    /// The `packer {}` block's `required_plugins`, set once that block is read (before any
+    /// data source can run).
+    pub required_plugins: Vec<crate::plan::RequiredPlugin>,
 }
 
 impl Data {
@@ -145,6 +148,7 @@ impl Data {
             config: &config,
             type_span: &def.type_span,
             block_span: &def.header_span,
+            required_plugins: &self.required_plugins,
         };
         match runner.run(&request) {
             Ok(out) => {

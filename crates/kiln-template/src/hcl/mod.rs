@@ -130,6 +130,7 @@ pub fn load_with_scope(path: &Path, opts: &LoadOptions) -> Result<Loaded, Diagno
     }
 
     packer_block(&decls, &ctx, &mut template, &mut diags);
+    ctx.data.required_plugins = template.required_plugins.clone();
 
     for l in &decls.locals {
         ctx.locals.defs.insert(

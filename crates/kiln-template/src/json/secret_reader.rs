@@ -43,6 +43,7 @@ impl kiln_gotmpl::SecretReader for SecretReader {
             config: &config,
             type_span: &self.span,
             block_span: &self.span,
+            required_plugins: &[],
         };
         let out = self
             .data_sources

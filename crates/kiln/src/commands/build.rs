@@ -83,8 +83,8 @@ fn run(ui: &mut Ui, p: Parsed) -> u8 {
             }
         },
     };
-    let registry = Arc::new(kiln_components::registry());
-    run_data_sources(&mut opts, Arc::clone(&registry));
+    let components = super::Components::new();
+    run_data_sources(&mut opts, &components);
     let t = match kiln_template::load(template.as_ref(), &opts) {
         Ok(t) => t,
         Err(diags) => {
@@ -121,6 +121,6 @@ fn run(ui: &mut Ui, p: Parsed) -> u8 {
         let _ = std::io::stderr().lock().write_all(text.as_bytes());
     };
     let input = kiln_core::RunInput { builds: &t.builds, sensitive_values: &t.sensitive_values };
-    let registry = super::registry(ui, &t.required_plugins);
+    let registry = components.registry(ui, &t.required_plugins);
     kiln_core::run_template(&registry, input, &settings, &engine_ui, &report).exit_code()
 }

@@ -45,7 +45,7 @@ fn run(ui: &mut Ui, p: Parsed) -> u8 {
         return 1;
     };
     // As Packer's console, data sources run, so `data.type.name.output` has its value.
-    super::datasources::run_data_sources(&mut opts, std::sync::Arc::new(kiln_components::registry()));
+    super::datasources::run_data_sources(&mut opts, &super::Components::new());
     let session = match kiln_template::console::open(template, &opts) {
         Ok(s) => s,
         Err(d) => {

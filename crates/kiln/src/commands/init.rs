@@ -57,7 +57,10 @@ fn run(ui: &mut Ui, p: Parsed) -> u8 {
         ui.out("No required_plugins found: this configuration declares no plugins, so there is nothing to check.\n");
         return 0;
     }
-    let reqs = requirements(ui, &t.required_plugins);
+    let (reqs, errors) = requirements(&t.required_plugins);
+    for e in &errors {
+        ui.err(e);
+    }
     let settings = Settings::from_env();
     let mut failed = false;
     if let Some(from) = p.value("from") {
@@ -99,7 +102,8 @@ fn run(ui: &mut Ui, p: Parsed) -> u8 {
             }
         }
     }
-    let registry = super::registry(ui, &t.required_plugins);
+    // Discovered after the installs above, so what was just installed counts.
+    let registry = super::Components::new().registry(ui, &t.required_plugins);
     let builtin = kiln_components::registry();
     // Component types the configuration uses.
     let mut used: Vec<&str> = t.sources.iter().map(|s| s.builder_type.as_str()).collect();

@@ -1,7 +1,10 @@
 //! One module a command. Each exposes a [`Command`] entry in [`COMMANDS`].
 
+use std::sync::{Arc, OnceLock};
+
 use crate::args::{flag, Flag, FlagKind, Parsed};
 use crate::ui::Ui;
+use kiln_core::registry::Registry;
 
 pub mod build;
 pub mod cache;
@@ -80,13 +83,13 @@ pub fn load_options(ui: &mut Ui, p: &Parsed) -> Option<kiln_template::LoadOption
     Some(opts)
 }
 
-/// `required_plugins` as discovery reads them; a constraint that does not parse is reported
-/// and ignored.
+/// `required_plugins` as discovery reads them, and one message per constraint that does not
+/// parse (that entry is then taken without constraints).
 pub fn requirements(
-    ui: &mut Ui,
     required: &[kiln_template::plan::RequiredPlugin],
-) -> Vec<kiln_plugin::discover::Requirement> {
+) -> (Vec<kiln_plugin::discover::Requirement>, Vec<String>) {
     let mut out = Vec::new();
+    let mut errors = Vec::new();
     for r in required {
         let constraints = match kiln_plugin::version::Constraints::parse(r.version.as_deref().unwrap_or("")) {
             Ok(c) => c,
@@ -95,25 +98,71 @@ pub fn requirements(
                     let (l, c) = s.line_col();
                     format!("{}:{l}:{c}: ", s.path().display())
                 });
-                ui.err(&format!("{}Error: plugin {}: {e}\n", at.unwrap_or_default(), r.source));
+                errors.push(format!("{}Error: plugin {}: {e}\n", at.unwrap_or_default(), r.source));
                 kiln_plugin::version::Constraints::default()
             }
         };
         out.push(kiln_plugin::discover::Requirement { source: r.source.clone(), constraints });
     }
-    out
+    (out, errors)
 }
 
-/// kiln's components and the installed external plugins (found as Packer finds them, see
-/// `kiln_plugin::discover`); plugins skipped are reported as warnings.
-pub fn registry(ui: &mut Ui, required: &[kiln_template::plan::RequiredPlugin]) -> kiln_core::registry::Registry {
-    let reqs = requirements(ui, required);
-    let settings = kiln_plugin::discover::Settings::from_env();
-    let found = kiln_plugin::discover::discover(&settings, &reqs);
-    for w in &found.warnings {
-        ui.err(&format!("Warning: {w}\n"));
+/// kiln's components, and with them the installed external plugins (found as Packer finds them,
+/// see `kiln_plugin::discover`) once the command needs them: discovery runs at most once per
+/// command, so a data source from a plugin (run while the template loads) and the builds use
+/// the same plugins.
+pub struct Components {
+    builtin: Arc<Registry>,
+    with_plugins: OnceLock<Discovered>,
+}
+
+struct Discovered {
+    registry: Arc<Registry>,
+    warnings: Vec<String>,
+}
+
+impl Components {
+    pub fn new() -> Arc<Components> {
+        Arc::new(Components { builtin: Arc::new(kiln_components::registry()), with_plugins: OnceLock::new() })
     }
-    kiln_plugin::discover::register(kiln_components::registry(), &found, &settings.preference)
+
+    /// kiln's own components only.
+    pub fn builtin(&self) -> &Arc<Registry> {
+        &self.builtin
+    }
+
+    /// kiln's components and the installed plugins that satisfy `required`; discovered on the
+    /// first call (a command has one template, so one set of requirements).
+    fn discovered(&self, required: &[kiln_template::plan::RequiredPlugin]) -> &Discovered {
+        self.with_plugins.get_or_init(|| {
+            let (reqs, _) = requirements(required);
+            let settings = kiln_plugin::discover::Settings::from_env();
+            let found = kiln_plugin::discover::discover(&settings, &reqs);
+            let registry = kiln_plugin::discover::register(kiln_components::registry(), &found, &settings.preference);
+            Discovered {
+                registry: Arc::new(registry),
+                warnings: found.warnings.iter().map(|w| w.to_string()).collect(),
+            }
+        })
+    }
+
+    /// The registry with plugins, for the loader's data sources (messages come with [`Self::registry`]).
+    pub fn with_plugins(&self, required: &[kiln_template::plan::RequiredPlugin]) -> &Arc<Registry> {
+        &self.discovered(required).registry
+    }
+
+    /// The registry with plugins for the loaded template; prints discovery's warnings and the
+    /// constraints that do not parse.
+    pub fn registry(&self, ui: &mut Ui, required: &[kiln_template::plan::RequiredPlugin]) -> Arc<Registry> {
+        for e in requirements(required).1 {
+            ui.err(&e);
+        }
+        let d = self.discovered(required);
+        for w in &d.warnings {
+            ui.err(&format!("Warning: {w}\n"));
+        }
+        Arc::clone(&d.registry)
+    }
 }
 
 /// Exactly one positional argument, the template; prints the usage error otherwise.

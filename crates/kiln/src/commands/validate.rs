@@ -1,8 +1,6 @@
 //! `validate`: checks a template's syntax and, unless `-syntax-only`, that every build's
 //! components exist in kiln and accept their configuration.
 
-use std::sync::Arc;
-
 use super::datasources::run_data_sources;
 use super::{load_options, one_template, report, report_masked, Command, EXCEPT, ONLY, VAR, VAR_FILE};
 use crate::args::{flag, FlagKind, Parsed};
@@ -41,10 +39,10 @@ fn run(ui: &mut Ui, p: Parsed) -> u8 {
     };
     let syntax_only = p.bool("syntax-only");
     opts.stage = if syntax_only { Stage::Syntax } else { Stage::Full };
-    let registry = Arc::new(kiln_components::registry());
+    let components = super::Components::new();
     // `-syntax-only` runs nothing: data sources' values stay unknown.
     if !syntax_only {
-        run_data_sources(&mut opts, Arc::clone(&registry));
+        run_data_sources(&mut opts, &components);
     }
     let t = match kiln_template::load(template.as_ref(), &opts) {
         Ok(t) => t,
@@ -62,7 +60,7 @@ fn run(ui: &mut Ui, p: Parsed) -> u8 {
     let (only, except) = (p.list("only"), p.list("except"));
     diags.0.extend(kiln_core::select::unmatched(&t.builds, &only, &except));
     let selected = kiln_core::select::select_builds(&t.builds, &only, &except);
-    let registry = super::registry(ui, &t.required_plugins);
+    let registry = components.registry(ui, &t.required_plugins);
     for b in selected {
         diags.0.extend(kiln_core::prepare::check_build(&registry, b));
     }
