@@ -16,6 +16,7 @@
 #   KILN_SHARED (../shared), BENCH_TMP (${TMPDIR:-/tmp}/kiln-bench-docker; podman's
 #   storage for the bench lives there and is kept between runs).
 set -euo pipefail
+. "$(cd "$(dirname "$0")" && pwd)/lib.sh"
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SHARED=${KILN_SHARED:-$ROOT/../shared}
 ANCHORS="$SHARED/anchors"
@@ -118,11 +119,10 @@ for i in $(seq "$RUNS"); do
   done
 done
 
-median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) print "NA"; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 mk=$(median "${K[@]}") mp=$(median "${PK[@]}")
 echo "median kiln   $mk s (${#K[@]} runs)"
 echo "median packer $mp s (${#PK[@]} runs)"
 if [ "$mk" != NA ] && [ "$mp" != NA ]; then
-  awk -v k="$mk" -v p="$mp" 'BEGIN { r = k / p; printf "ratio kiln/packer %.2f (target <= 0.50): %s\n", r, (r <= 0.5 ? "met" : "NOT met") }'
+  ratio_line "$mk" "$mp" 0.50
 fi
 echo "# leftover containers: $("${P[@]}" ps -aq | wc -l); logs: $BENCH_TMP/{kiln,packer}-N.log"

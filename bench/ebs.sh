@@ -13,6 +13,7 @@
 #   (packer), MOTO_SERVER (moto_server; default: $KILN_MOTO_SERVER, then the venv scripts/test
 #   installs in $HOME/.cache/kiln/moto-venv), BENCH_TMP (${TMPDIR:-/tmp}/kiln-bench-ebs).
 set -euo pipefail
+. "$(cd "$(dirname "$0")" && pwd)/lib.sh"
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BENCH_TMP=${BENCH_TMP:-${TMPDIR:-/tmp}/kiln-bench-ebs}
 RUNS=${RUNS:-3}
@@ -31,7 +32,6 @@ fi
 rm -rf "$BENCH_TMP"
 mkdir -p "$BENCH_TMP"
 
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 # moto with two dated focal images by Canonical (most_recent picks the newer) and an impostor.
 cat > "$BENCH_TMP/amis.json" <<'JSON'
@@ -153,12 +153,11 @@ for i in $(seq "$RUNS"); do
   done
 done
 
-median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) print "NA"; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 mk=$(median "${K[@]}") mp=$(median "${PK[@]}")
 echo "median kiln   $mk s (${#K[@]} runs), $KC EC2 calls"
 echo "median packer $mp s (${#PK[@]} runs), $PC EC2 calls"
 if [ "$mk" != NA ] && [ "$mp" != NA ]; then
-  awk -v k="$mk" -v p="$mp" 'BEGIN { r = k / p; printf "ratio kiln/packer %.2f (target <= 0.50): %s\n", r, (r <= 0.5 ? "met" : "NOT met") }'
+  ratio_line "$mk" "$mp" 0.50
   echo "EC2 calls kiln/packer: $KC/$PC ($([ "$KC" -le "$PC" ] && echo "no more than Packer" || echo "MORE than Packer"))"
 fi
 echo "# kiln's last run waited $(sed -n 's/.*aws: .* took \([0-9]*\) ms.*/\1/p' "$BENCH_TMP/kiln-$RUNS.debug" 2>/dev/null \

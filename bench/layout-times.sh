@@ -8,12 +8,12 @@
 # Usage: bench/layout-times.sh COMMIT...        (e.g. 2199f0a 77fe647 HEAD)
 # Needs a quiet machine to mean anything; takes about 3-4 minutes per commit on 2 cores.
 set -euo pipefail
+. "$(cd "$(dirname "$0")" && pwd)/lib.sh"
 cd "$(dirname "$0")/.."
 [ $# -gt 0 ] || { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 2; }
 probe=crates/kiln-template/src/functions/string.rs
 work=$(mktemp -d "${TMPDIR:-/tmp}/kiln-layout-times.XXXXXX")
 trap 'for w in "$work"/wt-*; do [ -d "$w" ] && git worktree remove --force "$w"; done; rm -rf "$work"' EXIT
-now() { date +%s.%N; }
 for commit in "$@"; do
   short=$(git rev-parse --short "$commit")
   wt="$work/wt-$short" target="$work/target-$short"

@@ -10,6 +10,7 @@
 # Usage: bench/plugin.sh     Env: RUNS (5), KILN (binary; default: release build of this
 #   checkout), PACKER (packer), PP_MIB (16).
 set -euo pipefail
+. "$(cd "$(dirname "$0")" && pwd)/lib.sh"
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 RUNS=${RUNS:-5}
 PACKER=${PACKER:-packer}
@@ -47,16 +48,14 @@ JSON
 one() {
   rm -rf out
   local s e
-  s=$(date +%s.%N)
+  s=$(now)
   if ! "$@" > run.log 2>&1; then
     echo "bench/plugin.sh: $* failed:" >&2
     cat run.log >&2
     exit 1
   fi
-  e=$(date +%s.%N)
-  echo "$e - $s" | bc -l
+  elapsed "$s" "$(now)"; echo
 }
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 : > packer.t; : > plugins.t; : > builtin.t
 for i in $(seq "$RUNS"); do
@@ -71,6 +70,6 @@ for i in $(seq "$RUNS"); do
   printf 'run %d: packer %.3f s, kiln through plugins %.3f s, kiln built-in %.3f s\n' "$i" "$p" "$k" "$b"
   echo "$p" >> packer.t; echo "$k" >> plugins.t; echo "$b" >> builtin.t
 done
-P=$(median < packer.t); K=$(median < plugins.t); B=$(median < builtin.t)
+P=$(median_of_lines < packer.t); K=$(median_of_lines < plugins.t); B=$(median_of_lines < builtin.t)
 printf 'median of %d: packer 1.6.6 %.3f s; kiln through the same plugins %.3f s (%.2fx packer); kiln built-in %.3f s (%.2fx packer)\n' \
   "$RUNS" "$P" "$K" "$(echo "$K / $P" | bc -l)" "$B" "$(echo "$B / $P" | bc -l)"

@@ -6,6 +6,7 @@
 # Post-processors on 1 GiB inputs: bench/pp.sh; SSH upload of 1 GiB: bench/upload.sh.
 # Targets (from the issue): trivial build >= 5x faster; checksum of all six types >= 2x.
 set -euo pipefail
+. "$(cd "$(dirname "$0")" && pwd)/lib.sh"
 cd "$(dirname "$0")/.."
 RUNS="${RUNS:-10}"
 MIB="${CHECKSUM_MIB:-1024}"
@@ -26,22 +27,18 @@ cat > trivial.json <<'JSON'
 JSON
 
 # Median wall time in seconds of $RUNS runs of "$@".
-median() {
-  local times=()
+time_median() {
+  local times=() s
   for _ in $(seq "$RUNS"); do
-    local s e
-    s=$(date +%s.%N)
+    s=$(now)
     "$@" >/dev/null 2>&1
-    e=$(date +%s.%N)
-    times+=("$(echo "$e - $s" | bc -l)")
+    times+=("$(elapsed "$s" "$(now)")")
   done
-  printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
+  median "${times[@]}"
 }
 
-ratio() { echo "scale=2; $1 / $2" | bc -l; }
-
-p=$(median packer build -color=false trivial.json)
-k=$(median "$KILN" build -color=false trivial.json)
+p=$(time_median packer build -color=false trivial.json)
+k=$(time_median "$KILN" build -color=false trivial.json)
 printf 'trivial null + shell-local build: packer %.3f s, kiln %.3f s, kiln is %sx faster (target 5x)\n' "$p" "$k" "$(ratio "$p" "$k")"
 
 head -c "$((MIB * 1024 * 1024))" /dev/urandom > big.img
@@ -53,9 +50,9 @@ cat > checksum.json <<'JSON'
     "checksum_types": ["md5", "sha1", "sha224", "sha256", "sha384", "sha512"]}]]}
 JSON
 RUNS=1
-p=$(median packer build -color=false checksum.json)
+p=$(time_median packer build -color=false checksum.json)
 rm -f packer_null_null_*.checksum
-k=$(median "$KILN" build -color=false checksum.json)
+k=$(time_median "$KILN" build -color=false checksum.json)
 printf 'checksum, six types, %s MiB: packer %.2f s, kiln %.2f s, kiln is %sx faster (target 2x)\n' "$MIB" "$p" "$k" "$(ratio "$p" "$k")"
 
 # compress (every format, random and disk-like input): bench/pp.sh. SSH upload: bench/upload.sh.

@@ -1,0 +1,31 @@
+# Helpers shared by kiln's benchmarks. Sourced, not run: . "$(dirname "$0")/lib.sh"
+
+# Seconds since the epoch, with nanoseconds.
+now() { date +%s.%N; }
+
+# Seconds from $1 to $2 (two `now`s), three decimals.
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+
+# The median of the arguments (the mean of the two middle ones for an even count); NA for none.
+median() {
+  [ $# -gt 0 ] || { echo NA; return; }
+  printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# The median of standard input's lines.
+median_of_lines() {
+  local values=()
+  mapfile -t values
+  median "${values[@]}"
+}
+
+# "$1 / $2" with two decimals.
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+
+# One line: kiln's median $1 over Packer's $2, and whether it meets the target ratio $3 (at most).
+ratio_line() {
+  awk -v k="$1" -v p="$2" -v t="$3" 'BEGIN { r = k / p; printf "ratio kiln/packer %.2f (target <= %.2f): %s\n", r, t, (r <= t ? "met" : "NOT met") }'
+}
+
+# A free TCP port on 127.0.0.1.
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
