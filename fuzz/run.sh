@@ -13,5 +13,5 @@ if [ -n "${KILN_SHARED:-}" ]; then
 fi
 for t in json_load hcl_load hcl_fmt vars hcl_eval; do
   echo "== fuzzing $t for ${secs}s"
-  cargo +nightly fuzz run "$t" "corpus/$t" -- -max_total_time="$secs" -max_len=16384 -timeout=10 -rss_limit_mb=4096
+  cargo +nightly fuzz run "$t" "$PWD/corpus/$t" -- -max_total_time="$secs" -max_len=16384 -timeout=10 -rss_limit_mb=4096
 done

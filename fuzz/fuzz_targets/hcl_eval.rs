@@ -8,6 +8,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let dir = std::env::temp_dir().join(format!("kiln-fuzz-eval-{}", std::process::id()));
     let _ = std::fs::create_dir_all(&dir);
     let _ = std::fs::write(dir.join("a.tpl"), "x${y}");
+    // libFuzzer writes its corpus relative to the starting folder: fuzz/run.sh passes absolute paths.
     let _ = std::env::set_current_dir(&dir);
     let opts = kiln_template::LoadOptions::default();
     let scope = kiln_template::hcl::empty(&opts);
