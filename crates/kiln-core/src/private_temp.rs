@@ -75,6 +75,38 @@ impl Drop for TempFile {
     }
 }
 
+/// A private folder (mode 0700, created exclusively) under `base`, for large temporary files that
+/// belong beside what they are for rather than in the system's temporary folder (a snapshot's
+/// export beside the cache); removed with its contents when dropped.
+pub struct Folder(PathBuf);
+
+impl Folder {
+    pub fn new_in(base: &Path, prefix: &str) -> Result<Folder> {
+        std::fs::create_dir_all(base).map_err(|e| Error::new(format!("creating {}: {e}", base.display())))?;
+        for attempt in 0u32..100 {
+            let nanos =
+                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+            let d = base.join(format!("{prefix}{}-{nanos:x}{attempt}", std::process::id()));
+            match std::fs::DirBuilder::new().mode(0o700).create(&d) {
+                Ok(()) => return Ok(Folder(d)),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(Error::new(format!("creating a temporary folder in {}: {e}", base.display()))),
+            }
+        }
+        Err(Error::new(format!("could not create a temporary folder in {}", base.display())))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Folder {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

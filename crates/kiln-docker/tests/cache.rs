@@ -215,3 +215,61 @@ async fn a_cached_commit_has_the_full_builds_configuration() {
     assert_eq!(cached, full);
     assert!(cached.0.contains(&"STAGE=test".to_string()), "{cached:?}");
 }
+
+/// Two machines sharing a cache folder (`file://`, as a CI fleet's shared volume): the second,
+/// whose engine has none of the first one's snapshots and whose own cache is empty, fetches the
+/// snapshot after the last unchanged provisioner, loads it and runs only the changed one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_machine_resumes_from_the_shared_cache() {
+    let Some(podman) = Podman::shared("a_second_machine_resumes_from_the_shared_cache").await else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let shared = dir.path().join("fleet");
+    let (cache_a, cache_b) = (dir.path().join("cache-a"), dir.path().join("cache-b"));
+    let payload = dir.path().join("payload");
+    std::fs::write(&payload, "payload v1\n").unwrap();
+    let tar = |n: &str| dir.path().join(format!("{n}.tar"));
+    struct Snapshots(Arc<Podman>, Vec<std::path::PathBuf>);
+    impl Drop for Snapshots {
+        fn drop(&mut self) {
+            for d in &self.1 {
+                for e in list(d) {
+                    drop(ImageGuard::new(&self.0.engine, &e.snapshot));
+                }
+            }
+        }
+    }
+    let _snapshots = Snapshots(Arc::clone(&podman), vec![cache_a.clone(), cache_b.clone()]);
+    let sharing = |cache: &Path| {
+        let store = Arc::new(kiln_core::cache::FolderStore::new(&shared));
+        RunSettings {
+            options: RunOptions {
+                force: true,
+                cache: Some(Arc::new(StepCache::new(cache, CacheMode::Use).with_shared(store))),
+                ..RunOptions::default()
+            },
+            ..RunSettings::default()
+        }
+    };
+
+    // Machine A: a full build; each snapshot is also saved to the shared folder.
+    let (code, out) = build(&podman, json(&payload, &tar("a"), "one"), sharing(&cache_a)).await;
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(counts(&out), (0, 3), "{out}");
+    assert_eq!(out.matches(" shared in file://").count(), 3, "{out}");
+    // Machine B's engine has none of A's snapshots.
+    for e in list(&cache_a) {
+        podman.engine.remove_image(&e.snapshot, false).await.unwrap();
+    }
+
+    // Machine B: only the last provisioner changed.
+    let (code, out) = build(&podman, json(&payload, &tar("b"), "changed"), sharing(&cache_b)).await;
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("Step cache: fetching the snapshot after"), "{out}");
+    assert_eq!(counts(&out), (2, 1), "{out}");
+    assert!(!out.contains("Uploading"), "the file provisioner ran again\n{out}");
+    let files = entries(&tar("b"));
+    assert_eq!(files.get("opt/copy").map(|e| e.1.as_slice()), Some(&b"payload v1\n"[..]));
+    assert_eq!(files.get("opt/last").map(|e| e.1.as_slice()), Some(&b"changed\n"[..]));
+    // B now has its own entry for the imported step (and the new last one).
+    assert_eq!(list(&cache_b).len(), 2, "{out}");
+}

@@ -18,9 +18,10 @@
 //! loader marks those options ([`kiln_config::build::Volatile`]).
 
 mod provision;
+mod shared;
 mod store;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -30,6 +31,7 @@ use sha2::{Digest, Sha256};
 use crate::component::{Communicator, RunContext};
 use crate::{Error, Result};
 
+pub use shared::{file_names, FolderStore, SharedStore};
 pub use store::{list, remove, steps_dir, to_prune, CacheMode, Entry, StepCache};
 
 /// The journal kind under which `Registry::cleaner` deletes a snapshot of builder `kind` for
@@ -193,6 +195,23 @@ pub trait Snapshot: Send {
     /// Deletes a snapshot no entry names any more (one that a new snapshot of the same key
     /// replaced: `-cache=refresh`, a snapshot that had disappeared).
     async fn discard(&self, snapshot: &str) -> Result<()>;
+    /// Writes snapshot `snapshot` (made under `key`) as files in `dir`, for a cache shared with
+    /// other machines ([`SharedStore`]); `Ok(None)`: this builder's snapshots are not shared
+    /// (the default).
+    async fn export(
+        &mut self,
+        _ctx: &RunContext,
+        _key: &str,
+        _snapshot: &str,
+        _dir: &Path,
+    ) -> Result<Option<Vec<PathBuf>>> {
+        Ok(None)
+    }
+    /// Makes a snapshot on this machine from the files [`Self::export`] wrote on another one for
+    /// `key`; returns its ID.
+    async fn import(&mut self, _ctx: &RunContext, _key: &str, _files: &[PathBuf]) -> Result<String> {
+        Err(Error::new(format!("{} snapshots cannot be imported from a shared cache", self.kind())))
+    }
 }
 
 /// Removes `entry`'s snapshot with the registry's cleaner for its builder type (on a runtime of

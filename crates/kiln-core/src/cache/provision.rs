@@ -24,6 +24,85 @@ fn digest(p: &PreparedProvisioner, ctx: &RunContext) -> StepDigest {
     }
 }
 
+/// Where the prefix search found an entry.
+enum Found {
+    Local(super::Entry),
+    /// Only in the shared store: its snapshot is imported before the machine resumes.
+    Shared(super::Entry),
+}
+
+/// The shared store's entry for `key`, when it has one for this builder type (refresh mode and
+/// a store that cannot be read are misses; the latter is logged).
+async fn shared_entry(cache: &StepCache, key: &str, kind: &str, ctx: &RunContext) -> Option<super::Entry> {
+    if cache.mode() == super::CacheMode::Refresh {
+        return None;
+    }
+    let store = cache.shared()?;
+    match store.get_entry(key).await {
+        Ok(Some(e)) if e.kind == kind && e.key == key && !e.files.is_empty() => Some(e),
+        Ok(_) => None,
+        Err(err) => {
+            ctx.ui.log(format!("step cache: reading {} for {key}: {err}", store.location()));
+            None
+        }
+    }
+}
+
+/// Fetches a shared entry's files, imports them as a local snapshot and writes the local entry.
+async fn import_shared(
+    cache: &StepCache,
+    snap: &mut dyn Snapshot,
+    ctx: &RunContext,
+    shared: super::Entry,
+) -> Result<super::Entry> {
+    let store = cache.shared().ok_or_else(|| crate::Error::new("no shared store"))?;
+    let dir = crate::private_temp::Folder::new_in(cache.dir().parent().unwrap_or(cache.dir()), "shared-")?;
+    ctx.ui.say(format!("Step cache: fetching the snapshot after \"{}\" from {}", shared.provisioner, store.location()));
+    let files = ctx.cancel.run(store.fetch(&shared, dir.path())).await??;
+    let id = ctx.cancel.run(snap.import(ctx, &shared.key, &files)).await??;
+    let mut local = cache.entry(
+        &shared.key,
+        snap.kind(),
+        &id,
+        Duration::from_millis(shared.took_ms),
+        Duration::from_millis(shared.saves_ms),
+    );
+    local.build = shared.build;
+    local.provisioner = shared.provisioner;
+    local.endpoint = snap.endpoint();
+    cache.put(&local)?;
+    Ok(local)
+}
+
+/// Uploads a new entry and its snapshot to the shared store, if there is one and the builder can
+/// export its snapshots. A failure is reported and the build goes on; a cancel stops it.
+async fn share(
+    cache: &StepCache,
+    snap: &mut dyn Snapshot,
+    ctx: &RunContext,
+    e: &super::Entry,
+    what: &str,
+) -> Result<()> {
+    let Some(store) = cache.shared() else { return Ok(()) };
+    let outcome: Result<bool> = async {
+        let dir = crate::private_temp::Folder::new_in(cache.dir().parent().unwrap_or(cache.dir()), "shared-")?;
+        let Some(files) = ctx.cancel.run(snap.export(ctx, &e.key, &e.snapshot, dir.path())).await?? else {
+            return Ok(false);
+        };
+        let shared = super::Entry { files: super::file_names(&files), ..e.clone() };
+        ctx.cancel.run(store.put(&shared, &files)).await??;
+        Ok(true)
+    }
+    .await;
+    match outcome {
+        Ok(true) => ctx.ui.say(format!("Step cache: {what} shared in {}", store.location())),
+        Ok(false) => {}
+        Err(err) if err.cancelled || ctx.cancel.is_cancelled() => return Err(crate::Error::cancelled()),
+        Err(err) => ctx.ui.error(format!("Step cache: could not share {what} in {}: {err}", store.location())),
+    }
+    Ok(())
+}
+
 enum StepDigest {
     Digest(String),
     /// Not cacheable, and why.
@@ -56,40 +135,63 @@ impl Provisioners {
                 None
             }
         };
-        // The longest cached prefix.
-        let mut first = 0;
-        let mut resume = None;
-        let mut pending: Option<String> = None;
-        while let (Some(k), true) = (&key, first < n) {
-            let d = match digest(&self.list[first], ctx) {
-                StepDigest::Digest(d) => d,
-                StepDigest::No(why) => {
-                    ui.say(format!("Step cache: {} cannot be cached: {why}", label(first)));
-                    key = None;
-                    break;
-                }
-            };
-            let next = chain(k, &d);
-            match cache.get(&next) {
-                Some(e) if e.kind == snap.kind() && snap.exists(&e.snapshot).await => {
-                    key = Some(next);
-                    resume = Some(e);
-                    first += 1;
-                }
-                _ => {
-                    pending = Some(d);
-                    break;
-                }
+        let source_key = key.clone();
+        // The keys of the provisioners as far as they can be cached, as their inputs are now
+        // (a provisioner that cannot be cached says so when its turn comes).
+        let mut keys = Vec::new();
+        if let Some(mut k) = key.clone() {
+            for p in &self.list {
+                let StepDigest::Digest(d) = digest(p, ctx) else { break };
+                k = chain(&k, &d);
+                keys.push(k.clone());
             }
         }
+        // The longest cached prefix: the furthest key with an entry here, or further still in
+        // the shared store. (Earlier keys need no entry: pruned, or imported from elsewhere.)
+        let mut resume = None;
+        for (i, k) in keys.iter().enumerate().rev() {
+            match cache.get(k) {
+                Some(e) if e.kind == snap.kind() && snap.exists(&e.snapshot).await => {
+                    resume = Some((i + 1, Found::Local(e)));
+                    break;
+                }
+                _ => {}
+            }
+        }
+        let local_first = resume.as_ref().map_or(0, |(first, _)| *first);
+        for (i, k) in keys.iter().enumerate().skip(local_first).rev() {
+            if let Some(e) = shared_entry(cache, k, snap.kind(), ctx).await {
+                resume = Some((i + 1, Found::Shared(e)));
+                break;
+            }
+        }
+        let mut first = resume.as_ref().map_or(0, |(first, _)| *first);
+        if first > 0 {
+            key = Some(keys[first - 1].clone());
+        }
+        let resume = resume.map(|(_, found)| found);
         let mut saved = Duration::ZERO;
-        if let Some(entry) = &resume {
+        let resume = match resume {
+            Some(Found::Shared(e)) => match import_shared(cache, snap, ctx, e).await {
+                Ok(local) => Some(local),
+                Err(err) if err.cancelled || ctx.cancel.is_cancelled() => return Err(crate::Error::cancelled()),
+                Err(err) => {
+                    // The machine is still the source's: start over from there.
+                    ui.error(format!("Step cache: could not use the shared snapshot ({err}); every provisioner runs"));
+                    (key, first) = (source_key, 0);
+                    None
+                }
+            },
+            Some(Found::Local(e)) => Some(e),
+            None => None,
+        };
+        if let Some(entry) = resume {
             for i in 0..first {
                 ui.say(format!("Step cache: {}: cached", label(i)));
             }
             ui.say(format!("Step cache: resuming from snapshot {}", entry.snapshot));
             comm = snap.resume_from(ctx, &entry.snapshot).await?;
-            cache.touch(entry);
+            cache.touch(&entry);
             saved = Duration::from_millis(entry.saves_ms);
         }
         cache.record(first, n - first, saved);
@@ -100,16 +202,13 @@ impl Provisioners {
         for i in first..n {
             let p = &self.list[i];
             // Digest before it runs: its inputs as this run sees them.
-            let d = match (key.is_some(), pending.take()) {
-                (false, _) => None,
-                (true, Some(d)) => Some(d),
-                (true, None) => match digest(p, ctx) {
-                    StepDigest::Digest(d) => Some(d),
-                    StepDigest::No(why) => {
-                        ui.say(format!("Step cache: {} cannot be cached: {why}", label(i)));
-                        None
-                    }
-                },
+            let d = match key.is_some().then(|| digest(p, ctx)) {
+                None => None,
+                Some(StepDigest::Digest(d)) => Some(d),
+                Some(StepDigest::No(why)) => {
+                    ui.say(format!("Step cache: {} cannot be cached: {why}", label(i)));
+                    None
+                }
             };
             ui.say(format!("Step cache: {}: running", label(i)));
             self.before_one(p, ctx).await?;
@@ -135,6 +234,7 @@ impl Provisioners {
                         ui.error(format!("Step cache: could not write the entry for {}: {err}", label(i)));
                     } else {
                         replaced_snapshots.extend(replaced.map(|old| old.snapshot));
+                        share(cache, snap, ctx, &e, &label(i)).await?;
                     }
                 }
                 Err(e) if e.cancelled || ctx.cancel.is_cancelled() => return Err(crate::Error::cancelled()),

@@ -5,11 +5,12 @@
 //! half-written entry, and an interrupted snapshot never becomes one.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
+use super::SharedStore;
 use crate::output::{FolderLock, OutputFile};
 use crate::{Error, Result};
 
@@ -57,6 +58,9 @@ pub struct Entry {
     /// Unix seconds: made, last used (for pruning the least recently used).
     pub created: u64,
     pub used: u64,
+    /// In a shared store: the names of the files the snapshot travels as.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<String>,
 }
 
 #[derive(Debug, Default)]
@@ -72,6 +76,8 @@ pub struct StepCache {
     dir: PathBuf,
     mode: CacheMode,
     stats: Mutex<Stats>,
+    /// Where other machines share entries too (`-cache-shared`).
+    shared: Option<Arc<dyn SharedStore>>,
 }
 
 fn now() -> u64 {
@@ -81,7 +87,18 @@ fn now() -> u64 {
 impl StepCache {
     /// The cache in `dir` (its `steps/` folder is made when the first entry is written).
     pub fn new(dir: &Path, mode: CacheMode) -> StepCache {
-        StepCache { dir: dir.to_path_buf(), mode, stats: Mutex::default() }
+        StepCache { dir: dir.to_path_buf(), mode, stats: Mutex::default(), shared: None }
+    }
+
+    /// The same cache, also sharing its entries through `store`.
+    pub fn with_shared(mut self, store: Arc<dyn SharedStore>) -> StepCache {
+        self.shared = Some(store);
+        self
+    }
+
+    /// The shared store, if there is one.
+    pub fn shared(&self) -> Option<&Arc<dyn SharedStore>> {
+        self.shared.as_ref()
     }
 
     /// The cache in kiln's cache folder ([`crate::journal::cache_dir`]).
@@ -146,6 +163,7 @@ impl StepCache {
             saves_ms: saves.as_millis().try_into().unwrap_or(u64::MAX),
             created: t,
             used: t,
+            files: Vec::new(),
         }
     }
 

@@ -6,7 +6,7 @@
 #![allow(clippy::await_holding_lock)]
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -195,6 +195,18 @@ impl Snapshot for Snaps {
         self.store.0.lock().unwrap().remove(snapshot);
         Ok(())
     }
+    async fn export(&mut self, _: &RunContext, _: &str, snapshot: &str, dir: &Path) -> Result<Option<Vec<PathBuf>>> {
+        let saved = self.store.0.lock().unwrap().get(snapshot).cloned().ok_or_else(|| Error::new("gone"))?;
+        let file = dir.join("machine.txt");
+        std::fs::write(&file, saved.join("\n")).unwrap();
+        Ok(Some(vec![file]))
+    }
+    async fn import(&mut self, _: &RunContext, key: &str, files: &[PathBuf]) -> Result<String> {
+        let text = std::fs::read_to_string(&files[0]).unwrap();
+        let id = format!("imported-{}", &key[..8]);
+        self.store.0.lock().unwrap().insert(id.clone(), text.lines().map(str::to_string).collect());
+        Ok(id)
+    }
 }
 
 /// Runs `command` on the machine; its input is `file`'s bytes, if set.
@@ -262,8 +274,23 @@ async fn build(
     configs: &[&str],
     mode: CacheMode,
 ) -> (Vec<String>, Vec<String>, Option<String>) {
+    build_sharing(dir, store, configs, mode, None).await
+}
+
+/// [`build`], with a shared store.
+async fn build_sharing(
+    dir: &Path,
+    store: &Store,
+    configs: &[&str],
+    mode: CacheMode,
+    shared: Option<&Path>,
+) -> (Vec<String>, Vec<String>, Option<String>) {
     let renderer = MemoryRenderer::default();
-    let cache = Arc::new(StepCache::new(dir, mode));
+    let mut cache = StepCache::new(dir, mode);
+    if let Some(root) = shared {
+        cache = cache.with_shared(Arc::new(super::FolderStore::new(root)));
+    }
+    let cache = Arc::new(cache);
     let info = BuildInfo { name: "b".into(), builder_type: "test".into(), cache: Some(cache), ..BuildInfo::default() };
     let ctx =
         RunContext { ui: Ui::new(Box::new(renderer.clone())), cancel: crate::Cancel::new(), info: Arc::new(info) };
@@ -393,5 +420,40 @@ fn builds_writing_the_cache_at_once_leave_only_whole_entries() {
         let e: Entry = serde_json::from_slice(&std::fs::read(&f).unwrap()).unwrap_or_else(|e| panic!("{f:?}: {e}"));
         assert_eq!(f.file_stem().unwrap().to_string_lossy(), e.key);
     }
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+#[tokio::test]
+async fn a_machine_resumes_from_what_another_shared() {
+    let _serial = serial();
+    let d = temp("shared");
+    let shared = d.join("fleet");
+    let steps = [r#"{"command":"one"}"#, r#"{"command":"two"}"#, r#"{"command":"three"}"#];
+    // Machine A: its own cache folder and engine; every entry is also shared.
+    let (log, said, _) = build_sharing(&d.join("a"), &Store::default(), &steps, CacheMode::Use, Some(&shared)).await;
+    assert_eq!(log, ["one", "two", "three"]);
+    assert_eq!(said.iter().filter(|s| s.contains("shared in file://")).count(), 3, "{said:?}");
+    // Machine B: nothing local; only the last provisioner changed.
+    let engine_b = Store::default();
+    let changed = [steps[0], steps[1], r#"{"command":"3"}"#];
+    let (log, said, resumed) = build_sharing(&d.join("b"), &engine_b, &changed, CacheMode::Use, Some(&shared)).await;
+    assert_eq!(log, ["one", "two", "3"], "B's machine is A's after two steps, plus the new one");
+    assert!(resumed.is_some_and(|r| r.starts_with("imported-")), "{said:?}");
+    assert!(said.iter().any(|s| s.starts_with("Step cache: fetching the snapshot after")), "{said:?}");
+    assert!(said.contains(&"Step cache: provisioner 3/3 (run): running".to_string()), "{said:?}");
+    // B wrote the imported entry locally: a third build on B needs the shared store no more.
+    let (log, _, resumed) = build_sharing(&d.join("b"), &engine_b, &changed, CacheMode::Use, None).await;
+    assert_eq!(log, ["one", "two", "3"]);
+    assert!(resumed.is_some());
+    // A store without an entry's files (an upload that never finished) is a miss, not an error.
+    for e in std::fs::read_dir(shared.join("steps")).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            std::fs::remove_dir_all(&p).unwrap();
+        }
+    }
+    let (log, said, _) = build_sharing(&d.join("c"), &Store::default(), &changed, CacheMode::Use, Some(&shared)).await;
+    assert_eq!(log, ["one", "two", "3"]);
+    assert!(said.iter().all(|s| !s.starts_with("Step cache: resuming")), "{said:?}");
     let _ = std::fs::remove_dir_all(&d);
 }

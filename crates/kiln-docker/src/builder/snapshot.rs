@@ -3,6 +3,7 @@
 //! resuming removes the container and starts a new one from the committed image with the same
 //! run options.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use kiln_config::node::{Node, NodeKind};
@@ -81,8 +82,7 @@ impl Snapshot for State {
 
     async fn snapshot(&mut self, ctx: &RunContext, key: &str) -> Result<String> {
         let id = self.container.clone().ok_or_else(|| Error::new("no container to snapshot"))?;
-        let short: String = key.chars().take(32).collect();
-        let options = CommitOptions { reference: Some(format!("{SNAPSHOT_REPO}:{short}")), ..CommitOptions::default() };
+        let options = CommitOptions { reference: Some(snapshot_tag(key)), ..CommitOptions::default() };
         ctx.ui.log(format!("step cache: committing container {id}"));
         self.engine.commit(&id, &options).await.map_err(|e| Error::new(format!("committing container {id}: {e}")))
     }
@@ -114,4 +114,41 @@ impl Snapshot for State {
     async fn discard(&self, snapshot: &str) -> Result<()> {
         self.engine.remove_image(snapshot, false).await.map_err(engine_err)
     }
+
+    /// A `docker save` archive of the snapshot under its tag, so loading it elsewhere brings
+    /// the tag back.
+    async fn export(
+        &mut self,
+        ctx: &RunContext,
+        key: &str,
+        snapshot: &str,
+        dir: &Path,
+    ) -> Result<Option<Vec<PathBuf>>> {
+        let tag = snapshot_tag(key);
+        let tagged = self.engine.inspect_image(&tag).await.map_err(engine_err)?.id.unwrap_or_default();
+        if tagged != snapshot {
+            // Another build re-tagged it since: tag this snapshot again for the archive.
+            self.engine.tag(snapshot, &tag).await.map_err(engine_err)?;
+        }
+        let file = dir.join("image.tar");
+        ctx.ui.log(format!("step cache: saving {tag} ({snapshot}) to {}", file.display()));
+        self.engine.save(&[&tag], &file).await.map_err(engine_err)?;
+        Ok(Some(vec![file]))
+    }
+
+    /// Loads the archive [`Snapshot::export`] wrote; the snapshot is the image its tag names.
+    async fn import(&mut self, ctx: &RunContext, key: &str, files: &[PathBuf]) -> Result<String> {
+        let archive = files.first().ok_or_else(|| Error::new("the shared snapshot has no image archive"))?;
+        let report = self.engine.load(archive).await.map_err(engine_err)?;
+        ctx.ui.log(format!("step cache: loaded {}", report.join("; ")));
+        let tag = snapshot_tag(key);
+        let info = self.engine.inspect_image(&tag).await.map_err(engine_err)?;
+        info.id.ok_or_else(|| Error::new(format!("the engine gives no ID for the loaded image {tag}")))
+    }
+}
+
+/// The tag a snapshot is committed under (`kiln-step-cache:<first 32 digits of the key>`).
+fn snapshot_tag(key: &str) -> String {
+    let short: String = key.chars().take(32).collect();
+    format!("{SNAPSHOT_REPO}:{short}")
 }
