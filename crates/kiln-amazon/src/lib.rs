@@ -13,3 +13,4 @@ pub mod common;
 pub mod data;
 pub mod ebs;
 pub mod inventory;
+pub mod share;

@@ -256,3 +256,18 @@ pub fn registry() -> Registry {
         }
     })
 }
+
+/// The step cache's shared store a `-cache-shared` / `KILN_CACHE_SHARED` URL names:
+/// `file:///path` (a folder every machine mounts) or `s3://bucket/prefix` (an S3 bucket).
+pub fn shared_store(url: &str) -> Result<std::sync::Arc<dyn kiln_core::cache::SharedStore>, String> {
+    if let Some(path) = url.strip_prefix("file://") {
+        if !path.starts_with('/') {
+            return Err(format!("{url:?}: a file:// URL needs an absolute path (file:///srv/kiln-cache)"));
+        }
+        return Ok(std::sync::Arc::new(kiln_core::cache::FolderStore::new(std::path::Path::new(path))));
+    }
+    if url.starts_with("s3://") {
+        return Ok(std::sync::Arc::new(kiln_amazon::share::S3Store::from_url(url)?));
+    }
+    Err(format!("{url:?}: the shared step cache is a file:///path or an s3://bucket/prefix URL"))
+}

@@ -191,3 +191,77 @@ fn sigint_to_kiln_mid_provisioner_leaves_no_container() {
         std::fs::read_dir(dir.path()).expect("dir").filter_map(|e| e.ok()).map(|e| e.file_name()).collect();
     assert_eq!(left, [std::ffi::OsString::from("t.json")], "files left beside the template");
 }
+
+/// The step cache shared through an S3 bucket (moto's): machine A builds and shares each
+/// snapshot; machine B (its own cache folder, an engine without A's snapshots) changes only the
+/// last provisioner, fetches the first one's snapshot from the bucket and runs only the last.
+#[test]
+fn the_step_cache_is_shared_through_s3() {
+    let test = "the_step_cache_is_shared_through_s3";
+    let rt = runtime();
+    let Some(podman) = rt.block_on(Podman::start(test, &[])) else { return };
+    let Some(moto) = kiln_testing::moto::Moto::start("[]") else { return };
+    let cfg = kiln_amazon::client::AwsConfig::loader()
+        .env(kiln_amazon::client::Env::from_vars::<&str, &str>([]))
+        .region("us-east-1")
+        .credentials(kiln_amazon::client::Credentials::new(
+            kiln_testing::moto::ACCESS_KEY,
+            kiln_testing::moto::SECRET_KEY,
+            None,
+        ))
+        .endpoint(kiln_amazon::client::Service::S3, &moto.url)
+        .load()
+        .expect("aws config");
+    rt.block_on(kiln_amazon::client::S3Client::new(&cfg).create_bucket("kiln-fleet")).expect("bucket");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let template = |last: &str, tar: &str| {
+        format!(
+            r#"{{
+  "builders": [{{"type": "docker", "image": {image}, "pull": false, "export_path": {tar}}}],
+  "provisioners": [
+    {{"type": "shell", "inline": ["echo first > /opt/first"]}},
+    {{"type": "shell", "inline": ["echo {last} > /opt/last"]}}
+  ]
+}}"#,
+            image = js(BASE_IMAGE),
+            tar = js(tar)
+        )
+    };
+    let machine = |name: &str, last: &str| {
+        std::fs::write(dir.path().join("t.json"), template(last, &format!("{name}.tar"))).expect("template");
+        let out = Command::new(KILN)
+            .args(["build", "-color=false", "-cache-shared=s3://kiln-fleet/ci?region=us-east-1", "t.json"])
+            .current_dir(dir.path())
+            .env("DOCKER_HOST", podman.host())
+            .env("PACKER_CACHE_DIR", dir.path().join(format!("cache-{name}")))
+            .env("AWS_ENDPOINT_URL", &moto.url)
+            .env("AWS_ACCESS_KEY_ID", kiln_testing::moto::ACCESS_KEY)
+            .env("AWS_SECRET_ACCESS_KEY", kiln_testing::moto::SECRET_KEY)
+            .env_remove("KILN_CACHE")
+            .output()
+            .unwrap_or_else(|e| panic!("running {KILN}: {e}"));
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert_eq!(out.status.code(), Some(0), "{text}");
+        let snapshots: Vec<String> = kiln_core::cache::list(&dir.path().join(format!("cache-{name}/steps")))
+            .into_iter()
+            .map(|e| e.snapshot)
+            .collect();
+        (text, snapshots)
+    };
+    let (out, a_snapshots) = machine("a", "one");
+    assert_eq!(out.matches(" shared in s3://kiln-fleet/ci").count(), 2, "{out}");
+    // Machine B's engine has none of A's snapshots.
+    for id in &a_snapshots {
+        rt.block_on(podman.engine.remove_image(id, false)).expect("remove A's snapshot");
+    }
+    let (out, b_snapshots) = machine("b", "changed");
+    let _guards: Vec<_> = b_snapshots.iter().map(|id| ImageGuard::new(&podman.engine, id)).collect();
+    assert!(out.contains("Step cache: fetching the snapshot after \"shell\" from s3://kiln-fleet/ci"), "{out}");
+    assert!(out.contains("provisioner 1/2 (shell): cached"), "{out}");
+    assert!(out.contains("provisioner 2/2 (shell): running"), "{out}");
+    let read = |file: &str| {
+        let o = Command::new("tar").args(["-xOf", "b.tar", file]).current_dir(dir.path()).output().expect("tar");
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    assert_eq!((read("opt/first"), read("opt/last")), ("first\n".to_string(), "changed\n".to_string()), "{out}");
+}

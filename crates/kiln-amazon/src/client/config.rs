@@ -25,10 +25,12 @@ pub enum Service {
     Sts,
     Ssm,
     SecretsManager,
+    /// Objects only (the step cache's shared store).
+    S3,
 }
 
 impl Service {
-    pub const ALL: [Service; 4] = [Service::Ec2, Service::Sts, Service::Ssm, Service::SecretsManager];
+    pub const ALL: [Service; 5] = [Service::Ec2, Service::Sts, Service::Ssm, Service::SecretsManager, Service::S3];
 
     /// The SigV4 signing name, also the endpoint's host prefix.
     pub fn signing_name(self) -> &'static str {
@@ -37,6 +39,7 @@ impl Service {
             Service::Sts => "sts",
             Service::Ssm => "ssm",
             Service::SecretsManager => "secretsmanager",
+            Service::S3 => "s3",
         }
     }
 
@@ -46,6 +49,7 @@ impl Service {
             Service::Sts => "STS",
             Service::Ssm => "SSM",
             Service::SecretsManager => "Secrets Manager",
+            Service::S3 => "S3",
         }
     }
 
@@ -56,6 +60,7 @@ impl Service {
             Service::Sts => "STS",
             Service::Ssm => "SSM",
             Service::SecretsManager => "SECRETS_MANAGER",
+            Service::S3 => "S3",
         }
     }
 }
@@ -325,6 +330,11 @@ impl AwsConfig {
     /// The service's endpoint in this region: the custom one, or `https://<service>.<region>.amazonaws.com`.
     pub fn endpoint(&self, service: Service) -> Result<Url> {
         endpoint_in(&self.endpoints, &self.region, service)
+    }
+
+    /// The HTTP client, retry rules and per-request timeout every call uses.
+    pub(crate) fn transport(&self) -> &Transport {
+        &self.transport
     }
 
     pub(crate) async fn send(

@@ -19,7 +19,7 @@
 //!   client, retries, timeouts, the [`CallHook`]).
 //! - [`credentials`]: the chain (static, environment, shared files, `credential_process`,
 //!   assume role, container endpoint, IMDSv2) and [`CredentialsProvider`]'s cache.
-//! - [`ec2`], [`sts`], [`ssm`], [`secretsmanager`]: one client per service, typed requests
+//! - [`ec2`], [`sts`], [`ssm`], [`secretsmanager`], [`s3`] (objects only): one client per service, typed requests
 //!   and answers; EC2 waiters in [`ec2`] on [`waiter`].
 //! - Internals: `sigv4` (signing), `transport` (send, retry, report), `query`/`xml`/`json`
 //!   (the wire formats), `time` (UTC dates).
@@ -32,6 +32,7 @@ pub mod error;
 mod json;
 mod query;
 pub mod retry;
+pub mod s3;
 pub mod secret;
 pub mod secretsmanager;
 mod sigv4;
@@ -48,6 +49,7 @@ pub use ec2::*;
 pub use env::Env;
 pub use error::{Error, Result, ServiceError};
 pub use retry::RetryConfig;
+pub use s3::S3Client;
 pub use secret::Secret;
 pub use secretsmanager::{SecretValue, SecretsManagerClient};
 pub use ssm::{Parameter, PutParameter, SsmClient};

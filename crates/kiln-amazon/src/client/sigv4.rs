@@ -35,6 +35,9 @@ pub(crate) struct SignableRequest<'a> {
     /// Headers to sign besides `host`, `x-amz-date` and `x-amz-security-token` (which are added).
     pub headers: &'a [(&'a str, &'a str)],
     pub payload: &'a [u8],
+    /// The payload's hash as sent in `x-amz-content-sha256` (S3: `UNSIGNED-PAYLOAD` for a body
+    /// streamed from a file); `None`: the SHA-256 of `payload`.
+    pub payload_hash: Option<&'a str>,
 }
 
 /// Signs `req`: returns the headers to add to it (`x-amz-date`, `x-amz-security-token` when
@@ -88,7 +91,10 @@ fn canonical_request(req: &SignableRequest<'_>, headers: &[(String, String)], si
     s.push('\n');
     s.push_str(signed_headers);
     s.push('\n');
-    s.push_str(&hex_sha256(req.payload));
+    match req.payload_hash {
+        Some(h) => s.push_str(h),
+        None => s.push_str(&hex_sha256(req.payload)),
+    }
     s
 }
 

@@ -106,6 +106,7 @@ impl Transport {
                 query: call.endpoint.query().unwrap_or(""),
                 headers: &headers,
                 payload: &call.body,
+                payload_hash: None,
             },
         );
         let mut req = self.http.post(call.endpoint.clone()).timeout(self.timeout).body(call.body.clone());
@@ -189,7 +190,7 @@ fn json_error(body: &str) -> Option<(String, String, Option<String>)> {
 }
 
 /// `Host` as the HTTP client sends it: the port only when it is not the scheme's default.
-fn host_header(url: &Url) -> String {
+pub(crate) fn host_header(url: &Url) -> String {
     let host = url.host_str().unwrap_or_default();
     match url.port() {
         Some(port) => format!("{host}:{port}"),

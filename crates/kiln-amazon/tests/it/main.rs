@@ -4,5 +4,6 @@
 mod ebs;
 mod local;
 mod packer_sequence;
+mod s3;
 mod services;
 mod support;

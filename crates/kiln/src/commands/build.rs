@@ -23,6 +23,11 @@ pub const COMMAND: Command = Command {
             FlagKind::OptionalValue,
             "Use the step cache: resume after the last unchanged provisioner (-cache=refresh: run all, renew the cache; also KILN_CACHE=1).",
         ),
+        flag(
+            "cache-shared",
+            FlagKind::Value,
+            "Also share the step cache with other machines: file:///path or s3://bucket/prefix (also KILN_CACHE_SHARED).",
+        ),
         flag("color", FlagKind::Bool, "Colorize the output (default true; -color=false disables)."),
         flag("debug", FlagKind::Bool, "Debug mode: pause between steps, keep parallelism at 1."),
         EXCEPT,
@@ -72,17 +77,32 @@ fn run(ui: &mut Ui, p: Parsed) -> u8 {
             return 1;
         }
     };
-    // `-cache` wins over KILN_CACHE.
-    let cache = match p.value("cache").or_else(|| opts.env.get("KILN_CACHE").map(String::as_str)) {
+    // `-cache` wins over KILN_CACHE; `None`: not asked either way.
+    let mode = match p.value("cache").or_else(|| opts.env.get("KILN_CACHE").map(String::as_str)) {
         None => None,
         Some(v) => match CacheMode::parse(v) {
-            Ok(mode) => mode.map(|m| Arc::new(StepCache::in_cache_dir(m))),
+            Ok(mode) => Some(mode),
             Err(e) => {
                 ui.err(&format!("invalid value for -cache or KILN_CACHE: {e}\n"));
                 return 1;
             }
         },
     };
+    // `-cache-shared` wins over KILN_CACHE_SHARED; it turns the cache on unless -cache (or
+    // KILN_CACHE) turned it off.
+    let shared = p.value("cache-shared").or_else(|| opts.env.get("KILN_CACHE_SHARED").map(String::as_str));
+    let cache = match (mode, shared.filter(|s| !s.is_empty())) {
+        (Some(None), _) | (None, None) => None,
+        (Some(Some(m)), None) => Some(StepCache::in_cache_dir(m)),
+        (m, Some(url)) => match kiln_components::shared_store(url) {
+            Ok(store) => Some(StepCache::in_cache_dir(m.flatten().unwrap_or(CacheMode::Use)).with_shared(store)),
+            Err(e) => {
+                ui.err(&format!("invalid value for -cache-shared or KILN_CACHE_SHARED: {e}\n"));
+                return 1;
+            }
+        },
+    };
+    let cache = cache.map(Arc::new);
     let components = super::Components::new();
     run_data_sources(&mut opts, &components);
     let t = match kiln_template::load(template.as_ref(), &opts) {

@@ -32,7 +32,7 @@ fn request<'a>(
     headers: &'a [(&'a str, &'a str)],
     payload: &'a [u8],
 ) -> SignableRequest<'a> {
-    SignableRequest { method, host: "example.amazonaws.com", path: "/", query, headers, payload }
+    SignableRequest { method, host: "example.amazonaws.com", path: "/", query, headers, payload, payload_hash: None }
 }
 
 #[test]
@@ -84,6 +84,7 @@ fn iam_list_users_example() {
         query: "Action=ListUsers&Version=2010-05-08",
         headers: &headers,
         payload: b"",
+        payload_hash: None,
     };
     let auth = authorization(&params("iam", None), &req);
     assert_eq!(
@@ -113,4 +114,37 @@ fn encoding_and_normalisation() {
     assert_eq!(canonical_uri(""), "/");
     assert_eq!(canonical_uri("/a b/%41"), "/a%20b/A");
     assert_eq!(normalize_value("  a   b  "), "a b");
+}
+
+/// The GET Object example of AWS's S3 signing guide: path-signed object keys and the
+/// `x-amz-content-sha256` header S3 requires.
+#[test]
+fn s3_get_object_example() {
+    let empty = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+    let headers = [("Range", "bytes=0-9"), ("x-amz-content-sha256", empty)];
+    let req = SignableRequest {
+        method: "GET",
+        host: "examplebucket.s3.amazonaws.com",
+        path: "/test.txt",
+        query: "",
+        headers: &headers,
+        payload: b"",
+        payload_hash: Some(empty),
+    };
+    let params = SigningParams {
+        access_key_id: "AKIAIOSFODNN7EXAMPLE",
+        secret_access_key: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        session_token: None,
+        region: "us-east-1",
+        service: "s3",
+        time: UNIX_EPOCH + Duration::from_secs(1_369_353_600),
+    };
+    let out = sign(&params, &req);
+    let auth = out.into_iter().find(|(k, _)| *k == "authorization").map(|(_, v)| v).unwrap_or_default();
+    assert_eq!(
+        auth,
+        "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request, \
+         SignedHeaders=host;range;x-amz-content-sha256;x-amz-date, \
+         Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41"
+    );
 }
