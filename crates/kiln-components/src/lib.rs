@@ -258,7 +258,8 @@ pub fn registry() -> Registry {
 }
 
 /// The step cache's shared store a `-cache-shared` / `KILN_CACHE_SHARED` URL names:
-/// `file:///path` (a folder every machine mounts) or `s3://bucket/prefix` (an S3 bucket).
+/// `file:///path` (a folder every machine mounts), `s3://bucket/prefix` (an S3 bucket) or
+/// `oci://registry/repository` (an OCI registry).
 pub fn shared_store(url: &str) -> Result<std::sync::Arc<dyn kiln_core::cache::SharedStore>, String> {
     if let Some(path) = url.strip_prefix("file://") {
         if !path.starts_with('/') {
@@ -269,5 +270,10 @@ pub fn shared_store(url: &str) -> Result<std::sync::Arc<dyn kiln_core::cache::Sh
     if url.starts_with("s3://") {
         return Ok(std::sync::Arc::new(kiln_amazon::share::S3Store::from_url(url)?));
     }
-    Err(format!("{url:?}: the shared step cache is a file:///path or an s3://bucket/prefix URL"))
+    if url.starts_with("oci://") {
+        return Ok(std::sync::Arc::new(kiln_docker::share::OciStore::from_url(url)?));
+    }
+    Err(format!(
+        "{url:?}: the shared step cache is a file:///path, an s3://bucket/prefix or an oci://registry/repository URL"
+    ))
 }

@@ -59,6 +59,7 @@ mod image;
 pub mod normalize;
 pub mod post;
 mod run;
+pub mod share;
 mod stream;
 mod transfer;
 

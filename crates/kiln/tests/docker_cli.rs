@@ -192,27 +192,10 @@ fn sigint_to_kiln_mid_provisioner_leaves_no_container() {
     assert_eq!(left, [std::ffi::OsString::from("t.json")], "files left beside the template");
 }
 
-/// The step cache shared through an S3 bucket (moto's): machine A builds and shares each
-/// snapshot; machine B (its own cache folder, an engine without A's snapshots) changes only the
-/// last provisioner, fetches the first one's snapshot from the bucket and runs only the last.
-#[test]
-fn the_step_cache_is_shared_through_s3() {
-    let test = "the_step_cache_is_shared_through_s3";
-    let rt = runtime();
-    let Some(podman) = rt.block_on(Podman::start(test, &[])) else { return };
-    let Some(moto) = kiln_testing::moto::Moto::start("[]") else { return };
-    let cfg = kiln_amazon::client::AwsConfig::loader()
-        .env(kiln_amazon::client::Env::from_vars::<&str, &str>([]))
-        .region("us-east-1")
-        .credentials(kiln_amazon::client::Credentials::new(
-            kiln_testing::moto::ACCESS_KEY,
-            kiln_testing::moto::SECRET_KEY,
-            None,
-        ))
-        .endpoint(kiln_amazon::client::Service::S3, &moto.url)
-        .load()
-        .expect("aws config");
-    rt.block_on(kiln_amazon::client::S3Client::new(&cfg).create_bucket("kiln-fleet")).expect("bucket");
+/// Machine A builds with `-cache-shared=url` and shares each snapshot; machine B (its own cache
+/// folder, an engine without A's snapshots) changes only the last provisioner, fetches the first
+/// one's snapshot from the store and runs only the last.
+fn two_machines_share_the_cache(rt: &tokio::runtime::Runtime, podman: &Podman, url: &str, env: &[(&str, &str)]) {
     let dir = tempfile::tempdir().expect("tempdir");
     let template = |last: &str, tar: &str| {
         format!(
@@ -227,16 +210,15 @@ fn the_step_cache_is_shared_through_s3() {
             tar = js(tar)
         )
     };
+    let location = url.split('?').next().unwrap_or(url);
     let machine = |name: &str, last: &str| {
         std::fs::write(dir.path().join("t.json"), template(last, &format!("{name}.tar"))).expect("template");
         let out = Command::new(KILN)
-            .args(["build", "-color=false", "-cache-shared=s3://kiln-fleet/ci?region=us-east-1", "t.json"])
+            .args(["build", "-color=false", &format!("-cache-shared={url}"), "t.json"])
             .current_dir(dir.path())
             .env("DOCKER_HOST", podman.host())
             .env("PACKER_CACHE_DIR", dir.path().join(format!("cache-{name}")))
-            .env("AWS_ENDPOINT_URL", &moto.url)
-            .env("AWS_ACCESS_KEY_ID", kiln_testing::moto::ACCESS_KEY)
-            .env("AWS_SECRET_ACCESS_KEY", kiln_testing::moto::SECRET_KEY)
+            .envs(env.iter().copied())
             .env_remove("KILN_CACHE")
             .output()
             .unwrap_or_else(|e| panic!("running {KILN}: {e}"));
@@ -249,14 +231,14 @@ fn the_step_cache_is_shared_through_s3() {
         (text, snapshots)
     };
     let (out, a_snapshots) = machine("a", "one");
-    assert_eq!(out.matches(" shared in s3://kiln-fleet/ci").count(), 2, "{out}");
+    assert_eq!(out.matches(&format!(" shared in {location}")).count(), 2, "{out}");
     // Machine B's engine has none of A's snapshots.
     for id in &a_snapshots {
         rt.block_on(podman.engine.remove_image(id, false)).expect("remove A's snapshot");
     }
     let (out, b_snapshots) = machine("b", "changed");
     let _guards: Vec<_> = b_snapshots.iter().map(|id| ImageGuard::new(&podman.engine, id)).collect();
-    assert!(out.contains("Step cache: fetching the snapshot after \"shell\" from s3://kiln-fleet/ci"), "{out}");
+    assert!(out.contains(&format!("Step cache: fetching the snapshot after \"shell\" from {location}")), "{out}");
     assert!(out.contains("provisioner 1/2 (shell): cached"), "{out}");
     assert!(out.contains("provisioner 2/2 (shell): running"), "{out}");
     let read = |file: &str| {
@@ -264,4 +246,44 @@ fn the_step_cache_is_shared_through_s3() {
         String::from_utf8_lossy(&o.stdout).into_owned()
     };
     assert_eq!((read("opt/first"), read("opt/last")), ("first\n".to_string(), "changed\n".to_string()), "{out}");
+}
+
+/// The step cache shared through an S3 bucket (moto's).
+#[test]
+fn the_step_cache_is_shared_through_s3() {
+    let rt = runtime();
+    let Some(podman) = rt.block_on(Podman::start("the_step_cache_is_shared_through_s3", &[])) else { return };
+    let Some(moto) = kiln_testing::moto::Moto::start("[]") else { return };
+    let cfg = kiln_amazon::client::AwsConfig::loader()
+        .env(kiln_amazon::client::Env::from_vars::<&str, &str>([]))
+        .region("us-east-1")
+        .credentials(kiln_amazon::client::Credentials::new(
+            kiln_testing::moto::ACCESS_KEY,
+            kiln_testing::moto::SECRET_KEY,
+            None,
+        ))
+        .endpoint(kiln_amazon::client::Service::S3, &moto.url)
+        .load()
+        .expect("aws config");
+    rt.block_on(kiln_amazon::client::S3Client::new(&cfg).create_bucket("kiln-fleet")).expect("bucket");
+    let env = [
+        ("AWS_ENDPOINT_URL", moto.url.as_str()),
+        ("AWS_ACCESS_KEY_ID", kiln_testing::moto::ACCESS_KEY),
+        ("AWS_SECRET_ACCESS_KEY", kiln_testing::moto::SECRET_KEY),
+    ];
+    two_machines_share_the_cache(&rt, &podman, "s3://kiln-fleet/ci?region=us-east-1", &env);
+}
+
+/// The step cache shared through a distribution registry (with a password) as OCI artifacts.
+#[test]
+fn the_step_cache_is_shared_through_a_registry() {
+    let test = "the_step_cache_is_shared_through_a_registry";
+    let rt = runtime();
+    let Some(podman) = rt.block_on(Podman::start(test, &[])) else { return };
+    let Some(registry) = support::registry::Registry::start(test) else { return };
+    let env = [
+        ("KILN_CACHE_REGISTRY_USERNAME", support::registry::USER),
+        ("KILN_CACHE_REGISTRY_PASSWORD", support::registry::PASSWORD),
+    ];
+    two_machines_share_the_cache(&rt, &podman, &format!("oci://{}/kiln/step-cache", registry.addr), &env);
 }
