@@ -466,14 +466,3 @@ fn quote(s: &str) -> String {
     out.push('"');
     out
 }
-
-/// Byte offset of 1-based `line`, `col` (serde_json's error position).
-pub(crate) fn offset_of(text: &str, line: usize, col: usize) -> usize {
-    (line_start(text, line) + col.saturating_sub(1)).min(text.len())
-}
-
-/// Offset of the first `"key"` in `text` (0 when absent), to point at a JSON member.
-pub(crate) fn find_key(text: &str, key: &str) -> usize {
-    let quoted = serde_json::Value::String(key.to_string()).to_string();
-    text.find(&quoted).unwrap_or(0)
-}

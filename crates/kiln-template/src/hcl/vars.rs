@@ -12,8 +12,9 @@ use super::blocks::{unexpected_arg, unexpected_block, RawVar};
 use super::eval::{eval, span_of, to_bool};
 use super::scope::{Ctx, Scope};
 use crate::types::{self, Type};
-use crate::value::Value;
+use crate::value::{Number, Value};
 use kiln_config::diag::{did_you_mean, Diagnostic, SourceFile, Span};
+use kiln_config::node::{Node, NodeKind};
 
 pub(crate) struct VarDecl {
     pub name: String,
@@ -323,29 +324,42 @@ fn read_var_file(
     out
 }
 
+/// A `.pkrvars.json` file, read by the template's JSON parser (`crate::json::parse`), so its
+/// errors and each value's span point at line:col of the file.
 fn read_json_var_file(file: &Arc<SourceFile>, diags: &mut Vec<Diagnostic>) -> Vec<(String, Value, Span)> {
-    let j: serde_json::Value = match serde_json::from_str(&file.text) {
-        Ok(j) => j,
-        Err(e) => {
-            let offset = super::json_syntax::offset_of(&file.text, e.line(), e.column());
-            diags.push(Diagnostic::error(format!("invalid JSON: {e}")).at(Span::new(file, offset, offset + 1)));
+    let root = match crate::json::parse(file) {
+        Ok(n) => n,
+        Err(d) => {
+            diags.push(d);
             return Vec::new();
         }
     };
-    let serde_json::Value::Object(m) = j else {
+    let NodeKind::Object(members) = root.kind else {
         diags.push(
             Diagnostic::error("a JSON variable file must hold one object")
-                .at(Span::new(file, 0, 1))
+                .at(root.span.unwrap_or_else(|| Span::new(file, 0, 1)))
                 .with_help("write it as {\"name\": \"value\"}"),
         );
         return Vec::new();
     };
-    m.iter()
-        .map(|(k, v)| {
-            let start = super::json_syntax::find_key(&file.text, k);
-            (k.clone(), Value::from_json(v), Span::new(file, start, start + k.len() + 2))
-        })
+    members
+        .iter()
+        .map(|(k, v)| (k.name.clone(), json_value(v), k.span.clone().unwrap_or_else(|| Span::new(file, 0, 1))))
         .collect()
+}
+
+/// A parsed JSON node as a value; numbers are read from their text, as cty reads them.
+fn json_value(n: &Node) -> Value {
+    match &n.kind {
+        NodeKind::Bool(b) => Value::Bool(*b),
+        NodeKind::Number(f) => {
+            n.span.as_ref().and_then(|s| Number::parse(s.text())).map_or_else(|| Value::float(*f), Value::Number)
+        }
+        NodeKind::String(s) => Value::String(s.clone()),
+        NodeKind::Array(a) => Value::List(a.iter().map(json_value).collect()),
+        NodeKind::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.name.clone(), json_value(v))).collect()),
+        NodeKind::Null | NodeKind::Blocks(_) | NodeKind::Late(_) => Value::Null,
+    }
 }
 
 /// The final value of each variable, the errors for unset required ones and failed validations.
