@@ -21,7 +21,7 @@ use kiln_config::node::{Node, NodeKind};
 use kiln_gotmpl::Context;
 
 pub use interp::Renderer;
-pub use parse::parse;
+pub use parse::{parse, parse_keeping_duplicates};
 pub use structure::TOP_LEVEL_KEYS;
 
 /// Loads the legacy JSON template at `path`.
