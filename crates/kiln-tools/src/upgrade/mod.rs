@@ -28,7 +28,8 @@ pub struct UpgradeOptions {
 pub fn upgrade(src: &str, file: &Arc<SourceFile>, opts: &UpgradeOptions) -> Result<String, Diagnostics> {
     let file = if file.text == src { file.clone() } else { SourceFile::new(&file.path, src) };
     let node = kiln_template::json::parse(&file)?;
-    let Value::Object(root) = to_json(&node) else {
+    // Numbers as Packer reads them: float64, integers printed as integers.
+    let Value::Object(root) = node.to_json() else {
         return Err(Diagnostic::error("a JSON template must be an object")
             .at_opt(node.span.clone())
             .with_help("a template looks like {\"builders\": [...], \"provisioners\": [...]}")
@@ -49,28 +50,6 @@ pub fn upgrade(src: &str, file: &Arc<SourceFile>, opts: &UpgradeOptions) -> Resu
         out.extend(d);
         out
     })
-}
-
-/// The parsed template as a `serde_json` value for the writer; a number keeps its text's
-/// integer value when it has one.
-fn to_json(n: &Node) -> Value {
-    match &n.kind {
-        NodeKind::Bool(b) => Value::Bool(*b),
-        NodeKind::Number(f) => {
-            let text = n.span.as_ref().map_or("", |s| s.text());
-            if let Ok(i) = text.parse::<i64>() {
-                Value::from(i)
-            } else if let Ok(u) = text.parse::<u64>() {
-                Value::from(u)
-            } else {
-                serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number)
-            }
-        }
-        NodeKind::String(s) => Value::String(s.clone()),
-        NodeKind::Array(a) => Value::Array(a.iter().map(to_json).collect()),
-        NodeKind::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.name.clone(), to_json(v))).collect()),
-        NodeKind::Null | NodeKind::Blocks(_) | NodeKind::Late(_) => Value::Null,
-    }
 }
 
 /// The span of key `key` itself in object node `n`.
