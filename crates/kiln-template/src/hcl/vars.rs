@@ -12,9 +12,9 @@ use super::blocks::{unexpected_arg, unexpected_block, RawVar};
 use super::eval::{eval, span_of, to_bool};
 use super::scope::{Ctx, Scope};
 use crate::types::{self, Type};
-use crate::value::{Number, Value};
+use crate::value::Value;
 use kiln_config::diag::{did_you_mean, Diagnostic, SourceFile, Span};
-use kiln_config::node::{Node, NodeKind};
+use kiln_config::node::NodeKind;
 
 pub(crate) struct VarDecl {
     pub name: String,
@@ -344,22 +344,10 @@ fn read_json_var_file(file: &Arc<SourceFile>, diags: &mut Vec<Diagnostic>) -> Ve
     };
     members
         .iter()
-        .map(|(k, v)| (k.name.clone(), json_value(v), k.span.clone().unwrap_or_else(|| Span::new(file, 0, 1))))
+        .map(|(k, v)| {
+            (k.name.clone(), Value::from_json_node(v), k.span.clone().unwrap_or_else(|| Span::new(file, 0, 1)))
+        })
         .collect()
-}
-
-/// A parsed JSON node as a value; numbers are read from their text, as cty reads them.
-fn json_value(n: &Node) -> Value {
-    match &n.kind {
-        NodeKind::Bool(b) => Value::Bool(*b),
-        NodeKind::Number(f) => {
-            n.span.as_ref().and_then(|s| Number::parse(s.text())).map_or_else(|| Value::float(*f), Value::Number)
-        }
-        NodeKind::String(s) => Value::String(s.clone()),
-        NodeKind::Array(a) => Value::List(a.iter().map(json_value).collect()),
-        NodeKind::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.name.clone(), json_value(v))).collect()),
-        NodeKind::Null | NodeKind::Blocks(_) | NodeKind::Late(_) => Value::Null,
-    }
 }
 
 /// The final value of each variable, the errors for unset required ones and failed validations.
