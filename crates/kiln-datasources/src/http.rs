@@ -79,7 +79,7 @@ pub fn new() -> Box<dyn DataSource> {
 impl DataSource for Http {
     fn configure(&mut self, config: &Node) -> Result<Vec<Diagnostic>, Diagnostics> {
         let c: Config = kiln_config::decode::decode_component(config, "the \"http\" data source")?;
-        let at = |key: &str| config.get(key).and_then(|n| n.span.clone()).or(config.span.clone());
+        let at = |key: &str| config.span_of(key);
         let mut errors = Diagnostics::new();
         let url = if c.url.is_empty() {
             errors.push(

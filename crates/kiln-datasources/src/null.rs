@@ -33,7 +33,7 @@ impl DataSource for Null {
         let c: Config = kiln_config::decode::decode_component(config, "the \"null\" data source")?;
         if c.input.is_empty() {
             return Err(Diagnostic::error("the null data source needs an `input`")
-                .at_opt(config.get("input").and_then(|n| n.span.clone()).or(config.span.clone()))
+                .at_opt(config.span_of("input"))
                 .with_help("set `input = \"some text\"`: the data source returns it as `output`")
                 .into());
         }

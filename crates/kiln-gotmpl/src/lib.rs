@@ -6,7 +6,8 @@
 //!
 //! CONTRACT (other modules code against this; keep the signatures): [`Context`], [`render`],
 //! [`RenderError`]. Also: [`Template`] (parse once, render many times; its calls, fields and
-//! user variables), [`check`] (every syntax error at once) and [`raw_offset`] (decoded JSON
+//! user variables), [`check`] (every syntax error at once), [`action_spans`] (where each action
+//! is, for tools that rewrite actions) and [`raw_offset`] (decoded JSON
 //! string offset → raw file text offset, for error positions).
 //!
 //! Go's semantics are followed (text/template as of Go 1.15, which Packer 1.6.6 uses, plus
@@ -110,6 +111,45 @@ pub fn check(src: &str) -> Vec<RenderError> {
         Ok(_) => Vec::new(),
         Err(errors) => errors,
     }
+}
+
+/// Where one action `{{ … }}` is in a template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActionSpan {
+    /// `start..end` covers the action with its delimiters (and trim markers).
+    pub start: usize,
+    pub end: usize,
+    /// The text between the delimiters, without the trim markers `{{- ` / ` -}}`.
+    pub inner: std::ops::Range<usize>,
+}
+
+/// The actions of `src` in order, as the template lexer finds them (so a `}}` inside a quoted
+/// or raw string does not end an action); comments are not actions. The one scanner for
+/// tools that rewrite actions in place (fix, hcl2_upgrade, boot command checks). An error is
+/// the first syntax error the lexer meets, with its offset.
+pub fn action_spans(src: &str) -> Result<Vec<ActionSpan>, RenderError> {
+    if !src.contains("{{") {
+        return Ok(Vec::new());
+    }
+    let bytes = src.as_bytes();
+    let space = |i: usize| bytes.get(i).is_some_and(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'));
+    Ok(lexer::split(src)?
+        .into_iter()
+        .filter_map(|item| match item {
+            lexer::Item::Action { start, end, .. } => {
+                let mut from = start + 2;
+                if bytes.get(from) == Some(&b'-') && space(from + 1) {
+                    from += 1;
+                }
+                let mut to = end - 2;
+                if to > from && bytes[to - 1] == b'-' && space(to - 2) {
+                    to -= 1;
+                }
+                Some(ActionSpan { start, end, inner: from..to })
+            }
+            lexer::Item::Text(_) => None,
+        })
+        .collect())
 }
 
 fn first_error(mut errors: Vec<RenderError>) -> RenderError {

@@ -570,3 +570,16 @@ fn plain_braces_survive_a_second_render() {
         Context { strict_fields: true, data: BTreeMap::from([("Path".into(), "/p".into())]), ..Context::default() };
     assert_eq!(render(&first.text, &later).unwrap(), "a{{b /p {{");
 }
+
+#[test]
+fn action_spans_follow_the_lexer() {
+    let src = "a {{ user `x}}` }} b {{- .Name -}} {{/* c */}}{{ \"}}\" }}";
+    let spans = action_spans(src).unwrap();
+    let parts: Vec<(&str, &str)> = spans.iter().map(|s| (&src[s.start..s.end], &src[s.inner.clone()])).collect();
+    assert_eq!(
+        parts,
+        [("{{ user `x}}` }}", " user `x}}` "), ("{{- .Name -}}", " .Name "), ("{{ \"}}\" }}", " \"}}\" ")]
+    );
+    assert_eq!(action_spans("no actions").unwrap(), []);
+    assert_eq!(action_spans("x {{ user `a`").unwrap_err().offset, 2);
+}

@@ -87,6 +87,24 @@ impl Value {
         }
     }
 
+    /// A parsed JSON node (`crate::json::parse`) as a value: each number read from its text,
+    /// as cty reads JSON numbers; a repeated key keeps its last value.
+    pub fn from_json_node(n: &kiln_config::node::Node) -> Value {
+        use kiln_config::node::NodeKind;
+        match &n.kind {
+            NodeKind::Bool(b) => Value::Bool(*b),
+            NodeKind::Number(f) => {
+                n.span.as_ref().and_then(|s| Number::parse(s.text())).map_or_else(|| Value::float(*f), Value::Number)
+            }
+            NodeKind::String(s) => Value::String(s.clone()),
+            NodeKind::Array(a) => Value::List(a.iter().map(Value::from_json_node).collect()),
+            NodeKind::Object(m) => {
+                Value::Object(m.iter().map(|(k, v)| (k.name.clone(), Value::from_json_node(v))).collect())
+            }
+            NodeKind::Null | NodeKind::Blocks(_) | NodeKind::Late(_) => Value::Null,
+        }
+    }
+
     pub fn from_json(j: &serde_json::Value) -> Value {
         use serde_json::Value as J;
         match j {

@@ -66,8 +66,23 @@ fn json_syntax_loads_like_native_syntax() {
 fn json_errors_point_at_the_json_line() {
     let d = dir_with(&[("bad.pkr.json", "{\n  \"locals\": {\n    \"a\": 1,\n  }\n}\n")]);
     let e = kiln_template::load(&d.join("bad.pkr.json"), &opts(Stage::Syntax)).unwrap_err().to_string();
-    assert!(e.contains("invalid JSON") && e.contains("bad.pkr.json:4:3"), "{e}");
+    assert!(e.contains("trailing comma") && e.contains("bad.pkr.json:4:3"), "{e}");
     let d = dir_with(&[("ref.pkr.json", "{\n  \"locals\": {\n    \"a\": 1,\n    \"b\": \"${local.aa}\"\n  }\n}\n")]);
     let e = kiln_template::load(&d.join("ref.pkr.json"), &opts(Stage::Full)).unwrap_err().to_string();
     assert!(e.contains("ref.pkr.json:4:") && e.contains("did you mean `local.a`?"), "{e}");
+}
+
+/// A key given twice is one more block, as Packer 1.6.6 accepts (`packer validate` passes with
+/// `"variable"` twice); an argument set twice is still an error, as in Packer.
+#[test]
+fn json_syntax_keeps_duplicate_block_keys() {
+    let src = "{\n  \"variable\": {\"a\": {\"default\": \"x\"}},\n  \"variable\": {\"b\": {\"default\": \"y\"}},\n  \"source\": {\"null\": {\"n\": {\"communicator\": \"none\"}}},\n  \"build\": {\"sources\": [\"source.null.n\"]}\n}\n";
+    let d = dir_with(&[("d.pkr.json", src)]);
+    let t = kiln_template::load(&d.join("d.pkr.json"), &opts(Stage::Full)).unwrap_or_else(|e| panic!("{e}"));
+    let names: Vec<&str> = t.variables.iter().map(|v| v.name.as_str()).collect();
+    assert_eq!(names, ["a", "b"]);
+    let src = "{\n  \"source\": {\"null\": {\"n\": {\"communicator\": \"none\", \"communicator\": \"ssh\"}}},\n  \"build\": {\"sources\": [\"source.null.n\"]}\n}\n";
+    let d = dir_with(&[("d2.pkr.json", src)]);
+    let e = kiln_template::load(&d.join("d2.pkr.json"), &opts(Stage::Full)).unwrap_err().to_string();
+    assert!(e.contains("d2.pkr.json:") && e.contains("redefined attribute"), "{e}");
 }

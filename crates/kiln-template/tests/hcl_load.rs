@@ -503,3 +503,36 @@ build {
         ]
     );
 }
+
+/// `.pkrvars.json` files are read by the template's JSON parser: values keep their types (a
+/// number keeps all its digits), and warnings and errors point at line:col of the var file.
+#[test]
+fn json_var_files_have_positions() {
+    let src = "variable \"a\" {\n  default = \"default\"\n}\nvariable \"n\" {\n  default = 0\n}\nvariable \"l\" {\n  default = []\n}\n";
+    let d = dir_with(&[
+        ("t.pkr.hcl", src),
+        (
+            "v.pkrvars.json",
+            "{\n  \"a\": \"json\",\n  \"n\": 12345678901234567890,\n  \"l\": [1, \"x\"],\n  \"undeclared\": 1\n}\n",
+        ),
+        ("bad.pkrvars.json", "{\n  \"a\": \"x\",\n}\n"),
+    ]);
+    let mut o = LoadOptions { stage: Stage::Full, ..LoadOptions::default() };
+    o.var_files.push(d.join("v.pkrvars.json"));
+    let t = kiln_template::load(&d.join("t.pkr.hcl"), &o).unwrap_or_else(|e| panic!("{e}"));
+    let val = |n: &str| t.variables.iter().find(|v| v.name == n).and_then(|v| v.value.clone());
+    assert_eq!(val("a"), Some(s("json")));
+    assert_eq!(val("n").map(|v| v.to_template_string().unwrap()).as_deref(), Some("12345678901234567890"));
+    assert_eq!(val("l").map(|v| v.type_name()), Some("list"));
+    let w: Vec<String> = t.warnings.iter().map(|w| w.to_string()).collect();
+    assert!(
+        w.iter().any(|w| w.contains("undeclared variable \"undeclared\"") && w.contains("v.pkrvars.json:5:3")),
+        "{w:?}"
+    );
+
+    let mut o = LoadOptions { stage: Stage::Full, ..LoadOptions::default() };
+    o.var_files.push(d.join("bad.pkrvars.json"));
+    let e = kiln_template::load(&d.join("t.pkr.hcl"), &o).unwrap_err().to_string();
+    assert!(e.contains("bad.pkrvars.json:3:1"), "{e}");
+    assert!(e.contains("trailing comma"), "{e}");
+}

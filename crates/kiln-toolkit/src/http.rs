@@ -59,7 +59,7 @@ impl HttpConfig {
 
     /// Checks the options; `config` is the builder's whole configuration (for the lines).
     pub fn check(&self, config: &Node) -> Diagnostics {
-        let at = |key: &str| config.get(key).and_then(|n| n.span.clone()).or(config.span.clone());
+        let at = |key: &str| config.span_of(key);
         let mut d = Diagnostics::new();
         if !self.http_directory.is_empty() && !self.http_content.is_empty() {
             d.push(

@@ -67,11 +67,7 @@ impl FloppyConfig {
 /// A new private directory for one image (exclusive: a name no other build has).
 fn temp_dir(prefix: &str) -> Result<PathBuf> {
     for _ in 0..16 {
-        let mut b = [0u8; 8];
-        std::fs::File::open("/dev/urandom")
-            .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut b))
-            .map_err(|e| Error::new(format!("reading random bytes: {e}")))?;
-        let name: String = b.iter().map(|x| format!("{x:02x}")).collect();
+        let name = kiln_config::random::hex(&kiln_config::random::bytes::<8>());
         let dir = std::env::temp_dir().join(format!("{prefix}{name}"));
         match std::fs::create_dir(&dir) {
             Ok(()) => return Ok(dir),

@@ -79,13 +79,7 @@ fn try_lock(name: &str) -> Result<Option<File>> {
 
 /// A random start in `0..n`, so parallel builds spread over a range (as Packer picks at random).
 fn random_below(n: u32) -> u32 {
-    let mut b = [0u8; 4];
-    let read = File::open("/dev/urandom").and_then(|mut f| std::io::Read::read_exact(&mut f, &mut b));
-    let x = if read.is_ok() {
-        u32::from_le_bytes(b)
-    } else {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0)
-    };
+    let x = u32::from_le_bytes(kiln_config::random::bytes::<4>());
     if n == 0 {
         0
     } else {

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use kiln_config::civil::{civil_from_days, days_from_civil};
+use kiln_config::civil::{self, civil_from_days};
 
 /// SigV4's `X-Amz-Date` (`20150830T123600Z`) and the date of the credential scope (`20150830`).
 pub(crate) fn amz_date(t: SystemTime) -> (String, String) {
@@ -15,68 +15,34 @@ pub(crate) fn amz_date(t: SystemTime) -> (String, String) {
 }
 
 /// Parses `2015-08-30T12:36:00Z`, with optional fractional seconds and a `Z` or `±hh:mm`
-/// offset (the forms STS, IMDS, container endpoints and credential processes use).
+/// offset (the forms STS, IMDS, container endpoints and credential processes use). RFC 3339 is
+/// read by `kiln_config::civil`; AWS's laxer forms (`t` or a space between date and time, `z`,
+/// no offset meaning UTC) are normalised first.
 pub fn parse_iso8601(s: &str) -> Option<SystemTime> {
-    let b = s.trim().as_bytes();
-    let num = |r: std::ops::Range<usize>| -> Option<i64> {
-        let part = b.get(r)?;
-        if part.iter().all(u8::is_ascii_digit) {
-            std::str::from_utf8(part).ok()?.parse().ok()
-        } else {
-            None
-        }
-    };
-    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') || b[13] != b':' {
+    let mut text = s.trim().to_string();
+    if text.len() < 19 || !text.is_char_boundary(10) || !text.is_char_boundary(11) {
         return None;
     }
-    let (y, mo, d) = (num(0..4)?, num(5..7)? as u32, num(8..10)? as u32);
-    let (h, mi, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
-        return None;
+    if matches!(&text[10..11], "t" | " ") {
+        text.replace_range(10..11, "T");
     }
-    let mut i = 19;
-    let mut nanos = 0u32;
-    if b.get(i) == Some(&b'.') {
-        i += 1;
-        let start = i;
-        while i < b.len() && b[i].is_ascii_digit() {
-            i += 1;
-        }
-        let frac = std::str::from_utf8(&b[start..i.min(start + 9)]).ok()?;
-        if frac.is_empty() {
-            return None;
-        }
-        nanos = frac.parse::<u32>().ok()? * 10u32.pow(9 - frac.len() as u32);
+    if text.ends_with('z') {
+        text.pop();
+        text.push('Z');
     }
-    let offset = match b.get(i..)? {
-        [] | [b'Z' | b'z'] => 0,
-        [sign @ (b'+' | b'-'), ..] if b.len() == i + 6 && b[i + 3] == b':' => {
-            let v = num(i + 1..i + 3)? * 3600 + num(i + 4..i + 6)? * 60;
-            if *sign == b'+' {
-                v
-            } else {
-                -v
-            }
-        }
-        _ => return None,
-    };
-    let secs = days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + sec - offset;
-    let secs = u64::try_from(secs).ok()?;
-    Some(UNIX_EPOCH + Duration::new(secs, nanos))
+    let tail = &text[19..];
+    let has_offset = tail.ends_with('Z') || tail.contains(['+', '-']);
+    if !has_offset {
+        text.push('Z');
+    }
+    let t = civil::parse_rfc3339(&text).ok()?;
+    let secs = u64::try_from(t.unix()).ok()?;
+    Some(UNIX_EPOCH + Duration::new(secs, t.nanos))
 }
 
 /// Formats a time as `2015-08-30T12:36:00Z` (for messages and tests).
 pub fn format_iso8601(t: SystemTime) -> String {
-    let (stamp, _) = amz_date(t);
-    format!(
-        "{}-{}-{}T{}:{}:{}Z",
-        &stamp[0..4],
-        &stamp[4..6],
-        &stamp[6..8],
-        &stamp[9..11],
-        &stamp[11..13],
-        &stamp[13..15]
-    )
+    civil::DateTime::from_system(t).rfc3339()
 }
 
 #[cfg(test)]
@@ -99,7 +65,16 @@ mod tests {
         assert_eq!(parse_iso8601("2015-08-30T14:36:00+02:00"), Some(t));
         assert_eq!(parse_iso8601("2015-08-30T12:36:00"), Some(t));
         assert_eq!(format_iso8601(t), "2015-08-30T12:36:00Z");
-        for bad in ["", "2015-08-30", "2015-13-30T12:36:00Z", "2015-08-30T12:36:00Q", "2015-08-30T12:36:00.Z"] {
+        assert_eq!(parse_iso8601("2015-08-30 12:36:00z"), Some(t));
+        for bad in [
+            "",
+            "2015-08-30",
+            "2015-13-30T12:36:00Z",
+            "2015-02-30T12:36:00Z",
+            "2015-08-30T12:36:00Q",
+            "2015-08-30T12:36:00.Z",
+            "2015-08-30T12:36:00+0200",
+        ] {
             assert_eq!(parse_iso8601(bad), None, "{bad}");
         }
     }

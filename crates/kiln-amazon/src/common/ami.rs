@@ -250,18 +250,17 @@ fn ami_name_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"()[] ./-'@_".contains(&b)
 }
 
-/// `s` without its `{{ … }}` actions.
+/// `s` without its `{{ … }}` actions (found by kiln-gotmpl's lexer). Nothing when the lexer
+/// rejects `s`: the template error is what gets reported.
 fn literal_text(s: &str) -> String {
+    let Ok(spans) = kiln_gotmpl::action_spans(s) else { return String::new() };
     let mut out = String::new();
-    let mut rest = s;
-    while let Some(i) = rest.find("{{") {
-        out.push_str(&rest[..i]);
-        match rest[i..].find("}}") {
-            Some(j) => rest = &rest[i + j + 2..],
-            None => return out,
-        }
+    let mut pos = 0;
+    for span in spans {
+        out.push_str(&s[pos..span.start]);
+        pos = span.end;
     }
-    out.push_str(rest);
+    out.push_str(&s[pos..]);
     out
 }
 

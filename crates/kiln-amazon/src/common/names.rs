@@ -1,16 +1,11 @@
 //! Names of temporary resources and idempotency tokens: `packer_<time-ordered uuid>` as Packer
 //! names them (IAM policies often allow `packer_*` key pairs and groups).
 
-use ring::rand::{SecureRandom, SystemRandom};
-
 /// A UUID-shaped id whose first half is the time in nanoseconds, so ids sort by creation.
 pub fn time_ordered_uuid() -> String {
     let nanos =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
-    let mut rnd = [0u8; 8];
-    // The system's RNG does not fail on Linux; the time keeps ids unique if it ever did.
-    let _ = SystemRandom::new().fill(&mut rnd);
-    let r = u64::from_be_bytes(rnd);
+    let r = u64::from_be_bytes(kiln_config::random::bytes::<8>());
     let h = format!("{nanos:016x}{r:016x}");
     format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
 }

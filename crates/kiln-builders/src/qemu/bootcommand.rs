@@ -285,25 +285,18 @@ pub fn prepare(
 }
 
 /// `{{ ... }}` actions replaced by as many `x` as they have characters, so a boot command can be
-/// checked before its template values are known, with columns unchanged.
+/// checked before its template values are known, with columns unchanged. The actions are found
+/// by kiln-gotmpl's lexer; text it rejects is left as it is (rendering reports the error).
 pub fn mask_template_actions(s: &str) -> String {
+    let Ok(spans) = kiln_gotmpl::action_spans(s) else { return s.to_string() };
     let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(start) = rest.find("{{") {
-        out.push_str(&rest[..start]);
-        match rest[start..].find("}}") {
-            Some(end) => {
-                let action = &rest[start..start + end + 2];
-                out.extend(std::iter::repeat_n('x', action.chars().count()));
-                rest = &rest[start + end + 2..];
-            }
-            None => {
-                out.push_str(&rest[start..]);
-                rest = "";
-            }
-        }
+    let mut pos = 0;
+    for span in spans {
+        out.push_str(&s[pos..span.start]);
+        out.extend(std::iter::repeat_n('x', s[span.start..span.end].chars().count()));
+        pos = span.end;
     }
-    out.push_str(rest);
+    out.push_str(&s[pos..]);
     out
 }
 

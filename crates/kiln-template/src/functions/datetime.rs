@@ -144,7 +144,7 @@ fn formatdate(a: &Args) -> Result<Value, String> {
 }
 
 fn date_verb(verb: &str, t: &DateTime) -> Result<String, String> {
-    let h12 = if t.hour % 12 == 0 { 12 } else { t.hour % 12 };
+    let h12 = if t.hour.is_multiple_of(12) { 12 } else { t.hour % 12 };
     let bad = |why: &str| {
         if why.is_empty() {
             format!("invalid date format verb {verb:?}")

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use hcl_edit::structure::Body;
 
 use kiln_config::diag::{Diagnostic, SourceFile, Span};
+use kiln_config::node::{Node, NodeKind};
 
 /// A JSON value with the byte offset where it starts.
 #[derive(Debug)]
@@ -22,19 +23,15 @@ enum J {
     Obj(Vec<(String, usize, (usize, J))>),
 }
 
-/// The rewritten file (named like the JSON file, with the same line numbers) and its body.
+/// The rewritten file (named like the JSON file, with the same line numbers) and its body. The
+/// JSON text is read by the template's JSON parser (`crate::json::parse_keeping_duplicates`).
 pub(crate) fn parse(file: &Arc<SourceFile>) -> Result<(Arc<SourceFile>, Body), Diagnostic> {
     let text = &file.text;
-    let mut p = Parser { s: text.as_bytes(), text, i: 0 };
-    p.ws();
-    let start = p.i;
-    let root = p.value().map_err(|(off, msg)| json_error(file, off, &msg))?;
-    p.ws();
-    if p.i < text.len() {
-        return Err(json_error(file, p.i, "unexpected text after the JSON document"));
-    }
-    let J::Obj(members) = root else {
-        return Err(json_error(file, start, "a .pkr.json file must hold one JSON object"));
+    let node = crate::json::parse_keeping_duplicates(file)?;
+    let (_, J::Obj(members)) = to_j(&node) else {
+        return Err(Diagnostic::error("a .pkr.json file must hold one JSON object")
+            .at_opt(node.span.clone())
+            .with_help("write it as {\"source\": {...}, \"build\": {...}}"));
     };
     let mut w = Writer { out: String::new(), line: 1, src: text };
     w.top(&members);
@@ -50,8 +47,21 @@ pub(crate) fn parse(file: &Arc<SourceFile>) -> Result<(Arc<SourceFile>, Body), D
     Ok((generated, body))
 }
 
-fn json_error(file: &Arc<SourceFile>, off: usize, msg: &str) -> Diagnostic {
-    Diagnostic::error(format!("invalid JSON: {msg}")).at(Span::new(file, off, off + 1))
+/// A parsed node as the writer's value, with the offset where it starts; a number keeps its
+/// text as written.
+fn to_j(n: &Node) -> (usize, J) {
+    let at = n.span.as_ref().map_or(0, |s| s.start);
+    let j = match &n.kind {
+        NodeKind::Bool(b) => J::Bool(*b),
+        NodeKind::Number(f) => J::Num(n.span.as_ref().map_or_else(|| f.to_string(), |s| s.text().to_string())),
+        NodeKind::String(s) => J::Str(s.clone()),
+        NodeKind::Array(a) => J::Arr(a.iter().map(to_j).collect()),
+        NodeKind::Object(m) => {
+            J::Obj(m.iter().map(|(k, v)| (k.name.clone(), k.span.as_ref().map_or(at, |s| s.start), to_j(v))).collect())
+        }
+        NodeKind::Null | NodeKind::Blocks(_) | NodeKind::Late(_) => J::Null,
+    };
+    (at, j)
 }
 
 fn line_start(text: &str, line: usize) -> usize {
@@ -59,172 +69,6 @@ fn line_start(text: &str, line: usize) -> usize {
         return 0;
     }
     text.match_indices('\n').nth(line - 2).map_or(text.len(), |(i, _)| i + 1)
-}
-
-struct Parser<'a> {
-    s: &'a [u8],
-    text: &'a str,
-    i: usize,
-}
-
-type PResult<T> = Result<T, (usize, String)>;
-
-impl Parser<'_> {
-    fn ws(&mut self) {
-        while self.i < self.s.len() && matches!(self.s[self.i], b' ' | b'\t' | b'\n' | b'\r') {
-            self.i += 1;
-        }
-    }
-
-    fn value(&mut self) -> PResult<J> {
-        self.ws();
-        match self.s.get(self.i) {
-            None => Err((self.i, "unexpected end of file".into())),
-            Some(b'{') => self.object(),
-            Some(b'[') => self.array(),
-            Some(b'"') => self.string().map(J::Str),
-            Some(b't') => self.word("true", J::Bool(true)),
-            Some(b'f') => self.word("false", J::Bool(false)),
-            Some(b'n') => self.word("null", J::Null),
-            Some(c) if c.is_ascii_digit() || *c == b'-' => {
-                let start = self.i;
-                while self.i < self.s.len() && matches!(self.s[self.i], b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')
-                {
-                    self.i += 1;
-                }
-                let t = &self.text[start..self.i];
-                if t.parse::<f64>().is_err() {
-                    return Err((start, format!("invalid number {t:?}")));
-                }
-                Ok(J::Num(t.to_string()))
-            }
-            Some(_) => Err((self.i, "expected a value (string, number, object, array, true, false or null)".into())),
-        }
-    }
-
-    fn word(&mut self, w: &str, v: J) -> PResult<J> {
-        if self.text[self.i..].starts_with(w) {
-            self.i += w.len();
-            Ok(v)
-        } else {
-            Err((self.i, "expected a value".into()))
-        }
-    }
-
-    fn string(&mut self) -> PResult<String> {
-        let start = self.i;
-        self.i += 1;
-        let mut out = String::new();
-        loop {
-            let Some(&c) = self.s.get(self.i) else {
-                return Err((start, "unterminated string".into()));
-            };
-            match c {
-                b'"' => {
-                    self.i += 1;
-                    return Ok(out);
-                }
-                b'\\' => {
-                    let e = self.s.get(self.i + 1).copied();
-                    self.i += 2;
-                    match e {
-                        Some(b'n') => out.push('\n'),
-                        Some(b't') => out.push('\t'),
-                        Some(b'r') => out.push('\r'),
-                        Some(b'b') => out.push('\u{8}'),
-                        Some(b'f') => out.push('\u{c}'),
-                        Some(b'/') => out.push('/'),
-                        Some(b'\\') => out.push('\\'),
-                        Some(b'"') => out.push('"'),
-                        Some(b'u') => {
-                            let hex = self.text.get(self.i..self.i + 4).unwrap_or("");
-                            let Ok(mut cp) = u32::from_str_radix(hex, 16) else {
-                                return Err((self.i, "invalid \\u escape".into()));
-                            };
-                            self.i += 4;
-                            // A surrogate pair encodes one character outside the BMP.
-                            if (0xD800..0xDC00).contains(&cp) && self.text[self.i..].starts_with("\\u") {
-                                if let Ok(lo) =
-                                    u32::from_str_radix(self.text.get(self.i + 2..self.i + 6).unwrap_or(""), 16)
-                                {
-                                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo.wrapping_sub(0xDC00) & 0x3FF);
-                                    self.i += 6;
-                                }
-                            }
-                            out.push(char::from_u32(cp).unwrap_or('\u{FFFD}'));
-                        }
-                        _ => return Err((self.i - 1, "invalid escape in string".into())),
-                    }
-                }
-                _ => {
-                    // Copy one UTF-8 character.
-                    let ch_len = self.text[self.i..].chars().next().map_or(1, char::len_utf8);
-                    out.push_str(&self.text[self.i..self.i + ch_len]);
-                    self.i += ch_len;
-                }
-            }
-        }
-    }
-
-    fn array(&mut self) -> PResult<J> {
-        self.i += 1;
-        let mut items = Vec::new();
-        self.ws();
-        if self.s.get(self.i) == Some(&b']') {
-            self.i += 1;
-            return Ok(J::Arr(items));
-        }
-        loop {
-            self.ws();
-            let at = self.i;
-            items.push((at, self.value()?));
-            self.ws();
-            match self.s.get(self.i) {
-                Some(b',') => self.i += 1,
-                Some(b']') => {
-                    self.i += 1;
-                    return Ok(J::Arr(items));
-                }
-                _ => return Err((self.i, "expected `,` or `]` after an array element".into())),
-            }
-        }
-    }
-
-    fn object(&mut self) -> PResult<J> {
-        self.i += 1;
-        let mut members = Vec::new();
-        self.ws();
-        if self.s.get(self.i) == Some(&b'}') {
-            self.i += 1;
-            return Ok(J::Obj(members));
-        }
-        loop {
-            self.ws();
-            let kat = self.i;
-            if self.s.get(self.i) != Some(&b'"') {
-                return Err((self.i, "expected a quoted key".into()));
-            }
-            let k = self.string()?;
-            self.ws();
-            if self.s.get(self.i) != Some(&b':') {
-                return Err((self.i, "expected `:` after the key".into()));
-            }
-            self.i += 1;
-            self.ws();
-            let vat = self.i;
-            let v = self.value()?;
-            members.push((k, kat, (vat, v)));
-            self.ws();
-            match self.s.get(self.i) {
-                Some(b',') => self.i += 1,
-                Some(b'}') => {
-                    self.i += 1;
-                    return Ok(J::Obj(members));
-                }
-                _ => return Err((self.i, "expected `,` or `}` after an object member".into())),
-            }
-        }
-    }
 }
 
 /// Writes native syntax, keeping each item on its JSON line.
@@ -465,15 +309,4 @@ fn quote(s: &str) -> String {
     }
     out.push('"');
     out
-}
-
-/// Byte offset of 1-based `line`, `col` (serde_json's error position).
-pub(crate) fn offset_of(text: &str, line: usize, col: usize) -> usize {
-    (line_start(text, line) + col.saturating_sub(1)).min(text.len())
-}
-
-/// Offset of the first `"key"` in `text` (0 when absent), to point at a JSON member.
-pub(crate) fn find_key(text: &str, key: &str) -> usize {
-    let quoted = serde_json::Value::String(key.to_string()).to_string();
-    text.find(&quoted).unwrap_or(0)
 }

@@ -14,6 +14,7 @@ use super::scope::{Ctx, Scope};
 use crate::types::{self, Type};
 use crate::value::Value;
 use kiln_config::diag::{did_you_mean, Diagnostic, SourceFile, Span};
+use kiln_config::node::NodeKind;
 
 pub(crate) struct VarDecl {
     pub name: String,
@@ -323,27 +324,28 @@ fn read_var_file(
     out
 }
 
+/// A `.pkrvars.json` file, read by the template's JSON parser (`crate::json::parse`), so its
+/// errors and each value's span point at line:col of the file.
 fn read_json_var_file(file: &Arc<SourceFile>, diags: &mut Vec<Diagnostic>) -> Vec<(String, Value, Span)> {
-    let j: serde_json::Value = match serde_json::from_str(&file.text) {
-        Ok(j) => j,
-        Err(e) => {
-            let offset = super::json_syntax::offset_of(&file.text, e.line(), e.column());
-            diags.push(Diagnostic::error(format!("invalid JSON: {e}")).at(Span::new(file, offset, offset + 1)));
+    let root = match crate::json::parse(file) {
+        Ok(n) => n,
+        Err(d) => {
+            diags.push(d);
             return Vec::new();
         }
     };
-    let serde_json::Value::Object(m) = j else {
+    let NodeKind::Object(members) = root.kind else {
         diags.push(
             Diagnostic::error("a JSON variable file must hold one object")
-                .at(Span::new(file, 0, 1))
+                .at(root.span.unwrap_or_else(|| Span::new(file, 0, 1)))
                 .with_help("write it as {\"name\": \"value\"}"),
         );
         return Vec::new();
     };
-    m.iter()
+    members
+        .iter()
         .map(|(k, v)| {
-            let start = super::json_syntax::find_key(&file.text, k);
-            (k.clone(), Value::from_json(v), Span::new(file, start, start + k.len() + 2))
+            (k.name.clone(), Value::from_json_node(v), k.span.clone().unwrap_or_else(|| Span::new(file, 0, 1)))
         })
         .collect()
 }

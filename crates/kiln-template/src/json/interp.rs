@@ -147,14 +147,21 @@ pub fn volatile_uses(config: &Node) -> Vec<Volatile> {
 }
 
 /// Every ``{{user `name`}}`` reference in `s` (from the Go-template parser): the name and the
-/// byte offset of its action's `{{`. A template that does not parse refers to nothing: its
-/// render error is reported instead.
-pub fn user_refs(s: &str) -> Vec<(String, usize)> {
+/// byte range of the action holding it (from the same lexer). A template that does not parse
+/// refers to nothing: its render error is reported instead.
+pub fn user_refs(s: &str) -> Vec<(String, std::ops::Range<usize>)> {
     if !s.contains("{{") {
         return Vec::new();
     }
     let Ok(t) = kiln_gotmpl::Template::parse(s) else { return Vec::new() };
-    t.user_vars().into_iter().map(|(name, at)| (name, s[..at].rfind("{{").unwrap_or(at))).collect()
+    let spans = kiln_gotmpl::action_spans(s).unwrap_or_default();
+    t.user_vars()
+        .into_iter()
+        .map(|(name, at)| {
+            let action = spans.iter().find(|a| a.start <= at && at < a.end).map_or(at..at, |a| a.start..a.end);
+            (name, action)
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -167,8 +174,8 @@ mod tests {
         let refs = user_refs("a-{{user `x`}}-{{ user \"y\" | lower }}-{{ .user }}-{{timestamp}}");
         let names: Vec<&str> = refs.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(names, ["x", "y"]);
-        assert_eq!(refs[0].1, 2);
-        assert_eq!(refs[1].1, 15);
+        assert_eq!(refs[0].1, 2..14);
+        assert_eq!(refs[1].1, 15..37);
         assert!(user_refs("{{user `x`").is_empty());
         assert!(user_refs("no actions").is_empty());
     }

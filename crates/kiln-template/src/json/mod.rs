@@ -21,7 +21,7 @@ use kiln_config::node::{Node, NodeKind};
 use kiln_gotmpl::Context;
 
 pub use interp::Renderer;
-pub use parse::parse;
+pub use parse::{parse, parse_keeping_duplicates};
 pub use structure::TOP_LEVEL_KEYS;
 
 /// Loads the legacy JSON template at `path`.
@@ -239,15 +239,13 @@ fn warn_undefined_user_vars(
     let mut seen = std::collections::BTreeSet::new();
     for c in configs {
         each_string(c, &mut |s, node| {
-            for (name, offset) in interp::user_refs(s) {
+            for (name, action) in interp::user_refs(s) {
                 if known.contains(&name.as_str()) || !seen.insert(name.clone()) {
                     continue;
                 }
-                let end = s[offset..].find("}}").map_or(s.len(), |i| offset + i + 2);
-                let span = node
-                    .span
-                    .as_ref()
-                    .map(|sp| Span::new(&sp.file, interp::source_offset(sp, offset), interp::source_offset(sp, end)));
+                let span = node.span.as_ref().map(|sp| {
+                    Span::new(&sp.file, interp::source_offset(sp, action.start), interp::source_offset(sp, action.end))
+                });
                 let mut d = Diagnostic::warning(format!("the user variable \"{name}\" is not defined"))
                     .at_opt(span)
                     .with_detail("Packer renders an undefined user variable as an empty string");

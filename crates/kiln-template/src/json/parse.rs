@@ -18,7 +18,18 @@ const MAX_DEPTH: usize = 256;
 
 /// Parses the whole file as one JSON value.
 pub fn parse(file: &Arc<SourceFile>) -> Result<Node, Diagnostic> {
-    let mut p = Parser { file, src: file.text.as_bytes(), pos: 0, depth: 0 };
+    parse_with(file, false)
+}
+
+/// Parses the whole file as one JSON value, keeping a key given twice in an object (HCL's JSON
+/// syntax allows that: each is one more block, as with Packer 1.6.6). Its objects can hold
+/// duplicate keys, unlike other nodes'.
+pub fn parse_keeping_duplicates(file: &Arc<SourceFile>) -> Result<Node, Diagnostic> {
+    parse_with(file, true)
+}
+
+fn parse_with(file: &Arc<SourceFile>, duplicates: bool) -> Result<Node, Diagnostic> {
+    let mut p = Parser { file, src: file.text.as_bytes(), pos: 0, depth: 0, duplicates };
     if p.src.starts_with(b"\xEF\xBB\xBF") {
         p.pos = 3;
     }
@@ -50,6 +61,8 @@ struct Parser<'a> {
     src: &'a [u8],
     pos: usize,
     depth: usize,
+    /// Keep duplicate keys instead of rejecting them.
+    duplicates: bool,
 }
 
 impl Parser<'_> {
@@ -368,7 +381,7 @@ impl Parser<'_> {
                     .with_help(format!("give \"{}\" a value, or remove it", key.name)));
             }
             let value = self.value()?;
-            if let Some((first, _)) = members.iter().find(|(k, _)| k.name == key.name) {
+            if let Some((first, _)) = members.iter().find(|(k, _)| k.name == key.name && !self.duplicates) {
                 let first_at =
                     first.span.as_ref().map(|s| format!(" (first at line {})", s.line_col().0)).unwrap_or_default();
                 return Err(Diagnostic::error(format!("duplicate key \"{}\"", key.name))

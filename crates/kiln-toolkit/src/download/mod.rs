@@ -66,7 +66,7 @@ impl IsoConfig {
     /// Checks the options; warnings come back in the `Ok` list. `config` is the builder's whole
     /// configuration (for the lines).
     pub fn check(&self, config: &Node) -> std::result::Result<Vec<Diagnostic>, Diagnostics> {
-        let at = |key: &str| config.get(key).and_then(|n| n.span.clone()).or(config.span.clone());
+        let at = |key: &str| config.span_of(key);
         let mut d = Diagnostics::new();
         let mut warnings = Vec::new();
         match (self.iso_url.is_empty(), self.iso_urls.is_empty()) {

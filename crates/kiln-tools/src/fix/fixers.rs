@@ -158,20 +158,21 @@ fn createtime(t: &mut Obj) -> Result<(), String> {
     Ok(())
 }
 
-/// Replaces each `{{ ... }}` action whose inner text `f` maps to something.
+/// Replaces each `{{ ... }}` action whose inner text `f` maps to something (actions found by
+/// kiln-gotmpl's lexer; a string it rejects is left as it is).
 fn replace_actions(s: &str, f: impl Fn(&str) -> Option<String>) -> String {
+    let Ok(spans) = kiln_gotmpl::action_spans(s) else { return s.to_string() };
     let mut out = String::new();
-    let mut rest = s;
-    while let Some(open) = rest.find("{{") {
-        let Some(close) = rest[open..].find("}}").map(|i| open + i) else { break };
-        out.push_str(&rest[..open]);
-        match f(&rest[open + 2..close]) {
+    let mut pos = 0;
+    for span in spans {
+        out.push_str(&s[pos..span.start]);
+        match f(&s[span.inner]) {
             Some(r) => out.push_str(&r),
-            None => out.push_str(&rest[open..close + 2]),
+            None => out.push_str(&s[span.start..span.end]),
         }
-        rest = &rest[close + 2..];
+        pos = span.end;
     }
-    out.push_str(rest);
+    out.push_str(&s[pos..]);
     out
 }
 

@@ -60,54 +60,29 @@ pub fn escape_literal(s: &str, out: &mut String) {
     }
 }
 
-/// Translates one JSON string.
+/// Translates one JSON string. Its actions are found by kiln-gotmpl's lexer; a string the
+/// lexer rejects (Packer's parser would too) is kept as literal text.
 pub fn translate(s: &str, place: Place, locals: &dyn Names) -> Translation {
     let mut t = Translation::default();
-    let mut rest = s;
-    while let Some(open) = rest.find("{{") {
-        escape_literal(&rest[..open], &mut t.text);
-        let after = &rest[open + 2..];
-        let Some(close) = find_close(after) else {
-            // An unclosed action is left as text; Packer's parser would reject it anyway.
-            escape_literal(&rest[open..], &mut t.text);
-            rest = "";
-            break;
-        };
-        let action = &rest[open..open + 2 + close + 2];
-        let inner = &after[..close];
-        match translate_action(inner, place, locals, &mut t) {
+    let Ok(spans) = kiln_gotmpl::action_spans(s) else {
+        escape_literal(s, &mut t.text);
+        return t;
+    };
+    let mut pos = 0;
+    for span in spans {
+        escape_literal(&s[pos..span.start], &mut t.text);
+        match translate_action(&s[span.inner], place, locals, &mut t) {
             Some(expr) => {
                 t.text.push_str("${");
                 t.text.push_str(&expr);
                 t.text.push('}');
             }
-            None => escape_literal(action, &mut t.text),
+            None => escape_literal(&s[span.start..span.end], &mut t.text),
         }
-        rest = &after[close + 2..];
+        pos = span.end;
     }
-    escape_literal(rest, &mut t.text);
+    escape_literal(&s[pos..], &mut t.text);
     t
-}
-
-/// Offset of the `}}` that closes an action, skipping quoted and raw strings.
-fn find_close(s: &str) -> Option<usize> {
-    let b = s.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'`' => i += 1 + s[i + 1..].find('`')? + 1,
-            b'"' => {
-                i += 1;
-                while i < b.len() && b[i] != b'"' {
-                    i += if b[i] == b'\\' { 2 } else { 1 };
-                }
-                i += 1;
-            }
-            b'}' if b.get(i + 1) == Some(&b'}') => return Some(i),
-            _ => i += 1,
-        }
-    }
-    None
 }
 
 #[derive(Debug, PartialEq)]

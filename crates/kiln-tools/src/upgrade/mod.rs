@@ -11,6 +11,7 @@ mod emit;
 use actions::{hcl_string, Place};
 use emit::Writer;
 use kiln_config::diag::{Diagnostic, Diagnostics, SourceFile, Span};
+use kiln_config::node::{Node, NodeKind};
 use kiln_template::hcl::is_identifier;
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;
@@ -22,17 +23,20 @@ pub struct UpgradeOptions {
     pub with_annotations: bool,
 }
 
-/// Upgrades the JSON template `src` (read from `file`) to HCL2 text.
+/// Upgrades the JSON template `src` (read from `file`) to HCL2 text. The template is read by
+/// kiln-template's JSON parser, so errors point at line:col of the JSON file.
 pub fn upgrade(src: &str, file: &Arc<SourceFile>, opts: &UpgradeOptions) -> Result<String, Diagnostics> {
-    let root: Value = serde_json::from_str(src).map_err(|e| json_error(&e, src, file))?;
-    let Value::Object(root) = root else {
+    let file = if file.text == src { file.clone() } else { SourceFile::new(&file.path, src) };
+    let node = kiln_template::json::parse(&file)?;
+    // Numbers as Packer reads them: float64, integers printed as integers.
+    let Value::Object(root) = node.to_json() else {
         return Err(Diagnostic::error("a JSON template must be an object")
-            .at(Span::new(file, 0, src.len().min(1)))
+            .at_opt(node.span.clone())
             .with_help("a template looks like {\"builders\": [...], \"provisioners\": [...]}")
             .into());
     };
     let mut diags = Diagnostics::new();
-    let t = Template::read(&root, src, file, &mut diags);
+    let t = Template::read(&root, &node, &mut diags);
     if diags.has_errors() {
         return Err(diags);
     }
@@ -48,46 +52,20 @@ pub fn upgrade(src: &str, file: &Arc<SourceFile>, opts: &UpgradeOptions) -> Resu
     })
 }
 
-fn json_error(e: &serde_json::Error, src: &str, file: &Arc<SourceFile>) -> Diagnostics {
-    // serde_json counts lines and columns from 1; turn them back into a byte offset.
-    let line_start: usize = src.split_inclusive('\n').take(e.line().saturating_sub(1)).map(str::len).sum();
-    let line = src[line_start.min(src.len())..].split('\n').next().unwrap_or("");
-    let col = e.column().saturating_sub(1);
-    let mut off = (line_start + line.char_indices().nth(col).map_or(line.len(), |(i, _)| i)).min(src.len());
-    let message = strip_position(&e.to_string()).to_string();
-    // The end of what precedes the error, where a missing or extra comma belongs.
-    let before = src[..off].trim_end_matches(|c: char| c.is_whitespace());
-    let help = if message.contains("trailing comma") {
-        if before.ends_with(',') {
-            off = before.len() - 1;
-        }
-        "remove the comma after the last item: JSON allows none there".to_string()
-    } else if message.contains("expected `,` or") {
-        if !before.is_empty() {
-            off = before.len();
-        }
-        "add a comma after the previous item".to_string()
-    } else if message.contains("expected `:`") {
-        "put a colon between the key and its value: \"key\": \"value\"".to_string()
-    } else if message.contains("key must be a string") && src[off..].starts_with("//") {
-        "JSON has no comments: remove the line, or keep the note in a key starting with `_` (\"_comment\": \"...\")"
-            .to_string()
-    } else {
-        "fix the JSON syntax".to_string()
-    };
-    let end = src[off..].chars().next().map_or(off, |c| off + c.len_utf8());
-    Diagnostic::error(format!("invalid JSON: {message}")).at(Span::new(file, off, end)).with_help(help).into()
+/// The span of key `key` itself in object node `n`.
+fn key_span(n: &Node, key: &str) -> Option<Span> {
+    match &n.kind {
+        NodeKind::Object(m) => m.iter().find(|(k, _)| k.name == key).and_then(|(k, _)| k.span.clone()),
+        _ => None,
+    }
 }
 
-fn strip_position(msg: &str) -> &str {
-    msg.find(" at line ").map_or(msg, |i| &msg[..i])
-}
-
-/// A span for a key of the template, found by searching its text (serde_json keeps no offsets).
-fn key_span(src: &str, file: &Arc<SourceFile>, key: &str, nth: usize) -> Span {
-    let needle = format!("\"{key}\"");
-    let off = src.match_indices(&needle).nth(nth).map_or(0, |(i, _)| i);
-    Span::new(file, off, off + needle.len())
+/// Item `i` of array node `n`.
+fn item(n: Option<&Node>, i: usize) -> Option<&Node> {
+    match &n?.kind {
+        NodeKind::Array(a) => a.get(i),
+        _ => None,
+    }
 }
 
 struct Component<'a> {
@@ -121,10 +99,10 @@ const KNOWN_KEYS: &[&str] = &[
 ];
 
 impl<'a> Template<'a> {
-    fn read(root: &'a Map<String, Value>, src: &str, file: &Arc<SourceFile>, diags: &mut Diagnostics) -> Template<'a> {
+    fn read(root: &'a Map<String, Value>, node: &Node, diags: &mut Diagnostics) -> Template<'a> {
         for k in root.keys() {
             if !KNOWN_KEYS.contains(&k.as_str()) && !k.starts_with('_') {
-                let mut d = Diagnostic::error(format!("unknown template key {k:?}")).at(key_span(src, file, k, 0));
+                let mut d = Diagnostic::error(format!("unknown template key {k:?}")).at_opt(key_span(node, k));
                 if let Some(s) = kiln_config::diag::did_you_mean(k, KNOWN_KEYS.iter().copied()) {
                     d = d.with_help(format!("did you mean {s:?}?"));
                 }
@@ -144,24 +122,22 @@ impl<'a> Template<'a> {
         match root.get("variables") {
             Some(Value::Object(vars)) => t.variables = vars.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
             Some(_) => diags.push(
-                Diagnostic::error("\"variables\" must be an object of names to default values").at(key_span(
-                    src,
-                    file,
-                    "variables",
-                    0,
-                )),
+                Diagnostic::error("\"variables\" must be an object of names to default values")
+                    .at_opt(node.span_of("variables")),
             ),
             None => {}
         }
         if let Some(Value::Array(s)) = root.get("sensitive-variables") {
             t.sensitive = s.iter().filter_map(Value::as_str).map(String::from).collect();
         }
-        let component =
-            |v: &'a Value, what: &str, i: usize, diags: &mut Diagnostics| read_component(v, what, i, src, file, diags);
+        let component = |v: &'a Value, what: &str, i: usize, at: Option<&Node>, diags: &mut Diagnostics| {
+            read_component(v, what, i, at.or(node.get(what)).or(Some(node)), diags)
+        };
         if let Some(Value::Array(bs)) = root.get("builders") {
             let mut used = BTreeSet::new();
             for (i, b) in bs.iter().enumerate() {
-                let Some(c) = component(b, "builders", i, diags) else { continue };
+                let at = item(node.get("builders"), i);
+                let Some(c) = component(b, "builders", i, at, diags) else { continue };
                 // A source's name is a fixed label in HCL2: a templated builder name cannot stay.
                 let name = match c.body.get("name").and_then(Value::as_str) {
                     Some(n) if !n.contains("{{") && !n.trim().is_empty() => source_name(n),
@@ -170,7 +146,7 @@ impl<'a> Template<'a> {
                 if !used.insert(name.clone()) {
                     diags.push(
                         Diagnostic::error(format!("two builders are named {name:?}"))
-                            .at(key_span(src, file, "name", 0))
+                            .at_opt(at.and_then(|b| b.span_of("name")))
                             .with_help("give each builder a unique \"name\""),
                     );
                 }
@@ -178,24 +154,30 @@ impl<'a> Template<'a> {
             }
         }
         if let Some(Value::Array(ps)) = root.get("provisioners") {
-            t.provisioners =
-                ps.iter().enumerate().filter_map(|(i, p)| component(p, "provisioners", i, diags)).collect();
+            t.provisioners = ps
+                .iter()
+                .enumerate()
+                .filter_map(|(i, p)| component(p, "provisioners", i, item(node.get("provisioners"), i), diags))
+                .collect();
         }
         if let Some(p) = root.get("error-cleanup-provisioner") {
-            t.cleanup = component(p, "error-cleanup-provisioner", 0, diags);
+            t.cleanup = component(p, "error-cleanup-provisioner", 0, None, diags);
         }
         static EMPTY: std::sync::OnceLock<Map<String, Value>> = std::sync::OnceLock::new();
-        let post_one = |v: &'a Value, i: usize, diags: &mut Diagnostics| -> Option<Component<'a>> {
+        let post_one = |v: &'a Value, i: usize, at: Option<&Node>, diags: &mut Diagnostics| -> Option<Component<'a>> {
             match v {
                 Value::String(kind) => Some(Component { kind: kind.clone(), body: EMPTY.get_or_init(Map::new) }),
-                _ => component(v, "post-processors", i, diags),
+                _ => component(v, "post-processors", i, at, diags),
             }
         };
         if let Some(Value::Array(pps)) = root.get("post-processors") {
             for (i, pp) in pps.iter().enumerate() {
+                let at = item(node.get("post-processors"), i);
                 let chain: Vec<Component> = match pp {
-                    Value::Array(items) => items.iter().filter_map(|x| post_one(x, i, diags)).collect(),
-                    other => post_one(other, i, diags).into_iter().collect(),
+                    Value::Array(items) => {
+                        items.iter().enumerate().filter_map(|(j, x)| post_one(x, i, item(at, j), diags)).collect()
+                    }
+                    other => post_one(other, i, at, diags).into_iter().collect(),
                 };
                 if !chain.is_empty() {
                     t.post.push(chain);
@@ -376,16 +358,18 @@ impl<'a> Template<'a> {
     }
 }
 
+/// Component `i` of `what`; `at` is its node, where errors point.
 fn read_component<'a>(
     v: &'a Value,
     what: &str,
     i: usize,
-    src: &str,
-    file: &Arc<SourceFile>,
+    at: Option<&Node>,
     diags: &mut Diagnostics,
 ) -> Option<Component<'a>> {
     let Value::Object(body) = v else {
-        diags.push(Diagnostic::error(format!("{what} {} must be an object", i + 1)).at(key_span(src, file, what, 0)));
+        diags.push(
+            Diagnostic::error(format!("{what} {} must be an object", i + 1)).at_opt(at.and_then(|n| n.span.clone())),
+        );
         return None;
     };
     match body.get("type").and_then(Value::as_str) {
@@ -393,7 +377,7 @@ fn read_component<'a>(
         _ => {
             diags.push(
                 Diagnostic::error(format!("{what} {} has no \"type\"", i + 1))
-                    .at(key_span(src, file, what, 0))
+                    .at_opt(at.and_then(|n| n.span_of("type")))
                     .with_help("add \"type\": \"...\" naming the component"),
             );
             None

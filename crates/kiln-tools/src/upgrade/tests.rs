@@ -86,9 +86,11 @@ fn errors_point_into_the_json() {
     let f = SourceFile::new("t.json", "{\n  \"builders\": [{\"name\": \"x\"}],\n  \"provisoners\": []\n}\n");
     let d = upgrade(&f.text, &f, &UpgradeOptions::default()).unwrap_err();
     let texts: Vec<String> = d.0.iter().map(|d| format!("{} @ {:?} help {:?}", d.summary, d.span, d.help)).collect();
-    assert!(texts.iter().any(|t| t.contains("builders 1 has no \"type\"") && t.contains("t.json:2:3")), "{texts:?}");
+    assert!(texts.iter().any(|t| t.contains("builders 1 has no \"type\"") && t.contains("t.json:2:16")), "{texts:?}");
     assert!(
-        texts.iter().any(|t| t.contains("unknown template key \"provisoners\"") && t.contains("provisioners")),
+        texts.iter().any(|t| t.contains("unknown template key \"provisoners\"")
+            && t.contains("t.json:3:3")
+            && t.contains("provisioners")),
         "{texts:?}"
     );
     let json_err = |text: &str| {
@@ -97,17 +99,19 @@ fn errors_point_into_the_json() {
         let first = d.0[0].clone();
         (first.span.map(|s| s.line_col()), first.help.unwrap_or_default())
     };
+    // kiln-template's JSON parser reads the template: its positions and advice.
     let (at, help) = json_err("{\n  \"a\": 1,\n}\n");
-    assert_eq!(at, Some((2, 9)), "the trailing comma itself");
-    assert!(help.contains("remove the comma"), "{help}");
+    assert_eq!(at, Some((3, 1)), "the `}}` after the trailing comma, the line Packer reports");
+    assert!(help.contains("remove the `,` at line 2, column 9"), "{help}");
     let (at, help) = json_err("{\n  \"a\": 1\n  \"b\": 2\n}\n");
     assert_eq!(at, Some((2, 9)), "right after the item missing its comma");
-    assert!(help.contains("add a comma"), "{help}");
+    assert!(help.contains("add a `,`"), "{help}");
     let (at, help) = json_err("{\n//// note\n}\n");
     assert_eq!(at, Some((2, 1)));
-    assert!(help.contains("JSON has no comments"), "{help}");
-    let (_, help) = json_err("{\"a\" \"b\"}");
-    assert!(help.contains("colon"), "{help}");
+    assert!(help.contains("remove the comment"), "{help}");
+    let (at, help) = json_err("{\"a\" \"b\"}");
+    assert_eq!(at, Some((1, 6)));
+    assert!(help.contains("`\"a\": \"b\"`"), "{help}");
 }
 
 #[test]

@@ -21,7 +21,7 @@ pub(crate) fn encode(bytes: &[u8]) -> String {
 pub(crate) fn decode(s: &str) -> Result<Vec<u8>, String> {
     // Go's decoder ignores line breaks.
     let clean: Vec<u8> = s.bytes().filter(|b| *b != b'\n' && *b != b'\r').collect();
-    if clean.len() % 4 != 0 {
+    if !clean.len().is_multiple_of(4) {
         return Err(format!("failed to decode base64 data {s:?}: the length must be a multiple of 4"));
     }
     let mut out = Vec::with_capacity(clean.len() / 4 * 3);
