@@ -133,7 +133,7 @@ impl PostProcessor for Compress {
 }
 
 /// `SOURCE_DATE_EPOCH` (reproducible builds' convention) or 0.
-fn source_date_epoch() -> u64 {
+pub(crate) fn source_date_epoch() -> u64 {
     std::env::var("SOURCE_DATE_EPOCH").ok().and_then(|v| v.trim().parse().ok()).unwrap_or(0)
 }
 
@@ -285,7 +285,7 @@ fn xz<W: Write>(out: W, level: u32) -> io::Result<liblzma::write::XzEncoder<W>> 
 }
 
 /// The compressing writer for one algorithm (or none) over `out`.
-enum Compressor<W: Write + Send> {
+pub(crate) enum Compressor<W: Write + Send> {
     Plain(W),
     Gzip(deflate::GzWriter<W>),
     Bgzf(bgzf::BgzfWriter<W>),
@@ -293,7 +293,7 @@ enum Compressor<W: Write + Send> {
     Xz(liblzma::write::XzEncoder<W>),
 }
 
-fn compressor<W: Write + Send>(out: W, alg: Option<Algorithm>, level: u32) -> io::Result<Compressor<W>> {
+pub(crate) fn compressor<W: Write + Send>(out: W, alg: Option<Algorithm>, level: u32) -> io::Result<Compressor<W>> {
     Ok(match alg {
         None => Compressor::Plain(out),
         Some(Algorithm::Gzip) => Compressor::Gzip(deflate::GzWriter::new(out, level)?),
@@ -307,7 +307,7 @@ fn compressor<W: Write + Send>(out: W, alg: Option<Algorithm>, level: u32) -> io
 }
 
 impl<W: Write + Send> Compressor<W> {
-    fn finish(self) -> io::Result<()> {
+    pub(crate) fn finish(self) -> io::Result<()> {
         let mut w = match self {
             Compressor::Plain(w) => w,
             Compressor::Gzip(g) => g.finish()?,
