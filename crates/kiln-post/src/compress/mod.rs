@@ -106,6 +106,13 @@ impl PostProcessor for Compress {
         let target = kiln_core::late::render(&template, &crate::template_data(&ctx.info))?;
         let fmt = self.config.format.as_deref().and_then(format::parse).unwrap_or_else(|| detect(&target));
         let files = artifact.files();
+        if files.is_empty() {
+            // Packer writes the empty archive without a word; kiln does the same, and says so.
+            ctx.ui.error(format!(
+                "Warning: the input artifact ({}) has no files: {target} is an empty archive",
+                artifact.description().lines().next().unwrap_or_default()
+            ));
+        }
         let job = Job {
             target: target.clone(),
             files,
