@@ -183,7 +183,7 @@ pub const COMPONENTS: &[Component] = &[
     post_processor("manifest", kiln_post::manifest::new, &["kiln-post/src/manifest.rs"]),
     post_processor("shell-local", kiln_post::shell_local::new, &["kiln-comm/src/shell_local/config.rs"]),
     packer_only(ComponentKind::PostProcessor, "ucloud-import"),
-    packer_only(ComponentKind::PostProcessor, "vagrant"),
+    post_processor("vagrant", kiln_post::vagrant::new, &["kiln-post/src/vagrant.rs"]),
     packer_only(ComponentKind::PostProcessor, "vagrant-cloud"),
     packer_only(ComponentKind::PostProcessor, "vsphere"),
     packer_only(ComponentKind::PostProcessor, "vsphere-template"),

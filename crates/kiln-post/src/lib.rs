@@ -5,6 +5,7 @@ pub mod checksum;
 pub mod compress;
 pub mod manifest;
 pub mod shell_local;
+pub mod vagrant;
 
 use kiln_core::BuildInfo;
 use std::collections::BTreeMap;

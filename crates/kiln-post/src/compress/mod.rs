@@ -106,6 +106,13 @@ impl PostProcessor for Compress {
         let target = kiln_core::late::render(&template, &crate::template_data(&ctx.info))?;
         let fmt = self.config.format.as_deref().and_then(format::parse).unwrap_or_else(|| detect(&target));
         let files = artifact.files();
+        if files.is_empty() {
+            // Packer writes the empty archive without a word; kiln does the same, and says so.
+            ctx.ui.error(format!(
+                "Warning: the input artifact ({}) has no files: {target} is an empty archive",
+                artifact.description().lines().next().unwrap_or_default()
+            ));
+        }
         let job = Job {
             target: target.clone(),
             files,
@@ -133,7 +140,7 @@ impl PostProcessor for Compress {
 }
 
 /// `SOURCE_DATE_EPOCH` (reproducible builds' convention) or 0.
-fn source_date_epoch() -> u64 {
+pub(crate) fn source_date_epoch() -> u64 {
     std::env::var("SOURCE_DATE_EPOCH").ok().and_then(|v| v.trim().parse().ok()).unwrap_or(0)
 }
 
@@ -285,7 +292,7 @@ fn xz<W: Write>(out: W, level: u32) -> io::Result<liblzma::write::XzEncoder<W>> 
 }
 
 /// The compressing writer for one algorithm (or none) over `out`.
-enum Compressor<W: Write + Send> {
+pub(crate) enum Compressor<W: Write + Send> {
     Plain(W),
     Gzip(deflate::GzWriter<W>),
     Bgzf(bgzf::BgzfWriter<W>),
@@ -293,7 +300,7 @@ enum Compressor<W: Write + Send> {
     Xz(liblzma::write::XzEncoder<W>),
 }
 
-fn compressor<W: Write + Send>(out: W, alg: Option<Algorithm>, level: u32) -> io::Result<Compressor<W>> {
+pub(crate) fn compressor<W: Write + Send>(out: W, alg: Option<Algorithm>, level: u32) -> io::Result<Compressor<W>> {
     Ok(match alg {
         None => Compressor::Plain(out),
         Some(Algorithm::Gzip) => Compressor::Gzip(deflate::GzWriter::new(out, level)?),
@@ -307,7 +314,7 @@ fn compressor<W: Write + Send>(out: W, alg: Option<Algorithm>, level: u32) -> io
 }
 
 impl<W: Write + Send> Compressor<W> {
-    fn finish(self) -> io::Result<()> {
+    pub(crate) fn finish(self) -> io::Result<()> {
         let mut w = match self {
             Compressor::Plain(w) => w,
             Compressor::Gzip(g) => g.finish()?,
