@@ -7,10 +7,17 @@
 //!
 //! A container cannot do everything a machine does: package managers would need the network
 //! and a real init, `systemctl` needs systemd, `ufw` needs netfilter. So `apt`, `apt-get`,
-//! `yum`, `systemctl` and `ufw` are **recorders**: they append their command line to
+//! `yum`, `systemctl`, `ufw` and `pm2` (also at `/usr/lib/node_modules/pm2/bin/pm2`, where the
+//! seed templates call it) are **recorders**: they append their command line to
 //! [`RECORD`] and succeed (installing `nginx` or `apache2` makes `/var/www/html`, as the
 //! packages would). `sleep` is a recorder too, so a template's `sleep 30` does not slow the
 //! tests; it still sleeps a tenth of a second. Tests read the record with [`StandIn::recorded`].
+//!
+//! What the recorders cannot fake is installed for real when the image is built, from Debian's
+//! mirror: `python3` (the `ansible` provisioner's modules run with it on the target) and
+//! `ansible-core` (the `ansible-local` provisioner runs `ansible-playbook` on the target). A
+//! template's own `apt install ansible` line still goes to the recorder: the image stands for an
+//! instance after that line ran.
 //!
 //! podman runs with a store of its own under [`crate::cache_dir`] (`podman-standin/`), runc and
 //! explicit ulimits; the image is built once and kept there, named after a hash of its recipe.
@@ -31,14 +38,15 @@ pub const USERS: &[&str] = &["root", "ubuntu", "ec2-user", "centos", "admin"];
 const BASE: &str = "kiln-test/debian:bookworm";
 
 const CONTAINERFILE: &str = r#"FROM kiln-test/debian:bookworm
-RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends openssh-server sudo \
+RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends openssh-server sudo python3 ansible-core \
  && rm -rf /var/lib/apt/lists/* && mkdir -p /run/sshd && ssh-keygen -A
 RUN for u in ubuntu ec2-user centos admin; do useradd -m -s /bin/bash "$u" \
  && echo "$u ALL=(ALL) NOPASSWD:ALL" > "/etc/sudoers.d/$u"; done
 COPY recorder /usr/local/bin/kiln-recorder
 COPY start /usr/local/sbin/kiln-standin-start
 RUN chmod 755 /usr/local/bin/kiln-recorder /usr/local/sbin/kiln-standin-start \
- && for c in apt apt-get yum systemctl ufw sleep; do ln -s kiln-recorder "/usr/local/bin/$c"; done \
+ && for c in apt apt-get yum systemctl ufw sleep pm2; do ln -s kiln-recorder "/usr/local/bin/$c"; done \
+ && mkdir -p /usr/lib/node_modules/pm2/bin && ln -s /usr/local/bin/kiln-recorder /usr/lib/node_modules/pm2/bin/pm2 \
  && touch /var/log/kiln-recorder.log && chmod 666 /var/log/kiln-recorder.log
 CMD ["/usr/local/sbin/kiln-standin-start"]
 "#;

@@ -245,7 +245,20 @@ pub fn moto_config(moto: &Moto, region: &str) -> AwsConfig {
 /// Copies the seed folder's `files` next to the test copy.
 pub fn copy_files(seeds: &Path, dir: &Path, files: &[&str]) {
     for f in files {
-        std::fs::copy(seeds.join(f), dir.join(f)).unwrap_or_else(|e| panic!("copying {f}: {e}"));
+        copy_tree(&seeds.join(f), &dir.join(f));
+    }
+}
+
+/// Copies a file, or a folder with everything in it.
+fn copy_tree(from: &Path, to: &Path) {
+    if from.is_dir() {
+        std::fs::create_dir_all(to).unwrap_or_else(|e| panic!("creating {}: {e}", to.display()));
+        for e in std::fs::read_dir(from).unwrap_or_else(|e| panic!("reading {}: {e}", from.display())) {
+            let name = e.expect("a folder entry").file_name();
+            copy_tree(&from.join(&name), &to.join(&name));
+        }
+    } else {
+        std::fs::copy(from, to).unwrap_or_else(|e| panic!("copying {}: {e}", from.display()));
     }
 }
 

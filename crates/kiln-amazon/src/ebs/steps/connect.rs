@@ -1,5 +1,6 @@
 //! Connecting to the instance: the communicator the template names, at the address
-//! [`super::StepInstanceAddress`] found, with the temporary key pair's private key.
+//! [`super::StepInstanceAddress`] found, with the temporary key pair's private key. Sets the
+//! connection's generated data (`Host`, `Port`, `User`, `SSHPrivateKey`, ...) as Packer does.
 //!
 //! This is kiln-comm's connect (SSH retried until `ssh_timeout`) wrapped as a step; it gives
 //! way to the builder toolkit's connect step once that exists.
@@ -32,12 +33,25 @@ impl Step<State> for StepConnect {
         let say = move |s: &str| ui.say(s);
         state.comm = Some(ctx.cancel.run(c.connect(&say)).await??);
         let port = c.ssh_port.unwrap_or(22).to_string();
+        // The key the build logs in with (the temporary pair's, or the user's key file), for
+        // provisioners that connect on their own (ansible): a secret, never shown.
+        let public = state.temp_key_pair.as_ref().map(|k| k.public_authorized_key.clone()).unwrap_or_default();
+        let private = match &c.ssh_private_key {
+            Some(k) => k.clone(),
+            None => {
+                let file = c.ssh_private_key_file.as_deref().filter(|f| !f.is_empty());
+                file.and_then(|f| std::fs::read_to_string(f).ok()).unwrap_or_default()
+            }
+        };
+        ctx.ui.add_secrets([private.clone()]);
         for (k, v) in [
             ("ConnType", kind.as_str()),
             ("Host", c.ssh_host.as_deref().unwrap_or("")),
             ("Port", port.as_str()),
             ("User", c.ssh_username.as_deref().unwrap_or("")),
             ("Password", c.ssh_password.as_deref().unwrap_or("")),
+            ("SSHPublicKey", public.as_str()),
+            ("SSHPrivateKey", private.as_str()),
         ] {
             state.generated.insert(k.to_string(), v.to_string());
         }
