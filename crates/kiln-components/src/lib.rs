@@ -242,7 +242,8 @@ pub fn registry() -> Registry {
     let cleaners = kiln_amazon::common::journal::CLEANERS.into_iter().fold(
         Registry::new()
             .cleaner(kiln_docker::JOURNAL_CONTAINER, kiln_docker::clean_container)
-            .cleaner(kiln_docker::CACHE_SNAPSHOT, kiln_docker::clean_snapshot),
+            .cleaner(kiln_docker::CACHE_SNAPSHOT, kiln_docker::clean_snapshot)
+            .cleaner(kiln_builders::qemu::CACHE_SNAPSHOT, kiln_builders::qemu::clean_snapshot),
         |reg, (kind, cleaner)| reg.cleaner(kind, cleaner),
     );
     COMPONENTS.iter().fold(cleaners, |reg, c| {

@@ -178,6 +178,17 @@ impl ProvisionHook for Provisioners {
         }
     }
 
+    async fn resume_point(
+        &self,
+        ctx: &RunContext,
+        snapshots: &mut dyn Snapshot,
+    ) -> Result<Option<crate::cache::Entry>> {
+        match ctx.info.cache.clone().filter(|_| !self.list.is_empty()) {
+            Some(cache) => self.resume_point_cached(ctx, snapshots, &cache).await,
+            None => Ok(None),
+        }
+    }
+
     async fn cleanup_provision(
         &self,
         ctx: &RunContext,

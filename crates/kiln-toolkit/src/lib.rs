@@ -32,6 +32,7 @@ pub use common::{CommonState, HasCommon};
 pub mod __private {
     pub use kiln_comm::authorized_keys::HasTempKey;
     pub use kiln_comm::keys::TempKeyPair;
+    pub use kiln_core::cache::Snapshot;
     pub use kiln_core::hook::HasCommunicator;
     pub use kiln_core::{Communicator, GeneratedData};
 }

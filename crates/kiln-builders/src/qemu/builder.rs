@@ -17,6 +17,7 @@ use kiln_toolkit::output::{OutputConfig, StepOutputDir};
 use kiln_toolkit::shutdown::{ShutdownConfig, StepShutdown};
 
 use super::config::{BootConfig, Config};
+use super::snapshot::StepCacheLookup;
 use super::state::State;
 use super::steps::{
     StepConfigureVnc, StepConnectWhenUp, StepConvertDisk, StepCreateDisk, StepDriveUploads, StepPortForward, StepRun,
@@ -54,6 +55,8 @@ struct Parts {
     floppy: FloppyConfig,
     shutdown: ShutdownConfig,
     output: OutputConfig,
+    /// The digest of the options that change the machine (the step cache's source key).
+    config_digest: String,
 }
 
 #[derive(Default)]
@@ -87,8 +90,18 @@ impl Builder for QemuBuilder {
             return Err(d);
         }
         warnings.extend(d.0);
-        self.parts =
-            Some(Parts { qemu: Arc::new(qemu), boot: Arc::new(boot), comm, iso, http, cd, floppy, shutdown, output });
+        self.parts = Some(Parts {
+            qemu: Arc::new(qemu),
+            boot: Arc::new(boot),
+            comm,
+            iso,
+            http,
+            cd,
+            floppy,
+            shutdown,
+            output,
+            config_digest: super::snapshot::config_digest(config),
+        });
         Ok(warnings)
     }
 
@@ -107,6 +120,11 @@ impl Builder for QemuBuilder {
             Box::new(StepOutputDir::new(&p.output, &ctx.info)),
             Box::new(StepCreateFloppy::new(&p.floppy, &ctx.info.template_dir)),
             Box::new(StepCreateCd::new(&p.cd, &ctx.info.template_dir)),
+            Box::new(StepCacheLookup {
+                hook: Arc::clone(&hook),
+                config: Arc::clone(c),
+                comm_kind: p.comm.kind().to_string(),
+            }),
             Box::new(StepCreateDisk(Arc::clone(c))),
             Box::new(StepHttpServer::new(&p.http)),
             Box::new(StepTempKeyPair::new(&p.comm)),
@@ -129,6 +147,8 @@ impl Builder for QemuBuilder {
             boot_from_iso: !c.disk_image,
             guest_port: p.comm.ssh_port.unwrap_or(22),
             bridged: !c.net_bridge.is_empty(),
+            qemu_binary: c.qemu_binary().to_string(),
+            config_digest: p.config_digest.clone(),
             ..State::default()
         };
         run_steps(&steps, &mut state, ctx).await?;

@@ -68,6 +68,11 @@ impl QemuImg {
         })
     }
 
+    /// Whether `path` and every image under it (its backing chain) can be opened.
+    pub async fn check_chain(&self, path: &Path) -> Result<()> {
+        self.run(vec!["info".into(), "--force-share".into(), "--backing-chain".into(), s(path)]).await.map(drop)
+    }
+
     /// `qemu-img create -f FORMAT [-b BACKING -F BACKING_FORMAT] [extra] PATH [SIZE]`.
     pub async fn create(
         &self,
@@ -208,6 +213,26 @@ impl DiskPlan {
             compress,
             args: config.qemu_img_args.clone(),
         })
+    }
+
+    /// The same plan with the VM's disk a new qcow2 layer `working` on `base` (the step
+    /// cache's layer to start from; the source image when `None`), written into the output at
+    /// the end in one pass.
+    pub fn layered(mut self, working: PathBuf, base: Option<PathBuf>) -> Result<DiskPlan> {
+        let (source, source_format, size) = match self.main {
+            Main::Overlay { source, source_format, size }
+            | Main::Copy { source, source_format, size }
+            | Main::Backed { source, source_format, size } => (source, source_format, size),
+            Main::Blank { .. } => return Err(Error::new("the step cache's disk layers need a disk_image")),
+        };
+        let (source, source_format) = match base {
+            Some(b) => (b, "qcow2".to_string()),
+            None => (source, source_format),
+        };
+        self.main = Main::Overlay { source, source_format, size };
+        self.working = working;
+        self.convert_at_end = true;
+        Ok(self)
     }
 
     /// The disks the VM gets, main first.

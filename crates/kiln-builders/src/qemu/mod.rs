@@ -26,6 +26,7 @@ pub mod keys;
 pub mod netwatch;
 pub mod process;
 pub mod qmp;
+mod snapshot;
 mod state;
 mod steps;
 pub mod upload;
@@ -33,3 +34,4 @@ pub mod vm;
 
 pub use builder::{new, QemuBuilder, BUILDER_ID, GENERATED};
 pub use config::{BootConfig, Config};
+pub use snapshot::{clean_snapshot, CACHE_SNAPSHOT};

@@ -13,6 +13,7 @@ use kiln_toolkit::CommonState;
 use super::config::Accelerator;
 use super::disk::DiskPlan;
 use super::qmp::Qmp;
+use super::upload::DriveUpload;
 use super::vm::{Exit, Vm};
 
 /// How long the guest gets to shut down after the ACPI power button, before QEMU is told to quit.
@@ -46,9 +47,23 @@ pub(super) struct State {
     /// The dump of the user-mode network kiln reads to know when the guest's network is up
     /// (see [`super::netwatch`]), while it runs.
     pub net_watch: Option<PathBuf>,
+    /// `qemu_binary` (for the step cache's key).
+    pub qemu_binary: String,
+    /// The digest of the options that change the machine (see [`super::snapshot`]).
+    pub config_digest: String,
+    /// With the step cache on: the folder of its disk layers and machine states.
+    pub layers_dir: Option<PathBuf>,
+    /// Why this VM cannot be snapshotted (the step cache says it once).
+    pub cache_unsupported: Option<String>,
+    /// The cache entry (key, snapshot) the VM was started from.
+    pub resumed: Option<(String, String)>,
+    /// Machine states being written (deleted if the build stops before they are complete).
+    pub partials: Vec<PathBuf>,
+    /// The upload channel, whose hot-plugged disks must be gone before a snapshot.
+    pub uploads: Option<Arc<DriveUpload>>,
 }
 
-kiln_toolkit::impl_has_common!(State, common);
+kiln_toolkit::impl_has_common!(State, common, snapshots);
 
 impl State {
     pub fn output_dir(&self) -> &Path {

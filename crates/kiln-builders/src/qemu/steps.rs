@@ -46,12 +46,19 @@ impl Step<State> for StepCreateDisk {
             (true, None) => return Err(Error::new("disk_image is set but no source image was downloaded")),
             (false, _) => None,
         };
-        let plan = DiskPlan::new(
+        let mut plan = DiskPlan::new(
             c,
             state.output_dir(),
             &state.vm_name,
             source.as_ref().map(|(p, f)| (p.as_path(), f.as_str())),
         )?;
+        if let Some(dir) = state.layers_dir.clone() {
+            // The step cache: the VM writes a layer in the cache, on the snapshot it starts from.
+            std::fs::create_dir_all(&dir).map_err(|e| Error::new(format!("creating {}: {e}", dir.display())))?;
+            let base = state.resumed.as_ref().map(|(_, id)| super::snapshot::layer_files(&dir, id).0);
+            let (working, _) = super::snapshot::layer_files(&dir, &super::snapshot::new_layer_id()?);
+            plan = plan.layered(working, base)?;
+        }
         // Recorded before anything is written, so a cleanup knows every file it may have made.
         state.plan = Some(plan.clone());
         let ui = ctx.ui.clone();
@@ -211,8 +218,16 @@ impl Step<State> for StepRun {
             efi_vars: state.efi_vars.as_deref(),
             template: &template,
         };
-        let argv = args::command_line(&inputs)?;
-        ctx.ui.say(if c.disk_image { "Starting VM, booting disk image" } else { "Starting VM, booting from CD-ROM" });
+        let mut argv = args::command_line(&inputs)?;
+        let resume_state = state.resumed.as_ref().zip(state.layers_dir.as_ref()).map(|((_, id), dir)| {
+            argv.extend(["-incoming".to_string(), "defer".to_string()]);
+            super::snapshot::layer_files(dir, id).1
+        });
+        ctx.ui.say(match (&resume_state, c.disk_image) {
+            (Some(_), _) => "Starting VM from the step cache's snapshot",
+            (None, true) => "Starting VM, booting disk image",
+            (None, false) => "Starting VM, booting from CD-ROM",
+        });
         ctx.ui.log(format!("Qemu command: {}", super::process::display_command(c.qemu_binary().as_ref(), &argv)));
         let ui = ctx.ui.clone();
         let on_stderr: vm::LineFn = Arc::new(move |l: &str| ui.log(format!("qemu stderr: {l}")));
@@ -223,7 +238,11 @@ impl Step<State> for StepRun {
         let vm = state.vm.clone().ok_or_else(|| Error::new("the VM vanished"))?;
         let qmp = ctx.cancel.run(vm.connect_qmp(QMP_CONNECT)).await??;
         state.qmp = Some(Arc::new(qmp));
-        if !state.bridged && state.host_port().is_some() {
+        if let (Some(file), Some(q)) = (&resume_state, &state.qmp) {
+            let started = std::time::Instant::now();
+            ctx.cancel.run(super::snapshot::load_state(q, file)).await??;
+            ctx.ui.log(format!("the VM's state was loaded in {:.2}s", started.elapsed().as_secs_f64()));
+        } else if !state.bridged && state.host_port().is_some() {
             let file = control_dir.join("net.pcap");
             if let Some(q) = &state.qmp {
                 match netwatch::start(q, "user.0", &file).await {
@@ -278,6 +297,9 @@ impl Step<State> for StepRun {
         if let Some(dir) = state.control_dir.take() {
             let _ = tokio::fs::remove_dir_all(dir).await;
         }
+        for f in std::mem::take(&mut state.partials) {
+            let _ = tokio::fs::remove_file(f).await;
+        }
     }
 }
 
@@ -309,6 +331,10 @@ impl Step<State> for StepTypeBootCommand {
 
     async fn run(&self, state: &mut State, ctx: &RunContext) -> Result<()> {
         let b = &self.0;
+        if state.resumed.is_some() {
+            ctx.ui.log("the VM resumed from the step cache: no boot command");
+            return Ok(());
+        }
         if b.boot_command.is_empty() {
             ctx.ui.log("no boot_command: not waiting boot_wait");
             return Ok(());
@@ -429,12 +455,17 @@ impl Step<State> for StepDriveUploads {
     }
 
     async fn run(&self, state: &mut State, ctx: &RunContext) -> Result<()> {
+        if state.resumed.is_some() {
+            state.set_guest_clock(ctx).await;
+        }
         let (true, Some(comm), Some(qmp), Some(dir)) =
             (self.ssh, state.common.comm.clone(), state.qmp.clone(), state.control_dir.clone())
         else {
             return Ok(());
         };
-        state.common.comm = Some(Arc::new(DriveUpload::new(comm, qmp, &dir, ctx.ui.clone())));
+        let uploads = Arc::new(DriveUpload::new(comm, qmp, &dir, ctx.ui.clone()));
+        state.uploads = Some(Arc::clone(&uploads));
+        state.common.comm = Some(uploads);
         Ok(())
     }
 }

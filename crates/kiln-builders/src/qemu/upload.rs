@@ -55,11 +55,21 @@ pub struct DriveUpload {
     seq: AtomicU32,
     /// Set when the guest showed it cannot use the channel.
     disabled: AtomicBool,
+    /// Upload disks still being unplugged.
+    unplugging: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
 impl DriveUpload {
     pub fn new(inner: Arc<dyn Communicator>, qmp: Arc<Qmp>, dir: &Path, ui: Ui) -> DriveUpload {
-        DriveUpload { inner, qmp, dir: dir.to_path_buf(), ui, seq: AtomicU32::new(0), disabled: AtomicBool::new(false) }
+        DriveUpload {
+            inner,
+            qmp,
+            dir: dir.to_path_buf(),
+            ui,
+            seq: AtomicU32::new(0),
+            disabled: AtomicBool::new(false),
+            unplugging: Default::default(),
+        }
     }
 
     /// Copies `src` into a new image file padded to whole sectors; returns its path and the
@@ -128,7 +138,7 @@ impl DriveUpload {
         let (qmp, ui, plugged) = (Arc::clone(&self.qmp), self.ui.clone(), plugged.is_ok());
         // On failure the caller still reads the image (its SSH fallback) and removes it.
         let remove = result.is_ok().then(|| image.to_path_buf());
-        tokio::spawn(async move {
+        let task = tokio::spawn(async move {
             if plugged {
                 unplug(&qmp, &ui, &device).await;
             }
@@ -139,7 +149,19 @@ impl DriveUpload {
                 let _ = tokio::fs::remove_file(&image).await;
             }
         });
+        let mut pending = self.unplugging.lock().unwrap_or_else(|p| p.into_inner());
+        pending.retain(|t| !t.is_finished());
+        pending.push(task);
+        drop(pending);
         result
+    }
+
+    /// Waits until every upload disk is gone from the VM (before a snapshot of it).
+    pub async fn settle(&self) {
+        let pending = std::mem::take(&mut *self.unplugging.lock().unwrap_or_else(|p| p.into_inner()));
+        for t in pending {
+            let _ = t.await;
+        }
     }
 
     async fn copy_in_guest(

@@ -169,6 +169,15 @@ pub fn chain(previous: &str, digest: &str) -> String {
     i.finish()
 }
 
+/// Where a builder that asked the cache before starting its machine started it from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StartedFrom {
+    /// Its source (no entry was found): every provisioner runs.
+    Source,
+    /// The snapshot of the entry with this key.
+    Entry(String),
+}
+
 /// A builder's running machine, as the step cache sees it (a container, a VM on a qcow2
 /// overlay). Implemented by the builder's state; the provisioning step reaches it through
 /// [`crate::hook::HasCommunicator::snapshots`].
@@ -190,6 +199,13 @@ pub trait Snapshot: Send {
     /// Replaces the machine with one started from `snapshot` (the old one is removed, the new
     /// one's handle is in the state before this returns); returns its communicator.
     async fn resume_from(&mut self, ctx: &RunContext, snapshot: &str) -> Result<Arc<dyn Communicator>>;
+    /// What the machine was started from, when the builder asked the cache before starting it
+    /// ([`crate::ProvisionHook::resume_point`]). Such a builder's running machine is never
+    /// replaced: provisioning goes on from there without [`Self::resume_from`]. `None` (the
+    /// default): the builder started from its source without asking.
+    fn started_from(&self) -> Option<StartedFrom> {
+        None
+    }
     /// Whether `snapshot` still exists (an image removed behind kiln's back is a miss).
     async fn exists(&self, snapshot: &str) -> bool;
     /// Deletes a snapshot no entry names any more (one that a new snapshot of the same key

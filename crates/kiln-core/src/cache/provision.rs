@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::{chain, Cacheable, Inputs, Snapshot, StepCache};
+use super::{chain, Cacheable, Inputs, Snapshot, StartedFrom, StepCache};
 use crate::component::{Communicator, GeneratedData, RunContext};
 use crate::hook::{PreparedProvisioner, Provisioners};
 use crate::Result;
@@ -109,7 +109,94 @@ enum StepDigest {
     No(String),
 }
 
+/// The keys of a build's provisioners as far as they can be cached, after the source's key.
+struct Keys {
+    /// The source's key; `None` when the builder says the cache cannot be used (and why).
+    source: std::result::Result<String, String>,
+    /// One per provisioner, up to the first that cannot be cached.
+    steps: Vec<String>,
+}
+
 impl Provisioners {
+    /// The source's key and the provisioners' keys, as their inputs are now (a provisioner
+    /// that cannot be cached says so when its turn comes).
+    async fn keys(&self, ctx: &RunContext, snap: &mut dyn Snapshot) -> Keys {
+        let source = match snap.source_key(ctx).await {
+            Ok(source) => {
+                let mut i = Inputs::new();
+                i.add("kiln step cache", b"1");
+                i.add("builder", snap.kind().as_bytes());
+                i.add("source", source.as_bytes());
+                i.finish()
+            }
+            Err(e) => return Keys { source: Err(e.message), steps: Vec::new() },
+        };
+        let mut steps = Vec::new();
+        let mut k = source.clone();
+        for p in &self.list {
+            let StepDigest::Digest(d) = digest(p, ctx) else { break };
+            k = chain(&k, &d);
+            steps.push(k.clone());
+        }
+        Keys { source: Ok(source), steps }
+    }
+
+    /// The longest cached prefix: the furthest key with an entry here, or further still in the
+    /// shared store (earlier keys need no entry: pruned, or imported from elsewhere). Returns
+    /// how many provisioners it covers and where it is.
+    async fn longest_prefix(
+        &self,
+        ctx: &RunContext,
+        snap: &mut dyn Snapshot,
+        cache: &StepCache,
+        keys: &[String],
+    ) -> Option<(usize, Found)> {
+        let mut found = None;
+        for (i, k) in keys.iter().enumerate().rev() {
+            match cache.get(k) {
+                Some(e) if e.kind == snap.kind() && snap.exists(&e.snapshot).await => {
+                    found = Some((i + 1, Found::Local(e)));
+                    break;
+                }
+                _ => {}
+            }
+        }
+        let local_first = found.as_ref().map_or(0, |(first, _)| *first);
+        for (i, k) in keys.iter().enumerate().skip(local_first).rev() {
+            if let Some(e) = shared_entry(cache, k, snap.kind(), ctx).await {
+                return Some((i + 1, Found::Shared(e)));
+            }
+        }
+        found
+    }
+
+    /// See [`crate::ProvisionHook::resume_point`].
+    pub(crate) async fn resume_point_cached(
+        &self,
+        ctx: &RunContext,
+        snap: &mut dyn Snapshot,
+        cache: &StepCache,
+    ) -> Result<Option<super::Entry>> {
+        let keys = self.keys(ctx, snap).await;
+        if keys.source.is_err() {
+            return Ok(None);
+        }
+        match self.longest_prefix(ctx, snap, cache, &keys.steps).await {
+            None => Ok(None),
+            Some((_, Found::Local(e))) => Ok(Some(e)),
+            Some((_, Found::Shared(e))) => match import_shared(cache, snap, ctx, e).await {
+                Ok(local) => Ok(Some(local)),
+                Err(err) if err.cancelled || ctx.cancel.is_cancelled() => Err(crate::Error::cancelled()),
+                Err(err) => {
+                    ctx.ui.error(format!(
+                        "Step cache: could not use the shared snapshot ({err}); starting from the source"
+                    ));
+                    Ok(None)
+                }
+            },
+        }
+    }
+
     pub(crate) async fn provision_cached(
         &self,
         ctx: &RunContext,
@@ -121,78 +208,73 @@ impl Provisioners {
         let ui = &ctx.ui;
         let n = self.list.len();
         let label = |i: usize| format!("provisioner {}/{n} ({})", i + 1, self.list[i].label);
+        let Keys { source, steps: keys } = self.keys(ctx, snap).await;
         // The key so far; `None` once a provisioner cannot be cached (nothing after it is).
-        let mut key = match snap.source_key(ctx).await {
-            Ok(source) => {
-                let mut i = Inputs::new();
-                i.add("kiln step cache", b"1");
-                i.add("builder", snap.kind().as_bytes());
-                i.add("source", source.as_bytes());
-                Some(i.finish())
-            }
-            Err(e) => {
-                ui.say(format!("Step cache: {e}; every provisioner runs"));
+        let mut key = match source {
+            Ok(k) => Some(k),
+            Err(why) => {
+                ui.say(format!("Step cache: {why}; every provisioner runs"));
                 None
             }
         };
         let source_key = key.clone();
-        // The keys of the provisioners as far as they can be cached, as their inputs are now
-        // (a provisioner that cannot be cached says so when its turn comes).
-        let mut keys = Vec::new();
-        if let Some(mut k) = key.clone() {
-            for p in &self.list {
-                let StepDigest::Digest(d) = digest(p, ctx) else { break };
-                k = chain(&k, &d);
-                keys.push(k.clone());
-            }
-        }
-        // The longest cached prefix: the furthest key with an entry here, or further still in
-        // the shared store. (Earlier keys need no entry: pruned, or imported from elsewhere.)
-        let mut resume = None;
-        for (i, k) in keys.iter().enumerate().rev() {
-            match cache.get(k) {
-                Some(e) if e.kind == snap.kind() && snap.exists(&e.snapshot).await => {
-                    resume = Some((i + 1, Found::Local(e)));
-                    break;
-                }
-                _ => {}
-            }
-        }
-        let local_first = resume.as_ref().map_or(0, |(first, _)| *first);
-        for (i, k) in keys.iter().enumerate().skip(local_first).rev() {
-            if let Some(e) = shared_entry(cache, k, snap.kind(), ctx).await {
-                resume = Some((i + 1, Found::Shared(e)));
-                break;
-            }
-        }
-        let mut first = resume.as_ref().map_or(0, |(first, _)| *first);
-        if first > 0 {
-            key = Some(keys[first - 1].clone());
-        }
-        let resume = resume.map(|(_, found)| found);
+        let mut first;
         let mut saved = Duration::ZERO;
-        let resume = match resume {
-            Some(Found::Shared(e)) => match import_shared(cache, snap, ctx, e).await {
-                Ok(local) => Some(local),
-                Err(err) if err.cancelled || ctx.cancel.is_cancelled() => return Err(crate::Error::cancelled()),
-                Err(err) => {
-                    // The machine is still the source's: start over from there.
-                    ui.error(format!("Step cache: could not use the shared snapshot ({err}); every provisioner runs"));
-                    (key, first) = (source_key, 0);
-                    None
-                }
-            },
-            Some(Found::Local(e)) => Some(e),
-            None => None,
+        let started = match (&key, snap.started_from()) {
+            (None, _) | (_, None) => None,
+            (Some(_), Some(from)) => Some(from),
         };
-        if let Some(entry) = resume {
-            for i in 0..first {
-                ui.say(format!("Step cache: {}: cached", label(i)));
+        if let Some(from) = started {
+            // The builder started the machine from here: go on from there.
+            if let StartedFrom::Entry(started) = from {
+                let Some(i) = keys.iter().position(|k| *k == started) else {
+                    return Err(crate::Error::new(
+                        "the provisioners' inputs changed while the machine started from the step cache: run the build again",
+                    ));
+                };
+                first = i + 1;
+                key = Some(started.clone());
+                for i in 0..first {
+                    ui.say(format!("Step cache: {}: cached", label(i)));
+                }
+                if let Some(entry) = cache.get(&started) {
+                    cache.touch(&entry);
+                    saved = Duration::from_millis(entry.saves_ms);
+                }
+            } else {
+                first = 0;
             }
-            ui.say(format!("Step cache: resuming from snapshot {}", entry.snapshot));
-            comm = snap.resume_from(ctx, &entry.snapshot).await?;
-            cache.touch(&entry);
-            saved = Duration::from_millis(entry.saves_ms);
+        } else {
+            let resume = self.longest_prefix(ctx, snap, cache, &keys).await;
+            first = resume.as_ref().map_or(0, |(first, _)| *first);
+            if first > 0 {
+                key = Some(keys[first - 1].clone());
+            }
+            let resume = match resume.map(|(_, found)| found) {
+                Some(Found::Shared(e)) => match import_shared(cache, snap, ctx, e).await {
+                    Ok(local) => Some(local),
+                    Err(err) if err.cancelled || ctx.cancel.is_cancelled() => return Err(crate::Error::cancelled()),
+                    Err(err) => {
+                        // The machine is still the source's: start over from there.
+                        ui.error(format!(
+                            "Step cache: could not use the shared snapshot ({err}); every provisioner runs"
+                        ));
+                        (key, first) = (source_key, 0);
+                        None
+                    }
+                },
+                Some(Found::Local(e)) => Some(e),
+                None => None,
+            };
+            if let Some(entry) = resume {
+                for i in 0..first {
+                    ui.say(format!("Step cache: {}: cached", label(i)));
+                }
+                ui.say(format!("Step cache: resuming from snapshot {}", entry.snapshot));
+                comm = snap.resume_from(ctx, &entry.snapshot).await?;
+                cache.touch(&entry);
+                saved = Duration::from_millis(entry.saves_ms);
+            }
         }
         cache.record(first, n - first, saved);
         let mut saves = saved;
