@@ -88,6 +88,8 @@ impl Build {
             .args(args)
             .current_dir(dir)
             .env("CHECKPOINT_DISABLE", "1")
+            // The test's own cleanup journal and step cache, not the user's.
+            .env("PACKER_CACHE_DIR", dir.join(".kiln-cache"))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -205,4 +207,46 @@ pub fn qemu_img_info(path: &Path) -> serde_json::Value {
     let out = Command::new("qemu-img").args(["info", "--force-share", "--output=json"]).arg(path).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The contents of `paths` (files, or `ls -p` of folders) in the ext4 file system of the base
+/// image's first partition inside `disk`, read with debugfs (no root, no mount); a missing
+/// path reads as `<missing>`.
+pub fn files_in_image(disk: &Path, scratch: &Path, paths: &[&str]) -> Vec<String> {
+    // The partition starts 1 MiB in (scripts/base-image's layout).
+    let part = scratch.join("part.raw");
+    let spec = format!(
+        r#"json:{{"driver":"raw","offset":1048576,"file":{{"driver":"qcow2","file":{{"driver":"file","filename":"{}"}}}}}}"#,
+        disk.display()
+    );
+    let out = Command::new("qemu-img").args(["convert", "-U", "-O", "raw", &spec]).arg(&part).output().unwrap();
+    assert!(out.status.success(), "qemu-img convert: {}", String::from_utf8_lossy(&out.stderr));
+    let read = paths
+        .iter()
+        .map(|p| {
+            let is_dir = p.ends_with('/');
+            let req = if is_dir { format!("ls -p {p}") } else { format!("cat {p}") };
+            let out = Command::new("debugfs").args(["-R", &req]).arg(&part).output().unwrap();
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            let err = String::from_utf8_lossy(&out.stderr).into_owned();
+            if err.contains("File not found") {
+                "<missing>".to_string()
+            } else if is_dir {
+                // `/inode/mode/uid/gid/name/size/`: names and sizes (inodes differ between builds).
+                let mut names: Vec<String> = text
+                    .lines()
+                    .filter_map(|l| {
+                        let f: Vec<&str> = l.split('/').collect();
+                        (f.len() >= 7).then(|| format!("{} {} {}", f[5], f[2], f[6]))
+                    })
+                    .collect();
+                names.sort();
+                names.join("\n")
+            } else {
+                text
+            }
+        })
+        .collect();
+    let _ = std::fs::remove_file(&part);
+    read
 }
