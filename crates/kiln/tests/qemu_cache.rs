@@ -107,14 +107,24 @@ fn a_rebuild_runs_only_the_changed_provisioner_and_makes_the_same_files() {
     let files = files_in_image(&dir.join("out4/disk.qcow2"), &dir, PATHS);
     assert_eq!(files[0], "payload version 2\n");
 
-    // 5. `kiln cache prune` deletes the snapshots' layers and states.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kiln"))
-        .args(["cache", "prune"])
-        .env("PACKER_CACHE_DIR", dir.join(".kiln-cache"))
-        .output()
-        .unwrap();
-    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "{said}");
+    // 5. `kiln cache prune -max-size` keeps the most recently used snapshots that fit (each
+    // takes its machine state, about 150-250 MB here); `prune` deletes every layer and state.
+    let prune = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_kiln"))
+            .args(["cache", "prune"])
+            .args(args)
+            .env("PACKER_CACHE_DIR", dir.join(".kiln-cache"))
+            .output()
+            .unwrap();
+        let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success(), "{said}");
+        said
+    };
+    assert_eq!(states(&layers), 7, "3 + 1 + 3 snapshots");
+    let said = prune(&["-max-size", "600M"]);
+    let left = states(&layers);
+    assert!((2..=3).contains(&left), "{left} states left: {said}");
+    let said = prune(&[]);
     assert_eq!(states(&layers), 0, "{said}");
     let qcow2s = std::fs::read_dir(&layers)
         .unwrap()

@@ -341,6 +341,14 @@ impl Snapshot for State {
         })
     }
 
+    async fn size(&mut self, snapshot: &str) -> u64 {
+        use std::os::unix::fs::MetadataExt;
+        let Ok(dir) = self.layers() else { return 0 };
+        let (layer, state) = layer_files(dir, snapshot);
+        // Blocks in use: a qcow2 layer and a state file can be sparse.
+        [layer, state].iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.blocks() * 512).sum()
+    }
+
     async fn exists(&self, snapshot: &str) -> bool {
         let Ok(dir) = self.layers() else { return false };
         let (layer, state) = layer_files(dir, snapshot);

@@ -32,7 +32,7 @@ use crate::component::{Communicator, RunContext};
 use crate::{Error, Result};
 
 pub use shared::{file_names, FolderStore, SharedStore};
-pub use store::{list, remove, steps_dir, to_prune, CacheMode, Entry, StepCache};
+pub use store::{list, remove, steps_dir, to_prune, CacheMode, Entry, PruneRules, StepCache};
 
 /// The journal kind under which `Registry::cleaner` deletes a snapshot of builder `kind` for
 /// `kiln cache prune` (the journal entry's `id` is the snapshot, `endpoint` where it lives).
@@ -205,6 +205,11 @@ pub trait Snapshot: Send {
     /// default): the builder started from its source without asking.
     fn started_from(&self) -> Option<StartedFrom> {
         None
+    }
+    /// The bytes `snapshot` takes where it lives, for `kiln cache prune -max-size` (0: not
+    /// known, the default).
+    async fn size(&mut self, _snapshot: &str) -> u64 {
+        0
     }
     /// Whether `snapshot` still exists (an image removed behind kiln's back is a miss).
     async fn exists(&self, snapshot: &str) -> bool;

@@ -312,6 +312,7 @@ impl Provisioners {
                     e.build = ctx.info.name.clone();
                     e.endpoint = snap.endpoint();
                     e.provisioner = p.label.clone();
+                    e.size = snap.size(&id).await;
                     if let Err(err) = cache.put(&e) {
                         ui.error(format!("Step cache: could not write the entry for {}: {err}", label(i)));
                     } else {

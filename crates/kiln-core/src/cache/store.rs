@@ -58,6 +58,10 @@ pub struct Entry {
     /// Unix seconds: made, last used (for pruning the least recently used).
     pub created: u64,
     pub used: u64,
+    /// The bytes the snapshot takes where it lives (0: not known), for `kiln cache prune
+    /// -max-size`.
+    #[serde(default)]
+    pub size: u64,
     /// In a shared store: the names of the files the snapshot travels as.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub files: Vec<String>,
@@ -163,6 +167,7 @@ impl StepCache {
             saves_ms: saves.as_millis().try_into().unwrap_or(u64::MAX),
             created: t,
             used: t,
+            size: 0,
             files: Vec::new(),
         }
     }
@@ -212,14 +217,32 @@ pub fn list(dir: &Path) -> Vec<Entry> {
     out
 }
 
-/// The entries `kiln cache prune` removes: all but the `keep` most recently used, and those
-/// not used for `older_than`; children before their parents (newest first), so a snapshot is
+/// What `kiln cache prune` keeps: an entry goes when any rule says so.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PruneRules {
+    /// Keep at most this many of the most recently used entries.
+    pub keep: usize,
+    /// Remove entries not used for this long.
+    pub older_than: Option<Duration>,
+    /// Keep the most recently used entries whose snapshots together take at most this many
+    /// bytes (least recently used first out).
+    pub max_size: Option<u64>,
+}
+
+/// The entries `kiln cache prune` removes from `entries` (most recently used first, as [`list`]
+/// gives them) under `rules`; children before their parents (newest first), so a snapshot is
 /// removed before the one it was made from.
-pub fn to_prune(entries: &[Entry], keep: usize, older_than: Option<Duration>, now: u64) -> Vec<Entry> {
+pub fn to_prune(entries: &[Entry], rules: &PruneRules, now: u64) -> Vec<Entry> {
+    let mut total = 0u64;
     let mut out: Vec<Entry> = entries
         .iter()
         .enumerate()
-        .filter(|(i, e)| *i >= keep || older_than.is_some_and(|d| now.saturating_sub(e.used) >= d.as_secs()))
+        .filter(|(i, e)| {
+            total = total.saturating_add(e.size);
+            *i >= rules.keep
+                || rules.older_than.is_some_and(|d| now.saturating_sub(e.used) >= d.as_secs())
+                || rules.max_size.is_some_and(|max| total > max)
+        })
         .map(|(_, e)| e.clone())
         .collect();
     out.sort_by(|a, b| b.created.cmp(&a.created).then_with(|| a.key.cmp(&b.key)));

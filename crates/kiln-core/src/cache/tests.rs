@@ -112,10 +112,30 @@ fn prune_keeps_the_most_recently_used_and_removes_children_first() {
     // As `list` gives them: most recently used first.
     let all = [e("c", 30, 300), e("b", 20, 200), e("a", 10, 100)];
     let keys = |v: Vec<Entry>| v.into_iter().map(|e| e.key).collect::<Vec<_>>();
-    assert_eq!(keys(to_prune(&all, 1, None, 1000)), ["b", "a"]);
-    assert_eq!(keys(to_prune(&all, 0, None, 1000)), ["c", "b", "a"]);
-    assert_eq!(keys(to_prune(&all, 3, Some(Duration::from_secs(750)), 1000)), ["b", "a"]);
-    assert!(to_prune(&all, 3, None, 1000).is_empty());
+    let rules =
+        |keep, older: Option<u64>, max_size| PruneRules { keep, older_than: older.map(Duration::from_secs), max_size };
+    assert_eq!(keys(to_prune(&all, &rules(1, None, None), 1000)), ["b", "a"]);
+    assert_eq!(keys(to_prune(&all, &rules(0, None, None), 1000)), ["c", "b", "a"]);
+    assert_eq!(keys(to_prune(&all, &rules(3, Some(750), None), 1000)), ["b", "a"]);
+    assert!(to_prune(&all, &rules(3, None, None), 1000).is_empty());
+}
+
+#[test]
+fn prune_by_size_drops_the_least_recently_used_beyond_the_limit() {
+    let e = |key: &str, used: u64, size: u64| Entry {
+        created: used,
+        used,
+        size,
+        ..StepCache::new(Path::new("."), CacheMode::Use).entry(key, "qemu", key, Duration::ZERO, Duration::ZERO)
+    };
+    let all = [e("c", 300, 40), e("b", 200, 50), e("a", 100, 30)];
+    let keys = |v: Vec<Entry>| v.into_iter().map(|e| e.key).collect::<Vec<_>>();
+    let max = |m| PruneRules { keep: usize::MAX, older_than: None, max_size: Some(m) };
+    assert!(to_prune(&all, &max(120), 1000).is_empty());
+    assert_eq!(keys(to_prune(&all, &max(119), 1000)), ["a"]);
+    assert_eq!(keys(to_prune(&all, &max(90), 1000)), ["a"]);
+    assert_eq!(keys(to_prune(&all, &max(89), 1000)), ["b", "a"]);
+    assert_eq!(keys(to_prune(&all, &max(0), 1000)), ["c", "b", "a"]);
 }
 
 #[test]

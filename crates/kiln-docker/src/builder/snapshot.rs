@@ -107,6 +107,11 @@ impl Snapshot for State {
         Ok(comm)
     }
 
+    async fn size(&mut self, snapshot: &str) -> u64 {
+        let info = self.engine.inspect_image(snapshot).await.ok();
+        info.and_then(|i| i.size).map_or(0, |s| s.max(0) as u64)
+    }
+
     async fn exists(&self, snapshot: &str) -> bool {
         self.engine.image_exists(snapshot).await.unwrap_or(false)
     }
