@@ -133,3 +133,33 @@ fn a_rebuild_runs_only_the_changed_provisioner_and_makes_the_same_files() {
         .count();
     assert_eq!(qcow2s, 0, "{said}");
 }
+
+/// Machine A builds with `-cache-shared=file://…` and shares each snapshot (the disk flattened,
+/// the machine state); machine B (its own working folder and cache) changes only the last
+/// provisioner, fetches the snapshot after the second from the store, starts the VM from it
+/// without booting and runs only the last provisioner.
+#[test]
+fn a_second_machine_starts_from_a_shared_snapshot() {
+    if !tools_or_skip() || !debugfs_or_skip() {
+        return;
+    }
+    let Some(base) = base_image() else { return };
+    let _one = serial();
+    let shared = TempDir::new("qemu-cache-shared");
+    let url = format!("-cache-shared=file://{}", shared.display());
+    let (a, b) = (TempDir::new("qemu-cache-a"), TempDir::new("qemu-cache-b"));
+    for d in [&a, &b] {
+        std::fs::write(d.join("payload.txt"), "payload version 1\n").unwrap();
+    }
+    let log = build(&a, &template(&base, "out", "v1"), &[&url]);
+    assert_eq!(log.matches(" shared in file://").count(), 3, "{log}");
+    let log = build(&b, &template(&base, "out", "v2"), &[&url]);
+    assert!(log.contains("fetching the snapshot after \"shell\""), "{log}");
+    assert!(log.contains("Starting VM from the step cache's snapshot"), "{log}");
+    assert!(!log.contains("FIRST-SHELL-RAN"), "{log}");
+    assert!(log.contains("LAST-RAN v2"), "{log}");
+    assert!(log.contains("Step cache: 2 of 3 provisioner(s) cached"), "{log}");
+    let files = files_in_image(&b.join("out/disk.qcow2"), &b, PATHS);
+    assert_eq!(files[0], "payload version 1\n");
+    assert_eq!(files[2], "v2\n");
+}

@@ -363,6 +363,60 @@ impl Snapshot for State {
         let dir = self.layers()?;
         remove_layer(dir, snapshot)
     }
+
+    /// The snapshot as two files: its disk flattened into one stand-alone qcow2 (the layers
+    /// under it and the source image included) and its machine state.
+    async fn export(
+        &mut self,
+        ctx: &RunContext,
+        _key: &str,
+        snapshot: &str,
+        dir: &Path,
+    ) -> Result<Option<Vec<PathBuf>>> {
+        let layers = self.layers()?;
+        let (layer, state) = layer_files(layers, snapshot);
+        let (disk, machine) = (dir.join("disk.qcow2"), dir.join("machine.state"));
+        ctx.ui.log(format!("step cache: flattening {} into {}", layer.display(), disk.display()));
+        let args: Vec<String> = ["convert", "-U", "-O", "qcow2"]
+            .iter()
+            .map(|s| s.to_string())
+            .chain([layer.display().to_string(), disk.display().to_string()])
+            .collect();
+        super::process::run(Path::new("qemu-img"), &args).await?;
+        link_or_copy(&state, &machine)?;
+        Ok(Some(vec![disk, machine]))
+    }
+
+    /// Makes a snapshot (a layer without backing file, and its state) from [`Self::export`]'s files.
+    async fn import(&mut self, _ctx: &RunContext, _key: &str, files: &[PathBuf]) -> Result<String> {
+        let layers = self.layers()?.to_path_buf();
+        let named = |name: &str| {
+            files
+                .iter()
+                .find(|f| f.file_name().is_some_and(|n| n == name))
+                .ok_or_else(|| Error::new(format!("the shared snapshot has no {name}")))
+        };
+        let (disk, machine) = (named("disk.qcow2")?, named("machine.state")?);
+        std::fs::create_dir_all(&layers).map_err(|e| Error::new(format!("creating {}: {e}", layers.display())))?;
+        let id = new_layer_id()?;
+        let (layer, state) = layer_files(&layers, &id);
+        let moved = link_or_copy(disk, &layer).and_then(|()| link_or_copy(machine, &state));
+        if let Err(e) = moved {
+            let _ = remove_layer(&layers, &id);
+            return Err(e);
+        }
+        Ok(id)
+    }
+}
+
+/// A hard link where both are on one file system, else a copy.
+fn link_or_copy(from: &Path, to: &Path) -> Result<()> {
+    if std::fs::hard_link(from, to).is_ok() {
+        return Ok(());
+    }
+    std::fs::copy(from, to)
+        .map(drop)
+        .map_err(|e| Error::new(format!("copying {} to {}: {e}", from.display(), to.display())))
 }
 
 /// Deletes a snapshot's files; files already gone are fine.
