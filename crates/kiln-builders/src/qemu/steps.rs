@@ -219,6 +219,12 @@ impl Step<State> for StepRun {
             template: &template,
         };
         let mut argv = args::command_line(&inputs)?;
+        if state.layers_dir.is_some() {
+            // A VM the step cache snapshots gets a VM generation ID, and a new one each time it
+            // is started from a snapshot: the guest's kernel (Linux 5.18 and later) then reseeds
+            // its random number generator instead of repeating the snapshot's.
+            argv.extend(["-device".to_string(), "vmgenid,guid=auto".to_string()]);
+        }
         let resume_state = state.resumed.as_ref().zip(state.layers_dir.as_ref()).map(|((_, id), dir)| {
             argv.extend(["-incoming".to_string(), "defer".to_string()]);
             super::snapshot::layer_files(dir, id).1

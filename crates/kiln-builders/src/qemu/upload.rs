@@ -225,7 +225,9 @@ pub fn guest_script(serial: &str, dst: &str, size: u64, mode: Option<u32>) -> St
          done; \
          [ -n \"$dev\" ] || exit {NO_DEVICE}; \
          s=; [ \"$(id -u)\" = 0 ] || s='sudo -n'; \
-         if ! $s dd if=\"$dev\" bs=4M iflag=direct status=none > {dst}; then \
+         : > {dst} || exit 1; \
+         if ! $s dd if=\"$dev\" of={dst} bs=16M iflag=direct oflag=direct conv=notrunc status=none 2>/dev/null \
+            && ! $s dd if=\"$dev\" bs=4M iflag=direct status=none > {dst}; then \
            [ -z \"$s\" ] || sudo -n true 2>/dev/null || exit {NO_SUDO}; exit 1; \
          fi; \
          truncate -s {size} {dst}{chmod}"
