@@ -84,5 +84,16 @@ fn json_syntax_keeps_duplicate_block_keys() {
     let src = "{\n  \"source\": {\"null\": {\"n\": {\"communicator\": \"none\", \"communicator\": \"ssh\"}}},\n  \"build\": {\"sources\": [\"source.null.n\"]}\n}\n";
     let d = dir_with(&[("d2.pkr.json", src)]);
     let e = kiln_template::load(&d.join("d2.pkr.json"), &opts(Stage::Full)).unwrap_err().to_string();
-    assert!(e.contains("d2.pkr.json:") && e.contains("redefined attribute"), "{e}");
+    // The error points at the second use of the key, on its line and column.
+    assert!(e.contains("d2.pkr.json:2:53"), "{e}");
+    assert!(e.contains("\"communicator\" is set twice in this block (first on line 2)"), "{e}");
+    assert!(e.contains("remove one of them"), "{e}");
+}
+
+#[test]
+fn an_empty_pkr_json_file_says_what_it_should_hold() {
+    let d = dir_with(&[("e.pkr.json", "  \n")]);
+    let e = kiln_template::load(&d.join("e.pkr.json"), &opts(Stage::Full)).unwrap_err().to_string();
+    assert!(e.contains("the file is empty") && e.contains("\"source\""), "{e}");
+    assert!(!e.contains("builders"), "{e}");
 }

@@ -39,12 +39,53 @@ pub(crate) fn parse(file: &Arc<SourceFile>) -> Result<(Arc<SourceFile>, Body), D
     let generated = SourceFile::new(&file.path, w.out);
     let body = hcl_edit::parser::parse_body(&generated.text).map_err(|e| {
         let (line, _) = Span::at_char(&generated, e.location().offset()).line_col();
+        let message = e.message();
+        if message.contains("redefined attribute") {
+            if let Some(d) = duplicate_key(file, &members, line) {
+                return d;
+            }
+        }
         let json_off = line_start(text, line);
-        Diagnostic::error(format!("invalid expression in JSON syntax: {}", e.message().lines().next().unwrap_or("")))
+        Diagnostic::error(format!("invalid expression in JSON syntax: {}", message.lines().next().unwrap_or("")))
             .at(Span::new(file, json_off, json_off + 1))
             .with_help("strings in .pkr.json files are HCL templates; check the `${ }` expressions on this line")
     })?;
     Ok((generated, body))
+}
+
+/// A key set twice in one object below the top level (an argument given twice in a block), for
+/// the parser's "redefined attribute": the one whose second use is on `line`, else the first.
+fn duplicate_key(file: &Arc<SourceFile>, top: &[(String, usize, (usize, J))], line: usize) -> Option<Diagnostic> {
+    fn walk(members: &[(String, usize, (usize, J))], found: &mut Vec<(String, usize, usize)>) {
+        for (i, (k, at, _)) in members.iter().enumerate() {
+            if let Some((_, first, _)) = members[..i].iter().find(|(k2, _, _)| k2 == k) {
+                found.push((k.clone(), *first, *at));
+            }
+        }
+        for (_, _, (_, v)) in members {
+            walk_value(v, found);
+        }
+    }
+    fn walk_value(v: &J, found: &mut Vec<(String, usize, usize)>) {
+        match v {
+            J::Obj(m) => walk(m, found),
+            J::Arr(a) => a.iter().for_each(|(_, v)| walk_value(v, found)),
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    for (_, _, (_, v)) in top {
+        walk_value(v, &mut found);
+    }
+    let line_of = |off: usize| file.text[..off.min(file.text.len())].matches('\n').count() + 1;
+    let (key, first, second) =
+        found.iter().find(|(_, _, second)| line_of(*second) == line).or_else(|| found.first())?.clone();
+    let end = (second + key.len() + 2).min(file.text.len());
+    Some(
+        Diagnostic::error(format!("\"{key}\" is set twice in this block (first on line {})", line_of(first)))
+            .at(Span::new(file, second, end))
+            .with_help("each argument may be set only once in a block: remove one of them"),
+    )
 }
 
 /// A parsed node as the writer's value, with the offset where it starts; a number keeps its

@@ -28,6 +28,17 @@ pub fn parse_keeping_duplicates(file: &Arc<SourceFile>) -> Result<Node, Diagnost
     parse_with(file, true)
 }
 
+/// What an empty file of this kind should hold.
+fn empty_help(path: &str) -> &'static str {
+    if path.ends_with(".pkrvars.json") {
+        "a variable file holds one object of values, such as {\"region\": \"eu-west-1\"}"
+    } else if path.ends_with(".pkr.json") {
+        "an HCL2 template in JSON holds one object, such as {\"source\": {...}, \"build\": {...}}"
+    } else {
+        "a template starts with `{` and holds at least a \"builders\" list"
+    }
+}
+
 fn parse_with(file: &Arc<SourceFile>, duplicates: bool) -> Result<Node, Diagnostic> {
     let mut p = Parser { file, src: file.text.as_bytes(), pos: 0, depth: 0, duplicates };
     if p.src.starts_with(b"\xEF\xBB\xBF") {
@@ -37,7 +48,7 @@ fn parse_with(file: &Arc<SourceFile>, duplicates: bool) -> Result<Node, Diagnost
     if p.pos >= p.src.len() {
         return Err(Diagnostic::error("the file is empty: expected a JSON object")
             .at(p.span(p.pos, p.pos))
-            .with_help("a template starts with `{` and holds at least a \"builders\" list"));
+            .with_help(empty_help(&file.path.to_string_lossy())));
     }
     let node = p.value()?;
     p.skip_ws()?;
