@@ -45,7 +45,7 @@ const PATHS: &[&str] =
     &["/etc/kiln-payload", "/etc/kiln-one", "/etc/kiln-last", "/home/kiln/payload.txt", "/home/kiln/", "/etc/nginx/"];
 
 fn debugfs_or_skip() -> bool {
-    let ok = std::process::Command::new("debugfs").arg("-V").output().is_ok();
+    let ok = std::process::Command::new(qemu_common::debugfs()).arg("-V").output().is_ok();
     if !ok {
         kiln_testing::skip("debugfs is not installed (apt-get install e2fsprogs)");
     }

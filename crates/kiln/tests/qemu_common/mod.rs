@@ -226,7 +226,7 @@ pub fn files_in_image(disk: &Path, scratch: &Path, paths: &[&str]) -> Vec<String
         .map(|p| {
             let is_dir = p.ends_with('/');
             let req = if is_dir { format!("ls -p {p}") } else { format!("cat {p}") };
-            let out = Command::new("debugfs").args(["-R", &req]).arg(&part).output().unwrap();
+            let out = Command::new(debugfs()).args(["-R", &req]).arg(&part).output().unwrap();
             let text = String::from_utf8_lossy(&out.stdout).into_owned();
             let err = String::from_utf8_lossy(&out.stderr).into_owned();
             if err.contains("File not found") {
@@ -249,4 +249,13 @@ pub fn files_in_image(disk: &Path, scratch: &Path, paths: &[&str]) -> Vec<String
         .collect();
     let _ = std::fs::remove_file(&part);
     read
+}
+
+/// debugfs (e2fsprogs), which lives in /usr/sbin, outside some users' PATH.
+pub fn debugfs() -> PathBuf {
+    ["/usr/sbin/debugfs", "/sbin/debugfs"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| PathBuf::from("debugfs"))
 }
