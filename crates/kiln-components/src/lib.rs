@@ -159,7 +159,11 @@ pub const COMPONENTS: &[Component] = &[
     provisioner("file", kiln_provisioners::file::new, &["kiln-provisioners/src/file.rs"]),
     packer_only(ComponentKind::Provisioner, "inspec"),
     packer_only(ComponentKind::Provisioner, "powershell"),
-    packer_only(ComponentKind::Provisioner, "puppet-masterless"),
+    provisioner(
+        "puppet-masterless",
+        kiln_provisioners::puppet_masterless::new,
+        &["kiln-provisioners/src/puppet_masterless.rs"],
+    ),
     packer_only(ComponentKind::Provisioner, "puppet-server"),
     packer_only(ComponentKind::Provisioner, "salt-masterless"),
     provisioner("shell", kiln_provisioners::shell::new, &["kiln-provisioners/src/shell.rs"]),

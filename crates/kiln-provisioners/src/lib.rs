@@ -5,6 +5,8 @@ pub mod ansible;
 pub mod ansible_local;
 pub mod breakpoint;
 pub mod file;
+pub mod puppet_masterless;
+mod remote;
 pub mod shell;
 pub mod shell_local;
 
