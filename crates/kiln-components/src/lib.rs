@@ -154,7 +154,7 @@ pub const COMPONENTS: &[Component] = &[
     provisioner("ansible-local", kiln_provisioners::ansible_local::new, &["kiln-provisioners/src/ansible_local.rs"]),
     provisioner("breakpoint", kiln_provisioners::breakpoint::new, &["kiln-provisioners/src/breakpoint.rs"]),
     packer_only(ComponentKind::Provisioner, "chef-client"),
-    packer_only(ComponentKind::Provisioner, "chef-solo"),
+    provisioner("chef-solo", kiln_provisioners::chef_solo::new, &["kiln-provisioners/src/chef_solo.rs"]),
     packer_only(ComponentKind::Provisioner, "converge"),
     provisioner("file", kiln_provisioners::file::new, &["kiln-provisioners/src/file.rs"]),
     packer_only(ComponentKind::Provisioner, "inspec"),

@@ -3,18 +3,20 @@
 //! be installed on the machine).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use kiln_comm::shell_quote;
 use kiln_config::diag::{Diagnostic, Diagnostics};
 use kiln_config::node::Node;
 use kiln_core::cache::{Cacheable, Inputs};
-use kiln_core::late::Late;
 use kiln_core::{async_trait, BuildInfo, Communicator, Error, GeneratedData, Provisioner, Result, RunContext};
 use serde::Deserialize;
 
-use crate::remote::{base_name, check_path, remove_staging, run, run_status};
+use crate::remote::{
+    base_name, check_guest_os, check_path, check_template, is_windows, make_dir, remove_dir_command, remove_staging,
+    run_status, upload_contents, uses_sudo,
+};
 
 /// The default command on Unix machines; the fields are those of [`FIELDS`].
 const UNIX_COMMAND: &str = "cd {{.WorkingDir}} && {{.FacterVars}} {{if .Sudo}}sudo -E {{end}}\
@@ -119,7 +121,7 @@ pub struct Config {
 
 impl Config {
     fn windows(&self) -> bool {
-        self.guest_os_type.as_deref() == Some("windows")
+        is_windows(self.guest_os_type.as_deref())
     }
 
     fn staging(&self) -> String {
@@ -129,7 +131,7 @@ impl Config {
     }
 
     fn sudo(&self) -> bool {
-        !self.prevent_sudo && !self.windows()
+        uses_sudo(self.prevent_sudo, self.guest_os_type.as_deref())
     }
 }
 
@@ -182,25 +184,10 @@ impl Provisioner for PuppetMasterless {
         if let Some(f) = &c.hiera_config_path {
             check_path(&mut d, config, "hiera_config_path", f, false);
         }
-        if let Some(os) = c.guest_os_type.as_deref().filter(|os| !matches!(*os, "unix" | "windows")) {
-            d.push(
-                Diagnostic::error(format!("guest_os_type: unknown value {os:?}"))
-                    .at_opt(config.span_of("guest_os_type"))
-                    .with_help("use \"unix\" or \"windows\""),
-            );
-        }
+        check_guest_os(&mut d, config, c.guest_os_type.as_deref());
         let templates = c.execute_command.iter().map(|t| ("execute_command", t));
         for (key, text) in templates.chain(c.extra_arguments.iter().map(|t| ("extra_arguments", t))) {
-            let problem = match Late::<String>::new(text.clone()).unknown_fields(&FIELDS) {
-                Ok(unknown) if unknown.is_empty() => continue,
-                Ok(unknown) => format!("{key} uses unknown field(s) {}", unknown.join(", ")),
-                Err(e) => format!("{key} is not a valid template: {e}"),
-            };
-            d.push(
-                Diagnostic::error(problem)
-                    .at_opt(config.span_of(key))
-                    .with_help(format!("the fields are {}", FIELDS.map(|f| format!(".{f}")).join(", "))),
-            );
+            check_template(&mut d, config, key, text, &FIELDS);
         }
         let mut warnings = Vec::new();
         if c.elevated_user.is_some() {
@@ -239,11 +226,7 @@ impl Provisioner for PuppetMasterless {
         let result = self.stage_and_run(ctx, &comm, &staging).await;
         if c.clean_staging_directory {
             // Whatever the outcome: nothing the provisioner uploaded stays behind.
-            let rm = if c.windows() {
-                format!("powershell.exe -Command \"rm {staging} -recurse -force\"")
-            } else {
-                format!("{}rm -fr {}", if c.sudo() { "sudo " } else { "" }, shell_quote(&staging))
-            };
+            let rm = remove_dir_command(&staging, c.sudo(), c.windows());
             remove_staging(ctx, &comm, &staging, &rm).await;
         }
         result
@@ -251,30 +234,11 @@ impl Provisioner for PuppetMasterless {
 }
 
 impl PuppetMasterless {
-    async fn mkdir(&self, ctx: &RunContext, comm: &Arc<dyn Communicator>, dir: &str) -> Result<()> {
-        let c = &self.config;
-        let cmd = if c.windows() {
-            format!("powershell.exe -Command \"New-Item -ItemType directory -Force -ErrorAction SilentlyContinue -Path {dir}\"")
-        } else if c.sudo() {
-            // Created by root but writable by the communicator's user, who uploads into it.
-            format!("sudo mkdir -p {0} && sudo chmod 0777 {0}", shell_quote(dir))
-        } else {
-            format!("mkdir -p {}", shell_quote(dir))
-        };
-        run(ctx, comm, &cmd, &format!("creating {dir}")).await
-    }
-
     async fn stage_and_run(&self, ctx: &RunContext, comm: &Arc<dyn Communicator>, staging: &str) -> Result<()> {
         let c = &self.config;
         let ui = &ctx.ui;
         ui.say(format!("Creating Puppet staging directory {staging}..."));
-        self.mkdir(ctx, comm, staging).await?;
-        // A folder's contents go into the destination folder.
-        let upload_contents = |dst: String, src: &str| {
-            let comm = Arc::clone(comm);
-            let src = PathBuf::from(format!("{}/", src.trim_end_matches('/')));
-            async move { ctx.cancel.run(comm.upload_dir(&dst, &src, &[])).await? }
-        };
+        make_dir(ctx, comm, staging, c.sudo(), c.windows()).await?;
         let mut data = GeneratedData::new();
         let mut hiera = String::new();
         if let Some(f) = &c.hiera_config_path {
@@ -286,20 +250,20 @@ impl PuppetMasterless {
         let mut manifest_dir = String::new();
         if let Some(dir) = &c.manifest_dir {
             ui.say(format!("Uploading manifest directory from {dir}..."));
-            upload_contents(manifests.clone(), dir).await?;
+            upload_contents(ctx, comm, &manifests, dir).await?;
             manifest_dir = manifests.clone();
         }
         let mut modules = Vec::new();
         for (i, dir) in c.module_paths.iter().enumerate() {
             ui.say(format!("Uploading local modules from {dir}..."));
             let dst = format!("{staging}/module-{i}");
-            upload_contents(dst.clone(), dir).await?;
+            upload_contents(ctx, comm, &dst, dir).await?;
             modules.push(dst);
         }
         ui.say(format!("Uploading manifests from {}...", c.manifest_file));
-        self.mkdir(ctx, comm, &manifests).await?;
+        make_dir(ctx, comm, &manifests, c.sudo(), c.windows()).await?;
         let manifest = if Path::new(&c.manifest_file).is_dir() {
-            upload_contents(manifests.clone(), &c.manifest_file).await?;
+            upload_contents(ctx, comm, &manifests, &c.manifest_file).await?;
             manifests
         } else {
             let dst = format!("{manifests}/{}", base_name(&c.manifest_file));

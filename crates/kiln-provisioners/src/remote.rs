@@ -6,6 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use kiln_comm::shell_local::output_to;
+use kiln_comm::shell_quote;
 use kiln_config::diag::{Diagnostic, Diagnostics};
 use kiln_config::node::Node;
 use kiln_core::{Communicator, Error, Result, RunContext, Stream};
@@ -67,4 +68,77 @@ pub(crate) async fn remove_staging(ctx: &RunContext, comm: &Arc<dyn Communicator
         Ok(Err(e)) => ctx.ui.error(format!("removing {staging}: {e}")),
         Err(_) => ctx.ui.error(format!("removing {staging} timed out")),
     }
+}
+
+/// Creates `dir` on the machine: with PowerShell on Windows; else `mkdir -p`, through `sudo`
+/// (then opened to everyone, since the communicator's user uploads into it) when `sudo`.
+pub(crate) async fn make_dir(
+    ctx: &RunContext,
+    comm: &Arc<dyn Communicator>,
+    dir: &str,
+    sudo: bool,
+    windows: bool,
+) -> Result<()> {
+    let cmd = if windows {
+        format!(
+            "powershell.exe -Command \"New-Item -ItemType directory -Force -ErrorAction SilentlyContinue -Path {dir}\""
+        )
+    } else if sudo {
+        format!("sudo mkdir -p {0} && sudo chmod 0777 {0}", shell_quote(dir))
+    } else {
+        format!("mkdir -p {}", shell_quote(dir))
+    };
+    run(ctx, comm, &cmd, &format!("creating {dir}")).await
+}
+
+/// The command that removes the folder `dir` and everything in it (see [`make_dir`]).
+pub(crate) fn remove_dir_command(dir: &str, sudo: bool, windows: bool) -> String {
+    if windows {
+        format!("powershell.exe -Command \"rm {dir} -recurse -force\"")
+    } else {
+        format!("{}rm -fr {}", if sudo { "sudo " } else { "" }, shell_quote(dir))
+    }
+}
+
+/// Uploads the contents of the local folder `src` into the folder `dst` on the machine.
+pub(crate) async fn upload_contents(
+    ctx: &RunContext,
+    comm: &Arc<dyn Communicator>,
+    dst: &str,
+    src: &str,
+) -> Result<()> {
+    let src = std::path::PathBuf::from(format!("{}/", src.trim_end_matches('/')));
+    ctx.cancel.run(comm.upload_dir(dst, &src, &[])).await?
+}
+
+/// An error at `key` when the template `text` does not parse or names a field not in `fields`.
+pub(crate) fn check_template(d: &mut Diagnostics, config: &Node, key: &str, text: &str, fields: &[&str]) {
+    let problem = match kiln_core::late::Late::<String>::new(text).unknown_fields(fields) {
+        Ok(unknown) if unknown.is_empty() => return,
+        Ok(unknown) => format!("{key} uses unknown field(s) {}", unknown.join(", ")),
+        Err(e) => format!("{key} is not a valid template: {e}"),
+    };
+    let help = format!("the fields are {}", fields.iter().map(|f| format!(".{f}")).collect::<Vec<_>>().join(", "));
+    d.push(Diagnostic::error(problem).at_opt(config.span_of(key)).with_help(help));
+}
+
+/// An error unless `os` (`guest_os_type`) is unset, `unix` or `windows`.
+pub(crate) fn check_guest_os(d: &mut Diagnostics, config: &Node, os: Option<&str>) {
+    if let Some(os) = os.filter(|os| !matches!(*os, "unix" | "windows")) {
+        d.push(
+            Diagnostic::error(format!("guest_os_type: unknown value {os:?}"))
+                .at_opt(config.span_of("guest_os_type"))
+                .with_help("use \"unix\" or \"windows\""),
+        );
+    }
+}
+
+/// Whether `guest_os_type` names Windows.
+pub(crate) fn is_windows(guest_os_type: Option<&str>) -> bool {
+    guest_os_type == Some("windows")
+}
+
+/// Whether commands go through `sudo`: never on Windows, nor with `prevent_sudo`.
+pub(crate) fn uses_sudo(prevent_sudo: bool, guest_os_type: Option<&str>) -> bool {
+    !prevent_sudo && !is_windows(guest_os_type)
 }
