@@ -356,4 +356,25 @@ mod tests {
         assert_eq!(c.staging(), "C:/Windows/Temp/packer-puppet-masterless");
         assert!(!c.sudo());
     }
+
+    #[test]
+    fn the_cache_digest_follows_the_uploaded_bytes() {
+        let dir = std::env::temp_dir().join(format!("kiln-puppet-inputs-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("modules/m/manifests")).unwrap();
+        std::fs::write(dir.join("site.pp"), "include m\n").unwrap();
+        std::fs::write(dir.join("modules/m/manifests/init.pp"), "class m {}\n").unwrap();
+        let json = serde_json::json!({"manifest_file": dir.join("site.pp"), "module_paths": [dir.join("modules")]});
+        let mut p = PuppetMasterless::default();
+        p.prepare(&json_node("t.json", &json.to_string()).unwrap(), &BuildInfo::default()).unwrap();
+        let digest = |p: &PuppetMasterless| {
+            let mut i = Inputs::new();
+            assert!(matches!(p.inputs(&BuildInfo::default(), &mut i).unwrap(), Cacheable::Yes));
+            i.finish()
+        };
+        let before = digest(&p);
+        assert_eq!(digest(&p), before);
+        std::fs::write(dir.join("modules/m/manifests/init.pp"), "class m { notice('x') }\n").unwrap();
+        assert_ne!(digest(&p), before, "a module's bytes are inputs");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
