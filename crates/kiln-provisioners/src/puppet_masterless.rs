@@ -377,4 +377,36 @@ mod tests {
         assert_ne!(digest(&p), before, "a module's bytes are inputs");
         std::fs::remove_dir_all(&dir).unwrap();
     }
+
+    #[test]
+    fn the_default_commands_put_each_part_in_place() {
+        let mut data: GeneratedData = FIELDS.iter().map(|f| (f.to_string(), String::new())).collect();
+        data.insert("WorkingDir".into(), "/tmp/s".into());
+        data.insert("ManifestFile".into(), "/tmp/s/manifests/site.pp".into());
+        assert_eq!(
+            kiln_core::late::render(UNIX_COMMAND, &data).unwrap(),
+            "cd /tmp/s &&  puppet apply --detailed-exitcodes /tmp/s/manifests/site.pp"
+        );
+        for (k, v) in [
+            ("FacterVars", "FACTER_a='1'"),
+            ("Sudo", "true"),
+            ("Debug", "true"),
+            ("PuppetBinDir", "/opt/puppetlabs/bin"),
+            ("ModulePath", "/tmp/s/module-0:/tmp/s/module-1"),
+            ("HieraConfigPath", "/tmp/s/hiera.yaml"),
+            ("ManifestDir", "/tmp/s/manifests"),
+            ("ExtraArguments", "--noop"),
+        ] {
+            data.insert(k.into(), v.into());
+        }
+        assert_eq!(
+            kiln_core::late::render(UNIX_COMMAND, &data).unwrap(),
+            "cd /tmp/s && FACTER_a='1' sudo -E /opt/puppetlabs/bin/puppet apply --detailed-exitcodes --debug \
+             --modulepath='/tmp/s/module-0:/tmp/s/module-1' --hiera_config='/tmp/s/hiera.yaml' \
+             --manifestdir='/tmp/s/manifests' --noop /tmp/s/manifests/site.pp"
+        );
+        assert!(kiln_core::late::render(WINDOWS_COMMAND, &data)
+            .unwrap()
+            .contains("&& \"/opt/puppetlabs/bin/puppet\" apply --detailed-exitcodes --debug --modulepath=\""));
+    }
 }
