@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{plain, run, template};
+use common::{plain, run, template, TempDir};
 use kiln_core::RunSettings;
 
 #[test]
@@ -20,4 +20,14 @@ fn chef_solo_configuration_errors_name_the_option_and_its_place() {
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("cookbook_paths: \"/nonexistent/cookbooks\" does not exist"), "{out}");
     assert!(out.contains("template.json:5:23"), "{out}");
+
+    // A solo.rb template is checked for the fields kiln gives it.
+    let d = TempDir::new("chef-config");
+    let solo = d.0.join("solo.rb.tmpl");
+    std::fs::write(&solo, "cookbook_path [{{.CookbookPaths}}]\nnode_name \"{{.NodeName}}\"\n").unwrap();
+    let t = serde_json::json!({"builders": [{"type": "null", "communicator": "none"}],
+        "provisioners": [{"type": "chef-solo", "config_template": solo}]});
+    let (code, out) = run(&template(&t.to_string()), &RunSettings::default(), plain());
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("config_template uses unknown field(s) NodeName"), "{out}");
 }

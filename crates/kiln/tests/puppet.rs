@@ -38,6 +38,13 @@ fn build(sshd: &Sshd, provisioner: serde_json::Value) -> (u8, String) {
     run(&template(&t.to_string()), &RunSettings::default(), plain())
 }
 
+/// The folder of the `puppet` program on `PATH`.
+fn puppet_bin_dir() -> String {
+    let out = std::process::Command::new("sh").args(["-c", "command -v puppet"]).output().unwrap();
+    let path = String::from_utf8(out.stdout).unwrap();
+    Path::new(path.trim()).parent().unwrap().display().to_string()
+}
+
 /// Puppet's state, configuration and code folders inside the test's folder.
 fn private_state(d: &TempDir) -> Vec<String> {
     ["vardir", "confdir", "codedir"]
@@ -88,6 +95,7 @@ fn puppet_masterless_applies_the_manifest_with_modules_hiera_and_facts() {
             "facter": {"out_dir": out, "color": "it's blue"},
             "extra_arguments": extra,
             "staging_directory": staging,
+            "puppet_bin_dir": puppet_bin_dir(),
             "prevent_sudo": true,
             "clean_staging_directory": true
         }),
@@ -102,6 +110,7 @@ fn puppet_masterless_applies_the_manifest_with_modules_hiera_and_facts() {
     let module_path = format!("--modulepath='{}/module-0'", staging.display());
     assert!(log.contains(&module_path), "{log}");
     assert!(!log.contains("sudo"), "prevent_sudo: {log}");
+    assert!(log.contains(&format!("{}/puppet apply --detailed-exitcodes", puppet_bin_dir())), "{log}");
 }
 
 #[test]
