@@ -78,7 +78,8 @@ pub struct Config {
     /// The Chef environment to run in.
     #[serde(default)]
     pub chef_environment: Option<String>,
-    /// The answer to Chef's license question (default `accept-silent`).
+    /// The answer to Chef's license question, written to `solo.rb` (default `accept-silent` when
+    /// kiln installs Chef with the default `install_command`, else none).
     #[serde(default)]
     pub chef_license: Option<String>,
     /// A local file holding the data bags' secret key, uploaded to
@@ -284,7 +285,13 @@ impl Provisioner for ChefSolo {
         let quoted: Vec<String> = cookbooks.iter().map(|p| format!("\"{p}\"")).collect();
         fields.insert("CookbookPaths".into(), quoted.join(","));
         fields.insert("ChefEnvironment".into(), c.chef_environment.clone().unwrap_or_default());
-        fields.insert("ChefLicense".into(), c.chef_license.clone().unwrap_or_else(|| "accept-silent".into()));
+        // Chef 15 and later ask for the license: kiln's own install of the latest Chef accepts it.
+        let license = match &c.chef_license {
+            Some(l) => l.clone(),
+            None if !c.skip_install && c.install_command.is_none() => "accept-silent".into(),
+            None => String::new(),
+        };
+        fields.insert("ChefLicense".into(), license);
         fields.insert("PolicyName".into(), c.policy_name.clone().unwrap_or_default());
         fields.insert("PolicyGroup".into(), c.policy_group.clone().unwrap_or_default());
         let template = match &c.config_template {
