@@ -7,14 +7,9 @@ mod common;
 
 use std::path::Path;
 
-use common::{plain, run, template, TempDir};
+use common::{build_on_sshd, plain, read_file as read, run, template, write_file as write, TempDir};
 use kiln_core::RunSettings;
 use kiln_testing::sshd::{sshd_or_skip, Sshd};
-
-fn builder(sshd: &Sshd) -> serde_json::Value {
-    serde_json::json!({"type": "null", "ssh_host": "127.0.0.1", "ssh_port": sshd.port,
-        "ssh_username": sshd.user, "ssh_private_key_file": sshd.key})
-}
 
 fn puppet_or_skip() -> bool {
     let ok = std::process::Command::new("puppet").arg("--version").output().is_ok_and(|o| o.status.success());
@@ -24,25 +19,15 @@ fn puppet_or_skip() -> bool {
     ok
 }
 
-fn write(path: &Path, text: &str) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, text).unwrap();
-}
-
-fn read(path: &Path) -> String {
-    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-fn build(sshd: &Sshd, provisioner: serde_json::Value) -> (u8, String) {
-    let t = serde_json::json!({"builders": [builder(sshd)], "provisioners": [provisioner]});
-    run(&template(&t.to_string()), &RunSettings::default(), plain())
-}
-
 /// The folder of the `puppet` program on `PATH`.
 fn puppet_bin_dir() -> String {
     let out = std::process::Command::new("sh").args(["-c", "command -v puppet"]).output().unwrap();
     let path = String::from_utf8(out.stdout).unwrap();
     Path::new(path.trim()).parent().unwrap().display().to_string()
+}
+
+fn build(sshd: &Sshd, provisioner: serde_json::Value) -> (u8, String) {
+    build_on_sshd(sshd, serde_json::json!([provisioner]))
 }
 
 /// Puppet's state, configuration and code folders inside the test's folder.
