@@ -1,14 +1,15 @@
 //! `ansible-local`: uploads playbooks, roles and variables to a staging folder on the machine
 //! and runs `ansible-playbook` there in local mode (Ansible must be installed on the machine).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
-use kiln_comm::shell_local::output_to;
 use kiln_comm::shell_quote;
 use kiln_config::diag::{Diagnostic, Diagnostics};
 use kiln_config::node::Node;
-use kiln_core::{async_trait, BuildInfo, Communicator, Error, GeneratedData, Provisioner, Result, RunContext, Stream};
+use kiln_core::{async_trait, BuildInfo, Communicator, GeneratedData, Provisioner, Result, RunContext};
+
+use crate::remote::{base_name, check_path, remove_staging, run};
 use serde::Deserialize;
 
 /// Where the staging folders go by default, one per run of the provisioner.
@@ -100,46 +101,12 @@ pub fn new() -> Box<dyn Provisioner> {
     Box::<AnsibleLocal>::default()
 }
 
-/// An error at `key` unless `path` is a file (`dir` false) or a folder (`dir` true).
-pub(crate) fn check_path(d: &mut Diagnostics, config: &Node, key: &str, path: &str, dir: bool) {
-    let p = Path::new(path);
-    let (ok, what) = if dir { (p.is_dir(), "folder") } else { (p.is_file(), "file") };
-    if !ok {
-        let why = if p.exists() { format!("is not a {what}") } else { "does not exist".to_string() };
-        d.push(
-            Diagnostic::error(format!("{key}: {path:?} {why}"))
-                .at_opt(config.span_of(key))
-                .with_help(format!("give the path of a local {what} (relative to the folder kiln runs in)")),
-        );
-    }
-}
-
-/// `path`'s file name, for uploads into the staging folder.
-fn base_name(path: &str) -> String {
-    Path::new(path.trim_end_matches('/')).file_name().map_or_else(|| path.to_string(), |n| n.to_string_lossy().into())
-}
-
 /// The generated inventory: the local host in each group, or alone.
 pub(crate) fn local_inventory(groups: &[String]) -> String {
     if groups.is_empty() {
         return "127.0.0.1\n".into();
     }
     groups.iter().map(|g| format!("[{g}]\n127.0.0.1\n")).collect()
-}
-
-/// Runs `command` on the machine with its output on the UI; an error unless it exits with 0.
-async fn run(ctx: &RunContext, comm: &Arc<dyn Communicator>, command: &str, what: &str) -> Result<()> {
-    ctx.ui.log(format!("running on the machine: {command}"));
-    let output = output_to(&ctx.ui);
-    let started = ctx.cancel.run(comm.start(command, &output)).await;
-    if started.is_err() {
-        comm.stop_cancelled(&ctx.ui).await;
-    }
-    match started?? {
-        Some(0) => Ok(()),
-        Some(code) => Err(Error::new(format!("{what} failed: non-zero exit status {code}"))),
-        None => Err(Error::new(format!("{what} ended without an exit status (the connection was lost?)"))),
-    }
 }
 
 #[async_trait]
@@ -205,15 +172,7 @@ impl Provisioner for AnsibleLocal {
         let result = self.stage_and_run(ctx, &comm, data, &staging).await;
         if c.clean_staging_directory {
             // Whatever the outcome: nothing the provisioner uploaded stays behind.
-            ctx.ui.say(format!("Removing staging directory {staging}..."));
-            let noop = |_: Stream, _: &str| {};
-            let rm = format!("rm -rf {}", shell_quote(&staging));
-            match tokio::time::timeout(std::time::Duration::from_secs(60), comm.start(&rm, &noop)).await {
-                Ok(Ok(Some(0))) => {}
-                Ok(Ok(code)) => ctx.ui.error(format!("removing {staging} ended with status {code:?}")),
-                Ok(Err(e)) => ctx.ui.error(format!("removing {staging}: {e}")),
-                Err(_) => ctx.ui.error(format!("removing {staging} timed out")),
-            }
+            remove_staging(ctx, &comm, &staging, &format!("rm -rf {}", shell_quote(&staging))).await;
         }
         result
     }

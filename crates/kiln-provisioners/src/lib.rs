@@ -4,7 +4,10 @@
 pub mod ansible;
 pub mod ansible_local;
 pub mod breakpoint;
+pub mod chef_solo;
 pub mod file;
+pub mod puppet_masterless;
+mod remote;
 pub mod shell;
 pub mod shell_local;
 

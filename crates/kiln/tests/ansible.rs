@@ -5,16 +5,8 @@
 
 mod common;
 
-use std::path::Path;
-
-use common::{plain, run, template, TempDir};
-use kiln_core::RunSettings;
-use kiln_testing::sshd::{sshd_or_skip, Sshd};
-
-fn builder(sshd: &Sshd) -> serde_json::Value {
-    serde_json::json!({"type": "null", "ssh_host": "127.0.0.1", "ssh_port": sshd.port,
-        "ssh_username": sshd.user, "ssh_private_key_file": sshd.key})
-}
+use common::{build_on_sshd as build, read_file as read, write_file as write, TempDir};
+use kiln_testing::sshd::sshd_or_skip;
 
 fn ansible_or_skip() -> bool {
     let ok = std::process::Command::new("ansible-playbook").arg("--version").output().is_ok_and(|o| o.status.success());
@@ -22,15 +14,6 @@ fn ansible_or_skip() -> bool {
         kiln_testing::skip("ansible-playbook is not installed (apt-get install ansible-core)");
     }
     ok
-}
-
-fn write(path: &Path, text: &str) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, text).unwrap();
-}
-
-fn read(path: &Path) -> String {
-    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 /// A playbook folder (site.yml with a template), a role, and group variables, all writing
@@ -56,11 +39,6 @@ fn ansible_tree(d: &TempDir) {
         &d.0.join("fail.yml"),
         "- hosts: all\n  gather_facts: false\n  tasks:\n    - fail:\n        msg: planned failure\n",
     );
-}
-
-fn build(sshd: &Sshd, provisioners: serde_json::Value) -> (u8, String) {
-    let t = serde_json::json!({"builders": [builder(sshd)], "provisioners": provisioners});
-    run(&template(&t.to_string()), &RunSettings::default(), plain())
 }
 
 #[test]

@@ -16,7 +16,7 @@ use kiln_core::private_temp::TempFile;
 use kiln_core::{async_trait, BuildInfo, Communicator, Error, GeneratedData, Provisioner, Result, RunContext};
 use serde::Deserialize;
 
-use crate::ansible_local::check_path;
+use crate::remote::check_path;
 pub use inventory::{render_inventory, Inventory, DEFAULT_INVENTORY_TEMPLATE};
 
 /// Options of `ansible`.

@@ -58,3 +58,26 @@ pub fn plain() -> kiln_core::render::Format {
 pub fn exists(p: &str) -> bool {
     Path::new(p).exists()
 }
+
+/// A null builder connecting to `sshd` (a private sshd on 127.0.0.1) with its key.
+pub fn sshd_builder(sshd: &kiln_testing::sshd::Sshd) -> serde_json::Value {
+    serde_json::json!({"type": "null", "ssh_host": "127.0.0.1", "ssh_port": sshd.port,
+        "ssh_username": sshd.user, "ssh_private_key_file": sshd.key})
+}
+
+/// Builds a template of [`sshd_builder`] and `provisioners` (a JSON list): exit code and output.
+pub fn build_on_sshd(sshd: &kiln_testing::sshd::Sshd, provisioners: serde_json::Value) -> (u8, String) {
+    let t = serde_json::json!({"builders": [sshd_builder(sshd)], "provisioners": provisioners});
+    run(&template(&t.to_string()), &kiln_core::RunSettings::default(), plain())
+}
+
+/// Writes `text` to `path`, creating its folder.
+pub fn write_file(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+/// `path`'s text; a failure names the file.
+pub fn read_file(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
