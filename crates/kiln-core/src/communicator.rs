@@ -198,14 +198,16 @@ pub async fn open_for_upload(src: &Path) -> Result<(tokio::fs::File, UploadMeta)
     Ok((file, UploadMeta { size: Some(md.len()), mode: Some(file_mode(&md)), mtime, progress: None }))
 }
 
+/// A local file's permission bits as an upload gives them to the machine.
 #[cfg(unix)]
-fn file_mode(md: &std::fs::Metadata) -> u32 {
+pub fn file_mode(md: &std::fs::Metadata) -> u32 {
     use std::os::unix::fs::PermissionsExt;
     md.permissions().mode() & 0o7777
 }
 
+/// A local file's permission bits as an upload gives them to the machine.
 #[cfg(not(unix))]
-fn file_mode(md: &std::fs::Metadata) -> u32 {
+pub fn file_mode(md: &std::fs::Metadata) -> u32 {
     if md.permissions().readonly() {
         0o444
     } else {

@@ -75,6 +75,8 @@ fn builds_provisions_and_exports_a_qcow2() {
     assert!(log.contains("as kiln"), "{log}");
     assert!(log.contains(&format!("uploaded {sum} /tmp/up.bin mode 640 owner kiln")), "{log}");
     assert!(log.contains("[vdb]"), "the upload did not go through a virtual disk: {log}");
+    // The file was plugged in as it is, and is still there, unchanged.
+    assert_eq!(std::fs::read(&upload).unwrap(), data, "the source file changed");
     assert!(log.contains("Connected to SSH!"), "{log}");
     assert!(log.contains("Converting hard drive..."), "{log}");
     assert!(log.contains("VM files in directory: "), "{log}");

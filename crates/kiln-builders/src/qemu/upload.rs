@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kiln_core::communicator::{Reader, Writer};
+use kiln_core::progress::Progress;
 use kiln_core::{async_trait, Communicator, Error, ExecIo, Result, Ui, UploadMeta};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
@@ -105,6 +106,7 @@ impl DriveUpload {
         image: &Path,
         size: u64,
         mode: Option<u32>,
+        owned: bool,
     ) -> std::result::Result<(), Failed> {
         let node = format!("kiln-upload-{n}");
         let device = format!("kiln-upload-dev-{n}");
@@ -137,7 +139,8 @@ impl DriveUpload {
         // with the VM's control folder).
         let (qmp, ui, plugged) = (Arc::clone(&self.qmp), self.ui.clone(), plugged.is_ok());
         // On failure the caller still reads the image (its SSH fallback) and removes it.
-        let remove = result.is_ok().then(|| image.to_path_buf());
+        // (Never the user's own file, plugged in as it is.)
+        let remove = (owned && result.is_ok()).then(|| image.to_path_buf());
         let task = tokio::spawn(async move {
             if plugged {
                 unplug(&qmp, &ui, &device).await;
@@ -254,7 +257,7 @@ impl Communicator for DriveUpload {
                 return Err(e);
             }
         };
-        let drive = self.through_drive(n, dst, &image, size, meta.mode).await;
+        let drive = self.through_drive(n, dst, &image, size, meta.mode, true).await;
         // After a success the unplugging task removes the image; otherwise it is done here.
         let carried = drive.is_ok();
         let r = match drive {
@@ -281,6 +284,14 @@ impl Communicator for DriveUpload {
         r
     }
 
+    async fn upload_file(&self, dst: &str, src: &Path) -> Result<()> {
+        self.upload_path(dst, src, None).await
+    }
+
+    async fn upload_file_progress(&self, dst: &str, src: &Path, progress: Arc<Progress>) -> Result<()> {
+        self.upload_path(dst, src, Some(progress)).await
+    }
+
     async fn upload_dir(&self, dst: &str, src: &Path, exclude: &[String]) -> Result<()> {
         self.inner.upload_dir(dst, src, exclude).await
     }
@@ -299,6 +310,45 @@ impl Communicator for DriveUpload {
 }
 
 impl DriveUpload {
+    /// A local file: a large one is plugged in as it is (read-only, no copy on the host: QEMU
+    /// reads past its end as zeros, the guest cuts the copy to its size); the others, and any
+    /// the drive cannot carry, go through the wrapped communicator.
+    async fn upload_path(&self, dst: &str, src: &Path, progress: Option<Arc<Progress>>) -> Result<()> {
+        let md = tokio::fs::metadata(src).await.map_err(|e| Error::new(format!("reading {}: {e}", src.display())))?;
+        let big = md.is_file() && md.len() >= MIN_DRIVE_UPLOAD;
+        let direct = if !big || self.disabled.load(Ordering::Relaxed) {
+            None
+        } else {
+            let n = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
+            let file = std::path::absolute(src).map_err(|e| Error::new(format!("{}: {e}", src.display())))?;
+            let mode = Some(kiln_core::communicator::file_mode(&md));
+            Some(self.through_drive(n, dst, &file, md.len(), mode, false).await)
+        };
+        match direct {
+            Some(Ok(())) => {
+                self.ui.log(format!("uploaded {dst} ({} bytes) through a virtual disk", md.len()));
+                if let Some(p) = progress {
+                    p.add(md.len());
+                    p.finish();
+                }
+                return Ok(());
+            }
+            Some(Err(Failed::Cancelled(e))) => return Err(e),
+            Some(Err(Failed::Unsupported(why))) => {
+                self.disabled.store(true, Ordering::Relaxed);
+                self.ui.log(format!("uploads through a virtual disk are off for this build: {why}"));
+            }
+            Some(Err(Failed::Once(why))) => self.ui.log(format!(
+                "upload of {dst} through a virtual disk failed ({why}); sending it over the communicator"
+            )),
+            None => {}
+        }
+        match progress {
+            Some(p) => self.inner.upload_file_progress(dst, src, p).await,
+            None => self.inner.upload_file(dst, src).await,
+        }
+    }
+
     /// The spooled bytes over the wrapped communicator (the source reader is spent).
     async fn resend(&self, dst: &str, image: &Path, size: u64, meta: &UploadMeta) -> Result<()> {
         let mut f =
