@@ -20,6 +20,7 @@ fn entry(key: &str, files: &[&str]) -> Entry {
         saves_ms: 2,
         created: 3,
         used: 3,
+        size: 4,
         files: files.iter().map(|f| f.to_string()).collect(),
     }
 }

@@ -50,6 +50,7 @@ async fn the_shared_store_writes_files_then_the_entry() {
         saves_ms: 9,
         created: 1,
         used: 1,
+        size: 6,
         files: vec!["image.tar".into()],
     };
     assert_eq!(store.get_entry("ab12").await.unwrap(), None);
