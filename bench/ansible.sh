@@ -14,6 +14,7 @@
 # Usage: bench/ansible.sh     Env: RUNS (5), KILN (binary taking `build` arguments),
 #   BENCH_TMP (${TMPDIR:-/tmp}/kiln-bench-ansible, removed at the end).
 set -euo pipefail
+. "$(cd "$(dirname "$0")" && pwd)/lib.sh"
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 RUNS=${RUNS:-5}
 BENCH_TMP=${BENCH_TMP:-${TMPDIR:-/tmp}/kiln-bench-ansible}
@@ -43,7 +44,7 @@ trap cleanup EXIT
 ssh-keygen -q -t ed25519 -N '' -f "$D/host_key"
 ssh-keygen -q -t ed25519 -N '' -f "$D/client_key"
 cp "$D/client_key.pub" "$D/authorized_keys"
-PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+PORT=$(free_port)
 USER_NAME=$(id -un)
 cat > "$D/sshd_config" <<CONF
 Port $PORT
@@ -100,9 +101,6 @@ template() { # $1: run id, $2: use_proxy
 JSON
 }
 
-now() { date +%s.%N; }
-elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
-
 run_hand() { # $1: run id
   ANSIBLE_HOST_KEY_CHECKING=False ansible-playbook -i "$D/inventory" --private-key "$D/client_key" \
     --ssh-extra-args "-o IdentitiesOnly=yes" -e "run=$1" "$D/playbook.yml" >"$D/hand-$1.log" 2>&1
@@ -118,7 +116,8 @@ run_proxy() { # $1: run id
   "$KILN" build "$D/t-$1.json" >"$D/proxy-$1.log" 2>&1
 }
 
-echo "# $(ansible-playbook --version | head -1); $(ssh -V 2>&1); kiln: $KILN"
+echo "# $(ansible-playbook --version 2>/dev/null | sed -n 1p); $(ssh -V 2>&1); kiln: $KILN"
+echo "# load before: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
 K=() H=() P=()
 for i in $(seq "$RUNS"); do
   case $((i % 3)) in
@@ -143,11 +142,11 @@ for i in $(seq "$RUNS"); do
   done
 done
 
-median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 mk=$(median "${K[@]}") mh=$(median "${H[@]}") mp=$(median "${P[@]}")
 echo "median hand  $mh s (${#H[@]} runs)"
 echo "median kiln  $mk s (${#K[@]} runs, direct SSH)"
 echo "median proxy $mp s (${#P[@]} runs, use_proxy)"
+echo "# load after: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
 for v in "kiln $mk" "proxy $mp"; do
   set -- $v
   awk -v n="$1" -v k="$2" -v h="$mh" 'BEGIN { r = (k / h - 1) * 100; printf "%s overhead %+.1f%% (target <= +10%%): %s\n", n, r, (r <= 10 ? "met" : "NOT met") }'
