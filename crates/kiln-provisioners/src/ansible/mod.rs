@@ -49,7 +49,7 @@ pub struct Config {
     /// The machine's name in the inventory (default `default`).
     #[serde(default)]
     pub host_alias: Option<String>,
-    /// The user Ansible logs in as (default: the communicator's user).
+    /// The user Ansible logs in as (default: the communicator's user when Ansible uses the machine's own SSH connection; through kiln's proxy, the user running kiln, as in Packer — set it to the guest's user when the playbook uses `become`).
     #[serde(default)]
     pub user: Option<String>,
     /// Where the generated inventory file is written (default: kiln's private temporary folder,

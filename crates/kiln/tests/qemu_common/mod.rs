@@ -80,8 +80,21 @@ impl Build {
         Build::start_dir(dir, &all)
     }
 
+    /// [`Build::start`] with the step cache (and cleanup journal) in `cache` instead of the
+    /// test's own folder.
+    pub fn start_cached(dir: &Path, template: &str, args: &[&str], cache: &Path) -> Build {
+        std::fs::write(dir.join("template.json"), template).unwrap();
+        let mut all = args.to_vec();
+        all.push("template.json");
+        Build::spawn(dir, &all, cache)
+    }
+
     /// `kiln build -color=false args…` in `dir`.
     pub fn start_dir(dir: &Path, args: &[&str]) -> Build {
+        Build::spawn(dir, args, &dir.join(".kiln-cache"))
+    }
+
+    fn spawn(dir: &Path, args: &[&str], cache: &Path) -> Build {
         let mut child = Command::new(env!("CARGO_BIN_EXE_kiln"))
             .arg("build")
             .arg("-color=false")
@@ -89,7 +102,7 @@ impl Build {
             .current_dir(dir)
             .env("CHECKPOINT_DISABLE", "1")
             // The test's own cleanup journal and step cache, not the user's.
-            .env("PACKER_CACHE_DIR", dir.join(".kiln-cache"))
+            .env("PACKER_CACHE_DIR", cache)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
