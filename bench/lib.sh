@@ -29,3 +29,27 @@ ratio_line() {
 
 # A free TCP port on 127.0.0.1.
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+# The anchors' folder (from KILN_SHARED, default ../shared), or exit saying how to set it.
+anchors_dir() {
+  local a="${KILN_SHARED:-$(cd .. && pwd)/shared}/anchors"
+  [ -f "$a/templates/qemu-debian.json" ] || { echo "no anchors in $a (set KILN_SHARED)" >&2; exit 1; }
+  echo "$a"
+}
+
+# The release build of this checkout's kiln (or $KILN when set).
+kiln_release() {
+  if [ -n "${KILN:-}" ]; then
+    echo "$KILN"
+    return
+  fi
+  cargo build --release -q -p kiln >&2
+  echo "$(pwd)/${CARGO_TARGET_DIR:-target}/release/kiln"
+}
+
+# Writes the anchors' qemu template ($1: anchors folder) to $2 with the login of kiln's base
+# image (the anchors' logs in as packer/packer; scripts/base-image makes kiln/kiln-base).
+anchors_qemu_template() {
+  sed -e 's/"ssh_username": "packer"/"ssh_username": "kiln"/' -e 's/"ssh_password": "packer"/"ssh_password": "kiln-base"/' \
+    "$1/templates/qemu-debian.json" >"$2"
+}

@@ -15,20 +15,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
-anchors="${KILN_SHARED:-$(cd .. && pwd)/shared}/anchors"
-[ -f "$anchors/templates/qemu-debian.json" ] || { echo "no anchors in $anchors (set KILN_SHARED)" >&2; exit 1; }
+anchors=$(anchors_dir)
 PACKER=${PACKER:-packer}
-if [ -z "${KILN:-}" ]; then
-  cargo build --release -q -p kiln
-  KILN="$(pwd)/${CARGO_TARGET_DIR:-target}/release/kiln"
-fi
+KILN=$(kiln_release)
 
 base=$(scripts/base-image | tail -n 1)
 work=$(mktemp -d "${TMPDIR:-/tmp}/kiln-bench-qemu-cache-XXXXXX")
 [ "${KEEP:-0}" = 1 ] || trap 'rm -rf "$work"' EXIT
-# The anchors' template logs in as packer/packer; kiln's base image has the user kiln/kiln-base.
-sed -e 's/"ssh_username": "packer"/"ssh_username": "kiln"/' -e 's/"ssh_password": "packer"/"ssh_password": "kiln-base"/' \
-  "$anchors/templates/qemu-debian.json" >"$work/full.json"
+anchors_qemu_template "$anchors" "$work/full.json"
 # The same template with one more command in the last provisioner.
 python3 - "$work/full.json" "$work/changed.json" <<'PY'
 import json, sys

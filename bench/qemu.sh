@@ -17,23 +17,18 @@
 # halting" -> end), total. Logs stay in $WORK (printed) when KEEP=1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 RUNS=${1:-1}
-anchors="${KILN_SHARED:-$(cd .. && pwd)/shared}/anchors"
-[ -f "$anchors/templates/qemu-debian.json" ] || { echo "no anchors in $anchors (set KILN_SHARED)" >&2; exit 1; }
+anchors=$(anchors_dir)
 PACKER=${PACKER:-packer}
 ACCEL=${ACCEL:-tcg}
 INSTALL_NGINX=${INSTALL_NGINX:-no}
-if [ -z "${KILN:-}" ]; then
-  cargo build --release -q -p kiln
-  KILN="$(pwd)/${CARGO_TARGET_DIR:-target}/release/kiln"
-fi
+KILN=$(kiln_release)
 
 base=$(scripts/base-image | tail -n 1)
 work=$(mktemp -d "${TMPDIR:-/tmp}/kiln-bench-qemu-XXXXXX")
 [ "${KEEP:-0}" = 1 ] || trap 'rm -rf "$work"' EXIT
-# The anchors' template logs in as packer/packer; kiln's base image has the user kiln/kiln-base.
-sed -e 's/"ssh_username": "packer"/"ssh_username": "kiln"/' -e 's/"ssh_password": "packer"/"ssh_password": "kiln-base"/' \
-  "$anchors/templates/qemu-debian.json" >"$work/qemu-debian.json"
+anchors_qemu_template "$anchors" "$work/qemu-debian.json"
 upload="$work/rand100m.bin"
 upload_bytes=$((100 * 1024 * 1024))
 head -c "$upload_bytes" /dev/urandom >"$upload"

@@ -96,19 +96,17 @@ impl kiln_comm::authorized_keys::HasTempKey for CommonState {
 #[macro_export]
 macro_rules! impl_has_common {
     ($ty:ty, $field:ident) => {
-        $crate::impl_has_common!(@common $ty, $field);
-        impl $crate::__private::HasCommunicator for $ty {
-            fn communicator(&self) -> Option<std::sync::Arc<dyn $crate::__private::Communicator>> {
-                self.$field.comm.clone()
-            }
-            fn generated_data(&self) -> $crate::__private::GeneratedData {
-                self.$field.generated.clone()
-            }
-        }
+        $crate::impl_has_common!(@common $ty, $field, {});
     };
     // A state that also implements kiln-core's `cache::Snapshot` (the step cache).
     ($ty:ty, $field:ident, snapshots) => {
-        $crate::impl_has_common!(@common $ty, $field);
+        $crate::impl_has_common!(@common $ty, $field, {
+            fn snapshots(&mut self) -> Option<&mut dyn $crate::__private::Snapshot> {
+                Some(self)
+            }
+        });
+    };
+    (@common $ty:ty, $field:ident, { $($extra:tt)* }) => {
         impl $crate::__private::HasCommunicator for $ty {
             fn communicator(&self) -> Option<std::sync::Arc<dyn $crate::__private::Communicator>> {
                 self.$field.comm.clone()
@@ -116,12 +114,8 @@ macro_rules! impl_has_common {
             fn generated_data(&self) -> $crate::__private::GeneratedData {
                 self.$field.generated.clone()
             }
-            fn snapshots(&mut self) -> Option<&mut dyn $crate::__private::Snapshot> {
-                Some(self)
-            }
+            $($extra)*
         }
-    };
-    (@common $ty:ty, $field:ident) => {
         impl $crate::HasCommon for $ty {
             fn common(&self) -> &$crate::CommonState {
                 &self.$field

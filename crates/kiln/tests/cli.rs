@@ -108,7 +108,7 @@ fn invoked_as_packer_it_answers_as_packer() {
     let dir = TempDir::new("packer");
     let link = dir.0.join("packer");
     std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_kiln"), &link).unwrap();
-    let (code, out, _) = run(&mut Command::new(&link).arg("version"));
+    let (code, out, _) = run(Command::new(&link).arg("version"));
     assert_eq!(code, 0);
     assert!(out.starts_with("Packer v1."), "{out}");
     let (code, _, err) = run(&mut Command::new(&link));

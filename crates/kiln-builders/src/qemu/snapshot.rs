@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use kiln_config::node::{Node, NodeKind};
+use kiln_config::node::Node;
 use kiln_core::cache::{Inputs, Snapshot, StartedFrom};
 use kiln_core::step::Step;
 use kiln_core::{async_trait, Communicator, Error, ExecIo, ProvisionHook, Result, RunContext};
@@ -80,14 +80,8 @@ const NOT_MACHINE: &[&str] = &[
 
 /// The digest of the builder options that change the machine (set by `prepare`).
 pub(super) fn config_digest(node: &Node) -> String {
-    let kept = match &node.kind {
-        NodeKind::Object(m) => {
-            Node::object(m.iter().filter(|(k, _)| !NOT_MACHINE.contains(&k.name.as_str())).cloned().collect(), None)
-        }
-        _ => node.clone(),
-    };
     let mut i = Inputs::new();
-    i.add_node("qemu builder", &kept);
+    i.add_node_without("qemu builder", node, NOT_MACHINE);
     i.finish()
 }
 

@@ -75,6 +75,18 @@ impl Inputs {
         self.node(node);
     }
 
+    /// [`Self::add_node`] of an object without its members named in `skip` (a builder's
+    /// options that do not change the machine).
+    pub fn add_node_without(&mut self, label: &str, node: &Node, skip: &[&str]) {
+        match &node.kind {
+            NodeKind::Object(m) => {
+                let kept = m.iter().filter(|(k, _)| !skip.contains(&k.name.as_str())).cloned().collect();
+                self.add_node(label, &Node::object(kept, None));
+            }
+            _ => self.add_node(label, node),
+        }
+    }
+
     fn node(&mut self, node: &Node) {
         match &node.kind {
             NodeKind::Null => self.add("null", b""),

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use kiln_config::node::{Node, NodeKind};
+use kiln_config::node::Node;
 use kiln_core::cache::{Inputs, Snapshot};
 use kiln_core::journal::Journal;
 use kiln_core::{async_trait, Communicator, Error, Result, RunContext};
@@ -42,14 +42,8 @@ const NOT_MACHINE: &[&str] = &[
 
 /// The digest of the builder options that change the machine.
 pub(super) fn config_digest(node: &Node) -> String {
-    let kept = match &node.kind {
-        NodeKind::Object(m) => {
-            Node::object(m.iter().filter(|(k, _)| !NOT_MACHINE.contains(&k.name.as_str())).cloned().collect(), None)
-        }
-        _ => node.clone(),
-    };
     let mut i = Inputs::new();
-    i.add_node("docker builder", &kept);
+    i.add_node_without("docker builder", node, NOT_MACHINE);
     i.finish()
 }
 

@@ -156,7 +156,7 @@ fn parse_size(text: &str) -> Option<u64> {
         "T" => 1 << 40,
         _ => return None,
     };
-    (num.is_finite() && num >= 0.0).then(|| (num * factor as f64) as u64)
+    (num.is_finite() && num >= 0.0).then_some((num * factor as f64) as u64)
 }
 
 /// `1.5 GiB`, `300 MiB`, `12 KiB`, `7 B`.
