@@ -186,17 +186,17 @@ pub trait ProvisionHook: Send + Sync {
         let _ = snapshots;
         self.provision(ctx, comm, data).await
     }
-    /// Before the machine starts: the step cache's entry to start it from (the longest cached
-    /// prefix of the provisioners, fetched from a shared store if need be), for a builder that
-    /// can start a machine from a snapshot instead of starting it from its source and
-    /// replacing it. `None` (the default): no cache, no entry, or the cache cannot be used;
-    /// the builder starts from its source (and says [`crate::cache::Snapshot::started_from`]
-    /// nothing).
+    /// Before the machine starts: where the step cache lets the builder start it (the longest
+    /// cached prefix of the provisioners, fetched from a shared store if need be, or the
+    /// source), for a builder that can start a machine from a snapshot instead of starting it
+    /// from its source and replacing it; it hands the answer back through
+    /// [`crate::cache::Snapshot::started_from`]. `None` (the default): the cache is off or
+    /// cannot be used for this build.
     async fn resume_point(
         &self,
         ctx: &RunContext,
         snapshots: &mut dyn crate::cache::Snapshot,
-    ) -> Result<Option<crate::cache::Entry>> {
+    ) -> Result<Option<crate::cache::Start>> {
         let _ = (ctx, snapshots);
         Ok(None)
     }

@@ -182,7 +182,7 @@ impl ProvisionHook for Provisioners {
         &self,
         ctx: &RunContext,
         snapshots: &mut dyn Snapshot,
-    ) -> Result<Option<crate::cache::Entry>> {
+    ) -> Result<Option<crate::cache::Start>> {
         match ctx.info.cache.clone().filter(|_| !self.list.is_empty()) {
             Some(cache) => self.resume_point_cached(ctx, snapshots, &cache).await,
             None => Ok(None),

@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kiln_config::node::Node;
-use kiln_core::cache::{Inputs, Snapshot, StartedFrom};
+use kiln_core::cache::{Inputs, Snapshot, Start};
 use kiln_core::step::Step;
 use kiln_core::{async_trait, Communicator, Error, ExecIo, ProvisionHook, Result, RunContext};
 use serde_json::json;
@@ -111,8 +111,8 @@ pub(super) fn layer_files(dir: &Path, id: &str) -> (PathBuf, PathBuf) {
 }
 
 /// A new layer's ID: random, so concurrent builds never pick the same file.
-pub(super) fn new_layer_id() -> Result<String> {
-    Ok(kiln_config::random::bytes::<16>().iter().map(|x| format!("{x:02x}")).collect())
+pub(super) fn new_layer_id() -> String {
+    kiln_config::random::hex(&kiln_config::random::bytes::<16>())
 }
 
 /// The digest of an image file and of its backing files, remembered by file identity (device,
@@ -285,7 +285,7 @@ impl Snapshot for State {
             .map(str::to_string)
             .ok_or_else(|| Error::new(format!("{}: not a cache layer", frozen.display())))?;
         let (_, state_file) = layer_files(&dir, &id);
-        let (next, _) = layer_files(&dir, &new_layer_id()?);
+        let (next, _) = layer_files(&dir, &new_layer_id());
         let device = device_of(&qmp, &frozen).await?;
         let partial = state_file.with_extension("state.partial");
         self.partials.push(partial.clone());
@@ -327,12 +327,8 @@ impl Snapshot for State {
         Err(Error::new(format!("the qemu builder starts from snapshot {snapshot} only before its VM starts")))
     }
 
-    fn started_from(&self) -> Option<StartedFrom> {
-        self.layers_dir.as_ref()?;
-        Some(match &self.resumed {
-            Some((key, _)) => StartedFrom::Entry(key.clone()),
-            None => StartedFrom::Source,
-        })
+    fn started_from(&self) -> Option<Start> {
+        self.start.clone()
     }
 
     async fn size(&mut self, snapshot: &str) -> u64 {
@@ -392,7 +388,7 @@ impl Snapshot for State {
         };
         let (disk, machine) = (named("disk.qcow2")?, named("machine.state")?);
         std::fs::create_dir_all(&layers).map_err(|e| Error::new(format!("creating {}: {e}", layers.display())))?;
-        let id = new_layer_id()?;
+        let id = new_layer_id();
         let (layer, state) = layer_files(&layers, &id);
         let moved = link_or_copy(disk, &layer).and_then(|()| link_or_copy(machine, &state));
         if let Err(e) = moved {
@@ -463,12 +459,12 @@ impl Step<State> for StepCacheLookup {
             Some(a) => a,
             None => super::accel::detect(&super::accel::HostFacts::probe()).accelerator,
         };
-        if let Some(entry) = self.hook.resume_point(ctx, state).await? {
+        state.start = self.hook.resume_point(ctx, state).await?;
+        if let Some(entry) = state.start.as_ref().and_then(|s| s.entry.as_ref()) {
             ctx.ui.say(format!(
                 "Step cache: starting the VM from snapshot {} (after {})",
                 entry.snapshot, entry.provisioner
             ));
-            state.resumed = Some((entry.key, entry.snapshot));
         }
         Ok(())
     }

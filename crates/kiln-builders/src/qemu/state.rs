@@ -55,8 +55,8 @@ pub(super) struct State {
     pub layers_dir: Option<PathBuf>,
     /// Why this VM cannot be snapshotted (the step cache says it once).
     pub cache_unsupported: Option<String>,
-    /// The cache entry (key, snapshot) the VM was started from.
-    pub resumed: Option<(String, String)>,
+    /// Where the step cache let the VM start (its source, or an entry's snapshot).
+    pub start: Option<kiln_core::cache::Start>,
     /// Machine states being written (deleted if the build stops before they are complete).
     pub partials: Vec<PathBuf>,
     /// The upload channel, whose hot-plugged disks must be gone before a snapshot.
@@ -66,6 +66,11 @@ pub(super) struct State {
 kiln_toolkit::impl_has_common!(State, common, snapshots);
 
 impl State {
+    /// The step cache's snapshot the VM starts from, if any.
+    pub fn resumed(&self) -> Option<&str> {
+        self.start.as_ref()?.entry.as_ref().map(|e| e.snapshot.as_str())
+    }
+
     pub fn output_dir(&self) -> &Path {
         self.common.output_dir.as_deref().unwrap_or(Path::new("."))
     }

@@ -55,8 +55,8 @@ impl Step<State> for StepCreateDisk {
         if let Some(dir) = state.layers_dir.clone() {
             // The step cache: the VM writes a layer in the cache, on the snapshot it starts from.
             std::fs::create_dir_all(&dir).map_err(|e| Error::new(format!("creating {}: {e}", dir.display())))?;
-            let base = state.resumed.as_ref().map(|(_, id)| super::snapshot::layer_files(&dir, id).0);
-            let (working, _) = super::snapshot::layer_files(&dir, &super::snapshot::new_layer_id()?);
+            let base = state.resumed().map(|id| super::snapshot::layer_files(&dir, id).0);
+            let (working, _) = super::snapshot::layer_files(&dir, &super::snapshot::new_layer_id());
             plan = plan.layered(working, base)?;
         }
         // Recorded before anything is written, so a cleanup knows every file it may have made.
@@ -225,7 +225,7 @@ impl Step<State> for StepRun {
             // its random number generator instead of repeating the snapshot's.
             argv.extend(["-device".to_string(), "vmgenid,guid=auto".to_string()]);
         }
-        let resume_state = state.resumed.as_ref().zip(state.layers_dir.as_ref()).map(|((_, id), dir)| {
+        let resume_state = state.resumed().zip(state.layers_dir.as_ref()).map(|(id, dir)| {
             argv.extend(["-incoming".to_string(), "defer".to_string()]);
             super::snapshot::layer_files(dir, id).1
         });
@@ -337,7 +337,7 @@ impl Step<State> for StepTypeBootCommand {
 
     async fn run(&self, state: &mut State, ctx: &RunContext) -> Result<()> {
         let b = &self.0;
-        if state.resumed.is_some() {
+        if state.resumed().is_some() {
             ctx.ui.log("the VM resumed from the step cache: no boot command");
             return Ok(());
         }
@@ -461,9 +461,6 @@ impl Step<State> for StepDriveUploads {
     }
 
     async fn run(&self, state: &mut State, ctx: &RunContext) -> Result<()> {
-        if state.resumed.is_some() {
-            state.set_guest_clock(ctx).await;
-        }
         let (true, Some(comm), Some(qmp), Some(dir)) =
             (self.ssh, state.common.comm.clone(), state.qmp.clone(), state.control_dir.clone())
         else {
@@ -532,7 +529,11 @@ impl Step<State> for StepConnectWhenUp {
             let left = timeout.saturating_sub(start.elapsed()).max(Duration::from_secs(30));
             config.ssh_timeout = Some(kiln_config::decode::Duration(left));
         }
-        kiln_toolkit::connect::StepConnect::new(&config).run(state, ctx).await
+        kiln_toolkit::connect::StepConnect::new(&config).run(state, ctx).await?;
+        if state.resumed().is_some() {
+            state.set_guest_clock(ctx).await;
+        }
+        Ok(())
     }
 
     async fn cleanup(&self, state: &mut State, ctx: &RunContext, outcome: Outcome) {

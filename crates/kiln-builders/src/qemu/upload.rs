@@ -259,28 +259,12 @@ impl Communicator for DriveUpload {
         };
         let drive = self.through_drive(n, dst, &image, size, meta.mode, true).await;
         // After a success the unplugging task removes the image; otherwise it is done here.
-        let carried = drive.is_ok();
-        let r = match drive {
-            Ok(()) => {
-                self.ui.log(format!("uploaded {dst} ({size} bytes) through a virtual disk"));
-                Ok(())
-            }
-            Err(Failed::Cancelled(e)) => Err(e),
-            Err(Failed::Unsupported(why)) => {
-                self.disabled.store(true, Ordering::Relaxed);
-                self.ui.log(format!("uploads through a virtual disk are off for this build: {why}"));
-                self.resend(dst, &image, size, &meta).await
-            }
-            Err(Failed::Once(why)) => {
-                self.ui.log(format!(
-                    "upload of {dst} through a virtual disk failed ({why}); sending it over the communicator"
-                ));
-                self.resend(dst, &image, size, &meta).await
-            }
+        let r = match self.carried(dst, size, drive) {
+            Ok(true) => return Ok(()),
+            Ok(false) => self.resend(dst, &image, size, &meta).await,
+            Err(e) => Err(e),
         };
-        if !carried {
-            let _ = tokio::fs::remove_file(&image).await;
-        }
+        let _ = tokio::fs::remove_file(&image).await;
         r
     }
 
@@ -316,36 +300,46 @@ impl DriveUpload {
     async fn upload_path(&self, dst: &str, src: &Path, progress: Option<Arc<Progress>>) -> Result<()> {
         let md = tokio::fs::metadata(src).await.map_err(|e| Error::new(format!("reading {}: {e}", src.display())))?;
         let big = md.is_file() && md.len() >= MIN_DRIVE_UPLOAD;
-        let direct = if !big || self.disabled.load(Ordering::Relaxed) {
-            None
-        } else {
+        if big && !self.disabled.load(Ordering::Relaxed) {
             let n = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
             let file = std::path::absolute(src).map_err(|e| Error::new(format!("{}: {e}", src.display())))?;
             let mode = Some(kiln_core::communicator::file_mode(&md));
-            Some(self.through_drive(n, dst, &file, md.len(), mode, false).await)
-        };
-        match direct {
-            Some(Ok(())) => {
-                self.ui.log(format!("uploaded {dst} ({} bytes) through a virtual disk", md.len()));
+            let drive = self.through_drive(n, dst, &file, md.len(), mode, false).await;
+            if self.carried(dst, md.len(), drive)? {
                 if let Some(p) = progress {
                     p.add(md.len());
                     p.finish();
                 }
                 return Ok(());
             }
-            Some(Err(Failed::Cancelled(e))) => return Err(e),
-            Some(Err(Failed::Unsupported(why))) => {
-                self.disabled.store(true, Ordering::Relaxed);
-                self.ui.log(format!("uploads through a virtual disk are off for this build: {why}"));
-            }
-            Some(Err(Failed::Once(why))) => self.ui.log(format!(
-                "upload of {dst} through a virtual disk failed ({why}); sending it over the communicator"
-            )),
-            None => {}
         }
         match progress {
             Some(p) => self.inner.upload_file_progress(dst, src, p).await,
             None => self.inner.upload_file(dst, src).await,
+        }
+    }
+
+    /// What the drive channel's outcome means for an upload: `Ok(true)` carried, `Ok(false)`
+    /// send it over the wrapped communicator instead (said why; the channel is off for the
+    /// build when the guest cannot use it), `Err` cancelled.
+    fn carried(&self, dst: &str, size: u64, drive: std::result::Result<(), Failed>) -> Result<bool> {
+        match drive {
+            Ok(()) => {
+                self.ui.log(format!("uploaded {dst} ({size} bytes) through a virtual disk"));
+                Ok(true)
+            }
+            Err(Failed::Cancelled(e)) => Err(e),
+            Err(Failed::Unsupported(why)) => {
+                self.disabled.store(true, Ordering::Relaxed);
+                self.ui.log(format!("uploads through a virtual disk are off for this build: {why}"));
+                Ok(false)
+            }
+            Err(Failed::Once(why)) => {
+                self.ui.log(format!(
+                    "upload of {dst} through a virtual disk failed ({why}); sending it over the communicator"
+                ));
+                Ok(false)
+            }
         }
     }
 

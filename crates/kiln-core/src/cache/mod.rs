@@ -181,13 +181,17 @@ pub fn chain(previous: &str, digest: &str) -> String {
     i.finish()
 }
 
-/// Where a builder that asked the cache before starting its machine started it from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StartedFrom {
-    /// Its source (no entry was found): every provisioner runs.
-    Source,
-    /// The snapshot of the entry with this key.
-    Entry(String),
+/// Where the step cache lets a builder start its machine ([`crate::ProvisionHook::resume_point`]);
+/// the builder hands it back through [`Snapshot::started_from`], so provisioning goes on from
+/// there without computing the keys again.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Start {
+    /// The key of the machine as it starts: the source's, or the entry's.
+    pub key: String,
+    /// How many provisioners the entry covers (0: the source).
+    pub covered: usize,
+    /// The entry whose snapshot the machine starts from (`None`: the source).
+    pub entry: Option<Entry>,
 }
 
 /// A builder's running machine, as the step cache sees it (a container, a VM on a qcow2
@@ -211,11 +215,11 @@ pub trait Snapshot: Send {
     /// Replaces the machine with one started from `snapshot` (the old one is removed, the new
     /// one's handle is in the state before this returns); returns its communicator.
     async fn resume_from(&mut self, ctx: &RunContext, snapshot: &str) -> Result<Arc<dyn Communicator>>;
-    /// What the machine was started from, when the builder asked the cache before starting it
+    /// Where the machine was started, when the builder asked the cache before starting it
     /// ([`crate::ProvisionHook::resume_point`]). Such a builder's running machine is never
     /// replaced: provisioning goes on from there without [`Self::resume_from`]. `None` (the
     /// default): the builder started from its source without asking.
-    fn started_from(&self) -> Option<StartedFrom> {
+    fn started_from(&self) -> Option<Start> {
         None
     }
     /// The bytes `snapshot` takes where it lives, for `kiln cache prune -max-size` (0: not

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::{chain, Cacheable, Inputs, Snapshot, StartedFrom, StepCache};
+use super::{chain, Cacheable, Inputs, Snapshot, Start, StepCache};
 use crate::component::{Communicator, GeneratedData, RunContext};
 use crate::hook::{PreparedProvisioner, Provisioners};
 use crate::Result;
@@ -170,31 +170,46 @@ impl Provisioners {
         found
     }
 
+    /// Where the machine starts: the longest cached prefix (a shared entry imported first; if
+    /// that fails, the source), with the key so far. `Ok(Err(why))`: the builder cannot use the
+    /// cache for this build.
+    async fn find_start(
+        &self,
+        ctx: &RunContext,
+        snap: &mut dyn Snapshot,
+        cache: &StepCache,
+    ) -> Result<std::result::Result<Start, String>> {
+        let Keys { source, steps: keys } = self.keys(ctx, snap).await;
+        let source = match source {
+            Ok(k) => k,
+            Err(why) => return Ok(Err(why)),
+        };
+        let from_source = Start { key: source, covered: 0, entry: None };
+        let (covered, entry) = match self.longest_prefix(ctx, snap, cache, &keys).await {
+            None => return Ok(Ok(from_source)),
+            Some((covered, Found::Local(e))) => (covered, e),
+            Some((covered, Found::Shared(e))) => match import_shared(cache, snap, ctx, e).await {
+                Ok(local) => (covered, local),
+                Err(err) if err.cancelled || ctx.cancel.is_cancelled() => return Err(crate::Error::cancelled()),
+                Err(err) => {
+                    ctx.ui.error(format!(
+                        "Step cache: could not use the shared snapshot ({err}); every provisioner runs"
+                    ));
+                    return Ok(Ok(from_source));
+                }
+            },
+        };
+        Ok(Ok(Start { key: keys[covered - 1].clone(), covered, entry: Some(entry) }))
+    }
+
     /// See [`crate::ProvisionHook::resume_point`].
     pub(crate) async fn resume_point_cached(
         &self,
         ctx: &RunContext,
         snap: &mut dyn Snapshot,
         cache: &StepCache,
-    ) -> Result<Option<super::Entry>> {
-        let keys = self.keys(ctx, snap).await;
-        if keys.source.is_err() {
-            return Ok(None);
-        }
-        match self.longest_prefix(ctx, snap, cache, &keys.steps).await {
-            None => Ok(None),
-            Some((_, Found::Local(e))) => Ok(Some(e)),
-            Some((_, Found::Shared(e))) => match import_shared(cache, snap, ctx, e).await {
-                Ok(local) => Ok(Some(local)),
-                Err(err) if err.cancelled || ctx.cancel.is_cancelled() => Err(crate::Error::cancelled()),
-                Err(err) => {
-                    ctx.ui.error(format!(
-                        "Step cache: could not use the shared snapshot ({err}); starting from the source"
-                    ));
-                    Ok(None)
-                }
-            },
-        }
+    ) -> Result<Option<Start>> {
+        Ok(self.find_start(ctx, snap, cache).await?.ok())
     }
 
     pub(crate) async fn provision_cached(
@@ -208,72 +223,31 @@ impl Provisioners {
         let ui = &ctx.ui;
         let n = self.list.len();
         let label = |i: usize| format!("provisioner {}/{n} ({})", i + 1, self.list[i].label);
-        let Keys { source, steps: keys } = self.keys(ctx, snap).await;
+        // A builder that asked before starting its machine hands back where it started it; the
+        // others start from their source and are moved to the longest cached prefix here.
+        let started = snap.started_from();
+        let early = started.is_some();
+        let start = match started {
+            Some(s) => Ok(s),
+            None => self.find_start(ctx, snap, cache).await?,
+        };
         // The key so far; `None` once a provisioner cannot be cached (nothing after it is).
-        let mut key = match source {
-            Ok(k) => Some(k),
-            Err(why) => {
-                ui.say(format!("Step cache: {why}; every provisioner runs"));
-                None
-            }
-        };
-        let source_key = key.clone();
-        let mut first;
-        let mut saved = Duration::ZERO;
-        let started = match (&key, snap.started_from()) {
-            (None, _) | (_, None) => None,
-            (Some(_), Some(from)) => Some(from),
-        };
-        if let Some(from) = started {
-            // The builder started the machine from here: go on from there.
-            if let StartedFrom::Entry(started) = from {
-                let Some(i) = keys.iter().position(|k| *k == started) else {
-                    return Err(crate::Error::new(
-                        "the provisioners' inputs changed while the machine started from the step cache: run the build again",
-                    ));
-                };
-                first = i + 1;
-                key = Some(started.clone());
-                for i in 0..first {
-                    ui.say(format!("Step cache: {}: cached", label(i)));
-                }
-                if let Some(entry) = cache.get(&started) {
-                    cache.touch(&entry);
+        let (mut key, first, mut saved) = (None, start.as_ref().map_or(0, |s| s.covered), Duration::ZERO);
+        match start {
+            Err(why) => ui.say(format!("Step cache: {why}; every provisioner runs")),
+            Ok(start) => {
+                if let Some(entry) = &start.entry {
+                    for i in 0..first {
+                        ui.say(format!("Step cache: {}: cached", label(i)));
+                    }
+                    if !early {
+                        ui.say(format!("Step cache: resuming from snapshot {}", entry.snapshot));
+                        comm = snap.resume_from(ctx, &entry.snapshot).await?;
+                    }
+                    cache.touch(entry);
                     saved = Duration::from_millis(entry.saves_ms);
                 }
-            } else {
-                first = 0;
-            }
-        } else {
-            let resume = self.longest_prefix(ctx, snap, cache, &keys).await;
-            first = resume.as_ref().map_or(0, |(first, _)| *first);
-            if first > 0 {
-                key = Some(keys[first - 1].clone());
-            }
-            let resume = match resume.map(|(_, found)| found) {
-                Some(Found::Shared(e)) => match import_shared(cache, snap, ctx, e).await {
-                    Ok(local) => Some(local),
-                    Err(err) if err.cancelled || ctx.cancel.is_cancelled() => return Err(crate::Error::cancelled()),
-                    Err(err) => {
-                        // The machine is still the source's: start over from there.
-                        ui.error(format!(
-                            "Step cache: could not use the shared snapshot ({err}); every provisioner runs"
-                        ));
-                        (key, first) = (source_key, 0);
-                        None
-                    }
-                },
-                Some(Found::Local(e)) => Some(e),
-                None => None,
-            };
-            if let Some(entry) = resume {
-                for i in 0..first {
-                    ui.say(format!("Step cache: {}: cached", label(i)));
-                }
-                ui.say(format!("Step cache: resuming from snapshot {}", entry.snapshot));
-                comm = snap.resume_from(ctx, &entry.snapshot).await?;
-                cache.touch(&entry);
-                saved = Duration::from_millis(entry.saves_ms);
+                key = Some(start.key);
             }
         }
         cache.record(first, n - first, saved);
