@@ -99,3 +99,48 @@ async fn uploads_from_a_reader_keep_the_mode_over_sftp_and_scp() {
         assert!(comm.download(&missing.to_string_lossy(), &mut Vec::new()).await.is_err(), "{method}");
     }
 }
+
+/// The machine's own SFTP server through SSH's subsystem request (what ansible's proxy relays
+/// SFTP to): it speaks the protocol from its first byte (no login shell, no marker), ends when
+/// its input does; a subsystem sshd does not have is `Unavailable`, with nothing read.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_machines_sftp_subsystem_answers_and_an_unknown_one_is_unavailable() {
+    use kiln_core::Subsystem;
+    let Some(sshd) = sshd_or_skip() else { return };
+    let comm = kiln_comm::ssh::connect(&ssh_config(&sshd), &quiet).await.unwrap();
+
+    // SSH_FXP_INIT, version 3 (length 5, type 1, version); the input stays open until the
+    // reply came, as a client's does (the server ends at its input's end).
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (mut to_server, mut input) = tokio::io::duplex(1024);
+    let (mut output, mut from_server) = tokio::io::duplex(1 << 16);
+    let mut err = Vec::new();
+    let io = ExecIo::new(&mut output, &mut err).with_stdin(&mut input);
+    let client = async {
+        to_server.write_all(&[0, 0, 0, 5, 1, 0, 0, 0, 3]).await.unwrap();
+        let len = from_server.read_u32().await.unwrap() as usize;
+        let mut reply = vec![0; len];
+        from_server.read_exact(&mut reply).await.unwrap();
+        drop(to_server);
+        reply
+    };
+    let (ran, reply) =
+        tokio::time::timeout(Duration::from_secs(20), async { tokio::join!(comm.subsystem("sftp", io), client) })
+            .await
+            .unwrap();
+    assert_eq!(ran.unwrap(), Subsystem::Ended(Some(0)));
+    // SSH_FXP_VERSION (type 2) with version 3, then the server's extensions.
+    assert_eq!(&reply[..5], &[2, 0, 0, 0, 3], "{reply:?}");
+    assert!(err.is_empty(), "{}", String::from_utf8_lossy(&err));
+
+    let mut input: &[u8] = b"untouched";
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let io = ExecIo::new(&mut out, &mut err).with_stdin(&mut input);
+    let ran = comm.subsystem("kiln-no-such-subsystem", io).await.unwrap();
+    assert_eq!(ran, Subsystem::Unavailable);
+    assert_eq!(input, b"untouched", "nothing was read from the input");
+    // The connection is still good for commands.
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    assert_eq!(comm.exec("echo ok", ExecIo::new(&mut out, &mut err)).await.unwrap(), Some(0));
+    assert_eq!(out, b"ok\n");
+}

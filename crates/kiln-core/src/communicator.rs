@@ -107,6 +107,15 @@ impl AsyncRead for Tracked<'_> {
     }
 }
 
+/// What became of a [`Communicator::subsystem`] request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subsystem {
+    /// The communicator or the machine has no such subsystem; `io` was not touched.
+    Unavailable,
+    /// It ran and ended, with this exit status (`None`: without one).
+    Ended(Option<i32>),
+}
+
 /// How to reach a machine: run commands, move files. Paths on the machine are strings.
 #[async_trait]
 pub trait Communicator: Send + Sync {
@@ -130,6 +139,13 @@ pub trait Communicator: Send + Sync {
     /// `ui` ("Cleaning up: stopping the remote command …"). Best effort, never an error. The
     /// default does nothing, for communicators whose commands end with their future.
     async fn stop_cancelled(&self, _ui: &Ui) {}
+    /// Runs the machine's own `name` subsystem (SSH's subsystem request, such as `sftp`) with
+    /// `io`'s streams: no login shell starts, so it answers as fast as the machine's server
+    /// can. [`Subsystem::Unavailable`] (the default, and when the machine refuses it) means
+    /// nothing was read from `io`: the caller may run a command instead.
+    async fn subsystem(&self, _name: &str, _io: ExecIo<'_>) -> Result<Subsystem> {
+        Ok(Subsystem::Unavailable)
+    }
 
     /// Runs `command` with no input and hands its output to `output` a line at a time (line
     /// ends taken off, a last line without one passed on at the end).

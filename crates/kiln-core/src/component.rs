@@ -260,4 +260,4 @@ pub trait PostProcessor: Send + Sync {
     async fn post_process(&self, ctx: &RunContext, artifact: Arc<dyn Artifact>) -> Result<PostProcessed>;
 }
 
-pub use crate::communicator::{Communicator, ExecIo, OutputFn, Stream, UploadMeta};
+pub use crate::communicator::{Communicator, ExecIo, OutputFn, Stream, Subsystem, UploadMeta};

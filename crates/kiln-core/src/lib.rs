@@ -37,7 +37,7 @@ pub use async_trait::async_trait;
 pub use cancel::Cancel;
 pub use component::{
     Artifact, BasicArtifact, BuildInfo, Builder, Communicator, ExecIo, GeneratedData, OnError, PostProcessed,
-    PostProcessor, ProvisionHook, Provisioner, RunContext, Stream, UploadMeta,
+    PostProcessor, ProvisionHook, Provisioner, RunContext, Stream, Subsystem, UploadMeta,
 };
 pub use error::{Error, Result};
 pub use event::Ui;

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use kiln_core::communicator::{Reader, Writer};
 use kiln_core::progress::Progress;
-use kiln_core::{async_trait, Communicator, Error, ExecIo, Result, Ui, UploadMeta};
+use kiln_core::{async_trait, Communicator, Error, ExecIo, Result, Subsystem, Ui, UploadMeta};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
@@ -290,6 +290,10 @@ impl Communicator for DriveUpload {
 
     async fn stop_cancelled(&self, ui: &Ui) {
         self.inner.stop_cancelled(ui).await
+    }
+
+    async fn subsystem(&self, name: &str, io: ExecIo<'_>) -> Result<Subsystem> {
+        self.inner.subsystem(name, io).await
     }
 }
 

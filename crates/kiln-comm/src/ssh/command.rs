@@ -152,6 +152,13 @@ impl Running {
         Running { ch: Some(ch), marker, out: Cut::default(), errs: Cut::default(), conn, pending, ended: false }
     }
 
+    /// A subsystem (sftp) already started on `ch`: no shell, so no marker in its output and no
+    /// process group to stop; closing its channel ends it (its server exits on end-of-file).
+    pub fn subsystem(ch: Channel<Msg>, conn: Arc<Mutex<Conn>>, pending: Pending) -> Running {
+        let marker = Marker { tag: String::new(), pgid: Some(0) };
+        Running { ch: Some(ch), marker, out: Cut::default(), errs: Cut::default(), conn, pending, ended: true }
+    }
+
     /// Starts the command (wrapped by the marker). Dropped from here on, even before sshd
     /// confirmed the start, the command is stopped.
     pub async fn exec(&mut self, command: &str) -> Result<(), russh::Error> {

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kiln_core::communicator::{Reader, Writer};
-use kiln_core::{async_trait, Communicator, Error, ExecIo, Result, Stream, UploadMeta};
+use kiln_core::{async_trait, Communicator, Error, ExecIo, Result, Stream, Subsystem, UploadMeta};
 use russh::client::{self, Handle};
 use russh::keys::{load_secret_key, PrivateKeyWithHashAlg};
 use russh::ChannelMsg;
@@ -524,6 +524,21 @@ impl Communicator for Ssh {
 
     async fn stop_cancelled(&self, ui: &kiln_core::Ui) {
         command::report(&self.stopping, ui).await;
+    }
+
+    async fn subsystem(&self, name: &str, io: ExecIo<'_>) -> Result<Subsystem> {
+        let mut ch = self.channel().await?;
+        ch.request_subsystem(true, name).await.map_err(|e| err("requesting a subsystem", e))?;
+        // sshd answers before it starts the server; nothing else comes before the answer.
+        loop {
+            match ch.wait().await {
+                Some(ChannelMsg::Success) => break,
+                Some(ChannelMsg::Failure) | None => return Ok(Subsystem::Unavailable),
+                Some(_) => {}
+            }
+        }
+        let mut run = command::Running::subsystem(ch, Arc::clone(&self.conn), Arc::clone(&self.stopping));
+        run.pipe(io, false).await.map(Subsystem::Ended)
     }
 
     async fn upload(&self, dst: &str, src: Reader<'_>, meta: UploadMeta) -> Result<()> {

@@ -1,4 +1,5 @@
 use super::*;
+use kiln_core::Ui;
 use kiln_template::testing::json_node;
 
 fn prepare(json: &str) -> Result<Ansible, Diagnostics> {
@@ -91,4 +92,118 @@ fn kept_inventories_stay_others_go() {
     drop(w);
     assert_eq!(std::fs::read_to_string(&p).unwrap(), "y\n");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The build's communicator as the proxy sees it, with what it was asked to run.
+struct Recording {
+    inner: Arc<dyn Communicator>,
+    /// Answers subsystem requests with `Unavailable`, as a machine without one.
+    refuse_subsystems: bool,
+    execs: std::sync::Mutex<Vec<String>>,
+    subsystems: std::sync::Mutex<Vec<String>>,
+}
+
+#[kiln_core::async_trait]
+impl Communicator for Recording {
+    async fn exec(&self, command: &str, io: kiln_core::ExecIo<'_>) -> kiln_core::Result<Option<i32>> {
+        self.execs.lock().unwrap().push(command.to_string());
+        self.inner.exec(command, io).await
+    }
+    async fn subsystem(&self, name: &str, io: kiln_core::ExecIo<'_>) -> kiln_core::Result<kiln_core::Subsystem> {
+        self.subsystems.lock().unwrap().push(name.to_string());
+        if self.refuse_subsystems {
+            return Ok(kiln_core::Subsystem::Unavailable);
+        }
+        self.inner.subsystem(name, io).await
+    }
+    async fn upload(
+        &self,
+        dst: &str,
+        src: kiln_core::communicator::Reader<'_>,
+        meta: kiln_core::UploadMeta,
+    ) -> kiln_core::Result<()> {
+        self.inner.upload(dst, src, meta).await
+    }
+    async fn upload_dir(&self, dst: &str, src: &std::path::Path, exclude: &[String]) -> kiln_core::Result<()> {
+        self.inner.upload_dir(dst, src, exclude).await
+    }
+    async fn download(&self, src: &str, dst: kiln_core::communicator::Writer<'_>) -> kiln_core::Result<()> {
+        self.inner.download(src, dst).await
+    }
+    async fn download_dir(&self, src: &str, dst: &std::path::Path, exclude: &[String]) -> kiln_core::Result<()> {
+        self.inner.download_dir(src, dst, exclude).await
+    }
+}
+
+/// SFTP through the proxy (OpenSSH's `sftp` in front, a real sshd behind): relayed to the
+/// machine's sftp subsystem, with no command (no login shell) on the machine; to the first
+/// sftp-server found when the machine has no subsystem; to `sftp_command` when it is set.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_proxy_relays_sftp_to_the_machines_subsystem_else_to_a_command() {
+    let Some(sshd) = kiln_testing::sshd::sshd_or_skip() else { return };
+    let server = ["/usr/lib/openssh/sftp-server", "/usr/libexec/openssh/sftp-server", "/usr/lib/ssh/sftp-server"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists());
+    let (Some(server), Some(_)) = (server, kiln_testing::base_image::which("sftp")) else {
+        assert!(!kiln_testing::require_tools(), "OpenSSH's sftp and sftp-server are required");
+        eprintln!("notice: skipping: OpenSSH's sftp client or sftp-server is not installed");
+        return;
+    };
+    let cfg = kiln_comm::config::Config {
+        communicator: Some("ssh".into()),
+        ssh_host: Some("127.0.0.1".into()),
+        ssh_port: Some(sshd.port),
+        ssh_username: Some(sshd.user.clone()),
+        ssh_private_key_file: Some(sshd.key.to_string_lossy().into_owned()),
+        ..Default::default()
+    };
+    let ssh: Arc<dyn Communicator> = Arc::new(kiln_comm::ssh::connect(&cfg, &|_: &str| {}).await.unwrap());
+    let dir = kiln_testing::TempDir::new("ansible-proxy-sftp");
+    let src = dir.0.join("src.bin");
+    let data: Vec<u8> = (0..200_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    std::fs::write(&src, &data).unwrap();
+    let ui = Ui::new(Box::new(kiln_core::event::MemoryRenderer::default()));
+
+    for (case, refuse, sftp_command) in
+        [("subsystem", false, None), ("no subsystem", true, None), ("sftp_command", false, Some(server.to_string()))]
+    {
+        let comm = Arc::new(Recording {
+            inner: Arc::clone(&ssh),
+            refuse_subsystems: refuse,
+            execs: Default::default(),
+            subsystems: Default::default(),
+        });
+        let c = Config { sftp_command: sftp_command.clone(), ..Config::default() };
+        let proxy = proxy::start(&c, Arc::clone(&comm) as Arc<dyn Communicator>, &ui).await.unwrap();
+        let key = proxy.client_key.as_ref().unwrap().path().to_path_buf();
+        let dst = dir.0.join(format!("dst-{refuse}-{}.bin", sftp_command.is_some()));
+        let batch = dir.0.join("batch");
+        std::fs::write(&batch, format!("put {} {}\n", src.display(), dst.display())).unwrap();
+        let (port, user) = (proxy.port, sshd.user.clone());
+        let out = tokio::task::spawn_blocking(move || {
+            std::process::Command::new("sftp")
+                .args(["-b"])
+                .arg(&batch)
+                .args(["-P", &port.to_string(), "-i"])
+                .arg(&key)
+                .args(["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"])
+                .args(["-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes", "-o", "LogLevel=ERROR"])
+                .arg(format!("{user}@127.0.0.1"))
+                .output()
+                .unwrap()
+        })
+        .await
+        .unwrap();
+        assert!(out.status.success(), "{case}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(std::fs::read(&dst).unwrap() == data, "{case}: the file arrived changed");
+        let (execs, subsystems) = (comm.execs.lock().unwrap().clone(), comm.subsystems.lock().unwrap().clone());
+        match case {
+            "subsystem" => assert!(execs.is_empty() && subsystems == ["sftp"], "{execs:?} {subsystems:?}"),
+            "no subsystem" => {
+                assert_eq!(subsystems, ["sftp"]);
+                assert!(execs.len() == 1 && execs[0].contains("sftp-server"), "{execs:?}");
+            }
+            _ => assert!(execs == [server] && subsystems.is_empty(), "{execs:?} {subsystems:?}"),
+        }
+    }
 }
