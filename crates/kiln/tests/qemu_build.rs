@@ -58,6 +58,8 @@ fn builds_provisions_and_exports_a_qcow2() {
         &[
             "echo provisioned on $(uname -r) as $(id -un)",
             "echo built-by-kiln | sudo tee /etc/kiln-e2e",
+            // Written with direct I/O: none of it in the guest's page cache before it is read.
+            "echo cached $(fincore --noheadings --bytes --output RES /tmp/up.bin)",
             "echo uploaded $(sha256sum /tmp/up.bin) mode $(stat -c %a /tmp/up.bin) owner $(stat -c %U /tmp/up.bin)",
             "sudo dmesg | grep -o '\\[vdb\\].*' | head -1",
         ],
@@ -75,6 +77,7 @@ fn builds_provisions_and_exports_a_qcow2() {
     assert!(log.contains("as kiln"), "{log}");
     assert!(log.contains(&format!("uploaded {sum} /tmp/up.bin mode 640 owner kiln")), "{log}");
     assert!(log.contains("[vdb]"), "the upload did not go through a virtual disk: {log}");
+    assert!(log.contains("cached 0\n"), "the guest's copy went through its page cache: {log}");
     // The file was plugged in as it is, and is still there, unchanged.
     assert_eq!(std::fs::read(&upload).unwrap(), data, "the source file changed");
     assert!(log.contains("Connected to SSH!"), "{log}");

@@ -35,6 +35,8 @@ const UNPLUG_WAIT: Duration = Duration::from_secs(10);
 /// The guest script's exit statuses that mean "this guest cannot use the drive channel".
 const NO_DEVICE: i32 = 97;
 const NO_SUDO: i32 = 98;
+/// What the guest script says when it copied without direct I/O.
+const BUFFERED: &str = "kiln: copying with buffered writes instead";
 
 /// Why the drive channel did not carry a file.
 enum Failed {
@@ -183,7 +185,12 @@ impl DriveUpload {
         };
         let said = String::from_utf8_lossy(&err).trim().to_string();
         match status {
-            Some(0) => Ok(()),
+            Some(0) => {
+                if !said.is_empty() {
+                    self.ui.log(format!("upload disk {serial}: the guest said: {said}"));
+                }
+                Ok(())
+            }
             Some(NO_DEVICE) => Err(Failed::Unsupported("the guest did not see the upload disk".into())),
             Some(NO_SUDO) => {
                 Err(Failed::Unsupported("reading a disk needs root, and `sudo -n` asks for a password".into()))
@@ -216,22 +223,29 @@ async fn unplug(qmp: &Qmp, ui: &Ui, device: &str) {
 }
 
 /// The guest's side: find the disk by its serial, copy it into `dst` and cut that to `size`
-/// bytes. The disk is read with O_DIRECT (one copy fewer in the emulated CPU; the disk is whole
-/// sectors, so every read is aligned); `sudo -n` is asked only when the user is not root.
+/// bytes. The disk is read and `dst` written with O_DIRECT (one copy fewer in the emulated CPU,
+/// no dirty pages left to flush; the disk is whole sectors, so every read is aligned); `sudo -n`
+/// is asked only when the user is not root. `dst` is created by the user (theirs, as over
+/// SFTP), and root's `dd` opens it without O_CREAT: with O_CREAT, the kernel's
+/// `fs.protected_regular` refuses root another user's file in a sticky folder such as /tmp.
+/// Where direct I/O cannot be had (tmpfs), a buffered copy, said on stderr.
 pub fn guest_script(serial: &str, dst: &str, size: u64, mode: Option<u32>) -> String {
     let dst = kiln_comm::shell_quote(dst);
     let chmod = mode.map(|m| format!(" && chmod {m:o} {dst}")).unwrap_or_default();
     format!(
         "dev=; i=0; while [ $i -lt {DEVICE_WAIT_TENTHS} ]; do \
-           for b in /sys/block/*; do [ \"$(cat \"$b/serial\" 2>/dev/null)\" = {serial} ] && dev=/dev/${{b##*/}}; done; \
+           for b in /sys/block/*; do v=; [ -r \"$b/serial\" ] && read -r v < \"$b/serial\"; \
+             [ \"$v\" = {serial} ] && dev=/dev/${{b##*/}}; done; \
            [ -n \"$dev\" ] && [ -b \"$dev\" ] && break; dev=; i=$((i+1)); sleep 0.1; \
          done; \
          [ -n \"$dev\" ] || exit {NO_DEVICE}; \
          s=; [ \"$(id -u)\" = 0 ] || s='sudo -n'; \
          : > {dst} || exit 1; \
-         if ! $s dd if=\"$dev\" of={dst} bs=16M iflag=direct oflag=direct conv=notrunc status=none 2>/dev/null \
-            && ! $s dd if=\"$dev\" bs=4M iflag=direct status=none > {dst}; then \
-           [ -z \"$s\" ] || sudo -n true 2>/dev/null || exit {NO_SUDO}; exit 1; \
+         if ! $s dd if=\"$dev\" of={dst} bs=16M iflag=direct oflag=direct conv=notrunc,nocreat status=none; then \
+           echo '{BUFFERED}' >&2; \
+           if ! $s dd if=\"$dev\" bs=4M iflag=direct status=none > {dst}; then \
+             [ -z \"$s\" ] || sudo -n true 2>/dev/null || exit {NO_SUDO}; exit 1; \
+           fi; \
          fi; \
          truncate -s {size} {dst}{chmod}"
     )
@@ -368,7 +382,7 @@ mod tests {
     fn the_guest_script_reads_exactly_the_file_and_keeps_its_mode() {
         let s = guest_script("kiln-upload-3", "/tmp/a b", 1234567, Some(0o755));
         assert!(s.contains("= kiln-upload-3 ]"), "{s}");
-        assert!(s.contains("iflag=direct"), "{s}");
+        assert!(s.contains("iflag=direct oflag=direct conv=notrunc,nocreat"), "{s}");
         assert!(s.ends_with("truncate -s 1234567 '/tmp/a b' && chmod 755 '/tmp/a b'"), "{s}");
         assert!(!guest_script("x", "d", 1, None).contains("chmod"));
     }
