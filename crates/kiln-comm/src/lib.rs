@@ -22,12 +22,5 @@ pub use config::Config;
 pub use local::Local;
 pub use none::NoneComm;
 
-/// `s` as one word for a POSIX shell: single-quoted, each `'` written as `'"'"'`.
-pub fn shell_quote(s: &str) -> String {
-    format!("'{}'", escape_single_quoted(s))
-}
-
-/// `s` made safe to put between single quotes in a POSIX shell (as in `env_var_format`'s `'%s'`).
-pub fn escape_single_quoted(s: &str) -> String {
-    s.replace('\'', "'\"'\"'")
-}
+/// Shell quoting lives with the communicator seam (its provided `remove_file` needs it).
+pub use kiln_core::communicator::{escape_single_quoted, shell_quote};

@@ -144,3 +144,34 @@ async fn the_machines_sftp_subsystem_answers_and_an_unknown_one_is_unavailable()
     assert_eq!(comm.exec("echo ok", ExecIo::new(&mut out, &mut err)).await.unwrap(), Some(0));
     assert_eq!(out, b"ok\n");
 }
+
+/// `remove_file` is `rm -f`: the file goes, a missing one is no error, a folder is one. Over
+/// SFTP it starts no command: with `ForceCommand internal-sftp` (every command becomes an SFTP
+/// server that runs nothing) the file still goes. With scp there is no SFTP session, and
+/// `rm -f` runs as a command.
+#[tokio::test(flavor = "multi_thread")]
+async fn remove_file_is_rm_f_and_over_sftp_runs_no_command() {
+    let Some(mut sshd) = sshd_or_skip() else { return };
+    for method in ["scp", "sftp"] {
+        if method == "sftp" {
+            let config = sshd.dir.join("sshd_config");
+            let mut text = std::fs::read_to_string(&config).unwrap();
+            text.push_str("ForceCommand internal-sftp\n");
+            std::fs::write(&config, text).unwrap();
+            sshd.restart().unwrap();
+        }
+        let mut c = ssh_config(&sshd);
+        c.ssh_file_transfer_method = Some(method.into());
+        let comm = kiln_comm::ssh::connect(&c, &quiet).await.unwrap();
+        let file = sshd.dir.join(format!("remove-{method}.txt"));
+        std::fs::write(&file, "x").unwrap();
+        let path = file.to_string_lossy().into_owned();
+        comm.remove_file(&path).await.unwrap();
+        assert!(!file.exists(), "{method}: the file stayed");
+        comm.remove_file(&path).await.unwrap_or_else(|e| panic!("{method}: a missing file: {e}"));
+        let folder = sshd.dir.join(format!("folder-{method}"));
+        std::fs::create_dir_all(&folder).unwrap();
+        let e = comm.remove_file(&folder.to_string_lossy()).await.unwrap_err();
+        assert!(folder.exists(), "{method}: {e}");
+    }
+}

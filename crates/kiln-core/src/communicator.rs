@@ -107,6 +107,26 @@ impl AsyncRead for Tracked<'_> {
     }
 }
 
+/// `s` as one word for a POSIX shell: single-quoted, each `'` written as `'"'"'`.
+pub fn shell_quote(s: &str) -> String {
+    format!("'{}'", escape_single_quoted(s))
+}
+
+/// `s` made safe to put between single quotes in a POSIX shell (as in `env_var_format`'s `'%s'`).
+pub fn escape_single_quoted(s: &str) -> String {
+    s.replace('\'', "'\"'\"'")
+}
+
+/// `rm -f path` run on the machine: [`Communicator::remove_file`]'s default.
+pub async fn remove_with_rm<C: Communicator + ?Sized>(comm: &C, path: &str) -> Result<()> {
+    let noop = |_: Stream, _: &str| {};
+    match comm.start(&format!("rm -f {}", shell_quote(path)), &noop).await? {
+        Some(0) => Ok(()),
+        Some(code) => Err(Error::new(format!("rm -f {path} exited with status {code}"))),
+        None => Err(Error::new(format!("rm -f {path} ended without an exit status"))),
+    }
+}
+
 /// What became of a [`Communicator::subsystem`] request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Subsystem {
@@ -139,6 +159,12 @@ pub trait Communicator: Send + Sync {
     /// `ui` ("Cleaning up: stopping the remote command …"). Best effort, never an error. The
     /// default does nothing, for communicators whose commands end with their future.
     async fn stop_cancelled(&self, _ui: &Ui) {}
+    /// Removes the file `path` on the machine as `rm -f` does (a missing file is no error).
+    /// The default runs `rm -f`; ssh uses its SFTP session when it has one, which starts no
+    /// command on the machine (a login shell per file costs 0.1-0.3 s on an emulated CPU).
+    async fn remove_file(&self, path: &str) -> Result<()> {
+        remove_with_rm(self, path).await
+    }
     /// Runs the machine's own `name` subsystem (SSH's subsystem request, such as `sftp`) with
     /// `io`'s streams: no login shell starts, so it answers as fast as the machine's server
     /// can. [`Subsystem::Unavailable`] (the default, and when the machine refuses it) means

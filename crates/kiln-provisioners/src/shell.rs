@@ -11,7 +11,7 @@ use kiln_config::decode::Duration as GoDuration;
 use kiln_config::diag::{Diagnostic, Diagnostics};
 use kiln_config::node::Node;
 use kiln_core::cache::{Cacheable, Inputs};
-use kiln_core::{async_trait, BuildInfo, Communicator, Error, GeneratedData, Provisioner, Result, RunContext, Stream};
+use kiln_core::{async_trait, BuildInfo, Communicator, Error, GeneratedData, Provisioner, Result, RunContext};
 use serde::Deserialize;
 
 /// Options of `shell`.
@@ -206,10 +206,7 @@ impl Provisioner for Shell {
         }
         let result = self.run_scripts(ctx, &comm, c, scripts, &remote_path, &command, limit).await;
         if let (Some(f), false) = (data.get("EnvVarFile").filter(|f| !f.is_empty()), c.skip_clean) {
-            let noop = |_: Stream, _: &str| {};
-            let _ =
-                tokio::time::timeout(Duration::from_secs(30), comm.start(&format!("rm -f {}", shell_quote(f)), &noop))
-                    .await;
+            let _ = tokio::time::timeout(Duration::from_secs(30), comm.remove_file(f)).await;
         }
         result?;
         if let Some(p) = c.pause_after.filter(|p| !p.get().is_zero()) {
@@ -251,9 +248,7 @@ impl Shell {
                 if matches!(started, Err(ref e) if e.cancelled) {
                     ui.say(format!("Cleaning up: removing {remote_path}"));
                 }
-                let noop = |_: Stream, _: &str| {};
-                let rm = format!("rm -f {}", shell_quote(remote_path));
-                match tokio::time::timeout(Duration::from_secs(30), comm.start(&rm, &noop)).await {
+                match tokio::time::timeout(Duration::from_secs(30), comm.remove_file(remote_path)).await {
                     Ok(Ok(_)) => {}
                     Ok(Err(e)) => ui.log(format!("could not remove {remote_path}: {e}")),
                     Err(_) => ui.log(format!("removing {remote_path} timed out")),

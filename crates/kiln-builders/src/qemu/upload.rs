@@ -309,6 +309,10 @@ impl Communicator for DriveUpload {
     async fn subsystem(&self, name: &str, io: ExecIo<'_>) -> Result<Subsystem> {
         self.inner.subsystem(name, io).await
     }
+
+    async fn remove_file(&self, path: &str) -> Result<()> {
+        self.inner.remove_file(path).await
+    }
 }
 
 impl DriveUpload {

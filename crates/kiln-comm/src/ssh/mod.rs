@@ -526,6 +526,13 @@ impl Communicator for Ssh {
         command::report(&self.stopping, ui).await;
     }
 
+    async fn remove_file(&self, path: &str) -> Result<()> {
+        let Some(sftp) = self.sftp().await? else {
+            return kiln_core::communicator::remove_with_rm(self, path).await;
+        };
+        partial::sftp_remove(&sftp, path).await.map_err(|e| Error::new(format!("removing {path} on the machine: {e}")))
+    }
+
     async fn subsystem(&self, name: &str, io: ExecIo<'_>) -> Result<Subsystem> {
         let mut ch = self.channel().await?;
         ch.request_subsystem(true, name).await.map_err(|e| err("requesting a subsystem", e))?;

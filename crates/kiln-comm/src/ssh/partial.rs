@@ -62,20 +62,25 @@ impl Drop for Partial {
     }
 }
 
+/// Removes `path` over SFTP as `rm -f` would: a file that is not there is no error.
+pub(super) async fn sftp_remove(sftp: &SftpSession, path: &str) -> Result<(), String> {
+    match sftp.remove_file(path).await {
+        Ok(()) => Ok(()),
+        // Never created (or already gone): nothing to remove.
+        Err(russh_sftp::client::error::Error::Status(s))
+            if s.status_code == russh_sftp::protocol::StatusCode::NoSuchFile =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 /// Removes `path` over SFTP when the upload used it, else with `rm -f` on a fresh channel.
 async fn remove(sftp: Option<Arc<SftpSession>>, conn: Arc<Mutex<Conn>>, path: &str) -> Result<(), String> {
     let work = async {
         if let Some(sftp) = sftp {
-            return match sftp.remove_file(path).await {
-                Ok(()) => Ok(()),
-                // Never created (the failure came first): nothing to remove.
-                Err(russh_sftp::client::error::Error::Status(s))
-                    if s.status_code == russh_sftp::protocol::StatusCode::NoSuchFile =>
-                {
-                    Ok(())
-                }
-                Err(e) => Err(e.to_string()),
-            };
+            return sftp_remove(&sftp, path).await;
         }
         let ch = conn.lock().await.0.channel_open_session().await.map_err(|e| e.to_string())?;
         ch.exec(true, format!("rm -f {}", quote(path))).await.map_err(|e| e.to_string())?;
