@@ -246,6 +246,7 @@ async fn boot_base_image(out: &Path, image: &Path, accel: Accelerator, json: &st
         vnc_port: None,
         user_qmp: None,
         control_qmp: &sock,
+        console: None,
         efi_vars: None,
         template: &template,
     };

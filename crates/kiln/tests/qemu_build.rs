@@ -191,3 +191,29 @@ fn kvm_that_cannot_run_the_guest_fails_fast_with_the_fix() {
     assert!(!log.contains("Timeout waiting for SSH"), "{log}");
     no_leftovers(&log, &out, true);
 }
+
+/// A guest whose SSH server cannot be reached (`qemuargs` replaces the network without the
+/// port forward): the build times out with the end of the guest's serial console in the error,
+/// which shows how far the guest got (here: to its login prompt), and leaves nothing behind.
+#[test]
+fn an_unreachable_ssh_server_times_out_showing_the_guests_console() {
+    if !tools_or_skip() {
+        return;
+    }
+    let Some(base) = base_image() else { return };
+    let _one = serial();
+    let dir = TempDir::new("qemu-console");
+    let out = dir.join("out-console");
+    let t = template(
+        &base.display().to_string(),
+        &out.display().to_string(),
+        r#", "qemuargs": [["-netdev", "user,id=user.0"]]"#,
+        &["echo never"],
+    )
+    .replace(r#""ssh_timeout": "10m""#, r#""ssh_timeout": "60s""#);
+    let (code, log) = Build::start(&dir, &t, &[]).finish(Duration::from_secs(300));
+    assert_eq!(code, 1, "{log}");
+    assert!(log.contains("the guest's SSH server never answered; the guest's console ended with:"), "{log}");
+    assert!(log.contains("kiln-guest login:"), "the console's end is not in the error: {log}");
+    no_leftovers(&log, &out, true);
+}

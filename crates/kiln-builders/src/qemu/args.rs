@@ -16,6 +16,9 @@
 //!   `virtio-scsi` hang off the PCI controller (1.6.6's command lines for both fail to start);
 //! - kiln adds its own QMP control socket after everything else (a `-qmp` in `qemuargs` adds a
 //!   monitor, it does not take kiln's away), and `-display none` when headless without VNC;
+//! - the guest's serial console goes to a file in kiln's private folder (`-serial file:…`, last,
+//!   unless `qemuargs` has `-serial`, `-chardev` or `-nographic`): its end is shown when the
+//!   guest's SSH server never answers;
 //! - the arguments come in a fixed order (Packer's order is random from run to run).
 
 use std::collections::BTreeMap;
@@ -64,6 +67,9 @@ pub struct Inputs<'a> {
     pub user_qmp: Option<&'a Path>,
     /// kiln's own QMP control socket.
     pub control_qmp: &'a Path,
+    /// Where the guest's serial console goes (a file kiln shows the end of when the guest never
+    /// answers), unless `qemuargs` decide where the serial port goes.
+    pub console: Option<&'a Path>,
     /// The VM's copy of the UEFI variable store (with `efi_boot`).
     pub efi_vars: Option<&'a Path>,
     /// Values for the `qemuargs` templates: `HTTPIP`, `HTTPPort`, `HTTPDir`, `OutputDir`,
@@ -250,6 +256,12 @@ pub fn command_line(i: &Inputs) -> Result<Vec<String>> {
             out.push(key.clone());
             out.push(v);
         }
+    }
+    // The console to a file, unless the user routes the serial port (or every output) already.
+    let routed = ["-serial", "-nographic", "-chardev"].iter().any(|f| out.iter().any(|a| a == f));
+    if let (Some(console), false) = (i.console, routed) {
+        out.push("-serial".into());
+        out.push(format!("file:{}", path(console)));
     }
     out.push("-qmp".into());
     out.push(format!("unix:{},server=on,wait=off", path(i.control_qmp)));

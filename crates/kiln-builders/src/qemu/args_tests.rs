@@ -71,6 +71,7 @@ impl Case<'_> {
             vnc_port: self.vnc,
             user_qmp: self.user_qmp.map(Path::new),
             control_qmp: Path::new("/run/kiln-q/qmp.sock"),
+            console: None,
             efi_vars: None,
             template: &template,
         };
@@ -605,6 +606,7 @@ fn kiln_only_cases() {
         vnc_port: None,
         user_qmp: None,
         control_qmp: Path::new("q"),
+        console: None,
         efi_vars: None,
         template: &t,
     };
@@ -621,4 +623,36 @@ fn kiln_only_cases() {
         ["if=pflash,unit=0,format=raw,readonly=on,file=/fw/CODE.fd", "if=pflash,unit=1,format=raw,file=out/efivars.fd"]
     );
     assert!(!m.contains_key("-bios"));
+}
+
+#[test]
+fn the_serial_console_goes_to_a_file_unless_qemuargs_route_it() {
+    let t = BTreeMap::new();
+    let line = |qemuargs: &str| {
+        let c = config(&format!(r#"{{"headless": true, "qemuargs": {qemuargs}}}"#));
+        let i = Inputs {
+            config: &c,
+            vm_name: "vm",
+            accelerator: TCG,
+            disks: &[],
+            boot_from_cd: false,
+            cdroms: &[],
+            floppy: None,
+            net: Net::User { forward: Some((2222, 22)) },
+            vnc_port: None,
+            user_qmp: None,
+            control_qmp: Path::new("ctl/qmp.sock"),
+            console: Some(Path::new("ctl/console.log")),
+            efi_vars: None,
+            template: &t,
+        };
+        command_line(&i).unwrap()
+    };
+    let plain = line("[]");
+    let n = plain.len();
+    assert_eq!(plain[n - 4..], ["-serial", "file:ctl/console.log", "-qmp", "unix:ctl/qmp.sock,server=on,wait=off"]);
+    for routed in [r#"[["-serial", "stdio"]]"#, r#"[["-nographic"]]"#, r#"[["-chardev", "pty,id=s0"]]"#] {
+        let l = line(routed);
+        assert!(!l.iter().any(|a| a.starts_with("file:ctl/console")), "{routed}: {l:?}");
+    }
 }

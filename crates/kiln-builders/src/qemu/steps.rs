@@ -188,6 +188,7 @@ impl Step<State> for StepRun {
         let control_dir = private_dir()?;
         state.control_dir = Some(control_dir.clone());
         let control_qmp = control_dir.join("qmp.sock");
+        let console = control_dir.join(CONSOLE_LOG);
         let user_qmp = c.qmp_enable.then(|| {
             if c.qmp_socket_path.is_empty() {
                 state.output_dir().join(format!("{}.monitor", state.vm_name))
@@ -215,6 +216,7 @@ impl Step<State> for StepRun {
             vnc_port: state.vnc_port,
             user_qmp: user_qmp.as_deref(),
             control_qmp: &control_qmp,
+            console: Some(&console),
             efi_vars: state.efi_vars.as_deref(),
             template: &template,
         };
@@ -520,8 +522,10 @@ impl Step<State> for StepConnectWhenUp {
             let left = timeout.saturating_sub(start.elapsed());
             let answered = up && ctx.cancel.run(netwatch::wait_banner(&qmp, port, left)).await?;
             if !answered {
+                let console =
+                    state.control_dir.as_ref().map(|d| console_tail(&d.join(CONSOLE_LOG))).unwrap_or_default();
                 return Err(Error::new(format!(
-                    "Timeout waiting for SSH on 127.0.0.1:{port} after {} (ssh_timeout): the guest's SSH server never answered",
+                    "Timeout waiting for SSH on 127.0.0.1:{port} after {} (ssh_timeout): the guest's SSH server never answered{console}",
                     kiln_config::golang::format_go_duration(timeout)
                 )));
             }
@@ -539,4 +543,47 @@ impl Step<State> for StepConnectWhenUp {
     async fn cleanup(&self, state: &mut State, ctx: &RunContext, outcome: Outcome) {
         kiln_toolkit::connect::StepConnect::new(&self.config).cleanup(state, ctx, outcome).await
     }
+}
+
+/// The guest's serial console, in kiln's private folder (see `args`).
+const CONSOLE_LOG: &str = "console.log";
+
+/// How much of the console an error shows.
+const CONSOLE_LINES: usize = 15;
+
+/// The last lines of the guest's console, for an error: "" when it wrote nothing (or the
+/// console goes elsewhere), else the lines, indented, without terminal control sequences.
+pub(super) fn console_tail(file: &Path) -> String {
+    let Ok(bytes) = std::fs::read(file) else { return String::new() };
+    let text = String::from_utf8_lossy(&bytes);
+    let lines: Vec<String> = text.lines().map(strip_controls).filter(|l| !l.trim().is_empty()).collect();
+    if lines.is_empty() {
+        return String::new();
+    }
+    let tail = &lines[lines.len().saturating_sub(CONSOLE_LINES)..];
+    format!("; the guest's console ended with:\n  {}", tail.join("\n  "))
+}
+
+/// `line` without escape sequences (colours, cursor moves) and other control characters.
+fn strip_controls(line: &str) -> String {
+    let mut out = String::new();
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // ESC [ … final byte (0x40-0x7e), or ESC and one more character.
+            if chars.peek() == Some(&'[') {
+                chars.next();
+                for d in chars.by_ref() {
+                    if ('@'..='~').contains(&d) {
+                        break;
+                    }
+                }
+            } else {
+                chars.next();
+            }
+        } else if !c.is_control() || c == '\t' {
+            out.push(c);
+        }
+    }
+    out.trim_end().to_string()
 }
