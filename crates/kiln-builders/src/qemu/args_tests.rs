@@ -594,22 +594,7 @@ fn kiln_only_cases() {
     // Firmware; a bridge.
     let c = config(r#"{"firmware": "/usr/share/seabios/bios.bin", "net_bridge": "br0"}"#);
     let t = BTreeMap::new();
-    let i = Inputs {
-        config: &c,
-        vm_name: "vm",
-        accelerator: TCG,
-        disks: &[],
-        boot_from_cd: false,
-        cdroms: &[],
-        floppy: None,
-        net: Net::Bridge("br0".into()),
-        vnc_port: None,
-        user_qmp: None,
-        control_qmp: Path::new("q"),
-        console: None,
-        efi_vars: None,
-        template: &t,
-    };
+    let i = Inputs { net: Net::Bridge("br0".into()), ..bare(&c, &t) };
     let m = by_flag(&command_line(&i).unwrap());
     assert_eq!(m["-bios"], ["/usr/share/seabios/bios.bin"]);
     assert_eq!(m["-netdev"], ["bridge,id=user.0,br=br0"]);
@@ -631,20 +616,9 @@ fn the_serial_console_goes_to_a_file_unless_qemuargs_route_it() {
     let line = |qemuargs: &str| {
         let c = config(&format!(r#"{{"headless": true, "qemuargs": {qemuargs}}}"#));
         let i = Inputs {
-            config: &c,
-            vm_name: "vm",
-            accelerator: TCG,
-            disks: &[],
-            boot_from_cd: false,
-            cdroms: &[],
-            floppy: None,
-            net: Net::User { forward: Some((2222, 22)) },
-            vnc_port: None,
-            user_qmp: None,
             control_qmp: Path::new("ctl/qmp.sock"),
             console: Some(Path::new("ctl/console.log")),
-            efi_vars: None,
-            template: &t,
+            ..bare(&c, &t)
         };
         command_line(&i).unwrap()
     };
@@ -654,5 +628,25 @@ fn the_serial_console_goes_to_a_file_unless_qemuargs_route_it() {
     for routed in [r#"[["-serial", "stdio"]]"#, r#"[["-nographic"]]"#, r#"[["-chardev", "pty,id=s0"]]"#] {
         let l = line(routed);
         assert!(!l.iter().any(|a| a.starts_with("file:ctl/console")), "{routed}: {l:?}");
+    }
+}
+
+/// Inputs with nothing made yet: no disks, media or VNC, a user-mode network forwarding 2222.
+fn bare<'a>(c: &'a Config, t: &'a BTreeMap<String, String>) -> Inputs<'a> {
+    Inputs {
+        config: c,
+        vm_name: "vm",
+        accelerator: TCG,
+        disks: &[],
+        boot_from_cd: false,
+        cdroms: &[],
+        floppy: None,
+        net: Net::User { forward: Some((2222, 22)) },
+        vnc_port: None,
+        user_qmp: None,
+        control_qmp: Path::new("q"),
+        console: None,
+        efi_vars: None,
+        template: t,
     }
 }
