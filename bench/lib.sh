@@ -53,3 +53,16 @@ anchors_qemu_template() {
   sed -e 's/"ssh_username": "packer"/"ssh_username": "kiln"/' -e 's/"ssh_password": "packer"/"ssh_password": "kiln-base"/' \
     "$1/templates/qemu-debian.json" >"$2"
 }
+
+# qemu_bench_setup NAME TEMPLATE: what the qemu benches share. Sets anchors, PACKER, KILN, base
+# (scripts/base-image's image) and work (a new folder, removed at exit unless KEEP=1), and writes
+# the anchors' template, as the base image logs in, to $work/TEMPLATE.
+qemu_bench_setup() {
+  anchors=$(anchors_dir)
+  PACKER=${PACKER:-packer}
+  KILN=$(kiln_release)
+  base=$(scripts/base-image | tail -n 1)
+  work=$(mktemp -d "${TMPDIR:-/tmp}/kiln-bench-$1-XXXXXX")
+  [ "${KEEP:-0}" = 1 ] || trap 'rm -rf "$work"' EXIT
+  anchors_qemu_template "$anchors" "$work/$2"
+}

@@ -15,14 +15,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
-anchors=$(anchors_dir)
-PACKER=${PACKER:-packer}
-KILN=$(kiln_release)
-
-base=$(scripts/base-image | tail -n 1)
-work=$(mktemp -d "${TMPDIR:-/tmp}/kiln-bench-qemu-cache-XXXXXX")
-[ "${KEEP:-0}" = 1 ] || trap 'rm -rf "$work"' EXIT
-anchors_qemu_template "$anchors" "$work/full.json"
+qemu_bench_setup qemu-cache full.json
 # The same template with one more command in the last provisioner.
 python3 - "$work/full.json" "$work/changed.json" <<'PY'
 import json, sys

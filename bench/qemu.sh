@@ -19,16 +19,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
 RUNS=${1:-1}
-anchors=$(anchors_dir)
-PACKER=${PACKER:-packer}
 ACCEL=${ACCEL:-tcg}
 INSTALL_NGINX=${INSTALL_NGINX:-no}
-KILN=$(kiln_release)
-
-base=$(scripts/base-image | tail -n 1)
-work=$(mktemp -d "${TMPDIR:-/tmp}/kiln-bench-qemu-XXXXXX")
-[ "${KEEP:-0}" = 1 ] || trap 'rm -rf "$work"' EXIT
-anchors_qemu_template "$anchors" "$work/qemu-debian.json"
+qemu_bench_setup qemu qemu-debian.json
 upload="$work/rand100m.bin"
 upload_bytes=$((100 * 1024 * 1024))
 head -c "$upload_bytes" /dev/urandom >"$upload"
