@@ -225,13 +225,22 @@ async fn unplug(qmp: &Qmp, ui: &Ui, device: &str) {
 /// The guest's side: find the disk by its serial, copy it into `dst` and cut that to `size`
 /// bytes. The disk is read and `dst` written with O_DIRECT (one copy fewer in the emulated CPU,
 /// no dirty pages left to flush; the disk is whole sectors, so every read is aligned); `sudo -n`
-/// is asked only when the user is not root. `dst` is created by the user (theirs, as over
-/// SFTP), and root's `dd` opens it without O_CREAT: with O_CREAT, the kernel's
-/// `fs.protected_regular` refuses root another user's file in a sticky folder such as /tmp.
-/// Where direct I/O cannot be had (tmpfs), a buffered copy, said on stderr.
+/// is asked only when the user cannot read the disk (root can; so can a member of the `disk`
+/// group). `dst` is created by the user (theirs, as over SFTP), and root's `dd` opens it without
+/// O_CREAT: with O_CREAT, the kernel's `fs.protected_regular` refuses root another user's file
+/// in a sticky folder such as /tmp. Where direct I/O cannot be had (tmpfs), a buffered copy,
+/// said on stderr. A file of whole sectors is the disk itself: no cut (each command is a
+/// process started in an emulated CPU).
 pub fn guest_script(serial: &str, dst: &str, size: u64, mode: Option<u32>) -> String {
     let dst = kiln_comm::shell_quote(dst);
-    let chmod = mode.map(|m| format!(" && chmod {m:o} {dst}")).unwrap_or_default();
+    let mut finish = Vec::new();
+    if size == 0 || !size.is_multiple_of(512) {
+        finish.push(format!("truncate -s {size} {dst}"));
+    }
+    if let Some(m) = mode {
+        finish.push(format!("chmod {m:o} {dst}"));
+    }
+    let finish = if finish.is_empty() { "exit 0".to_string() } else { finish.join(" && ") };
     format!(
         "dev=; i=0; while [ $i -lt {DEVICE_WAIT_TENTHS} ]; do \
            for b in /sys/block/*; do v=; [ -r \"$b/serial\" ] && read -r v < \"$b/serial\"; \
@@ -239,7 +248,7 @@ pub fn guest_script(serial: &str, dst: &str, size: u64, mode: Option<u32>) -> St
            [ -n \"$dev\" ] && [ -b \"$dev\" ] && break; dev=; i=$((i+1)); sleep 0.1; \
          done; \
          [ -n \"$dev\" ] || exit {NO_DEVICE}; \
-         s=; [ \"$(id -u)\" = 0 ] || s='sudo -n'; \
+         s=; [ -r \"$dev\" ] || s='sudo -n'; \
          : > {dst} || exit 1; \
          if ! $s dd if=\"$dev\" of={dst} bs=16M iflag=direct oflag=direct conv=notrunc,nocreat status=none; then \
            echo '{BUFFERED}' >&2; \
@@ -247,7 +256,7 @@ pub fn guest_script(serial: &str, dst: &str, size: u64, mode: Option<u32>) -> St
              [ -z \"$s\" ] || sudo -n true 2>/dev/null || exit {NO_SUDO}; exit 1; \
            fi; \
          fi; \
-         truncate -s {size} {dst}{chmod}"
+         {finish}"
     )
 }
 
@@ -389,5 +398,10 @@ mod tests {
         assert!(s.contains("iflag=direct oflag=direct conv=notrunc,nocreat"), "{s}");
         assert!(s.ends_with("truncate -s 1234567 '/tmp/a b' && chmod 755 '/tmp/a b'"), "{s}");
         assert!(!guest_script("x", "d", 1, None).contains("chmod"));
+        // Whole sectors: the disk is the file, nothing to cut.
+        let whole = guest_script("x", "d", 1024, None);
+        assert!(!whole.contains("truncate") && whole.ends_with("exit 0"), "{whole}");
+        assert!(guest_script("x", "d", 0, None).ends_with("truncate -s 0 'd'"));
+        assert!(guest_script("x", "d", 4096, Some(0o600)).ends_with("fi; chmod 600 'd'"));
     }
 }
