@@ -222,15 +222,15 @@ async fn unplug(qmp: &Qmp, ui: &Ui, device: &str) {
     }
 }
 
-/// The guest's side: find the disk by its serial, copy it into `dst` and cut that to `size`
-/// bytes. The disk is read and `dst` written with O_DIRECT (one copy fewer in the emulated CPU,
-/// no dirty pages left to flush; the disk is whole sectors, so every read is aligned); `sudo -n`
-/// is asked only when the user cannot read the disk (root can; so can a member of the `disk`
-/// group). `dst` is created by the user (theirs, as over SFTP), and root's `dd` opens it without
-/// O_CREAT: with O_CREAT, the kernel's `fs.protected_regular` refuses root another user's file
-/// in a sticky folder such as /tmp. Where direct I/O cannot be had (tmpfs), a buffered copy,
-/// said on stderr. A file of whole sectors is the disk itself: no cut (each command is a
-/// process started in an emulated CPU).
+/// The guest's side: find the disk by its serial, copy it into `dst`, cut that to `size` bytes
+/// unless `size` is whole sectors (then the disk is exactly the file) and set `mode` if given:
+/// no command more than needed, each is a process started in an emulated CPU. The disk is read
+/// and `dst` written with O_DIRECT (one copy fewer in the emulated CPU, no dirty pages left to
+/// flush; the disk is whole sectors, so every read is aligned); `sudo -n` is asked only when the
+/// user cannot read the disk (root can; so can a member of the `disk` group). `dst` is created
+/// by the user (theirs, as over SFTP), and root's `dd` opens it without O_CREAT: with O_CREAT,
+/// the kernel's `fs.protected_regular` refuses root another user's file in a sticky folder such
+/// as /tmp. Where direct I/O cannot be had (tmpfs), a buffered copy, said on stderr.
 pub fn guest_script(serial: &str, dst: &str, size: u64, mode: Option<u32>) -> String {
     let dst = kiln_comm::shell_quote(dst);
     let mut finish = Vec::new();
