@@ -51,6 +51,9 @@ fn archive_name(dst: &str) -> Result<String> {
 impl Engine {
     /// Uploads `size` bytes read from `src` to the file `dst` in the container.
     /// Relative destinations are taken from `/`; missing directories are created.
+    /// A source shorter or longer than `size` is an error; when that shows within
+    /// the first chunk (256 KiB) nothing reaches the container, later the error
+    /// says the destination may hold a part of it.
     pub async fn upload_file<R>(&self, container: &str, dst: &str, src: R, size: u64, meta: FileMeta) -> Result<()>
     where
         R: AsyncRead + Send + Unpin,
@@ -76,9 +79,32 @@ impl Engine {
         // Run next to the request (not spawned), so `src` may borrow.
         let producer = async move {
             let result = async {
-                tx.send(Ok(head)).await.map_err(|_| closed())?;
                 let mut src = src;
-                let mut sent = 0u64;
+                // The engine extracts as the archive arrives: once the header is sent the
+                // file exists. So the first chunk is read in full before anything is
+                // sent, and a source that ends early within it (the usual wrong size)
+                // is refused with nothing written in the container.
+                let mut first = vec![0u8; CHUNK];
+                let mut filled = 0;
+                while filled < CHUNK {
+                    let n = src.read(&mut first[filled..]).await?;
+                    if n == 0 {
+                        break;
+                    }
+                    filled += n;
+                }
+                first.truncate(filled);
+                let mut sent = filled as u64;
+                if sent > size {
+                    return Err(io::Error::other(format!("the source holds more than the {size} bytes announced")));
+                }
+                if filled < CHUNK && sent != size {
+                    return Err(io::Error::other(format!("the source ended after {sent} of {size} bytes")));
+                }
+                tx.send(Ok(head)).await.map_err(|_| closed())?;
+                if !first.is_empty() {
+                    tx.send(Ok(Bytes::from(first))).await.map_err(|_| closed())?;
+                }
                 loop {
                     let mut buf = vec![0u8; CHUNK];
                     let n = src.read(&mut buf).await?;
@@ -87,13 +113,17 @@ impl Engine {
                     }
                     sent += n as u64;
                     if sent > size {
-                        return Err(io::Error::other(format!("the source holds more than the {size} bytes announced")));
+                        return Err(io::Error::other(format!(
+                            "the source holds more than the {size} bytes announced; {dst} in the container may hold a part of it"
+                        )));
                     }
                     buf.truncate(n);
                     tx.send(Ok(Bytes::from(buf))).await.map_err(|_| closed())?;
                 }
                 if sent != size {
-                    return Err(io::Error::other(format!("the source ended after {sent} of {size} bytes")));
+                    return Err(io::Error::other(format!(
+                        "the source ended after {sent} of {size} bytes; {dst} in the container may hold a part of it"
+                    )));
                 }
                 let pad = ((512 - size % 512) % 512) as usize + 1024;
                 tx.send(Ok(Bytes::from(vec![0u8; pad]))).await.map_err(|_| closed())?;

@@ -134,6 +134,12 @@ async fn files_and_directories_round_trip_with_their_modes() {
         .unwrap_err();
     assert!(err.to_string().contains("10 of 20"), "{err}");
     assert_eq!(sh(engine, id, "test -e /tmp/short").await.0, 1);
+    // One that ends early only after its first chunk has gone says the file may be torn.
+    let err = engine
+        .upload_file(id, "/tmp/torn", std::io::Cursor::new(data.clone()), 400_000, FileMeta::root(0o644, 0))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("300000 of 400000") && err.to_string().contains("/tmp/torn"), "{err}");
     // Symbolic links are followed on download.
     let mut sh_bin = Vec::new();
     engine.download_file(id, "/bin/sh", &mut sh_bin).await.unwrap();
