@@ -3,7 +3,8 @@
 //! system's temporary folder, its files created exclusively, without following symlinks, readable
 //! only by their owner. Another local user can neither read a script, nor replace it before it
 //! runs, nor make kiln write through a planted symlink. The folder is removed when the process
-//! exits ([`remove_dir`], called by the binary) and each file when its handle drops.
+//! exits ([`remove_dir`], called by the binary, and an `atexit` handler for every other
+//! process, tests included) and each file when its handle drops.
 
 use std::fs::File;
 use std::io::Write;
@@ -29,6 +30,9 @@ pub fn dir() -> Result<PathBuf> {
         match std::fs::DirBuilder::new().mode(0o700).create(&d) {
             Ok(()) => {
                 *guard = Some(d.clone());
+                // Also at exit for processes that never call remove_dir (tests, std::process::exit).
+                // SAFETY: registers a plain function with no arguments; it runs once, at exit.
+                unsafe { libc::atexit(remove_dir_at_exit) };
                 return Ok(d);
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
@@ -44,6 +48,16 @@ pub fn dir() -> Result<PathBuf> {
 pub fn remove_dir() {
     if let Some(d) = DIR.lock().unwrap_or_else(|e| e.into_inner()).take() {
         let _ = std::fs::remove_dir_all(d);
+    }
+}
+
+extern "C" fn remove_dir_at_exit() {
+    // try_lock: a thread that holds the lock while the process exits keeps the folder rather
+    // than hanging the exit.
+    if let Ok(mut guard) = DIR.try_lock() {
+        if let Some(d) = guard.take() {
+            let _ = std::fs::remove_dir_all(d);
+        }
     }
 }
 
@@ -125,5 +139,31 @@ mod tests {
         let p = f.path().to_path_buf();
         drop(f);
         assert!(!p.exists());
+    }
+
+    /// Run by `a_process_that_exits_leaves_no_folder` in a child process of this test binary.
+    #[test]
+    fn child_makes_a_folder_and_exits() {
+        if std::env::var_os("KILN_PRIVATE_TEMP_CHILD").is_none() {
+            return;
+        }
+        let f = TempFile::create("kept", b"x", 0o600).unwrap();
+        println!("folder={}", dir().unwrap().display());
+        // Left behind on purpose: the exit handler removes the folder with what is in it.
+        std::mem::forget(f);
+    }
+
+    #[test]
+    fn a_process_that_exits_leaves_no_folder() {
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "private_temp::tests::child_makes_a_folder_and_exits", "--nocapture"])
+            .env("KILN_PRIVATE_TEMP_CHILD", "1")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+        let folder = stdout.lines().find_map(|l| l.strip_prefix("folder=")).expect("the child names its folder");
+        assert!(folder.contains("kiln-"), "{folder}");
+        assert!(!Path::new(folder).exists(), "{folder} outlived its process");
     }
 }

@@ -93,8 +93,7 @@ fn syntax_stage_agrees_with_packer() {
 #[test]
 fn truncated_and_damaged_files_never_panic() {
     let Some(corpus) = corpus_or_skip("") else { return };
-    let dir = std::env::temp_dir().join(format!("kiln-hcl-damage-{}", std::process::id()));
-    let _ = std::fs::create_dir_all(&dir);
+    let dir = kiln_testing::TempDir::new("hcl-damage");
     let mut checked = 0;
     for r in rows(&corpus).iter().filter(|r| r.kind == "hcl2") {
         let Ok(text) = std::fs::read_to_string(corpus.join(&r.path)) else { continue };

@@ -54,8 +54,7 @@ fn packer_console(dir: &std::path::Path, expr: &str) -> Option<String> {
 
 #[test]
 fn values_print_like_packer_console() {
-    let dir = std::env::temp_dir().join(format!("kiln-hcl-oracle-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
+    let dir = kiln_testing::TempDir::new("hcl-oracle");
     std::fs::write(dir.join("t.pkr.hcl"), TEMPLATE).expect("write template");
     if packer_console(&dir, "1").as_deref() != Some("1") {
         return kiln_testing::skip("`packer console` is not available");

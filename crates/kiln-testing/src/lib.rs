@@ -36,7 +36,7 @@ pub mod standin;
 mod tempdir;
 mod tools;
 
-pub use tempdir::TempDir;
+pub use tempdir::{process_dir, TempDir};
 pub use tools::{
     corpus_dir, corpus_or_skip, packer_or_skip, packer_runs, require_tools, shared_dir, shared_or_skip, skip,
 };

@@ -1,6 +1,7 @@
 //! The one temporary-folder helper of kiln's tests.
 
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 /// A fresh folder `kiln-test-<tag>-<pid>-<n>` in the system's temporary folder, removed when
 /// dropped (also when the test fails).
@@ -40,5 +41,32 @@ impl std::ops::Deref for TempDir {
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+static PROCESS_DIR: Mutex<Option<PathBuf>> = Mutex::new(None);
+
+/// A folder `kiln-<tag>-<pid>` in the system's temporary folder for the whole test process,
+/// for helpers that hand out many paths without an owner to drop; removed when the process
+/// exits. One tag per process: the first call's tag names it.
+pub fn process_dir(tag: &str) -> PathBuf {
+    let mut guard = PROCESS_DIR.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(d) = guard.as_ref() {
+        return d.clone();
+    }
+    let d = std::env::temp_dir().join(format!("kiln-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap_or_else(|e| panic!("creating {}: {e}", d.display()));
+    *guard = Some(d.clone());
+    // SAFETY: registers a plain function with no arguments; it runs once, at exit.
+    unsafe { libc::atexit(remove_process_dir) };
+    d
+}
+
+extern "C" fn remove_process_dir() {
+    if let Ok(mut guard) = PROCESS_DIR.try_lock() {
+        if let Some(d) = guard.take() {
+            let _ = std::fs::remove_dir_all(d);
+        }
     }
 }

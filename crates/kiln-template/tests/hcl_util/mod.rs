@@ -10,8 +10,8 @@ static N: AtomicUsize = AtomicUsize::new(0);
 
 /// A fresh folder under the system temp dir holding `files` (name, text).
 pub fn dir_with(files: &[(&str, &str)]) -> PathBuf {
-    let d =
-        std::env::temp_dir().join(format!("kiln-hcl-test-{}-{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst)));
+    // Under one folder of the test process, removed when it exits.
+    let d = kiln_testing::process_dir("hcl-test").join(N.fetch_add(1, Ordering::SeqCst).to_string());
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     for (name, text) in files {
