@@ -51,6 +51,12 @@ fn builds_provisions_and_exports_a_qcow2() {
     std::fs::set_permissions(&upload, std::os::unix::fs::PermissionsExt::from_mode(0o640)).unwrap();
     let sum = std::process::Command::new("sha256sum").arg(&upload).output().unwrap();
     let sum = String::from_utf8_lossy(&sum.stdout).split_whitespace().next().unwrap_or_default().to_string();
+    // Right after it, a file of whole sectors (the copy is not cut to size): its own disk,
+    // while the first one may still be unplugging.
+    let whole: Vec<u8> = data.iter().rev().take(8 * 1024 * 1024).copied().collect();
+    std::fs::write(dir.join("whole.bin"), &whole).unwrap();
+    let whole_sum = std::process::Command::new("sha256sum").arg(dir.join("whole.bin")).output().unwrap();
+    let whole_sum = String::from_utf8_lossy(&whole_sum.stdout).split_whitespace().next().unwrap_or_default().to_string();
     let t = template(
         &base.display().to_string(),
         &out.display().to_string(),
@@ -62,11 +68,14 @@ fn builds_provisions_and_exports_a_qcow2() {
             "echo cached $(fincore --noheadings --bytes --output RES /tmp/up.bin)",
             "echo uploaded $(sha256sum /tmp/up.bin) mode $(stat -c %a /tmp/up.bin) owner $(stat -c %U /tmp/up.bin)",
             "sudo dmesg | grep -o '\\[vdb\\].*' | head -1",
+            "echo whole $(sha256sum /tmp/whole.bin) size $(stat -c %s /tmp/whole.bin)",
+            "echo upload disks $(sudo dmesg | grep -cE '\\[vd[b-z]\\] [0-9]+ 512-byte logical blocks')",
         ],
     )
     .replace(
         r#""provisioners": ["#,
-        r#""provisioners": [{"type": "file", "source": "up.bin", "destination": "/tmp/up.bin"}, "#,
+        r#""provisioners": [{"type": "file", "source": "up.bin", "destination": "/tmp/up.bin"},
+        {"type": "file", "source": "whole.bin", "destination": "/tmp/whole.bin"}, "#,
     );
     let t0 = Instant::now();
     let b = Build::start(&dir, &t, &[]);
@@ -78,6 +87,8 @@ fn builds_provisions_and_exports_a_qcow2() {
     assert!(log.contains(&format!("uploaded {sum} /tmp/up.bin mode 640 owner kiln")), "{log}");
     assert!(log.contains("[vdb]"), "the upload did not go through a virtual disk: {log}");
     assert!(log.contains("cached 0\n"), "the guest's copy went through its page cache: {log}");
+    assert!(log.contains(&format!("whole {whole_sum} /tmp/whole.bin size 8388608")), "{log}");
+    assert!(log.contains("upload disks 2\n"), "each upload has its own disk: {log}");
     // The file was plugged in as it is, and is still there, unchanged.
     assert_eq!(std::fs::read(&upload).unwrap(), data, "the source file changed");
     assert!(log.contains("Connected to SSH!"), "{log}");
