@@ -15,6 +15,8 @@
 # until_ssh (start -> "Connected to SSH!"), boot_to_ssh ("Starting VM" -> connected),
 # provisioning, upload (100 MiB file provisioner) and its rate, shutdown_finish ("Gracefully
 # halting" -> end), total. Logs stay in $WORK (printed) when KEEP=1.
+# The guest's sha256 of the upload (printed by the template) is compared with the file's: a
+# run whose copy differs counts as failed (upload_sha256=MISMATCH).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
@@ -25,6 +27,8 @@ qemu_bench_setup qemu qemu-debian.json
 upload="$work/rand100m.bin"
 upload_bytes=$((100 * 1024 * 1024))
 head -c "$upload_bytes" /dev/urandom >"$upload"
+# The template's second shell step prints the guest's sha256 of the upload: compared below.
+upload_sum=$(sha256sum "$upload" | cut -d' ' -f1)
 
 echo "# $("$PACKER" version | head -1) vs kiln $("$KILN" version | head -1 | sed 's/^kiln //')"
 echo "# base image: $base"
@@ -47,7 +51,10 @@ for i in $(seq "$RUNS"); do
     # kiln's shutdown step says "the machine" (it serves every builder); the parser keys on
     # Packer's wording.
     sed -i 's/Gracefully halting the machine/Gracefully halting virtual machine/' "$log"
-    line="tool=$tool run=$i rc=$rc load=$load $("$anchors/lib/parse_qemu_log.py" "$log" "$upload_bytes")"
+    # A run whose guest did not get the upload's bytes does not count.
+    sha=ok
+    grep -q "$upload_sum  /tmp/upload.bin" "$log" || { sha=MISMATCH; [ "$rc" != 0 ] || rc=1; }
+    line="tool=$tool run=$i rc=$rc upload_sha256=$sha load=$load $("$anchors/lib/parse_qemu_log.py" "$log" "$upload_bytes")"
     [ -d "$out" ] && line="$line artifact_bytes=$(du -cb "$out" | tail -1 | cut -f1)"
     echo "$line" | tee -a "$work/summary.txt"
     [ "$rc" = 0 ] || { echo "$tool failed, last lines of $log:" >&2; tail -15 "$log" >&2; }
