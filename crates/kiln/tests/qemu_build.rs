@@ -56,7 +56,8 @@ fn builds_provisions_and_exports_a_qcow2() {
     let whole: Vec<u8> = data.iter().rev().take(8 * 1024 * 1024).copied().collect();
     std::fs::write(dir.join("whole.bin"), &whole).unwrap();
     let whole_sum = std::process::Command::new("sha256sum").arg(dir.join("whole.bin")).output().unwrap();
-    let whole_sum = String::from_utf8_lossy(&whole_sum.stdout).split_whitespace().next().unwrap_or_default().to_string();
+    let whole_sum =
+        String::from_utf8_lossy(&whole_sum.stdout).split_whitespace().next().unwrap_or_default().to_string();
     let t = template(
         &base.display().to_string(),
         &out.display().to_string(),
