@@ -27,7 +27,6 @@ qemu_bench_setup qemu qemu-debian.json
 upload="$work/rand100m.bin"
 upload_bytes=$((100 * 1024 * 1024))
 head -c "$upload_bytes" /dev/urandom >"$upload"
-# The template's second shell step prints the guest's sha256 of the upload: compared below.
 upload_sum=$(sha256sum "$upload" | cut -d' ' -f1)
 
 echo "# $("$PACKER" version | head -1) vs kiln $("$KILN" version | head -1 | sed 's/^kiln //')"

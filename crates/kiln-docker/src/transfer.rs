@@ -81,49 +81,38 @@ impl Engine {
             let result = async {
                 let mut src = src;
                 // The engine extracts as the archive arrives: once the header is sent the
-                // file exists. So the first chunk is read in full before anything is
-                // sent, and a source that ends early within it (the usual wrong size)
-                // is refused with nothing written in the container.
-                let mut first = vec![0u8; CHUNK];
-                let mut filled = 0;
-                while filled < CHUNK {
-                    let n = src.read(&mut first[filled..]).await?;
-                    if n == 0 {
-                        break;
-                    }
-                    filled += n;
-                }
-                first.truncate(filled);
-                let mut sent = filled as u64;
-                if sent > size {
-                    return Err(io::Error::other(format!("the source holds more than the {size} bytes announced")));
-                }
-                if filled < CHUNK && sent != size {
-                    return Err(io::Error::other(format!("the source ended after {sent} of {size} bytes")));
-                }
-                tx.send(Ok(head)).await.map_err(|_| closed())?;
-                if !first.is_empty() {
-                    tx.send(Ok(Bytes::from(first))).await.map_err(|_| closed())?;
-                }
+                // file exists. So each chunk is read in full before it is sent, the header
+                // with the first one: a source that ends early or runs long within it (the
+                // usual wrong size) is refused with nothing written in the container.
+                let mut header = Some(head);
+                let mut sent = 0u64;
                 loop {
-                    let mut buf = vec![0u8; CHUNK];
-                    let n = src.read(&mut buf).await?;
-                    if n == 0 {
+                    let mut buf = Vec::with_capacity(CHUNK);
+                    (&mut src).take(CHUNK as u64).read_to_end(&mut buf).await?;
+                    sent += buf.len() as u64;
+                    let last = buf.len() < CHUNK;
+                    if sent > size || (last && sent != size) {
+                        let what = if sent > size {
+                            format!("the source holds more than the {size} bytes announced")
+                        } else {
+                            format!("the source ended after {sent} of {size} bytes")
+                        };
+                        let torn = if header.is_none() {
+                            format!("; {dst} in the container may hold a part of it")
+                        } else {
+                            String::new()
+                        };
+                        return Err(io::Error::other(format!("{what}{torn}")));
+                    }
+                    if let Some(h) = header.take() {
+                        tx.send(Ok(h)).await.map_err(|_| closed())?;
+                    }
+                    if !buf.is_empty() {
+                        tx.send(Ok(Bytes::from(buf))).await.map_err(|_| closed())?;
+                    }
+                    if last {
                         break;
                     }
-                    sent += n as u64;
-                    if sent > size {
-                        return Err(io::Error::other(format!(
-                            "the source holds more than the {size} bytes announced; {dst} in the container may hold a part of it"
-                        )));
-                    }
-                    buf.truncate(n);
-                    tx.send(Ok(Bytes::from(buf))).await.map_err(|_| closed())?;
-                }
-                if sent != size {
-                    return Err(io::Error::other(format!(
-                        "the source ended after {sent} of {size} bytes; {dst} in the container may hold a part of it"
-                    )));
                 }
                 let pad = ((512 - size % 512) % 512) as usize + 1024;
                 tx.send(Ok(Bytes::from(vec![0u8; pad]))).await.map_err(|_| closed())?;

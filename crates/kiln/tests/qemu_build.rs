@@ -49,15 +49,16 @@ fn builds_provisions_and_exports_a_qcow2() {
     }
     std::fs::write(&upload, &data).unwrap();
     std::fs::set_permissions(&upload, std::os::unix::fs::PermissionsExt::from_mode(0o640)).unwrap();
-    let sum = std::process::Command::new("sha256sum").arg(&upload).output().unwrap();
-    let sum = String::from_utf8_lossy(&sum.stdout).split_whitespace().next().unwrap_or_default().to_string();
+    let sha256 = |path: &std::path::Path| {
+        let out = std::process::Command::new("sha256sum").arg(path).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap_or_default().to_string()
+    };
+    let sum = sha256(&upload);
     // Right after it, a file of whole sectors (the copy is not cut to size): its own disk,
     // while the first one may still be unplugging.
     let whole: Vec<u8> = data.iter().rev().take(8 * 1024 * 1024).copied().collect();
     std::fs::write(dir.join("whole.bin"), &whole).unwrap();
-    let whole_sum = std::process::Command::new("sha256sum").arg(dir.join("whole.bin")).output().unwrap();
-    let whole_sum =
-        String::from_utf8_lossy(&whole_sum.stdout).split_whitespace().next().unwrap_or_default().to_string();
+    let whole_sum = sha256(&dir.join("whole.bin"));
     let t = template(
         &base.display().to_string(),
         &out.display().to_string(),
