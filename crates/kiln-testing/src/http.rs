@@ -70,9 +70,7 @@ impl HttpServer {
                     break;
                 }
                 let Ok(conn) = conn else { continue };
-                if let Some(req) = serve(conn, handler) {
-                    requests2.lock().unwrap_or_else(|e| e.into_inner()).push(req);
-                }
+                serve(conn, handler, &requests2);
             }
         });
         HttpServer { addr, stop, requests, thread: Some(thread) }
@@ -100,8 +98,10 @@ impl Drop for HttpServer {
     }
 }
 
-/// Reads one request from `conn`, answers it, closes the connection.
-fn serve(conn: TcpStream, handler: Handler) -> Option<Request> {
+/// Reads one request from `conn`, records it, answers it, closes the
+/// connection. The request is recorded before the answer is sent: a client
+/// that has its answer finds its request in [`HttpServer::requests`].
+fn serve(conn: TcpStream, handler: Handler, requests: &Mutex<Vec<Request>>) -> Option<()> {
     conn.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
     let mut reader = BufReader::new(conn.try_clone().ok()?);
     let mut line = String::new();
@@ -124,6 +124,7 @@ fn serve(conn: TcpStream, handler: Handler) -> Option<Request> {
     req.body = vec![0; len];
     reader.read_exact(&mut req.body).ok()?;
     let resp = handler(&req);
+    requests.lock().unwrap_or_else(|e| e.into_inner()).push(req);
     let mut out = format!(
         "HTTP/1.1 {} {}\r\nContent-Length: {}\r\nConnection: close\r\n",
         resp.status,
@@ -136,6 +137,29 @@ fn serve(conn: TcpStream, handler: Handler) -> Option<Request> {
     out.push_str("\r\n");
     let mut conn = conn;
     conn.write_all(out.as_bytes()).ok()?;
-    conn.write_all(&resp.body).ok()?;
-    Some(req)
+    conn.write_all(&resp.body).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(_: &Request) -> Response {
+        Response::new(200, "OK", "hi")
+    }
+
+    /// A client that has read its answer finds its request recorded: tests count requests right
+    /// after the process that made them exits.
+    #[test]
+    fn a_request_is_recorded_before_its_answer_arrives() {
+        let server = HttpServer::start(ok);
+        for n in 1..=200 {
+            let mut conn = TcpStream::connect(server.addr).unwrap();
+            conn.write_all(b"GET /x HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+            let mut answer = String::new();
+            conn.read_to_string(&mut answer).unwrap();
+            assert!(answer.ends_with("hi"), "{answer}");
+            assert_eq!(server.requests().len(), n);
+        }
+    }
 }
