@@ -118,15 +118,26 @@ fn options_that_change_every_run_are_marked() {
         &dir,
         "t.json",
         r#"{
+  "variables": {
+    "year": "{{isotime `2006`}}",
+    "tag": "v-{{user `year`}}",
+    "fixed": "a",
+    "given": "{{uuid}}"
+  },
   "builders": [{"type": "null", "communicator": "none"}],
   "provisioners": [
     {"type": "shell", "inline": ["echo fixed"], "environment_vars": ["STAMP={{ timestamp }}"]},
     {"type": "shell", "inline": ["echo {{uuid}}", "echo {{user `x`}}"]},
-    {"type": "shell", "inline": ["echo {{ build_name }}"]}
+    {"type": "shell", "inline": ["echo {{ build_name }} {{user `fixed`}} {{user `given`}}"]},
+    {"type": "shell", "inline": ["echo {{user `fixed`}}"], "environment_vars": ["TAG={{user `tag`}}", "ID={{uuid}}"]},
+    {"type": "shell", "inline": ["echo {{user `year`}} {{uuid}}"], "execute_command": "{{uuid}} {{user `year`}}"}
   ]
 }"#,
     );
-    let t = json::load(&path, &opts()).unwrap_or_else(|e| panic!("{e}"));
+    // A variable set on the command line has that value, not its default's.
+    let mut o = opts();
+    o.vars.push(("given".into(), "fixed-id".into()));
+    let t = json::load(&path, &o).unwrap_or_else(|e| panic!("{e}"));
     let marks: Vec<Vec<(String, String, String)>> = t.builds[0]
         .provisioners
         .iter()
@@ -144,9 +155,17 @@ fn options_that_change_every_run_are_marked() {
         })
         .collect();
     let m = |o: &str, w: &str, at: &str| (o.to_string(), w.to_string(), at.to_string());
+    let year = "{{user `year`}} (which uses {{isotime}})";
     assert_eq!(
         marks,
-        vec![vec![m("environment_vars", "{{timestamp}}", "timestamp")], vec![m("inline", "{{uuid}}", "uuid")], vec![]]
+        vec![
+            vec![m("environment_vars", "{{timestamp}}", "timestamp")],
+            vec![m("inline", "{{uuid}}", "uuid")],
+            vec![],
+            // Through a variable that uses another one; the first use in the option counts.
+            vec![m("environment_vars", "{{user `tag`}} (which uses {{isotime}})", "{{user `tag`}}")],
+            vec![m("inline", year, "{{user `year`}}"), m("execute_command", "{{uuid}}", "uuid")],
+        ]
     );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,6 +1,8 @@
 //! One runnable [`Build`] per builder: provisioners and post-processors filtered by
 //! `only`/`except`, overrides merged, every string rendered with the build's context.
 
+use std::collections::BTreeMap;
+
 use super::interp::{render_node, render_node_late, volatile_uses, Renderer};
 use super::structure::{Named, Raw, RawPp, RawProv};
 use crate::plan::{Build, PostProcessor, Provisioner};
@@ -73,8 +75,14 @@ fn runs_for(only: &[Named], except: &[Named], build: &str) -> bool {
 }
 
 /// The builds, rendered with `base` (user variables, env, clock, template_dir) plus each
-/// build's name and type.
-pub fn builds(raw: &Raw, base: &Context, render: Renderer, diags: &mut Diagnostics) -> Vec<Build> {
+/// build's name and type. `volatile_vars`: the user variables that change on every run.
+pub fn builds(
+    raw: &Raw,
+    base: &Context,
+    volatile_vars: &BTreeMap<String, String>,
+    render: Renderer,
+    diags: &mut Diagnostics,
+) -> Vec<Build> {
     let mut out = Vec::new();
     for b in &raw.builders {
         let mut ctx = base.clone();
@@ -95,13 +103,13 @@ pub fn builds(raw: &Raw, base: &Context, render: Renderer, diags: &mut Diagnosti
             .provisioners
             .iter()
             .filter(|p| runs_for(&p.only, &p.except, &b.name))
-            .map(|p| provisioner(p, &b.name, &ctx, render, diags))
+            .map(|p| provisioner(p, &b.name, &ctx, volatile_vars, render, diags))
             .collect();
         let error_cleanup_provisioner = raw
             .error_cleanup
             .as_ref()
             .filter(|p| runs_for(&p.only, &p.except, &b.name))
-            .map(|p| provisioner(p, &b.name, &ctx, render, diags));
+            .map(|p| provisioner(p, &b.name, &ctx, volatile_vars, render, diags));
         let post_processors = raw
             .post_processors
             .iter()
@@ -128,12 +136,19 @@ pub fn builds(raw: &Raw, base: &Context, render: Renderer, diags: &mut Diagnosti
     out
 }
 
-fn provisioner(p: &RawProv, build: &str, ctx: &Context, render: Renderer, diags: &mut Diagnostics) -> Provisioner {
+fn provisioner(
+    p: &RawProv,
+    build: &str,
+    ctx: &Context,
+    volatile_vars: &BTreeMap<String, String>,
+    render: Renderer,
+    diags: &mut Diagnostics,
+) -> Provisioner {
     let mut config = p.config.clone();
     if let Some((_, o)) = p.overrides.iter().find(|(k, _)| k.name == build) {
         merge(&mut config, o);
     }
-    let volatile = volatile_uses(&config);
+    let volatile = volatile_uses(&config, volatile_vars);
     render_node_late(&mut config, ctx, render, diags);
     Provisioner {
         provisioner_type: p.provisioner_type.clone(),

@@ -1,6 +1,9 @@
 //! `{{ }}` interpolation of a configuration tree through a [`Renderer`] (normally
 //! [`kiln_gotmpl::render`]), with errors mapped back to the exact place in the JSON file.
 
+use std::collections::BTreeMap;
+use std::ops::Range;
+
 use kiln_config::build::Volatile;
 use kiln_config::diag::{Diagnostic, Diagnostics, Span};
 use kiln_config::node::{GeneratedData, LateRef, LateValue, Node, NodeKind, Resolve};
@@ -118,29 +121,54 @@ pub fn source_offset(span: &Span, decoded: usize) -> usize {
 /// format the run's start time).
 const VOLATILE: &[&str] = &["timestamp", "uuid", "isotime", "strftime"];
 
+/// The first call in `s` of a function whose value changes on every run: `{{name}}` and the
+/// call's byte range in `s`. A template that does not parse has none (its render error is
+/// reported instead).
+pub fn volatile_call(s: &str) -> Option<(String, Range<usize>)> {
+    if !s.contains("{{") {
+        return None;
+    }
+    let t = kiln_gotmpl::Template::parse(s).ok()?;
+    let call = t.calls().into_iter().find(|c| VOLATILE.contains(&c.name.as_str()))?;
+    Some((format!("{{{{{}}}}}", call.name), call.offset..call.offset + call.name.len()))
+}
+
 /// The options of a component's configuration (before rendering) that use a value changing on
-/// every run: the first such call of each top-level option, for the step cache.
-pub fn volatile_uses(config: &Node) -> Vec<Volatile> {
-    fn first(node: &Node) -> Option<(String, Option<Span>)> {
+/// every run, for the step cache: the first such use in each top-level option, either a call
+/// or ``{{user `x`}}`` of a variable in `volatile_vars` (name → what its value uses).
+pub fn volatile_uses(config: &Node, volatile_vars: &BTreeMap<String, String>) -> Vec<Volatile> {
+    /// What in `s` comes first: a volatile call or a volatile variable.
+    fn first(s: &str, vars: &BTreeMap<String, String>) -> Option<(String, Range<usize>)> {
+        let call = volatile_call(s);
+        let var = user_refs(s).into_iter().find_map(|(name, action)| {
+            vars.get(&name).map(|uses| (format!("{{{{user `{name}`}}}} (which uses {uses})"), action))
+        });
+        match (call, var) {
+            (Some(c), Some(v)) => Some(if v.1.start < c.1.start { v } else { c }),
+            (c, v) => c.or(v),
+        }
+    }
+    fn walk(node: &Node, vars: &BTreeMap<String, String>) -> Option<(String, Option<Span>)> {
         match &node.kind {
-            NodeKind::String(s) if s.contains("{{") => {
-                let t = kiln_gotmpl::Template::parse(s).ok()?;
-                let call = t.calls().into_iter().find(|c| VOLATILE.contains(&c.name.as_str()))?;
-                let at = node.span.as_ref().map(|sp| {
-                    let start = source_offset(sp, call.offset);
-                    Span::new(&sp.file, start, (start + call.name.len()).min(sp.end))
-                });
-                Some((format!("{{{{{}}}}}", call.name), at))
+            NodeKind::String(s) => {
+                let (what, at) = first(s, vars)?;
+                let span = node
+                    .span
+                    .as_ref()
+                    .map(|sp| Span::new(&sp.file, source_offset(sp, at.start), source_offset(sp, at.end).min(sp.end)));
+                Some((what, span))
             }
-            NodeKind::Object(m) => m.iter().find_map(|(_, v)| first(v)),
-            NodeKind::Array(items) | NodeKind::Blocks(items) => items.iter().find_map(first),
+            NodeKind::Object(m) => m.iter().find_map(|(_, v)| walk(v, vars)),
+            NodeKind::Array(items) | NodeKind::Blocks(items) => items.iter().find_map(|v| walk(v, vars)),
             _ => None,
         }
     }
     match &config.kind {
         NodeKind::Object(m) => m
             .iter()
-            .filter_map(|(k, v)| first(v).map(|(what, span)| Volatile { option: k.name.clone(), what, span }))
+            .filter_map(|(k, v)| {
+                walk(v, volatile_vars).map(|(what, span)| Volatile { option: k.name.clone(), what, span })
+            })
             .collect(),
         _ => Vec::new(),
     }
@@ -149,7 +177,7 @@ pub fn volatile_uses(config: &Node) -> Vec<Volatile> {
 /// Every ``{{user `name`}}`` reference in `s` (from the Go-template parser): the name and the
 /// byte range of the action holding it (from the same lexer). A template that does not parse
 /// refers to nothing: its render error is reported instead.
-pub fn user_refs(s: &str) -> Vec<(String, std::ops::Range<usize>)> {
+pub fn user_refs(s: &str) -> Vec<(String, Range<usize>)> {
     if !s.contains("{{") {
         return Vec::new();
     }

@@ -134,7 +134,8 @@ pub fn load_source(file: Arc<SourceFile>, opts: &LoadOptions, render: Renderer) 
             secrets: reader.clone().map(|r| r as Arc<dyn kiln_gotmpl::SecretReader>),
             ..Context::default()
         };
-        let values = vars::resolve(&raw.variables, opts, &base, render, &mut t.files, &mut diags);
+        let vars::Resolved { values, volatile } =
+            vars::resolve(&raw.variables, opts, &base, render, &mut t.files, &mut diags);
         for v in &mut t.variables {
             v.value = values.get(&v.name).map(|s| crate::value::Value::String(s.clone()));
         }
@@ -151,7 +152,7 @@ pub fn load_source(file: Arc<SourceFile>, opts: &LoadOptions, render: Renderer) 
                 user.entry(name).or_default();
             }
             let ctx = Context { user, ..base };
-            t.builds = builds::builds(&raw, &ctx, render, &mut diags);
+            t.builds = builds::builds(&raw, &ctx, &volatile, render, &mut diags);
         }
         if let Some(r) = &reader {
             t.sensitive_values.extend(r.values_read());

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
 
-use super::interp::{render_error, user_refs, Renderer};
+use super::interp::{render_error, user_refs, volatile_call, Renderer};
 use super::structure::RawVar;
 use crate::load::LoadOptions;
 use kiln_config::diag::{did_you_mean, Diagnostic, Diagnostics, SourceFile, Span};
@@ -21,6 +21,15 @@ struct Input {
     span: Option<Span>,
 }
 
+/// The variables' values, and which of them change on every run.
+#[derive(Debug, Default)]
+pub struct Resolved {
+    pub values: BTreeMap<String, String>,
+    /// Name → the function its value uses (`{{timestamp}}`), directly or through other
+    /// variables: the step cache never caches a provisioner that uses one.
+    pub volatile: BTreeMap<String, String>,
+}
+
 /// Resolves every variable. `base` is the context every render shares (env, clock,
 /// template_dir). Var files that were read are pushed to `files`.
 pub fn resolve(
@@ -30,7 +39,7 @@ pub fn resolve(
     render: Renderer,
     files: &mut Vec<Arc<SourceFile>>,
     diags: &mut Diagnostics,
-) -> BTreeMap<String, String> {
+) -> Resolved {
     let declared: Vec<&str> = vars.iter().map(|v| v.name.as_str()).collect();
     let mut inputs: BTreeMap<String, Input> = BTreeMap::new();
     for v in vars {
@@ -121,15 +130,11 @@ fn read_var_file(
     }
 }
 
-/// Renders values in dependency order. A value referring to a variable that is neither
-/// declared nor set is an error, as in Packer.
-fn render_all(
-    inputs: &BTreeMap<String, Input>,
-    base: &Context,
-    render: Renderer,
-    diags: &mut Diagnostics,
-) -> BTreeMap<String, String> {
+/// Renders values in dependency order, and marks those that change on every run. A value
+/// referring to a variable that is neither declared nor set is an error, as in Packer.
+fn render_all(inputs: &BTreeMap<String, Input>, base: &Context, render: Renderer, diags: &mut Diagnostics) -> Resolved {
     let mut done: BTreeMap<String, String> = BTreeMap::new();
+    let mut volatile: BTreeMap<String, String> = BTreeMap::new();
     let mut pending: BTreeSet<&str> = inputs.keys().map(String::as_str).collect();
     for (name, input) in inputs {
         for (r, _) in user_refs(&input.value) {
@@ -176,6 +181,12 @@ fn render_all(
         for name in ready {
             pending.remove(name);
             let Some(input) = inputs.get(name) else { continue };
+            let uses = volatile_call(&input.value)
+                .map(|(call, _)| call)
+                .or_else(|| user_refs(&input.value).into_iter().find_map(|(r, _)| volatile.get(&r).cloned()));
+            if let Some(uses) = uses {
+                volatile.insert(name.to_string(), uses);
+            }
             let value = if input.value.contains("{{") {
                 let mut ctx = base.clone();
                 ctx.allow_env = true;
@@ -198,5 +209,5 @@ fn render_all(
             done.insert(name.to_string(), value);
         }
     }
-    done
+    Resolved { values: done, volatile }
 }
