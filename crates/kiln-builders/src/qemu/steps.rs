@@ -515,10 +515,16 @@ impl Step<State> for StepConnectWhenUp {
                 return Err(Error::new("the network watch lost its VM"));
             };
             let start = std::time::Instant::now();
-            let up = ctx.cancel.run(tokio::time::timeout(timeout, netwatch::wait_guest_spoke(&file))).await?.is_ok();
+            let seen = ctx.cancel.run(tokio::time::timeout(timeout, netwatch::wait_guest_address(&file))).await?;
             netwatch::stop(&qmp).await;
             let _ = tokio::fs::remove_file(&file).await;
-            ctx.ui.log(format!("the guest's network is up after {:.1}s", start.elapsed().as_secs_f64()));
+            let up = seen.is_ok();
+            let how = match seen {
+                Ok(s) if s.addressed => "it sent from its address",
+                Ok(s) if s.leased => "QEMU's DHCP server gave it its address",
+                _ => "no address seen yet",
+            };
+            ctx.ui.log(format!("the guest's network is up after {:.1}s ({how})", start.elapsed().as_secs_f64()));
             let left = timeout.saturating_sub(start.elapsed());
             let answered = up && ctx.cancel.run(netwatch::wait_banner(&qmp, port, left)).await?;
             if !answered {
