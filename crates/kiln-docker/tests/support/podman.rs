@@ -2,7 +2,7 @@
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use kiln_docker::{Endpoint, Engine};
@@ -21,21 +21,22 @@ pub struct Podman {
     pub engine: Engine,
 }
 
-static SHARED: Mutex<Weak<Podman>> = Mutex::new(Weak::new());
+/// Held while the shared service starts, so that tests starting together get one service.
+/// With one each, both would set the process-wide engine override (`build::run`), and a
+/// test's later steps could reach the other's service after that test ended and stopped
+/// it ("podman.sock: No such file or directory" in a post-processor).
+static SHARED: tokio::sync::Mutex<Weak<Podman>> = tokio::sync::Mutex::const_new(Weak::new());
 
 impl Podman {
     /// The service shared by the tests of this process that run at the same time, with
     /// the base image imported. None (after saying why) when podman cannot run here.
     pub async fn shared(test: &str) -> Option<Arc<Podman>> {
-        let existing = SHARED.lock().ok().and_then(|w| w.upgrade());
-        if let Some(p) = existing {
+        let mut slot = SHARED.lock().await;
+        if let Some(p) = slot.upgrade() {
             return Some(p);
         }
         let podman = Arc::new(Podman::start(test, &[]).await?);
-        if let Ok(mut w) = SHARED.lock() {
-            // Another test may have started one meanwhile; either serves.
-            *w = Arc::downgrade(&podman);
-        }
+        *slot = Arc::downgrade(&podman);
         Some(podman)
     }
 
