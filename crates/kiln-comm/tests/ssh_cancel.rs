@@ -316,19 +316,23 @@ async fn a_cancelled_upload_leaves_no_partial_file() {
         let dst = target.to_string_lossy().into_owned();
         let mut src = Stalls(1 << 20);
         let upload = comm.upload(&dst, &mut src, kiln_core::UploadMeta::default());
-        // Cancelled once part of the file is on the machine.
+        // Cancelled once part of the file is on the machine. Whether it arrived is noted
+        // before the upload's future is dropped: the removal that the drop starts may be done
+        // before this test looks again.
         let cancel = async {
             let start = Instant::now();
+            let size = || std::fs::metadata(&target).map_or(0, |m| m.len());
             // Generous: the other tests of this file load the machine at the same time.
-            while std::fs::metadata(&target).map_or(0, |m| m.len()) == 0 && start.elapsed() < Duration::from_secs(30) {
+            while size() == 0 && start.elapsed() < Duration::from_secs(30) {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
+            size() > 0
         };
-        tokio::select! {
+        let arrived = tokio::select! {
             r = upload => panic!("{method}: the stalled upload ended: {r:?}"),
-            _ = cancel => {}
-        }
-        assert!(target.exists(), "{method}: nothing arrived before the cancel");
+            arrived = cancel => arrived,
+        };
+        assert!(arrived, "{method}: nothing arrived before the cancel");
         let (ui, r, _) = memory_ui();
         comm.stop_cancelled(&ui).await;
         assert!(!target.exists(), "{method}: the partial file stayed");
