@@ -309,9 +309,8 @@ mod tests {
 
     #[tokio::test]
     async fn the_wait_ends_at_the_lease_or_after_the_guest_spoke_without_one() {
-        let dir = std::env::temp_dir().join(format!("kiln-netwatch-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        let file = dir.join("dump.pcap");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("dump.pcap");
         let ipv6 = ether(GUEST, [0x86, 0xdd], &[0x60; 40]);
         std::fs::write(&file, dump(std::slice::from_ref(&ipv6))).expect("write dump");
         let start = Instant::now();
@@ -323,6 +322,5 @@ mod tests {
         let start = Instant::now();
         assert!(wait_guest_address(&file).await.leased);
         assert!(start.elapsed() >= LEASE_GRACE && start.elapsed() < NO_ADDRESS_WAIT, "{:?}", start.elapsed());
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

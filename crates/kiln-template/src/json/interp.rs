@@ -121,16 +121,27 @@ pub fn source_offset(span: &Span, decoded: usize) -> usize {
 /// format the run's start time).
 const VOLATILE: &[&str] = &["timestamp", "uuid", "isotime", "strftime"];
 
-/// The first call in `s` of a function whose value changes on every run: `{{name}}` and the
-/// call's byte range in `s`. A template that does not parse has none (its render error is
-/// reported instead).
-pub fn volatile_call(s: &str) -> Option<(String, Range<usize>)> {
+/// What a string uses, from one parse: its first call of a function whose value changes on
+/// every run (`{{name}}` and the call's byte range) and its ``{{user `x`}}`` references (as
+/// [`user_refs`]). A string that does not parse uses nothing (its render error is reported).
+#[derive(Default)]
+pub struct Uses {
+    pub volatile_call: Option<(String, Range<usize>)>,
+    pub user_refs: Vec<(String, Range<usize>)>,
+}
+
+/// [`Uses`] of `s`.
+pub fn uses(s: &str) -> Uses {
     if !s.contains("{{") {
-        return None;
+        return Uses::default();
     }
-    let t = kiln_gotmpl::Template::parse(s).ok()?;
-    let call = t.calls().into_iter().find(|c| VOLATILE.contains(&c.name.as_str()))?;
-    Some((format!("{{{{{}}}}}", call.name), call.offset..call.offset + call.name.len()))
+    let Ok(t) = kiln_gotmpl::Template::parse(s) else { return Uses::default() };
+    let volatile_call = t
+        .calls()
+        .into_iter()
+        .find(|c| VOLATILE.contains(&c.name.as_str()))
+        .map(|c| (format!("{{{{{}}}}}", c.name), c.offset..c.offset + c.name.len()));
+    Uses { volatile_call, user_refs: refs_of(&t, s) }
 }
 
 /// The options of a component's configuration (before rendering) that use a value changing on
@@ -139,8 +150,8 @@ pub fn volatile_call(s: &str) -> Option<(String, Range<usize>)> {
 pub fn volatile_uses(config: &Node, volatile_vars: &BTreeMap<String, String>) -> Vec<Volatile> {
     /// What in `s` comes first: a volatile call or a volatile variable.
     fn first(s: &str, vars: &BTreeMap<String, String>) -> Option<(String, Range<usize>)> {
-        let call = volatile_call(s);
-        let var = user_refs(s).into_iter().find_map(|(name, action)| {
+        let Uses { volatile_call: call, user_refs } = uses(s);
+        let var = user_refs.into_iter().find_map(|(name, action)| {
             vars.get(&name).map(|uses| (format!("{{{{user `{name}`}}}} (which uses {uses})"), action))
         });
         match (call, var) {
@@ -182,6 +193,11 @@ pub fn user_refs(s: &str) -> Vec<(String, Range<usize>)> {
         return Vec::new();
     }
     let Ok(t) = kiln_gotmpl::Template::parse(s) else { return Vec::new() };
+    refs_of(&t, s)
+}
+
+/// The ``{{user `name`}}`` references of `t`, parsed from `s`.
+fn refs_of(t: &kiln_gotmpl::Template, s: &str) -> Vec<(String, Range<usize>)> {
     let spans = kiln_gotmpl::action_spans(s).unwrap_or_default();
     t.user_vars()
         .into_iter()

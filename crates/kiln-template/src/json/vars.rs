@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
 
-use super::interp::{render_error, user_refs, volatile_call, Renderer};
+use super::interp::{render_error, user_refs, uses, Renderer};
 use super::structure::RawVar;
 use crate::load::LoadOptions;
 use kiln_config::diag::{did_you_mean, Diagnostic, Diagnostics, SourceFile, Span};
@@ -181,11 +181,13 @@ fn render_all(inputs: &BTreeMap<String, Input>, base: &Context, render: Renderer
         for name in ready {
             pending.remove(name);
             let Some(input) = inputs.get(name) else { continue };
-            let uses = volatile_call(&input.value)
+            let used = uses(&input.value);
+            let changing = used
+                .volatile_call
                 .map(|(call, _)| call)
-                .or_else(|| user_refs(&input.value).into_iter().find_map(|(r, _)| volatile.get(&r).cloned()));
-            if let Some(uses) = uses {
-                volatile.insert(name.to_string(), uses);
+                .or_else(|| used.user_refs.iter().find_map(|(r, _)| volatile.get(r).cloned()));
+            if let Some(f) = changing {
+                volatile.insert(name.to_string(), f);
             }
             let value = if input.value.contains("{{") {
                 let mut ctx = base.clone();
