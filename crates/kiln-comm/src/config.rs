@@ -96,6 +96,10 @@ pub struct Config {
     /// option users set.
     #[serde(skip)]
     pub ssh_private_key: Option<String>,
+    /// A connection to the SSH server the builder already opened (QEMU's wait for the guest's
+    /// sshd), for the first attempt to continue on; not an option users set.
+    #[serde(skip)]
+    pub ssh_opened: crate::ssh::Opened,
 }
 
 /// Whether kiln implements a communicator type.
@@ -258,6 +262,7 @@ mod tests {
         let fields = kiln_config::decode::fields_of::<Config>();
         assert!(fields.contains(&"ssh_private_key_file"));
         assert!(!fields.contains(&"ssh_private_key"));
+        assert!(!fields.contains(&"ssh_opened"));
     }
 
     #[test]

@@ -19,7 +19,9 @@
 //! - the guest's serial console goes to a file in kiln's private folder (`-serial file:…`, last,
 //!   unless `qemuargs` has `-serial`, `-chardev` or `-nographic`): its end is shown when the
 //!   guest's SSH server never answers;
-//! - the arguments come in a fixed order (Packer's order is random from run to run).
+//! - the arguments come in a fixed order (Packer's order is random from run to run);
+//! - the guest gets an entropy source, a virtio RNG ([`ENTROPY_DEVICE`]) on machines with a PCI
+//!   bus, unless `qemuargs` give it one (see [`entropy_device`]).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -257,6 +259,10 @@ pub fn command_line(i: &Inputs) -> Result<Vec<String>> {
             out.push(v);
         }
     }
+    if let Some(device) = entropy_device(c, &out) {
+        out.push("-device".into());
+        out.push(device.into());
+    }
     // The console to a file, unless the user routes the serial port (or every output) already.
     let routed = ["-serial", "-nographic", "-chardev"].iter().any(|f| out.iter().any(|a| a == f));
     if let (Some(console), false) = (i.console, routed) {
@@ -266,6 +272,21 @@ pub fn command_line(i: &Inputs) -> Result<Vec<String>> {
     out.push("-qmp".into());
     out.push(format!("unix:{},server=on,wait=off", path(i.control_qmp)));
     Ok(out)
+}
+
+/// kiln's entropy source for the guest: a virtio RNG fed by QEMU from the host's random source.
+/// A guest without one waits for its kernel to gather entropy before anything that needs random
+/// numbers can start (sshd's host-key and key-exchange set-up among them); under TCG that wait
+/// was 1-3 s of every boot, with the kernel's jitter collector busy on an emulated CPU.
+pub const ENTROPY_DEVICE: &str = "virtio-rng-pci,id=kiln-rng0";
+
+/// [`ENTROPY_DEVICE`] for machines with a PCI bus (`pc*`, `q35*`, `virt*`), unless `args`
+/// already give the guest an RNG device or an `rng-*` source of its own (theirs is kept).
+fn entropy_device(c: &Config, args: &[String]) -> Option<&'static str> {
+    let machine = c.machine_type().split(',').next().unwrap_or_default();
+    let pci = ["pc", "q35", "virt"].iter().any(|m| machine == *m || machine.starts_with(&format!("{m}-")));
+    let own = args.iter().any(|a| ["virtio-rng", "rng-random", "rng-builtin", "rng-egd"].iter().any(|r| a.contains(r)));
+    (pci && !own).then_some(ENTROPY_DEVICE)
 }
 
 #[cfg(test)]

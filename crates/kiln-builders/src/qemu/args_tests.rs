@@ -79,6 +79,13 @@ impl Case<'_> {
         // kiln's control socket comes last, always.
         let tail: Vec<String> = out.split_off(out.len() - 2);
         assert_eq!(tail, ["-qmp", "unix:/run/kiln-q/qmp.sock,server=on,wait=off"]);
+        // kiln's entropy source (Packer has none) before it, unless the user gave one: see
+        // `an_entropy_source_unless_qemuargs_give_one`.
+        if out.ends_with(&["-device".to_string(), ENTROPY_DEVICE.to_string()]) {
+            out.truncate(out.len() - 2);
+        } else {
+            assert!(out.iter().any(|a| a.contains("virtio-rng")), "no entropy source: {out:?}");
+        }
         Ok(out)
     }
 
@@ -628,6 +635,35 @@ fn the_serial_console_goes_to_a_file_unless_qemuargs_route_it() {
     for routed in [r#"[["-serial", "stdio"]]"#, r#"[["-nographic"]]"#, r#"[["-chardev", "pty,id=s0"]]"#] {
         let l = line(routed);
         assert!(!l.iter().any(|a| a.starts_with("file:ctl/console")), "{routed}: {l:?}");
+    }
+}
+
+#[test]
+fn an_entropy_source_unless_qemuargs_give_one() {
+    let t = BTreeMap::new();
+    let line = |json: &str| command_line(&bare(&config(json), &t)).unwrap();
+    let rng = |l: &[String]| l.windows(2).filter(|w| w[0] == "-device" && w[1] == ENTROPY_DEVICE).count();
+    // Machines with a PCI bus: Packer's default `pc`, versioned types, q35 with options, virt.
+    for m in ["pc", "pc-i440fx-7.2", "q35", "pc-q35-7.2,smm=on", "virt", "virt-7.2"] {
+        let l = line(&format!(r#"{{"machine_type": "{m}"}}"#));
+        assert_eq!(rng(&l), 1, "{m}: {l:?}");
+        // Before the serial console and kiln's control socket.
+        let at = l.iter().position(|a| a == ENTROPY_DEVICE).unwrap();
+        assert_eq!(l[at + 1..].iter().filter(|a| a.starts_with('-')).collect::<Vec<_>>(), ["-qmp"], "{m}");
+    }
+    // No PCI bus, no virtio-rng-pci (QEMU would refuse the command line).
+    for m in ["microvm", "isapc", "s390-ccw-virtio"] {
+        assert_eq!(rng(&line(&format!(r#"{{"machine_type": "{m}"}}"#))), 0, "{m}");
+    }
+    // The user's own RNG device or source is kept, and kiln adds none.
+    for own in [
+        r#"[["-device", "virtio-rng-pci,max-bytes=1024,period=1000"]]"#,
+        r#"[["-object", "rng-random,id=r0,filename=/dev/hwrng"], ["-device", "virtio-rng-pci,rng=r0"]]"#,
+        r#"[["-object", "rng-builtin,id=r1"]]"#,
+    ] {
+        let l = line(&format!(r#"{{"qemuargs": {own}}}"#));
+        assert_eq!(rng(&l), 0, "{own}: {l:?}");
+        assert!(l.iter().any(|a| a.contains("rng")), "{own}: {l:?}");
     }
 }
 

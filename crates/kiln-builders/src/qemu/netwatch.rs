@@ -181,8 +181,9 @@ async fn guest_accepted(qmp: &Qmp) -> bool {
 }
 
 /// Probes 127.0.0.1:`port` until the guest's server sends its first byte (an SSH banner), or
-/// `limit` has passed. Returns whether it answered.
-pub async fn wait_banner(qmp: &Qmp, port: u16, limit: Duration) -> bool {
+/// `limit` has passed. Returns the connection that answered and the byte read from it, for the
+/// communicator to go on with (see `kiln_comm::ssh::Opened`).
+pub async fn wait_banner(qmp: &Qmp, port: u16, limit: Duration) -> Option<(TcpStream, Vec<u8>)> {
     let start = Instant::now();
     while start.elapsed() < limit {
         let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)).await else {
@@ -192,20 +193,20 @@ pub async fn wait_banner(qmp: &Qmp, port: u16, limit: Duration) -> bool {
         let mut byte = [0u8; 1];
         loop {
             match tokio::time::timeout(SILENCE, s.read(&mut byte)).await {
-                Ok(Ok(1..)) => return true,
+                Ok(Ok(1..)) => return Some((s, byte.to_vec())),
                 // Refused (reset) or closed: nothing listens in the guest yet.
                 Ok(_) => {
                     tokio::time::sleep(RETRY).await;
                     break;
                 }
-                Err(_) if start.elapsed() >= limit => return false,
+                Err(_) if start.elapsed() >= limit => return None,
                 // Accepted by the guest but slow to answer: keep it.
                 Err(_) if guest_accepted(qmp).await => continue,
                 Err(_) => break,
             }
         }
     }
-    false
+    None
 }
 
 #[cfg(test)]

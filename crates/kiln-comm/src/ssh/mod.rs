@@ -22,8 +22,11 @@ use crate::config::Config;
 use crate::shell_quote as quote;
 
 mod command;
+mod opened;
 mod partial;
 pub mod tunnel;
+
+pub use opened::Opened;
 
 /// A connection's handler: accepts the server's host key and the connections it forwards
 /// from the remote tunnels' ports.
@@ -213,8 +216,11 @@ async fn attempt(
     match c.ssh_bastion_host.as_deref().filter(|b| !b.is_empty()) {
         None => {
             // A refused or dropped connection means "not up yet": retry.
-            let mut h =
-                client::connect(config, (host, port), target).await.map_err(|e| (true, err("connecting", e)))?;
+            let h = match c.ssh_opened.take() {
+                Some(opened) => client::connect_stream(config, opened, target).await,
+                None => client::connect(config, (host, port), target).await,
+            };
+            let mut h = h.map_err(|e| (true, err("connecting", e)))?;
             authenticate(&mut h, &Login::target(c)).await?;
             Ok((h, None))
         }
