@@ -299,18 +299,16 @@ impl DiskPlan {
 
     /// Writes the artifact's main disk after the VM stopped (StepConvertDisk): compaction,
     /// compression or the overlay's one pass; nothing when the working disk is the output and
-    /// needs no rewrite.
+    /// needs no rewrite. `progress` follows it, with the working disk's virtual size.
     pub async fn finish(
         &self,
         img: &QemuImg,
         say: &(dyn Fn(String) + Sync),
-        progress: Option<&Progress>,
+        progress: Option<(&Progress, u64)>,
     ) -> Result<()> {
         if !self.convert_at_end {
             return Ok(());
         }
-        let total = img.info(&self.working).await?.virtual_size;
-        let progress = progress.map(|p| (p, total));
         let fmt = self.format.as_str();
         let what = if self.compress { "Compressing" } else { "Converting" };
         say(format!("{what} the disk into {}", self.output.display()));
