@@ -281,11 +281,16 @@ pub fn command_line(i: &Inputs) -> Result<Vec<String>> {
 pub const ENTROPY_DEVICE: &str = "virtio-rng-pci,id=kiln-rng0";
 
 /// [`ENTROPY_DEVICE`] for machines with a PCI bus (`pc*`, `q35*`, `virt*`), unless `args`
-/// already give the guest an RNG device or an `rng-*` source of its own (theirs is kept).
+/// already give the guest an RNG device (`-device virtio-rng-*`) or an `rng-*` source
+/// (`-object`) of its own (theirs is kept).
 fn entropy_device(c: &Config, args: &[String]) -> Option<&'static str> {
     let machine = c.machine_type().split(',').next().unwrap_or_default();
     let pci = ["pc", "q35", "virt"].iter().any(|m| machine == *m || machine.starts_with(&format!("{m}-")));
-    let own = args.iter().any(|a| ["virtio-rng", "rng-random", "rng-builtin", "rng-egd"].iter().any(|r| a.contains(r)));
+    let own = args.windows(2).any(|w| match w[0].as_str() {
+        "-device" => w[1].starts_with("virtio-rng"),
+        "-object" => w[1].starts_with("rng-"),
+        _ => false,
+    });
     (pci && !own).then_some(ENTROPY_DEVICE)
 }
 

@@ -665,6 +665,9 @@ fn an_entropy_source_unless_qemuargs_give_one() {
         assert_eq!(rng(&l), 0, "{own}: {l:?}");
         assert!(l.iter().any(|a| a.contains("rng")), "{own}: {l:?}");
     }
+    // A name that merely contains the words is not an RNG.
+    let l = line(r#"{"qemuargs": [["-drive", "file=virtio-rng-test.qcow2,if=virtio"]]}"#);
+    assert_eq!(rng(&l), 1, "{l:?}");
 }
 
 /// Inputs with nothing made yet: no disks, media or VNC, a user-mode network forwarding 2222.

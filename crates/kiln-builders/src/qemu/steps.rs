@@ -526,10 +526,7 @@ impl Step<State> for StepConnectWhenUp {
             };
             ctx.ui.log(format!("the guest's network is up after {:.1}s ({how})", start.elapsed().as_secs_f64()));
             let left = timeout.saturating_sub(start.elapsed());
-            let answered = match up {
-                true => ctx.cancel.run(netwatch::wait_banner(&qmp, port, left)).await?,
-                false => None,
-            };
+            let answered = if up { ctx.cancel.run(netwatch::wait_banner(&qmp, port, left)).await? } else { None };
             let Some((stream, read)) = answered else {
                 let console =
                     state.control_dir.as_ref().map(|d| console_tail(&d.join(CONSOLE_LOG))).unwrap_or_default();
