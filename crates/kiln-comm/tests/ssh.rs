@@ -83,19 +83,18 @@ async fn wrong_key_and_closed_port_fail_clearly() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn goes_on_on_a_connection_the_builder_opened() {
-    use tokio::io::AsyncReadExt;
     let Some(sshd) = sshd_or_skip() else { return };
-    // The builder read the first byte of the banner (QEMU's wait for the guest's sshd).
-    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", sshd.port)).await.unwrap();
+    // The builder saw the first byte of the banner (QEMU's wait for the guest's sshd).
+    let stream = tokio::net::TcpStream::connect(("127.0.0.1", sshd.port)).await.unwrap();
     let mut first = [0u8; 1];
-    stream.read_exact(&mut first).await.unwrap();
+    stream.peek(&mut first).await.unwrap();
     assert_eq!(&first, b"S");
     // Nothing listens on the configured port: only the opened connection can log in.
     let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let mut c = ssh_config(&sshd);
     c.ssh_port = Some(free);
     c.ssh_timeout = Some(kiln_config::decode::Duration(Duration::from_secs(2)));
-    c.ssh_opened = kiln_comm::ssh::Opened::new(stream, first.to_vec());
+    c.ssh_opened = kiln_comm::ssh::Opened::new(stream);
     let comm = kiln_comm::ssh::connect(&c, &quiet).await.unwrap();
     let lines = Mutex::new(Vec::new());
     let out = |_: Stream, l: &str| lines.lock().unwrap().push(l.to_string());

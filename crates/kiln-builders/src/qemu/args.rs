@@ -276,8 +276,8 @@ pub fn command_line(i: &Inputs) -> Result<Vec<String>> {
 
 /// kiln's entropy source for the guest: a virtio RNG fed by QEMU from the host's random source.
 /// A guest without one waits for its kernel to gather entropy before anything that needs random
-/// numbers can start (sshd's host-key and key-exchange set-up among them); under TCG that wait
-/// was 1-3 s of every boot, with the kernel's jitter collector busy on an emulated CPU.
+/// numbers can start (sshd's host-key and key-exchange set-up among them); under TCG the pool
+/// was ready 3-4 s later than with one, the kernel's jitter collector busy on an emulated CPU.
 pub const ENTROPY_DEVICE: &str = "virtio-rng-pci,id=kiln-rng0";
 
 /// [`ENTROPY_DEVICE`] for machines with a PCI bus (`pc*`, `q35*`, `virt*`), unless `args`

@@ -22,7 +22,6 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 
 use super::qmp::Qmp;
@@ -181,19 +180,19 @@ async fn guest_accepted(qmp: &Qmp) -> bool {
 }
 
 /// Probes 127.0.0.1:`port` until the guest's server sends its first byte (an SSH banner), or
-/// `limit` has passed. Returns the connection that answered and the byte read from it, for the
+/// `limit` has passed. Returns the connection that answered, the byte only peeked at, for the
 /// communicator to go on with (see `kiln_comm::ssh::Opened`).
-pub async fn wait_banner(qmp: &Qmp, port: u16, limit: Duration) -> Option<(TcpStream, Vec<u8>)> {
+pub async fn wait_banner(qmp: &Qmp, port: u16, limit: Duration) -> Option<TcpStream> {
     let start = Instant::now();
     while start.elapsed() < limit {
-        let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)).await else {
+        let Ok(s) = TcpStream::connect(("127.0.0.1", port)).await else {
             tokio::time::sleep(RETRY).await;
             continue;
         };
         let mut byte = [0u8; 1];
         loop {
-            match tokio::time::timeout(SILENCE, s.read(&mut byte)).await {
-                Ok(Ok(1..)) => return Some((s, byte.to_vec())),
+            match tokio::time::timeout(SILENCE, s.peek(&mut byte)).await {
+                Ok(Ok(1..)) => return Some(s),
                 // Refused (reset) or closed: nothing listens in the guest yet.
                 Ok(_) => {
                     tokio::time::sleep(RETRY).await;

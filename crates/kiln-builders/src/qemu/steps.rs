@@ -527,7 +527,7 @@ impl Step<State> for StepConnectWhenUp {
             ctx.ui.log(format!("the guest's network is up after {:.1}s ({how})", start.elapsed().as_secs_f64()));
             let left = timeout.saturating_sub(start.elapsed());
             let answered = if up { ctx.cancel.run(netwatch::wait_banner(&qmp, port, left)).await? } else { None };
-            let Some((stream, read)) = answered else {
+            let Some(stream) = answered else {
                 let console =
                     state.control_dir.as_ref().map(|d| console_tail(&d.join(CONSOLE_LOG))).unwrap_or_default();
                 return Err(Error::new(format!(
@@ -538,7 +538,7 @@ impl Step<State> for StepConnectWhenUp {
             ctx.ui.log(format!("the guest's SSH server answered after {:.1}s", start.elapsed().as_secs_f64()));
             // The SSH session goes on on this connection: another one would make the booting
             // guest's sshd start one more copy of itself first.
-            config.ssh_opened = kiln_comm::ssh::Opened::new(stream, read);
+            config.ssh_opened = kiln_comm::ssh::Opened::new(stream);
             let left = timeout.saturating_sub(start.elapsed()).max(Duration::from_secs(30));
             config.ssh_timeout = Some(kiln_config::decode::Duration(left));
         }
