@@ -53,6 +53,11 @@ impl Progress {
         self.ui.progress(&self.label, done, Some(self.total.unwrap_or(done)));
     }
 
+    /// The total given to [`Progress::new`], if any.
+    pub fn total(&self) -> Option<u64> {
+        self.total
+    }
+
     pub fn done(&self) -> u64 {
         self.done.load(Ordering::Relaxed)
     }

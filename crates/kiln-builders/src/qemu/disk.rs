@@ -299,12 +299,13 @@ impl DiskPlan {
 
     /// Writes the artifact's main disk after the VM stopped (StepConvertDisk): compaction,
     /// compression or the overlay's one pass; nothing when the working disk is the output and
-    /// needs no rewrite. `progress` follows it, with the working disk's virtual size.
+    /// needs no rewrite. `progress` follows it, scaled to its total (the working disk's virtual
+    /// size).
     pub async fn finish(
         &self,
         img: &QemuImg,
         say: &(dyn Fn(String) + Sync),
-        progress: Option<(&Progress, u64)>,
+        progress: Option<&Progress>,
     ) -> Result<()> {
         if !self.convert_at_end {
             return Ok(());
@@ -313,6 +314,7 @@ impl DiskPlan {
         let what = if self.compress { "Compressing" } else { "Converting" };
         say(format!("{what} the disk into {}", self.output.display()));
         let target = convert_target(&self.output);
+        let progress = progress.and_then(|p| Some((p, p.total()?)));
         let r = img.convert(&self.working, &target, fmt, self.compress, &self.args.convert, progress).await;
         if let Err(e) = r {
             let _ = tokio::fs::remove_file(&target).await;

@@ -125,7 +125,7 @@ async fn a_disk_image_is_written_once_from_an_overlay() {
         qemu_io("qcow2", &p.working, "write -P 2 40M 1M");
         let ui = kiln_core::Ui::new(Box::new(kiln_core::event::MemoryRenderer::default()));
         let progress = kiln_core::progress::Progress::new(&ui, "converting", Some(48 << 20));
-        p.finish(&img, &quiet, Some((&progress, 48 << 20))).await.unwrap();
+        p.finish(&img, &quiet, Some(&progress)).await.unwrap();
         assert_eq!(progress.done(), 48 << 20, "qemu-img -p reached 100%");
         assert!(!p.working.exists());
         let info = img.info(&p.output).await.unwrap();

@@ -442,7 +442,7 @@ impl Step<State> for StepConvertDisk {
         let total = img.info(&plan.working).await?.virtual_size;
         let progress = Progress::new(&ctx.ui, "qemu-img convert", Some(total));
         let ui = ctx.ui.clone();
-        ctx.cancel.run(plan.finish(&img, &move |m| ui.say(m), Some((&progress, total)))).await??;
+        ctx.cancel.run(plan.finish(&img, &move |m| ui.say(m), Some(&progress))).await??;
         progress.finish();
         Ok(())
     }
