@@ -230,7 +230,7 @@ async fn boot_base_image(out: &Path, image: &Path, accel: Accelerator, json: &st
     let img = QemuImg::default();
     let fmt = img.info(image).await.unwrap().format;
     let plan = DiskPlan::new(&c, out, "vm", Some((image, &fmt))).unwrap();
-    plan.create(&img, &|m| eprintln!("{m}"), None).await.unwrap();
+    plan.create(&img, &|m| eprintln!("{m}")).await.unwrap();
     let disks = plan.disks();
     let sock = out.join("qmp.sock");
     let template: BTreeMap<String, String> = [("OutputDir".to_string(), out.display().to_string())].into();

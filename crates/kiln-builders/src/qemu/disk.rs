@@ -102,7 +102,7 @@ impl QemuImg {
     }
 
     /// `qemu-img convert -p [-c] [extra] -O FORMAT SRC DST`; `progress` follows `-p`'s percent,
-    /// scaled to the image's virtual size (the second member).
+    /// scaled to its total (nothing is added to a progress without one).
     pub async fn convert(
         &self,
         src: &Path,
@@ -110,8 +110,9 @@ impl QemuImg {
         format: &str,
         compress: bool,
         extra: &[String],
-        progress: Option<(&Progress, u64)>,
+        progress: Option<&Progress>,
     ) -> Result<()> {
+        let progress = progress.and_then(|p| Some((p, p.total()?)));
         let mut a = vec!["convert".to_string(), "-p".into()];
         if compress {
             a.push("-c".into());
@@ -252,12 +253,7 @@ impl DiskPlan {
     }
 
     /// Creates the disks (StepCreateDisk). `say` reports each action.
-    pub async fn create(
-        &self,
-        img: &QemuImg,
-        say: &(dyn Fn(String) + Sync),
-        progress: Option<&Progress>,
-    ) -> Result<()> {
+    pub async fn create(&self, img: &QemuImg, say: &(dyn Fn(String) + Sync)) -> Result<()> {
         let fmt = self.format.as_str();
         let create_args = &self.args.create;
         match &self.main {
@@ -281,8 +277,7 @@ impl DiskPlan {
                     copy(source, &self.output).await?;
                 } else {
                     say(format!("Converting {} to {fmt} at {}", source.display(), self.output.display()));
-                    img.convert(source, &self.output, fmt, false, &[], progress.map(|p| (p, info.virtual_size)))
-                        .await?;
+                    img.convert(source, &self.output, fmt, false, &[], None).await?;
                 }
                 if let Some(size) = size {
                     say(format!("Resizing {} to {}", self.output.display(), size.text));
@@ -314,7 +309,6 @@ impl DiskPlan {
         let what = if self.compress { "Compressing" } else { "Converting" };
         say(format!("{what} the disk into {}", self.output.display()));
         let target = convert_target(&self.output);
-        let progress = progress.and_then(|p| Some((p, p.total()?)));
         let r = img.convert(&self.working, &target, fmt, self.compress, &self.args.convert, progress).await;
         if let Err(e) = r {
             let _ = tokio::fs::remove_file(&target).await;

@@ -91,7 +91,7 @@ async fn a_blank_disk_is_created_and_compacted() {
         r#"{"disk_size": "64M", "disk_additional_size": ["16M"], "qemu_img_args": {"create": ["-o", "cluster_size=128k"]}}"#,
     );
     let p = DiskPlan::new(&c, dir.path(), "vm", None).unwrap();
-    p.create(&img, &quiet, None).await.unwrap();
+    p.create(&img, &quiet).await.unwrap();
     let info = img.info(&p.output).await.unwrap();
     assert_eq!((info.format.as_str(), info.virtual_size), ("qcow2", 64 << 20));
     assert_eq!(img.info(&dir.path().join("vm-1")).await.unwrap().virtual_size, 16 << 20);
@@ -117,7 +117,7 @@ async fn a_disk_image_is_written_once_from_an_overlay() {
             r#"{{"disk_image": true, "disk_size": "48M", "format": "{fmt}", "disk_compression": {compress}}}"#
         ));
         let p = DiskPlan::new(&c, &out, "vm", Some((&src, "qcow2"))).unwrap();
-        p.create(&img, &quiet, None).await.unwrap();
+        p.create(&img, &quiet).await.unwrap();
         assert!(!p.output.exists(), "nothing is written before the VM runs");
         let overlay = img.info(&p.working).await.unwrap();
         assert_eq!(overlay.backing_file.as_deref(), Some(src.to_str().unwrap()));
@@ -149,7 +149,7 @@ async fn a_backing_file_output_and_packers_copy_path() {
 
     let c = config(r#"{"disk_image": true, "use_backing_file": true, "skip_resize_disk": true}"#);
     let p = DiskPlan::new(&c, dir.path(), "backed", Some((&src, "qcow2"))).unwrap();
-    p.create(&img, &quiet, None).await.unwrap();
+    p.create(&img, &quiet).await.unwrap();
     p.finish(&img, &quiet, None).await.unwrap();
     let info = img.info(&p.output).await.unwrap();
     assert_eq!((info.backing_file.as_deref(), info.virtual_size), (Some(src.to_str().unwrap()), 32 << 20));
@@ -159,7 +159,7 @@ async fn a_backing_file_output_and_packers_copy_path() {
         r#"{"disk_image": true, "format": "raw", "disk_size": "40M", "qemu_img_args": {"resize": ["--preallocation=off"]}}"#,
     );
     let p = DiskPlan::new(&c, dir.path(), "copied", Some((&src, "qcow2"))).unwrap();
-    p.create(&img, &quiet, None).await.unwrap();
+    p.create(&img, &quiet).await.unwrap();
     let info = img.info(&p.output).await.unwrap();
     assert_eq!((info.format.as_str(), info.virtual_size), ("raw", 40 << 20));
     assert_pattern("raw", &p.output, 3, "0");
@@ -167,7 +167,7 @@ async fn a_backing_file_output_and_packers_copy_path() {
     // skip_compaction, same format: a plain copy, grown by qemu-img resize, kept as it is.
     let c = config(r#"{"disk_image": true, "skip_compaction": true, "disk_size": "40M"}"#);
     let p = DiskPlan::new(&c, dir.path(), "plain", Some((&src, "qcow2"))).unwrap();
-    p.create(&img, &quiet, None).await.unwrap();
+    p.create(&img, &quiet).await.unwrap();
     qemu_io("qcow2", &p.output, "write -P 4 39M 1M");
     p.finish(&img, &quiet, None).await.unwrap();
     assert_eq!(img.info(&p.output).await.unwrap().virtual_size, 40 << 20);
@@ -177,7 +177,7 @@ async fn a_backing_file_output_and_packers_copy_path() {
     // Shrinking is refused before anything is written.
     let c = config(r#"{"disk_image": true, "disk_size": "16M"}"#);
     let p = DiskPlan::new(&c, dir.path(), "small", Some((&src, "qcow2"))).unwrap();
-    let e = p.create(&img, &quiet, None).await.unwrap_err();
+    let e = p.create(&img, &quiet).await.unwrap_err();
     assert!(e.message.contains("smaller than the source image"), "{e}");
     assert!(!p.working.exists());
 }

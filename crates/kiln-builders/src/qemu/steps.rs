@@ -63,7 +63,7 @@ impl Step<State> for StepCreateDisk {
         state.plan = Some(plan.clone());
         let ui = ctx.ui.clone();
         // Dropped at once on cancel: qemu-img dies with its handle.
-        ctx.cancel.run(plan.create(&img, &move |m| ui.say(m), None)).await??;
+        ctx.cancel.run(plan.create(&img, &move |m| ui.say(m))).await??;
         state.efi_vars = disk::prepare_efi_vars(c, state.output_dir()).await?;
         Ok(())
     }
