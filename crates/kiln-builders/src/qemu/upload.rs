@@ -231,6 +231,11 @@ async fn unplug(qmp: &Qmp, ui: &Ui, device: &str) {
 /// by the user (theirs, as over SFTP), and root's `dd` opens it without O_CREAT: with O_CREAT,
 /// the kernel's `fs.protected_regular` refuses root another user's file in a sticky folder such
 /// as /tmp. Where direct I/O cannot be had (tmpfs), a buffered copy, said on stderr.
+///
+/// After a direct copy, a detached `cat` reads the file once (when it is at most a quarter of
+/// the guest's memory), so that it is in the guest's page cache as an upload over SSH leaves
+/// it: whatever reads it next (a checksum, an unpacking) reads memory, not the disk. The
+/// script's status is the copy's; the read goes on while the build does.
 pub fn guest_script(serial: &str, dst: &str, size: u64, mode: Option<u32>) -> String {
     let dst = kiln_comm::shell_quote(dst);
     let mut finish = Vec::new();
@@ -240,7 +245,8 @@ pub fn guest_script(serial: &str, dst: &str, size: u64, mode: Option<u32>) -> St
     if let Some(m) = mode {
         finish.push(format!("chmod {m:o} {dst}"));
     }
-    let finish = if finish.is_empty() { "exit 0".to_string() } else { finish.join(" && ") };
+    let kib = size.div_ceil(1024);
+    let finish = if finish.is_empty() { "true".to_string() } else { finish.join(" && ") };
     format!(
         "dev=; i=0; while [ $i -lt {DEVICE_WAIT_TENTHS} ]; do \
            for b in /sys/block/*; do v=; [ -r \"$b/serial\" ] && read -r v < \"$b/serial\"; \
@@ -249,14 +255,19 @@ pub fn guest_script(serial: &str, dst: &str, size: u64, mode: Option<u32>) -> St
          done; \
          [ -n \"$dev\" ] || exit {NO_DEVICE}; \
          s=; [ -r \"$dev\" ] || s='sudo -n'; \
-         : > {dst} || exit 1; \
+         : > {dst} || exit 1; p=1; \
          if ! $s dd if=\"$dev\" of={dst} bs=16M iflag=direct oflag=direct conv=notrunc,nocreat status=none; then \
-           echo '{BUFFERED}' >&2; \
+           echo '{BUFFERED}' >&2; p=; \
            if ! $s dd if=\"$dev\" bs=4M iflag=direct status=none > {dst}; then \
              [ -z \"$s\" ] || sudo -n true 2>/dev/null || exit {NO_SUDO}; exit 1; \
            fi; \
          fi; \
-         {finish}"
+         {finish}; r=$?; m=0; \
+         while read -r k v _; do [ \"$k\" = MemTotal: ] && m=$v && break; done 2>/dev/null </proc/meminfo; \
+         if [ -n \"$p\" ] && [ $r = 0 ] && [ {kib} -le $((m / 4)) ]; then \
+           cat {dst} </dev/null >/dev/null 2>&1 & \
+         fi; \
+         exit $r"
     )
 }
 
@@ -396,12 +407,64 @@ mod tests {
         let s = guest_script("kiln-upload-3", "/tmp/a b", 1234567, Some(0o755));
         assert!(s.contains("= kiln-upload-3 ]"), "{s}");
         assert!(s.contains("iflag=direct oflag=direct conv=notrunc,nocreat"), "{s}");
-        assert!(s.ends_with("truncate -s 1234567 '/tmp/a b' && chmod 755 '/tmp/a b'"), "{s}");
+        assert!(s.contains("fi; truncate -s 1234567 '/tmp/a b' && chmod 755 '/tmp/a b'; r=$?;"), "{s}");
         assert!(!guest_script("x", "d", 1, None).contains("chmod"));
         // Whole sectors: the disk is the file, nothing to cut.
         let whole = guest_script("x", "d", 1024, None);
-        assert!(!whole.contains("truncate") && whole.ends_with("exit 0"), "{whole}");
-        assert!(guest_script("x", "d", 0, None).ends_with("truncate -s 0 'd'"));
-        assert!(guest_script("x", "d", 4096, Some(0o600)).ends_with("fi; chmod 600 'd'"));
+        assert!(!whole.contains("truncate") && whole.contains("fi; true; r=$?;"), "{whole}");
+        assert!(guest_script("x", "d", 0, None).contains("fi; truncate -s 0 'd'; r=$?;"));
+        assert!(guest_script("x", "d", 4096, Some(0o600)).contains("fi; chmod 600 'd'; r=$?;"));
+        // The read that leaves the file in the page cache: after a direct copy that worked, of a
+        // file at most a quarter of the guest's memory (in KiB, rounded up), detached from the
+        // session; the script's status stays the copy's.
+        assert!(s.contains("[ 1206 -le $((m / 4)) ]; then"), "{s}");
+        assert!(s.contains("then cat '/tmp/a b' </dev/null >/dev/null 2>&1 & fi; exit $r"), "{s}");
+        assert!(s.contains("p=1;") && s.contains("'{BUFFERED}' >&2; p=;".replace("{BUFFERED}", BUFFERED).as_str()));
+    }
+
+    /// The script's ending under the system's `sh`: its status is the copy's, and the read it
+    /// leaves behind runs detached (the session ends without waiting for it) and only after a
+    /// direct copy that worked. The file is a FIFO: a reader shows up as a writer's open
+    /// succeeding, and a reader left waiting on it would hold the script's output open.
+    #[test]
+    fn the_guest_script_runs_under_sh_and_leaves_the_read_behind() {
+        use std::os::unix::fs::OpenOptionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("f");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        let s = guest_script("x", &fifo.display().to_string(), 1000, None);
+        // Run from the copy's outcome on (no disk with that serial here).
+        let tail = &s[s.find("; r=$?;").unwrap() + 2..];
+        let run = |copied: &str, finish: &str| {
+            let mut child = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(format!("p={copied}; {finish}; {tail}"))
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            let (tx, rx) = std::sync::mpsc::channel();
+            let mut out = child.stdout.take().unwrap();
+            std::thread::spawn(move || {
+                let mut buf = Vec::new();
+                let _ = std::io::Read::read_to_end(&mut out, &mut buf);
+                let _ = tx.send(());
+            });
+            let closed = rx.recv_timeout(Duration::from_secs(10)).is_ok();
+            let code = child.wait().unwrap().code();
+            // Is a reader waiting on the FIFO? (Opening it for writing lets that reader end.)
+            let reader = (0..20).any(|_| {
+                let open = std::fs::OpenOptions::new().write(true).custom_flags(libc::O_NONBLOCK).open(&fifo);
+                open.is_ok() || {
+                    std::thread::sleep(Duration::from_millis(50));
+                    false
+                }
+            });
+            (code, closed, reader)
+        };
+        assert_eq!(run("1", "true"), (Some(0), true, true));
+        assert_eq!(run("1", "false"), (Some(1), true, false));
+        assert_eq!(run("", "true"), (Some(0), true, false));
+        assert_eq!(run("", "(exit 3)"), (Some(3), true, false));
     }
 }
