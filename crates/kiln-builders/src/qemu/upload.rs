@@ -110,6 +110,7 @@ impl DriveUpload {
         mode: Option<u32>,
         owned: bool,
     ) -> std::result::Result<(), Failed> {
+        // The serial's prefix is also in the base image's udev rule (scripts/base-image).
         let node = format!("kiln-upload-{n}");
         let device = format!("kiln-upload-dev-{n}");
         self.qmp
