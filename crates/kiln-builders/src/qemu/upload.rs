@@ -420,7 +420,7 @@ mod tests {
         // session; the script's status stays the copy's.
         assert!(s.contains("[ 1206 -le $((m / 4)) ]; then"), "{s}");
         assert!(s.contains("then cat '/tmp/a b' </dev/null >/dev/null 2>&1 & fi; exit $r"), "{s}");
-        assert!(s.contains("p=1;") && s.contains("'{BUFFERED}' >&2; p=;".replace("{BUFFERED}", BUFFERED).as_str()));
+        assert!(s.contains("p=1;") && s.contains(&format!("'{BUFFERED}' >&2; p=;")), "{s}");
     }
 
     /// The script's ending under the system's `sh`: its status is the copy's, and the read it
