@@ -455,11 +455,11 @@ mod tests {
             let code = child.wait().unwrap().code();
             // Is a reader waiting on the FIFO? (Opening it for writing lets that reader end.)
             let reader = (0..20).any(|_| {
-                let open = std::fs::OpenOptions::new().write(true).custom_flags(libc::O_NONBLOCK).open(&fifo);
-                open.is_ok() || {
+                let open = std::fs::OpenOptions::new().write(true).custom_flags(libc::O_NONBLOCK).open(&fifo).is_ok();
+                if !open {
                     std::thread::sleep(Duration::from_millis(50));
-                    false
                 }
+                open
             });
             (code, closed, reader)
         };
