@@ -65,11 +65,12 @@ fn builds_provisions_and_exports_a_qcow2() {
     // while the first one may still be unplugging.
     let whole: Vec<u8> = data.iter().rev().take(8 * 1024 * 1024).copied().collect();
     std::fs::write(dir.join("whole.bin"), &whole).unwrap();
+    std::fs::write(dir.join("on-cd.txt"), "from the host\n").unwrap();
     let whole_sum = sha256(&dir.join("whole.bin"));
     let t = template(
         &base.display().to_string(),
         &out.display().to_string(),
-        "",
+        r#", "cd_files": ["on-cd.txt"], "cd_label": "kiln-cd""#,
         &[
             "echo provisioned on $(uname -r) as $(id -un)",
             "echo built-by-kiln | sudo tee /etc/kiln-e2e",
@@ -83,6 +84,9 @@ fn builds_provisions_and_exports_a_qcow2() {
             "sudo dmesg | grep -o '\\[vdb\\].*' | head -1",
             "echo whole $(sha256sum /tmp/whole.bin) size $(stat -c %s /tmp/whole.bin)",
             "echo upload disks $(sudo dmesg | grep -cE '\\[vd[b-z]\\] [0-9]+ 512-byte logical blocks')",
+            // The build's CD is the guest's only CD-ROM drive (QEMU's empty default one is left out).
+            "echo cd drives $(ls /sys/class/block | grep -c '^sr')",
+            "sudo mount -o ro /dev/sr0 /mnt && echo cd says $(cat /mnt/on-cd.txt) && sudo umount /mnt",
         ],
     )
     .replace(
@@ -105,6 +109,8 @@ fn builds_provisions_and_exports_a_qcow2() {
     assert_eq!(field(&log, "cached "), 2305 * 4096, "the uploaded file is not in the guest's page cache: {log}");
     assert!(log.contains(&format!("whole {whole_sum} /tmp/whole.bin size 8388608")), "{log}");
     assert!(log.contains("upload disks 2\n"), "each upload has its own disk: {log}");
+    assert!(log.contains("cd drives 1\n"), "one CD-ROM drive, the build's: {log}");
+    assert!(log.contains("cd says from the host\n"), "{log}");
     // The file was plugged in as it is, and is still there, unchanged.
     assert_eq!(std::fs::read(&upload).unwrap(), data, "the source file changed");
     assert!(log.contains("Connected to SSH!"), "{log}");

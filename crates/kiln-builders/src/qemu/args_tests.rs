@@ -79,6 +79,11 @@ impl Case<'_> {
         // kiln's control socket comes last, always.
         let tail: Vec<String> = out.split_off(out.len() - 2);
         assert_eq!(tail, ["-qmp", "unix:/run/kiln-q/qmp.sock,server=on,wait=off"]);
+        // No empty CD-ROM drive (Packer leaves QEMU's default one in): see
+        // `no_empty_cdrom_drive_on_pc_machines`.
+        if out.ends_with(&["-global".to_string(), NO_EMPTY_CDROM.to_string()]) {
+            out.truncate(out.len() - 2);
+        }
         // kiln's entropy source (Packer has none) before it, unless the user gave one: see
         // `an_entropy_source_unless_qemuargs_give_one`.
         if out.ends_with(&["-device".to_string(), ENTROPY_DEVICE.to_string()]) {
@@ -647,9 +652,11 @@ fn an_entropy_source_unless_qemuargs_give_one() {
     for m in ["pc", "pc-i440fx-7.2", "q35", "pc-q35-7.2,smm=on", "virt", "virt-7.2"] {
         let l = line(&format!(r#"{{"machine_type": "{m}"}}"#));
         assert_eq!(rng(&l), 1, "{m}: {l:?}");
-        // Before the serial console and kiln's control socket.
+        // Before the serial console and kiln's control socket (and the CD-ROM global on PCs).
         let at = l.iter().position(|a| a == ENTROPY_DEVICE).unwrap();
-        assert_eq!(l[at + 1..].iter().filter(|a| a.starts_with('-')).collect::<Vec<_>>(), ["-qmp"], "{m}");
+        let after: Vec<&String> = l[at + 1..].iter().filter(|a| a.starts_with('-')).collect();
+        let want: &[&str] = if m.starts_with("virt") { &["-qmp"] } else { &["-global", "-qmp"] };
+        assert_eq!(after, want, "{m}");
     }
     // No PCI bus, no virtio-rng-pci (QEMU would refuse the command line).
     for m in ["microvm", "isapc", "s390-ccw-virtio"] {
@@ -668,6 +675,38 @@ fn an_entropy_source_unless_qemuargs_give_one() {
     // A name that merely contains the words is not an RNG.
     let l = line(r#"{"qemuargs": [["-drive", "file=virtio-rng-test.qcow2,if=virtio"]]}"#);
     assert_eq!(rng(&l), 1, "{l:?}");
+}
+
+#[test]
+fn no_empty_cdrom_drive_on_pc_machines() {
+    let t = BTreeMap::new();
+    let cds = [PathBuf::from("cd.iso")];
+    let line = |json: &str, cdroms: &[PathBuf]| command_line(&Inputs { cdroms, ..bare(&config(json), &t) }).unwrap();
+    let global = |l: &[String]| l.windows(2).filter(|w| w[0] == "-global" && w[1] == NO_EMPTY_CDROM).count();
+    // Every x86 PC machine, with or without the build's own CD (that one stays a drive).
+    for m in ["pc", "pc-i440fx-7.2", "q35", "pc-q35-7.2,smm=on", "isapc"] {
+        for cdroms in [&[][..], &cds[..]] {
+            let l = line(&format!(r#"{{"machine_type": "{m}"}}"#), cdroms);
+            assert_eq!(global(&l), 1, "{m}: {l:?}");
+            assert_eq!(l.iter().filter(|a| a.contains("media=cdrom")).count(), cdroms.len(), "{m}: {l:?}");
+            // After the user's arguments (QEMU reads every -global before it makes the devices),
+            // before the serial console and kiln's control socket.
+            let at = l.iter().position(|a| a == NO_EMPTY_CDROM).unwrap();
+            assert_eq!(l[at + 1..].iter().filter(|a| a.starts_with('-')).collect::<Vec<_>>(), ["-qmp"], "{m}");
+        }
+    }
+    // Machines without QEMU's default CD-ROM drive.
+    for m in ["microvm", "virt", "s390-ccw-virtio", "pcx"] {
+        assert_eq!(global(&line(&format!(r#"{{"machine_type": "{m}"}}"#), &[])), 0, "{m}");
+    }
+    // The user's own defaults or ide-cd property are kept, and kiln adds nothing.
+    for own in [r#"[["-nodefaults"]]"#, r#"[["-global", "ide-cd.share-rw=on"]]"#] {
+        let l = line(&format!(r#"{{"qemuargs": {own}}}"#), &[]);
+        assert_eq!(global(&l), 0, "{own}: {l:?}");
+        assert!(l.iter().any(|a| a == "-nodefaults" || a == "ide-cd.share-rw=on"), "{own}: {l:?}");
+    }
+    // A property of another device is not one of ide-cd's.
+    assert_eq!(global(&line(r#"{"qemuargs": [["-global", "ide-hd.share-rw=on"]]}"#, &[])), 1);
 }
 
 /// Inputs with nothing made yet: no disks, media or VNC, a user-mode network forwarding 2222.
