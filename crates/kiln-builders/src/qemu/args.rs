@@ -290,8 +290,7 @@ pub const ENTROPY_DEVICE: &str = "virtio-rng-pci,id=kiln-rng0";
 /// already give the guest an RNG device (`-device virtio-rng-*`) or an `rng-*` source
 /// (`-object`) of its own (theirs is kept).
 fn entropy_device(c: &Config, args: &[String]) -> Option<&'static str> {
-    let machine = c.machine_type().split(',').next().unwrap_or_default();
-    let pci = ["pc", "q35", "virt"].iter().any(|m| machine == *m || machine.starts_with(&format!("{m}-")));
+    let pci = machine_is(c, &["pc", "q35", "virt"]);
     let own = args.windows(2).any(|w| match w[0].as_str() {
         "-device" => w[1].starts_with("virtio-rng"),
         "-object" => w[1].starts_with("rng-"),
@@ -317,11 +316,17 @@ pub const NO_EMPTY_CDROM: &str = "ide-cd.share-rw=off";
 /// stays as given). Someone who wants the empty drive back asks for it:
 /// `["-device", "ide-cd,bus=ide.1,unit=0"]`.
 fn no_empty_cdrom(c: &Config, args: &[String]) -> Option<&'static str> {
-    let machine = c.machine_type().split(',').next().unwrap_or_default();
-    let pc = ["pc", "q35", "isapc"].iter().any(|m| machine == *m || machine.starts_with(&format!("{m}-")));
+    let pc = machine_is(c, &["pc", "q35", "isapc"]);
     let own = args.iter().any(|a| a == "-nodefaults")
         || args.windows(2).any(|w| w[0] == "-global" && w[1].starts_with("ide-cd."));
     (pc && !own).then_some(NO_EMPTY_CDROM)
+}
+
+/// Whether `machine_type` (without its options) is one of `families` or a versioned type of one
+/// (`pc` matches `pc`, `pc-i440fx-7.2` and `pc-q35-7.2`, not `pcx`).
+fn machine_is(c: &Config, families: &[&str]) -> bool {
+    let machine = c.machine_type().split(',').next().unwrap_or_default();
+    families.iter().any(|m| machine == *m || machine.strip_prefix(m).is_some_and(|rest| rest.starts_with('-')))
 }
 
 #[cfg(test)]

@@ -237,7 +237,7 @@ async fn unplug(qmp: &Qmp, ui: &Ui, device: &str) {
 /// up to 1280 KiB in one). Measured under TCG, 100 MiB in kiln builds of the bench template
 /// (medians): the upload took 0.43 s with 1 MiB blocks (eight builds), 0.52 s with 2 MiB (eight),
 /// 0.53 s with 512 KiB, 0.60 s with 4 MiB and 0.77 s with 16 MiB (four each; the guest splits a
-/// 16 MiB write into 13 requests at once).
+/// 16 MiB write into 13 requests).
 ///
 /// After a direct copy, a detached `cat` reads the file once (when it is at most a quarter of
 /// the guest's memory), so that it is in the guest's page cache as an upload over SSH leaves
