@@ -16,6 +16,7 @@ use kiln_builders::qemu::config::{Accelerator, Config};
 use kiln_builders::qemu::disk::{DiskPlan, QemuImg};
 use kiln_builders::qemu::keys::{char_key, Key, SPECIALS};
 use kiln_builders::qemu::qmp::{KeyEvent, QmpError, RunState};
+use kiln_builders::qemu::tpm::Swtpm;
 use kiln_builders::qemu::vm::{self, Exit, GuestEnd, Vm, VmSpec};
 
 const QEMU: &str = "qemu-system-x86_64";
@@ -210,6 +211,70 @@ async fn the_watchers_see_qemu_go() {
     assert_eq!(end.to_error().message, "QEMU was killed by signal 9");
 }
 
+/// Later Packers' machine options on a real QEMU: the CPU topology and model, the graphics card
+/// and a TPM 2.0 from swtpm reach the machine as configured, and swtpm ends with the VM.
+#[tokio::test]
+async fn cpu_topology_model_vga_and_a_tpm_reach_qemu() {
+    if !have_qemu() {
+        return;
+    }
+    let Some(swtpm) = kiln_builders::qemu::tpm::find_swtpm() else {
+        skip("swtpm is not installed");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let c = config(
+        r#"{"cpus": 3, "sockets": 1, "cores": 2, "threads": 2, "cpu_model": "max", "vga": "virtio", "vtpm": true, "headless": true}"#,
+    );
+    let mut tpm = Swtpm::start(&swtpm, &dir.path().join("tpm"), c.use_tpm1).unwrap();
+    tpm.ready().await.unwrap();
+    let sock = dir.path().join("qmp.sock");
+    let template = BTreeMap::new();
+    let inputs = Inputs { tpm_socket: Some(&tpm.socket), ..vm_inputs(&c, &sock, &template) };
+    let a = args::command_line(&inputs).unwrap();
+    let vm = Vm::start(VmSpec { program: QEMU.into(), args: a.clone(), qmp_socket: sock, on_stderr: None }).unwrap();
+    let qmp = vm.connect_qmp(Duration::from_secs(10)).await.unwrap_or_else(|e| panic!("{e}: {}\n{a:?}", vm.stderr()));
+    // Three CPUs of a 1×2×2 topology (the fourth could be plugged in), of the model asked for.
+    let cpus = qmp.execute("query-cpus-fast", None).await.unwrap();
+    let props: Vec<(u64, u64, u64)> = cpus
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            let p = &c["props"];
+            (p["socket-id"].as_u64().unwrap(), p["core-id"].as_u64().unwrap(), p["thread-id"].as_u64().unwrap())
+        })
+        .collect();
+    assert_eq!(props, [(0, 0, 0), (0, 0, 1), (0, 1, 0)]);
+    let path = cpus[0]["qom-path"].as_str().unwrap();
+    let ty = qmp.execute("qom-get", Some(serde_json::json!({"path": path, "property": "type"}))).await.unwrap();
+    assert_eq!(ty, "max-x86_64-cpu");
+    let hotpluggable = qmp.execute("query-hotpluggable-cpus", None).await.unwrap();
+    assert_eq!(hotpluggable.as_array().unwrap().len(), 4, "{hotpluggable}");
+    // The virtio graphics card (PCI 1af4:1050).
+    let pci = qmp.execute("query-pci", None).await.unwrap();
+    let ids: Vec<(u64, u64)> = pci[0]["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["id"]["vendor"].as_u64().unwrap(), d["id"]["device"].as_u64().unwrap()))
+        .collect();
+    assert!(ids.contains(&(0x1af4, 0x1050)), "{ids:x?}");
+    // The TPM: a TIS device on the emulator backend.
+    let tpms = qmp.execute("query-tpm", None).await.unwrap();
+    assert_eq!(tpms[0]["model"], "tpm-tis", "{tpms}");
+    assert_eq!(tpms[0]["options"]["type"], "emulator", "{tpms}");
+    // swtpm ends by itself once QEMU is gone, even killed without a word to it (as when kiln
+    // itself is killed and QEMU with it): --terminate.
+    vm.signal(9);
+    assert!(matches!(vm.wait().await, Exit::Signalled { signal: 9, .. }));
+    let t = Instant::now();
+    while tpm.running() && t.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!tpm.running(), "swtpm still runs {:?} after QEMU ended", t.elapsed());
+}
+
 fn alive(pid: i32) -> bool {
     // Not a zombie: the reaper task may not have run yet.
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
@@ -220,6 +285,27 @@ fn alive(pid: i32) -> bool {
 fn config(json: &str) -> Config {
     let n = kiln_template::testing::json_node("t.json", json).unwrap();
     kiln_config::decode::decode_component(&n, "the \"qemu\" builder").unwrap()
+}
+
+/// A VM's inputs with nothing made: no disks, media, VNC or TPM, no forwarded port, TCG.
+fn vm_inputs<'a>(c: &'a Config, control_qmp: &'a Path, template: &'a BTreeMap<String, String>) -> Inputs<'a> {
+    Inputs {
+        config: c,
+        vm_name: "vm",
+        accelerator: Accelerator::Tcg,
+        disks: &[],
+        boot_from_cd: false,
+        cdroms: &[],
+        floppy: None,
+        net: Net::User { forward: None },
+        vnc_port: None,
+        user_qmp: None,
+        control_qmp,
+        console: None,
+        efi_vars: None,
+        tpm_socket: None,
+        template,
+    }
 }
 
 /// Starts the base image the way the builder will: a disk plan (an overlay on the image), the
@@ -234,22 +320,7 @@ async fn boot_base_image(out: &Path, image: &Path, accel: Accelerator, json: &st
     let disks = plan.disks();
     let sock = out.join("qmp.sock");
     let template: BTreeMap<String, String> = [("OutputDir".to_string(), out.display().to_string())].into();
-    let inputs = Inputs {
-        config: &c,
-        vm_name: "vm",
-        accelerator: accel,
-        disks: &disks,
-        boot_from_cd: false,
-        cdroms: &[],
-        floppy: None,
-        net: Net::User { forward: None },
-        vnc_port: None,
-        user_qmp: None,
-        control_qmp: &sock,
-        console: None,
-        efi_vars: None,
-        template: &template,
-    };
+    let inputs = Inputs { accelerator: accel, disks: &disks, ..vm_inputs(&c, &sock, &template) };
     let a = args::command_line(&inputs).unwrap();
     eprintln!("{QEMU} {}", a.join(" "));
     let vm = Vm::start(VmSpec { program: c.qemu_binary().into(), args: a, qmp_socket: sock, on_stderr: None }).unwrap();

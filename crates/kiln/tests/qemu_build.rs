@@ -14,7 +14,7 @@ mod qemu_common;
 use std::time::{Duration, Instant};
 
 use kiln_testing::TempDir;
-use qemu_common::{base_image, no_leftovers, qemu_img_info, serial, tools_or_skip, Build};
+use qemu_common::{base_image, no_leftovers, no_temporary_leftovers, qemu_img_info, serial, tools_or_skip, Build};
 
 /// A qemu build of the base image; `extra` adds builder options, `inline` the shell
 /// provisioner's commands.
@@ -70,7 +70,7 @@ fn builds_provisions_and_exports_a_qcow2() {
     let t = template(
         &base.display().to_string(),
         &out.display().to_string(),
-        r#", "cd_files": ["on-cd.txt"], "cd_label": "kiln-cd""#,
+        r#", "cd_files": ["on-cd.txt"], "cd_label": "kiln-cd", "cores": 2, "vtpm": true"#,
         &[
             "echo provisioned on $(uname -r) as $(id -un)",
             "echo built-by-kiln | sudo tee /etc/kiln-e2e",
@@ -87,6 +87,9 @@ fn builds_provisions_and_exports_a_qcow2() {
             // The build's CD is the guest's only CD-ROM drive (QEMU's empty default one is left out).
             "echo cd drives $(ls /sys/class/block | grep -c '^sr')",
             "sudo mount -o ro /dev/sr0 /mnt && echo cd says $(cat /mnt/on-cd.txt) && sudo umount /mnt",
+            // Later Packers' options: the CPU topology and a TPM 2.0 (swtpm).
+            "echo cpus $(nproc) on socket 0 $(lscpu -p=core,socket | grep -c '^[0-9]*,0$')",
+            "echo tpm $(cat /sys/class/tpm/tpm0/tpm_version_major)",
         ],
     )
     .replace(
@@ -95,7 +98,7 @@ fn builds_provisions_and_exports_a_qcow2() {
         {"type": "file", "source": "whole.bin", "destination": "/tmp/whole.bin"}, "#,
     );
     let t0 = Instant::now();
-    let b = Build::start(&dir, &t, &[]);
+    let b = Build::start_in_tmp(&dir, &t, &[]);
     let (code, log) = b.finish(Duration::from_secs(900));
     eprintln!("build took {:.1}s", t0.elapsed().as_secs_f64());
     assert_eq!(code, 0, "{log}");
@@ -111,6 +114,8 @@ fn builds_provisions_and_exports_a_qcow2() {
     assert!(log.contains("upload disks 2\n"), "each upload has its own disk: {log}");
     assert!(log.contains("cd drives 1\n"), "one CD-ROM drive, the build's: {log}");
     assert!(log.contains("cd says from the host\n"), "{log}");
+    assert!(log.contains("cpus 2 on socket 0 2\n"), "{log}");
+    assert!(log.contains("tpm 2\n"), "{log}");
     // The file was plugged in as it is, and is still there, unchanged.
     assert_eq!(std::fs::read(&upload).unwrap(), data, "the source file changed");
     assert!(log.contains("Connected to SSH!"), "{log}");
@@ -130,6 +135,7 @@ fn builds_provisions_and_exports_a_qcow2() {
     let cmp = std::process::Command::new("qemu-img").arg("compare").arg(&base).arg(&disk).output().unwrap();
     assert_eq!(cmp.status.code(), Some(1), "{}", String::from_utf8_lossy(&cmp.stdout));
     no_leftovers(&log, &out, false);
+    no_temporary_leftovers(&dir, &log);
 }
 
 /// Starts a build, waits for `marker` in its output, waits `then`, sends SIGINT: the build ends
@@ -143,7 +149,7 @@ fn interrupt_at(name: &str, extra: &str, inline: &[&str], marker: &str, then: Du
     let dir = TempDir::new(&format!("qemu-int-{name}"));
     let out = dir.join(format!("out-{name}"));
     let t = template(&base.display().to_string(), &out.display().to_string(), extra, inline);
-    let mut b = Build::start(&dir, &t, &[]);
+    let mut b = Build::start_in_tmp(&dir, &t, &[]);
     assert!(b.wait_for(marker, Duration::from_secs(600)), "{marker:?} never came:\n{}", b.log());
     std::thread::sleep(then);
     let signalled = Instant::now();
@@ -155,6 +161,7 @@ fn interrupt_at(name: &str, extra: &str, inline: &[&str], marker: &str, then: Du
     assert!(took < limit, "{took:?}\n{log}");
     assert!(log.contains("Cancelling build after receiving interrupt"), "{log}");
     no_leftovers(&log, &out, true);
+    no_temporary_leftovers(&dir, &log);
 }
 
 #[test]
@@ -171,9 +178,10 @@ fn sigint_during_boot_leaves_nothing() {
 
 #[test]
 fn sigint_during_provisioning_leaves_nothing() {
+    // With a TPM: its swtpm goes too.
     interrupt_at(
         "provision",
-        "",
+        r#", "vtpm": true"#,
         &["echo kiln-provisioning-started", "sleep 300"],
         "kiln-provisioning-started",
         Duration::from_secs(1),

@@ -23,7 +23,9 @@
 //! - the guest gets an entropy source, a virtio RNG ([`ENTROPY_DEVICE`]) on machines with a PCI
 //!   bus, unless `qemuargs` give it one (see [`entropy_device`]);
 //! - x86 PC machines get no empty CD-ROM drive: only the build's own CDs, if any (see
-//!   [`NO_EMPTY_CDROM`]).
+//!   [`NO_EMPTY_CDROM`]);
+//! - a CPU topology (`sockets`, `cores`, `threads`) larger than `cpus` gets `maxcpus` (later
+//!   Packers pass a line QEMU 7 refuses).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -76,6 +78,8 @@ pub struct Inputs<'a> {
     pub console: Option<&'a Path>,
     /// The VM's copy of the UEFI variable store (with `efi_boot`).
     pub efi_vars: Option<&'a Path>,
+    /// The control socket of the VM's software TPM (with `vtpm`).
+    pub tpm_socket: Option<&'a Path>,
     /// Values for the `qemuargs` templates: `HTTPIP`, `HTTPPort`, `HTTPDir`, `OutputDir`,
     /// `Name`, `SSHHostPort`.
     pub template: &'a BTreeMap<String, String>,
@@ -106,8 +110,11 @@ pub fn defaults(i: &Inputs) -> Args {
     };
     push(&mut a, "-machine", machine);
     push(&mut a, "-m", format!("{}M", c.memory()));
-    if c.cpus() > 1 {
-        push(&mut a, "-smp", format!("cpus={0},sockets={0}", c.cpus()));
+    if let Some(smp) = c.smp() {
+        push(&mut a, "-smp", smp);
+    }
+    if !c.cpu_model.is_empty() {
+        push(&mut a, "-cpu", c.cpu_model.as_str());
     }
     let mut devices = Vec::new();
     let mut scsi_controller = false;
@@ -168,10 +175,22 @@ pub fn defaults(i: &Inputs) -> Args {
         };
         push(&mut a, "-drive", drive);
     }
+    if !c.firmware.is_empty() && c.use_pflash && !c.efi() {
+        push(&mut a, "-drive", format!("if=pflash,unit=0,format=raw,readonly=on,file={}", c.firmware));
+    }
     if c.efi() {
         push(&mut a, "-drive", format!("if=pflash,unit=0,format=raw,readonly=on,file={}", c.efi_code()));
         if let Some(vars) = i.efi_vars {
             push(&mut a, "-drive", format!("if=pflash,unit=1,format=raw,file={}", path(vars)));
+        }
+    }
+    if let Some(socket) = i.tpm_socket {
+        for (flag, value) in super::tpm::qemu_args(socket, c.tpm_device()) {
+            if flag == "-device" {
+                devices.push(value);
+            } else {
+                push(&mut a, flag, value);
+            }
         }
     }
     for d in devices {
@@ -197,11 +216,14 @@ pub fn defaults(i: &Inputs) -> Args {
     } else if !c.use_default_display && c.display() != "none" {
         push(&mut a, "-display", c.display());
     }
+    if !c.vga.is_empty() {
+        push(&mut a, "-vga", c.vga.as_str());
+    }
     push(&mut a, "-boot", if i.boot_from_cd { "once=d" } else { "c" });
     if let Some(f) = i.floppy {
         push(&mut a, "-fda", path(f));
     }
-    if !c.firmware.is_empty() && !c.efi() {
+    if !c.firmware.is_empty() && !c.use_pflash && !c.efi() {
         push(&mut a, "-bios", c.firmware.as_str());
     }
     if let Some(q) = i.user_qmp {
@@ -237,6 +259,7 @@ pub fn command_line(i: &Inputs) -> Result<Vec<String>> {
             user[idx].1.push(value);
         }
     }
+    let user_flags: Vec<String> = user.iter().map(|(k, _)| k.clone()).collect();
     let mut merged = Args::new();
     for (key, values) in defaults(i) {
         match user.iter().position(|(k, _)| *k == key) {
@@ -269,8 +292,9 @@ pub fn command_line(i: &Inputs) -> Result<Vec<String>> {
         out.push("-global".into());
         out.push(global.into());
     }
-    // The console to a file, unless the user routes the serial port (or every output) already.
-    let routed = ["-serial", "-nographic", "-chardev"].iter().any(|f| out.iter().any(|a| a == f));
+    // The console to a file, unless the user routes the serial port (or every output) already
+    // (kiln's own `-chardev`, the TPM's, routes nothing).
+    let routed = ["-serial", "-nographic", "-chardev"].iter().any(|f| user_flags.iter().any(|a| a == f));
     if let (Some(console), false) = (i.console, routed) {
         out.push("-serial".into());
         out.push(format!("file:{}", path(console)));

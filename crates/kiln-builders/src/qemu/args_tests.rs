@@ -73,6 +73,7 @@ impl Case<'_> {
             control_qmp: Path::new("/run/kiln-q/qmp.sock"),
             console: None,
             efi_vars: None,
+            tpm_socket: None,
             template: &template,
         };
         let mut out = command_line(&i)?;
@@ -709,6 +710,79 @@ fn no_empty_cdrom_drive_on_pc_machines() {
     assert_eq!(global(&line(r#"{"qemuargs": [["-global", "ide-hd.share-rw=on"]]}"#, &[])), 1);
 }
 
+/// The values of `flag` in `l`, in order.
+fn values<'a>(l: &'a [String], flag: &str) -> Vec<&'a str> {
+    l.windows(2).filter(|w| w[0] == flag).map(|w| w[1].as_str()).collect()
+}
+
+#[test]
+fn cpu_topology_as_later_packers_with_maxcpus_when_fewer_cpus() {
+    let t = BTreeMap::new();
+    let smp = |json: &str| {
+        let l = command_line(&bare(&config(json), &t)).unwrap();
+        values(&l, "-smp").into_iter().map(String::from).collect::<Vec<_>>()
+    };
+    // cpus alone: one per socket, as Packer 1.6.6 (see the Packer cases above); one: no -smp.
+    assert_eq!(smp(r#"{"cpus": 3}"#), ["cpus=3,sockets=3"]);
+    assert!(smp(r#"{"cpus": 1}"#).is_empty());
+    // A topology without cpus: all the CPUs it holds.
+    assert_eq!(smp(r#"{"sockets": 1, "cores": 2, "threads": 2}"#), ["cpus=4,sockets=1,cores=2,threads=2"]);
+    assert_eq!(smp(r#"{"cores": 2}"#), ["cpus=2,cores=2"]);
+    // More cpus than the topology holds: cut to it (validate warns).
+    assert_eq!(smp(r#"{"cpus": 8, "cores": 2}"#), ["cpus=2,cores=2"]);
+    // Fewer: the rest can be plugged in later; QEMU needs maxcpus for that.
+    assert_eq!(smp(r#"{"cpus": 2, "sockets": 2, "cores": 2}"#), ["cpus=2,sockets=2,cores=2,maxcpus=4"]);
+    assert_eq!(smp(r#"{"cpus": 1, "threads": 2}"#), ["cpus=1,threads=2,maxcpus=2"]);
+    // qemuargs still win.
+    assert_eq!(smp(r#"{"cores": 2, "qemuargs": [["-smp", "6"]]}"#), ["6"]);
+}
+
+#[test]
+fn cpu_model_vga_and_firmware_as_pflash() {
+    let t = BTreeMap::new();
+    let line = |json: &str| command_line(&bare(&config(json), &t)).unwrap();
+    let l = line(r#"{"cpu_model": "max", "vga": "virtio"}"#);
+    assert_eq!((values(&l, "-cpu"), values(&l, "-vga")), (vec!["max"], vec!["virtio"]));
+    // Unset: QEMU's defaults, no flag at all.
+    let l = line("{}");
+    assert!(!l.iter().any(|a| a == "-cpu" || a == "-vga" || a == "-bios"), "{l:?}");
+    assert_eq!(values(&line(r#"{"cpu_model": "max", "qemuargs": [["-cpu", "host"]]}"#), "-cpu"), ["host"]);
+    // firmware: -bios, or a read-only pflash drive with use_pflash.
+    let l = line(r#"{"firmware": "/fw/bios.bin"}"#);
+    assert_eq!(values(&l, "-bios"), ["/fw/bios.bin"]);
+    assert!(!l.iter().any(|a| a.contains("pflash")), "{l:?}");
+    let l = line(r#"{"firmware": "/fw/bios.bin", "use_pflash": true}"#);
+    assert!(!l.iter().any(|a| a == "-bios"), "{l:?}");
+    assert_eq!(values(&l, "-drive"), ["if=pflash,unit=0,format=raw,readonly=on,file=/fw/bios.bin"]);
+}
+
+#[test]
+fn a_tpm_is_a_socket_backend_and_a_device_and_the_console_stays() {
+    let t = BTreeMap::new();
+    let sock = Path::new("ctl/tpm/swtpm.sock");
+    let line = |json: &str| {
+        let c = config(json);
+        let i = Inputs { tpm_socket: Some(sock), console: Some(Path::new("ctl/console.log")), ..bare(&c, &t) };
+        command_line(&i).unwrap()
+    };
+    let l = line("{}");
+    assert_eq!(values(&l, "-chardev"), ["socket,id=kiln-vtpm,path=ctl/tpm/swtpm.sock"]);
+    assert_eq!(values(&l, "-tpmdev"), ["emulator,id=kiln-tpm0,chardev=kiln-vtpm"]);
+    assert_eq!(values(&l, "-device"), ["virtio-net,netdev=user.0", "tpm-tis,tpmdev=kiln-tpm0", ENTROPY_DEVICE]);
+    // kiln's own -chardev routes no serial port: the console still goes to its file.
+    assert_eq!(values(&l, "-serial"), ["file:ctl/console.log"]);
+    assert_eq!(values(&line(r#"{"tpm_device_type": "tpm-crb"}"#), "-device")[1], "tpm-crb,tpmdev=kiln-tpm0");
+    // The user's -chardev replaces kiln's (Packer's rule for a flag in qemuargs), and routes the
+    // serial port.
+    let l = line(r#"{"qemuargs": [["-chardev", "pty,id=s0"]]}"#);
+    assert_eq!(values(&l, "-chardev"), ["pty,id=s0"]);
+    assert!(values(&l, "-serial").is_empty(), "{l:?}");
+    // No socket (no vtpm): nothing of it.
+    let c = config("{}");
+    let l = command_line(&bare(&c, &t)).unwrap();
+    assert!(!l.iter().any(|a| a.contains("tpm")), "{l:?}");
+}
+
 /// Inputs with nothing made yet: no disks, media or VNC, a user-mode network forwarding 2222.
 fn bare<'a>(c: &'a Config, t: &'a BTreeMap<String, String>) -> Inputs<'a> {
     Inputs {
@@ -725,6 +799,7 @@ fn bare<'a>(c: &'a Config, t: &'a BTreeMap<String, String>) -> Inputs<'a> {
         control_qmp: Path::new("q"),
         console: None,
         efi_vars: None,
+        tpm_socket: None,
         template: t,
     }
 }

@@ -260,25 +260,25 @@ pub async fn type_steps(qmp: &Qmp, steps: &[TypeStep]) -> Result<(), QmpError> {
     Ok(())
 }
 
-/// The typing for a configured `boot_command`: each entry rendered with `data` (`HTTPIP`,
-/// `HTTPPort`, `Name` …), then parsed and paced with `interval` (what StepTypeBootCommand
-/// sends after `boot_wait`). Errors name the entry and column.
+/// The typing for a configured `boot_command` or boot step: each entry rendered with `data`
+/// (`HTTPIP`, `HTTPPort`, `Name` …), then parsed and paced with `interval` (what
+/// StepTypeBootCommand sends after `boot_wait`). Errors name the entry (`name(index)`) and
+/// column.
 pub fn prepare(
     entries: &[String],
+    name: &dyn Fn(usize) -> String,
     data: &std::collections::BTreeMap<String, String>,
     interval: Duration,
 ) -> kiln_core::Result<Vec<TypeStep>> {
     let mut rendered = Vec::with_capacity(entries.len());
     for (i, e) in entries.iter().enumerate() {
         let r = kiln_core::late::render(e, data)
-            .map_err(|err| kiln_core::Error::new(format!("boot_command entry {}: {}", i + 1, err.message)))?;
+            .map_err(|err| kiln_core::Error::new(format!("{}: {}", name(i), err.message)))?;
         rendered.push(r);
     }
     let parsed = parse(&rendered).map_err(|errors| {
-        let list: Vec<String> = errors
-            .iter()
-            .map(|p| format!("boot_command entry {}, column {}: {}", p.pos.entry + 1, p.pos.column, p.message))
-            .collect();
+        let list: Vec<String> =
+            errors.iter().map(|p| format!("{}, column {}: {}", name(p.pos.entry), p.pos.column, p.message)).collect();
         kiln_core::Error::new(list.join("; "))
     })?;
     Ok(steps(&parsed.actions, interval))
@@ -427,7 +427,9 @@ mod tests {
     #[test]
     fn prepare_renders_the_templates_first() {
         let data = [("HTTPIP", "10.0.2.2"), ("HTTPPort", "8100")].map(|(k, v)| (k.to_string(), v.to_string())).into();
-        let st = prepare(&["url=http://{{ .HTTPIP }}:{{ .HTTPPort }}/<enter>".into()], &data, Duration::ZERO).unwrap();
+        let entry = |i: usize| format!("boot_command entry {}", i + 1);
+        let st = prepare(&["url=http://{{ .HTTPIP }}:{{ .HTTPPort }}/<enter>".into()], &entry, &data, Duration::ZERO)
+            .unwrap();
         let typed: String = st
             .iter()
             .filter_map(|s| match s {
@@ -444,10 +446,13 @@ mod tests {
             })
             .collect();
         assert_eq!(typed, "url=http://10.0.2.2:8100/\\n");
-        let e = prepare(&["ok".into(), "{{ .Missing }}".into()], &data, Duration::ZERO).unwrap_err();
+        let e = prepare(&["ok".into(), "{{ .Missing }}".into()], &entry, &data, Duration::ZERO).unwrap_err();
         assert!(e.message.starts_with("boot_command entry 2:"), "{e}");
-        let e = prepare(&["{{ .HTTPIP }} \u{e9}".into()], &data, Duration::ZERO).unwrap_err();
+        let e = prepare(&["{{ .HTTPIP }} \u{e9}".into()], &entry, &data, Duration::ZERO).unwrap_err();
         assert!(e.message.starts_with("boot_command entry 1, column 10: 'é'"), "{e}");
+        // A boot step's problems name the step.
+        let e = prepare(&["ab\u{e9}".into()], &|_| "boot_steps step 3".into(), &data, Duration::ZERO).unwrap_err();
+        assert!(e.message.starts_with("boot_steps step 3, column 3: 'é'"), "{e}");
     }
 
     #[test]

@@ -156,10 +156,15 @@ impl Builder for QemuBuilder {
     }
 }
 
-/// The artifact: every file in the output directory (Packer's qemu artifact).
+/// The artifact: every file in the output directory (Packer's qemu artifact), but the UEFI
+/// variable store with `efi_drop_efivars`.
 fn artifact(c: &Config, state: &State) -> Result<BasicArtifact> {
     let dir = state.output_dir();
     let mut files = list_files(dir)?;
+    if let (true, Some(vars)) = (c.efi_drop_efivars, &state.efi_vars) {
+        let vars = vars.display().to_string();
+        files.retain(|f| *f != vars);
+    }
     files.sort();
     let mut st = std::collections::BTreeMap::new();
     st.insert("diskName".to_string(), serde_json::json!(state.vm_name));
@@ -191,4 +196,33 @@ fn list_files(dir: &Path) -> Result<Vec<String>> {
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(json: &str) -> Config {
+        let n = kiln_template::testing::json_node("t.json", json).unwrap();
+        kiln_config::decode::decode_component(&n, "the \"qemu\" builder").unwrap()
+    }
+
+    #[test]
+    fn the_artifact_lists_the_output_directory_and_efivars_only_when_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        for f in ["disk.qcow2", "efivars.fd"] {
+            std::fs::write(dir.path().join(f), b"x").unwrap();
+        }
+        let mut state = State { vm_name: "disk.qcow2".into(), ..State::default() };
+        state.common.output_dir = Some(dir.path().to_path_buf());
+        state.efi_vars = Some(dir.path().join("efivars.fd"));
+        let names = |json: &str| -> Vec<String> {
+            let files = artifact(&config(json), &state).unwrap().files;
+            files.iter().map(|f| Path::new(f).file_name().unwrap().to_string_lossy().into_owned()).collect()
+        };
+        assert_eq!(names(r#"{"efi_boot": true}"#), ["disk.qcow2", "efivars.fd"]);
+        assert_eq!(names(r#"{"efi_boot": true, "efi_drop_efivars": true}"#), ["disk.qcow2"]);
+        // The file itself stays.
+        assert!(dir.path().join("efivars.fd").is_file());
+    }
 }

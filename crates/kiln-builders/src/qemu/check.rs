@@ -7,7 +7,7 @@
 use kiln_config::diag::{did_you_mean, Diagnostic, Diagnostics, Span};
 use kiln_config::node::{Node, NodeKind};
 
-use super::config::{is_file, Config, Format, NET_DEVICES};
+use super::config::{is_file, Config, Format, NET_DEVICES, TPM_DEVICES};
 
 pub(super) fn check(c: &Config, node: &Node) -> Diagnostics {
     let mut d = Diagnostics::new();
@@ -147,6 +147,23 @@ pub(super) fn check(c: &Config, node: &Node) -> Diagnostics {
             );
         }
     }
+    check_cpus(c, node, &mut d);
+    check_vnc(c, node, &mut d);
+    check_tpm(c, node, &mut d);
+    if c.use_pflash && c.firmware.is_empty() {
+        d.push(
+            Diagnostic::warning("use_pflash does nothing without firmware")
+                .at_opt(node.span_of("use_pflash"))
+                .with_help("set firmware to the file to load as a pflash drive, or remove use_pflash"),
+        );
+    }
+    if c.efi_drop_efivars && !c.efi() {
+        d.push(
+            Diagnostic::warning("efi_drop_efivars does nothing without efi_boot")
+                .at_opt(node.span_of("efi_drop_efivars"))
+                .with_help("only a UEFI boot makes an efivars.fd; remove efi_drop_efivars"),
+        );
+    }
     if node.get("run_once").is_some() {
         d.push(
             Diagnostic::warning("run_once is deprecated and ignored")
@@ -187,5 +204,79 @@ fn check_disk_image_source(node: &Node, d: &mut Diagnostics) {
                 ),
             );
         }
+    }
+}
+
+/// `cpus` against the topology `sockets × cores × threads`.
+fn check_cpus(c: &Config, node: &Node, d: &mut Diagnostics) {
+    let Some(max) = c.topology_cpus() else { return };
+    if c.cpus > max {
+        let key = ["sockets", "cores", "threads"].into_iter().find(|k| node.get(k).is_some()).unwrap_or("cpus");
+        d.push(
+            Diagnostic::warning(format!(
+                "cpus {} is more than the topology holds: sockets × cores × threads = {max}; the VM gets {max}",
+                c.cpus
+            ))
+            .at_opt(node.span_of("cpus").or(node.span_of(key)))
+            .with_help("raise sockets, cores or threads, or lower cpus"),
+        );
+    }
+}
+
+/// `vnc_password` needs `vnc_use_password` and fits VNC's 8 characters.
+fn check_vnc(c: &Config, node: &Node, d: &mut Diagnostics) {
+    if c.vnc_password.is_empty() {
+        return;
+    }
+    if !c.vnc_use_password {
+        d.push(
+            Diagnostic::warning("vnc_password does nothing without vnc_use_password")
+                .at_opt(node.span_of("vnc_password"))
+                .with_help("add \"vnc_use_password\": true"),
+        );
+    }
+    if c.vnc_password.chars().count() > 8 {
+        d.push(
+            Diagnostic::warning("vnc_password is longer than 8 characters: VNC uses only the first 8")
+                .at_opt(node.span_of("vnc_password"))
+                .with_detail("VNC's password authentication keys DES with at most 8 bytes")
+                .with_help("use at most 8 characters, so the password you type is the one checked"),
+        );
+    }
+}
+
+/// `vtpm` needs swtpm; its options do nothing without it.
+fn check_tpm(c: &Config, node: &Node, d: &mut Diagnostics) {
+    if !c.vtpm {
+        for key in ["use_tpm1", "tpm_device_type"] {
+            let set = match key {
+                "use_tpm1" => c.use_tpm1,
+                _ => !c.tpm_device_type.is_empty(),
+            };
+            if set {
+                d.push(
+                    Diagnostic::warning(format!("{key} does nothing without vtpm"))
+                        .at_opt(node.span_of(key))
+                        .with_help(format!("add \"vtpm\": true, or remove {key}")),
+                );
+            }
+        }
+        return;
+    }
+    if super::tpm::find_swtpm().is_none() {
+        d.push(
+            Diagnostic::error("vtpm needs swtpm, the software TPM, and it is not on PATH")
+                .at_opt(node.span_of("vtpm"))
+                .with_help("install it (Debian and Ubuntu: apt-get install swtpm) or remove vtpm"),
+        );
+    }
+    if !TPM_DEVICES.contains(&c.tpm_device()) {
+        let mut w = Diagnostic::warning(format!("tpm_device_type {:?} is not a TPM device QEMU has", c.tpm_device()))
+            .at_opt(node.span_of("tpm_device_type"))
+            .with_detail(format!("it is passed to QEMU as it is; QEMU's TPM devices: {}", TPM_DEVICES.join(", ")));
+        if let Some(s) = did_you_mean(c.tpm_device(), TPM_DEVICES.iter().copied()) {
+            w = w.with_help(format!("did you mean {s:?}?"));
+        }
+        d.push(w);
     }
 }

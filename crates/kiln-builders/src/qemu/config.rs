@@ -166,9 +166,25 @@ pub struct Config {
     /// otherwise (saying so: TCG emulates the CPU and is much slower).
     #[serde(default, deserialize_with = "empty_is_none")]
     pub accelerator: Option<Accelerator>,
-    /// Virtual CPUs of the VM (`-smp`). Default 1.
+    /// Virtual CPUs of the VM (`-smp`). Default 1, or with `sockets`, `cores` or `threads` the
+    /// most their topology holds (a larger `cpus` is cut to that).
     #[serde(default)]
     pub cpus: u32,
+    /// CPU sockets of the VM's topology (`-smp sockets=`). The topology holds
+    /// `sockets × cores × threads` CPUs (the ones set).
+    #[serde(default)]
+    pub sockets: u32,
+    /// Cores per socket (`-smp cores=`).
+    #[serde(default)]
+    pub cores: u32,
+    /// Threads per core (`-smp threads=`).
+    #[serde(default)]
+    pub threads: u32,
+    /// QEMU's CPU model (`-cpu`): `host` (with `kvm`), `max`, `Skylake-Client` …
+    /// (`qemu-system-x86_64 -cpu help` lists them). Unset: the machine's default (`qemu64` on
+    /// x86).
+    #[serde(default)]
+    pub cpu_model: String,
     /// Memory of the VM in MiB (`-m`). Default 512.
     #[serde(default)]
     pub memory: u32,
@@ -178,6 +194,9 @@ pub struct Config {
     /// Firmware file passed with `-bios` (a SeaBIOS or OVMF build), instead of QEMU's default.
     #[serde(default)]
     pub firmware: String,
+    /// Load `firmware` as a read-only pflash drive instead of with `-bios`.
+    #[serde(default)]
+    pub use_pflash: bool,
     /// Boot with UEFI firmware from pflash drives (`efi_firmware_code`, `efi_firmware_vars`)
     /// instead of BIOS. Setting either file turns it on.
     #[serde(default)]
@@ -189,6 +208,10 @@ pub struct Config {
     /// directory. Default `/usr/share/OVMF/OVMF_VARS.fd`.
     #[serde(default)]
     pub efi_firmware_vars: String,
+    /// Leave the VM's `efivars.fd` out of the artifact's files (post-processors that take only
+    /// disk images then see only disks). The file stays in the output directory.
+    #[serde(default)]
+    pub efi_drop_efivars: bool,
 
     /// Use `iso_url` as the VM's disk (an existing qcow2 or raw image) instead of booting an
     /// installer ISO on a blank disk.
@@ -282,9 +305,29 @@ pub struct Config {
     /// Highest VNC port. Default 6000.
     #[serde(default = "default_vnc_port_max")]
     pub vnc_port_max: u16,
-    /// Protect the VNC server with a random password.
+    /// Protect the VNC server with a password: `vnc_password`, or a random one.
     #[serde(default)]
     pub vnc_use_password: bool,
+    /// The VNC password with `vnc_use_password` (a secret: masked in kiln's output). VNC
+    /// passwords have at most 8 characters. Unset: a random one.
+    #[serde(default)]
+    pub vnc_password: String,
+    /// The graphics card (`-vga`): `std`, `virtio`, `qxl`, `cirrus`, `vmware`, `none` … Unset: the
+    /// machine's default.
+    #[serde(default)]
+    pub vga: String,
+    /// Give the VM a TPM: a software TPM (`swtpm`, which must be installed) that lives as long
+    /// as the VM, its state in kiln's private folder (not in the artifact). TPM 2.0 unless
+    /// `use_tpm1`.
+    #[serde(default)]
+    pub vtpm: bool,
+    /// With `vtpm`: a TPM 1.2 instead of 2.0.
+    #[serde(default)]
+    pub use_tpm1: bool,
+    /// With `vtpm`: QEMU's TPM device, `tpm-tis` (default; x86), `tpm-crb`, `tpm-tis-device`
+    /// (Arm) or `tpm-spapr` (POWER).
+    #[serde(default)]
+    pub tpm_device_type: String,
 
     /// The QEMU program. Default `qemu-system-x86_64`.
     #[serde(default)]
@@ -340,6 +383,11 @@ pub struct BootConfig {
     /// Start no VNC server.
     #[serde(default)]
     pub disable_vnc: bool,
+    /// The boot command in steps, each `[keys, description]` (the description optional): kiln
+    /// says each description before typing its keys, and with `-debug` pauses after each step.
+    /// For installers with many screens. Not with `boot_command`.
+    #[serde(default)]
+    pub boot_steps: Vec<Vec<String>>,
 }
 
 fn default_host_port_min() -> u16 {
@@ -404,9 +452,47 @@ pub const DEFAULT_DISK_SIZE: &str = "40960M";
 pub const DEFAULT_EFI_CODE: &str = "/usr/share/OVMF/OVMF_CODE.fd";
 pub const DEFAULT_EFI_VARS: &str = "/usr/share/OVMF/OVMF_VARS.fd";
 
+/// QEMU's TPM devices for `tpm_device_type`; another value is passed on with a warning.
+pub const TPM_DEVICES: &[&str] = &["tpm-tis", "tpm-crb", "tpm-tis-device", "tpm-spapr", "tpm-tis-i2c"];
+
 impl Config {
+    /// The VM's CPU count: `cpus`, within what `sockets`, `cores` and `threads` hold.
     pub fn cpus(&self) -> u32 {
-        self.cpus.max(1)
+        match (self.topology_cpus(), self.cpus) {
+            (Some(max), 0) => max,
+            (Some(max), n) => n.min(max),
+            (None, n) => n.max(1),
+        }
+    }
+
+    /// The product of the topology options that are set (`None`: none is).
+    pub fn topology_cpus(&self) -> Option<u32> {
+        let set: Vec<u32> = [self.sockets, self.cores, self.threads].into_iter().filter(|n| *n > 0).collect();
+        (!set.is_empty()).then(|| set.iter().fold(1u32, |p, n| p.saturating_mul(*n)))
+    }
+
+    /// QEMU's `-smp` value, `None` for QEMU's default (one CPU). With `cpus` alone, one CPU per
+    /// socket as Packer 1.6.6 does; with a topology, its parts as given, and `maxcpus` when the
+    /// VM starts with fewer CPUs than the topology holds (QEMU 7 otherwise takes `cpus` as the
+    /// topology's size and refuses the line, which later Packers pass as it is).
+    pub fn smp(&self) -> Option<String> {
+        let Some(max) = self.topology_cpus() else {
+            return (self.cpus() > 1).then(|| format!("cpus={0},sockets={0}", self.cpus()));
+        };
+        let mut s = format!("cpus={}", self.cpus());
+        for (key, n) in [("sockets", self.sockets), ("cores", self.cores), ("threads", self.threads)] {
+            if n > 0 {
+                s.push_str(&format!(",{key}={n}"));
+            }
+        }
+        if self.cpus() < max {
+            s.push_str(&format!(",maxcpus={max}"));
+        }
+        Some(s)
+    }
+
+    pub fn tpm_device(&self) -> &str {
+        or(&self.tpm_device_type, "tpm-tis")
     }
 
     /// Packer takes anything under 10 MiB as unset.
@@ -506,32 +592,107 @@ impl BootConfig {
             .unwrap_or(bootcommand::DEFAULT_KEY_INTERVAL)
     }
 
-    /// The boot command parses (template actions masked); warnings for text typed as it is.
+    /// The boot command (or each of `boot_steps`) parses (template actions masked); warnings for
+    /// text typed as it is.
     pub fn check(&self, node: &Node) -> Diagnostics {
-        let masked: Vec<String> = self.boot_command.iter().map(|s| bootcommand::mask_template_actions(s)).collect();
-        let (errors, warnings) = match bootcommand::parse(&masked) {
-            Ok(parsed) => (Vec::new(), parsed.warnings),
-            Err(errors) => (errors, Vec::new()),
-        };
-        let entries: &[Node] = match node.get("boot_command").map(|n| &n.kind) {
-            Some(NodeKind::Array(items)) => items,
-            _ => &[],
+        let items = |n: Option<&Node>| -> Vec<Node> {
+            match n.map(|n| &n.kind) {
+                Some(NodeKind::Array(items)) => items.clone(),
+                _ => Vec::new(),
+            }
         };
         let mut d = Diagnostics::new();
-        for (p, error) in errors.iter().map(|p| (p, true)).chain(warnings.iter().map(|p| (p, false))) {
-            let summary = format!("boot_command entry {}, column {}: {}", p.pos.entry + 1, p.pos.column, p.message);
-            let entry = entries.get(p.pos.entry);
-            let span = entry
-                .and_then(|n| span_in_string(n, &self.boot_command[p.pos.entry], p.pos.offset, p.pos.len))
-                .or_else(|| entry.and_then(|n| n.span.clone()))
-                .or(node.span.clone());
-            let mut diag = if error { Diagnostic::error(summary) } else { Diagnostic::warning(summary) }.at_opt(span);
-            if let Some(h) = &p.help {
-                diag = diag.with_help(h.clone());
+        let entries = items(node.get("boot_command"));
+        check_keys(&self.boot_command, &|i| format!("boot_command entry {}", i + 1), &entries, node, &mut d);
+        if self.boot_steps.is_empty() {
+            return d;
+        }
+        if !self.boot_command.is_empty() {
+            d.push(
+                Diagnostic::error("boot_command and boot_steps cannot be used together")
+                    .at_opt(node.span_of("boot_steps"))
+                    .with_help("make the boot_command a step of boot_steps, or keep only one of them"),
+            );
+        }
+        let steps = items(node.get("boot_steps"));
+        for (i, step) in self.boot_steps.iter().enumerate() {
+            let step_node = steps.get(i);
+            let span = step_node.and_then(|n| n.span.clone()).or(node.span_of("boot_steps"));
+            match step.len() {
+                0 => d.push(
+                    Diagnostic::warning(format!("boot_steps step {} is empty: nothing is typed for it", i + 1))
+                        .at_opt(span),
+                ),
+                1 | 2 => {
+                    let keys = items(step_node);
+                    let label = |_| format!("boot_steps step {}", i + 1);
+                    check_keys(&step[..1], &label, &keys, step_node.unwrap_or(node), &mut d);
+                }
+                n => d.push(
+                    Diagnostic::error(format!("boot_steps step {} has {n} items", i + 1))
+                        .at_opt(span)
+                        .with_help("a step is [\"keys\"] or [\"keys\", \"what they do\"]"),
+                ),
             }
-            d.push(diag);
         }
         d
+    }
+
+    /// What to type: `boot_command` as one step, or each of `boot_steps` (empty ones left out).
+    pub fn typing(&self) -> Vec<BootStep<'_>> {
+        if !self.boot_command.is_empty() {
+            return vec![BootStep { keys: &self.boot_command, description: None, step: None }];
+        }
+        (self.boot_steps.iter().enumerate())
+            .filter(|(_, s)| !s.is_empty())
+            .map(|(i, s)| BootStep {
+                keys: &s[..1],
+                description: s.get(1).map(String::as_str).filter(|d| !d.is_empty()),
+                step: Some(i + 1),
+            })
+            .collect()
+    }
+}
+
+/// Keys typed at once: the whole `boot_command`, or one of `boot_steps`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BootStep<'a> {
+    pub keys: &'a [String],
+    pub description: Option<&'a str>,
+    /// Its number among `boot_steps` (from 1); `None` for `boot_command`.
+    pub step: Option<usize>,
+}
+
+impl BootStep<'_> {
+    /// How messages name the entry `index` of `keys`: `boot_command entry 2`, `boot_steps step 3`.
+    pub fn name(&self, index: usize) -> String {
+        match self.step {
+            None => format!("boot_command entry {}", index + 1),
+            Some(n) => format!("boot_steps step {n}"),
+        }
+    }
+}
+
+/// `strings` parse as boot commands (template actions masked), each problem located in its
+/// string's node among `nodes` (else at `parent`) and named by `label(index)`.
+fn check_keys(strings: &[String], label: &dyn Fn(usize) -> String, nodes: &[Node], parent: &Node, d: &mut Diagnostics) {
+    let masked: Vec<String> = strings.iter().map(|s| bootcommand::mask_template_actions(s)).collect();
+    let (errors, warnings) = match bootcommand::parse(&masked) {
+        Ok(parsed) => (Vec::new(), parsed.warnings),
+        Err(errors) => (errors, Vec::new()),
+    };
+    for (p, error) in errors.iter().map(|p| (p, true)).chain(warnings.iter().map(|p| (p, false))) {
+        let summary = format!("{}, column {}: {}", label(p.pos.entry), p.pos.column, p.message);
+        let entry = nodes.get(p.pos.entry);
+        let span = entry
+            .and_then(|n| span_in_string(n, &strings[p.pos.entry], p.pos.offset, p.pos.len))
+            .or_else(|| entry.and_then(|n| n.span.clone()))
+            .or(parent.span.clone());
+        let mut diag = if error { Diagnostic::error(summary) } else { Diagnostic::warning(summary) }.at_opt(span);
+        if let Some(h) = &p.help {
+            diag = diag.with_help(h.clone());
+        }
+        d.push(diag);
     }
 }
 

@@ -200,3 +200,75 @@ fn boot_command_problems_point_into_the_string() {
         (Duration::from_secs(3), Duration::from_millis(10), true)
     );
 }
+
+#[test]
+fn boot_steps_are_checked_step_by_step_and_typed_in_order() {
+    let src = "{\"boot_steps\": [\n  [\"1<enter><wait5>\", \"Install\"],\n  [],\n  [\"caf\u{e9}\"],\n  [\"a\", \"b\", \"c\"]]}";
+    let f = findings(src);
+    assert_eq!(
+        f,
+        [
+            (false, "boot_steps step 2 is empty: nothing is typed for it".to_string(), 3, 3),
+            (true, "boot_steps step 3, column 4: 'é' cannot be typed: no key of a US keyboard types it".into(), 4, 8),
+            (true, "boot_steps step 4 has 3 items".into(), 5, 3),
+        ]
+    );
+    let f = findings(r#"{"boot_command": ["a"], "boot_steps": [["b"]]}"#);
+    assert_eq!(f, [(true, "boot_command and boot_steps cannot be used together".to_string(), 1, 39)]);
+    let (_, b, _) = decode(r#"{"boot_steps": [["a<enter>", "first"], [], ["b", ""], ["c"]]}"#).unwrap();
+    let t = b.typing();
+    let got: Vec<(&[String], Option<&str>, Option<usize>)> =
+        t.iter().map(|s| (s.keys, s.description, s.step)).collect();
+    let (a, bb, c) = (["a<enter>".to_string()], ["b".to_string()], ["c".to_string()]);
+    assert_eq!(got, [(&a[..], Some("first"), Some(1)), (&bb[..], None, Some(3)), (&c[..], None, Some(4))]);
+    assert_eq!(t[1].name(0), "boot_steps step 3");
+    // boot_command is one step, its entries named as before.
+    let (_, b, _) = decode(r#"{"boot_command": ["a", "b"]}"#).unwrap();
+    let t = b.typing();
+    assert_eq!((t.len(), t[0].keys.len(), t[0].step, t[0].name(1)), (1, 2, None, "boot_command entry 2".to_string()));
+    assert!(decode("{}").unwrap().1.typing().is_empty());
+}
+
+#[test]
+fn newer_packer_options_and_their_checks() {
+    let (c, _, _) = decode(r#"{"sockets": 2, "cores": 2, "cpu_model": "max", "vga": "qxl"}"#).unwrap();
+    assert_eq!(
+        (c.cpus(), c.smp().as_deref(), c.cpu_model.as_str(), c.vga.as_str()),
+        (4, Some("cpus=4,sockets=2,cores=2"), "max", "qxl")
+    );
+    // More cpus than the topology holds: a warning at cpus.
+    let f = findings("{\"cores\": 2,\n \"cpus\": 3}");
+    assert_eq!(
+        f,
+        [(
+            false,
+            "cpus 3 is more than the topology holds: sockets × cores × threads = 2; the VM gets 2".to_string(),
+            2,
+            10
+        )]
+    );
+    assert!(findings(r#"{"cpus": 2, "cores": 4}"#).is_empty());
+    // Options that do nothing without another.
+    let f = findings(
+        r#"{"vnc_password": "0123456789", "use_tpm1": true, "tpm_device_type": "tpm-crb", "use_pflash": true, "efi_drop_efivars": true}"#,
+    );
+    let summaries: Vec<&str> = f.iter().map(|f| f.1.as_str()).collect();
+    assert_eq!(
+        summaries,
+        [
+            "vnc_password does nothing without vnc_use_password",
+            "vnc_password is longer than 8 characters: VNC uses only the first 8",
+            "use_tpm1 does nothing without vtpm",
+            "tpm_device_type does nothing without vtpm",
+            "use_pflash does nothing without firmware",
+            "efi_drop_efivars does nothing without efi_boot",
+        ]
+    );
+    assert!(f.iter().all(|f| !f.0), "all warnings: {f:?}");
+    assert!(findings(r#"{"vnc_use_password": true, "vnc_password": "s3cret"}"#).is_empty());
+    // A TPM device QEMU does not have: a warning with the likely one.
+    let f = findings(r#"{"vtpm": true, "tpm_device_type": "tpm-tsi"}"#);
+    let tpm: Vec<_> = f.iter().filter(|f| f.1.contains("tpm_device_type")).collect();
+    assert_eq!(tpm.len(), 1, "{f:?}");
+    assert_eq!(tpm[0].1, "tpm_device_type \"tpm-tsi\" is not a TPM device QEMU has");
+}

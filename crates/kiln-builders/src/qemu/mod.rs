@@ -4,7 +4,7 @@
 //! | step | this module |
 //! |---|---|
 //! | StepCreateDisk | [`disk::DiskPlan::new`], [`disk::DiskPlan::create`] |
-//! | StepRun (start the VM) | [`accel::detect`], [`args::command_line`], [`vm::Vm::start`], [`vm::Vm::connect_qmp`], [`accel::watch_start`] |
+//! | StepRun (start the VM) | [`accel::detect`], [`tpm::Swtpm`] (`vtpm`), [`args::command_line`], [`vm::Vm::start`], [`vm::Vm::connect_qmp`], [`accel::watch_start`] |
 //! | StepTypeBootCommand | [`bootcommand::parse`], [`bootcommand::steps`], [`bootcommand::type_steps`] |
 //! | StepConnectWhenUp | [`netwatch`]: connect once the guest's network is up and its sshd answers |
 //! | StepDriveUploads | [`upload::DriveUpload`]: large uploads through a hot-plugged disk |
@@ -29,6 +29,7 @@ pub mod qmp;
 mod snapshot;
 mod state;
 mod steps;
+pub mod tpm;
 pub mod upload;
 pub mod vm;
 

@@ -56,7 +56,9 @@ const NOT_MACHINE: &[&str] = &[
     "vnc_port_min",
     "vnc_port_max",
     "vnc_use_password",
+    "vnc_password",
     "disable_vnc",
+    "efi_drop_efivars",
     "host_port_min",
     "host_port_max",
     "ssh_host_port_min",
@@ -95,6 +97,8 @@ pub(super) fn unsupported(c: &Config, comm_kind: &str) -> Option<String> {
         "it has disk_additional_size disks"
     } else if c.efi() {
         "it boots with UEFI (its variable store is not in the snapshot)"
+    } else if c.vtpm {
+        "it has a TPM (vtpm: the TPM's state is in swtpm, not in the snapshot)"
     } else if !c.net_bridge.is_empty() {
         "it is on a host bridge (net_bridge)"
     } else if comm_kind != "ssh" {

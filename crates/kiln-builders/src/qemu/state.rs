@@ -13,6 +13,7 @@ use kiln_toolkit::CommonState;
 use super::config::Accelerator;
 use super::disk::DiskPlan;
 use super::qmp::Qmp;
+use super::tpm::Swtpm;
 use super::upload::DriveUpload;
 use super::vm::{Exit, Vm};
 
@@ -40,6 +41,8 @@ pub(super) struct State {
     pub vnc_port: Option<u16>,
     /// kiln's private folder for QEMU's control socket.
     pub control_dir: Option<PathBuf>,
+    /// The VM's software TPM (`vtpm`), from the moment it was started.
+    pub swtpm: Option<Swtpm>,
     /// QEMU, from the moment it was started.
     pub vm: Option<Arc<Vm>>,
     /// kiln's QMP connection to it.

@@ -19,6 +19,7 @@ use super::disk::{self, DiskPlan, QemuImg};
 use super::netwatch;
 use super::qmp::RunState;
 use super::state::State;
+use super::tpm::Swtpm;
 use super::upload::DriveUpload;
 use super::vm::{self, Exit, GuestEnd, Vm, VmSpec};
 use kiln_toolkit::reserve;
@@ -202,6 +203,15 @@ impl Step<State> for StepRun {
         } else {
             Net::Bridge(c.net_bridge.clone())
         };
+        if c.vtpm {
+            let program = super::tpm::find_swtpm()
+                .ok_or_else(|| Error::new("vtpm needs swtpm, the software TPM, and it is not on PATH"))?;
+            // Synchronous start: the handle is in the state before the next await.
+            let tpm = Swtpm::start(&program, &control_dir.join("tpm"), c.use_tpm1)?;
+            ctx.ui.log(format!("swtpm started (pid {})", tpm.pid));
+            let tpm = state.swtpm.insert(tpm);
+            ctx.cancel.run(tpm.ready()).await??;
+        }
         let template = state.template_data();
         let cdroms = state.cdroms();
         let inputs = Inputs {
@@ -218,6 +228,7 @@ impl Step<State> for StepRun {
             control_qmp: &control_qmp,
             console: Some(&console),
             efi_vars: state.efi_vars.as_deref(),
+            tpm_socket: state.swtpm.as_ref().map(|t| t.socket.as_path()),
             template: &template,
         };
         let mut argv = args::command_line(&inputs)?;
@@ -261,7 +272,7 @@ impl Step<State> for StepRun {
         }
         if let Some(port) = state.vnc_port {
             if c.vnc_use_password {
-                let password = vm::vnc_password()?;
+                let password = if c.vnc_password.is_empty() { vm::vnc_password()? } else { c.vnc_password.clone() };
                 ctx.ui.add_secrets([password.clone()]);
                 if let Some(q) = &state.qmp {
                     q.set_vnc_password(&password).await.map_err(Error::from)?;
@@ -281,7 +292,10 @@ impl Step<State> for StepRun {
     }
 
     fn cleans(&self, state: &State) -> Option<String> {
-        state.vm.as_ref().filter(|v| v.exited().is_none()).map(|v| format!("stopping the VM (QEMU pid {})", v.pid))
+        let vm = state.vm.as_ref().filter(|v| v.exited().is_none()).map(|v| format!("the VM (QEMU pid {})", v.pid));
+        let tpm = state.swtpm.as_ref().map(|t| format!("the VM's TPM (swtpm pid {})", t.pid));
+        let parts: Vec<String> = vm.into_iter().chain(tpm).collect();
+        (!parts.is_empty()).then(|| format!("stopping {}", parts.join(" and ")))
     }
 
     async fn cleanup(&self, state: &mut State, ctx: &RunContext, _outcome: Outcome) {
@@ -301,6 +315,10 @@ impl Step<State> for StepRun {
                     vm.wait().await;
                 }
             }
+        }
+        if let Some(tpm) = state.swtpm.take() {
+            // It ends by itself once QEMU is gone.
+            tpm.stop(Duration::from_secs(2)).await;
         }
         if let Some(dir) = state.control_dir.take() {
             let _ = tokio::fs::remove_dir_all(dir).await;
@@ -343,11 +361,16 @@ impl Step<State> for StepTypeBootCommand {
             ctx.ui.log("the VM resumed from the step cache: no boot command");
             return Ok(());
         }
-        if b.boot_command.is_empty() {
+        let steps = b.typing();
+        if steps.is_empty() {
             ctx.ui.log("no boot_command: not waiting boot_wait");
             return Ok(());
         }
-        let typing = bootcommand::prepare(&b.boot_command, &state.template_data(), b.key_interval())?;
+        let data = state.template_data();
+        let mut typing = Vec::with_capacity(steps.len());
+        for s in &steps {
+            typing.push(bootcommand::prepare(s.keys, &|i| s.name(i), &data, b.key_interval())?);
+        }
         let wait = b.boot_wait();
         if !wait.is_zero() {
             ctx.ui.say(format!("Waiting {} for boot...", kiln_config::golang::format_go_duration(wait)));
@@ -355,11 +378,32 @@ impl Step<State> for StepTypeBootCommand {
         }
         let qmp = state.qmp.clone().ok_or_else(|| Error::new("no QMP connection to type with"))?;
         ctx.ui.say("Typing the boot command...");
-        ctx.cancel
-            .run(bootcommand::type_steps(&qmp, &typing))
-            .await?
-            .map_err(|e| Error::new(format!("typing the boot command: {e}")))
+        for (s, keys) in steps.iter().zip(&typing) {
+            if let Some(d) = s.description {
+                ctx.ui.say(format!("Typing boot step {}: {d}", s.step.unwrap_or(1)));
+            }
+            ctx.cancel.run(bootcommand::type_steps(&qmp, keys)).await?.map_err(|e| match s.step {
+                None => Error::new(format!("typing the boot command: {e}")),
+                Some(n) => Error::new(format!("typing boot step {n}: {e}")),
+            })?;
+            if let (true, Some(n)) = (ctx.info.debug, s.step) {
+                let q = format!("Pausing after boot step {n}{}. Press enter to continue.", describe(s.description));
+                let answered = tokio::select! {
+                    a = ctx.ui.ask(&q) => a,
+                    _ = ctx.cancel.cancelled() => None,
+                };
+                if answered.is_none() && ctx.cancel.is_cancelled() {
+                    return Err(Error::cancelled());
+                }
+            }
+        }
+        Ok(())
     }
+}
+
+/// ` (DESCRIPTION)` for a step that has one.
+fn describe(description: Option<&str>) -> String {
+    description.map(|d| format!(" ({d})")).unwrap_or_default()
 }
 
 /// Runs a step while watching the guest: when QEMU exits or the VM stops for good

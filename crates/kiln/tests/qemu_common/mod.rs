@@ -94,8 +94,27 @@ impl Build {
         Build::spawn(dir, args, &dir.join(".kiln-cache"))
     }
 
+    /// As [`Build::start`], with the build's temporary folder (`TMPDIR`) at `DIR/tmp`, so a test
+    /// can see what it leaves there ([`no_temporary_leftovers`]).
+    pub fn start_in_tmp(dir: &Path, template: &str, args: &[&str]) -> Build {
+        std::fs::create_dir_all(dir.join("tmp")).unwrap();
+        std::fs::write(dir.join("template.json"), template).unwrap();
+        let mut all = args.to_vec();
+        all.push("template.json");
+        // The port locks stay where every other kiln process looks for them.
+        let locks = std::env::temp_dir().join("kiln-locks");
+        let env = [("TMPDIR", dir.join("tmp").into_os_string()), ("KILN_LOCK_DIR", locks.into_os_string())];
+        let env: Vec<(&str, &std::ffi::OsStr)> = env.iter().map(|(k, v)| (*k, v.as_os_str())).collect();
+        Build::spawn_env(dir, &all, &dir.join(".kiln-cache"), &env)
+    }
+
     fn spawn(dir: &Path, args: &[&str], cache: &Path) -> Build {
+        Build::spawn_env(dir, args, cache, &[])
+    }
+
+    fn spawn_env(dir: &Path, args: &[&str], cache: &Path, env: &[(&str, &std::ffi::OsStr)]) -> Build {
         let mut child = Command::new(env!("CARGO_BIN_EXE_kiln"))
+            .envs(env.iter().copied())
             .arg("build")
             .arg("-color=false")
             .args(args)
@@ -213,6 +232,17 @@ pub fn no_leftovers(log: &str, out: &Path, failed: bool) {
     if failed {
         assert!(!out.exists(), "the output directory survived: {:?}\n{log}", std::fs::read_dir(out).map(|r| r.count()));
     }
+}
+
+/// A build started with [`Build::start_in_tmp`] left nothing in its temporary folder (kiln's
+/// private folder for the VM: QEMU's sockets, the console, swtpm's state) and no process that
+/// names it (QEMU, swtpm).
+pub fn no_temporary_leftovers(dir: &Path, log: &str) {
+    let tmp = dir.join("tmp");
+    let procs = processes_mentioning(&tmp.display().to_string());
+    assert!(procs.is_empty(), "processes survived the build: {procs:?}\n{log}");
+    let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(left.is_empty(), "the build left {left:?} in its temporary folder\n{log}");
 }
 
 /// `qemu-img info --output=json` of `path`.
