@@ -1,7 +1,7 @@
 //! Go's parsing rules that Packer templates inherit: `time.ParseDuration` for `pause_before`,
-//! `timeout`, `ssh_timeout` …, and `strconv.ParseBool` for weakly typed booleans and flags.
-//! One implementation each, shared by the JSON loader, the HCL2 loader, the config decoder
-//! and the command line.
+//! `timeout`, `ssh_timeout` …, `strconv.ParseBool` for weakly typed booleans and flags, and
+//! `filepath.Clean` for paths and path patterns. One implementation each, shared by the JSON
+//! loader, the HCL2 loader, the config decoder, the command line and the components.
 
 use std::time::Duration;
 
@@ -120,6 +120,35 @@ pub fn format_go_duration(d: Duration) -> String {
     }
 }
 
+/// Go's `filepath.Clean` (Unix): resolves `.` and `..` lexically, drops repeated and trailing
+/// slashes; `""` is `.`.
+pub fn clean_path(p: &str) -> String {
+    if p.is_empty() {
+        return ".".into();
+    }
+    let rooted = p.starts_with('/');
+    let mut parts: Vec<&str> = Vec::new();
+    for seg in p.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                if parts.last().is_some_and(|l| *l != "..") {
+                    parts.pop();
+                } else if !rooted {
+                    parts.push("..");
+                }
+            }
+            s => parts.push(s),
+        }
+    }
+    let joined = parts.join("/");
+    match (rooted, joined.is_empty()) {
+        (true, _) => format!("/{joined}"),
+        (false, true) => ".".into(),
+        (false, false) => joined,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -168,5 +197,14 @@ mod tests {
         assert_eq!(format_go_duration(Duration::from_secs(3600)), "1h0m0s");
         assert_eq!(format_go_duration(Duration::from_millis(500)), "500ms");
         assert_eq!(format_go_duration(Duration::from_millis(1500)), "1.5s");
+    }
+
+    #[test]
+    fn clean_path_as_go() {
+        for (input, want) in
+            [("", "."), ("a/./b/../c//", "a/c"), ("/../x", "/x"), ("../../a", "../../a"), ("a/..", "."), ("//a/", "/a")]
+        {
+            assert_eq!(clean_path(input), want, "{input:?}");
+        }
     }
 }

@@ -50,7 +50,7 @@ pub(crate) fn check_login(
                 .with_help("log in with \"login\": true, \"login_username\": \"AWS\" and \"login_password\" set to the output of `aws ecr get-login-password`"),
         );
     } else {
-        for k in ["aws_access_key", "aws_secret_key", "aws_token", "aws_profile"] {
+        for k in ["aws_access_key", "aws_secret_key", "aws_token", "aws_profile", "aws_force_use_public_ecr"] {
             if node.get(k).is_some() {
                 warnings.push(
                     Diagnostic::warning(format!("{k} does nothing without ecr_login"))

@@ -40,6 +40,8 @@ pub struct Engine {
     pub(crate) long: Docker,
     host: String,
     version: ClientVersion,
+    /// podman's service (its `/_ping` names a libpod API version).
+    podman: bool,
 }
 
 /// Where an engine listens, parsed from a `DOCKER_HOST` value.
@@ -121,7 +123,7 @@ impl Engine {
     /// client's, as the docker CLI does. Fails when the engine does not answer.
     pub async fn connect_to(host: &str) -> Result<Engine> {
         let endpoint = Endpoint::parse(host)?;
-        let server = ping_endpoint(&endpoint, Duration::from_secs(30))
+        let (server, podman) = ping_endpoint_full(&endpoint, Duration::from_secs(30))
             .await
             .map_err(|e| Error::io(format!("connecting to the Docker engine at {host}"), e))?;
         let mut version = ClientVersion {
@@ -141,7 +143,13 @@ impl Engine {
             }
             .map_err(|e| Error::engine(format!("connecting to {host}"), e))
         };
-        Ok(Engine { api: connect(QUICK_TIMEOUT)?, long: connect(LONG_TIMEOUT)?, host: endpoint.to_host(), version })
+        Ok(Engine {
+            api: connect(QUICK_TIMEOUT)?,
+            long: connect(LONG_TIMEOUT)?,
+            host: endpoint.to_host(),
+            version,
+            podman,
+        })
     }
 
     /// Sets the timeout for bulk operations (default 6 hours).
@@ -160,6 +168,12 @@ impl Engine {
         format!("{}.{}", self.version.major_version, self.version.minor_version)
     }
 
+    /// Whether the engine is podman's service rather than Docker Engine (where they behave
+    /// differently, e.g. podman goes on with a build whose client has gone).
+    pub fn is_podman(&self) -> bool {
+        self.podman
+    }
+
     /// Checks that the engine answers.
     pub async fn ping(&self) -> Result<()> {
         self.api.ping().await.map(|_| ()).map_err(|e| Error::engine(format!("pinging {}", self.host), e))
@@ -172,6 +186,11 @@ impl Engine {
 ///
 /// Returns the engine's API version when it sends one.
 pub async fn ping_endpoint(endpoint: &Endpoint, timeout: Duration) -> std::io::Result<Option<ClientVersion>> {
+    ping_endpoint_full(endpoint, timeout).await.map(|(v, _)| v)
+}
+
+/// [`ping_endpoint`], and whether the engine is podman's service.
+async fn ping_endpoint_full(endpoint: &Endpoint, timeout: Duration) -> std::io::Result<(Option<ClientVersion>, bool)> {
     let answer = tokio::time::timeout(timeout, async {
         match endpoint {
             Endpoint::Unix(path) => {
@@ -213,7 +232,8 @@ async fn ping_over<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S) -> std::io:
     Ok(answer)
 }
 
-fn parse_ping(answer: &[u8]) -> std::io::Result<Option<ClientVersion>> {
+/// The API version `/_ping`'s answer gives, if any, and whether it came from podman.
+fn parse_ping(answer: &[u8]) -> std::io::Result<(Option<ClientVersion>, bool)> {
     let text = String::from_utf8_lossy(answer);
     let mut lines = text.split("\r\n");
     let status = lines.next().unwrap_or("");
@@ -221,14 +241,18 @@ fn parse_ping(answer: &[u8]) -> std::io::Result<Option<ClientVersion>> {
     if !status.starts_with("HTTP/") || code != "200" {
         return Err(std::io::Error::other(format!("not a Docker engine: /_ping answered {:?}", status)));
     }
+    let (mut version, mut podman) = (None, false);
     for line in lines.take_while(|l| !l.is_empty()) {
         if let Some((name, value)) = line.split_once(':') {
-            if name.trim().eq_ignore_ascii_case("api-version") {
-                return Ok(parse_version(value.trim()));
+            let name = name.trim();
+            if name.eq_ignore_ascii_case("api-version") {
+                version = parse_version(value.trim());
+            } else if name.eq_ignore_ascii_case("libpod-api-version") {
+                podman = true;
             }
         }
     }
-    Ok(None)
+    Ok((version, podman))
 }
 
 fn parse_version(v: &str) -> Option<ClientVersion> {
@@ -258,9 +282,12 @@ mod tests {
     fn ping_answer_gives_the_api_version() {
         let podman =
             b"HTTP/1.1 200 OK\r\nApi-Version: 1.41\r\nLibpod-Api-Version: 4.3.1\r\nContent-Length: 2\r\n\r\nOK";
-        let v = parse_ping(podman).unwrap().unwrap();
-        assert_eq!((v.major_version, v.minor_version), (1, 41));
-        assert!(parse_ping(b"HTTP/1.1 200 OK\r\n\r\nOK").unwrap().is_none());
+        let (v, is_podman) = parse_ping(podman).unwrap();
+        let v = v.unwrap();
+        assert_eq!((v.major_version, v.minor_version, is_podman), (1, 41, true));
+        let docker = b"HTTP/1.1 200 OK\r\nApi-Version: 1.47\r\nDocker-Experimental: false\r\n\r\nOK";
+        assert!(!parse_ping(docker).unwrap().1);
+        assert!(parse_ping(b"HTTP/1.1 200 OK\r\n\r\nOK").unwrap().0.is_none());
         assert!(parse_ping(b"HTTP/1.1 404 Not Found\r\n\r\n").is_err());
         assert!(parse_ping(b"SSH-2.0-OpenSSH_9.2\r\n").is_err());
     }

@@ -40,7 +40,7 @@ impl fmt::Debug for RegistryAuth {
 }
 
 impl RegistryAuth {
-    fn credentials(&self) -> DockerCredentials {
+    pub(crate) fn credentials(&self) -> DockerCredentials {
         DockerCredentials {
             username: Some(self.username.clone()),
             password: Some(self.password.clone()),

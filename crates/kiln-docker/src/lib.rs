@@ -48,10 +48,12 @@
 
 pub mod artifact;
 pub mod auth;
+mod build;
 pub mod builder;
 mod changes;
 pub mod comm;
 mod container;
+pub mod dockerignore;
 mod engine;
 mod error;
 mod exec;
@@ -63,6 +65,7 @@ pub mod share;
 mod stream;
 mod transfer;
 
+pub use build::BuildRequest;
 pub use changes::{canonical_changes, INSTRUCTIONS};
 pub use container::ContainerGuard;
 pub use engine::{ping_endpoint, set_host_override, Endpoint, Engine, DEFAULT_HOST};

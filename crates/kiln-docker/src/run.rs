@@ -38,6 +38,9 @@ pub struct RunSpec {
     pub devices: Vec<String>,
     /// `platform`, e.g. `linux/amd64`.
     pub platform: Option<String>,
+    /// `runtime`, the container's OCI runtime (`runc`, `runsc` …); `--runtime` in `run_command`
+    /// wins.
+    pub runtime: Option<String>,
     /// Labels kiln adds to the container (to find it again after a crash).
     pub labels: BTreeMap<String, String>,
 }
@@ -79,6 +82,7 @@ impl RunSpec {
             host.binds.get_or_insert_with(Vec::new).push(format!("{host_path}:{container_path}"));
         }
         req.platform = self.platform.clone();
+        host.runtime = self.runtime.clone().filter(|r| !r.is_empty());
         if !self.labels.is_empty() {
             req.body.labels = Some(self.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
         }
@@ -415,6 +419,7 @@ mod tests {
             tmpfs: args(&["/run:rw,size=64m"]),
             devices: args(&["/dev/fuse"]),
             platform: Some("linux/amd64".into()),
+            runtime: Some("runsc".into()),
             ..RunSpec::default()
         };
         spec.volumes.insert("/tmp/packer-123".into(), "/packer-files".into());
@@ -439,6 +444,11 @@ mod tests {
         assert_eq!(h.memory, Some(512 << 20));
         assert_eq!(req.name.as_deref(), Some("kiln-x"));
         assert_eq!(req.platform.as_deref(), Some("linux/amd64"));
+        assert_eq!(h.runtime.as_deref(), Some("runsc"));
+        // run_command's own --runtime wins.
+        spec.run_command.insert(0, "--runtime=crun".into());
+        let req = spec.to_request().unwrap();
+        assert_eq!(req.body.host_config.unwrap().runtime.as_deref(), Some("crun"));
     }
 
     #[test]

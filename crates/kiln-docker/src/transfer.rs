@@ -308,12 +308,16 @@ impl FlushAll for ChannelWriter {
     }
 }
 
-/// Relative paths to leave out of a directory transfer.
-struct Exclude(Vec<PathBuf>);
+/// What to leave out of a directory transfer: relative paths (and everything under them), or a
+/// build context's `.dockerignore`.
+pub(crate) enum Exclude {
+    Paths(Vec<PathBuf>),
+    Ignore(crate::dockerignore::DockerIgnore),
+}
 
 impl Exclude {
     fn new(list: &[String]) -> Exclude {
-        Exclude(
+        Exclude::Paths(
             list.iter()
                 .map(|x| x.trim_start_matches("./").trim_end_matches('/'))
                 .filter(|x| !x.is_empty())
@@ -322,21 +326,34 @@ impl Exclude {
         )
     }
 
-    /// True for an excluded path and everything under one.
-    fn skips(&self, rel: &Path) -> bool {
-        self.0.iter().any(|x| rel.starts_with(x))
+    /// True for an excluded path and everything under one (a folder `.dockerignore` excludes
+    /// is only [`Exclude::reads_through`]).
+    fn skips(&self, rel: &Path, is_dir: bool) -> bool {
+        match self {
+            Exclude::Paths(paths) => paths.iter().any(|x| rel.starts_with(x)),
+            Exclude::Ignore(ignore) => ignore.excludes(&rel.to_string_lossy()) && !(is_dir && ignore.has_exceptions()),
+        }
+    }
+
+    /// An excluded folder that is read for what exceptions bring back, without an entry of its
+    /// own (as the docker CLI sends a context).
+    fn reads_through(&self, rel: &Path) -> bool {
+        match self {
+            Exclude::Paths(_) => false,
+            Exclude::Ignore(ignore) => ignore.excludes(&rel.to_string_lossy()),
+        }
     }
 }
 
 /// How the entries of an uploaded tree are written.
-struct Tree<'a> {
-    uid: u64,
-    gid: u64,
-    skip: &'a Exclude,
+pub(crate) struct Tree<'a> {
+    pub uid: u64,
+    pub gid: u64,
+    pub skip: &'a Exclude,
 }
 
 impl Tree<'_> {
-    fn header(&self, meta: &std::fs::Metadata) -> tar::Header {
+    pub(crate) fn header(&self, meta: &std::fs::Metadata) -> tar::Header {
         let mut header = tar::Header::new_gnu();
         header.set_metadata_in_mode(meta, tar::HeaderMode::Complete);
         header.set_uid(self.uid);
@@ -361,7 +378,7 @@ impl Tree<'_> {
     /// Appends the contents of `dir` under `name` (not `dir` itself), sorted by name so
     /// the same tree always makes the same archive. `rel` is `dir` relative to the
     /// uploaded root, for `exclude`.
-    fn append<W: io::Write>(
+    pub(crate) fn append<W: io::Write>(
         &self,
         builder: &mut tar::Builder<W>,
         dir: &Path,
@@ -372,16 +389,18 @@ impl Tree<'_> {
         entries.sort_by_key(|e| e.file_name());
         for entry in entries {
             let rel = rel.join(entry.file_name());
-            if self.skip.skips(&rel) {
+            let path = entry.path();
+            let meta = std::fs::symlink_metadata(&path)?;
+            let ft = meta.file_type();
+            if self.skip.skips(&rel, ft.is_dir()) {
                 continue;
             }
-            let path = entry.path();
             let entry_name = name.join(entry.file_name());
-            let meta = std::fs::symlink_metadata(&path)?;
             let mut header = self.header(&meta);
-            let ft = meta.file_type();
             if ft.is_dir() {
-                self.append_dir(builder, &meta, &entry_name)?;
+                if !self.skip.reads_through(&rel) {
+                    self.append_dir(builder, &meta, &entry_name)?;
+                }
                 self.append(builder, &path, &entry_name, &rel)?;
             } else if ft.is_file() {
                 let file = std::fs::File::open(&path)?;
@@ -416,7 +435,7 @@ fn unpack_into<R: io::Read>(reader: R, dst: &Path, skip: &Exclude, root_named: b
             .filter(|c| !matches!(c, std::path::Component::CurDir))
             .skip(usize::from(root_named))
             .collect();
-        if skip.skips(&rel) {
+        if skip.skips(&rel, entry.header().entry_type().is_dir()) {
             continue;
         }
         // unpack_in refuses paths that would leave dst ("..", absolute, via links).

@@ -178,6 +178,75 @@ async fn export_to_a_tarball_then_import_it() {
     assert_eq!(std::fs::metadata(&tarball).unwrap().len(), size);
 }
 
+/// `build`: the base image from a Dockerfile with a build argument and a context whose
+/// `.dockerignore` leaves files out; provisioned and committed. The same with `discard`
+/// removes the built image at the end; a failing Dockerfile fails the build with the engine's
+/// reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn build_from_a_dockerfile_then_commit_or_discard() {
+    let Some(podman) = Podman::shared("build_from_a_dockerfile_then_commit_or_discard").await else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = dir.path().join("ctx");
+    std::fs::create_dir_all(ctx.join("app")).unwrap();
+    std::fs::write(ctx.join("app/run.sh"), "echo app\n").unwrap();
+    std::fs::write(ctx.join("app/scratch.tmp"), "left out\n").unwrap();
+    std::fs::write(ctx.join(".dockerignore"), "**/*.tmp\n").unwrap();
+    // Outside the context, as a CI job often keeps it.
+    let dockerfile = dir.path().join("base.Dockerfile");
+    std::fs::write(
+        &dockerfile,
+        format!(
+            "FROM {BASE_IMAGE}\nARG GREETING=unset\nCOPY app/ /app/\nRUN echo \"$GREETING from the Dockerfile\" > /greeting\n"
+        ),
+    )
+    .unwrap();
+    let template = |output: &str| {
+        format!(
+            r#"{{
+  "builders": [{{"type": "docker", {output},
+    "build": {{"path": {df}, "build_dir": {ctx}, "arguments": {{"GREETING": "hello"}}, "pull": false}}}}],
+  "provisioners": [{{"type": "shell", "inline": ["cat /greeting", "echo files $(ls /app | tr '\\n' ' ')"]}}]
+}}"#,
+            df = js(&dockerfile.to_string_lossy()),
+            ctx = js(&ctx.to_string_lossy()),
+        )
+    };
+    let built = |out: &str| -> String {
+        let line = out.lines().find_map(|l| l.split("Finished building base image ").nth(1));
+        line.unwrap_or_else(|| panic!("no built image in {out}")).trim().to_string()
+    };
+
+    let (code, out) = build(&podman, template(r#""commit": true"#), RunSettings::default()).await;
+    let committed = image_id(&out);
+    let _committed = committed.as_deref().map(|id| ImageGuard::new(&podman.engine, id));
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("    docker: hello from the Dockerfile"), "{out}");
+    assert!(out.contains("    docker: files run.sh\n"), "the .tmp file was not left out: {out}");
+    assert_no_containers(&podman, &out).await;
+    let base = built(&out);
+    let _base = ImageGuard::new(&podman.engine, &base);
+    // Committed on top of it: the built image stays (the commit is made from it).
+    assert!(podman.engine.image_exists(&base).await.unwrap(), "{out}");
+    let committed = committed.expect("an image ID");
+    assert_eq!(run_in(&podman, &committed, "cat /greeting").await, "hello from the Dockerfile\n");
+    podman.engine.remove_image(&committed, true).await.unwrap();
+    podman.engine.remove_image(&base, true).await.unwrap();
+
+    // Discarded: the built image goes too.
+    let (code, out) = build(&podman, template(r#""discard": true"#), RunSettings::default()).await;
+    assert_eq!(code, 0, "{out}");
+    let second = built(&out);
+    assert!(!podman.engine.image_exists(&second).await.unwrap(), "{out}");
+
+    // A Dockerfile step that fails: the engine's reason, no container.
+    std::fs::write(&dockerfile, format!("FROM {BASE_IMAGE}\nRUN echo about to fail && exit 3\n")).unwrap();
+    let (code, out) = build(&podman, template(r#""discard": true"#), RunSettings::default()).await;
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("Error building the base image"), "{out}");
+    assert!(out.contains("about to fail"), "{out}");
+    assert!(containers(&out).is_empty(), "{out}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_build_leaves_no_container_or_file() {
     let Some(podman) = Podman::shared("a_failing_build_leaves_no_container_or_file").await else { return };
@@ -406,6 +475,20 @@ async fn configuration_errors_name_the_line() {
         (r#"{"type":"docker","image":"x","commit":true,"run_command":["--mount","a","x"]}"#, "\"--mount\""),
         (r#"{"type":"docker","image":"x","commit":true,"communicator":"winrm"}"#, "cannot use the winrm communicator"),
         (r#"{"type":"docker","image":"x","commit":true,"imgae":"y"}"#, "unknown option \"imgae\""),
+        (
+            r#"{"type":"docker","commit":true,"build":{"path":"Dockerfile","build_dir":"."},"image":"x"}"#,
+            "image and build cannot be used together",
+        ),
+        (r#"{"type":"docker","commit":true,"build":{"build_dir":"."}}"#, "build needs path"),
+        (
+            r#"{"type":"docker","commit":true,"build":{"path":"no/Such.Dockerfile"}}"#,
+            "build path \"no/Such.Dockerfile\" is not a file",
+        ),
+        (
+            r#"{"type":"docker","commit":true,"build":{"path":"Cargo.toml","build_dir":"no-such-dir"}}"#,
+            "build_dir \"no-such-dir\" is not a folder",
+        ),
+        (r#"{"type":"docker","commit":true,"build":{"path":"Cargo.toml","contxt":"."}}"#, "unknown option \"contxt\""),
     ];
     for (builder, expect) in cases {
         let json = format!("{{\"builders\": [\n{builder}]}}");

@@ -18,11 +18,20 @@ use crate::RunSpec;
 /// address (an `sshd` must run in it), `none` runs no provisioners.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct Config {
-    /// The image the container starts from. Required.
+    /// The image the container starts from. Required, unless `build` makes it.
     #[serde(default)]
     pub image: String,
+    /// Make the image the container starts from with a Dockerfile (`docker build`), instead of
+    /// `image`. An object: `path`, the Dockerfile (required); `build_dir`, the build context
+    /// (default `.`; its `.dockerignore` applies); `arguments`, build arguments
+    /// (`{"NAME": "value"}`); `pull`, pull newer `FROM` images (default true); `compress`, send
+    /// the context gzip-compressed. The built image is removed at the end unless the build
+    /// commits (the committed image is made from it).
+    #[serde(default)]
+    pub build: Option<BuildConfig>,
     /// Pull `image` before starting (default true). With false the image is only
-    /// pulled when the engine does not have it, as `docker run` would.
+    /// pulled when the engine does not have it, as `docker run` would. Not with `build`
+    /// (that has its own `pull`).
     #[serde(default)]
     pub pull: Option<bool>,
     /// Commit the container to an image, the build's artifact (its ID is the
@@ -81,9 +90,17 @@ pub struct Config {
     /// Run the provisioners' commands as this user (`user`, `uid`, `user:group`).
     #[serde(default)]
     pub exec_user: Option<String>,
-    /// The platform of the image to pull and run, e.g. `linux/arm64`.
+    /// The platform of the image to pull (or build) and run, e.g. `linux/arm64`.
     #[serde(default)]
     pub platform: Option<String>,
+    /// The container's OCI runtime (`--runtime`), e.g. `runsc` (gVisor) or `kata-runtime`;
+    /// the engine must have it configured. Unset: the engine's default.
+    #[serde(default)]
+    pub runtime: Option<String>,
+    /// The docker program Packer runs. kiln talks to the Engine API instead (`DOCKER_HOST`),
+    /// so this is accepted and ignored, with a warning.
+    #[serde(default)]
+    pub docker_path: Option<String>,
     /// Log in to `login_server` to pull `image`.
     #[serde(default)]
     pub login: bool,
@@ -112,6 +129,10 @@ pub struct Config {
     /// AWS profile for `ecr_login` (accepted; `ecr_login` is not implemented).
     #[serde(default)]
     pub aws_profile: Option<String>,
+    /// Use Amazon ECR's public registry for `ecr_login` (accepted; `ecr_login` is not
+    /// implemented).
+    #[serde(default)]
+    pub aws_force_use_public_ecr: Option<bool>,
     /// Windows containers: not supported by kiln (an error).
     #[serde(default)]
     pub windows_container: bool,
@@ -121,6 +142,41 @@ pub struct Config {
     /// names dropped: two builds that write the same files give the same bytes.
     #[serde(default)]
     pub source_date_epoch: Option<u64>,
+}
+
+/// `build`: the image the container starts from, built from a Dockerfile (`docker build`).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct BuildConfig {
+    /// The Dockerfile. Required. It is sent with the build context even when it lies outside
+    /// `build_dir` or `.dockerignore` excludes it, as the docker CLI does.
+    #[serde(default)]
+    pub path: String,
+    /// The build context: the folder whose files the Dockerfile's `COPY` and `ADD` see, less
+    /// what its `.dockerignore` excludes. Default `.` (where kiln runs).
+    #[serde(default)]
+    pub build_dir: String,
+    /// Build arguments (`--build-arg NAME=value`), for the Dockerfile's `ARG`s.
+    #[serde(default)]
+    pub arguments: BTreeMap<String, String>,
+    /// Pull a newer version of the `FROM` images even when the engine has them (`--pull`).
+    /// Default true.
+    #[serde(default)]
+    pub pull: Option<bool>,
+    /// Send the build context gzip-compressed (`--compress`): less to send to a remote engine,
+    /// more CPU on both sides.
+    #[serde(default)]
+    pub compress: bool,
+}
+
+impl BuildConfig {
+    pub fn build_dir(&self) -> &str {
+        if self.build_dir.is_empty() {
+            "."
+        } else {
+            &self.build_dir
+        }
+    }
 }
 
 /// What happens to the container at the end.
@@ -168,6 +224,7 @@ impl Config {
             tmpfs: self.tmpfs.clone(),
             devices: self.device.clone(),
             platform: self.platform.clone(),
+            runtime: self.runtime.clone(),
             labels: BTreeMap::new(),
         })
     }
@@ -189,11 +246,36 @@ impl Config {
             Ok(w) => warnings.extend(w),
             Err(e) => d.extend(e),
         }
-        if self.image.trim().is_empty() {
-            d.push(
+        match &self.build {
+            Some(b) => {
+                check_build(b, node, &mut d);
+                if !self.image.is_empty() {
+                    d.push(
+                        Diagnostic::error("image and build cannot be used together")
+                            .at_opt(node.span_of("image"))
+                            .with_help("build makes the image the container starts from; remove image"),
+                    );
+                }
+                if self.pull.is_some() {
+                    warnings.push(
+                        Diagnostic::warning("pull does nothing with build")
+                            .at_opt(node.span_of("pull"))
+                            .with_help("set \"pull\" inside build (true by default) to pull the Dockerfile's FROM images"),
+                    );
+                }
+            }
+            None if self.image.trim().is_empty() => d.push(
                 Diagnostic::error("the docker builder needs an image")
                     .at_opt(node.span_of("image"))
-                    .with_help("add \"image\": the image to start the container from, e.g. \"debian:bookworm\""),
+                    .with_help("add \"image\": the image to start the container from, e.g. \"debian:bookworm\" (or \"build\" with a Dockerfile)"),
+            ),
+            None => {}
+        }
+        if node.get("docker_path").is_some() {
+            warnings.push(
+                Diagnostic::warning("docker_path is not used: kiln talks to the Docker Engine API, not a docker program")
+                    .at_opt(node.span_of("docker_path"))
+                    .with_help("remove docker_path; to reach another engine (podman's service, say) set DOCKER_HOST, e.g. unix:///run/podman/podman.sock"),
             );
         }
         let chosen: Vec<&str> = [
@@ -247,8 +329,13 @@ impl Config {
                 &e.to_string(),
             )));
         }
-        if !self.image.trim().is_empty() {
-            match self.run_spec(Some("/tmp/kiln-check")).and_then(|s| s.to_request().map_err(|e| e.to_string())) {
+        if !self.image.trim().is_empty() || self.build.is_some() {
+            // With `build`, `{{.Image}}` is the built image's ID, known only then.
+            let probe = match &self.build {
+                Some(_) if self.image.is_empty() => Config { image: "sha256:built".into(), ..self.clone() },
+                _ => self.clone(),
+            };
+            match probe.run_spec(Some("/tmp/kiln-check")).and_then(|s| s.to_request().map_err(|e| e.to_string())) {
                 Ok(_) => {}
                 Err(e) => d.push(Diagnostic::error(e).at_opt(node.span_of("run_command"))),
             }
@@ -276,6 +363,31 @@ impl Config {
     }
 }
 
+/// `build`'s own checks: a Dockerfile that is a file, a context that is a folder.
+fn check_build(b: &BuildConfig, node: &Node, d: &mut Diagnostics) {
+    let at = |key: &str| node.get("build").and_then(|n| n.span_of(key)).or(node.span_of("build"));
+    if b.path.is_empty() {
+        d.push(
+            Diagnostic::error("build needs path: the Dockerfile to build the image from")
+                .at_opt(at("path"))
+                .with_help("add \"path\": \"Dockerfile\" (relative to where kiln runs)"),
+        );
+    } else if !std::path::Path::new(&b.path).is_file() {
+        d.push(
+            Diagnostic::error(format!("build path {:?} is not a file", b.path))
+                .at_opt(at("path"))
+                .with_help("name the Dockerfile, relative to where kiln runs"),
+        );
+    }
+    if !std::path::Path::new(b.build_dir()).is_dir() {
+        d.push(
+            Diagnostic::error(format!("build_dir {:?} is not a folder", b.build_dir()))
+                .at_opt(at("build_dir"))
+                .with_help("name the build context's folder (the Dockerfile's COPY and ADD read from it)"),
+        );
+    }
+}
+
 /// The span of the element of list `key` that `message` is about (it quotes it), else
 /// of the list.
 fn element_span(node: &Node, key: &str, items: &[String], message: &str) -> Option<Span> {
@@ -296,4 +408,39 @@ pub fn with_default_communicator(mut comm: kiln_comm::Config) -> kiln_comm::Conf
         comm.communicator = Some("docker".into());
     }
     comm
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The warnings `check` gives for a builder object, each with its line.
+    fn warnings(json: &str) -> Vec<(String, usize)> {
+        let node = kiln_template::testing::json_node("t.json", json).unwrap();
+        let (c, comm): (Config, kiln_comm::Config) =
+            kiln_config::decode::decode_split(&node, "the \"docker\" builder").unwrap();
+        let w = c.check(&node, &with_default_communicator(comm)).unwrap();
+        w.iter().map(|d| (d.summary.clone(), d.span.as_ref().map_or(0, |s| s.line_col().0))).collect()
+    }
+
+    #[test]
+    fn later_packers_options_that_kiln_does_not_use_are_warnings_at_their_line() {
+        assert_eq!(
+            warnings("{\"image\": \"x\", \"commit\": true,\n \"docker_path\": \"podman\"}"),
+            [("docker_path is not used: kiln talks to the Docker Engine API, not a docker program".to_string(), 2)]
+        );
+        assert_eq!(
+            warnings("{\"commit\": true, \"build\": {\"path\": \"Cargo.toml\"},\n \"pull\": true}"),
+            [("pull does nothing with build".to_string(), 2)]
+        );
+        assert_eq!(
+            warnings("{\"image\": \"x\", \"commit\": true,\n \"aws_force_use_public_ecr\": true}"),
+            [("aws_force_use_public_ecr does nothing without ecr_login".to_string(), 2)]
+        );
+        let node = kiln_template::testing::json_node("t.json", r#"{"commit": true, "runtime": "runsc", "build": {"path": "Cargo.toml", "arguments": {"A": "1"}, "compress": true}}"#).unwrap();
+        let (c, _): (Config, kiln_comm::Config) = kiln_config::decode::decode_split(&node, "x").unwrap();
+        let b = c.build.as_ref().unwrap();
+        assert_eq!((b.build_dir(), b.pull, b.compress, b.arguments.len()), (".", None, true, 1));
+        assert_eq!(c.run_spec(None).map(|s| s.runtime), Ok(Some("runsc".to_string())));
+    }
 }

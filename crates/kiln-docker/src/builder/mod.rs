@@ -1,7 +1,8 @@
 //! The `docker` builder: a container from `image`, provisioned, then committed to an
 //! image, exported to a tarball, or discarded.
 //!
-//! The steps, as Packer's: a temporary folder (mounted at `container_dir`), the pull,
+//! The steps, as Packer's: a temporary folder (mounted at `container_dir`), the pull (or,
+//! with `build`, the image built from a Dockerfile, [`crate::BuildRequest`]),
 //! the container (its ID is in the state as soon as the engine answers the create,
 //! before it is started), the communicator, the provisioners, then commit or export.
 //! The container is removed by the run step's cleanup, on success, failure and
@@ -69,6 +70,8 @@ struct State {
     data: GeneratedData,
     /// The committed image.
     image_id: Option<String>,
+    /// The image `build` made, from the moment the engine said its ID.
+    built: Option<String>,
     /// An export being written (removed if the build does not finish).
     partial: Vec<std::path::PathBuf>,
     /// The finished export.
@@ -114,10 +117,14 @@ impl Builder for DockerBuilder {
         let engine = Engine::connect().await.map_err(|e| {
             Error::new(format!("{e}; is the Docker engine (or `podman system service`) running, and DOCKER_HOST set?"))
         })?;
+        let image: Box<dyn Step<State>> = match c.build {
+            Some(_) => Box::new(steps::StepBuild(Arc::clone(c))),
+            None => Box::new(steps::StepPull(Arc::clone(c))),
+        };
         let mut steps: Vec<Box<dyn Step<State>>> = vec![
             Box::new(steps::StepTempDir),
-            Box::new(steps::StepPull(Arc::clone(c))),
-            Box::new(steps::StepRun(Arc::clone(c))),
+            image,
+            Box::new(steps::StepRun),
             Box::new(steps::StepConnect { comm: self.comm.clone() }),
             Box::new(StepProvision { hook }),
         ];
@@ -136,6 +143,7 @@ impl Builder for DockerBuilder {
             comm: None,
             data: GeneratedData::new(),
             image_id: None,
+            built: None,
             partial: Vec::new(),
             exported: None,
         };

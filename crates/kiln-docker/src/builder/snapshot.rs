@@ -37,6 +37,8 @@ const NOT_MACHINE: &[&str] = &[
     "aws_secret_key",
     "aws_token",
     "aws_profile",
+    "aws_force_use_public_ecr",
+    "docker_path",
     "source_date_epoch",
 ];
 

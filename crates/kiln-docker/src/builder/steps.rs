@@ -59,6 +59,68 @@ impl Step<State> for StepTempDir {
     }
 }
 
+/// `build`: builds the image the container starts from with the Dockerfile, and makes it the
+/// build's `image`. Its cleanup removes the image again unless the build commits (the
+/// committed image is made from it).
+pub(super) struct StepBuild(pub Arc<Config>);
+
+#[async_trait]
+impl Step<State> for StepBuild {
+    fn name(&self) -> &'static str {
+        "StepBuild"
+    }
+
+    async fn run(&self, state: &mut State, ctx: &RunContext) -> Result<()> {
+        let c = &self.0;
+        let Some(b) = &c.build else { return Ok(()) };
+        ctx.ui.say(format!("Building base image from {} (context {})...", b.path, b.build_dir()));
+        let auth = c.login_auth();
+        let request = crate::BuildRequest {
+            dockerfile: Path::new(&b.path),
+            context: Path::new(b.build_dir()),
+            args: &b.arguments,
+            pull: b.pull.unwrap_or(true),
+            compress: b.compress,
+            platform: c.platform.as_deref(),
+            auth: auth.as_ref(),
+        };
+        let ui = ctx.ui.clone();
+        let mut progress = |line: &str| ui.message(line);
+        // Cancelled, the request is dropped: Docker Engine stops a build when its client goes.
+        let built = match ctx.cancel.run(state.engine.build(&request, &mut progress)).await {
+            Err(e) if e.cancelled && state.engine.is_podman() => {
+                ctx.ui.error(format!(
+                    "podman's service at {} goes on with the build after kiln has left it (it does not stop a build whose client has gone): it runs the Dockerfile to its end, and an image it finishes stays unnamed (`podman image prune` removes it)",
+                    state.engine.host()
+                ));
+                return Err(e);
+            }
+            other => other?,
+        };
+        let id = built.map_err(|e| Error::new(format!("Error building the base image: {e}")))?;
+        ctx.ui.say(format!("Finished building base image {id}"));
+        state.built = Some(id.clone());
+        state.config = Arc::new(Config { image: id, build: None, ..(*state.config).clone() });
+        Ok(())
+    }
+
+    fn cleans(&self, state: &State) -> Option<String> {
+        let id = state.built.as_ref()?;
+        (self.0.output() != super::Output::Commit).then(|| format!("removing the built base image {id}"))
+    }
+
+    async fn cleanup(&self, state: &mut State, ctx: &RunContext, _outcome: Outcome) {
+        let Some(id) = state.built.take() else { return };
+        if self.0.output() == super::Output::Commit {
+            ctx.ui.log(format!("keeping the built base image {id}: the committed image is made from it"));
+            return;
+        }
+        if let Err(e) = state.engine.remove_image(&id, false).await {
+            ctx.ui.error(format!("Could not remove the built base image {id}: {e}"));
+        }
+    }
+}
+
 /// Pulls the image (with `pull: false`, only when the engine does not have it).
 pub(super) struct StepPull(pub Arc<Config>);
 
@@ -97,7 +159,7 @@ impl Step<State> for StepPull {
 }
 
 /// Creates and starts the container; its cleanup removes it.
-pub(super) struct StepRun(pub Arc<Config>);
+pub(super) struct StepRun;
 
 #[async_trait]
 impl Step<State> for StepRun {
@@ -106,7 +168,9 @@ impl Step<State> for StepRun {
     }
 
     async fn run(&self, state: &mut State, ctx: &RunContext) -> Result<()> {
-        start_container(state, ctx, &self.0).await
+        // The state's options: with `build`, their `image` is the built one.
+        let config = Arc::clone(&state.config);
+        start_container(state, ctx, &config).await
     }
 
     fn cleans(&self, state: &State) -> Option<String> {

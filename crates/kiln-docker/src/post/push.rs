@@ -45,6 +45,10 @@ pub struct Config {
     /// AWS profile for `ecr_login` (accepted; `ecr_login` is not implemented).
     #[serde(default)]
     pub aws_profile: Option<String>,
+    /// Use Amazon ECR's public registry for `ecr_login` (accepted; `ecr_login` is not
+    /// implemented).
+    #[serde(default)]
+    pub aws_force_use_public_ecr: Option<bool>,
 }
 
 #[derive(Default)]

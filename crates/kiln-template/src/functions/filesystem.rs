@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use super::{func, Args, Func};
 use crate::value::Value;
+use kiln_config::golang::clean_path as clean;
 
 mod glob;
 
@@ -131,34 +132,6 @@ fn expand_home(p: &str) -> String {
         }
     }
     p.to_string()
-}
-
-/// Go's filepath.Clean: resolves `.` and `..` lexically, drops repeated and trailing slashes.
-pub(crate) fn clean(p: &str) -> String {
-    if p.is_empty() {
-        return ".".into();
-    }
-    let rooted = p.starts_with('/');
-    let mut parts: Vec<&str> = Vec::new();
-    for seg in p.split('/') {
-        match seg {
-            "" | "." => {}
-            ".." => {
-                if parts.last().is_some_and(|l| *l != "..") {
-                    parts.pop();
-                } else if !rooted {
-                    parts.push("..");
-                }
-            }
-            s => parts.push(s),
-        }
-    }
-    let joined = parts.join("/");
-    match (rooted, joined.is_empty()) {
-        (true, _) => format!("/{joined}"),
-        (false, true) => ".".into(),
-        (false, false) => joined,
-    }
 }
 
 /// Go's filepath.Base.
