@@ -29,6 +29,7 @@ pub fn decode_component<T: DeserializeOwned>(node: &Node, component: &str) -> Re
 }
 
 fn decode_inner<T: DeserializeOwned>(node: &Node, component: Option<&str>) -> Result<T, Diagnostics> {
+    let component = component.map_or(Owner::Unnamed, Owner::Component);
     let mut diags = Diagnostics::new();
     let mut work = node.clone();
     // Each retry removes one node, so the tree's size bounds the loop.
@@ -220,10 +221,19 @@ fn found(node: &Node) -> String {
     }
 }
 
+/// Whose options a map holds, for unknown-option errors: the component's (at the top), or a
+/// nested option's (`"build"`, `"qemu_img_args"`).
+#[derive(Clone, Copy)]
+enum Owner<'a> {
+    Unnamed,
+    Component(&'a str),
+    Option(&'a str),
+}
+
 #[derive(Clone, Copy)]
 struct NodeDe<'a> {
     node: &'a Node,
-    component: Option<&'a str>,
+    component: Owner<'a>,
 }
 
 impl<'a> NodeDe<'a> {
@@ -471,11 +481,11 @@ use crate::golang::parse_go_bool;
 struct Seq<'a> {
     items: &'a [Node],
     next: usize,
-    component: Option<&'a str>,
+    component: Owner<'a>,
 }
 
 impl<'a> Seq<'a> {
-    fn new(items: &'a [Node], component: Option<&'a str>) -> Seq<'a> {
+    fn new(items: &'a [Node], component: Owner<'a>) -> Seq<'a> {
         Seq { items, next: 0, component }
     }
 }
@@ -504,11 +514,11 @@ impl<'de, 'a> de::SeqAccess<'de> for Seq<'a> {
 struct Map<'a> {
     members: &'a [(Key, Node)],
     next: usize,
-    component: Option<&'a str>,
+    component: Owner<'a>,
 }
 
 impl<'a> Map<'a> {
-    fn new(members: &'a [(Key, Node)], component: Option<&'a str>) -> Map<'a> {
+    fn new(members: &'a [(Key, Node)], component: Owner<'a>) -> Map<'a> {
         Map { members, next: 0, component }
     }
 }
@@ -523,9 +533,14 @@ impl<'de, 'a> de::MapAccess<'de> for Map<'a> {
         let i = self.next;
         let d: de::value::StrDeserializer<'_, Error> = key.name.as_str().into_deserializer();
         seed.deserialize(d).map(Some).map_err(|mut e| {
-            if let (Some(c), Some(detail)) = (self.component, &e.detail) {
-                if let Some(list) = detail.strip_prefix("the options are: ") {
-                    e.detail = Some(format!("the options of {c} are: {list}"));
+            if let Some(list) = e.detail.as_deref().and_then(|d| d.strip_prefix("the options are: ")) {
+                let owner = match self.component {
+                    Owner::Component(c) => Some(c.to_string()),
+                    Owner::Option(k) => Some(format!("{k:?}")),
+                    Owner::Unnamed => None,
+                };
+                if let Some(owner) = owner {
+                    e.detail = Some(format!("the options of {owner} are: {list}"));
                 }
             }
             e = e.at(&key.span);
@@ -537,10 +552,10 @@ impl<'de, 'a> de::MapAccess<'de> for Map<'a> {
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, Error> {
         let i = self.next;
         self.next += 1;
-        let Some((_, node)) = self.members.get(i) else {
+        let Some((key, node)) = self.members.get(i) else {
             return Err(Error::new("internal: value requested before key"));
         };
-        seed.deserialize(NodeDe { node: node.settled(), component: self.component }).map_err(|mut e| {
+        seed.deserialize(NodeDe { node: node.settled(), component: Owner::Option(&key.name) }).map_err(|mut e| {
             e = e.at(&node.span);
             e.path.insert(0, i);
             e

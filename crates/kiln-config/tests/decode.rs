@@ -99,6 +99,23 @@ fn unknown_option_points_at_key_with_suggestion() {
         .starts_with("the options of the \"null\" builder are: ssh_username, ssh_port"));
 }
 
+/// An unknown option inside a nested object (or a list of them) names that option, not the
+/// component, whose options are others.
+#[test]
+fn unknown_nested_options_name_their_object() {
+    let n = node("{\"ssh_username\": \"x\",\n \"disk\": {\"sise\": 1},\n \"disks\": [{\"size\": 1}, {\"siz\": 2}]}");
+    let e = decode_component::<Conf>(&n, "the \"null\" builder").unwrap_err();
+    let found: Vec<_> =
+        e.0.iter().map(|d| (d.summary.as_str(), d.detail.as_deref(), d.span.as_ref().unwrap().line_col())).collect();
+    assert_eq!(
+        found,
+        [
+            ("unknown option \"sise\"", Some("the options of \"disk\" are: size, label"), (2, 11)),
+            ("unknown option \"siz\"", Some("the options of \"disks\" are: size, label"), (3, 26)),
+        ]
+    );
+}
+
 #[test]
 fn wrong_types_are_all_reported_at_their_values() {
     let n = node("{\"ssh_username\": \"x\",\n \"ssh_port\": \"abc\",\n \"headless\": \"maybe\", \"bogus\": 1,\n \"disk\": {\"size\": [1]}}");

@@ -105,6 +105,51 @@ fn config_nodes_carry_the_attribute_span() {
     assert_eq!((line, col), (10, 18));
 }
 
+/// Items of a list literal and members of an object literal keep their own spans (a problem
+/// with one points at it, as in JSON templates); computed values keep the attribute's.
+#[test]
+fn literal_items_and_members_carry_their_own_spans() {
+    let src = r#"
+source "null" "a" {
+  communicator = "none"
+  boot_command = [
+    "<esc>",
+    ("caf\u00e9"),
+  ]
+  qemuargs = [["-m", "1G"], []]
+  http_content = {
+    "/a" = "x"
+    b    = "y"
+  }
+  computed = [for s in ["p", "q"] : upper(s)]
+}
+build { sources = ["source.null.a"] }
+"#;
+    let t = load_ok(src);
+    let c = &t.builds[0].config;
+    let at = |n: &kiln_config::node::Node| n.span.as_ref().unwrap().line_col();
+    let items = |key: &str| match &c.get(key).unwrap().kind {
+        NodeKind::Array(items) => items.clone(),
+        other => panic!("{key}: {other:?}"),
+    };
+    let boot = items("boot_command");
+    assert_eq!((at(&boot[0]), at(&boot[1])), ((5, 5), (6, 6)), "a parenthesised item points inside");
+    assert_eq!(boot[0].span.as_ref().unwrap().text(), "\"<esc>\"");
+    let args = items("qemuargs");
+    assert_eq!((at(&args[0]), at(&args[1])), ((8, 15), (8, 29)));
+    match &args[0].kind {
+        NodeKind::Array(inner) => assert_eq!(at(&inner[1]), (8, 22)),
+        other => panic!("{other:?}"),
+    }
+    let NodeKind::Object(members) = &c.get("http_content").unwrap().kind else { panic!() };
+    let spans: Vec<_> =
+        members.iter().map(|(k, v)| (k.name.as_str(), k.span.as_ref().unwrap().line_col(), at(v))).collect();
+    assert_eq!(spans, [("/a", (10, 5), (10, 12)), ("b", (11, 5), (11, 12))]);
+    // A for expression's items are computed: the attribute's span.
+    let computed = items("computed");
+    assert_eq!((at(&computed[0]), at(&computed[1])), ((13, 14), (13, 14)));
+}
+
 #[test]
 fn dynamic_blocks_expand() {
     let t = load_ok(

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use hcl_edit::expr::{Expression, ObjectKey};
 use hcl_edit::structure::{Block, Body};
 
 use super::dynamic::{check, iterator_value, Dynamic};
@@ -33,7 +34,7 @@ pub(crate) fn body_members(body: &Body, scope: &Scope, skip: &[&str], diags: &mu
             let vspan = span_of(scope.file, &attr.value);
             match eval(&attr.value, scope) {
                 Ok(v) => {
-                    let mut node = value_to_node(&v, &vspan);
+                    let mut node = value_to_node_from(&v, &attr.value, scope, &vspan);
                     if scope.build == BuildRefs::Late {
                         let refs = super::late::build_refs(&attr.value, scope);
                         if !refs.is_empty() {
@@ -112,6 +113,48 @@ pub(crate) fn value_to_node(v: &Value, span: &Span) -> Node {
         ),
     };
     Node::new(kind, Some(span.clone()))
+}
+
+/// [`value_to_node`], with the spans of the literal it was written as: the items of a list
+/// written as `[...]` and the members of an object written as `{...}` get their own spans (so a
+/// problem with one item points at that item, and into a plain string as in JSON templates).
+/// A value computed by a function or a `for` expression gets `span` throughout.
+pub(crate) fn value_to_node_from(v: &Value, expr: &Expression, scope: &Scope, span: &Span) -> Node {
+    let here = |e: &Expression| span_of(scope.file, e);
+    match (v, expr) {
+        (_, Expression::Parenthesis(p)) => value_to_node_from(v, p.inner(), scope, &here(p.inner())),
+        (Value::List(items), Expression::Array(a)) if a.len() == items.len() => {
+            let kids = items.iter().zip(a.iter()).map(|(i, e)| value_to_node_from(i, e, scope, &here(e))).collect();
+            Node::new(NodeKind::Array(kids), Some(span.clone()))
+        }
+        (Value::Object(m), Expression::Object(o)) => {
+            // The literal's entries by key (identifiers and plain strings: computed keys are
+            // left to the whole object's span).
+            let written: Vec<(String, Span, &Expression)> = o
+                .iter()
+                .filter_map(|(k, val)| {
+                    let name = match k {
+                        ObjectKey::Ident(id) => id.value().as_str().to_string(),
+                        ObjectKey::Expression(Expression::String(s)) => s.value().clone(),
+                        ObjectKey::Expression(_) => return None,
+                    };
+                    Some((name, span_of(scope.file, k), val.expr()))
+                })
+                .collect();
+            let members = m
+                .iter()
+                .map(|(k, val)| match written.iter().find(|(n, _, _)| n == k) {
+                    Some((_, kspan, e)) => (
+                        Key { name: k.clone(), span: Some(kspan.clone()) },
+                        value_to_node_from(val, e, scope, &here(e)),
+                    ),
+                    None => (Key { name: k.clone(), span: Some(span.clone()) }, value_to_node(val, span)),
+                })
+                .collect();
+            Node::new(NodeKind::Object(members), Some(span.clone()))
+        }
+        _ => value_to_node(v, span),
+    }
 }
 
 /// `over` on top of `base`: a member of `over` replaces the member of the same name (blocks of
