@@ -105,3 +105,45 @@ fn sigint_to_the_binary_cancels_and_cleans_up() {
     assert!(out.contains("Cleanly cancelled builds after being interrupted."), "{out}");
     assert!(!d.0.join("made.txt").exists());
 }
+
+/// `kiln validate` of an HCL2 template points at the item of a list literal that is wrong, and
+/// into its string, as for JSON templates; and at a nested block's unknown option, naming the
+/// block's options.
+#[test]
+fn validate_points_at_the_item_in_hcl2_lists_and_nested_blocks() {
+    let d = TempDir::new("cli-hcl-items");
+    std::fs::write(d.0.join("base.qcow2"), b"").unwrap();
+    std::fs::write(d.0.join("Dockerfile"), "FROM x\n").unwrap();
+    std::fs::write(
+        d.0.join("t.pkr.hcl"),
+        r#"source "qemu" "q" {
+  iso_url      = "base.qcow2"
+  iso_checksum = "none"
+  disk_image   = true
+  ssh_username = "kiln"
+  boot_command = [
+    "<esc><wait>",
+    "café<enter>",
+  ]
+  qemuargs = [["-m", "1G"], []]
+}
+source "docker" "d" {
+  commit = true
+  build {
+    path = "Dockerfile"
+    pul  = false
+  }
+}
+build { sources = ["source.qemu.q", "source.docker.d"] }
+"#,
+    )
+    .unwrap();
+    let o = kiln(&d.0, &["validate", "t.pkr.hcl"]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("boot_command entry 2, column 4: 'é' cannot be typed"), "{out}");
+    assert!(out.contains(" --> t.pkr.hcl:8:9\n"), "not at the é: {out}");
+    assert!(out.contains("qemuargs entry 2 is empty\n  --> t.pkr.hcl:10:29\n"), "{out}");
+    assert!(out.contains("unknown option \"pul\"\n  --> t.pkr.hcl:16:5\n"), "{out}");
+    assert!(out.contains("the options of \"build\" are: path, build_dir, arguments, pull, compress"), "{out}");
+}
