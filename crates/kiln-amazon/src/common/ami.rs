@@ -28,6 +28,25 @@ pub struct Config {
     /// Groups that may launch the AMI (`all` makes it public).
     #[serde(default)]
     pub ami_groups: Vec<String>,
+    /// AWS Organizations (their ARNs) whose accounts may launch the AMI.
+    #[serde(default)]
+    pub ami_org_arns: Vec<String>,
+    /// Organizational units (their ARNs) whose accounts may launch the AMI.
+    #[serde(default)]
+    pub ami_ou_arns: Vec<String>,
+    /// Make instances launched from the AMI use IMDSv2 only: `v2.0`. Unset: the instance's
+    /// own setting decides.
+    #[serde(default)]
+    pub imds_support: Option<String>,
+    /// When the AMI becomes deprecated, as an RFC 3339 time (`2027-06-01T00:00:00Z`; EC2 rounds
+    /// it to the minute), in every region.
+    #[serde(default)]
+    pub deprecate_at: Option<String>,
+    /// Protect the AMI from deregistration, in every region: `{"enabled": true,
+    /// "with_cooldown": true}` (with the cool-down, removing the protection takes 24 hours
+    /// to apply).
+    #[serde(default)]
+    pub deregistration_protection: Option<DeregistrationProtection>,
     /// Marketplace product codes to attach to the AMI.
     #[serde(default)]
     pub ami_product_codes: Vec<String>,
@@ -81,7 +100,34 @@ pub struct Config {
     pub snapshot_groups: Vec<String>,
 }
 
+/// `deregistration_protection`.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct DeregistrationProtection {
+    /// Turn the protection on.
+    #[serde(default)]
+    pub enabled: bool,
+    /// Keep the AMI protected for 24 hours after the protection is turned off.
+    #[serde(default)]
+    pub with_cooldown: bool,
+}
+
 impl Config {
+    /// The launch permissions the options give (accounts, groups, organizations, units).
+    pub fn launch_permissions(&self) -> Vec<crate::client::LaunchPermission> {
+        use crate::client::LaunchPermission as P;
+        let mut perms: Vec<P> = self.ami_users.iter().cloned().map(P::User).collect();
+        perms.extend(self.ami_groups.iter().cloned().map(P::Group));
+        perms.extend(self.ami_org_arns.iter().cloned().map(P::OrganizationArn));
+        perms.extend(self.ami_ou_arns.iter().cloned().map(P::OrganizationalUnitArn));
+        perms
+    }
+
+    /// `deregistration_protection` when it is enabled.
+    pub fn protection(&self) -> Option<&DeregistrationProtection> {
+        self.deregistration_protection.as_ref().filter(|p| p.enabled)
+    }
+
     /// Merges the tag blocks into the maps and checks everything that needs no AWS call.
     /// `build_region` is the region given in the template, when it is.
     pub fn prepare(&mut self, node: &Node, build_region: Option<&str>, d: &mut Diagnostics) {
@@ -151,11 +197,57 @@ impl Config {
             }
         }
         self.check_encryption(node, d);
+        self.check_lifecycle(node, d);
         if self.force_delete_snapshot && !self.force_deregister {
             d.push(
                 Diagnostic::warning("force_delete_snapshot does nothing without force_deregister")
                     .at_opt(node.span_of("force_delete_snapshot")),
             );
+        }
+    }
+
+    /// `imds_support`, `deprecate_at`, `deregistration_protection`, the organization ARNs.
+    fn check_lifecycle(&self, node: &Node, d: &mut Diagnostics) {
+        if let Some(v) = self.imds_support.as_deref().filter(|v| !v.is_empty() && *v != "v2.0") {
+            d.push(
+                Diagnostic::error(format!("invalid imds_support {v:?}"))
+                    .at_opt(node.span_of("imds_support"))
+                    .with_help("use \"v2.0\" (instances launched from the AMI use IMDSv2 only), or leave it unset"),
+            );
+        }
+        if let Some(t) = self.deprecate_at.as_deref().filter(|t| !t.is_empty()) {
+            if let Err(e) = kiln_config::civil::parse_rfc3339(t) {
+                d.push(
+                    Diagnostic::error(format!("deprecate_at {t:?} is not an RFC 3339 time: {e}"))
+                        .at_opt(node.span_of("deprecate_at"))
+                        .with_help("write a UTC time such as \"2027-06-01T00:00:00Z\""),
+                );
+            }
+        }
+        if self.deregistration_protection.as_ref().is_some_and(|p| p.with_cooldown && !p.enabled) {
+            d.push(
+                Diagnostic::warning("deregistration_protection's with_cooldown does nothing without enabled")
+                    .at_opt(node.span_of("deregistration_protection"))
+                    .with_help("add \"enabled\": true"),
+            );
+        }
+        for (key, arns, kind) in
+            [("ami_org_arns", &self.ami_org_arns, ":organization/"), ("ami_ou_arns", &self.ami_ou_arns, ":ou/")]
+        {
+            for arn in arns.iter().filter(|a| !(a.starts_with("arn:") && a.contains(kind))) {
+                d.push(
+                    Diagnostic::error(format!(
+                        "{key}: {arn:?} is not an organization{} ARN",
+                        if kind == ":ou/" { "al unit" } else { "" }
+                    ))
+                    .at_opt(node.span_of(key))
+                    .with_help(if kind == ":ou/" {
+                        "an OU ARN looks like arn:aws:organizations::111122223333:ou/o-abcdefghij/ou-ab12-cdef3456"
+                    } else {
+                        "an organization ARN looks like arn:aws:organizations::111122223333:organization/o-abcdefghij"
+                    }),
+                );
+            }
         }
     }
 

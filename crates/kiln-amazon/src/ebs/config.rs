@@ -30,4 +30,8 @@ pub struct Config {
     /// Windows: hide the instance store drives (`xvdca` … `xvdcz`) of the build instance.
     #[serde(default)]
     pub no_ephemeral: bool,
+    /// Make no AMI: launch, provision and terminate the instance only (a test stage, say).
+    /// The build then has no artifact.
+    #[serde(default)]
+    pub skip_create_ami: bool,
 }

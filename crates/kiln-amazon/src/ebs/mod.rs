@@ -112,6 +112,10 @@ impl EbsBuilder {
             Box::new(StepAuthorizeAccess),
         ];
         list.extend(connect);
+        if self.settings.ebs.skip_create_ami {
+            // No AMI: the instance is terminated by its step's cleanup.
+            return list;
+        }
         list.extend([
             Box::new(StepStopInstance) as Box<dyn Step<State>>,
             Box::new(StepModifyInstance),
@@ -120,6 +124,7 @@ impl EbsBuilder {
             Box::new(StepCopyImage),
             Box::new(StepModifyAttributes),
             Box::new(StepCreateTags),
+            Box::new(StepImageLifecycle),
         ]);
         list
     }

@@ -251,3 +251,36 @@ async fn container_credentials_with_token_file() {
     cfg.credentials().credentials().await.unwrap();
     assert_eq!(server.requests().len(), 1, "cached until near expiry");
 }
+
+/// What moto 5.2.5 does not implement, on the wire: `deprecate_at`'s EnableImageDeprecation,
+/// `deregistration_protection`'s EnableImageDeregistrationProtection, and `imds_support` as an
+/// image attribute of its own.
+#[tokio::test]
+async fn image_lifecycle_calls_on_the_wire() {
+    let server = HttpServer::start(handler(|r, _| {
+        let action = r.body.split('&').find_map(|p| p.strip_prefix("Action=")).unwrap_or("").to_string();
+        (200, format!("<{action}Response><requestId>r</requestId><return>true</return></{action}Response>"))
+    }))
+    .await;
+    let log = CallLog::default();
+    let ec2 = Ec2Client::new(&config(&server.url, &log, fast_retry(1), Duration::from_secs(5)));
+    ec2.enable_image_deprecation("ami-1", "2027-06-01T00:00:00Z").await.unwrap();
+    ec2.enable_image_deregistration_protection("ami-1", true).await.unwrap();
+    ec2.enable_image_deregistration_protection("ami-2", false).await.unwrap();
+    let input = ModifyImageAttribute {
+        image_id: "ami-1".into(),
+        imds_support: Some("v2.0".into()),
+        ..ModifyImageAttribute::default()
+    };
+    ec2.modify_image_attribute(&input).await.unwrap();
+    let bodies: Vec<String> = server.requests().into_iter().map(|r| r.body).collect();
+    assert_eq!(
+        bodies,
+        [
+            "Action=EnableImageDeprecation&Version=2016-11-15&ImageId=ami-1&DeprecateAt=2027-06-01T00%3A00%3A00Z",
+            "Action=EnableImageDeregistrationProtection&Version=2016-11-15&ImageId=ami-1&WithCooldown=true",
+            "Action=EnableImageDeregistrationProtection&Version=2016-11-15&ImageId=ami-2",
+            "Action=ModifyImageAttribute&Version=2016-11-15&ImageId=ami-1&ImdsSupport.Value=v2.0",
+        ]
+    );
+}

@@ -90,6 +90,25 @@ impl Ec2Client {
         }
         p.opt("Description.Value", input.description.as_ref());
         p.list("ProductCode", &input.product_codes);
+        p.opt("ImdsSupport.Value", input.imds_support.as_ref());
+        self.call_ok(&p).await
+    }
+
+    /// Deprecates the image at `deprecate_at` (RFC 3339; EC2 rounds it to the minute).
+    pub async fn enable_image_deprecation(&self, image_id: &str, deprecate_at: &str) -> Result<()> {
+        let mut p = Self::params("EnableImageDeprecation");
+        p.set("ImageId", image_id).set("DeprecateAt", deprecate_at);
+        self.call_ok(&p).await
+    }
+
+    /// Protects the image from deregistration (`with_cooldown`: for 24 hours after the
+    /// protection is turned off).
+    pub async fn enable_image_deregistration_protection(&self, image_id: &str, with_cooldown: bool) -> Result<()> {
+        let mut p = Self::params("EnableImageDeregistrationProtection");
+        p.set("ImageId", image_id);
+        if with_cooldown {
+            p.set("WithCooldown", "true");
+        }
         self.call_ok(&p).await
     }
 

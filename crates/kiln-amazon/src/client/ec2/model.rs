@@ -157,6 +157,8 @@ pub struct ModifyImageAttribute {
     pub description: Option<String>,
     /// Marketplace product codes to attach (an attribute of its own: not with the others).
     pub product_codes: Vec<String>,
+    /// `ImdsSupport` (`v2.0`): an attribute of its own too.
+    pub imds_support: Option<String>,
 }
 
 /// Who may create volumes from a snapshot (`ModifySnapshotAttribute createVolumePermission`).

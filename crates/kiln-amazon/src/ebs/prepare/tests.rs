@@ -275,3 +275,38 @@ build {
     assert_eq!(s.access.aws_polling.as_ref().unwrap().max_attempts, Some(60));
     assert_eq!(s.run.metadata_options.as_ref().unwrap().http_tokens.as_deref(), Some("required"));
 }
+
+#[test]
+fn later_packers_ami_options_and_their_checks() {
+    let (s, w) = prep(&with(
+        "\"imds_support\": \"v2.0\", \"deprecate_at\": \"2027-06-01T00:00:00Z\", \"skip_create_ami\": true,\n \
+         \"deregistration_protection\": {\"enabled\": true, \"with_cooldown\": true},\n \
+         \"ami_org_arns\": [\"arn:aws:organizations::111122223333:organization/o-abcdefghij\"],\n \
+         \"ami_ou_arns\": [\"arn:aws:organizations::111122223333:ou/o-abcdefghij/ou-ab12-cdef3456\"]",
+    ))
+    .unwrap();
+    assert!(w.is_empty(), "{w:?}");
+    assert_eq!(s.ami.imds_support.as_deref(), Some("v2.0"));
+    assert!(s.ebs.skip_create_ami);
+    assert_eq!(s.ami.protection().map(|p| p.with_cooldown), Some(true));
+    assert_eq!(s.ami.launch_permissions().len(), 2);
+    let e = errors(&with(
+        "\"imds_support\": \"v2\",\n \"deprecate_at\": \"next year\",\n \"ami_org_arns\": [\"o-abcdefghij\"],\n \
+         \"ami_ou_arns\": [\"arn:aws:organizations::111122223333:organization/o-abcdefghij\"]",
+    ));
+    let found: Vec<(String, (usize, usize))> =
+        e.iter().map(|d| (d.summary.clone(), d.span.as_ref().unwrap().line_col())).collect();
+    assert_eq!(found.len(), 4, "{found:?}");
+    assert_eq!(found[0], ("invalid imds_support \"v2\"".to_string(), (3, 18)));
+    assert!(found[1].0.starts_with("deprecate_at \"next year\" is not an RFC 3339 time"), "{found:?}");
+    assert_eq!(found[1].1, (4, 18));
+    assert_eq!(found[2].0, "ami_org_arns: \"o-abcdefghij\" is not an organization ARN");
+    assert_eq!(
+        found[3].0,
+        "ami_ou_arns: \"arn:aws:organizations::111122223333:organization/o-abcdefghij\" is not an organizational unit ARN"
+    );
+    // with_cooldown alone: a warning.
+    let (_, w) = prep(&with("\"deregistration_protection\": {\"with_cooldown\": true}")).unwrap();
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert_eq!(w[0].summary, "deregistration_protection's with_cooldown does nothing without enabled");
+}

@@ -17,7 +17,7 @@ pub use instance::{StepInstanceAddress, StepModifyInstance, StepRunInstance, Ste
 pub use key_pair::StepKeyPair;
 pub use network::StepNetworkInfo;
 pub use prevalidate::StepPreValidate;
-pub use publish::{StepCreateTags, StepModifyAttributes};
+pub use publish::{StepCreateTags, StepImageLifecycle, StepModifyAttributes};
 pub use source_ami::StepSourceAmi;
 
 use crate::client::Tags;

@@ -31,6 +31,10 @@ impl Step<State> for StepPreValidate {
                 state.region
             )));
         }
+        if s.ebs.skip_create_ami {
+            ctx.ui.say("skip_create_ami is set: no AMI will be made, so its name is not checked");
+            return Ok(());
+        }
         if s.ami.force_deregister || s.force {
             ctx.ui.say("Force Deregister flag found, skipping prevalidating AMI Name");
             return Ok(());

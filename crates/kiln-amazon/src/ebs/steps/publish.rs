@@ -22,18 +22,23 @@ impl Step<State> for StepModifyAttributes {
     async fn run(&self, state: &mut State, ctx: &RunContext) -> Result<()> {
         let s = state.settings.clone();
         let ami = &s.ami;
-        let mut perms: Vec<LaunchPermission> = ami.ami_users.iter().cloned().map(LaunchPermission::User).collect();
-        perms.extend(ami.ami_groups.iter().cloned().map(LaunchPermission::Group));
+        let perms: Vec<LaunchPermission> = ami.launch_permissions();
+        let imds = ami.imds_support.clone().filter(|v| !v.is_empty());
         let images: Vec<ImageHandle> = state.final_images().cloned().collect();
         for h in &images {
             let Some(id) = &h.image_id else { continue };
-            if perms.is_empty() && ami.ami_product_codes.is_empty() {
+            if perms.is_empty() && ami.ami_product_codes.is_empty() && imds.is_none() {
                 break;
             }
             let ec2 = state.ec2.in_region(&h.region).map_err(|e| aws_error(e, "Error modify AMI attributes"))?;
             ctx.ui.say(format!("Modifying attributes on AMI ({id})..."));
             if !perms.is_empty() {
-                for (what, set) in [("users", !ami.ami_users.is_empty()), ("groups", !ami.ami_groups.is_empty())] {
+                for (what, set) in [
+                    ("users", !ami.ami_users.is_empty()),
+                    ("groups", !ami.ami_groups.is_empty()),
+                    ("organizations", !ami.ami_org_arns.is_empty()),
+                    ("organizational units", !ami.ami_ou_arns.is_empty()),
+                ] {
                     if set {
                         ctx.ui.message(format!("Modifying: {what}"));
                     }
@@ -50,6 +55,15 @@ impl Step<State> for StepModifyAttributes {
                 let input = ModifyImageAttribute {
                     image_id: id.clone(),
                     product_codes: ami.ami_product_codes.clone(),
+                    ..ModifyImageAttribute::default()
+                };
+                ec2.modify_image_attribute(&input).await.map_err(|e| aws_error(e, "Error modify AMI attributes"))?;
+            }
+            if let Some(v) = &imds {
+                ctx.ui.message(format!("Modifying: IMDS support ({v})"));
+                let input = ModifyImageAttribute {
+                    image_id: id.clone(),
+                    imds_support: Some(v.clone()),
                     ..ModifyImageAttribute::default()
                 };
                 ec2.modify_image_attribute(&input).await.map_err(|e| aws_error(e, "Error modify AMI attributes"))?;
@@ -136,6 +150,45 @@ fn tag_calls(h: &ImageHandle, id: &str, ami_tags: &Tags, snapshot_tags: &Tags) -
         calls.push((snaps, snapshot_tags.clone()));
     }
     calls
+}
+
+/// `deprecate_at` and `deregistration_protection` on every AMI, last: a protected AMI cannot be
+/// deregistered, not even by a later step's failure.
+pub struct StepImageLifecycle;
+
+#[async_trait]
+impl Step<State> for StepImageLifecycle {
+    fn name(&self) -> &'static str {
+        "StepImageLifecycle"
+    }
+
+    async fn run(&self, state: &mut State, ctx: &RunContext) -> Result<()> {
+        let s = state.settings.clone();
+        let deprecate_at = s.ami.deprecate_at.as_deref().filter(|t| !t.is_empty());
+        let protection = s.ami.protection();
+        if deprecate_at.is_none() && protection.is_none() {
+            return Ok(());
+        }
+        let images: Vec<ImageHandle> = state.final_images().cloned().collect();
+        for h in &images {
+            let Some(id) = &h.image_id else { continue };
+            let ec2 = state.ec2.in_region(&h.region).map_err(|e| aws_error(e, "Error on the AMI's lifecycle"))?;
+            if let Some(t) = deprecate_at {
+                ctx.ui.say(format!("Enabling deprecation on AMI ({id}) at {t}..."));
+                ec2.enable_image_deprecation(id, t)
+                    .await
+                    .map_err(|e| aws_error(e, format!("Error enabling deprecation on AMI {id}")))?;
+            }
+            if let Some(p) = protection {
+                let cooldown = if p.with_cooldown { " (with the 24-hour cool-down)" } else { "" };
+                ctx.ui.say(format!("Enabling deregistration protection on AMI ({id}){cooldown}..."));
+                ec2.enable_image_deregistration_protection(id, p.with_cooldown)
+                    .await
+                    .map_err(|e| aws_error(e, format!("Error enabling deregistration protection on AMI {id}")))?;
+            }
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! Options that change the build's course: spot instances, encryption, keeping only the
-//! copies, enhanced networking, and finding the network with filters.
+//! copies, enhanced networking, finding the network with filters, sharing with organizations,
+//! and making no AMI at all.
 
-use kiln_amazon::client::{DescribeBy, Ec2Client, Filter};
+use kiln_amazon::client::{DescribeBy, Ec2Client, Filter, LaunchPermission};
 
 use super::{config, inventory, run, Inventory, Opts, Probe};
 use crate::support::Moto;
@@ -166,4 +167,55 @@ async fn credentials_checked_with_sts_and_region_from_the_environment() {
     let e = r.error();
     assert!(e.contains("unknown region \"us-esat-1\" (did you mean \"us-east-1\"?)"), "{e}");
     assert!(r.calls.iter().all(|c| c.service == "STS"), "{:?}", r.actions());
+}
+
+#[tokio::test]
+async fn shared_with_organizations_and_imdsv2_only() {
+    let Some(moto) = Moto::start() else { return };
+    let before = inventory(&moto).await;
+    let org = "arn:aws:organizations::111122223333:organization/o-abcdefghij";
+    let ou = "arn:aws:organizations::111122223333:ou/o-abcdefghij/ou-ab12-cdef3456";
+    let node = config(
+        &moto,
+        &format!(
+            r#""ami_name": "kiln-org", "ami_org_arns": ["{org}"], "ami_ou_arns": ["{ou}"], "imds_support": "v2.0",
+               "communicator": "none""#
+        ),
+    );
+    let r = run(&node, Opts::default()).await;
+    println!("{}", r.transcript());
+    let artifact = r.artifact();
+    let ami = amis_of(&artifact.id())[0].1.clone();
+    let ec2 = Ec2Client::new(&moto.config("us-east-1", None));
+    let mut perms = ec2.describe_launch_permissions(&ami).await.unwrap();
+    perms.sort_by_key(|p| format!("{p:?}"));
+    assert_eq!(
+        perms,
+        [LaunchPermission::OrganizationArn(org.into()), LaunchPermission::OrganizationalUnitArn(ou.into())]
+    );
+    let modifies = r.actions().iter().filter(|a| *a == "ModifyImageAttribute").count();
+    assert_eq!(modifies, 2, "launch permissions, then IMDS support: {:?}", r.actions());
+    assert!(r.transcript().contains("Modifying: IMDS support (v2.0)"), "{}", r.transcript());
+    artifact.destroy().await.unwrap();
+    assert_eq!(inventory(&moto).await.added_since(&before), Inventory::default());
+}
+
+#[tokio::test]
+async fn skip_create_ami_provisions_and_makes_nothing() {
+    let Some(moto) = Moto::start() else { return };
+    let before = inventory(&moto).await;
+    let (probe, seen) = Probe::new(&moto);
+    let node = config(&moto, r#""ami_name": "kiln-no-ami", "skip_create_ami": true, "communicator": "none""#);
+    let r = run(&node, Opts { slot: vec![Box::new(probe)], ..Opts::default() }).await;
+    println!("{}", r.transcript());
+    assert!(matches!(r.result, Ok(None)), "no artifact: {:?}", r.result.as_ref().map(|a| a.as_ref().map(|a| a.id())));
+    assert!(seen.lock().unwrap().is_some(), "the provisioning slot ran");
+    let actions = r.actions();
+    for never in ["CreateImage", "StopInstances", "ModifyImageAttribute", "CreateTags"] {
+        assert!(!actions.iter().any(|a| a == never), "{never} in {actions:?}");
+    }
+    // The source AMI's lookup only: the AMI name is not checked.
+    assert_eq!(actions.iter().filter(|a| *a == "DescribeImages").count(), 1, "{actions:?}");
+    assert!(actions.iter().any(|a| a == "TerminateInstances"), "{actions:?}");
+    assert_eq!(inventory(&moto).await.added_since(&before), Inventory::default());
 }
