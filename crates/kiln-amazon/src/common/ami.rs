@@ -53,6 +53,10 @@ pub struct Config {
     /// Regions to copy the AMI to (the build's own region is left out).
     #[serde(default)]
     pub ami_regions: Vec<String>,
+    /// Time-based copies: EC2 copies the snapshots to `ami_regions` within this many minutes
+    /// (15 to 2880, a multiple of 15; it costs extra). Unset: as fast as EC2 can.
+    #[serde(default)]
+    pub snapshot_copy_duration_minutes: Option<u64>,
     /// Do not check region names against the list of known regions.
     #[serde(default)]
     pub skip_region_validation: bool,
@@ -221,6 +225,17 @@ impl Config {
                     Diagnostic::error(format!("deprecate_at {t:?} is not an RFC 3339 time: {e}"))
                         .at_opt(node.span_of("deprecate_at"))
                         .with_help("write a UTC time such as \"2027-06-01T00:00:00Z\""),
+                );
+            }
+        }
+        if let Some(m) = self.snapshot_copy_duration_minutes {
+            if !(15..=2880).contains(&m) || m % 15 != 0 {
+                d.push(
+                    Diagnostic::error(format!(
+                        "snapshot_copy_duration_minutes {m} is not a multiple of 15 from 15 to 2880"
+                    ))
+                    .at_opt(node.span_of("snapshot_copy_duration_minutes"))
+                    .with_help("use 15, 30, 45 … 2880 minutes, or leave it unset for a standard copy"),
                 );
             }
         }

@@ -27,9 +27,29 @@ pub struct Config {
     /// Launch an EBS-optimized instance.
     #[serde(default)]
     pub ebs_optimized: bool,
-    /// Launch a T2 instance with unlimited CPU credits.
+    /// Launch a T2 instance with unlimited CPU credits (later Packers: `enable_unlimited_credits`).
     #[serde(default)]
     pub enable_t2_unlimited: bool,
+    /// Launch a burstable instance (T2, T3, T3a, T4g) with unlimited CPU credits.
+    #[serde(default)]
+    pub enable_unlimited_credits: bool,
+    /// Run the instance with Nitro Enclaves enabled.
+    #[serde(default)]
+    pub enable_nitro_enclave: bool,
+    /// Whether the instance may run in an open capacity reservation: `open` or `none`. Not with
+    /// `capacity_reservation_id` or `capacity_reservation_group_arn`.
+    #[serde(default)]
+    pub capacity_reservation_preference: Option<String>,
+    /// Run the instance in this capacity reservation.
+    #[serde(default)]
+    pub capacity_reservation_id: Option<String>,
+    /// Run the instance in a capacity reservation of this resource group.
+    #[serde(default)]
+    pub capacity_reservation_group_arn: Option<String>,
+    /// License configurations to associate with the instance:
+    /// `[{"license_configuration_request": {"license_configuration_arn": "arn:…"}}]`.
+    #[serde(default)]
+    pub license_specifications: Vec<LicenseSpecification>,
     /// The instance profile (name or ARN) the instance runs with.
     #[serde(default)]
     pub iam_instance_profile: Option<String>,
@@ -214,6 +234,26 @@ pub struct Placement {
     /// A host resource group (not supported by kiln yet).
     #[serde(default)]
     pub host_resource_group_arn: Option<String>,
+    /// The dedicated host to launch on (with `tenancy` `host`).
+    #[serde(default)]
+    pub host_id: Option<String>,
+}
+
+/// One of `license_specifications`.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct LicenseSpecification {
+    #[serde(default)]
+    pub license_configuration_request: LicenseConfigurationRequest,
+}
+
+/// `license_configuration_request`.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct LicenseConfigurationRequest {
+    /// The license configuration's ARN.
+    #[serde(default)]
+    pub license_configuration_arn: String,
 }
 
 /// The ways to reach the instance.
@@ -377,6 +417,65 @@ impl Config {
                     "ssh_keypair_name",
                     format!("ssh_private_key_file must be provided or ssh_agent_auth enabled when ssh_keypair_name is specified ({name:?})."),
                     Some("add \"ssh_private_key_file\" with the key pair's private key"),
+                );
+            }
+        }
+        if self.enable_unlimited_credits {
+            let t = self.launch_type();
+            if self.is_spot() {
+                err(
+                    d,
+                    "enable_unlimited_credits",
+                    "unlimited CPU credits cannot be used with spot instances".into(),
+                    None,
+                );
+            } else if !["t2.", "t3.", "t3a.", "t4g."].iter().any(|f| t.starts_with(f)) {
+                err(
+                    d,
+                    "enable_unlimited_credits",
+                    format!("unlimited CPU credits need a burstable instance type (T2, T3, T3a or T4g), not {t}"),
+                    None,
+                );
+            }
+        }
+        match self.capacity_reservation_preference.as_deref() {
+            None | Some("") | Some("open") | Some("none") => {}
+            Some(other) => err(
+                d,
+                "capacity_reservation_preference",
+                format!("invalid capacity_reservation_preference {other:?}"),
+                Some("use \"open\" or \"none\""),
+            ),
+        }
+        let target = |v: &Option<String>| v.as_deref().is_some_and(|v| !v.is_empty());
+        if target(&self.capacity_reservation_id) && target(&self.capacity_reservation_group_arn) {
+            err(
+                d,
+                "capacity_reservation_group_arn",
+                "capacity_reservation_id and capacity_reservation_group_arn cannot both be set".into(),
+                Some("keep one: a reservation, or a resource group of them"),
+            );
+        }
+        if (target(&self.capacity_reservation_id) || target(&self.capacity_reservation_group_arn))
+            && target(&self.capacity_reservation_preference)
+        {
+            err(
+                d,
+                "capacity_reservation_preference",
+                "capacity_reservation_preference cannot be used with capacity_reservation_id or capacity_reservation_group_arn".into(),
+                Some("remove capacity_reservation_preference: a target reservation is its own preference"),
+            );
+        }
+        if self.enable_nitro_enclave && self.is_spot() {
+            err(d, "enable_nitro_enclave", "Nitro Enclaves cannot be used with spot instances".into(), None);
+        }
+        for (i, l) in self.license_specifications.iter().enumerate() {
+            if !l.license_configuration_request.license_configuration_arn.starts_with("arn:") {
+                err(
+                    d,
+                    "license_specifications",
+                    format!("license_specifications entry {}: license_configuration_arn must be an ARN", i + 1),
+                    None,
                 );
             }
         }

@@ -284,3 +284,56 @@ async fn image_lifecycle_calls_on_the_wire() {
         ]
     );
 }
+
+/// Later Packers' launch options on the wire (moto takes and ignores them): unlimited credits,
+/// a dedicated host, Nitro Enclaves, a capacity reservation, license configurations; and a
+/// time-based AMI copy.
+#[tokio::test]
+async fn launch_and_copy_options_on_the_wire() {
+    let server = HttpServer::start(handler(|r, _| {
+        let action = r.body.split('&').find_map(|p| p.strip_prefix("Action=")).unwrap_or("").to_string();
+        let body = match action.as_str() {
+            "CopyImage" => "<imageId>ami-2</imageId>",
+            _ => "<instancesSet/>",
+        };
+        (200, format!("<{action}Response><requestId>r</requestId>{body}</{action}Response>"))
+    }))
+    .await;
+    let log = CallLog::default();
+    let ec2 = Ec2Client::new(&config(&server.url, &log, fast_retry(1), Duration::from_secs(5)));
+    let input = RunInstances {
+        image_id: "ami-1".into(),
+        instance_type: "t3.micro".into(),
+        cpu_credits: Some("unlimited".into()),
+        host_id: Some("h-1".into()),
+        enclave: true,
+        capacity_reservation_group_arn: Some("arn:aws:resource-groups:us-east-1:1:group/g".into()),
+        license_configuration_arns: vec!["arn:aws:license-manager:us-east-1:1:license-configuration:lic-1".into()],
+        ..RunInstances::default()
+    };
+    ec2.run_instances(&input).await.unwrap();
+    let copy = CopyImage {
+        source_image_id: "ami-1".into(),
+        source_region: "us-east-1".into(),
+        name: "n".into(),
+        snapshot_copy_completion_minutes: Some(30),
+        ..CopyImage::default()
+    };
+    assert_eq!(ec2.copy_image(&copy).await.unwrap(), "ami-2");
+    let reqs = server.requests();
+    let params = |i: usize| -> Vec<String> {
+        reqs[i].body.split('&').map(|p| p.replace("%3A", ":").replace("%2F", "/")).collect()
+    };
+    let run = params(0);
+    for want in [
+        "CreditSpecification.CpuCredits=unlimited",
+        "Placement.HostId=h-1",
+        "EnclaveOptions.Enabled=true",
+        "CapacityReservationSpecification.CapacityReservationTarget.CapacityReservationResourceGroupArn=arn:aws:resource-groups:us-east-1:1:group/g",
+        "LicenseSpecification.1.LicenseConfigurationArn=arn:aws:license-manager:us-east-1:1:license-configuration:lic-1",
+    ] {
+        assert!(run.contains(&want.to_string()), "{want} not in {run:?}");
+    }
+    assert!(!run.iter().any(|p| p.contains("CapacityReservationPreference")), "{run:?}");
+    assert!(params(1).contains(&"SnapshotCopyCompletionDurationMinutes=30".to_string()), "{:?}", params(1));
+}

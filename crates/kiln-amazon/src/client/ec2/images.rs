@@ -69,6 +69,7 @@ impl Ec2Client {
         p.opt("Encrypted", input.encrypted.map(bool_str));
         p.opt("KmsKeyId", input.kms_key_id.as_ref());
         p.opt("ClientToken", input.client_token.as_ref());
+        p.opt("SnapshotCopyCompletionDurationMinutes", input.snapshot_copy_completion_minutes);
         self.image_id_answer(&p).await
     }
 

@@ -52,6 +52,20 @@ impl Ec2Client {
             p.opt("InstanceMarketOptions.SpotOptions.MaxPrice", max_price.as_ref());
         }
         p.opt("CreditSpecification.CpuCredits", input.cpu_credits.as_ref());
+        p.opt("Placement.HostId", input.host_id.as_ref());
+        if input.enclave {
+            p.set("EnclaveOptions.Enabled", "true");
+        }
+        let cr = "CapacityReservationSpecification";
+        p.opt(format!("{cr}.CapacityReservationPreference"), input.capacity_reservation_preference.as_ref());
+        p.opt(format!("{cr}.CapacityReservationTarget.CapacityReservationId"), input.capacity_reservation_id.as_ref());
+        p.opt(
+            format!("{cr}.CapacityReservationTarget.CapacityReservationResourceGroupArn"),
+            input.capacity_reservation_group_arn.as_ref(),
+        );
+        for (i, arn) in input.license_configuration_arns.iter().enumerate() {
+            p.set(format!("LicenseSpecification.{}.LicenseConfigurationArn", i + 1), arn);
+        }
         self.call_with(&p, |root| Ok(xml::items(root, "instancesSet").map(read_instance).collect())).await
     }
 

@@ -136,6 +136,8 @@ pub struct CopyImage {
     pub kms_key_id: Option<String>,
     /// Makes a retried copy idempotent.
     pub client_token: Option<String>,
+    /// Copy the snapshots within this many minutes (time-based copies; multiples of 15).
+    pub snapshot_copy_completion_minutes: Option<u64>,
 }
 
 /// Who may launch an AMI.
@@ -214,6 +216,16 @@ pub struct RunInstances {
     pub spot_max_price: Option<Option<String>>,
     /// `standard` or `unlimited` for T instances.
     pub cpu_credits: Option<String>,
+    /// `Placement.HostId`.
+    pub host_id: Option<String>,
+    /// `EnclaveOptions.Enabled`.
+    pub enclave: bool,
+    /// `open` or `none`.
+    pub capacity_reservation_preference: Option<String>,
+    pub capacity_reservation_id: Option<String>,
+    pub capacity_reservation_group_arn: Option<String>,
+    /// License configurations' ARNs.
+    pub license_configuration_arns: Vec<String>,
 }
 
 /// A network interface to create at launch.

@@ -310,3 +310,33 @@ fn later_packers_ami_options_and_their_checks() {
     assert_eq!(w.len(), 1, "{w:?}");
     assert_eq!(w[0].summary, "deregistration_protection's with_cooldown does nothing without enabled");
 }
+
+#[test]
+fn later_packers_launch_options_and_their_checks() {
+    let (s, w) = prep(&with(
+        "\"enable_unlimited_credits\": true, \"enable_nitro_enclave\": true, \"capacity_reservation_preference\": \"open\",\n \
+         \"placement\": {\"host_id\": \"h-1\", \"tenancy\": \"host\"}, \"snapshot_copy_duration_minutes\": 45,\n \
+         \"license_specifications\": [{\"license_configuration_request\": {\"license_configuration_arn\": \"arn:aws:license-manager:us-east-1:1:license-configuration:lic-1\"}}]",
+    ))
+    .unwrap();
+    assert!(w.is_empty(), "{w:?}");
+    assert!(s.run.enable_unlimited_credits && s.run.enable_nitro_enclave);
+    assert_eq!(s.run.placement.as_ref().and_then(|p| p.host_id.as_deref()), Some("h-1"));
+    assert_eq!(s.ami.snapshot_copy_duration_minutes, Some(45));
+    let bad = summaries(&with(
+        "\"enable_unlimited_credits\": true, \"capacity_reservation_preference\": \"maybe\",\n \
+         \"capacity_reservation_id\": \"cr-1\", \"capacity_reservation_group_arn\": \"arn:g\", \"snapshot_copy_duration_minutes\": 20,\n \
+         \"license_specifications\": [{\"license_configuration_request\": {\"license_configuration_arn\": \"lic-1\"}}]",
+    ));
+    let m5 = summaries(&with("\"enable_unlimited_credits\": true").replace("t3.micro", "m5.large"));
+    assert_eq!(m5, ["unlimited CPU credits need a burstable instance type (T2, T3, T3a or T4g), not m5.large"]);
+    for want in [
+        "invalid capacity_reservation_preference \"maybe\"",
+        "capacity_reservation_id and capacity_reservation_group_arn cannot both be set",
+        "capacity_reservation_preference cannot be used with capacity_reservation_id or capacity_reservation_group_arn",
+        "snapshot_copy_duration_minutes 20 is not a multiple of 15 from 15 to 2880",
+        "license_specifications entry 1: license_configuration_arn must be an ARN",
+    ] {
+        assert!(bad.iter().any(|b| b == want), "{want:?} not in {bad:?}");
+    }
+}

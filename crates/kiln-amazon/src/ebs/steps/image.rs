@@ -301,6 +301,7 @@ impl Step<State> for StepCopyImage {
                 encrypted: encrypt.then_some(true),
                 kms_key_id,
                 client_token: Some(names::time_ordered_uuid()),
+                snapshot_copy_completion_minutes: ami.snapshot_copy_duration_minutes,
             };
             match ec2.copy_image(&input).await {
                 Ok(id) => {

@@ -219,7 +219,15 @@ fn launch_input(state: &State, ctx: &RunContext) -> Result<RunInstances> {
             http_put_response_hop_limit: m.http_put_response_hop_limit,
             instance_metadata_tags: m.instance_metadata_tags.clone(),
         }),
-        cpu_credits: run.enable_t2_unlimited.then(|| "unlimited".to_string()),
+        cpu_credits: (run.enable_t2_unlimited || run.enable_unlimited_credits).then(|| "unlimited".to_string()),
+        host_id: run.placement.as_ref().and_then(|p| p.host_id.clone()).filter(|h| !h.is_empty()),
+        enclave: run.enable_nitro_enclave,
+        capacity_reservation_preference: run.capacity_reservation_preference.clone().filter(|v| !v.is_empty()),
+        capacity_reservation_id: run.capacity_reservation_id.clone().filter(|v| !v.is_empty()),
+        capacity_reservation_group_arn: run.capacity_reservation_group_arn.clone().filter(|v| !v.is_empty()),
+        license_configuration_arns: (run.license_specifications.iter())
+            .map(|l| l.license_configuration_request.license_configuration_arn.clone())
+            .collect(),
         ..RunInstances::default()
     };
     if run.is_spot() {

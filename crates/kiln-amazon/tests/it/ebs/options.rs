@@ -170,7 +170,7 @@ async fn credentials_checked_with_sts_and_region_from_the_environment() {
 }
 
 #[tokio::test]
-async fn shared_with_organizations_and_imdsv2_only() {
+async fn shared_with_organizations_and_imdsv2_only_with_later_launch_and_copy_options() {
     let Some(moto) = Moto::start() else { return };
     let before = inventory(&moto).await;
     let org = "arn:aws:organizations::111122223333:organization/o-abcdefghij";
@@ -179,7 +179,8 @@ async fn shared_with_organizations_and_imdsv2_only() {
         &moto,
         &format!(
             r#""ami_name": "kiln-org", "ami_org_arns": ["{org}"], "ami_ou_arns": ["{ou}"], "imds_support": "v2.0",
-               "communicator": "none""#
+               "enable_unlimited_credits": true, "capacity_reservation_preference": "open",
+               "ami_regions": ["us-west-2"], "snapshot_copy_duration_minutes": 15, "communicator": "none""#
         ),
     );
     let r = run(&node, Opts::default()).await;
@@ -194,7 +195,7 @@ async fn shared_with_organizations_and_imdsv2_only() {
         [LaunchPermission::OrganizationArn(org.into()), LaunchPermission::OrganizationalUnitArn(ou.into())]
     );
     let modifies = r.actions().iter().filter(|a| *a == "ModifyImageAttribute").count();
-    assert_eq!(modifies, 2, "launch permissions, then IMDS support: {:?}", r.actions());
+    assert_eq!(modifies, 4, "launch permissions, then IMDS support, in both regions: {:?}", r.actions());
     assert!(r.transcript().contains("Modifying: IMDS support (v2.0)"), "{}", r.transcript());
     artifact.destroy().await.unwrap();
     assert_eq!(inventory(&moto).await.added_since(&before), Inventory::default());
