@@ -75,6 +75,19 @@ impl RunContext {
     pub fn with_cancel(&self, cancel: Cancel) -> RunContext {
         RunContext { cancel, ..self.clone() }
     }
+
+    /// `-debug`'s pause: asks `question` and waits for the answer; a cancel while waiting is
+    /// an error ([`crate::Error::cancelled`]).
+    pub async fn debug_pause(&self, question: &str) -> crate::Result<()> {
+        let answered = tokio::select! {
+            a = self.ui.ask(question) => a,
+            _ = self.cancel.cancelled() => None,
+        };
+        if answered.is_none() && self.cancel.is_cancelled() {
+            return Err(crate::Error::cancelled());
+        }
+        Ok(())
+    }
 }
 
 /// What a build produced: files, an image id, a box …

@@ -164,12 +164,8 @@ pub async fn run_steps<S: Send>(steps: &[Box<dyn Step<S>>], state: &mut S, ctx: 
             Ok(()) => {
                 if ctx.info.debug && i + 1 < steps.len() {
                     let q = format!("Pausing after run of step '{}'. Press enter to continue.", step.name());
-                    let answered = tokio::select! {
-                        a = ui.ask(&q) => a,
-                        _ = ctx.cancel.cancelled() => None,
-                    };
-                    if answered.is_none() && ctx.cancel.is_cancelled() {
-                        result = Err(crate::Error::cancelled());
+                    if let Err(e) = ctx.debug_pause(&q).await {
+                        result = Err(e);
                         break;
                     }
                 }

@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -39,21 +39,26 @@ pub struct BuildRequest<'a> {
 }
 
 /// Where the Dockerfile goes in the context: its path inside the context folder, or a name of
-/// its own when it lies outside (then it is added under that name).
+/// its own when it lies outside (then it is added under that name). The name is the same for
+/// the same file from build to build, so the context stays the same.
 fn dockerfile_name(dockerfile: &Path, context: &Path) -> io::Result<(String, bool)> {
+    use sha2::Digest;
     let file = std::fs::canonicalize(dockerfile)?;
     let root = std::fs::canonicalize(context)?;
     match file.strip_prefix(&root) {
         Ok(rel) => Ok((rel.to_string_lossy().into_owned(), false)),
         Err(_) => {
-            let tag = kiln_config::random::hex(&kiln_config::random::bytes::<6>());
+            let digest = sha2::Sha256::digest(file.to_string_lossy().as_bytes());
+            let tag: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
             Ok((format!(".kiln-dockerfile-{tag}"), true))
         }
     }
 }
 
 /// Writes the context of `req` as a tar to `out`: the folder less `ignore`, then the Dockerfile
-/// (and `.dockerignore`) when they are not in it already.
+/// (and `.dockerignore`) when they are not in it already. A Dockerfile from outside is also
+/// named in the context's `.dockerignore` (as the docker CLI does), so the engine reads it but
+/// `COPY .` does not copy it into the image.
 fn write_context<W: io::Write>(
     out: W,
     context: &Path,
@@ -62,25 +67,38 @@ fn write_context<W: io::Write>(
     name: &str,
     outside: bool,
 ) -> io::Result<W> {
-    let keep_anyway: Vec<(PathBuf, String)> = {
-        let mut v = Vec::new();
-        if outside || ignore.excludes(name) {
-            v.push((dockerfile.to_path_buf(), name.to_string()));
+    let own = context.join(".dockerignore");
+    // (metadata, name, bytes) of the entries added after the folder's.
+    let mut extra: Vec<(std::fs::Metadata, String, Vec<u8>)> = Vec::new();
+    if outside || ignore.excludes(name) {
+        extra.push((std::fs::metadata(dockerfile)?, name.to_string(), std::fs::read(dockerfile)?));
+    }
+    // `.dockerignore` goes last, written anew when it must name the Dockerfile from outside.
+    let own_exists = own.is_file();
+    let rewrite = outside || (own_exists && ignore.excludes(".dockerignore"));
+    if rewrite {
+        let (meta, mut text) = match own_exists {
+            true => (std::fs::metadata(&own)?, std::fs::read(&own)?),
+            false => (std::fs::metadata(dockerfile)?, Vec::new()),
+        };
+        if outside {
+            text.extend_from_slice(format!("\n{name}\n").as_bytes());
         }
-        let own = context.join(".dockerignore");
-        if own.is_file() && ignore.excludes(".dockerignore") {
-            v.push((own, ".dockerignore".to_string()));
-        }
-        v
-    };
+        extra.push((meta, ".dockerignore".to_string(), text));
+    }
+    let mut ignore = ignore;
+    if rewrite && own_exists {
+        // The folder's own copy is replaced by the one above.
+        ignore.add_exclusion(".dockerignore");
+    }
     let skip = Exclude::Ignore(ignore);
     let tree = Tree { uid: 0, gid: 0, skip: &skip };
     let mut builder = tar::Builder::new(out);
     tree.append(&mut builder, context, Path::new(""), Path::new(""))?;
-    for (path, name) in keep_anyway {
-        let meta = std::fs::metadata(&path)?;
+    for (meta, name, data) in extra {
         let mut header = tree.header(&meta);
-        builder.append_data(&mut header, &name, std::fs::File::open(&path)?)?;
+        header.set_size(data.len() as u64);
+        builder.append_data(&mut header, &name, &data[..])?;
     }
     builder.into_inner()
 }
@@ -207,6 +225,20 @@ mod tests {
         let n = names(&tar);
         assert_eq!(n.last(), Some(&".dockerignore".to_string()));
         assert_eq!(n[n.len() - 2], name);
+        assert_eq!(n.iter().filter(|e| *e == ".dockerignore").count(), 1, "{n:?}");
+        // The same file gets the same name next time, and the context's .dockerignore names it
+        // (the engine reads it; `COPY .` leaves it out).
+        assert_eq!(dockerfile_name(&dir.path().join("Other.dockerfile"), &ctx).unwrap().0, name);
+        let mut a = tar::Archive::new(&tar[..]);
+        let mut ignore_file = a
+            .entries()
+            .unwrap()
+            .map(|e| e.unwrap())
+            .find(|e| e.path().unwrap().to_string_lossy() == ".dockerignore")
+            .unwrap();
+        let mut ignore_text = String::new();
+        io::Read::read_to_string(&mut ignore_file, &mut ignore_text).unwrap();
+        assert!(ignore_text.starts_with("**/*.o\n") && ignore_text.ends_with(&format!("\n{name}\n")), "{ignore_text}");
         let mut a = tar::Archive::new(&tar[..]);
         let mut e = a.entries().unwrap().find(|e| e.as_ref().unwrap().path().unwrap().to_string_lossy() == name);
         let mut text = String::new();

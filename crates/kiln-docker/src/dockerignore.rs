@@ -73,6 +73,12 @@ impl DockerIgnore {
         excluded
     }
 
+    /// Excludes `rel` exactly, after every pattern of the file (kiln's own additions).
+    pub fn add_exclusion(&mut self, rel: &str) {
+        let regex = Regex::new(&format!("^{}$", regex::escape(rel))).expect("an escaped path is a valid pattern");
+        self.patterns.push(Pattern { regex, exception: false });
+    }
+
     /// Whether some exception could bring back a path inside an excluded folder (then the
     /// folder is read through rather than skipped whole).
     pub fn has_exceptions(&self) -> bool {

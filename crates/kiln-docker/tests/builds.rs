@@ -196,7 +196,7 @@ async fn build_from_a_dockerfile_then_commit_or_discard() {
     std::fs::write(
         &dockerfile,
         format!(
-            "FROM {BASE_IMAGE}\nARG GREETING=unset\nCOPY app/ /app/\nRUN echo \"$GREETING from the Dockerfile\" > /greeting\n"
+            "FROM {BASE_IMAGE}\nARG GREETING=unset\nCOPY app/ /app/\nCOPY . /ctx/\nRUN echo \"$GREETING from the Dockerfile\" > /greeting\n"
         ),
     )
     .unwrap();
@@ -205,7 +205,8 @@ async fn build_from_a_dockerfile_then_commit_or_discard() {
             r#"{{
   "builders": [{{"type": "docker", {output},
     "build": {{"path": {df}, "build_dir": {ctx}, "arguments": {{"GREETING": "hello"}}, "pull": false}}}}],
-  "provisioners": [{{"type": "shell", "inline": ["cat /greeting", "echo files $(ls /app | tr '\\n' ' ')"]}}]
+  "provisioners": [{{"type": "shell", "inline": ["cat /greeting", "echo files $(ls /app | tr '\\n' ' ')",
+                                                 "echo context $(ls -A /ctx | grep -v dockerignore | tr '\\n' ' ')"]}}]
 }}"#,
             df = js(&dockerfile.to_string_lossy()),
             ctx = js(&ctx.to_string_lossy()),
@@ -222,6 +223,8 @@ async fn build_from_a_dockerfile_then_commit_or_discard() {
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("    docker: hello from the Dockerfile"), "{out}");
     assert!(out.contains("    docker: files run.sh\n"), "the .tmp file was not left out: {out}");
+    // The Dockerfile from outside the context is not copied with it.
+    assert!(out.contains("    docker: context app\n"), "{out}");
     assert_no_containers(&podman, &out).await;
     let base = built(&out);
     let _base = ImageGuard::new(&podman.engine, &base);

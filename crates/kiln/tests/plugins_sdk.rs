@@ -104,7 +104,8 @@ fn hcl2_errors_against_the_plugins_spec_and_a_tampered_binary() {
     println!("{out}{err}");
     assert_eq!(code, 1);
     assert!(err.contains("t.pkr.hcl:11:3") && err.contains("did you mean \"greeting\""), "{err}");
-    assert!(err.contains("t.pkr.hcl:12:11") && err.contains("expected number"), "{err}");
+    // At the item that is not a number, not at its list.
+    assert!(err.contains("t.pkr.hcl:12:12") && err.contains("expected number"), "{err}");
     assert!(err.contains("missing required option \"greeting\"") && err.contains("t.pkr.hcl:10:1"), "{err}");
 
     // A binary that no longer matches its checksum is not run.

@@ -387,14 +387,11 @@ impl Step<State> for StepTypeBootCommand {
                 Some(n) => Error::new(format!("typing boot step {n}: {e}")),
             })?;
             if let (true, Some(n)) = (ctx.info.debug, s.step) {
-                let q = format!("Pausing after boot step {n}{}. Press enter to continue.", describe(s.description));
-                let answered = tokio::select! {
-                    a = ctx.ui.ask(&q) => a,
-                    _ = ctx.cancel.cancelled() => None,
-                };
-                if answered.is_none() && ctx.cancel.is_cancelled() {
-                    return Err(Error::cancelled());
-                }
+                ctx.debug_pause(&format!(
+                    "Pausing after boot step {n}{}. Press enter to continue.",
+                    describe(s.description)
+                ))
+                .await?;
             }
         }
         Ok(())
