@@ -73,12 +73,31 @@ pub struct Config {
     #[serde(default)]
     pub extra_arguments: Vec<String>,
     /// A local Galaxy requirements file: uploaded, then its roles installed into
-    /// `<staging_directory>/roles` before the playbooks run.
+    /// `galaxy_roles_path` and, when it lists `collections:`, its collections into
+    /// `galaxy_collections_path`, before the playbooks run.
     #[serde(default)]
     pub galaxy_file: Option<String>,
     /// The command that installs `galaxy_file` (default `ansible-galaxy`).
     #[serde(default)]
     pub galaxy_command: Option<String>,
+    /// Reinstall what `galaxy_file` lists even when it is there (`ansible-galaxy … -f`).
+    #[serde(default)]
+    pub galaxy_force_install: bool,
+    /// The folder on the machine `galaxy_file`'s roles go to (default
+    /// `<staging_directory>/roles`, where the playbooks find them); another one is added to
+    /// `ANSIBLE_ROLES_PATH` for the playbooks.
+    #[serde(default)]
+    pub galaxy_roles_path: Option<String>,
+    /// The folder on the machine `galaxy_file`'s collections go to (default
+    /// `<staging_directory>/galaxy_collections`); added to `ANSIBLE_COLLECTIONS_PATH` for the
+    /// playbooks.
+    #[serde(default)]
+    pub galaxy_collections_path: Option<String>,
+    /// Local `ansible_collections` folders (holding `NAMESPACE/NAME/…`), uploaded to
+    /// `<staging_directory>/collections/ansible_collections`; `<staging_directory>/collections`
+    /// is added to `ANSIBLE_COLLECTIONS_PATH` for the playbooks.
+    #[serde(default)]
+    pub collection_paths: Vec<String>,
     /// The folder on the machine everything is uploaded to (default
     /// `/tmp/packer-provisioner-ansible-local/<a new UUID>`); created when missing.
     #[serde(default)]
@@ -143,6 +162,18 @@ impl Provisioner for AnsibleLocal {
         }
         for p in &c.role_paths {
             check_path(&mut d, config, "role_paths", p, true);
+        }
+        for p in &c.collection_paths {
+            check_path(&mut d, config, "collection_paths", p, true);
+        }
+        for key in ["galaxy_force_install", "galaxy_roles_path", "galaxy_collections_path"] {
+            if c.galaxy_file.is_none() && config.get(key).is_some() {
+                d.push(
+                    Diagnostic::warning(format!("{key} does nothing without galaxy_file"))
+                        .at_opt(config.span_of(key))
+                        .with_help("add \"galaxy_file\" (a Galaxy requirements file), or remove it"),
+                );
+            }
         }
         for (key, p) in [("inventory_file", &c.inventory_file), ("galaxy_file", &c.galaxy_file)] {
             if let Some(p) = p {
@@ -231,19 +262,48 @@ impl AnsibleLocal {
                 dst
             }
         };
+        // What the playbooks' ANSIBLE_ROLES_PATH and ANSIBLE_COLLECTIONS_PATH get.
+        let (mut roles_path, mut collections_path): (Vec<String>, Vec<String>) = (Vec::new(), Vec::new());
         if let Some(f) = &c.galaxy_file {
             let dst = format!("{staging}/{}", base_name(f));
             ui.say(format!("Uploading galaxy file {f}..."));
             upload_file(dst.clone(), PathBuf::from(f)).await?;
             let galaxy = c.galaxy_command.as_deref().unwrap_or("ansible-galaxy");
-            let cmd = format!(
-                "cd {} && {galaxy} install -r {} -p {}",
-                shell_quote(staging),
-                shell_quote(&dst),
-                shell_quote(&format!("{staging}/roles"))
-            );
-            ui.say(format!("Executing Ansible Galaxy: {cmd}"));
-            run(ctx, comm, &cmd, "installing the galaxy requirements").await?;
+            let force = if c.galaxy_force_install { " -f" } else { "" };
+            let lists = GalaxyLists::of(&std::fs::read_to_string(f).unwrap_or_default());
+            if lists.roles || !lists.collections {
+                let to = c.galaxy_roles_path.clone().unwrap_or_else(|| format!("{staging}/roles"));
+                let cmd = format!(
+                    "cd {} && {galaxy} install -r {} -p {}{force}",
+                    shell_quote(staging),
+                    shell_quote(&dst),
+                    shell_quote(&to)
+                );
+                ui.say(format!("Executing Ansible Galaxy: {cmd}"));
+                run(ctx, comm, &cmd, "installing the galaxy requirements").await?;
+                if c.galaxy_roles_path.is_some() {
+                    roles_path.push(to);
+                }
+            }
+            if lists.collections {
+                let to = c.galaxy_collections_path.clone().unwrap_or_else(|| format!("{staging}/galaxy_collections"));
+                let cmd = format!(
+                    "cd {} && {galaxy} collection install -r {} -p {}{force}",
+                    shell_quote(staging),
+                    shell_quote(&dst),
+                    shell_quote(&to)
+                );
+                ui.say(format!("Executing Ansible Galaxy: {cmd}"));
+                run(ctx, comm, &cmd, "installing the galaxy collections").await?;
+                collections_path.push(to);
+            }
+        }
+        for dir in &c.collection_paths {
+            ui.say(format!("Uploading collection directory {dir}..."));
+            upload_dir(format!("{staging}/collections"), PathBuf::from(dir.trim_end_matches('/'))).await?;
+        }
+        if !c.collection_paths.is_empty() {
+            collections_path.push(format!("{staging}/collections"));
         }
         for (what, dir) in [("group_vars", &c.group_vars), ("host_vars", &c.host_vars)] {
             if let Some(dir) = dir {
@@ -267,9 +327,17 @@ impl AnsibleLocal {
             ctx.info.builder_type,
             data.get("PackerHTTPAddr").map(String::as_str).unwrap_or_default()
         );
+        // Appended to what the machine's environment has, as later Packers do.
+        let mut env = String::new();
+        for (var, paths) in [("ANSIBLE_COLLECTIONS_PATH", &collections_path), ("ANSIBLE_ROLES_PATH", &roles_path)] {
+            if !paths.is_empty() {
+                let joined: Vec<String> = paths.iter().map(|p| shell_quote(p)).collect();
+                env.push_str(&format!("{var}=${var}:{} ", joined.join(":")));
+            }
+        }
         for playbook in remote_playbooks {
             let mut cmd = format!(
-                "cd {} && {command} {} --extra-vars {}",
+                "cd {} && {env}{command} {} --extra-vars {}",
                 shell_quote(staging),
                 shell_quote(&playbook),
                 shell_quote(&extra_vars)
@@ -283,6 +351,21 @@ impl AnsibleLocal {
             run(ctx, comm, &cmd, &format!("the playbook {playbook}")).await?;
         }
         Ok(())
+    }
+}
+
+/// What a Galaxy requirements file lists: the v2 format's top-level `roles:` and
+/// `collections:` keys (a v1 file is a plain list of roles).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct GalaxyLists {
+    roles: bool,
+    collections: bool,
+}
+
+impl GalaxyLists {
+    fn of(text: &str) -> GalaxyLists {
+        let top = |key: &str| text.lines().any(|l| l.starts_with(key));
+        GalaxyLists { roles: top("roles:"), collections: top("collections:") }
     }
 }
 
@@ -300,6 +383,30 @@ mod tests {
 
     fn prepare(json: &str) -> Result<Vec<Diagnostic>, Diagnostics> {
         AnsibleLocal::default().prepare(&json_node("t.json", json).unwrap(), &BuildInfo::default())
+    }
+
+    #[test]
+    fn galaxy_files_list_roles_collections_or_both() {
+        let l = GalaxyLists::of;
+        assert_eq!(l("- src: geerlingguy.nginx\n"), GalaxyLists { roles: false, collections: false });
+        assert_eq!(
+            l("---\nroles:\n  - name: a\ncollections:\n  - name: b.c\n"),
+            GalaxyLists { roles: true, collections: true }
+        );
+        assert_eq!(
+            l("collections:\n  - name: b.c\n  # roles: none\n"),
+            GalaxyLists { roles: false, collections: true }
+        );
+        let w = prepare(r#"{"playbook_file": "Cargo.toml", "galaxy_force_install": true, "galaxy_roles_path": "/r"}"#)
+            .unwrap();
+        let s: Vec<&str> = w.iter().map(|d| d.summary.as_str()).collect();
+        assert_eq!(
+            s,
+            [
+                "galaxy_force_install does nothing without galaxy_file",
+                "galaxy_roles_path does nothing without galaxy_file"
+            ]
+        );
     }
 
     #[test]

@@ -286,3 +286,89 @@ fn galaxy_requirements_are_installed_before_the_playbook() {
     assert!(d.0.join("galaxy-roles/greeter/tasks/main.yml").is_file());
     assert!(d.0.join("staging/roles/greeter/tasks/main.yml").is_file());
 }
+
+/// ansible-local with a v2 Galaxy file: its role goes to `galaxy_roles_path`, its collection
+/// (an archive built here, as Galaxy takes `type: file`) to `galaxy_collections_path`, a local
+/// collection comes with `collection_paths`; the playbook uses all three.
+#[test]
+fn ansible_local_installs_galaxy_collections_and_uploads_collection_paths() {
+    let Some(sshd) = sshd_or_skip() else { return };
+    if !ansible_or_skip() {
+        return;
+    }
+    let d = TempDir::new("ansible-collections");
+    let out = d.0.join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let task =
+        |name: &str| format!("- copy:\n    dest: \"{}/{name}.txt\"\n    content: \"{name}\\n\"\n", out.display());
+    write(&d.0.join("src/greeter/tasks/main.yml"), &task("role"));
+    write(
+        &d.0.join("src/greeter/meta/main.yml"),
+        "galaxy_info:\n  author: kiln\n  description: test role\n  license: MIT\n  min_ansible_version: '2.9'\n  platforms: []\ndependencies: []\n",
+    );
+    let role_archive = d.0.join("greeter.tar.gz");
+    let tar = std::process::Command::new("tar")
+        .arg("czf")
+        .arg(&role_archive)
+        .arg("-C")
+        .arg(d.0.join("src"))
+        .arg("greeter")
+        .status();
+    assert!(tar.unwrap().success());
+    // A collection with a role, built into an archive offline.
+    let coll = d.0.join("coll/kiln/demo");
+    write(
+        &coll.join("galaxy.yml"),
+        "namespace: kiln\nname: demo\nversion: 1.0.0\nreadme: README.md\nauthors: [kiln]\n",
+    );
+    write(&coll.join("README.md"), "demo\n");
+    write(&coll.join("roles/hello/tasks/main.yml"), &task("galaxy-collection"));
+    let built = std::process::Command::new("ansible-galaxy")
+        .args(["collection", "build", "--output-path"])
+        .arg(&d.0)
+        .arg(&coll)
+        .output()
+        .unwrap();
+    assert!(built.status.success(), "{}", String::from_utf8_lossy(&built.stderr));
+    let coll_archive = d.0.join("kiln-demo-1.0.0.tar.gz");
+    assert!(coll_archive.is_file());
+    // A collection as a folder.
+    write(&d.0.join("local/ansible_collections/kiln/local/roles/world/tasks/main.yml"), &task("local-collection"));
+    write(
+        &d.0.join("requirements.yml"),
+        &format!(
+            "roles:\n  - src: file://{}\n    name: greeter\ncollections:\n  - name: {}\n    type: file\n",
+            role_archive.display(),
+            coll_archive.display()
+        ),
+    );
+    write(
+        &d.0.join("play.yml"),
+        "- hosts: all\n  gather_facts: false\n  roles:\n    - greeter\n    - kiln.demo.hello\n    - kiln.local.world\n",
+    );
+    let (code, log) = build(
+        &sshd,
+        serde_json::json!([
+            {"type": "ansible-local", "playbook_file": d.0.join("play.yml"), "galaxy_file": d.0.join("requirements.yml"),
+             "galaxy_roles_path": d.0.join("remote-roles"), "galaxy_force_install": true,
+             "collection_paths": [d.0.join("local/ansible_collections")],
+             "staging_directory": d.0.join("staging")}
+        ]),
+    );
+    assert_eq!(code, 0, "{log}");
+    for name in ["role", "galaxy-collection", "local-collection"] {
+        assert_eq!(read(&out.join(format!("{name}.txt"))), format!("{name}\n"), "{log}");
+    }
+    assert!(d.0.join("remote-roles/greeter/tasks/main.yml").is_file(), "{log}");
+    assert!(
+        d.0.join("staging/galaxy_collections/ansible_collections/kiln/demo/galaxy.yml").is_file()
+            || d.0.join("staging/galaxy_collections/ansible_collections/kiln/demo/MANIFEST.json").is_file(),
+        "{log}"
+    );
+    assert!(
+        d.0.join("staging/collections/ansible_collections/kiln/local/roles/world/tasks/main.yml").is_file(),
+        "{log}"
+    );
+    assert!(log.contains("collection install -r"), "{log}");
+    assert!(log.contains(" -f"), "galaxy_force_install: {log}");
+}
