@@ -208,7 +208,8 @@ fn ansible_through_kilns_ssh_proxy_with_scp_and_sftp() {
     }
     let d = TempDir::new("ansible-proxy");
     ansible_tree(&d);
-    for sftp in [false, true] {
+    // With SFTP, the proxy's keys are RSA (ansible_proxy_key_type).
+    for (sftp, key_type) in [(false, "ECDSA"), (true, "RSA")] {
         let out = d.0.join(format!("out-{sftp}"));
         std::fs::create_dir_all(&out).unwrap();
         let (code, log) = build(
@@ -217,6 +218,7 @@ fn ansible_through_kilns_ssh_proxy_with_scp_and_sftp() {
                 "type": "ansible",
                 "use_proxy": true,
                 "use_sftp": sftp,
+                "ansible_proxy_key_type": key_type,
                 "playbook_file": d.0.join("tree/site.yml"),
                 "groups": ["proxied"],
                 "extra_arguments": ["-e", format!("out_dir={}", out.display()), "-e", "greeting=via-proxy"],
@@ -229,6 +231,8 @@ fn ansible_through_kilns_ssh_proxy_with_scp_and_sftp() {
         assert_eq!(read(&out.join("marker.txt")), "via-proxy from null\n");
         assert_eq!(read(&out.join("motd")), "Welcome to default in proxied via null\n");
         assert_eq!(read(&out.join("role.txt")), "role ran\n");
+        let algorithm = if key_type == "RSA" { "ssh-rsa" } else { "ssh-ed25519" };
+        assert!(log.contains(&format!("(client key {algorithm})")), "{log}");
     }
     // A failing task's status comes back through the proxy.
     let (code, log) = build(

@@ -74,6 +74,19 @@ pub struct Config {
     /// Reinstall Galaxy roles and collections that are already there (`--force`).
     #[serde(default)]
     pub galaxy_force_install: bool,
+    /// Reinstall what `galaxy_file` lists and their dependencies (`--force-with-deps`).
+    #[serde(default)]
+    pub galaxy_force_with_deps: bool,
+    /// The type of the proxy's keys (its host key and the key Ansible logs in with): `ECDSA`
+    /// (later Packers' default; kiln makes an Ed25519 key, also an elliptic-curve key) or
+    /// `RSA` (2048 bits, for an Ansible whose SSH client takes no elliptic-curve keys). Proxy
+    /// only.
+    #[serde(default)]
+    pub ansible_proxy_key_type: Option<String>,
+    /// For WinRM: make Ansible use HTTP. kiln has no WinRM communicator yet, so this is
+    /// accepted and does nothing (with a warning).
+    #[serde(default)]
+    pub ansible_winrm_use_http: bool,
     /// Where Galaxy roles are installed, and `ANSIBLE_ROLES_PATH` for the playbook.
     #[serde(default)]
     pub roles_path: Option<String>,
@@ -209,6 +222,17 @@ impl Provisioner for Ansible {
         if let Some(dir) = &c.inventory_directory {
             check_path(&mut d, config, "inventory_directory", dir, true);
         }
+        if let Err(e) = proxy::key_type(c.ansible_proxy_key_type.as_deref()) {
+            d.push(Diagnostic::error(e).at_opt(config.span_of("ansible_proxy_key_type")));
+        }
+        let mut warnings = Vec::new();
+        if c.ansible_winrm_use_http {
+            warnings.push(
+                Diagnostic::warning("ansible_winrm_use_http does nothing: kiln has no WinRM communicator yet")
+                    .at_opt(config.span_of("ansible_winrm_use_http"))
+                    .with_help("remove it"),
+            );
+        }
         for kv in &c.ansible_env_vars {
             if !kv.contains('=') {
                 d.push(
@@ -238,7 +262,7 @@ impl Provisioner for Ansible {
         }
         d.into_result()?;
         self.config = c;
-        Ok(Vec::new())
+        Ok(warnings)
     }
 
     async fn provision(&self, ctx: &RunContext, comm: Arc<dyn Communicator>, data: &GeneratedData) -> Result<()> {
@@ -321,7 +345,11 @@ impl Ansible {
     async fn galaxy(&self, ctx: &RunContext, file: &str, env: &[(String, String)]) -> Result<()> {
         let c = &self.config;
         let galaxy = c.galaxy_command.as_deref().unwrap_or("ansible-galaxy");
-        let force = c.galaxy_force_install.then(|| "--force".to_string());
+        let force: Vec<String> = [(c.galaxy_force_install, "--force"), (c.galaxy_force_with_deps, "--force-with-deps")]
+            .into_iter()
+            .filter(|(on, _)| *on)
+            .map(|(_, flag)| flag.to_string())
+            .collect();
         let mut roles = vec!["install".to_string(), "-r".into(), file.into()];
         if let Some(p) = &c.roles_path {
             roles.extend(["--roles-path".into(), p.clone()]);

@@ -10,6 +10,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use kiln_comm::keys::KeyType;
 use kiln_core::private_temp::TempFile;
 use kiln_core::{Communicator, Error, ExecIo, Result, Subsystem, Ui};
 use russh::keys::{PrivateKey, PublicKey};
@@ -46,12 +47,23 @@ fn key_err(what: &str) -> impl Fn(russh::keys::Error) -> Error + '_ {
     move |e| Error::new(format!("{what}: {e}"))
 }
 
+/// The proxy's key type for `ansible_proxy_key_type`: `ECDSA` (or `ED25519`) gives an Ed25519
+/// key, `RSA` a 2048-bit RSA key; case does not matter.
+pub fn key_type(option: Option<&str>) -> std::result::Result<KeyType, String> {
+    match option.unwrap_or("").to_ascii_uppercase().as_str() {
+        "" | "ECDSA" | "ED25519" => Ok(KeyType::Ed25519),
+        "RSA" => Ok(KeyType::Rsa(2048)),
+        other => Err(format!("unknown ansible_proxy_key_type {other:?}: use \"ECDSA\" or \"RSA\"")),
+    }
+}
+
 /// Starts the endpoint on 127.0.0.1 (`local_port`, or a free port).
 pub async fn start(c: &Config, comm: Arc<dyn Communicator>, ui: &Ui) -> Result<Proxy> {
+    let kind = key_type(c.ansible_proxy_key_type.as_deref()).map_err(Error::new)?;
     let host_key: PrivateKey = match &c.ssh_host_key_file {
         Some(f) => russh::keys::load_secret_key(f, None).map_err(key_err("reading ssh_host_key_file"))?,
         None => {
-            let pair = kiln_comm::keys::TempKeyPair::generate("kiln-ansible-proxy")?;
+            let pair = kiln_comm::keys::TempKeyPair::generate_type(kind, "kiln-ansible-proxy")?;
             russh::keys::decode_secret_key(&pair.private_openssh, None).map_err(key_err("the proxy's host key"))?
         }
     };
@@ -66,7 +78,7 @@ pub async fn start(c: &Config, comm: Arc<dyn Communicator>, ui: &Ui) -> Result<P
             )
         }
         None => {
-            let pair = kiln_comm::keys::TempKeyPair::generate("kiln-ansible")?;
+            let pair = kiln_comm::keys::TempKeyPair::generate_type(kind, "kiln-ansible")?;
             ui.add_secrets([pair.private_openssh.clone()]);
             let public = PublicKey::from_openssh(pair.public_authorized_key.trim())
                 .map_err(|e| Error::new(format!("the proxy's client key: {e}")))?;
@@ -85,6 +97,7 @@ pub async fn start(c: &Config, comm: Arc<dyn Communicator>, ui: &Ui) -> Result<P
         .map_err(|e| Error::new(format!("the ansible proxy cannot listen on 127.0.0.1: {e}")))?;
     let port = listener.local_addr().map_err(|e| Error::new(format!("the ansible proxy's address: {e}")))?.port();
     let sftp = c.sftp_command.clone();
+    let key_algorithm = authorized.algorithm().to_string();
     let log = ui.clone();
     let task = tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
@@ -110,7 +123,7 @@ pub async fn start(c: &Config, comm: Arc<dyn Communicator>, ui: &Ui) -> Result<P
             });
         }
     });
-    ui.say(format!("Serving an SSH endpoint for Ansible on 127.0.0.1:{port}"));
+    ui.say(format!("Serving an SSH endpoint for Ansible on 127.0.0.1:{port} (client key {key_algorithm})"));
     Ok(Proxy { port, client_key, task })
 }
 

@@ -207,3 +207,16 @@ async fn the_proxy_relays_sftp_to_the_machines_subsystem_else_to_a_command() {
         }
     }
 }
+
+#[test]
+fn proxy_key_types_and_later_packers_galaxy_and_winrm_options() {
+    use super::proxy::key_type;
+    use kiln_comm::keys::KeyType;
+    assert_eq!(key_type(None), Ok(KeyType::Ed25519));
+    assert_eq!(key_type(Some("ecdsa")), Ok(KeyType::Ed25519));
+    assert_eq!(key_type(Some("RSA")), Ok(KeyType::Rsa(2048)));
+    assert_eq!(
+        key_type(Some("dsa")),
+        Err("unknown ansible_proxy_key_type \"DSA\": use \"ECDSA\" or \"RSA\"".to_string())
+    );
+}
