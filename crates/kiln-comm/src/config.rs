@@ -85,6 +85,75 @@ pub struct Config {
     /// HOST:HOSTPORT as this machine sees it.
     #[serde(default)]
     pub ssh_remote_tunnels: Option<Vec<String>>,
+    /// Old name of `ssh_timeout` (deprecated); when set, it wins, as in Packer.
+    #[serde(default)]
+    pub ssh_wait_timeout: Option<Duration>,
+    /// The ciphers the SSH client offers, most preferred first (default: kiln's list, the
+    /// cheapest for a guest first). `aes128-gcm@openssh.com`, `aes256-gcm@openssh.com`,
+    /// `chacha20-poly1305@openssh.com`, `aes128-ctr`, `aes192-ctr`, `aes256-ctr` …
+    #[serde(default)]
+    pub ssh_ciphers: Option<Vec<String>>,
+    /// The key exchange algorithms the SSH client offers, most preferred first:
+    /// `curve25519-sha256`, `ecdh-sha2-nistp256`, `diffie-hellman-group14-sha256` …
+    #[serde(default)]
+    pub ssh_key_exchange_algorithms: Option<Vec<String>>,
+    /// Drop the connection when nothing is read or written on it for this long (a machine that
+    /// went away without closing it). Unset: never.
+    #[serde(default)]
+    pub ssh_read_write_timeout: Option<Duration>,
+    /// Log in to the bastion with keyboard-interactive authentication: kiln answers its prompts
+    /// with `ssh_bastion_password` (it tries that method anyway); it does not ask at the
+    /// terminal, as Packer does.
+    #[serde(default)]
+    pub ssh_bastion_interactive: Option<bool>,
+    /// An OpenSSH certificate for `ssh_private_key_file`: not supported by kiln yet (an error
+    /// when set).
+    #[serde(default)]
+    pub ssh_certificate_file: Option<String>,
+    /// An OpenSSH certificate for the bastion's key: not supported by kiln yet (an error when
+    /// set).
+    #[serde(default)]
+    pub ssh_bastion_certificate_file: Option<String>,
+    /// A SOCKS5 proxy to connect through: not supported by kiln yet (an error when set).
+    #[serde(default)]
+    pub ssh_proxy_host: Option<String>,
+    /// The SOCKS5 proxy's port (with `ssh_proxy_host`).
+    #[serde(default)]
+    pub ssh_proxy_port: Option<u16>,
+    /// The SOCKS5 proxy's user (with `ssh_proxy_host`).
+    #[serde(default)]
+    pub ssh_proxy_username: Option<String>,
+    /// The SOCKS5 proxy's password (with `ssh_proxy_host`).
+    #[serde(default)]
+    pub ssh_proxy_password: Option<String>,
+    /// WinRM's user. The `winrm_*` options are accepted as Packer accepts them and do nothing:
+    /// kiln has no WinRM communicator yet (`communicator = "winrm"` is an error).
+    #[serde(default)]
+    pub winrm_username: Option<String>,
+    /// WinRM's password (does nothing in kiln yet).
+    #[serde(default)]
+    pub winrm_password: Option<String>,
+    /// WinRM's host (does nothing in kiln yet).
+    #[serde(default)]
+    pub winrm_host: Option<String>,
+    /// WinRM's port (does nothing in kiln yet).
+    #[serde(default)]
+    pub winrm_port: Option<u16>,
+    /// How long to wait for WinRM (does nothing in kiln yet).
+    #[serde(default)]
+    pub winrm_timeout: Option<Duration>,
+    /// WinRM over HTTPS (does nothing in kiln yet).
+    #[serde(default)]
+    pub winrm_use_ssl: Option<bool>,
+    /// Skip WinRM's certificate check (does nothing in kiln yet).
+    #[serde(default)]
+    pub winrm_insecure: Option<bool>,
+    /// WinRM with NTLM authentication (does nothing in kiln yet).
+    #[serde(default)]
+    pub winrm_use_ntlm: Option<bool>,
+    /// WinRM without the proxy environment variables (does nothing in kiln yet).
+    #[serde(default)]
+    pub winrm_no_proxy: Option<bool>,
     /// The type of the temporary key pair a builder makes when no password or key is given:
     /// `ed25519` (kiln's default; Packer's is `rsa`) or `rsa`.
     #[serde(default)]
@@ -137,10 +206,81 @@ pub fn implemented() -> String {
     names.collect::<Vec<_>>().join(", ")
 }
 
+/// The WinRM options kiln accepts and does not use.
+const WINRM_OPTIONS: &[&str] = &[
+    "winrm_username",
+    "winrm_password",
+    "winrm_host",
+    "winrm_port",
+    "winrm_timeout",
+    "winrm_use_ssl",
+    "winrm_insecure",
+    "winrm_use_ntlm",
+    "winrm_no_proxy",
+];
+
 impl Config {
     /// The communicator type, `ssh` when unset (as Packer).
     pub fn kind(&self) -> &str {
         self.communicator.as_deref().unwrap_or("ssh")
+    }
+
+    /// How long to wait for SSH: `ssh_wait_timeout` (the old name wins, as in Packer), else
+    /// `ssh_timeout`, else 5 minutes.
+    pub fn ssh_timeout(&self) -> std::time::Duration {
+        self.ssh_wait_timeout.or(self.ssh_timeout).map_or(std::time::Duration::from_secs(300), |d| d.get())
+    }
+
+    /// Sets the time left to wait for SSH (whichever option named it).
+    pub fn set_ssh_timeout(&mut self, left: std::time::Duration) {
+        self.ssh_wait_timeout = None;
+        self.ssh_timeout = Some(Duration(left));
+    }
+
+    /// The SSH client's algorithm preferences from `ssh_ciphers` and
+    /// `ssh_key_exchange_algorithms` (russh's defaults for the rest); an error names an
+    /// algorithm kiln's client does not have.
+    pub fn ssh_preferred(&self) -> std::result::Result<russh::Preferred, String> {
+        let mut p = russh::Preferred::default();
+        if let Some(list) = &self.ssh_ciphers {
+            let names: std::result::Result<Vec<russh::cipher::Name>, String> = list
+                .iter()
+                .map(|n| {
+                    if matches!(n.as_str(), "none" | "clear") {
+                        return Err(format!("ssh_ciphers: {n:?} would send everything unencrypted"));
+                    }
+                    russh::cipher::Name::try_from(n.as_str()).map_err(|_| {
+                        let all: Vec<&str> = russh::cipher::ALL_CIPHERS
+                            .iter()
+                            .map(|c| c.as_ref())
+                            .filter(|c| !matches!(*c, "clear" | "none"))
+                            .collect();
+                        format!("ssh_ciphers: {n:?} is not a cipher kiln's SSH client has: use {}", all.join(", "))
+                    })
+                })
+                .collect();
+            p.cipher = std::borrow::Cow::Owned(names?);
+        }
+        if let Some(list) = &self.ssh_key_exchange_algorithms {
+            let names: std::result::Result<Vec<russh::kex::Name>, String> = list
+                .iter()
+                .map(|n| {
+                    russh::kex::Name::try_from(n.as_str()).map_err(|_| {
+                        let all: Vec<&str> = russh::kex::ALL_KEX_ALGORITHMS
+                            .iter()
+                            .map(|k| k.as_ref())
+                            .filter(|k| !k.starts_with("ext-info") && !k.starts_with("kex-strict") && *k != "none")
+                            .collect();
+                        format!(
+                            "ssh_key_exchange_algorithms: {n:?} is not a key exchange kiln's SSH client has: use {}",
+                            all.join(", ")
+                        )
+                    })
+                })
+                .collect();
+            p.kex = std::borrow::Cow::Owned(names?);
+        }
+        Ok(p)
     }
 
     /// Checks the options for a builder that connects to a given host (`null`): what must be set.
@@ -223,6 +363,52 @@ impl Config {
                     }
                 }
             }
+            if let Err(e) = self.ssh_preferred() {
+                let key = if e.starts_with("ssh_ciphers") { "ssh_ciphers" } else { "ssh_key_exchange_algorithms" };
+                d.push(Diagnostic::error(e).at_opt(config.span_of(key)));
+            }
+            for (key, set) in [
+                ("ssh_certificate_file", &self.ssh_certificate_file),
+                ("ssh_bastion_certificate_file", &self.ssh_bastion_certificate_file),
+                ("ssh_proxy_host", &self.ssh_proxy_host),
+            ] {
+                if set.as_deref().is_some_and(|v| !v.is_empty()) {
+                    let what = if key == "ssh_proxy_host" {
+                        "connecting through a SOCKS5 proxy"
+                    } else {
+                        "logging in with an SSH certificate"
+                    };
+                    d.push(
+                        Diagnostic::error(format!("{key}: {what} is not supported by kiln yet"))
+                            .at_opt(config.span_of(key))
+                            .with_help(if key == "ssh_proxy_host" {
+                                "reach the machine directly or through ssh_bastion_host"
+                            } else {
+                                "log in with the key alone (ssh_private_key_file), a password or the SSH agent"
+                            }),
+                    );
+                }
+            }
+            if self.ssh_bastion_interactive == Some(true) {
+                d.push(
+                    Diagnostic::warning("ssh_bastion_interactive: kiln answers the bastion's prompts with ssh_bastion_password, it does not ask at the terminal")
+                        .at_opt(config.span_of("ssh_bastion_interactive")),
+                );
+            }
+            if config.get("ssh_wait_timeout").is_some() {
+                d.push(
+                    Diagnostic::warning("ssh_wait_timeout is deprecated")
+                        .at_opt(config.span_of("ssh_wait_timeout"))
+                        .with_help("rename it to ssh_timeout (`packer fix` does)"),
+                );
+            }
+            let winrm: Vec<&str> = WINRM_OPTIONS.iter().copied().filter(|k| config.get(k).is_some()).collect();
+            if let Some(first) = winrm.first() {
+                d.push(
+                    Diagnostic::warning(format!("{} do nothing with the ssh communicator", winrm.join(", ")))
+                        .at_opt(config.span_of(first)),
+                );
+            }
             if let Some(m) = self.ssh_file_transfer_method.as_deref() {
                 if m != "scp" && m != "sftp" {
                     d.push(
@@ -278,6 +464,52 @@ mod tests {
         let d = c.check(&n, true);
         assert_eq!(d.0[0].help.as_deref(), Some("did you mean \"none\"?"));
         assert_eq!(d.0[0].span.as_ref().unwrap().line_col(), (1, 17));
+    }
+
+    /// Packer 1.6.6's other communicator options: decoded, checked, and what kiln does not do
+    /// said at the option.
+    #[test]
+    fn packer_1_6_6_communicator_options_kiln_accepts() {
+        let text = r#"{"type": "null", "ssh_host": "h", "ssh_username": "u", "ssh_password": "p",
+ "ssh_wait_timeout": "30s", "ssh_ciphers": ["aes128-gcm@openssh.com", "aes256-ctr"],
+ "ssh_key_exchange_algorithms": ["curve25519-sha256"], "ssh_read_write_timeout": "10s",
+ "ssh_bastion_interactive": true, "ssh_certificate_file": "", "ssh_proxy_port": 1080,
+ "winrm_username": "Administrator", "winrm_use_ssl": true}"#;
+        let n = kiln_template::testing::json_node("t.json", text).unwrap();
+        let c: Config = kiln_config::decode::decode(&n).unwrap();
+        assert_eq!(c.ssh_timeout(), std::time::Duration::from_secs(30));
+        let p = c.ssh_preferred().unwrap();
+        assert_eq!(p.cipher.iter().map(|n| n.as_ref()).collect::<Vec<_>>(), ["aes128-gcm@openssh.com", "aes256-ctr"]);
+        assert_eq!(p.kex.iter().map(|n| n.as_ref()).collect::<Vec<_>>(), ["curve25519-sha256"]);
+        let d = c.check(&n, true);
+        let found: Vec<(bool, &str)> = d.0.iter().map(|d| (d.is_error(), d.summary.as_str())).collect();
+        assert_eq!(
+            found,
+            [
+                (false, "ssh_bastion_interactive: kiln answers the bastion's prompts with ssh_bastion_password, it does not ask at the terminal"),
+                (false, "ssh_wait_timeout is deprecated"),
+                (false, "winrm_username, winrm_use_ssl do nothing with the ssh communicator"),
+            ]
+        );
+        let text = r#"{"ssh_host": "h", "ssh_username": "u", "ssh_password": "p", "ssh_ciphers": ["aes128-cbc", "rot13"],
+ "ssh_certificate_file": "/k-cert.pub", "ssh_proxy_host": "socks"}"#;
+        let n = kiln_template::testing::json_node("t.json", text).unwrap();
+        let c: Config = kiln_config::decode::decode(&n).unwrap();
+        let d = c.check(&n, true);
+        let errors: Vec<&str> = d.0.iter().filter(|d| d.is_error()).map(|d| d.summary.as_str()).collect();
+        assert_eq!(errors.len(), 3, "{errors:?}");
+        assert!(
+            errors[0].starts_with("ssh_ciphers: \"rot13\" is not a cipher kiln's SSH client has: use "),
+            "{errors:?}"
+        );
+        assert!(!errors[0].contains("none") && !errors[0].contains("clear"), "{errors:?}");
+        let plain = Config { ssh_ciphers: Some(vec!["none".into()]), ..Config::default() };
+        assert_eq!(
+            plain.ssh_preferred().err().as_deref(),
+            Some("ssh_ciphers: \"none\" would send everything unencrypted")
+        );
+        assert_eq!(errors[1], "ssh_certificate_file: logging in with an SSH certificate is not supported by kiln yet");
+        assert_eq!(errors[2], "ssh_proxy_host: connecting through a SOCKS5 proxy is not supported by kiln yet");
     }
 
     #[test]

@@ -227,3 +227,40 @@ fn bad_tunnel_specs_are_located() {
     );
     assert_eq!(d.0[0].span.as_ref().unwrap().line_col(), (2, 46));
 }
+
+/// `ssh_ciphers` and `ssh_key_exchange_algorithms` are what the client offers: against a
+/// server that takes only `aes256-ctr` and group 14, offering those connects and offering
+/// others does not. `ssh_wait_timeout` (the old name) bounds the wait as `ssh_timeout` does.
+#[tokio::test(flavor = "multi_thread")]
+async fn offered_ciphers_and_key_exchanges_and_the_old_wait_timeout() {
+    let Some(mut sshd) = sshd_or_skip() else { return };
+    sshd.reconfigure("Ciphers aes256-ctr\nKexAlgorithms diffie-hellman-group14-sha256").unwrap();
+    let with = |ciphers: &[&str], kex: &[&str]| {
+        let mut c = ssh_config(&sshd);
+        c.ssh_ciphers = Some(ciphers.iter().map(|s| s.to_string()).collect());
+        c.ssh_key_exchange_algorithms = Some(kex.iter().map(|s| s.to_string()).collect());
+        c.ssh_handshake_attempts = Some(1);
+        c.ssh_timeout = Some(kiln_config::decode::Duration(Duration::from_secs(5)));
+        c
+    };
+    let comm =
+        kiln_comm::ssh::connect(&with(&["aes256-ctr"], &["diffie-hellman-group14-sha256"]), &quiet).await.unwrap();
+    assert_eq!(comm.start("true", &|_, _| {}).await.unwrap(), Some(0));
+    for (ciphers, kex) in [
+        (&["aes128-gcm@openssh.com"][..], &["diffie-hellman-group14-sha256"][..]),
+        (&["aes256-ctr"][..], &["curve25519-sha256"][..]),
+    ] {
+        let e = kiln_comm::ssh::connect(&with(ciphers, kex), &quiet).await.err().expect("no common algorithm");
+        assert!(!e.message.starts_with("authentication"), "{ciphers:?} {kex:?}: {e}");
+    }
+
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut c = ssh_config(&sshd);
+    c.ssh_port = Some(free);
+    c.ssh_timeout = Some(kiln_config::decode::Duration(Duration::from_secs(300)));
+    c.ssh_wait_timeout = Some(kiln_config::decode::Duration(Duration::from_secs(1)));
+    let start = std::time::Instant::now();
+    let e = kiln_comm::ssh::connect(&c, &quiet).await.err().unwrap();
+    assert!(e.message.starts_with("Timeout waiting for SSH"), "{e}");
+    assert!(start.elapsed() < Duration::from_secs(5), "{:?}", start.elapsed());
+}

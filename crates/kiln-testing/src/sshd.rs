@@ -99,6 +99,17 @@ impl Sshd {
         true
     }
 
+    /// Adds `lines` to the server's configuration and restarts it (to restrict its ciphers,
+    /// say).
+    pub fn reconfigure(&mut self, lines: &str) -> Result<(), String> {
+        let path = self.dir.join("sshd_config");
+        let mut config = std::fs::read_to_string(&path).map_err(|e| e.to_string())?;
+        config.push_str(lines);
+        config.push('\n');
+        std::fs::write(&path, config).map_err(|e| e.to_string())?;
+        self.restart()
+    }
+
     /// Stops the server and starts it again on the same port (a machine rebooting).
     pub fn restart(&mut self) -> Result<(), String> {
         // Its per-connection processes first (their ids from /proc), so open sessions drop.

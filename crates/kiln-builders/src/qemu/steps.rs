@@ -548,7 +548,7 @@ impl Step<State> for StepConnectWhenUp {
     }
 
     async fn run(&self, state: &mut State, ctx: &RunContext) -> Result<()> {
-        let timeout = self.config.ssh_timeout.map_or(Duration::from_secs(300), |d| d.get());
+        let timeout = self.config.ssh_timeout();
         let mut config = self.config.clone();
         if self.gated(state) {
             let (Some(file), Some(qmp), Some(port)) = (state.net_watch.take(), state.qmp.clone(), state.host_port())
@@ -581,7 +581,7 @@ impl Step<State> for StepConnectWhenUp {
             // guest's sshd start one more copy of itself first.
             config.ssh_opened = kiln_comm::ssh::Opened::new(stream);
             let left = timeout.saturating_sub(start.elapsed()).max(Duration::from_secs(30));
-            config.ssh_timeout = Some(kiln_config::decode::Duration(left));
+            config.set_ssh_timeout(left);
         }
         kiln_toolkit::connect::StepConnect::new(&config).run(state, ctx).await?;
         if state.resumed().is_some() {

@@ -133,6 +133,9 @@ type Attempt<T> = std::result::Result<T, (bool, Error)>;
 fn client_config(c: &Config) -> Arc<client::Config> {
     Arc::new(client::Config {
         keepalive_interval: Some(c.ssh_keep_alive_interval.map_or(Duration::from_secs(5), |d| d.get())),
+        inactivity_timeout: c.ssh_read_write_timeout.map(|d| d.get()).filter(|d| !d.is_zero()),
+        // Checked at prepare; an error here would have stopped the build there.
+        preferred: c.ssh_preferred().unwrap_or_default(),
         // Without it, each small request (a channel open, an exec, a short stdin) waits on
         // Nagle's algorithm for the previous one's delayed ACK (40 ms on Linux): commands run
         // one after another, as Ansible's through the proxy, paid that on every step.
@@ -285,9 +288,9 @@ fn nonce() -> String {
 /// The session and the bastion's (kept open for the tunnel).
 type Conn = (Handle<Client>, Option<Handle<Client>>);
 
-/// `ssh_timeout`, default 5 minutes.
+/// `ssh_timeout` (or `ssh_wait_timeout`), default 5 minutes.
 fn ssh_timeout(c: &Config) -> Duration {
-    c.ssh_timeout.map_or(Duration::from_secs(300), |d| d.get())
+    c.ssh_timeout()
 }
 
 /// The longest one attempt (TCP, banner, handshake, login) may take before it is abandoned and
