@@ -167,14 +167,23 @@ impl Qmp {
         let stream = UnixStream::connect(path).await.map_err(|e| QmpError::Io(format!("{}: {e}", path.display())))?;
         let (read, write) = stream.into_split();
         let mut lines = BufReader::new(read).lines();
-        let greeting = next_message(&mut lines).await?;
-        let version = greeting
-            .pointer("/QMP/version/qemu")
-            .map(|v| format!("{}.{}.{}", v["major"], v["minor"], v["micro"]))
-            .ok_or_else(|| QmpError::Protocol(format!("expected the QMP greeting, got {greeting}")))?;
+        // QEMU 7.2 under load was seen to send an event (RESUME) before the greeting: such
+        // events are kept, and the greeting is the first message that is not one.
+        let mut early = Vec::new();
+        let version = loop {
+            let msg = next_message(&mut lines).await?;
+            if let Some(ev) = as_event(&msg) {
+                early.push(ev);
+                continue;
+            }
+            break msg
+                .pointer("/QMP/version/qemu")
+                .map(|v| format!("{}.{}.{}", v["major"], v["minor"], v["micro"]))
+                .ok_or_else(|| QmpError::Protocol(format!("expected the QMP greeting, got {msg}")))?;
+        };
         let (events, _) = broadcast::channel(EVENT_LOG);
         let (closed, _) = watch::channel(false);
-        let shared = Arc::new(Shared { pending: Pending::default(), events, log: Mutex::new(Vec::new()), closed });
+        let shared = Arc::new(Shared { pending: Pending::default(), events, log: Mutex::new(early), closed });
         let reader = tokio::spawn(read_loop(lines, shared.clone()));
         let qmp = Qmp { writer: tokio::sync::Mutex::new(write), shared, next_id: AtomicU64::new(1), reader, version };
         qmp.execute("qmp_capabilities", None).await?;
@@ -351,6 +360,14 @@ async fn next_message(lines: &mut Lines) -> Result<Value, QmpError> {
     }
 }
 
+/// `msg` as an [`Event`], when it is one.
+fn as_event(msg: &Value) -> Option<Event> {
+    let name = msg.get("event").and_then(Value::as_str)?;
+    let ts = &msg["timestamp"];
+    let micros = ts["seconds"].as_u64().unwrap_or(0) * 1_000_000 + ts["microseconds"].as_u64().unwrap_or(0);
+    Some(Event { name: name.to_string(), data: msg.get("data").cloned().unwrap_or(Value::Null), micros })
+}
+
 async fn read_loop(mut lines: Lines, shared: Arc<Shared>) {
     loop {
         let msg = match next_message(&mut lines).await {
@@ -359,10 +376,7 @@ async fn read_loop(mut lines: Lines, shared: Arc<Shared>) {
             Err(QmpError::Protocol(_)) => continue,
             Err(_) => break,
         };
-        if let Some(name) = msg.get("event").and_then(Value::as_str) {
-            let ts = &msg["timestamp"];
-            let micros = ts["seconds"].as_u64().unwrap_or(0) * 1_000_000 + ts["microseconds"].as_u64().unwrap_or(0);
-            let ev = Event { name: name.to_string(), data: msg.get("data").cloned().unwrap_or(Value::Null), micros };
+        if let Some(ev) = as_event(&msg) {
             {
                 let mut log = lock(&shared.log);
                 if log.len() == EVENT_LOG {
@@ -409,8 +423,9 @@ mod tests {
         assert_eq!(RunState::parse("colo"), RunState::Other("colo".into()));
     }
 
-    /// A scripted QMP peer on a socketpair: greeting, capabilities, one command answered out of
-    /// order with an event in between, then an error reply, then the connection closes.
+    /// A scripted QMP peer on a socketpair: an event, the greeting, capabilities, one command
+    /// answered out of order with an event in between, then an error reply, then the
+    /// connection closes.
     #[tokio::test]
     async fn replies_are_matched_by_id_and_events_are_kept() {
         let dir = tempfile::tempdir().unwrap();
@@ -420,6 +435,10 @@ mod tests {
             let (s, _) = listener.accept().await.unwrap();
             let (r, mut w) = s.into_split();
             let mut lines = BufReader::new(r).lines();
+            // An event before the greeting, as QEMU 7.2 sent once under load.
+            w.write_all(b"{\"event\": \"RESUME\", \"timestamp\": {\"seconds\": 1, \"microseconds\": 0}}\r\n")
+                .await
+                .unwrap();
             w.write_all(b"{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 1, \"minor\": 2, \"major\": 7}}, \"capabilities\": []}}\r\n")
                 .await
                 .unwrap();
@@ -449,8 +468,8 @@ mod tests {
         let (a, b) = tokio::join!(qmp.execute("a", None), qmp.execute("b", None));
         assert_eq!((a.unwrap(), b.unwrap()), (json!("A"), json!("B")));
         let evs = qmp.events_so_far();
-        assert_eq!(evs.len(), 1);
-        assert_eq!((evs[0].name.as_str(), evs[0].micros), ("STOP", 2_000_005));
+        let got: Vec<(&str, u64)> = evs.iter().map(|e| (e.name.as_str(), e.micros)).collect();
+        assert_eq!(got, [("RESUME", 1_000_000), ("STOP", 2_000_005)]);
         let e = qmp.execute("c", None).await.unwrap_err();
         assert_eq!(e, QmpError::Command { command: "c".into(), class: "CommandNotFound".into(), desc: "no".into() });
         let e = qmp.execute("d", None).await.unwrap_err();
