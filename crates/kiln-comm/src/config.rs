@@ -114,10 +114,11 @@ pub struct Config {
     /// set).
     #[serde(default)]
     pub ssh_bastion_certificate_file: Option<String>,
-    /// A SOCKS5 proxy to connect through: not supported by kiln yet (an error when set).
+    /// A SOCKS5 proxy the SSH connection goes through (to the bastion, when there is one); it
+    /// resolves the host names.
     #[serde(default)]
     pub ssh_proxy_host: Option<String>,
-    /// The SOCKS5 proxy's port (with `ssh_proxy_host`).
+    /// The SOCKS5 proxy's port (default 1080).
     #[serde(default)]
     pub ssh_proxy_port: Option<u16>,
     /// The SOCKS5 proxy's user (with `ssh_proxy_host`).
@@ -370,22 +371,23 @@ impl Config {
             for (key, set) in [
                 ("ssh_certificate_file", &self.ssh_certificate_file),
                 ("ssh_bastion_certificate_file", &self.ssh_bastion_certificate_file),
-                ("ssh_proxy_host", &self.ssh_proxy_host),
             ] {
                 if set.as_deref().is_some_and(|v| !v.is_empty()) {
-                    let what = if key == "ssh_proxy_host" {
-                        "connecting through a SOCKS5 proxy"
-                    } else {
-                        "logging in with an SSH certificate"
-                    };
                     d.push(
-                        Diagnostic::error(format!("{key}: {what} is not supported by kiln yet"))
-                            .at_opt(config.span_of(key))
-                            .with_help(if key == "ssh_proxy_host" {
-                                "reach the machine directly or through ssh_bastion_host"
-                            } else {
-                                "log in with the key alone (ssh_private_key_file), a password or the SSH agent"
-                            }),
+                        Diagnostic::error(format!(
+                            "{key}: logging in with an SSH certificate is not supported by kiln yet"
+                        ))
+                        .at_opt(config.span_of(key))
+                        .with_help("log in with the key alone (ssh_private_key_file), a password or the SSH agent"),
+                    );
+                }
+            }
+            if self.ssh_proxy_host.as_deref().unwrap_or("").is_empty() {
+                let unused = ["ssh_proxy_port", "ssh_proxy_username", "ssh_proxy_password"];
+                if let Some(k) = unused.iter().find(|k| config.get(k).is_some()) {
+                    d.push(
+                        Diagnostic::warning(format!("{k} does nothing without ssh_proxy_host"))
+                            .at_opt(config.span_of(k)),
                     );
                 }
             }
@@ -486,13 +488,14 @@ mod tests {
         assert_eq!(
             found,
             [
+                (false, "ssh_proxy_port does nothing without ssh_proxy_host"),
                 (false, "ssh_bastion_interactive: kiln answers the bastion's prompts with ssh_bastion_password, it does not ask at the terminal"),
                 (false, "ssh_wait_timeout is deprecated"),
                 (false, "winrm_username, winrm_use_ssl do nothing with the ssh communicator"),
             ]
         );
         let text = r#"{"ssh_host": "h", "ssh_username": "u", "ssh_password": "p", "ssh_ciphers": ["aes128-cbc", "rot13"],
- "ssh_certificate_file": "/k-cert.pub", "ssh_proxy_host": "socks"}"#;
+ "ssh_certificate_file": "/k-cert.pub", "ssh_bastion_certificate_file": "/b-cert.pub", "ssh_proxy_host": "socks"}"#;
         let n = kiln_template::testing::json_node("t.json", text).unwrap();
         let c: Config = kiln_config::decode::decode(&n).unwrap();
         let d = c.check(&n, true);
@@ -509,7 +512,10 @@ mod tests {
             Some("ssh_ciphers: \"none\" would send everything unencrypted")
         );
         assert_eq!(errors[1], "ssh_certificate_file: logging in with an SSH certificate is not supported by kiln yet");
-        assert_eq!(errors[2], "ssh_proxy_host: connecting through a SOCKS5 proxy is not supported by kiln yet");
+        assert_eq!(
+            errors[2],
+            "ssh_bastion_certificate_file: logging in with an SSH certificate is not supported by kiln yet"
+        );
     }
 
     #[test]

@@ -264,3 +264,52 @@ async fn offered_ciphers_and_key_exchanges_and_the_old_wait_timeout() {
     assert!(e.message.starts_with("Timeout waiting for SSH"), "{e}");
     assert!(start.elapsed() < Duration::from_secs(5), "{:?}", start.elapsed());
 }
+
+/// `ssh_proxy_host`: the connection goes through a SOCKS5 proxy, here OpenSSH's own (`ssh -D`
+/// to the same sshd, its log showing the forwarded request), stopped by its PID at the end.
+/// The target is given by name (`localhost`): the proxy resolves it.
+#[tokio::test(flavor = "multi_thread")]
+async fn through_a_socks5_proxy() {
+    let Some(sshd) = sshd_or_skip() else { return };
+    let socks_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let proxy_log = sshd.dir.join("socks.log");
+    let mut proxy = std::process::Command::new("ssh")
+        .args(["-v", "-N", "-D", &format!("127.0.0.1:{socks_port}"), "-p", &sshd.port.to_string(), "-i"])
+        .arg(&sshd.key)
+        .args(["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes"])
+        .arg(format!("{}@127.0.0.1", sshd.user))
+        .stdin(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&proxy_log).unwrap())
+        .spawn()
+        .expect("ssh (OpenSSH's client) runs");
+    let start = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", socks_port)).is_err() {
+        assert!(start.elapsed() < Duration::from_secs(10), "ssh -D did not listen");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut c = ssh_config(&sshd);
+    c.ssh_host = Some("localhost".into());
+    c.ssh_proxy_host = Some("127.0.0.1".into());
+    c.ssh_proxy_port = Some(socks_port);
+    let comm = kiln_comm::ssh::connect(&c, &quiet).await;
+    let lines = Mutex::new(Vec::new());
+    let out = |_: Stream, l: &str| lines.lock().unwrap().push(l.to_string());
+    let ran = match &comm {
+        Ok(comm) => comm.start("echo $SSH_CONNECTION", &out).await,
+        Err(e) => Err(e.clone()),
+    };
+    let _ = proxy.kill();
+    let _ = proxy.wait();
+    assert_eq!(ran.unwrap(), Some(0));
+    assert_eq!(lines.into_inner().unwrap().len(), 1);
+    // The proxy carried it: OpenSSH logs each SOCKS request it forwards.
+    let log = std::fs::read_to_string(&proxy_log).unwrap();
+    assert!(log.contains("dynamic-tcpip"), "no SOCKS connection in the proxy's log:\n{log}");
+    // Nothing listens there any more: the proxy's own error comes back.
+    let mut c = ssh_config(&sshd);
+    c.ssh_proxy_host = Some("127.0.0.1".into());
+    c.ssh_proxy_port = Some(socks_port);
+    c.ssh_timeout = Some(kiln_config::decode::Duration(Duration::from_secs(1)));
+    let e = kiln_comm::ssh::connect(&c, &quiet).await.err().unwrap();
+    assert!(e.message.contains("through the SOCKS5 proxy 127.0.0.1:"), "{e}");
+}

@@ -24,6 +24,7 @@ use crate::shell_quote as quote;
 mod command;
 mod opened;
 mod partial;
+mod socks;
 pub mod tunnel;
 
 pub use opened::Opened;
@@ -206,6 +207,32 @@ async fn authenticate(h: &mut Handle<Client>, login: &Login) -> Attempt<()> {
     Err((true, Error::new(format!("authentication as {user:?} failed (check the ssh_username, ssh_password, ssh_private_key_file and ssh_agent_auth options)"))))
 }
 
+/// `ssh_proxy_host`'s SOCKS5 proxy, when one is set.
+struct Proxy<'a> {
+    host: &'a str,
+    port: u16,
+    auth: Option<(&'a str, &'a str)>,
+}
+
+fn proxy(c: &Config) -> Option<Proxy<'_>> {
+    let host = c.ssh_proxy_host.as_deref().filter(|h| !h.is_empty())?;
+    let auth = c
+        .ssh_proxy_username
+        .as_deref()
+        .filter(|u| !u.is_empty())
+        .map(|u| (u, c.ssh_proxy_password.as_deref().unwrap_or("")));
+    Some(Proxy { host, port: c.ssh_proxy_port.unwrap_or(1080), auth })
+}
+
+impl Proxy<'_> {
+    /// A TCP connection to `host:port` through the proxy.
+    async fn dial(&self, host: &str, port: u16) -> Result<tokio::net::TcpStream> {
+        socks::connect(self.host, self.port, self.auth, host, port).await.map_err(|e| {
+            Error::new(format!("connecting to {host}:{port} through the SOCKS5 proxy {}:{}: {e}", self.host, self.port))
+        })
+    }
+}
+
 /// One attempt: TCP (directly or through the bastion), handshake, authentication. Returns the
 /// session and the bastion's, which must live as long as it.
 async fn attempt(
@@ -219,9 +246,13 @@ async fn attempt(
     match c.ssh_bastion_host.as_deref().filter(|b| !b.is_empty()) {
         None => {
             // A refused or dropped connection means "not up yet": retry.
-            let h = match c.ssh_opened.take() {
-                Some(opened) => client::connect_stream(config, opened, target).await,
-                None => client::connect(config, (host, port), target).await,
+            let h = match (c.ssh_opened.take(), proxy(c)) {
+                (Some(opened), _) => client::connect_stream(config, opened, target).await,
+                (None, Some(p)) => {
+                    let stream = p.dial(host, port).await.map_err(|e| (true, e))?;
+                    client::connect_stream(config, stream, target).await
+                }
+                (None, None) => client::connect(config, (host, port), target).await,
             };
             let mut h = h.map_err(|e| (true, err("connecting", e)))?;
             authenticate(&mut h, &Login::target(c)).await?;
@@ -229,9 +260,14 @@ async fn attempt(
         }
         Some(bastion) => {
             let bport = c.ssh_bastion_port.unwrap_or(22);
-            let mut b = client::connect(Arc::clone(&config), (bastion, bport), Client::default())
-                .await
-                .map_err(|e| (true, err(&format!("connecting to the bastion {bastion}:{bport}"), e)))?;
+            let b = match proxy(c) {
+                Some(p) => {
+                    let stream = p.dial(bastion, bport).await.map_err(|e| (true, e))?;
+                    client::connect_stream(Arc::clone(&config), stream, Client::default()).await
+                }
+                None => client::connect(Arc::clone(&config), (bastion, bport), Client::default()).await,
+            };
+            let mut b = b.map_err(|e| (true, err(&format!("connecting to the bastion {bastion}:{bport}"), e)))?;
             authenticate(&mut b, &Login::bastion(c)).await.map_err(|(r, e)| (r, e.context("bastion")))?;
             let ch = b
                 .channel_open_direct_tcpip(host, u32::from(port), "127.0.0.1", 0)
