@@ -207,6 +207,28 @@ pub fn implemented() -> String {
     names.collect::<Vec<_>>().join(", ")
 }
 
+/// `list` as russh's algorithm names; an error names `option` and lists the names of `all` that
+/// `offered` keeps (`what`: "a cipher").
+fn algorithms<T>(
+    option: &str,
+    what: &str,
+    list: &[String],
+    all: &[&T],
+    offered: impl Fn(&str) -> bool,
+) -> std::result::Result<Vec<T>, String>
+where
+    T: for<'a> TryFrom<&'a str> + AsRef<str>,
+{
+    list.iter()
+        .map(|n| {
+            T::try_from(n.as_str()).map_err(|_| {
+                let names: Vec<&str> = all.iter().map(|a| a.as_ref()).filter(|a| offered(a)).collect();
+                format!("{option}: {n:?} is not {what} kiln's SSH client has: use {}", names.join(", "))
+            })
+        })
+        .collect()
+}
+
 /// The WinRM options kiln accepts and does not use.
 const WINRM_OPTIONS: &[&str] = &[
     "winrm_username",
@@ -244,42 +266,23 @@ impl Config {
     pub fn ssh_preferred(&self) -> std::result::Result<russh::Preferred, String> {
         let mut p = russh::Preferred::default();
         if let Some(list) = &self.ssh_ciphers {
-            let names: std::result::Result<Vec<russh::cipher::Name>, String> = list
-                .iter()
-                .map(|n| {
-                    if matches!(n.as_str(), "none" | "clear") {
-                        return Err(format!("ssh_ciphers: {n:?} would send everything unencrypted"));
-                    }
-                    russh::cipher::Name::try_from(n.as_str()).map_err(|_| {
-                        let all: Vec<&str> = russh::cipher::ALL_CIPHERS
-                            .iter()
-                            .map(|c| c.as_ref())
-                            .filter(|c| !matches!(*c, "clear" | "none"))
-                            .collect();
-                        format!("ssh_ciphers: {n:?} is not a cipher kiln's SSH client has: use {}", all.join(", "))
-                    })
-                })
-                .collect();
-            p.cipher = std::borrow::Cow::Owned(names?);
+            if let Some(n) = list.iter().find(|n| matches!(n.as_str(), "none" | "clear")) {
+                return Err(format!("ssh_ciphers: {n:?} would send everything unencrypted"));
+            }
+            let offered = |c: &str| !matches!(c, "clear" | "none");
+            let names = algorithms("ssh_ciphers", "a cipher", list, russh::cipher::ALL_CIPHERS, offered)?;
+            p.cipher = std::borrow::Cow::Owned(names);
         }
         if let Some(list) = &self.ssh_key_exchange_algorithms {
-            let names: std::result::Result<Vec<russh::kex::Name>, String> = list
-                .iter()
-                .map(|n| {
-                    russh::kex::Name::try_from(n.as_str()).map_err(|_| {
-                        let all: Vec<&str> = russh::kex::ALL_KEX_ALGORITHMS
-                            .iter()
-                            .map(|k| k.as_ref())
-                            .filter(|k| !k.starts_with("ext-info") && !k.starts_with("kex-strict") && *k != "none")
-                            .collect();
-                        format!(
-                            "ssh_key_exchange_algorithms: {n:?} is not a key exchange kiln's SSH client has: use {}",
-                            all.join(", ")
-                        )
-                    })
-                })
-                .collect();
-            p.kex = std::borrow::Cow::Owned(names?);
+            let offered = |k: &str| !k.starts_with("ext-info") && !k.starts_with("kex-strict") && k != "none";
+            let names = algorithms(
+                "ssh_key_exchange_algorithms",
+                "a key exchange",
+                list,
+                russh::kex::ALL_KEX_ALGORITHMS,
+                offered,
+            )?;
+            p.kex = std::borrow::Cow::Owned(names);
         }
         Ok(p)
     }

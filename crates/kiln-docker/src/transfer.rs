@@ -326,23 +326,28 @@ impl Exclude {
         )
     }
 
-    /// True for an excluded path and everything under one (a folder `.dockerignore` excludes
-    /// is only [`Exclude::reads_through`]).
-    fn skips(&self, rel: &Path, is_dir: bool) -> bool {
-        match self {
-            Exclude::Paths(paths) => paths.iter().any(|x| rel.starts_with(x)),
-            Exclude::Ignore(ignore) => ignore.excludes(&rel.to_string_lossy()) && !(is_dir && ignore.has_exceptions()),
+    /// What happens to `rel`: kept, skipped with everything under it, or (a folder
+    /// `.dockerignore` excludes while an exception may bring back something inside it) read
+    /// through without an entry of its own, as the docker CLI sends a context.
+    fn verdict(&self, rel: &Path, is_dir: bool) -> Verdict {
+        let excluded = match self {
+            Exclude::Paths(paths) => (paths.iter().any(|x| rel.starts_with(x)), false),
+            Exclude::Ignore(ignore) => (ignore.excludes(&rel.to_string_lossy()), is_dir && ignore.has_exceptions()),
+        };
+        match excluded {
+            (false, _) => Verdict::Keep,
+            (true, true) => Verdict::ReadThrough,
+            (true, false) => Verdict::Skip,
         }
     }
+}
 
-    /// An excluded folder that is read for what exceptions bring back, without an entry of its
-    /// own (as the docker CLI sends a context).
-    fn reads_through(&self, rel: &Path) -> bool {
-        match self {
-            Exclude::Paths(_) => false,
-            Exclude::Ignore(ignore) => ignore.excludes(&rel.to_string_lossy()),
-        }
-    }
+/// See [`Exclude::verdict`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    Keep,
+    Skip,
+    ReadThrough,
 }
 
 /// How the entries of an uploaded tree are written.
@@ -392,13 +397,14 @@ impl Tree<'_> {
             let path = entry.path();
             let meta = std::fs::symlink_metadata(&path)?;
             let ft = meta.file_type();
-            if self.skip.skips(&rel, ft.is_dir()) {
+            let verdict = self.skip.verdict(&rel, ft.is_dir());
+            if verdict == Verdict::Skip {
                 continue;
             }
             let entry_name = name.join(entry.file_name());
             let mut header = self.header(&meta);
             if ft.is_dir() {
-                if !self.skip.reads_through(&rel) {
+                if verdict == Verdict::Keep {
                     self.append_dir(builder, &meta, &entry_name)?;
                 }
                 self.append(builder, &path, &entry_name, &rel)?;
@@ -435,7 +441,7 @@ fn unpack_into<R: io::Read>(reader: R, dst: &Path, skip: &Exclude, root_named: b
             .filter(|c| !matches!(c, std::path::Component::CurDir))
             .skip(usize::from(root_named))
             .collect();
-        if skip.skips(&rel, entry.header().entry_type().is_dir()) {
+        if skip.verdict(&rel, entry.header().entry_type().is_dir()) == Verdict::Skip {
             continue;
         }
         // unpack_in refuses paths that would leave dst ("..", absolute, via links).

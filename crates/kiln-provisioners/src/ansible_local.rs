@@ -270,15 +270,19 @@ impl AnsibleLocal {
             upload_file(dst.clone(), PathBuf::from(f)).await?;
             let galaxy = c.galaxy_command.as_deref().unwrap_or("ansible-galaxy");
             let force = if c.galaxy_force_install { " -f" } else { "" };
+            // `ansible-galaxy [collection ]install` of the file into `to`.
+            let install = |what: &str, to: &str| {
+                format!(
+                    "cd {} && {galaxy} {what}install -r {} -p {}{force}",
+                    shell_quote(staging),
+                    shell_quote(&dst),
+                    shell_quote(to)
+                )
+            };
             let lists = GalaxyLists::of(&std::fs::read_to_string(f).unwrap_or_default());
             if lists.roles || !lists.collections {
                 let to = c.galaxy_roles_path.clone().unwrap_or_else(|| format!("{staging}/roles"));
-                let cmd = format!(
-                    "cd {} && {galaxy} install -r {} -p {}{force}",
-                    shell_quote(staging),
-                    shell_quote(&dst),
-                    shell_quote(&to)
-                );
+                let cmd = install("", &to);
                 ui.say(format!("Executing Ansible Galaxy: {cmd}"));
                 run(ctx, comm, &cmd, "installing the galaxy requirements").await?;
                 if c.galaxy_roles_path.is_some() {
@@ -287,12 +291,7 @@ impl AnsibleLocal {
             }
             if lists.collections {
                 let to = c.galaxy_collections_path.clone().unwrap_or_else(|| format!("{staging}/galaxy_collections"));
-                let cmd = format!(
-                    "cd {} && {galaxy} collection install -r {} -p {}{force}",
-                    shell_quote(staging),
-                    shell_quote(&dst),
-                    shell_quote(&to)
-                );
+                let cmd = install("collection ", &to);
                 ui.say(format!("Executing Ansible Galaxy: {cmd}"));
                 run(ctx, comm, &cmd, "installing the galaxy collections").await?;
                 collections_path.push(to);

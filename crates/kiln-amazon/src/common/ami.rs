@@ -246,21 +246,28 @@ impl Config {
                     .with_help("add \"enabled\": true"),
             );
         }
-        for (key, arns, kind) in
-            [("ami_org_arns", &self.ami_org_arns, ":organization/"), ("ami_ou_arns", &self.ami_ou_arns, ":ou/")]
-        {
-            for arn in arns.iter().filter(|a| !(a.starts_with("arn:") && a.contains(kind))) {
+        let kinds = [
+            (
+                "ami_org_arns",
+                &self.ami_org_arns,
+                ":organization/",
+                "organization",
+                "arn:aws:organizations::111122223333:organization/o-abcdefghij",
+            ),
+            (
+                "ami_ou_arns",
+                &self.ami_ou_arns,
+                ":ou/",
+                "organizational unit",
+                "arn:aws:organizations::111122223333:ou/o-abcdefghij/ou-ab12-cdef3456",
+            ),
+        ];
+        for (key, arns, marker, what, example) in kinds {
+            for arn in arns.iter().filter(|a| !(a.starts_with("arn:") && a.contains(marker))) {
                 d.push(
-                    Diagnostic::error(format!(
-                        "{key}: {arn:?} is not an organization{} ARN",
-                        if kind == ":ou/" { "al unit" } else { "" }
-                    ))
-                    .at_opt(node.span_of(key))
-                    .with_help(if kind == ":ou/" {
-                        "an OU ARN looks like arn:aws:organizations::111122223333:ou/o-abcdefghij/ou-ab12-cdef3456"
-                    } else {
-                        "an organization ARN looks like arn:aws:organizations::111122223333:organization/o-abcdefghij"
-                    }),
+                    Diagnostic::error(format!("{key}: {arn:?} is not an {what} ARN"))
+                        .at_opt(node.span_of(key))
+                        .with_help(format!("an {what} ARN looks like {example}")),
                 );
             }
         }

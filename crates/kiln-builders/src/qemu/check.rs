@@ -248,11 +248,7 @@ fn check_vnc(c: &Config, node: &Node, d: &mut Diagnostics) {
 /// `vtpm` needs swtpm; its options do nothing without it.
 fn check_tpm(c: &Config, node: &Node, d: &mut Diagnostics) {
     if !c.vtpm {
-        for key in ["use_tpm1", "tpm_device_type"] {
-            let set = match key {
-                "use_tpm1" => c.use_tpm1,
-                _ => !c.tpm_device_type.is_empty(),
-            };
+        for (key, set) in [("use_tpm1", c.use_tpm1), ("tpm_device_type", !c.tpm_device_type.is_empty())] {
             if set {
                 d.push(
                     Diagnostic::warning(format!("{key} does nothing without vtpm"))
