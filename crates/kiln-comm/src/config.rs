@@ -30,7 +30,8 @@ pub struct Config {
     /// The password for password or keyboard-interactive login.
     #[serde(default)]
     pub ssh_password: Option<String>,
-    /// A private key file to log in with.
+    /// A private key file to log in with (`~` is your home folder); read at validate, as
+    /// Packer does: it must exist and have no passphrase (use `ssh_agent_auth` for such keys).
     #[serde(default)]
     pub ssh_private_key_file: Option<String>,
     /// Log in with the keys of the running SSH agent.
@@ -106,12 +107,14 @@ pub struct Config {
     /// terminal, as Packer does.
     #[serde(default)]
     pub ssh_bastion_interactive: Option<bool>,
-    /// An OpenSSH certificate for `ssh_private_key_file`: not supported by kiln yet (an error
-    /// when set).
+    /// An OpenSSH user certificate for `ssh_private_key_file` (`ssh-keygen -s` makes one): kiln
+    /// logs in with it first, then with the key alone. Checked at validate: it must certify
+    /// that key; an expired one, or one for other users, is a warning.
     #[serde(default)]
     pub ssh_certificate_file: Option<String>,
-    /// An OpenSSH certificate for the bastion's key: not supported by kiln yet (an error when
-    /// set).
+    /// An OpenSSH user certificate for the bastion's key (`ssh_bastion_private_key_file`; when
+    /// that is unset, the bastion logs in with `ssh_private_key_file` and its
+    /// `ssh_certificate_file`).
     #[serde(default)]
     pub ssh_bastion_certificate_file: Option<String>,
     /// A SOCKS5 proxy the SSH connection goes through (to the bastion, when there is one); it
@@ -254,6 +257,13 @@ impl Config {
         self.ssh_wait_timeout.or(self.ssh_timeout).map_or(std::time::Duration::from_secs(300), |d| d.get())
     }
 
+    /// What `ssh_private_key_file` holds (a leading `~` is the home folder); empty when it is
+    /// unset or cannot be read. The build's `SSHPrivateKey` when the user gave a key file.
+    pub fn private_key_file_text(&self) -> String {
+        let file = self.ssh_private_key_file.as_deref().filter(|f| !f.is_empty());
+        file.and_then(|f| std::fs::read_to_string(kiln_config::golang::expand_user(f)).ok()).unwrap_or_default()
+    }
+
     /// Sets the time left to wait for SSH (whichever option named it).
     pub fn set_ssh_timeout(&mut self, left: std::time::Duration) {
         self.ssh_wait_timeout = None;
@@ -285,6 +295,88 @@ impl Config {
             p.kex = std::borrow::Cow::Owned(names);
         }
         Ok(p)
+    }
+
+    /// Reads the private keys and certificates the options name, as Packer does at validate:
+    /// a file that is missing, unreadable, protected by a passphrase, or a certificate for
+    /// another key is an error at its option; a certificate the server will refuse (expired,
+    /// not yet valid, for other users) is a warning, since the key alone may still log in.
+    fn check_identities(&self, config: &Node) -> Diagnostics {
+        let mut d = Diagnostics::new();
+        let set = |v: &Option<String>| v.as_deref().filter(|v| !v.is_empty()).map(str::to_string);
+        let user = set(&self.ssh_username).unwrap_or_default();
+        let mut logins = vec![(
+            ("ssh_private_key_file", set(&self.ssh_private_key_file)),
+            ("ssh_certificate_file", set(&self.ssh_certificate_file)),
+            user.clone(),
+        )];
+        if set(&self.ssh_bastion_host).is_some() {
+            // The bastion's key falls back to the target's, its certificate with it.
+            let key = match set(&self.ssh_bastion_private_key_file) {
+                Some(k) => ("ssh_bastion_private_key_file", Some(k)),
+                None => logins[0].0.clone(),
+            };
+            let cert = match set(&self.ssh_bastion_certificate_file) {
+                Some(c) => ("ssh_bastion_certificate_file", Some(c)),
+                None if key.0 == "ssh_private_key_file" => logins[0].1.clone(),
+                None => ("ssh_bastion_certificate_file", None),
+            };
+            logins.push((key, cert, set(&self.ssh_bastion_username).unwrap_or(user)));
+        }
+        let mut checked = Vec::new();
+        for ((key_opt, key_file), (cert_opt, cert_file), user) in logins {
+            if checked.contains(&(key_opt, cert_opt)) {
+                continue;
+            }
+            checked.push((key_opt, cert_opt));
+            let key = match key_file.as_deref().map(|f| crate::ssh::identity::read_key(key_opt, f)) {
+                Some(Ok(k)) => Some(k),
+                Some(Err(e)) => {
+                    d.push(Diagnostic::error(e).at_opt(config.span_of(key_opt)).with_help(
+                        "name an unencrypted OpenSSH, PEM or PuTTY private key, or log in with the SSH agent (ssh_agent_auth)",
+                    ));
+                    None
+                }
+                None => None,
+            };
+            let Some(cert_file) = cert_file else { continue };
+            let Some(key) = key else {
+                if key_file.is_none() {
+                    d.push(
+                        Diagnostic::warning(format!("{cert_opt} does nothing without {key_opt}"))
+                            .at_opt(config.span_of(cert_opt))
+                            .with_help(format!("set {key_opt} to the private key the certificate was made for")),
+                    );
+                }
+                continue;
+            };
+            match crate::ssh::identity::read_certificate(cert_opt, &cert_file, &key) {
+                Err(e) => d.push(Diagnostic::error(e).at_opt(config.span_of(cert_opt)).with_help(format!(
+                    "sign {key_opt}'s public key with your CA: ssh-keygen -s CA_KEY -I ID -n USER KEY.pub"
+                ))),
+                Ok(cert) => {
+                    let now = crate::ssh::identity::unix_now();
+                    let problems = crate::ssh::identity::certificate_problems(&cert, &user, now);
+                    if !problems.is_empty() {
+                        d.push(
+                            Diagnostic::warning(format!(
+                                "{cert_opt}: the server will refuse this certificate: {}",
+                                problems.join("; ")
+                            ))
+                            .at_opt(config.span_of(cert_opt))
+                            .with_help("sign the key again for this user (ssh-keygen -s CA_KEY -I ID -n USER -V +1d KEY.pub); kiln still tries the key alone"),
+                        );
+                    }
+                }
+            }
+        }
+        if set(&self.ssh_bastion_host).is_none() && set(&self.ssh_bastion_certificate_file).is_some() {
+            d.push(
+                Diagnostic::warning("ssh_bastion_certificate_file does nothing without ssh_bastion_host")
+                    .at_opt(config.span_of("ssh_bastion_certificate_file")),
+            );
+        }
+        d
     }
 
     /// Checks the options for a builder that connects to a given host (`null`): what must be set.
@@ -371,20 +463,7 @@ impl Config {
                 let key = if e.starts_with("ssh_ciphers") { "ssh_ciphers" } else { "ssh_key_exchange_algorithms" };
                 d.push(Diagnostic::error(e).at_opt(config.span_of(key)));
             }
-            for (key, set) in [
-                ("ssh_certificate_file", &self.ssh_certificate_file),
-                ("ssh_bastion_certificate_file", &self.ssh_bastion_certificate_file),
-            ] {
-                if set.as_deref().is_some_and(|v| !v.is_empty()) {
-                    d.push(
-                        Diagnostic::error(format!(
-                            "{key}: logging in with an SSH certificate is not supported by kiln yet"
-                        ))
-                        .at_opt(config.span_of(key))
-                        .with_help("log in with the key alone (ssh_private_key_file), a password or the SSH agent"),
-                    );
-                }
-            }
+            d.extend(self.check_identities(config));
             if self.ssh_proxy_host.as_deref().unwrap_or("").is_empty() {
                 let unused = ["ssh_proxy_port", "ssh_proxy_username", "ssh_proxy_password"];
                 if let Some(k) = unused.iter().find(|k| config.get(k).is_some()) {
@@ -503,7 +582,7 @@ mod tests {
         let c: Config = kiln_config::decode::decode(&n).unwrap();
         let d = c.check(&n, true);
         let errors: Vec<&str> = d.0.iter().filter(|d| d.is_error()).map(|d| d.summary.as_str()).collect();
-        assert_eq!(errors.len(), 3, "{errors:?}");
+        assert_eq!(errors.len(), 1, "{errors:?}");
         assert!(
             errors[0].starts_with("ssh_ciphers: \"rot13\" is not a cipher kiln's SSH client has: use "),
             "{errors:?}"
@@ -514,10 +593,13 @@ mod tests {
             plain.ssh_preferred().err().as_deref(),
             Some("ssh_ciphers: \"none\" would send everything unencrypted")
         );
-        assert_eq!(errors[1], "ssh_certificate_file: logging in with an SSH certificate is not supported by kiln yet");
+        let warnings: Vec<&str> = d.0.iter().filter(|d| !d.is_error()).map(|d| d.summary.as_str()).collect();
         assert_eq!(
-            errors[2],
-            "ssh_bastion_certificate_file: logging in with an SSH certificate is not supported by kiln yet"
+            warnings,
+            [
+                "ssh_certificate_file does nothing without ssh_private_key_file",
+                "ssh_bastion_certificate_file does nothing without ssh_bastion_host"
+            ]
         );
     }
 

@@ -120,6 +120,17 @@ pub fn format_go_duration(d: Duration) -> String {
     }
 }
 
+/// Packer's `pathing.ExpandUser`: a leading `~` (alone or before `/`) is the user's home
+/// folder (`HOME`); other paths are kept as they are.
+pub fn expand_user(p: &str) -> String {
+    if p == "~" || p.starts_with("~/") {
+        if let Some(home) = std::env::var_os("HOME") {
+            return format!("{}{}", home.to_string_lossy(), &p[1..]);
+        }
+    }
+    p.to_string()
+}
+
 /// Go's `filepath.Clean` (Unix): resolves `.` and `..` lexically, drops repeated and trailing
 /// slashes; `""` is `.`.
 pub fn clean_path(p: &str) -> String {

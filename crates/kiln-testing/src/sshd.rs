@@ -143,3 +143,48 @@ impl Drop for Sshd {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// An `ssh-agent` on a socket in a folder of the test's, stopped (by its PID) on drop.
+pub struct Agent {
+    pub sock: PathBuf,
+    child: Child,
+}
+
+impl Agent {
+    /// Starts the agent on `dir`/agent.sock and waits up to 2.5 s for the socket; an error when
+    /// ssh-agent cannot run here.
+    pub fn start(dir: &Path) -> Result<Agent, String> {
+        let sock = dir.join("agent.sock");
+        let child = Command::new("ssh-agent")
+            .arg("-D")
+            .arg("-a")
+            .arg(&sock)
+            .stdout(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("starting ssh-agent: {e}"))?;
+        let agent = Agent { sock, child };
+        for _ in 0..50 {
+            if agent.sock.exists() {
+                return Ok(agent);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Err("ssh-agent made no socket within 2.5 s".into())
+    }
+
+    /// `ssh-add KEY` (which also loads KEY-cert.pub from beside it); then what `ssh-add -l`
+    /// lists.
+    pub fn add(&self, key: &Path) -> Result<String, String> {
+        run(Command::new("ssh-add").arg(key).env("SSH_AUTH_SOCK", &self.sock))?;
+        let o =
+            Command::new("ssh-add").arg("-l").env("SSH_AUTH_SOCK", &self.sock).output().map_err(|e| e.to_string())?;
+        Ok(String::from_utf8_lossy(&o.stdout).into_owned())
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

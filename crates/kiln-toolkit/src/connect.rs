@@ -92,10 +92,7 @@ impl<S: HasCommon> Step<S> for StepConnect {
             Some(k) => (k.public_authorized_key.clone(), k.private_openssh.clone()),
             // As in Packer, SSHPrivateKey is the key the build logs in with, also when the
             // user gave it as a file (the ansible provisioner hands it to Ansible).
-            None => {
-                let file = c.ssh_private_key_file.as_deref().filter(|f| !f.is_empty());
-                (String::new(), file.and_then(|f| std::fs::read_to_string(f).ok()).unwrap_or_default())
-            }
+            None => (String::new(), c.private_key_file_text()),
         };
         ui.add_secrets([private.clone()]);
         for (k, v) in [

@@ -60,12 +60,19 @@ mod tests {
 
     #[test]
     fn clear_authorized_keys_without_a_temporary_key_is_a_warning() {
-        let src = "{\"ssh_host\": \"h\", \"ssh_username\": \"u\",\n \"ssh_private_key_file\": \"k\", \"ssh_clear_authorized_keys\": true}";
-        let n = kiln_template::testing::json_node("t.json", src).unwrap();
+        // The key file is read at prepare: a real one.
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("k");
+        std::fs::write(&key, kiln_comm::keys::TempKeyPair::generate("k").unwrap().private_openssh).unwrap();
+        let src = format!(
+            "{{\"ssh_host\": \"h\", \"ssh_username\": \"u\", \"ssh_private_key_file\": {:?},\n \"ssh_clear_authorized_keys\": true}}",
+            key.display().to_string()
+        );
+        let n = kiln_template::testing::json_node("t.json", &src).unwrap();
         let mut b = NullBuilder::default();
         let w = b.prepare(&n, &BuildInfo::default()).unwrap();
         assert_eq!(w.len(), 1);
         assert_eq!(w[0].summary, "ssh_clear_authorized_keys does nothing here");
-        assert_eq!(w[0].span.as_ref().unwrap().line_col(), (2, 60));
+        assert_eq!(w[0].span.as_ref().unwrap().line_col(), (2, 31));
     }
 }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use kiln_core::communicator::{Reader, Writer};
 use kiln_core::{async_trait, Communicator, Error, ExecIo, Result, Stream, Subsystem, UploadMeta};
 use russh::client::{self, Handle};
-use russh::keys::{load_secret_key, PrivateKeyWithHashAlg};
+use russh::keys::PrivateKeyWithHashAlg;
 use russh::ChannelMsg;
 use russh_sftp::client::SftpSession;
 use russh_sftp::protocol::FileAttributes;
@@ -22,6 +22,7 @@ use crate::config::Config;
 use crate::shell_quote as quote;
 
 mod command;
+pub mod identity;
 mod opened;
 mod partial;
 mod socks;
@@ -99,6 +100,8 @@ struct Login {
     user: String,
     password: Option<String>,
     key_file: Option<String>,
+    /// An OpenSSH certificate for `key_file`.
+    cert_file: Option<String>,
     /// An in-memory key (a temporary key pair).
     key: Option<String>,
     agent: bool,
@@ -110,18 +113,25 @@ impl Login {
             user: c.ssh_username.clone().unwrap_or_default(),
             password: c.ssh_password.clone(),
             key_file: c.ssh_private_key_file.clone(),
+            cert_file: c.ssh_certificate_file.clone(),
             key: c.ssh_private_key.clone(),
             agent: c.ssh_agent_auth == Some(true),
         }
     }
 
-    /// The bastion's login; unset options fall back to the target's, as Packer does.
+    /// The bastion's login; unset options fall back to the target's, as Packer does (the
+    /// target's certificate with the target's key).
     fn bastion(c: &Config) -> Login {
         let t = Login::target(c);
+        let (key_file, cert_file) = match &c.ssh_bastion_private_key_file {
+            Some(k) => (Some(k.clone()), c.ssh_bastion_certificate_file.clone()),
+            None => (t.key_file, c.ssh_bastion_certificate_file.clone().or(t.cert_file)),
+        };
         Login {
             user: c.ssh_bastion_username.clone().unwrap_or(t.user),
             password: c.ssh_bastion_password.clone().or(t.password),
-            key_file: c.ssh_bastion_private_key_file.clone().or(t.key_file),
+            key_file,
+            cert_file,
             key: None,
             agent: c.ssh_bastion_agent_auth.unwrap_or(t.agent),
         }
@@ -151,21 +161,32 @@ async fn authenticate(h: &mut Handle<Client>, login: &Login) -> Attempt<()> {
     let auth_err = |e: russh::Error| (true, err("authenticating", e));
     let mut keys = Vec::new();
     if let Some(pem) = &login.key {
-        keys.push(russh::keys::decode_secret_key(pem, None).map_err(|e| (false, err("reading the temporary key", e)))?);
+        let key =
+            russh::keys::decode_secret_key(pem, None).map_err(|e| (false, err("reading the temporary key", e)))?;
+        keys.push((Arc::new(key), None));
     }
-    if let Some(key_file) = &login.key_file {
-        keys.push(
-            load_secret_key(key_file, None)
-                .map_err(|e| (false, err(&format!("reading ssh_private_key_file {key_file}"), e)))?,
-        );
+    if let Some(key_file) = login.key_file.as_deref().filter(|f| !f.is_empty()) {
+        let key = Arc::new(identity::read_key("ssh_private_key_file", key_file).map_err(|e| (false, Error::new(e)))?);
+        let cert = match login.cert_file.as_deref().filter(|f| !f.is_empty()) {
+            Some(f) => {
+                Some(identity::read_certificate("ssh_certificate_file", f, &key).map_err(|e| (false, Error::new(e)))?)
+            }
+            None => None,
+        };
+        keys.push((key, cert));
     }
-    for key in keys {
+    for (key, cert) in keys {
         let hash = h.best_supported_rsa_hash().await.map_err(auth_err)?.flatten();
-        if h.authenticate_publickey(user, PrivateKeyWithHashAlg::new(Arc::new(key), hash))
-            .await
-            .map_err(auth_err)?
-            .success()
-        {
+        // The certificate first (a server that trusts its CA may know no plain key), then the
+        // key alone, as OpenSSH's client tries them.
+        if let Some(cert) = cert {
+            match h.authenticate_certificate_with(user, cert, hash, &mut identity::KeySigner(key.clone())).await {
+                Ok(r) if r.success() => return Ok(()),
+                Ok(_) => {}
+                Err(e) => return Err((true, err("authenticating with ssh_certificate_file", e))),
+            }
+        }
+        if h.authenticate_publickey(user, PrivateKeyWithHashAlg::new(key, hash)).await.map_err(auth_err)?.success() {
             return Ok(());
         }
     }
@@ -176,8 +197,17 @@ async fn authenticate(h: &mut Handle<Client>, login: &Login) -> Attempt<()> {
         let ids = agent.request_identities().await.map_err(|e| (false, err("listing the SSH agent's keys", e)))?;
         let hash = h.best_supported_rsa_hash().await.map_err(auth_err)?.flatten();
         for id in ids {
-            let russh::keys::agent::AgentIdentity::PublicKey { key, .. } = id else { continue };
-            match h.authenticate_publickey_with(user, key, hash, &mut agent).await {
+            use russh::keys::agent::AgentIdentity;
+            let r = match id {
+                AgentIdentity::PublicKey { key, .. } => {
+                    h.authenticate_publickey_with(user, key, hash, &mut agent).await
+                }
+                // Certificates the agent holds are offered too, as OpenSSH's client does.
+                AgentIdentity::Certificate { certificate, .. } => {
+                    h.authenticate_certificate_with(user, certificate, hash, &mut agent).await
+                }
+            };
+            match r {
                 Ok(r) if r.success() => return Ok(()),
                 Ok(_) => {}
                 Err(e) => return Err((true, err("authenticating with the SSH agent", e))),
@@ -204,7 +234,7 @@ async fn authenticate(h: &mut Handle<Client>, login: &Login) -> Attempt<()> {
             }
         }
     }
-    Err((true, Error::new(format!("authentication as {user:?} failed (check the ssh_username, ssh_password, ssh_private_key_file and ssh_agent_auth options)"))))
+    Err((true, Error::new(format!("authentication as {user:?} failed (check the ssh_username, ssh_password, ssh_private_key_file, ssh_certificate_file and ssh_agent_auth options)"))))
 }
 
 /// `ssh_proxy_host`'s SOCKS5 proxy, when one is set.

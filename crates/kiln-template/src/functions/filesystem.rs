@@ -30,7 +30,7 @@ pub(super) const FUNCS: &[Func] = &[
     }),
     func("fileexists", &["path"], |a| {
         let p = a.string(0)?;
-        match std::fs::metadata(resolve(a, &expand_home(&p))) {
+        match std::fs::metadata(resolve(a, &kiln_config::golang::expand_user(&p))) {
             Ok(m) if m.is_file() => Ok(Value::Bool(true)),
             Ok(_) => Err(format!("{p} is not a regular file")),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Value::Bool(false)),
@@ -49,7 +49,7 @@ pub(super) const FUNCS: &[Func] = &[
         if p.starts_with('~') && p != "~" && !p.starts_with("~/") {
             return Err("cannot expand user-specific home dir".into());
         }
-        Ok(Value::String(expand_home(&p)))
+        Ok(Value::String(kiln_config::golang::expand_user(&p)))
     }),
     func("templatefile", &["path", "vars"], |a| {
         let p = a.string(0)?;
@@ -59,7 +59,8 @@ pub(super) const FUNCS: &[Func] = &[
         }
         let bytes = read(a, &p)?;
         let src = String::from_utf8(bytes).map_err(|_| a.err(0, format!("contents of {p} are not valid UTF-8")))?;
-        let _guard = TemplateChain::enter(&resolve(a, &expand_home(&p)), &p).map_err(|e| a.err(0, e))?;
+        let _guard =
+            TemplateChain::enter(&resolve(a, &kiln_config::golang::expand_user(&p)), &p).map_err(|e| a.err(0, e))?;
         (a.ctx().render_template)(&src, vars).map(Value::String).map_err(|e| format!("{p}: {e}"))
     }),
 ];
@@ -118,20 +119,11 @@ fn resolve(a: &Args, p: &str) -> PathBuf {
 }
 
 fn read(a: &Args, p: &str) -> Result<Vec<u8>, String> {
-    let path = resolve(a, &expand_home(p));
+    let path = resolve(a, &kiln_config::golang::expand_user(p));
     kiln_config::limits::read_input(&path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => a.err(0, format!("no file exists at {p}; this function works only with files that are distributed as part of the configuration source code")),
         _ => a.err(0, format!("failed to read {p}: {e}")),
     })
-}
-
-fn expand_home(p: &str) -> String {
-    if p == "~" || p.starts_with("~/") {
-        if let Some(home) = std::env::var_os("HOME") {
-            return format!("{}{}", home.to_string_lossy(), &p[1..]);
-        }
-    }
-    p.to_string()
 }
 
 /// Go's filepath.Base.

@@ -38,10 +38,7 @@ impl Step<State> for StepConnect {
         let public = state.temp_key_pair.as_ref().map(|k| k.public_authorized_key.clone()).unwrap_or_default();
         let private = match &c.ssh_private_key {
             Some(k) => k.clone(),
-            None => {
-                let file = c.ssh_private_key_file.as_deref().filter(|f| !f.is_empty());
-                file.and_then(|f| std::fs::read_to_string(f).ok()).unwrap_or_default()
-            }
+            None => c.private_key_file_text(),
         };
         ctx.ui.add_secrets([private.clone()]);
         for (k, v) in [
