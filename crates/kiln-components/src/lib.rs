@@ -168,6 +168,7 @@ pub const COMPONENTS: &[Component] = &[
     packer_only(ComponentKind::Provisioner, "salt-masterless"),
     provisioner("shell", kiln_provisioners::shell::new, &["kiln-provisioners/src/shell.rs"]),
     provisioner("shell-local", kiln_provisioners::shell_local::new, &["kiln-comm/src/shell_local/config.rs"]),
+    provisioner("sleep", kiln_provisioners::sleep::new, &["kiln-provisioners/src/sleep.rs"]),
     packer_only(ComponentKind::Provisioner, "windows-restart"),
     packer_only(ComponentKind::Provisioner, "windows-shell"),
     // Post-processors

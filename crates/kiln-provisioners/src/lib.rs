@@ -10,6 +10,7 @@ pub mod puppet_masterless;
 mod remote;
 pub mod shell;
 pub mod shell_local;
+pub mod sleep;
 
 /// Adds the environment kiln gives a provisioner's commands to its step cache digest.
 fn add_env(inputs: &mut kiln_core::cache::Inputs, env: &[(String, String)]) {

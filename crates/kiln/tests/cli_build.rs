@@ -147,3 +147,31 @@ build { sources = ["source.qemu.q", "source.docker.d"] }
     assert!(out.contains("unknown option \"pul\"\n  --> t.pkr.hcl:16:5\n"), "{out}");
     assert!(out.contains("the options of \"build\" are: path, build_dir, arguments, pull, compress"), "{out}");
 }
+
+/// The `sleep` provisioner between two others, in an HCL2 template: the build waits, says so,
+/// and runs on.
+#[test]
+fn sleep_waits_between_provisioners() {
+    let d = TempDir::new("cli-sleep");
+    std::fs::write(
+        d.0.join("t.pkr.hcl"),
+        r#"source "null" "n" {
+  communicator = "none"
+}
+build {
+  sources = ["source.null.n"]
+  provisioner "shell-local" { inline = ["date +%s%N > before"] }
+  provisioner "sleep" { duration = "1500ms" }
+  provisioner "shell-local" { inline = ["date +%s%N > after"] }
+}
+"#,
+    )
+    .unwrap();
+    let o = kiln(&d.0, &["build", "-color=false", "t.pkr.hcl"]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains("==> null.n: Sleeping for 1.5s...\n"), "{out}");
+    let at = |f: &str| std::fs::read_to_string(d.0.join(f)).unwrap().trim().parse::<u128>().unwrap();
+    let waited = (at("after") - at("before")) / 1_000_000;
+    assert!((1500..10_000).contains(&waited), "waited {waited} ms");
+}
