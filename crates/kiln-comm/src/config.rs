@@ -159,10 +159,11 @@ pub struct Config {
     #[serde(default)]
     pub winrm_no_proxy: Option<bool>,
     /// The type of the temporary key pair a builder makes when no password or key is given:
-    /// `ed25519` (kiln's default; Packer's is `rsa`) or `rsa`.
+    /// `ed25519` (kiln's default; Packer's is `rsa`), `ecdsa` or `rsa`.
     #[serde(default)]
     pub temporary_key_pair_type: Option<String>,
-    /// The size of an RSA temporary key in bits (2048 to 16384, default 4096).
+    /// The size of the temporary key in bits: RSA 2048 to 16384 (default 4096); ECDSA 256,
+    /// 384 or 521 (default 521).
     #[serde(default)]
     pub temporary_key_pair_bits: Option<u32>,
     /// A private key in OpenSSH format held in memory (a builder's temporary key pair); not an

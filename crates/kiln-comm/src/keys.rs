@@ -1,10 +1,10 @@
 //! Temporary SSH key pairs for builders that create a machine and must log in to it
-//! (Packer's `temporary_key_pair_type` / `temporary_key_pair_bits`): ed25519 (kiln's default)
-//! or RSA, from the OS's random source.
+//! (Packer's `temporary_key_pair_type` / `temporary_key_pair_bits`): ed25519 (kiln's default),
+//! ECDSA or RSA, from the OS's random source.
 
 use kiln_core::{Error, Result};
-use russh::keys::ssh_key::private::{Ed25519Keypair, KeypairData, RsaKeypair};
-use russh::keys::ssh_key::{LineEnding, PrivateKey};
+use russh::keys::ssh_key::private::{EcdsaKeypair, Ed25519Keypair, KeypairData, RsaKeypair};
+use russh::keys::ssh_key::{EcdsaCurve, LineEnding, PrivateKey};
 
 /// A fresh key pair: the private key in OpenSSH format (for `Config::ssh_private_key` or a
 /// debug file) and the public key as an `authorized_keys` line.
@@ -17,12 +17,17 @@ pub struct TempKeyPair {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyType {
     Ed25519,
+    /// ECDSA on the NIST curve of this many bits (256, 384 or 521).
+    Ecdsa(u32),
     /// RSA with this many bits.
     Rsa(usize),
 }
 
 /// RSA's size when `temporary_key_pair_bits` is not set (Packer's).
 pub const DEFAULT_RSA_BITS: usize = 4096;
+
+/// ECDSA's curve size when `temporary_key_pair_bits` is not set (Packer's).
+pub const DEFAULT_ECDSA_BITS: u32 = 521;
 
 impl KeyType {
     /// Reads `temporary_key_pair_type` and `temporary_key_pair_bits` (kiln's default type is
@@ -38,11 +43,16 @@ impl KeyType {
                 b @ 2048..=16384 => Ok(KeyType::Rsa(b)),
                 b => Err(format!("temporary_key_pair_bits {b} is out of range for RSA: use 2048 to 16384")),
             },
-            "dsa" | "ecdsa" => Err(format!(
-                "kiln makes ed25519 and rsa temporary keys, not {}: set temporary_key_pair_type to \"ed25519\" or \"rsa\"",
-                kind.unwrap_or("")
-            )),
-            other => Err(format!("unknown temporary_key_pair_type {other:?}: use \"ed25519\" or \"rsa\"")),
+            "ecdsa" => match bits.unwrap_or(0) {
+                0 => Ok(KeyType::Ecdsa(DEFAULT_ECDSA_BITS)),
+                b @ (256 | 384 | 521) => Ok(KeyType::Ecdsa(b)),
+                b => Err(format!("temporary_key_pair_bits {b} is not an ECDSA curve size: use 256, 384 or 521")),
+            },
+            "dsa" => Err(
+                "OpenSSH servers refuse DSA keys (since OpenSSH 7.0): set temporary_key_pair_type to \"ed25519\", \"ecdsa\" or \"rsa\""
+                    .to_string(),
+            ),
+            other => Err(format!("unknown temporary_key_pair_type {other:?}: use \"ed25519\", \"ecdsa\" or \"rsa\"")),
         }
     }
 
@@ -50,6 +60,7 @@ impl KeyType {
     pub fn name(self) -> &'static str {
         match self {
             KeyType::Ed25519 => "ED25519",
+            KeyType::Ecdsa(_) => "ECDSA",
             KeyType::Rsa(_) => "RSA",
         }
     }
@@ -69,6 +80,17 @@ impl TempKeyPair {
                 kiln_config::random::fill(&mut seed)
                     .map_err(|e| Error::new(format!("{e}, for a temporary SSH key")))?;
                 KeypairData::from(Ed25519Keypair::from_seed(&seed))
+            }
+            KeyType::Ecdsa(bits) => {
+                let curve = match bits {
+                    256 => EcdsaCurve::NistP256,
+                    384 => EcdsaCurve::NistP384,
+                    _ => EcdsaCurve::NistP521,
+                };
+                KeypairData::from(
+                    EcdsaKeypair::random(&mut rand::rng(), curve)
+                        .map_err(|e| Error::new(format!("generating a {bits}-bit ECDSA key: {e}")))?,
+                )
             }
             KeyType::Rsa(bits) => KeypairData::from(
                 RsaKeypair::random(&mut rand::rng(), bits)
@@ -109,6 +131,11 @@ mod tests {
         assert!(a.public_authorized_key.ends_with(" packer_test"));
         assert_ne!(a.public_authorized_key, b.public_authorized_key);
         assert!(russh::keys::decode_secret_key(&a.private_openssh, None).is_ok());
+        for (bits, name) in [(256, "nistp256"), (384, "nistp384"), (521, "nistp521")] {
+            let e = TempKeyPair::generate_type(KeyType::Ecdsa(bits), "packer_ecdsa").unwrap();
+            assert!(e.public_authorized_key.starts_with(&format!("ecdsa-sha2-{name} ")), "{}", e.public_authorized_key);
+            assert!(russh::keys::decode_secret_key(&e.private_openssh, None).is_ok());
+        }
         let r = TempKeyPair::generate_type(KeyType::Rsa(2048), "packer_rsa").unwrap();
         assert!(r.public_authorized_key.starts_with("ssh-rsa "));
         assert!(russh::keys::decode_secret_key(&r.private_openssh, None).is_ok());
@@ -131,7 +158,10 @@ mod tests {
         assert_eq!(KeyType::from_options(Some("rsa"), Some(3072)), Ok(KeyType::Rsa(3072)));
         assert!(KeyType::from_options(Some("rsa"), Some(512)).unwrap_err().contains("out of range"));
         assert!(KeyType::from_options(Some("ed25519"), Some(2048)).is_err());
-        assert!(KeyType::from_options(Some("dsa"), None).unwrap_err().contains("not dsa"));
+        assert_eq!(KeyType::from_options(Some("ecdsa"), None), Ok(KeyType::Ecdsa(521)));
+        assert_eq!(KeyType::from_options(Some("ECDSA"), Some(256)), Ok(KeyType::Ecdsa(256)));
+        assert!(KeyType::from_options(Some("ecdsa"), Some(300)).unwrap_err().contains("use 256, 384 or 521"));
+        assert!(KeyType::from_options(Some("dsa"), None).unwrap_err().starts_with("OpenSSH servers refuse DSA keys"));
         assert!(KeyType::from_options(Some("rsb"), None).unwrap_err().contains("unknown"));
     }
 }

@@ -119,20 +119,23 @@ async fn through_a_bastion() {
     assert_eq!(lines.into_inner().unwrap(), ["via bastion"]);
 }
 
+/// Every kind of temporary key logs in (each alone in authorized_keys).
 #[tokio::test(flavor = "multi_thread")]
 async fn temporary_key_pair_logs_in() {
+    use kiln_comm::keys::{KeyType, TempKeyPair};
     let Some(sshd) = sshd_or_skip() else { return };
-    let pair = kiln_comm::keys::TempKeyPair::generate("packer_test").unwrap();
     let auth = sshd.dir.join("authorized_keys");
-    let mut keys = std::fs::read_to_string(&auth).unwrap();
-    keys.push_str(&format!("{}\n", pair.public_authorized_key));
-    std::fs::write(&auth, keys).unwrap();
-    let mut c = ssh_config(&sshd);
-    c.ssh_private_key_file = None;
-    c.ssh_private_key = Some(pair.private_openssh.clone());
-    let comm = kiln_comm::ssh::connect(&c, &quiet).await.unwrap();
-    let out = |_: Stream, _: &str| {};
-    assert_eq!(comm.start("exit 0", &out).await.unwrap(), Some(0));
+    for kind in [KeyType::Ed25519, KeyType::Ecdsa(256), KeyType::Ecdsa(384), KeyType::Ecdsa(521), KeyType::Rsa(2048)] {
+        let pair = TempKeyPair::generate_type(kind, "packer_test").unwrap();
+        std::fs::write(&auth, format!("{}\n", pair.public_authorized_key)).unwrap();
+        let mut c = ssh_config(&sshd);
+        c.ssh_private_key_file = None;
+        c.ssh_private_key = Some(pair.private_openssh.clone());
+        c.ssh_handshake_attempts = Some(1);
+        let comm = kiln_comm::ssh::connect(&c, &quiet).await.unwrap_or_else(|e| panic!("{kind:?}: {e}"));
+        let out = |_: Stream, _: &str| {};
+        assert_eq!(comm.start("exit 0", &out).await.unwrap(), Some(0));
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -164,24 +164,31 @@ async fn cancellation_stops_the_wait_at_once() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_temporary_key_logs_in_and_is_in_the_generated_data() {
     let Some(sshd) = sshd_or_skip() else { return };
-    let (ctx, rec) = context_with(BuildInfo { run_uuid: "6f0c1d2e-aaaa".into(), ..BuildInfo::default() });
-    let c = kiln_comm::Config { ssh_username: Some(sshd.user.clone()), ..kiln_comm::Config::default() };
-    let mut state = state_for(sshd.port);
-    StepTempKeyPair::new(&c).run(&mut state, &ctx).await.unwrap();
-    let public = public_key(&state).unwrap().to_string();
-    assert!(public.starts_with("ssh-ed25519 ") && public.ends_with(" packer_6f0c1d2eaaaa"), "{public}");
-    // What a builder does with it: put it on the machine (cloud-init, authorized_keys).
-    let mut keys = std::fs::read_to_string(sshd.dir.join("authorized_keys")).unwrap();
-    keys.push_str(&format!("{public}\n"));
-    std::fs::write(sshd.dir.join("authorized_keys"), keys).unwrap();
-    StepConnect::new(&c).run(&mut state, &ctx).await.unwrap();
-    assert_eq!(echo(&state, "with-temp-key").await, ["with-temp-key"]);
-    assert_eq!(state.generated["SSHPublicKey"], public);
-    assert!(state.generated["SSHPrivateKey"].contains("OPENSSH PRIVATE KEY"));
-    assert_eq!(rec.says()[0], "Creating temporary ED25519 SSH key for instance...");
-    // The private key is a secret: masked wherever it would show.
-    ctx.ui.say(format!("key: {}", state.generated["SSHPrivateKey"]));
-    assert_eq!(rec.says().last().unwrap(), "key: <sensitive>");
+    for (kind, bits, name, algorithm) in
+        [(None, None, "ED25519", "ssh-ed25519"), (Some("ecdsa"), Some(384), "ECDSA", "ecdsa-sha2-nistp384")]
+    {
+        let (ctx, rec) = context_with(BuildInfo { run_uuid: "6f0c1d2e-aaaa".into(), ..BuildInfo::default() });
+        let c = kiln_comm::Config {
+            ssh_username: Some(sshd.user.clone()),
+            temporary_key_pair_type: kind.map(str::to_string),
+            temporary_key_pair_bits: bits,
+            ..kiln_comm::Config::default()
+        };
+        let mut state = state_for(sshd.port);
+        StepTempKeyPair::new(&c).run(&mut state, &ctx).await.unwrap();
+        let public = public_key(&state).unwrap().to_string();
+        assert!(public.starts_with(&format!("{algorithm} ")) && public.ends_with(" packer_6f0c1d2eaaaa"), "{public}");
+        // What a builder does with it: put it on the machine (cloud-init, authorized_keys).
+        std::fs::write(sshd.dir.join("authorized_keys"), format!("{public}\n")).unwrap();
+        StepConnect::new(&c).run(&mut state, &ctx).await.unwrap();
+        assert_eq!(echo(&state, "with-temp-key").await, ["with-temp-key"]);
+        assert_eq!(state.generated["SSHPublicKey"], public);
+        assert!(state.generated["SSHPrivateKey"].contains("OPENSSH PRIVATE KEY"));
+        assert_eq!(rec.says()[0], format!("Creating temporary {name} SSH key for instance..."));
+        // The private key is a secret: masked wherever it would show.
+        ctx.ui.say(format!("key: {}", state.generated["SSHPrivateKey"]));
+        assert_eq!(rec.says().last().unwrap(), "key: <sensitive>");
+    }
 }
 
 #[tokio::test]

@@ -199,7 +199,7 @@ fn ansible_runs_the_seed_app_playbook() {
 
 /// With use_proxy, Ansible connects to kiln's SSH endpoint on 127.0.0.1, which relays to the
 /// build's communicator: commands with their exit status, file copies by scp and by SFTP (the
-/// endpoint's host key is ed25519, which current OpenSSH accepts).
+/// endpoint's host key is ECDSA, then RSA, as `ansible_proxy_key_type` says).
 #[test]
 fn ansible_through_kilns_ssh_proxy_with_scp_and_sftp() {
     let Some(sshd) = sshd_or_skip() else { return };
@@ -208,7 +208,7 @@ fn ansible_through_kilns_ssh_proxy_with_scp_and_sftp() {
     }
     let d = TempDir::new("ansible-proxy");
     ansible_tree(&d);
-    // With SFTP, the proxy's keys are RSA (ansible_proxy_key_type).
+    // ECDSA keys with scp, RSA keys with SFTP (ansible_proxy_key_type).
     for (sftp, key_type) in [(false, "ECDSA"), (true, "RSA")] {
         let out = d.0.join(format!("out-{sftp}"));
         std::fs::create_dir_all(&out).unwrap();
@@ -231,7 +231,7 @@ fn ansible_through_kilns_ssh_proxy_with_scp_and_sftp() {
         assert_eq!(read(&out.join("marker.txt")), "via-proxy from null\n");
         assert_eq!(read(&out.join("motd")), "Welcome to default in proxied via null\n");
         assert_eq!(read(&out.join("role.txt")), "role ran\n");
-        let algorithm = if key_type == "RSA" { "ssh-rsa" } else { "ssh-ed25519" };
+        let algorithm = if key_type == "RSA" { "ssh-rsa" } else { "ecdsa-sha2-nistp256" };
         assert!(log.contains(&format!("(client key {algorithm})")), "{log}");
     }
     // A failing task's status comes back through the proxy.

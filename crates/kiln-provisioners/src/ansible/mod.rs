@@ -78,9 +78,9 @@ pub struct Config {
     #[serde(default)]
     pub galaxy_force_with_deps: bool,
     /// The type of the proxy's keys (its host key and the key Ansible logs in with): `ECDSA`
-    /// (later Packers' default; kiln makes an Ed25519 key, also an elliptic-curve key) or
-    /// `RSA` (2048 bits, for an Ansible whose SSH client takes no elliptic-curve keys). Proxy
-    /// only.
+    /// (a P-256 key; later Packers' default), `RSA` (2048 bits, for an Ansible whose SSH client
+    /// takes no elliptic-curve keys) or `ED25519`. Unset: Ed25519 (kiln's default, the
+    /// cheapest to sign with). Proxy only.
     #[serde(default)]
     pub ansible_proxy_key_type: Option<String>,
     /// For WinRM: make Ansible use HTTP. kiln has no WinRM communicator yet, so this is

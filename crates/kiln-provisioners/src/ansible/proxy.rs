@@ -47,11 +47,12 @@ fn key_err(what: &str) -> impl Fn(russh::keys::Error) -> Error + '_ {
     move |e| Error::new(format!("{what}: {e}"))
 }
 
-/// The proxy's key type for `ansible_proxy_key_type`: `ECDSA` (or `ED25519`) gives an Ed25519
-/// key, `RSA` a 2048-bit RSA key; case does not matter.
+/// The proxy's key type for `ansible_proxy_key_type`: unset (or `ED25519`) gives an Ed25519
+/// key, `ECDSA` a P-256 key, `RSA` a 2048-bit RSA key; case does not matter.
 pub fn key_type(option: Option<&str>) -> std::result::Result<KeyType, String> {
     match option.unwrap_or("").to_ascii_uppercase().as_str() {
-        "" | "ECDSA" | "ED25519" => Ok(KeyType::Ed25519),
+        "" | "ED25519" => Ok(KeyType::Ed25519),
+        "ECDSA" => Ok(KeyType::Ecdsa(256)),
         "RSA" => Ok(KeyType::Rsa(2048)),
         other => Err(format!("unknown ansible_proxy_key_type {other:?}: use \"ECDSA\" or \"RSA\"")),
     }

@@ -213,7 +213,8 @@ fn proxy_key_types_and_later_packers_galaxy_and_winrm_options() {
     use super::proxy::key_type;
     use kiln_comm::keys::KeyType;
     assert_eq!(key_type(None), Ok(KeyType::Ed25519));
-    assert_eq!(key_type(Some("ecdsa")), Ok(KeyType::Ed25519));
+    assert_eq!(key_type(Some("ecdsa")), Ok(KeyType::Ecdsa(256)));
+    assert_eq!(key_type(Some("Ed25519")), Ok(KeyType::Ed25519));
     assert_eq!(key_type(Some("RSA")), Ok(KeyType::Rsa(2048)));
     assert_eq!(
         key_type(Some("dsa")),
