@@ -258,3 +258,34 @@ fn an_unreachable_ssh_server_times_out_showing_the_guests_console() {
     assert!(log.contains("kiln-guest login:"), "the console's end is not in the error: {log}");
     no_leftovers(&log, &out, true);
 }
+
+/// `skip_nat_mapping`: kiln forwards no port of its own; the template's `qemuargs` network
+/// forwards one, and kiln connects to 127.0.0.1 on `ssh_port`, as Packer does.
+#[test]
+fn skip_nat_mapping_connects_through_the_templates_own_forward() {
+    if !tools_or_skip() {
+        return;
+    }
+    let Some(base) = base_image() else { return };
+    let _one = serial();
+    let dir = TempDir::new("qemu-nat");
+    let out = dir.join("out-nat");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let t = template(
+        &base.display().to_string(),
+        &out.display().to_string(),
+        &format!(
+            r#", "skip_nat_mapping": true, "ssh_port": {port},
+  "qemuargs": [["-netdev", "user,id=user.0,hostfwd=tcp:127.0.0.1:{port}-:22"]]"#
+        ),
+        &["echo reached through port $(echo $SSH_CONNECTION | cut -d' ' -f4)"],
+    );
+    let (code, log) = Build::start_in_tmp(&dir, &t, &[]).finish(Duration::from_secs(600));
+    assert_eq!(code, 0, "{log}");
+    assert!(log.contains(&format!("Skipping the port forward (skip_nat_mapping): connecting to port {port}")), "{log}");
+    assert!(!log.contains("Looking for available communicator"), "{log}");
+    // The guest's sshd saw the connection on its own port 22, through the template's forward.
+    assert!(log.contains("reached through port 22\n"), "{log}");
+    no_leftovers(&log, &out, false);
+    no_temporary_leftovers(&dir, &log);
+}

@@ -78,6 +78,9 @@ impl Builder for QemuBuilder {
         d.extend(qemu.check(config));
         d.extend(boot.check(config));
         d.extend(comm.check(config, false));
+        if let Some(w) = check_skip_nat_mapping(&qemu, &comm, config) {
+            d.push(w);
+        }
         d.extend(http.check(config));
         let mut warnings = match iso.check(config) {
             Ok(w) => w,
@@ -130,7 +133,8 @@ impl Builder for QemuBuilder {
             Box::new(StepTempKeyPair::new(&p.comm)),
             Box::new(StepPortForward {
                 config: Arc::clone(c),
-                needed: c.net_bridge.is_empty() && p.comm.kind() != "none",
+                forward: c.net_bridge.is_empty() && !c.skip_nat_mapping && p.comm.kind() != "none",
+                guest: p.comm.ssh_port.unwrap_or(22),
             }),
             Box::new(StepConfigureVnc { config: Arc::clone(c), boot: Arc::clone(&p.boot) }),
             Box::new(StepRun(Arc::clone(c))),
@@ -154,6 +158,18 @@ impl Builder for QemuBuilder {
         run_steps(&steps, &mut state, ctx).await?;
         Ok(Some(Arc::new(artifact(c, &state)?)))
     }
+}
+
+/// `skip_nat_mapping` without `ssh_host` connects to 127.0.0.1 on `ssh_port`, as Packer does:
+/// with the default port 22 that is this machine's own SSH server unless `qemuargs` forward it,
+/// and provisioners would run here. A warning says so.
+fn check_skip_nat_mapping(c: &Config, comm: &kiln_comm::Config, node: &Node) -> Option<Diagnostic> {
+    let unset = |o: &Option<String>| o.as_deref().unwrap_or("").is_empty();
+    (c.skip_nat_mapping && comm.kind() == "ssh" && unset(&comm.ssh_host) && comm.ssh_port.unwrap_or(22) == 22).then(|| {
+        Diagnostic::warning("with skip_nat_mapping and no ssh_host, kiln connects to 127.0.0.1:22: this machine's own SSH server, unless qemuargs forward that port to the guest")
+            .at_opt(node.span_of("skip_nat_mapping"))
+            .with_help("set ssh_port to the host port your qemuargs forward to the guest's SSH port, or ssh_host to the guest's address")
+    })
 }
 
 /// The artifact: every file in the output directory (Packer's qemu artifact), but the UEFI
@@ -224,5 +240,26 @@ mod tests {
         assert_eq!(names(r#"{"efi_boot": true, "efi_drop_efivars": true}"#), ["disk.qcow2"]);
         // The file itself stays.
         assert!(dir.path().join("efivars.fd").is_file());
+    }
+
+    /// `skip_nat_mapping` onto 127.0.0.1:22 warns (that is this machine's sshd); with the
+    /// port of the user's own forward, or a guest address, it does not.
+    #[test]
+    fn skip_nat_mapping_onto_this_machines_ssh_port_warns() {
+        let warnings = |extra: &str| {
+            let src = format!(
+                "{{\"iso_url\": \"base.qcow2\", \"iso_checksum\": \"none\", \"disk_image\": true,\n \"ssh_username\": \"u\", \"ssh_password\": \"p\",\n \"skip_nat_mapping\": true{extra}}}"
+            );
+            let n = kiln_template::testing::json_node("t.json", &src).unwrap();
+            let w = QemuBuilder::default().prepare(&n, &BuildInfo::default()).unwrap();
+            w.iter()
+                .filter(|w| w.summary.contains("skip_nat_mapping"))
+                .map(|w| w.span.as_ref().unwrap().line_col())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(warnings(""), [(3, 22)]);
+        assert_eq!(warnings(", \"ssh_port\": 22"), [(3, 22)]);
+        assert!(warnings(", \"ssh_port\": 2299").is_empty());
+        assert!(warnings(", \"ssh_host\": \"192.0.2.7\"").is_empty());
     }
 }

@@ -273,6 +273,11 @@ pub struct Config {
     /// the guest's address then comes from the bridge's DHCP, and no port is forwarded.
     #[serde(default)]
     pub net_bridge: String,
+    /// Forward no host port to the guest's SSH port: kiln connects to `ssh_host` (default
+    /// 127.0.0.1) on `ssh_port`, for a network you set up yourself in `qemuargs` (a `-netdev`
+    /// with your own `hostfwd`, say).
+    #[serde(default)]
+    pub skip_nat_mapping: bool,
     /// Lowest host port for the communicator's forward to the guest (on 127.0.0.1). Default
     /// 2222.
     #[serde(default = "default_host_port_min")]

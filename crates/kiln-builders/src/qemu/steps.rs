@@ -89,11 +89,16 @@ impl Step<State> for StepCreateDisk {
 }
 
 /// Reserves the host port forwarded to the guest's SSH port, on 127.0.0.1 (Packer's
-/// stepPortForward; Packer 1.6.6 listens on every interface).
+/// stepPortForward; Packer 1.6.6 listens on every interface). With `skip_nat_mapping` it
+/// reserves nothing and the communicator connects to `ssh_host` (default 127.0.0.1) on
+/// `ssh_port`, as Packer does.
 pub(super) struct StepPortForward {
     pub config: Arc<Config>,
-    /// Whether a communicator connects to the guest (not `none`, not a bridge).
-    pub needed: bool,
+    /// Whether to forward a port: a communicator connects to the guest (not `none`), through
+    /// QEMU's user-mode network (not a bridge), and `skip_nat_mapping` is off.
+    pub forward: bool,
+    /// The guest's SSH port (`ssh_port`).
+    pub guest: u16,
 }
 
 #[async_trait]
@@ -103,7 +108,13 @@ impl Step<State> for StepPortForward {
     }
 
     async fn run(&self, state: &mut State, ctx: &RunContext) -> Result<()> {
-        if !self.needed {
+        if self.config.skip_nat_mapping && self.config.net_bridge.is_empty() {
+            ctx.ui.say(format!("Skipping the port forward (skip_nat_mapping): connecting to port {}", self.guest));
+            state.common.host = Some("127.0.0.1".into());
+            state.common.set_data("SSHHostPort", self.guest.to_string());
+            return Ok(());
+        }
+        if !self.forward {
             return Ok(());
         }
         let (min, max) = self.config.host_ports();
