@@ -18,3 +18,11 @@ fn add_env(inputs: &mut kiln_core::cache::Inputs, env: &[(String, String)]) {
         inputs.add("env", format!("{k}={v}").as_bytes());
     }
 }
+
+/// A run context whose output is recorded, for unit tests.
+#[cfg(test)]
+fn test_context(info: kiln_core::BuildInfo) -> (kiln_core::RunContext, kiln_core::event::MemoryRenderer) {
+    let r = kiln_core::event::MemoryRenderer::default();
+    let ui = kiln_core::Ui::new(Box::new(r.clone())).for_build("b");
+    (kiln_core::RunContext { ui, cancel: kiln_core::Cancel::new(), info: std::sync::Arc::new(info) }, r)
+}

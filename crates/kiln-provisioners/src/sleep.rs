@@ -58,7 +58,6 @@ mod tests {
     use std::time::Instant;
 
     use kiln_core::event::{Event, MemoryRenderer};
-    use kiln_core::{Cancel, Ui};
 
     use super::*;
 
@@ -69,9 +68,7 @@ mod tests {
     }
 
     fn ctx() -> (RunContext, MemoryRenderer) {
-        let r = MemoryRenderer::default();
-        let ui = Ui::new(Box::new(r.clone())).for_build("b");
-        (RunContext { ui, cancel: Cancel::new(), info: Arc::new(BuildInfo::default()) }, r)
+        crate::test_context(BuildInfo::default())
     }
 
     #[tokio::test]

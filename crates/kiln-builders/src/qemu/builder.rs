@@ -131,11 +131,7 @@ impl Builder for QemuBuilder {
             Box::new(StepCreateDisk(Arc::clone(c))),
             Box::new(StepHttpServer::new(&p.http)),
             Box::new(StepTempKeyPair::new(&p.comm)),
-            Box::new(StepPortForward {
-                config: Arc::clone(c),
-                forward: c.net_bridge.is_empty() && !c.skip_nat_mapping && p.comm.kind() != "none",
-                guest: p.comm.ssh_port.unwrap_or(22),
-            }),
+            Box::new(StepPortForward { config: Arc::clone(c), connects: p.comm.kind() != "none" }),
             Box::new(StepConfigureVnc { config: Arc::clone(c), boot: Arc::clone(&p.boot) }),
             Box::new(StepRun(Arc::clone(c))),
             Box::new(WhileGuestRuns(StepTypeBootCommand(Arc::clone(&p.boot)))),

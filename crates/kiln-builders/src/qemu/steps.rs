@@ -94,11 +94,8 @@ impl Step<State> for StepCreateDisk {
 /// `ssh_port`, as Packer does.
 pub(super) struct StepPortForward {
     pub config: Arc<Config>,
-    /// Whether to forward a port: a communicator connects to the guest (not `none`), through
-    /// QEMU's user-mode network (not a bridge), and `skip_nat_mapping` is off.
-    pub forward: bool,
-    /// The guest's SSH port (`ssh_port`).
-    pub guest: u16,
+    /// Whether a communicator connects to the guest (not `none`).
+    pub connects: bool,
 }
 
 #[async_trait]
@@ -108,13 +105,14 @@ impl Step<State> for StepPortForward {
     }
 
     async fn run(&self, state: &mut State, ctx: &RunContext) -> Result<()> {
-        if self.config.skip_nat_mapping && self.config.net_bridge.is_empty() {
-            ctx.ui.say(format!("Skipping the port forward (skip_nat_mapping): connecting to port {}", self.guest));
-            state.common.host = Some("127.0.0.1".into());
-            state.common.set_data("SSHHostPort", self.guest.to_string());
+        if !self.connects || state.bridged {
             return Ok(());
         }
-        if !self.forward {
+        if self.config.skip_nat_mapping {
+            let port = state.guest_port;
+            ctx.ui.say(format!("Skipping the port forward (skip_nat_mapping): connecting to port {port}"));
+            state.common.host = Some("127.0.0.1".into());
+            state.common.set_data("SSHHostPort", port.to_string());
             return Ok(());
         }
         let (min, max) = self.config.host_ports();

@@ -1,15 +1,11 @@
 use std::sync::Arc;
 
 use kiln_core::event::{Event, MemoryRenderer};
-use kiln_core::{Cancel, Ui};
 
 use super::*;
 
 fn ctx() -> (RunContext, MemoryRenderer) {
-    let r = MemoryRenderer::default();
-    let ui = Ui::new(Box::new(r.clone())).for_build("b");
-    let info = BuildInfo { name: "b".into(), builder_type: "null".into(), ..BuildInfo::default() };
-    (RunContext { ui, cancel: Cancel::new(), info: Arc::new(info) }, r)
+    crate::test_context(BuildInfo { name: "b".into(), builder_type: "null".into(), ..BuildInfo::default() })
 }
 
 fn node(s: &str) -> Node {
